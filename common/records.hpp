@@ -1,0 +1,78 @@
+// Normalised agency records: what adapters produce from each agency's own
+// wire format and what the policy engine consumes. Money is integer fen.
+// A source's status says whether its records can be trusted: records of a
+// source that is not kOk/kNotFound are empty and MUST NOT be read as "no
+// assets" (fail closed). Thread-safety: plain value types.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/date.hpp"
+#include "common/money.hpp"
+
+namespace hfv {
+
+// The eleven agencies a verification can ask, in the design's order.
+enum class Source {
+  kTax,
+  kSocialInsurance,
+  kRealEstate,
+  kVehicle,
+  kBank,
+  kSecurities,
+  kHukou,
+  kBusiness,
+  kProvidentFund,
+  kInsurance,
+  kInternetFinance,
+};
+inline constexpr std::array<Source, 11> kAllSources = {
+    Source::kTax,   Source::kSocialInsurance, Source::kRealEstate,    Source::kVehicle,
+    Source::kBank,  Source::kSecurities,      Source::kHukou,         Source::kBusiness,
+    Source::kProvidentFund, Source::kInsurance, Source::kInternetFinance};
+
+// Wire names as in the dataset and the API ("bank", "social_insurance", ...).
+std::string_view source_name(Source source);
+std::optional<Source> parse_source(std::string_view name);
+
+// ok: the agency answered and its records are complete.
+// not_found: the agency answered that it holds nothing on this person.
+// timeout / error: no usable answer; the source's data is unknown.
+// denied: not asked, because the authorisation does not allow it.
+enum class SourceStatus { kOk, kNotFound, kTimeout, kError, kDenied };
+std::string_view status_name(SourceStatus status);
+// True when the records are a complete picture (kOk or kNotFound).
+inline bool is_known(SourceStatus s) { return s == SourceStatus::kOk || s == SourceStatus::kNotFound; }
+
+struct BankAccount {
+  std::string bank;            // bank name as the agency gives it
+  std::string account_masked;  // never the full account number
+  Money balance;
+  Date as_of;
+};
+
+// Everything one source said about one member. Only the vector matching the
+// source is filled.
+struct NormalisedRecords {
+  std::vector<BankAccount> bank_accounts;
+};
+
+// The outcome of asking one agency about one member.
+struct SourceResult {
+  std::size_t member_index = 0;
+  Source source = Source::kBank;
+  SourceStatus status = SourceStatus::kError;
+  std::string detail;           // why it failed (no personal data); empty when known
+  int attempts = 0;
+  std::chrono::milliseconds latency{0};
+  std::string evidence_sha256;  // hex SHA-256 of the raw answer body; empty if none
+  std::string received_at;      // UTC RFC 3339 timestamp when the answer arrived
+  NormalisedRecords records;
+};
+
+}  // namespace hfv

@@ -1,0 +1,62 @@
+// Key material: the master key and the keys derived from it.
+//
+// The master key is 32 random bytes kept in a file of its own (64 lowercase
+// hex characters and a newline, mode 0600), never in the configuration file.
+// Every other symmetric key is derived from it with HKDF-SHA256 under a
+// distinct purpose label, so one master key serves the audit database, the
+// ID-number pseudonyms and so on without reuse.
+// Thread-safety: SecretKey is a value type; functions are thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace hfv::crypto {
+
+// 32 secret bytes, wiped from memory when destroyed.
+class SecretKey {
+ public:
+  static constexpr std::size_t kSize = 32;
+  SecretKey() = default;
+  explicit SecretKey(std::span<const std::uint8_t, kSize> bytes);
+  SecretKey(const SecretKey&) = default;
+  SecretKey& operator=(const SecretKey&) = default;
+  ~SecretKey();
+  static SecretKey random();
+
+  std::span<const std::uint8_t, kSize> bytes() const { return bytes_; }
+
+ private:
+  std::array<std::uint8_t, kSize> bytes_{};
+};
+
+// Purpose labels for derive_key(); changing one changes every key derived
+// with it, so they carry a version.
+inline constexpr std::string_view kPurposeAuditDb = "hfv/audit-db/v1";
+inline constexpr std::string_view kPurposeMemberPseudonym = "hfv/member-pseudonym/v1";
+inline constexpr std::string_view kPurposeStateDb = "hfv/state-db/v1";
+
+// HKDF-SHA256(ikm = master, salt = "hfv", info = purpose), 32 bytes.
+SecretKey derive_key(const SecretKey& master, std::string_view purpose);
+
+// Creates a new master key file (O_CREAT|O_EXCL, mode 0600, fsync'd).
+// Error code "exists" when the file is already there: never overwritten.
+Status create_master_key_file(const std::filesystem::path& path);
+
+// Loads a master key file. Error codes: "not_found", "key_file_mode" (group
+// or others may read or write it), "bad_key_file" (not 64 hex characters
+// plus an optional trailing newline), "io_error".
+Result<SecretKey> load_master_key_file(const std::filesystem::path& path);
+
+// Writes `content` to a new file with the given mode (O_EXCL, fsync'd).
+// Error code "exists" when the file is already there.
+Status write_new_file(const std::filesystem::path& path, std::string_view content,
+                      unsigned mode);
+
+}  // namespace hfv::crypto
