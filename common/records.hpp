@@ -49,17 +49,19 @@ std::string_view status_name(SourceStatus status);
 // True when the records are a complete picture (kOk or kNotFound).
 inline bool is_known(SourceStatus s) { return s == SourceStatus::kOk || s == SourceStatus::kNotFound; }
 
-struct BankAccount {
-  std::string bank;            // bank name as the agency gives it
-  std::string account_masked;  // never the full account number
-  Money balance;
-  Date as_of;
+// A monetary asset: a bank deposit, a securities account's market value, an
+// insurance policy's cash value or an internet-finance balance.
+struct MonetaryHolding {
+  std::string institution;     // bank, broker, insurer or platform as the agency names it
+  std::string account_masked;  // never the full account or policy number
+  Money amount;
+  std::optional<Date> as_of;
 };
 
-// Everything one source said about one member. Only the vector matching the
-// source is filled.
+// Everything one source said about one member. Only the vectors matching the
+// source are filled.
 struct NormalisedRecords {
-  std::vector<BankAccount> bank_accounts;
+  std::vector<MonetaryHolding> holdings;
 };
 
 // The outcome of asking one agency about one member.

@@ -1,0 +1,54 @@
+// Adapter: the one small interface every agency adapter implements. An
+// adapter owns its agency's wire format and the mapping of answers into
+// normalised records (common/records.hpp); it never lets a failure look like
+// "no records": anything that is not a complete, well-formed answer comes
+// back as kTimeout or kError with a reason.
+//
+// Threading: adapters are used on the io_context thread that owns their
+// HttpClient; query() may run many times concurrently on that thread.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
+
+#include "adapters/common/http_client.hpp"
+#include "common/records.hpp"
+
+namespace hfv::adapters {
+
+// Who to ask about. The id number is personal data: adapters put it only in
+// the request body sent to the agency, never in a URL, log or error detail.
+struct MemberQuery {
+  std::size_t member_index = 0;
+  std::string id_number;
+  std::string name;
+  std::string query_id;  // opaque correlation id, safe to send and log
+};
+
+// Per-agency connection settings, from the daemon's configuration.
+struct AgencyConfig {
+  std::string base_url;  // e.g. "https://bank.example:9443"
+  TlsClientOptions tls;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds timeout{3000};
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual Source source() const = 0;
+  // Asks the agency about one member, finishing by `deadline` at the latest.
+  virtual boost::asio::awaitable<SourceResult> query(const MemberQuery& member,
+                                                     Deadline deadline) = 0;
+};
+
+// The time left until `deadline`, capped at `cap`, never below 1 ms (curl
+// treats 0 as "no timeout").
+std::chrono::milliseconds time_left(Deadline deadline, std::chrono::milliseconds cap);
+
+}  // namespace hfv::adapters

@@ -1,0 +1,86 @@
+#include "adapters/registry.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "adapters/bank/bank_adapter.hpp"
+
+namespace hfv::adapters {
+
+using nlohmann::json;
+
+std::chrono::milliseconds time_left(Deadline deadline, std::chrono::milliseconds cap) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::clamp(left, std::chrono::milliseconds(1), cap);
+}
+
+Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_dir) {
+  if (!j.is_object()) return make_error("bad_config", "agency settings must be an object");
+  static const char* kKnown[] = {"base_url", "ca_file", "client_cert_file", "client_key_file",
+                                 "pinned_public_key", "connect_timeout_ms", "timeout_ms"};
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      return make_error("bad_config", "unknown agency setting '" + key + "'");
+    }
+  }
+  AgencyConfig c;
+  auto url = j.find("base_url");
+  if (url == j.end() || !url->is_string() ||
+      !(url->get<std::string>().starts_with("http://") || url->get<std::string>().starts_with("https://"))) {
+    return make_error("bad_config", "'base_url' must be an http:// or https:// URL");
+  }
+  c.base_url = url->get<std::string>();
+  while (c.base_url.ends_with('/')) c.base_url.pop_back();
+  auto path = [&](const char* key, std::string& out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end()) return {};
+    if (!it->is_string()) return make_error("bad_config", std::string("'") + key + "' must be a string");
+    std::filesystem::path p(it->get<std::string>());
+    out = p.is_absolute() ? p.string() : (std::filesystem::path(base_dir) / p).string();
+    return {};
+  };
+  for (auto [key, out] : {std::pair{"ca_file", &c.tls.ca_file},
+                          std::pair{"client_cert_file", &c.tls.client_cert_file},
+                          std::pair{"client_key_file", &c.tls.client_key_file}}) {
+    if (auto s = path(key, *out); !s) return s.error();
+  }
+  if (c.tls.client_cert_file.empty() != c.tls.client_key_file.empty()) {
+    return make_error("bad_config", "'client_cert_file' and 'client_key_file' go together");
+  }
+  if (auto it = j.find("pinned_public_key"); it != j.end()) {
+    if (!it->is_string()) return make_error("bad_config", "'pinned_public_key' must be a string");
+    c.tls.pinned_public_key = it->get<std::string>();
+  }
+  auto millis = [&](const char* key, std::chrono::milliseconds& out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end()) return {};
+    if (!it->is_number_integer() || it->get<long>() <= 0 || it->get<long>() > 600000) {
+      return make_error("bad_config", std::string("'") + key + "' must be an integer from 1 to 600000");
+    }
+    out = std::chrono::milliseconds(it->get<long>());
+    return {};
+  };
+  if (auto s = millis("connect_timeout_ms", c.connect_timeout); !s) return s.error();
+  if (auto s = millis("timeout_ms", c.timeout); !s) return s.error();
+  return c;
+}
+
+Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_dir, HttpClient& http) {
+  if (!agencies.is_object()) return make_error("bad_config", "'agencies' must be an object");
+  AdapterSet set;
+  for (const auto& [name, settings] : agencies.items()) {
+    auto config = parse_agency_config(settings, base_dir);
+    if (!config) return make_error("bad_config", "agencies." + name + ": " + config.error().message);
+    if (name == bank::kName) {
+      set.emplace(Source::kBank, std::make_unique<bank::BankAdapter>(std::move(*config), http));
+    } else if (parse_source(name)) {
+      return make_error("bad_config", "agencies." + name + ": no adapter for this agency yet");
+    } else {
+      return make_error("bad_config", "agencies." + name + ": unknown agency");
+    }
+  }
+  return set;
+}
+
+}  // namespace hfv::adapters

@@ -1,0 +1,123 @@
+#include "audit/sqlcipher_db.hpp"
+
+#include <sqlite3.h>
+
+#include "crypto/hash.hpp"
+
+namespace hfv::audit {
+
+Statement::Statement(Statement&& o) noexcept
+    : db_(o.db_), stmt_(o.stmt_), last_rc_(o.last_rc_), error_(std::move(o.error_)) {
+  o.stmt_ = nullptr;
+}
+Statement& Statement::operator=(Statement&& o) noexcept {
+  if (this != &o) {
+    sqlite3_finalize(stmt_);
+    db_ = o.db_;
+    stmt_ = o.stmt_;
+    last_rc_ = o.last_rc_;
+    error_ = std::move(o.error_);
+    o.stmt_ = nullptr;
+  }
+  return *this;
+}
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Statement& Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+bool Statement::step() {
+  last_rc_ = sqlite3_step(stmt_);
+  if (last_rc_ == SQLITE_ROW) return true;
+  if (last_rc_ != SQLITE_DONE) error_ = sqlite3_errmsg(db_);
+  return false;
+}
+Status Statement::status() const {
+  if (last_rc_ == SQLITE_ROW || last_rc_ == SQLITE_DONE || last_rc_ == 0) return {};
+  return make_error("io_error", "database: " + error_);
+}
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  last_rc_ = 0;
+  error_.clear();
+}
+std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::string Statement::column_text(int index) const {
+  const auto* text = sqlite3_column_text(stmt_, index);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
+}
+bool Statement::column_is_null(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::path& path,
+                                                       const crypto::SecretKey& key, bool create) {
+  std::error_code ec;
+  if (!create && !std::filesystem::exists(path, ec)) {
+    return make_error("not_found", "database file not found: " + path.string());
+  }
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
+    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
+    sqlite3_close(raw);
+    return make_error("io_error", "cannot open " + path.string() + ": " + message);
+  }
+  std::unique_ptr<SqlcipherDb> db(new SqlcipherDb(raw));
+  // Raw key: "x'<64 hex>'" makes SQLCipher use the bytes as the key directly
+  // (no passphrase derivation). The text is wiped after use.
+  std::string key_text = "x'" + crypto::to_hex(key.bytes()) + "'";
+  const int rc = sqlite3_key(raw, key_text.data(), static_cast<int>(key_text.size()));
+  std::fill(key_text.begin(), key_text.end(), '\0');
+  if (rc != SQLITE_OK) return make_error("io_error", "cannot set database key");
+  // Page size must be set before the first read; it is part of the format.
+  if (auto s = db->exec("PRAGMA cipher_page_size = 4096;"); !s) return s.error();
+  // The first real read fails with SQLITE_NOTADB when the key is wrong.
+  char* err = nullptr;
+  if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &err) != SQLITE_OK) {
+    sqlite3_free(err);
+    return make_error("bad_key", "cannot read " + path.string() +
+                                     ": wrong key or not an encrypted audit database");
+  }
+  if (auto s = db->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+      !s) {
+    return s.error();
+  }
+  return db;
+}
+
+SqlcipherDb::~SqlcipherDb() { sqlite3_close_v2(db_); }
+
+Status SqlcipherDb::exec(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return make_error("io_error", "database: " + message);
+  }
+  return {};
+}
+
+Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK) {
+    return make_error("io_error", std::string("database: ") + sqlite3_errmsg(db_));
+  }
+  return Statement(db_, stmt);
+}
+
+}  // namespace hfv::audit

@@ -1,0 +1,157 @@
+#include "broker/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace hfv::broker {
+
+using nlohmann::json;
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kCaseSystem: return "case_system";
+    case Role::kSupervisor: return "supervisor";
+    case Role::kAdmin: return "admin";
+  }
+  return "unknown";
+}
+
+bool Principal::covers(const std::string& code) const {
+  return std::any_of(jurisdictions.begin(), jurisdictions.end(),
+                     [&](const std::string& prefix) { return code.starts_with(prefix); });
+}
+
+const Principal* Config::principal_for_cn(const std::string& cn) const {
+  for (const auto& p : principals) {
+    if (p.certificate_cn == cn) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool all_digits(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::filesystem::path& file) {
+  Config c;
+  c.file = std::filesystem::absolute(file);
+  const auto base = c.file.parent_path();
+  auto fail = [&](const std::string& key, const std::string& why) {
+    return make_error("bad_config", c.file.string() + ": " + key + ": " + why);
+  };
+  std::ifstream in(file);
+  if (!in) return make_error("bad_config", file.string() + ": cannot be read");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const json doc = json::parse(buf.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return fail("(file)", "not a JSON object");
+
+  static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
+                                 "audit_db", "state_db", "policies_dir", "verification_deadline_ms",
+                                 "max_body_bytes", "principals", "agencies"};
+  for (const auto& [key, value] : doc.items()) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      return fail(key, "unknown key");
+    }
+  }
+  auto path = [&](const json& obj, const char* key, const std::string& where,
+                  std::filesystem::path& out, bool required) -> Status {
+    auto it = obj.find(key);
+    if (it == obj.end()) return required ? Status(fail(where, "missing")) : Status();
+    if (!it->is_string() || it->get<std::string>().empty()) return fail(where, "must be a non-empty path");
+    std::filesystem::path p(it->get<std::string>());
+    out = p.is_absolute() ? p : base / p;
+    return {};
+  };
+
+  // listen: "host:port"
+  if (auto it = doc.find("listen"); it != doc.end()) {
+    if (!it->is_string()) return fail("listen", "must be \"address:port\"");
+    const std::string text = it->get<std::string>();
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || !all_digits(text.substr(colon + 1)) ||
+        text.size() - colon - 1 > 5 || std::stoul(text.substr(colon + 1)) > 65535) {
+      return fail("listen", "must be \"address:port\" with a port from 0 to 65535");
+    }
+    c.listen_address = text.substr(0, colon);
+    c.listen_port = static_cast<unsigned short>(std::stoul(text.substr(colon + 1)));
+  }
+  if (auto s = path(doc, "port_file", "port_file", c.port_file, false); !s) return s.error();
+  auto tls = doc.find("tls");
+  if (tls == doc.end() || !tls->is_object()) return fail("tls", "missing");
+  for (const auto& [key, value] : tls->items()) {
+    if (key != "ca_file" && key != "cert_file" && key != "key_file") return fail("tls." + key, "unknown key");
+  }
+  if (auto s = path(*tls, "ca_file", "tls.ca_file", c.tls_ca_file, true); !s) return s.error();
+  if (auto s = path(*tls, "cert_file", "tls.cert_file", c.tls_cert_file, true); !s) return s.error();
+  if (auto s = path(*tls, "key_file", "tls.key_file", c.tls_key_file, true); !s) return s.error();
+  for (auto [key, out] : {std::pair{"master_key_file", &c.master_key_file},
+                          std::pair{"signing_key_file", &c.signing_key_file},
+                          std::pair{"audit_db", &c.audit_db}, std::pair{"state_db", &c.state_db},
+                          std::pair{"policies_dir", &c.policies_dir}}) {
+    if (auto s = path(doc, key, key, *out, true); !s) return s.error();
+  }
+  if (auto it = doc.find("verification_deadline_ms"); it != doc.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 100 || it->get<long>() > 300000) {
+      return fail("verification_deadline_ms", "must be an integer from 100 to 300000");
+    }
+    c.verification_deadline = std::chrono::milliseconds(it->get<long>());
+  }
+  if (auto it = doc.find("max_body_bytes"); it != doc.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 1024 || it->get<long>() > 16L * 1024 * 1024) {
+      return fail("max_body_bytes", "must be an integer from 1024 to 16777216");
+    }
+    c.max_body_bytes = it->get<std::size_t>();
+  }
+  auto principals = doc.find("principals");
+  if (principals == doc.end() || !principals->is_array()) return fail("principals", "missing");
+  for (std::size_t i = 0; i < principals->size(); ++i) {
+    const json& p = (*principals)[i];
+    const std::string where = "principals[" + std::to_string(i) + "]";
+    if (!p.is_object()) return fail(where, "must be an object");
+    for (const auto& [key, value] : p.items()) {
+      if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions") {
+        return fail(where + "." + key, "unknown key");
+      }
+    }
+    Principal principal;
+    for (auto [key, out] : {std::pair{"name", &principal.name},
+                            std::pair{"certificate_cn", &principal.certificate_cn}}) {
+      if (!p.contains(key) || !p[key].is_string() || p[key].get<std::string>().empty()) {
+        return fail(where + "." + key, "missing or empty");
+      }
+      *out = p[key].get<std::string>();
+    }
+    const std::string role = p.value("role", std::string());
+    if (role == "case_system") principal.role = Role::kCaseSystem;
+    else if (role == "supervisor") principal.role = Role::kSupervisor;
+    else if (role == "admin") principal.role = Role::kAdmin;
+    else return fail(where + ".role", "must be case_system, supervisor or admin");
+    if (!p.contains("jurisdictions") || !p["jurisdictions"].is_array() || p["jurisdictions"].empty()) {
+      return fail(where + ".jurisdictions", "must list at least one GB/T 2260 code prefix");
+    }
+    for (const auto& j : p["jurisdictions"]) {
+      if (!j.is_string() || j.get<std::string>().empty() || j.get<std::string>().size() > 6 ||
+          !all_digits(j.get<std::string>()) || j.get<std::string>().size() % 2 != 0) {
+        return fail(where + ".jurisdictions", "each must be a 2-, 4- or 6-digit code prefix");
+      }
+      principal.jurisdictions.push_back(j.get<std::string>());
+    }
+    if (c.principal_for_cn(principal.certificate_cn) != nullptr) {
+      return fail(where + ".certificate_cn", "used by two principals");
+    }
+    c.principals.push_back(std::move(principal));
+  }
+  if (auto it = doc.find("agencies"); it != doc.end()) {
+    if (!it->is_object()) return fail("agencies", "must be an object");
+    c.agencies = *it;
+  }
+  return c;
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,51 @@
+// Daemon configuration: one JSON file (format in docs/configuration.md).
+// Relative paths are resolved against the file's own folder. Secrets are
+// never in this file: it names the master-key file instead.
+// Loaded once at start-up; any problem is reported with the key named and
+// the daemon refuses to start. Thread-safety: immutable after load.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace hfv::broker {
+
+enum class Role { kCaseSystem, kSupervisor, kAdmin };
+std::string_view role_name(Role role);
+
+struct Principal {
+  std::string name;
+  std::string certificate_cn;              // matched against the client certificate's subject CN
+  Role role = Role::kCaseSystem;
+  std::vector<std::string> jurisdictions;  // GB/T 2260 code prefixes ("23", "2301", "230102")
+  // True when `code` (6 digits) is inside one of this principal's prefixes.
+  bool covers(const std::string& code) const;
+};
+
+struct Config {
+  std::filesystem::path file;
+  std::string listen_address = "127.0.0.1";
+  unsigned short listen_port = 8443;
+  std::filesystem::path port_file;  // optional: the bound port is written here
+  std::filesystem::path tls_ca_file, tls_cert_file, tls_key_file;
+  std::filesystem::path master_key_file;
+  std::filesystem::path signing_key_file;
+  std::filesystem::path audit_db;
+  std::filesystem::path state_db;
+  std::filesystem::path policies_dir;
+  std::chrono::milliseconds verification_deadline{10000};
+  std::size_t max_body_bytes = 256 * 1024;
+  std::vector<Principal> principals;
+  nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
+
+  const Principal* principal_for_cn(const std::string& cn) const;
+};
+
+Result<Config> load_config(const std::filesystem::path& file);
+
+}  // namespace hfv::broker

@@ -1,0 +1,193 @@
+#include "broker/daemon.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "adapters/registry.hpp"
+#include "audit/audit_log.hpp"
+#include "broker/config.hpp"
+#include "broker/consent.hpp"
+#include "broker/log.hpp"
+#include "broker/server.hpp"
+#include "broker/service.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/keys.hpp"
+#include "crypto/pki.hpp"
+#include "policies/policy.hpp"
+
+#ifndef HFV_DEFAULT_POLICIES_DIR
+#define HFV_DEFAULT_POLICIES_DIR "/usr/share/hfv/policies"
+#endif
+
+namespace hfv::broker {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+int fail(const std::string& what, const Error& error) {
+  std::fprintf(stderr, "brokerd: %s: %s\n", what.c_str(), error.message.c_str());
+  return 1;
+}
+
+// Sources whose adapters exist in this build, for the generated config.
+json demo_agencies(const std::string& url) {
+  json agencies = json::object();
+  for (const char* name : {"bank"}) {
+    agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
+  }
+  return agencies;
+}
+
+}  // namespace
+
+int run_init(const InitOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) return fail("init", make_error("io_error", "cannot create " + options.dir.string()));
+  fs::permissions(options.dir, fs::perms::owner_all, ec);
+  for (const char* sub : {"keys", "data", "run"}) {
+    fs::create_directories(options.dir / sub, ec);
+    fs::permissions(options.dir / sub, fs::perms::owner_all, ec);
+  }
+  crypto::DevPkiOptions pki;
+  pki.dir = options.dir / "pki";
+  pki.client_names = {"demo-case-system", "demo-supervisor"};
+  auto report = crypto::create_dev_pki(pki);
+  if (!report) return fail("init: development PKI", report.error());
+  auto note = [](const fs::path& p, bool created) {
+    std::printf("  %s %s\n", created ? "created" : "kept   ", p.string().c_str());
+  };
+  for (const auto& p : report->created) note(p, true);
+  for (const auto& p : report->kept) note(p, false);
+
+  const fs::path master = options.dir / "keys" / "master.key";
+  if (auto s = crypto::create_master_key_file(master); s) {
+    note(master, true);
+  } else if (s.error().code == "exists") {
+    note(master, false);
+  } else {
+    return fail("init: master key", s.error());
+  }
+  const fs::path signing = options.dir / "keys" / "report-signing.key";
+  if (auto s = crypto::create_ed25519_key_file(signing); s) {
+    note(signing, true);
+  } else if (s.error().code == "exists") {
+    note(signing, false);
+  } else {
+    return fail("init: signing key", s.error());
+  }
+
+  const fs::path config_file = options.dir / "brokerd.json";
+  const fs::path policies = options.policies_dir.empty() ? fs::path(HFV_DEFAULT_POLICIES_DIR) : options.policies_dir;
+  json config = {
+      {"listen", options.listen},
+      {"port_file", "run/brokerd.port"},
+      {"tls", {{"ca_file", "pki/ca.pem"}, {"cert_file", "pki/server.pem"}, {"key_file", "pki/server.key"}}},
+      {"master_key_file", "keys/master.key"},
+      {"signing_key_file", "keys/report-signing.key"},
+      {"audit_db", "data/audit.db"},
+      {"state_db", "data/state.db"},
+      {"policies_dir", fs::absolute(policies).string()},
+      {"verification_deadline_ms", 10000},
+      {"max_body_bytes", 262144},
+      {"principals",
+       json::array({{{"name", "demo-case-system"},
+                     {"certificate_cn", "demo-case-system"},
+                     {"role", "case_system"},
+                     {"jurisdictions", {"2301", "6107", "110108", "4105", "31"}}},
+                    {{"name", "demo-supervisor"},
+                     {"certificate_cn", "demo-supervisor"},
+                     {"role", "supervisor"},
+                     {"jurisdictions", {"2301"}}}})},
+      {"agencies", demo_agencies(options.agency_url)}};
+  if (auto s = crypto::write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
+    note(config_file, true);
+  } else if (s.error().code == "exists") {
+    note(config_file, false);
+  } else {
+    return fail("init: config", s.error());
+  }
+  std::printf("ready: brokerd run --config %s\n", config_file.string().c_str());
+  return 0;
+}
+
+int run_daemon(const std::filesystem::path& config_file) {
+  auto config = load_config(config_file);
+  if (!config) return fail("configuration", config.error());
+  auto master = crypto::load_master_key_file(config->master_key_file);
+  if (!master) return fail("master key", master.error());
+  auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
+  if (!signer) return fail("signing key", signer.error());
+  auto policies = policies::PolicySet::load_dir(config->policies_dir);
+  if (!policies) return fail("policies", policies.error());
+  auto audit = audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb));
+  if (!audit) return fail("audit log", audit.error());
+  auto consent = ConsentStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
+  if (!consent) return fail("state database", consent.error());
+
+  net::io_context io(1);
+  adapters::HttpClient http(io);
+  auto adapters = adapters::build_adapters(config->agencies, config->file.parent_path().string(), http);
+  if (!adapters) return fail("agencies", adapters.error());
+  net::thread_pool blocking(2);
+
+  ServiceParts parts;
+  parts.config = &*config;
+  parts.policies = std::move(*policies);
+  parts.adapters = std::move(*adapters);
+  parts.audit = audit->get();
+  parts.consent = consent->get();
+  parts.signer = &*signer;
+  parts.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
+  parts.blocking = &blocking;
+  Service service(std::move(parts));
+  Server server(io, *config, service);
+  if (auto s = server.start(); !s) return fail("listen", s.error());
+
+  audit::AuditRecord started;
+  started.action = "daemon.start";
+  started.principal = "brokerd";
+  started.status = "ok";
+  if (auto r = (*audit)->append_blocking({started}); !r) return fail("audit log", r.error());
+  log_event(LogLevel::kInfo, "started", {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
+
+  // Graceful shutdown: stop accepting, let requests in flight finish (up to
+  // 10 s), then stop the loop.
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  net::steady_timer drain(io);
+  auto give_up_at = std::chrono::steady_clock::now();
+  std::function<void()> wait_drained = [&] {
+    if (server.in_flight() == 0 || std::chrono::steady_clock::now() >= give_up_at) {
+      io.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(20));
+    drain.async_wait([&](boost::system::error_code) { wait_drained(); });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", server.in_flight()}});
+    server.stop();
+    give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    wait_drained();
+  });
+  io.run();
+  blocking.join();
+
+  audit::AuditRecord stopped;
+  stopped.action = "daemon.stop";
+  stopped.principal = "brokerd";
+  stopped.status = "ok";
+  (void)(*audit)->append_blocking({stopped});
+  log_event(LogLevel::kInfo, "stopped", {{"audit_seq", (*audit)->last_seq()}});
+  return 0;
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,74 @@
+// brokerd: the household financial-verification broker daemon.
+// Only parses the command line; broker/daemon.cpp does the work.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "broker/daemon.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  brokerd init --dir DIR [--listen ADDR:PORT] [--agency-url URL] [--policies DIR]\n"
+    "      create a ready-to-run development setup in DIR: config file, development CA,\n"
+    "      server and client certificates, master key and report-signing key.\n"
+    "      Existing keys and files are never overwritten.\n"
+    "  brokerd run --config FILE\n"
+    "      serve the API until SIGTERM or SIGINT.\n"
+    "  brokerd --help | --version\n";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "brokerd: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("a command is required");
+  const std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("brokerd %s\n", HFV_VERSION);
+    return 0;
+  }
+  auto value_of = [&](int& i, std::string& out) {
+    if (i + 1 >= argc) return false;
+    out = argv[++i];
+    return true;
+  };
+  if (command == "init") {
+    hfv::broker::InitOptions options;
+    std::string dir, value;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view flag = argv[i];
+      if (flag == "--dir" && value_of(i, dir)) continue;
+      if (flag == "--listen" && value_of(i, options.listen)) continue;
+      if (flag == "--agency-url" && value_of(i, options.agency_url)) continue;
+      if (flag == "--policies" && value_of(i, value)) {
+        options.policies_dir = value;
+        continue;
+      }
+      return usage_error("init: unknown or incomplete option " + std::string(flag));
+    }
+    if (dir.empty()) return usage_error("init: --dir is required");
+    options.dir = dir;
+    return hfv::broker::run_init(options);
+  }
+  if (command == "run") {
+    std::string config;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view flag = argv[i];
+      if (flag == "--config" && value_of(i, config)) continue;
+      return usage_error("run: unknown or incomplete option " + std::string(flag));
+    }
+    if (config.empty()) return usage_error("run: --config is required");
+    return hfv::broker::run_daemon(config);
+  }
+  return usage_error("unknown command " + std::string(command));
+}

@@ -1,0 +1,233 @@
+#include "broker/request.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "common/id_number.hpp"
+
+namespace hfv::broker {
+
+using nlohmann::json;
+
+namespace {
+
+FieldError invalid(std::string field, std::string message) {
+  return FieldError{"invalid_field", std::move(field), std::move(message)};
+}
+
+std::optional<FieldError> check_keys(const json& obj, const std::string& where,
+                                     std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return invalid(where.empty() ? key : where + "." + key, "unknown field");
+    }
+  }
+  return std::nullopt;
+}
+
+// Length in Unicode code points of valid UTF-8 (nlohmann has already
+// rejected invalid UTF-8 while parsing).
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::optional<FieldError> get_string(const json& obj, const char* key, const std::string& where,
+                                     std::string& out, bool required) {
+  auto it = obj.find(key);
+  const std::string field = where.empty() ? key : where + "." + key;
+  if (it == obj.end()) return required ? std::optional(invalid(field, "is required")) : std::nullopt;
+  if (!it->is_string()) return invalid(field, "must be a string");
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) {
+  std::string text;
+  if (auto e = get_string(obj, key, "", text, true)) return e;
+  auto d = Date::parse(text);
+  if (!d) return invalid(key, "must be a real date written YYYY-MM-DD");
+  out = *d;
+  return std::nullopt;
+}
+
+std::optional<FieldError> check_id(const std::string& id, const std::string& field, const Date& today) {
+  const auto problem = validate_id_number(id, today);
+  if (problem != IdNumberProblem::kNone) return invalid(field, std::string(describe(problem)));
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_token(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
+}
+
+Parsed<json> parse_json_body(std::string_view body) {
+  std::size_t depth = 0;
+  bool too_deep = false;
+  json::parser_callback_t limit = [&](int /*depth*/, json::parse_event_t event, json& /*parsed*/) {
+    if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) {
+      if (++depth > kMaxJsonDepth) too_deep = true;
+    } else if (event == json::parse_event_t::object_end || event == json::parse_event_t::array_end) {
+      --depth;
+    }
+    return !too_deep;
+  };
+  json doc = json::parse(body.begin(), body.end(), limit, /*allow_exceptions=*/false);
+  if (too_deep) {
+    return FieldError{"too_deep", "", "JSON nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  }
+  if (doc.is_discarded()) return FieldError{"invalid_json", "", "body is not valid JSON (or not valid UTF-8)"};
+  if (!doc.is_object()) return FieldError{"invalid_json", "", "body must be a JSON object"};
+  return doc;
+}
+
+Parsed<VerificationRequest> parse_verification_request(const json& body, const Date& today) {
+  if (auto e = check_keys(body, "", {"case_id", "programme", "jurisdiction", "area", "reference_date",
+                                     "authorization_id", "members", "obligors", "async"})) {
+    return *e;
+  }
+  VerificationRequest r;
+  if (auto e = get_string(body, "case_id", "", r.case_id, true)) return *e;
+  if (!is_token(r.case_id)) return invalid("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  if (auto e = get_string(body, "programme", "", r.programme, true)) return *e;
+  if (r.programme != "dibao" && r.programme != "marginal" && r.programme != "tekun" &&
+      r.programme != "temporary") {
+    return invalid("programme", "must be one of dibao, marginal, tekun, temporary");
+  }
+  if (auto e = get_string(body, "jurisdiction", "", r.jurisdiction, true)) return *e;
+  if (r.jurisdiction.size() != 6 ||
+      !std::all_of(r.jurisdiction.begin(), r.jurisdiction.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return invalid("jurisdiction", "must be a 6-digit GB/T 2260 division code");
+  }
+  std::string area;
+  if (auto e = get_string(body, "area", "", area, true)) return *e;
+  auto parsed_area = policies::parse_area(area);
+  if (!parsed_area) return invalid("area", "must be urban or rural");
+  r.area = *parsed_area;
+  if (auto e = get_date(body, "reference_date", r.reference_date)) return *e;
+  if (r.reference_date > today) return invalid("reference_date", "must not be in the future");
+  if (auto e = get_string(body, "authorization_id", "", r.authorization_id, true)) return *e;
+  if (!is_token(r.authorization_id)) return invalid("authorization_id", "is not a valid authorization id");
+  if (body.contains("obligors")) {
+    return invalid("obligors", "verifying obligors is not supported by this version");
+  }
+  if (auto it = body.find("async"); it != body.end()) {
+    if (!it->is_boolean()) return invalid("async", "must be true or false");
+    if (it->get<bool>()) return invalid("async", "asynchronous verification is not supported by this version");
+  }
+  auto members = body.find("members");
+  if (members == body.end()) return invalid("members", "is required");
+  if (!members->is_array() || members->empty()) return invalid("members", "must be a non-empty array");
+  if (members->size() > kMaxMembers) {
+    return invalid("members", "at most " + std::to_string(kMaxMembers) + " members per household");
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < members->size(); ++i) {
+    const std::string where = "members[" + std::to_string(i) + "]";
+    const json& m = (*members)[i];
+    if (!m.is_object()) return invalid(where, "must be an object");
+    if (auto e = check_keys(m, where, {"id_number", "name", "relation", "disability_grade", "disability_kind",
+                                       "serious_illness", "employed", "labour_capacity"})) {
+      return *e;
+    }
+    Member member;
+    if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
+    if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
+    if (!seen.insert(member.id_number).second) {
+      return invalid(where + ".id_number", "the same person is listed twice");
+    }
+    if (auto e = get_string(m, "name", where, member.name, true)) return *e;
+    if (member.name.empty() || utf8_length(member.name) > 50) {
+      return invalid(where + ".name", "must be 1-50 characters");
+    }
+    if (auto e = get_string(m, "relation", where, member.relation, true)) return *e;
+    static const std::set<std::string> kRelations = {"applicant", "spouse", "child", "parent",
+                                                     "grandparent", "grandchild", "sibling", "other"};
+    if (!kRelations.contains(member.relation)) {
+      return invalid(where + ".relation",
+                     "must be one of applicant, spouse, child, parent, grandparent, grandchild, sibling, other");
+    }
+    if (auto it = m.find("disability_grade"); it != m.end()) {
+      if (!it->is_number_integer() || it->get<long>() < 1 || it->get<long>() > 4) {
+        return invalid(where + ".disability_grade", "must be an integer from 1 to 4");
+      }
+      member.disability_grade = it->get<int>();
+    }
+    if (auto e = get_string(m, "disability_kind", where, member.disability_kind, false)) return *e;
+    for (auto [key, out] : {std::pair{"serious_illness", &member.serious_illness},
+                            std::pair{"employed", &member.employed}}) {
+      if (auto it = m.find(key); it != m.end()) {
+        if (!it->is_boolean()) return invalid(where + "." + key, "must be true or false");
+        *out = it->get<bool>();
+      }
+    }
+    if (auto e = get_string(m, "labour_capacity", where, member.labour_capacity, false)) return *e;
+    if (!member.labour_capacity.empty() && member.labour_capacity != "full" &&
+        member.labour_capacity != "partial" && member.labour_capacity != "none") {
+      return invalid(where + ".labour_capacity", "must be full, partial or none");
+    }
+    r.members.push_back(std::move(member));
+  }
+  if (std::count_if(r.members.begin(), r.members.end(),
+                    [](const Member& m) { return m.relation == "applicant"; }) != 1) {
+    return invalid("members", "exactly one member must have relation \"applicant\"");
+  }
+  return r;
+}
+
+Parsed<AuthorizationRequest> parse_authorization_request(const json& body, const Date& today) {
+  if (auto e = check_keys(body, "", {"case_id", "members", "categories", "valid_from", "valid_until",
+                                     "form_sha256"})) {
+    return *e;
+  }
+  AuthorizationRequest r;
+  if (auto e = get_string(body, "case_id", "", r.case_id, true)) return *e;
+  if (!is_token(r.case_id)) return invalid("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  auto members = body.find("members");
+  if (members == body.end() || !members->is_array() || members->empty() || members->size() > kMaxMembers) {
+    return invalid("members", "must be an array of 1-" + std::to_string(kMaxMembers) + " ID numbers");
+  }
+  for (std::size_t i = 0; i < members->size(); ++i) {
+    const std::string field = "members[" + std::to_string(i) + "]";
+    if (!(*members)[i].is_string()) return invalid(field, "must be an ID number string");
+    const std::string id = (*members)[i].get<std::string>();
+    if (auto e = check_id(id, field, today)) return *e;
+    if (std::find(r.members.begin(), r.members.end(), id) != r.members.end()) {
+      return invalid(field, "the same person is listed twice");
+    }
+    r.members.push_back(id);
+  }
+  auto categories = body.find("categories");
+  if (categories == body.end()) return invalid("categories", "is required");
+  if (categories->is_string() && categories->get<std::string>() == "all") {
+    r.all_categories = true;
+  } else if (categories->is_array() && !categories->empty()) {
+    for (std::size_t i = 0; i < categories->size(); ++i) {
+      const json& c = (*categories)[i];
+      auto src = c.is_string() ? parse_source(c.get<std::string>()) : std::nullopt;
+      if (!src) return invalid("categories[" + std::to_string(i) + "]", "is not a known data source");
+      if (std::find(r.categories.begin(), r.categories.end(), *src) == r.categories.end()) {
+        r.categories.push_back(*src);
+      }
+    }
+  } else {
+    return invalid("categories", "must be \"all\" or a non-empty array of data sources");
+  }
+  if (auto e = get_date(body, "valid_from", r.valid_from)) return *e;
+  if (auto e = get_date(body, "valid_until", r.valid_until)) return *e;
+  if (r.valid_until < r.valid_from) return invalid("valid_until", "must not be before valid_from");
+  if (auto e = get_string(body, "form_sha256", "", r.form_sha256, true)) return *e;
+  if (r.form_sha256.size() != 64 || !std::all_of(r.form_sha256.begin(), r.form_sha256.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      })) {
+    return invalid("form_sha256", "must be 64 lowercase hex characters");
+  }
+  return r;
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,77 @@
+// Parsing and validation of API request bodies. Pure functions, no I/O: a
+// body either becomes a typed request or a FieldError naming the field and
+// the reason. Unknown fields are refused (a typo must not be silently
+// ignored). Error texts never repeat the submitted values, which may be
+// personal data. Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/date.hpp"
+#include "common/records.hpp"
+#include "policies/policy.hpp"
+
+namespace hfv::broker {
+
+struct FieldError {
+  std::string code;     // "invalid_field", "invalid_json", ...
+  std::string field;    // JSON path, e.g. "members[1].id_number"; empty for the whole body
+  std::string message;  // reason; never the submitted value
+};
+
+template <class T>
+using Parsed = std::variant<T, FieldError>;
+
+inline constexpr std::size_t kMaxJsonDepth = 16;
+inline constexpr std::size_t kMaxMembers = 30;
+
+// Parses JSON with a nesting-depth limit; FieldError "invalid_json" or
+// "too_deep" otherwise.
+Parsed<nlohmann::json> parse_json_body(std::string_view body);
+
+struct Member {
+  std::string id_number;
+  std::string name;
+  std::string relation;
+  std::optional<int> disability_grade;  // 1-4
+  std::string disability_kind;
+  bool serious_illness = false;
+  bool employed = false;
+  std::string labour_capacity;  // full | partial | none | "" (not given)
+};
+
+struct VerificationRequest {
+  std::string case_id;
+  std::string programme;
+  std::string jurisdiction;
+  policies::Area area = policies::Area::kUrban;
+  Date reference_date;
+  std::string authorization_id;
+  std::vector<Member> members;
+  bool async = false;
+};
+
+Parsed<VerificationRequest> parse_verification_request(const nlohmann::json& body, const Date& today);
+
+struct AuthorizationRequest {
+  std::string case_id;
+  std::vector<std::string> members;  // ID numbers
+  bool all_categories = false;
+  std::vector<Source> categories;
+  Date valid_from;
+  Date valid_until;
+  std::string form_sha256;
+};
+
+Parsed<AuthorizationRequest> parse_authorization_request(const nlohmann::json& body, const Date& today);
+
+// True if `s` is a valid "case id / authorization id" token: 1-64 characters
+// of [A-Za-z0-9._:-].
+bool is_token(std::string_view s);
+
+}  // namespace hfv::broker

@@ -1,0 +1,160 @@
+#include "broker/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "broker/log.hpp"
+
+namespace hfv::broker {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+}  // namespace
+
+Server::Server(net::io_context& io, const Config& config, Service& service)
+    : io_(io), config_(config), service_(service), tls_(net::ssl::context::tls_server), acceptor_(io) {}
+
+Status Server::start() {
+  boost::system::error_code ec;
+  tls_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use, ec);
+  if (!ec) tls_.use_certificate_chain_file(config_.tls_cert_file.string(), ec);
+  if (!ec) tls_.use_private_key_file(config_.tls_key_file.string(), net::ssl::context::pem, ec);
+  if (!ec) tls_.load_verify_file(config_.tls_ca_file.string(), ec);
+  if (ec) return make_error("tls_setup", "TLS files could not be loaded: " + ec.message());
+  // Verify a presented certificate; do not demand one at the TLS layer so a
+  // caller without one gets an audited 401 rather than a handshake alert.
+  tls_.set_verify_mode(net::ssl::verify_peer);
+
+  const auto address = net::ip::make_address(config_.listen_address, ec);
+  if (ec) return make_error("bad_config", "listen address is not an IP address");
+  const tcp::endpoint endpoint(address, config_.listen_port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error("listen_failed", "cannot listen on " + config_.listen_address + ":" +
+                                                 std::to_string(config_.listen_port) + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  if (!config_.port_file.empty()) {
+    const auto tmp = config_.port_file.string() + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << port_ << "\n";
+      if (!out) return make_error("io_error", "cannot write the port file");
+    }
+    std::error_code rename_error;
+    std::filesystem::rename(tmp, config_.port_file, rename_error);
+    if (rename_error) return make_error("io_error", "cannot write the port file");
+  }
+  net::co_spawn(io_, accept_loop(), net::detached);
+  return {};
+}
+
+void Server::stop() {
+  stopping_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+net::awaitable<void> Server::accept_loop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      if (stopping_ || ec == net::error::operation_aborted) break;
+      log_event(LogLevel::kWarn, "accept_failed", {{"reason", ec.message()}});
+      continue;
+    }
+    net::co_spawn(io_, session(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_event(LogLevel::kError, "session_failed", {{"reason", ex.what()}});
+      }
+    });
+  }
+}
+
+net::awaitable<void> Server::session(tcp::socket socket) {
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+  co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
+  if (ec) {
+    log_event(LogLevel::kInfo, "tls_handshake_failed", {{"reason", ec.message()}});
+    co_return;
+  }
+  const auto peer = crypto::peer_certificate(stream.native_handle());
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(config_.max_body_bytes);
+    beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    bool too_large = false;
+    if (ec == http::error::body_limit) {
+      too_large = true;
+    } else if (ec) {
+      break;  // closed, timed out or garbage: nothing to answer
+    }
+    const auto& req = parser.get();
+    ApiRequest api;
+    api.method = std::string(req.method_string());
+    api.target = std::string(req.target());
+    if (!too_large) api.body = req.body();
+    api.body_too_large = too_large;
+    api.peer = peer;
+    if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
+
+    ApiResponse answer;
+    ++in_flight_;
+    try {
+      answer = co_await service_.handle(std::move(api));
+    } catch (const std::exception& ex) {
+      log_event(LogLevel::kError, "request_failed", {{"reason", ex.what()}});
+      answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
+    }
+    --in_flight_;
+    log_event(LogLevel::kInfo, "request",
+              {{"method", std::string(req.method_string())},
+               {"path", std::string(req.target().substr(0, req.target().find('?')))},
+               {"status", answer.status},
+               {"principal", peer ? peer->subject_cn : ""}});
+
+    http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
+    res.set(http::field::server, "hfv-brokerd");
+    res.set(http::field::content_type, "application/json; charset=utf-8");
+    res.set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : answer.headers) res.set(name, value);
+    res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const bool keep_alive = !too_large && !stopping_ && req.keep_alive();
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,48 @@
+// Server: the HTTPS listener (Boost.Beast over Asio, TLS 1.2+). One coroutine
+// per connection; a timeout before every I/O step; a body limit on every
+// parser. Client certificates are verified against the centre's CA during
+// the handshake; a connection without one is still served so that the
+// Service can answer 401 (and audit it) instead of a bare TLS alert.
+//
+// Threading: runs on one io_context thread together with the Service.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "broker/config.hpp"
+#include "broker/service.hpp"
+#include "common/result.hpp"
+
+namespace hfv::broker {
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, const Config& config, Service& service);
+  // Loads the TLS material, binds and starts accepting; writes the port file.
+  Status start();
+  // Stops accepting; requests in flight finish; keep-alive ends after them.
+  void stop();
+  unsigned short port() const { return port_; }
+  std::size_t in_flight() const { return in_flight_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  Service& service_;
+  boost::asio::ssl::context tls_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  unsigned short port_ = 0;
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace hfv::broker

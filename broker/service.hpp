@@ -1,0 +1,99 @@
+// Service: the broker's API behind the HTTP server — authentication of the
+// caller (from its client certificate), validation, authorisation and
+// consent checks, the audited fan-out to agencies, policy evaluation and
+// signed reports. Transport-independent, so it is testable without sockets.
+//
+// The order of a verification is the broker's core promise:
+//   1. who is calling (certificate -> principal), role, jurisdiction
+//   2. every field valid; policy exists; authorisation covers case, members
+//   3. the request's audit record is durable
+//   4. only then: one query per member per allowed source, in parallel
+//   5. one audit record per query; evaluation; signed report; report audited
+// Any refusal at steps 1-2 queries nobody and is itself audited.
+//
+// Threading: handle() runs on the I/O thread that owns the adapters' HTTP
+// client; blocking storage calls are sent to the `blocking` pool.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/registry.hpp"
+#include "audit/audit_log.hpp"
+#include "broker/config.hpp"
+#include "broker/consent.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/keys.hpp"
+#include "crypto/pki.hpp"
+#include "policies/engine.hpp"
+
+namespace hfv::broker {
+
+struct ApiRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string body;
+  bool body_too_large = false;
+  std::optional<crypto::PeerCertificate> peer;
+  std::string operator_id;  // X-Operator-Id header, as sent by the case system
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  nlohmann::json body = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ServiceParts {
+  const Config* config = nullptr;
+  policies::PolicySet policies;
+  adapters::AdapterSet adapters;
+  audit::AuditLog* audit = nullptr;
+  ConsentStore* consent = nullptr;
+  const crypto::Ed25519Signer* signer = nullptr;
+  crypto::SecretKey pseudonym_key;
+  boost::asio::thread_pool* blocking = nullptr;
+};
+
+class Service {
+ public:
+  explicit Service(ServiceParts parts);
+  boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
+
+  // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
+  std::string pseudonym(const std::string& id_number) const;
+
+ private:
+  boost::asio::awaitable<ApiResponse> refuse(const ApiRequest& request, const Principal* principal,
+                                             unsigned status, std::string code, std::string message,
+                                             std::string field = "");
+  boost::asio::awaitable<ApiResponse> verify(const ApiRequest& request, const Principal& principal);
+  boost::asio::awaitable<ApiResponse> register_authorization(const ApiRequest& request,
+                                                             const Principal& principal);
+  boost::asio::awaitable<ApiResponse> read_authorization(const ApiRequest& request,
+                                                         const Principal& principal,
+                                                         const std::string& id, bool revoke);
+  boost::asio::awaitable<std::vector<SourceResult>> fan_out(
+      const std::vector<adapters::MemberQuery>& queries, const std::vector<Source>& sources,
+      adapters::Deadline deadline);
+  audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
+
+  ServiceParts parts_;
+};
+
+// The bytes a report's signature covers: the report without its "signature"
+// member, serialised by nlohmann::json::dump() (keys sorted, no whitespace).
+std::string canonical_report(const nlohmann::json& report);
+// Adds "signature": {"alg": "Ed25519", "key_id", "value" (hex)}.
+void sign_report(nlohmann::json& report, const crypto::Ed25519Signer& signer);
+// Checks a saved report against a public key.
+bool verify_report_signature(const nlohmann::json& report, const crypto::Ed25519PublicKey& key);
+std::string key_id(const crypto::Ed25519PublicKey& key);
+
+}  // namespace hfv::broker

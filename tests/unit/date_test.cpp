@@ -1,0 +1,31 @@
+#include <catch2/catch.hpp>
+
+#include "common/date.hpp"
+
+using hfv::Date;
+
+TEST_CASE("Date parses only real YYYY-MM-DD dates", "[date]") {
+  CHECK(Date::parse("2024-02-29").has_value());
+  CHECK_FALSE(Date::parse("2023-02-29").has_value());
+  CHECK_FALSE(Date::parse("2023-13-01").has_value());
+  CHECK_FALSE(Date::parse("2023-1-01").has_value());
+  CHECK_FALSE(Date::parse("20230101").has_value());
+  CHECK_FALSE(Date::parse("1899-12-31").has_value());
+  CHECK(Date::parse("2026-11-22")->to_string() == "2026-11-22");
+}
+
+TEST_CASE("Date orders and adds months with end-of-month clamping", "[date]") {
+  CHECK(*Date::parse("2023-01-01") < *Date::parse("2023-01-02"));
+  CHECK(Date::parse("2024-01-31")->add_months(1).to_string() == "2024-02-29");
+  CHECK(Date::parse("2024-11-30")->add_months(3).to_string() == "2025-02-28");
+  CHECK(Date::parse("2024-06-15")->add_months(-6).to_string() == "2023-12-15");
+  CHECK(Date::parse("1970-01-02")->days_since_epoch() == 1);
+}
+
+TEST_CASE("UTC timestamps are RFC 3339 with milliseconds", "[date]") {
+  const std::string ts = hfv::utc_timestamp_now();
+  REQUIRE(ts.size() == 24);
+  CHECK(ts[10] == 'T');
+  CHECK(ts[19] == '.');
+  CHECK(ts.back() == 'Z');
+}

@@ -1,0 +1,119 @@
+#include <catch2/catch.hpp>
+
+#include "broker/request.hpp"
+
+using hfv::Date;
+using nlohmann::json;
+namespace b = hfv::broker;
+
+namespace {
+const Date kToday = *Date::parse("2026-11-22");
+
+json valid_request() {
+  return {{"case_id", "HRB-2026-0001"},
+          {"programme", "dibao"},
+          {"jurisdiction", "230100"},
+          {"area", "urban"},
+          {"reference_date", "2026-11-01"},
+          {"authorization_id", "auth_1"},
+          {"members", json::array({{{"id_number", "230102197503120016"}, {"name", "张伟"}, {"relation", "applicant"}},
+                                   {{"id_number", "230102197808050020"}, {"name", "李娜"}, {"relation", "spouse"},
+                                    {"disability_grade", 2}, {"employed", true}}})}};
+}
+
+b::FieldError error_of(const json& body) {
+  auto parsed = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::FieldError>(parsed));
+  return std::get<b::FieldError>(parsed);
+}
+}  // namespace
+
+TEST_CASE("A valid verification request parses", "[request]") {
+  auto parsed = b::parse_verification_request(valid_request(), kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(parsed));
+  const auto& r = std::get<b::VerificationRequest>(parsed);
+  CHECK(r.members.size() == 2);
+  CHECK(r.members[1].disability_grade == 2);
+  CHECK(r.members[1].employed);
+  CHECK(r.reference_date.to_string() == "2026-11-01");
+}
+
+TEST_CASE("Each invalid field is named with its reason", "[request]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"missing case id", [](json& j) { j.erase("case_id"); }, "case_id"},
+      {"bad programme", [](json& j) { j["programme"] = "welfare"; }, "programme"},
+      {"short jurisdiction", [](json& j) { j["jurisdiction"] = "2301"; }, "jurisdiction"},
+      {"bad area", [](json& j) { j["area"] = "suburban"; }, "area"},
+      {"impossible date", [](json& j) { j["reference_date"] = "2026-02-30"; }, "reference_date"},
+      {"future date", [](json& j) { j["reference_date"] = "2027-01-01"; }, "reference_date"},
+      {"unknown field", [](json& j) { j["colour"] = "blue"; }, "colour"},
+      {"no members", [](json& j) { j["members"] = json::array(); }, "members"},
+      {"bad checksum", [](json& j) { j["members"][1]["id_number"] = "230102197808050021"; }, "members[1].id_number"},
+      {"duplicate member", [](json& j) { j["members"][1]["id_number"] = "230102197503120016"; }, "members[1].id_number"},
+      {"empty name", [](json& j) { j["members"][0]["name"] = ""; }, "members[0].name"},
+      {"grade 5", [](json& j) { j["members"][1]["disability_grade"] = 5; }, "members[1].disability_grade"},
+      {"unknown member field", [](json& j) { j["members"][0]["salary"] = 1; }, "members[0].salary"},
+      {"two applicants", [](json& j) { j["members"][1]["relation"] = "applicant"; }, "members"},
+      {"bad relation", [](json& j) { j["members"][1]["relation"] = "friend"; }, "members[1].relation"},
+      {"string boolean", [](json& j) { j["members"][1]["employed"] = "yes"; }, "members[1].employed"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    json body = valid_request();
+    c.mutate(body);
+    const auto e = error_of(body);
+    CHECK(e.code == "invalid_field");
+    CHECK(e.field == c.field);
+    CHECK_FALSE(e.message.empty());
+  }
+}
+
+TEST_CASE("Error messages never echo the submitted ID number", "[request]") {
+  json body = valid_request();
+  body["members"][1]["id_number"] = "230102197808050021";
+  const auto e = error_of(body);
+  CHECK(e.message.find("230102197808050021") == std::string::npos);
+}
+
+TEST_CASE("JSON bodies are limited in depth and must be objects", "[request]") {
+  std::string deep(40, '[');
+  deep += std::string(40, ']');
+  auto parsed = b::parse_json_body("{\"a\":" + deep + "}");
+  REQUIRE(std::holds_alternative<b::FieldError>(parsed));
+  CHECK(std::get<b::FieldError>(parsed).code == "too_deep");
+  CHECK(std::get<b::FieldError>(b::parse_json_body("[1,2]")).code == "invalid_json");
+  CHECK(std::get<b::FieldError>(b::parse_json_body("{\"a\":")).code == "invalid_json");
+  CHECK(std::get<b::FieldError>(b::parse_json_body("{\"a\":\"\xff\"}")).code == "invalid_json");
+  CHECK(std::holds_alternative<json>(b::parse_json_body("{\"a\":[[[1]]]}")));
+}
+
+TEST_CASE("Authorization requests are validated", "[request]") {
+  json body = {{"case_id", "HRB-1"},
+               {"members", {"230102197503120016"}},
+               {"categories", {"bank", "securities"}},
+               {"valid_from", "2026-01-01"},
+               {"valid_until", "2026-12-31"},
+               {"form_sha256", std::string(64, 'a')}};
+  auto ok = b::parse_authorization_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::AuthorizationRequest>(ok));
+  CHECK(std::get<b::AuthorizationRequest>(ok).categories.size() == 2);
+
+  json all = body;
+  all["categories"] = "all";
+  CHECK(std::get<b::AuthorizationRequest>(b::parse_authorization_request(all, kToday)).all_categories);
+
+  json bad = body;
+  bad["categories"] = {"bank", "horoscope"};
+  CHECK(std::get<b::FieldError>(b::parse_authorization_request(bad, kToday)).field == "categories[1]");
+  bad = body;
+  bad["valid_until"] = "2025-12-31";
+  CHECK(std::get<b::FieldError>(b::parse_authorization_request(bad, kToday)).field == "valid_until");
+  bad = body;
+  bad["form_sha256"] = "abc";
+  CHECK(std::get<b::FieldError>(b::parse_authorization_request(bad, kToday)).field == "form_sha256");
+}
