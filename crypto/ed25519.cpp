@@ -1,0 +1,153 @@
+#include "crypto/ed25519.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <stdexcept>
+
+#include "crypto/internal.hpp"
+#include "crypto/keys.hpp"
+
+namespace hfv::crypto {
+
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+// Never prompt for a passphrase: encrypted keys are simply rejected.
+int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
+
+BioPtr read_only_bio(std::string_view text) {
+  if (text.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+std::string bio_contents(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  if (len <= 0 || data == nullptr) return {};
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+bool is_ed25519(const EVP_PKEY* key) { return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519; }
+
+}  // namespace
+
+Status create_ed25519_key_file(const std::filesystem::path& path) {
+  PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  if (!key) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 key generation failed");
+  }
+  // A secure-memory BIO is wiped when freed.
+  BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 key encoding failed");
+  }
+  internal::WipedString pem(bio_contents(bio.get()));
+  return write_new_file(path, pem.str(), 0600);
+}
+
+struct Ed25519Signer::Impl {
+  PkeyPtr key;
+};
+
+Ed25519Signer::Ed25519Signer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  std::size_t len = public_key_.size();
+  if (EVP_PKEY_get_raw_public_key(impl_->key.get(), public_key_.data(), &len) != 1 ||
+      len != public_key_.size()) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 public key unavailable");
+  }
+}
+
+Ed25519Signer::Ed25519Signer(Ed25519Signer&&) noexcept = default;
+Ed25519Signer& Ed25519Signer::operator=(Ed25519Signer&&) noexcept = default;
+Ed25519Signer::~Ed25519Signer() = default;
+
+Result<Ed25519Signer> Ed25519Signer::load(const std::filesystem::path& private_key_pem) {
+  auto read = internal::read_private_file(private_key_pem);
+  if (!read.ok()) return read.error();
+  const internal::WipedString pem(std::move(read).value());
+  BioPtr bio = read_only_bio(pem.str());
+  PkeyPtr key;
+  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();
+  if (!key || !is_ed25519(key.get())) {
+    return make_error("bad_key_file", "key file " + private_key_pem.string() +
+                                          " does not hold an unencrypted Ed25519 private key"
+                                          " (PKCS#8 PEM)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->key = std::move(key);
+  return Ed25519Signer(std::move(impl));
+}
+
+Ed25519Signature Ed25519Signer::sign(std::string_view message) const {
+  Ed25519Signature sig{};
+  std::size_t len = sig.size();
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), sig.data(), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
+      len != sig.size()) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 signing failed");
+  }
+  return sig;
+}
+
+std::string Ed25519Signer::public_key_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), impl_->key.get()) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 public key encoding failed");
+  }
+  return bio_contents(bio.get());
+}
+
+bool ed25519_verify(const Ed25519PublicKey& public_key, std::string_view message,
+                    std::span<const std::uint8_t> signature) {
+  if (signature.size() != 64) return false;
+  PkeyPtr key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  const bool ok =
+      key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+Result<Ed25519PublicKey> ed25519_public_key_from_pem(std::string_view pem) {
+  BioPtr bio = read_only_bio(pem);
+  PkeyPtr key;
+  if (bio) key.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();
+  Ed25519PublicKey out{};
+  std::size_t len = out.size();
+  if (!key || !is_ed25519(key.get()) ||
+      EVP_PKEY_get_raw_public_key(key.get(), out.data(), &len) != 1 || len != out.size()) {
+    ERR_clear_error();
+    return make_error("bad_public_key", "not a PEM Ed25519 public key (SubjectPublicKeyInfo)");
+  }
+  return out;
+}
+
+}  // namespace hfv::crypto

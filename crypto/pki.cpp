@@ -1,0 +1,475 @@
+#include "crypto/pki.hpp"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+
+#include "crypto/hash.hpp"
+#include "crypto/internal.hpp"
+#include "crypto/keys.hpp"
+
+namespace hfv::crypto {
+
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+struct ExtFree {
+  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
+};
+struct GeneralNamesFree {
+  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
+};
+struct BnFree {
+  void operator()(BIGNUM* p) const { BN_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using ExtPtr = std::unique_ptr<X509_EXTENSION, ExtFree>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
+using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+
+constexpr const char* kOrganization = "HFV development";
+constexpr int kMaxValidityDays = 36500;
+
+int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
+
+Error internal_error(const std::string& what) {
+  ERR_clear_error();
+  return make_error("crypto_error", what);
+}
+
+BioPtr read_only_bio(std::string_view text) {
+  if (text.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+std::string bio_contents(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  if (len <= 0 || data == nullptr) return {};
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+enum class Kind { kCa, kServer, kClient };
+
+struct Item {
+  Kind kind;
+  std::string cn;
+  std::filesystem::path cert_path;
+  std::filesystem::path key_path;
+  bool cert_exists = false;
+  bool key_exists = false;
+};
+
+Result<bool> file_exists(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return make_error("io_error", "cannot stat " + path.string() + ": " + ec.message());
+  }
+  return std::filesystem::exists(st);
+}
+
+// Client names become file names and subject CNs.
+bool valid_client_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name == "ca" || name == "server") {
+    return false;
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status validate(const DevPkiOptions& options) {
+  if (options.dir.empty()) return make_error("bad_options", "PKI directory is empty");
+  if (options.validity_days < 1 || options.validity_days > kMaxValidityDays) {
+    return make_error("bad_options", "validity_days must be between 1 and 36500");
+  }
+  std::set<std::string> seen;
+  for (const auto& name : options.client_names) {
+    if (!valid_client_name(name)) {
+      return make_error("bad_options", "client name '" + name +
+                                           "' must be 1-64 characters of A-Z a-z 0-9 . _ -, not"
+                                           " start with '.', and not be 'ca' or 'server'");
+    }
+    if (!seen.insert(name).second) {
+      return make_error("bad_options", "client name '" + name + "' is listed twice");
+    }
+  }
+  for (const auto& dns : options.server_dns) {
+    if (dns.empty() || dns.size() > 253 || dns.find_first_of(", \t\r\n") != std::string::npos) {
+      return make_error("bad_options", "server DNS name '" + dns + "' is not valid");
+    }
+  }
+  for (const auto& ip : options.server_ips) {
+    ASN1_OCTET_STRING* parsed = a2i_IPADDRESS(ip.c_str());
+    if (parsed == nullptr) {
+      ERR_clear_error();
+      return make_error("bad_options", "server IP address '" + ip + "' is not valid");
+    }
+    ASN1_OCTET_STRING_free(parsed);
+  }
+  return Status::success();
+}
+
+Status ensure_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(dir, ec);
+  if (std::filesystem::exists(st)) {
+    if (!std::filesystem::is_directory(st)) {
+      return make_error("io_error", dir.string() + " exists and is not a directory");
+    }
+    return Status::success();
+  }
+  if (dir.has_parent_path() && dir.parent_path() != dir) {
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    if (ec) {
+      return make_error("io_error",
+                        "cannot create " + dir.parent_path().string() + ": " + ec.message());
+    }
+  }
+  const auto os_error = [&](const char* what) {
+    const int err = errno;  // before anything else can change it
+    return make_error("io_error", std::string(what) + " " + dir.string() + ": " +
+                                      std::generic_category().message(err));
+  };
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return os_error("cannot create");
+  // mkdir honours the umask, which can only remove bits; make it exactly 0700.
+  if (::chmod(dir.c_str(), 0700) != 0) return os_error("cannot chmod");
+  return Status::success();
+}
+
+Result<PkeyPtr> generate_key() {
+  PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  if (!key) return internal_error("ECDSA P-256 key generation failed");
+  return key;
+}
+
+Status write_key(const std::filesystem::path& path, EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_secmem()));  // wiped when freed
+  // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY").
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return internal_error("cannot encode private key for " + path.string());
+  }
+  internal::WipedString pem(bio_contents(bio.get()));
+  return write_new_file(path, pem.str(), 0600);
+}
+
+Result<PkeyPtr> load_key(const std::filesystem::path& path) {
+  auto read = internal::read_private_file(path);
+  if (!read.ok()) return read.error();
+  const internal::WipedString pem(std::move(read).value());
+  BioPtr bio = read_only_bio(pem.str());
+  PkeyPtr key;
+  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();
+  if (!key) {
+    return make_error("bad_key_file",
+                      "key file " + path.string() + " does not hold an unencrypted private key");
+  }
+  return key;
+}
+
+Result<X509Ptr> load_cert(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return make_error("io_error", "cannot read " + path.string() + ": " + ec.message());
+  if (size > (1U << 20)) return make_error("bad_cert_file", path.string() + " is too large");
+  BioPtr bio(BIO_new_file(path.c_str(), "r"));
+  X509Ptr cert;
+  if (bio) cert.reset(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();
+  if (!cert) {
+    return make_error("bad_cert_file", path.string() + " does not hold a PEM certificate");
+  }
+  return cert;
+}
+
+Status add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+  ExtPtr ext(X509V3_EXT_nconf_nid(nullptr, ctx, nid, value));
+  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return internal_error(std::string("cannot add certificate extension ") + OBJ_nid2sn(nid));
+  }
+  return Status::success();
+}
+
+Status add_san(X509* cert, const DevPkiOptions& options) {
+  GeneralNamesPtr names(GENERAL_NAMES_new());
+  if (!names) return internal_error("out of memory");
+  for (const auto& dns : options.server_dns) {
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+    if (gn == nullptr || ia5 == nullptr ||
+        ASN1_STRING_set(ia5, dns.data(), static_cast<int>(dns.size())) != 1) {
+      GENERAL_NAME_free(gn);
+      ASN1_IA5STRING_free(ia5);
+      return internal_error("cannot build subjectAltName");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+    if (sk_GENERAL_NAME_push(names.get(), gn) <= 0) {
+      GENERAL_NAME_free(gn);
+      return internal_error("cannot build subjectAltName");
+    }
+  }
+  for (const auto& ip : options.server_ips) {
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+    if (gn == nullptr || octets == nullptr) {
+      GENERAL_NAME_free(gn);
+      ASN1_OCTET_STRING_free(octets);
+      return internal_error("cannot build subjectAltName");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_IPADD, octets);
+    if (sk_GENERAL_NAME_push(names.get(), gn) <= 0) {
+      GENERAL_NAME_free(gn);
+      return internal_error("cannot build subjectAltName");
+    }
+  }
+  if (sk_GENERAL_NAME_num(names.get()) == 0) return Status::success();
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return internal_error("cannot add subjectAltName");
+  }
+  return Status::success();
+}
+
+Status set_serial(X509* cert) {
+  Bytes serial = random_bytes(16);
+  serial[0] &= 0x7f;  // positive
+  serial[0] |= 0x40;  // and never zero; keeps the DER encoding at 16 bytes
+  BnPtr bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
+  if (!bn || BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) == nullptr) {
+    return internal_error("cannot set certificate serial number");
+  }
+  return Status::success();
+}
+
+Status set_subject(X509* cert, const std::string& cn) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  const auto* org = reinterpret_cast<const unsigned char*>(kOrganization);
+  const auto* cn_bytes = reinterpret_cast<const unsigned char*>(cn.c_str());
+  if (X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8, org, -1, -1, 0) != 1 ||
+      X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, cn_bytes, -1, -1, 0) != 1) {
+    return internal_error("cannot set certificate subject '" + cn + "'");
+  }
+  return Status::success();
+}
+
+// Issues a certificate for `key`. For the CA, `issuer` and `issuer_key` are
+// null and the certificate is self-signed.
+Result<X509Ptr> issue(const Item& item, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
+                      const DevPkiOptions& options) {
+  X509Ptr cert(X509_new());
+  if (!cert) return internal_error("out of memory");
+  X509* x = cert.get();
+  if (X509_set_version(x, X509_VERSION_3) != 1) return internal_error("cannot set version");
+  if (Status s = set_serial(x); !s.ok()) return s.error();
+  if (Status s = set_subject(x, item.cn); !s.ok()) return s.error();
+  const bool self_signed = issuer == nullptr;
+  if (X509_set_issuer_name(
+          x, self_signed ? X509_get_subject_name(x) : X509_get_subject_name(issuer)) != 1) {
+    return internal_error("cannot set issuer");
+  }
+  if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(x), options.validity_days, 0, nullptr) == nullptr) {
+    return internal_error("cannot set validity");
+  }
+  if (X509_set_pubkey(x, key) != 1) return internal_error("cannot set public key");
+
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, self_signed ? x : issuer, x, nullptr, nullptr, 0);
+  Status s;
+  switch (item.kind) {
+    case Kind::kCa:
+      if (s = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"); !s.ok()) break;
+      s = add_ext(x, &ctx, NID_subject_key_identifier, "hash");
+      break;
+    case Kind::kServer:
+    case Kind::kClient:
+      if (s = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_ext_key_usage,
+                      item.kind == Kind::kServer ? "serverAuth" : "clientAuth");
+          !s.ok()) {
+        break;
+      }
+      if (s = add_ext(x, &ctx, NID_subject_key_identifier, "hash"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"); !s.ok()) break;
+      if (item.kind == Kind::kServer) s = add_san(x, options);
+      break;
+  }
+  if (!s.ok()) return s.error();
+
+  if (X509_sign(x, self_signed ? key : issuer_key, EVP_sha256()) <= 0) {
+    return internal_error("cannot sign certificate for '" + item.cn + "'");
+  }
+  return cert;
+}
+
+Status write_cert(const std::filesystem::path& path, X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
+    return internal_error("cannot encode certificate " + path.string());
+  }
+  return write_new_file(path, bio_contents(bio.get()), 0644);
+}
+
+std::string name_entry_utf8(const X509_NAME* name, int nid) {
+  if (name == nullptr) return {};
+  const int index = X509_NAME_get_index_by_NID(name, nid, -1);
+  if (index < 0) return {};
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  if (data == nullptr) return {};
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0 || utf8 == nullptr) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+}  // namespace
+
+Result<DevPkiReport> create_dev_pki(const DevPkiOptions& options) {
+  if (Status s = validate(options); !s.ok()) return s.error();
+  if (Status s = ensure_dir(options.dir); !s.ok()) return s.error();
+
+  std::vector<Item> items;
+  items.push_back(
+      {Kind::kCa, "HFV development CA", options.dir / "ca.pem", options.dir / "ca.key"});
+  items.push_back(
+      {Kind::kServer, "hfv-broker", options.dir / "server.pem", options.dir / "server.key"});
+  if (!options.server_dns.empty()) items.back().cn = options.server_dns.front();
+  for (const auto& name : options.client_names) {
+    items.push_back(
+        {Kind::kClient, name, options.dir / (name + ".pem"), options.dir / (name + ".key")});
+  }
+
+  // Check everything before writing anything.
+  for (auto& item : items) {
+    auto cert_exists = file_exists(item.cert_path);
+    if (!cert_exists.ok()) return cert_exists.error();
+    auto key_exists = file_exists(item.key_path);
+    if (!key_exists.ok()) return key_exists.error();
+    item.cert_exists = *cert_exists;
+    item.key_exists = *key_exists;
+    if (item.cert_exists && !item.key_exists) {
+      return make_error("pki_inconsistent",
+                        item.cert_path.string() + " exists but its key " + item.key_path.string() +
+                            " does not; remove the certificate to have both issued again");
+    }
+  }
+
+  DevPkiReport report;
+  PkeyPtr ca_key;
+  X509Ptr ca_cert;
+  for (const auto& item : items) {
+    const bool is_ca = item.kind == Kind::kCa;
+    const bool need_cert = !item.cert_exists;
+    // The CA key and certificate are needed whenever any certificate is issued;
+    // other keys only when their own certificate is.
+    bool need_key = need_cert;
+    if (is_ca) {
+      for (const auto& other : items) need_key = need_key || !other.cert_exists;
+    }
+
+    PkeyPtr key;
+    if (item.key_exists) {
+      if (need_key) {
+        auto loaded = load_key(item.key_path);
+        if (!loaded.ok()) return loaded.error();
+        key = std::move(loaded).value();
+      }
+      report.kept.push_back(item.key_path);
+    } else {
+      auto generated = generate_key();
+      if (!generated.ok()) return generated.error();
+      key = std::move(generated).value();
+      if (Status s = write_key(item.key_path, key.get()); !s.ok()) return s.error();
+      report.created.push_back(item.key_path);
+    }
+
+    X509Ptr cert;
+    if (item.cert_exists) {
+      if (is_ca && need_key) {
+        auto loaded = load_cert(item.cert_path);
+        if (!loaded.ok()) return loaded.error();
+        cert = std::move(loaded).value();
+        if (X509_check_private_key(cert.get(), key.get()) != 1) {
+          ERR_clear_error();
+          return make_error(
+              "pki_inconsistent",
+              item.cert_path.string() + " does not belong to the key " + item.key_path.string());
+        }
+      }
+      report.kept.push_back(item.cert_path);
+    } else {
+      auto issued = issue(item, key.get(), is_ca ? nullptr : ca_cert.get(),
+                          is_ca ? nullptr : ca_key.get(), options);
+      if (!issued.ok()) return issued.error();
+      cert = std::move(issued).value();
+      if (Status s = write_cert(item.cert_path, cert.get()); !s.ok()) return s.error();
+      report.created.push_back(item.cert_path);
+    }
+
+    if (is_ca) {
+      ca_key = std::move(key);
+      ca_cert = std::move(cert);
+    }
+  }
+  return report;
+}
+
+std::optional<PeerCertificate> peer_certificate(void* native_ssl) {
+  if (native_ssl == nullptr) return std::nullopt;
+  const auto* ssl = static_cast<const SSL*>(native_ssl);
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  // Only a certificate that passed verification identifies anyone.
+  if (SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+
+  PeerCertificate peer;
+  peer.subject_cn = name_entry_utf8(X509_get_subject_name(cert), NID_commonName);
+  peer.issuer_cn = name_entry_utf8(X509_get_issuer_name(cert), NID_commonName);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  peer.sha256_fingerprint = to_hex(std::span<const std::uint8_t>(md, len));
+  return peer;
+}
+
+}  // namespace hfv::crypto
