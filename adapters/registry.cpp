@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/bank/bank_adapter.hpp"
+#include "adapters/insurance/insurance_adapter.hpp"
+#include "adapters/internet_finance/internet_finance_adapter.hpp"
+#include "adapters/securities/securities_adapter.hpp"
 
 namespace hfv::adapters {
 
@@ -72,8 +75,19 @@ Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_
   for (const auto& [name, settings] : agencies.items()) {
     auto config = parse_agency_config(settings, base_dir);
     if (!config) return make_error("bad_config", "agencies." + name + ": " + config.error().message);
+    std::optional<PagedAgency> agency;
     if (name == bank::kName) {
-      set.emplace(Source::kBank, std::make_unique<bank::BankAdapter>(std::move(*config), http));
+      agency = bank::agency();
+    } else if (name == securities::kName) {
+      agency = securities::agency();
+    } else if (name == insurance::kName) {
+      agency = insurance::agency();
+    } else if (name == internet_finance::kName) {
+      agency = internet_finance::agency();
+    }
+    if (agency) {
+      const Source source = agency->source;
+      set.emplace(source, std::make_unique<PagedAdapter>(std::move(*config), http, std::move(*agency)));
     } else if (parse_source(name)) {
       return make_error("bad_config", "agencies." + name + ": no adapter for this agency yet");
     } else {

@@ -38,7 +38,7 @@ int fail(const std::string& what, const Error& error) {
 // Sources whose adapters exist in this build, for the generated config.
 json demo_agencies(const std::string& url) {
   json agencies = json::object();
-  for (const char* name : {"bank"}) {
+  for (const char* name : {"bank", "securities", "insurance", "internet_finance"}) {
     agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
   }
   return agencies;

@@ -34,7 +34,7 @@ std::string file_head(const std::filesystem::path& p, std::size_t n) {
 
 }  // namespace
 
-TEST_CASE("Audit records are chained and verify", "[audit]") {
+TEST_CASE("unit: Audit records are chained and verify", "[audit]") {
   hfv::testing::TempDir dir;
   const auto key = crypto::SecretKey::random();
   const auto path = dir.path / "audit.db";
@@ -64,7 +64,7 @@ TEST_CASE("Audit records are chained and verify", "[audit]") {
   CHECK((*log)->verify()->ok);
 }
 
-TEST_CASE("The audit database is unreadable without its key", "[audit][encryption]") {
+TEST_CASE("unit: The audit database is unreadable without its key", "[audit][encryption]") {
   hfv::testing::TempDir dir;
   const auto path = dir.path / "audit.db";
   {
@@ -78,7 +78,7 @@ TEST_CASE("The audit database is unreadable without its key", "[audit][encryptio
   CHECK(wrong.error().code == "bad_key");
 }
 
-TEST_CASE("Editing or deleting a row is detected at its sequence number", "[audit][tamper]") {
+TEST_CASE("unit: Editing or deleting a row is detected at its sequence number", "[audit][tamper]") {
   hfv::testing::TempDir dir;
   const auto key = crypto::SecretKey::random();
   const auto path = dir.path / "audit.db";
@@ -114,7 +114,7 @@ TEST_CASE("Editing or deleting a row is detected at its sequence number", "[audi
   }
 }
 
-TEST_CASE("A flipped byte in the database file is detected", "[audit][tamper]") {
+TEST_CASE("unit: A flipped byte in the database file is detected", "[audit][tamper]") {
   hfv::testing::TempDir dir;
   const auto key = crypto::SecretKey::random();
   const auto path = dir.path / "audit.db";
@@ -150,7 +150,7 @@ TEST_CASE("A flipped byte in the database file is detected", "[audit][tamper]") 
   CHECK(detected);
 }
 
-TEST_CASE("Concurrent appends are all durable, ordered and chained (group commit)", "[audit][concurrency]") {
+TEST_CASE("unit: Concurrent appends are all durable, ordered and chained (group commit)", "[audit][concurrency]") {
   hfv::testing::TempDir dir;
   auto log = audit::AuditLog::open(dir.path / "audit.db", crypto::SecretKey::random());
   REQUIRE(log.ok());

@@ -27,7 +27,7 @@ hfv::Result<b::Config> load(const hfv::testing::TempDir& dir, const json& j) {
 }
 }  // namespace
 
-TEST_CASE("Config resolves relative paths against its own folder", "[config]") {
+TEST_CASE("unit: Config resolves relative paths against its own folder", "[config]") {
   hfv::testing::TempDir dir;
   auto c = load(dir, minimal());
   REQUIRE(c.ok());
@@ -40,7 +40,7 @@ TEST_CASE("Config resolves relative paths against its own folder", "[config]") {
   CHECK(c->principal_for_cn("nobody") == nullptr);
 }
 
-TEST_CASE("Config errors name the key", "[config]") {
+TEST_CASE("unit: Config errors name the key", "[config]") {
   hfv::testing::TempDir dir;
   struct Case {
     std::function<void(json&)> mutate;

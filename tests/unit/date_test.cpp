@@ -4,7 +4,7 @@
 
 using hfv::Date;
 
-TEST_CASE("Date parses only real YYYY-MM-DD dates", "[date]") {
+TEST_CASE("unit: Date parses only real YYYY-MM-DD dates", "[date]") {
   CHECK(Date::parse("2024-02-29").has_value());
   CHECK_FALSE(Date::parse("2023-02-29").has_value());
   CHECK_FALSE(Date::parse("2023-13-01").has_value());
@@ -14,7 +14,7 @@ TEST_CASE("Date parses only real YYYY-MM-DD dates", "[date]") {
   CHECK(Date::parse("2026-11-22")->to_string() == "2026-11-22");
 }
 
-TEST_CASE("Date orders and adds months with end-of-month clamping", "[date]") {
+TEST_CASE("unit: Date orders and adds months with end-of-month clamping", "[date]") {
   CHECK(*Date::parse("2023-01-01") < *Date::parse("2023-01-02"));
   CHECK(Date::parse("2024-01-31")->add_months(1).to_string() == "2024-02-29");
   CHECK(Date::parse("2024-11-30")->add_months(3).to_string() == "2025-02-28");
@@ -22,7 +22,7 @@ TEST_CASE("Date orders and adds months with end-of-month clamping", "[date]") {
   CHECK(Date::parse("1970-01-02")->days_since_epoch() == 1);
 }
 
-TEST_CASE("UTC timestamps are RFC 3339 with milliseconds", "[date]") {
+TEST_CASE("unit: UTC timestamps are RFC 3339 with milliseconds", "[date]") {
   const std::string ts = hfv::utc_timestamp_now();
   REQUIRE(ts.size() == 24);
   CHECK(ts[10] == 'T');

@@ -9,14 +9,14 @@ namespace {
 const Date kToday = *Date::parse("2026-11-22");
 }
 
-TEST_CASE("ID check character follows ISO 7064 MOD 11-2", "[id]") {
+TEST_CASE("unit: ID check character follows ISO 7064 MOD 11-2", "[id]") {
   // GB 11643-1999's published example.
   CHECK(hfv::id_check_character("11010519491231002") == 'X');
   CHECK(hfv::validate_id_number("11010519491231002X", kToday) == IdNumberProblem::kNone);
   CHECK(hfv::validate_id_number("230102197503120016", kToday) == IdNumberProblem::kNone);
 }
 
-TEST_CASE("ID validation names what is wrong", "[id]") {
+TEST_CASE("unit: ID validation names what is wrong", "[id]") {
   CHECK(hfv::validate_id_number("23010219750312001", kToday) == IdNumberProblem::kLength);
   CHECK(hfv::validate_id_number("2301021975031200a6", kToday) == IdNumberProblem::kCharacters);
   CHECK(hfv::validate_id_number("11010519491231002x", kToday) == IdNumberProblem::kCharacters);
@@ -28,7 +28,7 @@ TEST_CASE("ID validation names what is wrong", "[id]") {
   CHECK(hfv::validate_id_number(future, kToday) == IdNumberProblem::kFutureBirth);
 }
 
-TEST_CASE("Masked ID numbers keep only the first six and last four", "[id]") {
+TEST_CASE("unit: Masked ID numbers keep only the first six and last four", "[id]") {
   CHECK(hfv::mask_id_number("230102197503120016") == "230102********0016");
   CHECK(hfv::mask_id_number("12345") == "*****");
 }

@@ -4,7 +4,7 @@
 
 using hfv::Money;
 
-TEST_CASE("Money parses decimal-yuan strings exactly", "[money]") {
+TEST_CASE("unit: Money parses decimal-yuan strings exactly", "[money]") {
   CHECK(Money::parse("0")->fen() == 0);
   CHECK(Money::parse("1234.56")->fen() == 123456);
   CHECK(Money::parse("1234.5")->fen() == 123450);
@@ -12,7 +12,7 @@ TEST_CASE("Money parses decimal-yuan strings exactly", "[money]") {
   CHECK(Money::parse("999999999999999.99")->fen() == 99999999999999999);
 }
 
-TEST_CASE("Money rejects anything that is not a plain decimal amount", "[money]") {
+TEST_CASE("unit: Money rejects anything that is not a plain decimal amount", "[money]") {
   for (const char* bad : {"", "-", ".5", "1.", "1.234", "1,000.00", " 1.00", "1.00 ", "+1", "1e3", "abc",
                           "1.0a", "--1", "1000000000000000.00"}) {
     INFO(bad);
@@ -20,7 +20,7 @@ TEST_CASE("Money rejects anything that is not a plain decimal amount", "[money]"
   }
 }
 
-TEST_CASE("Money formats with two decimals and round-trips", "[money]") {
+TEST_CASE("unit: Money formats with two decimals and round-trips", "[money]") {
   CHECK(Money::from_fen(0).to_string() == "0.00");
   CHECK(Money::from_fen(5).to_string() == "0.05");
   CHECK(Money::from_fen(-5).to_string() == "-0.05");
@@ -29,7 +29,7 @@ TEST_CASE("Money formats with two decimals and round-trips", "[money]") {
   for (const char* s : {"0.00", "1.01", "20640.00", "-3.10"}) CHECK(Money::parse(s)->to_string() == s);
 }
 
-TEST_CASE("Per-capita division rounds to the nearest fen, halves away from zero", "[money]") {
+TEST_CASE("unit: Per-capita division rounds to the nearest fen, halves away from zero", "[money]") {
   CHECK(Money::from_fen(100).divide_round_half_up(3).fen() == 33);   // 33.33 -> 33
   CHECK(Money::from_fen(200).divide_round_half_up(3).fen() == 67);   // 66.67 -> 67
   CHECK(Money::from_fen(3).divide_round_half_up(2).fen() == 2);      // 1.5 -> 2

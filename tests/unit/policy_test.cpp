@@ -66,7 +66,7 @@ json harbin_file() {
 
 }  // namespace
 
-TEST_CASE("The parameter in force is the latest one not after the reference date", "[policy]") {
+TEST_CASE("unit: The parameter in force is the latest one not after the reference date", "[policy]") {
   const auto& policy = harbin();
   CHECK(policy.dibao_standard(p::Area::kUrban, *Date::parse("2022-12-31"))->value.to_string() == "732.00");
   CHECK(policy.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() == "835.00");
@@ -76,7 +76,7 @@ TEST_CASE("The parameter in force is the latest one not after the reference date
   CHECK_FALSE(policy.dibao_standard(p::Area::kRural, *Date::parse("2022-06-01")).has_value());
 }
 
-TEST_CASE("Savings cap: exactly at the cap passes, one fen over fails", "[policy][savings-cap]") {
+TEST_CASE("unit: Savings cap: exactly at the cap passes, one fen over fails", "[policy][savings-cap]") {
   // 2026: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
   auto at_cap = p::evaluate(harbin(), household({{"20000.00", "640.00"}, {"20640.00"}}));
   CHECK(at_cap.outcome == p::Outcome::kEligible);
@@ -89,13 +89,13 @@ TEST_CASE("Savings cap: exactly at the cap passes, one fen over fails", "[policy
   CHECK(over.rules.at(0).result == p::RuleResult::kFail);
 }
 
-TEST_CASE("Savings cap uses the standard in force on the reference date", "[policy][savings-cap]") {
+TEST_CASE("unit: Savings cap uses the standard in force on the reference date", "[policy][savings-cap]") {
   // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2026's.
   CHECK(p::evaluate(harbin(), household({{"20640.00"}}, "2023-06-01")).outcome == p::Outcome::kIneligible);
   CHECK(p::evaluate(harbin(), household({{"20640.00"}}, "2026-06-01")).outcome == p::Outcome::kEligible);
 }
 
-TEST_CASE("A failed source is never read as no assets", "[policy][fail-closed]") {
+TEST_CASE("unit: A failed source is never read as no assets", "[policy][fail-closed]") {
   auto h = household({{"100.00"}, {"100.00"}});
   h.sources[0].status = SourceStatus::kTimeout;  // member 0, bank
   h.sources[0].records.holdings.clear();
@@ -106,13 +106,13 @@ TEST_CASE("A failed source is never read as no assets", "[policy][fail-closed]")
   CHECK(d.classification == "none");
 }
 
-TEST_CASE("A source that was never asked counts as unknown", "[policy][fail-closed]") {
+TEST_CASE("unit: A source that was never asked counts as unknown", "[policy][fail-closed]") {
   auto h = household({{"100.00"}});
   h.sources.erase(h.sources.begin() + 1);  // securities answer missing
   CHECK(p::evaluate(harbin(), h).outcome == p::Outcome::kIndeterminate);
 }
 
-TEST_CASE("Known assets over the cap fail even when another source failed", "[policy][fail-closed]") {
+TEST_CASE("unit: Known assets over the cap fail even when another source failed", "[policy][fail-closed]") {
   auto h = household({{"50000.00"}});
   h.sources[1].status = SourceStatus::kError;  // securities failed
   auto d = p::evaluate(harbin(), h);
@@ -120,7 +120,7 @@ TEST_CASE("Known assets over the cap fail even when another source failed", "[po
   CHECK(d.rules.at(0).result == p::RuleResult::kFail);
 }
 
-TEST_CASE("The trace names the clause, the parameters and their references", "[policy][trace]") {
+TEST_CASE("unit: The trace names the clause, the parameters and their references", "[policy][trace]") {
   auto d = p::evaluate(harbin(), household({{"100.00"}}));
   const auto& t = d.rules.at(0);
   CHECK(t.rule == "savings-cap-24m");
@@ -133,7 +133,7 @@ TEST_CASE("The trace names the clause, the parameters and their references", "[p
   CHECK(d.policy_version == "230100/2026.1");
 }
 
-TEST_CASE("A jurisdiction without a policy file is refused, not given another's rules", "[policy]") {
+TEST_CASE("unit: A jurisdiction without a policy file is refused, not given another's rules", "[policy]") {
   auto set = p::PolicySet::load_dir(kPolicies);
   REQUIRE(set.ok());
   auto missing = set->find("230102");  // a Harbin district: no fallback unless a file says so
@@ -141,7 +141,7 @@ TEST_CASE("A jurisdiction without a policy file is refused, not given another's 
   CHECK(missing.error().code == "no_policy");
 }
 
-TEST_CASE("Bad policy files are refused with the file and key named", "[policy][load]") {
+TEST_CASE("unit: Bad policy files are refused with the file and key named", "[policy][load]") {
   struct Case {
     const char* what;
     std::function<void(json&)> mutate;

@@ -28,7 +28,7 @@ b::FieldError error_of(const json& body) {
 }
 }  // namespace
 
-TEST_CASE("A valid verification request parses", "[request]") {
+TEST_CASE("unit: A valid verification request parses", "[request]") {
   auto parsed = b::parse_verification_request(valid_request(), kToday);
   REQUIRE(std::holds_alternative<b::VerificationRequest>(parsed));
   const auto& r = std::get<b::VerificationRequest>(parsed);
@@ -38,7 +38,7 @@ TEST_CASE("A valid verification request parses", "[request]") {
   CHECK(r.reference_date.to_string() == "2026-11-01");
 }
 
-TEST_CASE("Each invalid field is named with its reason", "[request]") {
+TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
   struct Case {
     const char* what;
     std::function<void(json&)> mutate;
@@ -73,14 +73,14 @@ TEST_CASE("Each invalid field is named with its reason", "[request]") {
   }
 }
 
-TEST_CASE("Error messages never echo the submitted ID number", "[request]") {
+TEST_CASE("unit: Error messages never echo the submitted ID number", "[request]") {
   json body = valid_request();
   body["members"][1]["id_number"] = "230102197808050021";
   const auto e = error_of(body);
   CHECK(e.message.find("230102197808050021") == std::string::npos);
 }
 
-TEST_CASE("JSON bodies are limited in depth and must be objects", "[request]") {
+TEST_CASE("unit: JSON bodies are limited in depth and must be objects", "[request]") {
   std::string deep(40, '[');
   deep += std::string(40, ']');
   auto parsed = b::parse_json_body("{\"a\":" + deep + "}");
@@ -92,7 +92,7 @@ TEST_CASE("JSON bodies are limited in depth and must be objects", "[request]") {
   CHECK(std::holds_alternative<json>(b::parse_json_body("{\"a\":[[[1]]]}")));
 }
 
-TEST_CASE("Authorization requests are validated", "[request]") {
+TEST_CASE("unit: Authorization requests are validated", "[request]") {
   json body = {{"case_id", "HRB-1"},
                {"members", {"230102197503120016"}},
                {"categories", {"bank", "securities"}},

@@ -1,0 +1,109 @@
+#include "adapters/common/paged_query.hpp"
+
+#include "crypto/hash.hpp"
+
+namespace hfv::adapters {
+
+namespace net = boost::asio;
+
+namespace {
+constexpr int kMaxPages = 200;  // beyond this the agency is broken, not the household rich
+}
+
+std::string mask_account(std::string_view account) {
+  if (account.size() <= 4) return std::string(account.size(), '*');
+  return std::string(account.size() - 4, '*') + std::string(account.substr(account.size() - 4));
+}
+
+Result<Money> parse_non_negative_amount(std::string_view text, const char* field) {
+  const auto amount = Money::parse(text);
+  if (!amount) return make_error("malformed_answer", std::string("'") + field + "' is not a decimal amount");
+  if (*amount < Money{}) return make_error("malformed_answer", std::string("'") + field + "' is negative");
+  return *amount;
+}
+
+net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
+                                             const PagedAgency& agency, const MemberQuery& member,
+                                             Deadline deadline) {
+  SourceResult result;
+  result.member_index = member.member_index;
+  result.source = agency.source;
+  crypto::Sha256 evidence;
+  const auto started = std::chrono::steady_clock::now();
+  auto fail = [&](SourceStatus status, std::string detail) {
+    result.status = status;
+    result.detail = std::move(detail);
+    result.records = {};  // never partial data on failure
+  };
+
+  std::string token;
+  for (int page_no = 1;; ++page_no) {
+    if (page_no > kMaxPages) {
+      fail(SourceStatus::kError, "agency returned more pages than allowed");
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      fail(SourceStatus::kTimeout, "deadline passed before the query could be sent");
+      break;
+    }
+    HttpRequest request;
+    request.url = config.base_url + agency.path;
+    request.headers = {"Content-Type: application/json", "Accept: application/json",
+                       "X-Query-Id: " + member.query_id};
+    request.body = agency.request_body(member, token);
+    request.tls = config.tls;
+    request.connect_timeout = config.connect_timeout;
+    request.total_timeout = time_left(deadline, config.timeout);
+    HttpResult answer = co_await http.fetch(std::move(request));
+    ++result.attempts;
+    if (answer.error != HttpErrorKind::kNone) {
+      fail(answer.error == HttpErrorKind::kTimeout ? SourceStatus::kTimeout : SourceStatus::kError,
+           std::string(http_error_name(answer.error)) + ": " + answer.error_detail);
+      break;
+    }
+    evidence.update(answer.response.body);
+    auto page = agency.parse_page(answer.response.status, answer.response.body, token);
+    if (!page) {
+      fail(SourceStatus::kError, page.error().message);
+      break;
+    }
+    if (page->not_found) {
+      if (page_no == 1) {
+        result.status = SourceStatus::kNotFound;
+      } else {
+        fail(SourceStatus::kError, "person vanished between pages");
+      }
+      break;
+    }
+    auto& holdings = result.records.holdings;
+    holdings.insert(holdings.end(), page->holdings.begin(), page->holdings.end());
+    const auto have = static_cast<long>(holdings.size());
+    if (page->total && have > *page->total) {
+      fail(SourceStatus::kError, "pages hold more items than the stated total");
+      break;
+    }
+    if (page->total && have == *page->total) {
+      result.status = SourceStatus::kOk;
+      break;
+    }
+    if (!page->next) {
+      if (page->total) {
+        fail(SourceStatus::kError, "last page reached before the stated total");
+      } else {
+        result.status = SourceStatus::kOk;
+      }
+      break;
+    }
+    if (page->holdings.empty() || *page->next == token) {
+      fail(SourceStatus::kError, "agency paging does not advance");
+      break;
+    }
+    token = *page->next;
+  }
+  result.received_at = utc_timestamp_now();
+  result.latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (result.attempts > 0) result.evidence_sha256 = crypto::to_hex(evidence.finish());
+  co_return result;
+}
+
+}  // namespace hfv::adapters

@@ -1,0 +1,67 @@
+// run_paged_query: the loop every list-shaped agency query shares — send a
+// request per page until the agency says there is no more, hash every raw
+// answer as evidence, and fail closed: any transport error, non-success
+// status or page that does not parse makes the whole source kTimeout or
+// kError with no records (never a partial list).
+//
+// The adapter supplies two pure functions: how to ask for a page (given the
+// continuation token, empty for the first page) and how to read one.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/adapter.hpp"
+#include "common/result.hpp"
+
+namespace hfv::adapters {
+
+struct Page {
+  bool not_found = false;                 // the agency holds nothing on this person
+  std::vector<MonetaryHolding> holdings;
+  std::optional<std::string> next;        // continuation token; nullopt on the last page
+  std::optional<long> total;              // total items, when the agency states it
+};
+
+struct PagedAgency {
+  Source source;
+  std::string path;  // appended to the configured base URL
+  // The JSON body asking for one page. `token` is empty for the first page.
+  std::function<std::string(const MemberQuery&, const std::string& token)> request_body;
+  // Reads one answer. `status` is the HTTP status; the parser decides which
+  // statuses carry a meaningful answer (e.g. 404 "no such investor").
+  std::function<Result<Page>(long status, std::string_view body, const std::string& token)> parse_page;
+};
+
+boost::asio::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
+                                                     const PagedAgency& agency, const MemberQuery& member,
+                                                     Deadline deadline);
+
+// Keeps the last four characters of an account or policy number.
+std::string mask_account(std::string_view account);
+// Strict decimal-yuan amount that must not be negative.
+Result<Money> parse_non_negative_amount(std::string_view text, const char* field);
+
+}  // namespace hfv::adapters
+
+namespace hfv::adapters {
+
+// An Adapter for any agency described by a PagedAgency.
+class PagedAdapter final : public Adapter {
+ public:
+  PagedAdapter(AgencyConfig config, HttpClient& http, PagedAgency agency)
+      : config_(std::move(config)), http_(http), agency_(std::move(agency)) {}
+  Source source() const override { return agency_.source; }
+  boost::asio::awaitable<SourceResult> query(const MemberQuery& member, Deadline deadline) override {
+    return run_paged_query(http_, config_, agency_, member, deadline);
+  }
+
+ private:
+  AgencyConfig config_;
+  HttpClient& http_;
+  PagedAgency agency_;
+};
+
+}  // namespace hfv::adapters

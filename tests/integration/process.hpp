@@ -1,0 +1,142 @@
+// Test helpers for integration tests: child processes that are always
+// stopped, files awaited with a deadline, and a small libcurl HTTPS client.
+#pragma once
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hfv::testing {
+
+// A child process; SIGKILLed in the destructor if still running.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const std::filesystem::path& log_file) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_file.c_str(), "w");
+      if (log != nullptr) {
+        dup2(fileno(log), STDERR_FILENO);
+        dup2(fileno(log), STDOUT_FILENO);
+      }
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Sends `signo` and waits up to `timeout`; returns the exit status, or
+  // nullopt if it did not exit in time.
+  std::optional<int> stop(int signo = SIGTERM, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    if (pid_ <= 0) return std::nullopt;
+    kill(pid_, signo);
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+  }
+  bool running() {
+    if (pid_ <= 0) return false;
+    return waitpid(pid_, nullptr, WNOHANG) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Waits until the file exists and is non-empty; returns its contents.
+inline std::string wait_for_file(const std::filesystem::path& p,
+                                 std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    std::error_code ec;
+    if (std::filesystem::file_size(p, ec) > 0 && !ec) return read_file(p);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("timed out waiting for " + p.string());
+}
+
+struct HttpAnswer {
+  long status = 0;  // 0: the connection failed
+  std::string body;
+  std::string curl_error;
+};
+
+struct ClientTls {
+  std::string ca_file;
+  std::string cert_file;  // empty: no client certificate
+  std::string key_file;
+};
+
+inline HttpAnswer https(const std::string& method, const std::string& url, const ClientTls& tls,
+                        const std::string& body = "", std::vector<std::string> headers = {}) {
+  HttpAnswer answer;
+  CURL* curl = curl_easy_init();
+  curl_slist* list = nullptr;
+  headers.push_back("Content-Type: application/json");
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.key_file.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+    static_cast<std::string*>(u)->append(d, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+  const CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
+  } else {
+    answer.curl_error = curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return answer;
+}
+
+}  // namespace hfv::testing

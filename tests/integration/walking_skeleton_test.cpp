@@ -1,0 +1,193 @@
+// End to end through real parts: the agency simulator and brokerd run as
+// processes; the test is a case system speaking HTTPS with a client
+// certificate; afterwards the audit database is opened with and without its
+// key. Nothing here is mocked.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/audit_log.hpp"
+#include "crypto/keys.hpp"
+#include "process.hpp"
+#include "../unit/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using hfv::testing::ClientTls;
+using hfv::testing::https;
+using hfv::testing::Process;
+using nlohmann::json;
+
+namespace {
+
+const fs::path kSource = HFV_SOURCE_DIR;
+
+struct Stack {
+  hfv::testing::TempDir dir{"hfv-e2e"};
+  std::unique_ptr<Process> sim;
+  std::unique_ptr<Process> broker;
+  std::string url;
+  ClientTls case_system, no_cert, supervisor;
+  fs::path broker_dir;
+
+  Stack() {
+    sim = std::make_unique<Process>(
+        std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (kSource / "demo" / "dataset.json").string(),
+                                 "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
+                                 "--request-log", (dir.path / "sim-requests.ndjson").string()},
+        dir.path / "sim.log");
+    const std::string sim_port = hfv::testing::wait_for_file(dir.path / "sim.port");
+    broker_dir = dir.path / "broker";
+    Process init({BROKERD_BIN, "init", "--dir", broker_dir.string(), "--listen", "127.0.0.1:0",
+                  "--agency-url", "http://127.0.0.1:" + sim_port.substr(0, sim_port.find('\n'))},
+                 dir.path / "init.log");
+    REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
+    broker = std::make_unique<Process>(
+        std::vector<std::string>{BROKERD_BIN, "run", "--config", (broker_dir / "brokerd.json").string()},
+        dir.path / "brokerd.log");
+    const std::string port = hfv::testing::wait_for_file(broker_dir / "run" / "brokerd.port");
+    url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+    const fs::path pki = broker_dir / "pki";
+    case_system = {(pki / "ca.pem").string(), (pki / "demo-case-system.pem").string(),
+                   (pki / "demo-case-system.key").string()};
+    supervisor = {(pki / "ca.pem").string(), (pki / "demo-supervisor.pem").string(),
+                  (pki / "demo-supervisor.key").string()};
+    no_cert = {(pki / "ca.pem").string(), "", ""};
+  }
+
+  std::vector<std::string> operator_header() const { return {"X-Operator-Id: op-test-01"}; }
+
+  std::string register_authorization(const std::string& case_id, const json& ids) {
+    json body = {{"case_id", case_id},     {"members", ids},           {"categories", "all"},
+                 {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
+    auto r = https("POST", url + "/v1/authorizations", case_system, body.dump(), operator_header());
+    REQUIRE(r.status == 201);
+    return json::parse(r.body)["authorization_id"].get<std::string>();
+  }
+
+  json verify(const std::string& case_id, const json& members) {
+    json ids = json::array();
+    for (const auto& m : members) ids.push_back(m["id_number"]);
+    const std::string auth = register_authorization(case_id, ids);
+    json body = {{"case_id", case_id},        {"programme", "dibao"},  {"jurisdiction", "230100"},
+                 {"area", "urban"},           {"reference_date", "2026-11-01"},
+                 {"authorization_id", auth}, {"members", members}};
+    auto r = https("POST", url + "/v1/verifications", case_system, body.dump(), operator_header());
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+
+  long sim_request_count() const {
+    const std::string log = hfv::testing::read_file(dir.path / "sim-requests.ndjson");
+    return static_cast<long>(std::count(log.begin(), log.end(), '\n'));
+  }
+};
+
+json member(const char* id, const char* name, const char* relation) {
+  return {{"id_number", id}, {"name", name}, {"relation", relation}};
+}
+
+}  // namespace
+
+TEST_CASE("e2e: three households give three outcomes; the audit log is encrypted and complete",
+          "[integration][e2e]") {
+  Stack stack;
+
+
+  const json eligible = stack.verify("HRB-T-1", json::array({member("230102197503120016", "张伟", "applicant"),
+                                                             member("230102197808050020", "李娜", "spouse")}));
+  CHECK(eligible["outcome"] == "eligible");
+  CHECK(eligible["figures"]["monetary_assets_per_capita"] == "6250.25");  // (8200.50 + 4300.00) / 2
+  CHECK(eligible["figures"]["savings_cap_per_capita"] == "20640.00");    // 24 x 860.00
+  CHECK(eligible["signature"]["alg"] == "Ed25519");
+
+  const json over = stack.verify("HRB-T-2", json::array({member("230103195901200035", "王建国", "applicant")}));
+  CHECK(over["outcome"] == "ineligible");
+  CHECK(over["rules"][0]["result"] == "fail");
+
+  const json failed = stack.verify("HRB-T-3", json::array({member("230104198206300042", "刘芳", "applicant"),
+                                                           member("230104201009150051", "刘洋", "child")}));
+  CHECK(failed["outcome"] == "indeterminate");
+  bool bank_failure_reported = false;
+  for (const auto& s : failed["sources"]) {
+    if (s["source"] == "bank" && s["member_index"] == 0) {
+      CHECK(s["status"] == "error");
+      bank_failure_reported = true;
+    }
+  }
+  CHECK(bank_failure_reported);
+  CHECK(failed["rules"][0]["unknown_sources"] == json::array({"bank"}));
+
+  // Refusals query nobody.
+  const long before = stack.sim_request_count();
+  auto no_cert = https("POST", stack.url + "/v1/verifications", stack.no_cert, "{}", stack.operator_header());
+  CHECK(no_cert.status == 401);
+  CHECK(json::parse(no_cert.body)["error"] == "client_certificate_required");
+  auto wrong_role = https("POST", stack.url + "/v1/verifications", stack.supervisor, "{}", stack.operator_header());
+  CHECK(wrong_role.status == 403);
+  auto bad_field = https("POST", stack.url + "/v1/verifications", stack.case_system,
+                         R"({"case_id":"HRB-T-9","programme":"dibao","jurisdiction":"230100","area":"urban",
+                             "reference_date":"2026-11-01","authorization_id":"auth_x",
+                             "members":[{"id_number":"230102197503120017","name":"x","relation":"applicant"}]})",
+                         stack.operator_header());
+  CHECK(bad_field.status == 400);
+  CHECK(json::parse(bad_field.body)["field"] == "members[0].id_number");
+  auto no_consent = https("POST", stack.url + "/v1/verifications", stack.case_system,
+                          R"({"case_id":"HRB-T-9","programme":"dibao","jurisdiction":"230100","area":"urban",
+                              "reference_date":"2026-11-01","authorization_id":"auth_missing",
+                              "members":[{"id_number":"230102197503120016","name":"x","relation":"applicant"}]})",
+                          stack.operator_header());
+  CHECK(no_consent.status == 403);
+  CHECK(json::parse(no_consent.body)["error"] == "consent_not_found");
+  CHECK(stack.sim_request_count() == before);
+
+  // Graceful stop, then read the audit database.
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  const fs::path db = stack.broker_dir / "data" / "audit.db";
+  const std::string head = hfv::testing::read_file(db).substr(0, 16);
+  CHECK(head != std::string("SQLite format 3\0", 16));
+
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto wrong = hfv::audit::AuditLog::open(db, hfv::crypto::SecretKey::random());
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == "bad_key");
+
+  auto log = hfv::audit::AuditLog::open(db, hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  auto chain = (*log)->verify();
+  REQUIRE(chain.ok());
+  CHECK(chain->ok);
+  auto rows = (*log)->read(1, 10000);
+  REQUIRE(rows.ok());
+  std::map<std::string, int> actions;
+  std::map<std::string, std::int64_t> first_query_seq, request_seq;
+  for (const auto& r : *rows) {
+    const json body = json::parse(r.body);
+    const std::string action = body["action"];
+    ++actions[action];
+    const std::string id = body.value("request_id", "");
+    if (action == "verification.request") request_seq[id] = r.seq;
+    if (action == "agency.query" && !first_query_seq.contains(id)) first_query_seq[id] = r.seq;
+    // No raw ID number is ever stored in the log.
+    for (const char* raw : {"230102197503120016", "230103195901200035", "230104198206300042"}) {
+      CHECK(r.body.find(raw) == std::string::npos);
+    }
+  }
+  CHECK(actions["verification.request"] == 3);
+  CHECK(actions["verification.report"] == 3);
+  CHECK(actions["request.refused"] >= 4);
+  CHECK(actions["daemon.start"] == 1);
+  CHECK(actions["daemon.stop"] == 1);
+  // One row per agency query: 5 members x the configured agencies.
+  CHECK(actions["agency.query"] % 5 == 0);
+  CHECK(actions["agency.query"] >= 5);
+  // Each request was durable before its first agency query.
+  REQUIRE(request_seq.size() == 3);
+  for (const auto& [id, seq] : request_seq) CHECK(seq < first_query_seq.at(id));
+
+  // Raw ID numbers are not in the daemon's log either.
+  const std::string daemon_log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
+  CHECK(daemon_log.find("230102197503120016") == std::string::npos);
+  CHECK(daemon_log.find("\"event\":\"started\"") != std::string::npos);
+}
