@@ -37,4 +37,27 @@ std::string_view status_name(SourceStatus status) {
   return "error";
 }
 
+std::string_view income_kind_name(IncomeKind kind) {
+  switch (kind) {
+    case IncomeKind::kWages: return "wages";
+    case IncomeKind::kBusiness: return "business";
+    case IncomeKind::kProperty: return "property";
+    case IncomeKind::kEmployeePension: return "employee_pension";
+    case IncomeKind::kResidentsPension: return "residents_pension";
+    case IncomeKind::kUnemployment: return "unemployment";
+    case IncomeKind::kRoadAccidentRelief: return "road_accident_relief";
+    case IncomeKind::kOther: return "other";
+  }
+  return "other";
+}
+
+std::optional<IncomeKind> parse_income_kind(std::string_view name) {
+  for (IncomeKind k : {IncomeKind::kWages, IncomeKind::kBusiness, IncomeKind::kProperty,
+                       IncomeKind::kEmployeePension, IncomeKind::kResidentsPension,
+                       IncomeKind::kUnemployment, IncomeKind::kRoadAccidentRelief, IncomeKind::kOther}) {
+    if (income_kind_name(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
 }  // namespace hfv

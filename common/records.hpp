@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,10 +59,70 @@ struct MonetaryHolding {
   std::optional<Date> as_of;
 };
 
-// Everything one source said about one member. Only the vectors matching the
+// Income paid in one month (tax records, social-insurance benefits).
+enum class IncomeKind {
+  kWages,
+  kBusiness,
+  kProperty,
+  kEmployeePension,
+  kResidentsPension,  // urban-rural residents' basic pension (its basic part may be exempt)
+  kUnemployment,
+  kRoadAccidentRelief,  // one-off road-traffic-accident social relief (exempt where the rule says so)
+  kOther,
+};
+std::string_view income_kind_name(IncomeKind kind);
+std::optional<IncomeKind> parse_income_kind(std::string_view name);
+
+struct IncomeRecord {
+  int year = 0;
+  unsigned month = 0;  // 1-12
+  IncomeKind kind = IncomeKind::kOther;
+  Money amount;
+  Money basic_part;  // for kResidentsPension: the centrally-set basic pension within `amount`
+};
+
+struct RealEstateRecord {
+  std::string certificate_masked;
+  std::string use;            // residential | commercial | other
+  std::int64_t area_centi_m2 = 0;  // area in 0.01 m2 (exact)
+  int share_percent = 100;    // the member's share of the property
+};
+
+struct VehicleRecord {
+  std::string plate_masked;
+  std::string type;  // car | motorcycle | truck | vessel
+  Money purchase_price;
+  std::optional<Date> registered;
+  bool mobility_aid = false;  // registered as a disability mobility vehicle
+};
+
+struct BusinessRecord {
+  std::string uscc_masked;  // unified social credit code, masked
+  std::string role;         // legal_representative | shareholder | other
+  Money subscribed_capital;
+  std::string status;       // active | revoked | cancelled
+};
+
+struct ProvidentFundRecord {
+  Money balance;
+  Money monthly_deposit;
+};
+
+struct HukouRecord {
+  std::string division;  // GB/T 2260 code of registration
+  std::string status;    // normal | deceased | moved
+};
+
+// Everything one source said about one member. Only the fields matching the
 // source are filled.
 struct NormalisedRecords {
-  std::vector<MonetaryHolding> holdings;
+  std::vector<MonetaryHolding> holdings;  // bank, securities, insurance, internet_finance
+  std::vector<IncomeRecord> income;       // tax, social_insurance
+  std::vector<RealEstateRecord> real_estate;
+  std::vector<VehicleRecord> vehicles;
+  std::vector<BusinessRecord> businesses;
+  std::optional<ProvidentFundRecord> provident_fund;
+  std::optional<HukouRecord> hukou;
 };
 
 // The outcome of asking one agency about one member.

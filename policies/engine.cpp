@@ -112,4 +112,28 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& househ
   return d;
 }
 
+json decision_json(const Decision& d) {
+  json rules = json::array();
+  for (const auto& t : d.rules) {
+    json params = json::array();
+    for (const auto& p : t.parameters) {
+      params.push_back({{"name", p.name}, {"value", p.value}, {"effective_from", p.from.to_string()},
+                        {"reference", p.reference}, {"example", p.example}});
+    }
+    rules.push_back({{"rule", t.rule},
+                     {"result", std::string(rule_result_name(t.result))},
+                     {"source", t.clause},
+                     {"inputs", t.inputs},
+                     {"parameters", params},
+                     {"unknown_sources", t.unknown_sources},
+                     {"explanation", t.explanation}});
+  }
+  return {{"outcome", std::string(outcome_name(d.outcome))},
+          {"classification", d.classification},
+          {"figures", d.figures},
+          {"rules", rules},
+          {"next_review", nullptr},
+          {"policy_version", d.policy_version}};
+}
+
 }  // namespace hfv::policies

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,20 @@ std::string_view rule_result_name(RuleResult r);
 enum class Outcome { kEligible, kIneligible, kIndeterminate };
 std::string_view outcome_name(Outcome o);
 
+// What the request says about each member (not from agencies).
+struct MemberFacts {
+  Date birth_date;              // from the ID number
+  std::string relation;         // applicant | spouse | child | ...
+  std::optional<int> disability_grade;  // 1-4
+  std::string disability_kind;  // e.g. intellectual, mental, physical
+  bool serious_illness = false;
+  bool employed = false;
+  std::string labour_capacity;  // full | partial | none | ""
+};
+
 struct HouseholdInput {
   std::size_t member_count = 0;
+  std::vector<MemberFacts> members;  // member_count entries, in request order
   Area area = Area::kUrban;
   Date reference_date;
   std::string programme;              // dibao | marginal | tekun | temporary
@@ -50,6 +63,10 @@ struct Decision {
 };
 
 Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& household);
+
+// The report's decision part: outcome, classification, figures, rules (each
+// with its inputs, parameters and clause), next_review, policy_version.
+nlohmann::json decision_json(const Decision& decision);
 
 // Rule ids.
 inline constexpr std::string_view kRuleSavingsCap = "savings-cap-24m";

@@ -1,0 +1,73 @@
+// Service endpoints for authorisations (consent): register, read, revoke.
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include <boost/asio/use_awaitable.hpp>
+
+#include "broker/service.hpp"
+#include "broker/service_internal.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::broker {
+
+namespace net = boost::asio;
+using detail::error_response;
+using detail::run_blocking;
+using nlohmann::json;
+
+net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& request,
+                                                            const Principal& principal) {
+  auto body = parse_json_body(request.body);
+  if (auto* e = std::get_if<FieldError>(&body)) {
+    co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
+  }
+  auto parsed = parse_authorization_request(std::get<json>(body), Date::today_utc());
+  if (auto* e = std::get_if<FieldError>(&parsed)) {
+    co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
+  }
+  const auto& auth_request = std::get<AuthorizationRequest>(parsed);
+  std::vector<std::string> pseudonyms;
+  for (const auto& id : auth_request.members) pseudonyms.push_back(pseudonym(id));
+  auto stored = co_await run_blocking(*parts_.blocking, [&] {
+    return parts_.consent->insert(auth_request, pseudonyms, principal.name);
+  });
+  if (!stored) co_return error_response(503, "state_unavailable", "authorizations cannot be stored now");
+  audit::AuditRecord r = base_record(request, &principal);
+  r.action = "authorization.register";
+  r.status = "created";
+  r.case_id = stored->case_id;
+  r.authorization_id = stored->id;
+  r.digest = stored->form_sha256;
+  r.detail = "members=" + std::to_string(pseudonyms.size());
+  std::vector<audit::AuditRecord> rows;
+  rows.push_back(std::move(r));
+  if (!co_await parts_.audit->append(std::move(rows))) {
+    co_return error_response(503, "audit_unavailable", "the audit log cannot be written");
+  }
+  ApiResponse response{201, authorization_json(*stored), {}};
+  response.headers.emplace_back("Location", "/v1/authorizations/" + stored->id);
+  co_return response;
+}
+
+net::awaitable<ApiResponse> Service::read_authorization(const ApiRequest& request, const Principal& principal,
+                                                        const std::string& id, bool revoke) {
+  auto found = co_await run_blocking(*parts_.blocking, [&] {
+    return revoke ? parts_.consent->revoke(id, principal.name) : parts_.consent->find(id, principal.name);
+  });
+  if (!found) co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
+  if (!*found) co_return error_response(404, "not_found", "no such authorization");
+  if (revoke) {
+    audit::AuditRecord r = base_record(request, &principal);
+    r.action = "authorization.revoke";
+    r.status = "revoked";
+    r.case_id = (*found)->case_id;
+    r.authorization_id = id;
+    std::vector<audit::AuditRecord> rows;
+    rows.push_back(std::move(r));
+    if (!co_await parts_.audit->append(std::move(rows))) {
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be written");
+    }
+  }
+  co_return ApiResponse{200, authorization_json(**found), {}};
+}
+
+}  // namespace hfv::broker
