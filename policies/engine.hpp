@@ -1,20 +1,29 @@
 // The rule engine: evaluates a household's normalised records against a
-// jurisdiction's policy on a reference date, and explains itself rule by
-// rule (inputs, parameters in force with their references, clause).
+// jurisdiction's policy on a reference date for one programme, and explains
+// itself rule by rule (inputs, parameters in force with their references,
+// clause). Rule ids, clauses and parameters: docs/policy-files.md; the
+// decision formula and a hand-recomputed example: docs/worked-example.md.
 //
-// Fail closed: a rule whose inputs include a source that failed, timed out
-// or was not asked yields `unknown`; the outcome is `indeterminate` unless a
-// rule already fails on complete data (then `ineligible`). A household is
-// `eligible` only when every rule the policy applies passes on complete data.
+// Fail closed: a rule that reads a source which failed, timed out, was
+// denied or not asked is `unknown`, unless the data it has already decides
+// it in the direction missing data cannot change (known assets over a cap,
+// known income at or over a line: `fail`). The outcome combines the
+// programme's rules with three-valued logic: `eligible` only when they pass
+// on complete data, `ineligible` when they fail on known data, otherwise
+// `indeterminate`. Money is integer fen; comparisons are exact (limits are
+// multiplied out, never divided); only displayed per-capita figures and
+// amounts paid are rounded, to the nearest fen with halves rounded up.
 // Pure functions, thread-safe.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/records.hpp"
+#include "policies/catalogue.hpp"
 #include "policies/policy.hpp"
 
 namespace hfv::policies {
@@ -26,13 +35,23 @@ std::string_view outcome_name(Outcome o);
 
 // What the request says about each member (not from agencies).
 struct MemberFacts {
-  Date birth_date;              // from the ID number
-  std::string relation;         // applicant | spouse | child | ...
+  Date birth_date;                      // from the ID number
+  std::string relation;                 // applicant | spouse | child | ...
   std::optional<int> disability_grade;  // 1-4
-  std::string disability_kind;  // e.g. intellectual, mental, physical
+  std::string disability_kind;          // e.g. intellectual, mental, physical, visual
   bool serious_illness = false;
   bool employed = false;
   std::string labour_capacity;  // full | partial | none | ""
+};
+
+// An obligor's (statutory supporter's) household, for the support-fee rule.
+// The broker fills it from the obligor household's own verification.
+struct ObligorHousehold {
+  std::size_t member_count = 1;
+  // Monthly disposable income; nullopt when a source it depends on failed.
+  std::optional<Money> disposable_income_monthly;
+  Money rigid_spending_monthly;      // medical, education
+  bool receives_assistance = false;  // itself a dibao or marginal household: no fee assessed
 };
 
 struct HouseholdInput {
@@ -42,24 +61,38 @@ struct HouseholdInput {
   Date reference_date;
   std::string programme;              // dibao | marginal | tekun | temporary
   std::vector<SourceResult> sources;  // every member x source asked
+  // Optional facts the broker does not send yet (defaults are the cautious
+  // reading): obligor households; whether the household already receives
+  // dibao (a review, where gradual exit can apply); each member's tekun care
+  // level (self_care | half_care | full_care, by member index).
+  std::vector<ObligorHousehold> obligors;
+  bool current_dibao_recipient = false;
+  std::vector<std::string> care_levels;
 };
 
 struct RuleTrace {
   std::string rule;    // stable id, e.g. "savings-cap-24m"
-  std::string clause;  // "<seed file>#<tag>"
+  std::string clause;  // "<document>#<tag>"
+  std::string role;    // condition | alternative | adjustment | schedule
   RuleResult result = RuleResult::kUnknown;
-  nlohmann::json inputs;  // money as decimal-yuan strings
+  nlohmann::json inputs = nlohmann::json::object();  // money as decimal-yuan strings
   std::vector<Provenance> parameters;
   std::vector<std::string> unknown_sources;  // sources whose failure made it unknown
   std::string explanation;
+  bool example = false;  // the rule is not in this jurisdiction's own documents
+  std::string note;
 };
 
 struct Decision {
   Outcome outcome = Outcome::kIndeterminate;
+  std::string programme;
   std::string classification = "none";
   std::map<std::string, std::string> figures;  // decimal-yuan strings
   std::vector<RuleTrace> rules;
+  std::optional<Date> next_review;
+  std::string basis;  // how the outcome follows from the rules, in words
   std::string policy_version;
+  std::string jurisdiction;
 };
 
 Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& household);
@@ -67,8 +100,5 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& househ
 // The report's decision part: outcome, classification, figures, rules (each
 // with its inputs, parameters and clause), next_review, policy_version.
 nlohmann::json decision_json(const Decision& decision);
-
-// Rule ids.
-inline constexpr std::string_view kRuleSavingsCap = "savings-cap-24m";
 
 }  // namespace hfv::policies

@@ -62,7 +62,7 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
       as_of = Date::parse(date_text->substr(0, 4) + "-" + date_text->substr(4, 2) + "-" + date_text->substr(6, 2));
     }
     if (!as_of) return make_error("malformed_answer", "'balanceDate' is not a YYYYMMDD date");
-    page.holdings.push_back(MonetaryHolding{*bank_name, mask_account(*account_no), *balance, as_of});
+    page.records.holdings.push_back(MonetaryHolding{*bank_name, mask_account(*account_no), *balance, as_of});
   }
   return page;
 }

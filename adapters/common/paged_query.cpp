@@ -22,6 +22,22 @@ Result<Money> parse_non_negative_amount(std::string_view text, const char* field
   return *amount;
 }
 
+std::size_t item_count(const NormalisedRecords& r) {
+  return r.holdings.size() + r.income.size() + r.real_estate.size() + r.vehicles.size() + r.businesses.size();
+}
+
+void append_records(NormalisedRecords& into, NormalisedRecords&& page) {
+  auto move_all = [](auto& to, auto& from) { to.insert(to.end(), std::make_move_iterator(from.begin()),
+                                                       std::make_move_iterator(from.end())); };
+  move_all(into.holdings, page.holdings);
+  move_all(into.income, page.income);
+  move_all(into.real_estate, page.real_estate);
+  move_all(into.vehicles, page.vehicles);
+  move_all(into.businesses, page.businesses);
+  if (page.provident_fund) into.provident_fund = page.provident_fund;
+  if (page.hukou) into.hukou = page.hukou;
+}
+
 net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
                                              const PagedAgency& agency, const MemberQuery& member,
                                              Deadline deadline) {
@@ -75,9 +91,9 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
       }
       break;
     }
-    auto& holdings = result.records.holdings;
-    holdings.insert(holdings.end(), page->holdings.begin(), page->holdings.end());
-    const auto have = static_cast<long>(holdings.size());
+    const bool empty_page = item_count(page->records) == 0;
+    append_records(result.records, std::move(page->records));
+    const auto have = static_cast<long>(item_count(result.records));
     if (page->total && have > *page->total) {
       fail(SourceStatus::kError, "pages hold more items than the stated total");
       break;
@@ -94,7 +110,7 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
       }
       break;
     }
-    if (page->holdings.empty() || *page->next == token) {
+    if (empty_page || *page->next == token) {
       fail(SourceStatus::kError, "agency paging does not advance");
       break;
     }

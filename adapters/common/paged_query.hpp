@@ -19,11 +19,17 @@
 namespace hfv::adapters {
 
 struct Page {
-  bool not_found = false;                 // the agency holds nothing on this person
-  std::vector<MonetaryHolding> holdings;
-  std::optional<std::string> next;        // continuation token; nullopt on the last page
-  std::optional<long> total;              // total items, when the agency states it
+  bool not_found = false;           // the agency holds nothing on this person
+  NormalisedRecords records;        // this page's records (only the source's own kind)
+  std::optional<std::string> next;  // continuation token; nullopt on the last page
+  std::optional<long> total;        // total items, when the agency states it
 };
+
+// Number of list items in `records` (holdings, income, property, vehicles,
+// businesses), for checking pages against a stated total.
+std::size_t item_count(const NormalisedRecords& records);
+// Appends `page`'s lists (and single records) to `into`.
+void append_records(NormalisedRecords& into, NormalisedRecords&& page);
 
 struct PagedAgency {
   Source source;

@@ -60,7 +60,7 @@ Result<Page> parse_page(long status, std::string_view body, long index) {
     if (!as_of || p["valuationDate"].get<std::string>().find('-') != std::string::npos) {
       return make_error("malformed_answer", "'valuationDate' is not a YYYY/MM/DD date");
     }
-    page.holdings.push_back(MonetaryHolding{p["insurer"].get<std::string>(),
+    page.records.holdings.push_back(MonetaryHolding{p["insurer"].get<std::string>(),
                                             mask_account(p["policyNo"].get<std::string>()), *value, as_of});
   }
   return page;

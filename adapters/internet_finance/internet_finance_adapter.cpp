@@ -41,7 +41,7 @@ Result<Page> parse_page(long status, std::string_view body) {
     if (!as_of || updated.size() < 20 || updated[10] != 'T') {
       return make_error("malformed_answer", "'updated_at' is not an RFC 3339 time");
     }
-    page.holdings.push_back(MonetaryHolding{i["platform"].get<std::string>(),
+    page.records.holdings.push_back(MonetaryHolding{i["platform"].get<std::string>(),
                                             mask_account(i["account_id"].get<std::string>()), *balance, as_of});
   }
   return page;

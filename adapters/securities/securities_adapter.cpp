@@ -39,7 +39,7 @@ Result<Page> parse_page(long status, std::string_view body) {
     if (!value) return value.error();
     auto date = Date::parse(p["valuationDate"].get<std::string>());
     if (!date) return make_error("malformed_answer", "'valuationDate' is not a YYYY-MM-DD date");
-    page.holdings.push_back(MonetaryHolding{"securities account (" + p["market"].get<std::string>() + ")",
+    page.records.holdings.push_back(MonetaryHolding{"securities account (" + p["market"].get<std::string>() + ")",
                                             mask_account(p["acctNo"].get<std::string>()), *value, date});
   }
   return page;

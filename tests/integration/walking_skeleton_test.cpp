@@ -89,7 +89,7 @@ json member(const char* id, const char* name, const char* relation) {
 
 }  // namespace
 
-TEST_CASE("e2e: three households give three outcomes; the audit log is encrypted and complete",
+TEST_CASE("e2e: three households give three outcomes, and the audit log is encrypted and complete",
           "[integration][e2e]") {
   Stack stack;
 

@@ -29,10 +29,10 @@ std::string bank_error(const json& doc, long expected_page = 1, long status = 20
 TEST_CASE("adapters: bank answers map to exact holdings with masked accounts", "[adapter][bank]") {
   auto r = a::bank::parse_page(200, bank_page(1, 1, {account()}).dump(), 1);
   REQUIRE(r.ok());
-  REQUIRE(r->holdings.size() == 1);
-  CHECK(r->holdings[0].amount.fen() == 1234567);
-  CHECK(r->holdings[0].account_masked == "***************3445");
-  CHECK(r->holdings[0].as_of->to_string() == "2026-11-01");
+  REQUIRE(r->records.holdings.size() == 1);
+  CHECK(r->records.holdings[0].amount.fen() == 1234567);
+  CHECK(r->records.holdings[0].account_masked == "***************3445");
+  CHECK(r->records.holdings[0].as_of->to_string() == "2026-11-01");
   CHECK(r->total == 1);
   CHECK(r->next == "2");
 }
@@ -68,7 +68,7 @@ TEST_CASE("adapters: securities positions, cursor paging and 404 not-found", "[a
                        {"nextCursor", "c2"}}}};
   auto r = a::securities::parse_page(200, ok.dump());
   REQUIRE(r.ok());
-  CHECK(r->holdings.at(0).amount.fen() == 100010);
+  CHECK(r->records.holdings.at(0).amount.fen() == 100010);
   CHECK(r->next == "c2");
   ok["data"]["nextCursor"] = nullptr;
   CHECK_FALSE(a::securities::parse_page(200, ok.dump())->next.has_value());
@@ -87,8 +87,8 @@ TEST_CASE("adapters: insurance cash values are integer fen strings", "[adapter][
                                         {"valuationDate", "2026/11/01"}}}}}}};
   auto r = a::insurance::parse_page(200, ok.dump(), 0);
   REQUIRE(r.ok());
-  CHECK(r->holdings.at(0).amount.to_string() == "12345.67");
-  CHECK(r->holdings.at(0).as_of->to_string() == "2026-11-01");
+  CHECK(r->records.holdings.at(0).amount.to_string() == "12345.67");
+  CHECK(r->records.holdings.at(0).as_of->to_string() == "2026-11-01");
   CHECK(a::insurance::parse_page(200, R"({"status":"NO_RECORD","result":null})", 0)->not_found);
   for (const char* bad_fen : {"12345.67", "-5", "", "1e5"}) {
     json bad = ok;
@@ -108,7 +108,7 @@ TEST_CASE("adapters: internet finance distinguishes no user from an error", "[ad
              {"next_page_token", ""}};
   auto r = a::internet_finance::parse_page(200, ok.dump());
   REQUIRE(r.ok());
-  CHECK(r->holdings.at(0).amount.fen() == 8880);
+  CHECK(r->records.holdings.at(0).amount.fen() == 8880);
   CHECK_FALSE(r->next.has_value());
   CHECK(a::internet_finance::parse_page(200, R"({"success":true,"user_exists":false,"items":[],"next_page_token":""})")
             ->not_found);

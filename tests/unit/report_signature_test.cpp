@@ -7,7 +7,7 @@ namespace b = hfv::broker;
 namespace crypto = hfv::crypto;
 using nlohmann::json;
 
-TEST_CASE("unit: Signed reports verify; one changed character does not", "[report][signature]") {
+TEST_CASE("unit: Signed reports verify, and one changed character does not", "[report][signature]") {
   hfv::testing::TempDir dir;
   REQUIRE(crypto::create_ed25519_key_file(dir.path / "sign.key").ok());
   auto signer = crypto::Ed25519Signer::load(dir.path / "sign.key");

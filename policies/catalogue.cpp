@@ -1,0 +1,172 @@
+#include "policies/catalogue.hpp"
+
+#include <algorithm>
+
+namespace hfv::policies {
+
+namespace {
+
+#define HFV_S0 "000_74d306e405892d62.txt#"
+#define HFV_S1 "001_26e3ccaad77ddb0b.txt#"
+#define HFV_S2 "002_b86fb5830263699b.txt#"
+#define HFV_S3 "003_91bc1ece9bf1afc9.txt#"
+#define HFV_S4 "004_2002961d590718da.txt#"
+#define HFV_PM "parameters.md#"
+
+using K = ParamKind;
+
+}  // namespace
+
+const std::vector<ParamSpec>& param_specs() {
+  static const std::vector<ParamSpec> specs = {
+      {"dibao_standard_monthly.urban", K::kMoney, 0, 0, {}},
+      {"dibao_standard_monthly.rural", K::kMoney, 0, 0, {}},
+      {"minimum_wage_monthly", K::kMoney, 0, 0, {}},
+      {"monetary_asset_sources",
+       K::kList,
+       1,
+       5,
+       {"bank", "securities", "insurance", "internet_finance", "provident_fund"}},
+      {"savings_cap_months", K::kInteger, 1, 120, {}},
+      {"savings_cap_fixed_per_capita.small_household", K::kMoney, 0, 0, {}},
+      {"savings_cap_fixed_per_capita.large_household", K::kMoney, 0, 0, {}},
+      {"savings_cap_comparison", K::kText, 0, 0, {"at_most", "below"}},
+      {"disability_vehicle_price_cap_months", K::kInteger, 1, 120, {}},
+      {"vehicle_disqualifying_types", K::kList, 0, 4, {"car", "motorcycle", "truck", "vessel"}},
+      {"vehicle_mobility_aid_exempt", K::kBool, 0, 0, {}},
+      {"real_estate_non_residential_allowed", K::kBool, 0, 0, {}},
+      {"real_estate_max_homes", K::kInteger, 0, 10, {}},
+      {"real_estate_extra_home_area_per_capita_m2", K::kArea, 0, 0, {}},
+      {"business_subscribed_capital_limit", K::kMoney, 0, 0, {}},
+      {"income_lookback_months", K::kInteger, 1, 36, {}},
+      {"basic_pension_basic_part_exempt", K::kBool, 0, 0, {}},
+      {"employment_cost_deduction_monthly", K::kMoney, 0, 0, {}},
+      {"marginal_line_basis", K::kText, 0, 0, {"standard_multiple", "minimum_wage"}},
+      {"marginal_income_multiple", K::kRatio, 0, 0, {}},
+      {"gradual_exit_income_multiple", K::kRatio, 0, 0, {}},
+      {"supplement_share", K::kRatio, 0, 0, {}},
+      {"supplement_elderly_age", K::kInteger, 40, 100, {}},
+      {"tekun_basic_multiple", K::kRatio, 0, 0, {}},
+      {"tekun_care_share.self_care", K::kRatio, 0, 0, {}},
+      {"tekun_care_share.half_care", K::kRatio, 0, 0, {}},
+      {"tekun_care_share.full_care", K::kRatio, 0, 0, {}},
+      {"tekun_minor_age", K::kInteger, 14, 25, {}},
+      {"support_living_cost_share", K::kRatio, 0, 0, {}},
+      {"review_cycles",
+       K::kCycles,
+       1,
+       60,
+       {"tekun", "no_income_no_labour", "illness_or_disability", "unchanged_income",
+        "stable_income", "irregular_income", "unstable_with_labour", "marginal", "default"}},
+  };
+  return specs;
+}
+
+const ParamSpec* find_param_spec(std::string_view name) {
+  for (const auto& s : param_specs()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+const std::vector<RuleSpec>& rule_specs() {
+  static const std::vector<RuleSpec> specs = {
+      {kRuleSavingsCap,
+       {HFV_S0 "savings-cap-24m", HFV_PM "shanghai-assets", HFV_PM "beijing-assets",
+        HFV_PM "henan-assets", HFV_PM "shaanxi-assets"},
+       {"dibao_standard_monthly.urban", "dibao_standard_monthly.rural", "monetary_asset_sources",
+        "savings_cap_comparison"},
+       {}},
+      {kRuleDisabilityVehicle,
+       {HFV_S0 "disability-vehicle"},
+       {"disability_vehicle_price_cap_months"},
+       {kRuleVehicles}},
+      {kRuleVehicles,
+       {HFV_S0 "disability-vehicle", HFV_PM "shanghai-assets", HFV_PM "beijing-assets",
+        HFV_PM "henan-assets", HFV_PM "shaanxi-assets"},
+       {"vehicle_disqualifying_types", "vehicle_mobility_aid_exempt"},
+       {}},
+      {kRuleRealEstate,
+       {HFV_PM "shanghai-assets", HFV_PM "beijing-assets", HFV_PM "henan-assets",
+        HFV_PM "shaanxi-assets"},
+       {"real_estate_non_residential_allowed", "real_estate_max_homes"},
+       {}},
+      {kRuleBusiness, {HFV_PM "henan-assets"}, {"business_subscribed_capital_limit"}, {}},
+      {kRuleBasicPension,
+       {HFV_S1 "s1-basic-pension-exempt"},
+       {"basic_pension_basic_part_exempt"},
+       {kRuleDibaoIncome}},
+      {kRuleRoadRelief, {HFV_S0 "one-off-road-relief"}, {}, {kRuleDibaoIncome}},
+      {kRuleEmploymentCost,
+       {HFV_S0 "employment-cost", HFV_S1 "s1-employment-cost", HFV_S3 "s11-employment-cost",
+        HFV_S4 "s8-income-exemption"},
+       {"employment_cost_deduction_monthly"},
+       {kRuleDibaoIncome}},
+      {kRuleSupportFee,
+       {HFV_S0 "support-fee"},
+       {"minimum_wage_monthly", "support_living_cost_share"},
+       {kRuleDibaoIncome}},
+      {kRuleDibaoIncome,
+       {HFV_S0 "dibao-gap", HFV_S1 "s2-dibao-standard", HFV_S2 "s1-dibao-standard",
+        HFV_S3 "s4-dibao-gap", HFV_S4 "s3-basic-living"},
+       {"income_lookback_months"},
+       {}},
+      {kRuleMarginal,
+       {HFV_S0 "marginal-1.5", HFV_S1 "s1-marginal-definition", HFV_PM "beijing-low-income",
+        HFV_PM "henan-assets", HFV_PM "shanghai-low-income-2x"},
+       {"marginal_line_basis"},
+       {kRuleDibaoIncome}},
+      {kRuleGradualExit,
+       {HFV_S0 "gradual-exit", HFV_S1 "s1-gradual-exit", HFV_S2 "s5-gradual-exit",
+        HFV_S3 "s11-gradual-exit", HFV_S4 "s8-gradual-exit"},
+       {"gradual_exit_income_multiple"},
+       {kRuleDibaoIncome}},
+      {kRuleSinglePerson,
+       {HFV_S0 "single-person-household", HFV_S1 "s1-single-person-household",
+        HFV_S3 "s4-single-person-household"},
+       {},
+       {kRuleMarginal}},
+      {kRuleSupplement,
+       {HFV_S0 "supplement-15"},
+       {"supplement_share", "supplement_elderly_age"},
+       {kRuleDibaoIncome}},
+      {kRuleTekun,
+       {HFV_S0 "tekun-1.3", HFV_S1 "s2-tekun-1.3-care", HFV_S2 "s1-tekun", HFV_S3 "s5-tekun-care",
+        HFV_PM "shanghai-tekun-1.3"},
+       {"tekun_basic_multiple", "minimum_wage_monthly", "tekun_care_share.self_care",
+        "tekun_care_share.half_care", "tekun_care_share.full_care"},
+       {kRuleDibaoIncome}},
+      {kRuleTekunAge,
+       {HFV_S0 "tekun-age-18", HFV_S3 "s5-tekun-age-18", HFV_S4 "s3-tekun-age-18"},
+       {"tekun_minor_age"},
+       {kRuleTekun}},
+      {kRuleReview,
+       {HFV_S0 "review-cycle", HFV_S1 "s3-dynamic-monitoring", HFV_S2 "s14-review-cycle",
+        HFV_S3 "s7-review-cycle", HFV_S4 "s4-review-cycle"},
+       {"review_cycles"},
+       {}},
+  };
+  return specs;
+}
+
+const RuleSpec* find_rule_spec(std::string_view id) {
+  for (const auto& r : rule_specs()) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+#undef HFV_S0
+#undef HFV_S1
+#undef HFV_S2
+#undef HFV_S3
+#undef HFV_S4
+#undef HFV_PM
+
+const std::vector<std::string_view>& mandatory_rules() {
+  static const std::vector<std::string_view> rules = {kRuleSavingsCap, kRuleDibaoIncome,
+                                                      kRuleReview};
+  return rules;
+}
+
+}  // namespace hfv::policies

@@ -1,0 +1,18 @@
+// The agencies' descriptors, one function per file in simulator/agencies/.
+// To add an agency: write agencies/<name>.cpp defining <name>_agency(),
+// declare it here, list it in agencies/registry.cpp and the CMake sources,
+// and document its wire format in simulator/README.md.
+//
+// Thread-safety: the descriptors are immutable values of pure functions.
+#pragma once
+
+#include "simulator/agency.hpp"
+
+namespace hfv::sim {
+
+Agency bank_agency();
+Agency securities_agency();
+Agency insurance_agency();
+Agency internet_finance_agency();
+
+}  // namespace hfv::sim

@@ -1,0 +1,72 @@
+// Dataset: the agency dataset file the simulator serves (persons and their
+// records per source, plus the optional fault plan), parsed and validated
+// once at start-up. Validation is done here for the shared parts (the
+// top-level shape, ID numbers, hukou names) and by each agency for its own
+// source (see agency.hpp), so that a bad file fails at load with a message
+// naming the person index and field instead of misbehaving mid-test.
+// Error messages mask ID numbers (first 6 + ******** + last 4).
+//
+// Ownership: a Dataset is a plain value that owns its JSON. Thread-safety:
+// immutable after load; concurrent reads are safe.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "simulator/faults.hpp"
+
+namespace hfv::sim {
+
+// Key order is kept so that answers list records in dataset order and error
+// messages can count persons in file order.
+using Json = nlohmann::ordered_json;
+
+// The dataset's source keys (one per agency the simulator will play).
+inline constexpr std::array<std::string_view, 11> kSources = {
+    "hukou",      "tax",      "social_insurance", "real_estate", "vehicle",         "bank",
+    "securities", "business", "provident_fund",   "insurance",   "internet_finance"};
+
+bool is_known_source(std::string_view source);
+
+// Thrown by parse_dataset/load_dataset; what() names the place and the
+// problem and never carries a full ID number.
+class DatasetError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "230102********0016"; shorter strings are fully starred.
+std::string mask_id(std::string_view id);
+
+// True for 17 digits followed by a digit or 'X' (the checksum is not
+// checked: test data may use invalid checksums on purpose).
+bool looks_like_id_number(std::string_view id);
+
+class Dataset {
+ public:
+  // The person's records for `source`, or nullptr if the person is absent or
+  // has no such key ("not found" at that agency).
+  const Json* records(std::string_view id, std::string_view source) const;
+  // hukou.name, or "" when absent.
+  std::string name(std::string_view id) const;
+  std::size_t person_count() const { return persons_.size(); }
+  const FaultPlan& faults() const { return faults_; }
+  FaultPlan& faults() { return faults_; }
+
+ private:
+  friend Dataset parse_dataset(std::string_view text);
+  std::unordered_map<std::string, Json> persons_;
+  FaultPlan faults_;
+};
+
+// Parses and validates a dataset document. Throws DatasetError.
+Dataset parse_dataset(std::string_view text);
+// Reads and parses a file. Throws DatasetError (also for I/O failures).
+Dataset load_dataset(const std::filesystem::path& file);
+
+}  // namespace hfv::sim

@@ -1,0 +1,912 @@
+// Policy engine tests: loading and validation, each rule with its
+// boundaries, each jurisdiction's differences, fail-closed behaviour, and
+// the decision JSON. Amounts in comments are worked out by hand.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "policies/engine.hpp"
+
+using hfv::Date;
+using hfv::IncomeKind;
+using hfv::IncomeRecord;
+using hfv::Money;
+using hfv::Source;
+using hfv::SourceResult;
+using hfv::SourceStatus;
+using nlohmann::json;
+namespace p = hfv::policies;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kPolicies = fs::path(HFV_SOURCE_DIR) / "policies" / "data";
+
+const p::PolicySet& all_policies() {
+  static const auto set = p::PolicySet::load_dir(kPolicies);
+  if (!set.ok()) FAIL(set.error().message);
+  return *set;
+}
+
+const p::JurisdictionPolicy& policy(const std::string& code) {
+  auto found = all_policies().find(code);
+  REQUIRE(found.ok());
+  return **found;
+}
+const p::JurisdictionPolicy& harbin() { return policy("230100"); }
+
+Money yuan(const char* text) { return *Money::parse(text); }
+
+// A household builder: every member has an answer from all eleven sources
+// (not_found unless records are added), like the demo's simulator.
+struct House {
+  p::HouseholdInput h;
+  House(std::size_t members, const char* date = "2026-11-01", const char* programme = "dibao") {
+    h.member_count = members;
+    h.area = p::Area::kUrban;
+    h.reference_date = *Date::parse(date);
+    h.programme = programme;
+    for (std::size_t m = 0; m < members; ++m) {
+      p::MemberFacts f;
+      f.birth_date = *Date::parse("1980-06-15");
+      f.relation = m == 0 ? "applicant" : "spouse";
+      h.members.push_back(f);
+      for (Source s : hfv::kAllSources) {
+        SourceResult r;
+        r.member_index = m;
+        r.source = s;
+        r.status = SourceStatus::kNotFound;
+        h.sources.push_back(r);
+      }
+    }
+  }
+  SourceResult& at(std::size_t m, Source s) {
+    for (auto& r : h.sources) {
+      if (r.member_index == m && r.source == s) return r;
+    }
+    FAIL("no such answer");
+    return h.sources.front();
+  }
+  House& bank(std::size_t m, const char* amount) {
+    auto& r = at(m, Source::kBank);
+    r.status = SourceStatus::kOk;
+    r.records.holdings.push_back({"bank", "****1234", yuan(amount), std::nullopt});
+    return *this;
+  }
+  House& fail(std::size_t m, Source s, SourceStatus status = SourceStatus::kTimeout) {
+    auto& r = at(m, s);
+    r.status = status;
+    r.records = {};
+    return *this;
+  }
+  // The same monthly income in each of the 12 months before 2026-11-01
+  // (2025-11 .. 2026-10) unless other months are given.
+  House& income(std::size_t m, IncomeKind kind, const char* monthly, const char* basic = "0.00",
+                std::vector<std::pair<int, unsigned>> months = {}) {
+    if (months.empty()) {
+      const Date ref = h.reference_date;
+      for (int i = 12; i >= 1; --i) {
+        const Date d = ref.add_months(-i);
+        months.push_back({d.year(), d.month()});
+      }
+    }
+    auto& r =
+        at(m, kind == IncomeKind::kResidentsPension ? Source::kSocialInsurance : Source::kTax);
+    r.status = SourceStatus::kOk;
+    for (auto [y, mo] : months)
+      r.records.income.push_back(IncomeRecord{y, mo, kind, yuan(monthly), yuan(basic)});
+    return *this;
+  }
+  House& vehicle(std::size_t m, const char* type, const char* price, bool aid) {
+    auto& r = at(m, Source::kVehicle);
+    r.status = SourceStatus::kOk;
+    r.records.vehicles.push_back({"黑A****1", type, yuan(price), std::nullopt, aid});
+    return *this;
+  }
+  House& property(std::size_t m, const char* cert, const char* use, std::int64_t centi_m2) {
+    auto& r = at(m, Source::kRealEstate);
+    r.status = SourceStatus::kOk;
+    r.records.real_estate.push_back({cert, use, centi_m2, 100});
+    return *this;
+  }
+  House& business(std::size_t m, const char* capital) {
+    auto& r = at(m, Source::kBusiness);
+    r.status = SourceStatus::kOk;
+    r.records.businesses.push_back({"9123****", "shareholder", yuan(capital), "active"});
+    return *this;
+  }
+  p::MemberFacts& member(std::size_t m) { return h.members.at(m); }
+  p::Decision eval(const std::string& code) const { return p::evaluate(policy(code), h); }
+};
+
+const p::RuleTrace& rule(const p::Decision& d, std::string_view id) {
+  for (const auto& t : d.rules) {
+    if (t.rule == id) return t;
+  }
+  FAIL("rule " << id << " not in the trace");
+  return d.rules.front();
+}
+
+struct TempDir {
+  fs::path path =
+      fs::temp_directory_path() / ("hfv-policy-" + std::to_string(std::random_device{}()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+json read_file(const std::string& code) {
+  std::ifstream in(kPolicies / (code + ".json"));
+  return json::parse(in);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ loading
+
+TEST_CASE("policies: The five jurisdictions of the seeds load", "[policy][load]") {
+  CHECK(all_policies().size() == 5);
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    INFO(code);
+    const auto& pol = policy(code);
+    CHECK(pol.jurisdiction() == code);
+    CHECK(pol.version().rfind(pol.file_version() + "+e", 0) == 0);
+    CHECK(pol.rules().front().id == "savings-cap-24m");
+    CHECK(pol.rules().back().id == "review-cycle");
+  }
+}
+
+TEST_CASE("policies: The parameter in force is the latest one not after the reference date",
+          "[policy]") {
+  const auto& pol = harbin();
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2022-12-31"))->value.to_string() ==
+        "732.00");
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() ==
+        "835.00");
+  const auto later = pol.dibao_standard(p::Area::kUrban, *Date::parse("2026-11-01"));
+  CHECK(later->value.to_string() == "860.00");
+  CHECK(later->provenance.example);  // unverified value is marked
+  CHECK_FALSE(pol.dibao_standard(p::Area::kRural, *Date::parse("2022-06-01")).has_value());
+}
+
+TEST_CASE("policies: A jurisdiction without a policy file is refused, not given another's rules",
+          "[policy]") {
+  auto missing =
+      all_policies().find("230102");  // a Harbin district: no fallback unless a file says so
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == "no_policy");
+  CHECK_FALSE(all_policies().find("110000").ok());  // Haidian's file does not cover Beijing
+  CHECK_FALSE(all_policies().find("440300").ok());
+}
+
+TEST_CASE("policies: A district falls back to its city only where the city's file says so",
+          "[policy][load]") {
+  TempDir dir;
+  json file = read_file("230100");
+  file["applies_to_subdivisions"] = true;
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  auto district = set->find("230102");
+  REQUIRE(district.ok());
+  CHECK((*district)->jurisdiction() == "230100");
+  CHECK_FALSE(set->find("230000").ok());  // a province never falls to a city
+  CHECK_FALSE(set->find("610702").ok());
+}
+
+TEST_CASE("policies: Bad policy files are refused with the file and key named", "[policy][load]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;
+    const char* key;
+  };
+  auto params = [](json& j) -> json& { return j["parameters"]; };
+  const std::vector<Case> cases = {
+      {"unknown top-level key", [](json& j) { j["colour"] = 1; }, "colour: unknown key"},
+      {"unknown parameter", [&](json& j) { params(j)["bonus"] = json::array(); },
+       "parameters.bonus: unknown key"},
+      {"unknown grouped parameter",
+       [&](json& j) { params(j)["tekun_care_share"]["partial"] = json::array(); },
+       "parameters.tekun_care_share.partial: unknown key"},
+      {"missing months", [&](json& j) { params(j).erase("savings_cap_months"); },
+       "parameters.savings_cap_months"},
+      {"missing parameter a rule needs", [&](json& j) { params(j).erase("supplement_share"); },
+       "parameters.supplement_share: missing (needed by rule supplement-15)"},
+      {"negative standard",
+       [&](json& j) { params(j)["dibao_standard_monthly"]["urban"][0]["value"] = "-1.00"; },
+       "parameters.dibao_standard_monthly.urban[0].value: must not be negative"},
+      {"negative deduction",
+       [&](json& j) { params(j)["employment_cost_deduction_monthly"][0]["value"] = "-5.00"; },
+       "parameters.employment_cost_deduction_monthly[0].value"},
+      {"overlapping dates",
+       [&](json& j) { params(j)["dibao_standard_monthly"]["urban"][1]["from"] = "2021-01-01"; },
+       "parameters.dibao_standard_monthly.urban: two values take effect on 2021-01-01"},
+      {"no reference", [&](json& j) { params(j)["savings_cap_months"][0].erase("reference"); },
+       "parameters.savings_cap_months[0].reference"},
+      {"bad date", [&](json& j) { params(j)["savings_cap_months"][0]["from"] = "2023-02-30"; },
+       "parameters.savings_cap_months[0].from"},
+      {"months out of range", [&](json& j) { params(j)["savings_cap_months"][0]["value"] = 0; },
+       "parameters.savings_cap_months[0].value"},
+      {"bad ratio", [&](json& j) { params(j)["marginal_income_multiple"][0]["value"] = "1,5"; },
+       "parameters.marginal_income_multiple[0].value"},
+      {"unknown rule",
+       [](json& j) {
+         j["rules"].push_back({{"id", "free-money"}, {"clause", "x#y"}});
+       },
+       "unknown rule id \"free-money\""},
+      {"rule as a bare string", [](json& j) { j["rules"] = {"savings-cap-24m"}; },
+       "rules[0]: must be an object"},
+      {"clause the rule cannot cite",
+       [](json& j) { j["rules"][0]["clause"] = "002_b86fb5830263699b.txt#savings-cap-24m"; },
+       "rules[0].clause"},
+      {"mandatory rule missing", [](json& j) { j["rules"].erase(j["rules"].size() - 1); },
+       "rules: must list \"review-cycle\""},
+      {"rule listed twice", [](json& j) { j["rules"].push_back(j["rules"][0]); }, "listed twice"},
+      {"unknown source",
+       [&](json& j) {
+         params(j)["monetary_asset_sources"][0]["value"] = {"bank", "gold"};
+       },
+       "parameters.monetary_asset_sources[0].value"},
+      {"review list without default",
+       [&](json& j) {
+         params(j)["review_cycles"][0]["value"] = {{{"category", "tekun"}, {"months", 12}}};
+       },
+       "parameters.review_cycles[0].value"},
+      {"two savings-cap forms",
+       [&](json& j) {
+         params(j)["savings_cap_fixed_per_capita"] = {
+             {"small_household", {{{"from", "2023-01-01"}, {"value", "1.00"}, {"reference", "r"}}}},
+             {"large_household",
+              {{{"from", "2023-01-01"}, {"value", "1.00"}, {"reference", "r"}}}}};
+       },
+       "parameters.savings_cap_months: give either"},
+      {"wrong file name", [](json& j) { j["jurisdiction"] = "230101"; }, "jurisdiction"},
+      {"old format", [](json& j) { j["format"] = "hfv-policy/v1"; }, "format"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    TempDir dir;
+    json file = read_file("230100");
+    c.mutate(file);
+    std::ofstream(dir.path / "230100.json") << file.dump();
+    auto loaded = p::PolicySet::load_dir(dir.path);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().code == "bad_policy_file");
+    CHECK(loaded.error().message.find("230100.json") != std::string::npos);
+    CHECK(loaded.error().message.find(c.key) != std::string::npos);
+  }
+}
+
+TEST_CASE("policies: policy_version changes when a file's meaning changes", "[policy][load]") {
+  TempDir dir;
+  json file = read_file("230100");
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto before = p::PolicySet::load_dir(dir.path);
+  file["parameters"]["savings_cap_months"][0]["value"] = 25;
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto after = p::PolicySet::load_dir(dir.path);
+  REQUIRE(before.ok());
+  REQUIRE(after.ok());
+  CHECK((*before->find("230100"))->version() != (*after->find("230100"))->version());
+  CHECK((*before->find("230100"))->version() == harbin().version());
+}
+
+TEST_CASE("policies: parameters_json lists the values in force with their references",
+          "[policy][api]") {
+  const json j = p::parameters_json(harbin(), *Date::parse("2026-11-01"));
+  CHECK(j["jurisdiction"] == "230100");
+  CHECK(j["policy_version"] == harbin().version());
+  json urban;
+  for (const auto& e : j["parameters"]) {
+    if (e["name"] == "dibao_standard_monthly.urban") urban = e;
+  }
+  CHECK(urban["value"] == "860.00");
+  CHECK(urban["effective_from"] == "2024-01-01");
+  CHECK(urban["example"] == true);
+  CHECK_FALSE(urban["reference"].get<std::string>().empty());
+  CHECK(j["rules"][0]["source"] == "000_74d306e405892d62.txt#savings-cap-24m");
+  const json early = p::parameters_json(harbin(), *Date::parse("2022-06-01"));
+  CHECK(std::find(early["not_in_force"].begin(), early["not_in_force"].end(),
+                  "dibao_standard_monthly.rural") != early["not_in_force"].end());
+}
+
+// ------------------------------------------------------------------ assets
+
+TEST_CASE("policies: Savings cap: exactly at the cap passes, one fen over fails",
+          "[policy][savings-cap]") {
+  // Harbin 2026: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
+  House at(2);
+  at.bank(0, "20000.00").bank(0, "640.00").bank(1, "20640.00");
+  auto d = at.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(rule(d, "savings-cap-24m").result == p::RuleResult::kPass);
+  CHECK(d.figures.at("savings_cap_per_capita") == "20640.00");
+  CHECK(d.figures.at("monetary_assets_per_capita") == "20640.00");
+
+  House over(2);
+  over.bank(0, "20000.00").bank(0, "640.00").bank(1, "20640.01");
+  auto o = over.eval("230100");
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(rule(o, "savings-cap-24m").result == p::RuleResult::kFail);
+}
+
+TEST_CASE("policies: Savings cap differs by jurisdiction", "[policy][savings-cap]") {
+  struct Row {
+    const char* code;
+    std::size_t members;
+    const char* per_member;
+    p::Outcome expected;
+  };
+  const std::vector<Row> rows = {
+      // Anyang: 36 x 630.00 = 22680.00, strictly below.
+      {"410500", 1, "22679.99", p::Outcome::kEligible},
+      {"410500", 1, "22680.00", p::Outcome::kIneligible},
+      // Harbin: at most 24 x 860.00 = 20640.00; Anyang's 22679.99 is over it.
+      {"230100", 1, "22679.99", p::Outcome::kIneligible},
+      // Shanghai: fixed 33000.00 per person for 1-2 persons, 30000.00 for 3+.
+      {"310000", 2, "33000.00", p::Outcome::kEligible},
+      {"310000", 2, "33000.01", p::Outcome::kIneligible},
+      {"310000", 3, "30000.00", p::Outcome::kEligible},
+      {"310000", 3, "30000.01", p::Outcome::kIneligible},
+      // Haidian 2026: 24 x 1450.00 = 34800.00 (example).
+      {"110108", 1, "34800.00", p::Outcome::kEligible},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.members << " x " << r.per_member);
+    House h(r.members);
+    for (std::size_t m = 0; m < r.members; ++m) h.bank(m, r.per_member);
+    CHECK(h.eval(r.code).outcome == r.expected);
+  }
+}
+
+TEST_CASE("policies: Savings cap uses the standard in force on the reference date",
+          "[policy][savings-cap]") {
+  // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2026's.
+  House h2023(1, "2023-06-01");
+  h2023.bank(0, "20640.00");
+  CHECK(h2023.eval("230100").outcome == p::Outcome::kIneligible);
+  House h2026(1, "2026-06-01");
+  h2026.bank(0, "20640.00");
+  CHECK(h2026.eval("230100").outcome == p::Outcome::kEligible);
+}
+
+TEST_CASE("policies: Per-capita figures round to the nearest fen, halves up", "[policy][money]") {
+  struct Row {
+    std::size_t members;
+    const char* total;
+    const char* per_capita;
+  };
+  for (const Row& r : std::vector<Row>{{3, "100.00", "33.33"},
+                                       {3, "200.00", "66.67"},
+                                       {2, "0.03", "0.02"},
+                                       {2, "0.01", "0.01"},
+                                       {3, "0.01", "0.00"},
+                                       {2, "12500.50", "6250.25"}}) {
+    House h(r.members);
+    h.bank(0, r.total);
+    CHECK(h.eval("230100").figures.at("monetary_assets_per_capita") == r.per_capita);
+  }
+}
+
+TEST_CASE("policies: Disability vehicle priced exactly at the cap is exempt (Harbin)",
+          "[policy][vehicle]") {
+  struct Row {
+    const char* price;
+    bool disabled_member;
+    p::Outcome expected;
+  };
+  // Price cap: 24 x 860.00 = 20640.00.
+  for (const Row& r : std::vector<Row>{{"20640.00", true, p::Outcome::kEligible},
+                                       {"20640.01", true, p::Outcome::kIneligible},
+                                       {"15000.00", false, p::Outcome::kIneligible}}) {
+    INFO(r.price << " disabled=" << r.disabled_member);
+    House h(2);
+    if (r.disabled_member) h.member(1).disability_grade = 1;
+    h.vehicle(1, "car", r.price, true);
+    auto d = h.eval("230100");
+    CHECK(d.outcome == r.expected);
+    CHECK(rule(d, "disability-vehicle").result ==
+          (r.expected == p::Outcome::kEligible ? p::RuleResult::kPass : p::RuleResult::kFail));
+  }
+}
+
+TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]") {
+  struct Row {
+    const char* code;
+    const char* type;
+    bool aid;
+    p::Outcome expected;
+  };
+  const std::vector<Row> rows = {
+      {"230100", "car", false, p::Outcome::kIneligible},
+      {"230100", "motorcycle", false, p::Outcome::kIneligible},
+      {"410500", "motorcycle", false,
+       p::Outcome::kEligible},  // Anyang: ordinary motorcycle excepted
+      {"110108", "motorcycle", false, p::Outcome::kIneligible},  // Beijing: any motor vehicle
+      {"310000", "motorcycle", false, p::Outcome::kEligible},    // Shanghai: cars only
+      {"310000", "car", true, p::Outcome::kEligible},            // disability car, no price cap
+      {"310000", "car", false, p::Outcome::kIneligible},
+      {"610700", "car", true, p::Outcome::kIneligible},  // Hanzhong: owning a car disqualifies
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.type << " aid=" << r.aid);
+    House h(1, r.code == std::string("610700") ? "2025-11-01" : "2026-11-01");
+    h.member(0).disability_grade = 2;
+    h.vehicle(0, r.type, "90000.00", r.aid);
+    CHECK(h.eval(r.code).outcome == r.expected);
+  }
+}
+
+TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-estate][business]") {
+  House shop(1);
+  shop.property(0, "豫****1", "commercial", 3000);
+  CHECK(shop.eval("410500").outcome == p::Outcome::kIneligible);
+  CHECK(shop.eval("230100").outcome ==
+        p::Outcome::kEligible);  // Harbin's seed sets no property rule
+
+  House two_homes(2);
+  two_homes.property(0, "豫****1", "residential", 6000).property(1, "豫****2", "residential", 4000);
+  auto d = two_homes.eval("410500");
+  CHECK(d.outcome ==
+        p::Outcome::kIndeterminate);  // local average area not in the file: a case worker decides
+  CHECK(rule(d, "real-estate").unknown_sources ==
+        std::vector<std::string>{"parameter:real_estate_extra_home_area_per_capita_m2"});
+
+  House three_homes(1);
+  three_homes.property(0, "a", "residential", 100)
+      .property(0, "b", "residential", 100)
+      .property(0, "c", "residential", 100);
+  CHECK(three_homes.eval("410500").outcome == p::Outcome::kIneligible);
+
+  House capital_below(1), capital_at(1);
+  capital_below.business(0, "199999.99");
+  capital_at.business(0, "200000.00");
+  CHECK(capital_below.eval("410500").outcome == p::Outcome::kEligible);
+  CHECK(capital_at.eval("410500").outcome == p::Outcome::kIneligible);
+}
+
+// ------------------------------------------------------------------ income
+
+TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[policy][income]") {
+  // Harbin 2026, 1 member: 12 x 860.00 = 10320.00 in the window.
+  House at(1);
+  at.income(0, IncomeKind::kWages, "860.00");
+  auto d = at.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "dibao");
+  CHECK(d.figures.at("income_per_capita_monthly") == "860.00");
+  CHECK(d.figures.at("benefit_monthly") == "0.00");
+
+  House over(1);
+  over.income(0, IncomeKind::kWages, "860.00");
+  over.income(0, IncomeKind::kOther, "0.01", "0.00", {{2026, 10}});
+  auto o = over.eval("230100");
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(o.classification == "marginal");
+  CHECK(rule(o, "dibao-income").result == p::RuleResult::kFail);
+}
+
+TEST_CASE("policies: Only the look-back window's months count", "[policy][income]") {
+  House h(1);
+  // 2026-11 (the reference month) and 2025-10 (13 months back) are outside.
+  h.income(0, IncomeKind::kWages, "5000.00", "0.00", {{2026, 11}, {2025, 10}});
+  h.income(0, IncomeKind::kWages, "1200.00", "0.00", {{2025, 11}});
+  auto d = h.eval("230100");
+  CHECK(d.figures.at("income_per_capita_monthly") == "100.00");  // 1200.00 / 12
+  CHECK(rule(d, "dibao-income").inputs.at("income_records_outside_window") == 2);
+  CHECK(rule(d, "dibao-income").inputs.at("window") == "2025-11 to 2026-10");
+  CHECK(d.figures.at("benefit_monthly") == "760.00");  // 860.00 - 100.00
+}
+
+TEST_CASE("policies: Marginal is strictly between the standard and the line",
+          "[policy][marginal]") {
+  struct Row {
+    const char* code;
+    const char* monthly;
+    p::Outcome expected;
+  };
+  const std::vector<Row> rows = {
+      // Harbin: 1.5 x 860.00 = 1290.00; exactly at the line is not marginal.
+      {"230100", "1290.00", p::Outcome::kIneligible},
+      {"230100", "1289.99", p::Outcome::kEligible},
+      {"230100", "860.00", p::Outcome::kIneligible},  // within the standard: dibao, not marginal
+      {"230100", "860.01", p::Outcome::kEligible},
+      // Shanghai: 2 x 1595.00 = 3190.00.
+      {"310000", "3189.99", p::Outcome::kEligible},
+      {"310000", "3190.00", p::Outcome::kIneligible},
+      {"310000", "2600.00", p::Outcome::kEligible},  // over 1.5 x, under 2 x
+      // Haidian: below the minimum wage 2540.00.
+      {"110108", "2539.99", p::Outcome::kEligible},
+      {"110108", "2540.00", p::Outcome::kIneligible},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.monthly);
+    House h(1, "2026-11-01", "marginal");
+    h.income(0, IncomeKind::kOther, r.monthly);
+    auto d = h.eval(r.code);
+    CHECK(d.outcome == r.expected);
+    if (r.expected == p::Outcome::kEligible) CHECK(d.classification == "marginal");
+  }
+}
+
+TEST_CASE("policies: Basic part of the residents' pension is excluded where the rule says so",
+          "[policy][income]") {
+  // 900.00 a month, of which 300.00 basic part. Hanzhong 2025-11: standard
+  // 675.00; counted 600.00 -> dibao, benefit 75.00. Harbin has no such rule.
+  House hz(1, "2025-11-01");
+  hz.income(0, IncomeKind::kResidentsPension, "900.00", "300.00");
+  auto d = hz.eval("610700");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.figures.at("income_per_capita_monthly") == "600.00");
+  CHECK(d.figures.at("benefit_monthly") == "75.00");
+  CHECK(rule(d, "basic-pension-exempt").inputs.at("basic_part_excluded") == "3600.00");
+
+  House hb(1, "2025-11-01");
+  hb.income(0, IncomeKind::kResidentsPension, "900.00", "300.00");
+  CHECK(hb.eval("230100").outcome == p::Outcome::kIneligible);  // 900.00 > 860.00
+
+  // After the 14th Five-Year Plan the exemption lapses (dated parameter).
+  House later(1, "2026-11-01");
+  later.income(0, IncomeKind::kResidentsPension, "600.00", "300.00");
+  auto l = later.eval("610700");
+  CHECK(l.figures.at("income_per_capita_monthly") == "600.00");
+  CHECK(rule(l, "basic-pension-exempt").inputs.at("basic_part_excluded") == "0.00");
+}
+
+TEST_CASE("policies: One-off road-accident relief is not income in Harbin", "[policy][income]") {
+  auto make = [] {
+    House h(1);
+    h.income(0, IncomeKind::kRoadAccidentRelief, "50000.00", "0.00", {{2026, 3}});
+    return h;
+  };
+  CHECK(make().eval("230100").outcome == p::Outcome::kEligible);
+  CHECK(make().eval("410500").outcome ==
+        p::Outcome::kIneligible);  // Anyang's seed has no such exclusion
+}
+
+TEST_CASE("policies: Employment cost is deducted for employed members", "[policy][income]") {
+  // Shanghai 2026: standard 1595.00, deduction 870.00. Wages 2400.00 - 870.00
+  // = 1530.00 <= 1595.00: dibao, benefit 65.00.
+  House h(1);
+  h.member(0).employed = true;
+  h.member(0).labour_capacity = "full";
+  h.income(0, IncomeKind::kWages, "2400.00");
+  auto d = h.eval("310000");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.figures.at("income_per_capita_monthly") == "1530.00");
+  CHECK(d.figures.at("benefit_monthly") == "65.00");
+  // Haidian's seed has no deduction: 2400.00 > 1450.00.
+  CHECK(h.eval("110108").outcome == p::Outcome::kIneligible);
+  // Not employed: no deduction.
+  House idle(1);
+  idle.income(0, IncomeKind::kWages, "2400.00");
+  CHECK(idle.eval("310000").outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Support fees from obligors count as income (Harbin)",
+          "[policy][support-fee]") {
+  // Minimum wage 2270.00 (2025-12-01): fee = 5000.00 - 500.00 - 2270.00 = 2230.00.
+  House h(1);
+  h.h.obligors.push_back({1, yuan("5000.00"), yuan("500.00"), false});
+  auto d = h.eval("230100");
+  CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2230.00");
+  CHECK(d.outcome == p::Outcome::kIneligible);
+
+  House assisted(1);
+  assisted.h.obligors.push_back({1, yuan("5000.00"), yuan("500.00"), true});
+  CHECK(assisted.eval("230100").outcome == p::Outcome::kEligible);
+
+  House unknown(1);
+  unknown.h.obligors.push_back({1, std::nullopt, Money{}, false});
+  auto u = unknown.eval("230100");
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(u, "support-fee").result == p::RuleResult::kUnknown);
+}
+
+// ------------------------------------------------------------ classification
+
+TEST_CASE("policies: Benefit by the gap method plus the 15% supplement (Harbin)",
+          "[policy][benefit]") {
+  // Two adults, one minor (born 2015): 3 x 860.00 = 2580.00, income 300.00
+  // a month, supplement 15% x 860.00 = 129.00 for the minor.
+  House h(3);
+  h.member(2).birth_date = *Date::parse("2015-03-01");
+  h.income(0, IncomeKind::kWages, "300.00");
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.figures.at("benefit_monthly") == "2409.00");  // 2580.00 - 300.00 + 129.00
+  CHECK(rule(d, "supplement-15").inputs.at("total") == "129.00");
+  // Several categories in one person: paid once.
+  House both(1);
+  both.member(0).birth_date = *Date::parse("1950-01-01");
+  both.member(0).serious_illness = true;
+  CHECK(both.eval("230100").figures.at("benefit_monthly") == "989.00");  // 860.00 + 129.00
+  // Anyang has no 15% figure: gap only (630.00).
+  House ay(1);
+  ay.member(0).birth_date = *Date::parse("1950-01-01");
+  CHECK(ay.eval("410500").figures.at("benefit_monthly") == "630.00");
+}
+
+TEST_CASE("policies: Single-person household inside a marginal household",
+          "[policy][single-person]") {
+  // Harbin, 2 members, income 2000.00 a month: 1000.00 per person, between
+  // 860.00 and 1290.00. Member 1 (grade-1 disabled, no income) is covered alone.
+  House h(2);
+  h.member(1).disability_grade = 1;
+  h.income(0, IncomeKind::kWages, "2000.00");
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "single_person_household");
+  CHECK(d.figures.at("benefit_monthly") == "989.00");  // 860.00 - 0.00 + 129.00 supplement
+  // Grade-3 physical disability does not qualify; grade-3 intellectual does.
+  h.member(1).disability_grade = 3;
+  h.member(1).disability_kind = "physical";
+  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+  h.member(1).disability_kind = "intellectual";
+  CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
+  // Shanghai's seed has no single-person rule.
+  House sh(2);
+  sh.member(1).disability_grade = 1;
+  sh.income(0, IncomeKind::kWages, "3600.00");  // 1800.00 per person: above 1595.00
+  CHECK(sh.eval("310000").outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Gradual exit for an employed dibao household", "[policy][gradual-exit]") {
+  // Harbin: 1000.00 per person is above 860.00 and below 1.5 x = 1290.00.
+  House h(1);
+  h.member(0).employed = true;
+  h.income(0, IncomeKind::kWages, "1870.00");  // minus 870.00 employment cost = 1000.00
+  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);  // a new applicant
+  h.h.current_dibao_recipient = true;
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "gradual_exit");
+  h.income(0, IncomeKind::kOther, "290.00");  // now 1290.00: at the exit line
+  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Haidian)",
+          "[policy][tekun]") {
+  struct Row {
+    const char* code;
+    const char* date;
+    const char* care;
+    const char* benefit;
+  };
+  const std::vector<Row> rows = {
+      // Hanzhong 2025-11: 1.3 x 675.00 = 877.50; full care 25% x 2050.00 = 512.50.
+      {"610700", "2025-11-01", "full_care", "1390.00"},
+      {"610700", "2025-11-01", "self_care", "1082.50"},  // + 10% = 205.00
+      // Harbin 2026: 1.3 x 860.00 = 1118.00; full care 1/4 x 2270.00 = 567.50.
+      {"230100", "2026-11-01", "full_care", "1685.50"},
+      {"230100", "2026-11-01", "half_care", "1496.33"},  // + 1/6 x 2270.00 = 378.33
+      // Haidian 2026: Beijing's 1.5 x 1450.00 = 2175.00; 1/10 x 2540.00 = 254.00.
+      {"110108", "2026-11-01", "self_care", "2429.00"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.care);
+    House h(1, r.date, "tekun");
+    h.member(0).labour_capacity = "none";
+    h.member(0).birth_date = *Date::parse("1950-01-01");
+    h.h.care_levels = {r.care};
+    auto d = h.eval(r.code);
+    CHECK(d.outcome == p::Outcome::kEligible);
+    CHECK(d.classification == "tekun");
+    CHECK(d.figures.at("benefit_monthly") == r.benefit);
+  }
+}
+
+TEST_CASE("policies: Tekun covers minors up to 18 where the seed says so", "[policy][tekun]") {
+  House h(1, "2026-11-01", "tekun");
+  h.member(0).birth_date = *Date::parse("2009-06-01");  // 17
+  h.member(0).labour_capacity = "full";
+  CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
+  CHECK(h.eval("110108").outcome == p::Outcome::kIneligible);  // Haidian's seed has no age rule
+  h.member(0).birth_date = *Date::parse("2008-06-01");         // 18
+  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+}
+
+// ------------------------------------------------------------------ review
+
+TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") {
+  struct Row {
+    const char* code;
+    const char* kind;
+    const char* next;
+  };
+  const std::vector<Row> rows = {
+      {"230100", "none", "2027-11-01"},       // stable: yearly
+      {"230100", "irregular", "2027-05-01"},  // unstable income, labour capacity: 6 months
+      {"410500", "irregular", "2027-05-01"},
+      {"110108", "irregular", "2026-12-01"},  // Haidian: irregular income monthly
+      {"110108", "stable", "2027-02-01"},     // Haidian: clear, stable income quarterly
+      {"110108", "unchanged", "2027-05-01"},  // Haidian: unchanged income every 6 months
+      {"110108", "none", "2027-02-01"},  // Haidian default (labour capacity, no income): quarterly
+      {"310000", "irregular", "2027-05-01"},
+      {"310000", "marginal", "2027-02-01"},  // Shanghai: low-income households quarterly
+      {"230100", "marginal", "2027-11-01"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.kind);
+    const std::string kind = r.kind;
+    House h(1, "2026-11-01", kind == "marginal" ? "marginal" : "dibao");
+    h.member(0).labour_capacity = "full";
+    if (kind == "irregular")
+      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{2026, 2}, {2026, 7}});
+    if (kind == "stable" || kind == "unchanged") h.income(0, IncomeKind::kWages, "300.00");
+    if (kind == "stable") h.income(0, IncomeKind::kOther, "10.00", "0.00", {{2026, 4}});
+    if (kind == "marginal")
+      h.income(0, IncomeKind::kWages, r.code == std::string("310000") ? "2000.00" : "1000.00");
+    auto d = h.eval(r.code);
+    REQUIRE(d.next_review.has_value());
+    CHECK(d.next_review->to_string() == r.next);
+  }
+  // Haidian: no income, no labour capacity: yearly; illness: 6 months.
+  House none(1);
+  none.member(0).labour_capacity = "none";
+  CHECK(none.eval("110108").next_review->to_string() == "2027-11-01");
+  none.member(0).serious_illness = true;
+  none.member(0).labour_capacity = "partial";
+  CHECK(none.eval("110108").next_review->to_string() == "2027-05-01");
+}
+
+// ------------------------------------------------------------- fail closed
+
+TEST_CASE("policies: A failed source is never read as no assets", "[policy][fail-closed]") {
+  House h(2);
+  h.bank(0, "100.00").bank(1, "100.00").fail(0, Source::kBank);
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  CHECK(d.rules.at(0).rule == "savings-cap-24m");
+  CHECK(d.rules.at(0).result == p::RuleResult::kUnknown);
+  CHECK(d.rules.at(0).unknown_sources == std::vector<std::string>{"bank"});
+  CHECK(d.classification == "none");
+  CHECK_FALSE(d.figures.contains("benefit_monthly"));
+}
+
+TEST_CASE("policies: A source that was never asked counts as unknown", "[policy][fail-closed]") {
+  for (Source s : {Source::kSecurities, Source::kTax, Source::kSocialInsurance, Source::kVehicle}) {
+    INFO(hfv::source_name(s));
+    House h(1);
+    auto& v = h.h.sources;
+    v.erase(
+        std::remove_if(v.begin(), v.end(), [&](const SourceResult& r) { return r.source == s; }),
+        v.end());
+    CHECK(h.eval("230100").outcome == p::Outcome::kIndeterminate);
+  }
+  // Hukou, business and provident fund feed no Harbin rule.
+  House h(1);
+  h.fail(0, Source::kHukou, SourceStatus::kError).fail(0, Source::kBusiness, SourceStatus::kDenied);
+  CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
+  CHECK(h.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
+}
+
+TEST_CASE("policies: A rule already failing on known data makes the outcome ineligible",
+          "[policy][fail-closed]") {
+  House assets(1);
+  assets.bank(0, "50000.00").fail(0, Source::kSecurities, SourceStatus::kError);
+  auto a = assets.eval("230100");
+  CHECK(a.outcome == p::Outcome::kIneligible);
+  CHECK(rule(a, "savings-cap-24m").result == p::RuleResult::kFail);
+
+  // Income known already over the standard; social insurance failed.
+  House income(1);
+  income.income(0, IncomeKind::kWages, "2000.00").fail(0, Source::kSocialInsurance);
+  auto i = income.eval("230100");
+  CHECK(rule(i, "dibao-income").result == p::RuleResult::kFail);
+  CHECK(i.outcome == p::Outcome::kIneligible);
+
+  // Income failed, but a car already disqualifies.
+  House car(1);
+  car.vehicle(0, "car", "50000.00", false).fail(0, Source::kTax);
+  CHECK(car.eval("230100").outcome == p::Outcome::kIneligible);
+
+  // Income failed and nothing else fails: indeterminate, review as early as any category.
+  House unknown(1);
+  unknown.fail(0, Source::kTax);
+  auto u = unknown.eval("230100");
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(u, "dibao-income").unknown_sources == std::vector<std::string>{"tax"});
+  CHECK(u.next_review->to_string() == "2027-05-01");
+}
+
+TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
+  House eligible(2);
+  eligible.bank(0, "8200.50").bank(1, "4300.00");
+  eligible.member(0).birth_date = *Date::parse("1975-03-12");
+  eligible.member(1).birth_date = *Date::parse("1978-08-05");
+  auto e = eligible.eval("230100");
+  CHECK(e.outcome == p::Outcome::kEligible);
+  CHECK(e.classification == "dibao");
+  CHECK(e.figures.at("monetary_assets_per_capita") == "6250.25");
+  CHECK(e.figures.at("savings_cap_per_capita") == "20640.00");
+  CHECK(e.figures.at("benefit_monthly") == "1720.00");  // 2 x 860.00, no income
+  CHECK(e.next_review->to_string() == "2027-11-01");
+
+  House over(1);
+  over.bank(0, "150000.00").bank(0, "32000.00");
+  over.member(0).birth_date = *Date::parse("1959-01-20");
+  auto o = over.eval("230100");
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(o.rules.at(0).result == p::RuleResult::kFail);
+
+  House failed(2);
+  failed.bank(1, "650.00").fail(0, Source::kBank, SourceStatus::kError);
+  failed.member(1).birth_date = *Date::parse("2010-09-15");
+  auto f = failed.eval("230100");
+  CHECK(f.outcome == p::Outcome::kIndeterminate);
+  CHECK(f.rules.at(0).unknown_sources == std::vector<std::string>{"bank"});
+}
+
+// ------------------------------------------------------------------- trace
+
+TEST_CASE("policies: The trace names the clause, the parameters and their references",
+          "[policy][trace]") {
+  House h(1);
+  h.bank(0, "100.00");
+  auto d = h.eval("230100");
+  const auto& t = d.rules.at(0);
+  CHECK(t.rule == "savings-cap-24m");
+  CHECK(t.clause == "000_74d306e405892d62.txt#savings-cap-24m");
+  REQUIRE(t.parameters.size() == 4);
+  CHECK(t.parameters[0].name == "dibao_standard_monthly.urban");
+  CHECK(t.parameters[0].from.to_string() == "2024-01-01");
+  CHECK(t.parameters[3].name == "savings_cap_months");
+  CHECK(t.parameters[3].value == "24");
+  CHECK(t.inputs.at("savings_cap_household") == "20640.00");
+  CHECK(d.policy_version == harbin().version());
+  for (const auto& r : d.rules) {
+    INFO(r.rule);
+    CHECK(r.clause.find('#') != std::string::npos);
+    for (const auto& prm : r.parameters) CHECK_FALSE(prm.reference.empty());
+  }
+  // Rules borrowed from outside the jurisdiction's own documents say so.
+  House hz(1, "2025-11-01");
+  auto z = hz.eval("610700");
+  CHECK(rule(z, "savings-cap-24m").example);
+  CHECK(rule(z, "savings-cap-24m").clause == "parameters.md#shaanxi-assets");
+  CHECK_FALSE(rule(z, "basic-pension-exempt").example);
+}
+
+TEST_CASE("policies: decision_json carries the contract's keys", "[policy][trace]") {
+  House h(2);
+  h.bank(0, "12500.50");
+  const json j = p::decision_json(h.eval("230100"));
+  CHECK(j["outcome"] == "eligible");
+  CHECK(j["classification"] == "dibao");
+  for (const char* f : {"income_per_capita_monthly", "monetary_assets_per_capita",
+                        "savings_cap_per_capita", "standard_monthly", "benefit_monthly"}) {
+    INFO(f);
+    CHECK(j["figures"][f].is_string());
+  }
+  CHECK(j["next_review"] == "2027-11-01");
+  CHECK(j["policy_version"] == harbin().version());
+  for (const auto& r : j["rules"]) {
+    for (const char* k :
+         {"rule", "result", "source", "inputs", "parameters", "unknown_sources", "explanation"}) {
+      INFO(r["rule"] << " " << k);
+      CHECK(r.contains(k));
+    }
+    for (const auto& prm : r["parameters"]) {
+      for (const char* k : {"name", "value", "effective_from", "reference", "example"})
+        CHECK(prm.contains(k));
+    }
+  }
+}
+
+TEST_CASE("policies: No standard in force or an unknown programme is indeterminate", "[policy]") {
+  House early(1, "2020-06-01");  // before any Harbin standard
+  auto d = early.eval("230100");
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  CHECK(p::decision_json(d)["next_review"].is_null());
+  House odd(1, "2026-11-01", "pension");
+  CHECK(odd.eval("230100").outcome == p::Outcome::kIndeterminate);
+  House temp(1, "2026-11-01", "temporary");
+  temp.income(0, IncomeKind::kWages, "1000.00");
+  auto t = temp.eval("230100");
+  CHECK(t.outcome == p::Outcome::kEligible);
+  CHECK(t.classification == "marginal");
+}
