@@ -4,6 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#ifndef HFV_DEFAULT_DIVISIONS_DIR
+#define HFV_DEFAULT_DIVISIONS_DIR "/usr/share/hfv/divisions"
+#endif
+
 namespace hfv::broker {
 
 using nlohmann::json;
@@ -52,7 +56,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (doc.is_discarded() || !doc.is_object()) return fail("(file)", "not a JSON object");
 
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
-                                 "audit_db", "state_db", "policies_dir", "verification_deadline_ms",
+                                 "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "principals", "agencies"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
@@ -96,6 +100,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
                           std::pair{"policies_dir", &c.policies_dir}}) {
     if (auto s = path(doc, key, key, *out, true); !s) return s.error();
   }
+  if (auto s = path(doc, "divisions_dir", "divisions_dir", c.divisions_dir, false); !s) return s.error();
+  if (c.divisions_dir.empty()) c.divisions_dir = HFV_DEFAULT_DIVISIONS_DIR;
   if (auto it = doc.find("verification_deadline_ms"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 100 || it->get<long>() > 300000) {
       return fail("verification_deadline_ms", "must be an integer from 100 to 300000");

@@ -38,6 +38,7 @@ struct Config {
   std::filesystem::path audit_db;
   std::filesystem::path state_db;
   std::filesystem::path policies_dir;
+  std::filesystem::path divisions_dir;  // GB/T 2260 CSVs; default: the copy shipped with this build
   std::chrono::milliseconds verification_deadline{10000};
   std::size_t max_body_bytes = 256 * 1024;
   std::vector<Principal> principals;

@@ -1,6 +1,11 @@
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
 #include "broker/daemon.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -11,6 +16,7 @@
 #include "audit/audit_log.hpp"
 #include "broker/config.hpp"
 #include "broker/consent.hpp"
+#include "broker/divisions.hpp"
 #include "broker/log.hpp"
 #include "broker/server.hpp"
 #include "broker/service.hpp"
@@ -127,6 +133,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!signer) return fail("signing key", signer.error());
   auto policies = policies::PolicySet::load_dir(config->policies_dir);
   if (!policies) return fail("policies", policies.error());
+  auto divisions = DivisionCodes::load(config->divisions_dir);
+  if (!divisions) return fail("division codes", divisions.error());
   auto audit = audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb));
   if (!audit) return fail("audit log", audit.error());
   auto consent = ConsentStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
@@ -140,7 +148,8 @@ int run_daemon(const std::filesystem::path& config_file) {
 
   ServiceParts parts;
   parts.config = &*config;
-  parts.policies = std::move(*policies);
+  parts.policies = std::make_shared<const policies::PolicySet>(std::move(*policies));
+  parts.divisions = &*divisions;
   parts.adapters = std::move(*adapters);
   parts.audit = audit->get();
   parts.consent = consent->get();
@@ -161,6 +170,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   // Graceful shutdown: stop accepting, let requests in flight finish (up to
   // 10 s), then stop the loop.
   net::signal_set signals(io, SIGINT, SIGTERM);
+  net::signal_set reload_signal(io, SIGHUP);
   net::steady_timer drain(io);
   auto give_up_at = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
@@ -175,9 +185,42 @@ int run_daemon(const std::filesystem::path& config_file) {
     if (ec) return;
     log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", server.in_flight()}});
     server.stop();
+    reload_signal.cancel();
     give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     wait_drained();
   });
+  // SIGHUP: reload the policy files off the loop; swap them in only if the
+  // whole set is valid, so a bad edit never half-applies.
+  std::function<void()> wait_reload = [&] {
+    reload_signal.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      net::post(blocking, [&] {
+        auto loaded = policies::PolicySet::load_dir(config->policies_dir);
+        net::post(io, [&, loaded = std::move(loaded)]() mutable {
+          audit::AuditRecord r;
+          r.action = "policies.reload";
+          r.principal = "brokerd";
+          if (loaded) {
+            const auto count = loaded->size();
+            service.set_policies(std::make_shared<const policies::PolicySet>(std::move(*loaded)));
+            r.status = "ok";
+            r.detail = "policies=" + std::to_string(count);
+            log_event(LogLevel::kInfo, "policies_reloaded", {{"policies", count}});
+          } else {
+            r.status = "refused";
+            r.detail = loaded.error().message;
+            log_event(LogLevel::kError, "policies_reload_refused", {{"reason", loaded.error().message}});
+          }
+          net::co_spawn(io, [&, r]() -> net::awaitable<void> {
+            std::vector<audit::AuditRecord> rows{r};
+            (void)co_await (*audit)->append(std::move(rows));
+          }, net::detached);
+        });
+      });
+      wait_reload();
+    });
+  };
+  wait_reload();
   io.run();
   blocking.join();
 

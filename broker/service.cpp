@@ -79,6 +79,10 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
                            {"public_key_pem", parts_.signer->public_key_pem()}},
                           {}};
   }
+  if (path.starts_with("/v1/policies/")) {
+    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
+    co_return policy_parameters(request, path.substr(std::string("/v1/policies/").size()));
+  }
   if (path == "/v1/verifications" || path.starts_with("/v1/authorizations")) {
     if (principal->role != Role::kCaseSystem) {
       co_return co_await refuse(request, principal, 403, "role_not_allowed",
@@ -109,6 +113,27 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
     co_return co_await read_authorization(request, *principal, rest, revoke);
   }
   co_return error_response(404, "not_found", "no such endpoint");
+}
+
+ApiResponse Service::policy_parameters(const ApiRequest& request, const std::string& code) const {
+  Date on = Date::today_utc();
+  const auto query = request.target.find('?');
+  if (query != std::string::npos) {
+    const std::string q = request.target.substr(query + 1);
+    if (!q.starts_with("date=") || q.find('&') != std::string::npos) {
+      return error_response(400, "invalid_field", "the only query parameter is date=YYYY-MM-DD", "date");
+    }
+    auto d = Date::parse(q.substr(5));
+    if (!d) return error_response(400, "invalid_field", "must be a real date written YYYY-MM-DD", "date");
+    on = *d;
+  }
+  if (code.size() != 6 || code.find_first_not_of("0123456789") != std::string::npos ||
+      !parts_.divisions->contains(code)) {
+    return error_response(404, "not_found", "not a GB/T 2260 division code");
+  }
+  auto policy = parts_.policies->find(code);
+  if (!policy) return error_response(404, "no_policy", policy.error().message);
+  return ApiResponse{200, policies::parameters_json(**policy, on), {}};
 }
 
 std::string key_id(const crypto::Ed25519PublicKey& key) {

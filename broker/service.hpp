@@ -20,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "audit/audit_log.hpp"
 #include "broker/config.hpp"
 #include "broker/consent.hpp"
+#include "broker/divisions.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -52,7 +54,8 @@ struct ApiResponse {
 
 struct ServiceParts {
   const Config* config = nullptr;
-  policies::PolicySet policies;
+  std::shared_ptr<const policies::PolicySet> policies;
+  const DivisionCodes* divisions = nullptr;
   adapters::AdapterSet adapters;
   audit::AuditLog* audit = nullptr;
   ConsentStore* consent = nullptr;
@@ -65,6 +68,12 @@ class Service {
  public:
   explicit Service(ServiceParts parts);
   boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
+
+  // Replaces the policies atomically (call on the service's I/O thread);
+  // verifications already running keep the set they started with.
+  void set_policies(std::shared_ptr<const policies::PolicySet> policies) {
+    parts_.policies = std::move(policies);
+  }
 
   // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
   std::string pseudonym(const std::string& id_number) const;
@@ -82,6 +91,7 @@ class Service {
   boost::asio::awaitable<std::vector<SourceResult>> fan_out(
       const std::vector<adapters::MemberQuery>& queries, const std::vector<Source>& sources,
       adapters::Deadline deadline);
+  ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
   ServiceParts parts_;

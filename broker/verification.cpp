@@ -61,12 +61,18 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
     co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
   }
   const auto& v = std::get<VerificationRequest>(parsed);
+  if (!parts_.divisions->contains(v.jurisdiction)) {
+    co_return co_await refuse(request, &principal, 400, "invalid_field",
+                              "is not a GB/T 2260 division code", "jurisdiction");
+  }
   if (!principal.covers(v.jurisdiction)) {
     co_return co_await refuse(request, &principal, 403, "jurisdiction_not_allowed",
                               "this caller may not verify households in jurisdiction " + v.jurisdiction,
                               "jurisdiction");
   }
-  auto policy = parts_.policies.find(v.jurisdiction);
+  // Held for the whole verification, so a reload cannot change rules mid-way.
+  const std::shared_ptr<const policies::PolicySet> policy_set = parts_.policies;
+  auto policy = policy_set->find(v.jurisdiction);
   if (!policy) {
     co_return co_await refuse(request, &principal, 400, "no_policy", policy.error().message, "jurisdiction");
   }
