@@ -57,7 +57,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
 
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
-                                 "max_body_bytes", "principals", "agencies"};
+                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -89,11 +89,14 @@ Result<Config> load_config(const std::filesystem::path& file) {
   auto tls = doc.find("tls");
   if (tls == doc.end() || !tls->is_object()) return fail("tls", "missing");
   for (const auto& [key, value] : tls->items()) {
-    if (key != "ca_file" && key != "cert_file" && key != "key_file") return fail("tls." + key, "unknown key");
+    if (key != "ca_file" && key != "cert_file" && key != "key_file" && key != "crl_file") {
+      return fail("tls." + key, "unknown key");
+    }
   }
   if (auto s = path(*tls, "ca_file", "tls.ca_file", c.tls_ca_file, true); !s) return s.error();
   if (auto s = path(*tls, "cert_file", "tls.cert_file", c.tls_cert_file, true); !s) return s.error();
   if (auto s = path(*tls, "key_file", "tls.key_file", c.tls_key_file, true); !s) return s.error();
+  if (auto s = path(*tls, "crl_file", "tls.crl_file", c.tls_crl_file, false); !s) return s.error();
   for (auto [key, out] : {std::pair{"master_key_file", &c.master_key_file},
                           std::pair{"signing_key_file", &c.signing_key_file},
                           std::pair{"audit_db", &c.audit_db}, std::pair{"state_db", &c.state_db},
@@ -114,6 +117,18 @@ Result<Config> load_config(const std::filesystem::path& file) {
     }
     c.max_body_bytes = it->get<std::size_t>();
   }
+  if (auto it = doc.find("max_in_flight"); it != doc.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 1 || it->get<long>() > 1000000) {
+      return fail("max_in_flight", "must be an integer from 1 to 1000000");
+    }
+    c.max_in_flight = it->get<std::size_t>();
+  }
+  if (auto it = doc.find("repeat_window_hours"); it != doc.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24 * 366) {
+      return fail("repeat_window_hours", "must be an integer from 0 (off) to 8784");
+    }
+    c.repeat_window = std::chrono::hours(it->get<long>());
+  }
   auto principals = doc.find("principals");
   if (principals == doc.end() || !principals->is_array()) return fail("principals", "missing");
   for (std::size_t i = 0; i < principals->size(); ++i) {
@@ -121,7 +136,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
     const std::string where = "principals[" + std::to_string(i) + "]";
     if (!p.is_object()) return fail(where, "must be an object");
     for (const auto& [key, value] : p.items()) {
-      if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions") {
+      if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions" &&
+          key != "rate_per_second" && key != "burst") {
         return fail(where + "." + key, "unknown key");
       }
     }
@@ -147,6 +163,15 @@ Result<Config> load_config(const std::filesystem::path& file) {
         return fail(where + ".jurisdictions", "each must be a 2-, 4- or 6-digit code prefix");
       }
       principal.jurisdictions.push_back(j.get<std::string>());
+    }
+    for (auto [key, out] : {std::pair{"rate_per_second", &principal.rate_per_second},
+                            std::pair{"burst", &principal.burst}}) {
+      if (auto it = p.find(key); it != p.end()) {
+        if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1e6) {
+          return fail(where + "." + key, "must be a number above 0");
+        }
+        *out = it->get<double>();
+      }
     }
     if (c.principal_for_cn(principal.certificate_cn) != nullptr) {
       return fail(where + ".certificate_cn", "used by two principals");

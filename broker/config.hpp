@@ -23,6 +23,8 @@ struct Principal {
   std::string certificate_cn;              // matched against the client certificate's subject CN
   Role role = Role::kCaseSystem;
   std::vector<std::string> jurisdictions;  // GB/T 2260 code prefixes ("23", "2301", "230102")
+  double rate_per_second = 50;  // token bucket per principal; beyond it: 429 + Retry-After
+  double burst = 100;
   // True when `code` (6 digits) is inside one of this principal's prefixes.
   bool covers(const std::string& code) const;
 };
@@ -41,6 +43,13 @@ struct Config {
   std::filesystem::path divisions_dir;  // GB/T 2260 CSVs; default: the copy shipped with this build
   std::chrono::milliseconds verification_deadline{10000};
   std::size_t max_body_bytes = 256 * 1024;
+  // Load shedding: requests beyond this many in flight get 503 + Retry-After.
+  std::size_t max_in_flight = 1000;
+  // Fair use: a verification of the same household (same members, programme,
+  // jurisdiction and reference date) by the same principal within this window
+  // returns the earlier report unless the request says "force": true.
+  std::chrono::hours repeat_window{24};
+  std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
   std::vector<Principal> principals;
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
 

@@ -91,6 +91,10 @@ class Service {
   boost::asio::awaitable<std::vector<SourceResult>> fan_out(
       const std::vector<adapters::MemberQuery>& queries, const std::vector<Source>& sources,
       adapters::Deadline deadline);
+  // Supervisor and citizen-access endpoints (broker/audit_api.cpp): every
+  // path under /v1/audit and /v1/access-log.
+  boost::asio::awaitable<ApiResponse> handle_audit(const ApiRequest& request, const Principal& principal,
+                                                   const std::string& path);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
