@@ -52,6 +52,23 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
 }
 
 net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
+  // Load shedding before any work: an overloaded broker answers at once
+  // rather than queueing. Not audited — nothing was read, and writing would
+  // add load exactly when there is too much.
+  if (in_flight_ >= parts_.config->max_in_flight && path_of(request.target) != "/healthz") {
+    ApiResponse busy = error_response(503, "overloaded", "too many requests in progress; retry shortly");
+    busy.headers = {{"Retry-After", "1"}};
+    co_return busy;
+  }
+  ++in_flight_;
+  struct Leave {
+    std::size_t& n;
+    ~Leave() { --n; }
+  } leave{in_flight_};
+  co_return co_await route(request);
+}
+
+net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
   const std::string path = path_of(request.target);
   if (path == "/healthz") {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
@@ -65,6 +82,13 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
   if (principal == nullptr) {
     co_return co_await refuse(request, nullptr, 401, "unknown_client_certificate",
                               "this client certificate is not registered with the broker");
+  }
+  if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
+                                     std::chrono::steady_clock::now())) {
+    ApiResponse limited = co_await refuse(request, principal, 429, "rate_limited",
+                                          "too many requests from this caller; retry later");
+    limited.headers.emplace_back("Retry-After", std::to_string(std::max<long>(1, (wait->count() + 999) / 1000)));
+    co_return limited;
   }
   if (request.body_too_large) {
     co_return co_await refuse(request, principal, 413, "body_too_large",

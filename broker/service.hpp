@@ -30,6 +30,7 @@
 #include "broker/config.hpp"
 #include "broker/consent.hpp"
 #include "broker/divisions.hpp"
+#include "broker/rate_limiter.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -68,6 +69,7 @@ class Service {
  public:
   explicit Service(ServiceParts parts);
   boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
+  std::size_t in_flight() const { return in_flight_; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
   // verifications already running keep the set they started with.
@@ -79,6 +81,7 @@ class Service {
   std::string pseudonym(const std::string& id_number) const;
 
  private:
+  boost::asio::awaitable<ApiResponse> route(ApiRequest& request);
   boost::asio::awaitable<ApiResponse> refuse(const ApiRequest& request, const Principal* principal,
                                              unsigned status, std::string code, std::string message,
                                              std::string field = "");
@@ -99,6 +102,8 @@ class Service {
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
   ServiceParts parts_;
+  RateLimiter rate_limiter_;
+  std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
 };
 
 // The bytes a report's signature covers: the report without its "signature"
