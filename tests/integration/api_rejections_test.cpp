@@ -1,0 +1,231 @@
+// Every rejection path of the case-system API, against the real daemon and
+// simulator: each bad request gets its documented status and error code, and
+// the simulator's request log shows that no agency was asked.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "common/id_number.hpp"
+#include "crypto/pki.hpp"
+#include "stack.hpp"
+
+using hfv::testing::ClientTls;
+using hfv::testing::https;
+using hfv::testing::member;
+using hfv::testing::Stack;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json valid_body(const std::string& auth, const std::string& case_id = "HRB-R-1") {
+  return {{"case_id", case_id},
+          {"programme", "dibao"},
+          {"jurisdiction", "230100"},
+          {"area", "urban"},
+          {"reference_date", "2026-11-01"},
+          {"authorization_id", auth},
+          {"members", json::array({member("230102197503120016", "张伟", "applicant"),
+                                   member("230102197808050020", "李娜", "spouse")})}};
+}
+
+json auth_body(const std::string& case_id, json ids, json categories = "all",
+               const char* from = "2026-01-01", const char* until = "2027-12-31") {
+  return {{"case_id", case_id}, {"members", std::move(ids)}, {"categories", std::move(categories)},
+          {"valid_from", from}, {"valid_until", until}, {"form_sha256", std::string(64, 'd')}};
+}
+
+std::string register_auth(Stack& s, const json& body) {
+  auto r = https("POST", s.url + "/v1/authorizations", s.case_system, body.dump(), s.operator_header());
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return json::parse(r.body)["authorization_id"];
+}
+
+struct Expect {
+  long status;
+  std::string error;
+  std::string field;
+};
+
+void check_refused(Stack& /*stack*/, const hfv::testing::HttpAnswer& r, const Expect& e) {
+  INFO(r.body);
+  CHECK(r.status == e.status);
+  const json body = json::parse(r.body, nullptr, false);
+  REQUIRE(body.is_object());
+  CHECK(body.value("error", "") == e.error);
+  if (!e.field.empty()) CHECK(body.value("field", "") == e.field);
+  CHECK_FALSE(body.value("message", "").empty());
+}
+
+void relax_rate_limit(json& config) {
+  for (auto& p : config["principals"]) {
+    p["rate_per_second"] = 100000;
+    p["burst"] = 100000;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("api: every rejection path answers as documented and queries no agency", "[integration][api]") {
+  Stack s(relax_rate_limit);
+  const json both = {"230102197503120016", "230102197808050020"};
+  const std::string good_auth = register_auth(s, auth_body("HRB-R-1", both));
+  const auto post = [&](const ClientTls& who, const std::string& body, std::vector<std::string> headers) {
+    return https("POST", s.url + "/v1/verifications", who, body, std::move(headers));
+  };
+  const auto verify = [&](const json& body) { return post(s.case_system, body.dump(), s.operator_header()); };
+  const long queries_before = s.sim_request_count();
+
+  {
+    check_refused(s, post(s.no_cert, valid_body(good_auth).dump(), s.operator_header()),
+                  {401, "client_certificate_required", ""});
+
+    // A certificate from the right CA whose subject is not a configured principal.
+    hfv::crypto::DevPkiOptions extra;
+    extra.dir = s.broker_dir / "pki";
+    extra.client_names = {"stranger"};
+    REQUIRE(hfv::crypto::create_dev_pki(extra).ok());
+    const ClientTls stranger{s.case_system.ca_file, (extra.dir / "stranger.pem").string(),
+                             (extra.dir / "stranger.key").string()};
+    check_refused(s, post(stranger, valid_body(good_auth).dump(), s.operator_header()),
+                  {401, "unknown_client_certificate", ""});
+
+    // A certificate from another CA does not get past the TLS handshake.
+    hfv::testing::TempDir other_ca;
+    hfv::crypto::DevPkiOptions foreign;
+    foreign.dir = other_ca.path;
+    foreign.client_names = {"demo-case-system"};
+    REQUIRE(hfv::crypto::create_dev_pki(foreign).ok());
+    const ClientTls impostor{s.case_system.ca_file, (other_ca.path / "demo-case-system.pem").string(),
+                             (other_ca.path / "demo-case-system.key").string()};
+    CHECK(post(impostor, valid_body(good_auth).dump(), s.operator_header()).status == 0);
+
+    check_refused(s, post(s.supervisor, valid_body(good_auth).dump(), s.operator_header()),
+                  {403, "role_not_allowed", ""});
+    check_refused(s, post(s.case_system, valid_body(good_auth).dump(), {}), {400, "invalid_field", "X-Operator-Id"});
+
+    json other_city = valid_body(good_auth);
+    other_city["jurisdiction"] = "440100";  // Guangzhou: a real code outside the caller's centres
+    check_refused(s, verify(other_city), {403, "jurisdiction_not_allowed", "jurisdiction"});
+    json unknown_code = valid_body(good_auth);
+    unknown_code["jurisdiction"] = "239999";
+    check_refused(s, verify(unknown_code), {400, "invalid_field", "jurisdiction"});
+    json no_policy = valid_body(good_auth);
+    no_policy["jurisdiction"] = "230102";  // a Harbin district: its city's file does not extend to it
+    check_refused(s, verify(no_policy), {400, "no_policy", "jurisdiction"});
+
+    check_refused(s, verify(valid_body("auth_does_not_exist")), {403, "consent_not_found", "authorization_id"});
+    const std::string expired = register_auth(s, auth_body("HRB-R-1", both, "all", "2025-01-01", "2025-12-31"));
+    check_refused(s, verify(valid_body(expired)), {403, "consent_expired", "authorization_id"});
+    const std::string future = register_auth(s, auth_body("HRB-R-1", both, "all", "2099-01-01", "2099-12-31"));
+    check_refused(s, verify(valid_body(future)), {403, "consent_not_yet_valid", "authorization_id"});
+    const std::string revoked = register_auth(s, auth_body("HRB-R-1", both));
+    auto revoke = https("POST", s.url + "/v1/authorizations/" + revoked + "/revoke", s.case_system, "",
+                        s.operator_header());
+    CHECK(revoke.status == 200);
+    check_refused(s, verify(valid_body(revoked)), {403, "consent_revoked", "authorization_id"});
+    check_refused(s, verify(valid_body(good_auth, "HRB-OTHER-CASE")), {403, "consent_other_case", "authorization_id"});
+    const std::string one = register_auth(s, auth_body("HRB-R-1", {"230102197503120016"}));
+    check_refused(s, verify(valid_body(one)), {403, "member_not_covered", "members[1].id_number"});
+
+    json bad_checksum = valid_body(good_auth);
+    bad_checksum["members"][1]["id_number"] = "230102197808050021";
+    check_refused(s, verify(bad_checksum), {400, "invalid_field", "members[1].id_number"});
+    json bad_birth = valid_body(good_auth);
+    bad_birth["members"][1]["id_number"] = std::string("23010219780230002") +
+        hfv::id_check_character("23010219780230002");
+    check_refused(s, verify(bad_birth), {400, "invalid_field", "members[1].id_number"});
+    json unknown_field = valid_body(good_auth);
+    unknown_field["members"][0]["salary"] = "1000";
+    check_refused(s, verify(unknown_field), {400, "invalid_field", "members[0].salary"});
+
+    check_refused(s, post(s.case_system, std::string(300 * 1024, ' '), s.operator_header()),
+                  {413, "body_too_large", ""});
+    std::string deep = "{\"case_id\":" + std::string(64, '[') + std::string(64, ']') + "}";
+    check_refused(s, post(s.case_system, deep, s.operator_header()), {400, "too_deep", ""});
+    std::string bad_utf8 = valid_body(good_auth).dump();
+    bad_utf8.replace(bad_utf8.find("张伟"), 3, "\xff\xfe\xfd");
+    check_refused(s, post(s.case_system, bad_utf8, s.operator_header()), {400, "invalid_json", ""});
+  }
+
+  CHECK(s.sim_request_count() == queries_before);
+
+  // The authorisation decides which agencies are asked: with only "bank"
+  // allowed, nothing else is queried and the others are reported denied.
+  const std::string bank_only = register_auth(s, auth_body("HRB-R-2", both, json::array({"bank"})));
+  auto ok = verify(valid_body(bank_only, "HRB-R-2"));
+  REQUIRE(ok.status == 200);
+  CHECK(s.sim_request_count() == queries_before + 2);  // bank, for each of the two members
+  const json report = json::parse(ok.body);
+  for (const auto& src : report["sources"]) {
+    if (src["source"] != "bank") CHECK(src["status"] == "denied");
+  }
+  CHECK(report["outcome"] == "indeterminate");  // denied sources are unknown, never "no assets"
+}
+
+TEST_CASE("api: random mutations of a valid request never cause a 5xx", "[integration][api][property]") {
+  Stack s(relax_rate_limit);
+  const json both = {"230102197503120016", "230102197808050020"};
+  const std::string auth = register_auth(s, auth_body("HRB-R-1", both));
+  const json base = valid_body(auth);
+  std::mt19937 rng(20261122);
+  const std::vector<json> odd_values = {nullptr, true, 0, -1, 1e308, "", std::string(300, 'x'), "\u0000",
+                                        json::array(), json::object(), "2026-02-30", "230100", "../../etc"};
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  // Random paths into the request, including members' fields.
+  auto mutate = [&](json doc) {
+    const int edits = 1 + static_cast<int>(pick(3));
+    for (int e = 0; e < edits; ++e) {
+      json* target = &doc;
+      if (pick(2) == 0) target = &doc["members"][pick(2)];
+      if (!target->is_object() || target->empty()) continue;
+      auto it = target->begin();
+      std::advance(it, static_cast<long>(pick(target->size())));
+      const std::string key = it.key();
+      switch (pick(4)) {
+        case 0: target->erase(key); break;
+        case 1: (*target)[key] = odd_values[pick(odd_values.size())]; break;
+        case 2: (*target)["x" + std::to_string(pick(100))] = 1; break;
+        default: (*target)[key] = json::array({(*target)[key]}); break;
+      }
+    }
+    return doc.dump();
+  };
+  int statuses_4xx = 0;
+  for (int i = 0; i < 150; ++i) {
+    std::string body = mutate(base);
+    if (pick(10) == 0) body = body.substr(0, pick(body.size() + 1));        // truncated
+    if (pick(10) == 0 && !body.empty()) body[pick(body.size())] = static_cast<char>(rng());  // flipped byte
+    const long before = s.sim_request_count();
+    auto r = https("POST", s.url + "/v1/verifications", s.case_system, body, s.operator_header());
+    INFO("body: " << body << "\nanswer: " << r.body);
+    REQUIRE(r.status != 0);
+    CHECK(r.status < 500);
+    if (r.status != 200) {
+      ++statuses_4xx;
+      CHECK(s.sim_request_count() == before);
+      CHECK(json::parse(r.body, nullptr, false).contains("error"));
+    }
+  }
+  CHECK(statuses_4xx > 100);  // the mutations really were mostly invalid
+  REQUIRE(s.broker->running());
+}
+
+TEST_CASE("api: a caller over its rate limit gets 429 with Retry-After", "[integration][api]") {
+  Stack s([](json& config) {
+    for (auto& p : config["principals"]) {
+      p["rate_per_second"] = 1;
+      p["burst"] = 3;
+    }
+  });
+  int limited = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto r = https("GET", s.url + "/v1/keys/report-signing", s.case_system);
+    if (r.status == 429) {
+      ++limited;
+      CHECK(json::parse(r.body)["error"] == "rate_limited");
+    }
+  }
+  CHECK(limited >= 2);
+}

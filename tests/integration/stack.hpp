@@ -1,0 +1,93 @@
+// A running broker stack for integration tests: the real agency simulator
+// and the real brokerd as processes, set up with `brokerd init`, plus helpers
+// to act as the demo case system over mutual TLS.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "../unit/temp_dir.hpp"
+#include "process.hpp"
+
+namespace hfv::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+inline const fs::path kSource = HFV_SOURCE_DIR;
+
+struct Stack {
+  // `adjust_config` may edit brokerd.json (written by init) before the daemon starts.
+  hfv::testing::TempDir dir{"hfv-e2e"};
+  std::unique_ptr<Process> sim;
+  std::unique_ptr<Process> broker;
+  std::string url;
+  ClientTls case_system, no_cert, supervisor;
+  fs::path broker_dir;
+
+  explicit Stack(const std::function<void(json&)>& adjust_config = {}, const fs::path& dataset = {}) {
+    sim = std::make_unique<Process>(
+        std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dataset.empty() ? kSource / "demo" / "dataset.json" : dataset).string(),
+                                 "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
+                                 "--request-log", (dir.path / "sim-requests.ndjson").string()},
+        dir.path / "sim.log");
+    const std::string sim_port = hfv::testing::wait_for_file(dir.path / "sim.port");
+    broker_dir = dir.path / "broker";
+    Process init({BROKERD_BIN, "init", "--dir", broker_dir.string(), "--listen", "127.0.0.1:0",
+                  "--agency-url", "http://127.0.0.1:" + sim_port.substr(0, sim_port.find('\n'))},
+                 dir.path / "init.log");
+    REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
+    if (adjust_config) {
+      json config = json::parse(read_file(broker_dir / "brokerd.json"));
+      adjust_config(config);
+      std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
+    }
+    broker = std::make_unique<Process>(
+        std::vector<std::string>{BROKERD_BIN, "run", "--config", (broker_dir / "brokerd.json").string()},
+        dir.path / "brokerd.log");
+    const std::string port = hfv::testing::wait_for_file(broker_dir / "run" / "brokerd.port");
+    url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+    const fs::path pki = broker_dir / "pki";
+    case_system = {(pki / "ca.pem").string(), (pki / "demo-case-system.pem").string(),
+                   (pki / "demo-case-system.key").string()};
+    supervisor = {(pki / "ca.pem").string(), (pki / "demo-supervisor.pem").string(),
+                  (pki / "demo-supervisor.key").string()};
+    no_cert = {(pki / "ca.pem").string(), "", ""};
+  }
+
+  std::vector<std::string> operator_header() const { return {"X-Operator-Id: op-test-01"}; }
+
+  std::string register_authorization(const std::string& case_id, const json& ids) {
+    json body = {{"case_id", case_id},     {"members", ids},           {"categories", "all"},
+                 {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
+    auto r = https("POST", url + "/v1/authorizations", case_system, body.dump(), operator_header());
+    REQUIRE(r.status == 201);
+    return json::parse(r.body)["authorization_id"].get<std::string>();
+  }
+
+  json verify(const std::string& case_id, const json& members) {
+    json ids = json::array();
+    for (const auto& m : members) ids.push_back(m["id_number"]);
+    const std::string auth = register_authorization(case_id, ids);
+    json body = {{"case_id", case_id},        {"programme", "dibao"},  {"jurisdiction", "230100"},
+                 {"area", "urban"},           {"reference_date", "2026-11-01"},
+                 {"authorization_id", auth}, {"members", members}};
+    auto r = https("POST", url + "/v1/verifications", case_system, body.dump(), operator_header());
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+
+  long sim_request_count() const {
+    const std::string log = hfv::testing::read_file(dir.path / "sim-requests.ndjson");
+    return static_cast<long>(std::count(log.begin(), log.end(), '\n'));
+  }
+};
+
+inline json member(const char* id, const char* name, const char* relation) {
+  return {{"id_number", id}, {"name", name}, {"relation", relation}};
+}
+
+}  // namespace hfv::testing
