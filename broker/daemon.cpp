@@ -44,7 +44,8 @@ int fail(const std::string& what, const Error& error) {
 // Sources whose adapters exist in this build, for the generated config.
 json demo_agencies(const std::string& url) {
   json agencies = json::object();
-  for (const char* name : {"bank", "securities", "insurance", "internet_finance"}) {
+  for (const char* name : {"hukou", "tax", "social_insurance", "real_estate", "vehicle", "bank", "securities",
+                           "business", "provident_fund", "insurance", "internet_finance"}) {
     agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
   }
   return agencies;
@@ -99,6 +100,7 @@ int run_init(const InitOptions& options) {
       {"master_key_file", "keys/master.key"},
       {"signing_key_file", "keys/report-signing.key"},
       {"audit_db", "data/audit.db"},
+      {"audit", {{"anchor_file", "run/audit.anchor"}, {"retention_days", 183}, {"head_interval_ms", 1000}}},
       {"state_db", "data/state.db"},
       {"policies_dir", fs::absolute(policies).string()},
       {"verification_deadline_ms", 10000},
@@ -127,18 +129,35 @@ int run_init(const InitOptions& options) {
 int run_daemon(const std::filesystem::path& config_file) {
   auto config = load_config(config_file);
   if (!config) return fail("configuration", config.error());
-  auto master = crypto::load_master_key_file(config->master_key_file);
+  // HFV_MASTER_KEY, then a systemd credential, then the configured file.
+  std::string master_source;
+  auto master = crypto::load_master_key(config->master_key_file, &master_source);
   if (!master) return fail("master key", master.error());
+  log_event(LogLevel::kInfo, "master_key_loaded", {{"source", master_source}});
   auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
   if (!signer) return fail("signing key", signer.error());
   auto policies = policies::PolicySet::load_dir(config->policies_dir);
   if (!policies) return fail("policies", policies.error());
   auto divisions = DivisionCodes::load(config->divisions_dir);
   if (!divisions) return fail("division codes", divisions.error());
-  auto audit = audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb));
+  // The audit log signs a tree head at least every head_interval while
+  // records arrive and when it closes, and anchors it outside the database;
+  // it refuses to open a database that was rolled back behind the anchor.
+  audit::AuditLogOptions audit_options;
+  audit_options.anchor_file = config->audit_anchor_file;
+  audit_options.head_interval = config->audit_head_interval;
+  audit_options.retention_days = config->audit_retention_days;
+  if (!config->audit_head_url.empty()) {
+    log_event(LogLevel::kWarn, "audit_head_url_unsupported",
+              {{"reason", "sending signed tree heads to a URL is not implemented yet; the anchor file is written"}});
+  }
+  auto audit = audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
+                                     std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
   auto consent = ConsentStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
   if (!consent) return fail("state database", consent.error());
+  auto reports = ReportStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
+  if (!reports) return fail("state database", reports.error());
 
   net::io_context io(1);
   adapters::HttpClient http(io);
@@ -153,6 +172,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   parts.adapters = std::move(*adapters);
   parts.audit = audit->get();
   parts.consent = consent->get();
+  parts.reports = reports->get();
   parts.signer = &*signer;
   parts.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
   parts.blocking = &blocking;
@@ -174,7 +194,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   net::steady_timer drain(io);
   auto give_up_at = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
-    if (server.in_flight() == 0 || std::chrono::steady_clock::now() >= give_up_at) {
+    if (service.in_flight() == 0 || std::chrono::steady_clock::now() >= give_up_at) {
       io.stop();
       return;
     }
@@ -183,7 +203,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   };
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
-    log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", server.in_flight()}});
+    log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", service.in_flight()}});
     server.stop();
     reload_signal.cancel();
     give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -229,7 +249,11 @@ int run_daemon(const std::filesystem::path& config_file) {
   stopped.principal = "brokerd";
   stopped.status = "ok";
   (void)(*audit)->append_blocking({stopped});
-  log_event(LogLevel::kInfo, "stopped", {{"audit_seq", (*audit)->last_seq()}});
+  // The shutdown head: covers every record, written to the anchor too.
+  auto final_head = (*audit)->publish_head();
+  log_event(LogLevel::kInfo, "stopped",
+            {{"audit_seq", (*audit)->last_seq()},
+             {"audit_tree_size", final_head ? static_cast<std::int64_t>(final_head->tree_size) : 0}});
   return 0;
 }
 

@@ -88,7 +88,7 @@ Parsed<json> parse_json_body(std::string_view body) {
 
 Parsed<VerificationRequest> parse_verification_request(const json& body, const Date& today) {
   if (auto e = check_keys(body, "", {"case_id", "programme", "jurisdiction", "area", "reference_date",
-                                     "authorization_id", "members", "obligors", "async"})) {
+                                     "authorization_id", "members", "obligors", "async", "force"})) {
     return *e;
   }
   VerificationRequest r;
@@ -116,9 +116,11 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (body.contains("obligors")) {
     return invalid("obligors", "verifying obligors is not supported by this version");
   }
-  if (auto it = body.find("async"); it != body.end()) {
-    if (!it->is_boolean()) return invalid("async", "must be true or false");
-    if (it->get<bool>()) return invalid("async", "asynchronous verification is not supported by this version");
+  for (auto [key, out] : {std::pair{"async", &r.async}, std::pair{"force", &r.force}}) {
+    if (auto it = body.find(key); it != body.end()) {
+      if (!it->is_boolean()) return invalid(key, "must be true or false");
+      *out = it->get<bool>();
+    }
   }
   auto members = body.find("members");
   if (members == body.end()) return invalid("members", "is required");

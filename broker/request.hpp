@@ -53,7 +53,8 @@ struct VerificationRequest {
   Date reference_date;
   std::string authorization_id;
   std::vector<Member> members;
-  bool async = false;
+  bool async = false;  // answer 202 at once; the report is fetched with GET
+  bool force = false;  // verify again even if a recent report of this household exists
 };
 
 Parsed<VerificationRequest> parse_verification_request(const nlohmann::json& body, const Date& today);

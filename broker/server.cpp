@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -124,6 +125,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     api.body_too_large = too_large;
     api.peer = peer;
     if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
+    if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
 
     ApiResponse answer;
     ++in_flight_;
@@ -151,6 +153,18 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     res.prepare_payload();
     beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
     co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    if (!ec && too_large) {
+      // The client may still be sending the oversized body; if we closed now
+      // it could see a reset instead of our 413. Discard what it sends, up to
+      // a bound in bytes and time, then close.
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      std::array<char, 16384> sink{};
+      std::size_t drained = 0;
+      while (drained < 4 * config_.max_body_bytes) {
+        drained += co_await stream.async_read_some(net::buffer(sink), net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+      }
+    }
     if (ec || !keep_alive) break;
   }
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));

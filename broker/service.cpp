@@ -110,7 +110,7 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
     co_return policy_parameters(request, path.substr(std::string("/v1/policies/").size()));
   }
-  if (path == "/v1/verifications" || path.starts_with("/v1/authorizations")) {
+  if (path.starts_with("/v1/verifications") || path.starts_with("/v1/authorizations")) {
     if (principal->role != Role::kCaseSystem) {
       co_return co_await refuse(request, principal, 403, "role_not_allowed",
                                 "only case systems may call this endpoint");
@@ -124,6 +124,12 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
   if (path == "/v1/verifications") {
     if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
     co_return co_await verify(request, *principal);
+  }
+  if (path.starts_with("/v1/verifications/")) {
+    const std::string id = path.substr(std::string("/v1/verifications/").size());
+    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
+    if (!is_token(id)) co_return error_response(404, "not_found", "no such verification");
+    co_return co_await get_verification(request, *principal, id);
   }
   if (path == "/v1/authorizations") {
     if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");

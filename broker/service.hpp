@@ -31,6 +31,7 @@
 #include "broker/consent.hpp"
 #include "broker/divisions.hpp"
 #include "broker/rate_limiter.hpp"
+#include "broker/report_store.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -45,6 +46,7 @@ struct ApiRequest {
   bool body_too_large = false;
   std::optional<crypto::PeerCertificate> peer;
   std::string operator_id;  // X-Operator-Id header, as sent by the case system
+  std::string idempotency_key;  // Idempotency-Key header (optional)
 };
 
 struct ApiResponse {
@@ -60,6 +62,7 @@ struct ServiceParts {
   adapters::AdapterSet adapters;
   audit::AuditLog* audit = nullptr;
   ConsentStore* consent = nullptr;
+  ReportStore* reports = nullptr;
   const crypto::Ed25519Signer* signer = nullptr;
   crypto::SecretKey pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
@@ -85,7 +88,13 @@ class Service {
   boost::asio::awaitable<ApiResponse> refuse(const ApiRequest& request, const Principal* principal,
                                              unsigned status, std::string code, std::string message,
                                              std::string field = "");
+  struct Accepted;
   boost::asio::awaitable<ApiResponse> verify(const ApiRequest& request, const Principal& principal);
+  boost::asio::awaitable<ApiResponse> execute(std::shared_ptr<Accepted> accepted);
+  boost::asio::awaitable<ApiResponse> get_verification(const ApiRequest& request, const Principal& principal,
+                                                       const std::string& id);
+  boost::asio::awaitable<ApiResponse> answer_stored(const ApiRequest& request, const Principal& principal,
+                                                    const StoredVerification& stored, const std::string& why);
   boost::asio::awaitable<ApiResponse> register_authorization(const ApiRequest& request,
                                                              const Principal& principal);
   boost::asio::awaitable<ApiResponse> read_authorization(const ApiRequest& request,

@@ -3,10 +3,13 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "broker/service.hpp"
 #include "broker/service_internal.hpp"
+#include <algorithm>
+
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
 
@@ -50,8 +53,43 @@ net::awaitable<std::vector<SourceResult>> Service::fan_out(const std::vector<ada
   co_return results;
 }
 
+// Everything a verification needs once every check has passed.
+struct Service::Accepted {
+  VerificationRequest request;
+  std::string id;
+  std::shared_ptr<const policies::PolicySet> policy_set;  // held: a reload cannot change rules mid-way
+  const policies::JurisdictionPolicy* policy = nullptr;
+  StoredAuthorization auth;
+  std::vector<std::string> pseudonyms;
+  std::vector<Source> asked;
+  audit::AuditRecord base;
+};
+
+namespace {
+
+// Keyed digest of what makes two verifications "the same household check".
+std::string household_key(const VerificationRequest& v, std::vector<std::string> pseudonyms) {
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  crypto::Sha256 h;
+  h.update("hfv-household/v1").update(v.programme).update("|").update(v.jurisdiction).update("|");
+  h.update(policies::area_name(v.area)).update("|").update(v.reference_date.to_string());
+  for (const auto& p : pseudonyms) h.update("|").update(p);
+  return crypto::to_hex(h.finish());
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Principal& principal) {
   const Date today = Date::today_utc();
+  if (!request.idempotency_key.empty() && !is_token(request.idempotency_key)) {
+    co_return co_await refuse(request, &principal, 400, "invalid_field",
+                              "must be 1-64 characters of A-Z a-z 0-9 . _ : -", "Idempotency-Key");
+  }
   auto body = parse_json_body(request.body);
   if (auto* e = std::get_if<FieldError>(&body)) {
     co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
@@ -60,7 +98,10 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   if (auto* e = std::get_if<FieldError>(&parsed)) {
     co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
   }
-  const auto& v = std::get<VerificationRequest>(parsed);
+  auto accepted = std::make_shared<Accepted>();
+  Accepted& a = *accepted;
+  a.request = std::get<VerificationRequest>(std::move(parsed));
+  const auto& v = a.request;
   if (!parts_.divisions->contains(v.jurisdiction)) {
     co_return co_await refuse(request, &principal, 400, "invalid_field",
                               "is not a GB/T 2260 division code", "jurisdiction");
@@ -70,14 +111,13 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
                               "this caller may not verify households in jurisdiction " + v.jurisdiction,
                               "jurisdiction");
   }
-  // Held for the whole verification, so a reload cannot change rules mid-way.
-  const std::shared_ptr<const policies::PolicySet> policy_set = parts_.policies;
-  auto policy = policy_set->find(v.jurisdiction);
+  a.policy_set = parts_.policies;
+  auto policy = a.policy_set->find(v.jurisdiction);
   if (!policy) {
     co_return co_await refuse(request, &principal, 400, "no_policy", policy.error().message, "jurisdiction");
   }
-  std::vector<std::string> pseudonyms;
-  for (const auto& m : v.members) pseudonyms.push_back(pseudonym(m.id_number));
+  a.policy = *policy;
+  for (const auto& m : v.members) a.pseudonyms.push_back(pseudonym(m.id_number));
   auto auth = co_await run_blocking(*parts_.blocking, [&] {
     return parts_.consent->find(v.authorization_id, principal.name);
   });
@@ -86,34 +126,68 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
     co_return co_await refuse(request, &principal, 403, "consent_not_found",
                               "no such authorization for this caller", "authorization_id");
   }
-  if (auto problem = check_consent(**auth, v.case_id, pseudonyms, today)) {
+  if (auto problem = check_consent(**auth, v.case_id, a.pseudonyms, today)) {
     co_return co_await refuse(request, &principal, 403, problem->code, problem->message, problem->field);
+  }
+  a.auth = std::move(**auth);
+
+  // Idempotency: the same key from the same caller gets the same answer.
+  StoredVerification row;
+  row.principal = principal.name;
+  row.idempotency_key = request.idempotency_key;
+  row.request_sha256 = crypto::to_hex(crypto::sha256(request.body));
+  row.household_key = household_key(v, a.pseudonyms);
+  row.created_unix = unix_now();
+  if (!row.idempotency_key.empty()) {
+    auto earlier = co_await run_blocking(*parts_.blocking, [&] {
+      return parts_.reports->find_by_key(principal.name, row.idempotency_key);
+    });
+    if (!earlier) co_return error_response(503, "state_unavailable", "verifications cannot be read now");
+    if (*earlier) {
+      if ((*earlier)->request_sha256 != row.request_sha256) {
+        co_return co_await refuse(request, &principal, 409, "idempotency_conflict",
+                                  "this Idempotency-Key was used for a different request", "Idempotency-Key");
+      }
+      co_return co_await answer_stored(request, principal, **earlier, "idempotent_replay");
+    }
+  }
+  // Fair use: a recent report of the same household is returned again
+  // unless the caller forces a new verification.
+  if (!v.force && parts_.config->repeat_window.count() > 0) {
+    const auto since = row.created_unix - std::chrono::duration_cast<std::chrono::seconds>(
+                                              parts_.config->repeat_window).count();
+    auto recent = co_await run_blocking(*parts_.blocking, [&] {
+      return parts_.reports->latest_done(principal.name, row.household_key, since);
+    });
+    if (!recent) co_return error_response(503, "state_unavailable", "verifications cannot be read now");
+    if (*recent) co_return co_await answer_stored(request, principal, **recent, "repeat_within_window");
   }
 
   // Which agencies are asked: configured here and allowed by the authorisation.
-  std::vector<Source> asked;
   for (Source s : kAllSources) {
-    if (parts_.adapters.contains(s) && (*auth)->allows(s)) asked.push_back(s);
+    if (parts_.adapters.contains(s) && a.auth.allows(s)) a.asked.push_back(s);
   }
-  const std::string verification_id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
-  audit::AuditRecord base = base_record(request, &principal);
-  base.request_id = verification_id;
-  base.case_id = v.case_id;
-  base.authorization_id = v.authorization_id;
-  base.programme = v.programme;
-  base.jurisdiction = v.jurisdiction;
+  a.id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
+  row.id = a.id;
+  a.base = base_record(request, &principal);
+  a.base.request_id = a.id;
+  a.base.case_id = v.case_id;
+  a.base.authorization_id = v.authorization_id;
+  a.base.programme = v.programme;
+  a.base.jurisdiction = v.jurisdiction;
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
-  audit::AuditRecord head = base;
+  audit::AuditRecord head = a.base;
   head.action = "verification.request";
   head.status = "accepted";
   std::string asked_names;
-  for (Source s : asked) asked_names += (asked_names.empty() ? "" : ",") + std::string(source_name(s));
-  head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names;
+  for (Source s : a.asked) asked_names += (asked_names.empty() ? "" : ",") + std::string(source_name(s));
+  head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names +
+                (v.force ? " forced" : "") + (v.async ? " async" : "");
   before.push_back(head);
-  for (const auto& p : pseudonyms) {
-    audit::AuditRecord subject = base;
+  for (const auto& p : a.pseudonyms) {
+    audit::AuditRecord subject = a.base;
     subject.action = "verification.subject";
     subject.member = p;
     subject.status = "to_query";
@@ -123,20 +197,72 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
     co_return error_response(503, "audit_unavailable",
                              "the audit log cannot be written, so no agency is queried");
   }
+  auto stored = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->insert_running(row); });
+  if (!stored) co_return error_response(503, "state_unavailable", "verifications cannot be stored now");
 
+  if (!v.async) co_return co_await execute(accepted);
+  // Asynchronous: answer now, finish in the background on this executor.
+  ++in_flight_;  // so a graceful stop waits for it
+  auto executor = co_await net::this_coro::executor;
+  net::co_spawn(executor, execute(accepted), [this](std::exception_ptr, ApiResponse) { --in_flight_; });
+  ApiResponse accepted_response{202, {{"verification_id", a.id}, {"status", "running"}}, {}};
+  accepted_response.headers.emplace_back("Location", "/v1/verifications/" + a.id);
+  co_return accepted_response;
+}
+
+net::awaitable<ApiResponse> Service::answer_stored(const ApiRequest& request, const Principal& principal,
+                                                   const StoredVerification& stored, const std::string& why) {
+  // Reading a stored report is an access too.
+  audit::AuditRecord r = base_record(request, &principal);
+  r.action = "verification.read";
+  r.request_id = stored.id;
+  r.status = stored.state;
+  r.detail = why;
+  std::vector<audit::AuditRecord> rows;
+  rows.push_back(std::move(r));
+  if (!co_await parts_.audit->append(std::move(rows))) {
+    co_return error_response(503, "audit_unavailable", "the audit log cannot be written");
+  }
+  if (stored.state == "running") {
+    ApiResponse running{202, {{"verification_id", stored.id}, {"status", "running"}}, {}};
+    running.headers.emplace_back("Location", "/v1/verifications/" + stored.id);
+    running.headers.emplace_back("Retry-After", "1");
+    co_return running;
+  }
+  if (stored.state == "interrupted") {
+    co_return error_response(503, "verification_interrupted",
+                             "the broker restarted before this verification finished; submit it again");
+  }
+  ApiResponse done{static_cast<unsigned>(stored.http_status), json::parse(stored.response, nullptr, false), {}};
+  if (done.body.is_discarded()) co_return error_response(500, "internal_error", "stored answer is unreadable");
+  done.headers.emplace_back("X-HFV-Verification-Id", stored.id);
+  if (why == "repeat_within_window") done.headers.emplace_back("X-HFV-Repeat-Of", stored.id);
+  co_return done;
+}
+
+net::awaitable<ApiResponse> Service::get_verification(const ApiRequest& request, const Principal& principal,
+                                                      const std::string& id) {
+  auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find(id, principal.name); });
+  if (!found) co_return error_response(503, "state_unavailable", "verifications cannot be read now");
+  if (!*found) co_return error_response(404, "not_found", "no such verification");
+  co_return co_await answer_stored(request, principal, **found, "get");
+}
+
+net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted) {
+  Accepted& a = *accepted;
   std::vector<adapters::MemberQuery> queries;
-  for (std::size_t i = 0; i < v.members.size(); ++i) {
-    queries.push_back({i, v.members[i].id_number, v.members[i].name,
-                       verification_id + "-" + std::to_string(i)});
+  for (std::size_t i = 0; i < a.request.members.size(); ++i) {
+    queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
+                       a.id + "-" + std::to_string(i)});
   }
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification_deadline;
-  std::vector<SourceResult> results = co_await fan_out(queries, asked, deadline);
+  std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
 
   std::vector<audit::AuditRecord> after;
   for (const auto& r : results) {
-    audit::AuditRecord q = base;
+    audit::AuditRecord q = a.base;
     q.action = "agency.query";
-    q.member = pseudonyms[r.member_index];
+    q.member = a.pseudonyms[r.member_index];
     q.source = std::string(source_name(r.source));
     q.status = std::string(status_name(r.status));
     q.latency_ms = r.latency.count();
@@ -146,13 +272,13 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   }
   // Sources not asked are part of the picture too: denied by the
   // authorisation, or not configured in this deployment.
-  for (std::size_t i = 0; i < v.members.size(); ++i) {
+  for (std::size_t i = 0; i < a.request.members.size(); ++i) {
     for (Source s : kAllSources) {
-      if (std::find(asked.begin(), asked.end(), s) != asked.end()) continue;
+      if (std::find(a.asked.begin(), a.asked.end(), s) != a.asked.end()) continue;
       SourceResult r;
       r.member_index = i;
       r.source = s;
-      if (!(*auth)->allows(s)) {
+      if (!a.auth.allows(s)) {
         r.status = SourceStatus::kDenied;
         r.detail = "not allowed by the authorization";
       } else {
@@ -163,33 +289,35 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
     }
   }
   if (!after.empty() && !co_await parts_.audit->append(std::move(after))) {
-    co_return error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
+    ApiResponse withheld = error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
+    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 503, withheld.body.dump()); });
+    co_return withheld;
   }
 
   policies::HouseholdInput input;
-  input.member_count = v.members.size();
-  for (const auto& m : v.members) {
+  input.member_count = a.request.members.size();
+  for (const auto& m : a.request.members) {
     input.members.push_back({*id_birth_date(m.id_number), m.relation, m.disability_grade, m.disability_kind,
                              m.serious_illness, m.employed, m.labour_capacity});
   }
-  input.area = v.area;
-  input.reference_date = v.reference_date;
-  input.programme = v.programme;
+  input.area = a.request.area;
+  input.reference_date = a.request.reference_date;
+  input.programme = a.request.programme;
   input.sources = results;
-  const policies::Decision decision = policies::evaluate(**policy, input);
+  const policies::Decision decision = policies::evaluate(*a.policy, input);
 
-  json report = {{"verification_id", verification_id},
-                 {"case_id", v.case_id},
-                 {"programme", v.programme},
-                 {"jurisdiction", v.jurisdiction},
-                 {"area", std::string(policies::area_name(v.area))},
-                 {"reference_date", v.reference_date.to_string()},
-                 {"authorization_id", v.authorization_id},
+  json report = {{"verification_id", a.id},
+                 {"case_id", a.request.case_id},
+                 {"programme", a.request.programme},
+                 {"jurisdiction", a.request.jurisdiction},
+                 {"area", std::string(policies::area_name(a.request.area))},
+                 {"reference_date", a.request.reference_date.to_string()},
+                 {"authorization_id", a.request.authorization_id},
                  {"generated_at", utc_timestamp_now()}};
   report.update(policies::decision_json(decision));
   json sources = json::array();
   for (const auto& r : results) {
-    json s = {{"member", mask_id_number(v.members[r.member_index].id_number)},
+    json s = {{"member", mask_id_number(a.request.members[r.member_index].id_number)},
               {"member_index", r.member_index},
               {"source", std::string(source_name(r.source))},
               {"status", std::string(status_name(r.status))},
@@ -203,7 +331,7 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   report["sources"] = sources;
   sign_report(report, *parts_.signer);
 
-  audit::AuditRecord issued = base;
+  audit::AuditRecord issued = a.base;
   issued.action = "verification.report";
   issued.status = "issued";
   issued.outcome = report["outcome"].get<std::string>();
@@ -211,9 +339,16 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   std::vector<audit::AuditRecord> rows;
   rows.push_back(std::move(issued));
   if (!co_await parts_.audit->append(std::move(rows))) {
-    co_return error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
+    ApiResponse withheld = error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
+    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 503, withheld.body.dump()); });
+    co_return withheld;
   }
-  co_return ApiResponse{200, std::move(report), {}};
+  const std::string report_text = report.dump();
+  auto saved = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 200, report_text); });
+  if (!saved) co_return error_response(503, "state_unavailable", "the report could not be stored");
+  ApiResponse done{200, std::move(report), {}};
+  done.headers.emplace_back("X-HFV-Verification-Id", a.id);
+  co_return done;
 }
 
 }  // namespace hfv::broker

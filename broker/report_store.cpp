@@ -1,0 +1,102 @@
+#include "broker/report_store.hpp"
+
+#include "common/date.hpp"
+
+namespace hfv::broker {
+
+namespace {
+constexpr const char* kColumns =
+    "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response, created_unix";
+}
+
+Result<std::unique_ptr<ReportStore>> ReportStore::open(const std::filesystem::path& path,
+                                                       const crypto::SecretKey& key) {
+  auto db = audit::SqlcipherDb::open(path, key, /*create=*/true);
+  if (!db) return db.error();
+  if (auto s = (*db)->exec(
+          "CREATE TABLE IF NOT EXISTS verifications ("
+          " id TEXT PRIMARY KEY, principal TEXT NOT NULL, idempotency_key TEXT NOT NULL,"
+          " request_sha256 TEXT NOT NULL, household_key TEXT NOT NULL, state TEXT NOT NULL,"
+          " http_status INTEGER NOT NULL DEFAULT 0, response TEXT NOT NULL DEFAULT '',"
+          " created_unix INTEGER NOT NULL, completed_at TEXT);"
+          "CREATE UNIQUE INDEX IF NOT EXISTS verifications_key ON verifications(principal, idempotency_key)"
+          " WHERE idempotency_key != '';"
+          "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal, household_key,"
+          " created_unix);"
+          "UPDATE verifications SET state = 'interrupted' WHERE state = 'running';");
+      !s) {
+    return s.error();
+  }
+  return std::unique_ptr<ReportStore>(new ReportStore(std::move(*db)));
+}
+
+Status ReportStore::insert_running(const StoredVerification& v) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "INSERT INTO verifications (id, principal, idempotency_key, request_sha256, household_key, state,"
+      " created_unix) VALUES (?,?,?,?,?,'running',?);");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, v.id).bind(2, v.principal).bind(3, v.idempotency_key).bind(4, v.request_sha256);
+  stmt->bind(5, v.household_key).bind(6, v.created_unix);
+  stmt->step();
+  return stmt->status();
+}
+
+Status ReportStore::finish(const std::string& id, long http_status, const std::string& response) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? WHERE id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(http_status)).bind(2, response).bind(3, utc_timestamp_now()).bind(4, id);
+  stmt->step();
+  return stmt->status();
+}
+
+Result<std::optional<StoredVerification>> ReportStore::query_one(const std::string& sql,
+                                                                 std::initializer_list<std::string> text_args,
+                                                                 std::optional<std::int64_t> int_arg) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(sql);
+  if (!stmt) return stmt.error();
+  int i = 1;
+  for (const auto& a : text_args) stmt->bind(i++, a);
+  if (int_arg) stmt->bind(i, *int_arg);
+  if (!stmt->step()) {
+    if (auto s = stmt->status(); !s) return s.error();
+    return std::optional<StoredVerification>();
+  }
+  StoredVerification v;
+  v.id = stmt->column_text(0);
+  v.principal = stmt->column_text(1);
+  v.idempotency_key = stmt->column_text(2);
+  v.request_sha256 = stmt->column_text(3);
+  v.household_key = stmt->column_text(4);
+  v.state = stmt->column_text(5);
+  v.http_status = static_cast<long>(stmt->column_int(6));
+  v.response = stmt->column_text(7);
+  v.created_unix = stmt->column_int(8);
+  return std::optional(std::move(v));
+}
+
+Result<std::optional<StoredVerification>> ReportStore::find(const std::string& id, const std::string& principal) {
+  return query_one(std::string("SELECT ") + kColumns + " FROM verifications WHERE id = ? AND principal = ?;",
+                   {id, principal});
+}
+
+Result<std::optional<StoredVerification>> ReportStore::find_by_key(const std::string& principal,
+                                                                   const std::string& key) {
+  return query_one(std::string("SELECT ") + kColumns +
+                       " FROM verifications WHERE principal = ? AND idempotency_key = ?;",
+                   {principal, key});
+}
+
+Result<std::optional<StoredVerification>> ReportStore::latest_done(const std::string& principal,
+                                                                   const std::string& household_key,
+                                                                   std::int64_t since_unix) {
+  return query_one(std::string("SELECT ") + kColumns +
+                       " FROM verifications WHERE principal = ? AND household_key = ? AND state = 'done'"
+                       " AND http_status = 200 AND created_unix >= ? ORDER BY created_unix DESC LIMIT 1;",
+                   {principal, household_key}, since_unix);
+}
+
+}  // namespace hfv::broker
