@@ -3,11 +3,13 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -103,6 +105,22 @@ struct ClientTls {
   std::string key_file;
 };
 
+// When HFV_OPENAPI_SAMPLES names a folder, every exchange is written there
+// for tests/openapi/check.mjs to check against docs/openapi.yaml.
+inline void record_exchange(const std::string& method, const std::string& url, const std::string& request_body,
+                            const HttpAnswer& answer) {
+  const char* dir = std::getenv("HFV_OPENAPI_SAMPLES");
+  if (dir == nullptr || *dir == '\0') return;
+  static int counter = 0;
+  std::filesystem::create_directories(dir);
+  std::string path = url.substr(url.find('/', url.find("//") + 2));
+  path = path.substr(0, path.find('?'));
+  const nlohmann::json sample = {{"method", method}, {"path", path}, {"status", answer.status},
+                                 {"request_body", request_body}, {"response_body", answer.body}};
+  std::ofstream(std::filesystem::path(dir) / (std::to_string(getpid()) + "-" + std::to_string(++counter) + ".json"))
+      << sample.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 inline HttpAnswer https(const std::string& method, const std::string& url, const ClientTls& tls,
                         const std::string& body = "", std::vector<std::string> headers = {}) {
   HttpAnswer answer;
@@ -136,6 +154,7 @@ inline HttpAnswer https(const std::string& method, const std::string& url, const
   }
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
+  record_exchange(method, url, body, answer);
   return answer;
 }
 
