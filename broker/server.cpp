@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "broker/log.hpp"
+#include "crypto/tls.hpp"
 
 namespace hfv::broker {
 
@@ -39,6 +40,9 @@ Status Server::start() {
   if (!ec) tls_.use_private_key_file(config_.tls_key_file.string(), net::ssl::context::pem, ec);
   if (!ec) tls_.load_verify_file(config_.tls_ca_file.string(), ec);
   if (ec) return make_error("tls_setup", "TLS files could not be loaded: " + ec.message());
+  if (!config_.tls_crl_file.empty()) {
+    if (auto s = crypto::load_crl(tls_.native_handle(), config_.tls_crl_file); !s) return s.error();
+  }
   // Verify a presented certificate; do not demand one at the TLS layer so a
   // caller without one gets an audited 401 rather than a handshake alert.
   tls_.set_verify_mode(net::ssl::verify_peer);

@@ -7,6 +7,7 @@
 
 #include "common/id_number.hpp"
 #include "crypto/pki.hpp"
+#include "crypto/tls.hpp"
 #include "stack.hpp"
 
 using hfv::testing::ClientTls;
@@ -58,7 +59,7 @@ void check_refused(Stack& /*stack*/, const hfv::testing::HttpAnswer& r, const Ex
   CHECK_FALSE(body.value("message", "").empty());
 }
 
-void relax_rate_limit(json& config) {
+void relax_rate_limit(json& config, const fs::path& /*dir*/) {
   for (auto& p : config["principals"]) {
     p["rate_per_second"] = 100000;
     p["burst"] = 100000;
@@ -213,7 +214,7 @@ TEST_CASE("api: random mutations of a valid request never cause a 5xx", "[integr
 }
 
 TEST_CASE("api: a caller over its rate limit gets 429 with Retry-After", "[integration][api]") {
-  Stack s([](json& config) {
+  Stack s([](json& config, const fs::path&) {
     for (auto& p : config["principals"]) {
       p["rate_per_second"] = 1;
       p["burst"] = 3;
@@ -228,4 +229,18 @@ TEST_CASE("api: a caller over its rate limit gets 429 with Retry-After", "[integ
     }
   }
   CHECK(limited >= 2);
+}
+
+TEST_CASE("api: a revoked client certificate is refused at the handshake", "[integration][api][crl]") {
+  Stack s([](json& config, const fs::path& dir) {
+    const fs::path pki = dir / "pki";
+    REQUIRE(hfv::crypto::write_crl(pki / "ca.pem", pki / "ca.key", {pki / "demo-case-system.pem"},
+                                   pki / "revoked.crl.pem")
+                .ok());
+    config["tls"]["crl_file"] = "pki/revoked.crl.pem";
+  });
+  auto revoked = https("GET", s.url + "/v1/keys/report-signing", s.case_system);
+  CHECK(revoked.status == 0);  // no TLS session, so no HTTP answer at all
+  auto still_valid = https("GET", s.url + "/v1/keys/report-signing", s.supervisor);
+  CHECK(still_valid.status == 200);
 }

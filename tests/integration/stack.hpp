@@ -27,7 +27,7 @@ struct Stack {
   ClientTls case_system, no_cert, supervisor;
   fs::path broker_dir;
 
-  explicit Stack(const std::function<void(json&)>& adjust_config = {}, const fs::path& dataset = {}) {
+  explicit Stack(const std::function<void(json&, const fs::path&)>& adjust_config = {}, const fs::path& dataset = {}) {
     sim = std::make_unique<Process>(
         std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dataset.empty() ? kSource / "demo" / "dataset.json" : dataset).string(),
                                  "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
@@ -41,7 +41,7 @@ struct Stack {
     REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
     if (adjust_config) {
       json config = json::parse(read_file(broker_dir / "brokerd.json"));
-      adjust_config(config);
+      adjust_config(config, broker_dir);
       std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
     }
     broker = std::make_unique<Process>(

@@ -51,7 +51,7 @@ TEST_CASE("api: asynchronous verification answers 202 then the report", "[integr
 
 TEST_CASE("api: idempotency keys replay the same answer and refuse a different body",
           "[integration][api][idempotency]") {
-  Stack s([](json& c) { c["repeat_window_hours"] = 0; });  // isolate idempotency from fair use
+  Stack s([](json& c, const std::filesystem::path&) { c["repeat_window_hours"] = 0; });  // isolate idempotency from fair use
   const std::string auth = s.register_authorization("HRB-M-1", json::array({"230103195901200035"}));
   auto headers = s.operator_header();
   headers.push_back("Idempotency-Key: case-HRB-M-1-try-1");

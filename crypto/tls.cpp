@@ -1,0 +1,94 @@
+#include "crypto/tls.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "crypto/internal.hpp"
+
+namespace hfv::crypto {
+
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using CrlPtr = std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+Result<X509Ptr> read_cert(const std::filesystem::path& p) {
+  File f(std::fopen(p.c_str(), "rb"));
+  if (!f) return make_error("not_found", "cannot read " + p.string());
+  X509Ptr cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (!cert) return make_error("bad_cert_file", p.string() + " is not a PEM certificate");
+  return cert;
+}
+
+}  // namespace
+
+Status load_crl(void* native_ssl_ctx, const std::filesystem::path& crl_pem) {
+  File f(std::fopen(crl_pem.c_str(), "rb"));
+  if (!f) return make_error("not_found", "cannot read " + crl_pem.string());
+  CrlPtr crl(PEM_read_X509_CRL(f.get(), nullptr, nullptr, nullptr), &X509_CRL_free);
+  if (!crl) return make_error("bad_crl", crl_pem.string() + " is not a PEM CRL");
+  auto* ctx = static_cast<SSL_CTX*>(native_ssl_ctx);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  if (X509_STORE_add_crl(store, crl.get()) != 1) return make_error("bad_crl", "CRL could not be added");
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return {};
+}
+
+Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::path& ca_key,
+                 const std::vector<std::filesystem::path>& revoked_certs, const std::filesystem::path& out_pem,
+                 int days) {
+  auto ca = read_cert(ca_cert);
+  if (!ca) return ca.error();
+  auto key_pem = internal::read_private_file(ca_key);
+  if (!key_pem) return key_pem.error();
+  internal::WipedString key_text(std::move(*key_pem));
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(key_text.str().data(), static_cast<int>(key_text.str().size())), &BIO_free);
+  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (!key) return make_error("bad_key_file", ca_key.string() + " is not a PEM private key");
+
+  CrlPtr crl(X509_CRL_new(), &X509_CRL_free);
+  if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca->get())) != 1) {
+    return make_error("crypto_error", "cannot build the CRL");
+  }
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> now(X509_gmtime_adj(nullptr, 0), &ASN1_TIME_free);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(
+      X509_gmtime_adj(nullptr, static_cast<long>(days) * 24 * 3600), &ASN1_TIME_free);
+  X509_CRL_set1_lastUpdate(crl.get(), now.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  for (const auto& path : revoked_certs) {
+    auto cert = read_cert(path);
+    if (!cert) return cert.error();
+    X509_REVOKED* entry = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(cert->get()));
+    X509_REVOKED_set_revocationDate(entry, now.get());
+    X509_CRL_add0_revoked(crl.get(), entry);
+  }
+  X509_CRL_sort(crl.get());
+  if (X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) == 0) return make_error("crypto_error", "cannot sign the CRL");
+  const auto tmp = out_pem.string() + ".tmp";
+  {
+    File out(std::fopen(tmp.c_str(), "wb"));
+    if (!out || PEM_write_X509_CRL(out.get(), crl.get()) != 1) {
+      return make_error("io_error", "cannot write " + out_pem.string());
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, out_pem, ec);
+  if (ec) return make_error("io_error", "cannot write " + out_pem.string());
+  return {};
+}
+
+}  // namespace hfv::crypto
