@@ -2,6 +2,7 @@
 // window, against the real daemon and simulator.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <thread>
 
 #include "stack.hpp"
@@ -10,6 +11,7 @@ using hfv::testing::https;
 using hfv::testing::member;
 using hfv::testing::Stack;
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 json request_for(const std::string& auth) {
@@ -90,4 +92,33 @@ TEST_CASE("api: a repeat within the window returns the earlier report unless for
   REQUIRE(fresh.status == 200);
   CHECK(json::parse(fresh.body)["verification_id"] != json::parse(first.body)["verification_id"]);
   CHECK(s.sim_request_count() > after_first);
+}
+
+TEST_CASE("api: a saved report verifies offline, and one changed character does not",
+          "[integration][api][signature]") {
+  Stack s;
+  const std::string auth = s.register_authorization("HRB-M-1", json::array({"230103195901200035"}));
+  auto r = https("POST", s.url + "/v1/verifications", s.case_system, request_for(auth).dump(), s.operator_header());
+  REQUIRE(r.status == 200);
+  const auto saved = s.dir.path / "report.json";
+  std::ofstream(saved) << r.body;
+  // The public key as a case system would fetch it.
+  auto key = https("GET", s.url + "/v1/keys/report-signing", s.case_system);
+  REQUIRE(key.status == 200);
+  const auto pem = s.dir.path / "broker-public.pem";
+  std::ofstream(pem) << json::parse(key.body)["public_key_pem"].get<std::string>();
+
+  auto run = [&](const fs::path& report) {
+    hfv::testing::Process p({BROKERCTL_BIN, "report", "verify", report.string(), "--public-key", pem.string()},
+                            s.dir.path / "brokerctl.log");
+    return p.stop(0, std::chrono::seconds(30));
+  };
+  CHECK(run(saved) == 0);
+  std::string text = r.body;
+  const auto at = text.find("\"outcome\":\"ineligible\"");
+  REQUIRE(at != std::string::npos);
+  text[at + 11] = 'I';  // "Ineligible"
+  const auto tampered = s.dir.path / "tampered.json";
+  std::ofstream(tampered) << text;
+  CHECK(run(tampered) == 1);
 }
