@@ -1,54 +1,76 @@
-// AuditLog: the broker's append-only access log in an SQLCipher database.
+// AuditLog: the broker's append-only access log (format hfv-audit/v2,
+// docs/audit-log-format.md) — a generic verifiable log in an SQLCipher
+// database, with the broker's record "personality" (AuditRecord) on top.
 //
-// Every record is chained to the one before it: hash = SHA-256("hfv-audit/v1"
-// || prev_hash || body), where body is the record's canonical JSON (sorted
-// keys, including its sequence number and UTC timestamp). Editing, removing
-// or reordering a row breaks the chain from that row on. The format is
-// specified in docs/audit-log-format.md.
+// Storage: SQLCipher with a random 256-bit database key kept wrapped in the
+// keyring beside the database (audit/keyring.hpp); open() takes the
+// key-encryption key derived from the master key. One process at a time may
+// open a log for writing (an flock on `<db>.lock`).
 //
-// Durability: append() completes only after the records are committed with
-// synchronous=FULL (fsync'd WAL). Appends from many coroutines are gathered
-// by one writer thread into shared transactions (group commit), so they share
-// one fsync. If the database cannot be written, append() reports an error and
-// the caller must not go on to query anyone.
+// Records: each record becomes a Merkle leaf (RFC 6962, audit/merkle.hpp).
+// The leaf data is the record's canonical "envelope" JSON; personal fields
+// (operator, case, authorisation, request, member pseudonym) live in a
+// separate salted JSON committed to by its SHA-256 in the envelope, so
+// retention can erase them while every leaf, root and proof still verifies.
+//
+// Tamper evidence: the writer signs a tree head (Ed25519, key in the keyring)
+// at least every `head_interval` while records arrive and when the log
+// closes, stores it in the database and writes it to the anchor file (and
+// calls on_head, e.g. to send it elsewhere). open() refuses a database whose
+// tree is smaller than, or inconsistent with, the anchored head (rollback).
+//
+// Durability: append() completes only after its records are committed with
+// synchronous=FULL (fsync'd WAL). One writer thread gathers concurrent
+// appends into shared transactions (group commit: one fsync for many). If
+// the database cannot be written, append() reports an error and the caller
+// must not go on to query anyone.
 //
 // Threading: append() may be awaited from any io_context thread; the writer
-// thread owns the write connection. verify() and read() open their own
-// read connection and may run on any thread.
+// thread owns the write connection. Readers (verify, read, query, proofs,
+// export) open their own read connection, block, and may run on any thread
+// but an I/O thread.
 #pragma once
 
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "audit/keyring.hpp"
+#include "audit/merkle.hpp"
 #include "audit/sqlcipher_db.hpp"
+#include "audit/tree_head.hpp"
 #include "common/result.hpp"
 #include "crypto/keys.hpp"
 
 namespace hfv::audit {
+
+inline constexpr std::string_view kLogFormat = "hfv-audit/v2";
 
 // What a caller records. Fields that do not apply stay empty. Never put a
 // raw ID number here: members are recorded by their keyed pseudonym.
 struct AuditRecord {
   std::string action;            // e.g. "verification.request", "agency.query", "request.refused"
   std::string principal;         // client certificate subject
-  std::string operator_id;       // individual operator, as sent by the case system
+  std::string operator_id;       // individual operator, as sent by the case system (personal)
   std::string centre;            // the principal's jurisdiction(s)
-  std::string request_id;        // verification id
-  std::string case_id;
-  std::string authorization_id;
+  std::string request_id;        // verification id (personal)
+  std::string case_id;           // (personal)
+  std::string authorization_id;  // (personal)
   std::string programme;
   std::string jurisdiction;
-  std::string member;            // member pseudonym (hex HMAC), never the ID number
+  std::string member;            // member pseudonym (hex HMAC), never the ID number (personal)
   std::string source;            // agency
   std::string status;            // accepted | refused | ok | not_found | timeout | error | ...
   std::string outcome;           // eligible | ineligible | indeterminate
@@ -60,29 +82,75 @@ struct AuditRecord {
 struct StoredRecord {
   std::int64_t seq = 0;
   std::string ts;         // UTC RFC 3339 with milliseconds
-  std::string body;       // canonical JSON
-  std::string prev_hash;  // hex
-  std::string hash;       // hex
+  std::string body;       // envelope and personal fields merged into one JSON object (a view)
+  std::string envelope;   // canonical JSON, the Merkle leaf data
+  std::string personal;   // canonical JSON; empty once erased by retention
+  std::string leaf_hash;  // hex
 };
 
+// Result of a full check. `ok` false names the first bad sequence number.
 struct ChainReport {
   bool ok = true;
   std::int64_t records = 0;
   std::int64_t first_bad_seq = 0;  // 0 when ok
   std::string problem;             // empty when ok
-  std::string head_hash;           // hash of the last record ("" for an empty log)
+  std::string head_hash;           // hex Merkle root over all records (empty root for none)
+  std::int64_t heads_checked = 0;
+  bool anchor_checked = false;
+  std::optional<SignedTreeHead> latest_head;
 };
 
-// Canonical JSON body of a record as stored and hashed.
-std::string canonical_body(const AuditRecord& record, std::int64_t seq, const std::string& ts);
-std::string chain_hash(const std::string& prev_hash_hex, const std::string& body);
+struct AuditLogOptions {
+  std::filesystem::path anchor_file;  // empty: no anchor
+  std::chrono::milliseconds head_interval{1000};
+  std::function<void(const SignedTreeHead&)> on_head;  // called on the writer thread
+  int retention_days = 0;  // personal fields of older records are erased; 0: kept
+};
+
+// Filters for query(); empty strings do not filter.
+struct AuditQuery {
+  std::string from_ts, to_ts;  // from <= ts < to (RFC 3339 prefixes compare as text)
+  std::string principal, operator_id, member, case_id, source, outcome, action;
+  std::vector<std::string> actions;  // any of these (in addition to `action`)
+  // Scope: records whose jurisdiction starts with one of these, plus records
+  // without a jurisdiction. Empty vector: no scoping.
+  std::vector<std::string> jurisdiction_prefixes;
+  std::int64_t after_seq = 0;
+  std::int64_t limit = 100;
+};
+
+struct InclusionProof {
+  std::int64_t seq = 0;
+  merkle::Hash leaf_hash{};
+  std::vector<merkle::Hash> path;
+  SignedTreeHead head;
+};
+
+struct ConsistencyProof {
+  SignedTreeHead first, second;
+  std::vector<merkle::Hash> path;
+};
+
+// Canonical JSON of a record's envelope and personal part, as stored. The
+// personal part is empty when the record has no personal field.
+struct CanonicalRecord {
+  std::string envelope;
+  std::string personal;
+};
+CanonicalRecord canonical_record(const AuditRecord& record, std::int64_t seq,
+                                 const std::string& ts);
 
 class AuditLog {
  public:
-  // Opens or creates the log at `path` with the database key `key`.
+  // Opens or creates the log at `path`. `kek` unwraps the keyring
+  // (crypto::derive_key(master, crypto::kPurposeAuditDb)). Error codes:
+  // "bad_key" (wrong master key or not an audit database), "locked" (open
+  // elsewhere), "rollback_detected", "anchor_missing", "bad_anchor",
+  // "unsupported_format", "io_error".
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& path,
-                                                const crypto::SecretKey& key);
-  ~AuditLog();  // flushes pending appends, stops the writer
+                                                const crypto::SecretKey& kek,
+                                                AuditLogOptions options = {});
+  ~AuditLog();  // flushes pending appends, signs a final head, stops the writer
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
@@ -93,32 +161,79 @@ class AuditLog {
   // called from an io_context thread.
   Result<std::int64_t> append_blocking(std::vector<AuditRecord> records);
 
-  // Walks the whole chain (own read connection).
+  // Full check: every record, every stored signed head, the anchor.
   Result<ChainReport> verify() const;
+  // The same on a database file without opening it for writing (works on a
+  // copy, and beside a running daemon). `anchor_file` may be empty.
+  static Result<ChainReport> verify_file(const std::filesystem::path& path,
+                                         const crypto::SecretKey& kek,
+                                         const std::filesystem::path& anchor_file);
+
   // Records with seq >= from_seq, at most `limit`.
   Result<std::vector<StoredRecord>> read(std::int64_t from_seq, std::int64_t limit) const;
+  Result<std::vector<StoredRecord>> query(const AuditQuery& query) const;
 
+  // Signs a head covering every committed record now (blocking; no-op if the
+  // latest head already covers them) and returns the latest head.
+  Result<SignedTreeHead> publish_head();
+  std::optional<SignedTreeHead> latest_head() const;
+  // Proof that record `seq` is in the tree of the signed head with
+  // `tree_size` (0: the latest head). Error "not_found" when seq is not
+  // covered by that head, or no head has that size.
+  Result<InclusionProof> inclusion_proof(std::int64_t seq, std::int64_t tree_size = 0) const;
+  // Proof that the signed head of size `first` is a prefix of that of
+  // `second` (0: the latest). Both must be stored heads.
+  Result<ConsistencyProof> consistency_proof(std::int64_t first, std::int64_t second = 0) const;
+  // Signed NDJSON export of records [from_seq, to_seq] against the latest head
+  // (format in docs/audit-log-format.md). Records for which `visible`
+  // returns false (given the envelope JSON) are withheld: only their leaf
+  // hash is exported, so the range still verifies.
+  Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
+                                    const std::function<bool(const std::string&)>& visible) const;
+
+  // Erases the personal part of records older than `cutoff_ts` (blocking,
+  // runs on the writer). Returns how many records were erased.
+  Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
+
+  const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
   // Appends committed so far (for metrics and tests).
   std::int64_t last_seq() const;
 
+  // Re-keys the database with a fresh random data key (the log must not be
+  // open anywhere). Safe against a crash at any point: see keyring.hpp.
+  static Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKey& kek);
+  // Re-wraps the keyring under `new_kek` (master-key rotation).
+  static Status rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
+                               const crypto::SecretKey& new_kek);
+
  private:
   struct Pending;
-  AuditLog(std::filesystem::path path, crypto::SecretKey key, std::unique_ptr<SqlcipherDb> db);
+  AuditLog() = default;
   void submit(Pending* pending);
   void writer_loop();
   Status write_batch(std::vector<Pending*>& batch);
+  void make_head();
+  void run_retention();
+  // Runs `job` on the writer thread and waits for it.
+  void run_on_writer(std::function<void()> job);
 
   std::filesystem::path path_;
-  crypto::SecretKey key_;
+  crypto::SecretKey kek_;
+  Keyring keyring_;
+  AuditLogOptions options_;
+  int lock_fd_ = -1;
   std::unique_ptr<SqlcipherDb> db_;  // writer thread only, after construction
   std::int64_t next_seq_ = 1;        // writer thread only
-  std::string head_hash_;            // writer thread only
+  merkle::CompactTree tree_;         // writer thread only
+  std::chrono::steady_clock::time_point next_retention_{};  // writer thread only
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending*> queue_;
+  std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::int64_t committed_seq_ = 0;
+  std::optional<SignedTreeHead> latest_head_;
   std::thread writer_;
 };
 

@@ -69,7 +69,8 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
     return make_error("not_found", "database file not found: " + path.string());
   }
   sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  const int flags =
+      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
     std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
@@ -86,7 +87,8 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
   if (auto s = db->exec("PRAGMA cipher_page_size = 4096;"); !s) return s.error();
   // The first real read fails with SQLITE_NOTADB when the key is wrong.
   char* err = nullptr;
-  if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &err) !=
+      SQLITE_OK) {
     sqlite3_free(err);
     return make_error("bad_key", "cannot read " + path.string() +
                                      ": wrong key or not an encrypted audit database");
@@ -114,7 +116,8 @@ Status SqlcipherDb::exec(std::string_view sql) {
 
 Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
     return make_error("io_error", std::string("database: ") + sqlite3_errmsg(db_));
   }
   return Statement(db_, stmt);

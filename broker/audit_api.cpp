@@ -1,20 +1,381 @@
 // Service endpoints over the audit log: supervisors' search, verification,
-// proofs and export (/v1/audit...), and the citizen access log
-// (/v1/access-log). Owned by the audit work (issue 5).
+// signed heads, proofs and export (/v1/audit...), and the citizen access log
+// (/v1/access-log). Every read of the log is itself audited.
+//
+// Scope: a supervisor sees records of its own jurisdictions and records
+// without a jurisdiction (daemon events, refusals before a body was read).
+// The access log answers for one person only: the case system must hold an
+// authorisation covering that person, and only records naming that
+// person's pseudonym are returned.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include <boost/asio/use_awaitable.hpp>
+#include <map>
 
+#include "audit/export.hpp"
 #include "broker/service.hpp"
 #include "broker/service_internal.hpp"
+#include "common/id_number.hpp"
+#include "crypto/hash.hpp"
 
 namespace hfv::broker {
 
 namespace net = boost::asio;
+using detail::error_response;
+using detail::run_blocking;
+using nlohmann::json;
 
-net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& /*request*/, const Principal& /*principal*/,
-                                                  const std::string& /*path*/) {
-  co_return detail::error_response(404, "not_found", "the audit API is not available in this version");
+namespace {
+
+constexpr std::int64_t kMaxPage = 1000;
+constexpr std::int64_t kMaxExport = 20000;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Query-string parameters, percent-decoded. nullopt on malformed escapes.
+std::optional<std::map<std::string, std::string>> query_params(const std::string& target) {
+  std::map<std::string, std::string> out;
+  const auto q = target.find('?');
+  if (q == std::string::npos) return out;
+  std::string_view rest = std::string_view(target).substr(q + 1);
+  auto decode = [](std::string_view s) -> std::optional<std::string> {
+    std::string d;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        d += ' ';
+      } else if (s[i] == '%') {
+        if (i + 2 >= s.size()) return std::nullopt;
+        const int hi = hex_value(s[i + 1]);
+        const int lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        d += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        d += s[i];
+      }
+    }
+    return d;
+  };
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto key = decode(pair.substr(0, eq));
+    auto value = decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!key || !value) return std::nullopt;
+    out[*key] = *value;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> to_int(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoll(s);
+}
+
+json record_json(const audit::StoredRecord& r) {
+  json body = json::parse(r.body, nullptr, false);
+  return {{"seq", r.seq},
+          {"ts", r.ts},
+          {"record", body.is_discarded() ? json(nullptr) : body},
+          {"personal_erased",
+           r.personal.empty() && r.envelope.find("personal_sha256") != std::string::npos},
+          {"leaf_hash", r.leaf_hash}};
+}
+
+json hashes_json(const std::vector<audit::merkle::Hash>& hashes) {
+  json out = json::array();
+  for (const auto& h : hashes) out.push_back(crypto::to_hex(h));
+  return out;
+}
+
+bool visible_to(const Principal& principal, const std::string& envelope) {
+  const json e = json::parse(envelope, nullptr, false);
+  if (e.is_discarded()) return false;
+  const std::string jurisdiction = e.value("jurisdiction", "");
+  return jurisdiction.empty() || principal.covers(jurisdiction);
+}
+
+}  // namespace
+
+net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
+                                                  const Principal& principal,
+                                                  const std::string& path) {
+  audit::AuditLog* log = parts_.audit;
+  auto note_access = [&](std::string action, std::string detail,
+                         std::string member) -> net::awaitable<bool> {
+    audit::AuditRecord r = base_record(request, &principal);
+    r.action = std::move(action);
+    r.status = "ok";
+    r.detail = std::move(detail);
+    r.member = std::move(member);
+    std::vector<audit::AuditRecord> rows;
+    rows.push_back(std::move(r));
+    auto written = co_await log->append(std::move(rows));
+    co_return written.ok();
+  };
+  const auto params = query_params(request.target);
+  if (!params) co_return error_response(400, "invalid_field", "malformed query string", "query");
+  auto param = [&](const char* key) {
+    auto it = params->find(key);
+    return it == params->end() ? std::string() : it->second;
+  };
+
+  // --- Citizen access log ---------------------------------------------------
+  if (path == "/v1/access-log") {
+    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
+    if (principal.role != Role::kCaseSystem) {
+      co_return co_await refuse(request, &principal, 403, "role_not_allowed",
+                                "only a case system acting for the citizen may read an access log");
+    }
+    auto body = parse_json_body(request.body);
+    if (auto* e = std::get_if<FieldError>(&body)) {
+      co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
+    }
+    const json& b = std::get<json>(body);
+    const std::string id = b.is_object() ? b.value("id_number", "") : "";
+    const std::string auth_id = b.is_object() ? b.value("authorization_id", "") : "";
+    if (validate_id_number(id, Date::today_utc()) != IdNumberProblem::kNone) {
+      co_return co_await refuse(request, &principal, 400, "invalid_field",
+                                "must be a valid resident ID number", "id_number");
+    }
+    if (!is_token(auth_id)) {
+      co_return co_await refuse(request, &principal, 400, "invalid_field",
+                                "authorization_id is required", "authorization_id");
+    }
+    const std::string member = pseudonym(id);
+    auto auth = co_await run_blocking(
+        *parts_.blocking, [&] { return parts_.consent->find(auth_id, principal.name); });
+    if (!auth)
+      co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
+    if (!*auth || !(*auth)->member_pseudonyms.contains(member)) {
+      co_return co_await refuse(request, &principal, 403, "consent_not_found",
+                                "no authorization of this caller covers this person",
+                                "authorization_id");
+    }
+    if (!co_await note_access("access_log.read", "authorization=" + auth_id, member)) {
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
+    }
+    audit::AuditQuery q;
+    q.member = member;
+    q.actions = {"verification.subject", "agency.query"};
+    q.limit = kMaxPage;
+    if (auto after = to_int(param("after_seq"))) q.after_seq = *after;
+    auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->query(q); });
+    if (!rows)
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
+    json accesses = json::array();
+    for (const auto& r : *rows) {
+      const json rec = json::parse(r.body, nullptr, false);
+      if (rec.is_discarded()) continue;
+      json a = {{"seq", r.seq}, {"ts", r.ts}, {"action", rec.value("action", "")}};
+      for (const char* key : {"principal", "operator", "centre", "case_id", "programme",
+                              "jurisdiction", "source", "status", "request_id"}) {
+        if (rec.contains(key)) a[key] = rec[key];
+      }
+      accesses.push_back(std::move(a));
+    }
+    json answer = {{"accesses", accesses}, {"count", accesses.size()}};
+    if (static_cast<std::int64_t>(rows->size()) == kMaxPage)
+      answer["next_after_seq"] = rows->back().seq;
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  // --- Supervisor API -------------------------------------------------------
+  if (principal.role != Role::kSupervisor) {
+    co_return co_await refuse(request, &principal, 403, "role_not_allowed",
+                              "only supervisors may read the audit log");
+  }
+
+  if (path == "/v1/audit" || path == "/v1/audit/search") {
+    const bool post = path == "/v1/audit/search";
+    if (request.method != (post ? "POST" : "GET")) {
+      co_return error_response(405, "method_not_allowed", post ? "use POST" : "use GET");
+    }
+    std::map<std::string, std::string> filters = *params;
+    if (post) {  // the body keeps an ID number out of URLs and access logs
+      auto body = parse_json_body(request.body);
+      if (auto* e = std::get_if<FieldError>(&body))
+        co_return error_response(400, e->code, e->message, e->field);
+      const json& b = std::get<json>(body);
+      if (!b.is_object())
+        co_return error_response(400, "invalid_field", "must be a JSON object", "body");
+      for (const auto& [k, v] : b.items()) {
+        if (v.is_string())
+          filters[k] = v.get<std::string>();
+        else if (v.is_number_integer())
+          filters[k] = std::to_string(v.get<std::int64_t>());
+        else
+          co_return error_response(400, "invalid_field", "filters are strings or integers", k);
+      }
+    }
+    audit::AuditQuery q;
+    std::string described;
+    for (const auto& [key, value] : filters) {
+      if (key == "from")
+        q.from_ts = value;
+      else if (key == "to")
+        q.to_ts = value;
+      else if (key == "principal")
+        q.principal = value;
+      else if (key == "operator")
+        q.operator_id = value;
+      else if (key == "case_id")
+        q.case_id = value;
+      else if (key == "source")
+        q.source = value;
+      else if (key == "outcome")
+        q.outcome = value;
+      else if (key == "action")
+        q.action = value;
+      else if (key == "member_id") {
+        if (validate_id_number(value, Date::today_utc()) != IdNumberProblem::kNone) {
+          co_return error_response(400, "invalid_field", "must be a valid resident ID number",
+                                   "member_id");
+        }
+        q.member = pseudonym(value);
+      } else if (key == "member")
+        q.member = value;  // a pseudonym, as in the records
+      else if (key == "after_seq" || key == "limit") {
+        auto n = to_int(value);
+        if (!n)
+          co_return error_response(400, "invalid_field", "must be a non-negative integer", key);
+        if (key == "after_seq")
+          q.after_seq = *n;
+        else
+          q.limit = std::min<std::int64_t>(std::max<std::int64_t>(*n, 1), kMaxPage);
+      } else {
+        co_return error_response(400, "invalid_field", "unknown filter", key);
+      }
+      // What was searched for, without the ID number itself.
+      if (key != "after_seq" && key != "limit") {
+        described += (described.empty() ? "" : " ") + key + "=" +
+                     (key == "member_id" ? std::string("*") : value);
+      }
+    }
+    if (described.size() > 200) described.resize(200);
+    q.jurisdiction_prefixes = principal.jurisdictions;
+    if (!co_await note_access("audit.query", described, q.member)) {
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
+    }
+    auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->query(q); });
+    if (!rows)
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
+    json records = json::array();
+    for (const auto& r : *rows) records.push_back(record_json(r));
+    json answer = {{"records", records}, {"count", records.size()}};
+    if (static_cast<std::int64_t>(rows->size()) == q.limit && !rows->empty()) {
+      answer["next_after_seq"] = rows->back().seq;
+    }
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
+
+  if (path == "/v1/audit/verify") {
+    if (!co_await note_access("audit.verify", "", "")) {
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
+    }
+    auto head = co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
+    auto report = co_await run_blocking(*parts_.blocking, [&] { return log->verify(); });
+    if (!report) {
+      co_return ApiResponse{200, {{"ok", false}, {"problem", report.error().message}}, {}};
+    }
+    json answer = {{"ok", report->ok},
+                   {"records", report->records},
+                   {"root_hash", report->head_hash},
+                   {"heads_checked", report->heads_checked},
+                   {"anchor_checked", report->anchor_checked}};
+    if (!report->ok) {
+      answer["first_bad_seq"] = report->first_bad_seq;
+      answer["problem"] = report->problem;
+    }
+    if (head) answer["tree_head"] = audit::tree_head_json(*head);
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  if (path == "/v1/audit/head") {
+    auto head = co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
+    if (!head) co_return error_response(404, "not_found", "the audit log has no signed head yet");
+    json answer = audit::tree_head_json(*head);
+    answer["public_key"] = crypto::to_hex(log->public_key());
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  if (path == "/v1/audit/proof") {
+    auto seq = to_int(param("seq"));
+    if (!seq || *seq < 1) co_return error_response(400, "invalid_field", "seq is required", "seq");
+    const std::int64_t size = to_int(param("tree_size")).value_or(0);
+    if (size == 0)
+      (void)co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
+    auto proof =
+        co_await run_blocking(*parts_.blocking, [&] { return log->inclusion_proof(*seq, size); });
+    if (!proof) co_return error_response(404, "not_found", proof.error().message);
+    json answer = {{"seq", proof->seq},
+                   {"leaf_index", proof->seq - 1},
+                   {"leaf_hash", crypto::to_hex(proof->leaf_hash)},
+                   {"path", hashes_json(proof->path)},
+                   {"tree_head", audit::tree_head_json(proof->head)}};
+    auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->read(*seq, 1); });
+    if (rows && !rows->empty() && visible_to(principal, rows->front().envelope)) {
+      answer["envelope"] = rows->front().envelope;
+    }
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  if (path == "/v1/audit/consistency") {
+    auto first = to_int(param("first"));
+    if (!first || *first < 1)
+      co_return error_response(400, "invalid_field", "first is required", "first");
+    const std::int64_t second = to_int(param("second")).value_or(0);
+    if (second == 0)
+      (void)co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
+    auto proof = co_await run_blocking(*parts_.blocking,
+                                       [&] { return log->consistency_proof(*first, second); });
+    if (!proof) co_return error_response(404, "not_found", proof.error().message);
+    co_return ApiResponse{200,
+                          {{"first", audit::tree_head_json(proof->first)},
+                           {"second", audit::tree_head_json(proof->second)},
+                           {"path", hashes_json(proof->path)}},
+                          {}};
+  }
+
+  if (path == "/v1/audit/export") {
+    auto from = to_int(param("from_seq"));
+    auto to = to_int(param("to_seq"));
+    if (!from || *from < 1)
+      co_return error_response(400, "invalid_field", "from_seq is required", "from_seq");
+    auto head = co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
+    if (!head) co_return error_response(404, "not_found", "the audit log has no records yet");
+    const std::int64_t last = to ? *to : static_cast<std::int64_t>(head->tree_size);
+    if (last < *from || last - *from >= kMaxExport) {
+      co_return error_response(
+          400, "invalid_field",
+          "to_seq must be >= from_seq and the range at most " + std::to_string(kMaxExport),
+          "to_seq");
+    }
+    if (!co_await note_access(
+            "audit.export", "from=" + std::to_string(*from) + " to=" + std::to_string(last), "")) {
+      co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
+    }
+    const Principal* who = &principal;
+    auto text = co_await run_blocking(*parts_.blocking, [&] {
+      return log->export_ndjson(*from, last,
+                                [who](const std::string& e) { return visible_to(*who, e); });
+    });
+    if (!text) co_return error_response(404, "not_found", text.error().message);
+    co_return ApiResponse{200, {{"format", "hfv-audit-export/v1"}, {"ndjson", *text}}, {}};
+  }
+
+  co_return error_response(404, "not_found", "no such audit endpoint");
 }
 
 }  // namespace hfv::broker

@@ -57,7 +57,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
 
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
-                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies"};
+                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
+                                 "audit"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -128,6 +129,38 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return fail("repeat_window_hours", "must be an integer from 0 (off) to 8784");
     }
     c.repeat_window = std::chrono::hours(it->get<long>());
+  }
+  if (auto it = doc.find("audit"); it != doc.end()) {
+    if (!it->is_object()) return fail("audit", "must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "anchor_file" && key != "head_url" && key != "retention_days" && key != "head_interval_ms") {
+        return fail("audit." + key, "unknown key");
+      }
+    }
+    if (auto s = path(*it, "anchor_file", "audit.anchor_file", c.audit_anchor_file, false); !s) return s.error();
+    if (auto h = it->find("head_url"); h != it->end()) {
+      if (!h->is_string() || !(h->get<std::string>().starts_with("https://") ||
+                               h->get<std::string>().starts_with("http://"))) {
+        return fail("audit.head_url", "must be an http(s) URL");
+      }
+      c.audit_head_url = h->get<std::string>();
+    }
+    if (auto r = it->find("retention_days"); r != it->end()) {
+      if (!r->is_number_integer() || (r->get<long>() != 0 && (r->get<long>() < 183 || r->get<long>() > 36500))) {
+        return fail("audit.retention_days", "must be 0 (keep) or an integer from 183 (six months) to 36500");
+      }
+      c.audit_retention_days = r->get<int>();
+    }
+    if (auto h = it->find("head_interval_ms"); h != it->end()) {
+      if (!h->is_number_integer() || h->get<long>() < 50 || h->get<long>() > 1000) {
+        return fail("audit.head_interval_ms", "must be an integer from 50 to 1000");
+      }
+      c.audit_head_interval = std::chrono::milliseconds(h->get<long>());
+    }
+  }
+  if (c.audit_anchor_file.empty()) {
+    c.audit_anchor_file = c.audit_db;
+    c.audit_anchor_file += ".anchor";
   }
   auto principals = doc.find("principals");
   if (principals == doc.end() || !principals->is_array()) return fail("principals", "missing");

@@ -50,6 +50,15 @@ struct Config {
   // returns the earlier report unless the request says "force": true.
   std::chrono::hours repeat_window{24};
   std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
+  // Audit log ("audit" object in the file). The anchor file keeps the latest
+  // signed tree head outside the database (default: "<audit_db>.anchor";
+  // better on another disk or host). Personal fields of records older than
+  // the retention are erased (0: never; otherwise at least 183 days, the
+  // Cybersecurity Law's six-month minimum for network logs).
+  std::filesystem::path audit_anchor_file;
+  std::string audit_head_url;  // optional: where signed tree heads are also sent
+  int audit_retention_days = 183;
+  std::chrono::milliseconds audit_head_interval{1000};
   std::vector<Principal> principals;
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
 

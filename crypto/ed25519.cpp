@@ -98,6 +98,17 @@ Result<Ed25519Signer> Ed25519Signer::load(const std::filesystem::path& private_k
   return Ed25519Signer(std::move(impl));
 }
 
+Ed25519Signer Ed25519Signer::from_seed(std::span<const std::uint8_t, 32> seed) {
+  PkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+  if (!key) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 key from seed failed");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->key = std::move(key);
+  return Ed25519Signer(std::move(impl));
+}
+
 Ed25519Signature Ed25519Signer::sign(std::string_view message) const {
   Ed25519Signature sig{};
   std::size_t len = sig.size();
@@ -133,6 +144,17 @@ bool ed25519_verify(const Ed25519PublicKey& public_key, std::string_view message
                        reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   ERR_clear_error();
   return ok;
+}
+
+std::string ed25519_public_key_pem(const Ed25519PublicKey& public_key) {
+  PkeyPtr key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!key || !bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("Ed25519 public key encoding failed");
+  }
+  return bio_contents(bio.get());
 }
 
 Result<Ed25519PublicKey> ed25519_public_key_from_pem(std::string_view pem) {

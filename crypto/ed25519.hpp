@@ -1,5 +1,6 @@
-// Ed25519 signatures: the broker signs reports (and, later, audit tree
-// heads) with a private key kept in a PKCS#8 PEM file (mode 0600).
+// Ed25519 signatures: the broker signs reports with a private key kept in a
+// PKCS#8 PEM file (mode 0600); the audit log signs its tree heads with a key
+// made from a 32-byte seed that is stored only wrapped (see audit/keyring).
 // Thread-safety: a loaded Ed25519Signer may sign from several threads.
 #pragma once
 
@@ -26,6 +27,9 @@ class Ed25519Signer {
  public:
   // Error codes: "not_found", "key_file_mode", "bad_key_file".
   static Result<Ed25519Signer> load(const std::filesystem::path& private_key_pem);
+  // The key whose RFC 8032 private seed is `seed` (32 bytes). Throws only if
+  // OpenSSL itself fails.
+  static Ed25519Signer from_seed(std::span<const std::uint8_t, 32> seed);
   Ed25519Signer(Ed25519Signer&&) noexcept;
   Ed25519Signer& operator=(Ed25519Signer&&) noexcept;
   ~Ed25519Signer();
@@ -44,6 +48,9 @@ class Ed25519Signer {
 
 bool ed25519_verify(const Ed25519PublicKey& public_key, std::string_view message,
                     std::span<const std::uint8_t> signature);
+
+// SubjectPublicKeyInfo PEM of a raw public key.
+std::string ed25519_public_key_pem(const Ed25519PublicKey& public_key);
 
 // Parses a SubjectPublicKeyInfo PEM holding an Ed25519 key.
 Result<Ed25519PublicKey> ed25519_public_key_from_pem(std::string_view pem);

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -166,6 +168,51 @@ Status create_master_key_file(const std::filesystem::path& path) {
   content.str().reserve(hex.str().size() + 1);
   content.str().append(hex.str()).push_back('\n');
   return write_new_file(path, content.str(), 0600);
+}
+
+Status replace_file_atomically(const std::filesystem::path& path, std::string_view content,
+                               unsigned mode) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + to_hex(random_bytes(6));
+  if (auto s = write_new_file(tmp, content, mode); !s) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    (void)::unlink(tmp.c_str());
+    return make_error("io_error", "cannot rename onto " + path.string() + ": " + errno_text(err));
+  }
+  fsync_parent_dir(path);
+  return Status::success();
+}
+
+Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
+                                  std::string* source) {
+  if (const char* env = std::getenv("HFV_MASTER_KEY"); env != nullptr && *env != '\0') {
+    std::string_view text(env);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    auto bytes = text.size() == 2 * SecretKey::kSize ? from_hex(text) : std::nullopt;
+    if (!bytes) {
+      return make_error("bad_key_env", "HFV_MASTER_KEY must hold 64 hex characters");
+    }
+    SecretKey key(std::span<const std::uint8_t, SecretKey::kSize>(bytes->data(), SecretKey::kSize));
+    OPENSSL_cleanse(bytes->data(), bytes->size());
+    if (source != nullptr) *source = "env";
+    return key;
+  }
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    const std::filesystem::path credential = std::filesystem::path(dir) / "master.key";
+    std::error_code ec;
+    if (std::filesystem::exists(credential, ec)) {
+      if (source != nullptr) *source = "credential";
+      return load_master_key_file(credential);
+    }
+  }
+  if (fallback_file.empty()) {
+    return make_error("not_found",
+                      "no master key: set HFV_MASTER_KEY, a systemd credential master.key or "
+                      "master_key_file");
+  }
+  if (source != nullptr) *source = "file";
+  return load_master_key_file(fallback_file);
 }
 
 Result<SecretKey> load_master_key_file(const std::filesystem::path& path) {

@@ -38,7 +38,10 @@ class SecretKey {
 
 // Purpose labels for derive_key(); changing one changes every key derived
 // with it, so they carry a version.
-inline constexpr std::string_view kPurposeAuditDb = "hfv/audit-db/v1";
+// The audit log's key-encryption key: it wraps the audit database's random
+// data key and the audit signing seed (audit/keyring.hpp). v2: in v1 the
+// derived key was the database key itself.
+inline constexpr std::string_view kPurposeAuditDb = "hfv/audit-kek/v2";
 inline constexpr std::string_view kPurposeMemberPseudonym = "hfv/member-pseudonym/v1";
 inline constexpr std::string_view kPurposeStateDb = "hfv/state-db/v1";
 
@@ -54,9 +57,27 @@ Status create_master_key_file(const std::filesystem::path& path);
 // plus an optional trailing newline), "io_error".
 Result<SecretKey> load_master_key_file(const std::filesystem::path& path);
 
+// Where the master key comes from, first match wins:
+//   1. environment variable HFV_MASTER_KEY (64 hex characters);
+//   2. a systemd credential: $CREDENTIALS_DIRECTORY/master.key (the file
+//      format of load_master_key_file; the mode check applies);
+//   3. `fallback_file` (the configuration's master_key_file), if not empty.
+// Never the configuration file itself. `source` (optional) receives
+// "env", "credential" or "file". Error codes: those of
+// load_master_key_file, "bad_key_env" (HFV_MASTER_KEY malformed), and
+// "not_found" when no source is available.
+Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
+                                  std::string* source = nullptr);
+
 // Writes `content` to a new file with the given mode (O_EXCL, fsync'd).
 // Error code "exists" when the file is already there.
 Status write_new_file(const std::filesystem::path& path, std::string_view content,
                       unsigned mode);
+
+// Replaces `path` atomically with `content` (temporary file in the same
+// folder, fsync, rename, fsync of the folder): after a crash the file holds
+// either the old or the new content, never a mix.
+Status replace_file_atomically(const std::filesystem::path& path, std::string_view content,
+                               unsigned mode);
 
 }  // namespace hfv::crypto

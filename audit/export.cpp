@@ -1,0 +1,121 @@
+#include "audit/export.hpp"
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "audit/merkle.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::audit {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<merkle::Hash> hash_hex(const json& j) {
+  if (!j.is_string()) return std::nullopt;
+  auto bytes = crypto::from_hex(j.get<std::string>());
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  merkle::Hash h{};
+  std::copy(bytes->begin(), bytes->end(), h.begin());
+  return h;
+}
+
+}  // namespace
+
+Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519PublicKey& key) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      lines.push_back(text);
+      break;
+    }
+    lines.push_back(text.substr(0, nl));
+    text.remove_prefix(nl + 1);
+  }
+  if (lines.size() < 2) return make_error("bad_export", "not an hfv-audit-export/v1 file");
+  const json header = json::parse(lines.front(), nullptr, false);
+  if (header.is_discarded() || header.value("type", "") != "header" ||
+      header.value("format", "") != "hfv-audit-export/v1" || !header.contains("tree_head")) {
+    return make_error("bad_export", "not an hfv-audit-export/v1 file");
+  }
+  ExportReport report;
+  auto fail = [&](std::int64_t seq, std::string why) {
+    report.ok = false;
+    report.first_bad_seq = seq;
+    report.problem = std::move(why);
+    return report;
+  };
+  auto head = tree_head_from_json(header["tree_head"]);
+  if (!head) return fail(0, "the export's tree head is malformed");
+  report.head = *head;
+  if (!verify_tree_head(*head, key))
+    return fail(0, "the export's tree head is not signed by this key");
+  // The signature over the whole export, in its last line.
+  std::size_t body_size = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) body_size += lines[i].size() + 1;
+  const json end = json::parse(lines.back(), nullptr, false);
+  if (end.is_discarded() || end.value("type", "") != "end")
+    return fail(0, "the export is truncated (no end line)");
+  const std::string_view whole(lines.front().data(), body_size);
+  const std::string digest = crypto::to_hex(crypto::sha256(whole));
+  auto sig = crypto::from_hex(end.value("signature", ""));
+  if (end.value("sha256", "") != digest || !sig ||
+      !crypto::ed25519_verify(key, "hfv-audit-export/v1\n" + digest + "\n", *sig)) {
+    return fail(0, "the export's signature does not match its contents");
+  }
+  const std::int64_t from = header.value("from_seq", std::int64_t{0});
+  const std::int64_t to = header.value("to_seq", std::int64_t{0});
+  std::int64_t expected = from;
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+    const json line = json::parse(lines[i], nullptr, false);
+    if (line.is_discarded() || !line.is_object())
+      return fail(expected, "line " + std::to_string(i + 1) + " is not JSON");
+    const std::int64_t seq = line.value("seq", std::int64_t{0});
+    if (seq != expected)
+      return fail(expected, "record " + std::to_string(expected) + " is missing");
+    merkle::Hash leaf{};
+    if (line.value("type", "") == "record") {
+      if (!line.contains("envelope") || !line["envelope"].is_string())
+        return fail(seq, "record without envelope");
+      const std::string envelope = line["envelope"].get<std::string>();
+      const json e = json::parse(envelope, nullptr, false);
+      if (e.is_discarded() || e.value("seq", std::int64_t{-1}) != seq)
+        return fail(seq, "envelope does not match its seq");
+      if (line.contains("personal") && line["personal"].is_string() &&
+          crypto::to_hex(crypto::sha256(line["personal"].get<std::string>())) !=
+              e.value("personal_sha256", "")) {
+        return fail(seq, "personal fields do not match their commitment");
+      }
+      leaf = merkle::leaf_hash(envelope);
+    } else if (line.value("type", "") == "withheld") {
+      auto h = hash_hex(line["leaf_hash"]);
+      if (!h) return fail(seq, "withheld record without a leaf hash");
+      leaf = *h;
+      ++report.withheld;
+    } else {
+      return fail(seq, "unknown line type");
+    }
+    std::vector<merkle::Hash> path;
+    if (!line.contains("proof") || !line["proof"].is_array())
+      return fail(seq, "no inclusion proof");
+    for (const auto& p : line["proof"]) {
+      auto h = hash_hex(p);
+      if (!h) return fail(seq, "malformed inclusion proof");
+      path.push_back(*h);
+    }
+    if (!merkle::verify_inclusion(leaf, static_cast<std::uint64_t>(seq - 1), head->tree_size, path,
+                                  head->root)) {
+      return fail(seq, "record " + std::to_string(seq) +
+                           " is not in the signed tree (inclusion proof fails)");
+    }
+    ++report.records;
+    ++expected;
+  }
+  if (expected != to + 1)
+    return fail(expected, "the export ends before record " + std::to_string(to));
+  return report;
+}
+
+}  // namespace hfv::audit

@@ -1,0 +1,30 @@
+// Offline check of a signed NDJSON export of the audit log (format in
+// docs/audit-log-format.md, produced by AuditLog::export_ndjson): the signed
+// tree head, every record's inclusion proof against it, the personal fields'
+// commitments, sequence contiguity, and the export's own signature. Needs
+// only the log's public key. Thread-safety: a pure function.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "audit/tree_head.hpp"
+#include "common/result.hpp"
+#include "crypto/ed25519.hpp"
+
+namespace hfv::audit {
+
+struct ExportReport {
+  bool ok = true;
+  std::int64_t records = 0;   // record lines (including withheld ones)
+  std::int64_t withheld = 0;  // records outside the exporter's scope: leaf hash only
+  std::int64_t first_bad_seq = 0;
+  std::string problem;
+  SignedTreeHead head;
+};
+
+// Error only when the text is not an export at all ("bad_export").
+Result<ExportReport> verify_export(std::string_view ndjson, const crypto::Ed25519PublicKey& key);
+
+}  // namespace hfv::audit

@@ -1,0 +1,122 @@
+#include "audit/keyring.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "crypto/aead.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::audit {
+
+using nlohmann::json;
+
+namespace {
+
+std::string seal(const crypto::SecretKey& kek, const crypto::SecretKey& key,
+                 std::string_view slot) {
+  const std::string aad = std::string(kKeyringFormat) + "|" + std::string(slot);
+  return crypto::to_hex(crypto::aes256gcm_seal(kek, key.bytes(), aad));
+}
+
+std::optional<crypto::SecretKey> unseal(const crypto::SecretKey& kek, const json& box_hex,
+                                        std::string_view slot) {
+  if (!box_hex.is_string()) return std::nullopt;
+  auto box = crypto::from_hex(box_hex.get<std::string>());
+  if (!box) return std::nullopt;
+  const std::string aad = std::string(kKeyringFormat) + "|" + std::string(slot);
+  auto plain = crypto::aes256gcm_open(kek, *box, aad);
+  if (!plain || plain->size() != crypto::SecretKey::kSize) return std::nullopt;
+  crypto::SecretKey key(std::span<const std::uint8_t, crypto::SecretKey::kSize>(
+      plain->data(), crypto::SecretKey::kSize));
+  std::fill(plain->begin(), plain->end(), std::uint8_t{0});
+  return key;
+}
+
+Result<json> read_json(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    return make_error("not_found", "audit keyring " + file.string() + " does not exist");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error("io_error", "cannot read " + file.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  json doc = json::parse(s.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kKeyringFormat) {
+    return make_error("bad_keyring",
+                      file.string() + " is not an " + std::string(kKeyringFormat) + " file");
+  }
+  return doc;
+}
+
+}  // namespace
+
+std::string kek_id(const crypto::SecretKey& kek) {
+  return crypto::to_hex(crypto::hmac_sha256(kek.bytes(), "hfv-audit-kek-id")).substr(0, 16);
+}
+
+std::filesystem::path keyring_path(const std::filesystem::path& db) {
+  std::filesystem::path p = db;
+  p += ".keyring";
+  return p;
+}
+
+Keyring Keyring::generate() {
+  Keyring k;
+  k.db_key = crypto::SecretKey::random();
+  k.signing_seed = crypto::SecretKey::random();
+  k.public_key = k.signer().public_key();
+  return k;
+}
+
+crypto::Ed25519Signer Keyring::signer() const {
+  return crypto::Ed25519Signer::from_seed(signing_seed.bytes());
+}
+
+Result<Keyring> Keyring::load(const std::filesystem::path& file, const crypto::SecretKey& kek) {
+  auto doc = read_json(file);
+  if (!doc) return doc.error();
+  if (doc->value("kek_id", "") != kek_id(kek)) {
+    return make_error("bad_key", "the audit keyring " + file.string() +
+                                     " is wrapped by another master key (kek_id " +
+                                     doc->value("kek_id", std::string("?")) + ")");
+  }
+  Keyring k;
+  auto db = unseal(kek, (*doc)["db_key"], "db_key");
+  auto seed = unseal(kek, (*doc)["signing_seed"], "signing_seed");
+  if (!db || !seed)
+    return make_error("bad_key", "the audit keyring " + file.string() + " cannot be unwrapped");
+  k.db_key = *db;
+  k.signing_seed = *seed;
+  if (doc->contains("next_db_key")) {
+    auto next = unseal(kek, (*doc)["next_db_key"], "next_db_key");
+    if (!next) return make_error("bad_key", "the audit keyring's next key cannot be unwrapped");
+    k.next_db_key = *next;
+  }
+  k.public_key = k.signer().public_key();
+  return k;
+}
+
+Result<crypto::Ed25519PublicKey> Keyring::load_public_key(const std::filesystem::path& file) {
+  auto doc = read_json(file);
+  if (!doc) return doc.error();
+  auto bytes = crypto::from_hex(doc->value("public_key", ""));
+  if (!bytes || bytes->size() != 32)
+    return make_error("bad_keyring", file.string() + ": bad public_key");
+  crypto::Ed25519PublicKey key{};
+  std::copy(bytes->begin(), bytes->end(), key.begin());
+  return key;
+}
+
+Status Keyring::save(const std::filesystem::path& file, const crypto::SecretKey& kek) const {
+  json doc = {{"format", kKeyringFormat},
+              {"kek_id", kek_id(kek)},
+              {"db_key", seal(kek, db_key, "db_key")},
+              {"signing_seed", seal(kek, signing_seed, "signing_seed")},
+              {"public_key", crypto::to_hex(public_key)}};
+  if (next_db_key) doc["next_db_key"] = seal(kek, *next_db_key, "next_db_key");
+  return crypto::replace_file_atomically(file, doc.dump(2) + "\n", 0600);
+}
+
+}  // namespace hfv::audit

@@ -1,0 +1,51 @@
+// Keyring: the audit log's own keys, stored only wrapped, in a small JSON
+// file beside the database (`<db>.keyring`, mode 0600):
+//   - the database key: 32 random bytes (SQLCipher raw key);
+//   - the tree-head signing seed: 32 random bytes (Ed25519);
+// each sealed with AES-256-GCM under the key-encryption key (KEK, derived
+// from the master key: crypto::kPurposeAuditDb). The Ed25519 public key and
+// an identifier of the KEK are stored in clear. Format: docs/audit-log-format.md.
+//
+// Rotation is crash-safe because every change replaces the file atomically:
+//   - master rotation: rewrap() seals the same keys under a new KEK;
+//   - data-key rotation: a `next_db_key` is recorded first; whoever opens the
+//     database afterwards tries the current key, then the next one, and
+//     promotes the one that works (see AuditLog::rotate_data_key).
+// Thread-safety: a Keyring is a plain value; files are not locked here.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/keys.hpp"
+
+namespace hfv::audit {
+
+inline constexpr std::string_view kKeyringFormat = "hfv-audit-keyring/v1";
+
+struct Keyring {
+  crypto::SecretKey db_key;
+  std::optional<crypto::SecretKey> next_db_key;  // a data-key rotation in progress
+  crypto::SecretKey signing_seed;
+  crypto::Ed25519PublicKey public_key{};
+
+  static Keyring generate();
+  // Error codes: "not_found", "bad_key" (the KEK does not open it: wrong
+  // master key), "bad_keyring" (malformed), "io_error".
+  static Result<Keyring> load(const std::filesystem::path& file, const crypto::SecretKey& kek);
+  // Only the public parts; no KEK needed. Error codes as load().
+  static Result<crypto::Ed25519PublicKey> load_public_key(const std::filesystem::path& file);
+  // Writes the keyring sealed under `kek`, replacing the file atomically.
+  Status save(const std::filesystem::path& file, const crypto::SecretKey& kek) const;
+
+  crypto::Ed25519Signer signer() const;
+};
+
+// Hex identifier of a key-encryption key (not secret: an HMAC of a label).
+std::string kek_id(const crypto::SecretKey& kek);
+std::filesystem::path keyring_path(const std::filesystem::path& db);
+
+}  // namespace hfv::audit
