@@ -28,12 +28,23 @@ struct MemberQuery {
   std::string query_id;  // opaque correlation id, safe to send and log
 };
 
+// Per-agency limits, retries and breaker (adapters/common/resilience.hpp).
+struct ResilienceConfig {
+  int max_concurrent = 16;
+  int rate_per_second = 0;  // 0: unlimited
+  int retry_budget_percent = 20;
+  int max_attempts = 3;  // requests per page, including the first
+  int breaker_failures = 5;
+  std::chrono::milliseconds breaker_cooldown{5000};
+};
+
 // Per-agency connection settings, from the daemon's configuration.
 struct AgencyConfig {
   std::string base_url;  // e.g. "https://bank.example:9443"
   TlsClientOptions tls;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds timeout{3000};
+  ResilienceConfig resilience;
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

@@ -4,9 +4,17 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/bank/bank_adapter.hpp"
+#include "adapters/common/resilience.hpp"
+#include "adapters/business/business_adapter.hpp"
+#include "adapters/hukou/hukou_adapter.hpp"
 #include "adapters/insurance/insurance_adapter.hpp"
 #include "adapters/internet_finance/internet_finance_adapter.hpp"
+#include "adapters/provident_fund/provident_fund_adapter.hpp"
+#include "adapters/real_estate/real_estate_adapter.hpp"
 #include "adapters/securities/securities_adapter.hpp"
+#include "adapters/social_insurance/social_insurance_adapter.hpp"
+#include "adapters/tax/tax_adapter.hpp"
+#include "adapters/vehicle/vehicle_adapter.hpp"
 
 namespace hfv::adapters {
 
@@ -21,7 +29,9 @@ std::chrono::milliseconds time_left(Deadline deadline, std::chrono::milliseconds
 Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_dir) {
   if (!j.is_object()) return make_error("bad_config", "agency settings must be an object");
   static const char* kKnown[] = {"base_url", "ca_file", "client_cert_file", "client_key_file",
-                                 "pinned_public_key", "connect_timeout_ms", "timeout_ms"};
+                                 "pinned_public_key", "connect_timeout_ms", "timeout_ms", "max_concurrent",
+                                 "rate_per_second", "retry_budget_percent", "max_attempts", "breaker_failures",
+                                 "breaker_cooldown_ms"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return make_error("bad_config", "unknown agency setting '" + key + "'");
@@ -66,6 +76,23 @@ Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_
   };
   if (auto s = millis("connect_timeout_ms", c.connect_timeout); !s) return s.error();
   if (auto s = millis("timeout_ms", c.timeout); !s) return s.error();
+  auto integer = [&](const char* key, int min, int max, int& out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end()) return {};
+    if (!it->is_number_integer() || it->get<long>() < min || it->get<long>() > max) {
+      return make_error("bad_config", std::string("'") + key + "' must be an integer from " + std::to_string(min) +
+                                          " to " + std::to_string(max));
+    }
+    out = static_cast<int>(it->get<long>());
+    return {};
+  };
+  ResilienceConfig& r = c.resilience;
+  if (auto s = integer("max_concurrent", 1, 10000, r.max_concurrent); !s) return s.error();
+  if (auto s = integer("rate_per_second", 0, 100000, r.rate_per_second); !s) return s.error();
+  if (auto s = integer("retry_budget_percent", 0, 100, r.retry_budget_percent); !s) return s.error();
+  if (auto s = integer("max_attempts", 1, 10, r.max_attempts); !s) return s.error();
+  if (auto s = integer("breaker_failures", 1, 1000, r.breaker_failures); !s) return s.error();
+  if (auto s = millis("breaker_cooldown_ms", r.breaker_cooldown); !s) return s.error();
   return c;
 }
 
@@ -84,10 +111,28 @@ Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_
       agency = insurance::agency();
     } else if (name == internet_finance::kName) {
       agency = internet_finance::agency();
+    } else if (name == tax::kName) {
+      agency = tax::agency();
+    } else if (name == social_insurance::kName) {
+      agency = social_insurance::agency();
+    } else if (name == real_estate::kName) {
+      agency = real_estate::agency();
+    } else if (name == vehicle::kName) {
+      agency = vehicle::agency();
+    } else if (name == business::kName) {
+      agency = business::agency();
+    } else if (name == provident_fund::kName) {
+      agency = provident_fund::agency();
+    } else if (name == hukou::kName) {
+      agency = hukou::agency();
     }
     if (agency) {
       const Source source = agency->source;
-      set.emplace(source, std::make_unique<PagedAdapter>(std::move(*config), http, std::move(*agency)));
+      const ResilienceConfig r = config->resilience;
+      auto guard = std::make_shared<AgencyGuard>(http.io().get_executor(), r);
+      auto breaker = std::make_shared<CircuitBreaker>(r.breaker_failures, r.breaker_cooldown);
+      auto paged = std::make_unique<PagedAdapter>(std::move(*config), http, std::move(*agency), guard);
+      set.emplace(source, std::make_unique<ResilientAdapter>(std::move(paged), std::move(breaker), std::move(guard)));
     } else if (parse_source(name)) {
       return make_error("bad_config", "agencies." + name + ": no adapter for this agency yet");
     } else {
@@ -95,6 +140,16 @@ Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_
     }
   }
   return set;
+}
+
+std::map<std::string, std::string> breaker_states(const AdapterSet& adapters) {
+  std::map<std::string, std::string> out;
+  for (const auto& [source, adapter] : adapters) {
+    if (const auto* r = dynamic_cast<const ResilientAdapter*>(adapter.get())) {
+      out.emplace(std::string(source_name(source)), std::string(breaker_state_name(r->breaker_state())));
+    }
+  }
+  return out;
 }
 
 }  // namespace hfv::adapters

@@ -65,6 +65,7 @@ class HttpClient {
 
   boost::asio::awaitable<HttpResult> fetch(HttpRequest request);
 
+  boost::asio::io_context& io() { return io_; }
   // Transfers currently in flight (for metrics and tests).
   std::size_t in_flight() const { return transfers_.size(); }
 

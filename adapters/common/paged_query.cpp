@@ -1,5 +1,6 @@
 #include "adapters/common/paged_query.hpp"
 
+#include "adapters/common/resilience.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::adapters {
@@ -40,7 +41,7 @@ void append_records(NormalisedRecords& into, NormalisedRecords&& page) {
 
 net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
                                              const PagedAgency& agency, const MemberQuery& member,
-                                             Deadline deadline) {
+                                             Deadline deadline, AgencyGuard* guard) {
   SourceResult result;
   result.member_index = member.member_index;
   result.source = agency.source;
@@ -70,8 +71,13 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     request.tls = config.tls;
     request.connect_timeout = config.connect_timeout;
     request.total_timeout = time_left(deadline, config.timeout);
-    HttpResult answer = co_await http.fetch(std::move(request));
-    ++result.attempts;
+    HttpResult answer;
+    if (guard != nullptr) {
+      answer = co_await guard->fetch(http, std::move(request), deadline, result.attempts);
+    } else {
+      answer = co_await http.fetch(std::move(request));
+      ++result.attempts;
+    }
     if (answer.error != HttpErrorKind::kNone) {
       fail(answer.error == HttpErrorKind::kTimeout ? SourceStatus::kTimeout : SourceStatus::kError,
            std::string(http_error_name(answer.error)) + ": " + answer.error_detail);

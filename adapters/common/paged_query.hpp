@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ std::size_t item_count(const NormalisedRecords& records);
 // Appends `page`'s lists (and single records) to `into`.
 void append_records(NormalisedRecords& into, NormalisedRecords&& page);
 
+class AgencyGuard;  // adapters/common/resilience.hpp
+
 struct PagedAgency {
   Source source;
   std::string path;  // appended to the configured base URL
@@ -41,9 +44,11 @@ struct PagedAgency {
   std::function<Result<Page>(long status, std::string_view body, const std::string& token)> parse_page;
 };
 
+// With a `guard`, every page's request goes through it (limits, retries);
+// `attempts` then counts every request actually sent.
 boost::asio::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
                                                      const PagedAgency& agency, const MemberQuery& member,
-                                                     Deadline deadline);
+                                                     Deadline deadline, AgencyGuard* guard = nullptr);
 
 // Keeps the last four characters of an account or policy number.
 std::string mask_account(std::string_view account);
@@ -57,17 +62,19 @@ namespace hfv::adapters {
 // An Adapter for any agency described by a PagedAgency.
 class PagedAdapter final : public Adapter {
  public:
-  PagedAdapter(AgencyConfig config, HttpClient& http, PagedAgency agency)
-      : config_(std::move(config)), http_(http), agency_(std::move(agency)) {}
+  PagedAdapter(AgencyConfig config, HttpClient& http, PagedAgency agency,
+               std::shared_ptr<AgencyGuard> guard = nullptr)
+      : config_(std::move(config)), http_(http), agency_(std::move(agency)), guard_(std::move(guard)) {}
   Source source() const override { return agency_.source; }
   boost::asio::awaitable<SourceResult> query(const MemberQuery& member, Deadline deadline) override {
-    return run_paged_query(http_, config_, agency_, member, deadline);
+    return run_paged_query(http_, config_, agency_, member, deadline, guard_.get());
   }
 
  private:
   AgencyConfig config_;
   HttpClient& http_;
   PagedAgency agency_;
+  std::shared_ptr<AgencyGuard> guard_;
 };
 
 }  // namespace hfv::adapters

@@ -14,5 +14,12 @@ Agency bank_agency();
 Agency securities_agency();
 Agency insurance_agency();
 Agency internet_finance_agency();
+Agency tax_agency();
+Agency social_insurance_agency();
+Agency real_estate_agency();
+Agency vehicle_agency();
+Agency business_agency();
+Agency provident_fund_agency();
+Agency hukou_agency();
 
 }  // namespace hfv::sim

@@ -5,8 +5,10 @@
 namespace hfv::sim {
 
 std::span<const Agency> agencies() {
-  static const std::array<Agency, 4> kAll = {bank_agency(), securities_agency(), insurance_agency(),
-                                             internet_finance_agency()};
+  static const std::array<Agency, 11> kAll = {
+      hukou_agency(),    tax_agency(),        social_insurance_agency(), real_estate_agency(),
+      vehicle_agency(),  bank_agency(),       securities_agency(),       business_agency(),
+      provident_fund_agency(), insurance_agency(), internet_finance_agency()};
   return kAll;
 }
 

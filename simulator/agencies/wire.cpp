@@ -139,4 +139,66 @@ std::int64_t yuan_to_fen(std::string_view s) {
   return negative ? -fen : fen;
 }
 
+bool is_non_negative_yuan(std::string_view s) { return is_decimal_yuan(s) && s[0] != '-'; }
+
+bool is_year_month(std::string_view s) {
+  if (s.size() != 7 || s[4] != '-') return false;
+  std::string day(s);
+  day += "-01";
+  return is_iso_date(day);
+}
+
+std::string fen_to_yuan(std::int64_t fen) {
+  const bool negative = fen < 0;
+  const std::uint64_t magnitude =
+      negative ? static_cast<std::uint64_t>(-(fen + 1)) + 1 : static_cast<std::uint64_t>(fen);
+  std::string cents = std::to_string(magnitude % 100);
+  if (cents.size() < 2) cents.insert(0, "0");
+  return (negative ? "-" : "") + std::to_string(magnitude / 100) + "." + cents;
+}
+
+std::optional<std::string> check_string(const Json& r, const std::string& at, const char* key) {
+  const auto it = r.find(key);
+  if (it == r.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+    return at + "." + key + ": must be a non-empty string";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_amount(const Json& r, const std::string& at, const char* key) {
+  if (auto problem = check_string(r, at, key)) return problem;
+  if (!is_non_negative_yuan(r[key].get_ref<const std::string&>())) {
+    return at + "." + key + ": must be a non-negative decimal-yuan string such as \"12345.67\"";
+  }
+  return std::nullopt;
+}
+
+std::string index_at(std::size_t i) { return "[" + std::to_string(i) + "]"; }
+
+std::optional<std::string> check_keys(const Json& r, const std::string& at,
+                                      std::initializer_list<const char*> required,
+                                      std::initializer_list<const char*> optional) {
+  if (!r.is_object()) return at + ": must be an object";
+  for (const char* key : required) {
+    if (!r.contains(key)) return at + "." + key + ": is missing";
+  }
+  for (const auto& [key, value] : r.items()) {
+    if (!contains(required, key) && !contains(optional, key)) {
+      return at + ": unknown field '" + key + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_enum(const Json& r, const std::string& at, const char* key,
+                                      std::initializer_list<const char*> allowed) {
+  const auto it = r.find(key);
+  if (it != r.end() && it->is_string() && contains(allowed, it->get_ref<const std::string&>())) {
+    return std::nullopt;
+  }
+  std::string names;
+  for (const char* a : allowed) names += (names.empty() ? "" : "|") + std::string(a);
+  return at + "." + key + ": must be one of " + names;
+}
+
 }  // namespace hfv::sim::wire

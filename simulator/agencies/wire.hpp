@@ -41,4 +41,27 @@ std::optional<std::string> validate_list(const Json& records, std::initializer_l
 // Decimal-yuan string to integer fen ("12.3" -> 1230). Precondition: is_decimal_yuan.
 std::int64_t yuan_to_fen(std::string_view s);
 
+// A decimal-yuan string that is not negative.
+bool is_non_negative_yuan(std::string_view s);
+// YYYY-MM with a month 01-12 and a year from 1900.
+bool is_year_month(std::string_view s);
+// Integer fen as "1234.56" (always two decimals; "-0.05" for negatives).
+std::string fen_to_yuan(std::int64_t fen);
+
+// Checks that `r` (at `at`, e.g. "[2]") is an object holding every key of
+// `required`, and no key outside `required` and `optional`. Returns the
+// problem, or nullopt.
+std::optional<std::string> check_keys(const Json& r, const std::string& at,
+                                      std::initializer_list<const char*> required,
+                                      std::initializer_list<const char*> optional);
+// `r[key]` is a string drawn from `allowed`; nullopt when it is.
+std::optional<std::string> check_enum(const Json& r, const std::string& at, const char* key,
+                                      std::initializer_list<const char*> allowed);
+// `r[key]` is a non-empty string.
+std::optional<std::string> check_string(const Json& r, const std::string& at, const char* key);
+// `r[key]` is a non-negative decimal-yuan string.
+std::optional<std::string> check_amount(const Json& r, const std::string& at, const char* key);
+// "[i]" for list position i.
+std::string index_at(std::size_t i);
+
 }  // namespace hfv::sim::wire

@@ -39,8 +39,17 @@ TEST_CASE("sim router: control endpoints", "[simulator][router]") {
 
   const Json counts = json_of(router.route({"GET", "/_sim/requests", "", ""}).reply);
   CHECK(counts["total"] == 0);
-  CHECK(counts["by_agency"] ==
-        Json{{"bank", 0}, {"insurance", 0}, {"internet_finance", 0}, {"securities", 0}});
+  CHECK(counts["by_agency"] == Json{{"bank", 0},
+                                    {"business", 0},
+                                    {"hukou", 0},
+                                    {"insurance", 0},
+                                    {"internet_finance", 0},
+                                    {"provident_fund", 0},
+                                    {"real_estate", 0},
+                                    {"securities", 0},
+                                    {"social_insurance", 0},
+                                    {"tax", 0},
+                                    {"vehicle", 0}});
 }
 
 TEST_CASE("sim router: faults, latency and counts around the bank", "[simulator][router]") {

@@ -19,7 +19,7 @@ inline std::string sample_dataset_text() {
   return R"({
   "persons": {
     "110101199003070011": {
-      "hukou": {"name": "张三", "division": "110101"},
+      "hukou": {"name": "张三", "division": "110101", "status": "normal"},
       "bank": [
         {"bank": "中国工商银行", "account": "6222020200112233445", "balance": "12345.67", "as_of": "2026-11-01"},
         {"bank": "中国建设银行", "account": "6217000010001234567", "balance": "0.50", "as_of": "2026-10-31"},
@@ -30,7 +30,7 @@ inline std::string sample_dataset_text() {
     "110101199003070027": {
       "bank": [{"bank": "中国银行", "account": "6013820000123456789", "balance": "1.00", "as_of": "2026-01-05"}]
     },
-    "110101199003070035": {"hukou": {"name": "李四"}},
+    "110101199003070035": {"hukou": {"name": "李四", "division": "110101", "status": "normal"}},
     "110101199003070043": {"bank": []}
   },
   "faults": {

@@ -1,0 +1,225 @@
+#include "adapters/common/resilience.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+
+namespace hfv::adapters {
+
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr int kMaxBankedCenti = 1000;  // at most 10 retries banked
+constexpr std::chrono::milliseconds kBackoffBase{50};
+constexpr std::chrono::milliseconds kBackoffCap{2000};
+}  // namespace
+
+std::string_view breaker_state_name(BreakerState state) {
+  switch (state) {
+    case BreakerState::kClosed: return "closed";
+    case BreakerState::kOpen: return "open";
+    case BreakerState::kHalfOpen: return "half_open";
+  }
+  return "closed";
+}
+
+// ------------------------------------------------------------ breaker
+
+BreakerState CircuitBreaker::state(Clock::time_point now) const {
+  if (state_ == BreakerState::kOpen && now - opened_at_ >= cooldown_) return BreakerState::kHalfOpen;
+  return state_;
+}
+
+bool CircuitBreaker::allow(Clock::time_point now) {
+  if (state_ == BreakerState::kClosed) return true;
+  if (state_ == BreakerState::kOpen) {
+    if (now - opened_at_ < cooldown_) return false;
+    state_ = BreakerState::kHalfOpen;
+    probe_in_flight_ = false;
+  }
+  if (probe_in_flight_) return false;
+  probe_in_flight_ = true;
+  return true;
+}
+
+void CircuitBreaker::open(Clock::time_point now) {
+  state_ = BreakerState::kOpen;
+  opened_at_ = now;
+  probe_in_flight_ = false;
+}
+
+void CircuitBreaker::record(bool success, Clock::time_point now) {
+  if (state_ == BreakerState::kHalfOpen) {
+    probe_in_flight_ = false;
+    if (success) {
+      state_ = BreakerState::kClosed;
+      consecutive_ = 0;
+      window_.clear();
+    } else {
+      open(now);
+    }
+    return;
+  }
+  if (state_ == BreakerState::kOpen) return;  // a query sent before it opened
+  window_.push_back(!success);
+  if (window_.size() > kWindow) window_.pop_front();
+  consecutive_ = success ? 0 : consecutive_ + 1;
+  const auto failed = static_cast<std::size_t>(std::count(window_.begin(), window_.end(), true));
+  if (consecutive_ >= failures_to_open_ || (window_.size() == kWindow && failed * 2 >= kWindow)) {
+    open(now);
+    consecutive_ = 0;
+    window_.clear();
+  }
+}
+
+// ------------------------------------------------------------ guard
+
+bool is_retryable(const HttpResult& result) {
+  if (result.error == HttpErrorKind::kNetwork) return true;
+  if (result.error != HttpErrorKind::kNone) return false;
+  const long s = result.response.status;
+  return s == 429 || s == 502 || s == 503 || s == 504;
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\r' || value.back() == '\n')) {
+    value.remove_suffix(1);
+  }
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (value.empty() || value.size() > 6) return std::nullopt;
+  long seconds = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::milliseconds(seconds * 1000);
+}
+
+AgencyGuard::AgencyGuard(net::any_io_executor executor, ResilienceConfig config)
+    : executor_(std::move(executor)), config_(config), random_(std::random_device{}()) {
+  tokens_ = static_cast<double>(std::max(1, config_.rate_per_second));
+  refilled_ = Clock::now();
+}
+
+net::awaitable<bool> AgencyGuard::sleep_until(Clock::time_point t, Deadline deadline) {
+  if (t >= deadline) co_return false;
+  net::steady_timer timer(executor_, t);
+  boost::system::error_code ignored;
+  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  co_return Clock::now() < deadline;
+}
+
+net::awaitable<bool> AgencyGuard::acquire_slot(Deadline deadline) {
+  if (in_flight_ < static_cast<std::size_t>(config_.max_concurrent)) {
+    ++in_flight_;
+    co_return true;
+  }
+  auto waiter = std::make_shared<Waiter>(executor_);
+  waiter->timer.expires_at(deadline);
+  waiters_.push_back(waiter);
+  boost::system::error_code ignored;
+  co_await waiter->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  if (waiter->granted) co_return true;  // the slot was handed over by release_slot()
+  std::erase(waiters_, waiter);
+  co_return false;
+}
+
+void AgencyGuard::release_slot() {
+  while (!waiters_.empty()) {
+    auto next = waiters_.front();
+    waiters_.pop_front();
+    if (next->granted) continue;
+    next->granted = true;  // the slot passes on; in_flight_ stays
+    next->timer.cancel();
+    return;
+  }
+  --in_flight_;
+}
+
+net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline) {
+  if (config_.rate_per_second <= 0) co_return true;
+  const double rate = config_.rate_per_second;
+  const double burst = std::max(1.0, rate);
+  for (;;) {
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+    tokens_ = std::min(burst, tokens_ + elapsed * rate);
+    refilled_ = now;
+    if (tokens_ >= 1.0) {
+      tokens_ -= 1.0;
+      co_return true;
+    }
+    const auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1.0 - tokens_) / rate));
+    if (!co_await sleep_until(now + wait + std::chrono::microseconds(100), deadline)) co_return false;
+  }
+}
+
+bool AgencyGuard::take_retry_token() {
+  if (budget_centi_ < 100) return false;
+  budget_centi_ -= 100;
+  return true;
+}
+
+net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest request, Deadline deadline,
+                                              int& attempts) {
+  HttpResult last;
+  last.error = HttpErrorKind::kTimeout;
+  last.error_detail = "deadline passed while waiting to send (agency concurrency or rate limit)";
+  const auto cap = request.total_timeout;
+  for (int attempt = 1; attempt <= std::max(1, config_.max_attempts); ++attempt) {
+    if (attempt == 1) {
+      ++firsts_;
+      budget_centi_ = std::min(kMaxBankedCenti, budget_centi_ + config_.retry_budget_percent);
+    }
+    if (!co_await take_rate_token(deadline)) co_return last;
+    if (!co_await acquire_slot(deadline)) co_return last;
+    if (attempt > 1) ++retries_;
+    HttpRequest copy = request;
+    copy.total_timeout = time_left(deadline, cap);
+    HttpResult result = co_await http.fetch(std::move(copy));
+    release_slot();
+    ++attempts;
+    last = std::move(result);
+    if (!is_retryable(last) || attempt == config_.max_attempts) co_return last;
+    // Decide the wait before spending budget: a wait past the deadline ends here.
+    std::chrono::milliseconds wait{0};
+    const auto retry_after = last.error == HttpErrorKind::kNone && last.response.status == 429
+                                 ? parse_retry_after(last.response.retry_after)
+                                 : std::nullopt;
+    if (retry_after) {
+      wait = *retry_after;
+    } else {
+      const auto ceiling = std::min(kBackoffCap, kBackoffBase * (1 << std::min(attempt - 1, 10)));
+      wait = std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count())(random_));
+    }
+    if (Clock::now() + wait >= deadline) co_return last;
+    if (!take_retry_token()) co_return last;
+    if (!co_await sleep_until(Clock::now() + wait, deadline)) co_return last;
+  }
+  co_return last;
+}
+
+// ------------------------------------------------------------ decorator
+
+net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, Deadline deadline) {
+  if (!breaker_->allow()) {
+    SourceResult r;
+    r.member_index = member.member_index;
+    r.source = inner_->source();
+    r.status = SourceStatus::kError;
+    r.detail = "circuit open";
+    r.received_at = utc_timestamp_now();
+    co_return r;
+  }
+  SourceResult r = co_await inner_->query(member, deadline);
+  const bool success = is_known(r.status);
+  breaker_->record(success);
+  // A failure says what it did to the breaker, when it is no longer closed.
+  if (const BreakerState after = breaker_->state(); !success && after != BreakerState::kClosed) {
+    r.detail += " (breaker " + std::string(breaker_state_name(after)) + ")";
+  }
+  co_return r;
+}
+
+}  // namespace hfv::adapters

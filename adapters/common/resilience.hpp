@@ -1,0 +1,138 @@
+// Resilience for agency queries, as decorators around adapters: the
+// Adapter interface does not change.
+//
+// AgencyGuard (one per agency) sits between an adapter's paging loop and the
+// HttpClient and decides, per HTTP request:
+//  - concurrency: at most `max_concurrent` requests in flight to the agency;
+//    others wait (asynchronously, on timers) until a slot frees or the
+//    query's deadline passes;
+//  - rate: a token bucket of `rate_per_second` (burst = one second's worth,
+//    at least 1); 0 means unlimited;
+//  - retries, only for failures where the agency certainly did not produce
+//    an answer and asking again is safe (every agency query is a read):
+//    connection failures and resets (HttpErrorKind::kNetwork) and HTTP 429,
+//    502, 503, 504. Not retried: timeouts (the request's time is spent, and
+//    re-sending to a slow agency adds load), HTTP 500 and other statuses,
+//    malformed answers, TLS errors. At most `max_attempts` requests per page.
+//    Backoff is exponential from 50 ms with full jitter; a 429's
+//    Retry-After (delay-seconds) is waited instead. No wait runs past the
+//    deadline: if it would, the last failure is returned.
+//  - a retry budget: every first attempt earns `retry_budget_percent`/100 of
+//    a retry, every retry spends one (banked up to 10, starting with 1), so
+//    retries add at most that share of extra requests (plus one).
+// CircuitBreaker (one per agency) is checked per query by ResilientAdapter:
+// it opens after `breaker_failures` consecutive failed queries, or when at
+// least half of the last 20 queries failed; after `breaker_cooldown` one
+// probe query is let through (half-open); its success closes the breaker,
+// its failure re-opens it. While open, queries are not sent and come back
+// kError with detail "circuit open".
+//
+// Threading: like HttpClient, everything runs on one io_context thread.
+// Guards and breakers are owned (shared) by the adapters built for them.
+#pragma once
+
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "adapters/adapter.hpp"
+
+namespace hfv::adapters {
+
+enum class BreakerState { kClosed, kOpen, kHalfOpen };
+std::string_view breaker_state_name(BreakerState state);
+
+class CircuitBreaker {
+ public:
+  using Clock = std::chrono::steady_clock;
+  CircuitBreaker(int failures, std::chrono::milliseconds cooldown)
+      : failures_to_open_(failures), cooldown_(cooldown) {}
+
+  // Whether a query may be sent now. In half-open state only one probe is
+  // let through until its outcome is recorded.
+  bool allow(Clock::time_point now = Clock::now());
+  // The outcome of a query that allow() let through.
+  void record(bool success, Clock::time_point now = Clock::now());
+  BreakerState state(Clock::time_point now = Clock::now()) const;
+
+ private:
+  static constexpr std::size_t kWindow = 20;
+  void open(Clock::time_point now);
+  int failures_to_open_;
+  std::chrono::milliseconds cooldown_;
+  BreakerState state_ = BreakerState::kClosed;
+  int consecutive_ = 0;
+  std::deque<bool> window_;  // recent outcomes, true = failure
+  Clock::time_point opened_at_{};
+  bool probe_in_flight_ = false;
+};
+
+class AgencyGuard {
+ public:
+  AgencyGuard(boost::asio::any_io_executor executor, ResilienceConfig config);
+
+  // Sends `request` with the limits and retries above; `attempts` is
+  // increased by the number of requests actually sent.
+  boost::asio::awaitable<HttpResult> fetch(HttpClient& http, HttpRequest request, Deadline deadline,
+                                           int& attempts);
+
+  const ResilienceConfig& config() const { return config_; }
+  std::size_t in_flight() const { return in_flight_; }
+  // Retries sent so far and first attempts (for tests and metrics).
+  std::uint64_t retries_sent() const { return retries_; }
+  std::uint64_t first_attempts() const { return firsts_; }
+
+ private:
+  struct Waiter {
+    explicit Waiter(const boost::asio::any_io_executor& ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    bool granted = false;
+  };
+  boost::asio::awaitable<bool> acquire_slot(Deadline deadline);
+  void release_slot();
+  boost::asio::awaitable<bool> take_rate_token(Deadline deadline);
+  bool take_retry_token();
+  boost::asio::awaitable<bool> sleep_until(std::chrono::steady_clock::time_point t, Deadline deadline);
+
+  boost::asio::any_io_executor executor_;
+  ResilienceConfig config_;
+  std::size_t in_flight_ = 0;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  double tokens_ = 0;  // rate bucket (request tokens, not money)
+  std::chrono::steady_clock::time_point refilled_{};
+  int budget_centi_ = 100;  // retry budget in hundredths of a retry
+  std::uint64_t retries_ = 0;
+  std::uint64_t firsts_ = 0;
+  std::minstd_rand random_;
+};
+
+// Whether a result may be retried (see above).
+bool is_retryable(const HttpResult& result);
+// Retry-After as delay-seconds ("1"), nullopt for anything else.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
+
+// Decorates an adapter with a circuit breaker.
+class ResilientAdapter final : public Adapter {
+ public:
+  ResilientAdapter(std::unique_ptr<Adapter> inner, std::shared_ptr<CircuitBreaker> breaker,
+                   std::shared_ptr<AgencyGuard> guard)
+      : inner_(std::move(inner)), breaker_(std::move(breaker)), guard_(std::move(guard)) {}
+  Source source() const override { return inner_->source(); }
+  boost::asio::awaitable<SourceResult> query(const MemberQuery& member, Deadline deadline) override;
+  BreakerState breaker_state() const { return breaker_->state(); }
+  const AgencyGuard& guard() const { return *guard_; }
+
+ private:
+  std::unique_ptr<Adapter> inner_;
+  std::shared_ptr<CircuitBreaker> breaker_;
+  std::shared_ptr<AgencyGuard> guard_;
+};
+
+}  // namespace hfv::adapters
