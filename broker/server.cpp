@@ -148,10 +148,15 @@ net::awaitable<void> Server::session(tcp::socket socket) {
 
     http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
     res.set(http::field::server, "hfv-brokerd");
-    res.set(http::field::content_type, "application/json; charset=utf-8");
+    res.set(http::field::content_type, answer.content_type.empty() ? "application/json; charset=utf-8"
+                                                                    : answer.content_type);
     res.set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : answer.headers) res.set(name, value);
-    res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (answer.content_type.empty()) {
+      res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      res.body() = std::move(answer.raw_body);
+    }
     const bool keep_alive = !too_large && !stopping_ && req.keep_alive();
     res.keep_alive(keep_alive);
     res.prepare_payload();

@@ -53,6 +53,10 @@ struct ApiResponse {
   unsigned status = 200;
   nlohmann::json body = nlohmann::json::object();
   std::vector<std::pair<std::string, std::string>> headers;
+  // Non-JSON answers (console assets, metrics text): when content_type is
+  // set, raw_body is sent as is with that type and `body` is ignored.
+  std::string content_type = {};
+  std::string raw_body = {};
 };
 
 struct ServiceParts {
