@@ -11,23 +11,22 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
 #include "broker/config.hpp"
+#include "broker/batch.hpp"
 #include "broker/consent.hpp"
 #include "broker/divisions.hpp"
 #include "broker/log.hpp"
+#include "broker/metrics.hpp"
 #include "broker/server.hpp"
 #include "broker/service.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
 #include "policies/policy.hpp"
-
-#ifndef HFV_DEFAULT_POLICIES_DIR
-#define HFV_DEFAULT_POLICIES_DIR "/usr/share/hfv/policies"
-#endif
 
 namespace hfv::broker {
 
@@ -92,10 +91,12 @@ int run_init(const InitOptions& options) {
   }
 
   const fs::path config_file = options.dir / "brokerd.json";
-  const fs::path policies = options.policies_dir.empty() ? fs::path(HFV_DEFAULT_POLICIES_DIR) : options.policies_dir;
+  const fs::path policies = options.policies_dir.empty() ? shipped_data_dir("policies") : options.policies_dir;
   json config = {
       {"listen", options.listen},
       {"port_file", "run/brokerd.port"},
+      {"pid_file", "run/brokerd.pid"},
+      {"log_level", "info"},
       {"tls", {{"ca_file", "pki/ca.pem"}, {"cert_file", "pki/server.pem"}, {"key_file", "pki/server.key"}}},
       {"master_key_file", "keys/master.key"},
       {"signing_key_file", "keys/report-signing.key"},
@@ -129,6 +130,8 @@ int run_init(const InitOptions& options) {
 int run_daemon(const std::filesystem::path& config_file) {
   auto config = load_config(config_file);
   if (!config) return fail("configuration", config.error());
+  set_log_level(config->log_level);
+  Metrics metrics;  // outlives the Service and the audit log's writer (declared before both)
   // HFV_MASTER_KEY, then a systemd credential, then the configured file.
   std::string master_source;
   auto master = crypto::load_master_key(config->master_key_file, &master_source);
@@ -147,6 +150,9 @@ int run_daemon(const std::filesystem::path& config_file) {
   audit_options.anchor_file = config->audit_anchor_file;
   audit_options.head_interval = config->audit_head_interval;
   audit_options.retention_days = config->audit_retention_days;
+  audit_options.on_append = [&metrics](std::chrono::steady_clock::duration elapsed, bool ok) {
+    metrics.observe_audit_append(elapsed, ok);
+  };
   if (!config->audit_head_url.empty()) {
     log_event(LogLevel::kWarn, "audit_head_url_unsupported",
               {{"reason", "sending signed tree heads to a URL is not implemented yet; the anchor file is written"}});
@@ -158,6 +164,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!consent) return fail("state database", consent.error());
   auto reports = ReportStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
   if (!reports) return fail("state database", reports.error());
+  auto reviews = ReviewStore::open(config->review_db, crypto::derive_key(*master, kPurposeReviewDb));
+  if (!reviews) return fail("review database", reviews.error());
 
   net::io_context io(1);
   adapters::HttpClient http(io);
@@ -176,7 +184,19 @@ int run_daemon(const std::filesystem::path& config_file) {
   parts.signer = &*signer;
   parts.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
   parts.blocking = &blocking;
+  parts.reviews = reviews->get();
+  parts.metrics = &metrics;
+  // Signals are caught from here on (Asio queues them until the waits below
+  // are set up): the port file written by start() tells supervisors and
+  // tests the daemon is up, so a SIGTERM sent after reading it must already
+  // mean a graceful stop, not the default kill.
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  net::signal_set reload_signal(io, SIGHUP);
   Service service(std::move(parts));
+  // Periodic reviews: batches left running by the previous process resume.
+  BatchManager batches(io.get_executor(), service, **reviews, **audit, blocking, *config);
+  service.set_batches(&batches);
+  batches.start();
   Server server(io, *config, service);
   if (auto s = server.start(); !s) return fail("listen", s.error());
 
@@ -185,16 +205,21 @@ int run_daemon(const std::filesystem::path& config_file) {
   started.principal = "brokerd";
   started.status = "ok";
   if (auto r = (*audit)->append_blocking({started}); !r) return fail("audit log", r.error());
+  // The pid file lets `brokerctl reload` send SIGHUP; written after the
+  // port file, removed on a clean stop.
+  if (!config->pid_file.empty()) {
+    if (auto s = crypto::replace_file_atomically(config->pid_file, std::to_string(::getpid()) + "\n", 0644); !s) {
+      return fail("pid file", s.error());
+    }
+  }
   log_event(LogLevel::kInfo, "started", {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
 
   // Graceful shutdown: stop accepting, let requests in flight finish (up to
   // 10 s), then stop the loop.
-  net::signal_set signals(io, SIGINT, SIGTERM);
-  net::signal_set reload_signal(io, SIGHUP);
   net::steady_timer drain(io);
   auto give_up_at = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
-    if (service.in_flight() == 0 || std::chrono::steady_clock::now() >= give_up_at) {
+    if ((service.in_flight() == 0 && !batches.busy()) || std::chrono::steady_clock::now() >= give_up_at) {
       io.stop();
       return;
     }
@@ -205,6 +230,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     if (ec) return;
     log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", service.in_flight()}});
     server.stop();
+    batches.stop();  // households in flight finish; the rest continue at the next start
     reload_signal.cancel();
     give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     wait_drained();
@@ -226,10 +252,12 @@ int run_daemon(const std::filesystem::path& config_file) {
             r.status = "ok";
             r.detail = "policies=" + std::to_string(count);
             log_event(LogLevel::kInfo, "policies_reloaded", {{"policies", count}});
+            metrics.observe_policy_reload(true);
           } else {
             r.status = "refused";
             r.detail = loaded.error().message;
             log_event(LogLevel::kError, "policies_reload_refused", {{"reason", loaded.error().message}});
+            metrics.observe_policy_reload(false);
           }
           net::co_spawn(io, [&, r]() -> net::awaitable<void> {
             std::vector<audit::AuditRecord> rows{r};
@@ -249,6 +277,10 @@ int run_daemon(const std::filesystem::path& config_file) {
   stopped.principal = "brokerd";
   stopped.status = "ok";
   (void)(*audit)->append_blocking({stopped});
+  if (!config->pid_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(config->pid_file, ignored);
+  }
   // The shutdown head: covers every record, written to the anchor too.
   auto final_head = (*audit)->publish_head();
   log_event(LogLevel::kInfo, "stopped",

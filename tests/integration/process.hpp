@@ -2,6 +2,7 @@
 // stopped, files awaited with a deadline, and a small libcurl HTTPS client.
 #pragma once
 
+#include <atomic>
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -111,7 +112,7 @@ inline void record_exchange(const std::string& method, const std::string& url, c
                             const HttpAnswer& answer) {
   const char* dir = std::getenv("HFV_OPENAPI_SAMPLES");
   if (dir == nullptr || *dir == '\0') return;
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // tests may call from several threads
   std::filesystem::create_directories(dir);
   std::string path = url.substr(url.find('/', url.find("//") + 2));
   path = path.substr(0, path.find('?'));
