@@ -51,16 +51,35 @@ void check_hukou(const Json& hukou, const std::string& where) {
   }
 }
 
+}  // namespace
+
 SourceFaults parse_source_faults(const Json& spec, const std::string& where) {
   if (!spec.is_object()) fail(where + ": must be an object");
   SourceFaults out;
+  auto millis = [&](const std::string& key, const Json& value, std::int64_t max) {
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+        value.get<std::int64_t>() > max) {
+      fail(where + "." + key + ": must be an integer from 0 to " + std::to_string(max));
+    }
+    return std::chrono::milliseconds{value.get<std::int64_t>()};
+  };
   for (const auto& [key, value] : spec.items()) {
     if (key == "latency_ms") {
-      if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
-          value.get<std::int64_t>() > kMaxLatencyMs) {
-        fail(where + ".latency_ms: must be an integer from 0 to " + std::to_string(kMaxLatencyMs));
+      out.latency = millis(key, value, kMaxLatencyMs);
+    } else if (key == "latency_tail_ms") {
+      out.latency_tail = millis(key, value, kMaxTail.count());
+    } else if (key == "slow_body_ms") {
+      out.slow_body = millis(key, value, kMaxLatencyMs);
+    } else if (key == "error_rate") {
+      if (!value.is_number() || value.get<double>() < 0.0 || value.get<double>() > 1.0) {
+        fail(where + ".error_rate: must be a number from 0 to 1");
       }
-      out.latency = std::chrono::milliseconds{value.get<std::int64_t>()};
+      out.error_rate = value.get<double>();
+    } else if (key == "error_kind") {
+      const auto kind =
+          value.is_string() ? parse_fault_kind(value.get<std::string>()) : std::nullopt;
+      if (!kind || *kind == FaultKind::kNone) fail(where + ".error_kind: unknown fault kind");
+      out.error_kind = *kind;
     } else if (key == "all") {
       const auto kind =
           value.is_string() ? parse_fault_kind(value.get<std::string>()) : std::nullopt;
@@ -83,8 +102,6 @@ SourceFaults parse_source_faults(const Json& spec, const std::string& where) {
   }
   return out;
 }
-
-}  // namespace
 
 bool is_known_source(std::string_view source) {
   return std::find(kSources.begin(), kSources.end(), source) != kSources.end();

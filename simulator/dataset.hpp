@@ -64,6 +64,12 @@ class Dataset {
   FaultPlan faults_;
 };
 
+// Parses one source's fault settings ({"latency_ms", "latency_tail_ms",
+// "error_rate", "error_kind", "slow_body_ms", "all", "persons"}), as found
+// under the dataset's "faults" key or posted to /_sim/faults. `where` starts
+// error messages. Throws DatasetError.
+SourceFaults parse_source_faults(const Json& spec, const std::string& where);
+
 // Parses and validates a dataset document. Throws DatasetError.
 Dataset parse_dataset(std::string_view text);
 // Reads and parses a file. Throws DatasetError (also for I/O failures).

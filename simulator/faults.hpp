@@ -1,18 +1,27 @@
 // Fault plan: which agency misbehaves for whom, and how slowly it answers.
 // Faults are configured per source in the dataset ("faults" key, see
-// simulator/README.md): a latency for every answer, an optional fault for
-// every request ("all") and per-person faults that take precedence over
-// "all" (a person may be given "none" to be exempt from "all").
+// simulator/README.md) or at run time (POST /_sim/faults): a fixed latency
+// for every answer plus an optional long (Pareto) tail, an optional fault
+// for every request ("all"), an error rate (a seeded share of requests gets
+// `error_kind`) and per-person faults that take precedence over both (a
+// person may be given "none" to be exempt).
+//
+// Randomness is deterministic: decide() draws from a hash of a caller-given
+// nonce (the Router derives it from --seed, the source, the person and how
+// often that source was asked about that person), so the same seed and the
+// same requests give the same faults and latencies, whatever the order in
+// which different persons' requests arrive.
 //
 // apply_fault() turns the agency's normal answer into the faulty one; the
-// kinds that involve the connection itself (timeout, reset) are carried out
-// by the server.
+// kinds that involve the connection itself (timeout, reset, slow body) are
+// carried out by the server.
 //
-// Ownership: FaultPlan is a plain value. Thread-safety: immutable after
-// set-up; concurrent lookups are safe.
+// Ownership: FaultPlan is a plain value. Thread-safety: decide() and the
+// other const members are safe concurrently; set() is not.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +39,8 @@ enum class FaultKind {
   kMalformed,    // HTTP 200 whose body is the normal answer cut in half
   kReset,        // close the connection abruptly (TCP RST), no answer
   kRateLimited,  // HTTP 429 with Retry-After: 1
+  kSlowBody,     // the normal answer; header at once, body dribbled over `slow_body`
+  kWrongTypes,   // HTTP 200, the normal answer with nested scalars of the wrong JSON type
 };
 
 // "error_500" etc.; nullopt for an unknown name. "none" is kNone.
@@ -39,9 +50,24 @@ std::string_view fault_name(FaultKind kind);
 
 struct SourceFaults {
   std::chrono::milliseconds latency{0};
+  // Pareto tail (shape 1.5) added to `latency`: extra = tail * (u^(-1/1.5) - 1),
+  // median ~0.59 * tail, p99 ~20.5 * tail, capped at kMaxTail. 0: no tail.
+  std::chrono::milliseconds latency_tail{0};
+  double error_rate = 0.0;                   // share of requests (0 ... 1) given error_kind
+  FaultKind error_kind = FaultKind::kError503;
+  std::chrono::milliseconds slow_body{2000};  // how long a kSlowBody body takes to send
   std::optional<FaultKind> all;                           // every request to the source
   std::map<std::string, FaultKind, std::less<>> persons;  // by ID number; beats `all`
 };
+
+// What happens to one request.
+struct FaultDecision {
+  FaultKind kind = FaultKind::kNone;
+  std::chrono::milliseconds latency{0};    // wait before acting
+  std::chrono::milliseconds slow_body{0};  // for kSlowBody
+};
+
+inline constexpr std::chrono::milliseconds kMaxTail{60'000};
 
 class FaultPlan {
  public:
@@ -51,8 +77,18 @@ class FaultPlan {
 
   // The fault for a request to `source` about `person` ("" when the request
   // named nobody): the person's own entry, else the source's "all", else kNone.
+  // Ignores the error rate (see decide()).
   FaultKind lookup(std::string_view source, std::string_view person) const;
+  // The fixed latency (without the tail).
   std::chrono::milliseconds latency(std::string_view source) const;
+  // The fault and latency for one request, drawing the error rate and the
+  // latency tail from `nonce`: the person's entry, else `all`, else the
+  // error rate's draw, else kNone. With --latency-ms the latency is exactly
+  // that (no tail).
+  FaultDecision decide(std::string_view source, std::string_view person,
+                       std::uint64_t nonce) const;
+  // Whether any source draws random numbers (error rate or latency tail).
+  bool random() const;
 
  private:
   std::map<std::string, SourceFaults, std::less<>> sources_;
@@ -64,6 +100,7 @@ enum class Action {
   kAnswer,  // send the reply
   kHang,    // send nothing; keep the connection open until the client goes (or 120 s)
   kReset,   // abort the connection
+  kSlowBody,  // send the reply's header, then its body in pieces over a while
 };
 
 struct FaultOutcome {
@@ -73,5 +110,15 @@ struct FaultOutcome {
 
 // The answer the client gets under `kind`, given the agency's normal answer.
 FaultOutcome apply_fault(FaultKind kind, Reply normal);
+
+// The wrong_types transformation of a JSON text: below the top level,
+// numbers and booleans become strings and numeric strings ("8,200.50",
+// "0000") become numbers. A body that is not a JSON object is returned as is.
+std::string wrong_types(std::string_view body);
+
+// splitmix64 finaliser: the hash used for seeded draws.
+std::uint64_t mix64(std::uint64_t x);
+// FNV-1a of a string, for building nonces.
+std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 14695981039346656037ULL);
 
 }  // namespace hfv::sim

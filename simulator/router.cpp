@@ -1,6 +1,8 @@
 #include "simulator/router.hpp"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "simulator/agency.hpp"
 
@@ -10,6 +12,9 @@ namespace {
 
 // Distinct paths counted one by one; beyond this they are counted as "(other)".
 constexpr std::size_t kMaxCountedPaths = 1000;
+// Distinct (source, person) pairs remembered for the draws; then forgotten
+// (a benchmark asking about millions of made-up persons must not grow us).
+constexpr std::size_t kMaxRemembered = 100'000;
 
 Reply json_reply(int status, const Json& body) {
   Reply r;
@@ -38,7 +43,7 @@ Decision Router::route(const HttpRequestView& request) {
   Decision decision;
   const std::string_view path = request.target.substr(0, request.target.find('?'));
   if (path.starts_with("/_sim/")) {
-    decision.reply = control(request.method, path);
+    decision.reply = control(request, path);
     return decision;
   }
   // "/bank/v2/deposit-inquiry" -> "bank"; "/csdc/v1/..." -> securities
@@ -53,19 +58,71 @@ Decision Router::route(const HttpRequestView& request) {
   count(agency->name, path);
   AgencyAnswer answer = agency->answer(
       dataset_, AgencyRequest{request.method, path, request.content_type, request.body});
-  const FaultKind fault = dataset_.faults().lookup(agency->name, answer.person);
+  const FaultDecision fate =
+      dataset_.faults().decide(agency->name, answer.person, nonce(agency->name, answer.person));
+  const FaultKind fault = fate.kind;
   FaultOutcome outcome = apply_fault(fault, std::move(answer.reply));
   decision.action = outcome.action;
   decision.reply = std::move(outcome.reply);
-  decision.delay = dataset_.faults().latency(agency->name);
+  decision.delay = fate.latency;
+  decision.body_time = fate.slow_body;
+  const std::string agency_name(agency->name);
+  const std::uint64_t now_in_flight = ++in_flight_[agency_name];
+  auto& peak = max_in_flight_[agency_name];
+  peak = std::max(peak, now_in_flight);
   decision.record =
       RequestRecord{std::string(agency->name), std::string(path), std::move(answer.person),
-                    outcome.action == Action::kAnswer ? decision.reply.status : 0,
+                    outcome.action == Action::kAnswer || outcome.action == Action::kSlowBody
+                        ? decision.reply.status
+                        : 0,
                     std::string(fault_name(fault))};
   return decision;
 }
 
-Reply Router::control(std::string_view method, std::string_view path) {
+void Router::finished(std::string_view agency) {
+  const auto it = in_flight_.find(agency);
+  if (it != in_flight_.end() && it->second > 0) --it->second;
+}
+
+std::uint64_t Router::nonce(std::string_view agency, std::string_view person) {
+  std::uint64_t n = 0;
+  if (dataset_.faults().random()) {
+    if (asked_.size() >= kMaxRemembered) asked_.clear();
+    std::string key(agency);
+    key += '|';
+    key += person;
+    n = asked_[key]++;
+  }
+  return mix64(seed_ ^ mix64(fnv1a(person, fnv1a(agency)) ^ mix64(n)));
+}
+
+Reply Router::set_faults(std::string_view body) {
+  const Json doc = Json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return json_reply(400, Json{{"error", "body must be a JSON object: source -> faults or null"}});
+  }
+  std::vector<std::pair<std::string, std::optional<SourceFaults>>> changes;
+  try {
+    for (const auto& [source, spec] : doc.items()) {
+      if (!is_known_source(source)) throw DatasetError("unknown source");
+      changes.emplace_back(source, spec.is_null() ? std::nullopt
+                                                  : std::optional(parse_source_faults(spec, source)));
+    }
+  } catch (const DatasetError& e) {
+    return json_reply(400, Json{{"error", e.what()}});
+  }
+  for (auto& [source, faults] : changes) {
+    dataset_.faults().set(source, faults.value_or(SourceFaults{}));
+  }
+  return json_reply(200, Json{{"status", "ok"}});
+}
+
+Reply Router::control(const HttpRequestView& request, std::string_view path) {
+  const std::string_view method = request.method;
+  if (path == "/_sim/faults") {
+    if (method != "POST") return method_not_allowed("POST");
+    return set_faults(request.body);
+  }
   if (path == "/_sim/health") {
     if (method != "GET") return method_not_allowed("GET");
     return json_reply(200, Json{{"status", "ok"}});
@@ -99,10 +156,16 @@ Json Router::counts() const {
   for (const auto& [name, n] : by_agency_) by_agency[name] = n;
   Json by_path = Json::object();
   for (const auto& [p, n] : by_path_) by_path[p] = n;
+  Json in_flight = Json::object();
+  for (const auto& [name, n] : in_flight_) in_flight[name] = n;
+  Json peaks = Json::object();
+  for (const auto& [name, n] : max_in_flight_) peaks[name] = n;
   return Json{{"total", total_},
               {"by_agency", std::move(by_agency)},
               {"by_path", std::move(by_path)},
-              {"unrouted", unrouted_}};
+              {"unrouted", unrouted_},
+              {"in_flight", std::move(in_flight)},
+              {"max_in_flight", std::move(peaks)}};
 }
 
 void Router::reset_counts() {
@@ -110,7 +173,11 @@ void Router::reset_counts() {
   unrouted_ = 0;
   by_path_.clear();
   by_agency_.clear();
-  for (const Agency& a : agencies()) by_agency_[std::string(a.name)] = 0;
+  for (const Agency& a : agencies()) {
+    by_agency_[std::string(a.name)] = 0;
+    in_flight_.try_emplace(std::string(a.name), 0);
+    max_in_flight_[std::string(a.name)] = in_flight_[std::string(a.name)];
+  }
 }
 
 }  // namespace hfv::sim

@@ -3,12 +3,14 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace hfv::sim {
 
@@ -36,6 +39,20 @@ constexpr auto kShutdownTimeout = std::chrono::seconds(2);
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
 constexpr std::uint32_t kHeaderLimit = 16U * 1024U;
 constexpr std::uint64_t kBodyLimit = std::uint64_t{64} * 1024;
+constexpr std::size_t kSlowBodyPieces = 10;  // slow_body: the body in this many writes
+
+// Tells the Router an agency request is done, however the serving ends.
+class InFlightMark {
+ public:
+  InFlightMark(Router& router, std::string agency) : router_(router), agency_(std::move(agency)) {}
+  ~InFlightMark() { router_.finished(agency_); }
+  InFlightMark(const InFlightMark&) = delete;
+  InFlightMark& operator=(const InFlightMark&) = delete;
+
+ private:
+  Router& router_;
+  std::string agency_;
+};
 
 template <class T>
 struct IsSsl : std::false_type {};
@@ -274,6 +291,7 @@ net::awaitable<void> Server::serve(Stream& stream, net::steady_timer& timer) {
     }
 
     Decision decision;
+    std::optional<InFlightMark> in_flight;
     bool close_after = false;
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       decision.reply = too_large_reply();
@@ -290,6 +308,7 @@ net::awaitable<void> Server::serve(Stream& stream, net::steady_timer& timer) {
       const auto& req = parser.get();
       decision = router_.route(HttpRequestView{req.method_string(), req.target(),
                                                req[http::field::content_type], req.body()});
+      if (decision.record) in_flight.emplace(router_, decision.record->agency);
       if (decision.record && request_log_ != nullptr && !request_log_->append(*decision.record)) {
         log_line("cannot write the request log");
       }
@@ -324,13 +343,44 @@ net::awaitable<void> Server::serve(Stream& stream, net::steady_timer& timer) {
     }
 
     const Reply& reply = decision.reply;
+    const bool keep_alive = !close_after && !stopping_;
+    if (decision.action == Action::kSlowBody) {
+      // The header at once, with the full Content-Length; the body in pieces.
+      http::response<http::empty_body> head{static_cast<http::status>(reply.status),
+                                            parser.get().version() == 10 ? 10u : 11u};
+      head.set(http::field::server, "hfv-agency-sim");
+      head.set(http::field::content_type, reply.content_type);
+      for (const auto& [name, value] : reply.headers) head.set(name, value);
+      head.keep_alive(keep_alive);
+      head.content_length(reply.body.size());
+      http::response_serializer<http::empty_body> serializer{head};
+      lowest.expires_after(kIoTimeout);
+      co_await http::async_write_header(stream, serializer,
+                                        net::redirect_error(net::use_awaitable, ec));
+      const std::size_t piece = (reply.body.size() + kSlowBodyPieces - 1) / kSlowBodyPieces;
+      const auto pause = decision.body_time / static_cast<long>(kSlowBodyPieces);
+      for (std::size_t at = 0; !ec && at < reply.body.size(); at += piece) {
+        timer.expires_after(pause);
+        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        if (ec || stopping_) break;
+        lowest.expires_after(kIoTimeout);
+        co_await net::async_write(
+            stream, net::buffer(reply.body.data() + at, std::min(piece, reply.body.size() - at)),
+            net::redirect_error(net::use_awaitable, ec));
+      }
+      if (ec || stopping_) {
+        graceful_close = false;
+        break;
+      }
+      if (!keep_alive) break;
+      continue;
+    }
     http::response<http::string_body> res{static_cast<http::status>(reply.status),
                                           parser.get().version() == 10 ? 10u : 11u};
     res.set(http::field::server, "hfv-agency-sim");
     res.set(http::field::content_type, reply.content_type);
     for (const auto& [name, value] : reply.headers) res.set(name, value);
     res.body() = reply.body;
-    const bool keep_alive = !close_after && !stopping_;
     res.keep_alive(keep_alive);
     res.prepare_payload();
     lowest.expires_after(kIoTimeout);

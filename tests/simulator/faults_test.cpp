@@ -97,3 +97,98 @@ TEST_CASE("sim faults: each kind's effect on the answer", "[simulator][faults]")
   CHECK(apply_fault(FaultKind::kTimeout, normal).action == Action::kHang);
   CHECK(apply_fault(FaultKind::kReset, normal).action == Action::kReset);
 }
+
+TEST_CASE("sim faults: slow_body and wrong_types", "[simulator][faults]") {
+  CHECK(fault_name(*parse_fault_kind("slow_body")) == "slow_body");
+  CHECK(fault_name(*parse_fault_kind("wrong_types")) == "wrong_types");
+  Reply normal;
+  normal.body =
+      R"({"retCode":"0000","body":{"totalCount":2,"more":false,"accounts":[{"balance":"8,200.50",)"
+      R"("acctNo":"6222020200112233445","bankName":"工行","balanceDate":"20261101","id":"0101"}]}})";
+
+  const FaultOutcome slow = apply_fault(FaultKind::kSlowBody, normal);
+  CHECK(slow.action == Action::kSlowBody);
+  CHECK(slow.reply.status == 200);
+  CHECK(slow.reply.body == normal.body);
+
+  const FaultOutcome wrong = apply_fault(FaultKind::kWrongTypes, normal);
+  CHECK(wrong.action == Action::kAnswer);
+  CHECK(wrong.reply.status == 200);
+  const auto j = nlohmann::json::parse(wrong.reply.body);
+  CHECK(j["retCode"] == "0000");  // the top level is left alone
+  CHECK(j["body"]["totalCount"] == "2");
+  CHECK(j["body"]["more"] == "false");
+  const auto& account = j["body"]["accounts"][0];
+  CHECK(account["balance"].is_number_float());
+  CHECK(account["balance"].get<double>() == Approx(8200.5));
+  CHECK(account["acctNo"].is_number());
+  CHECK(account["bankName"] == "工行");
+  CHECK(account["balanceDate"] == 20261101);
+  CHECK(account["id"] == 101);
+  CHECK(wrong_types("not json") == "not json");
+  CHECK(wrong_types("[1]") == "[1]");
+}
+
+TEST_CASE("sim faults: error rate and latency tail are seeded draws", "[simulator][faults]") {
+  FaultPlan plan;
+  SourceFaults bank;
+  bank.latency = milliseconds(10);
+  bank.latency_tail = milliseconds(20);
+  bank.error_rate = 0.3;
+  bank.error_kind = FaultKind::kError500;
+  bank.persons = {{"110101199003070027", FaultKind::kNone}};
+  plan.set("bank", bank);
+  CHECK(plan.random());
+
+  int errors = 0;
+  std::vector<std::int64_t> latencies;
+  for (std::uint64_t n = 0; n < 2000; ++n) {
+    const std::uint64_t nonce = mix64(n);
+    const FaultDecision d = plan.decide("bank", "110101199003070011", nonce);
+    // The same nonce gives the same decision.
+    const FaultDecision again = plan.decide("bank", "110101199003070011", nonce);
+    CHECK(d.kind == again.kind);
+    CHECK(d.latency == again.latency);
+    CHECK((d.kind == FaultKind::kNone || d.kind == FaultKind::kError500));
+    if (d.kind == FaultKind::kError500) ++errors;
+    CHECK(d.latency >= milliseconds(10));
+    CHECK(d.latency <= milliseconds(10) + kMaxTail);
+    latencies.push_back(d.latency.count());
+    // A person's own entry beats the rate.
+    CHECK(plan.decide("bank", "110101199003070027", nonce).kind == FaultKind::kNone);
+  }
+  CHECK(errors > 500);  // 30 % of 2000 = 600
+  CHECK(errors < 700);
+  std::sort(latencies.begin(), latencies.end());
+  const auto median = latencies[latencies.size() / 2];
+  const auto p99 = latencies[latencies.size() * 99 / 100];
+  CHECK(median >= 18);  // 10 + ~0.59 * 20
+  CHECK(median <= 26);
+  CHECK(p99 >= 200);  // a long tail: 10 + ~20.5 * 20
+  CHECK(p99 >= 8 * median);
+
+  // --latency-ms makes latency exact and draws nothing.
+  plan.override_latency(milliseconds(7));
+  CHECK(plan.decide("bank", "110101199003070011", 12345).latency == milliseconds(7));
+  FaultPlan plain;
+  CHECK_FALSE(plain.random());
+  CHECK(plain.decide("tax", "110101199003070011", 1).kind == FaultKind::kNone);
+}
+
+TEST_CASE("sim faults: new fault keys are read and checked", "[simulator][faults]") {
+  const Json spec = Json::parse(
+      R"({"latency_ms": 5, "latency_tail_ms": 30, "error_rate": 0.25, "error_kind": "error_500",
+          "slow_body_ms": 400})");
+  const SourceFaults f = parse_source_faults(spec, "faults.bank");
+  CHECK(f.latency == milliseconds(5));
+  CHECK(f.latency_tail == milliseconds(30));
+  CHECK(f.error_rate == Approx(0.25));
+  CHECK(f.error_kind == FaultKind::kError500);
+  CHECK(f.slow_body == milliseconds(400));
+  CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"error_rate": 1.5})"), "faults.bank"),
+                    Catch::Matchers::Contains("faults.bank.error_rate"));
+  CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"error_kind": "none"})"), "faults.bank"),
+                    Catch::Matchers::Contains("error_kind"));
+  CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"slow_body_ms": -1})"), "faults.bank"),
+                    Catch::Matchers::Contains("slow_body_ms"));
+}

@@ -2,7 +2,9 @@
 // around agency answers, request-log lines; and the command line.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 #include "sim_fixtures.hpp"
 #include "simulator/options.hpp"
@@ -112,6 +114,71 @@ TEST_CASE("sim router: --latency-ms overrides the dataset's latency", "[simulato
   d.faults().override_latency(milliseconds(3));
   Router router(std::move(d));
   CHECK(ask(router, kRich).delay == milliseconds(3));
+}
+
+TEST_CASE("sim router: POST /_sim/faults changes the plan at run time", "[simulator][router]") {
+  Router router(parse_dataset(plain_dataset_text()));
+  CHECK(ask(router, kRich).reply.status == 200);
+  const Decision set = router.route(
+      {"POST", "/_sim/faults", "application/json", R"({"bank": {"all": "error_500", "latency_ms": 9}})"});
+  CHECK(set.reply.status == 200);
+  CHECK_FALSE(set.record.has_value());
+  const Decision failing = ask(router, kRich);
+  CHECK(failing.reply.status == 500);
+  CHECK(failing.delay == milliseconds(9));
+  CHECK(failing.record->fault == "error_500");
+  // null clears a source's faults; bad specs change nothing.
+  CHECK(router.route({"POST", "/_sim/faults", "", R"({"bank": {"all": "bogus"}})"}).reply.status == 400);
+  CHECK(ask(router, kRich).reply.status == 500);
+  CHECK(router.route({"POST", "/_sim/faults", "", R"({"customs": null})"}).reply.status == 400);
+  CHECK(router.route({"POST", "/_sim/faults", "", "[]"}).reply.status == 400);
+  CHECK(router.route({"GET", "/_sim/faults", "", ""}).reply.status == 405);
+  CHECK(router.route({"POST", "/_sim/faults", "", R"({"bank": null})"}).reply.status == 200);
+  const Decision healthy = ask(router, kRich);
+  CHECK(healthy.reply.status == 200);
+  CHECK(healthy.delay == milliseconds(0));
+}
+
+TEST_CASE("sim router: requests in flight and their peak per agency", "[simulator][router]") {
+  Router router(parse_dataset(plain_dataset_text()));
+  for (int i = 0; i < 3; ++i) (void)ask(router, kRich);
+  Json counts = json_of(router.route({"GET", "/_sim/requests", "", ""}).reply);
+  CHECK(counts["in_flight"]["bank"] == 3);
+  CHECK(counts["max_in_flight"]["bank"] == 3);
+  CHECK(counts["max_in_flight"]["tax"] == 0);
+  router.finished("bank");
+  router.finished("bank");
+  counts = json_of(router.route({"GET", "/_sim/requests", "", ""}).reply);
+  CHECK(counts["in_flight"]["bank"] == 1);
+  CHECK(counts["max_in_flight"]["bank"] == 3);
+  router.reset_counts();  // the peak restarts from what is still in flight
+  counts = json_of(router.route({"GET", "/_sim/requests", "", ""}).reply);
+  CHECK(counts["max_in_flight"]["bank"] == 1);
+  router.finished("bank");
+  router.finished("bank");  // never below zero
+  counts = json_of(router.route({"GET", "/_sim/requests", "", ""}).reply);
+  CHECK(counts["in_flight"]["bank"] == 0);
+}
+
+TEST_CASE("sim router: the same seed gives the same faults, another seed others",
+          "[simulator][router]") {
+  const std::string faults = R"({"bank": {"error_rate": 0.5, "latency_tail_ms": 5}})";
+  auto run = [&](std::uint64_t seed) {
+    Router router(parse_dataset(plain_dataset_text()), seed);
+    REQUIRE(router.route({"POST", "/_sim/faults", "", faults}).reply.status == 200);
+    std::vector<std::pair<int, long>> seen;
+    for (int i = 0; i < 40; ++i) {
+      const Decision d = ask(router, i % 2 ? kRich : kNoName);
+      seen.emplace_back(d.reply.status, static_cast<long>(d.delay.count()));
+    }
+    return seen;
+  };
+  const auto a = run(7);
+  CHECK(a == run(7));
+  CHECK(a != run(8));
+  const auto failed = std::count_if(a.begin(), a.end(), [](const auto& p) { return p.first == 503; });
+  CHECK(failed > 5);
+  CHECK(failed < 35);
 }
 
 TEST_CASE("sim request log: lines hash the ID number", "[simulator][log]") {
