@@ -1,5 +1,6 @@
 #include "adapters/registry.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -149,6 +150,37 @@ std::map<std::string, std::string> breaker_states(const AdapterSet& adapters) {
       out.emplace(std::string(source_name(source)), std::string(breaker_state_name(r->breaker_state())));
     }
   }
+  return out;
+}
+
+}  // namespace hfv::adapters
+
+namespace hfv::adapters {
+
+std::vector<AgencyStats> agency_stats(const AdapterSet& adapters) {
+  std::vector<AgencyStats> out;
+  for (const auto& [source, adapter] : adapters) {
+    AgencyStats s;
+    s.agency = std::string(source_name(source));
+    s.breaker = "closed";
+    if (const auto* r = dynamic_cast<const ResilientAdapter*>(adapter.get())) {
+      s.breaker = std::string(breaker_state_name(r->breaker_state()));
+      s.breaker_opens = r->breaker().opens();
+      const QueryCounters& c = r->counters();
+      s.queries = c.queries;
+      s.failures = c.failures;
+      s.timeouts = c.timeouts;
+      s.short_circuited = c.short_circuited;
+      s.latency_ms_sum = c.latency_ms_sum;
+      s.latency_count = c.latency_count;
+      s.requests = r->guard().requests_sent();
+      s.request_errors = r->guard().request_failures();
+      s.retries = r->guard().retries_sent();
+      s.in_flight = r->guard().in_flight();
+    }
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const AgencyStats& a, const AgencyStats& b) { return a.agency < b.agency; });
   return out;
 }
 

@@ -5,7 +5,9 @@
 
 #include <map>
 #include <string>
+#include <cstdint>
 #include <memory>
+#include <vector>
 #include <nlohmann/json_fwd.hpp>
 
 #include "adapters/adapter.hpp"
@@ -30,5 +32,28 @@ Result<AdapterSet> build_adapters(const nlohmann::json& agencies, const std::str
 
 // Agency name -> breaker state ("closed", "open", "half_open"), for metrics.
 std::map<std::string, std::string> breaker_states(const AdapterSet& adapters);
+
+// A read-only snapshot of one agency's adapter, for /metrics. Counters are
+// totals since the adapter was built (Prometheus counters); `breaker` and
+// `in_flight` are the current values.
+struct AgencyStats {
+  std::string agency;                 // "bank" (the configuration key)
+  std::string breaker;                // "closed" | "open" | "half_open"
+  std::uint64_t breaker_opens = 0;    // times the breaker opened
+  std::uint64_t queries = 0;          // member × agency queries asked of the adapter
+  std::uint64_t failures = 0;         // of which ended timeout/error (short-circuited included)
+  std::uint64_t timeouts = 0;         // of which timed out
+  std::uint64_t short_circuited = 0;  // of which answered "circuit open" without a request
+  std::uint64_t requests = 0;         // HTTP requests sent (pages, retries)
+  std::uint64_t request_errors = 0;   // of which got no answer, 429 or 5xx
+  std::uint64_t retries = 0;          // of which were retries
+  std::uint64_t in_flight = 0;        // HTTP requests in flight now
+  std::uint64_t latency_ms_sum = 0;   // query latency (all pages and retries), sent queries only
+  std::uint64_t latency_count = 0;
+};
+
+// One entry per configured agency, in agency-name order. Call it on the
+// adapters' io_context thread (as request handlers run), like query().
+std::vector<AgencyStats> agency_stats(const AdapterSet& adapters);
 
 }  // namespace hfv::adapters

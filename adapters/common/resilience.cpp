@@ -44,6 +44,7 @@ bool CircuitBreaker::allow(Clock::time_point now) {
 }
 
 void CircuitBreaker::open(Clock::time_point now) {
+  ++opens_;
   state_ = BreakerState::kOpen;
   opened_at_ = now;
   probe_in_flight_ = false;
@@ -180,6 +181,11 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
     HttpResult result = co_await http.fetch(std::move(copy));
     release_slot();
     ++attempts;
+    ++requests_;
+    if (result.error != HttpErrorKind::kNone || result.response.status == 429 ||
+        result.response.status >= 500) {
+      ++request_failures_;
+    }
     last = std::move(result);
     if (!is_retryable(last) || attempt == config_.max_attempts) co_return last;
     // Decide the wait before spending budget: a wait past the deadline ends here.
@@ -203,7 +209,10 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
 // ------------------------------------------------------------ decorator
 
 net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, Deadline deadline) {
+  ++counters_.queries;
   if (!breaker_->allow()) {
+    ++counters_.failures;
+    ++counters_.short_circuited;
     SourceResult r;
     r.member_index = member.member_index;
     r.source = inner_->source();
@@ -215,6 +224,10 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   SourceResult r = co_await inner_->query(member, deadline);
   const bool success = is_known(r.status);
   breaker_->record(success);
+  if (!success) ++counters_.failures;
+  if (r.status == SourceStatus::kTimeout) ++counters_.timeouts;
+  counters_.latency_ms_sum += static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.latency.count()));
+  ++counters_.latency_count;
   // A failure says what it did to the breaker, when it is no longer closed.
   if (const BreakerState after = breaker_->state(); !success && after != BreakerState::kClosed) {
     r.detail += " (breaker " + std::string(breaker_state_name(after)) + ")";

@@ -36,6 +36,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -61,6 +62,8 @@ class CircuitBreaker {
   // The outcome of a query that allow() let through.
   void record(bool success, Clock::time_point now = Clock::now());
   BreakerState state(Clock::time_point now = Clock::now()) const;
+  // How many times it has opened (from closed or half-open).
+  std::uint64_t opens() const { return opens_; }
 
  private:
   static constexpr std::size_t kWindow = 20;
@@ -72,6 +75,7 @@ class CircuitBreaker {
   std::deque<bool> window_;  // recent outcomes, true = failure
   Clock::time_point opened_at_{};
   bool probe_in_flight_ = false;
+  std::uint64_t opens_ = 0;
 };
 
 class AgencyGuard {
@@ -88,6 +92,10 @@ class AgencyGuard {
   // Retries sent so far and first attempts (for tests and metrics).
   std::uint64_t retries_sent() const { return retries_; }
   std::uint64_t first_attempts() const { return firsts_; }
+  // HTTP requests sent (first attempts and retries, every page), and those
+  // that failed: no answer (timeout, network, TLS) or HTTP 429 / 5xx.
+  std::uint64_t requests_sent() const { return requests_; }
+  std::uint64_t request_failures() const { return request_failures_; }
 
  private:
   struct Waiter {
@@ -110,6 +118,8 @@ class AgencyGuard {
   int budget_centi_ = 100;  // retry budget in hundredths of a retry
   std::uint64_t retries_ = 0;
   std::uint64_t firsts_ = 0;
+  std::uint64_t requests_ = 0;
+  std::uint64_t request_failures_ = 0;
   std::minstd_rand random_;
 };
 
@@ -117,6 +127,16 @@ class AgencyGuard {
 bool is_retryable(const HttpResult& result);
 // Retry-After as delay-seconds ("1"), nullopt for anything else.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
+
+// Counters of one ResilientAdapter's queries (member × agency), for metrics.
+struct QueryCounters {
+  std::uint64_t queries = 0;          // query() calls
+  std::uint64_t failures = 0;         // ended kTimeout or kError (circuit-open ones included)
+  std::uint64_t timeouts = 0;         // of which kTimeout
+  std::uint64_t short_circuited = 0;  // answered "circuit open" without sending
+  std::uint64_t latency_ms_sum = 0;   // over the queries that were sent
+  std::uint64_t latency_count = 0;
+};
 
 // Decorates an adapter with a circuit breaker.
 class ResilientAdapter final : public Adapter {
@@ -127,12 +147,15 @@ class ResilientAdapter final : public Adapter {
   Source source() const override { return inner_->source(); }
   boost::asio::awaitable<SourceResult> query(const MemberQuery& member, Deadline deadline) override;
   BreakerState breaker_state() const { return breaker_->state(); }
+  const CircuitBreaker& breaker() const { return *breaker_; }
   const AgencyGuard& guard() const { return *guard_; }
+  const QueryCounters& counters() const { return counters_; }
 
  private:
   std::unique_ptr<Adapter> inner_;
   std::shared_ptr<CircuitBreaker> breaker_;
   std::shared_ptr<AgencyGuard> guard_;
+  QueryCounters counters_;
 };
 
 }  // namespace hfv::adapters

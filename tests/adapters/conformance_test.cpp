@@ -5,6 +5,8 @@
 // its deadline.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "adapters/common/answer_fields.hpp"
 #include "adapters/common/paged_query.hpp"
 #include "adapters/real_estate/real_estate_adapter.hpp"
@@ -34,7 +36,8 @@ constexpr const char* kAbsent = "110101199003070099";
 const std::vector<std::pair<std::string, std::string>> kFaultPersons = {
     {"error_500", "110101199003070101"}, {"error_503", "110101199003070102"},
     {"timeout", "110101199003070103"},   {"malformed", "110101199003070104"},
-    {"reset", "110101199003070105"},     {"rate_limited", "110101199003070106"}};
+    {"reset", "110101199003070105"},     {"rate_limited", "110101199003070106"},
+    {"slow_body", "110101199003070107"}, {"wrong_types", "110101199003070108"}};
 
 std::string yuan(std::int64_t fen) { return Money::from_fen(fen).to_string(); }
 
@@ -134,6 +137,11 @@ json dataset() {
   }
   return {{"persons", persons}, {"faults", faults}};
 }
+
+// Every fault kind agency-sim knows (simulator/faults.hpp), so that a new
+// kind without a conformance case fails this suite.
+const std::vector<std::string> kAllFaultKinds = {"error_500", "error_503", "timeout",   "malformed",
+                                                 "reset",     "rate_limited", "slow_body", "wrong_types"};
 
 const Sim& sim() {
   static const Sim instance(dataset());
@@ -317,7 +325,9 @@ TEST_CASE("adapters: conformance - every fault kind is a failure without records
                                        milliseconds(5000));
       const auto took = std::chrono::steady_clock::now() - started;
       INFO("detail " << r.detail);
-      CHECK(r.status == (kind == "timeout" ? SourceStatus::kTimeout : SourceStatus::kError));
+      // A body still dribbling in when the request's time is up is a timeout too.
+      const bool times_out = kind == "timeout" || kind == "slow_body";
+      CHECK(r.status == (times_out ? SourceStatus::kTimeout : SourceStatus::kError));
       CHECK_FALSE(r.detail.empty());
       CHECK(a::item_count(r.records) == 0);
       CHECK_FALSE(r.records.hukou.has_value());
@@ -342,4 +352,80 @@ TEST_CASE("adapters: conformance - the deadline is respected even when the agenc
     CHECK(took >= milliseconds(250));
     CHECK(took < milliseconds(1500));
   }
+}
+
+TEST_CASE("adapters: conformance - the fault list covers every simulator fault kind", "[adapters][conformance]") {
+  std::vector<std::string> covered;
+  for (const auto& [kind, id] : kFaultPersons) covered.push_back(kind);
+  std::sort(covered.begin(), covered.end());
+  std::vector<std::string> all = kAllFaultKinds;
+  std::sort(all.begin(), all.end());
+  CHECK(covered == all);
+  // Each kind is one the simulator accepts: it started with this dataset.
+  CHECK(sim().counts()["total"].is_number());
+}
+
+TEST_CASE("adapters: conformance - a slow body that arrives in time is read whole", "[adapters][conformance]") {
+  json persons = json::object();
+  persons[kFull] = full_records();
+  json faults = json::object();
+  for (Source s : hfv::kAllSources) {
+    faults[std::string(hfv::source_name(s))] = {{"all", "slow_body"}, {"slow_body_ms", 100}};
+  }
+  const Sim slow(json{{"persons", persons}, {"faults", faults}});
+  const json records = full_records();
+  for (Source s : hfv::kAllSources) {
+    const std::string name(hfv::source_name(s));
+    INFO("agency " << name);
+    const json config = {{name, agency_settings(slow.url(), {{"max_attempts", 1}})}};
+    const auto started = std::chrono::steady_clock::now();
+    const SourceResult r = run_query(config, s, member(kFull), milliseconds(10000));
+    const auto took = std::chrono::steady_clock::now() - started;
+    INFO("detail " << r.detail);
+    REQUIRE(r.status == SourceStatus::kOk);
+    CHECK(took >= milliseconds(90) * r.attempts);  // every page was slow
+    check_same(r.records, expected(s, records[name]));
+  }
+  // Every request was answered with the slow_body fault.
+  const auto log = slow.requests();
+  REQUIRE_FALSE(log.empty());
+  for (const auto& line : log) CHECK(line["fault"] == "slow_body");
+}
+
+TEST_CASE("adapters: conformance - an error rate fails some queries and never yields records",
+          "[adapters][conformance]") {
+  json persons = json::object();
+  persons[kFull] = full_records();
+  json faults = json::object();
+  for (Source s : hfv::kAllSources) {
+    faults[std::string(hfv::source_name(s))] = {{"error_rate", 0.5}, {"error_kind", "error_500"}};
+  }
+  const Sim flaky(json{{"persons", persons}, {"faults", faults}}, 11);
+  const json records = full_records();
+  int ok = 0;
+  int failed = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (Source s : hfv::kAllSources) {
+      const std::string name(hfv::source_name(s));
+      INFO("agency " << name << ", round " << round);
+      const json config = {{name, agency_settings(flaky.url(), {{"max_attempts", 1}})}};
+      const SourceResult r = run_query(config, s, member(kFull), milliseconds(5000));
+      if (r.status == SourceStatus::kOk) {
+        ++ok;
+        check_same(r.records, expected(s, records[name]));
+      } else {
+        ++failed;
+        CHECK(r.status == SourceStatus::kError);
+        CHECK(a::item_count(r.records) == 0);
+        CHECK_FALSE(r.records.hukou.has_value());
+        CHECK_FALSE(r.records.provident_fund.has_value());
+      }
+    }
+  }
+  // With a 50 % error rate per request (multi-page sources fail more often).
+  CHECK(ok > 0);
+  CHECK(failed > 0);
+  std::size_t errors = 0;
+  for (const auto& line : flaky.requests()) errors += line["status"] == 500 ? 1 : 0;
+  CHECK(errors == static_cast<std::size_t>(failed));  // each failure is exactly one 500
 }

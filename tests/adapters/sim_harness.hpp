@@ -1,7 +1,7 @@
 // Test harness for adapter tests: an agency-sim process serving a dataset
-// written to a temporary folder, and a one-shot runner that builds adapters
-// from configuration and drives a query through a real HttpClient on its
-// own io_context.
+// written to a temporary folder (with a request log), and a one-shot runner
+// that builds adapters from configuration and drives a query through a real
+// HttpClient on its own io_context.
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
@@ -9,7 +9,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <fstream>
+#include <sstream>
+#include <vector>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,11 +25,13 @@ namespace hfv::adapters::testing {
 
 class Sim {
  public:
-  explicit Sim(const nlohmann::json& dataset) : dir_("hfv-adapters") {
+  explicit Sim(const nlohmann::json& dataset, std::uint64_t seed = 0) : dir_("hfv-adapters") {
     std::ofstream(dir_.path / "dataset.json") << dataset.dump();
     process_ = std::make_unique<hfv::testing::Process>(
         std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dir_.path / "dataset.json").string(), "--listen",
-                                 "127.0.0.1:0", "--port-file", (dir_.path / "sim.port").string()},
+                                 "127.0.0.1:0", "--port-file", (dir_.path / "sim.port").string(),
+                                 "--request-log", (dir_.path / "requests.ndjson").string(), "--seed",
+                                 std::to_string(seed)},
         dir_.path / "sim.log");
     const std::string port = hfv::testing::wait_for_file(dir_.path / "sim.port");
     url_ = "http://127.0.0.1:" + port.substr(0, port.find('\n'));
@@ -38,7 +43,22 @@ class Sim {
     return nlohmann::json::parse(hfv::testing::https("GET", url_ + "/_sim/requests", {}).body);
   }
   void reset_counts() const { hfv::testing::https("POST", url_ + "/_sim/reset-requests", {}); }
-
+  // POST /_sim/faults: {"bank": {...}} replaces the bank's faults, null clears them.
+  void set_faults(const nlohmann::json& faults) const {
+    const auto answer = hfv::testing::https("POST", url_ + "/_sim/faults", {}, faults.dump());
+    if (answer.status != 200) throw std::runtime_error("set_faults: " + answer.body);
+  }
+  // The request log's lines, parsed; with `agency`, only that agency's.
+  std::vector<nlohmann::json> requests(const std::string& agency = "") const {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(hfv::testing::read_file(dir_.path / "requests.ndjson"));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line);
+      if (agency.empty() || j["agency"] == agency) out.push_back(std::move(j));
+    }
+    return out;
+  }
  private:
   hfv::testing::TempDir dir_;
   std::unique_ptr<hfv::testing::Process> process_;
