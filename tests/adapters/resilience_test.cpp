@@ -1,0 +1,292 @@
+// Resilience against the real agency-sim process (nothing mocked): which
+// failures are retried, the retry budget, 429 Retry-After, the circuit
+// breaker's open / half-open / closed cycle, and per-agency concurrency and
+// rate limits. Request counts come from the simulator's own request log and
+// counters, not from the client's view.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "adapters/common/resilience.hpp"
+#include "crypto/hash.hpp"
+#include "sim_harness.hpp"
+
+namespace a = hfv::adapters;
+using a::testing::agency_settings;
+using a::testing::Sim;
+using hfv::Source;
+using hfv::SourceResult;
+using hfv::SourceStatus;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kKnown = "110101199003070011";
+
+std::string person_hash(const std::string& id) { return hfv::crypto::to_hex(hfv::crypto::sha256(id)); }
+
+// A made-up, distinct ID number per index (the simulator does not check checksums).
+std::string person(int i) {
+  std::string tail = std::to_string(100000 + i);
+  return "110101199003" + tail.substr(tail.size() - 6);
+}
+
+json bank_records() {
+  return json{{"bank", json::array({{{"bank", "工行"}, {"account", "6222020200112233445"},
+                                      {"balance", "10.00"}, {"as_of", "2026-10-01"}}})}};
+}
+
+// Adapters built once, kept across queries (so their guards and breakers
+// carry state), driven on one io_context.
+class Rig {
+ public:
+  explicit Rig(const json& agencies) {
+    auto built = a::build_adapters(agencies, "/", http_);
+    if (!built) throw std::runtime_error(built.error().message);
+    set_ = std::move(*built);
+  }
+  // Runs the queries concurrently; returns when all are done.
+  std::vector<SourceResult> run(Source s, const std::vector<std::string>& ids, milliseconds budget) {
+    std::vector<SourceResult> out(ids.size());
+    std::vector<a::MemberQuery> members;
+    for (std::size_t i = 0; i < ids.size(); ++i) members.push_back({i, ids[i], "测试", "q-" + std::to_string(i)});
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    a::Adapter* adapter = set_.at(s).get();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      boost::asio::co_spawn(
+          io_,
+          [&out, &members, adapter, deadline, i]() -> boost::asio::awaitable<void> {
+            out[i] = co_await adapter->query(members[i], deadline);
+          },
+          boost::asio::detached);
+    }
+    io_.restart();
+    io_.run();
+    return out;
+  }
+  SourceResult one(Source s, const std::string& id, milliseconds budget) { return run(s, {id}, budget).at(0); }
+  const a::ResilientAdapter& adapter(Source s) const {
+    return dynamic_cast<const a::ResilientAdapter&>(*set_.at(s));
+  }
+  a::AgencyStats stats(Source s) const {
+    for (auto& st : a::agency_stats(set_)) {
+      if (st.agency == hfv::source_name(s)) return st;
+    }
+    throw std::runtime_error("no stats");
+  }
+
+ private:
+  boost::asio::io_context io_;
+  a::HttpClient http_{io_};
+  a::AdapterSet set_;
+};
+
+json bank_config(const Sim& sim, const json& extra) { return {{"bank", agency_settings(sim.url(), extra)}}; }
+
+std::size_t requests_about(const Sim& sim, const std::string& id) {
+  const auto lines = sim.requests("bank");
+  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const json& l) {
+    return l["person_sha256"] == person_hash(id);
+  }));
+}
+
+}  // namespace
+
+TEST_CASE("resilience: only failures without an answer, 429 and 502-504 are retried",
+          "[adapters][resilience]") {
+  // fault -> (requests the simulator must see with max_attempts 3, resulting status)
+  const std::vector<std::tuple<std::string, std::size_t, SourceStatus>> cases = {
+      {"error_503", 3, SourceStatus::kError}, {"reset", 3, SourceStatus::kError},
+      {"error_500", 1, SourceStatus::kError}, {"malformed", 1, SourceStatus::kError},
+      {"wrong_types", 1, SourceStatus::kError}, {"timeout", 1, SourceStatus::kTimeout},
+      {"slow_body", 1, SourceStatus::kTimeout}, {"none", 1, SourceStatus::kOk}};
+  json persons = json::object();
+  json faults = json::object();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    persons[person(static_cast<int>(i))] = bank_records();
+    faults[person(static_cast<int>(i))] = std::get<0>(cases[i]);
+  }
+  const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& [fault, expected_requests, expected_status] = cases[i];
+    INFO("fault " << fault);
+    // A fresh guard each time: the budget (100 %) is not what limits here.
+    Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 100}, {"timeout_ms", 400}}));
+    const std::string id = person(static_cast<int>(i));
+    const SourceResult r = rig.one(Source::kBank, id, milliseconds(5000));
+    INFO("detail " << r.detail);
+    CHECK(r.status == expected_status);
+    CHECK(requests_about(sim, id) == expected_requests);
+    CHECK(static_cast<std::size_t>(r.attempts) == expected_requests);
+    CHECK(rig.stats(Source::kBank).requests == expected_requests);
+    CHECK(rig.stats(Source::kBank).retries == expected_requests - 1);
+  }
+}
+
+TEST_CASE("resilience: the retry budget keeps extra requests within 20 percent", "[adapters][resilience]") {
+  // 40 % of requests fail with a retryable 503, drawn from a fixed seed.
+  const Sim sim(json{{"persons", json::object()},
+                     {"faults", {{"bank", {{"error_rate", 0.4}, {"error_kind", "error_503"}}}}}},
+                2026);
+  Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 20}, {"max_concurrent", 16}}));
+  // Ten batches of 20 concurrent queries, as a busy broker would send them.
+  std::vector<std::string> ids;
+  std::vector<SourceResult> results;
+  for (int batch = 0; batch < 10; ++batch) {
+    std::vector<std::string> batch_ids;
+    for (int i = 0; i < 20; ++i) batch_ids.push_back(person(batch * 20 + i));
+    for (auto& r : rig.run(Source::kBank, batch_ids, milliseconds(20000))) results.push_back(std::move(r));
+    ids.insert(ids.end(), batch_ids.begin(), batch_ids.end());
+  }
+  const std::size_t sent = sim.requests("bank").size();
+  const std::size_t firsts = ids.size();  // one page each (nobody is known: not found)
+  INFO("requests " << sent);
+  // Without a budget ~40 % + 16 % + ... more requests would be sent; the
+  // budget lets through at most 20 % more (+1 banked at the start), and
+  // with this many failures it is (nearly) used up.
+  CHECK(sent <= firsts * 120 / 100 + 1);
+  CHECK(sent >= firsts * 115 / 100);
+  const auto failed = std::count_if(results.begin(), results.end(),
+                                    [](const SourceResult& r) { return r.status == SourceStatus::kError; });
+  CHECK(failed > 0);
+  const auto ok = std::count_if(results.begin(), results.end(),
+                                [](const SourceResult& r) { return r.status == SourceStatus::kNotFound; });
+  CHECK(static_cast<std::size_t>(ok + failed) == ids.size());
+  // The client's own counts agree with the simulator's.
+  const a::AgencyStats st = rig.stats(Source::kBank);
+  CHECK(st.requests == sent);
+  CHECK(st.retries == sent - firsts);
+  CHECK(st.queries == ids.size());
+  CHECK(st.failures == static_cast<std::uint64_t>(failed));
+  CHECK(st.latency_count == ids.size());
+}
+
+TEST_CASE("resilience: a 429's Retry-After is waited, but never past the deadline", "[adapters][resilience]") {
+  const Sim sim(json{{"persons", {{kKnown, bank_records()}}},
+                     {"faults", {{"bank", {{"persons", {{kKnown, "rate_limited"}}}}}}}});
+  {
+    Rig rig(bank_config(sim, {{"max_attempts", 2}, {"retry_budget_percent", 100}}));
+    const auto started = std::chrono::steady_clock::now();
+    const SourceResult r = rig.one(Source::kBank, kKnown, milliseconds(5000));
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(r.status == SourceStatus::kError);
+    CHECK(r.attempts == 2);
+    CHECK(took >= milliseconds(1000));  // Retry-After: 1 (backoff alone would be <= 50 ms)
+    const auto log = sim.requests("bank");
+    REQUIRE(log.size() == 2);
+    CHECK(log[0]["status"] == 429);
+    CHECK(log[1]["status"] == 429);
+    // Log timestamps (ms resolution) are at least a second apart.
+    const std::string t0 = log[0]["ts"];
+    const std::string t1 = log[1]["ts"];
+    const auto millis = [](const std::string& ts) {
+      return std::stol(ts.substr(11, 2)) * 3600000 + std::stol(ts.substr(14, 2)) * 60000 +
+             std::stol(ts.substr(17, 2)) * 1000 + std::stol(ts.substr(20, 3));
+    };
+    CHECK((millis(t1) - millis(t0) + 86400000) % 86400000 >= 990);
+  }
+  {
+    // Half a second left: waiting a second is pointless, so no retry.
+    Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 100}}));
+    const auto started = std::chrono::steady_clock::now();
+    const SourceResult r = rig.one(Source::kBank, kKnown, milliseconds(500));
+    CHECK(std::chrono::steady_clock::now() - started < milliseconds(450));
+    CHECK(r.status == SourceStatus::kError);
+    CHECK(r.attempts == 1);
+    CHECK(sim.requests("bank").size() == 3);
+  }
+}
+
+TEST_CASE("resilience: the breaker opens, answers without sending, half-opens and closes",
+          "[adapters][resilience]") {
+  const Sim sim(json{{"persons", {{kKnown, bank_records()}}}, {"faults", {{"bank", {{"all", "error_500"}}}}}});
+  Rig rig(bank_config(sim, {{"max_attempts", 1}, {"breaker_failures", 3}, {"breaker_cooldown_ms", 300}}));
+  using a::BreakerState;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kClosed);
+    CHECK(rig.one(Source::kBank, kKnown, milliseconds(2000)).status == SourceStatus::kError);
+  }
+  CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kOpen);
+  CHECK(rig.stats(Source::kBank).breaker == "open");
+  CHECK(sim.requests("bank").size() == 3);
+
+  // Open: answered at once, nothing sent.
+  const SourceResult refused = rig.one(Source::kBank, kKnown, milliseconds(2000));
+  CHECK(refused.status == SourceStatus::kError);
+  CHECK(refused.detail == "circuit open");
+  CHECK(refused.attempts == 0);
+  CHECK(sim.requests("bank").size() == 3);
+  CHECK(rig.stats(Source::kBank).short_circuited == 1);
+
+  // After the cool-down one probe goes out; it fails, so the breaker re-opens.
+  std::this_thread::sleep_for(milliseconds(350));
+  CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kHalfOpen);
+  CHECK(rig.one(Source::kBank, kKnown, milliseconds(2000)).attempts == 1);
+  CHECK(sim.requests("bank").size() == 4);
+  CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kOpen);
+  CHECK(rig.stats(Source::kBank).breaker_opens == 2);
+
+  // The agency recovers (slowly, so the probe is still in flight when the
+  // others arrive); half-open lets exactly one of three concurrent queries through.
+  sim.set_faults({{"bank", {{"latency_ms", 100}}}});
+  std::this_thread::sleep_for(milliseconds(350));
+  const auto three = rig.run(Source::kBank, {kKnown, kKnown, kKnown}, milliseconds(2000));
+  const auto ok = std::count_if(three.begin(), three.end(),
+                                [](const SourceResult& r) { return r.status == SourceStatus::kOk; });
+  const auto short_circuited = std::count_if(three.begin(), three.end(),
+                                             [](const SourceResult& r) { return r.detail == "circuit open"; });
+  CHECK(ok == 1);
+  CHECK(short_circuited == 2);
+  CHECK(sim.requests("bank").size() == 5);
+  CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kClosed);
+
+  // Closed again: everything is sent.
+  const auto after = rig.run(Source::kBank, {kKnown, kKnown}, milliseconds(2000));
+  CHECK(after[0].status == SourceStatus::kOk);
+  CHECK(after[1].status == SourceStatus::kOk);
+  CHECK(sim.requests("bank").size() == 7);
+  CHECK(rig.stats(Source::kBank).breaker == "closed");
+}
+
+TEST_CASE("resilience: the agency never sees more than max_concurrent requests at once",
+          "[adapters][resilience]") {
+  const Sim sim(json{{"persons", json::object()}, {"faults", {{"bank", {{"latency_ms", 100}}}}}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(person(i));
+  {
+    Rig rig(bank_config(sim, {{"max_concurrent", 4}}));
+    const auto started = std::chrono::steady_clock::now();
+    const auto results = rig.run(Source::kBank, ids, milliseconds(10000));
+    const auto took = std::chrono::steady_clock::now() - started;
+    for (const auto& r : results) CHECK(r.status == SourceStatus::kNotFound);
+    const json counts = sim.counts();
+    CHECK(counts["max_in_flight"]["bank"] == 4);  // the limit, reached
+    CHECK(took >= milliseconds(24 / 4 * 100 - 20));
+    CHECK(rig.stats(Source::kBank).in_flight == 0);
+  }
+  sim.reset_counts();
+  {
+    // The measure itself works: without a tight limit the agency sees more.
+    Rig rig(bank_config(sim, {{"max_concurrent", 64}}));
+    const auto results = rig.run(Source::kBank, ids, milliseconds(10000));
+    for (const auto& r : results) CHECK(r.status == SourceStatus::kNotFound);
+    CHECK(sim.counts()["max_in_flight"]["bank"].get<int>() > 4);
+  }
+}
+
+TEST_CASE("resilience: the rate limit spreads requests out", "[adapters][resilience]") {
+  const Sim sim(json{{"persons", json::object()}});
+  Rig rig(bank_config(sim, {{"rate_per_second", 20}}));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(person(i));
+  const auto started = std::chrono::steady_clock::now();
+  const auto results = rig.run(Source::kBank, ids, milliseconds(10000));
+  const auto took = std::chrono::steady_clock::now() - started;
+  for (const auto& r : results) CHECK(r.status == SourceStatus::kNotFound);
+  // A burst of 20, then 20 a second: the last 10 take at least half a second.
+  CHECK(took >= milliseconds(450));
+  CHECK(sim.requests("bank").size() == 30);
+}
