@@ -58,7 +58,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
-                                 "audit"};
+                                 "audit", "anomalies"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -161,6 +161,11 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (c.audit_anchor_file.empty()) {
     c.audit_anchor_file = c.audit_db;
     c.audit_anchor_file += ".anchor";
+  }
+  if (auto it = doc.find("anomalies"); it != doc.end()) {
+    auto rules = parse_anomaly_rules(*it, base);
+    if (!rules) return make_error("bad_config", c.file.string() + ": " + rules.error().message);
+    c.anomaly_rules = std::move(*rules);
   }
   auto principals = doc.find("principals");
   if (principals == doc.end() || !principals->is_array()) return fail("principals", "missing");

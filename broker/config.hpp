@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/anomalies.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -59,6 +60,9 @@ struct Config {
   std::string audit_head_url;  // optional: where signed tree heads are also sent
   int audit_retention_days = 183;
   std::chrono::milliseconds audit_head_interval{1000};
+  // Supervisor console: thresholds and working hours of the anomaly flags
+  // ("anomalies" object; broker/anomalies.hpp, docs/console.md).
+  AnomalyRules anomaly_rules;
   std::vector<Principal> principals;
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
 

@@ -45,6 +45,13 @@ net::awaitable<std::vector<SourceResult>> Service::fan_out(const std::vector<ada
               results[slot].detail = "internal error in adapter";
               results[slot].records = {};
             }
+            // Ended by the verification's deadline (the transfer or the wait
+            // for a slot was cut off there, a few ms of timer slack allowed):
+            // audited and reported as cancelled.
+            if (results[slot].status == SourceStatus::kTimeout &&
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
+              results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
+            }
             if (--remaining == 0) all_done.set();
           });
     }
@@ -316,6 +323,7 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
                  {"generated_at", utc_timestamp_now()}};
   report.update(policies::decision_json(decision));
   json sources = json::array();
+  const auto breakers = adapters::breaker_states(parts_.adapters);  // as the report is assembled
   for (const auto& r : results) {
     json s = {{"member", mask_id_number(a.request.members[r.member_index].id_number)},
               {"member_index", r.member_index},
@@ -326,6 +334,8 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
     if (r.attempts > 0) s["latency_ms"] = r.latency.count();
     if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
     if (!r.detail.empty()) s["detail"] = r.detail;
+    const auto breaker = breakers.find(std::string(source_name(r.source)));
+    if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
     sources.push_back(std::move(s));
   }
   report["sources"] = sources;

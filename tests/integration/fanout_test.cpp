@@ -1,0 +1,316 @@
+// Fan-out across all eleven agencies with the real agency-sim and brokerd
+// processes (nothing mocked): a 4-member household asked of every agency;
+// one agency failing (sources failed, outcome never eligible); the circuit
+// breaker opening, refusing without sending, and recovering; categories the
+// authorisation does not allow never asked; and the verification deadline
+// cancelling outstanding queries, audited as such. Faults are switched at
+// run time through the simulator's POST /_sim/faults; which agencies were
+// asked is read from its request log.
+#include <catch2/catch.hpp>
+
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "audit/audit_log.hpp"
+#include "crypto/hash.hpp"
+#include "crypto/keys.hpp"
+#include "stack.hpp"
+
+using hfv::testing::https;
+using hfv::testing::member;
+using hfv::testing::read_file;
+using hfv::testing::Stack;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kAgencies = {"hukou",      "tax",      "social_insurance", "real_estate",
+                                            "vehicle",    "bank",     "securities",       "business",
+                                            "provident_fund", "insurance", "internet_finance"};
+const std::vector<std::string> kIds = {"230102197503120016", "230102197808050020", "230103195901200035",
+                                       "230104198206300042"};
+
+// A poor household with records at every agency (so every source is "ok").
+json household_records(const std::string& name, int i) {
+  const std::string n = std::to_string(i);
+  return {{"hukou", {{"name", name}, {"division", "230102"}, {"status", "normal"}}},
+          {"tax", json::array({{{"period", "2026-09"}, {"item", "wages"}, {"amount", "300.00"}}})},
+          {"social_insurance",
+           {{"contributions", json::array()},
+            {"benefits", json::array({{{"period", "2026-09"}, {"type", "residents_pension"}, {"amount", "150.00"},
+                                       {"basic_part", "150.00"}}})}}},
+          {"real_estate", json::array({{{"cert_no", "黑(2009)哈尔滨市房权证第000" + n + "号"},
+                                        {"use", "residential"}, {"area_m2", "12.00"}, {"share", 25}}})},
+          {"vehicle", json::array()},
+          {"bank", json::array({{{"bank", "中国银行"}, {"account", "601382000012345678" + n},
+                                 {"balance", "100.00"}, {"as_of", "2026-10-31"}}})},
+          {"securities", json::array()},
+          {"business", json::array()},
+          {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
+          {"insurance", json::array()},
+          {"internet_finance", json::array()}};
+}
+
+fs::path write_dataset(const fs::path& dir) {
+  json persons = json::object();
+  const char* names[] = {"张伟", "李娜", "张建国", "张小红"};
+  for (std::size_t i = 0; i < kIds.size(); ++i) persons[kIds[i]] = household_records(names[i], static_cast<int>(i));
+  fs::create_directories(dir);
+  const fs::path file = dir / "fanout-dataset.json";
+  std::ofstream(file) << json{{"persons", persons}}.dump();
+  return file;
+}
+
+json household() {
+  return json::array({member(kIds[0].c_str(), "张伟", "applicant"), member(kIds[1].c_str(), "李娜", "spouse"),
+                      member(kIds[2].c_str(), "张建国", "parent"), member(kIds[3].c_str(), "张小红", "sibling")});
+}
+
+std::string sim_url(const Stack& s) {
+  const std::string port = read_file(s.dir.path / "sim.port");
+  return "http://127.0.0.1:" + port.substr(0, port.find('\n'));
+}
+
+// POST /_sim/faults (plain HTTP; not an API exchange, so not recorded).
+void set_faults(const Stack& s, const json& faults) {
+  CURL* curl = curl_easy_init();
+  const std::string url = sim_url(s) + "/_sim/faults";
+  const std::string body = faults.dump();
+  std::string answer;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
+    static_cast<std::string*>(u)->append(d, sz * n);
+    return sz * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  INFO(answer);
+  REQUIRE(status == 200);
+}
+
+// The simulator's request log lines (agency, person_sha256, status, fault).
+std::vector<json> sim_requests(const Stack& s) {
+  std::vector<json> out;
+  std::istringstream lines(read_file(s.dir.path / "sim-requests.ndjson"));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+std::map<std::string, int> requests_by_agency(const std::vector<json>& lines, std::size_t from = 0) {
+  std::map<std::string, int> out;
+  for (std::size_t i = from; i < lines.size(); ++i) ++out[lines[i]["agency"].get<std::string>()];
+  return out;
+}
+
+std::string register_auth(Stack& s, const std::string& case_id, const json& categories) {
+  json ids = json::array();
+  for (const auto& id : kIds) ids.push_back(id);
+  const json body = {{"case_id", case_id},        {"members", ids},
+                     {"categories", categories},  {"valid_from", "2026-01-01"},
+                     {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'f')}};
+  auto r = https("POST", s.url + "/v1/authorizations", s.case_system, body.dump(), s.operator_header());
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return json::parse(r.body)["authorization_id"].get<std::string>();
+}
+
+// A forced verification (the fair-use window would otherwise replay the last report).
+json verify(Stack& s, const std::string& case_id, const std::string& auth) {
+  const json body = {{"case_id", case_id},        {"programme", "dibao"},   {"jurisdiction", "230100"},
+                     {"area", "urban"},           {"reference_date", "2026-11-01"},
+                     {"authorization_id", auth}, {"members", household()}, {"force", true}};
+  auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return json::parse(r.body);
+}
+
+std::vector<json> sources_of(const json& report, const std::string& agency) {
+  std::vector<json> out;
+  for (const auto& s : report["sources"]) {
+    if (s["source"] == agency) out.push_back(s);
+  }
+  return out;
+}
+
+void adjust(json& config, const fs::path&) {
+  config["verification_deadline_ms"] = 1500;
+  config["agencies"]["bank"]["breaker_failures"] = 3;
+  config["agencies"]["bank"]["breaker_cooldown_ms"] = 500;
+  config["agencies"]["bank"]["max_attempts"] = 1;
+}
+
+}  // namespace
+
+TEST_CASE("fanout: 4 members x 11 agencies, categories respected, deadline cancels and is audited",
+          "[integration][fanout]") {
+  hfv::testing::TempDir data("hfv-fanout-data");
+  Stack s(adjust, write_dataset(data.path));
+
+  // `brokerd init` configures every agency.
+  const json config = json::parse(read_file(s.broker_dir / "brokerd.json"));
+  for (const auto& a : kAgencies) CHECK(config["agencies"].contains(a));
+  CHECK(config["agencies"].size() == kAgencies.size());
+
+  // Everything answers: 44 sources, all ok, and the simulator saw every agency about every member.
+  const std::string all = register_auth(s, "HRB-F-1", "all");
+  const json report = verify(s, "HRB-F-1", all);
+  REQUIRE(report["sources"].size() == 44);
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& src : report["sources"]) {
+    INFO(src.dump());
+    CHECK(src["status"] == "ok");
+    CHECK(src["attempts"] == 1);
+    CHECK(src["evidence_sha256"].get<std::string>().size() == 64);
+    CHECK_FALSE(src.contains("breaker"));
+    seen.emplace(src["member"], src["source"]);
+  }
+  CHECK(seen.size() == 44);
+  CHECK(report["outcome"] == "eligible");  // a poor household, every source answered
+  auto lines = sim_requests(s);
+  const auto by_agency = requests_by_agency(lines);
+  CHECK(by_agency.size() == kAgencies.size());
+  for (const auto& a : kAgencies) CHECK(by_agency.count(a) == 1);
+  for (const auto& [agency, n] : by_agency) CHECK(n == 4);  // one page per member
+
+  // An authorisation for three categories: nobody else is asked, the rest is "denied".
+  const std::set<std::string> allowed = {"hukou", "tax", "bank"};
+  const std::string some = register_auth(s, "HRB-F-2", json::array({"hukou", "tax", "bank"}));
+  std::size_t from = lines.size();
+  const json limited = verify(s, "HRB-F-2", some);
+  lines = sim_requests(s);
+  const auto asked = requests_by_agency(lines, from);
+  CHECK(asked.size() == allowed.size());
+  for (const auto& [agency, n] : asked) {
+    INFO(agency);
+    CHECK(allowed.count(agency) == 1);
+    CHECK(n == 4);
+  }
+  REQUIRE(limited["sources"].size() == 44);
+  for (const auto& src : limited["sources"]) {
+    INFO(src.dump());
+    CHECK(src["status"] == (allowed.count(src["source"]) ? "ok" : "denied"));
+    if (src["status"] == "denied") CHECK(src["attempts"] == 0);
+  }
+  CHECK(limited["outcome"] != "eligible");  // most of the picture is missing
+
+  // An agency that never answers: the 1.5 s verification deadline cancels its queries.
+  set_faults(s, {{"vehicle", {{"all", "timeout"}}}});
+  const auto started = std::chrono::steady_clock::now();
+  const json late = verify(s, "HRB-F-1", all);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took >= std::chrono::milliseconds(1400));
+  CHECK(took < std::chrono::milliseconds(2400));  // not the agency's 3 s timeout
+  const auto vehicle = sources_of(late, "vehicle");
+  REQUIRE(vehicle.size() == 4);
+  for (const auto& src : vehicle) {
+    INFO(src.dump());
+    CHECK(src["status"] == "timeout");
+    CHECK(src["detail"].get<std::string>().starts_with("cancelled: verification deadline passed"));
+  }
+  CHECK(late["outcome"] == "indeterminate");
+  for (const auto& src : late["sources"]) {
+    if (src["source"] != "vehicle") CHECK(src["status"] == "ok");
+  }
+  set_faults(s, {{"vehicle", nullptr}});
+
+  // The audit log holds one row per agency query; the cancelled ones say so.
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  auto master = hfv::crypto::load_master_key_file(s.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto log = hfv::audit::AuditLog::open(s.broker_dir / "data" / "audit.db",
+                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  auto rows = (*log)->read(1, 100000);
+  REQUIRE(rows.ok());
+  int queries = 0;
+  int cancelled = 0;
+  for (const auto& r : *rows) {
+    const json body = json::parse(r.body);
+    if (body["action"] != "agency.query") continue;
+    ++queries;
+    if (body.value("request_id", "") == late["verification_id"]) {
+      if (body["source"] == "vehicle") {
+        CHECK(body["status"] == "timeout");
+        if (body.value("detail", "").find("cancelled: verification deadline passed") != std::string::npos) ++cancelled;
+      } else {
+        CHECK(body["status"] == "ok");
+      }
+    }
+  }
+  CHECK(queries == 44 + 12 + 44);  // asked sources only: 11x4, 3x4, 11x4
+  CHECK(cancelled == 4);
+}
+
+TEST_CASE("fanout: a failing agency fails its sources, never eligible; the breaker opens and recovers",
+          "[integration][fanout]") {
+  hfv::testing::TempDir data("hfv-fanout-data");
+  Stack s(adjust, write_dataset(data.path));
+  const std::string auth = register_auth(s, "HRB-F-3", "all");
+
+  const json healthy = verify(s, "HRB-F-3", auth);
+  const std::string healthy_outcome = healthy["outcome"];
+  CHECK(healthy_outcome == "eligible");
+
+  // The bank fails: its sources are errors, the savings rule it feeds cannot
+  // be decided, so the household is indeterminate (never eligible).
+  set_faults(s, {{"bank", {{"all", "error_500"}}}});
+  std::size_t from = sim_requests(s).size();
+  const json failing = verify(s, "HRB-F-3", auth);
+  CHECK(requests_by_agency(sim_requests(s), from)["bank"] == 4);
+  CHECK(failing["outcome"] == "indeterminate");
+  for (const auto& src : sources_of(failing, "bank")) {
+    INFO(src.dump());
+    CHECK(src["status"] == "error");
+    CHECK(src["breaker"] == "open");  // 3 consecutive failures opened it
+  }
+  for (const auto& src : failing["sources"]) {
+    if (src["source"] != "bank") CHECK(src["status"] == "ok");
+  }
+
+  // Open: the bank is not asked at all, its sources say why.
+  from = sim_requests(s).size();
+  const json refused = verify(s, "HRB-F-3", auth);
+  CHECK(requests_by_agency(sim_requests(s), from).count("bank") == 0);
+  CHECK(refused["outcome"] == "indeterminate");
+  for (const auto& src : sources_of(refused, "bank")) {
+    INFO(src.dump());
+    CHECK(src["status"] == "error");
+    CHECK(src["detail"] == "circuit open");
+    CHECK(src["attempts"] == 0);
+    CHECK(src["breaker"] == "open");
+  }
+
+  // The bank recovers; after the cool-down one probe (half-open) closes the breaker.
+  set_faults(s, {{"bank", nullptr}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  from = sim_requests(s).size();
+  const json probing = verify(s, "HRB-F-3", auth);
+  CHECK(requests_by_agency(sim_requests(s), from)["bank"] == 1);
+  const auto probe_sources = sources_of(probing, "bank");
+  CHECK(std::count_if(probe_sources.begin(), probe_sources.end(),
+                      [](const json& src) { return src["status"] == "ok"; }) == 1);
+  for (const auto& src : probe_sources) CHECK_FALSE(src.contains("breaker"));  // closed by the probe
+
+  const json recovered = verify(s, "HRB-F-3", auth);
+  for (const auto& src : sources_of(recovered, "bank")) {
+    INFO(src.dump());
+    CHECK(src["status"] == "ok");
+    CHECK_FALSE(src.contains("breaker"));
+  }
+  CHECK(recovered["outcome"] == healthy_outcome);
+}
