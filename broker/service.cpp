@@ -103,6 +103,10 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
                            {"public_key_pem", parts_.signer->public_key_pem()}},
                           {}};
   }
+  if (path == "/console" || path.starts_with("/console/")) {
+    co_return co_await console(request, *principal, path);
+  }
+  if (path == "/v1/audit/anomalies") co_return co_await audit_anomalies(request, *principal);
   if (path == "/v1/audit" || path.starts_with("/v1/audit/") || path == "/v1/access-log") {
     co_return co_await handle_audit(request, *principal, path);
   }

@@ -111,6 +111,11 @@ class Service {
   // path under /v1/audit and /v1/access-log.
   boost::asio::awaitable<ApiResponse> handle_audit(const ApiRequest& request, const Principal& principal,
                                                    const std::string& path);
+  // Supervisor console (broker/console.cpp): the embedded web page under
+  // /console/ and the anomaly flags (GET /v1/audit/anomalies).
+  boost::asio::awaitable<ApiResponse> console(const ApiRequest& request, const Principal& principal,
+                                              const std::string& path);
+  boost::asio::awaitable<ApiResponse> audit_anomalies(const ApiRequest& request, const Principal& principal);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
