@@ -242,6 +242,7 @@ struct AuditLog::Pending {
   std::vector<AuditRecord> records;
   Result<std::int64_t> result{make_error("audit_unavailable", "not written")};
   std::function<void()> notify;  // called by the writer thread once, after `result` is set
+  std::chrono::steady_clock::time_point submitted{};
 };
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
@@ -337,6 +338,7 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::submit(Pending* pending) {
+  pending->submitted = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -387,6 +389,7 @@ void AuditLog::writer_loop() {
       const Status status = write_batch(batch);
       for (Pending* p : batch) {
         if (!status) p->result = status.error();
+        if (options_.on_append) options_.on_append(std::chrono::steady_clock::now() - p->submitted, bool(status));
         // The waiter may destroy *p as soon as it is notified: run a copy of
         // the callback that lives here, not the one inside *p.
         auto notify = std::move(p->notify);

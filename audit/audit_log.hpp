@@ -104,6 +104,10 @@ struct AuditLogOptions {
   std::filesystem::path anchor_file;  // empty: no anchor
   std::chrono::milliseconds head_interval{1000};
   std::function<void(const SignedTreeHead&)> on_head;  // called on the writer thread
+  // Called on the writer thread once per append() / append_blocking(), after
+  // its records are durable (ok) or failed, with the time since submission
+  // (queueing, group commit and fsync): the audit-append latency metric.
+  std::function<void(std::chrono::steady_clock::duration elapsed, bool ok)> on_append;
   int retention_days = 0;  // personal fields of older records are erased; 0: kept
 };
 

@@ -7,6 +7,12 @@
 #ifndef HFV_DEFAULT_DIVISIONS_DIR
 #define HFV_DEFAULT_DIVISIONS_DIR "/usr/share/hfv/divisions"
 #endif
+#ifndef HFV_DEFAULT_POLICIES_DIR
+#define HFV_DEFAULT_POLICIES_DIR "/usr/share/hfv/policies"
+#endif
+#ifndef HFV_INSTALL_DATADIR
+#define HFV_INSTALL_DATADIR "share"
+#endif
 
 namespace hfv::broker {
 
@@ -24,6 +30,16 @@ std::string_view role_name(Role role) {
 bool Principal::covers(const std::string& code) const {
   return std::any_of(jurisdictions.begin(), jurisdictions.end(),
                      [&](const std::string& prefix) { return code.starts_with(prefix); });
+}
+
+std::filesystem::path shipped_data_dir(std::string_view name) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / HFV_INSTALL_DATADIR / "hfv" / name;
+    if (std::filesystem::is_directory(installed, ec)) return installed;
+  }
+  return name == "policies" ? HFV_DEFAULT_POLICIES_DIR : HFV_DEFAULT_DIVISIONS_DIR;
 }
 
 const Principal* Config::principal_for_cn(const std::string& cn) const {
@@ -58,7 +74,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
-                                 "audit", "anomalies"};
+                                 "audit", "anomalies", "log_level", "pid_file"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -87,6 +103,12 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.listen_port = static_cast<unsigned short>(std::stoul(text.substr(colon + 1)));
   }
   if (auto s = path(doc, "port_file", "port_file", c.port_file, false); !s) return s.error();
+  if (auto s = path(doc, "pid_file", "pid_file", c.pid_file, false); !s) return s.error();
+  if (auto it = doc.find("log_level"); it != doc.end()) {
+    const auto level = it->is_string() ? parse_log_level(it->get<std::string>()) : std::nullopt;
+    if (!level) return fail("log_level", "must be \"debug\", \"info\", \"warn\" or \"error\"");
+    c.log_level = *level;
+  }
   auto tls = doc.find("tls");
   if (tls == doc.end() || !tls->is_object()) return fail("tls", "missing");
   for (const auto& [key, value] : tls->items()) {
@@ -105,7 +127,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (auto s = path(doc, key, key, *out, true); !s) return s.error();
   }
   if (auto s = path(doc, "divisions_dir", "divisions_dir", c.divisions_dir, false); !s) return s.error();
-  if (c.divisions_dir.empty()) c.divisions_dir = HFV_DEFAULT_DIVISIONS_DIR;
+  if (c.divisions_dir.empty()) c.divisions_dir = shipped_data_dir("divisions");
   if (auto it = doc.find("verification_deadline_ms"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 100 || it->get<long>() > 300000) {
       return fail("verification_deadline_ms", "must be an integer from 100 to 300000");

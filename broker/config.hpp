@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/anomalies.hpp"
+#include "broker/log.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -35,6 +36,8 @@ struct Config {
   std::string listen_address = "127.0.0.1";
   unsigned short listen_port = 8443;
   std::filesystem::path port_file;  // optional: the bound port is written here
+  std::filesystem::path pid_file;   // optional: the daemon's pid is written here (brokerctl reload)
+  LogLevel log_level = LogLevel::kInfo;  // "log_level": debug | info | warn | error
   std::filesystem::path tls_ca_file, tls_cert_file, tls_key_file;
   std::filesystem::path master_key_file;
   std::filesystem::path signing_key_file;
@@ -70,5 +73,10 @@ struct Config {
 };
 
 Result<Config> load_config(const std::filesystem::path& file);
+
+// Data shipped with the broker: name "policies" or "divisions". An installed
+// executable (<prefix>/bin/brokerd) uses <prefix>/share/hfv/<name>; a build
+// that is not installed uses the copy in its source tree.
+std::filesystem::path shipped_data_dir(std::string_view name);
 
 }  // namespace hfv::broker

@@ -1,7 +1,7 @@
 #include "broker/log.hpp"
 
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <mutex>
 
 #include "common/date.hpp"
@@ -9,10 +9,64 @@
 namespace hfv::broker {
 
 namespace {
+
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<std::FILE*> g_stream{nullptr};  // null: stderr
 std::mutex g_mutex;
-const char* level_name(LogLevel l) {
-  switch (l) {
+
+// Field names that hold personal data somewhere in this project.
+constexpr std::string_view kPersonalFields[] = {
+    "id_number", "name", "member", "members", "case_id", "operator_id", "operator",
+    "authorization_id", "verification_id", "request_id", "address", "phone", "subject_cn"};
+
+bool personal_key(std::string_view key) {
+  return std::find(std::begin(kPersonalFields), std::end(kPersonalFields), key) != std::end(kPersonalFields);
+}
+
+// 17 digits then a digit or X: a GB 11643 resident ID number, anywhere in
+// the text.
+bool contains_id_number(std::string_view s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (++run >= 18) return true;
+    } else {
+      if (run == 17 && (c == 'X' || c == 'x')) return true;
+      run = 0;
+    }
+  }
+  return false;
+}
+
+void redact(nlohmann::json& value) {
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (personal_key(it.key())) {
+        it.value() = "[redacted]";
+      } else {
+        redact(it.value());
+      }
+    }
+  } else if (value.is_array()) {
+    for (auto& v : value) redact(v);
+  } else if (value.is_string() && contains_id_number(value.get_ref<const std::string&>())) {
+    value = "[redacted]";
+  }
+}
+
+}  // namespace
+
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "info") return LogLevel::kInfo;
+  if (name == "warn") return LogLevel::kWarn;
+  if (name == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+std::string_view log_level_name(LogLevel level) {
+  switch (level) {
     case LogLevel::kDebug: return "debug";
     case LogLevel::kInfo: return "info";
     case LogLevel::kWarn: return "warn";
@@ -20,20 +74,30 @@ const char* level_name(LogLevel l) {
   }
   return "info";
 }
-}  // namespace
 
 void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
+LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
+void set_log_stream(std::FILE* stream) { g_stream = stream; }
+
+std::string format_log_line(LogLevel level, std::string_view event, nlohmann::json fields,
+                            const std::string& timestamp) {
+  if (!fields.is_object()) fields = nlohmann::json::object();
+  redact(fields);
+  // The three fixed keys come last so a caller's field cannot replace them.
+  fields["ts"] = timestamp;
+  fields["level"] = log_level_name(level);
+  fields["event"] = event;
+  return fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 void log_event(LogLevel level, std::string_view event, nlohmann::json fields) {
   if (static_cast<int>(level) < g_level) return;
-  if (!fields.is_object()) fields = nlohmann::json::object();
-  fields["ts"] = utc_timestamp_now();
-  fields["level"] = level_name(level);
-  fields["event"] = event;
-  const std::string line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string line = format_log_line(level, event, std::move(fields), utc_timestamp_now());
+  std::FILE* stream = g_stream.load();
+  if (stream == nullptr) stream = stderr;
   std::lock_guard lock(g_mutex);
-  std::fprintf(stderr, "%s\n", line.c_str());
-  std::fflush(stderr);
+  std::fprintf(stream, "%s\n", line.c_str());
+  std::fflush(stream);
 }
 
 }  // namespace hfv::broker

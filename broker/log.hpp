@@ -1,15 +1,35 @@
-// Structured logs: one JSON object per line on stderr. Callers pass only
-// non-personal fields (never ID numbers, names or key material).
-// Thread-safety: log_event may be called from any thread.
+// Structured logs: one JSON object per line on stderr (journald keeps them
+// under systemd): {"ts", "level", "event", ...fields}. Callers pass only
+// non-personal fields; as a second line of defence log_event replaces the
+// value of any field whose name is personal (kPersonalFields: ID numbers,
+// names, case, operator, authorisation and verification ids) and any string
+// that looks like an 18-character resident ID number with "[redacted]".
+// The level comes from the config key "log_level" (docs/configuration.md).
+// Thread-safety: every function may be called from any thread.
 #pragma once
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace hfv::broker {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// "debug" | "info" | "warn" | "error"; nullopt for anything else.
+std::optional<LogLevel> parse_log_level(std::string_view name);
+std::string_view log_level_name(LogLevel level);
+
 void set_log_level(LogLevel level);
+LogLevel log_level();
+// Where lines go (default stderr); for tests. The stream is not closed.
+void set_log_stream(std::FILE* stream);
+
 void log_event(LogLevel level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
+
+// The line log_event writes (without the newline), with redaction applied.
+std::string format_log_line(LogLevel level, std::string_view event, nlohmann::json fields,
+                            const std::string& timestamp);
 
 }  // namespace hfv::broker

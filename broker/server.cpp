@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "broker/log.hpp"
+#include "broker/metrics.hpp"
 #include "crypto/tls.hpp"
 
 namespace hfv::broker {
@@ -132,6 +133,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
 
     ApiResponse answer;
+    const auto started = std::chrono::steady_clock::now();
     ++in_flight_;
     try {
       answer = co_await service_.handle(std::move(api));
@@ -140,11 +142,19 @@ net::awaitable<void> Server::session(tcp::socket socket) {
       answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
     }
     --in_flight_;
+    // Logged by route template and configured principal name: raw paths
+    // carry verification ids and certificate subjects may name people.
+    const std::string_view path = req.target().substr(0, req.target().find('?'));
+    const Principal* principal = peer ? config_.principal_for_cn(peer->subject_cn) : nullptr;
     log_event(LogLevel::kInfo, "request",
               {{"method", std::string(req.method_string())},
-               {"path", std::string(req.target().substr(0, req.target().find('?')))},
+               {"endpoint", std::string(Metrics::route_template(path))},
                {"status", answer.status},
-               {"principal", peer ? peer->subject_cn : ""}});
+               {"principal", principal != nullptr ? principal->name : (peer ? "unknown" : "none")},
+               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+    if (Metrics* metrics = service_.metrics()) {
+      metrics->observe_request(req.method_string(), path, answer.status, std::chrono::steady_clock::now() - started);
+    }
 
     http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
     res.set(http::field::server, "hfv-brokerd");

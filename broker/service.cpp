@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "broker/metrics.hpp"
 #include "broker/service_internal.hpp"
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
@@ -95,6 +96,14 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
                               "request body exceeds " + std::to_string(parts_.config->max_body_bytes) +
                                   " bytes");
   }
+  if (path == "/metrics" && parts_.metrics != nullptr) {
+    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
+    if (principal->role != Role::kAdmin && principal->role != Role::kSupervisor) {
+      co_return co_await refuse(request, principal, 403, "role_not_allowed",
+                                "only admin and supervisor principals may read metrics");
+    }
+    co_return metrics_response();
+  }
   if (path == "/v1/keys/report-signing") {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
     co_return ApiResponse{200,
@@ -150,6 +159,18 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
     co_return co_await read_authorization(request, *principal, rest, revoke);
   }
   co_return error_response(404, "not_found", "no such endpoint");
+}
+
+ApiResponse Service::metrics_response() const {
+  LiveState live;
+  live.requests_in_flight = in_flight_;
+  live.audit_last_seq = parts_.audit->last_seq();
+  live.policies_loaded = parts_.policies->size();
+  live.agencies = agency_snapshot(parts_.adapters);
+  ApiResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.raw_body = parts_.metrics->render(live);
+  return r;
 }
 
 ApiResponse Service::policy_parameters(const ApiRequest& request, const std::string& code) const {

@@ -39,6 +39,8 @@
 
 namespace hfv::broker {
 
+class Metrics;
+
 struct ApiRequest {
   std::string method;
   std::string target;  // path and query
@@ -70,6 +72,7 @@ struct ServiceParts {
   const crypto::Ed25519Signer* signer = nullptr;
   crypto::SecretKey pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
+  Metrics* metrics = nullptr;  // optional (broker/metrics.hpp); null: nothing counted, no /metrics
 };
 
 class Service {
@@ -77,6 +80,7 @@ class Service {
   explicit Service(ServiceParts parts);
   boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
   std::size_t in_flight() const { return in_flight_; }
+  Metrics* metrics() const { return parts_.metrics; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
   // verifications already running keep the set they started with.
@@ -117,6 +121,7 @@ class Service {
                                               const std::string& path);
   boost::asio::awaitable<ApiResponse> audit_anomalies(const ApiRequest& request, const Principal& principal);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
+  ApiResponse metrics_response() const;  // GET /metrics (broker/metrics.hpp)
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
   ServiceParts parts_;

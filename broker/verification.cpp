@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "broker/metrics.hpp"
 #include "broker/service.hpp"
 #include "broker/service_internal.hpp"
 #include <algorithm>
@@ -257,6 +258,7 @@ net::awaitable<ApiResponse> Service::get_verification(const ApiRequest& request,
 
 net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted) {
   Accepted& a = *accepted;
+  const VerificationTimer timer(parts_.metrics);
   std::vector<adapters::MemberQuery> queries;
   for (std::size_t i = 0; i < a.request.members.size(); ++i) {
     queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
@@ -264,6 +266,7 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   }
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification_deadline;
   std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
+  observe_fan_out(parts_.metrics, results);
 
   std::vector<audit::AuditRecord> after;
   for (const auto& r : results) {

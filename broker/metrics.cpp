@@ -1,0 +1,348 @@
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include "broker/metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "adapters/common/resilience.hpp"
+
+namespace hfv::broker {
+
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+// Route templates; "{}" stands for exactly one path segment, a trailing "*"
+// for any rest. Keep in step with broker/service.cpp and docs/openapi.yaml.
+constexpr std::string_view kRoutes[] = {
+    "/healthz",
+    "/metrics",
+    "/v1/verifications",
+    "/v1/verifications/{id}",
+    "/v1/authorizations",
+    "/v1/authorizations/{id}",
+    "/v1/authorizations/{id}/revoke",
+    "/v1/policies/{jurisdiction}",
+    "/v1/keys/report-signing",
+    "/v1/audit",
+    "/v1/audit/search",
+    "/v1/audit/verify",
+    "/v1/audit/head",
+    "/v1/audit/proof",
+    "/v1/audit/consistency",
+    "/v1/audit/export",
+    "/v1/access-log",
+    "/v1/batches",
+    "/v1/batches/{id}",
+    "/v1/reviews",
+    "/v1/reviews/{id}",
+    "/console",
+    "/console/*",
+};
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  if (!path.empty() && path.front() == '/') start = 1;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    out.push_back(path.substr(start, end - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool matches(std::string_view route, std::string_view path) {
+  if (route.ends_with("/*")) {
+    const auto prefix = route.substr(0, route.size() - 1);  // keeps the slash
+    return path.size() > prefix.size() && path.starts_with(prefix);
+  }
+  const auto want = segments(route);
+  const auto have = segments(path);
+  if (want.size() != have.size()) return false;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i].starts_with('{')) {
+      if (have[i].empty()) return false;
+    } else if (want[i] != have[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view method_label(std::string_view method) {
+  for (std::string_view known : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
+void append_number(std::string& out, double value) {
+  if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (std::isnan(value)) {
+    out += "NaN";
+    return;
+  }
+  std::array<char, 64> buf{};
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::general);
+  out.append(buf.data(), ec == std::errc() ? end : buf.data());
+}
+
+void append_number(std::string& out, std::uint64_t value) { out += std::to_string(value); }
+
+// Label values are from fixed sets, but escape anyway (format rules).
+std::string escape(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string label(std::string_view key, std::string_view value) {
+  return std::string(key) + "=\"" + escape(value) + "\"";
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+template <class Number>
+void sample(std::string& out, std::string_view name, std::string_view labels, Number value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+
+const std::vector<double> kRequestBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+const std::vector<double> kVerificationBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60};
+const std::vector<double> kAuditBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+const std::vector<double> kAgencyBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double seconds) {
+  const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
+  ++counts_[static_cast<std::size_t>(it - bounds_.begin())];
+  sum_ += seconds;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  const std::string bucket = std::string(name) + "_bucket";
+  const std::string prefix = labels.empty() ? std::string() : std::string(labels) + ",";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    std::string le;
+    append_number(le, i < bounds_.size() ? bounds_[i] : std::numeric_limits<double>::infinity());
+    sample(out, bucket, prefix + label("le", le), cumulative);
+  }
+  sample(out, std::string(name) + "_sum", labels, sum_);
+  sample(out, std::string(name) + "_count", labels, count_);
+}
+
+std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& set) {
+  std::vector<AgencySnapshot> out;
+  for (const auto& [source, adapter] : set) {
+    AgencySnapshot s;
+    s.agency = std::string(source_name(source));
+    if (const auto* r = dynamic_cast<const adapters::ResilientAdapter*>(adapter.get())) {
+      s.breaker_state = std::string(adapters::breaker_state_name(r->breaker_state()));
+      s.in_flight = r->guard().in_flight();
+      s.first_attempts = r->guard().first_attempts();
+      s.retries = r->guard().retries_sent();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Metrics::Metrics()
+    : started_(std::chrono::system_clock::now()),
+      verification_seconds_(kVerificationBuckets),
+      audit_append_seconds_(kAuditBuckets) {}
+
+std::string_view Metrics::route_template(std::string_view path) {
+  for (std::string_view route : kRoutes) {
+    if (matches(route, path)) return route;
+  }
+  return "other";
+}
+
+void Metrics::observe_request(std::string_view method, std::string_view path, unsigned status,
+                              std::chrono::steady_clock::duration elapsed) {
+  const std::string endpoint(route_template(path.substr(0, path.find('?'))));
+  // Statuses come from this server, but bound them anyway.
+  const unsigned code = status >= 100 && status <= 599 ? status : 0;
+  std::lock_guard lock(mutex_);
+  ++requests_[{endpoint, std::string(method_label(method)), code}];
+  request_seconds_.try_emplace(endpoint, kRequestBuckets).first->second.observe(Seconds(elapsed).count());
+}
+
+void Metrics::observe_verification(std::chrono::steady_clock::duration elapsed) {
+  std::lock_guard lock(mutex_);
+  verification_seconds_.observe(Seconds(elapsed).count());
+}
+
+void Metrics::observe_audit_append(std::chrono::steady_clock::duration elapsed, bool ok) {
+  std::lock_guard lock(mutex_);
+  audit_append_seconds_.observe(Seconds(elapsed).count());
+  if (!ok) ++audit_append_failures_;
+}
+
+void Metrics::observe_agency_query(std::string_view agency, std::string_view status,
+                                   std::chrono::steady_clock::duration elapsed) {
+  std::lock_guard lock(mutex_);
+  ++agency_queries_[{std::string(agency), std::string(status)}];
+  agency_seconds_.try_emplace(std::string(agency), kAgencyBuckets).first->second.observe(Seconds(elapsed).count());
+}
+
+void Metrics::observe_policy_reload(bool ok) {
+  std::lock_guard lock(mutex_);
+  ++policy_reloads_[ok ? 1 : 0];
+}
+
+std::string Metrics::render(const LiveState& live) const {
+  std::string out;
+  out.reserve(16 * 1024);
+  std::lock_guard lock(mutex_);
+
+  header(out, "hfv_build_info", "gauge", "Version of the running brokerd (always 1).");
+#ifdef HFV_VERSION
+  sample(out, "hfv_build_info", label("version", HFV_VERSION), std::uint64_t{1});
+#else
+  sample(out, "hfv_build_info", label("version", "unknown"), std::uint64_t{1});
+#endif
+  header(out, "hfv_start_time_seconds", "gauge", "When the daemon started, in seconds since the Unix epoch.");
+  sample(out, "hfv_start_time_seconds", "",
+         std::chrono::duration<double>(started_.time_since_epoch()).count());
+
+  header(out, "hfv_http_requests_total", "counter", "Answered HTTP requests by route template, method and status.");
+  for (const auto& [key, count] : requests_) {
+    const auto& [endpoint, method, status] = key;
+    sample(out, "hfv_http_requests_total",
+           label("endpoint", endpoint) + "," + label("method", method) + "," + label("status", std::to_string(status)),
+           count);
+  }
+  header(out, "hfv_http_request_duration_seconds", "histogram", "Time to answer an HTTP request, by route template.");
+  for (const auto& [endpoint, histogram] : request_seconds_) {
+    histogram.render(out, "hfv_http_request_duration_seconds", label("endpoint", endpoint));
+  }
+  header(out, "hfv_requests_in_flight", "gauge",
+         "Requests being handled, asynchronous verifications still running included.");
+  sample(out, "hfv_requests_in_flight", "", static_cast<std::uint64_t>(live.requests_in_flight));
+
+  header(out, "hfv_verification_duration_seconds", "histogram",
+         "Verification time from acceptance to the signed report (synchronous and asynchronous).");
+  verification_seconds_.render(out, "hfv_verification_duration_seconds", "");
+
+  header(out, "hfv_audit_append_duration_seconds", "histogram",
+         "Audit append time from submission until the records are durable (group commit, fsync).");
+  audit_append_seconds_.render(out, "hfv_audit_append_duration_seconds", "");
+  header(out, "hfv_audit_append_failures_total", "counter", "Audit appends that could not be written.");
+  sample(out, "hfv_audit_append_failures_total", "", audit_append_failures_);
+  header(out, "hfv_audit_last_sequence", "gauge", "Sequence number of the latest durable audit record.");
+  sample(out, "hfv_audit_last_sequence", "", static_cast<double>(live.audit_last_seq));
+
+  header(out, "hfv_policies_loaded", "gauge", "Policies in the active set.");
+  sample(out, "hfv_policies_loaded", "", static_cast<std::uint64_t>(live.policies_loaded));
+  header(out, "hfv_policy_reloads_total", "counter", "Policy reloads (SIGHUP) by result.");
+  sample(out, "hfv_policy_reloads_total", label("result", "ok"), policy_reloads_[1]);
+  sample(out, "hfv_policy_reloads_total", label("result", "refused"), policy_reloads_[0]);
+
+  header(out, "hfv_agency_queries_total", "counter", "Agency queries by agency and result (after retries).");
+  for (const auto& [key, count] : agency_queries_) {
+    sample(out, "hfv_agency_queries_total", label("agency", key.first) + "," + label("result", key.second), count);
+  }
+  header(out, "hfv_agency_query_duration_seconds", "histogram", "Agency query time by agency (retries included).");
+  for (const auto& [agency, histogram] : agency_seconds_) {
+    histogram.render(out, "hfv_agency_query_duration_seconds", label("agency", agency));
+  }
+  header(out, "hfv_agency_breaker_state", "gauge", "Circuit breaker state by agency: 1 for the current state.");
+  for (const auto& a : live.agencies) {
+    if (a.breaker_state.empty()) continue;
+    for (std::string_view state : {"closed", "open", "half_open"}) {
+      sample(out, "hfv_agency_breaker_state", label("agency", a.agency) + "," + label("state", state),
+             std::uint64_t{a.breaker_state == state ? 1U : 0U});
+    }
+  }
+  header(out, "hfv_agency_requests_in_flight", "gauge", "HTTP requests to the agency in progress.");
+  for (const auto& a : live.agencies) {
+    sample(out, "hfv_agency_requests_in_flight", label("agency", a.agency), static_cast<std::uint64_t>(a.in_flight));
+  }
+  header(out, "hfv_agency_http_attempts_total", "counter", "HTTP requests sent to the agency: first attempts and retries.");
+  for (const auto& a : live.agencies) {
+    sample(out, "hfv_agency_http_attempts_total", label("agency", a.agency) + "," + label("kind", "first"),
+           a.first_attempts);
+    sample(out, "hfv_agency_http_attempts_total", label("agency", a.agency) + "," + label("kind", "retry"),
+           a.retries);
+  }
+  return out;
+}
+
+void observe_fan_out(Metrics* metrics, const std::vector<SourceResult>& results) {
+  if (metrics == nullptr) return;
+  for (const auto& r : results) {
+    metrics->observe_agency_query(source_name(r.source), status_name(r.status), r.latency);
+  }
+}
+
+std::map<std::string, double> parse_metrics_text(std::string_view text) {
+  std::map<std::string, double> out;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    if (line.empty() || line.front() == '#') continue;
+    // The value follows the last space outside the label braces.
+    const auto close = line.rfind('}');
+    const auto space = line.find(' ', close == std::string_view::npos ? 0 : close);
+    if (space == std::string_view::npos) continue;
+    std::string_view value = line.substr(space + 1);
+    value = value.substr(0, value.find(' '));  // drop an optional timestamp
+    double number = 0;
+    if (value == "+Inf") {
+      number = std::numeric_limits<double>::infinity();
+    } else if (value == "-Inf") {
+      number = -std::numeric_limits<double>::infinity();
+    } else if (value == "NaN") {
+      number = std::numeric_limits<double>::quiet_NaN();
+    } else {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (ec != std::errc() || end != value.data() + value.size()) continue;
+    }
+    out[std::string(line.substr(0, space))] = number;
+  }
+  return out;
+}
+
+}  // namespace hfv::broker

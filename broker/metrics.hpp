@@ -1,0 +1,136 @@
+// Metrics: the daemon's counters and histograms, rendered for GET /metrics
+// in the Prometheus text exposition format 0.0.4 (docs/operations.md lists
+// every family). Nothing here carries personal data: requests are counted by
+// route template ("/v1/verifications/{id}"), never by raw path, and label
+// values come from fixed sets, so an untrusted client cannot create series.
+//
+// Ownership: run_daemon owns one Metrics and hands a pointer to the Service
+// (ServiceParts::metrics); the Server reaches it through the Service.
+// Thread-safety: every member may be called from any thread (the audit
+// writer thread reports appends; the I/O thread everything else).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "adapters/registry.hpp"
+#include "common/records.hpp"
+
+namespace hfv::broker {
+
+// A fixed-bucket histogram (seconds). Not thread-safe by itself: Metrics
+// guards it.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double seconds);
+  // Appends "<name>_bucket{...le=..}", "_sum" and "_count" lines; `labels`
+  // is empty or "key=\"value\",..." without braces.
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+  std::uint64_t count() const { return count_; }
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::uint64_t> counts_;  // per bucket, not cumulative; last is +Inf
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+// What one agency looks like right now (from the adapters; see
+// agency_snapshot()). Optional figures are rendered only when known.
+struct AgencySnapshot {
+  std::string agency;         // "bank", ...
+  std::string breaker_state;  // "closed" | "open" | "half_open"
+  std::size_t in_flight = 0;  // HTTP requests to the agency in progress
+  std::uint64_t first_attempts = 0;
+  std::uint64_t retries = 0;
+};
+
+// HOOK (issue 9): the single place where per-agency state is read from the
+// adapters. Today it uses adapters/common/resilience.hpp (breaker state,
+// in-flight, attempts, retries). When adapters/registry.hpp offers a
+// read-only per-agency stats snapshot, read it here instead.
+std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& adapters);
+
+// Live state read by the Service when it renders /metrics.
+struct LiveState {
+  std::size_t requests_in_flight = 0;  // inside the Service, async verifications included
+  std::int64_t audit_last_seq = 0;
+  std::size_t policies_loaded = 0;
+  std::vector<AgencySnapshot> agencies;
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  // The route template for a request path (no query string): one of a
+  // fixed set, "other" for anything else. Add new endpoints to kRoutes in
+  // metrics.cpp.
+  static std::string_view route_template(std::string_view path);
+
+  // One answered HTTP request (the Server calls this after the response is
+  // made, whatever its status).
+  void observe_request(std::string_view method, std::string_view path, unsigned status,
+                       std::chrono::steady_clock::duration elapsed);
+  // One verification from acceptance to its report (sync or async).
+  void observe_verification(std::chrono::steady_clock::duration elapsed);
+  // One audit append, from submission until durable (or failed).
+  void observe_audit_append(std::chrono::steady_clock::duration elapsed, bool ok);
+  // One agency query as seen by the broker (after retries and breaker).
+  void observe_agency_query(std::string_view agency, std::string_view status,
+                            std::chrono::steady_clock::duration elapsed);
+  // A policy reload (SIGHUP) that was applied (ok) or refused.
+  void observe_policy_reload(bool ok);
+
+  // The whole exposition text.
+  std::string render(const LiveState& live) const;
+
+ private:
+  mutable std::mutex mutex_;
+  const std::chrono::system_clock::time_point started_;
+  // (endpoint, method, status) -> count
+  std::map<std::tuple<std::string, std::string, unsigned>, std::uint64_t> requests_;
+  std::map<std::string, Histogram> request_seconds_;  // by endpoint
+  Histogram verification_seconds_;
+  Histogram audit_append_seconds_;
+  std::uint64_t audit_append_failures_ = 0;
+  std::map<std::string, Histogram> agency_seconds_;                         // by agency
+  std::map<std::pair<std::string, std::string>, std::uint64_t> agency_queries_;  // (agency, status)
+  std::array<std::uint64_t, 2> policy_reloads_{};                          // refused, ok
+};
+
+// Times a scope and reports it to Metrics::observe_verification (no-op
+// when `metrics` is null). Put one at the top of the code path it measures.
+class VerificationTimer {
+ public:
+  explicit VerificationTimer(Metrics* metrics)
+      : metrics_(metrics), started_(std::chrono::steady_clock::now()) {}
+  ~VerificationTimer() {
+    if (metrics_ != nullptr) metrics_->observe_verification(std::chrono::steady_clock::now() - started_);
+  }
+  VerificationTimer(const VerificationTimer&) = delete;
+  VerificationTimer& operator=(const VerificationTimer&) = delete;
+
+ private:
+  Metrics* metrics_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// Reports each agency query of a fan-out (no-op when `metrics` is null).
+void observe_fan_out(Metrics* metrics, const std::vector<SourceResult>& results);
+
+// A minimal reader of the exposition format for brokerctl status and
+// tests: "name{labels}" (labels as written) -> value, comments skipped.
+// Not a validating parser: tests use promtool for that.
+std::map<std::string, double> parse_metrics_text(std::string_view text);
+
+}  // namespace hfv::broker
