@@ -1,15 +1,27 @@
-// brokerctl: offline tools for operators and supervisors. Works on files
-// (a saved report, a copy of the audit database) without a running daemon.
+// brokerctl: tools for operators and supervisors. `status` and `reload`
+// talk to a running daemon (over mTLS, and by SIGHUP); the others work on
+// files (a saved report, a copy of the audit database) without one.
 #include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
 #include "broker/config.hpp"
+#include "broker/metrics.hpp"
 #include "broker/service.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
@@ -189,10 +201,230 @@ int audit_public_key(const std::string& config_file) {
   return 0;
 }
 
+// ---- status and reload: the running daemon ------------------------------
+
+struct Fetched {
+  long status = 0;  // 0: no HTTP answer
+  std::string body;
+  std::string error;
+};
+
+// Where and how to reach the daemon: from its config file, overridable.
+struct DaemonAccess {
+  std::string url;  // https://host:port
+  std::string ca_file, cert_file, key_file;
+  std::filesystem::path pid_file;
+};
+
+Fetched fetch(const DaemonAccess& access, const std::string& path) {
+  Fetched out;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) {
+    out.error = "cannot start libcurl";
+    return out;
+  }
+  const std::string url = access.url + path;
+  char error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+  if (!access.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, access.ca_file.c_str());
+  if (!access.cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, access.cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, access.key_file.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* user) {
+    static_cast<std::string*>(user)->append(data, size * n);
+    return size * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+  if (curl_easy_perform(curl) == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+  } else {
+    out.error = error;
+  }
+  curl_easy_cleanup(curl);
+  return out;
+}
+
+struct AccessOptions {
+  std::string config_file = "/etc/hfv/brokerd.json";
+  std::string url, ca_file, cert_file, key_file, pid_file;
+};
+
+void add_access_options(CLI::App* cmd, AccessOptions& o, bool with_pid_file) {
+  cmd->add_option("--config", o.config_file, "brokerd config (listen address, port file, CA, pid file)")
+      ->capture_default_str();
+  cmd->add_option("--url", o.url, "daemon URL instead of the config's, e.g. https://127.0.0.1:8443");
+  cmd->add_option("--ca", o.ca_file, "CA certificate file instead of the config's tls.ca_file");
+  auto* cert = cmd->add_option("--cert", o.cert_file,
+                               "client certificate (PEM) of an admin or supervisor principal, to read /metrics");
+  auto* key = cmd->add_option("--key", o.key_file, "its private key (PEM)");
+  cert->needs(key);
+  key->needs(cert);
+  if (with_pid_file) cmd->add_option("--pid-file", o.pid_file, "pid file instead of the config's pid_file");
+}
+
+hfv::Result<DaemonAccess> daemon_access(const AccessOptions& o) {
+  DaemonAccess a;
+  a.cert_file = o.cert_file;
+  a.key_file = o.key_file;
+  auto config = hfv::broker::load_config(o.config_file);
+  if (!config) return config.error();
+  a.ca_file = o.ca_file.empty() ? config->tls_ca_file.string() : o.ca_file;
+  a.pid_file = o.pid_file.empty() ? config->pid_file : std::filesystem::path(o.pid_file);
+  if (!o.url.empty()) {
+    a.url = o.url;
+    return a;
+  }
+  // The bound port is in the port file when the config asks for port 0.
+  unsigned long port = config->listen_port;
+  if (!config->port_file.empty()) {
+    std::ifstream in(config->port_file);
+    unsigned long written = 0;
+    if (in >> written && written > 0 && written <= 65535) port = written;
+  }
+  std::string host = config->listen_address;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  a.url = "https://" + host + ":" + std::to_string(port);
+  return a;
+}
+
+// The pid in the pid file, if that process exists and is a brokerd (so a
+// stale file never makes us signal an unrelated process).
+hfv::Result<pid_t> daemon_pid(const std::filesystem::path& pid_file) {
+  if (pid_file.empty()) {
+    return hfv::make_error("no_pid_file", "the config has no pid_file (and no --pid-file was given)");
+  }
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) return hfv::make_error("no_pid", "no pid in " + pid_file.string());
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  if (!(comm >> name)) return hfv::make_error("not_running", "no process " + std::to_string(pid) + " (stale pid file?)");
+  if (name != "brokerd") {
+    return hfv::make_error("not_brokerd", "process " + std::to_string(pid) + " is " + name + ", not brokerd");
+  }
+  return static_cast<pid_t>(pid);
+}
+
+double metric(const std::map<std::string, double>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : it->second;
+}
+
+// Reads /metrics; an error text when it cannot.
+hfv::Result<std::map<std::string, double>> read_metrics(const DaemonAccess& access) {
+  const Fetched r = fetch(access, "/metrics");
+  if (r.status == 0) return hfv::make_error("unreachable", r.error);
+  if (r.status != 200) {
+    const json body = json::parse(r.body, nullptr, false);
+    const std::string code = body.is_object() ? body.value("error", std::string()) : std::string();
+    return hfv::make_error("refused", "HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code));
+  }
+  return hfv::broker::parse_metrics_text(r.body);
+}
+
+int status_command(const AccessOptions& options) {
+  auto access = daemon_access(options);
+  if (!access) return fail(access.error().message);
+  const Fetched health = fetch(*access, "/healthz");
+  if (health.status != 200) {
+    std::printf("brokerd at %s: DOWN (%s)\n", access->url.c_str(),
+                health.status == 0 ? health.error.c_str() : ("HTTP " + std::to_string(health.status)).c_str());
+    return 1;
+  }
+  std::printf("brokerd at %s: up (healthz ok)\n", access->url.c_str());
+  if (auto pid = daemon_pid(access->pid_file)) std::printf("pid: %d\n", static_cast<int>(*pid));
+  if (access->cert_file.empty()) {
+    std::printf("metrics: not read (give --cert and --key of an admin or supervisor principal)\n");
+    return 0;
+  }
+  auto m = read_metrics(*access);
+  if (!m) {
+    std::printf("metrics: %s\n", m.error().message.c_str());
+    return 1;
+  }
+  std::string version = "?";
+  for (const auto& [key, value] : *m) {
+    if (key.starts_with("hfv_build_info{version=\"")) {
+      version = key.substr(24, key.size() - 26);
+    }
+  }
+  const double started = metric(*m, "hfv_start_time_seconds");
+  const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::printf("version: %s, up %.0f s\n", version.c_str(), started > 0 ? now - started : 0.0);
+  double answered = 0;
+  for (const auto& [key, value] : *m) {
+    if (key.starts_with("hfv_http_requests_total{")) answered += value;
+  }
+  std::printf("requests: %.0f in flight, %.0f answered\n", metric(*m, "hfv_requests_in_flight"), answered);
+  std::printf("verifications: %.0f done\n", metric(*m, "hfv_verification_duration_seconds_count"));
+  std::printf("audit: last sequence %.0f, %.0f appends, %.0f failed\n", metric(*m, "hfv_audit_last_sequence"),
+              metric(*m, "hfv_audit_append_duration_seconds_count"), metric(*m, "hfv_audit_append_failures_total"));
+  std::printf("policies: %.0f loaded, reloads %.0f ok / %.0f refused\n", metric(*m, "hfv_policies_loaded"),
+              metric(*m, "hfv_policy_reloads_total{result=\"ok\"}"),
+              metric(*m, "hfv_policy_reloads_total{result=\"refused\"}"));
+  std::string breakers;
+  const std::string prefix = "hfv_agency_breaker_state{agency=\"";
+  for (const auto& [key, value] : *m) {
+    if (!key.starts_with(prefix) || value != 1) continue;
+    const auto agency_end = key.find('"', prefix.size());
+    const auto state_start = key.find("state=\"", agency_end);
+    if (agency_end == std::string::npos || state_start == std::string::npos) continue;
+    breakers += " " + key.substr(prefix.size(), agency_end - prefix.size()) + "=" +
+                key.substr(state_start + 7, key.find('"', state_start + 7) - state_start - 7);
+  }
+  std::printf("agency breakers:%s\n", breakers.empty() ? " (none)" : breakers.c_str());
+  return 0;
+}
+
+int reload_command(const AccessOptions& options, int wait_seconds) {
+  auto access = daemon_access(options);
+  if (!access) return fail(access.error().message);
+  auto pid = daemon_pid(access->pid_file);
+  if (!pid) return fail(pid.error().message);
+  // With a certificate, the outcome is read back from the reload counters.
+  std::optional<std::map<std::string, double>> before;
+  if (!access->cert_file.empty()) {
+    auto m = read_metrics(*access);
+    if (!m) return fail("metrics: " + m.error().message);
+    before = std::move(*m);
+  }
+  if (::kill(*pid, SIGHUP) != 0) return fail("cannot signal pid " + std::to_string(*pid) + ": " + std::strerror(errno));
+  if (!before) {
+    std::printf("SIGHUP sent to brokerd (pid %d); the outcome is in its log (policies_reloaded or "
+                "policies_reload_refused) and the audit log (policies.reload)\n", static_cast<int>(*pid));
+    return 0;
+  }
+  const std::string ok_key = "hfv_policy_reloads_total{result=\"ok\"}";
+  const std::string refused_key = "hfv_policy_reloads_total{result=\"refused\"}";
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto m = read_metrics(*access);
+    if (!m) continue;
+    if (metric(*m, ok_key) > metric(*before, ok_key)) {
+      std::printf("OK: policies reloaded (%.0f loaded)\n", metric(*m, "hfv_policies_loaded"));
+      return 0;
+    }
+    if (metric(*m, refused_key) > metric(*before, refused_key)) {
+      std::printf("REFUSED: the new policy files are not valid; the old set stays in use (reason in the "
+                  "daemon's log)\n");
+      return 1;
+    }
+  }
+  std::printf("UNKNOWN: no reload outcome within %d s\n", wait_seconds);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"brokerctl: offline tools for the household financial-verification broker"};
+  CLI::App app{"brokerctl: operator tools for the household financial-verification broker"};
   app.require_subcommand(1);
 
   auto* report = app.add_subcommand("report", "work with saved reports");
@@ -263,7 +495,26 @@ int main(int argc, char** argv) {
   std::string keys_config;
   keys_public->add_option("--config", keys_config, "brokerd config")->required();
 
+  auto* status_cmd = app.add_subcommand("status", "is the daemon up; its version, load, audit, policies, agencies");
+  AccessOptions status_options;
+  add_access_options(status_cmd, status_options, /*with_pid_file=*/true);
+
+  auto* reload_cmd = app.add_subcommand(
+      "reload", "make the daemon reload its policy files (SIGHUP to the pid in the pid file); with --cert, "
+                "wait for and report the outcome");
+  AccessOptions reload_options;
+  int reload_wait = 10;
+  add_access_options(reload_cmd, reload_options, /*with_pid_file=*/true);
+  reload_cmd->add_option("--wait", reload_wait, "seconds to wait for the outcome (with --cert)")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+
+  hfv::broker::ReviewCli review_cli;  // `review run|status` (broker/batch_cli.hpp)
+  hfv::broker::add_review_commands(app, review_cli);
+
   CLI11_PARSE(app, argc, argv);
+  if (status_cmd->parsed()) return status_command(status_options);
+  if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file);
   if (audit_verify_cmd->parsed()) return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor);
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);

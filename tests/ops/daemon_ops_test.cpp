@@ -1,0 +1,248 @@
+// Operations against the real daemon: /metrics fetched over mutual TLS from
+// brokerd run as a process and checked by promtool (Prometheus's own
+// text-format parser and linter); the daemon's stderr is JSON lines without
+// personal data; brokerctl status and reload; --help on every command.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "../integration/stack.hpp"
+#include "broker/metrics.hpp"
+
+namespace fs = std::filesystem;
+using hfv::testing::https;
+using hfv::testing::member;
+using hfv::testing::Stack;
+using nlohmann::json;
+
+namespace {
+
+struct Ran {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs a shell command line (arguments are test-controlled paths).
+Ran run(const std::string& command) {
+  Ran r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::string ctl_access(const Stack& stack, const char* who) {
+  const fs::path pki = stack.broker_dir / "pki";
+  return " --config " + quote(stack.broker_dir / "brokerd.json") + " --cert " +
+         quote(pki / (std::string(who) + ".pem")) + " --key " + quote(pki / (std::string(who) + ".key"));
+}
+
+std::map<std::string, double> scrape(const Stack& stack) {
+  auto r = https("GET", stack.url + "/metrics", stack.supervisor);
+  REQUIRE(r.status == 200);
+  return hfv::broker::parse_metrics_text(r.body);
+}
+
+}  // namespace
+
+TEST_CASE("ops: /metrics from the running daemon parses with promtool and counts the work done",
+          "[ops][integration]") {
+  Stack stack;
+  (void)stack.verify("HRB-M-1", json::array({member("230102197503120016", "张伟", "applicant"),
+                                             member("230102197808050020", "李娜", "spouse")}));
+
+  // Who may read it: admin and supervisor principals only.
+  auto anonymous = https("GET", stack.url + "/metrics", stack.no_cert);
+  CHECK(anonymous.status == 401);
+  auto case_system = https("GET", stack.url + "/metrics", stack.case_system);
+  CHECK(case_system.status == 403);
+  auto post = https("POST", stack.url + "/metrics", stack.supervisor, "{}");
+  CHECK(post.status == 405);
+
+  auto r = https("GET", stack.url + "/metrics", stack.supervisor);
+  REQUIRE(r.status == 200);
+  INFO(r.body);
+
+  // A real Prometheus text-format parser (and its linter) accepts it.
+  const std::string promtool = PROMTOOL_BIN;
+  REQUIRE_FALSE(promtool.empty());  // Debian package "prometheus" (scripts/install-deps)
+  const fs::path file = stack.dir.path / "metrics.txt";
+  std::ofstream(file, std::ios::binary) << r.body;
+  const Ran check = run(promtool + " check metrics < " + quote(file));
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+  CHECK(check.output.empty());
+
+  // No raw path, ID number or name ends up in a label.
+  CHECK(r.body.find("230102197503120016") == std::string::npos);
+  CHECK(r.body.find("HRB-M-1") == std::string::npos);
+
+  const auto m = hfv::broker::parse_metrics_text(r.body);
+  auto at = [&](const std::string& key) {
+    INFO(key);
+    REQUIRE(m.count(key) == 1);
+    return m.at(key);
+  };
+  CHECK(at(R"(hfv_http_requests_total{endpoint="/v1/verifications",method="POST",status="200"})") >= 1);
+  CHECK(at(R"(hfv_http_requests_total{endpoint="/v1/authorizations",method="POST",status="201"})") >= 1);
+  CHECK(at(R"(hfv_http_requests_total{endpoint="/metrics",method="GET",status="403"})") == 1);
+  CHECK(at(R"(hfv_http_requests_total{endpoint="/metrics",method="GET",status="401"})") == 1);
+  CHECK(at("hfv_verification_duration_seconds_count") == 1);
+  CHECK(at(R"(hfv_verification_duration_seconds_bucket{le="+Inf"})") == 1);
+  CHECK(at("hfv_audit_append_duration_seconds_count") >= 3);  // start, request, queries, report
+  CHECK(at("hfv_audit_append_failures_total") == 0);
+  CHECK(at("hfv_audit_last_sequence") >= 3);
+  CHECK(at("hfv_requests_in_flight") == 1);  // this scrape
+  CHECK(at("hfv_policies_loaded") >= 1);
+  CHECK(at(R"(hfv_agency_queries_total{agency="bank",result="ok"})") >= 1);
+  CHECK(at(R"(hfv_agency_query_duration_seconds_count{agency="bank"})") == 2);  // one per member
+  CHECK(at(R"(hfv_agency_breaker_state{agency="bank",state="closed"})") == 1);
+  CHECK(at(R"(hfv_agency_breaker_state{agency="bank",state="open"})") == 0);
+  CHECK(at(R"(hfv_agency_requests_in_flight{agency="bank"})") == 0);
+  CHECK(at(R"(hfv_agency_http_attempts_total{agency="bank",kind="first"})") >= 2);
+
+  // The daemon's log: JSON objects only, without the household's data.
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  std::istringstream log(hfv::testing::read_file(stack.dir.path / "brokerd.log"));
+  std::string line;
+  int lines = 0;
+  bool saw_verification = false;
+  while (std::getline(log, line)) {
+    if (line.empty()) continue;
+    ++lines;
+    INFO(line);
+    const json j = json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(j.contains("ts"));
+    CHECK(j.contains("level"));
+    CHECK(j.contains("event"));
+    for (const char* personal : {"230102197503120016", "230102197808050020", "张伟", "李娜", "HRB-M-1",
+                                 "op-test-01"}) {
+      CHECK(line.find(personal) == std::string::npos);
+    }
+    if (j.value("event", "") == "request" && j.value("endpoint", "") == "/v1/verifications") {
+      saw_verification = true;
+      CHECK(j["principal"] == "demo-case-system");  // the configured name, not the certificate subject
+    }
+  }
+  CHECK(lines >= 4);
+  CHECK(saw_verification);
+}
+
+TEST_CASE("ops: log_level from the config silences info lines", "[ops][integration]") {
+  Stack stack([](json& config, const fs::path&) { config["log_level"] = "warn"; });
+  auto r = https("GET", stack.url + "/healthz", stack.no_cert);
+  CHECK(r.status == 200);
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  const std::string log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
+  CHECK(log.find("\"event\":\"started\"") == std::string::npos);
+  CHECK(log.find("\"event\":\"request\"") == std::string::npos);
+}
+
+TEST_CASE("ops: brokerctl status reports a running daemon and refuses a case-system certificate",
+          "[ops][integration]") {
+  Stack stack;
+  const Ran ok = run(std::string(BROKERCTL_BIN) + " status" + ctl_access(stack, "demo-supervisor"));
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find("up (healthz ok)") != std::string::npos);
+  CHECK(ok.output.find("pid: ") != std::string::npos);
+  CHECK(ok.output.find("policies: ") != std::string::npos);
+  CHECK(ok.output.find("bank=closed") != std::string::npos);
+
+  const Ran refused = run(std::string(BROKERCTL_BIN) + " status" + ctl_access(stack, "demo-case-system"));
+  INFO(refused.output);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("HTTP 403") != std::string::npos);
+
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  const Ran down = run(std::string(BROKERCTL_BIN) + " status --config " + quote(stack.broker_dir / "brokerd.json"));
+  INFO(down.output);
+  CHECK(down.exit_code == 1);
+  CHECK(down.output.find("DOWN") != std::string::npos);
+}
+
+TEST_CASE("ops: brokerctl reload applies valid policy files and reports a refused reload",
+          "[ops][integration]") {
+  Stack stack([](json& config, const fs::path& dir) {
+    fs::copy(config["policies_dir"].get<std::string>(), dir / "policies", fs::copy_options::recursive);
+    config["policies_dir"] = (dir / "policies").string();
+  });
+  hfv::testing::wait_for_file(stack.broker_dir / "run" / "brokerd.pid");
+  const std::string reload = std::string(BROKERCTL_BIN) + " reload --wait 20" + ctl_access(stack, "demo-supervisor");
+
+  const Ran ok = run(reload);
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find("OK: policies reloaded") != std::string::npos);
+  CHECK(scrape(stack).at(R"(hfv_policy_reloads_total{result="ok"})") == 1);
+
+  std::ofstream(stack.broker_dir / "policies" / "999999.json") << "{ not json";
+  const Ran refused = run(reload);
+  INFO(refused.output);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("REFUSED") != std::string::npos);
+  const auto after = scrape(stack);
+  CHECK(after.at(R"(hfv_policy_reloads_total{result="refused"})") == 1);
+  CHECK(after.at(R"(hfv_policy_reloads_total{result="ok"})") == 1);
+
+  // Without a certificate it only signals; a stale pid file is not obeyed.
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  CHECK_FALSE(fs::exists(stack.broker_dir / "run" / "brokerd.pid"));
+  std::ofstream(stack.broker_dir / "run" / "brokerd.pid") << ::getpid() << "\n";
+  const Ran stale = run(std::string(BROKERCTL_BIN) + " reload --config " + quote(stack.broker_dir / "brokerd.json"));
+  INFO(stale.output);
+  CHECK(stale.exit_code == 2);
+  CHECK(stale.output.find("not brokerd") != std::string::npos);
+}
+
+TEST_CASE("ops: every brokerctl command and subcommand has --help", "[ops]") {
+  // Walk the command tree as the help texts describe it.
+  std::vector<std::string> pending = {""};
+  std::set<std::string> seen;
+  while (!pending.empty()) {
+    const std::string command = pending.back();
+    pending.pop_back();
+    seen.insert(command);
+    const Ran help = run(std::string(BROKERCTL_BIN) + (command.empty() ? "" : " " + command) + " --help");
+    INFO("brokerctl " << command << " --help\n" << help.output);
+    CHECK(help.exit_code == 0);
+    CHECK(help.output.find("Usage:") != std::string::npos);
+    std::istringstream lines(help.output);
+    std::string line;
+    bool in_subcommands = false;
+    while (std::getline(lines, line)) {
+      if (line.rfind("Subcommands:", 0) == 0) {
+        in_subcommands = true;
+        continue;
+      }
+      if (!in_subcommands) continue;
+      if (line.empty() || line[0] != ' ') {
+        in_subcommands = false;
+        continue;
+      }
+      std::istringstream words(line);
+      std::string name;
+      words >> name;
+      if (!name.empty()) pending.push_back(command.empty() ? name : command + " " + name);
+    }
+  }
+  for (const char* expected : {"status", "reload", "report", "report verify", "audit", "audit verify", "keys",
+                               "keys public"}) {
+    INFO(expected);
+    CHECK(seen.count(expected) == 1);
+  }
+  const Ran brokerd = run(std::string(BROKERD_BIN) + " --help");
+  CHECK(brokerd.exit_code == 0);
+  CHECK(brokerd.output.find("usage:") != std::string::npos);
+}

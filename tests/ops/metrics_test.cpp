@@ -1,0 +1,85 @@
+// Metrics without a daemon: route templates keep raw paths (and the ids in
+// them) out of label values, histograms are cumulative, the reader used by
+// brokerctl status reads what render() writes.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "broker/metrics.hpp"
+
+namespace b = hfv::broker;
+using namespace std::chrono_literals;
+
+TEST_CASE("ops: route templates replace ids and unknown paths", "[ops][metrics]") {
+  CHECK(b::Metrics::route_template("/v1/verifications") == "/v1/verifications");
+  CHECK(b::Metrics::route_template("/v1/verifications/v_8f3a2b") == "/v1/verifications/{id}");
+  CHECK(b::Metrics::route_template("/v1/authorizations/auth_1/revoke") == "/v1/authorizations/{id}/revoke");
+  CHECK(b::Metrics::route_template("/v1/policies/230100") == "/v1/policies/{jurisdiction}");
+  CHECK(b::Metrics::route_template("/metrics") == "/metrics");
+  CHECK(b::Metrics::route_template("/console/app.js") == "/console/*");
+  // Anything a client invents collapses into one series.
+  CHECK(b::Metrics::route_template("/v1/verifications/a/b") == "other");
+  CHECK(b::Metrics::route_template("/v1/verifications/") == "other");
+  CHECK(b::Metrics::route_template("/230102197503120016") == "other");
+  CHECK(b::Metrics::route_template("") == "other");
+}
+
+TEST_CASE("ops: requests are counted by template, method and status", "[ops][metrics]") {
+  b::Metrics m;
+  m.observe_request("GET", "/v1/verifications/v_1?x=1", 200, 5ms);
+  m.observe_request("GET", "/v1/verifications/v_2", 200, 7ms);
+  m.observe_request("BREW", "/v1/verifications/v_3", 404, 1ms);
+  const std::string text = m.render({});
+  CHECK(text.find("v_1") == std::string::npos);
+  const auto samples = b::parse_metrics_text(text);
+  CHECK(samples.at(R"(hfv_http_requests_total{endpoint="/v1/verifications/{id}",method="GET",status="200"})") == 2);
+  CHECK(samples.at(R"(hfv_http_requests_total{endpoint="/v1/verifications/{id}",method="other",status="404"})") == 1);
+  CHECK(samples.at(R"(hfv_http_request_duration_seconds_count{endpoint="/v1/verifications/{id}"})") == 3);
+}
+
+TEST_CASE("ops: histogram buckets are cumulative and end with +Inf", "[ops][metrics]") {
+  b::Metrics m;
+  m.observe_audit_append(300us, true);  // <= 0.0005
+  m.observe_audit_append(3ms, true);    // <= 0.005
+  m.observe_audit_append(2s, false);    // only +Inf
+  const auto s = b::parse_metrics_text(m.render({}));
+  CHECK(s.at(R"(hfv_audit_append_duration_seconds_bucket{le="0.0005"})") == 1);
+  CHECK(s.at(R"(hfv_audit_append_duration_seconds_bucket{le="0.001"})") == 1);
+  CHECK(s.at(R"(hfv_audit_append_duration_seconds_bucket{le="0.005"})") == 2);
+  CHECK(s.at(R"(hfv_audit_append_duration_seconds_bucket{le="1"})") == 2);
+  CHECK(s.at(R"(hfv_audit_append_duration_seconds_bucket{le="+Inf"})") == 3);
+  CHECK(s.at("hfv_audit_append_duration_seconds_count") == 3);
+  CHECK(s.at("hfv_audit_append_duration_seconds_sum") == Approx(2.0033));
+  CHECK(s.at("hfv_audit_append_failures_total") == 1);
+}
+
+TEST_CASE("ops: live state and agency figures are rendered", "[ops][metrics]") {
+  b::Metrics m;
+  m.observe_agency_query("bank", "ok", 120ms);
+  m.observe_agency_query("bank", "timeout", 3s);
+  m.observe_policy_reload(true);
+  b::LiveState live;
+  live.requests_in_flight = 4;
+  live.audit_last_seq = 77;
+  live.policies_loaded = 5;
+  live.agencies.push_back({"bank", "open", 2, 10, 1});
+  const auto s = b::parse_metrics_text(m.render(live));
+  CHECK(s.at("hfv_requests_in_flight") == 4);
+  CHECK(s.at("hfv_audit_last_sequence") == 77);
+  CHECK(s.at("hfv_policies_loaded") == 5);
+  CHECK(s.at(R"(hfv_policy_reloads_total{result="ok"})") == 1);
+  CHECK(s.at(R"(hfv_policy_reloads_total{result="refused"})") == 0);
+  CHECK(s.at(R"(hfv_agency_queries_total{agency="bank",result="timeout"})") == 1);
+  CHECK(s.at(R"(hfv_agency_query_duration_seconds_count{agency="bank"})") == 2);
+  CHECK(s.at(R"(hfv_agency_breaker_state{agency="bank",state="open"})") == 1);
+  CHECK(s.at(R"(hfv_agency_breaker_state{agency="bank",state="closed"})") == 0);
+  CHECK(s.at(R"(hfv_agency_requests_in_flight{agency="bank"})") == 2);
+  CHECK(s.at(R"(hfv_agency_http_attempts_total{agency="bank",kind="retry"})") == 1);
+}
+
+TEST_CASE("ops: the metrics reader skips comments and malformed lines", "[ops][metrics]") {
+  const auto s = b::parse_metrics_text("# HELP x y\nx 1\ny{a=\"b c\"} 2.5 1700000000\nbroken\nz notanumber\n");
+  CHECK(s.size() == 2);
+  CHECK(s.at("x") == 1);
+  CHECK(s.at("y{a=\"b c\"}") == 2.5);
+}
