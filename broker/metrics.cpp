@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 
-#include "adapters/common/resilience.hpp"
 
 namespace hfv::broker {
 
@@ -170,21 +169,7 @@ void Histogram::render(std::string& out, std::string_view name, std::string_view
   sample(out, std::string(name) + "_count", labels, count_);
 }
 
-std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& set) {
-  std::vector<AgencySnapshot> out;
-  for (const auto& [source, adapter] : set) {
-    AgencySnapshot s;
-    s.agency = std::string(source_name(source));
-    if (const auto* r = dynamic_cast<const adapters::ResilientAdapter*>(adapter.get())) {
-      s.breaker_state = std::string(adapters::breaker_state_name(r->breaker_state()));
-      s.in_flight = r->guard().in_flight();
-      s.first_attempts = r->guard().first_attempts();
-      s.retries = r->guard().retries_sent();
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
+std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& set) { return adapters::agency_stats(set); }
 
 Metrics::Metrics()
     : started_(std::chrono::system_clock::now()),
@@ -289,22 +274,35 @@ std::string Metrics::render(const LiveState& live) const {
   }
   header(out, "hfv_agency_breaker_state", "gauge", "Circuit breaker state by agency: 1 for the current state.");
   for (const auto& a : live.agencies) {
-    if (a.breaker_state.empty()) continue;
+    if (a.breaker.empty()) continue;
     for (std::string_view state : {"closed", "open", "half_open"}) {
       sample(out, "hfv_agency_breaker_state", label("agency", a.agency) + "," + label("state", state),
-             std::uint64_t{a.breaker_state == state ? 1U : 0U});
+             std::uint64_t{a.breaker == state ? 1U : 0U});
     }
   }
-  header(out, "hfv_agency_requests_in_flight", "gauge", "HTTP requests to the agency in progress.");
-  for (const auto& a : live.agencies) {
-    sample(out, "hfv_agency_requests_in_flight", label("agency", a.agency), static_cast<std::uint64_t>(a.in_flight));
-  }
-  header(out, "hfv_agency_http_attempts_total", "counter", "HTTP requests sent to the agency: first attempts and retries.");
-  for (const auto& a : live.agencies) {
-    sample(out, "hfv_agency_http_attempts_total", label("agency", a.agency) + "," + label("kind", "first"),
-           a.first_attempts);
-    sample(out, "hfv_agency_http_attempts_total", label("agency", a.agency) + "," + label("kind", "retry"),
-           a.retries);
+  struct Counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t AgencySnapshot::*field;
+  };
+  static constexpr Counter kAgencyCounters[] = {
+      {"hfv_agency_breaker_opens_total", "counter", "Times the agency's circuit breaker opened.",
+       &AgencySnapshot::breaker_opens},
+      {"hfv_agency_short_circuited_total", "counter", "Queries answered \"circuit open\" without a request.",
+       &AgencySnapshot::short_circuited},
+      {"hfv_agency_requests_in_flight", "gauge", "HTTP requests to the agency in progress.",
+       &AgencySnapshot::in_flight},
+      {"hfv_agency_http_requests_total", "counter", "HTTP requests sent to the agency (pages and retries).",
+       &AgencySnapshot::requests},
+      {"hfv_agency_http_request_errors_total", "counter",
+       "HTTP requests to the agency that got no answer, 429 or a 5xx status.", &AgencySnapshot::request_errors},
+      {"hfv_agency_http_retries_total", "counter", "HTTP requests to the agency that were retries.",
+       &AgencySnapshot::retries},
+  };
+  for (const auto& c : kAgencyCounters) {
+    header(out, c.name, c.type, c.help);
+    for (const auto& a : live.agencies) sample(out, c.name, label("agency", a.agency), a.*(c.field));
   }
   return out;
 }

@@ -44,20 +44,13 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
-// What one agency looks like right now (from the adapters; see
-// agency_snapshot()). Optional figures are rendered only when known.
-struct AgencySnapshot {
-  std::string agency;         // "bank", ...
-  std::string breaker_state;  // "closed" | "open" | "half_open"
-  std::size_t in_flight = 0;  // HTTP requests to the agency in progress
-  std::uint64_t first_attempts = 0;
-  std::uint64_t retries = 0;
-};
+// What one agency looks like right now: adapters/registry.hpp's read-only
+// snapshot (breaker state and opens, in-flight and sent HTTP requests,
+// request errors, retries, short-circuited queries).
+using AgencySnapshot = adapters::AgencyStats;
 
-// HOOK (issue 9): the single place where per-agency state is read from the
-// adapters. Today it uses adapters/common/resilience.hpp (breaker state,
-// in-flight, attempts, retries). When adapters/registry.hpp offers a
-// read-only per-agency stats snapshot, read it here instead.
+// The single place where per-agency state is read from the adapters (call
+// on the adapters' I/O thread).
 std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& adapters);
 
 // Live state read by the Service when it renders /metrics.

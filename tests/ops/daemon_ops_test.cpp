@@ -109,7 +109,8 @@ TEST_CASE("ops: /metrics from the running daemon parses with promtool and counts
   CHECK(at(R"(hfv_agency_breaker_state{agency="bank",state="closed"})") == 1);
   CHECK(at(R"(hfv_agency_breaker_state{agency="bank",state="open"})") == 0);
   CHECK(at(R"(hfv_agency_requests_in_flight{agency="bank"})") == 0);
-  CHECK(at(R"(hfv_agency_http_attempts_total{agency="bank",kind="first"})") >= 2);
+  CHECK(at(R"(hfv_agency_http_requests_total{agency="bank"})") >= 2);
+  CHECK(at(R"(hfv_agency_breaker_opens_total{agency="bank"})") == 0);
 
   // The daemon's log: JSON objects only, without the household's data.
   REQUIRE(stack.broker->stop(SIGTERM) == 0);

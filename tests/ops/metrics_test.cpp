@@ -62,7 +62,15 @@ TEST_CASE("ops: live state and agency figures are rendered", "[ops][metrics]") {
   live.requests_in_flight = 4;
   live.audit_last_seq = 77;
   live.policies_loaded = 5;
-  live.agencies.push_back({"bank", "open", 2, 10, 1});
+  hfv::adapters::AgencyStats bank;
+  bank.agency = "bank";
+  bank.breaker = "open";
+  bank.breaker_opens = 1;
+  bank.in_flight = 2;
+  bank.requests = 11;
+  bank.request_errors = 3;
+  bank.retries = 1;
+  live.agencies.push_back(bank);
   const auto s = b::parse_metrics_text(m.render(live));
   CHECK(s.at("hfv_requests_in_flight") == 4);
   CHECK(s.at("hfv_audit_last_sequence") == 77);
@@ -74,7 +82,10 @@ TEST_CASE("ops: live state and agency figures are rendered", "[ops][metrics]") {
   CHECK(s.at(R"(hfv_agency_breaker_state{agency="bank",state="open"})") == 1);
   CHECK(s.at(R"(hfv_agency_breaker_state{agency="bank",state="closed"})") == 0);
   CHECK(s.at(R"(hfv_agency_requests_in_flight{agency="bank"})") == 2);
-  CHECK(s.at(R"(hfv_agency_http_attempts_total{agency="bank",kind="retry"})") == 1);
+  CHECK(s.at(R"(hfv_agency_http_requests_total{agency="bank"})") == 11);
+  CHECK(s.at(R"(hfv_agency_http_request_errors_total{agency="bank"})") == 3);
+  CHECK(s.at(R"(hfv_agency_http_retries_total{agency="bank"})") == 1);
+  CHECK(s.at(R"(hfv_agency_breaker_opens_total{agency="bank"})") == 1);
 }
 
 TEST_CASE("ops: the metrics reader skips comments and malformed lines", "[ops][metrics]") {
