@@ -37,7 +37,7 @@ int number(const std::string& s, std::size_t pos, std::size_t n) { return std::s
 
 std::string date_of_day(std::int64_t day) {
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
-  char out[16];
+  char out[32];
   std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return out;
@@ -62,7 +62,7 @@ std::optional<LocalTime> local_time(const std::string& ts, const AnomalyRules& r
 }
 
 std::string hh_mm(int minute) {
-  char out[8];
+  char out[32];
   std::snprintf(out, sizeof out, "%02d:%02d", minute / 60, minute % 60);
   return out;
 }

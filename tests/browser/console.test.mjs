@@ -39,6 +39,17 @@ let stack;
 let context;
 let page;
 
+// With HFV_OPENAPI_SAMPLES set, JSON exchanges are kept for tests/openapi/check.mjs
+// to check against docs/openapi.yaml, like the C++ integration tests do.
+function recordSample(method, urlPath, answer) {
+  const dir = process.env.HFV_OPENAPI_SAMPLES;
+  if (!dir) return;
+  fs.mkdirSync(dir, {recursive: true});
+  const file = path.join(dir, `browser-${process.pid}-${urlPath.replace(/\W+/g, '_')}-${answer.status}.json`);
+  fs.writeFileSync(file, JSON.stringify({method, path: urlPath.split('?')[0], status: answer.status,
+    request_body: '', response_body: JSON.stringify(answer.body)}));
+}
+
 async function shot(name) {
   await page.screenshot({path: path.join(out, name), fullPage: true});
 }
@@ -100,6 +111,15 @@ test('the console and the anomalies endpoint are for supervisors only', async ()
   assert.equal(noCert.status, 401);
   const anomalies = await stack.request('GET', '/v1/audit/anomalies', {tls: stack.caseSystem});
   assert.equal(anomalies.status, 403);
+  recordSample('GET', '/v1/audit/anomalies', anomalies);
+  const flagged = await stack.request('GET', '/v1/audit/anomalies', {tls: stack.supervisor});
+  assert.equal(flagged.status, 200);
+  assert.ok(flagged.body.flags.some((f) => f.kind === 'repeated_person'));
+  recordSample('GET', '/v1/audit/anomalies', flagged);
+  const badWindow = await stack.request('GET', '/v1/audit/anomalies?from=2026-12-01&to=2026-11-01',
+    {tls: stack.supervisor});
+  assert.equal(badWindow.status, 400);
+  recordSample('GET', '/v1/audit/anomalies', badWindow);
   const asSupervisor = await stack.request('GET', '/console/console.js', {tls: stack.supervisor});
   assert.equal(asSupervisor.status, 200);
   assert.match(asSupervisor.headers['content-type'], /^text\/javascript/);

@@ -317,3 +317,33 @@ TEST_CASE("unit: anomalies: configuration and the relations file", "[anomalies]"
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("110105") == std::string::npos);  // never quotes the ID number
 }
+
+TEST_CASE("unit: anomalies: the daemon configuration reads the anomalies object", "[anomalies][config]") {
+  hfv::testing::TempDir dir;
+  json config = {{"listen", "127.0.0.1:0"},
+                 {"tls", {{"ca_file", "ca.pem"}, {"cert_file", "server.pem"}, {"key_file", "server.key"}}},
+                 {"master_key_file", "master.key"},
+                 {"signing_key_file", "signing.key"},
+                 {"audit_db", "audit.db"},
+                 {"state_db", "state.db"},
+                 {"policies_dir", "/policies"},
+                 {"principals", json::array({{{"name", "sup"}, {"certificate_cn", "sup"}, {"role", "supervisor"},
+                                             {"jurisdictions", {"2301"}}}})}};
+  auto load = [&](const json& j) {
+    std::ofstream(dir.path / "brokerd.json", std::ios::trunc) << j.dump();
+    return b::load_config(dir.path / "brokerd.json");
+  };
+  auto defaults = load(config);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->anomaly_rules.repeat_cases == 3);
+  CHECK(defaults->anomaly_rules.relations_file.empty());
+  config["anomalies"] = {{"repeat_cases", 2}, {"relations_file", "links.json"}};
+  auto set = load(config);
+  REQUIRE(set.ok());
+  CHECK(set->anomaly_rules.repeat_cases == 2);
+  CHECK(set->anomaly_rules.relations_file == dir.path / "links.json");
+  config["anomalies"] = {{"working_hours", "9-5"}};
+  auto bad = load(config);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("anomalies.working_hours") != std::string::npos);
+}
