@@ -284,12 +284,13 @@ function shortPseudonym(p) { return p ? p.slice(0, 12) + '…' : ''; }
 
 function explain(flag) {
   const f = flag.facts || {};
-  const list = (a) => (Array.isArray(a) && a.length ? a.join('、') : '—');
+  const sep = currentLang === 'zh' ? '、' : ', ';
+  const list = (a) => (Array.isArray(a) && a.length ? a.join(sep) : '—');
   const params = Object.assign({}, f, {
     short: shortPseudonym(flag.subject), cases: Array.isArray(f.cases) ? list(f.cases) : f.cases,
     case_ids: list(f.case_ids), operators: list(f.operators), local_times: list(f.local_times),
     relations: list((f.relations || []).map((r) => (I18N[currentLang]['rel.' + r] ? t('rel.' + r) : r))), reason: f.reason ? t('reason.' + f.reason) : '',
-    codes: f.codes ? Object.entries(f.codes).map(([c, n]) => `${c} × ${n}`).join('、') : '',
+    codes: f.codes ? Object.entries(f.codes).map(([c, n]) => `${c} × ${n}`).join(sep) : '',
   });
   const key = flag.kind === 'no_authorization' ? `why.no_authorization.${f.reason}` : `why.${flag.kind}`;
   return t(key, params);
