@@ -23,7 +23,9 @@ namespace {
 
 constexpr std::int64_t kDay = 86400;
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 bool digits(const std::string& s, std::size_t pos, std::size_t n) {
   if (pos + n > s.size()) return false;
@@ -33,7 +35,9 @@ bool digits(const std::string& s, std::size_t pos, std::size_t n) {
   return true;
 }
 
-int number(const std::string& s, std::size_t pos, std::size_t n) { return std::stoi(s.substr(pos, n)); }
+int number(const std::string& s, std::size_t pos, std::size_t n) {
+  return std::stoi(s.substr(pos, n));
+}
 
 std::string date_of_day(std::int64_t day) {
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
@@ -68,7 +72,8 @@ std::string hh_mm(int minute) {
 }
 
 std::optional<int> parse_hh_mm(const std::string& s, std::size_t pos) {
-  if (!digits(s, pos, 2) || pos + 5 > s.size() || s[pos + 2] != ':' || !digits(s, pos + 3, 2)) return std::nullopt;
+  if (!digits(s, pos, 2) || pos + 5 > s.size() || s[pos + 2] != ':' || !digits(s, pos + 3, 2))
+    return std::nullopt;
   const int h = number(s, pos, 2);
   const int m = number(s, pos + 3, 2);
   if (h > 24 || m > 59 || (h == 24 && m != 0)) return std::nullopt;
@@ -118,7 +123,8 @@ std::string refusal_code(const std::string& status) {
 }  // namespace
 
 std::optional<std::int64_t> parse_utc_seconds(const std::string& ts) {
-  if (ts.size() < 10 || !digits(ts, 0, 4) || ts[4] != '-' || !digits(ts, 5, 2) || ts[7] != '-' || !digits(ts, 8, 2))
+  if (ts.size() < 10 || !digits(ts, 0, 4) || ts[4] != '-' || !digits(ts, 5, 2) || ts[7] != '-' ||
+      !digits(ts, 8, 2))
     return std::nullopt;
   auto date = Date::from_ymd(number(ts, 0, 4), static_cast<unsigned>(number(ts, 5, 2)),
                              static_cast<unsigned>(number(ts, 8, 2)));
@@ -126,7 +132,8 @@ std::optional<std::int64_t> parse_utc_seconds(const std::string& ts) {
   std::int64_t seconds = std::int64_t{date->days_since_epoch()} * kDay;
   if (ts.size() == 10) return seconds;
   if (ts[10] != 'T' && ts[10] != ' ') return std::nullopt;
-  if (!digits(ts, 11, 2) || ts.size() < 16 || ts[13] != ':' || !digits(ts, 14, 2)) return std::nullopt;
+  if (!digits(ts, 11, 2) || ts.size() < 16 || ts[13] != ':' || !digits(ts, 14, 2))
+    return std::nullopt;
   const int h = number(ts, 11, 2);
   const int m = number(ts, 14, 2);
   int s = 0;
@@ -149,8 +156,9 @@ std::string format_utc_seconds(std::int64_t seconds) {
   const std::int64_t day = floor_div(seconds, kDay);
   const std::int64_t in_day = seconds - day * kDay;
   char out[32];
-  std::snprintf(out, sizeof out, "%sT%02d:%02d:%02dZ", date_of_day(day).c_str(), static_cast<int>(in_day / 3600),
-                static_cast<int>(in_day % 3600 / 60), static_cast<int>(in_day % 60));
+  std::snprintf(out, sizeof out, "%sT%02d:%02d:%02dZ", date_of_day(day).c_str(),
+                static_cast<int>(in_day / 3600), static_cast<int>(in_day % 3600 / 60),
+                static_cast<int>(in_day % 60));
   return out;
 }
 
@@ -160,24 +168,28 @@ Result<AnomalyRules> parse_anomaly_rules(const json& object, const std::filesyst
     return make_error("bad_config", "anomalies." + key + ": " + why);
   };
   if (!object.is_object()) return make_error("bad_config", "anomalies: must be an object");
-  static const char* kKnown[] = {"utc_offset_minutes", "working_hours", "working_days", "holidays",
-                                 "repeat_cases",       "volume_baseline_days", "volume_factor", "volume_min",
-                                 "refusals_min",       "relations_file"};
+  static const char* kKnown[] = {
+      "utc_offset_minutes",   "working_hours", "working_days", "holidays",     "repeat_cases",
+      "volume_baseline_days", "volume_factor", "volume_min",   "refusals_min", "relations_file"};
   for (const auto& [key, value] : object.items()) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) return fail(key, "unknown key");
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown))
+      return fail(key, "unknown key");
   }
   auto integer = [&](const char* key, int lo, int hi, int& out) -> Status {
     auto it = object.find(key);
     if (it == object.end()) return {};
     if (!it->is_number_integer() || it->get<long>() < lo || it->get<long>() > hi) {
-      return fail(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+      return fail(key,
+                  "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
     }
     out = it->get<int>();
     return {};
   };
-  if (auto s = integer("utc_offset_minutes", -720, 840, rules.utc_offset_minutes); !s) return s.error();
+  if (auto s = integer("utc_offset_minutes", -720, 840, rules.utc_offset_minutes); !s)
+    return s.error();
   if (auto s = integer("repeat_cases", 2, 1000, rules.repeat_cases); !s) return s.error();
-  if (auto s = integer("volume_baseline_days", 1, 366, rules.volume_baseline_days); !s) return s.error();
+  if (auto s = integer("volume_baseline_days", 1, 366, rules.volume_baseline_days); !s)
+    return s.error();
   if (auto s = integer("volume_min", 1, 1000000, rules.volume_min); !s) return s.error();
   if (auto s = integer("refusals_min", 1, 1000000, rules.refusals_min); !s) return s.error();
   if (auto it = object.find("volume_factor"); it != object.end()) {
@@ -190,12 +202,14 @@ Result<AnomalyRules> parse_anomaly_rules(const json& object, const std::filesyst
     const std::string text = it->is_string() ? it->get<std::string>() : "";
     auto start = text.size() == 11 && text[5] == '-' ? parse_hh_mm(text, 0) : std::nullopt;
     auto end = start ? parse_hh_mm(text, 6) : std::nullopt;
-    if (!start || !end || *end <= *start) return fail("working_hours", "must be \"HH:MM-HH:MM\" with the end after the start");
+    if (!start || !end || *end <= *start)
+      return fail("working_hours", "must be \"HH:MM-HH:MM\" with the end after the start");
     rules.work_start_minute = *start;
     rules.work_end_minute = *end;
   }
   if (auto it = object.find("working_days"); it != object.end()) {
-    if (!it->is_array()) return fail("working_days", "must be a list of ISO weekdays (1 = Monday .. 7 = Sunday)");
+    if (!it->is_array())
+      return fail("working_days", "must be a list of ISO weekdays (1 = Monday .. 7 = Sunday)");
     rules.work_days.clear();
     for (const auto& d : *it) {
       if (!d.is_number_integer() || d.get<long>() < 1 || d.get<long>() > 7) {
@@ -207,12 +221,14 @@ Result<AnomalyRules> parse_anomaly_rules(const json& object, const std::filesyst
   if (auto it = object.find("holidays"); it != object.end()) {
     if (!it->is_array()) return fail("holidays", "must be a list of dates YYYY-MM-DD");
     for (const auto& d : *it) {
-      if (!d.is_string() || !Date::parse(d.get<std::string>())) return fail("holidays", "must be a list of dates YYYY-MM-DD");
+      if (!d.is_string() || !Date::parse(d.get<std::string>()))
+        return fail("holidays", "must be a list of dates YYYY-MM-DD");
       rules.holidays.push_back(d.get<std::string>());
     }
   }
   if (auto it = object.find("relations_file"); it != object.end()) {
-    if (!it->is_string() || it->get<std::string>().empty()) return fail("relations_file", "must be a non-empty path");
+    if (!it->is_string() || it->get<std::string>().empty())
+      return fail("relations_file", "must be a non-empty path");
     std::filesystem::path p(it->get<std::string>());
     rules.relations_file = p.is_absolute() ? p : base / p;
   }
@@ -239,12 +255,16 @@ AnomalyRecord anomaly_record(std::int64_t seq, const std::string& ts, const json
   return r;
 }
 
-Result<std::vector<RelativeLink>> load_relative_links(const std::filesystem::path& file,
-                                                      const std::function<std::string(const std::string&)>& pseudonym) {
+Result<std::vector<RelativeLink>> load_relative_links(
+    const std::filesystem::path& file,
+    const std::function<std::string(const std::string&)>& pseudonym) {
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return make_error("relations_unreadable", "the relations file cannot be read");
+  if (::stat(file.c_str(), &st) != 0)
+    return make_error("relations_unreadable", "the relations file cannot be read");
   if ((st.st_mode & S_IROTH) != 0 || (st.st_mode & S_IWOTH) != 0) {
-    return make_error("relations_unsafe", "the relations file must not be readable or writable by others (chmod o-rwx)");
+    return make_error(
+        "relations_unsafe",
+        "the relations file must not be readable or writable by others (chmod o-rwx)");
   }
   std::ifstream in(file);
   if (!in) return make_error("relations_unreadable", "the relations file cannot be read");
@@ -252,10 +272,12 @@ Result<std::vector<RelativeLink>> load_relative_links(const std::filesystem::pat
   buf << in.rdbuf();
   const json doc = json::parse(buf.str(), nullptr, false);
   auto bad = [](const std::string& where) {
-    return make_error("relations_invalid", "relations file: " + where + " is not valid (see docs/console.md)");
+    return make_error("relations_invalid",
+                      "relations file: " + where + " is not valid (see docs/console.md)");
   };
-  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != "hfv-relative-links/v1" ||
-      !doc.contains("links") || !doc["links"].is_array()) {
+  if (doc.is_discarded() || !doc.is_object() ||
+      doc.value("format", "") != "hfv-relative-links/v1" || !doc.contains("links") ||
+      !doc["links"].is_array()) {
     return bad("the document");
   }
   std::vector<RelativeLink> links;
@@ -271,9 +293,11 @@ Result<std::vector<RelativeLink>> load_relative_links(const std::filesystem::pat
     const std::string id = l.value("relative_id_number", "");
     const std::string given = l.value("relative_pseudonym", "");
     if (!id.empty()) {
-      if (validate_id_number(id, Date::today_utc()) != IdNumberProblem::kNone) return bad(where + ".relative_id_number");
+      if (validate_id_number(id, Date::today_utc()) != IdNumberProblem::kNone)
+        return bad(where + ".relative_id_number");
       link.member = pseudonym(id);
-    } else if (given.size() == 64 && given.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    } else if (given.size() == 64 &&
+               given.find_first_not_of("0123456789abcdef") == std::string::npos) {
       link.member = given;
     } else {
       return bad(where);
@@ -303,7 +327,8 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
     return hourly ? date_of_day(t.day) + " " + hh_mm(t.minute / 60 * 60) : date_of_day(t.day);
   };
   json volume_by_principal = json::object(), volume_by_source = json::object();
-  json refusals_by_principal = json::object(), refusals_over_time = json::object(), agencies = json::object();
+  json refusals_by_principal = json::object(), refusals_over_time = json::object(),
+       agencies = json::object();
   auto bump = [](json& table, const std::string& row, const std::string& col) {
     json& cell = table[row][col];
     cell = cell.is_number() ? cell.get<std::int64_t>() + 1 : 1;
@@ -315,7 +340,9 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
   };
   std::map<std::string, AuthState> auths;
   using OperatorKey = std::pair<std::string, std::string>;  // principal, operator
-  std::map<std::tuple<std::string, std::string, std::string>, std::pair<Evidence, std::set<std::string>>> no_auth;
+  std::map<std::tuple<std::string, std::string, std::string>,
+           std::pair<Evidence, std::set<std::string>>>
+      no_auth;
   struct Person {
     std::set<std::string> cases, principals, operators;
     Evidence evidence;
@@ -327,9 +354,12 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
     std::string reason;
   };
   std::map<std::tuple<std::string, std::string, std::int64_t>, Day> late;
-  std::map<OperatorKey, std::map<std::int64_t, std::int64_t>> daily;           // all days, for baselines
-  std::map<OperatorKey, std::map<std::int64_t, Evidence>> daily_in_window;     // days with window records
-  std::map<std::tuple<std::string, std::string, std::string>, std::pair<Evidence, std::set<std::string>>> relatives;
+  std::map<OperatorKey, std::map<std::int64_t, std::int64_t>> daily;  // all days, for baselines
+  std::map<OperatorKey, std::map<std::int64_t, Evidence>>
+      daily_in_window;  // days with window records
+  std::map<std::tuple<std::string, std::string, std::string>,
+           std::pair<Evidence, std::set<std::string>>>
+      relatives;
   std::map<std::string, std::pair<Evidence, std::map<std::string, std::int64_t>>> refusals;
   const std::set<unsigned> work_days(rules.work_days.begin(), rules.work_days.end());
   const std::set<std::string> holidays(rules.holidays.begin(), rules.holidays.end());
@@ -340,7 +370,8 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
       continue;
     }
     if (r.action == "authorization.revoke") {
-      if (auto it = auths.find(r.authorization_id); it != auths.end() && it->second.revoked_seq == 0)
+      if (auto it = auths.find(r.authorization_id);
+          it != auths.end() && it->second.revoked_seq == 0)
         it->second.revoked_seq = r.seq;
       continue;
     }
@@ -413,7 +444,8 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
       json& a = agencies[r.source];
       if (!a.is_object()) a = {{"total", 0}, {"failed", 0}, {"statuses", json::object()}};
       a["total"] = a["total"].get<std::int64_t>() + 1;
-      if (r.status == "timeout" || r.status == "error") a["failed"] = a["failed"].get<std::int64_t>() + 1;
+      if (r.status == "timeout" || r.status == "error")
+        a["failed"] = a["failed"].get<std::int64_t>() + 1;
       json& n = a["statuses"][r.status.empty() ? "unknown" : r.status];
       n = n.is_number() ? n.get<std::int64_t>() + 1 : 1;
     } else if (r.action == "request.refused") {
@@ -433,39 +465,50 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
 
   for (const auto& [key, entry] : no_auth) {
     const auto& [principal, op, reason] = key;
-    report.flags.push_back(make_flag("no_authorization", reason == "refused_without_consent" ? "medium" : "high",
-                                     principal, op, reason, entry.first,
-                                     {{"reason", reason}, {"count", entry.first.count}, {"cases", sorted_list(entry.second)}}));
+    report.flags.push_back(make_flag(
+        "no_authorization", reason == "refused_without_consent" ? "medium" : "high", principal, op,
+        reason, entry.first,
+        {{"reason", reason}, {"count", entry.first.count}, {"cases", sorted_list(entry.second)}}));
   }
   for (const auto& [member, p] : persons) {
     if (static_cast<int>(p.cases.size()) < rules.repeat_cases) continue;
     report.flags.push_back(make_flag(
-        "repeated_person", "medium", p.principals.size() == 1 ? *p.principals.begin() : std::string(),
+        "repeated_person", "medium",
+        p.principals.size() == 1 ? *p.principals.begin() : std::string(),
         p.operators.size() == 1 ? *p.operators.begin() : std::string(), member, p.evidence,
-        {{"cases", p.cases.size()}, {"case_ids", sorted_list(p.cases)}, {"threshold", rules.repeat_cases},
-         {"principals", sorted_list(p.principals)}, {"operators", sorted_list(p.operators)}}));
+        {{"cases", p.cases.size()},
+         {"case_ids", sorted_list(p.cases)},
+         {"threshold", rules.repeat_cases},
+         {"principals", sorted_list(p.principals)},
+         {"operators", sorted_list(p.operators)}}));
   }
   for (const auto& [key, d] : late) {
     const auto& [principal, op, day] = key;
-    report.flags.push_back(make_flag("out_of_hours", "low", principal, op, date_of_day(day), d.evidence,
-                                     {{"local_date", date_of_day(day)},
-                                      {"count", d.evidence.count},
-                                      {"local_times", d.times},
-                                      {"reason", d.reason},
-                                      {"working_hours", hh_mm(rules.work_start_minute) + "-" + hh_mm(rules.work_end_minute)},
-                                      {"utc_offset_minutes", rules.utc_offset_minutes}}));
+    report.flags.push_back(make_flag(
+        "out_of_hours", "low", principal, op, date_of_day(day), d.evidence,
+        {{"local_date", date_of_day(day)},
+         {"count", d.evidence.count},
+         {"local_times", d.times},
+         {"reason", d.reason},
+         {"working_hours", hh_mm(rules.work_start_minute) + "-" + hh_mm(rules.work_end_minute)},
+         {"utc_offset_minutes", rules.utc_offset_minutes}}));
   }
   for (const auto& [who, days] : daily_in_window) {
     const auto& counts = daily.at(who);
     for (const auto& [day, evidence] : days) {
       std::int64_t before = 0;
-      for (auto it = counts.lower_bound(day - rules.volume_baseline_days); it != counts.end() && it->first < day; ++it)
+      for (auto it = counts.lower_bound(day - rules.volume_baseline_days);
+           it != counts.end() && it->first < day; ++it)
         before += it->second;
       const double mean = static_cast<double>(before) / rules.volume_baseline_days;
       const std::int64_t count = counts.at(day);
-      const double threshold = std::max(static_cast<double>(rules.volume_min), rules.volume_factor * mean);
-      if (static_cast<double>(count) < threshold || static_cast<double>(count) <= rules.volume_factor * mean) continue;
-      report.flags.push_back(make_flag("volume_spike", "medium", who.first, who.second, date_of_day(day), evidence,
+      const double threshold =
+          std::max(static_cast<double>(rules.volume_min), rules.volume_factor * mean);
+      if (static_cast<double>(count) < threshold ||
+          static_cast<double>(count) <= rules.volume_factor * mean)
+        continue;
+      report.flags.push_back(make_flag("volume_spike", "medium", who.first, who.second,
+                                       date_of_day(day), evidence,
                                        {{"local_date", date_of_day(day)},
                                         {"count", count},
                                         {"baseline_mean", std::round(mean * 100) / 100},
@@ -475,25 +518,29 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
   }
   for (const auto& [key, entry] : relatives) {
     const auto& [principal, op, member] = key;
-    report.flags.push_back(make_flag("relative_queried", "high", principal, op, member, entry.first,
-                                     {{"relations", sorted_list(entry.second)}, {"count", entry.first.count}}));
+    report.flags.push_back(
+        make_flag("relative_queried", "high", principal, op, member, entry.first,
+                  {{"relations", sorted_list(entry.second)}, {"count", entry.first.count}}));
   }
   for (const auto& [principal, entry] : refusals) {
     if (entry.first.count < rules.refusals_min) continue;
     report.flags.push_back(make_flag("refusals", "medium", principal, "", principal, entry.first,
-                                     {{"count", entry.first.count}, {"codes", entry.second}, {"threshold", rules.refusals_min}}));
+                                     {{"count", entry.first.count},
+                                      {"codes", entry.second},
+                                      {"threshold", rules.refusals_min}}));
   }
-  std::stable_sort(report.flags.begin(), report.flags.end(), [](const AnomalyFlag& a, const AnomalyFlag& b) {
-    const auto ka = std::make_tuple(severity_rank(a.severity), a.kind, a.seqs.empty() ? 0 : a.seqs.front());
-    const auto kb = std::make_tuple(severity_rank(b.severity), b.kind, b.seqs.empty() ? 0 : b.seqs.front());
-    return ka < kb;
-  });
-  report.stats = {{"bucket", hourly ? "hour" : "day"},
-                  {"volume_by_principal", volume_by_principal},
-                  {"volume_by_source", volume_by_source},
-                  {"refusals_by_principal", refusals_by_principal},
-                  {"refusals_over_time", refusals_over_time},
-                  {"agencies", agencies}};
+  std::stable_sort(
+      report.flags.begin(), report.flags.end(), [](const AnomalyFlag& a, const AnomalyFlag& b) {
+        const auto ka =
+            std::make_tuple(severity_rank(a.severity), a.kind, a.seqs.empty() ? 0 : a.seqs.front());
+        const auto kb =
+            std::make_tuple(severity_rank(b.severity), b.kind, b.seqs.empty() ? 0 : b.seqs.front());
+        return ka < kb;
+      });
+  report.stats = {
+      {"bucket", hourly ? "hour" : "day"},        {"volume_by_principal", volume_by_principal},
+      {"volume_by_source", volume_by_source},     {"refusals_by_principal", refusals_by_principal},
+      {"refusals_over_time", refusals_over_time}, {"agencies", agencies}};
   return report;
 }
 

@@ -38,9 +38,9 @@ namespace hfv::broker {
 // Thresholds and working hours ("anomalies" object in the configuration,
 // docs/configuration.md and docs/console.md).
 struct AnomalyRules {
-  int utc_offset_minutes = 480;      // local time of the centre: China Standard Time
-  int work_start_minute = 8 * 60;    // local minutes after midnight, inclusive
-  int work_end_minute = 18 * 60;     // exclusive
+  int utc_offset_minutes = 480;    // local time of the centre: China Standard Time
+  int work_start_minute = 8 * 60;  // local minutes after midnight, inclusive
+  int work_end_minute = 18 * 60;   // exclusive
   std::vector<unsigned> work_days = {1, 2, 3, 4, 5};  // ISO weekdays, 1 = Monday
   std::vector<std::string> holidays;  // local dates YYYY-MM-DD that are not working days
   int repeat_cases = 3;
@@ -54,7 +54,8 @@ struct AnomalyRules {
 
 // Parses the "anomalies" configuration object; relative paths against `base`.
 // The error names the key at fault.
-Result<AnomalyRules> parse_anomaly_rules(const nlohmann::json& object, const std::filesystem::path& base);
+Result<AnomalyRules> parse_anomaly_rules(const nlohmann::json& object,
+                                         const std::filesystem::path& base);
 
 // The fields of one audit record that the detector reads.
 struct AnomalyRecord {
@@ -95,10 +96,10 @@ struct AnomalyFlag {
   std::string kind;      // as listed above
   std::string severity;  // high | medium | low
   std::string principal;
-  std::string operator_id;             // may be empty
-  std::string subject;                 // the person (pseudonym), day or code the flag is about
-  std::vector<std::int64_t> seqs;      // evidence, at most kMaxEvidence, ascending
-  std::int64_t evidence_count = 0;     // all evidence records, even beyond the cap
+  std::string operator_id;          // may be empty
+  std::string subject;              // the person (pseudonym), day or code the flag is about
+  std::vector<std::int64_t> seqs;   // evidence, at most kMaxEvidence, ascending
+  std::int64_t evidence_count = 0;  // all evidence records, even beyond the cap
   nlohmann::json facts = nlohmann::json::object();  // the numbers that explain it
 };
 

@@ -34,7 +34,8 @@ constexpr std::int64_t kMaxWindowDays = 366;
 const std::vector<std::pair<std::string, std::string>>& console_headers() {
   static const std::vector<std::pair<std::string, std::string>> headers = {
       {"Content-Security-Policy",
-       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src "
+       "'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
       {"X-Content-Type-Options", "nosniff"},
       {"X-Frame-Options", "DENY"},
@@ -54,7 +55,8 @@ std::string query_value(const std::string& target, const std::string& key) {
     if (pair.substr(0, eq) != key) continue;
     std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     // Timestamps only need ':' decoded; anything else stays and fails parsing.
-    for (std::size_t at; (at = value.find("%3A")) != std::string::npos || (at = value.find("%3a")) != std::string::npos;)
+    for (std::size_t at; (at = value.find("%3A")) != std::string::npos ||
+                         (at = value.find("%3a")) != std::string::npos;)
       value.replace(at, 3, ":");
     return value;
   }
@@ -107,7 +109,8 @@ net::awaitable<ApiResponse> Service::console(const ApiRequest& request, const Pr
   co_return answer;
 }
 
-net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request, const Principal& principal) {
+net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request,
+                                                     const Principal& principal) {
   if (principal.role != Role::kSupervisor) {
     co_return co_await refuse(request, &principal, 403, "role_not_allowed",
                               "only supervisors may read the audit log");
@@ -116,24 +119,30 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request, 
   const AnomalyRules& rules = parts_.config->anomaly_rules;
 
   // The window: [from, to), default the last seven days.
-  const std::int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
   std::int64_t to = now + 1;
   std::int64_t from = 0;
   if (const std::string t = query_value(request.target, "to"); !t.empty()) {
     auto parsed = parse_utc_seconds(t);
-    if (!parsed) co_return error_response(400, "invalid_field", "must be an RFC 3339 UTC time or a date", "to");
+    if (!parsed)
+      co_return error_response(400, "invalid_field", "must be an RFC 3339 UTC time or a date",
+                               "to");
     to = *parsed;
   }
   if (const std::string f = query_value(request.target, "from"); !f.empty()) {
     auto parsed = parse_utc_seconds(f);
-    if (!parsed) co_return error_response(400, "invalid_field", "must be an RFC 3339 UTC time or a date", "from");
+    if (!parsed)
+      co_return error_response(400, "invalid_field", "must be an RFC 3339 UTC time or a date",
+                               "from");
     from = *parsed;
   } else {
     from = to - kDefaultWindowDays * 86400;
   }
   if (from >= to || to - from > kMaxWindowDays * 86400) {
-    co_return error_response(400, "invalid_field", "from must be before to, at most 366 days apart", "from");
+    co_return error_response(400, "invalid_field", "from must be before to, at most 366 days apart",
+                             "from");
   }
   const std::string from_ts = log_ts(from);
   const std::string to_ts = log_ts(to);
@@ -154,7 +163,8 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request, 
   std::string relations_problem;
   if (!rules.relations_file.empty()) {
     auto loaded = co_await run_blocking(*parts_.blocking, [&] {
-      return load_relative_links(rules.relations_file, [this](const std::string& id) { return pseudonym(id); });
+      return load_relative_links(rules.relations_file,
+                                 [this](const std::string& id) { return pseudonym(id); });
     });
     if (loaded) {
       links = std::move(*loaded);
@@ -192,7 +202,8 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request, 
       }
     };
     audit::AuditQuery reads;
-    reads.actions = {"verification.request", "verification.subject", "agency.query", "request.refused"};
+    reads.actions = {"verification.request", "verification.subject", "agency.query",
+                     "request.refused"};
     reads.from_ts = log_ts(from - std::int64_t{rules.volume_baseline_days} * 86400);
     reads.to_ts = to_ts;
     audit::AuditQuery consents;
@@ -210,7 +221,8 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request, 
     out.report = detect_anomalies(input, rules);
     return out;
   });
-  if (!scan.report) co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
+  if (!scan.report)
+    co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
   json flags = json::array();
   for (const auto& f : scan.report->flags) flags.push_back(anomaly_flag_json(f));
   json answer = {{"from", from_ts},

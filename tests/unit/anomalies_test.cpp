@@ -38,8 +38,9 @@ struct Log {
     r.case_id = case_id;
   }
   // A verification with one member: request and subject records.
-  void verify(const std::string& ts, const std::string& case_id, const std::string& auth, const std::string& member,
-              const std::string& op = "op-1", const std::string& principal = "cs") {
+  void verify(const std::string& ts, const std::string& case_id, const std::string& auth,
+              const std::string& member, const std::string& op = "op-1",
+              const std::string& principal = "cs") {
     auto& req = add("verification.request", ts, principal, op);
     req.case_id = case_id;
     req.authorization_id = auth;
@@ -51,8 +52,10 @@ struct Log {
   }
 };
 
-b::AnomalyReport run(const Log& log, const b::AnomalyRules& rules = {}, std::vector<b::RelativeLink> links = {},
-                     std::string from = "2026-11-30T00:00:00.000Z", std::string to = "2026-12-07T00:00:00.000Z") {
+b::AnomalyReport run(const Log& log, const b::AnomalyRules& rules = {},
+                     std::vector<b::RelativeLink> links = {},
+                     std::string from = "2026-11-30T00:00:00.000Z",
+                     std::string to = "2026-12-07T00:00:00.000Z") {
   b::AnomalyInput in;
   in.records = log.records;
   in.from_ts = std::move(from);
@@ -94,11 +97,11 @@ TEST_CASE("unit: anomalies: verification without a valid authorisation", "[anoma
   Log log;
   log.authorize("auth-1", "case-1", "2026-11-20T01:00:00.000Z");
   log.authorize("auth-other", "case-9", "2026-11-20T01:00:00.000Z", "other-system");
-  log.verify(kWorkTime, "case-1", "auth-1", kPersonA);         // fine
-  log.verify(kWorkTime, "case-2", "auth-1", kPersonB);         // other case
-  log.verify(kWorkTime, "case-3", "auth-missing", kPersonB);   // never registered
-  log.verify(kWorkTime, "case-9", "auth-other", kPersonB);     // another principal's
-  log.verify(kWorkTime, "case-4", "", kPersonB);               // no id at all
+  log.verify(kWorkTime, "case-1", "auth-1", kPersonA);        // fine
+  log.verify(kWorkTime, "case-2", "auth-1", kPersonB);        // other case
+  log.verify(kWorkTime, "case-3", "auth-missing", kPersonB);  // never registered
+  log.verify(kWorkTime, "case-9", "auth-other", kPersonB);    // another principal's
+  log.verify(kWorkTime, "case-4", "", kPersonB);              // no id at all
   auto& revoke = log.add("authorization.revoke", kWorkTime);
   revoke.authorization_id = "auth-1";
   log.verify("2026-11-30T03:00:00.000Z", "case-1", "auth-1", kPersonA);  // after revocation
@@ -121,10 +124,12 @@ TEST_CASE("unit: anomalies: verification without a valid authorisation", "[anoma
 
 TEST_CASE("unit: anomalies: the same person across cases", "[anomalies]") {
   Log log;
-  for (const char* c : {"case-1", "case-2", "case-3"}) log.authorize(std::string("auth-") + c, c, kWorkTime);
+  for (const char* c : {"case-1", "case-2", "case-3"})
+    log.authorize(std::string("auth-") + c, c, kWorkTime);
   log.verify(kWorkTime, "case-1", "auth-case-1", kPersonA, "op-1");
   log.verify(kWorkTime, "case-2", "auth-case-2", kPersonA, "op-2");
-  log.verify(kWorkTime, "case-1", "auth-case-1", kPersonB, "op-1");  // B twice in one case: not a flag
+  log.verify(kWorkTime, "case-1", "auth-case-1", kPersonB,
+             "op-1");  // B twice in one case: not a flag
   log.verify(kWorkTime, "case-1", "auth-case-1", kPersonB, "op-1");
   b::AnomalyRules rules;
   SECTION("below the threshold of three cases nothing is flagged") {
@@ -155,7 +160,8 @@ TEST_CASE("unit: anomalies: queries outside working hours, in local time", "[ano
   log.verify("2026-11-30T09:59:00.000Z", "case-1", "auth-1", kPersonA);  // 17:59 local: working
   log.verify("2026-11-30T10:00:00.000Z", "case-1", "auth-1", kPersonA);  // 18:00 local: after hours
   log.verify("2026-11-30T14:30:00.000Z", "case-1", "auth-1", kPersonA);  // 22:30 local, same day
-  log.verify("2026-11-30T23:10:00.000Z", "case-1", "auth-1", kPersonA);  // 07:10 Tue local: before hours
+  log.verify("2026-11-30T23:10:00.000Z", "case-1", "auth-1",
+             kPersonA);  // 07:10 Tue local: before hours
   log.verify("2026-12-05T03:00:00.000Z", "case-1", "auth-1", kPersonA);  // Saturday 11:00 local
   auto flags = of_kind(run(log), "out_of_hours");
   REQUIRE(flags.size() == 3);
@@ -172,12 +178,14 @@ TEST_CASE("unit: anomalies: queries outside working hours, in local time", "[ano
   rules.work_days = {1, 2, 3, 4, 5, 6};
   rules.work_start_minute = 7 * 60;
   flags = of_kind(run(log, rules), "out_of_hours");
-  REQUIRE(flags.size() == 1);  // Monday is a holiday; Tuesday 07:10 and Saturday are working time now
+  REQUIRE(flags.size() ==
+          1);  // Monday is a holiday; Tuesday 07:10 and Saturday are working time now
   CHECK(flags[0].facts["reason"] == "holiday");
   CHECK(flags[0].evidence_count == 4);
 
   rules = {};
-  rules.utc_offset_minutes = 0;  // the same records read as UTC: 00:30 and 23:10 Monday, and Saturday
+  rules.utc_offset_minutes =
+      0;  // the same records read as UTC: 00:30 and 23:10 Monday, and Saturday
   flags = of_kind(run(log, rules), "out_of_hours");
   REQUIRE(flags.size() == 2);
   CHECK(flags[0].facts["local_times"] == json::array({"00:30", "23:10"}));
@@ -239,9 +247,11 @@ TEST_CASE("unit: anomalies: relatives only through explicit links", "[anomalies]
 
 TEST_CASE("unit: anomalies: refused requests by principal", "[anomalies]") {
   Log log;
-  for (int i = 0; i < 4; ++i) log.add("request.refused", kWorkTime, "noisy").status = "400 invalid_field";
+  for (int i = 0; i < 4; ++i)
+    log.add("request.refused", kWorkTime, "noisy").status = "400 invalid_field";
   log.add("request.refused", kWorkTime, "quiet").status = "429 rate_limited";
-  log.add("request.refused", "2026-11-01T02:00:00.000Z", "noisy").status = "400 invalid_field";  // before the window
+  log.add("request.refused", "2026-11-01T02:00:00.000Z", "noisy").status =
+      "400 invalid_field";  // before the window
   b::AnomalyRules rules;
   rules.refusals_min = 4;
   const auto report = run(log, rules);
@@ -254,7 +264,8 @@ TEST_CASE("unit: anomalies: refused requests by principal", "[anomalies]") {
   CHECK(report.stats["refusals_by_principal"]["noisy"]["invalid_field"] == 4);
 }
 
-TEST_CASE("unit: anomalies: charts bucket by hour for short windows and count agency failures", "[anomalies]") {
+TEST_CASE("unit: anomalies: charts bucket by hour for short windows and count agency failures",
+          "[anomalies]") {
   Log log;
   for (const char* status : {"ok", "not_found", "timeout", "error"}) {
     auto& q = log.add("agency.query", kWorkTime);
@@ -270,8 +281,10 @@ TEST_CASE("unit: anomalies: charts bucket by hour for short windows and count ag
 
 TEST_CASE("unit: anomalies: timestamps parse strictly", "[anomalies]") {
   CHECK(b::parse_utc_seconds("1970-01-02") == 86400);
-  CHECK(b::parse_utc_seconds("2026-11-30T02:00:00.123Z") == b::parse_utc_seconds("2026-11-30T02:00:00Z"));
-  CHECK(b::format_utc_seconds(*b::parse_utc_seconds("2026-11-30T02:03:04Z")) == "2026-11-30T02:03:04Z");
+  CHECK(b::parse_utc_seconds("2026-11-30T02:00:00.123Z") ==
+        b::parse_utc_seconds("2026-11-30T02:00:00Z"));
+  CHECK(b::format_utc_seconds(*b::parse_utc_seconds("2026-11-30T02:03:04Z")) ==
+        "2026-11-30T02:03:04Z");
   CHECK_FALSE(b::parse_utc_seconds("2026-02-30"));
   CHECK_FALSE(b::parse_utc_seconds("2026-11-30T25:00:00Z"));
   CHECK_FALSE(b::parse_utc_seconds("2026-11-30T02:00:00+08:00"));
@@ -280,10 +293,11 @@ TEST_CASE("unit: anomalies: timestamps parse strictly", "[anomalies]") {
 
 TEST_CASE("unit: anomalies: configuration and the relations file", "[anomalies]") {
   hfv::testing::TempDir dir;
-  auto rules = b::parse_anomaly_rules(
-      {{"working_hours", "08:30-17:30"}, {"working_days", {1, 2, 3, 4, 5, 6}}, {"repeat_cases", 2},
-       {"relations_file", "relations.json"}},
-      dir.path);
+  auto rules = b::parse_anomaly_rules({{"working_hours", "08:30-17:30"},
+                                       {"working_days", {1, 2, 3, 4, 5, 6}},
+                                       {"repeat_cases", 2},
+                                       {"relations_file", "relations.json"}},
+                                      dir.path);
   REQUIRE(rules.ok());
   CHECK(rules->work_start_minute == 8 * 60 + 30);
   CHECK(rules->work_end_minute == 17 * 60 + 30);
@@ -295,10 +309,14 @@ TEST_CASE("unit: anomalies: configuration and the relations file", "[anomalies]"
 
   const auto file = dir.path / "relations.json";
   std::ofstream(file) << json{{"format", "hfv-relative-links/v1"},
-                              {"links", {{{"operator", "op-1"}, {"relative_id_number", "11010519491231002X"},
-                                          {"relation", "parent"}},
-                                         {{"operator", "op-2"}, {"principal", "cs"},
-                                          {"relative_pseudonym", kPersonB}, {"relation", "spouse"}}}}}
+                              {"links",
+                               {{{"operator", "op-1"},
+                                 {"relative_id_number", "11010519491231002X"},
+                                 {"relation", "parent"}},
+                                {{"operator", "op-2"},
+                                 {"principal", "cs"},
+                                 {"relative_pseudonym", kPersonB},
+                                 {"relation", "spouse"}}}}}
                              .dump();
   ::chmod(file.c_str(), 0644);
   auto pseudonym = [](const std::string& id) { return "p:" + id.substr(0, 2); };
@@ -312,23 +330,28 @@ TEST_CASE("unit: anomalies: configuration and the relations file", "[anomalies]"
   CHECK((*links)[0].member == "p:11");
   CHECK((*links)[0].principal.empty());
   CHECK((*links)[1].member == kPersonB);
-  std::ofstream(file, std::ios::trunc) << R"({"format":"hfv-relative-links/v1","links":[{"operator":"op-1","relative_id_number":"110105194912310021","relation":"x"}]})";
+  std::ofstream(file, std::ios::trunc)
+      << R"({"format":"hfv-relative-links/v1","links":[{"operator":"op-1","relative_id_number":"110105194912310021","relation":"x"}]})";
   auto bad = b::load_relative_links(file, pseudonym);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("110105") == std::string::npos);  // never quotes the ID number
 }
 
-TEST_CASE("unit: anomalies: the daemon configuration reads the anomalies object", "[anomalies][config]") {
+TEST_CASE("unit: anomalies: the daemon configuration reads the anomalies object",
+          "[anomalies][config]") {
   hfv::testing::TempDir dir;
-  json config = {{"listen", "127.0.0.1:0"},
-                 {"tls", {{"ca_file", "ca.pem"}, {"cert_file", "server.pem"}, {"key_file", "server.key"}}},
-                 {"master_key_file", "master.key"},
-                 {"signing_key_file", "signing.key"},
-                 {"audit_db", "audit.db"},
-                 {"state_db", "state.db"},
-                 {"policies_dir", "/policies"},
-                 {"principals", json::array({{{"name", "sup"}, {"certificate_cn", "sup"}, {"role", "supervisor"},
-                                             {"jurisdictions", {"2301"}}}})}};
+  json config = {
+      {"listen", "127.0.0.1:0"},
+      {"tls", {{"ca_file", "ca.pem"}, {"cert_file", "server.pem"}, {"key_file", "server.key"}}},
+      {"master_key_file", "master.key"},
+      {"signing_key_file", "signing.key"},
+      {"audit_db", "audit.db"},
+      {"state_db", "state.db"},
+      {"policies_dir", "/policies"},
+      {"principals", json::array({{{"name", "sup"},
+                                   {"certificate_cn", "sup"},
+                                   {"role", "supervisor"},
+                                   {"jurisdictions", {"2301"}}}})}};
   auto load = [&](const json& j) {
     std::ofstream(dir.path / "brokerd.json", std::ios::trunc) << j.dump();
     return b::load_config(dir.path / "brokerd.json");
