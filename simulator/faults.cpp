@@ -106,6 +106,14 @@ std::optional<FaultKind> parse_fault_kind(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> fault_kind_names() {
+  std::vector<std::string_view> out;
+  for (const auto& k : kKindNames) {
+    if (k.kind != FaultKind::kNone) out.push_back(k.name);
+  }
+  return out;
+}
+
 std::string_view fault_name(FaultKind kind) {
   if (kind == FaultKind::kNone) return "";
   for (const auto& k : kKindNames) {

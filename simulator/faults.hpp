@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "simulator/reply.hpp"
 
@@ -47,6 +48,8 @@ enum class FaultKind {
 std::optional<FaultKind> parse_fault_kind(std::string_view name);
 // The dataset name of a kind; "" for kNone (as written to the request log).
 std::string_view fault_name(FaultKind kind);
+// Every fault kind's name except "none", so test suites can check they cover them all.
+std::vector<std::string_view> fault_kind_names();
 
 struct SourceFaults {
   std::chrono::milliseconds latency{0};
