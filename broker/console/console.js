@@ -114,7 +114,9 @@ function renderRecords(records) {
       if (i === 2 && rec.action === 'request.refused') td.className = 'refused';
       tr.appendChild(td);
     });
+    tr.tabIndex = 0;  // rows open with Enter too
     tr.addEventListener('click', () => openRecord(r.seq, r));
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') openRecord(r.seq, r); });
     tbody.appendChild(tr);
   }
 }
