@@ -20,6 +20,7 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
+#include "broker/batch_cli.hpp"
 #include "broker/config.hpp"
 #include "broker/metrics.hpp"
 #include "broker/service.hpp"
@@ -513,6 +514,7 @@ int main(int argc, char** argv) {
   hfv::broker::add_review_commands(app, review_cli);
 
   CLI11_PARSE(app, argc, argv);
+  if (int rc = hfv::broker::run_review_command(review_cli); rc >= 0) return rc;
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file);

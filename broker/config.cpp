@@ -1,6 +1,7 @@
 #include "broker/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -49,6 +50,13 @@ const Principal* Config::principal_for_cn(const std::string& cn) const {
   return nullptr;
 }
 
+const Principal* Config::principal_for_name(const std::string& name) const {
+  for (const auto& p : principals) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
 namespace {
 
 bool all_digits(const std::string& s) {
@@ -74,7 +82,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
-                                 "audit", "anomalies", "log_level", "pid_file"};
+                                 "audit", "anomalies", "log_level", "pid_file", "review"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -183,6 +191,52 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (c.audit_anchor_file.empty()) {
     c.audit_anchor_file = c.audit_db;
     c.audit_anchor_file += ".anchor";
+  }
+  c.review_db = c.state_db.parent_path() / "review.db";
+  c.batch_output_dir = c.state_db.parent_path() / "batches";
+  if (auto it = doc.find("review"); it != doc.end()) {
+    if (!it->is_object()) return fail("review", "must be an object");
+    for (const auto& [key, value] : it->items()) {
+      static const char* kReviewKeys[] = {"db", "output_dir", "batch_capacity_share", "change_share", "max_attempts",
+                                          "backoff_initial_ms", "backoff_max_ms", "max_households"};
+      if (std::find(std::begin(kReviewKeys), std::end(kReviewKeys), key) == std::end(kReviewKeys)) {
+        return fail("review." + key, "unknown key");
+      }
+    }
+    if (auto s = path(*it, "db", "review.db", c.review_db, false); !s) return s.error();
+    if (auto s = path(*it, "output_dir", "review.output_dir", c.batch_output_dir, false); !s) return s.error();
+    auto share = [&](const char* key, double low, double high, auto& out) -> Status {
+      auto v = it->find(key);
+      if (v == it->end()) return {};
+      if (!v->is_number() || v->get<double>() <= low || v->get<double>() > high) {
+        return fail(std::string("review.") + key,
+                    "must be a number above " + std::to_string(low) + " and at most " + std::to_string(high));
+      }
+      out = static_cast<std::remove_reference_t<decltype(out)>>(std::llround(v->get<double>() * 1000));
+      return {};
+    };
+    if (auto s = share("batch_capacity_share", 0.0, 1.0, c.batch_capacity_share_permille); !s) return s.error();
+    if (auto s = share("change_share", 0.0, 100.0, c.change_share_permille); !s) return s.error();
+    auto integer = [&](const char* key, long low, long high, long& out) -> Status {
+      auto v = it->find(key);
+      if (v == it->end()) return {};
+      if (!v->is_number_integer() || v->get<long>() < low || v->get<long>() > high) {
+        return fail(std::string("review.") + key,
+                    "must be an integer from " + std::to_string(low) + " to " + std::to_string(high));
+      }
+      out = v->get<long>();
+      return {};
+    };
+    long attempts = c.batch_max_attempts, initial = c.batch_backoff_initial.count(),
+         longest = c.batch_backoff_max.count(), households = static_cast<long>(c.batch_max_households);
+    if (auto s = integer("max_attempts", 1, 100, attempts); !s) return s.error();
+    if (auto s = integer("backoff_initial_ms", 1, 60000, initial); !s) return s.error();
+    if (auto s = integer("backoff_max_ms", 1, 600000, longest); !s) return s.error();
+    if (auto s = integer("max_households", 1, 10000000, households); !s) return s.error();
+    c.batch_max_attempts = attempts;
+    c.batch_backoff_initial = std::chrono::milliseconds(initial);
+    c.batch_backoff_max = std::chrono::milliseconds(std::max(initial, longest));
+    c.batch_max_households = static_cast<std::size_t>(households);
   }
   if (auto it = doc.find("anomalies"); it != doc.end()) {
     auto rules = parse_anomaly_rules(*it, base);

@@ -63,6 +63,17 @@ struct Config {
   std::string audit_head_url;  // optional: where signed tree heads are also sent
   int audit_retention_days = 183;
   std::chrono::milliseconds audit_head_interval{1000};
+  // Periodic reviews ("review" object; broker/batch.hpp, docs/configuration.md).
+  std::filesystem::path review_db;         // default: review.db beside state_db
+  std::filesystem::path batch_output_dir;  // change lists and statistics; default: batches/ beside state_db
+  // Batches use at most this share (per mille) of the smallest agency
+  // concurrency limit, counted in members in flight.
+  std::size_t batch_capacity_share_permille = 500;
+  std::int64_t change_share_permille = 100;  // per-capita income/assets "moved" beyond this share
+  std::int64_t batch_max_attempts = 5;       // per household, for 429/503 answers
+  std::chrono::milliseconds batch_backoff_initial{200};
+  std::chrono::milliseconds batch_backoff_max{10000};
+  std::size_t batch_max_households = 200000;
   // Supervisor console: thresholds and working hours of the anomaly flags
   // ("anomalies" object; broker/anomalies.hpp, docs/console.md).
   AnomalyRules anomaly_rules;
@@ -70,6 +81,7 @@ struct Config {
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
 
   const Principal* principal_for_cn(const std::string& cn) const;
+  const Principal* principal_for_name(const std::string& name) const;
 };
 
 Result<Config> load_config(const std::filesystem::path& file);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "broker/metrics.hpp"
+#include "broker/batch.hpp"
 #include "broker/service_internal.hpp"
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
@@ -123,7 +124,8 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
     co_return policy_parameters(request, path.substr(std::string("/v1/policies/").size()));
   }
-  if (path.starts_with("/v1/verifications") || path.starts_with("/v1/authorizations")) {
+  if (path.starts_with("/v1/verifications") || path.starts_with("/v1/authorizations") ||
+      path.starts_with("/v1/batches")) {
     if (principal->role != Role::kCaseSystem) {
       co_return co_await refuse(request, principal, 403, "role_not_allowed",
                                 "only case systems may call this endpoint");
@@ -133,6 +135,9 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
                                 "X-Operator-Id header is required: 1-64 characters of A-Z a-z 0-9 . _ : -",
                                 "X-Operator-Id");
     }
+  }
+  if ((path == "/v1/batches" || path.starts_with("/v1/batches/")) && batches_ != nullptr) {
+    co_return co_await batches_->handle(request, *principal, path);
   }
   if (path == "/v1/verifications") {
     if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");

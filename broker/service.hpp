@@ -40,6 +40,8 @@
 namespace hfv::broker {
 
 class Metrics;
+class BatchManager;
+class ReviewStore;
 
 struct ApiRequest {
   std::string method;
@@ -49,6 +51,7 @@ struct ApiRequest {
   std::optional<crypto::PeerCertificate> peer;
   std::string operator_id;  // X-Operator-Id header, as sent by the case system
   std::string idempotency_key;  // Idempotency-Key header (optional)
+  std::string batch_id;  // set by BatchManager for batch work (audited as "batch=<id>"); never from HTTP
 };
 
 struct ApiResponse {
@@ -73,6 +76,7 @@ struct ServiceParts {
   crypto::SecretKey pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;  // optional (broker/metrics.hpp); null: nothing counted, no /metrics
+  ReviewStore* reviews = nullptr;  // optional (broker/review_store.hpp): review data per verification
 };
 
 class Service {
@@ -80,6 +84,16 @@ class Service {
   explicit Service(ServiceParts parts);
   boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
   std::size_t in_flight() const { return in_flight_; }
+
+  // Periodic reviews (broker/batch.hpp): /v1/batches is routed to `batches`
+  // (null: 404), and a batch household is verified through the same path as
+  // POST /v1/verifications — consent, audit, fan-out, report, review record —
+  // without the HTTP front's rate limit and load shedding (BatchManager
+  // throttles itself).
+  void set_batches(BatchManager* batches) { batches_ = batches; }
+  boost::asio::awaitable<ApiResponse> verify_in_batch(const ApiRequest& request, const Principal& principal) {
+    return verify(request, principal);
+  }
   Metrics* metrics() const { return parts_.metrics; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
@@ -127,6 +141,7 @@ class Service {
   ServiceParts parts_;
   RateLimiter rate_limiter_;
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
+  BatchManager* batches_ = nullptr;
 };
 
 // The bytes a report's signature covers: the report without its "signature"

@@ -9,6 +9,8 @@
 #include "broker/metrics.hpp"
 #include "broker/service.hpp"
 #include "broker/service_internal.hpp"
+#include "broker/batch_review.hpp"
+#include "broker/log.hpp"
 #include <algorithm>
 
 #include "common/id_number.hpp"
@@ -71,6 +73,7 @@ struct Service::Accepted {
   std::vector<std::string> pseudonyms;
   std::vector<Source> asked;
   audit::AuditRecord base;
+  std::string batch_id;  // non-empty for a batch household (broker/batch.hpp)
 };
 
 namespace {
@@ -183,6 +186,7 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   a.base.authorization_id = v.authorization_id;
   a.base.programme = v.programme;
   a.base.jurisdiction = v.jurisdiction;
+  a.batch_id = request.batch_id;
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
@@ -192,7 +196,8 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   std::string asked_names;
   for (Source s : a.asked) asked_names += (asked_names.empty() ? "" : ",") + std::string(source_name(s));
   head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names +
-                (v.force ? " forced" : "") + (v.async ? " async" : "");
+                (v.force ? " forced" : "") + (v.async ? " async" : "") +
+                (a.batch_id.empty() ? "" : " batch=" + a.batch_id);
   before.push_back(head);
   for (const auto& p : a.pseudonyms) {
     audit::AuditRecord subject = a.base;
@@ -359,6 +364,15 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   const std::string report_text = report.dump();
   auto saved = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 200, report_text); });
   if (!saved) co_return error_response(503, "state_unavailable", "the report could not be stored");
+  if (parts_.reviews != nullptr) {
+    // What later reviews compare against (broker/review_store.hpp). The
+    // report is already issued and stored; a failure here only costs the
+    // next review its comparison, so it is logged, not answered.
+    const ReviewRecord review =
+        review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
+    auto recorded = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->record(review); });
+    if (!recorded) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  }
   ApiResponse done{200, std::move(report), {}};
   done.headers.emplace_back("X-HFV-Verification-Id", a.id);
   co_return done;

@@ -1,0 +1,698 @@
+#include "broker/batch.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <set>
+
+#include "adapters/registry.hpp"
+#include "broker/log.hpp"
+#include "broker/service_internal.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::broker {
+
+namespace net = boost::asio;
+using detail::error_response;
+using detail::run_blocking;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kFlushEvery = 64;
+constexpr auto kFlushInterval = std::chrono::milliseconds(200);
+constexpr auto kRateWindow = std::chrono::seconds(30);
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso_time(std::int64_t unix) {
+  if (unix == 0) return "";
+  const std::time_t t = static_cast<std::time_t>(unix);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string query_param(const std::string& target, const std::string& name) {
+  const auto q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string rest = target.substr(q + 1);
+  std::size_t pos = 0;
+  while (pos <= rest.size()) {
+    const auto amp = rest.find('&', pos);
+    const std::string pair = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (pair.starts_with(name + "=")) return pair.substr(name.size() + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return "";
+}
+
+bool write_private_file(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+struct BatchManager::Run {
+  BatchRow batch;
+  std::vector<BatchItem> items;
+  std::vector<std::size_t> members;  // per item, for capacity accounting
+  std::size_t done = 0, failed = 0, cancelled = 0, in_flight = 0;
+  bool cancel_requested = false;
+  bool finished = false;
+  std::vector<BatchItem> dirty;  // results not yet written
+  bool flushing = false;
+  Clock::time_point last_flush = Clock::now();
+  std::deque<Clock::time_point> completions;  // within kRateWindow, for rate and ETA
+  Clock::time_point started = Clock::now();
+  std::size_t completed_here = 0;
+  std::string principal_jurisdictions;
+};
+
+BatchManager::BatchManager(net::any_io_executor executor, Service& service, ReviewStore& store,
+                           audit::AuditLog& audit, net::thread_pool& blocking, const Config& config)
+    : executor_(std::move(executor)),
+      service_(service),
+      store_(store),
+      audit_(audit),
+      blocking_(blocking),
+      config_(config) {
+  // Capacity: the smallest per-agency concurrency limit among configured agencies.
+  long smallest = 0;
+  for (const auto& [name, settings] : config.agencies.items()) {
+    auto parsed = adapters::parse_agency_config(settings, config.file.parent_path().string());
+    if (!parsed) continue;
+    const long c = parsed->resilience.max_concurrent;
+    if (c > 0 && (smallest == 0 || c < smallest)) smallest = c;
+  }
+  if (smallest == 0) smallest = 16;
+  slots_ = std::max<std::size_t>(1, static_cast<std::size_t>(smallest) * config.batch_capacity_share_permille / 1000);
+  limit_ = slots_;
+}
+
+BatchManager::~BatchManager() = default;
+
+void BatchManager::start() {
+  net::co_spawn(
+      executor_,
+      [this]() -> net::awaitable<void> {
+        auto running = co_await run_blocking(blocking_, [&] { return store_.batches_in_state("running"); });
+        if (!running) {
+          log_event(LogLevel::kError, "batch_resume_failed", {{"reason", running.error().message}});
+          co_return;
+        }
+        for (auto& row : *running) {
+          // (a plain [&] capture: GCC 12 destroys init-captures of a lambda
+          // temporary inside co_await twice)
+          const std::string id = row.id;
+          auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+          if (!items) {
+            log_event(LogLevel::kError, "batch_resume_failed", {{"batch_id", row.id}, {"reason", items.error().message}});
+            continue;
+          }
+          auto run = std::make_shared<Run>();
+          run->batch = row;
+          run->items = std::move(*items);
+          log_event(LogLevel::kInfo, "batch_resumed", {{"batch_id", row.id}, {"total", row.total}});
+          launch(run);
+        }
+      },
+      [](std::exception_ptr e) {
+        if (e) log_event(LogLevel::kError, "batch_resume_failed", {{"reason", "internal error"}});
+      });
+}
+
+void BatchManager::stop() { stopping_ = true; }
+
+void BatchManager::launch(std::shared_ptr<Run> run) {
+  run->members.clear();
+  for (auto& item : run->items) {
+    const json body = json::parse(item.request_json, nullptr, false);
+    std::size_t n = 1;
+    if (body.is_object() && body.contains("members") && body["members"].is_array()) {
+      n = std::max<std::size_t>(1, body["members"].size());
+    }
+    run->members.push_back(n);
+    if (item.state == "done") ++run->done;
+    if (item.state == "failed") ++run->failed;
+    if (item.state == "cancelled") ++run->cancelled;
+  }
+  runs_[run->batch.id] = run;
+  net::co_spawn(executor_, drive(run), [id = run->batch.id](std::exception_ptr e) {
+    if (e) log_event(LogLevel::kError, "batch_stopped", {{"batch_id", id}, {"reason", "internal error"}});
+  });
+}
+
+std::size_t BatchManager::allowed() const {
+  std::size_t n = std::min(limit_, slots_);
+  // Interactive first: while case workers wait on requests, batches use at
+  // most half of their share.
+  if (service_.in_flight() > 0) n = std::min(n, std::max<std::size_t>(1, slots_ / 2));
+  return std::max<std::size_t>(1, n);
+}
+
+void BatchManager::record_outcome(bool clean, bool back_off) {
+  if (clean) {
+    limit_ = std::min(slots_, limit_ + 1);
+    backoff_ = std::chrono::milliseconds(0);
+    return;
+  }
+  limit_ = std::max<std::size_t>(1, limit_ / 2);
+  if (back_off) {
+    backoff_ = std::min(config_.batch_backoff_max,
+                        backoff_.count() == 0 ? config_.batch_backoff_initial : backoff_ * 2);
+    backoff_until_ = Clock::now() + backoff_;
+  }
+}
+
+net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
+  net::steady_timer timer(executor_);
+  boost::system::error_code ec;
+  std::size_t next = 0;
+  while (!stopping_ && !run->cancel_requested) {
+    while (next < run->items.size() && run->items[next].state != "pending") ++next;
+    if (next == run->items.size()) break;
+    const std::size_t need = run->members[next];
+    const auto now = Clock::now();
+    const bool capacity = in_flight_members_ == 0 || in_flight_members_ + need <= allowed();
+    if (now < backoff_until_ || !capacity) {
+      timer.expires_after(std::chrono::milliseconds(2));
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      continue;
+    }
+    in_flight_members_ += need;
+    ++run->in_flight;
+    run->items[next].state = "running";  // in memory only: the store keeps "pending"
+    const std::size_t position = next;
+    net::co_spawn(executor_, run_item(run, position), [this, run, need, position](std::exception_ptr e) {
+      in_flight_members_ -= need;
+      --run->in_flight;
+      if (e) {  // counted and reported, never silently dropped
+        BatchItem& item = run->items[position];
+        item.state = "failed";
+        item.error = "internal_error";
+        ++run->failed;
+        run->dirty.push_back(item);
+        log_event(LogLevel::kError, "batch_item_failed", {{"batch_id", run->batch.id}, {"reason", "internal error"}});
+      }
+    });
+    ++next;
+    if (!run->flushing && (run->dirty.size() >= kFlushEvery || Clock::now() - run->last_flush > kFlushInterval)) {
+      co_await flush(run);
+    }
+  }
+  while (run->in_flight > 0) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (!run->flushing && Clock::now() - run->last_flush > kFlushInterval) co_await flush(run);
+  }
+  while (run->flushing) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+  co_await flush(run);
+  if (stopping_) co_return;  // still "running" in the store: continues at the next start
+
+  const bool cancelled = run->cancel_requested;
+  if (cancelled) {
+    (void)co_await run_blocking(blocking_, [&] { return store_.cancel_pending(run->batch.id); });
+    for (auto& item : run->items) {
+      if (item.state == "pending") {
+        item.state = "cancelled";
+        ++run->cancelled;
+      }
+    }
+  }
+  run->batch.state = cancelled ? "cancelled" : "done";
+  run->batch.finished_unix = unix_now();
+  auto saved = co_await run_blocking(blocking_, [&] {
+    return store_.set_batch_state(run->batch.id, run->batch.state, run->batch.finished_unix);
+  });
+  if (!saved) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", run->batch.id}});
+
+  // The outputs for case workers and the periodic statistics.
+  const auto dir = config_.batch_output_dir / run->batch.id;
+  const json stats = statistics_json(run->batch, run->items);
+  auto written = co_await run_blocking(blocking_, [&] {
+    std::error_code e;
+    std::filesystem::create_directories(dir, e);
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, e);
+    bool ok = !e;
+    ok = ok && write_private_file(dir / "changes.json", change_list_json(run->batch.id, run->items).dump(2) + "\n");
+    ok = ok && write_private_file(dir / "changes.csv", change_list_csv(run->items));
+    ok = ok && write_private_file(dir / "statistics.json", stats.dump(2) + "\n");
+    ok = ok && write_private_file(dir / "statistics.csv", statistics_csv(stats));
+    ok = ok && write_private_file(dir / "statistics.svg", statistics_svg(stats));
+    return ok;
+  });
+  if (!written) log_event(LogLevel::kError, "batch_outputs_not_written", {{"batch_id", run->batch.id}});
+  run->finished = true;
+
+  audit::AuditRecord r = audit_base(config_.principal_for_name(run->batch.principal), run->batch.operator_id);
+  r.action = cancelled ? "batch.cancelled" : "batch.finished";
+  r.request_id = run->batch.id;
+  r.status = run->batch.state;
+  r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +
+             " failed=" + std::to_string(run->failed) + " cancelled=" + std::to_string(run->cancelled);
+  std::vector<audit::AuditRecord> rows{r};
+  (void)co_await audit_.append(std::move(rows));
+  log_event(LogLevel::kInfo, "batch_finished",
+            {{"batch_id", run->batch.id}, {"state", run->batch.state}, {"done", run->done}, {"failed", run->failed}});
+  runs_.erase(run->batch.id);  // from now on answered from the store
+}
+
+net::awaitable<void> BatchManager::flush(std::shared_ptr<Run> run) {
+  if (run->dirty.empty() || run->flushing) co_return;
+  run->flushing = true;
+  std::vector<BatchItem> rows;
+  rows.swap(run->dirty);
+  auto s = co_await run_blocking(blocking_, [&] { return store_.update_items(run->batch.id, rows); });
+  if (!s) {
+    // Not lost: the items stay pending in the store and are replayed (by
+    // their Idempotency-Key) after a restart. Keep them for the next try.
+    log_event(LogLevel::kError, "batch_items_not_saved", {{"batch_id", run->batch.id}, {"reason", s.error().message}});
+    run->dirty.insert(run->dirty.end(), rows.begin(), rows.end());
+  }
+  run->last_flush = Clock::now();
+  run->flushing = false;
+}
+
+net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position) {
+  BatchItem& item = run->items[position];
+  const Principal* principal = config_.principal_for_name(run->batch.principal);
+  const auto started = Clock::now();
+  std::string error;
+  std::int64_t status = 0;
+  json body;
+  for (;;) {
+    if (principal == nullptr) {
+      error = "principal_removed";
+      break;
+    }
+    ApiRequest request;
+    request.method = "POST";
+    request.target = "/v1/verifications";
+    request.body = item.request_json;
+    request.operator_id = run->batch.operator_id;
+    request.idempotency_key =
+        run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
+    request.batch_id = run->batch.id;
+    ApiResponse response = co_await service_.verify_in_batch(request, *principal);
+    status = response.status;
+    body = std::move(response.body);
+    if (status == 200) break;
+    error = body.value("error", std::string("http_") + std::to_string(status));
+    if (status == 503 && error == "verification_interrupted") {
+      ++item.attempt;  // the crash interrupted it: a fresh attempt, no backoff
+      continue;
+    }
+    if ((status == 429 || status == 503) && item.attempt + 1 < config_.batch_max_attempts && !stopping_) {
+      ++item.attempt;
+      record_outcome(false, true);
+      net::steady_timer wait(executor_);
+      wait.expires_at(backoff_until_);
+      boost::system::error_code ec;
+      co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+      continue;
+    }
+    break;
+  }
+  item.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  item.http_status = status;
+  if (status == 200) {
+    item.state = "done";
+    item.error.clear();
+    item.verification_id = body.value("verification_id", "");
+    item.outcome = body.value("outcome", "");
+    item.classification = body.value("classification", "");
+    std::set<std::string> failed;
+    bool back_off = false;
+    if (body.contains("sources") && body["sources"].is_array()) {
+      for (const auto& s : body["sources"]) {
+        const std::string st = s.value("status", "");
+        if (st != "error" && st != "timeout") continue;
+        failed.insert(s.value("source", ""));
+        const std::string detail = s.value("detail", "");
+        if (st == "timeout" || detail.find("429") != std::string::npos ||
+            detail.find("circuit open") != std::string::npos) {
+          back_off = true;
+        }
+      }
+    }
+    item.failed_sources.assign(failed.begin(), failed.end());
+    record_outcome(failed.empty(), back_off);
+    // Change detection against the household's previous verification.
+    auto compared = co_await run_blocking(blocking_, [&]() -> Result<std::vector<Change>> {
+      auto current = store_.find(item.verification_id);
+      if (!current) return current.error();
+      if (!*current) return make_error("not_found", "no review record");
+      auto previous = store_.previous(**current);
+      if (!previous) return previous.error();
+      ChangeSettings settings;
+      settings.share_permille = config_.change_share_permille;
+      return detect_changes(*previous ? &**previous : nullptr, **current, settings);
+    });
+    if (compared) {
+      item.changes_json = changes_json(*compared).dump();
+      item.severity = 0;
+      for (const auto& c : *compared) item.severity = std::max<std::int64_t>(item.severity, c.severity);
+    } else {
+      item.changes_json = "[]";
+      item.severity = 0;
+      item.error = "no_review_record";
+    }
+    ++run->done;
+  } else {
+    item.state = "failed";
+    item.error = error;
+    if (status == 429 || status == 503) record_outcome(false, true);
+    ++run->failed;
+  }
+  ++run->completed_here;
+  const auto now = Clock::now();
+  run->completions.push_back(now);
+  while (!run->completions.empty() && now - run->completions.front() > kRateWindow) run->completions.pop_front();
+  run->dirty.push_back(item);
+}
+
+audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id) const {
+  audit::AuditRecord r;
+  r.principal = principal != nullptr ? principal->name : "";
+  r.operator_id = operator_id;
+  if (principal != nullptr) {
+    for (const auto& j : principal->jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
+  }
+  return r;
+}
+
+json BatchManager::progress_json(const Run& run) const {
+  const std::size_t total = run.items.size();
+  const std::size_t finished = run.done + run.failed + run.cancelled;
+  const std::size_t remaining = total - finished;
+  double rate = 0;
+  if (!run.completions.empty()) {
+    const double span =
+        std::chrono::duration<double>(Clock::now() - std::max(run.started, Clock::now() - kRateWindow)).count();
+    if (span > 0.05) rate = static_cast<double>(run.completions.size()) / span;
+  }
+  json j = {{"batch_id", run.batch.id},
+            {"state", run.batch.state},
+            {"mode", run.batch.mode},
+            {"total", total},
+            {"done", run.done},
+            {"failed", run.failed},
+            {"cancelled", run.cancelled},
+            {"remaining", remaining},
+            {"in_flight", run.in_flight},
+            {"rate_per_s", std::round(rate * 10) / 10},
+            {"created_at", iso_time(run.batch.created_unix)},
+            {"links",
+             {{"changes", "/v1/batches/" + run.batch.id + "/changes"},
+              {"statistics", "/v1/batches/" + run.batch.id + "/statistics"}}}};
+  if (run.batch.state == "running") {
+    j["eta_s"] = rate > 0 ? json(static_cast<std::int64_t>(std::ceil(static_cast<double>(remaining) / rate)))
+                          : json(nullptr);
+  }
+  if (run.batch.finished_unix != 0) j["finished_at"] = iso_time(run.batch.finished_unix);
+  std::size_t changed = 0;
+  for (const auto& i : run.items) changed += i.severity > 0 ? 1 : 0;
+  j["households_with_changes"] = changed;
+  if (run.finished || run.batch.state != "running") {
+    const auto dir = config_.batch_output_dir / run.batch.id;
+    j["files"] = {{"changes_json", (dir / "changes.json").string()},
+                  {"changes_csv", (dir / "changes.csv").string()},
+                  {"statistics_json", (dir / "statistics.json").string()},
+                  {"statistics_csv", (dir / "statistics.csv").string()},
+                  {"statistics_svg", (dir / "statistics.svg").string()}};
+  }
+  return j;
+}
+
+net::awaitable<ApiResponse> BatchManager::handle(const ApiRequest& request, const Principal& principal,
+                                                 const std::string& path) {
+  if (path == "/v1/batches") {
+    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
+    co_return co_await create(request, principal);
+  }
+  std::string rest = path.substr(std::string("/v1/batches/").size());
+  std::string sub;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    sub = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (!is_token(rest)) co_return error_response(404, "not_found", "no such batch");
+  if (sub.empty()) {
+    if (request.method == "GET") co_return co_await progress(rest, principal);
+    if (request.method == "DELETE") co_return co_await cancel(request, rest, principal);
+    co_return error_response(405, "method_not_allowed", "use GET or DELETE");
+  }
+  if (sub == "cancel") {
+    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
+    co_return co_await cancel(request, rest, principal);
+  }
+  if (sub == "changes" || sub == "statistics") {
+    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
+    std::string format = query_param(request.target, "format");
+    if (format.empty()) format = "json";
+    const bool known = format == "json" || format == "csv" || (sub == "statistics" && format == "svg");
+    if (!known) {
+      co_return error_response(400, "invalid_field",
+                               sub == "changes" ? "format must be json or csv" : "format must be json, csv or svg",
+                               "format");
+    }
+    co_return co_await report(rest, principal, sub, format);
+  }
+  co_return error_response(404, "not_found", "no such endpoint");
+}
+
+net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, const Principal& principal) {
+  const Date today = Date::today_utc();
+  auto run = std::make_shared<Run>();
+  BatchRow& batch = run->batch;
+  batch.id = "bat_" + crypto::to_hex(crypto::random_bytes(12));
+  batch.principal = principal.name;
+  batch.operator_id = request.operator_id;
+  batch.state = "running";
+  batch.created_unix = unix_now();
+  batch.spec = "{}";
+  std::set<std::pair<std::string, std::string>> seen;
+  auto add = [&](json body, const std::string& case_id, const std::string& jurisdiction) {
+    body["force"] = true;  // a review always asks the agencies again
+    body.erase("async");
+    BatchItem item;
+    item.index = static_cast<std::int64_t>(run->items.size());
+    item.case_id = case_id;
+    item.jurisdiction = jurisdiction;
+    item.request_json = body.dump();
+    run->items.push_back(std::move(item));
+  };
+
+  const json whole = json::parse(request.body, nullptr, false);
+  if (!whole.is_discarded() && whole.is_object() && whole.contains("due_by")) {
+    batch.mode = "due";
+    for (const auto& [key, value] : whole.items()) {
+      if (key != "due_by" && key != "jurisdictions") {
+        co_return error_response(400, "invalid_field", "unknown field", key);
+      }
+    }
+    const auto due_by = whole["due_by"].is_string() ? Date::parse(whole["due_by"].get<std::string>()) : std::nullopt;
+    if (!due_by) co_return error_response(400, "invalid_field", "must be a date YYYY-MM-DD", "due_by");
+    std::vector<std::string> places;
+    if (whole.contains("jurisdictions")) {
+      if (!whole["jurisdictions"].is_array()) {
+        co_return error_response(400, "invalid_field", "must be an array of division codes", "jurisdictions");
+      }
+      for (const auto& j : whole["jurisdictions"]) {
+        if (!j.is_string() || j.get<std::string>().size() != 6 || !principal.covers(j.get<std::string>())) {
+          co_return error_response(400, "invalid_field",
+                                   "each must be a 6-digit division code this caller may verify", "jurisdictions");
+        }
+        places.push_back(j.get<std::string>());
+      }
+    }
+    batch.spec = json{{"due_by", due_by->to_string()}, {"jurisdictions", places}}.dump();
+    auto due = co_await run_blocking(blocking_, [&] { return store_.due(principal.name, due_by->to_string(), places); });
+    if (!due) co_return error_response(503, "state_unavailable", "review data cannot be read now");
+    for (const auto& r : *due) {
+      if (!principal.covers(r.jurisdiction)) continue;
+      const json members = json::parse(r.members_json, nullptr, false);
+      if (!members.is_array()) continue;
+      add(json{{"case_id", r.case_id},
+               {"programme", r.programme},
+               {"jurisdiction", r.jurisdiction},
+               {"area", r.area},
+               {"reference_date", today.to_string()},
+               {"authorization_id", r.authorization_id},
+               {"members", members}},
+          r.case_id, r.jurisdiction);
+    }
+  } else {
+    batch.mode = "households";
+    std::size_t line_no = 0, start = 0;
+    const std::string& text = request.body;
+    while (start < text.size()) {
+      auto end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      const std::string where = "line " + std::to_string(line_no);
+      auto parsed = parse_json_body(line);
+      if (auto* e = std::get_if<FieldError>(&parsed)) {
+        co_return error_response(400, e->code, where + ": " + e->message, where);
+      }
+      const json& body = std::get<json>(parsed);
+      auto request_ok = parse_verification_request(body, today);
+      if (auto* e = std::get_if<FieldError>(&request_ok)) {
+        co_return error_response(400, e->code, where + ": " + e->message, where + ": " + e->field);
+      }
+      const auto& v = std::get<VerificationRequest>(request_ok);
+      if (!principal.covers(v.jurisdiction)) {
+        co_return error_response(403, "jurisdiction_not_allowed",
+                                 where + ": this caller may not verify households in this jurisdiction",
+                                 where + ": jurisdiction");
+      }
+      if (!seen.insert({v.jurisdiction, v.case_id}).second) {
+        co_return error_response(400, "duplicate_household", where + ": this case appears twice in the batch",
+                                 where + ": case_id");
+      }
+      if (run->items.size() >= config_.batch_max_households) {
+        co_return error_response(413, "batch_too_large",
+                                 "a batch holds at most " + std::to_string(config_.batch_max_households) +
+                                     " households");
+      }
+      add(body, v.case_id, v.jurisdiction);
+    }
+  }
+  if (run->items.empty()) {
+    co_return error_response(400, "empty_batch",
+                             batch.mode == "due" ? "no household is due by that date"
+                                                 : "send one verification request per line (NDJSON)");
+  }
+  batch.total = static_cast<std::int64_t>(run->items.size());
+
+  audit::AuditRecord r = audit_base(&principal, request.operator_id);
+  r.action = "batch.create";
+  r.request_id = batch.id;
+  r.status = "accepted";
+  r.detail = "mode=" + batch.mode + " households=" + std::to_string(batch.total);
+  std::vector<audit::AuditRecord> rows{r};
+  if (!co_await audit_.append(std::move(rows))) {
+    co_return error_response(503, "audit_unavailable", "the audit log cannot be written, so no batch is started");
+  }
+  auto created = co_await run_blocking(blocking_, [&] { return store_.create_batch(batch, run->items); });
+  if (!created) co_return error_response(503, "state_unavailable", "the batch cannot be stored now");
+  if (stopping_) co_return error_response(503, "stopping", "the broker is stopping; the batch starts when it is back");
+  launch(run);
+  ApiResponse answer{202, progress_json(*run), {}};
+  answer.headers.emplace_back("Location", "/v1/batches/" + batch.id);
+  co_return answer;
+}
+
+net::awaitable<ApiResponse> BatchManager::progress(const std::string& id, const Principal& principal) {
+  if (auto it = runs_.find(id); it != runs_.end() && it->second->batch.principal == principal.name) {
+    co_return ApiResponse{200, progress_json(*it->second), {}};
+  }
+  auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
+  if (!row) co_return error_response(503, "state_unavailable", "batches cannot be read now");
+  if (!*row || (*row)->principal != principal.name) co_return error_response(404, "not_found", "no such batch");
+  auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+  if (!items) co_return error_response(503, "state_unavailable", "batches cannot be read now");
+  Run view;
+  view.batch = **row;
+  view.items = std::move(*items);
+  for (const auto& i : view.items) {
+    view.done += i.state == "done" ? 1 : 0;
+    view.failed += i.state == "failed" ? 1 : 0;
+    view.cancelled += i.state == "cancelled" ? 1 : 0;
+  }
+  view.finished = view.batch.state != "running";
+  co_return ApiResponse{200, progress_json(view), {}};
+}
+
+net::awaitable<ApiResponse> BatchManager::cancel(const ApiRequest& request, const std::string& id,
+                                                 const Principal& principal) {
+  auto it = runs_.find(id);
+  if (it == runs_.end() || it->second->batch.principal != principal.name) {
+    // Not running here: finished, unknown, or someone else's.
+    co_return co_await progress(id, principal);
+  }
+  auto& run = *it->second;
+  if (!run.cancel_requested && run.batch.state == "running") {
+    run.cancel_requested = true;
+    audit::AuditRecord r = audit_base(&principal, request.operator_id);
+    r.action = "batch.cancel";
+    r.request_id = id;
+    r.status = "requested";
+    r.detail = "remaining=" + std::to_string(run.items.size() - run.done - run.failed - run.cancelled);
+    std::vector<audit::AuditRecord> rows{r};
+    (void)co_await audit_.append(std::move(rows));
+  }
+  json j = progress_json(run);
+  j["cancel_requested"] = true;
+  co_return ApiResponse{200, j, {}};
+}
+
+net::awaitable<ApiResponse> BatchManager::report(const std::string& id, const Principal& principal,
+                                                 const std::string& what, const std::string& format) {
+  BatchRow batch;
+  std::vector<BatchItem> items;
+  if (auto it = runs_.find(id); it != runs_.end() && it->second->batch.principal == principal.name) {
+    batch = it->second->batch;
+    items = it->second->items;
+  } else {
+    auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
+    if (!row) co_return error_response(503, "state_unavailable", "batches cannot be read now");
+    if (!*row || (*row)->principal != principal.name) co_return error_response(404, "not_found", "no such batch");
+    batch = **row;
+    auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+    if (!stored) co_return error_response(503, "state_unavailable", "batches cannot be read now");
+    items = std::move(*stored);
+  }
+  ApiResponse answer;
+  if (what == "changes") {
+    if (format == "csv") {
+      answer.content_type = "text/csv; charset=utf-8";
+      answer.raw_body = change_list_csv(items);
+    } else {
+      answer.body = change_list_json(batch.id, items);
+    }
+  } else {
+    const json stats = statistics_json(batch, items);
+    if (format == "csv") {
+      answer.content_type = "text/csv; charset=utf-8";
+      answer.raw_body = statistics_csv(stats);
+    } else if (format == "svg") {
+      answer.content_type = "image/svg+xml";
+      answer.raw_body = statistics_svg(stats);
+    } else {
+      answer.body = stats;
+    }
+  }
+  co_return answer;
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,362 @@
+#include "broker/batch_review.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "common/money.hpp"
+#include "policies/catalogue.hpp"
+
+namespace hfv::broker {
+
+using nlohmann::json;
+
+json members_json(const std::vector<Member>& members) {
+  json out = json::array();
+  for (const auto& m : members) {
+    json j = {{"id_number", m.id_number}, {"name", m.name}, {"relation", m.relation}};
+    if (m.disability_grade) j["disability_grade"] = *m.disability_grade;
+    if (!m.disability_kind.empty()) j["disability_kind"] = m.disability_kind;
+    if (m.serious_illness) j["serious_illness"] = true;
+    if (m.employed) j["employed"] = true;
+    if (!m.labour_capacity.empty()) j["labour_capacity"] = m.labour_capacity;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::int64_t> figure_fen(const policies::Decision& d, const std::string& name) {
+  auto it = d.figures.find(name);
+  if (it == d.figures.end()) return std::nullopt;
+  auto m = Money::parse(it->second);
+  if (!m) return std::nullopt;
+  return m->fen();
+}
+
+std::string yuan(const std::optional<std::int64_t>& fen) {
+  return fen ? Money::from_fen(*fen).to_string() : std::string();
+}
+
+// Items of `now` beyond their count in `before` (masked identifiers may repeat).
+std::vector<std::string> added(const std::vector<std::string>& before, const std::vector<std::string>& now) {
+  std::map<std::string, int> count;
+  for (const auto& b : before) ++count[b];
+  std::vector<std::string> out;
+  for (const auto& n : now) {
+    if (count[n] > 0) {
+      --count[n];
+    } else {
+      out.push_back(n);
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : ",") + e;
+  return s;
+}
+
+__extension__ using Wide = __int128;  // products of two 64-bit amounts
+
+bool moved(std::int64_t before, std::int64_t now, std::int64_t share_permille) {
+  const Wide diff = now > before ? Wide{now} - before : Wide{before} - now;
+  if (before == 0) return diff != 0;
+  // Exact: diff / |before| > share / 1000, multiplied out.
+  const Wide base = before < 0 ? -Wide{before} : Wide{before};
+  return diff * 1000 > base * share_permille;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string xml_text(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ReviewRecord review_record_of(const std::string& verification_id, const std::string& principal,
+                              const VerificationRequest& request, const policies::Decision& decision,
+                              const std::vector<SourceResult>& sources, const std::string& batch_id) {
+  ReviewRecord r;
+  r.verification_id = verification_id;
+  r.principal = principal;
+  r.case_id = request.case_id;
+  r.jurisdiction = request.jurisdiction;
+  r.programme = request.programme;
+  r.area = std::string(policies::area_name(request.area));
+  r.reference_date = request.reference_date.to_string();
+  r.authorization_id = request.authorization_id;
+  r.members_json = members_json(request.members).dump();
+  r.outcome = std::string(policies::outcome_name(decision.outcome));
+  r.classification = decision.classification;
+  r.income_per_capita_fen = figure_fen(decision, "income_per_capita_monthly");
+  r.assets_per_capita_fen = figure_fen(decision, "monetary_assets_per_capita");
+  r.benefit_fen = figure_fen(decision, "benefit_monthly");
+  std::vector<std::string> failed;
+  for (const auto& s : sources) {
+    for (const auto& e : s.records.real_estate) r.real_estate.push_back(e.certificate_masked);
+    for (const auto& v : s.records.vehicles) r.vehicles.push_back(v.plate_masked);
+    for (const auto& b : s.records.businesses) r.businesses.push_back(b.uscc_masked);
+    if (s.status == SourceStatus::kError || s.status == SourceStatus::kTimeout) {
+      failed.emplace_back(source_name(s.source));
+    }
+  }
+  std::sort(failed.begin(), failed.end());
+  failed.erase(std::unique(failed.begin(), failed.end()), failed.end());
+  r.failed_sources = std::move(failed);
+  for (const auto& t : decision.rules) {
+    if (t.rule != policies::kRuleReview) continue;
+    if (auto m = t.inputs.find("months"); m != t.inputs.end() && m->is_number_integer()) {
+      r.review_months = m->get<std::int64_t>();
+    }
+    if (auto c = t.inputs.find("category"); c != t.inputs.end() && c->is_string()) {
+      r.review_category = c->get<std::string>();
+    }
+  }
+  if (decision.next_review) r.next_review = decision.next_review->to_string();
+  r.batch_id = batch_id;
+  r.completed_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return r;
+}
+
+std::vector<Change> detect_changes(const ReviewRecord* previous, const ReviewRecord& current,
+                                   const ChangeSettings& settings) {
+  std::vector<Change> out;
+  if (previous != nullptr) {
+    const ReviewRecord& p = *previous;
+    if (p.outcome != current.outcome) {
+      out.push_back({"outcome", kSeverityOutcome, p.outcome, current.outcome, ""});
+    }
+    if (p.classification != current.classification) {
+      out.push_back({"classification", kSeverityClassification, p.classification, current.classification, ""});
+    }
+    const std::pair<const char*, std::vector<std::string> ReviewRecord::*> holdings[] = {
+        {"new_real_estate", &ReviewRecord::real_estate},
+        {"new_vehicle", &ReviewRecord::vehicles},
+        {"new_business", &ReviewRecord::businesses}};
+    for (const auto& [kind, member] : holdings) {
+      const auto fresh = added(p.*member, current.*member);
+      if (!fresh.empty()) {
+        out.push_back({kind, kSeverityNewHolding, std::to_string((p.*member).size()),
+                       std::to_string((current.*member).size()), joined(fresh)});
+      }
+    }
+    const std::pair<const char*, std::optional<std::int64_t> ReviewRecord::*> figures[] = {
+        {"income_per_capita", &ReviewRecord::income_per_capita_fen},
+        {"assets_per_capita", &ReviewRecord::assets_per_capita_fen}};
+    for (const auto& [kind, member] : figures) {
+      const auto& before = p.*member;
+      const auto& now = current.*member;
+      if (before && now && moved(*before, *now, settings.share_permille)) {
+        out.push_back({kind, kSeverityFigure, yuan(before), yuan(now), ""});
+      }
+    }
+  }
+  if (!current.failed_sources.empty()) {
+    out.push_back({"sources_failed", kSeverityFailedSources, "", "", joined(current.failed_sources)});
+  }
+  return out;
+}
+
+json changes_json(const std::vector<Change>& changes) {
+  json out = json::array();
+  for (const auto& c : changes) {
+    json j = {{"kind", c.kind}, {"severity", c.severity}};
+    if (!c.from.empty()) j["from"] = c.from;
+    if (!c.to.empty()) j["to"] = c.to;
+    if (!c.detail.empty()) j["detail"] = c.detail;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+namespace {
+
+struct Row {
+  const BatchItem* item;
+  json change;
+};
+
+std::vector<Row> change_rows(const std::vector<BatchItem>& items) {
+  std::vector<Row> rows;
+  for (const auto& i : items) {
+    if (i.severity == 0) continue;
+    const json list = json::parse(i.changes_json, nullptr, false);
+    if (!list.is_array()) continue;
+    for (const auto& c : list) rows.push_back({&i, c});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    const int sa = a.change.value("severity", 0), sb = b.change.value("severity", 0);
+    if (sa != sb) return sa > sb;
+    if (a.item->severity != b.item->severity) return a.item->severity > b.item->severity;
+    return a.item->case_id < b.item->case_id;
+  });
+  return rows;
+}
+
+}  // namespace
+
+json change_list_json(const std::string& batch_id, const std::vector<BatchItem>& items) {
+  json changes = json::array();
+  std::size_t households = 0;
+  for (const auto& i : items) households += i.severity > 0 ? 1 : 0;
+  for (const auto& row : change_rows(items)) {
+    json c = row.change;
+    c["case_id"] = row.item->case_id;
+    c["jurisdiction"] = row.item->jurisdiction;
+    c["verification_id"] = row.item->verification_id;
+    c["outcome"] = row.item->outcome;
+    c["classification"] = row.item->classification;
+    changes.push_back(std::move(c));
+  }
+  return {{"batch_id", batch_id}, {"households_with_changes", households}, {"changes", std::move(changes)}};
+}
+
+std::string change_list_csv(const std::vector<BatchItem>& items) {
+  std::string out = "severity,kind,case_id,jurisdiction,from,to,detail,outcome,classification,verification_id\n";
+  for (const auto& row : change_rows(items)) {
+    const json& c = row.change;
+    out += std::to_string(c.value("severity", 0)) + "," + csv_field(c.value("kind", "")) + "," +
+           csv_field(row.item->case_id) + "," + csv_field(row.item->jurisdiction) + "," +
+           csv_field(c.value("from", "")) + "," + csv_field(c.value("to", "")) + "," +
+           csv_field(c.value("detail", "")) + "," + csv_field(row.item->outcome) + "," +
+           csv_field(row.item->classification) + "," + csv_field(row.item->verification_id) + "\n";
+  }
+  return out;
+}
+
+json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items) {
+  std::map<std::string, std::int64_t> states, outcomes, classifications, failed_sources, change_kinds;
+  std::map<std::string, json> places;
+  std::int64_t latency_sum = 0, latency_n = 0, with_changes = 0;
+  for (const auto& i : items) {
+    ++states[i.state];
+    json& place = places[i.jurisdiction];
+    if (place.is_null()) place = {{"households", 0}, {"by_state", json::object()}, {"by_outcome", json::object()}};
+    place["households"] = place["households"].get<std::int64_t>() + 1;
+    place["by_state"][i.state] = place["by_state"].value(i.state, 0) + 1;
+    if (i.state != "done") continue;
+    ++outcomes[i.outcome];
+    ++classifications[i.classification];
+    place["by_outcome"][i.outcome] = place["by_outcome"].value(i.outcome, 0) + 1;
+    for (const auto& s : i.failed_sources) ++failed_sources[s];
+    latency_sum += i.latency_ms;
+    ++latency_n;
+    if (i.severity > 0) {
+      ++with_changes;
+      const json list = json::parse(i.changes_json, nullptr, false);
+      if (list.is_array()) {
+        for (const auto& c : list) ++change_kinds[c.value("kind", "")];
+      }
+    }
+  }
+  json by_place = json::object();
+  for (auto& [code, p] : places) by_place[code] = std::move(p);
+  return {{"batch_id", batch.id},
+          {"state", batch.state},
+          {"total", batch.total},
+          {"done", states["done"]},
+          {"failed", states["failed"]},
+          {"cancelled", states["cancelled"]},
+          {"remaining", states["pending"]},
+          {"by_outcome", outcomes},
+          {"by_classification", classifications},
+          {"by_jurisdiction", std::move(by_place)},
+          {"failed_sources_by_agency", failed_sources},
+          {"households_with_changes", with_changes},
+          {"changes_by_kind", change_kinds},
+          {"average_latency_ms", latency_n > 0 ? latency_sum / latency_n : 0}};
+}
+
+std::string statistics_csv(const json& statistics) {
+  std::string out = "section,key,households\n";
+  for (const char* k : {"total", "done", "failed", "cancelled", "remaining", "households_with_changes",
+                        "average_latency_ms"}) {
+    out += std::string("batch,") + k + "," + std::to_string(statistics.value(k, std::int64_t{0})) + "\n";
+  }
+  for (const char* section : {"by_outcome", "by_classification", "failed_sources_by_agency", "changes_by_kind"}) {
+    for (const auto& [key, value] : statistics[section].items()) {
+      out += std::string(section) + "," + csv_field(key) + "," + std::to_string(value.get<std::int64_t>()) + "\n";
+    }
+  }
+  for (const auto& [code, place] : statistics["by_jurisdiction"].items()) {
+    out += "jurisdiction," + csv_field(code) + "," + std::to_string(place["households"].get<std::int64_t>()) + "\n";
+    for (const auto& [outcome, n] : place["by_outcome"].items()) {
+      out += "jurisdiction_outcome," + csv_field(code + ":" + outcome) + "," +
+             std::to_string(n.get<std::int64_t>()) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string statistics_svg(const json& statistics) {
+  struct Segment {
+    const char* key;
+    const char* colour;
+  };
+  const Segment segments[] = {{"eligible", "#2e7d32"},
+                              {"ineligible", "#c62828"},
+                              {"indeterminate", "#f9a825"},
+                              {"failed", "#616161"}};
+  const auto& places = statistics["by_jurisdiction"];
+  std::int64_t most = 1;
+  for (const auto& [code, p] : places.items()) most = std::max(most, p["households"].get<std::int64_t>());
+  const int bar_width = 420, left = 80, row = 28;
+  const int height = 40 + row * static_cast<int>(places.size()) + 30;
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"" + std::to_string(height) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg += "<text x=\"10\" y=\"20\" font-size=\"14\">Batch " + xml_text(statistics.value("batch_id", "")) +
+         ": households by outcome per jurisdiction</text>\n";
+  int y = 36;
+  for (const auto& [code, p] : places.items()) {
+    svg += "<text x=\"10\" y=\"" + std::to_string(y + 15) + "\">" + xml_text(code) + "</text>\n";
+    std::int64_t x = left;
+    for (const auto& s : segments) {
+      std::int64_t n = std::string(s.key) == "failed" ? p["by_state"].value("failed", std::int64_t{0})
+                                                        : p["by_outcome"].value(s.key, std::int64_t{0});
+      if (n == 0) continue;
+      const std::int64_t w = std::max<std::int64_t>(1, n * bar_width / most);
+      svg += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" + std::to_string(w) +
+             "\" height=\"20\" fill=\"" + s.colour + "\"><title>" + s.key + ": " + std::to_string(n) +
+             "</title></rect>\n";
+      x += w;
+    }
+    svg += "<text x=\"" + std::to_string(x + 6) + "\" y=\"" + std::to_string(y + 15) + "\">" +
+           std::to_string(p["households"].get<std::int64_t>()) + "</text>\n";
+    y += row;
+  }
+  int lx = 10;
+  for (const auto& s : segments) {
+    svg += "<rect x=\"" + std::to_string(lx) + "\" y=\"" + std::to_string(y + 6) + "\" width=\"12\" height=\"12\" fill=\"" +
+           s.colour + "\"/><text x=\"" + std::to_string(lx + 16) + "\" y=\"" + std::to_string(y + 16) + "\">" + s.key +
+           "</text>\n";
+    lx += 120;
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace hfv::broker

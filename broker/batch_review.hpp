@@ -1,0 +1,70 @@
+// Review logic for batches, kept apart from I/O so it is unit-testable:
+//  - review_record_of(): what a completed verification leaves for later
+//    reviews (broker/review_store.hpp);
+//  - detect_changes(): a re-verification compared with the household's
+//    previous one, each change with a severity for case workers;
+//  - change_list_*() and statistics_*(): a batch's change list (JSON, CSV,
+//    most severe first) and its statistics (JSON, CSV, a small SVG chart).
+// Money is integer fen throughout; shares are compared exactly in integers.
+// Outputs name households by case id and never carry ID numbers.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "broker/request.hpp"
+#include "broker/review_store.hpp"
+#include "common/records.hpp"
+#include "policies/engine.hpp"
+
+namespace hfv::broker {
+
+// The request's members as JSON, in the request's own field names, so a
+// due-by review can send them again.
+nlohmann::json members_json(const std::vector<Member>& members);
+
+ReviewRecord review_record_of(const std::string& verification_id, const std::string& principal,
+                              const VerificationRequest& request, const policies::Decision& decision,
+                              const std::vector<SourceResult>& sources, const std::string& batch_id);
+
+// Severities, highest first in change lists.
+inline constexpr int kSeverityOutcome = 5;
+inline constexpr int kSeverityClassification = 4;
+inline constexpr int kSeverityNewHolding = 3;
+inline constexpr int kSeverityFigure = 2;
+inline constexpr int kSeverityFailedSources = 1;
+
+struct ChangeSettings {
+  // A per-capita figure "moved" when |new - old| * 1000 > old * share_permille.
+  std::int64_t share_permille = 100;
+};
+
+struct Change {
+  std::string kind;  // outcome | classification | income_per_capita | assets_per_capita |
+                     // new_real_estate | new_vehicle | new_business | sources_failed
+  int severity = 0;
+  std::string from;  // previous value (money as decimal yuan), may be empty
+  std::string to;
+  std::string detail;
+};
+
+// `previous` is the household's previous record; without one nothing is
+// compared, except that failed sources are always reported.
+std::vector<Change> detect_changes(const ReviewRecord* previous, const ReviewRecord& current,
+                                   const ChangeSettings& settings);
+nlohmann::json changes_json(const std::vector<Change>& changes);
+
+// The change list of a batch from its items (each item carries its changes),
+// most severe first, then by case id.
+nlohmann::json change_list_json(const std::string& batch_id, const std::vector<BatchItem>& items);
+std::string change_list_csv(const std::vector<BatchItem>& items);
+
+nlohmann::json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items);
+std::string statistics_csv(const nlohmann::json& statistics);
+// Households per jurisdiction by outcome, as stacked horizontal bars.
+std::string statistics_svg(const nlohmann::json& statistics);
+
+}  // namespace hfv::broker

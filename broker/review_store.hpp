@@ -1,0 +1,131 @@
+// ReviewStore: what periodic reviews need, in its own encrypted database
+// (SQLCipher, raw key derived from the master key with kPurposeReviewDb):
+//  - one ReviewRecord per completed verification (household, place,
+//    programme, outcome, classification, key figures in fen, holdings seen,
+//    failed sources, review cycle and next_review), so a review can find the
+//    households due and compare a re-verification with the previous one;
+//  - durable batch state (batches and their items), so a batch survives a
+//    crash: items are the unit of work and each remembers its attempt count
+//    (the attempt is part of the Idempotency-Key used for it, see batch.hpp).
+// The household's members, with their ID numbers, are kept here because a
+// due-by review must ask the agencies again; they never leave this database
+// except into a verification request.
+//
+// A household is identified by (principal, jurisdiction, case_id): the case
+// a case system keeps for it. "Previous verification" means the latest
+// record of the same household written before.
+//
+// Calls block on disk: call them off the I/O threads. Internally locked.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/sqlcipher_db.hpp"
+#include "common/result.hpp"
+
+namespace hfv::broker {
+
+inline constexpr std::string_view kPurposeReviewDb = "hfv/review-db/v1";
+
+struct ReviewRecord {
+  std::int64_t seq = 0;  // assigned by the store, increasing
+  std::string verification_id;
+  std::string principal;
+  std::string case_id;
+  std::string jurisdiction;
+  std::string programme;
+  std::string area;
+  std::string reference_date;
+  std::string authorization_id;
+  std::string members_json;  // the request's members array (raw ID numbers: stays in this DB)
+  std::string outcome;         // eligible | ineligible | indeterminate
+  std::string classification;  // dibao | marginal | gradual_exit | none | ...
+  std::optional<std::int64_t> income_per_capita_fen;
+  std::optional<std::int64_t> assets_per_capita_fen;
+  std::optional<std::int64_t> benefit_fen;
+  std::vector<std::string> real_estate;  // masked certificate numbers seen
+  std::vector<std::string> vehicles;     // masked plates
+  std::vector<std::string> businesses;   // masked USCCs
+  std::vector<std::string> failed_sources;  // source names that failed or timed out (any member)
+  std::int64_t review_months = 0;
+  std::string review_category;
+  std::string next_review;  // YYYY-MM-DD, empty if the policy gave none
+  std::string batch_id;     // empty for interactive verifications
+  std::int64_t completed_unix = 0;
+};
+
+struct BatchRow {
+  std::string id;
+  std::string principal;
+  std::string operator_id;
+  std::string mode;  // households | due
+  std::string spec;  // JSON: the due_by / jurisdictions selection, or {}
+  std::string state;  // running | cancelled | done
+  std::int64_t total = 0;
+  std::int64_t created_unix = 0;
+  std::int64_t finished_unix = 0;
+};
+
+struct BatchItem {
+  std::int64_t index = 0;
+  std::string case_id;
+  std::string jurisdiction;
+  std::string request_json;  // the verification request body sent for it
+  std::string state = "pending";  // pending | done | failed | cancelled
+  std::int64_t attempt = 0;
+  std::string verification_id;
+  std::int64_t http_status = 0;
+  std::string error;
+  std::int64_t latency_ms = 0;
+  std::string outcome;
+  std::string classification;
+  std::int64_t severity = 0;     // highest change severity, 0: none
+  std::string changes_json = "[]";  // change list entries for this household
+  std::vector<std::string> failed_sources;  // agencies that failed for this household
+};
+
+class ReviewStore {
+ public:
+  static Result<std::unique_ptr<ReviewStore>> open(const std::filesystem::path& path,
+                                                   const crypto::SecretKey& key);
+
+  // --- reviews
+  Status record(const ReviewRecord& r);
+  Result<std::optional<ReviewRecord>> find(const std::string& verification_id);
+  // The latest record of the same household written before `before_seq`.
+  Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current);
+  // The latest record of every household of `principal` whose next_review is
+  // on or before `due_by`, in the given jurisdictions (all if empty).
+  Result<std::vector<ReviewRecord>> due(const std::string& principal, const std::string& due_by,
+                                        const std::vector<std::string>& jurisdictions);
+
+  // --- batches
+  // Creates the batch and all its items in one transaction.
+  Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items);
+  Result<std::optional<BatchRow>> find_batch(const std::string& id);
+  Result<std::vector<BatchRow>> batches_in_state(const std::string& state);
+  Status set_batch_state(const std::string& id, const std::string& state, std::int64_t finished_unix);
+  Result<std::vector<BatchItem>> items(const std::string& batch_id);
+  // Writes the given items' outcome fields (state, attempt, verification_id,
+  // status, error, latency, outcome, classification, severity, changes) in
+  // one transaction.
+  Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items);
+  // Marks every pending item of the batch cancelled.
+  Status cancel_pending(const std::string& batch_id);
+
+ private:
+  explicit ReviewStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
+  Result<std::vector<ReviewRecord>> query_reviews(const std::string& where, std::initializer_list<std::string> text,
+                                                  std::optional<std::int64_t> int_arg);
+  std::mutex mutex_;
+  std::unique_ptr<audit::SqlcipherDb> db_;
+};
+
+}  // namespace hfv::broker

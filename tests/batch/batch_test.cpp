@@ -1,0 +1,457 @@
+// Periodic reviews in bulk against real processes: agency-sim serving a
+// generated dataset and brokerd, driven over mutual TLS like a case system.
+//  - 10,000 households across the five jurisdictions: a baseline batch,
+//    then the dataset changes (planted: outcome, new vehicle / property /
+//    business, assets moved, failed sources) and a batch of all households;
+//    the counts add up and the change list names exactly the planted changes.
+//  - SIGKILL during a batch, restart: it completes and the audit log shows
+//    exactly one issued report per household of the batch.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "audit/audit_log.hpp"
+#include "crypto/keys.hpp"
+#include "tests/integration/stack.hpp"
+
+namespace fs = std::filesystem;
+using hfv::testing::https;
+using hfv::testing::Process;
+using hfv::testing::Stack;
+using nlohmann::json;
+
+namespace {
+
+const char* const kPlaces[5][2] = {
+    {"230100", "230102"}, {"610700", "610702"}, {"110108", "110108"}, {"410500", "410502"}, {"310000", "310101"}};
+
+// A valid 18-character ID number: region, birth date, sequence, ISO 7064 MOD 11-2 check.
+std::string id_number(const std::string& region, long k) {
+  char body[18];
+  std::snprintf(body, sizeof body, "%s%04ld%02ld%02ld%03ld", region.c_str(), 1950 + k % 40, 1 + (k / 40) % 12,
+                1 + (k / 480) % 28, (k / 13440) % 1000);
+  static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  int sum = 0;
+  for (int i = 0; i < 17; ++i) sum += (body[i] - '0') * w[i];
+  return std::string(body, 17) + "10X98765432"[sum % 11];
+}
+
+struct Household {
+  std::string case_id, jurisdiction, region;
+  std::vector<std::string> ids;
+  std::string authorization_id;
+};
+
+// Planted changes between the datasets: for baseline households h % 6
+// decides (0 assets over the cap, 1 new vehicle, 2 new property, 3 new
+// business, 4 assets +50 % under the cap, 5 unchanged); every 97th other
+// household's bank fails for its applicant in the second dataset.
+enum Plant { kOverCap, kVehicle, kProperty, kBusiness, kAssetsMoved, kUnchanged, kFault, kNone };
+
+struct Dataset {
+  std::vector<Household> households;
+  std::size_t baseline = 0;
+  Plant plant(std::size_t h) const {
+    if (h < baseline) return static_cast<Plant>(h % 6);
+    return h % 97 == 0 ? kFault : kNone;
+  }
+  // Writes the dataset before (changed == false) or after the changes.
+  void write(const fs::path& file, bool changed) const {
+    json persons = json::object();
+    json faults = json::object();
+    for (std::size_t h = 0; h < households.size(); ++h) {
+      const auto& hh = households[h];
+      const Plant p = changed ? plant(h) : kNone;
+      for (std::size_t m = 0; m < hh.ids.size(); ++m) {
+        json person = {{"hukou", {{"name", m == 0 ? "户主" : "配偶"}, {"division", hh.region}, {"status", "normal"}}}};
+        std::string balance = "3000.00";
+        if (m == 0 && p == kOverCap) balance = "999999.00";
+        if (m == 0 && p == kAssetsMoved) balance = "4500.00";
+        char account[32];
+        std::snprintf(account, sizeof account, "6222%015zu", h * 2 + m);
+        person["bank"] = json::array(
+            {{{"bank", "中国工商银行"}, {"account", account}, {"balance", balance}, {"as_of", "2026-10-31"}}});
+        if (m == 0 && p == kVehicle) {
+          person["vehicle"] = json::array({{{"plate", "黑A" + std::to_string(10000 + h)},
+                                            {"type", "car"},
+                                            {"purchase_price", "150000.00"},
+                                            {"registered", "2026-05-01"},
+                                            {"mobility_aid", false}}});
+        }
+        if (m == 0 && p == kProperty) {
+          person["real_estate"] = json::array({{{"cert_no", "沪(2026)不动产权第" + std::to_string(h) + "号"},
+                                                {"use", "commercial"},
+                                                {"area_m2", "30.00"},
+                                                {"share", 100}}});
+        }
+        if (m == 0 && p == kBusiness) {
+          char uscc[24];
+          std::snprintf(uscc, sizeof uscc, "91%sMA%07zuX", hh.region.c_str(), h);
+          person["business"] = json::array({{{"uscc", uscc},
+                                             {"role", "legal_representative"},
+                                             {"subscribed_capital", "100000.00"},
+                                             {"status", "active"}}});
+        }
+        if (m == 0 && p == kFault) faults["bank"]["persons"][hh.ids[0]] = "error_500";
+        persons[hh.ids[m]] = std::move(person);
+      }
+    }
+    json doc = {{"persons", std::move(persons)}};
+    if (!faults.empty()) doc["faults"] = faults;
+    std::ofstream(file, std::ios::trunc) << doc.dump();
+  }
+};
+
+Dataset make_dataset(std::size_t count, std::size_t baseline, long person_offset) {
+  Dataset d;
+  d.baseline = baseline;
+  for (std::size_t h = 0; h < count; ++h) {
+    Household hh;
+    const auto& place = kPlaces[h % 5];
+    hh.case_id = "R-" + std::to_string(h);
+    hh.jurisdiction = place[0];
+    hh.region = place[1];
+    const long k = person_offset + static_cast<long>(h) * 2;
+    hh.ids.push_back(id_number(hh.region, k));
+    if (h % 7 == 0) hh.ids.push_back(id_number(hh.region, k + 1));
+    d.households.push_back(std::move(hh));
+  }
+  return d;
+}
+
+// A keep-alive HTTPS client (one TLS session for thousands of requests).
+class Client {
+ public:
+  explicit Client(const hfv::testing::ClientTls& tls) : curl_(curl_easy_init()) {
+    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
+    headers_ = curl_slist_append(headers_, "X-Operator-Id: op-review-01");
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_CAINFO, tls.ca_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_SSLKEY, tls.key_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+      static_cast<std::string*>(u)->append(d, s * n);
+      return s * n;
+    });
+  }
+  ~Client() {
+    curl_slist_free_all(headers_);
+    curl_easy_cleanup(curl_);
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  hfv::testing::HttpAnswer send(const std::string& method, const std::string& url, const std::string& body = "") {
+    hfv::testing::HttpAnswer a;
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "GET") {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &a.body);
+    if (curl_easy_perform(curl_) == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &a.status);
+    return a;
+  }
+
+ private:
+  CURL* curl_;
+  curl_slist* headers_ = nullptr;
+};
+
+void configure(json& config, const fs::path&) {
+  config["repeat_window_hours"] = 0;
+  config["max_body_bytes"] = 16 * 1024 * 1024;
+  for (auto& p : config["principals"]) {
+    p["rate_per_second"] = 1000000;
+    p["burst"] = 1000000;
+  }
+  for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = 64;
+  config["review"] = {{"batch_capacity_share", 0.5}, {"change_share", 0.1}};
+}
+
+void register_households(Stack& stack, Client& client, Dataset& d) {
+  for (auto& hh : d.households) {
+    json body = {{"case_id", hh.case_id},        {"members", hh.ids},
+                 {"categories", "all"},          {"valid_from", "2026-01-01"},
+                 {"valid_until", "2027-12-31"},  {"form_sha256", std::string(64, 'c')}};
+    auto r = client.send("POST", stack.url + "/v1/authorizations", body.dump());
+    REQUIRE(r.status == 201);
+    hh.authorization_id = json::parse(r.body)["authorization_id"].get<std::string>();
+  }
+}
+
+std::string ndjson(const Dataset& d, std::size_t from, std::size_t to) {
+  std::string out;
+  for (std::size_t h = from; h < to; ++h) {
+    const auto& hh = d.households[h];
+    json members = json::array();
+    for (std::size_t m = 0; m < hh.ids.size(); ++m) {
+      members.push_back({{"id_number", hh.ids[m]}, {"name", m == 0 ? "户主" : "配偶"},
+                         {"relation", m == 0 ? "applicant" : "spouse"}});
+    }
+    out += json{{"case_id", hh.case_id},
+                {"programme", "dibao"},
+                {"jurisdiction", hh.jurisdiction},
+                {"area", "urban"},
+                {"reference_date", "2026-11-01"},
+                {"authorization_id", hh.authorization_id},
+                {"members", members}}
+               .dump() +
+           "\n";
+  }
+  return out;
+}
+
+struct Watched {
+  json last;
+  double best_rate = 0;
+  bool saw_eta = false;
+  bool saw_in_flight = false;
+};
+
+// Polls GET /v1/batches/{id} until the batch is no longer running.
+Watched wait_for(Client& client, const std::string& url, const std::string& id,
+                 std::chrono::seconds limit = std::chrono::seconds(900)) {
+  Watched w;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = client.send("GET", url + "/v1/batches/" + id);
+    if (r.status == 200) {
+      w.last = json::parse(r.body);
+      w.best_rate = std::max(w.best_rate, w.last.value("rate_per_s", 0.0));
+      w.saw_eta |= w.last.contains("eta_s") && w.last["eta_s"].is_number();
+      w.saw_in_flight |= w.last.value("in_flight", 0) > 0;
+      if (w.last["state"] != "running") return w;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  FAIL("batch " << id << " did not finish in time: " << w.last.dump());
+  return w;
+}
+
+std::string start_batch(Client& client, const std::string& url, const std::string& body) {
+  auto r = client.send("POST", url + "/v1/batches", body);
+  INFO(r.body.substr(0, 500));
+  REQUIRE(r.status == 202);
+  const json j = json::parse(r.body);
+  REQUIRE(j["state"] == "running");
+  return j["batch_id"].get<std::string>();
+}
+
+std::string first_line_after_header(const std::string& csv) {
+  const auto start = csv.find('\n') + 1;
+  return csv.substr(start, csv.find('\n', start) - start);
+}
+
+}  // namespace
+
+TEST_CASE("batch: 10000 households across five jurisdictions, counts add up, the change list matches the plants",
+          "[integration][batch]") {
+  hfv::testing::TempDir data("hfv-batch-data");
+  Dataset d = make_dataset(10000, 600, 0);
+  d.write(data.path / "before.json", false);
+  d.write(data.path / "after.json", true);
+  Stack stack(configure, data.path / "before.json");
+  Client client(stack.case_system);
+  register_households(stack, client, d);
+
+  // Baseline: the first 600 households, before anything changed.
+  const std::string baseline = start_batch(client, stack.url, ndjson(d, 0, d.baseline));
+  const Watched first = wait_for(client, stack.url, baseline);
+  REQUIRE(first.last["state"] == "done");
+  REQUIRE(first.last["done"] == d.baseline);
+  CHECK(first.last["households_with_changes"] == 0);
+
+  // The agencies' data changes: the simulator restarts on the same port.
+  const std::string port = hfv::testing::read_file(stack.dir.path / "sim.port");
+  REQUIRE(stack.sim->stop(SIGTERM) == 0);
+  stack.sim = std::make_unique<Process>(
+      std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (data.path / "after.json").string(), "--listen",
+                               "127.0.0.1:" + port.substr(0, port.find('\n'))},
+      stack.dir.path / "sim2.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  const auto started = std::chrono::steady_clock::now();
+  const std::string id = start_batch(client, stack.url, ndjson(d, 0, d.households.size()));
+  const Watched w = wait_for(client, stack.url, id);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("10000 households in " << seconds << " s (" << 10000 / seconds << " households/s)");
+  const json& p = w.last;
+  REQUIRE(p["state"] == "done");
+  CHECK(p["total"] == 10000);
+  CHECK(p["failed"] == 0);
+  CHECK(p["remaining"] == 0);
+  CHECK(p["done"].get<long>() + p["failed"].get<long>() + p["cancelled"].get<long>() == 10000);
+  CHECK(w.best_rate > 0);
+  CHECK(w.saw_eta);
+
+  // Statistics add up.
+  auto s = client.send("GET", stack.url + "/v1/batches/" + id + "/statistics");
+  REQUIRE(s.status == 200);
+  const json stats = json::parse(s.body);
+  long by_outcome = 0;
+  for (const auto& [k, v] : stats["by_outcome"].items()) by_outcome += v.get<long>();
+  CHECK(by_outcome == 10000);
+  long by_classification = 0;
+  for (const auto& [k, v] : stats["by_classification"].items()) by_classification += v.get<long>();
+  CHECK(by_classification == 10000);
+  for (const auto& place : kPlaces) CHECK(stats["by_jurisdiction"][place[0]]["households"] == 2000);
+  std::size_t faults = 0;
+  for (std::size_t h = 0; h < d.households.size(); ++h) faults += d.plant(h) == kFault ? 1 : 0;
+  CHECK(stats["failed_sources_by_agency"].value("bank", 0L) == static_cast<long>(faults));
+  CHECK(stats["average_latency_ms"].get<long>() > 0);
+  auto svg = client.send("GET", stack.url + "/v1/batches/" + id + "/statistics?format=svg");
+  REQUIRE(svg.status == 200);
+  CHECK(svg.body.find("<svg") == 0);
+  CHECK(svg.body.find(">410500<") != std::string::npos);
+
+  // The change list names exactly the planted changes.
+  auto c = client.send("GET", stack.url + "/v1/batches/" + id + "/changes");
+  REQUIRE(c.status == 200);
+  const json changes = json::parse(c.body);
+  std::map<std::string, std::set<std::string>> found;
+  int last_severity = 99;
+  bool ordered = true;
+  for (const auto& change : changes["changes"]) {
+    found[change["case_id"].get<std::string>()].insert(change["kind"].get<std::string>());
+    ordered &= change["severity"].get<int>() <= last_severity;
+    last_severity = change["severity"].get<int>();
+  }
+  CHECK(ordered);
+  std::size_t planted = 0;
+  for (std::size_t h = 0; h < d.households.size(); ++h) {
+    const Plant plant = d.plant(h);
+    const std::string& case_id = d.households[h].case_id;
+    INFO("household " << case_id << " plant " << plant);
+    const std::set<std::string> kinds = found.contains(case_id) ? found[case_id] : std::set<std::string>{};
+    switch (plant) {
+      case kOverCap:
+        CHECK(kinds.contains("outcome"));
+        CHECK(kinds.contains("assets_per_capita"));
+        break;
+      case kVehicle: CHECK(kinds.contains("new_vehicle")); break;
+      case kProperty: CHECK(kinds.contains("new_real_estate")); break;
+      case kBusiness: CHECK(kinds.contains("new_business")); break;
+      case kAssetsMoved: CHECK(kinds == std::set<std::string>{"assets_per_capita"}); break;
+      case kFault: CHECK(kinds == std::set<std::string>{"sources_failed"}); break;
+      case kUnchanged:
+      case kNone: CHECK(kinds.empty()); break;
+    }
+    if (plant != kUnchanged && plant != kNone) ++planted;
+  }
+  CHECK(found.size() == planted);
+  CHECK(changes["households_with_changes"] == planted);
+  CHECK(p["households_with_changes"] == planted);
+
+  auto csv = client.send("GET", stack.url + "/v1/batches/" + id + "/changes?format=csv");
+  REQUIRE(csv.status == 200);
+  CHECK(csv.body.starts_with("severity,kind,case_id,"));
+  CHECK(first_line_after_header(csv.body).starts_with("5,outcome,"));
+  CHECK(static_cast<std::size_t>(std::count(csv.body.begin(), csv.body.end(), '\n')) ==
+        changes["changes"].size() + 1);
+
+  // The daemon also left the outputs for case workers.
+  REQUIRE(p.contains("files"));
+  CHECK(fs::exists(p["files"]["changes_csv"].get<std::string>()));
+  CHECK(json::parse(hfv::testing::read_file(p["files"]["statistics_json"].get<std::string>()))["done"] == 10000);
+  // No raw ID number in the daemon's log.
+  const std::string daemon_log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
+  CHECK(daemon_log.find(d.households[0].ids[0]) == std::string::npos);
+}
+
+TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified exactly once",
+          "[integration][batch]") {
+  hfv::testing::TempDir data("hfv-batch-kill");
+  Dataset d = make_dataset(1500, 0, 500000);
+  d.write(data.path / "dataset.json", false);
+  Stack stack(configure, data.path / "dataset.json");
+  Client client(stack.case_system);
+  register_households(stack, client, d);
+
+  const std::string id = start_batch(client, stack.url, ndjson(d, 0, d.households.size()));
+  // Kill once some households are done and many are still to do.
+  long done_at_kill = 0;
+  for (int i = 0; i < 4000 && done_at_kill < 200; ++i) {
+    auto r = client.send("GET", stack.url + "/v1/batches/" + id);
+    if (r.status == 200) done_at_kill = json::parse(r.body)["done"].get<long>();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(done_at_kill >= 200);
+  REQUIRE(stack.broker->stop(SIGKILL) == 128 + SIGKILL);
+  fs::remove(stack.broker_dir / "run" / "brokerd.port");
+  stack.broker = std::make_unique<Process>(
+      std::vector<std::string>{BROKERD_BIN, "run", "--config", (stack.broker_dir / "brokerd.json").string()},
+      stack.dir.path / "brokerd2.log");
+  const std::string port = hfv::testing::wait_for_file(stack.broker_dir / "run" / "brokerd.port");
+  stack.url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+  Client after(stack.case_system);
+
+  const Watched w = wait_for(after, stack.url, id);
+  REQUIRE(w.last["state"] == "done");
+  CHECK(w.last["done"] == 1500);
+  CHECK(w.last["failed"] == 0);
+  CHECK(w.last["done"].get<long>() > done_at_kill);
+  CHECK(hfv::testing::read_file(stack.dir.path / "brokerd2.log").find("batch_resumed") != std::string::npos);
+
+  // brokerctl: status of the finished batch, and a small review run with
+  // its progress, summary and change list path.
+  {
+    const fs::path out = data.path / "status.txt";
+    Process status({BROKERCTL_BIN, "review", "status", id, "--dir", stack.broker_dir.string()}, out);
+    REQUIRE(status.stop(0, std::chrono::seconds(60)) == 0);
+    CHECK(hfv::testing::read_file(out).find("\"done\": 1500") != std::string::npos);
+  }
+  {
+    std::ofstream(data.path / "small.ndjson") << ndjson(d, 0, 12);
+    const fs::path log = data.path / "run.txt";
+    Process run({BROKERCTL_BIN, "review", "run", "--dir", stack.broker_dir.string(), "--households",
+                 (data.path / "small.ndjson").string(), "--out", (data.path / "small-out").string(), "--poll-ms",
+                 "100"},
+                log);
+    REQUIRE(run.stop(0, std::chrono::seconds(120)) == 0);
+    const std::string text = hfv::testing::read_file(log);
+    INFO(text);
+    CHECK(text.find("households 12: done 12, failed 0") != std::string::npos);
+    CHECK(text.find("change list: " + (data.path / "small-out" / "changes.json").string()) != std::string::npos);
+    CHECK(text.find("100.0%") != std::string::npos);  // the progress bar reached the end
+    CHECK(fs::exists(data.path / "small-out" / "changes.csv"));
+    CHECK(fs::exists(data.path / "small-out" / "statistics.svg"));
+  }
+
+  // The audit: one issued report per household of the batch.
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
+                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  std::map<std::string, std::string> case_of;  // verification id -> case id, for this batch
+  std::map<std::string, int> reports;          // case id -> issued reports
+  std::int64_t from = 1;
+  for (;;) {
+    auto rows = (*log)->read(from, 5000);
+    REQUIRE(rows.ok());
+    if (rows->empty()) break;
+    for (const auto& r : *rows) {
+      const json body = json::parse(r.body);
+      const std::string action = body.value("action", "");
+      if (action == "verification.request" &&
+          body.value("detail", "").find("batch=" + id) != std::string::npos) {
+        case_of[body["request_id"].get<std::string>()] = body["case_id"].get<std::string>();
+      }
+      if (action == "verification.report" && case_of.contains(body.value("request_id", ""))) {
+        ++reports[case_of[body["request_id"].get<std::string>()]];
+      }
+      from = r.seq + 1;
+    }
+  }
+  CHECK(reports.size() == 1500);
+  int not_once = 0;
+  for (const auto& [case_id, n] : reports) not_once += n == 1 ? 0 : 1;
+  CHECK(not_once == 0);
+}
