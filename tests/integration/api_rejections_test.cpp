@@ -244,3 +244,30 @@ TEST_CASE("api: a revoked client certificate is refused at the handshake", "[int
   auto still_valid = https("GET", s.url + "/v1/keys/report-signing", s.supervisor);
   CHECK(still_valid.status == 200);
 }
+
+TEST_CASE("daemon: a bad policy file stops start-up with the file and key named", "[integration][policy]") {
+  hfv::testing::TempDir dir{"hfv-bad-policy"};
+  const fs::path broker_dir = dir.path / "broker";
+  hfv::testing::Process init({BROKERD_BIN, "init", "--dir", broker_dir.string(), "--listen", "127.0.0.1:0"},
+                             dir.path / "init.log");
+  REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
+  // A copy of the shipped policies with one unknown key in Anyang's file.
+  const fs::path policies = dir.path / "policies";
+  fs::copy(fs::path(HFV_SOURCE_DIR) / "policies" / "data", policies);
+  json anyang = json::parse(hfv::testing::read_file(policies / "410500.json"));
+  anyang["parameters"]["bonus_months"] = json::array();
+  std::ofstream(policies / "410500.json", std::ios::trunc) << anyang.dump(2);
+  json config = json::parse(hfv::testing::read_file(broker_dir / "brokerd.json"));
+  config["policies_dir"] = policies.string();
+  std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
+
+  hfv::testing::Process daemon({BROKERD_BIN, "run", "--config", (broker_dir / "brokerd.json").string()},
+                               dir.path / "brokerd.log");
+  const auto status = daemon.stop(0, std::chrono::seconds(30));  // signal 0: only wait
+  REQUIRE(status.has_value());
+  CHECK(*status != 0);
+  const std::string log = hfv::testing::read_file(dir.path / "brokerd.log");
+  CHECK(log.find("410500.json") != std::string::npos);
+  CHECK(log.find("parameters.bonus_months") != std::string::npos);
+  CHECK_FALSE(fs::exists(broker_dir / "run" / "brokerd.port"));
+}
