@@ -246,6 +246,18 @@ std::string Metrics::render(const LiveState& live) const {
          "Requests being handled, asynchronous verifications still running included.");
   sample(out, "hfv_requests_in_flight", "", static_cast<std::uint64_t>(live.requests_in_flight));
 
+  if (live.batches) {
+    header(out, "hfv_batches_running", "gauge", "Periodic-review batches not yet finished.");
+    sample(out, "hfv_batches_running", "", static_cast<std::uint64_t>(live.batches->running));
+    header(out, "hfv_batch_households", "gauge", "Households in the running batches, by state.");
+    sample(out, "hfv_batch_households", label("state", "total"),
+           static_cast<std::uint64_t>(live.batches->households_total));
+    sample(out, "hfv_batch_households", label("state", "done"),
+           static_cast<std::uint64_t>(live.batches->households_done));
+    header(out, "hfv_batch_members_in_flight", "gauge", "Batch work in flight, counted in household members.");
+    sample(out, "hfv_batch_members_in_flight", "", static_cast<std::uint64_t>(live.batches->members_in_flight));
+  }
+
   header(out, "hfv_verification_duration_seconds", "histogram",
          "Verification time from acceptance to the signed report (synchronous and asynchronous).");
   verification_seconds_.render(out, "hfv_verification_duration_seconds", "");

@@ -53,12 +53,24 @@ using AgencySnapshot = adapters::AgencyStats;
 // on the adapters' I/O thread).
 std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& adapters);
 
+// Periodic-review batches (broker/batch.hpp) running in this process.
+struct BatchProgress {
+  std::size_t running = 0;            // batches not yet finished
+  std::size_t households_total = 0;   // in those batches
+  std::size_t households_done = 0;    // of which finished (any outcome)
+  std::size_t members_in_flight = 0;  // batch work in flight, counted in members
+};
+
 // Live state read by the Service when it renders /metrics.
 struct LiveState {
   std::size_t requests_in_flight = 0;  // inside the Service, async verifications included
   std::int64_t audit_last_seq = 0;
   std::size_t policies_loaded = 0;
   std::vector<AgencySnapshot> agencies;
+  // HOOK (issue 9, batch progress): set by Service::metrics_response once
+  // BatchManager offers a progress snapshot; the hfv_batch_* families are
+  // rendered only when this is set.
+  std::optional<BatchProgress> batches;
 };
 
 class Metrics {

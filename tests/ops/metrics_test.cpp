@@ -94,3 +94,15 @@ TEST_CASE("ops: the metrics reader skips comments and malformed lines", "[ops][m
   CHECK(s.at("x") == 1);
   CHECK(s.at("y{a=\"b c\"}") == 2.5);
 }
+
+TEST_CASE("ops: batch progress is rendered only when the service provides it", "[ops][metrics]") {
+  b::Metrics m;
+  CHECK(b::parse_metrics_text(m.render({})).count("hfv_batches_running") == 0);
+  b::LiveState live;
+  live.batches = b::BatchProgress{2, 100, 40, 6};
+  const auto s = b::parse_metrics_text(m.render(live));
+  CHECK(s.at("hfv_batches_running") == 2);
+  CHECK(s.at(R"(hfv_batch_households{state="total"})") == 100);
+  CHECK(s.at(R"(hfv_batch_households{state="done"})") == 40);
+  CHECK(s.at("hfv_batch_members_in_flight") == 6);
+}
