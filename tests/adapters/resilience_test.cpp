@@ -265,7 +265,11 @@ TEST_CASE("resilience: the agency never sees more than max_concurrent requests a
     const json counts = sim.counts();
     CHECK(counts["max_in_flight"]["bank"] == 4);  // the limit, reached
     CHECK(took >= milliseconds(24 / 4 * 100 - 20));
-    CHECK(rig.stats(Source::kBank).in_flight == 0);
+    const a::AgencyStats st = rig.stats(Source::kBank);
+    CHECK(st.in_flight == 0);
+    CHECK(st.latency_count == 24);
+    CHECK(st.latency_ms_sum >= 24 * 100);  // each waited out the agency's latency
+    CHECK(st.failures == 0);
   }
   sim.reset_counts();
   {
