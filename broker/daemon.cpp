@@ -197,6 +197,14 @@ int run_daemon(const std::filesystem::path& config_file) {
   BatchManager batches(io.get_executor(), service, **reviews, **audit, blocking, *config);
   service.set_batches(&batches);
   batches.start();
+  // The pid file lets `brokerctl reload` send SIGHUP (already caught, see
+  // above); written before the port file announces the daemon, removed on a
+  // clean stop.
+  if (!config->pid_file.empty()) {
+    if (auto s = crypto::replace_file_atomically(config->pid_file, std::to_string(::getpid()) + "\n", 0644); !s) {
+      return fail("pid file", s.error());
+    }
+  }
   Server server(io, *config, service);
   if (auto s = server.start(); !s) return fail("listen", s.error());
 
@@ -205,13 +213,6 @@ int run_daemon(const std::filesystem::path& config_file) {
   started.principal = "brokerd";
   started.status = "ok";
   if (auto r = (*audit)->append_blocking({started}); !r) return fail("audit log", r.error());
-  // The pid file lets `brokerctl reload` send SIGHUP; written after the
-  // port file, removed on a clean stop.
-  if (!config->pid_file.empty()) {
-    if (auto s = crypto::replace_file_atomically(config->pid_file, std::to_string(::getpid()) + "\n", 0644); !s) {
-      return fail("pid file", s.error());
-    }
-  }
   log_event(LogLevel::kInfo, "started", {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
 
   // Graceful shutdown: stop accepting, let requests in flight finish (up to
