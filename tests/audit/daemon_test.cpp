@@ -223,6 +223,48 @@ TEST_CASE("audit: A full audit disk refuses verifications with 503 and queries n
   CHECK(s.sim_requests() == before);
 }
 
+TEST_CASE("audit: A read-only audit directory stops the daemon before any agency is asked",
+          "[audit][integration][durability]") {
+  Setup s;
+  s.start();
+  const std::string auth = s.authorize("RO-1", json::array({kIds[0]}));
+  REQUIRE(s.verify("RO-1", auth, kIds[0]).status == 200);
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  const long before = s.sim_requests();
+  // The data folder becomes read-only in a mount namespace of the daemon's
+  // own (a read-only bind mount; root ignores permission bits, so chmod
+  // would prove nothing). Linux refuses to remount a folder read-only while
+  // a file in it is open for writing, so the daemon meets it at start.
+  const fs::path data = s.broker_dir / "data";
+  const fs::path wrap = s.dir.path / "readonly.sh";
+  std::ofstream(wrap) << "#!/bin/sh\nset -e\nmount --bind \"$1\" \"$1\"\n"
+                         "mount -o remount,bind,ro \"$1\"\nshift\nexec \"$@\"\n";
+  const std::string probe = "unshare -m --propagation private /bin/sh '" + wrap.string() + "' '" +
+                            data.string() + "' /bin/sh -c '! touch \"$0\"/probe' '" +
+                            data.string() + "' 2>/dev/null";
+  if (std::system(probe.c_str()) != 0) {
+    WARN("mount namespaces are not available here: read-only case not exercised");
+    return;
+  }
+  fs::remove(s.broker_dir / "run" / "brokerd.port");
+  Process daemon({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", wrap.string(),
+                  data.string(), BROKERD_BIN, "run", "--config",
+                  (s.broker_dir / "brokerd.json").string()},
+                 s.dir.path / "brokerd-ro.log");
+  const auto status = daemon.stop(0, std::chrono::seconds(30));  // signal 0: only wait
+  REQUIRE(status.has_value());
+  CHECK(*status != 0);
+  const std::string log = hfv::testing::read_file(s.dir.path / "brokerd-ro.log");
+  CHECK(log.find("audit log") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.broker_dir / "run" / "brokerd.port"));
+  CHECK(s.sim_requests() == before);
+  // Writable again, it starts and the log still verifies.
+  s.start();
+  auto verified = https("GET", s.url + "/v1/audit/verify", s.supervisor);
+  REQUIRE(verified.status == 200);
+  CHECK(json::parse(verified.body)["ok"] == true);
+}
+
 TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work end to end",
           "[audit][integration][api]") {
   Setup s;
