@@ -324,7 +324,18 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     if (status == 200) break;
     error = body.value("error", std::string("http_") + std::to_string(status));
     if (status == 503 && error == "verification_interrupted") {
-      ++item.attempt;  // the crash interrupted it: a fresh attempt, no backoff
+      // A crash interrupted it. If its report was already issued (audited)
+      // the household was verified in this batch and must not be again;
+      // otherwise a fresh attempt.
+      auto issued = co_await run_blocking(blocking_, [&] { return issued_in_batch(run->batch.id, item.case_id); });
+      if (issued && *issued) {
+        item.verification_id = (*issued)->first;
+        item.outcome = (*issued)->second;
+        status = 200;
+        error = "report_not_stored";  // issued before the crash, not stored: no comparison
+        break;
+      }
+      ++item.attempt;
       continue;
     }
     if ((status == 429 || status == 503) && item.attempt + 1 < config_.batch_max_attempts && !stopping_) {
@@ -340,7 +351,14 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   }
   item.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   item.http_status = status;
-  if (status == 200) {
+  if (status == 200 && error == "report_not_stored") {
+    item.state = "done";
+    item.error = error;
+    item.classification.clear();
+    item.changes_json = "[]";
+    item.severity = 0;
+    ++run->done;
+  } else if (status == 200) {
     item.state = "done";
     item.error.clear();
     item.verification_id = body.value("verification_id", "");
@@ -394,6 +412,32 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   run->completions.push_back(now);
   while (!run->completions.empty() && now - run->completions.front() > kRateWindow) run->completions.pop_front();
   run->dirty.push_back(item);
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> BatchManager::issued_in_batch(
+    const std::string& batch_id, const std::string& case_id) const {
+  using Found = std::optional<std::pair<std::string, std::string>>;
+  audit::AuditQuery q;
+  q.case_id = case_id;
+  q.actions = {"verification.request", "verification.report"};
+  q.limit = 1000;
+  std::set<std::string> ours;  // verification ids started by this batch
+  for (;;) {
+    auto rows = audit_.query(q);
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) {
+      const json body = json::parse(r.body, nullptr, false);
+      if (!body.is_object()) continue;
+      const std::string action = body.value("action", ""), id = body.value("request_id", "");
+      if (action == "verification.request" && body.value("detail", "").find("batch=" + batch_id) != std::string::npos) {
+        ours.insert(id);
+      } else if (action == "verification.report" && ours.contains(id)) {
+        return Found(std::pair{id, body.value("outcome", "")});
+      }
+      q.after_seq = r.seq;
+    }
+    if (static_cast<std::int64_t>(rows->size()) < q.limit) return Found();
+  }
 }
 
 audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id) const {
@@ -650,6 +694,12 @@ net::awaitable<ApiResponse> BatchManager::cancel(const ApiRequest& request, cons
     r.detail = "remaining=" + std::to_string(run.items.size() - run.done - run.failed - run.cancelled);
     std::vector<audit::AuditRecord> rows{r};
     (void)co_await audit_.append(std::move(rows));
+    // Durable at once: a crash from here on must not resume the batch.
+    auto saved = co_await run_blocking(blocking_, [&]() -> Status {
+      if (auto s = store_.cancel_pending(id); !s) return s;
+      return store_.set_batch_state(id, "cancelled", 0);
+    });
+    if (!saved) log_event(LogLevel::kError, "batch_cancel_not_saved", {{"batch_id", id}});
   }
   json j = progress_json(run);
   j["cancel_requested"] = true;

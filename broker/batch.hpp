@@ -13,8 +13,11 @@
 //    Idempotency-Key "B.i.n". A completed verification whose result was not
 //    yet written is therefore replayed from the report store (an audited
 //    read, no agency query, no second report); one interrupted by the crash
-//    is retried under attempt n+1. The audit shows one verification.report
-//    per household per batch (its verification.request says "batch=B").
+//    is retried under attempt n+1 — unless the audit log shows its report
+//    was issued before the crash (issued, not yet stored): then it counts as
+//    done ("report_not_stored", outcome from the audit, no comparison). The
+//    audit shows one verification.report per household per batch (its
+//    verification.request says "batch=B").
 //  - Throttled: batch households in flight, counted in members (one query
 //    per member per agency), never exceed capacity_share of the smallest
 //    agency concurrency limit; while interactive requests are in flight the
@@ -82,6 +85,10 @@ class BatchManager {
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;
   audit::AuditRecord audit_base(const Principal* principal, const std::string& operator_id) const;
+  // Blocking: the (verification id, outcome) of a report the audit log shows
+  // was issued for `case_id` by a verification this batch started.
+  Result<std::optional<std::pair<std::string, std::string>>> issued_in_batch(const std::string& batch_id,
+                                                                          const std::string& case_id) const;
 
   boost::asio::any_io_executor executor_;
   Service& service_;

@@ -86,7 +86,8 @@ Result<std::optional<StoredVerification>> ReportStore::find(const std::string& i
 Result<std::optional<StoredVerification>> ReportStore::find_by_key(const std::string& principal,
                                                                    const std::string& key) {
   return query_one(std::string("SELECT ") + kColumns +
-                       " FROM verifications WHERE principal = ? AND idempotency_key = ?;",
+                       " FROM verifications WHERE principal = ? AND idempotency_key = ?"
+                       " AND idempotency_key != '';",  // lets SQLite use the partial unique index
                    {principal, key});
 }
 

@@ -8,9 +8,11 @@
 //    exactly one issued report per household of the batch.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "audit/audit_log.hpp"
 #include "crypto/keys.hpp"
@@ -174,15 +176,30 @@ void configure(json& config, const fs::path&) {
   config["review"] = {{"batch_capacity_share", 0.5}, {"change_share", 0.1}};
 }
 
-void register_households(Stack& stack, Client& client, Dataset& d) {
-  for (auto& hh : d.households) {
-    json body = {{"case_id", hh.case_id},        {"members", hh.ids},
-                 {"categories", "all"},          {"valid_from", "2026-01-01"},
-                 {"valid_until", "2027-12-31"},  {"form_sha256", std::string(64, 'c')}};
-    auto r = client.send("POST", stack.url + "/v1/authorizations", body.dump());
-    REQUIRE(r.status == 201);
-    hh.authorization_id = json::parse(r.body)["authorization_id"].get<std::string>();
+// One authorisation per household, from several connections at once.
+void register_households(Stack& stack, Client&, Dataset& d) {
+  constexpr std::size_t kThreads = 8;
+  std::atomic<std::size_t> refused{0};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Client client(stack.case_system);
+      for (std::size_t h = t; h < d.households.size(); h += kThreads) {
+        auto& hh = d.households[h];
+        json body = {{"case_id", hh.case_id},       {"members", hh.ids},
+                     {"categories", "all"},         {"valid_from", "2026-01-01"},
+                     {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
+        auto r = client.send("POST", stack.url + "/v1/authorizations", body.dump());
+        if (r.status != 201) {
+          ++refused;
+          continue;
+        }
+        hh.authorization_id = json::parse(r.body)["authorization_id"].get<std::string>();
+      }
+    });
   }
+  for (auto& t : threads) t.join();
+  REQUIRE(refused == 0);
 }
 
 std::string ndjson(const Dataset& d, std::size_t from, std::size_t to) {
@@ -421,6 +438,40 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     CHECK(text.find("100.0%") != std::string::npos);  // the progress bar reached the end
     CHECK(fs::exists(data.path / "small-out" / "changes.csv"));
     CHECK(fs::exists(data.path / "small-out" / "statistics.svg"));
+  }
+
+  // Refusals: a bad line is named, a case twice, nothing due.
+  {
+    const std::string two = ndjson(d, 0, 2);
+    auto bad = after.send("POST", stack.url + "/v1/batches", two.substr(0, two.find('\n') + 1) + "{\"case_id\": 1}\n");
+    CHECK(bad.status == 400);
+    CHECK(json::parse(bad.body)["field"].get<std::string>().starts_with("line 2"));
+    auto twice = after.send("POST", stack.url + "/v1/batches", ndjson(d, 0, 1) + ndjson(d, 0, 1));
+    CHECK(twice.status == 400);
+    CHECK(json::parse(twice.body)["error"] == "duplicate_household");
+    auto none = after.send("POST", stack.url + "/v1/batches", R"({"due_by": "2026-01-01"})");
+    CHECK(none.status == 400);
+    CHECK(json::parse(none.body)["error"] == "empty_batch");
+    auto unknown = after.send("GET", stack.url + "/v1/batches/bat_000000000000000000000000");
+    CHECK(unknown.status == 404);
+  }
+  // Due by a date: the latest verification of every household in 230100;
+  // cancelled at once, households in flight finish and the rest are cancelled.
+  {
+    const std::string due = start_batch(after, stack.url, R"({"due_by": "2099-12-31", "jurisdictions": ["230100"]})");
+    auto cancel = after.send("DELETE", stack.url + "/v1/batches/" + due);
+    REQUIRE(cancel.status == 200);
+    CHECK(json::parse(cancel.body)["cancel_requested"] == true);
+    const Watched c = wait_for(after, stack.url, due, std::chrono::seconds(120));
+    CHECK(c.last["state"] == "cancelled");
+    CHECK(c.last["mode"] == "due");
+    CHECK(c.last["total"] == 1500 / 5);  // each 230100 household once, by its latest verification
+    CHECK(c.last["cancelled"].get<long>() > 0);
+    CHECK(c.last["done"].get<long>() + c.last["failed"].get<long>() + c.last["cancelled"].get<long>() ==
+          c.last["total"].get<long>());
+    auto again = after.send("POST", stack.url + "/v1/batches/" + due + "/cancel");
+    CHECK(again.status == 200);
+    CHECK(json::parse(again.body)["state"] == "cancelled");
   }
 
   // The audit: one issued report per household of the batch.
