@@ -133,7 +133,7 @@ class Client {
     curl_easy_setopt(curl_, CURLOPT_CAINFO, tls.ca_file.c_str());
     curl_easy_setopt(curl_, CURLOPT_SSLCERT, tls.cert_file.c_str());
     curl_easy_setopt(curl_, CURLOPT_SSLKEY, tls.key_file.c_str());
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 300L);  // a busy machine: slow, not failed
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
       static_cast<std::string*>(u)->append(d, s * n);
       return s * n;
@@ -260,6 +260,20 @@ std::string start_batch(Client& client, const std::string& url, const std::strin
   return j["batch_id"].get<std::string>();
 }
 
+// Replaces the stack's simulator with one serving `dataset` on the same
+// port (the broker's agency URLs stay valid); waits until it listens (a
+// large dataset takes a while to load on a busy machine).
+void restart_sim(Stack& stack, const fs::path& dataset, const std::string& name) {
+  const std::string port = hfv::testing::read_file(stack.dir.path / "sim.port");
+  REQUIRE(stack.sim->stop(SIGTERM) == 0);
+  const fs::path port_file = stack.dir.path / (name + ".port");
+  stack.sim = std::make_unique<Process>(
+      std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", dataset.string(), "--listen",
+                               "127.0.0.1:" + port.substr(0, port.find('\n')), "--port-file", port_file.string()},
+      stack.dir.path / (name + ".log"));
+  hfv::testing::wait_for_file(port_file, std::chrono::seconds(300));
+}
+
 std::string first_line_after_header(const std::string& csv) {
   const auto start = csv.find('\n') + 1;
   return csv.substr(start, csv.find('\n', start) - start);
@@ -273,7 +287,9 @@ TEST_CASE("batch: 10000 households across five jurisdictions, counts add up, the
   Dataset d = make_dataset(10000, 600, 0);
   d.write(data.path / "before.json", false);
   d.write(data.path / "after.json", true);
-  Stack stack(configure, data.path / "before.json");
+  std::ofstream(data.path / "empty.json") << R"({"persons": {}})";
+  Stack stack(configure, data.path / "empty.json");
+  restart_sim(stack, data.path / "before.json", "sim-before");
   Client client(stack.case_system);
   register_households(stack, client, d);
 
@@ -285,13 +301,7 @@ TEST_CASE("batch: 10000 households across five jurisdictions, counts add up, the
   CHECK(first.last["households_with_changes"] == 0);
 
   // The agencies' data changes: the simulator restarts on the same port.
-  const std::string port = hfv::testing::read_file(stack.dir.path / "sim.port");
-  REQUIRE(stack.sim->stop(SIGTERM) == 0);
-  stack.sim = std::make_unique<Process>(
-      std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (data.path / "after.json").string(), "--listen",
-                               "127.0.0.1:" + port.substr(0, port.find('\n'))},
-      stack.dir.path / "sim2.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  restart_sim(stack, data.path / "after.json", "sim-after");
 
   const auto started = std::chrono::steady_clock::now();
   const std::string id = start_batch(client, stack.url, ndjson(d, 0, d.households.size()));
@@ -386,7 +396,9 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
   hfv::testing::TempDir data("hfv-batch-kill");
   Dataset d = make_dataset(1500, 0, 500000);
   d.write(data.path / "dataset.json", false);
-  Stack stack(configure, data.path / "dataset.json");
+  std::ofstream(data.path / "empty.json") << R"({"persons": {}})";
+  Stack stack(configure, data.path / "empty.json");
+  restart_sim(stack, data.path / "dataset.json", "sim-data");
   Client client(stack.case_system);
   register_households(stack, client, d);
 
