@@ -256,7 +256,7 @@ TEST_CASE("fanout: 4 members x 11 agencies, categories respected, deadline cance
   CHECK(cancelled == 4);
 }
 
-TEST_CASE("fanout: a failing agency fails its sources, never eligible; the breaker opens and recovers",
+TEST_CASE("fanout: a failing agency fails its sources, never eligible, and the breaker opens and recovers",
           "[integration][fanout]") {
   hfv::testing::TempDir data("hfv-fanout-data");
   Stack s(adjust, write_dataset(data.path));
