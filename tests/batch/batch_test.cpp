@@ -89,8 +89,9 @@ struct Dataset {
                                                 {"share", 100}}});
         }
         if (m == 0 && p == kBusiness) {
-          char uscc[24];
-          std::snprintf(uscc, sizeof uscc, "91%sMA%07zuX", hh.region.c_str(), h);
+          std::string serial = std::to_string(h);
+          serial.insert(0, serial.size() < 7 ? 7 - serial.size() : 0, '0');
+          const std::string uscc = "91" + hh.region + "MA" + serial + "X";
           person["business"] = json::array({{{"uscc", uscc},
                                              {"role", "legal_representative"},
                                              {"subscribed_capital", "100000.00"},
