@@ -351,35 +351,40 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   }
   item.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   item.http_status = status;
-  if (status == 200 && error == "report_not_stored") {
-    item.state = "done";
-    item.error = error;
-    item.classification.clear();
-    item.changes_json = "[]";
-    item.severity = 0;
-    ++run->done;
-  } else if (status == 200) {
+  const bool recovered = status == 200 && error == "report_not_stored";
+  if (status == 200) {
     item.state = "done";
     item.error.clear();
-    item.verification_id = body.value("verification_id", "");
-    item.outcome = body.value("outcome", "");
-    item.classification = body.value("classification", "");
     std::set<std::string> failed;
     bool back_off = false;
-    if (body.contains("sources") && body["sources"].is_array()) {
-      for (const auto& s : body["sources"]) {
-        const std::string st = s.value("status", "");
-        if (st != "error" && st != "timeout") continue;
-        failed.insert(s.value("source", ""));
-        const std::string detail = s.value("detail", "");
-        if (st == "timeout" || detail.find("429") != std::string::npos ||
-            detail.find("circuit open") != std::string::npos) {
-          back_off = true;
+    if (!recovered) {
+      item.verification_id = body.value("verification_id", "");
+      item.outcome = body.value("outcome", "");
+      item.classification = body.value("classification", "");
+      if (body.contains("sources") && body["sources"].is_array()) {
+        for (const auto& s : body["sources"]) {
+          const std::string st = s.value("status", "");
+          if (st != "error" && st != "timeout") continue;
+          failed.insert(s.value("source", ""));
+          const std::string detail = s.value("detail", "");
+          if (st == "timeout" || detail.find("429") != std::string::npos ||
+              detail.find("circuit open") != std::string::npos) {
+            back_off = true;
+          }
         }
+      }
+      record_outcome(failed.empty(), back_off);
+    } else {
+      // Issued before the crash, its report not stored: the review record
+      // (written before the report was issued, settled at start-up) has
+      // what the report said.
+      auto record = co_await run_blocking(blocking_, [&] { return store_.find(item.verification_id); });
+      if (record && *record) {
+        item.classification = (*record)->classification;
+        failed.insert((*record)->failed_sources.begin(), (*record)->failed_sources.end());
       }
     }
     item.failed_sources.assign(failed.begin(), failed.end());
-    record_outcome(failed.empty(), back_off);
     // Change detection against the household's previous verification.
     auto compared = co_await run_blocking(blocking_, [&]() -> Result<std::vector<Change>> {
       auto current = store_.find(item.verification_id);
@@ -400,6 +405,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       item.severity = 0;
       item.error = "no_review_record";
     }
+    if (recovered && item.error.empty()) item.error = "report_not_stored";  // the case worker cannot fetch it
     ++run->done;
   } else {
     item.state = "failed";

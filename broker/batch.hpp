@@ -15,7 +15,9 @@
 //    read, no agency query, no second report); one interrupted by the crash
 //    is retried under attempt n+1 — unless the audit log shows its report
 //    was issued before the crash (issued, not yet stored): then it counts as
-//    done ("report_not_stored", outcome from the audit, no comparison). The
+//    done ("report_not_stored", outcome from the audit; classification and
+//    comparison from the household's review record, which is written before
+//    the report is issued and settled at start-up, see review_store.hpp). The
 //    audit shows one verification.report per household per batch (its
 //    verification.request says "batch=B").
 //  - Throttled: batch households in flight, counted in members (one query

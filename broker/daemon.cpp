@@ -166,6 +166,13 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!reports) return fail("state database", reports.error());
   auto reviews = ReviewStore::open(config->review_db, crypto::derive_key(*master, kPurposeReviewDb));
   if (!reviews) return fail("review database", reviews.error());
+  // Review records a crash left pending: issued per the audit, or dropped.
+  auto settled = settle_pending_reviews(**reviews, **audit);
+  if (!settled) return fail("review database", settled.error());
+  if (settled->issued + settled->dropped > 0) {
+    log_event(LogLevel::kInfo, "review_records_settled",
+              {{"issued", settled->issued}, {"dropped", settled->dropped}});
+  }
 
   net::io_context io(1);
   adapters::HttpClient http(io);

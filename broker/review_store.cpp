@@ -83,6 +83,16 @@ Status in_transaction(audit::SqlcipherDb& db, F body) {
   return db.exec("COMMIT;");
 }
 
+Status add_issued_column(audit::SqlcipherDb& db) {
+  auto info = db.prepare("PRAGMA table_info(reviews);");
+  if (!info) return info.error();
+  while (info->step()) {
+    if (info->column_text(1) == "issued") return {};
+  }
+  if (auto s = info->status(); !s) return s;
+  return db.exec("ALTER TABLE reviews ADD COLUMN issued INTEGER NOT NULL DEFAULT 1;");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::path& path,
@@ -98,7 +108,8 @@ Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::pa
           " classification TEXT NOT NULL, income_pc_fen INTEGER, assets_pc_fen INTEGER, benefit_fen INTEGER,"
           " real_estate TEXT NOT NULL, vehicles TEXT NOT NULL, businesses TEXT NOT NULL,"
           " failed_sources TEXT NOT NULL, review_months INTEGER NOT NULL, review_category TEXT NOT NULL,"
-          " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL);"
+          " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL,"
+          " issued INTEGER NOT NULL DEFAULT 1);"
           "CREATE INDEX IF NOT EXISTS reviews_household ON reviews(principal, jurisdiction, case_id, seq);"
           "CREATE TABLE IF NOT EXISTS batches ("
           " id TEXT PRIMARY KEY, principal TEXT NOT NULL, operator_id TEXT NOT NULL, mode TEXT NOT NULL,"
@@ -116,16 +127,45 @@ Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::pa
       !s) {
     return s.error();
   }
+  // Review databases made before records could be pending lack the column.
+  if (auto added = add_issued_column(**db); !added) return added.error();
   return std::unique_ptr<ReviewStore>(new ReviewStore(std::move(*db)));
 }
 
-Status ReviewStore::record(const ReviewRecord& r) {
+Status ReviewStore::record(const ReviewRecord& r) { return insert_review(r, true); }
+
+Status ReviewStore::record_pending(const ReviewRecord& r) { return insert_review(r, false); }
+
+Status ReviewStore::mark_issued(const std::string& verification_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("UPDATE reviews SET issued = 1 WHERE verification_id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, verification_id);
+  stmt->step();
+  return stmt->status();
+}
+
+Status ReviewStore::drop_pending(const std::string& verification_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("DELETE FROM reviews WHERE verification_id = ? AND issued = 0;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, verification_id);
+  stmt->step();
+  return stmt->status();
+}
+
+Result<std::vector<ReviewRecord>> ReviewStore::pending() {
+  return query_reviews("issued = 0 ORDER BY seq;", {}, std::nullopt);
+}
+
+Status ReviewStore::insert_review(const ReviewRecord& r, bool issued) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(
       "INSERT OR IGNORE INTO reviews (verification_id, principal, case_id, jurisdiction, programme, area,"
       " reference_date, authorization_id, members, outcome, classification, income_pc_fen, assets_pc_fen,"
       " benefit_fen, real_estate, vehicles, businesses, failed_sources, review_months, review_category,"
-      " next_review, batch_id, completed_unix) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+      " next_review, batch_id, completed_unix, issued)"
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
   if (!stmt) return stmt.error();
   stmt->bind(1, r.verification_id).bind(2, r.principal).bind(3, r.case_id).bind(4, r.jurisdiction);
   stmt->bind(5, r.programme).bind(6, r.area).bind(7, r.reference_date).bind(8, r.authorization_id);
@@ -136,6 +176,7 @@ Status ReviewStore::record(const ReviewRecord& r) {
   stmt->bind(15, list_text(r.real_estate)).bind(16, list_text(r.vehicles)).bind(17, list_text(r.businesses));
   stmt->bind(18, list_text(r.failed_sources)).bind(19, r.review_months).bind(20, r.review_category);
   stmt->bind(21, r.next_review).bind(22, r.batch_id).bind(23, r.completed_unix);
+  stmt->bind(24, std::int64_t{issued ? 1 : 0});
   stmt->step();
   return stmt->status();
 }
@@ -164,7 +205,7 @@ Result<std::optional<ReviewRecord>> ReviewStore::find(const std::string& verific
 
 Result<std::optional<ReviewRecord>> ReviewStore::previous(const ReviewRecord& current) {
   auto rows = query_reviews(
-      "principal = ? AND jurisdiction = ? AND case_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1;",
+      "issued = 1 AND principal = ? AND jurisdiction = ? AND case_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1;",
       {current.principal, current.jurisdiction, current.case_id}, current.seq);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<ReviewRecord>();
@@ -175,7 +216,8 @@ Result<std::vector<ReviewRecord>> ReviewStore::due(const std::string& principal,
                                                    const std::vector<std::string>& jurisdictions) {
   auto rows = query_reviews(
       "principal = ? AND next_review != '' AND next_review <= ? AND seq = (SELECT MAX(seq) FROM reviews l"
-      " WHERE l.principal = r.principal AND l.jurisdiction = r.jurisdiction AND l.case_id = r.case_id)"
+      " WHERE l.issued = 1 AND l.principal = r.principal AND l.jurisdiction = r.jurisdiction"
+      " AND l.case_id = r.case_id)"
       " ORDER BY jurisdiction, case_id;",
       {principal, due_by}, std::nullopt);
   if (!rows) return rows.error();
@@ -326,6 +368,39 @@ Status ReviewStore::cancel_pending(const std::string& batch_id) {
   stmt->bind(1, batch_id);
   stmt->step();
   return stmt->status();
+}
+
+Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit::AuditLog& audit) {
+  auto pending = reviews.pending();
+  if (!pending) return pending.error();
+  SettledReviews settled;
+  for (const auto& r : *pending) {
+    // The report of this verification, if it was issued, is audited under
+    // the household's case id.
+    audit::AuditQuery q;
+    q.case_id = r.case_id;
+    q.action = "verification.report";
+    q.limit = 1000;
+    bool issued = false;
+    while (!issued) {
+      auto rows = audit.query(q);
+      if (!rows) return rows.error();
+      for (const auto& row : *rows) {
+        const json body = json::parse(row.body, nullptr, false);
+        if (body.is_object() && body.value("request_id", "") == r.verification_id &&
+            body.value("status", "") == "issued") {
+          issued = true;
+          break;
+        }
+        q.after_seq = row.seq;
+      }
+      if (static_cast<std::int64_t>(rows->size()) < q.limit) break;
+    }
+    auto s = issued ? reviews.mark_issued(r.verification_id) : reviews.drop_pending(r.verification_id);
+    if (!s) return s.error();
+    ++(issued ? settled.issued : settled.dropped);
+  }
+  return settled;
 }
 
 }  // namespace hfv::broker

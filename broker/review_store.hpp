@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "audit/sqlcipher_db.hpp"
 #include "common/result.hpp"
 
@@ -97,7 +98,16 @@ class ReviewStore {
                                                    const crypto::SecretKey& key);
 
   // --- reviews
-  Status record(const ReviewRecord& r);
+  // A verification's record is written "pending" before its report is
+  // issued (audited), and marked issued right after; only issued records
+  // count for previous() and due(). So a crash between the audit and the
+  // report store loses no review: settle_pending_reviews() (below) decides
+  // at start-up what the audit says of each pending record.
+  Status record(const ReviewRecord& r);  // issued at once
+  Status record_pending(const ReviewRecord& r);
+  Status mark_issued(const std::string& verification_id);
+  Status drop_pending(const std::string& verification_id);
+  Result<std::vector<ReviewRecord>> pending();
   Result<std::optional<ReviewRecord>> find(const std::string& verification_id);
   // The latest record of the same household written before `before_seq`.
   Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current);
@@ -122,10 +132,21 @@ class ReviewStore {
 
  private:
   explicit ReviewStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
+  Status insert_review(const ReviewRecord& r, bool issued);
   Result<std::vector<ReviewRecord>> query_reviews(const std::string& where, std::initializer_list<std::string> text,
                                                   std::optional<std::int64_t> int_arg);
   std::mutex mutex_;
   std::unique_ptr<audit::SqlcipherDb> db_;
 };
+
+// After a restart: every pending review record whose report the audit log
+// holds as issued ("verification.report" with its verification id) is marked
+// issued; the others (the report was never issued) are dropped. Returns how
+// many were marked issued and how many dropped.
+struct SettledReviews {
+  std::int64_t issued = 0;
+  std::int64_t dropped = 0;
+};
+Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit::AuditLog& audit);
 
 }  // namespace hfv::broker

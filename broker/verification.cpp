@@ -349,6 +349,18 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   report["sources"] = sources;
   sign_report(report, *parts_.signer);
 
+  // What later reviews compare against (broker/review_store.hpp), written
+  // pending before the report is issued so that a crash between the audit
+  // and the report store cannot lose it; marked issued once audited. A
+  // failure here costs only the next review its comparison: logged.
+  const bool reviewing = parts_.reviews != nullptr;
+  if (reviewing) {
+    const ReviewRecord review =
+        review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
+    auto recorded = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->record_pending(review); });
+    if (!recorded) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  }
+
   audit::AuditRecord issued = a.base;
   issued.action = "verification.report";
   issued.status = "issued";
@@ -358,21 +370,19 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   rows.push_back(std::move(issued));
   if (!co_await parts_.audit->append(std::move(rows))) {
     ApiResponse withheld = error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
-    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 503, withheld.body.dump()); });
+    (void)co_await run_blocking(*parts_.blocking, [&] {
+      if (reviewing) (void)parts_.reviews->drop_pending(a.id);
+      return parts_.reports->finish(a.id, 503, withheld.body.dump());
+    });
     co_return withheld;
+  }
+  if (reviewing) {
+    auto marked = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->mark_issued(a.id); });
+    if (!marked) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
   }
   const std::string report_text = report.dump();
   auto saved = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 200, report_text); });
   if (!saved) co_return error_response(503, "state_unavailable", "the report could not be stored");
-  if (parts_.reviews != nullptr) {
-    // What later reviews compare against (broker/review_store.hpp). The
-    // report is already issued and stored; a failure here only costs the
-    // next review its comparison, so it is logged, not answered.
-    const ReviewRecord review =
-        review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
-    auto recorded = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->record(review); });
-    if (!recorded) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
-  }
   ApiResponse done{200, std::move(report), {}};
   done.headers.emplace_back("X-HFV-Verification-Id", a.id);
   co_return done;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "broker/batch_review.hpp"
+#include "audit/audit_log.hpp"
 #include "broker/review_store.hpp"
 #include "crypto/keys.hpp"
 #include "tests/unit/temp_dir.hpp"
@@ -229,4 +230,69 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
   auto running = (*store)->batches_in_state("running");
   REQUIRE(running.ok());
   CHECK(running->size() == 1);
+}
+
+TEST_CASE("review store: a pending record does not count until the audit shows its report issued",
+          "[batch][review]") {
+  // Real parts: the encrypted review store and a real audit log file.
+  hfv::testing::TempDir dir("hfv-review-pending");
+  auto store = ReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random());
+  REQUIRE(store.ok());
+  auto audit = hfv::audit::AuditLog::open(dir.path / "audit.db", hfv::crypto::SecretKey::random());
+  REQUIRE(audit.ok());
+
+  ReviewRecord earlier = record("v-earlier", "C-9");
+  earlier.next_review = "2026-12-01";
+  REQUIRE((*store)->record(earlier).ok());
+  // Two later verifications of the same household, both pending when the
+  // process "crashed": the audit holds the report of one of them only.
+  ReviewRecord issued = record("v-issued", "C-9");
+  issued.next_review = "2026-12-05";
+  issued.outcome = "ineligible";
+  REQUIRE((*store)->record_pending(issued).ok());
+  ReviewRecord never = record("v-never", "C-9");
+  never.next_review = "2027-12-05";
+  REQUIRE((*store)->record_pending(never).ok());
+
+  // Pending records are invisible to due() and previous().
+  auto due = (*store)->due("case-system", "2026-12-31", {});
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().verification_id == "v-earlier");
+  auto pending = (*store)->pending();
+  REQUIRE(pending.ok());
+  CHECK(pending->size() == 2);
+
+  hfv::audit::AuditRecord report;
+  report.action = "verification.report";
+  report.principal = "case-system";
+  report.request_id = "v-issued";
+  report.case_id = "C-9";
+  report.status = "issued";
+  report.outcome = "ineligible";
+  hfv::audit::AuditRecord other_case = report;  // same id under another case does not count
+  other_case.request_id = "v-never";
+  other_case.case_id = "C-10";
+  REQUIRE((*audit)->append_blocking({report, other_case}).ok());
+
+  auto settled = hfv::broker::settle_pending_reviews(**store, **audit);
+  REQUIRE(settled.ok());
+  CHECK(settled->issued == 1);
+  CHECK(settled->dropped == 1);
+  pending = (*store)->pending();
+  REQUIRE(pending.ok());
+  CHECK(pending->empty());
+  CHECK_FALSE((*store)->find("v-never")->has_value());
+
+  due = (*store)->due("case-system", "2026-12-31", {});
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().verification_id == "v-issued");
+  auto current = (*store)->find("v-issued");
+  REQUIRE(current.ok());
+  REQUIRE(current->has_value());
+  auto previous = (*store)->previous(**current);
+  REQUIRE(previous.ok());
+  REQUIRE(previous->has_value());
+  CHECK((*previous)->verification_id == "v-earlier");
 }
