@@ -1,6 +1,7 @@
 #include "broker/batch_cli.hpp"
 
-#include <curl/curl.h>
+#include "broker/cli_http.hpp"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -18,53 +19,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Answer {
-  long status = 0;  // 0: no connection
-  std::string body;
-  std::string error;
-};
+using Answer = CliAnswer;
 
 struct Endpoint {
   std::string url, ca, cert, key, operator_id;
 };
 
+// Review calls may wait on a busy daemon: a longer timeout than status.
 Answer call(const Endpoint& e, const std::string& method, const std::string& path, const std::string& body = "",
             const std::string& content_type = "application/json") {
-  Answer answer;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    answer.error = "curl unavailable";
-    return answer;
-  }
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
-  headers = curl_slist_append(headers, ("X-Operator-Id: " + e.operator_id).c_str());
-  const std::string url = e.url + path;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_CAINFO, e.ca.c_str());
-  curl_easy_setopt(curl, CURLOPT_SSLCERT, e.cert.c_str());
-  curl_easy_setopt(curl, CURLOPT_SSLKEY, e.key.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
-    return s * n;
-  });
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  const CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
-  } else {
-    answer.error = curl_easy_strerror(rc);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return answer;
+  CliRequest r;
+  r.method = method;
+  r.url = e.url + path;
+  r.body = body;
+  r.headers = {"Content-Type: " + content_type, "X-Operator-Id: " + e.operator_id};
+  r.ca_file = e.ca;
+  r.cert_file = e.cert;
+  r.key_file = e.key;
+  r.timeout_seconds = 120;
+  return cli_http(r);
 }
 
 std::string read_text(const std::string& path) {

@@ -2,7 +2,6 @@
 // talk to a running daemon (over mTLS, and by SIGHUP); the others work on
 // files (a saved report, a copy of the audit database) without one.
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -21,6 +20,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
 #include "broker/batch_cli.hpp"
+#include "broker/cli_http.hpp"
 #include "broker/config.hpp"
 #include "broker/metrics.hpp"
 #include "broker/service.hpp"
@@ -204,11 +204,7 @@ int audit_public_key(const std::string& config_file) {
 
 // ---- status and reload: the running daemon ------------------------------
 
-struct Fetched {
-  long status = 0;  // 0: no HTTP answer
-  std::string body;
-  std::string error;
-};
+using Fetched = hfv::broker::CliAnswer;
 
 // Where and how to reach the daemon: from its config file, overridable.
 struct DaemonAccess {
@@ -218,35 +214,13 @@ struct DaemonAccess {
 };
 
 Fetched fetch(const DaemonAccess& access, const std::string& path) {
-  Fetched out;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    out.error = "cannot start libcurl";
-    return out;
-  }
-  const std::string url = access.url + path;
-  char error[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  if (!access.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, access.ca_file.c_str());
-  if (!access.cert_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, access.cert_file.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, access.key_file.c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* user) {
-    static_cast<std::string*>(user)->append(data, size * n);
-    return size * n;
-  });
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
-  } else {
-    out.error = error;
-  }
-  curl_easy_cleanup(curl);
-  return out;
+  hfv::broker::CliRequest r;
+  r.url = access.url + path;
+  r.ca_file = access.ca_file;
+  r.cert_file = access.cert_file;
+  r.key_file = access.key_file;
+  r.timeout_seconds = 10;
+  return hfv::broker::cli_http(r);
 }
 
 struct AccessOptions {

@@ -1,0 +1,29 @@
+// cli_http: the one blocking HTTPS call brokerctl makes to a running daemon
+// (status, reload, review run|status), with the daemon's CA and a client
+// certificate. Command-line use only: the daemon itself talks through the
+// curl-multi client on its Asio loop (adapters/http_client.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace hfv::broker {
+
+struct CliRequest {
+  std::string method = "GET";
+  std::string url;   // full URL
+  std::string body;  // sent unless the method is GET
+  std::vector<std::string> headers;  // "Name: value"
+  std::string ca_file, cert_file, key_file;  // empty: libcurl's default / no client certificate
+  long timeout_seconds = 10;
+};
+
+struct CliAnswer {
+  long status = 0;  // 0: no HTTP answer (see error)
+  std::string body;
+  std::string error;
+};
+
+CliAnswer cli_http(const CliRequest& request);
+
+}  // namespace hfv::broker
