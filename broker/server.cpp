@@ -88,6 +88,9 @@ net::awaitable<void> Server::accept_loop() {
       log_event(LogLevel::kWarn, "accept_failed", {{"reason", ec.message()}});
       continue;
     }
+    // Answers go out as several small TLS records: without TCP_NODELAY,
+    // Nagle holds the last one until the client's delayed ACK (~40 ms).
+    socket.set_option(tcp::no_delay(true), ec);
     net::co_spawn(io_, session(std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
       try {

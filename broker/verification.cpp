@@ -20,7 +20,9 @@ namespace hfv::broker {
 
 namespace net = boost::asio;
 using detail::error_response;
+using detail::BlockingCall;
 using detail::run_blocking;
+using detail::start_blocking;
 using nlohmann::json;
 
 net::awaitable<std::vector<SourceResult>> Service::fan_out(const std::vector<adapters::MemberQuery>& queries,
@@ -206,17 +208,26 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
     subject.status = "to_query";
     before.push_back(std::move(subject));
   }
-  if (!co_await parts_.audit->append(std::move(before))) {
-    co_return error_response(503, "audit_unavailable",
-                             "the audit log cannot be written, so no agency is queried");
+  // The running verification goes into the state database at the same time
+  // (it lets a retry with the same Idempotency-Key find it).
+  auto executor = co_await net::this_coro::executor;
+  auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
+  const auto appended = co_await parts_.audit->append(std::move(before));
+  const bool audited = bool(appended);
+  const Status stored = co_await storing.get();
+  if (!audited) {
+    ApiResponse refused =
+        error_response(503, "audit_unavailable", "the audit log cannot be written, so no agency is queried");
+    if (stored) {
+      (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 503, refused.body.dump()); });
+    }
+    co_return refused;
   }
-  auto stored = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->insert_running(row); });
   if (!stored) co_return error_response(503, "state_unavailable", "verifications cannot be stored now");
 
   if (!v.async) co_return co_await execute(accepted);
   // Asynchronous: answer now, finish in the background on this executor.
   ++in_flight_;  // so a graceful stop waits for it
-  auto executor = co_await net::this_coro::executor;
   net::co_spawn(executor, execute(accepted), [this](std::exception_ptr, ApiResponse) { --in_flight_; });
   ApiResponse accepted_response{202, {{"verification_id", a.id}, {"status", "running"}}, {}};
   accepted_response.headers.emplace_back("Location", "/v1/verifications/" + a.id);
@@ -303,11 +314,6 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
       results.push_back(std::move(r));
     }
   }
-  if (!after.empty() && !co_await parts_.audit->append(std::move(after))) {
-    ApiResponse withheld = error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
-    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 503, withheld.body.dump()); });
-    co_return withheld;
-  }
 
   policies::HouseholdInput input;
   input.member_count = a.request.members.size();
@@ -320,6 +326,22 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   input.programme = a.request.programme;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
+
+  // What later reviews compare against (broker/review_store.hpp): written
+  // pending, while the report is assembled and signed, and durable before
+  // the report is issued, so a crash between the audit and the report store
+  // cannot lose it; marked issued once audited. A failure here costs only
+  // the next review its comparison: logged, not answered.
+  auto executor = co_await net::this_coro::executor;
+  const bool reviewing = parts_.reviews != nullptr;
+  std::optional<BlockingCall<Status>> review_pending;
+  if (reviewing) {
+    review_pending.emplace(start_blocking(
+        *parts_.blocking, executor,
+        [this, review = review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id)] {
+          return parts_.reviews->record_pending(review);
+        }));
+  }
 
   json report = {{"verification_id", a.id},
                  {"case_id", a.request.case_id},
@@ -349,26 +371,19 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   report["sources"] = sources;
   sign_report(report, *parts_.signer);
 
-  // What later reviews compare against (broker/review_store.hpp), written
-  // pending before the report is issued so that a crash between the audit
-  // and the report store cannot lose it; marked issued once audited. A
-  // failure here costs only the next review its comparison: logged.
-  const bool reviewing = parts_.reviews != nullptr;
-  if (reviewing) {
-    const ReviewRecord review =
-        review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
-    auto recorded = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->record_pending(review); });
-    if (!recorded) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  if (review_pending && !co_await review_pending->get()) {
+    log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
   }
 
+  // One append for what each agency answered and the report issued: one
+  // group commit after the fan-out, not two.
   audit::AuditRecord issued = a.base;
   issued.action = "verification.report";
   issued.status = "issued";
   issued.outcome = report["outcome"].get<std::string>();
   issued.digest = crypto::to_hex(crypto::sha256(canonical_report(report)));
-  std::vector<audit::AuditRecord> rows;
-  rows.push_back(std::move(issued));
-  if (!co_await parts_.audit->append(std::move(rows))) {
+  after.push_back(std::move(issued));
+  if (!co_await parts_.audit->append(std::move(after))) {
     ApiResponse withheld = error_response(503, "audit_unavailable", "the audit log cannot be written; report withheld");
     (void)co_await run_blocking(*parts_.blocking, [&] {
       if (reviewing) (void)parts_.reviews->drop_pending(a.id);
@@ -376,12 +391,18 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
     });
     co_return withheld;
   }
+  // The review record and the report are stored at the same time (two
+  // databases, two pool threads).
+  std::optional<BlockingCall<Status>> marking;
   if (reviewing) {
-    auto marked = co_await run_blocking(*parts_.blocking, [&] { return parts_.reviews->mark_issued(a.id); });
-    if (!marked) log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+    marking.emplace(start_blocking(*parts_.blocking, executor, [this, id = a.id] { return parts_.reviews->mark_issued(id); }));
   }
-  const std::string report_text = report.dump();
-  auto saved = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, 200, report_text); });
+  auto saving = start_blocking(*parts_.blocking, executor,
+                               [this, id = a.id, text = report.dump()] { return parts_.reports->finish(id, 200, text); });
+  const Status saved = co_await saving.get();
+  if (marking && !co_await marking->get()) {
+    log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  }
   if (!saved) co_return error_response(503, "state_unavailable", "the report could not be stored");
   ApiResponse done{200, std::move(report), {}};
   done.headers.emplace_back("X-HFV-Verification-Id", a.id);
