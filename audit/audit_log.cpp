@@ -280,6 +280,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
     log->db_ = std::move(*db);
   }
   if (auto s = create_schema(*log->db_); !s) return s.error();
+  // Appends must not wait for WAL checkpoints (see sqlcipher_db.hpp).
+  if (auto s = log->db_->checkpoint_in_background(path, log->keyring_.db_key); !s) return s.error();
 
   // Rebuild the right edge of the tree, and check the anchor on the way.
   std::optional<SignedTreeHead> anchor;

@@ -1,5 +1,9 @@
 #include "audit/sqlcipher_db.hpp"
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <sqlite3.h>
 
 #include "crypto/hash.hpp"
@@ -101,7 +105,57 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
   return db;
 }
 
-SqlcipherDb::~SqlcipherDb() { sqlite3_close_v2(db_); }
+class SqlcipherDb::Checkpointer {
+ public:
+  Checkpointer(std::unique_ptr<SqlcipherDb> db, std::chrono::milliseconds interval)
+      : db_(std::move(db)), interval_(interval), thread_([this] { run(); }) {}
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      const bool stop = wake_.wait_for(lock, interval_, [this] { return stopping_; });
+      lock.unlock();
+      // Errors (busy, a reader holding an old snapshot) only mean the WAL
+      // is checkpointed next time.
+      (void)db_->exec("PRAGMA wal_checkpoint(PASSIVE);");
+      lock.lock();
+      if (stop) return;
+    }
+  }
+
+  std::unique_ptr<SqlcipherDb> db_;
+  std::chrono::milliseconds interval_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the rest is ready
+};
+
+SqlcipherDb::SqlcipherDb(sqlite3* db) : db_(db) {}
+
+SqlcipherDb::~SqlcipherDb() {
+  checkpointer_.reset();
+  sqlite3_close_v2(db_);
+}
+
+Status SqlcipherDb::checkpoint_in_background(const std::filesystem::path& path, const crypto::SecretKey& key,
+                                             std::chrono::milliseconds interval) {
+  if (checkpointer_) return {};
+  auto own = open(path, key, /*create=*/false);
+  if (!own) return own.error();
+  if (auto s = exec("PRAGMA wal_autocheckpoint = 0;"); !s) return s;
+  checkpointer_ = std::make_unique<Checkpointer>(std::move(*own), interval);
+  return {};
+}
 
 Status SqlcipherDb::exec(std::string_view sql) {
   char* err = nullptr;

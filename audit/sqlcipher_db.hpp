@@ -6,6 +6,7 @@
 // Threading: a connection is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -63,9 +64,21 @@ class SqlcipherDb {
   Status exec(std::string_view sql);
   Result<Statement> prepare(std::string_view sql);
 
+  // Moves WAL checkpoints off this connection's commits. By default SQLite
+  // checkpoints inside the commit that crosses 1,000 WAL pages, which stalls
+  // that writer (and every request waiting on it) for the checkpoint's
+  // fsyncs. After this call this connection never checkpoints; a thread of
+  // its own, with its own connection (opened with the same key), runs a
+  // PASSIVE checkpoint, which never blocks a writer, every `interval` and
+  // once more when this object is destroyed.
+  Status checkpoint_in_background(const std::filesystem::path& path, const crypto::SecretKey& key,
+                                  std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+
  private:
-  explicit SqlcipherDb(sqlite3* db) : db_(db) {}
+  class Checkpointer;
+  explicit SqlcipherDb(sqlite3* db);
   sqlite3* db_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // stopped before db_ is closed
 };
 
 }  // namespace hfv::audit

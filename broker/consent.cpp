@@ -52,6 +52,7 @@ Result<std::unique_ptr<ConsentStore>> ConsentStore::open(const std::filesystem::
       !s) {
     return s.error();
   }
+  if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<ConsentStore>(new ConsentStore(std::move(*db)));
 }
 

@@ -27,6 +27,7 @@ Result<std::unique_ptr<ReportStore>> ReportStore::open(const std::filesystem::pa
       !s) {
     return s.error();
   }
+  if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<ReportStore>(new ReportStore(std::move(*db)));
 }
 

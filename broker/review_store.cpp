@@ -129,6 +129,7 @@ Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::pa
   }
   // Review databases made before records could be pending lack the column.
   if (auto added = add_issued_column(**db); !added) return added.error();
+  if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<ReviewStore>(new ReviewStore(std::move(*db)));
 }
 
