@@ -111,32 +111,36 @@ net::awaitable<bool> AgencyGuard::sleep_until(Clock::time_point t, Deadline dead
   co_return Clock::now() < deadline;
 }
 
-net::awaitable<bool> AgencyGuard::acquire_slot(Deadline deadline) {
-  if (in_flight_ < static_cast<std::size_t>(config_.max_concurrent)) {
-    ++in_flight_;
+net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline) {
+  if (gate.in_use < static_cast<std::size_t>(config_.max_concurrent)) {
+    ++gate.in_use;
     co_return true;
   }
   auto waiter = std::make_shared<Waiter>(executor_);
   waiter->timer.expires_at(deadline);
-  waiters_.push_back(waiter);
+  gate.waiters.push_back(waiter);
   boost::system::error_code ignored;
   co_await waiter->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
-  if (waiter->granted) co_return true;  // the slot was handed over by release_slot()
-  std::erase(waiters_, waiter);
+  if (waiter->granted) co_return true;  // the place was handed over by leave()
+  std::erase(gate.waiters, waiter);
   co_return false;
 }
 
-void AgencyGuard::release_slot() {
-  while (!waiters_.empty()) {
-    auto next = waiters_.front();
-    waiters_.pop_front();
+void AgencyGuard::leave(Gate& gate) {
+  while (!gate.waiters.empty()) {
+    auto next = gate.waiters.front();
+    gate.waiters.pop_front();
     if (next->granted) continue;
-    next->granted = true;  // the slot passes on; in_flight_ stays
+    next->granted = true;  // the place passes on; in_use stays
     next->timer.cancel();
     return;
   }
-  --in_flight_;
+  --gate.in_use;
 }
+
+net::awaitable<bool> AgencyGuard::admit(Deadline deadline) { return enter(admitted_, deadline); }
+
+void AgencyGuard::leave() { leave(admitted_); }
 
 net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline) {
   if (config_.rate_per_second <= 0) co_return true;
@@ -210,6 +214,22 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
 
 net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, Deadline deadline) {
   ++counters_.queries;
+  // Wait for admission before anything else (memory, see admit()); the
+  // breaker is asked after it, so a half-open probe is not held here.
+  if (!co_await guard_->admit(deadline)) {
+    ++counters_.failures;
+    ++counters_.timeouts;
+    SourceResult r;
+    r.member_index = member.member_index;
+    r.source = inner_->source();
+    r.status = SourceStatus::kTimeout;
+    r.detail = "deadline passed while waiting to send (agency concurrency or rate limit)";
+    co_return r;
+  }
+  struct Admitted {
+    AgencyGuard& guard;
+    ~Admitted() { guard.leave(); }
+  } admitted{*guard_};
   if (!breaker_->allow()) {
     ++counters_.failures;
     ++counters_.short_circuited;

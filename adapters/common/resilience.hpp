@@ -87,8 +87,15 @@ class AgencyGuard {
   boost::asio::awaitable<HttpResult> fetch(HttpClient& http, HttpRequest request, Deadline deadline,
                                            int& attempts);
 
+  // Admission of whole queries (member × this agency), max_concurrent at a
+  // time: a query waits here, in a small frame, before its adapter builds
+  // requests, so a verification whose queries wait for this agency holds
+  // little memory (ResilientAdapter). false: the deadline passed first.
+  boost::asio::awaitable<bool> admit(Deadline deadline);
+  void leave();
+
   const ResilienceConfig& config() const { return config_; }
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const { return slots_.in_use; }
   // Retries sent so far and first attempts (for tests and metrics).
   std::uint64_t retries_sent() const { return retries_; }
   std::uint64_t first_attempts() const { return firsts_; }
@@ -103,16 +110,24 @@ class AgencyGuard {
     boost::asio::steady_timer timer;
     bool granted = false;
   };
-  boost::asio::awaitable<bool> acquire_slot(Deadline deadline);
-  void release_slot();
+  // At most `limit` holders; the others wait in order until a holder
+  // leaves or their deadline passes.
+  struct Gate {
+    std::size_t in_use = 0;
+    std::deque<std::shared_ptr<Waiter>> waiters;
+  };
+  boost::asio::awaitable<bool> enter(Gate& gate, Deadline deadline);
+  static void leave(Gate& gate);
+  boost::asio::awaitable<bool> acquire_slot(Deadline deadline) { return enter(slots_, deadline); }
+  void release_slot() { leave(slots_); }
   boost::asio::awaitable<bool> take_rate_token(Deadline deadline);
   bool take_retry_token();
   boost::asio::awaitable<bool> sleep_until(std::chrono::steady_clock::time_point t, Deadline deadline);
 
   boost::asio::any_io_executor executor_;
   ResilienceConfig config_;
-  std::size_t in_flight_ = 0;
-  std::deque<std::shared_ptr<Waiter>> waiters_;
+  Gate slots_;      // HTTP requests in flight
+  Gate admitted_;   // queries between admit() and leave()
   double tokens_ = 0;  // rate bucket (request tokens, not money)
   std::chrono::steady_clock::time_point refilled_{};
   int budget_centi_ = 100;  // retry budget in hundredths of a retry
