@@ -420,6 +420,18 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   run->dirty.push_back(item);
 }
 
+BatchProgress BatchManager::progress_snapshot() const {
+  BatchProgress p;
+  for (const auto& [id, run] : runs_) {
+    if (run->finished) continue;
+    ++p.running;
+    p.households_total += run->items.size();
+    p.households_done += run->done + run->failed + run->cancelled;
+  }
+  p.members_in_flight = in_flight_members_;
+  return p;
+}
+
 Result<std::optional<std::pair<std::string, std::string>>> BatchManager::issued_in_batch(
     const std::string& batch_id, const std::string& case_id) const {
   using Found = std::optional<std::pair<std::string, std::string>>;

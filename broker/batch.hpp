@@ -46,6 +46,7 @@
 #include "audit/audit_log.hpp"
 #include "broker/batch_review.hpp"
 #include "broker/config.hpp"
+#include "broker/metrics.hpp"
 #include "broker/review_store.hpp"
 #include "broker/service.hpp"
 
@@ -70,6 +71,8 @@ class BatchManager {
 
   // Members' worth of agency capacity a batch may use (for docs and tests).
   std::size_t slots() const { return slots_; }
+  // Batches running in this process, for /metrics (call on the I/O thread).
+  BatchProgress progress_snapshot() const;
 
  private:
   struct Run;

@@ -67,9 +67,8 @@ struct LiveState {
   std::int64_t audit_last_seq = 0;
   std::size_t policies_loaded = 0;
   std::vector<AgencySnapshot> agencies;
-  // HOOK (issue 9, batch progress): set by Service::metrics_response once
-  // BatchManager offers a progress snapshot; the hfv_batch_* families are
-  // rendered only when this is set.
+  // Set by Service::metrics_response from BatchManager::progress_snapshot();
+  // the hfv_batch_* families are rendered only when it is set.
   std::optional<BatchProgress> batches;
 };
 

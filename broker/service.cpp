@@ -172,6 +172,7 @@ ApiResponse Service::metrics_response() const {
   live.audit_last_seq = parts_.audit->last_seq();
   live.policies_loaded = parts_.policies->size();
   live.agencies = agency_snapshot(parts_.adapters);
+  if (batches_ != nullptr) live.batches = batches_->progress_snapshot();
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.raw_body = parts_.metrics->render(live);

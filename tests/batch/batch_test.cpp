@@ -415,6 +415,16 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   REQUIRE(done_at_kill >= 200);
+  {
+    // Batch progress in /metrics (for operators), read with the supervisor's certificate.
+    Client supervisor(stack.supervisor);
+    auto m = supervisor.send("GET", stack.url + "/metrics");
+    REQUIRE(m.status == 200);
+    INFO(m.body.substr(0, 2000));
+    CHECK(m.body.find("\nhfv_batches_running 1\n") != std::string::npos);
+    CHECK(m.body.find("hfv_batch_households{state=\"total\"} 1500\n") != std::string::npos);
+    CHECK(m.body.find("\nhfv_batch_members_in_flight ") != std::string::npos);
+  }
   REQUIRE(stack.broker->stop(SIGKILL) == 128 + SIGKILL);
   fs::remove(stack.broker_dir / "run" / "brokerd.port");
   stack.broker = std::make_unique<Process>(
