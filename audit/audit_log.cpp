@@ -728,6 +728,18 @@ Result<std::vector<StoredRecord>> AuditLog::read(std::int64_t from_seq, std::int
   return query(q);
 }
 
+Status AuditLog::scan(AuditQuery q, const std::function<bool(const StoredRecord&)>& visit) const {
+  for (;;) {
+    auto page = query(q);
+    if (!page) return page.error();
+    for (const auto& r : *page) {
+      if (!visit(r)) return {};
+    }
+    if (static_cast<std::int64_t>(page->size()) < q.limit || page->empty()) return {};
+    q.after_seq = page->back().seq;
+  }
+}
+
 Result<std::vector<StoredRecord>> AuditLog::query(const AuditQuery& q) const {
   auto db = SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
   if (!db) return db.error();

@@ -176,6 +176,9 @@ class AuditLog {
   // Records with seq >= from_seq, at most `limit`.
   Result<std::vector<StoredRecord>> read(std::int64_t from_seq, std::int64_t limit) const;
   Result<std::vector<StoredRecord>> query(const AuditQuery& query) const;
+  // Every record matching `query` from its after_seq on, in pages of
+  // query.limit, oldest first; stops early when `visit` returns false.
+  Status scan(AuditQuery query, const std::function<bool(const StoredRecord&)>& visit) const;
 
   // Signs a head covering every committed record now (blocking; no-op if the
   // latest head already covers them) and returns the latest head.

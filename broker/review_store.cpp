@@ -383,20 +383,13 @@ Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit:
     q.action = "verification.report";
     q.limit = 1000;
     bool issued = false;
-    while (!issued) {
-      auto rows = audit.query(q);
-      if (!rows) return rows.error();
-      for (const auto& row : *rows) {
-        const json body = json::parse(row.body, nullptr, false);
-        if (body.is_object() && body.value("request_id", "") == r.verification_id &&
-            body.value("status", "") == "issued") {
-          issued = true;
-          break;
-        }
-        q.after_seq = row.seq;
-      }
-      if (static_cast<std::int64_t>(rows->size()) < q.limit) break;
-    }
+    auto scanned = audit.scan(q, [&](const audit::StoredRecord& row) {
+      const json body = json::parse(row.body, nullptr, false);
+      issued = body.is_object() && body.value("request_id", "") == r.verification_id &&
+               body.value("status", "") == "issued";
+      return !issued;
+    });
+    if (!scanned) return scanned.error();
     auto s = issued ? reviews.mark_issued(r.verification_id) : reviews.drop_pending(r.verification_id);
     if (!s) return s.error();
     ++(issued ? settled.issued : settled.dropped);
