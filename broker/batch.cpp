@@ -356,8 +356,8 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     item.state = "done";
     item.error.clear();
     std::set<std::string> failed;
-    bool back_off = false;
     if (!recovered) {
+      bool back_off = false;
       item.verification_id = body.value("verification_id", "");
       item.outcome = body.value("outcome", "");
       item.classification = body.value("classification", "");
@@ -374,19 +374,16 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
         }
       }
       record_outcome(failed.empty(), back_off);
-    } else {
-      // Issued before the crash, its report not stored: the review record
-      // (written before the report was issued, settled at start-up) has
-      // what the report said.
-      auto record = co_await run_blocking(blocking_, [&] { return store_.find(item.verification_id); });
-      if (record && *record) {
-        item.classification = (*record)->classification;
-        failed.insert((*record)->failed_sources.begin(), (*record)->failed_sources.end());
-      }
     }
-    item.failed_sources.assign(failed.begin(), failed.end());
-    // Change detection against the household's previous verification.
-    auto compared = co_await run_blocking(blocking_, [&]() -> Result<std::vector<Change>> {
+    // Change detection against the household's previous verification. The
+    // household's review record is read once: for a recovered item (issued
+    // before the crash, its report not stored) it also has what the report
+    // said (written before the report was issued, settled at start-up).
+    struct Compared {
+      ReviewRecord current;
+      std::vector<Change> changes;
+    };
+    auto compared = co_await run_blocking(blocking_, [&]() -> Result<Compared> {
       auto current = store_.find(item.verification_id);
       if (!current) return current.error();
       if (!*current) return make_error("not_found", "no review record");
@@ -394,17 +391,23 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       if (!previous) return previous.error();
       ChangeSettings settings;
       settings.share_permille = config_.change_share_permille;
-      return detect_changes(*previous ? &**previous : nullptr, **current, settings);
+      auto changes = detect_changes(*previous ? &**previous : nullptr, **current, settings);
+      return Compared{std::move(**current), std::move(changes)};
     });
     if (compared) {
-      item.changes_json = changes_json(*compared).dump();
+      if (recovered) {
+        item.classification = compared->current.classification;
+        failed.insert(compared->current.failed_sources.begin(), compared->current.failed_sources.end());
+      }
+      item.changes_json = changes_json(compared->changes).dump();
       item.severity = 0;
-      for (const auto& c : *compared) item.severity = std::max<std::int64_t>(item.severity, c.severity);
+      for (const auto& c : compared->changes) item.severity = std::max<std::int64_t>(item.severity, c.severity);
     } else {
       item.changes_json = "[]";
       item.severity = 0;
       item.error = "no_review_record";
     }
+    item.failed_sources.assign(failed.begin(), failed.end());
     if (recovered && item.error.empty()) item.error = "report_not_stored";  // the case worker cannot fetch it
     ++run->done;
   } else {
@@ -440,22 +443,21 @@ Result<std::optional<std::pair<std::string, std::string>>> BatchManager::issued_
   q.actions = {"verification.request", "verification.report"};
   q.limit = 1000;
   std::set<std::string> ours;  // verification ids started by this batch
-  for (;;) {
-    auto rows = audit_.query(q);
-    if (!rows) return rows.error();
-    for (const auto& r : *rows) {
-      const json body = json::parse(r.body, nullptr, false);
-      if (!body.is_object()) continue;
-      const std::string action = body.value("action", ""), id = body.value("request_id", "");
-      if (action == "verification.request" && body.value("detail", "").find("batch=" + batch_id) != std::string::npos) {
-        ours.insert(id);
-      } else if (action == "verification.report" && ours.contains(id)) {
-        return Found(std::pair{id, body.value("outcome", "")});
-      }
-      q.after_seq = r.seq;
+  Found found;
+  auto scanned = audit_.scan(q, [&](const audit::StoredRecord& r) {
+    const json body = json::parse(r.body, nullptr, false);
+    if (!body.is_object()) return true;
+    const std::string action = body.value("action", ""), id = body.value("request_id", "");
+    if (action == "verification.request" && body.value("detail", "").find("batch=" + batch_id) != std::string::npos) {
+      ours.insert(id);
+    } else if (action == "verification.report" && ours.contains(id)) {
+      found = std::pair{id, body.value("outcome", "")};
+      return false;
     }
-    if (static_cast<std::int64_t>(rows->size()) < q.limit) return Found();
-  }
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  return found;
 }
 
 audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id) const {
