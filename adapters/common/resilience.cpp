@@ -13,6 +13,17 @@ namespace {
 constexpr int kMaxBankedCenti = 1000;  // at most 10 retries banked
 constexpr std::chrono::milliseconds kBackoffBase{50};
 constexpr std::chrono::milliseconds kBackoffCap{2000};
+constexpr const char* kNotSentInTime = "deadline passed while waiting to send (agency concurrency or rate limit)";
+
+// A query's result when no request was sent for it.
+SourceResult unsent(const MemberQuery& member, Source source, SourceStatus status, std::string detail) {
+  SourceResult r;
+  r.member_index = member.member_index;
+  r.source = source;
+  r.status = status;
+  r.detail = std::move(detail);
+  return r;
+}
 }  // namespace
 
 std::string_view breaker_state_name(BreakerState state) {
@@ -170,7 +181,7 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
                                               int& attempts) {
   HttpResult last;
   last.error = HttpErrorKind::kTimeout;
-  last.error_detail = "deadline passed while waiting to send (agency concurrency or rate limit)";
+  last.error_detail = kNotSentInTime;
   const auto cap = request.total_timeout;
   for (int attempt = 1; attempt <= std::max(1, config_.max_attempts); ++attempt) {
     if (attempt == 1) {
@@ -219,12 +230,7 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   if (!co_await guard_->admit(deadline)) {
     ++counters_.failures;
     ++counters_.timeouts;
-    SourceResult r;
-    r.member_index = member.member_index;
-    r.source = inner_->source();
-    r.status = SourceStatus::kTimeout;
-    r.detail = "deadline passed while waiting to send (agency concurrency or rate limit)";
-    co_return r;
+    co_return unsent(member, inner_->source(), SourceStatus::kTimeout, kNotSentInTime);
   }
   struct Admitted {
     AgencyGuard& guard;
@@ -233,11 +239,7 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   if (!breaker_->allow()) {
     ++counters_.failures;
     ++counters_.short_circuited;
-    SourceResult r;
-    r.member_index = member.member_index;
-    r.source = inner_->source();
-    r.status = SourceStatus::kError;
-    r.detail = "circuit open";
+    SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, "circuit open");
     r.received_at = utc_timestamp_now();
     co_return r;
   }
