@@ -263,7 +263,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     ok = ok && write_private_file(dir / "changes.csv", change_list_csv(run->items));
     ok = ok && write_private_file(dir / "statistics.json", stats.dump(2) + "\n");
     ok = ok && write_private_file(dir / "statistics.csv", statistics_csv(stats));
-    ok = ok && write_private_file(dir / "statistics.svg", statistics_svg(stats));
+    ok = ok && write_private_file(dir / "statistics.svg", statistics_svg(stats, "Batch " + run->batch.id));
     return ok;
   });
   if (!written) log_event(LogLevel::kError, "batch_outputs_not_written", {{"batch_id", run->batch.id}});
@@ -757,7 +757,7 @@ net::awaitable<ApiResponse> BatchManager::report(const std::string& id, const Pr
       answer.raw_body = statistics_csv(stats);
     } else if (format == "svg") {
       answer.content_type = "image/svg+xml";
-      answer.raw_body = statistics_svg(stats);
+      answer.raw_body = statistics_svg(stats, "Batch " + batch.id);
     } else {
       answer.body = stats;
     }

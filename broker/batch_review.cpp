@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
+#include <tuple>
 
 #include "common/money.hpp"
 #include "policies/catalogue.hpp"
@@ -291,28 +293,114 @@ json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items)
           {"average_latency_ms", latency_n > 0 ? latency_sum / latency_n : 0}};
 }
 
-std::string statistics_csv(const json& statistics) {
-  std::string out = "section,key,households\n";
-  for (const char* k : {"total", "done", "failed", "cancelled", "remaining", "households_with_changes",
-                        "average_latency_ms"}) {
-    out += std::string("batch,") + k + "," + std::to_string(statistics.value(k, std::int64_t{0})) + "\n";
+std::pair<std::int64_t, std::int64_t> period_interval(const PeriodSpec& spec) {
+  const std::int64_t offset = std::int64_t{spec.utc_offset_minutes} * 60;
+  return {spec.from.days_since_epoch() * std::int64_t{86400} - offset,
+          (spec.to.days_since_epoch() + 1) * std::int64_t{86400} - offset};
+}
+
+namespace {
+// "YYYY-MM" of the local day a record was completed on.
+std::string local_month(std::int64_t unix_seconds, int utc_offset_minutes) {
+  const std::int64_t local = unix_seconds + std::int64_t{utc_offset_minutes} * 60;
+  const std::int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()));
+  return text;
+}
+
+void count(json& object, const std::string& key) { object[key] = object.value(key, std::int64_t{0}) + 1; }
+}  // namespace
+
+json period_statistics_json(const PeriodSpec& spec, const std::vector<ReviewRecord>& records) {
+  std::int64_t in_batches = 0, with_failed = 0, latency_sum = 0, latency_n = 0;
+  json failed_sources = json::object(), by_month = json::object();
+  // Each household once, by its latest verification of the period.
+  std::map<std::tuple<std::string, std::string, std::string>, const ReviewRecord*> latest;
+  for (const auto& r : records) {
+    if (!r.batch_id.empty()) ++in_batches;
+    if (!r.failed_sources.empty()) ++with_failed;
+    for (const auto& s : r.failed_sources) count(failed_sources, s);
+    if (r.latency_ms) {
+      latency_sum += *r.latency_ms;
+      ++latency_n;
+    }
+    json& month = by_month[local_month(r.completed_unix, spec.utc_offset_minutes)];
+    if (month.is_null()) month = {{"verifications", 0}, {"by_outcome", json::object()}};
+    count(month, "verifications");
+    count(month["by_outcome"], r.outcome);
+    latest[{r.principal, r.jurisdiction, r.case_id}] = &r;
   }
-  for (const char* section : {"by_outcome", "by_classification", "failed_sources_by_agency", "changes_by_kind"}) {
-    for (const auto& [key, value] : statistics[section].items()) {
-      out += std::string(section) + "," + csv_field(key) + "," + std::to_string(value.get<std::int64_t>()) + "\n";
+  json outcomes = json::object(), classifications = json::object(), programmes = json::object(),
+       places = json::object();
+  for (const auto& [household, r] : latest) {
+    count(outcomes, r->outcome);
+    count(classifications, r->classification);
+    count(programmes, r->programme);
+    json& place = places[r->jurisdiction];
+    if (place.is_null()) place = {{"households", 0}, {"by_outcome", json::object()}};
+    count(place, "households");
+    count(place["by_outcome"], r->outcome);
+  }
+  const auto verifications = static_cast<std::int64_t>(records.size());
+  json out = {{"from", spec.from.to_string()},
+              {"to", spec.to.to_string()},
+              {"utc_offset_minutes", spec.utc_offset_minutes},
+              {"verifications", verifications},
+              {"verifications_in_batches", in_batches},
+              {"verifications_interactive", verifications - in_batches},
+              {"verifications_with_failed_sources", with_failed},
+              {"households", static_cast<std::int64_t>(latest.size())},
+              {"by_outcome", std::move(outcomes)},
+              {"by_classification", std::move(classifications)},
+              {"by_programme", std::move(programmes)},
+              {"by_jurisdiction", std::move(places)},
+              {"by_month", std::move(by_month)},
+              {"failed_sources_by_agency", std::move(failed_sources)},
+              {"latency_measured", latency_n},
+              {"average_latency_ms", latency_n > 0 ? latency_sum / latency_n : 0}};
+  if (!spec.jurisdiction.empty()) out["jurisdiction"] = spec.jurisdiction;
+  return out;
+}
+
+std::string statistics_csv(const json& statistics) {
+  // Batch and period statistics share this shape: counts at the top level,
+  // sections of counts, and per-jurisdiction (and per-month) breakdowns.
+  const std::string summary = statistics.contains("batch_id") ? "batch" : "period";
+  std::string out = "section,key,value\n";
+  for (const auto& [key, value] : statistics.items()) {
+    if (value.is_number_integer()) out += summary + "," + csv_field(key) + "," + std::to_string(value.get<std::int64_t>()) + "\n";
+  }
+  for (const auto& [section, values] : statistics.items()) {
+    if (!values.is_object() || section == "by_jurisdiction" || section == "by_month") continue;
+    for (const auto& [key, value] : values.items()) {
+      if (!value.is_number_integer()) continue;
+      out += csv_field(section) + "," + csv_field(key) + "," + std::to_string(value.get<std::int64_t>()) + "\n";
     }
   }
-  for (const auto& [code, place] : statistics["by_jurisdiction"].items()) {
-    out += "jurisdiction," + csv_field(code) + "," + std::to_string(place["households"].get<std::int64_t>()) + "\n";
-    for (const auto& [outcome, n] : place["by_outcome"].items()) {
-      out += "jurisdiction_outcome," + csv_field(code + ":" + outcome) + "," +
-             std::to_string(n.get<std::int64_t>()) + "\n";
+  struct Breakdown {
+    const char* section;
+    const char* row;
+    const char* count;
+  };
+  for (const Breakdown b : {Breakdown{"by_jurisdiction", "jurisdiction", "households"},
+                            Breakdown{"by_month", "month", "verifications"}}) {
+    if (!statistics.contains(b.section)) continue;
+    for (const auto& [code, part] : statistics[b.section].items()) {
+      out += std::string(b.row) + "," + csv_field(code) + "," +
+             std::to_string(part.value(b.count, std::int64_t{0})) + "\n";
+      const json outcomes = part.value("by_outcome", json::object());  // named: items() needs it alive
+      for (const auto& [outcome, n] : outcomes.items()) {
+        out += std::string(b.row) + "_outcome," + csv_field(code + ":" + outcome) + "," +
+               std::to_string(n.get<std::int64_t>()) + "\n";
+      }
     }
   }
   return out;
 }
 
-std::string statistics_svg(const json& statistics) {
+std::string statistics_svg(const json& statistics, const std::string& title) {
   struct Segment {
     const char* key;
     const char* colour;
@@ -328,15 +416,16 @@ std::string statistics_svg(const json& statistics) {
   const int height = 40 + row * static_cast<int>(places.size()) + 30;
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"" + std::to_string(height) +
                     "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  svg += "<text x=\"10\" y=\"20\" font-size=\"14\">Batch " + xml_text(statistics.value("batch_id", "")) +
+  svg += "<text x=\"10\" y=\"20\" font-size=\"14\">" + xml_text(title) +
          ": households by outcome per jurisdiction</text>\n";
   int y = 36;
   for (const auto& [code, p] : places.items()) {
     svg += "<text x=\"10\" y=\"" + std::to_string(y + 15) + "\">" + xml_text(code) + "</text>\n";
     std::int64_t x = left;
     for (const auto& s : segments) {
-      std::int64_t n = std::string(s.key) == "failed" ? p["by_state"].value("failed", std::int64_t{0})
-                                                        : p["by_outcome"].value(s.key, std::int64_t{0});
+      std::int64_t n = std::string(s.key) == "failed"
+                           ? p.value("by_state", json::object()).value("failed", std::int64_t{0})
+                           : p.value("by_outcome", json::object()).value(s.key, std::int64_t{0});
       if (n == 0) continue;
       const std::int64_t w = std::max<std::int64_t>(1, n * bar_width / most);
       svg += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" + std::to_string(w) +

@@ -4,7 +4,8 @@
 //  - detect_changes(): a re-verification compared with the household's
 //    previous one, each change with a severity for case workers;
 //  - change_list_*() and statistics_*(): a batch's change list (JSON, CSV,
-//    most severe first) and its statistics (JSON, CSV, a small SVG chart).
+//    most severe first) and its statistics (JSON, CSV, a small SVG chart);
+//  - period_statistics_json(): the same figures over a period of days.
 // Money is integer fen throughout; shares are compared exactly in integers.
 // Outputs name households by case id and never carry ID numbers.
 // Thread-safety: pure functions.
@@ -13,10 +14,12 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/request.hpp"
 #include "broker/review_store.hpp"
+#include "common/date.hpp"
 #include "common/records.hpp"
 #include "policies/engine.hpp"
 
@@ -63,8 +66,27 @@ nlohmann::json change_list_json(const std::string& batch_id, const std::vector<B
 std::string change_list_csv(const std::vector<BatchItem>& items);
 
 nlohmann::json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items);
+
+// Statistics of a period (the periodic statistics the policies ask for):
+// the issued verifications completed between two local calendar days.
+struct PeriodSpec {
+  Date from, to;                 // inclusive, local days
+  int utc_offset_minutes = 480;  // the centre's local time (China Standard Time)
+  std::string jurisdiction;      // the filter asked for, echoed; empty: all of the caller's
+};
+// The unix-second interval [from 00:00, to+1 00:00) of the spec's local days.
+std::pair<std::int64_t, std::int64_t> period_interval(const PeriodSpec& spec);
+// `records` are the period's issued records (ReviewStore::issued_between),
+// already limited to the caller's jurisdictions, oldest first. Counts:
+// verifications (all, in batches, interactive, with failed sources; failed
+// sources per agency; average latency where recorded) and households (each
+// by its latest verification in the period: by outcome, classification,
+// programme and jurisdiction), and verifications per local month.
+nlohmann::json period_statistics_json(const PeriodSpec& spec, const std::vector<ReviewRecord>& records);
+
+// Batch or period statistics as CSV rows "section,key,value".
 std::string statistics_csv(const nlohmann::json& statistics);
 // Households per jurisdiction by outcome, as stacked horizontal bars.
-std::string statistics_svg(const nlohmann::json& statistics);
+std::string statistics_svg(const nlohmann::json& statistics, const std::string& title);
 
 }  // namespace hfv::broker

@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kReviewColumns =
     "seq, verification_id, principal, case_id, jurisdiction, programme, area, reference_date, authorization_id,"
     " members, outcome, classification, income_pc_fen, assets_pc_fen, benefit_fen, real_estate, vehicles,"
-    " businesses, failed_sources, review_months, review_category, next_review, batch_id, completed_unix";
+    " businesses, failed_sources, review_months, review_category, next_review, batch_id, completed_unix,"
+    " latency_ms";
 
 constexpr const char* kItemColumns =
     "idx, case_id, jurisdiction, request, state, attempt, verification_id, http_status, error, latency_ms,"
@@ -68,6 +69,7 @@ ReviewRecord review_from(const audit::Statement& s) {
   r.next_review = s.column_text(21);
   r.batch_id = s.column_text(22);
   r.completed_unix = s.column_int(23);
+  r.latency_ms = optional_int(s, 24);
   return r;
 }
 
@@ -83,14 +85,15 @@ Status in_transaction(audit::SqlcipherDb& db, F body) {
   return db.exec("COMMIT;");
 }
 
-Status add_issued_column(audit::SqlcipherDb& db) {
+// Adds a column that review databases made by an earlier version lack.
+Status add_column_if_missing(audit::SqlcipherDb& db, const std::string& name, const std::string& declaration) {
   auto info = db.prepare("PRAGMA table_info(reviews);");
   if (!info) return info.error();
   while (info->step()) {
-    if (info->column_text(1) == "issued") return {};
+    if (info->column_text(1) == name) return {};
   }
   if (auto s = info->status(); !s) return s;
-  return db.exec("ALTER TABLE reviews ADD COLUMN issued INTEGER NOT NULL DEFAULT 1;");
+  return db.exec("ALTER TABLE reviews ADD COLUMN " + name + " " + declaration + ";");
 }
 
 }  // namespace
@@ -109,7 +112,7 @@ Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::pa
           " real_estate TEXT NOT NULL, vehicles TEXT NOT NULL, businesses TEXT NOT NULL,"
           " failed_sources TEXT NOT NULL, review_months INTEGER NOT NULL, review_category TEXT NOT NULL,"
           " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL,"
-          " issued INTEGER NOT NULL DEFAULT 1);"
+          " issued INTEGER NOT NULL DEFAULT 1, latency_ms INTEGER);"
           "CREATE INDEX IF NOT EXISTS reviews_household ON reviews(principal, jurisdiction, case_id, seq);"
           "CREATE TABLE IF NOT EXISTS batches ("
           " id TEXT PRIMARY KEY, principal TEXT NOT NULL, operator_id TEXT NOT NULL, mode TEXT NOT NULL,"
@@ -127,8 +130,15 @@ Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::pa
       !s) {
     return s.error();
   }
-  // Review databases made before records could be pending lack the column.
-  if (auto added = add_issued_column(**db); !added) return added.error();
+  // Review databases made before records could be pending, or before the
+  // latency was kept, lack these columns.
+  if (auto added = add_column_if_missing(**db, "issued", "INTEGER NOT NULL DEFAULT 1"); !added) {
+    return added.error();
+  }
+  if (auto added = add_column_if_missing(**db, "latency_ms", "INTEGER"); !added) return added.error();
+  if (auto s = (*db)->exec("CREATE INDEX IF NOT EXISTS reviews_completed ON reviews(completed_unix);"); !s) {
+    return s.error();
+  }
   if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<ReviewStore>(new ReviewStore(std::move(*db)));
 }
@@ -156,7 +166,7 @@ Status ReviewStore::drop_pending(const std::string& verification_id) {
 }
 
 Result<std::vector<ReviewRecord>> ReviewStore::pending() {
-  return query_reviews("issued = 0 ORDER BY seq;", {}, std::nullopt);
+  return query_reviews("issued = 0 ORDER BY seq;", {}, {});
 }
 
 Status ReviewStore::insert_review(const ReviewRecord& r, bool issued) {
@@ -165,8 +175,8 @@ Status ReviewStore::insert_review(const ReviewRecord& r, bool issued) {
       "INSERT OR IGNORE INTO reviews (verification_id, principal, case_id, jurisdiction, programme, area,"
       " reference_date, authorization_id, members, outcome, classification, income_pc_fen, assets_pc_fen,"
       " benefit_fen, real_estate, vehicles, businesses, failed_sources, review_months, review_category,"
-      " next_review, batch_id, completed_unix, issued)"
-      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+      " next_review, batch_id, completed_unix, issued, latency_ms)"
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
   if (!stmt) return stmt.error();
   stmt->bind(1, r.verification_id).bind(2, r.principal).bind(3, r.case_id).bind(4, r.jurisdiction);
   stmt->bind(5, r.programme).bind(6, r.area).bind(7, r.reference_date).bind(8, r.authorization_id);
@@ -178,19 +188,23 @@ Status ReviewStore::insert_review(const ReviewRecord& r, bool issued) {
   stmt->bind(18, list_text(r.failed_sources)).bind(19, r.review_months).bind(20, r.review_category);
   stmt->bind(21, r.next_review).bind(22, r.batch_id).bind(23, r.completed_unix);
   stmt->bind(24, std::int64_t{issued ? 1 : 0});
+  bind_optional(*stmt, 25, r.latency_ms);
   stmt->step();
   return stmt->status();
 }
 
 Result<std::vector<ReviewRecord>> ReviewStore::query_reviews(const std::string& where,
                                                              std::initializer_list<std::string> text,
-                                                             std::optional<std::int64_t> int_arg) {
+                                                             std::initializer_list<std::int64_t> ints,
+                                                             bool with_members) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(std::string("SELECT ") + kReviewColumns + " FROM reviews r WHERE " + where);
+  std::string columns = kReviewColumns;
+  if (!with_members) columns.replace(columns.find(" members,"), 9, " '',");
+  auto stmt = db_->prepare("SELECT " + columns + " FROM reviews r WHERE " + where);
   if (!stmt) return stmt.error();
   int i = 1;
   for (const auto& t : text) stmt->bind(i++, t);
-  if (int_arg) stmt->bind(i, *int_arg);
+  for (const auto n : ints) stmt->bind(i++, n);
   std::vector<ReviewRecord> out;
   while (stmt->step()) out.push_back(review_from(*stmt));
   if (auto s = stmt->status(); !s) return s.error();
@@ -198,7 +212,7 @@ Result<std::vector<ReviewRecord>> ReviewStore::query_reviews(const std::string& 
 }
 
 Result<std::optional<ReviewRecord>> ReviewStore::find(const std::string& verification_id) {
-  auto rows = query_reviews("verification_id = ?;", {verification_id}, std::nullopt);
+  auto rows = query_reviews("verification_id = ?;", {verification_id}, {});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<ReviewRecord>();
   return std::optional(std::move(rows->front()));
@@ -207,7 +221,7 @@ Result<std::optional<ReviewRecord>> ReviewStore::find(const std::string& verific
 Result<std::optional<ReviewRecord>> ReviewStore::previous(const ReviewRecord& current) {
   auto rows = query_reviews(
       "issued = 1 AND principal = ? AND jurisdiction = ? AND case_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1;",
-      {current.principal, current.jurisdiction, current.case_id}, current.seq);
+      {current.principal, current.jurisdiction, current.case_id}, {current.seq});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<ReviewRecord>();
   return std::optional(std::move(rows->front()));
@@ -220,7 +234,7 @@ Result<std::vector<ReviewRecord>> ReviewStore::due(const std::string& principal,
       " WHERE l.issued = 1 AND l.principal = r.principal AND l.jurisdiction = r.jurisdiction"
       " AND l.case_id = r.case_id)"
       " ORDER BY jurisdiction, case_id;",
-      {principal, due_by}, std::nullopt);
+      {principal, due_by}, {});
   if (!rows) return rows.error();
   if (jurisdictions.empty()) return rows;
   std::vector<ReviewRecord> out;
@@ -233,6 +247,16 @@ Result<std::vector<ReviewRecord>> ReviewStore::due(const std::string& principal,
     }
   }
   return out;
+}
+
+Result<std::vector<ReviewRecord>> ReviewStore::issued_between(std::int64_t from_unix, std::int64_t to_unix,
+                                                              const std::string& principal) {
+  if (principal.empty()) {
+    return query_reviews("issued = 1 AND completed_unix >= ? AND completed_unix < ? ORDER BY seq;", {},
+                         {from_unix, to_unix}, /*with_members=*/false);
+  }
+  return query_reviews("principal = ? AND issued = 1 AND completed_unix >= ? AND completed_unix < ? ORDER BY seq;",
+                       {principal}, {from_unix, to_unix}, /*with_members=*/false);
 }
 
 Status ReviewStore::create_batch(const BatchRow& batch, const std::vector<BatchItem>& items) {

@@ -60,6 +60,9 @@ struct ReviewRecord {
   std::string next_review;  // YYYY-MM-DD, empty if the policy gave none
   std::string batch_id;     // empty for interactive verifications
   std::int64_t completed_unix = 0;
+  // From the first agency query to the decision (agencies and rules), for
+  // the periodic statistics; absent in records written before it was kept.
+  std::optional<std::int64_t> latency_ms;
 };
 
 struct BatchRow {
@@ -115,6 +118,11 @@ class ReviewStore {
   // on or before `due_by`, in the given jurisdictions (all if empty).
   Result<std::vector<ReviewRecord>> due(const std::string& principal, const std::string& due_by,
                                         const std::vector<std::string>& jurisdictions);
+  // The issued records completed in [from_unix, to_unix), oldest first,
+  // without their members (the periodic statistics need no ID numbers).
+  // `principal` empty: every caller's records.
+  Result<std::vector<ReviewRecord>> issued_between(std::int64_t from_unix, std::int64_t to_unix,
+                                                   const std::string& principal);
 
   // --- batches
   // Creates the batch and all its items in one transaction.
@@ -134,7 +142,8 @@ class ReviewStore {
   explicit ReviewStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
   Status insert_review(const ReviewRecord& r, bool issued);
   Result<std::vector<ReviewRecord>> query_reviews(const std::string& where, std::initializer_list<std::string> text,
-                                                  std::optional<std::int64_t> int_arg);
+                                                  std::initializer_list<std::int64_t> ints,
+                                                  bool with_members = true);
   std::mutex mutex_;
   std::unique_ptr<audit::SqlcipherDb> db_;
 };

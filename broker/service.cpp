@@ -120,6 +120,7 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
   if (path == "/v1/audit" || path.starts_with("/v1/audit/") || path == "/v1/access-log") {
     co_return co_await handle_audit(request, *principal, path);
   }
+  if (path == "/v1/reviews/statistics") co_return co_await review_statistics(request, *principal);
   if (path.starts_with("/v1/policies/")) {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
     co_return policy_parameters(request, path.substr(std::string("/v1/policies/").size()));

@@ -134,6 +134,9 @@ class Service {
   boost::asio::awaitable<ApiResponse> console(const ApiRequest& request, const Principal& principal,
                                               const std::string& path);
   boost::asio::awaitable<ApiResponse> audit_anomalies(const ApiRequest& request, const Principal& principal);
+  // GET /v1/reviews/statistics (broker/statistics_api.cpp): statistics of a
+  // period over the review records, for case systems and supervisors.
+  boost::asio::awaitable<ApiResponse> review_statistics(const ApiRequest& request, const Principal& principal);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
   ApiResponse metrics_response() const;  // GET /metrics (broker/metrics.hpp)
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;

@@ -275,6 +275,7 @@ net::awaitable<ApiResponse> Service::get_verification(const ApiRequest& request,
 net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted) {
   Accepted& a = *accepted;
   const VerificationTimer timer(parts_.metrics);
+  const auto started = std::chrono::steady_clock::now();
   std::vector<adapters::MemberQuery> queries;
   for (std::size_t i = 0; i < a.request.members.size(); ++i) {
     queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
@@ -336,11 +337,12 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   const bool reviewing = parts_.reviews != nullptr;
   std::optional<BlockingCall<Status>> review_pending;
   if (reviewing) {
-    review_pending.emplace(start_blocking(
-        *parts_.blocking, executor,
-        [this, review = review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id)] {
-          return parts_.reviews->record_pending(review);
-        }));
+    ReviewRecord review = review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
+    review.latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    review_pending.emplace(start_blocking(*parts_.blocking, executor, [this, review = std::move(review)] {
+      return parts_.reviews->record_pending(review);
+    }));
   }
 
   json report = {{"verification_id", a.id},

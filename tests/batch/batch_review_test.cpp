@@ -145,7 +145,7 @@ TEST_CASE("review: statistics add up and the chart names every jurisdiction", "[
   CHECK(stats["by_jurisdiction"]["310000"]["households"] == 2);
   CHECK(stats["failed_sources_by_agency"]["bank"] == 1);
   CHECK(stats["average_latency_ms"] == 20);
-  const std::string svg = hfv::broker::statistics_svg(stats);
+  const std::string svg = hfv::broker::statistics_svg(stats, "Batch bat_1");
   CHECK(svg.starts_with("<svg"));
   CHECK(svg.find(">230100<") != std::string::npos);
   CHECK(svg.find(">310000<") != std::string::npos);
@@ -295,4 +295,145 @@ TEST_CASE("review store: a pending record does not count until the audit shows i
   REQUIRE(previous.ok());
   REQUIRE(previous->has_value());
   CHECK((*previous)->verification_id == "v-earlier");
+}
+
+TEST_CASE("review: statistics of a period count households by their latest verification, in local days",
+          "[batch][review]") {
+  using hfv::broker::PeriodSpec;
+  PeriodSpec spec;
+  spec.from = *hfv::Date::parse("2026-10-01");
+  spec.to = *hfv::Date::parse("2026-11-30");
+  spec.utc_offset_minutes = 480;
+  // Local days: 2026-10-01 00:00 +08:00 is 2026-09-30T16:00Z.
+  const auto [from_unix, to_unix] = hfv::broker::period_interval(spec);
+  CHECK(from_unix == 1790784000);  // 2026-09-30T16:00:00Z
+  CHECK(to_unix == 1796054400);    // 2026-11-30T16:00:00Z
+  CHECK(to_unix - from_unix == 61 * 86400);
+
+  std::vector<ReviewRecord> records;
+  auto add = [&](std::string id, std::string case_id, std::string place, std::string outcome,
+                 std::int64_t completed, std::optional<std::int64_t> latency) {
+    ReviewRecord r = record(std::move(id), std::move(case_id));
+    r.jurisdiction = std::move(place);
+    r.outcome = std::move(outcome);
+    r.classification = r.outcome == "eligible" ? "dibao" : "none";
+    r.completed_unix = completed;
+    r.latency_ms = latency;
+    records.push_back(std::move(r));
+  };
+  // C-1 twice: ineligible in October, then eligible (its latest) in a batch.
+  add("v1", "C-1", "230100", "ineligible", from_unix + 3600, 100);
+  // 2026-10-31T17:00Z is 2026-11-01 01:00 local: November.
+  add("v2", "C-1", "230100", "eligible", 1793466000, 300);
+  records.back().batch_id = "bat_1";
+  records.back().failed_sources = {"bank", "tax"};
+  add("v3", "C-2", "310000", "indeterminate", 1793466000 + 86400, std::nullopt);  // kept before latency was
+  records.back().failed_sources = {"bank"};
+  // Same case id in another jurisdiction: another household.
+  add("v4", "C-1", "310000", "eligible", 1793466000 + 2 * 86400, 200);
+
+  const json stats = hfv::broker::period_statistics_json(spec, records);
+  CHECK(stats["from"] == "2026-10-01");
+  CHECK(stats["to"] == "2026-11-30");
+  CHECK(stats["verifications"] == 4);
+  CHECK(stats["verifications_in_batches"] == 1);
+  CHECK(stats["verifications_interactive"] == 3);
+  CHECK(stats["verifications_with_failed_sources"] == 2);
+  CHECK(stats["households"] == 3);
+  CHECK(stats["by_outcome"] == json{{"eligible", 2}, {"indeterminate", 1}});
+  CHECK(stats["by_classification"] == json{{"dibao", 2}, {"none", 1}});
+  CHECK(stats["by_programme"] == json{{"dibao", 3}});
+  CHECK(stats["by_jurisdiction"]["230100"]["households"] == 1);
+  CHECK(stats["by_jurisdiction"]["310000"]["households"] == 2);
+  CHECK(stats["by_jurisdiction"]["310000"]["by_outcome"] == json{{"eligible", 1}, {"indeterminate", 1}});
+  CHECK(stats["by_month"]["2026-10"]["verifications"] == 1);
+  CHECK(stats["by_month"]["2026-10"]["by_outcome"] == json{{"ineligible", 1}});
+  CHECK(stats["by_month"]["2026-11"]["verifications"] == 3);
+  CHECK(stats["failed_sources_by_agency"] == json{{"bank", 2}, {"tax", 1}});
+  CHECK(stats["latency_measured"] == 3);
+  CHECK(stats["average_latency_ms"] == 200);
+  CHECK_FALSE(stats.contains("jurisdiction"));
+  CHECK(stats.dump().find("C-1") == std::string::npos);  // counts only, no case ids
+
+  const std::string csv = hfv::broker::statistics_csv(stats);
+  CHECK(csv.starts_with("section,key,value\n"));
+  CHECK(csv.find("\nperiod,verifications,4\n") != std::string::npos);
+  CHECK(csv.find("\nperiod,households,3\n") != std::string::npos);
+  CHECK(csv.find("\nfailed_sources_by_agency,bank,2\n") != std::string::npos);
+  CHECK(csv.find("\njurisdiction,310000,2\n") != std::string::npos);
+  CHECK(csv.find("\nmonth,2026-11,3\n") != std::string::npos);
+  CHECK(csv.find("\nmonth_outcome,2026-10:ineligible,1\n") != std::string::npos);
+  const std::string svg = hfv::broker::statistics_svg(stats, "2026-10-01 to 2026-11-30");
+  CHECK(svg.find(">230100<") != std::string::npos);
+  CHECK(svg.find("2026-10-01 to 2026-11-30: households by outcome") != std::string::npos);
+
+  const json none = hfv::broker::period_statistics_json(spec, {});
+  CHECK(none["verifications"] == 0);
+  CHECK(none["households"] == 0);
+  CHECK(none["average_latency_ms"] == 0);
+}
+
+TEST_CASE("review store: records issued in a period, with latency, from a database made before latency was kept",
+          "[batch][review]") {
+  hfv::testing::TempDir dir("hfv-review-period");
+  const auto key = hfv::crypto::SecretKey::random();
+  const auto path = dir.path / "review.db";
+  {
+    // The reviews table as the first version made it (no issued, no latency_ms).
+    auto old = hfv::audit::SqlcipherDb::open(path, key, /*create=*/true);
+    REQUIRE(old.ok());
+    REQUIRE((*old)->exec(
+                     "CREATE TABLE reviews (seq INTEGER PRIMARY KEY AUTOINCREMENT, verification_id TEXT NOT NULL UNIQUE,"
+                     " principal TEXT NOT NULL, case_id TEXT NOT NULL, jurisdiction TEXT NOT NULL,"
+                     " programme TEXT NOT NULL, area TEXT NOT NULL, reference_date TEXT NOT NULL,"
+                     " authorization_id TEXT NOT NULL, members TEXT NOT NULL, outcome TEXT NOT NULL,"
+                     " classification TEXT NOT NULL, income_pc_fen INTEGER, assets_pc_fen INTEGER, benefit_fen INTEGER,"
+                     " real_estate TEXT NOT NULL, vehicles TEXT NOT NULL, businesses TEXT NOT NULL,"
+                     " failed_sources TEXT NOT NULL, review_months INTEGER NOT NULL, review_category TEXT NOT NULL,"
+                     " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL);"
+                     "INSERT INTO reviews (verification_id, principal, case_id, jurisdiction, programme, area,"
+                     " reference_date, authorization_id, members, outcome, classification, real_estate, vehicles,"
+                     " businesses, failed_sources, review_months, review_category, next_review, batch_id,"
+                     " completed_unix) VALUES ('v-old', 'case-system', 'C-0', '230100', 'dibao', 'urban',"
+                     " '2026-01-01', 'auth_0', '[]', 'eligible', 'dibao', '[]', '[]', '[]', '[]', 12, 'default',"
+                     " '2027-01-01', '', 1000);")
+                .ok());
+  }
+  auto store = ReviewStore::open(path, key);
+  REQUIRE(store.ok());
+  ReviewRecord in = record("v-in", "C-1");
+  in.completed_unix = 2000;
+  in.latency_ms = 42;
+  REQUIRE((*store)->record(in).ok());
+  ReviewRecord later = record("v-later", "C-2");
+  later.completed_unix = 3000;  // at the end of the interval: outside
+  REQUIRE((*store)->record(later).ok());
+  ReviewRecord pending = record("v-pending", "C-3");
+  pending.completed_unix = 2500;
+  REQUIRE((*store)->record_pending(pending).ok());
+  ReviewRecord theirs = record("v-theirs", "C-4");
+  theirs.principal = "other-system";
+  theirs.completed_unix = 2600;
+  REQUIRE((*store)->record(theirs).ok());
+
+  auto mine = (*store)->issued_between(1000, 3000, "case-system");
+  REQUIRE(mine.ok());
+  REQUIRE(mine->size() == 2);
+  CHECK((*mine)[0].verification_id == "v-old");
+  CHECK_FALSE((*mine)[0].latency_ms.has_value());  // the old record: no latency, not zero
+  CHECK((*mine)[1].verification_id == "v-in");
+  CHECK((*mine)[1].latency_ms == 42);
+  CHECK((*mine)[1].members_json.empty());  // no ID numbers for statistics
+  auto everyone = (*store)->issued_between(1001, 3001, "");
+  REQUIRE(everyone.ok());
+  REQUIRE(everyone->size() == 3);
+  CHECK((*everyone)[0].verification_id == "v-in");
+  CHECK((*everyone)[1].verification_id == "v-later");
+  CHECK((*everyone)[2].verification_id == "v-theirs");
+  // Records keep their members where a review needs them.
+  auto found = (*store)->find("v-in");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->members_json.find("230102197503120016") != std::string::npos);
+  CHECK((*found)->latency_ms == 42);
 }

@@ -282,6 +282,16 @@ void restart_sim(Stack& stack, const fs::path& dataset, const std::string& name)
   hfv::testing::wait_for_file(port_file, std::chrono::seconds(300));
 }
 
+// The UTC calendar day `offset` days from today, YYYY-MM-DD.
+std::string utc_day(int offset) {
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) + std::chrono::days{offset};
+  const std::chrono::year_month_day ymd{day};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()));
+  return text;
+}
+
 std::string first_line_after_header(const std::string& csv) {
   const auto start = csv.find('\n') + 1;
   return csv.substr(start, csv.find('\n', start) - start);
@@ -498,6 +508,7 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     CHECK(unknown.status == 404);
     after.record = false;
   }
+  long due_done = -1;  // households the due-by batch verified before it was cancelled
   // Due by a date: the latest verification of every household in 230100;
   // cancelled at once, households in flight finish and the rest are cancelled.
   {
@@ -512,6 +523,7 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     CHECK(c.last["mode"] == "due");
     CHECK(c.last["total"] == 1500 / 5);  // each 230100 household once, by its latest verification
     CHECK(c.last["cancelled"].get<long>() > 0);
+    due_done = c.last["done"].get<long>();
     CHECK(c.last["done"].get<long>() + c.last["failed"].get<long>() + c.last["cancelled"].get<long>() ==
           c.last["total"].get<long>());
     after.record = true;
@@ -519,6 +531,70 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     after.record = false;
     CHECK(again.status == 200);
     CHECK(json::parse(again.body)["state"] == "cancelled");
+  }
+
+  // Statistics of the period (today, whatever the centre's local day):
+  // every verification issued above, each household once.
+  {
+    const std::string period = "/v1/reviews/statistics?from=" + utc_day(-1) + "&to=" + utc_day(1);
+    after.record = true;
+    auto r = after.send("GET", stack.url + period);
+    auto csv = after.send("GET", stack.url + period + "&format=csv");
+    auto svg = after.send("GET", stack.url + period + "&format=svg&jurisdiction=2301");
+    auto backwards = after.send("GET", stack.url + "/v1/reviews/statistics?from=" + utc_day(1) + "&to=" + utc_day(-1));
+    auto missing = after.send("GET", stack.url + "/v1/reviews/statistics?from=" + utc_day(0));
+    auto long_period = after.send("GET", stack.url + "/v1/reviews/statistics?from=2025-01-01&to=2026-12-31");
+    auto bad_format = after.send("GET", stack.url + period + "&format=png");
+    auto unknown = after.send("GET", stack.url + period + "&case_id=C-1");
+    after.record = false;
+    INFO(r.body.substr(0, 3000));
+    REQUIRE(r.status == 200);
+    const json stats = json::parse(r.body);
+    const long verifications_today = stats["verifications"].get<long>();
+    CHECK(verifications_today == 1500 + 12 + due_done);
+    CHECK(stats["verifications_in_batches"] == verifications_today);
+    CHECK(stats["verifications_interactive"] == 0);
+    CHECK(stats["households"] == 1500);
+    long by_outcome = 0;
+    for (const auto& [outcome, n] : stats["by_outcome"].items()) by_outcome += n.get<long>();
+    CHECK(by_outcome == 1500);
+    REQUIRE(stats["by_jurisdiction"].size() == 5);
+    for (const auto& place : kPlaces) CHECK(stats["by_jurisdiction"][place[0]]["households"] == 300);
+    CHECK(stats["latency_measured"] == verifications_today);
+    CHECK(stats["average_latency_ms"].get<long>() > 0);
+    long by_month = 0;
+    for (const auto& [month, m] : stats["by_month"].items()) by_month += m["verifications"].get<long>();
+    CHECK(by_month == verifications_today);
+    CHECK(r.body.find("C-") == std::string::npos);  // counts only
+    CHECK(csv.status == 200);
+    CHECK(csv.body.find("\nperiod,households,1500\n") != std::string::npos);
+    CHECK(csv.body.find("\njurisdiction,310000,300\n") != std::string::npos);
+    CHECK(svg.status == 200);
+    CHECK(svg.body.starts_with("<svg"));
+    CHECK(svg.body.find(">230100<") != std::string::npos);
+    CHECK(svg.body.find(">310000<") == std::string::npos);  // only the jurisdiction asked for
+    for (const auto* refused : {&backwards, &missing, &long_period, &bad_format, &unknown}) {
+      CHECK(refused->status == 400);
+    }
+    CHECK(json::parse(backwards.body)["field"] == "to");
+    CHECK(json::parse(missing.body)["field"] == "to");
+    CHECK(json::parse(bad_format.body)["field"] == "format");
+    CHECK(json::parse(unknown.body)["field"] == "case_id");
+
+    // A supervisor sees every caller's verifications in the supervisor's
+    // jurisdictions (the demo supervisor: 2301) and nothing outside them.
+    Client supervisor(stack.supervisor);
+    supervisor.record = true;
+    auto theirs = supervisor.send("GET", stack.url + period);
+    auto outside = supervisor.send("GET", stack.url + period + "&jurisdiction=31");
+    supervisor.record = false;
+    REQUIRE(theirs.status == 200);
+    const json seen = json::parse(theirs.body);
+    CHECK(seen["households"] == 300);
+    CHECK(seen["by_jurisdiction"].size() == 1);
+    CHECK(seen["by_jurisdiction"].contains("230100"));
+    CHECK(outside.status == 403);
+    CHECK(json::parse(outside.body)["error"] == "jurisdiction_not_allowed");
   }
 
   // The audit: one issued report per household of the batch.
@@ -530,6 +606,7 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
   REQUIRE(log.ok());
   std::map<std::string, std::string> case_of;  // verification id -> case id, for this batch
   std::map<std::string, int> reports;          // case id -> issued reports
+  long statistics_reads = 0;
   std::int64_t from = 1;
   for (;;) {
     auto rows = (*log)->read(from, 5000);
@@ -542,6 +619,7 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
           body.value("detail", "").find("batch=" + id) != std::string::npos) {
         case_of[body["request_id"].get<std::string>()] = body["case_id"].get<std::string>();
       }
+      if (action == "statistics.read") ++statistics_reads;
       if (action == "verification.report" && case_of.contains(body.value("request_id", ""))) {
         ++reports[case_of[body["request_id"].get<std::string>()]];
       }
@@ -549,6 +627,10 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     }
   }
   CHECK(reports.size() == 1500);
+  // Every statistics read that read records was audited: three by the case
+  // system, one by the supervisor (its read outside its jurisdictions was
+  // refused, and audited as such; malformed periods read nothing).
+  CHECK(statistics_reads == 4);
   int not_once = 0;
   for (const auto& [case_id, n] : reports) not_once += n == 1 ? 0 : 1;
   CHECK(not_once == 0);
