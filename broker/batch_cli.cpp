@@ -219,13 +219,44 @@ int review_status(const ReviewCli& cli) {
   return 0;
 }
 
-void endpoint_options(CLI::App* cmd, ReviewCli& cli) {
+int review_stats(const ReviewCli& cli) {
+  const Endpoint e = endpoint_of(cli);
+  if (e.url.empty()) return fail("--url or --dir is required");
+  // Dates and division codes only: nothing here needs escaping in a URL.
+  for (const std::string* v : {&cli.from, &cli.to, &cli.stats_jurisdiction}) {
+    if (v->find_first_not_of("0123456789-") != std::string::npos) {
+      return fail("--from and --to are dates YYYY-MM-DD, --jurisdiction a division code: got \"" + *v + "\"");
+    }
+  }
+  std::string path = "/v1/reviews/statistics?from=" + cli.from + "&to=" + cli.to + "&format=" + cli.format;
+  if (!cli.stats_jurisdiction.empty()) path += "&jurisdiction=" + cli.stats_jurisdiction;
+  const Answer a = call(e, "GET", path);
+  if (a.status != 200) return fail(api_error(a));
+  std::string text = a.body;
+  if (cli.format == "json") {
+    const json j = json::parse(a.body, nullptr, false);
+    if (!j.is_object()) return fail("unexpected answer from the broker");
+    text = j.dump(2) + "\n";
+  }
+  if (cli.stats_out.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  std::ofstream out(cli.stats_out, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) return fail("cannot write " + cli.stats_out);
+  std::fprintf(stderr, "statistics %s to %s saved: %s\n", cli.from.c_str(), cli.to.c_str(), cli.stats_out.c_str());
+  return 0;
+}
+
+void endpoint_options(CLI::App* cmd, ReviewCli& cli, bool progress = true) {
   cmd->add_option("--dir", cli.dir, "a `brokerd init` directory (url and demo case-system certificate from it)");
   cmd->add_option("--url", cli.url, "broker base URL, e.g. https://127.0.0.1:8443");
   cmd->add_option("--ca", cli.ca, "CA certificate (PEM)");
   cmd->add_option("--cert", cli.cert, "case-system client certificate (PEM)");
   cmd->add_option("--key", cli.key, "its private key (PEM)");
   cmd->add_option("--operator", cli.operator_id, "X-Operator-Id sent with each request");
+  if (!progress) return;
   cmd->add_option("--poll-ms", cli.poll_ms, "progress poll interval")->check(CLI::Range(50, 60000));
   cmd->add_flag("--no-progress", cli.no_progress, "no progress bar");
 }
@@ -251,11 +282,19 @@ void add_review_commands(CLI::App& app, ReviewCli& cli) {
   cli.status->add_option("batch_id", cli.batch_id, "the batch id (bat_...)")->required();
   cli.status->add_flag("--watch", cli.watch, "follow until it ends, then save outputs and summarise");
   cli.status->add_option("--out", cli.out_dir, "with --watch: where to save the outputs");
+  cli.stats = review->add_subcommand("stats", "statistics of a period: households by outcome, failed sources, latency");
+  endpoint_options(cli.stats, cli, /*progress=*/false);
+  cli.stats->add_option("--from", cli.from, "first day (YYYY-MM-DD, the centre's local day)")->required();
+  cli.stats->add_option("--to", cli.to, "last day, inclusive (at most 366 days after --from)")->required();
+  cli.stats->add_option("--jurisdiction", cli.stats_jurisdiction, "only this division code prefix (2, 4 or 6 digits)");
+  cli.stats->add_option("--format", cli.format, "json, csv or svg")->check(CLI::IsMember({"json", "csv", "svg"}));
+  cli.stats->add_option("--out", cli.stats_out, "write to this file instead of standard output");
 }
 
 int run_review_command(const ReviewCli& cli) {
   if (cli.run != nullptr && cli.run->parsed()) return review_run(cli);
   if (cli.status != nullptr && cli.status->parsed()) return review_status(cli);
+  if (cli.stats != nullptr && cli.stats->parsed()) return review_stats(cli);
   return -1;
 }
 

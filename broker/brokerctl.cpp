@@ -484,7 +484,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
 
-  hfv::broker::ReviewCli review_cli;  // `review run|status` (broker/batch_cli.hpp)
+  hfv::broker::ReviewCli review_cli;  // `review run|status|stats` (broker/batch_cli.hpp)
   hfv::broker::add_review_commands(app, review_cli);
 
   CLI11_PARSE(app, argc, argv);

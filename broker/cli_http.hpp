@@ -1,5 +1,5 @@
 // cli_http: the one blocking HTTPS call brokerctl makes to a running daemon
-// (status, reload, review run|status), with the daemon's CA and a client
+// (status, reload, review run|status|stats), with the daemon's CA and a client
 // certificate. Command-line use only: the daemon itself talks through the
 // curl-multi client on its Asio loop (adapters/http_client.hpp).
 #pragma once

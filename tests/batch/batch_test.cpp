@@ -581,6 +581,19 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     CHECK(json::parse(bad_format.body)["field"] == "format");
     CHECK(json::parse(unknown.body)["field"] == "case_id");
 
+    // brokerctl review stats: the same figures from the command line.
+    const fs::path csv_file = data.path / "period.csv";
+    Process cli({BROKERCTL_BIN, "review", "stats", "--dir", stack.broker_dir.string(), "--from", utc_day(-1), "--to",
+                 utc_day(1), "--format", "csv", "--out", csv_file.string()},
+                data.path / "stats.txt");
+    REQUIRE(cli.stop(0, std::chrono::seconds(60)) == 0);
+    CHECK(hfv::testing::read_file(csv_file).find("\nperiod,households,1500\n") != std::string::npos);
+    Process backwards_cli({BROKERCTL_BIN, "review", "stats", "--dir", stack.broker_dir.string(), "--from", utc_day(1),
+                           "--to", utc_day(-1)},
+                          data.path / "stats-bad.txt");
+    CHECK(backwards_cli.stop(0, std::chrono::seconds(60)) == 2);
+    CHECK(hfv::testing::read_file(data.path / "stats-bad.txt").find("HTTP 400 invalid_field") != std::string::npos);
+
     // A supervisor sees every caller's verifications in the supervisor's
     // jurisdictions (the demo supervisor: 2301) and nothing outside them.
     Client supervisor(stack.supervisor);
@@ -627,10 +640,10 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
     }
   }
   CHECK(reports.size() == 1500);
-  // Every statistics read that read records was audited: three by the case
-  // system, one by the supervisor (its read outside its jurisdictions was
+  // Every statistics read that read records was audited: four by the case
+  // system (one through brokerctl), one by the supervisor (its read outside its jurisdictions was
   // refused, and audited as such; malformed periods read nothing).
-  CHECK(statistics_reads == 4);
+  CHECK(statistics_reads == 5);
   int not_once = 0;
   for (const auto& [case_id, n] : reports) not_once += n == 1 ? 0 : 1;
   CHECK(not_once == 0);
