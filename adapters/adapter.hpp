@@ -12,9 +12,11 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "adapters/common/http_client.hpp"
+#include "common/cancellation.hpp"
 #include "common/records.hpp"
 
 namespace hfv::adapters {
@@ -26,6 +28,9 @@ struct MemberQuery {
   std::string id_number;
   std::string name;
   std::string query_id;  // opaque correlation id, safe to send and log
+  // Set when the verification can be called off before its deadline (its
+  // caller disconnected): waits end and transfers are removed at once.
+  std::shared_ptr<Cancellation> cancel;
 };
 
 // Per-agency limits, retries and breaker (adapters/common/resilience.hpp).

@@ -53,6 +53,16 @@ Status ReportStore::finish(const std::string& id, long http_status, const std::s
   return stmt->status();
 }
 
+Status ReportStore::cancel(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = ? WHERE id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, utc_timestamp_now()).bind(2, id);
+  stmt->step();
+  return stmt->status();
+}
+
 Result<std::optional<StoredVerification>> ReportStore::query_one(const std::string& sql,
                                                                  std::initializer_list<std::string> text_args,
                                                                  std::optional<std::int64_t> int_arg) {

@@ -26,7 +26,7 @@ struct StoredVerification {
   std::string idempotency_key;  // may be empty
   std::string request_sha256;   // of the request body
   std::string household_key;    // keyed digest of members + programme + place + date
-  std::string state;            // running | done | interrupted
+  std::string state;            // running | done | interrupted | cancelled
   long http_status = 0;         // final status when done
   std::string response;         // final body (JSON) when done
   std::int64_t created_unix = 0;
@@ -40,6 +40,10 @@ class ReportStore {
                                                    const crypto::SecretKey& key);
   Status insert_running(const StoredVerification& v);
   Status finish(const std::string& id, long http_status, const std::string& response);
+  // The caller disconnected and no report was issued: the row stays (GET
+  // answers 410) but lets go of its Idempotency-Key, so the caller's retry
+  // with the same key runs a new verification instead of replaying nothing.
+  Status cancel(const std::string& id);
   Result<std::optional<StoredVerification>> find(const std::string& id, const std::string& principal);
   Result<std::optional<StoredVerification>> find_by_key(const std::string& principal, const std::string& key);
   // The newest completed (200) verification of this household by this

@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -11,6 +12,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "broker/log.hpp"
 #include "broker/metrics.hpp"
@@ -102,8 +104,21 @@ net::awaitable<void> Server::accept_loop() {
   }
 }
 
+net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch& watch,
+                                              std::shared_ptr<Cancellation> cancel) {
+  boost::system::error_code ec;
+  watch.early_bytes =
+      co_await stream.async_read_some(net::buffer(watch.early), net::redirect_error(net::use_awaitable, ec));
+  // Ended by the session itself (the answer is ready): not a hang-up.
+  if (ec && !watch.answered) {
+    watch.caller_gone = true;
+    cancel->cancel("the caller disconnected");
+  }
+  watch.done.set();
+}
+
 net::awaitable<void> Server::session(tcp::socket socket) {
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
+  TlsStream stream(std::move(socket), tls_);
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
@@ -135,6 +150,18 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
     if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
 
+    // A verification asks agencies on the caller's behalf: while it runs,
+    // the connection is watched, and a caller that hangs up calls it off
+    // (ApiRequest::cancel). Bytes that arrive instead (a pipelined request)
+    // end the watch and are kept for the next parse.
+    std::optional<ConnectionWatch> watch;
+    if (!too_large && req.method() == http::verb::post && req.target() == "/v1/verifications") {
+      api.cancel = std::make_shared<Cancellation>();
+      watch.emplace(co_await net::this_coro::executor);
+      beast::get_lowest_layer(stream).expires_never();  // the verification has its own deadline
+      net::co_spawn(co_await net::this_coro::executor, watch_connection(stream, *watch, api.cancel), net::detached);
+    }
+
     ApiResponse answer;
     const auto started = std::chrono::steady_clock::now();
     ++in_flight_;
@@ -145,6 +172,17 @@ net::awaitable<void> Server::session(tcp::socket socket) {
       answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
     }
     --in_flight_;
+    if (watch) {
+      watch->answered = true;
+      if (!watch->done.is_set()) beast::get_lowest_layer(stream).cancel();  // ends the watching read
+      co_await watch->done.wait();
+      if (watch->early_bytes > 0) {
+        auto room = buffer.prepare(watch->early_bytes);
+        net::buffer_copy(room, net::buffer(watch->early.data(), watch->early_bytes));
+        buffer.commit(watch->early_bytes);
+      }
+      if (watch->caller_gone) break;  // nobody to answer
+    }
     // Logged by route template and configured principal name: raw paths
     // carry verification ids and certificate subjects may name people.
     const std::string_view path = req.target().substr(0, req.target().find('?'));

@@ -4,6 +4,10 @@
 // the handshake; a connection without one is still served so that the
 // Service can answer 401 (and audit it) instead of a bare TLS alert.
 //
+// While a synchronous verification runs, its connection is watched: a
+// caller that disconnects cancels the verification's outstanding agency
+// queries (ApiRequest::cancel).
+//
 // Threading: runs on one io_context thread together with the Service.
 #pragma once
 
@@ -13,10 +17,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <array>
 #include <memory>
 
 #include "broker/config.hpp"
 #include "broker/service.hpp"
+#include "common/async_event.hpp"
+#include "common/cancellation.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -33,7 +42,20 @@ class Server {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  // One read on the connection while its request is handled: an error or
+  // end of stream before the answer means the caller is gone.
+  struct ConnectionWatch {
+    explicit ConnectionWatch(const boost::asio::any_io_executor& executor) : done(executor) {}
+    AsyncEvent done;
+    bool answered = false;     // set by the session before it ends the read
+    bool caller_gone = false;
+    std::array<char, 4096> early{};  // bytes that arrived instead (pipelining)
+    std::size_t early_bytes = 0;
+  };
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  static boost::asio::awaitable<void> watch_connection(TlsStream& stream, ConnectionWatch& watch,
+                                                       std::shared_ptr<Cancellation> cancel);
 
   boost::asio::io_context& io_;
   const Config& config_;

@@ -32,6 +32,7 @@
 #include "broker/divisions.hpp"
 #include "broker/rate_limiter.hpp"
 #include "broker/report_store.hpp"
+#include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -52,6 +53,9 @@ struct ApiRequest {
   std::string operator_id;  // X-Operator-Id header, as sent by the case system
   std::string idempotency_key;  // Idempotency-Key header (optional)
   std::string batch_id;  // set by BatchManager for batch work (audited as "batch=<id>"); never from HTTP
+  // Fired by the server when the caller disconnects while a synchronous
+  // verification runs (broker/server.cpp); null when nobody watches.
+  std::shared_ptr<Cancellation> cancel;
 };
 
 struct ApiResponse {
@@ -113,6 +117,7 @@ class Service {
   struct Accepted;
   boost::asio::awaitable<ApiResponse> verify(const ApiRequest& request, const Principal& principal);
   boost::asio::awaitable<ApiResponse> execute(std::shared_ptr<Accepted> accepted);
+  boost::asio::awaitable<ApiResponse> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows);
   boost::asio::awaitable<ApiResponse> get_verification(const ApiRequest& request, const Principal& principal,
                                                        const std::string& id);
   boost::asio::awaitable<ApiResponse> answer_stored(const ApiRequest& request, const Principal& principal,

@@ -76,6 +76,7 @@ struct Service::Accepted {
   std::vector<Source> asked;
   audit::AuditRecord base;
   std::string batch_id;  // non-empty for a batch household (broker/batch.hpp)
+  std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
 };
 
 namespace {
@@ -225,7 +226,10 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   }
   if (!stored) co_return error_response(503, "state_unavailable", "verifications cannot be stored now");
 
-  if (!v.async) co_return co_await execute(accepted);
+  if (!v.async) {
+    a.cancel = request.cancel;
+    co_return co_await execute(accepted);
+  }
   // Asynchronous: answer now, finish in the background on this executor.
   ++in_flight_;  // so a graceful stop waits for it
   net::co_spawn(executor, execute(accepted), [this](std::exception_ptr, ApiResponse) { --in_flight_; });
@@ -253,6 +257,10 @@ net::awaitable<ApiResponse> Service::answer_stored(const ApiRequest& request, co
     running.headers.emplace_back("Retry-After", "1");
     co_return running;
   }
+  if (stored.state == "cancelled") {
+    co_return error_response(410, "verification_cancelled",
+                             "the caller disconnected before the report was issued; no report exists");
+  }
   if (stored.state == "interrupted") {
     co_return error_response(503, "verification_interrupted",
                              "the broker restarted before this verification finished; submit it again");
@@ -272,6 +280,28 @@ net::awaitable<ApiResponse> Service::get_verification(const ApiRequest& request,
   co_return co_await answer_stored(request, principal, **found, "get");
 }
 
+// The caller disconnected while the agencies were being asked: their
+// outstanding queries were cut (HttpClient, AgencyGuard) and no report is
+// made for nobody. What was asked is audited — answers that came in time
+// with their status and evidence digest, the cut queries as "cancelled" —
+// with the verification's end, and its Idempotency-Key is let go so the
+// caller's retry runs anew. The status is for the access log only (nginx's
+// 499 "client closed request"): nobody is left to read it.
+net::awaitable<ApiResponse> Service::call_off(Accepted& a, std::vector<audit::AuditRecord> rows) {
+  audit::AuditRecord end = a.base;
+  end.action = "verification.cancelled";
+  end.status = "cancelled";
+  end.detail = a.cancel->reason() + "; no report issued";
+  rows.push_back(std::move(end));
+  if (!co_await parts_.audit->append(std::move(rows))) {
+    log_event(LogLevel::kError, "audit_failed", {{"verification_id", a.id}, {"action", "verification.cancelled"}});
+  }
+  if (!co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->cancel(a.id); })) {
+    log_event(LogLevel::kError, "state_failed", {{"verification_id", a.id}, {"action", "cancel"}});
+  }
+  co_return error_response(499, "verification_cancelled", "the caller disconnected; no report was issued");
+}
+
 net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted) {
   Accepted& a = *accepted;
   const VerificationTimer timer(parts_.metrics);
@@ -279,7 +309,7 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   std::vector<adapters::MemberQuery> queries;
   for (std::size_t i = 0; i < a.request.members.size(); ++i) {
     queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
-                       a.id + "-" + std::to_string(i)});
+                       a.id + "-" + std::to_string(i), a.cancel});
   }
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification_deadline;
   std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
@@ -291,12 +321,13 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
     q.action = "agency.query";
     q.member = a.pseudonyms[r.member_index];
     q.source = std::string(source_name(r.source));
-    q.status = std::string(status_name(r.status));
+    q.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
     q.latency_ms = r.latency.count();
     q.digest = r.evidence_sha256;
     q.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
     after.push_back(std::move(q));
   }
+  if (a.cancel != nullptr && a.cancel->cancelled()) co_return co_await call_off(a, std::move(after));
   // Sources not asked are part of the picture too: denied by the
   // authorisation, or not configured in this deployment.
   for (std::size_t i = 0; i < a.request.members.size(); ++i) {

@@ -135,6 +135,9 @@ struct SourceResult {
   std::chrono::milliseconds latency{0};
   std::string evidence_sha256;  // hex SHA-256 of the raw answer body; empty if none
   std::string received_at;      // UTC RFC 3339 timestamp when the answer arrived
+  // Cut short by a cancellation (common/cancellation.hpp), e.g. the caller
+  // disconnected: status is kError, and the agency is not to blame.
+  bool cancelled = false;
   NormalisedRecords records;
 };
 

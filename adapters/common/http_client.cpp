@@ -267,6 +267,11 @@ void HttpClient::finish_transfers() {
 
 net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
   Transfer transfer(io_);
+  if (request.cancel != nullptr && request.cancel->cancelled()) {
+    transfer.result.error = HttpErrorKind::kCancelled;
+    transfer.result.error_detail = request.cancel->reason();
+    co_return transfer.result;
+  }
   CURL* easy = curl_easy_init();
   if (easy == nullptr) {
     transfer.result.error = HttpErrorKind::kOther;
@@ -316,6 +321,17 @@ net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
     transfer.result.error = HttpErrorKind::kOther;
     transfer.result.error_detail = "curl_multi_add_handle failed";
   } else {
+    // Called off (the caller disconnected): the handle leaves the multi
+    // handle now, its connection is closed, and the transfer ends cancelled.
+    const auto registration = on_cancel(request.cancel, [this, easy, &transfer, signal = request.cancel] {
+      if (transfers_.erase(easy) == 0) return;  // finished already
+      curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+      transfer.result.error = HttpErrorKind::kCancelled;
+      transfer.result.error_detail = signal->reason();
+      transfer.result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - transfer.started);
+      transfer.done.set();
+    });
     co_await transfer.done.wait();
   }
   curl_easy_cleanup(easy);

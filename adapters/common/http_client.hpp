@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/cancellation.hpp"
+
 namespace hfv::adapters {
 
 struct TlsClientOptions {
@@ -38,6 +40,9 @@ struct HttpRequest {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds total_timeout{3000};
   TlsClientOptions tls;
+  // Optional: when it fires, the transfer is removed from curl at once and
+  // comes back as kCancelled. Must outlive the fetch.
+  Cancellation* cancel = nullptr;
 };
 
 struct HttpResponse {

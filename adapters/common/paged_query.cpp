@@ -71,6 +71,7 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     request.tls = config.tls;
     request.connect_timeout = config.connect_timeout;
     request.total_timeout = time_left(deadline, config.timeout);
+    request.cancel = member.cancel.get();
     HttpResult answer;
     if (guard != nullptr) {
       answer = co_await guard->fetch(http, std::move(request), deadline, result.attempts);
@@ -81,6 +82,7 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     if (answer.error != HttpErrorKind::kNone) {
       fail(answer.error == HttpErrorKind::kTimeout ? SourceStatus::kTimeout : SourceStatus::kError,
            std::string(http_error_name(answer.error)) + ": " + answer.error_detail);
+      result.cancelled = answer.error == HttpErrorKind::kCancelled;
       break;
     }
     evidence.update(answer.response.body);

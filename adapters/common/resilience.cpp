@@ -15,6 +15,15 @@ constexpr std::chrono::milliseconds kBackoffBase{50};
 constexpr std::chrono::milliseconds kBackoffCap{2000};
 constexpr const char* kNotSentInTime = "deadline passed while waiting to send (agency concurrency or rate limit)";
 
+bool is_cancelled(const Cancellation* cancel) { return cancel != nullptr && cancel->cancelled(); }
+
+HttpResult cancelled_result(const Cancellation& cancel) {
+  HttpResult r;
+  r.error = HttpErrorKind::kCancelled;
+  r.error_detail = cancel.reason();
+  return r;
+}
+
 // A query's result when no request was sent for it.
 SourceResult unsent(const MemberQuery& member, Source source, SourceStatus status, std::string detail) {
   SourceResult r;
@@ -114,15 +123,17 @@ AgencyGuard::AgencyGuard(net::any_io_executor executor, ResilienceConfig config)
   refilled_ = Clock::now();
 }
 
-net::awaitable<bool> AgencyGuard::sleep_until(Clock::time_point t, Deadline deadline) {
-  if (t >= deadline) co_return false;
+net::awaitable<bool> AgencyGuard::sleep_until(Clock::time_point t, Deadline deadline, Cancellation* cancel) {
+  if (t >= deadline || is_cancelled(cancel)) co_return false;
   net::steady_timer timer(executor_, t);
+  const auto registration = on_cancel(cancel, [&timer] { timer.cancel(); });
   boost::system::error_code ignored;
   co_await timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
-  co_return Clock::now() < deadline;
+  co_return Clock::now() < deadline && !is_cancelled(cancel);
 }
 
-net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline) {
+net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline, Cancellation* cancel) {
+  if (is_cancelled(cancel)) co_return false;
   if (gate.in_use < static_cast<std::size_t>(config_.max_concurrent)) {
     ++gate.in_use;
     co_return true;
@@ -130,6 +141,7 @@ net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline) {
   auto waiter = std::make_shared<Waiter>(executor_);
   waiter->timer.expires_at(deadline);
   gate.waiters.push_back(waiter);
+  const auto registration = on_cancel(cancel, [waiter] { waiter->timer.cancel(); });
   boost::system::error_code ignored;
   co_await waiter->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
   if (waiter->granted) co_return true;  // the place was handed over by leave()
@@ -149,11 +161,13 @@ void AgencyGuard::leave(Gate& gate) {
   --gate.in_use;
 }
 
-net::awaitable<bool> AgencyGuard::admit(Deadline deadline) { return enter(admitted_, deadline); }
+net::awaitable<bool> AgencyGuard::admit(Deadline deadline, Cancellation* cancel) {
+  return enter(admitted_, deadline, cancel);
+}
 
 void AgencyGuard::leave() { leave(admitted_); }
 
-net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline) {
+net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline, Cancellation* cancel) {
   if (config_.rate_per_second <= 0) co_return true;
   const double rate = config_.rate_per_second;
   const double burst = std::max(1.0, rate);
@@ -167,7 +181,7 @@ net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline) {
       co_return true;
     }
     const auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1.0 - tokens_) / rate));
-    if (!co_await sleep_until(now + wait + std::chrono::microseconds(100), deadline)) co_return false;
+    if (!co_await sleep_until(now + wait + std::chrono::microseconds(100), deadline, cancel)) co_return false;
   }
 }
 
@@ -188,8 +202,9 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
       ++firsts_;
       budget_centi_ = std::min(kMaxBankedCenti, budget_centi_ + config_.retry_budget_percent);
     }
-    if (!co_await take_rate_token(deadline)) co_return last;
-    if (!co_await acquire_slot(deadline)) co_return last;
+    if (!co_await take_rate_token(deadline, request.cancel) || !co_await acquire_slot(deadline, request.cancel)) {
+      co_return is_cancelled(request.cancel) ? cancelled_result(*request.cancel) : last;
+    }
     if (attempt > 1) ++retries_;
     HttpRequest copy = request;
     copy.total_timeout = time_left(deadline, cap);
@@ -216,7 +231,9 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
     }
     if (Clock::now() + wait >= deadline) co_return last;
     if (!take_retry_token()) co_return last;
-    if (!co_await sleep_until(Clock::now() + wait, deadline)) co_return last;
+    if (!co_await sleep_until(Clock::now() + wait, deadline, request.cancel)) {
+      co_return is_cancelled(request.cancel) ? cancelled_result(*request.cancel) : last;
+    }
   }
   co_return last;
 }
@@ -227,7 +244,13 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   ++counters_.queries;
   // Wait for admission before anything else (memory, see admit()); the
   // breaker is asked after it, so a half-open probe is not held here.
-  if (!co_await guard_->admit(deadline)) {
+  if (!co_await guard_->admit(deadline, member.cancel.get())) {
+    if (is_cancelled(member.cancel.get())) {  // called off, not the agency's doing: no failure counted
+      SourceResult r = unsent(member, inner_->source(), SourceStatus::kError,
+                              std::string(http_error_name(HttpErrorKind::kCancelled)) + ": " + member.cancel->reason());
+      r.cancelled = true;
+      co_return r;
+    }
     ++counters_.failures;
     ++counters_.timeouts;
     co_return unsent(member, inner_->source(), SourceStatus::kTimeout, kNotSentInTime);
@@ -244,6 +267,10 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
     co_return r;
   }
   SourceResult r = co_await inner_->query(member, deadline);
+  if (r.cancelled) {  // the agency was not given the chance to answer: nothing to hold against it
+    breaker_->release();
+    co_return r;
+  }
   const bool success = is_known(r.status);
   breaker_->record(success);
   if (!success) ++counters_.failures;

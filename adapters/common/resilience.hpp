@@ -61,6 +61,11 @@ class CircuitBreaker {
   bool allow(Clock::time_point now = Clock::now());
   // The outcome of a query that allow() let through.
   void record(bool success, Clock::time_point now = Clock::now());
+  // A query allow() let through was called off before the agency answered
+  // (cancelled): no outcome is recorded; a half-open probe may be sent again.
+  void release() {
+    if (state_ == BreakerState::kHalfOpen) probe_in_flight_ = false;
+  }
   BreakerState state(Clock::time_point now = Clock::now()) const;
   // How many times it has opened (from closed or half-open).
   std::uint64_t opens() const { return opens_; }
@@ -83,15 +88,17 @@ class AgencyGuard {
   AgencyGuard(boost::asio::any_io_executor executor, ResilienceConfig config);
 
   // Sends `request` with the limits and retries above; `attempts` is
-  // increased by the number of requests actually sent.
+  // increased by the number of requests actually sent. When request.cancel
+  // fires, waits end and the answer is kCancelled.
   boost::asio::awaitable<HttpResult> fetch(HttpClient& http, HttpRequest request, Deadline deadline,
                                            int& attempts);
 
   // Admission of whole queries (member × this agency), max_concurrent at a
   // time: a query waits here, in a small frame, before its adapter builds
   // requests, so a verification whose queries wait for this agency holds
-  // little memory (ResilientAdapter). false: the deadline passed first.
-  boost::asio::awaitable<bool> admit(Deadline deadline);
+  // little memory (ResilientAdapter). false: the deadline passed first, or
+  // `cancel` fired (or had fired).
+  boost::asio::awaitable<bool> admit(Deadline deadline, Cancellation* cancel = nullptr);
   void leave();
 
   const ResilienceConfig& config() const { return config_; }
@@ -116,13 +123,17 @@ class AgencyGuard {
     std::size_t in_use = 0;
     std::deque<std::shared_ptr<Waiter>> waiters;
   };
-  boost::asio::awaitable<bool> enter(Gate& gate, Deadline deadline);
+  boost::asio::awaitable<bool> enter(Gate& gate, Deadline deadline, Cancellation* cancel);
   static void leave(Gate& gate);
-  boost::asio::awaitable<bool> acquire_slot(Deadline deadline) { return enter(slots_, deadline); }
+  boost::asio::awaitable<bool> acquire_slot(Deadline deadline, Cancellation* cancel) {
+    return enter(slots_, deadline, cancel);
+  }
   void release_slot() { leave(slots_); }
-  boost::asio::awaitable<bool> take_rate_token(Deadline deadline);
+  boost::asio::awaitable<bool> take_rate_token(Deadline deadline, Cancellation* cancel);
   bool take_retry_token();
-  boost::asio::awaitable<bool> sleep_until(std::chrono::steady_clock::time_point t, Deadline deadline);
+  // false: the deadline comes first, or `cancel` fired.
+  boost::asio::awaitable<bool> sleep_until(std::chrono::steady_clock::time_point t, Deadline deadline,
+                                           Cancellation* cancel);
 
   boost::asio::any_io_executor executor_;
   ResilienceConfig config_;

@@ -48,13 +48,20 @@ class Rig {
     if (!built) throw std::runtime_error(built.error().message);
     set_ = std::move(*built);
   }
-  // Runs the queries concurrently; returns when all are done.
-  std::vector<SourceResult> run(Source s, const std::vector<std::string>& ids, milliseconds budget) {
+  // Runs the queries concurrently; returns when all are done. With `cancel`,
+  // the queries carry it and it fires after `cancel_after` (at once if 0).
+  std::vector<SourceResult> run(Source s, const std::vector<std::string>& ids, milliseconds budget,
+                                const std::shared_ptr<hfv::Cancellation>& cancel = nullptr,
+                                milliseconds cancel_after = milliseconds(0)) {
     std::vector<SourceResult> out(ids.size());
     std::vector<a::MemberQuery> members;
-    for (std::size_t i = 0; i < ids.size(); ++i) members.push_back({i, ids[i], "测试", "q-" + std::to_string(i)});
+    for (std::size_t i = 0; i < ids.size(); ++i) members.push_back({i, ids[i], "测试", "q-" + std::to_string(i), cancel});
     const auto deadline = std::chrono::steady_clock::now() + budget;
     a::Adapter* adapter = set_.at(s).get();
+    boost::asio::steady_timer fire(io_, cancel_after);
+    if (cancel != nullptr) {
+      fire.async_wait([cancel](boost::system::error_code) { cancel->cancel("test: the caller disconnected"); });
+    }
     for (std::size_t i = 0; i < ids.size(); ++i) {
       boost::asio::co_spawn(
           io_,
@@ -77,6 +84,7 @@ class Rig {
     }
     throw std::runtime_error("no stats");
   }
+  std::size_t transfers_in_flight() const { return http_.in_flight(); }
 
  private:
   boost::asio::io_context io_;
@@ -293,4 +301,61 @@ TEST_CASE("resilience: the rate limit spreads requests out", "[adapters][resilie
   // A burst of 20, then 20 a second: the last 10 take at least half a second.
   CHECK(took >= milliseconds(450));
   CHECK(sim.requests("bank").size() == 30);
+}
+
+TEST_CASE("resilience: a cancellation cuts the transfer in flight and the queries waiting, and nothing is held "
+          "against the agency",
+          "[adapters][resilience][cancel]") {
+  // The bank never answers these four people; one request at a time, and a
+  // breaker that would open on the first failure counted.
+  json persons = json::object();
+  json faults = json::object();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(person(i));
+    persons[ids.back()] = bank_records();
+    faults[ids.back()] = "timeout";
+  }
+  persons[kKnown] = bank_records();
+  const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
+  Rig rig(bank_config(sim, {{"max_concurrent", 1}, {"max_attempts", 1}, {"breaker_failures", 1},
+                            {"timeout_ms", 8000}}));
+
+  auto cancel = std::make_shared<hfv::Cancellation>();
+  const auto started = std::chrono::steady_clock::now();
+  const auto results = rig.run(Source::kBank, ids, milliseconds(8000), cancel, milliseconds(300));
+  const auto took = std::chrono::steady_clock::now() - started;
+  int sent = 0;
+  for (const auto& r : results) {
+    INFO(r.detail);
+    CHECK(r.status == SourceStatus::kError);
+    CHECK(r.cancelled);
+    CHECK(r.detail.starts_with("cancelled: test: the caller disconnected"));
+    CHECK(r.records.holdings.empty());
+    sent += r.attempts;
+  }
+  CHECK(sent == 1);  // one was in flight; three waited for admission and were never sent
+  CHECK(took < milliseconds(4000));  // not the 8 s deadline
+  CHECK(rig.transfers_in_flight() == 0);
+  std::size_t asked = 0;
+  for (const auto& id : ids) asked += requests_about(sim, id);
+  CHECK(asked == 1);
+  const auto stats = rig.stats(Source::kBank);
+  CHECK(stats.breaker == "closed");  // a cancelled query is not the agency's failure
+  CHECK(stats.failures == 0);
+  CHECK(stats.in_flight == 0);
+
+  // The admission place and the request slot were given back: the next
+  // query is answered at once, not stuck behind a leaked place.
+  const SourceResult after = rig.one(Source::kBank, kKnown, milliseconds(3000));
+  CHECK(after.status == SourceStatus::kOk);
+  CHECK_FALSE(after.cancelled);
+
+  // Called off before it starts: nothing is sent at all.
+  auto early = std::make_shared<hfv::Cancellation>();
+  early->cancel("test: the caller disconnected");
+  const auto none = rig.run(Source::kBank, {kKnown}, milliseconds(3000), early);
+  CHECK(none.at(0).cancelled);
+  CHECK(none.at(0).attempts == 0);
+  CHECK(requests_about(sim, kKnown) == 1);  // only the earlier, answered query
 }

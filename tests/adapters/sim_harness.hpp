@@ -72,7 +72,7 @@ inline nlohmann::json agency_settings(const std::string& url, const nlohmann::js
   return s;
 }
 
-inline MemberQuery member(const std::string& id) { return MemberQuery{0, id, "测试", "q-test-1"}; }
+inline MemberQuery member(const std::string& id) { return MemberQuery{0, id, "测试", "q-test-1", nullptr}; }
 
 // Runs one query of `source`'s adapter, built from `agencies` config.
 // Runs one query against the simulator. When `took` is given it receives the

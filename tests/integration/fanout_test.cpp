@@ -2,8 +2,9 @@
 // processes (nothing mocked): a 4-member household asked of every agency;
 // one agency failing (sources failed, outcome never eligible); the circuit
 // breaker opening, refusing without sending, and recovering; categories the
-// authorisation does not allow never asked; and the verification deadline
-// cancelling outstanding queries, audited as such. Faults are switched at
+// authorisation does not allow never asked; the verification deadline
+// cancelling outstanding queries, audited as such; and a caller that hangs
+// up calling off its verification's outstanding queries. Faults are switched at
 // run time through the simulator's POST /_sim/faults; which agencies were
 // asked is read from its request log.
 #include <catch2/catch.hpp>
@@ -313,4 +314,80 @@ TEST_CASE("fanout: a failing agency fails its sources, never eligible, and the b
     CHECK_FALSE(src.contains("breaker"));
   }
   CHECK(recovered["outcome"] == healthy_outcome);
+}
+
+TEST_CASE("fanout: a caller that disconnects calls off the outstanding agency queries, audited as cancelled",
+          "[integration][fanout][cancel]") {
+  hfv::testing::TempDir data("hfv-fanout-data");
+  Stack s([](json& config, const fs::path& dir) {
+            adjust(config, dir);
+            config["verification_deadline_ms"] = 8000;  // far beyond the caller's patience
+            for (auto& [name, agency] : config["agencies"].items()) agency["timeout_ms"] = 8000;
+          },
+          write_dataset(data.path));
+  const std::string auth = register_auth(s, "HRB-F-9", "all");
+  // No agency answers: without the cancellation the queries would run to the 8 s deadline.
+  json faults = json::object();
+  for (const auto& a : kAgencies) faults[a] = {{"all", "timeout"}};
+  set_faults(s, faults);
+  const std::size_t from = sim_requests(s).size();
+
+  const json body = {{"case_id", "HRB-F-9"},      {"programme", "dibao"},   {"jurisdiction", "230100"},
+                     {"area", "urban"},           {"reference_date", "2026-11-01"},
+                     {"authorization_id", auth}, {"members", household()}, {"force", true}};
+  auto headers = s.operator_header();
+  headers.push_back("Idempotency-Key: hang-up-1");
+  const auto hung_up = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), headers, 700);
+  REQUIRE(hung_up.status == 0);  // the client gave up after 0.7 s
+  const auto hung_up_at = std::chrono::steady_clock::now();
+
+  // The verification ends as cancelled long before its 8 s deadline.
+  json ended;
+  while (std::chrono::steady_clock::now() - hung_up_at < std::chrono::seconds(6) && ended.is_null()) {
+    auto r = https("GET", s.url + "/v1/audit?action=verification.cancelled", s.supervisor);
+    REQUIRE(r.status == 200);
+    const json found = json::parse(r.body);
+    if (found["count"].get<int>() > 0) ended = found["records"][0]["record"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE_FALSE(ended.is_null());
+  CHECK(ended["status"] == "cancelled");
+  CHECK(ended["detail"].get<std::string>().find("the caller disconnected") != std::string::npos);
+  const std::string id = ended["request_id"];
+
+  // The agencies were asked (the queries were in flight when it was called off) ...
+  CHECK(requests_by_agency(sim_requests(s), from).size() == kAgencies.size());
+  // ... and every query is audited as cancelled; no report was issued.
+  auto rows = https("GET", s.url + "/v1/audit?case_id=HRB-F-9&limit=1000", s.supervisor);
+  REQUIRE(rows.status == 200);
+  const json audited = json::parse(rows.body);  // named: the loop needs it alive
+  int queries = 0, cancelled = 0, reports = 0;
+  for (const auto& row : audited["records"]) {
+    const json& r = row["record"];
+    if (r.value("request_id", "") != id) continue;
+    if (r["action"] == "agency.query") {
+      ++queries;
+      if (r["status"] == "cancelled") ++cancelled;
+    }
+    if (r["action"] == "verification.report") ++reports;
+  }
+  CHECK(queries == 44);
+  CHECK(cancelled == 44);
+  CHECK(reports == 0);
+
+  // Its state says so, and the caller's retry with the same Idempotency-Key
+  // runs a new verification (the agencies answer again).
+  auto gone = https("GET", s.url + "/v1/verifications/" + id, s.case_system, "", s.operator_header());
+  CHECK(gone.status == 410);
+  CHECK(json::parse(gone.body)["error"] == "verification_cancelled");
+  json cleared = json::object();
+  for (const auto& a : kAgencies) cleared[a] = nullptr;
+  set_faults(s, cleared);
+  auto retried = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), headers);
+  INFO(retried.body.substr(0, 2000));
+  REQUIRE(retried.status == 200);
+  const json report = json::parse(retried.body);
+  CHECK(report["verification_id"] != id);
+  CHECK(report["outcome"] == "eligible");
+  for (const auto& src : report["sources"]) CHECK(src["status"] == "ok");  // no breaker opened by the cut queries
 }

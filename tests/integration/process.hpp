@@ -122,8 +122,10 @@ inline void record_exchange(const std::string& method, const std::string& url, c
       << sample.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// `timeout_ms`: the client gives up (and closes the connection) after it.
 inline HttpAnswer https(const std::string& method, const std::string& url, const ClientTls& tls,
-                        const std::string& body = "", std::vector<std::string> headers = {}) {
+                        const std::string& body = "", std::vector<std::string> headers = {},
+                        long timeout_ms = 30000) {
   HttpAnswer answer;
   CURL* curl = curl_easy_init();
   curl_slist* list = nullptr;
@@ -141,7 +143,7 @@ inline HttpAnswer https(const std::string& method, const std::string& url, const
     curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.cert_file.c_str());
     curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.key_file.c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
     static_cast<std::string*>(u)->append(d, s * n);
     return s * n;
