@@ -1,4 +1,5 @@
 #include "broker/batch.hpp"
+#include "broker/query_string.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -41,21 +42,6 @@ std::string iso_time(std::int64_t unix) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string query_param(const std::string& target, const std::string& name) {
-  const auto q = target.find('?');
-  if (q == std::string::npos) return "";
-  std::string rest = target.substr(q + 1);
-  std::size_t pos = 0;
-  while (pos <= rest.size()) {
-    const auto amp = rest.find('&', pos);
-    const std::string pair = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    if (pair.starts_with(name + "=")) return pair.substr(name.size() + 1);
-    if (amp == std::string::npos) break;
-    pos = amp + 1;
-  }
-  return "";
 }
 
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
@@ -537,7 +523,7 @@ net::awaitable<ApiResponse> BatchManager::handle(const ApiRequest& request, cons
   }
   if (sub == "changes" || sub == "statistics") {
     if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    std::string format = query_param(request.target, "format");
+    std::string format = query_value(request.target, "format");
     if (format.empty()) format = "json";
     const bool known = format == "json" || format == "csv" || (sub == "statistics" && format == "svg");
     if (!known) {

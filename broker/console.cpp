@@ -13,6 +13,7 @@
 
 #include "broker/anomalies.hpp"
 #include "broker/console_assets.hpp"
+#include "broker/query_string.hpp"
 #include "broker/service.hpp"
 #include "broker/service_internal.hpp"
 
@@ -43,25 +44,6 @@ const std::vector<std::pair<std::string, std::string>>& console_headers() {
   return headers;
 }
 
-std::string query_value(const std::string& target, const std::string& key) {
-  const auto q = target.find('?');
-  if (q == std::string::npos) return {};
-  std::string_view rest = std::string_view(target).substr(q + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) != key) continue;
-    std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    // Timestamps only need ':' decoded; anything else stays and fails parsing.
-    for (std::size_t at; (at = value.find("%3A")) != std::string::npos ||
-                         (at = value.find("%3a")) != std::string::npos;)
-      value.replace(at, 3, ":");
-    return value;
-  }
-  return {};
-}
 
 // Same text form as the log's timestamps, so that text comparison is time order.
 std::string log_ts(std::int64_t seconds) {
@@ -118,6 +100,9 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request,
   if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
   const AnomalyRules& rules = parts_.config->anomaly_rules;
 
+  if (!query_params(request.target)) {
+    co_return error_response(400, "invalid_field", "malformed query string", "query");
+  }
   // The window: [from, to), default the last seven days.
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())

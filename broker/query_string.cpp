@@ -50,4 +50,11 @@ std::optional<std::map<std::string, std::string>> query_params(std::string_view 
   return out;
 }
 
+std::string query_value(std::string_view target, const std::string& key) {
+  const auto params = query_params(target);
+  if (!params) return {};
+  const auto it = params->find(key);
+  return it == params->end() ? std::string() : it->second;
+}
+
 }  // namespace hfv::broker

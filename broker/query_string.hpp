@@ -14,5 +14,7 @@ namespace hfv::broker {
 // nullopt when an escape is malformed ("%4", "%zz"). A key given twice keeps
 // its last value.
 std::optional<std::map<std::string, std::string>> query_params(std::string_view target);
+// One parameter's decoded value; "" when absent or the query string is malformed.
+std::string query_value(std::string_view target, const std::string& key);
 
 }  // namespace hfv::broker
