@@ -41,6 +41,11 @@ struct ResilienceConfig {
   int max_attempts = 3;  // requests per page, including the first
   int breaker_failures = 5;
   std::chrono::milliseconds breaker_cooldown{5000};
+  // Hedged requests: when a page's first request has had no answer after
+  // the agency's observed p95 latency, a second, identical request is sent
+  // and the first answer wins (the other is cancelled). Paid from the retry
+  // budget; needs 20 answered requests before the p95 is trusted.
+  bool hedge = false;
 };
 
 // Per-agency connection settings, from the daemon's configuration.

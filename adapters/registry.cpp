@@ -32,7 +32,7 @@ Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_
   static const char* kKnown[] = {"base_url", "ca_file", "client_cert_file", "client_key_file",
                                  "pinned_public_key", "connect_timeout_ms", "timeout_ms", "max_concurrent",
                                  "rate_per_second", "retry_budget_percent", "max_attempts", "breaker_failures",
-                                 "breaker_cooldown_ms"};
+                                 "breaker_cooldown_ms", "hedge"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return make_error("bad_config", "unknown agency setting '" + key + "'");
@@ -94,6 +94,10 @@ Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_
   if (auto s = integer("max_attempts", 1, 10, r.max_attempts); !s) return s.error();
   if (auto s = integer("breaker_failures", 1, 1000, r.breaker_failures); !s) return s.error();
   if (auto s = millis("breaker_cooldown_ms", r.breaker_cooldown); !s) return s.error();
+  if (auto it = j.find("hedge"); it != j.end()) {
+    if (!it->is_boolean()) return make_error("bad_config", "'hedge' must be true or false");
+    r.hedge = it->get<bool>();
+  }
   return c;
 }
 
@@ -176,6 +180,8 @@ std::vector<AgencyStats> agency_stats(const AdapterSet& adapters) {
       s.requests = r->guard().requests_sent();
       s.request_errors = r->guard().request_failures();
       s.retries = r->guard().retries_sent();
+      s.hedges = r->guard().hedges_sent();
+      s.hedges_won = r->guard().hedges_won();
       s.in_flight = r->guard().in_flight();
     }
     out.push_back(std::move(s));

@@ -47,6 +47,8 @@ struct AgencyStats {
   std::uint64_t requests = 0;         // HTTP requests sent (pages, retries)
   std::uint64_t request_errors = 0;   // of which got no answer, 429 or 5xx
   std::uint64_t retries = 0;          // of which were retries
+  std::uint64_t hedges = 0;           // of which were hedged second requests
+  std::uint64_t hedges_won = 0;       // hedges answered before the request they hedged
   std::uint64_t in_flight = 0;        // HTTP requests in flight now
   std::uint64_t latency_ms_sum = 0;   // query latency (all pages and retries), sent queries only
   std::uint64_t latency_count = 0;

@@ -311,6 +311,10 @@ std::string Metrics::render(const LiveState& live) const {
        "HTTP requests to the agency that got no answer, 429 or a 5xx status.", &AgencySnapshot::request_errors},
       {"hfv_agency_http_retries_total", "counter", "HTTP requests to the agency that were retries.",
        &AgencySnapshot::retries},
+      {"hfv_agency_http_hedges_total", "counter",
+       "Hedged second requests sent after the agency's observed p95 without an answer.", &AgencySnapshot::hedges},
+      {"hfv_agency_http_hedges_won_total", "counter", "Hedged requests that answered before the one they hedged.",
+       &AgencySnapshot::hedges_won},
   };
   for (const auto& c : kAgencyCounters) {
     header(out, c.name, c.type, c.help);

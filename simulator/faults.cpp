@@ -16,7 +16,7 @@ struct KindName {
   std::string_view name;
 };
 
-constexpr std::array<KindName, 9> kKindNames = {{
+constexpr std::array<KindName, 10> kKindNames = {{
     {FaultKind::kNone, "none"},
     {FaultKind::kError500, "error_500"},
     {FaultKind::kError503, "error_503"},
@@ -26,6 +26,7 @@ constexpr std::array<KindName, 9> kKindNames = {{
     {FaultKind::kRateLimited, "rate_limited"},
     {FaultKind::kSlowBody, "slow_body"},
     {FaultKind::kWrongTypes, "wrong_types"},
+    {FaultKind::kStuckOnce, "stuck_once"},
 }};
 
 constexpr double kTailShape = 1.5;
@@ -219,6 +220,7 @@ FaultOutcome apply_fault(FaultKind kind, Reply normal) {
       break;
     }
     case FaultKind::kTimeout:
+    case FaultKind::kStuckOnce:
       out.action = Action::kHang;
       break;
     case FaultKind::kReset:

@@ -42,6 +42,9 @@ enum class FaultKind {
   kRateLimited,  // HTTP 429 with Retry-After: 1
   kSlowBody,     // the normal answer; header at once, body dribbled over `slow_body`
   kWrongTypes,   // HTTP 200, the normal answer with nested scalars of the wrong JSON type
+  kStuckOnce,    // the first request about a person hangs like kTimeout; later ones are answered
+                 // (a stuck backend connection: what a hedged request is for). The Router
+                 // resolves it per request; apply_fault() treats it as kTimeout.
 };
 
 // "error_500" etc.; nullopt for an unknown name. "none" is kNone.

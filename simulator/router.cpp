@@ -58,9 +58,13 @@ Decision Router::route(const HttpRequestView& request) {
   count(agency->name, path);
   AgencyAnswer answer = agency->answer(
       dataset_, AgencyRequest{request.method, path, request.content_type, request.body});
-  const FaultDecision fate =
-      dataset_.faults().decide(agency->name, answer.person, nonce(agency->name, answer.person));
-  const FaultKind fault = fate.kind;
+  FaultDecision fate = dataset_.faults().decide(agency->name, answer.person, nonce(agency->name, answer.person));
+  FaultKind fault = fate.kind;
+  if (fault == FaultKind::kStuckOnce) {  // held the first time, answered after that
+    if (stuck_.size() >= kMaxRemembered) stuck_.clear();
+    const bool first_time = stuck_.insert(std::string(agency->name) + "|" + answer.person).second;
+    fault = first_time ? FaultKind::kStuckOnce : FaultKind::kNone;
+  }
   FaultOutcome outcome = apply_fault(fault, std::move(answer.reply));
   decision.action = outcome.action;
   decision.reply = std::move(outcome.reply);

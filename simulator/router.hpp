@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,8 @@ class Router {
   // How often each source was asked about each person ("bank|<id>"), for
   // the draws' nonces; only kept while the plan draws at all.
   std::map<std::string, std::uint64_t, std::less<>> asked_;
+  // "bank|<id>" pairs a stuck_once fault has already held once.
+  std::set<std::string, std::less<>> stuck_;
 };
 
 }  // namespace hfv::sim

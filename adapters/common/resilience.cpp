@@ -1,8 +1,12 @@
 #include "adapters/common/resilience.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+
+#include "common/async_event.hpp"
 
 namespace hfv::adapters {
 
@@ -167,22 +171,115 @@ net::awaitable<bool> AgencyGuard::admit(Deadline deadline, Cancellation* cancel)
 
 void AgencyGuard::leave() { leave(admitted_); }
 
-net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline, Cancellation* cancel) {
-  if (config_.rate_per_second <= 0) co_return true;
+bool AgencyGuard::try_rate_token() {
+  if (config_.rate_per_second <= 0) return true;
   const double rate = config_.rate_per_second;
-  const double burst = std::max(1.0, rate);
-  for (;;) {
-    const auto now = Clock::now();
-    const double elapsed = std::chrono::duration<double>(now - refilled_).count();
-    tokens_ = std::min(burst, tokens_ + elapsed * rate);
-    refilled_ = now;
-    if (tokens_ >= 1.0) {
-      tokens_ -= 1.0;
-      co_return true;
+  const auto now = Clock::now();
+  tokens_ = std::min(std::max(1.0, rate), tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
+  refilled_ = now;
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+net::awaitable<bool> AgencyGuard::take_rate_token(Deadline deadline, Cancellation* cancel) {
+  while (!try_rate_token()) {
+    const auto wait = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>((1.0 - tokens_) / config_.rate_per_second));
+    if (!co_await sleep_until(Clock::now() + wait + std::chrono::microseconds(100), deadline, cancel)) {
+      co_return false;
     }
-    const auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1.0 - tokens_) / rate));
-    if (!co_await sleep_until(now + wait + std::chrono::microseconds(100), deadline, cancel)) co_return false;
   }
+  co_return true;
+}
+
+void AgencyGuard::note_answer(const HttpResult& result) {
+  if (result.error != HttpErrorKind::kNone) return;
+  answered_us_[answered_n_ % answered_us_.size()] =
+      std::chrono::duration_cast<std::chrono::microseconds>(result.elapsed).count();
+  ++answered_n_;
+}
+
+std::optional<Clock::duration> AgencyGuard::observed_p95() const {
+  const std::size_t n = std::min(answered_n_, answered_us_.size());
+  if (n < 20) return std::nullopt;
+  std::array<std::int64_t, 128> sorted = answered_us_;
+  const auto at = sorted.begin() + static_cast<std::ptrdiff_t>(n * 95 / 100);
+  std::nth_element(sorted.begin(), at, sorted.begin() + static_cast<std::ptrdiff_t>(n));
+  return std::chrono::microseconds(std::max<std::int64_t>(*at, 1000));
+}
+
+net::awaitable<HttpResult> AgencyGuard::send(HttpClient& http, HttpRequest request, bool may_hedge,
+                                             Deadline deadline, int& sent) {
+  const auto p95 = may_hedge ? observed_p95() : std::nullopt;
+  if (!p95) {
+    HttpResult result = co_await http.fetch(std::move(request));
+    ++sent;
+    note_answer(result);
+    co_return result;
+  }
+  // A race of the request and, after the p95 without an answer, its hedge:
+  // the first to finish (not cancelled) wins and the other is cancelled.
+  // Both transfers have ended before this returns.
+  struct Race {
+    explicit Race(const net::any_io_executor& ex) : hedge_timer(ex), decided(ex), finished(ex) {}
+    net::steady_timer hedge_timer;
+    AsyncEvent decided, finished;
+    std::array<Cancellation, 2> cancel;
+    std::optional<HttpResult> winner;
+    int winner_index = -1;
+    int running = 0;
+  };
+  auto race = std::make_shared<Race>(executor_);
+  Cancellation* outer = request.cancel;  // the caller's, if any: calls off both
+  const auto outer_registration = on_cancel(outer, [race, outer] {
+    for (auto& c : race->cancel) c.cancel(outer->reason());
+  });
+  auto start = [&](int i) {
+    HttpRequest copy = request;
+    copy.total_timeout = time_left(deadline, request.total_timeout);  // the hedge ends by the deadline too
+    copy.cancel = &race->cancel[static_cast<std::size_t>(i)];
+    ++race->running;
+    ++sent;
+    net::co_spawn(
+        executor_,
+        [this, &http, race, i, copy = std::move(copy)]() mutable -> net::awaitable<void> {
+          HttpResult result = co_await http.fetch(std::move(copy));
+          note_answer(result);
+          if (!race->winner && (result.error != HttpErrorKind::kCancelled || race->running == 1)) {
+            race->winner = std::move(result);
+            race->winner_index = i;
+            race->cancel[static_cast<std::size_t>(1 - i)].cancel("hedge: the other request answered first");
+            race->hedge_timer.cancel();
+            race->decided.set();
+          }
+          if (--race->running == 0) race->finished.set();
+        },
+        net::detached);
+  };
+  start(0);
+  race->hedge_timer.expires_after(*p95);
+  boost::system::error_code ignored;
+  co_await race->hedge_timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  bool hedged = false;
+  if (!race->winner && !is_cancelled(outer) && Clock::now() < deadline && slots_.in_use < static_cast<std::size_t>(config_.max_concurrent) &&
+      take_retry_token()) {
+    if (try_rate_token()) {
+      ++slots_.in_use;  // the hedge holds a concurrency slot of its own
+      hedged = true;
+      ++hedges_;
+      start(1);
+    } else {
+      budget_centi_ += 100;  // not sent: the retry is not spent
+    }
+  }
+  co_await race->decided.wait();
+  co_await race->finished.wait();
+  if (hedged) {
+    leave(slots_);
+    if (race->winner_index == 1) ++hedges_won_;
+  }
+  co_return std::move(*race->winner);
 }
 
 bool AgencyGuard::take_retry_token() {
@@ -208,10 +305,11 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
     if (attempt > 1) ++retries_;
     HttpRequest copy = request;
     copy.total_timeout = time_left(deadline, cap);
-    HttpResult result = co_await http.fetch(std::move(copy));
+    int sent = 0;
+    HttpResult result = co_await send(http, std::move(copy), attempt == 1 && config_.hedge, deadline, sent);
     release_slot();
-    ++attempts;
-    ++requests_;
+    attempts += sent;
+    requests_ += static_cast<std::uint64_t>(sent);
     if (result.error != HttpErrorKind::kNone || result.response.status == 429 ||
         result.response.status >= 500) {
       ++request_failures_;

@@ -19,7 +19,12 @@
 //    deadline: if it would, the last failure is returned.
 //  - a retry budget: every first attempt earns `retry_budget_percent`/100 of
 //    a retry, every retry spends one (banked up to 10, starting with 1), so
-//    retries add at most that share of extra requests (plus one).
+//    retries add at most that share of extra requests (plus one);
+//  - hedging (optional, `hedge`): a first attempt still unanswered after the
+//    agency's observed p95 (over its last 128 answered requests, once 20
+//    are known) gets a second, identical request, if the retry budget, a
+//    concurrency slot and a rate token allow it at once; the first answer
+//    wins and the other transfer is cancelled.
 // CircuitBreaker (one per agency) is checked per query by ResilientAdapter:
 // it opens after `breaker_failures` consecutive failed queries, or when at
 // least half of the last 20 queries failed; after `breaker_cooldown` one
@@ -37,7 +42,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <array>
 #include <deque>
+#include <optional>
 #include <map>
 #include <memory>
 #include <random>
@@ -110,6 +117,11 @@ class AgencyGuard {
   // that failed: no answer (timeout, network, TLS) or HTTP 429 / 5xx.
   std::uint64_t requests_sent() const { return requests_; }
   std::uint64_t request_failures() const { return request_failures_; }
+  // Hedged second requests sent, and those that answered first.
+  std::uint64_t hedges_sent() const { return hedges_; }
+  std::uint64_t hedges_won() const { return hedges_won_; }
+  // The p95 of the last answered requests' latency; nullopt until 20 are known.
+  std::optional<std::chrono::steady_clock::duration> observed_p95() const;
 
  private:
   struct Waiter {
@@ -131,6 +143,13 @@ class AgencyGuard {
   void release_slot() { leave(slots_); }
   boost::asio::awaitable<bool> take_rate_token(Deadline deadline, Cancellation* cancel);
   bool take_retry_token();
+  // A rate token now or not at all (refills the bucket first).
+  bool try_rate_token();
+  // Sends one request, hedged when `may_hedge` and the p95 is known; adds
+  // the requests sent to `sent`.
+  boost::asio::awaitable<HttpResult> send(HttpClient& http, HttpRequest request, bool may_hedge, Deadline deadline,
+                                          int& sent);
+  void note_answer(const HttpResult& result);
   // false: the deadline comes first, or `cancel` fired.
   boost::asio::awaitable<bool> sleep_until(std::chrono::steady_clock::time_point t, Deadline deadline,
                                            Cancellation* cancel);
@@ -146,6 +165,10 @@ class AgencyGuard {
   std::uint64_t firsts_ = 0;
   std::uint64_t requests_ = 0;
   std::uint64_t request_failures_ = 0;
+  std::uint64_t hedges_ = 0;
+  std::uint64_t hedges_won_ = 0;
+  std::array<std::int64_t, 128> answered_us_{};  // ring of answered requests' latency (µs)
+  std::size_t answered_n_ = 0;
   std::minstd_rand random_;
 };
 

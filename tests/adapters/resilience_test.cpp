@@ -359,3 +359,57 @@ TEST_CASE("resilience: a cancellation cuts the transfer in flight and the querie
   CHECK(none.at(0).attempts == 0);
   CHECK(requests_about(sim, kKnown) == 1);  // only the earlier, answered query
 }
+
+TEST_CASE("resilience: a hedged request answers for a stuck one after the agency's p95, within the budget",
+          "[adapters][resilience][hedge]") {
+  // Thirty people the bank answers at once (they teach the guard its p95),
+  // and two whose first request the bank holds (stuck_once).
+  json persons = json::object();
+  std::vector<std::string> warm;
+  for (int i = 0; i < 30; ++i) {
+    warm.push_back(person(i));
+    persons[warm.back()] = bank_records();
+  }
+  const std::string stuck = person(100), stuck_too = person(101);
+  persons[stuck] = bank_records();
+  persons[stuck_too] = bank_records();
+  const Sim sim(json{{"persons", persons},
+                     {"faults", {{"bank", {{"persons", {{stuck, "stuck_once"}, {stuck_too, "stuck_once"}}}}}}}});
+
+  Rig hedging(bank_config(sim, {{"hedge", true}, {"max_attempts", 1}, {"timeout_ms", 3000}}));
+  CHECK_FALSE(hedging.adapter(Source::kBank).guard().observed_p95().has_value());  // nothing learnt yet
+  for (const auto& r : hedging.run(Source::kBank, warm, milliseconds(5000))) REQUIRE(r.status == SourceStatus::kOk);
+  const auto p95 = hedging.adapter(Source::kBank).guard().observed_p95();
+  REQUIRE(p95.has_value());
+  CHECK(*p95 < milliseconds(500));
+  CHECK(hedging.stats(Source::kBank).hedges == 0);  // all sent before any p95 was known
+  const auto hedges_before = hedging.stats(Source::kBank).hedges;
+
+  const auto started = std::chrono::steady_clock::now();
+  const SourceResult r = hedging.one(Source::kBank, stuck, milliseconds(5000));
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(r.detail);
+  CHECK(r.status == SourceStatus::kOk);
+  CHECK(r.records.holdings.size() == 1);
+  CHECK(r.attempts == 2);                // the stuck request and its hedge
+  CHECK(took < milliseconds(2000));      // not the 3 s the stuck request would take
+  const auto stats = hedging.stats(Source::kBank);
+  CHECK(stats.hedges == hedges_before + 1);
+  CHECK(stats.hedges_won >= 1);
+  CHECK(stats.in_flight == 0);
+  CHECK(hedging.transfers_in_flight() == 0);  // the stuck transfer was cancelled, not left behind
+  const auto lines = sim.requests("bank");
+  std::vector<std::string> faults_seen;
+  for (const auto& l : lines) {
+    if (l["person_sha256"] == person_hash(stuck)) faults_seen.push_back(l["fault"]);
+  }
+  CHECK(faults_seen == std::vector<std::string>{"stuck_once", ""});
+
+  // Without hedging the same fault costs the whole request timeout.
+  Rig plain(bank_config(sim, {{"max_attempts", 1}, {"timeout_ms", 800}}));
+  for (const auto& w : plain.run(Source::kBank, warm, milliseconds(5000))) REQUIRE(w.status == SourceStatus::kOk);
+  const SourceResult slow = plain.one(Source::kBank, stuck_too, milliseconds(5000));
+  CHECK(slow.status == SourceStatus::kTimeout);
+  CHECK(slow.attempts == 1);
+  CHECK(plain.stats(Source::kBank).hedges == 0);
+}

@@ -70,6 +70,8 @@ TEST_CASE("ops: live state and agency figures are rendered", "[ops][metrics]") {
   bank.requests = 11;
   bank.request_errors = 3;
   bank.retries = 1;
+  bank.hedges = 4;
+  bank.hedges_won = 3;
   live.agencies.push_back(bank);
   const auto s = b::parse_metrics_text(m.render(live));
   CHECK(s.at("hfv_requests_in_flight") == 4);
@@ -85,6 +87,8 @@ TEST_CASE("ops: live state and agency figures are rendered", "[ops][metrics]") {
   CHECK(s.at(R"(hfv_agency_http_requests_total{agency="bank"})") == 11);
   CHECK(s.at(R"(hfv_agency_http_request_errors_total{agency="bank"})") == 3);
   CHECK(s.at(R"(hfv_agency_http_retries_total{agency="bank"})") == 1);
+  CHECK(s.at(R"(hfv_agency_http_hedges_total{agency="bank"})") == 4);
+  CHECK(s.at(R"(hfv_agency_http_hedges_won_total{agency="bank"})") == 3);
   CHECK(s.at(R"(hfv_agency_breaker_opens_total{agency="bank"})") == 1);
 }
 
