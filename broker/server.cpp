@@ -181,7 +181,6 @@ net::awaitable<void> Server::session(tcp::socket socket) {
         net::buffer_copy(room, net::buffer(watch->early.data(), watch->early_bytes));
         buffer.commit(watch->early_bytes);
       }
-      if (watch->caller_gone) break;  // nobody to answer
     }
     // Logged by route template and configured principal name: raw paths
     // carry verification ids and certificate subjects may name people.
@@ -196,6 +195,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     if (Metrics* metrics = service_.metrics()) {
       metrics->observe_request(req.method_string(), path, answer.status, std::chrono::steady_clock::now() - started);
     }
+    if (watch && watch->caller_gone) break;  // logged and counted above; nobody left to answer
 
     http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
     res.set(http::field::server, "hfv-brokerd");

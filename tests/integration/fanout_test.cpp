@@ -374,6 +374,8 @@ TEST_CASE("fanout: a caller that disconnects calls off the outstanding agency qu
   CHECK(queries == 44);
   CHECK(cancelled == 44);
   CHECK(reports == 0);
+  // The broker's own request log counts it, as nginx would: 499, client closed request.
+  CHECK(read_file(s.dir.path / "brokerd.log").find("\"status\":499") != std::string::npos);
 
   // Its state says so, and the caller's retry with the same Idempotency-Key
   // runs a new verification (the agencies answer again).
