@@ -250,6 +250,11 @@ std::string change_list_csv(const std::vector<BatchItem>& items) {
   return out;
 }
 
+namespace {
+// One more under `key` in a JSON object of counts.
+void count(json& object, const std::string& key) { object[key] = object.value(key, std::int64_t{0}) + 1; }
+}  // namespace
+
 json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items) {
   std::map<std::string, std::int64_t> states, outcomes, classifications, failed_sources, change_kinds;
   std::map<std::string, json> places;
@@ -258,12 +263,12 @@ json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items)
     ++states[i.state];
     json& place = places[i.jurisdiction];
     if (place.is_null()) place = {{"households", 0}, {"by_state", json::object()}, {"by_outcome", json::object()}};
-    place["households"] = place["households"].get<std::int64_t>() + 1;
-    place["by_state"][i.state] = place["by_state"].value(i.state, 0) + 1;
+    count(place, "households");
+    count(place["by_state"], i.state);
     if (i.state != "done") continue;
     ++outcomes[i.outcome];
     ++classifications[i.classification];
-    place["by_outcome"][i.outcome] = place["by_outcome"].value(i.outcome, 0) + 1;
+    count(place["by_outcome"], i.outcome);
     for (const auto& s : i.failed_sources) ++failed_sources[s];
     latency_sum += i.latency_ms;
     ++latency_n;
@@ -310,7 +315,6 @@ std::string local_month(std::int64_t unix_seconds, int utc_offset_minutes) {
   return text;
 }
 
-void count(json& object, const std::string& key) { object[key] = object.value(key, std::int64_t{0}) + 1; }
 }  // namespace
 
 json period_statistics_json(const PeriodSpec& spec, const std::vector<ReviewRecord>& records) {

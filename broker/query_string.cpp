@@ -1,17 +1,8 @@
 #include "broker/query_string.hpp"
 
+#include "crypto/hash.hpp"
+
 namespace hfv::broker {
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::optional<std::map<std::string, std::string>> query_params(std::string_view target) {
   std::map<std::string, std::string> out;
@@ -25,10 +16,9 @@ std::optional<std::map<std::string, std::string>> query_params(std::string_view 
         d += ' ';
       } else if (s[i] == '%') {
         if (i + 2 >= s.size()) return std::nullopt;
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        d += static_cast<char>(hi * 16 + lo);
+        const auto byte = crypto::from_hex(s.substr(i + 1, 2));
+        if (!byte) return std::nullopt;
+        d += static_cast<char>(byte->front());
         i += 2;
       } else {
         d += s[i];

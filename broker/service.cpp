@@ -133,7 +133,7 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
     }
     if (!is_token(request.operator_id)) {
       co_return co_await refuse(request, principal, 400, "invalid_field",
-                                "X-Operator-Id header is required: 1-64 characters of A-Z a-z 0-9 . _ : -",
+                                detail::kOperatorIdRequired,
                                 "X-Operator-Id");
     }
   }

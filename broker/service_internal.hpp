@@ -80,4 +80,8 @@ boost::asio::awaitable<std::invoke_result_t<F&>> run_blocking(boost::asio::threa
 
 inline std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
 
+// Case systems name the operator behind each call (audited); the refusal's message.
+inline constexpr const char* kOperatorIdRequired =
+    "X-Operator-Id header is required: 1-64 characters of A-Z a-z 0-9 . _ : -";
+
 }  // namespace hfv::broker::detail

@@ -41,7 +41,7 @@ net::awaitable<ApiResponse> Service::review_statistics(const ApiRequest& request
   }
   if (principal.role == Role::kCaseSystem && !is_token(request.operator_id)) {
     co_return co_await refuse(request, &principal, 400, "invalid_field",
-                              "X-Operator-Id header is required: 1-64 characters of A-Z a-z 0-9 . _ : -",
+                              detail::kOperatorIdRequired,
                               "X-Operator-Id");
   }
   if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
