@@ -39,6 +39,44 @@ let stack;
 let context;
 let page;
 
+// What the browser saw (console messages, script errors, failed or refused
+// requests, each with its time since the start), printed with the tails of
+// the daemons' logs when a step fails: a failure on the CI machine must
+// explain itself from its output alone.
+const started = Date.now();
+const seen = [];
+let failed = false;
+function note(what) {
+  seen.push(`${((Date.now() - started) / 1000).toFixed(2)}s ${what}`);
+}
+function watchPage(p) {
+  p.on('console', (m) => note(`console.${m.type()}: ${m.text()}`));
+  p.on('pageerror', (e) => note(`page error: ${e.message}`));
+  p.on('requestfailed', (r) => note(`request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  p.on('request', (r) => note(`request: ${r.method()} ${r.url()}`));
+  p.on('response', (r) => note(`response: ${r.status()} ${r.request().method()} ${r.url()}`));
+  p.on('crash', () => note('the page crashed'));
+  p.on('framenavigated', (f) => { if (f === p.mainFrame()) note(`navigated: ${f.url()}`); });
+}
+function tail(file, lines) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(${file}: ${e.message})`;
+  }
+}
+function step(name, fn) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      note(`step failed: ${name}`);
+      throw e;
+    }
+  });
+}
+
 // With HFV_OPENAPI_SAMPLES set, JSON exchanges are kept for tests/openapi/check.mjs
 // to check against docs/openapi.yaml, like the C++ integration tests do.
 function recordSample(method, urlPath, answer) {
@@ -93,18 +131,27 @@ before(async () => {
     executablePath: args.chromium, headless: true, env: {...process.env, HOME: home},
     viewport: {width: 1366, height: 768}, locale: 'zh-CN'});
   page = context.pages()[0] || await context.newPage();
+  watchPage(page);
   // The CI machine is shared and busy: a first Chromium start can be slow.
   page.setDefaultTimeout(60000);
   page.setDefaultNavigationTimeout(120000);
 });
 
 after(async () => {
+  if (failed) {
+    console.error(`--- what the browser saw ---\n${seen.join('\n')}`);
+    if (stack) {
+      for (const log of ['brokerd.log', 'sim.log']) {
+        console.error(`--- last lines of ${log} ---\n${tail(path.join(stack.dir, log), 60)}`);
+      }
+    }
+  }
   if (context) await context.close();
   if (stack) await stack.stop();
   fs.rmSync(work, {recursive: true, force: true});
 });
 
-test('the console and the anomalies endpoint are for supervisors only', async () => {
+step('the console and the anomalies endpoint are for supervisors only', async () => {
   const asCaseSystem = await stack.request('GET', '/console/', {tls: stack.caseSystem});
   assert.equal(asCaseSystem.status, 403);
   const noCert = await stack.request('GET', '/console/', {tls: {ca: stack.caPem}});
@@ -126,7 +173,11 @@ test('the console and the anomalies endpoint are for supervisors only', async ()
   assert.match(asSupervisor.headers['content-security-policy'], /script-src 'self'/);
 });
 
-test('Chromium opens the console with the supervisor certificate, in Chinese', async () => {
+step('Chromium opens the console with the supervisor certificate, in Chinese', async () => {
+  // One request first, so that the certificate is chosen on one connection
+  // before the page's scripts and styles open several at once.
+  const health = await page.goto(stack.url + '/healthz');
+  assert.equal(health.status(), 200);
   const response = await page.goto(stack.url + '/console/');
   assert.equal(response.status(), 200);
   assert.equal(await page.title(), '家庭经济状况核对 · 监督控制台');
@@ -135,7 +186,7 @@ test('Chromium opens the console with the supervisor certificate, in Chinese', a
   await shot('01-console-log.png');
 });
 
-test('search by operator and action', async () => {
+step('search by operator and action', async () => {
   await page.fill('#search input[name=operator]', 'op-test-01');
   await page.selectOption('#search select[name=action]', 'verification.request');
   await page.click('#search-go');
@@ -147,7 +198,7 @@ test('search by operator and action', async () => {
   await shot('02-search.png');
 });
 
-test('open a record: its inclusion proof checks out in the browser', async () => {
+step('open a record: its inclusion proof checks out in the browser', async () => {
   await page.locator('#records tbody tr').first().click();
   await page.locator('#proof-result[data-verdict]').waitFor();
   assert.equal(await page.getAttribute('#proof-result', 'data-verdict'), 'ok');
@@ -157,7 +208,7 @@ test('open a record: its inclusion proof checks out in the browser', async () =>
   await shot('03-record-proof.png');
 });
 
-test('verify the whole log with one click', async () => {
+step('verify the whole log with one click', async () => {
   await page.click('#tabs button[data-tab=integrity]');
   await page.click('#verify');
   await page.locator('#verify-result[data-verdict]').waitFor();
@@ -167,7 +218,7 @@ test('verify the whole log with one click', async () => {
   await shot('04-verify.png');
 });
 
-test('the planted anomalies are flagged and explained', async () => {
+step('the planted anomalies are flagged and explained', async () => {
   await page.click('#tabs button[data-tab=anomalies]');
   await page.locator('#flags article').first().waitFor();
   const kinds = await page.locator('#flags article').evaluateAll((els) => els.map((e) => e.dataset.kind));
@@ -191,7 +242,7 @@ test('the planted anomalies are flagged and explained', async () => {
   assert.match(await page.textContent('#record-fields'), /op-test-01/);
 });
 
-test('charts are drawn as inline SVG', async () => {
+step('charts are drawn as inline SVG', async () => {
   await page.click('#tabs button[data-tab=charts]');
   for (const id of ['#chart-volume-principal', '#chart-volume-source', '#chart-refusals', '#chart-failures']) {
     await page.locator(`${id} svg`).waitFor();
@@ -201,7 +252,7 @@ test('charts are drawn as inline SVG', async () => {
   await shot('06-charts.png');
 });
 
-test('English on request', async () => {
+step('English on request', async () => {
   await page.click('#lang');
   assert.equal(await page.locator('#tabs button[data-tab=anomalies]').textContent(), 'Anomalies');
   await page.click('#tabs button[data-tab=anomalies]');
