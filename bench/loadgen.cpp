@@ -8,6 +8,7 @@
 //
 //   hfv-loadgen --url URL --bodies FILE --rate R --duration S
 //               [--ca PEM --cert PEM --key PEM] [--header "K: V"]... [--max-conns N]
+//               [--latencies FILE]   (appends each answered request's latency in ms, one per line)
 //   hfv-loadgen --url URL --bodies FILE --closed N --count C ...   (closed loop, N in flight)
 //
 // --bodies holds one request body per line (NDJSON), used in turn.
@@ -30,7 +31,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string url, bodies_file, ca, cert, key;
+  std::string url, bodies_file, ca, cert, key, latencies_file;
   std::vector<std::string> headers;
   double rate = 0;          // open loop
   double duration_s = 10;
@@ -59,7 +60,8 @@ double percentile(std::vector<double>& sorted, double p) {
 int usage() {
   std::fprintf(stderr,
                "usage: hfv-loadgen --url URL --bodies FILE (--rate R --duration S | --closed N --count C)\n"
-               "                   [--ca PEM --cert PEM --key PEM] [--header 'K: V']... [--max-conns N]\n");
+               "                   [--ca PEM --cert PEM --key PEM] [--header 'K: V']... [--max-conns N]\n"
+               "                   [--latencies FILE]\n");
   return 2;
 }
 
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
     else if (a == "--key") o.key = next();
     else if (a == "--header") o.headers.push_back(next());
     else if (a == "--max-conns") o.max_conns = std::stol(next());
+    else if (a == "--latencies") o.latencies_file = next();
     else return usage();
   }
   if (o.url.empty() || o.bodies_file.empty() || (o.rate <= 0 && o.closed <= 0)) return usage();
@@ -185,6 +188,14 @@ int main(int argc, char** argv) {
   }
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(latencies_ms.begin(), latencies_ms.end());
+  if (!o.latencies_file.empty()) {
+    std::ofstream out(o.latencies_file, std::ios::app);
+    for (double ms : latencies_ms) out << ms << "\n";
+    if (!out) {
+      std::fprintf(stderr, "hfv-loadgen: cannot write %s\n", o.latencies_file.c_str());
+      return 1;
+    }
+  }
   long ok = statuses.count(200) ? statuses[200] : 0;
   nlohmann::json status_json = nlohmann::json::object();
   for (auto [s, n] : statuses) status_json[std::to_string(s)] = n;

@@ -27,6 +27,9 @@ namespace {
 
 constexpr std::size_t kFlushEvery = 64;
 constexpr auto kFlushInterval = std::chrono::milliseconds(200);
+// While interactive verifications keep running, a batch still starts one
+// household at least this often (interactive first, batches never starved).
+constexpr auto kLongestYield = std::chrono::milliseconds(1000);
 constexpr auto kRateWindow = std::chrono::seconds(30);
 
 std::int64_t unix_now() {
@@ -151,9 +154,16 @@ void BatchManager::launch(std::shared_ptr<Run> run) {
 }
 
 std::size_t BatchManager::allowed() const {
+  // Interactive first: agencies and the broker's own thread are shared, so
+  // while a case worker's verification runs, and for a moment after (they
+  // come in bursts), batches keep only one household in flight (0 here: see
+  // drive()).
+  if (service_.interactive_in_flight() > 0 ||
+      Clock::now() - service_.last_interactive_end() < config_.batch_yield_after_interactive) {
+    return 0;
+  }
   std::size_t n = std::min(limit_, slots_);
-  // Interactive first: while case workers wait on requests, batches use at
-  // most half of their share.
+  // Other requests (reads, status polls) in progress: half of the share.
   if (service_.in_flight() > 0) n = std::min(n, std::max<std::size_t>(1, slots_ / 2));
   return std::max<std::size_t>(1, n);
 }
@@ -181,13 +191,19 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     if (next == run->items.size()) break;
     const std::size_t need = run->members[next];
     const auto now = Clock::now();
-    const bool capacity = in_flight_members_ == 0 || in_flight_members_ + need <= allowed();
+    // Nothing of the batches in flight: one household may start, unless an
+    // interactive verification is running; then it waits, at most
+    // kLongestYield since the last batch household started.
+    const bool idle = in_flight_members_ == 0 &&
+                      (service_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
+    const bool capacity = idle || in_flight_members_ + need <= allowed();
     if (now < backoff_until_ || !capacity) {
       timer.expires_after(std::chrono::milliseconds(2));
       co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
     in_flight_members_ += need;
+    last_start_ = now;
     ++run->in_flight;
     run->items[next].state = "running";  // in memory only: the store keeps "pending"
     const std::size_t position = next;

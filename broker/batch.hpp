@@ -104,6 +104,7 @@ class BatchManager {
   std::size_t slots_ = 1;
   std::size_t limit_ = 1;  // current concurrency (members), <= slots_
   std::size_t in_flight_members_ = 0;
+  std::chrono::steady_clock::time_point last_start_{};  // of a batch household
   std::chrono::steady_clock::time_point backoff_until_{};
   std::chrono::milliseconds backoff_{0};
   bool stopping_ = false;

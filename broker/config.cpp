@@ -198,7 +198,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (!it->is_object()) return fail("review", "must be an object");
     for (const auto& [key, value] : it->items()) {
       static const char* kReviewKeys[] = {"db", "output_dir", "batch_capacity_share", "change_share", "max_attempts",
-                                          "backoff_initial_ms", "backoff_max_ms", "max_households"};
+                                          "backoff_initial_ms", "backoff_max_ms", "max_households",
+                                          "yield_after_interactive_ms"};
       if (std::find(std::begin(kReviewKeys), std::end(kReviewKeys), key) == std::end(kReviewKeys)) {
         return fail("review." + key, "unknown key");
       }
@@ -228,15 +229,18 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return {};
     };
     long attempts = c.batch_max_attempts, initial = c.batch_backoff_initial.count(),
-         longest = c.batch_backoff_max.count(), households = static_cast<long>(c.batch_max_households);
+         longest = c.batch_backoff_max.count(), households = static_cast<long>(c.batch_max_households),
+         yield = c.batch_yield_after_interactive.count();
     if (auto s = integer("max_attempts", 1, 100, attempts); !s) return s.error();
     if (auto s = integer("backoff_initial_ms", 1, 60000, initial); !s) return s.error();
     if (auto s = integer("backoff_max_ms", 1, 600000, longest); !s) return s.error();
     if (auto s = integer("max_households", 1, 10000000, households); !s) return s.error();
+    if (auto s = integer("yield_after_interactive_ms", 0, 60000, yield); !s) return s.error();
     c.batch_max_attempts = attempts;
     c.batch_backoff_initial = std::chrono::milliseconds(initial);
     c.batch_backoff_max = std::chrono::milliseconds(std::max(initial, longest));
     c.batch_max_households = static_cast<std::size_t>(households);
+    c.batch_yield_after_interactive = std::chrono::milliseconds(yield);
   }
   if (auto it = doc.find("anomalies"); it != doc.end()) {
     auto rules = parse_anomaly_rules(*it, base);

@@ -73,6 +73,9 @@ struct Config {
   std::int64_t batch_max_attempts = 5;       // per household, for 429/503 answers
   std::chrono::milliseconds batch_backoff_initial{200};
   std::chrono::milliseconds batch_backoff_max{10000};
+  // Interactive first: while an interactive verification runs, and for this
+  // long after the last one ended, batches keep one household in flight.
+  std::chrono::milliseconds batch_yield_after_interactive{1000};
   std::size_t batch_max_households = 200000;
   // Supervisor console: thresholds and working hours of the anomaly flags
   // ("anomalies" object; broker/anomalies.hpp, docs/console.md).

@@ -99,6 +99,10 @@ class Service {
     return verify(request, principal);
   }
   Metrics* metrics() const { return parts_.metrics; }
+  // Interactive verifications (not batch households) running now, and when
+  // the last one ended: batches yield to them (BatchManager).
+  std::size_t interactive_in_flight() const { return interactive_in_flight_; }
+  std::chrono::steady_clock::time_point last_interactive_end() const { return last_interactive_end_; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
   // verifications already running keep the set they started with.
@@ -149,6 +153,20 @@ class Service {
   ServiceParts parts_;
   RateLimiter rate_limiter_;
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
+  // An interactive verification from its parsing to its report (the
+  // asynchronous ones until their background part ends).
+  struct InteractiveMark {
+    explicit InteractiveMark(Service& s) : service(s) { ++service.interactive_in_flight_; }
+    ~InteractiveMark() {
+      --service.interactive_in_flight_;
+      service.last_interactive_end_ = std::chrono::steady_clock::now();
+    }
+    InteractiveMark(const InteractiveMark&) = delete;
+    InteractiveMark& operator=(const InteractiveMark&) = delete;
+    Service& service;
+  };
+  std::size_t interactive_in_flight_ = 0;
+  std::chrono::steady_clock::time_point last_interactive_end_{};
   BatchManager* batches_ = nullptr;
 };
 

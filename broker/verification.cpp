@@ -100,6 +100,8 @@ std::int64_t unix_now() {
 
 net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Principal& principal) {
   const Date today = Date::today_utc();
+  std::shared_ptr<InteractiveMark> interactive;
+  if (request.batch_id.empty()) interactive = std::make_shared<InteractiveMark>(*this);
   if (!request.idempotency_key.empty() && !is_token(request.idempotency_key)) {
     co_return co_await refuse(request, &principal, 400, "invalid_field",
                               "must be 1-64 characters of A-Z a-z 0-9 . _ : -", "Idempotency-Key");
@@ -232,7 +234,7 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   }
   // Asynchronous: answer now, finish in the background on this executor.
   ++in_flight_;  // so a graceful stop waits for it
-  net::co_spawn(executor, execute(accepted), [this](std::exception_ptr, ApiResponse) { --in_flight_; });
+  net::co_spawn(executor, execute(accepted), [this, interactive](std::exception_ptr, ApiResponse) { --in_flight_; });
   ApiResponse accepted_response{202, {{"verification_id", a.id}, {"status", "running"}}, {}};
   accepted_response.headers.emplace_back("Location", "/v1/verifications/" + a.id);
   co_return accepted_response;

@@ -8,7 +8,10 @@
 //    exactly one issued report per household of the batch.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -271,13 +274,14 @@ std::string start_batch(Client& client, const std::string& url, const std::strin
 // Replaces the stack's simulator with one serving `dataset` on the same
 // port (the broker's agency URLs stay valid); waits until it listens (a
 // large dataset takes a while to load on a busy machine).
-void restart_sim(Stack& stack, const fs::path& dataset, const std::string& name) {
+void restart_sim(Stack& stack, const fs::path& dataset, const std::string& name, int latency_ms = 0) {
   const std::string port = hfv::testing::read_file(stack.dir.path / "sim.port");
   REQUIRE(stack.sim->stop(SIGTERM) == 0);
   const fs::path port_file = stack.dir.path / (name + ".port");
   stack.sim = std::make_unique<Process>(
       std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", dataset.string(), "--listen",
-                               "127.0.0.1:" + port.substr(0, port.find('\n')), "--port-file", port_file.string()},
+                               "127.0.0.1:" + port.substr(0, port.find('\n')), "--port-file", port_file.string(),
+                               "--latency-ms", std::to_string(latency_ms)},
       stack.dir.path / (name + ".log"));
   hfv::testing::wait_for_file(port_file, std::chrono::seconds(300));
 }
@@ -290,6 +294,15 @@ std::string utc_day(int offset) {
   std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                 static_cast<unsigned>(ymd.day()));
   return text;
+}
+
+// Milliseconds since the epoch of an audit timestamp (UTC RFC 3339 with
+// milliseconds, "2026-12-02T07:52:07.336Z").
+std::int64_t audit_ms(const std::string& ts) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+  REQUIRE(std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &s, &ms) == 7);
+  const std::chrono::sys_days day{std::chrono::year{y} / mo / d};
+  return (day.time_since_epoch() / std::chrono::milliseconds(1)) + ((h * 60 + mi) * 60 + s) * 1000 + ms;
 }
 
 std::string first_line_after_header(const std::string& csv) {
@@ -410,6 +423,105 @@ TEST_CASE("batch: 10000 households across five jurisdictions, counts add up, the
   // No raw ID number in the daemon's log.
   const std::string daemon_log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
   CHECK(daemon_log.find(d.households[0].ids[0]) == std::string::npos);
+}
+
+// Interactive first (review.yield_after_interactive_ms): agencies answer
+// after 100 ms; a batch runs at its full share, then a case worker's
+// verification arrives, which takes about 1.5 s (the bank sends its
+// applicant's answer slowly). While it runs, the batch starts at most one
+// household a second (the audit's verification.request times show it),
+// where in the same time just before, it started many.
+TEST_CASE("batch: while an interactive verification runs, batches start at most one household a second",
+          "[integration][batch]") {
+  hfv::testing::TempDir data("hfv-batch-yield");
+  Dataset d = make_dataset(100, 0, 600000);
+  d.write(data.path / "dataset.json", false);
+  std::ofstream(data.path / "empty.json") << R"({"persons": {}})";
+  Stack stack(configure, data.path / "empty.json");
+  restart_sim(stack, data.path / "dataset.json", "sim-slow", 100);
+  Client client(stack.case_system);
+  register_households(stack, client, d);
+
+  const std::size_t last = d.households.size() - 1;
+  {
+    // POST /_sim/faults (plain HTTP, not an API exchange).
+    const std::string port = hfv::testing::read_file(stack.dir.path / "sim-slow.port");
+    const std::string url = "http://127.0.0.1:" + port.substr(0, port.find('\n')) + "/_sim/faults";
+    const std::string faults =
+        json{{"bank", {{"slow_body_ms", 1500}, {"persons", {{d.households[last].ids[0], "slow_body"}}}}}}.dump();
+    CURL* curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, faults.c_str());
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
+    long status = 0;
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    REQUIRE(status == 200);
+  }
+  const std::string id = start_batch(client, stack.url, ndjson(d, 0, last));
+  long done = 0;
+  for (int i = 0; i < 2000 && done < 8; ++i) {
+    auto r = client.send("GET", stack.url + "/v1/batches/" + id);
+    if (r.status == 200) done = json::parse(r.body)["done"].get<long>();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(done >= 8);
+  Client worker(stack.case_system);
+  std::string body = ndjson(d, last, last + 1);
+  body.pop_back();  // the newline
+  auto interactive = worker.send("POST", stack.url + "/v1/verifications", body);
+  INFO(interactive.body.substr(0, 500));
+  REQUIRE(interactive.status == 200);
+  const Watched w = wait_for(client, stack.url, id, std::chrono::seconds(300));
+  REQUIRE(w.last["state"] == "done");
+  CHECK(w.last["done"] == static_cast<long>(last));
+
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
+                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  std::vector<std::int64_t> batch_starts;
+  std::string interactive_id;
+  std::int64_t began = 0, ended = 0;
+  for (std::int64_t from = 1;;) {
+    auto rows = (*log)->read(from, 5000);
+    REQUIRE(rows.ok());
+    if (rows->empty()) break;
+    for (const auto& r : *rows) {
+      const json record = json::parse(r.body);
+      const std::string action = record.value("action", "");
+      const bool in_batch = record.value("detail", "").find("batch=" + id) != std::string::npos;
+      if (action == "verification.request" && in_batch) batch_starts.push_back(audit_ms(r.ts));
+      if (action == "verification.request" && !in_batch && record.value("case_id", "") == d.households[last].case_id) {
+        interactive_id = record["request_id"].get<std::string>();
+        began = audit_ms(r.ts);
+      }
+      if (action == "verification.report" && !interactive_id.empty() && record.value("request_id", "") == interactive_id) {
+        ended = audit_ms(r.ts);
+      }
+      from = r.seq + 1;
+    }
+  }
+  REQUIRE(began > 0);
+  REQUIRE(ended > began);
+  // A household the batch had already decided to start may be audited a
+  // moment after the interactive verification began: 100 ms of slack.
+  const std::int64_t length = ended - began;
+  REQUIRE(length > 1400);  // the bank's slow answer
+  auto starts_between = [&](std::int64_t from, std::int64_t to) {
+    return std::count_if(batch_starts.begin(), batch_starts.end(),
+                         [&](std::int64_t t) { return t > from && t < to; });
+  };
+  const auto during = starts_between(began + 100, ended);
+  const auto before = starts_between(began - length, began);
+  INFO("interactive verification " << length << " ms; batch households started in the same time before: " << before
+                                   << ", during: " << during);
+  CHECK(before >= 3);
+  // At most the floor: one household a second.
+  CHECK(during <= length / 1000);
 }
 
 TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified exactly once",
