@@ -20,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,8 +102,8 @@ class Service {
   Metrics* metrics() const { return parts_.metrics; }
   // Interactive verifications (not batch households) running now, and when
   // the last one ended: batches yield to them (BatchManager).
-  std::size_t interactive_in_flight() const { return interactive_in_flight_; }
-  std::chrono::steady_clock::time_point last_interactive_end() const { return last_interactive_end_; }
+  std::size_t interactive_in_flight() const { return interactive_->in_flight; }
+  std::chrono::steady_clock::time_point last_interactive_end() const { return interactive_->last_end; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
   // verifications already running keep the set they started with.
@@ -153,20 +154,25 @@ class Service {
   ServiceParts parts_;
   RateLimiter rate_limiter_;
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
-  // An interactive verification from its parsing to its report (the
-  // asynchronous ones until their background part ends).
+  // Interactive verifications, each counted from its parsing to its report
+  // (an asynchronous one until its background part ends). Marks share the
+  // counter, not the Service: a coroutine frame destroyed with the
+  // io_context after the Service still finds it.
+  struct InteractiveCount {
+    std::size_t in_flight = 0;
+    std::chrono::steady_clock::time_point last_end{};
+  };
   struct InteractiveMark {
-    explicit InteractiveMark(Service& s) : service(s) { ++service.interactive_in_flight_; }
+    explicit InteractiveMark(std::shared_ptr<InteractiveCount> c) : count(std::move(c)) { ++count->in_flight; }
     ~InteractiveMark() {
-      --service.interactive_in_flight_;
-      service.last_interactive_end_ = std::chrono::steady_clock::now();
+      --count->in_flight;
+      count->last_end = std::chrono::steady_clock::now();
     }
     InteractiveMark(const InteractiveMark&) = delete;
     InteractiveMark& operator=(const InteractiveMark&) = delete;
-    Service& service;
+    std::shared_ptr<InteractiveCount> count;
   };
-  std::size_t interactive_in_flight_ = 0;
-  std::chrono::steady_clock::time_point last_interactive_end_{};
+  std::shared_ptr<InteractiveCount> interactive_ = std::make_shared<InteractiveCount>();
   BatchManager* batches_ = nullptr;
 };
 

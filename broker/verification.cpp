@@ -101,7 +101,7 @@ std::int64_t unix_now() {
 net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Principal& principal) {
   const Date today = Date::today_utc();
   std::shared_ptr<InteractiveMark> interactive;
-  if (request.batch_id.empty()) interactive = std::make_shared<InteractiveMark>(*this);
+  if (request.batch_id.empty()) interactive = std::make_shared<InteractiveMark>(interactive_);
   if (!request.idempotency_key.empty() && !is_token(request.idempotency_key)) {
     co_return co_await refuse(request, &principal, 400, "invalid_field",
                               "must be 1-64 characters of A-Z a-z 0-9 . _ : -", "Idempotency-Key");
