@@ -49,6 +49,20 @@ Status Server::start() {
   // Verify a presented certificate; do not demand one at the TLS layer so a
   // caller without one gets an audited 401 rather than a handshake alert.
   tls_.set_verify_mode(net::ssl::verify_peer);
+  // No session resumption: every connection verifies its client certificate
+  // afresh, against the CRL as it is now. Without this, OpenSSL issued
+  // TLS 1.3 tickets that it then refused to resume ("session id context
+  // uninitialized", a failed handshake): a browser opening several
+  // connections at once lost some of them. The context is set too, so a
+  // client offering a session it holds from elsewhere gets a full handshake.
+  SSL_CTX* native = tls_.native_handle();
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+  static constexpr unsigned char kSessionContext[] = "hfv-brokerd";
+  if (SSL_CTX_set_num_tickets(native, 0) != 1 ||
+      SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1) != 1) {
+    return make_error("tls_setup", "TLS session settings could not be applied");
+  }
 
   const auto address = net::ip::make_address(config_.listen_address, ec);
   if (ec) return make_error("bad_config", "listen address is not an IP address");
