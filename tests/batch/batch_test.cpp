@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -296,6 +297,38 @@ std::string utc_day(int offset) {
   return text;
 }
 
+// Polls GET /v1/batches/{id} until `done` reaches `at_least`, at most
+// `tries` times `pause` apart; returns the last count seen.
+long wait_for_done(Client& client, const std::string& url, const std::string& id, long at_least, int tries,
+                   std::chrono::milliseconds pause) {
+  long done = 0;
+  for (int i = 0; i < tries && done < at_least; ++i) {
+    auto r = client.send("GET", url + "/v1/batches/" + id);
+    if (r.status == 200) done = json::parse(r.body)["done"].get<long>();
+    std::this_thread::sleep_for(pause);
+  }
+  return done;
+}
+
+// Every record of the (stopped) daemon's audit log, in order, with its body parsed.
+void for_each_audit_record(const Stack& stack,
+                           const std::function<void(const hfv::audit::StoredRecord&, const json&)>& visit) {
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
+                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  for (std::int64_t from = 1;;) {
+    auto rows = (*log)->read(from, 5000);
+    REQUIRE(rows.ok());
+    if (rows->empty()) return;
+    for (const auto& r : *rows) {
+      visit(r, json::parse(r.body));
+      from = r.seq + 1;
+    }
+  }
+}
+
 // Milliseconds since the epoch of an audit timestamp (UTC RFC 3339 with
 // milliseconds, "2026-12-02T07:52:07.336Z").
 std::int64_t audit_ms(const std::string& ts) {
@@ -460,13 +493,7 @@ TEST_CASE("batch: while an interactive verification runs, batches start at most 
     REQUIRE(status == 200);
   }
   const std::string id = start_batch(client, stack.url, ndjson(d, 0, last));
-  long done = 0;
-  for (int i = 0; i < 2000 && done < 8; ++i) {
-    auto r = client.send("GET", stack.url + "/v1/batches/" + id);
-    if (r.status == 200) done = json::parse(r.body)["done"].get<long>();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(done >= 8);
+  REQUIRE(wait_for_done(client, stack.url, id, 8, 2000, std::chrono::milliseconds(10)) >= 8);
   Client worker(stack.case_system);
   std::string body = ndjson(d, last, last + 1);
   body.pop_back();  // the newline
@@ -478,33 +505,21 @@ TEST_CASE("batch: while an interactive verification runs, batches start at most 
   CHECK(w.last["done"] == static_cast<long>(last));
 
   REQUIRE(stack.broker->stop(SIGTERM) == 0);
-  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
-  REQUIRE(master.ok());
-  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
-                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
-  REQUIRE(log.ok());
   std::vector<std::int64_t> batch_starts;
   std::string interactive_id;
   std::int64_t began = 0, ended = 0;
-  for (std::int64_t from = 1;;) {
-    auto rows = (*log)->read(from, 5000);
-    REQUIRE(rows.ok());
-    if (rows->empty()) break;
-    for (const auto& r : *rows) {
-      const json record = json::parse(r.body);
-      const std::string action = record.value("action", "");
-      const bool in_batch = record.value("detail", "").find("batch=" + id) != std::string::npos;
-      if (action == "verification.request" && in_batch) batch_starts.push_back(audit_ms(r.ts));
-      if (action == "verification.request" && !in_batch && record.value("case_id", "") == d.households[last].case_id) {
-        interactive_id = record["request_id"].get<std::string>();
-        began = audit_ms(r.ts);
-      }
-      if (action == "verification.report" && !interactive_id.empty() && record.value("request_id", "") == interactive_id) {
-        ended = audit_ms(r.ts);
-      }
-      from = r.seq + 1;
+  for_each_audit_record(stack, [&](const hfv::audit::StoredRecord& r, const json& record) {
+    const std::string action = record.value("action", "");
+    const bool in_batch = record.value("detail", "").find("batch=" + id) != std::string::npos;
+    if (action == "verification.request" && in_batch) batch_starts.push_back(audit_ms(r.ts));
+    if (action == "verification.request" && !in_batch && record.value("case_id", "") == d.households[last].case_id) {
+      interactive_id = record["request_id"].get<std::string>();
+      began = audit_ms(r.ts);
     }
-  }
+    if (action == "verification.report" && !interactive_id.empty() && record.value("request_id", "") == interactive_id) {
+      ended = audit_ms(r.ts);
+    }
+  });
   REQUIRE(began > 0);
   REQUIRE(ended > began);
   // A household the batch had already decided to start may be audited a
@@ -537,12 +552,7 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
 
   const std::string id = start_batch(client, stack.url, ndjson(d, 0, d.households.size()));
   // Kill once some households are done and many are still to do.
-  long done_at_kill = 0;
-  for (int i = 0; i < 4000 && done_at_kill < 200; ++i) {
-    auto r = client.send("GET", stack.url + "/v1/batches/" + id);
-    if (r.status == 200) done_at_kill = json::parse(r.body)["done"].get<long>();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  const long done_at_kill = wait_for_done(client, stack.url, id, 200, 4000, std::chrono::milliseconds(5));
   REQUIRE(done_at_kill >= 200);
   {
     // Batch progress in /metrics (for operators), read with the supervisor's certificate.
@@ -724,33 +734,19 @@ TEST_CASE("batch: SIGKILL during a batch, restart, every household is verified e
 
   // The audit: one issued report per household of the batch.
   REQUIRE(stack.broker->stop(SIGTERM) == 0);
-  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
-  REQUIRE(master.ok());
-  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
-                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
-  REQUIRE(log.ok());
   std::map<std::string, std::string> case_of;  // verification id -> case id, for this batch
   std::map<std::string, int> reports;          // case id -> issued reports
   long statistics_reads = 0;
-  std::int64_t from = 1;
-  for (;;) {
-    auto rows = (*log)->read(from, 5000);
-    REQUIRE(rows.ok());
-    if (rows->empty()) break;
-    for (const auto& r : *rows) {
-      const json body = json::parse(r.body);
-      const std::string action = body.value("action", "");
-      if (action == "verification.request" &&
-          body.value("detail", "").find("batch=" + id) != std::string::npos) {
-        case_of[body["request_id"].get<std::string>()] = body["case_id"].get<std::string>();
-      }
-      if (action == "statistics.read") ++statistics_reads;
-      if (action == "verification.report" && case_of.contains(body.value("request_id", ""))) {
-        ++reports[case_of[body["request_id"].get<std::string>()]];
-      }
-      from = r.seq + 1;
+  for_each_audit_record(stack, [&](const hfv::audit::StoredRecord&, const json& body) {
+    const std::string action = body.value("action", "");
+    if (action == "verification.request" && body.value("detail", "").find("batch=" + id) != std::string::npos) {
+      case_of[body["request_id"].get<std::string>()] = body["case_id"].get<std::string>();
     }
-  }
+    if (action == "statistics.read") ++statistics_reads;
+    if (action == "verification.report" && case_of.contains(body.value("request_id", ""))) {
+      ++reports[case_of[body["request_id"].get<std::string>()]];
+    }
+  });
   CHECK(reports.size() == 1500);
   // Every statistics read that read records was audited: four by the case
   // system (one through brokerctl), one by the supervisor (its read outside its jurisdictions was
