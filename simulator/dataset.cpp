@@ -14,6 +14,7 @@ namespace hfv::sim {
 namespace {
 
 constexpr std::int64_t kMaxLatencyMs = 600'000;
+constexpr std::int64_t kMaxRetryAfterS = 86'400;  // a day
 
 [[noreturn]] void fail(const std::string& message) { throw DatasetError(message); }
 
@@ -70,6 +71,11 @@ SourceFaults parse_source_faults(const Json& spec, const std::string& where) {
       out.latency_tail = millis(key, value, kMaxTail.count());
     } else if (key == "slow_body_ms") {
       out.slow_body = millis(key, value, kMaxLatencyMs);
+    } else if (key == "retry_after_s") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > kMaxRetryAfterS) {
+        fail(where + ".retry_after_s: must be an integer from 0 to " + std::to_string(kMaxRetryAfterS));
+      }
+      out.retry_after = std::chrono::seconds{value.get<std::int64_t>()};
     } else if (key == "error_rate") {
       if (!value.is_number() || value.get<double>() < 0.0 || value.get<double>() > 1.0) {
         fail(where + ".error_rate: must be a number from 0 to 1");

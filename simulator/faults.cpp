@@ -174,6 +174,7 @@ FaultDecision FaultPlan::decide(std::string_view source, std::string_view person
     }
   }
   out.slow_body = f.slow_body;
+  out.retry_after = f.retry_after;
   return out;
 }
 
@@ -183,7 +184,7 @@ std::chrono::milliseconds FaultPlan::latency(std::string_view source) const {
   return s == sources_.end() ? std::chrono::milliseconds{0} : s->second.latency;
 }
 
-FaultOutcome apply_fault(FaultKind kind, Reply normal) {
+FaultOutcome apply_fault(FaultKind kind, Reply normal, std::chrono::seconds retry_after) {
   FaultOutcome out;
   switch (kind) {
     case FaultKind::kNone:
@@ -202,7 +203,7 @@ FaultOutcome apply_fault(FaultKind kind, Reply normal) {
       break;
     case FaultKind::kRateLimited:
       out.reply.status = 429;
-      out.reply.headers = {{"Retry-After", "1"}};
+      out.reply.headers = {{"Retry-After", std::to_string(retry_after.count())}};
       out.reply.body = R"({"retCode":"9429","retMsg":"TOO MANY REQUESTS"})";
       break;
     case FaultKind::kMalformed: {

@@ -39,7 +39,7 @@ enum class FaultKind {
   kTimeout,      // read the request, never answer; hold the connection
   kMalformed,    // HTTP 200 whose body is the normal answer cut in half
   kReset,        // close the connection abruptly (TCP RST), no answer
-  kRateLimited,  // HTTP 429 with Retry-After: 1
+  kRateLimited,  // HTTP 429 with Retry-After: the source's retry_after (default 1 s)
   kSlowBody,     // the normal answer; header at once, body dribbled over `slow_body`
   kWrongTypes,   // HTTP 200, the normal answer with nested scalars of the wrong JSON type
   kStuckOnce,    // the first request about a person hangs like kTimeout; later ones are answered
@@ -62,6 +62,7 @@ struct SourceFaults {
   double error_rate = 0.0;                   // share of requests (0 ... 1) given error_kind
   FaultKind error_kind = FaultKind::kError503;
   std::chrono::milliseconds slow_body{2000};  // how long a kSlowBody body takes to send
+  std::chrono::seconds retry_after{1};        // the Retry-After of a kRateLimited answer
   std::optional<FaultKind> all;                           // every request to the source
   std::map<std::string, FaultKind, std::less<>> persons;  // by ID number; beats `all`
 };
@@ -71,6 +72,7 @@ struct FaultDecision {
   FaultKind kind = FaultKind::kNone;
   std::chrono::milliseconds latency{0};    // wait before acting
   std::chrono::milliseconds slow_body{0};  // for kSlowBody
+  std::chrono::seconds retry_after{1};     // for kRateLimited
 };
 
 inline constexpr std::chrono::milliseconds kMaxTail{60'000};
@@ -114,8 +116,10 @@ struct FaultOutcome {
   Reply reply;  // meaningful for kAnswer
 };
 
-// The answer the client gets under `kind`, given the agency's normal answer.
-FaultOutcome apply_fault(FaultKind kind, Reply normal);
+// The answer the client gets under `kind`, given the agency's normal answer
+// (`retry_after`: the Retry-After a kRateLimited answer carries).
+FaultOutcome apply_fault(FaultKind kind, Reply normal,
+                         std::chrono::seconds retry_after = std::chrono::seconds{1});
 
 // The wrong_types transformation of a JSON text: below the top level,
 // numbers and booleans become strings and numeric strings ("8,200.50",

@@ -65,7 +65,7 @@ Decision Router::route(const HttpRequestView& request) {
     const bool first_time = stuck_.insert(std::string(agency->name) + "|" + answer.person).second;
     fault = first_time ? FaultKind::kStuckOnce : FaultKind::kNone;
   }
-  FaultOutcome outcome = apply_fault(fault, std::move(answer.reply));
+  FaultOutcome outcome = apply_fault(fault, std::move(answer.reply), fate.retry_after);
   decision.action = outcome.action;
   decision.reply = std::move(outcome.reply);
   decision.delay = fate.latency;

@@ -117,14 +117,16 @@ TEST_CASE("resilience: only failures without an answer, 429 and 502-504 are retr
     persons[person(static_cast<int>(i))] = bank_records();
     faults[person(static_cast<int>(i))] = std::get<0>(cases[i]);
   }
-  const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
+  // A slow body takes far longer than the request timeout, which in turn
+  // leaves an answered request ample time on a loaded sanitizer build.
+  const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}, {"slow_body_ms", 60000}}}}}});
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto& [fault, expected_requests, expected_status] = cases[i];
     INFO("fault " << fault);
     // A fresh guard each time: the budget (100 %) is not what limits here.
-    Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 100}, {"timeout_ms", 400}}));
+    Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 100}, {"timeout_ms", 2000}}));
     const std::string id = person(static_cast<int>(i));
-    const SourceResult r = rig.one(Source::kBank, id, milliseconds(5000));
+    const SourceResult r = rig.one(Source::kBank, id, milliseconds(15000));
     INFO("detail " << r.detail);
     CHECK(r.status == expected_status);
     CHECK(requests_about(sim, id) == expected_requests);
@@ -197,32 +199,48 @@ TEST_CASE("resilience: a 429's Retry-After is waited, but never past the deadlin
     CHECK((millis(t1) - millis(t0) + 86400000) % 86400000 >= 990);
   }
   {
-    // Half a second left: waiting a second is pointless, so no retry.
+    // A Retry-After of a minute with ten seconds left: waiting is pointless,
+    // so no retry, and the answer comes at once, not when the deadline
+    // passes (the half-way bound leaves room for a loaded sanitizer build).
+    sim.set_faults({{"bank", {{"persons", {{kKnown, "rate_limited"}}}, {"retry_after_s", 60}}}});
     Rig rig(bank_config(sim, {{"max_attempts", 3}, {"retry_budget_percent", 100}}));
     const auto started = std::chrono::steady_clock::now();
-    const SourceResult r = rig.one(Source::kBank, kKnown, milliseconds(500));
-    CHECK(std::chrono::steady_clock::now() - started < milliseconds(450));
+    const SourceResult r = rig.one(Source::kBank, kKnown, milliseconds(10000));
+    CHECK(std::chrono::steady_clock::now() - started < milliseconds(5000));
     CHECK(r.status == SourceStatus::kError);
     CHECK(r.attempts == 1);
-    CHECK(sim.requests("bank").size() == 3);
+    const auto log = sim.requests("bank");
+    REQUIRE(log.size() == 3);
+    CHECK(log[2]["status"] == 429);
   }
 }
 
 TEST_CASE("resilience: the breaker opens, answers without sending, half-opens and closes",
           "[adapters][resilience]") {
   const Sim sim(json{{"persons", {{kKnown, bank_records()}}}, {"faults", {{"bank", {{"all", "error_500"}}}}}});
-  Rig rig(bank_config(sim, {{"max_attempts", 1}, {"breaker_failures", 3}, {"breaker_cooldown_ms", 300}}));
+  // A cool-down long enough that the checks between the breaker opening and
+  // the next query (one of them asks the simulator) fit inside it on a
+  // loaded sanitizer build; its end is waited for as an event, not slept.
+  Rig rig(bank_config(sim, {{"max_attempts", 1}, {"breaker_failures", 3}, {"breaker_cooldown_ms", 3000}}));
   using a::BreakerState;
+  const auto wait_for_half_open = [&rig] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (rig.adapter(Source::kBank).breaker_state() != BreakerState::kHalfOpen &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return rig.adapter(Source::kBank).breaker_state();
+  };
   for (int i = 0; i < 3; ++i) {
     CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kClosed);
-    CHECK(rig.one(Source::kBank, kKnown, milliseconds(2000)).status == SourceStatus::kError);
+    CHECK(rig.one(Source::kBank, kKnown, milliseconds(10000)).status == SourceStatus::kError);
   }
   CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kOpen);
   CHECK(rig.stats(Source::kBank).breaker == "open");
   CHECK(sim.requests("bank").size() == 3);
 
   // Open: answered at once, nothing sent.
-  const SourceResult refused = rig.one(Source::kBank, kKnown, milliseconds(2000));
+  const SourceResult refused = rig.one(Source::kBank, kKnown, milliseconds(10000));
   CHECK(refused.status == SourceStatus::kError);
   CHECK(refused.detail == "circuit open");
   CHECK(refused.attempts == 0);
@@ -230,9 +248,8 @@ TEST_CASE("resilience: the breaker opens, answers without sending, half-opens an
   CHECK(rig.stats(Source::kBank).short_circuited == 1);
 
   // After the cool-down one probe goes out; it fails, so the breaker re-opens.
-  std::this_thread::sleep_for(milliseconds(350));
-  CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kHalfOpen);
-  CHECK(rig.one(Source::kBank, kKnown, milliseconds(2000)).attempts == 1);
+  CHECK(wait_for_half_open() == BreakerState::kHalfOpen);
+  CHECK(rig.one(Source::kBank, kKnown, milliseconds(10000)).attempts == 1);
   CHECK(sim.requests("bank").size() == 4);
   CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kOpen);
   CHECK(rig.stats(Source::kBank).breaker_opens == 2);
@@ -240,8 +257,8 @@ TEST_CASE("resilience: the breaker opens, answers without sending, half-opens an
   // The agency recovers (slowly, so the probe is still in flight when the
   // others arrive); half-open lets exactly one of three concurrent queries through.
   sim.set_faults({{"bank", {{"latency_ms", 100}}}});
-  std::this_thread::sleep_for(milliseconds(350));
-  const auto three = rig.run(Source::kBank, {kKnown, kKnown, kKnown}, milliseconds(2000));
+  REQUIRE(wait_for_half_open() == BreakerState::kHalfOpen);
+  const auto three = rig.run(Source::kBank, {kKnown, kKnown, kKnown}, milliseconds(10000));
   const auto ok = std::count_if(three.begin(), three.end(),
                                 [](const SourceResult& r) { return r.status == SourceStatus::kOk; });
   const auto short_circuited = std::count_if(three.begin(), three.end(),
@@ -252,7 +269,7 @@ TEST_CASE("resilience: the breaker opens, answers without sending, half-opens an
   CHECK(rig.adapter(Source::kBank).breaker_state() == BreakerState::kClosed);
 
   // Closed again: everything is sent.
-  const auto after = rig.run(Source::kBank, {kKnown, kKnown}, milliseconds(2000));
+  const auto after = rig.run(Source::kBank, {kKnown, kKnown}, milliseconds(10000));
   CHECK(after[0].status == SourceStatus::kOk);
   CHECK(after[1].status == SourceStatus::kOk);
   CHECK(sim.requests("bank").size() == 7);
@@ -319,11 +336,11 @@ TEST_CASE("resilience: a cancellation cuts the transfer in flight and the querie
   persons[kKnown] = bank_records();
   const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
   Rig rig(bank_config(sim, {{"max_concurrent", 1}, {"max_attempts", 1}, {"breaker_failures", 1},
-                            {"timeout_ms", 8000}}));
+                            {"timeout_ms", 30000}}));
 
   auto cancel = std::make_shared<hfv::Cancellation>();
   const auto started = std::chrono::steady_clock::now();
-  const auto results = rig.run(Source::kBank, ids, milliseconds(8000), cancel, milliseconds(300));
+  const auto results = rig.run(Source::kBank, ids, milliseconds(30000), cancel, milliseconds(300));
   const auto took = std::chrono::steady_clock::now() - started;
   int sent = 0;
   for (const auto& r : results) {
@@ -335,7 +352,7 @@ TEST_CASE("resilience: a cancellation cuts the transfer in flight and the querie
     sent += r.attempts;
   }
   CHECK(sent == 1);  // one was in flight; three waited for admission and were never sent
-  CHECK(took < milliseconds(4000));  // not the 8 s deadline
+  CHECK(took < milliseconds(15000));  // not the 30 s deadline (half of it: room for a loaded ASan build)
   CHECK(rig.transfers_in_flight() == 0);
   std::size_t asked = 0;
   for (const auto& id : ids) asked += requests_about(sim, id);
@@ -376,23 +393,27 @@ TEST_CASE("resilience: a hedged request answers for a stuck one after the agency
   const Sim sim(json{{"persons", persons},
                      {"faults", {{"bank", {{"persons", {{stuck, "stuck_once"}, {stuck_too, "stuck_once"}}}}}}}});
 
-  Rig hedging(bank_config(sim, {{"hedge", true}, {"max_attempts", 1}, {"timeout_ms", 3000}}));
+  // The stuck request would take the whole 20 s request timeout; the hedge
+  // answers after the observed p95, which even a loaded sanitizer build
+  // keeps far below that.
+  Rig hedging(bank_config(sim, {{"hedge", true}, {"max_attempts", 1}, {"timeout_ms", 20000}}));
   CHECK_FALSE(hedging.adapter(Source::kBank).guard().observed_p95().has_value());  // nothing learnt yet
   for (const auto& r : hedging.run(Source::kBank, warm, milliseconds(5000))) REQUIRE(r.status == SourceStatus::kOk);
   const auto p95 = hedging.adapter(Source::kBank).guard().observed_p95();
   REQUIRE(p95.has_value());
-  CHECK(*p95 < milliseconds(500));
+  CHECK(*p95 < milliseconds(5000));
   CHECK(hedging.stats(Source::kBank).hedges == 0);  // all sent before any p95 was known
   const auto hedges_before = hedging.stats(Source::kBank).hedges;
 
   const auto started = std::chrono::steady_clock::now();
-  const SourceResult r = hedging.one(Source::kBank, stuck, milliseconds(5000));
+  const SourceResult r = hedging.one(Source::kBank, stuck, milliseconds(15000));
   const auto took = std::chrono::steady_clock::now() - started;
   INFO(r.detail);
   CHECK(r.status == SourceStatus::kOk);
   CHECK(r.records.holdings.size() == 1);
   CHECK(r.attempts == 2);                // the stuck request and its hedge
-  CHECK(took < milliseconds(2000));      // not the 3 s the stuck request would take
+  CHECK(took < *p95 + milliseconds(5000));  // the p95, then the hedge's own answer
+  CHECK(took < milliseconds(10000));         // not the 20 s the stuck request would take
   const auto stats = hedging.stats(Source::kBank);
   CHECK(stats.hedges == hedges_before + 1);
   CHECK(stats.hedges_won >= 1);

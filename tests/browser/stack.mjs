@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 
-export async function waitForFile(file, timeoutMs = 20000) {
+export async function waitForFile(file, timeoutMs = 60000) {  // a ceiling for a loaded machine
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {

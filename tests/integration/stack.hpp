@@ -80,6 +80,34 @@ struct Stack {
     return json::parse(r.body);
   }
 
+  // The simulator's plain-HTTP address (its control endpoints: /_sim/...).
+  std::string sim_url() const {
+    const std::string port = read_file(dir.path / "sim.port");
+    return "http://127.0.0.1:" + port.substr(0, port.find('\n'));
+  }
+
+  // POST /_sim/faults: replaces the named agencies' faults (null clears
+  // one). Plain HTTP to the simulator, not an API exchange: not recorded.
+  void set_faults(const json& faults) const {
+    CURL* curl = curl_easy_init();
+    const std::string target = sim_url() + "/_sim/faults";
+    const std::string body = faults.dump();
+    std::string answer;
+    curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
+      static_cast<std::string*>(u)->append(d, sz * n);
+      return sz * n;
+    });
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+    long status = 0;
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    INFO(answer);
+    REQUIRE(status == 200);
+  }
+
   long sim_request_count() const {
     const std::string log = hfv::testing::read_file(dir.path / "sim-requests.ndjson");
     return static_cast<long>(std::count(log.begin(), log.end(), '\n'));

@@ -82,6 +82,8 @@ TEST_CASE("sim faults: each kind's effect on the answer", "[simulator][faults]")
   CHECK(limited.reply.status == 429);
   REQUIRE(limited.reply.headers.size() == 1);
   CHECK(limited.reply.headers[0] == std::pair<std::string, std::string>{"Retry-After", "1"});
+  const FaultOutcome patient = apply_fault(FaultKind::kRateLimited, normal, std::chrono::seconds(120));
+  CHECK(patient.reply.headers.at(0) == std::pair<std::string, std::string>{"Retry-After", "120"});
 
   const FaultOutcome malformed = apply_fault(FaultKind::kMalformed, normal);
   CHECK(malformed.action == Action::kAnswer);
@@ -178,17 +180,23 @@ TEST_CASE("sim faults: error rate and latency tail are seeded draws", "[simulato
 TEST_CASE("sim faults: new fault keys are read and checked", "[simulator][faults]") {
   const Json spec = Json::parse(
       R"({"latency_ms": 5, "latency_tail_ms": 30, "error_rate": 0.25, "error_kind": "error_500",
-          "slow_body_ms": 400})");
+          "slow_body_ms": 400, "retry_after_s": 60})");
   const SourceFaults f = parse_source_faults(spec, "faults.bank");
   CHECK(f.latency == milliseconds(5));
   CHECK(f.latency_tail == milliseconds(30));
   CHECK(f.error_rate == Approx(0.25));
   CHECK(f.error_kind == FaultKind::kError500);
   CHECK(f.slow_body == milliseconds(400));
+  CHECK(f.retry_after == std::chrono::seconds(60));
+  CHECK(SourceFaults{}.retry_after == std::chrono::seconds(1));
   CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"error_rate": 1.5})"), "faults.bank"),
                     Catch::Matchers::Contains("faults.bank.error_rate"));
   CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"error_kind": "none"})"), "faults.bank"),
                     Catch::Matchers::Contains("error_kind"));
   CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"slow_body_ms": -1})"), "faults.bank"),
                     Catch::Matchers::Contains("slow_body_ms"));
+  CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"retry_after_s": 86401})"), "faults.bank"),
+                    Catch::Matchers::Contains("faults.bank.retry_after_s"));
+  CHECK_THROWS_WITH(parse_source_faults(Json::parse(R"({"retry_after_s": "1"})"), "faults.bank"),
+                    Catch::Matchers::Contains("retry_after_s"));
 }
