@@ -49,12 +49,17 @@ for (const file of files) {
   let body;
   try { body = JSON.parse(sample.response_body); } catch {
     // Not JSON: it must be one of the other media types the response
-    // declares, recognised by its start (an SVG document, a CSV header row).
+    // declares, recognised by its start (an SVG document, a CSV header row)
+    // or, for text/plain, by every line (Prometheus text format 0.0.4).
     const types = Object.keys(response.content ?? {});
     const text = sample.response_body;
     const isSvg = types.includes('image/svg+xml') && text.startsWith('<svg');
     const isCsv = types.includes('text/csv') && /^[a-z_]+(,[a-z_]+)+\n/.test(text);
-    if (isSvg || isCsv) { passed += 1; continue; }
+    const isPrometheus = types.includes('text/plain') && text.endsWith('\n') &&
+      text.slice(0, -1).split('\n').every((line) =>
+        /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* \S/.test(line) ||
+        /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? -?([0-9.e+-]+|NaN|\+Inf|-Inf)( -?[0-9]+)?$/.test(line));
+    if (isSvg || isCsv || isPrometheus) { passed += 1; continue; }
     fail(file, `${sample.method} ${sample.path} ${sample.status}: not JSON, and not a declared ${types.join(' or ')}`);
     continue;
   }
