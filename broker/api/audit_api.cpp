@@ -13,9 +13,9 @@
 #include <map>
 
 #include "audit/export.hpp"
-#include "broker/query_string.hpp"
-#include "broker/service.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/api/query_string.hpp"
+#include "broker/api/service.hpp"
+#include "broker/api/service_internal.hpp"
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
 

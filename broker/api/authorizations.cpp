@@ -3,8 +3,8 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
-#include "broker/service.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/api/service.hpp"
+#include "broker/api/service_internal.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::broker {

@@ -1,5 +1,5 @@
 // Service endpoints of the supervisor console (docs/console.md): the web page
-// under /console/ (files embedded from broker/console/) and the anomaly flags
+// under /console/ (files embedded from broker/supervision/console/) and the anomaly flags
 // (GET /v1/audit/anomalies). Both are for supervisors only: the browser
 // presents the supervisor's client certificate, like any other API client.
 //
@@ -11,11 +11,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
-#include "broker/anomalies.hpp"
-#include "broker/console_assets.hpp"
-#include "broker/query_string.hpp"
-#include "broker/service.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/supervision/anomalies.hpp"
+#include "broker/supervision/console_assets.hpp"
+#include "broker/api/query_string.hpp"
+#include "broker/api/service.hpp"
+#include "broker/api/service_internal.hpp"
 
 namespace hfv::broker {
 

@@ -1,4 +1,4 @@
-#include "broker/query_string.hpp"
+#include "broker/api/query_string.hpp"
 
 #include "crypto/hash.hpp"
 

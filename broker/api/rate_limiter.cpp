@@ -1,4 +1,4 @@
-#include "broker/rate_limiter.hpp"
+#include "broker/api/rate_limiter.hpp"
 
 #include <algorithm>
 #include <cmath>

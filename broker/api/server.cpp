@@ -1,4 +1,4 @@
-#include "broker/server.hpp"
+#include "broker/api/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,8 +14,8 @@
 #include <fstream>
 #include <optional>
 
-#include "broker/log.hpp"
-#include "broker/metrics.hpp"
+#include "broker/ops/log.hpp"
+#include "broker/ops/metrics.hpp"
 #include "crypto/tls.hpp"
 
 namespace hfv::broker {

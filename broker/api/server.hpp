@@ -22,8 +22,8 @@
 #include <array>
 #include <memory>
 
-#include "broker/config.hpp"
-#include "broker/service.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/api/service.hpp"
 #include "common/async_event.hpp"
 #include "common/cancellation.hpp"
 #include "common/result.hpp"

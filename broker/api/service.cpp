@@ -1,4 +1,4 @@
-#include "broker/service.hpp"
+#include "broker/api/service.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -6,9 +6,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
-#include "broker/metrics.hpp"
-#include "broker/batch.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/reviews/batch.hpp"
+#include "broker/api/service_internal.hpp"
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
 

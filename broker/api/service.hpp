@@ -28,11 +28,11 @@
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
-#include "broker/config.hpp"
-#include "broker/consent.hpp"
-#include "broker/divisions.hpp"
-#include "broker/rate_limiter.hpp"
-#include "broker/report_store.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/verification/consent.hpp"
+#include "broker/ops/divisions.hpp"
+#include "broker/api/rate_limiter.hpp"
+#include "broker/store/report_store.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
@@ -55,7 +55,7 @@ struct ApiRequest {
   std::string idempotency_key;  // Idempotency-Key header (optional)
   std::string batch_id;  // set by BatchManager for batch work (audited as "batch=<id>"); never from HTTP
   // Fired by the server when the caller disconnects while a synchronous
-  // verification runs (broker/server.cpp); null when nobody watches.
+  // verification runs (broker/api/server.cpp); null when nobody watches.
   std::shared_ptr<Cancellation> cancel;
 };
 
@@ -80,8 +80,8 @@ struct ServiceParts {
   const crypto::Ed25519Signer* signer = nullptr;
   crypto::SecretKey pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
-  Metrics* metrics = nullptr;  // optional (broker/metrics.hpp); null: nothing counted, no /metrics
-  ReviewStore* reviews = nullptr;  // optional (broker/review_store.hpp): review data per verification
+  Metrics* metrics = nullptr;  // optional (broker/ops/metrics.hpp); null: nothing counted, no /metrics
+  ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
 };
 
 class Service {
@@ -90,7 +90,7 @@ class Service {
   boost::asio::awaitable<ApiResponse> handle(ApiRequest request);
   std::size_t in_flight() const { return in_flight_; }
 
-  // Periodic reviews (broker/batch.hpp): /v1/batches is routed to `batches`
+  // Periodic reviews (broker/reviews/batch.hpp): /v1/batches is routed to `batches`
   // (null: 404), and a batch household is verified through the same path as
   // POST /v1/verifications — consent, audit, fan-out, report, review record —
   // without the HTTP front's rate limit and load shedding (BatchManager
@@ -135,20 +135,20 @@ class Service {
   boost::asio::awaitable<std::vector<SourceResult>> fan_out(
       const std::vector<adapters::MemberQuery>& queries, const std::vector<Source>& sources,
       adapters::Deadline deadline);
-  // Supervisor and citizen-access endpoints (broker/audit_api.cpp): every
+  // Supervisor and citizen-access endpoints (broker/api/audit_api.cpp): every
   // path under /v1/audit and /v1/access-log.
   boost::asio::awaitable<ApiResponse> handle_audit(const ApiRequest& request, const Principal& principal,
                                                    const std::string& path);
-  // Supervisor console (broker/console.cpp): the embedded web page under
+  // Supervisor console (broker/api/console.cpp): the embedded web page under
   // /console/ and the anomaly flags (GET /v1/audit/anomalies).
   boost::asio::awaitable<ApiResponse> console(const ApiRequest& request, const Principal& principal,
                                               const std::string& path);
   boost::asio::awaitable<ApiResponse> audit_anomalies(const ApiRequest& request, const Principal& principal);
-  // GET /v1/reviews/statistics (broker/statistics_api.cpp): statistics of a
+  // GET /v1/reviews/statistics (broker/api/statistics_api.cpp): statistics of a
   // period over the review records, for case systems and supervisors.
   boost::asio::awaitable<ApiResponse> review_statistics(const ApiRequest& request, const Principal& principal);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
-  ApiResponse metrics_response() const;  // GET /metrics (broker/metrics.hpp)
+  ApiResponse metrics_response() const;  // GET /metrics (broker/ops/metrics.hpp)
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
   ServiceParts parts_;

@@ -12,7 +12,7 @@
 #include <string>
 #include <type_traits>
 
-#include "broker/service.hpp"
+#include "broker/api/service.hpp"
 #include "common/async_event.hpp"
 
 namespace hfv::broker::detail {

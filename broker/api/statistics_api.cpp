@@ -9,11 +9,11 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
-#include "broker/batch_review.hpp"
-#include "broker/query_string.hpp"
-#include "broker/review_store.hpp"
-#include "broker/service.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/reviews/batch_review.hpp"
+#include "broker/api/query_string.hpp"
+#include "broker/store/review_store.hpp"
+#include "broker/api/service.hpp"
+#include "broker/api/service_internal.hpp"
 
 namespace hfv::broker {
 

@@ -6,11 +6,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "broker/metrics.hpp"
-#include "broker/service.hpp"
-#include "broker/service_internal.hpp"
-#include "broker/batch_review.hpp"
-#include "broker/log.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/api/service.hpp"
+#include "broker/api/service_internal.hpp"
+#include "broker/reviews/batch_review.hpp"
+#include "broker/ops/log.hpp"
 #include <algorithm>
 
 #include "common/id_number.hpp"
@@ -75,7 +75,7 @@ struct Service::Accepted {
   std::vector<std::string> pseudonyms;
   std::vector<Source> asked;
   audit::AuditRecord base;
-  std::string batch_id;  // non-empty for a batch household (broker/batch.hpp)
+  std::string batch_id;  // non-empty for a batch household (broker/reviews/batch.hpp)
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
 };
 
@@ -361,7 +361,7 @@ net::awaitable<ApiResponse> Service::execute(std::shared_ptr<Accepted> accepted)
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
 
-  // What later reviews compare against (broker/review_store.hpp): written
+  // What later reviews compare against (broker/store/review_store.hpp): written
   // pending, while the report is assembled and signed, and durable before
   // the report is issued, so a crash between the audit and the report store
   // cannot lose it; marked issued once audited. A failure here costs only

@@ -1,6 +1,6 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
-#include "broker/daemon.hpp"
+#include "broker/app/daemon.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,14 +15,14 @@
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
-#include "broker/config.hpp"
-#include "broker/batch.hpp"
-#include "broker/consent.hpp"
-#include "broker/divisions.hpp"
-#include "broker/log.hpp"
-#include "broker/metrics.hpp"
-#include "broker/server.hpp"
-#include "broker/service.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/reviews/batch.hpp"
+#include "broker/verification/consent.hpp"
+#include "broker/ops/divisions.hpp"
+#include "broker/ops/log.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/api/server.hpp"
+#include "broker/api/service.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"

@@ -1,11 +1,11 @@
 // brokerd: the household financial-verification broker daemon.
-// Only parses the command line; broker/daemon.cpp does the work.
+// Only parses the command line; broker/app/daemon.cpp does the work.
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
 
-#include "broker/daemon.hpp"
+#include "broker/app/daemon.hpp"
 
 namespace {
 

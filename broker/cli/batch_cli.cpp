@@ -1,6 +1,6 @@
-#include "broker/batch_cli.hpp"
+#include "broker/cli/batch_cli.hpp"
 
-#include "broker/cli_http.hpp"
+#include "broker/cli/cli_http.hpp"
 
 #include <unistd.h>
 

@@ -19,11 +19,11 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
-#include "broker/batch_cli.hpp"
-#include "broker/cli_http.hpp"
-#include "broker/config.hpp"
-#include "broker/metrics.hpp"
-#include "broker/service.hpp"
+#include "broker/cli/batch_cli.hpp"
+#include "broker/cli/cli_http.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/api/service.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 
@@ -484,7 +484,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
 
-  hfv::broker::ReviewCli review_cli;  // `review run|status|stats` (broker/batch_cli.hpp)
+  hfv::broker::ReviewCli review_cli;  // `review run|status|stats` (broker/cli/batch_cli.hpp)
   hfv::broker::add_review_commands(app, review_cli);
 
   CLI11_PARSE(app, argc, argv);

@@ -1,4 +1,4 @@
-#include "broker/cli_http.hpp"
+#include "broker/cli/cli_http.hpp"
 
 #include <curl/curl.h>
 

@@ -1,4 +1,4 @@
-#include "broker/config.hpp"
+#include "broker/ops/config.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "broker/anomalies.hpp"
-#include "broker/log.hpp"
+#include "broker/supervision/anomalies.hpp"
+#include "broker/ops/log.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -63,7 +63,7 @@ struct Config {
   std::string audit_head_url;  // optional: where signed tree heads are also sent
   int audit_retention_days = 183;
   std::chrono::milliseconds audit_head_interval{1000};
-  // Periodic reviews ("review" object; broker/batch.hpp, docs/configuration.md).
+  // Periodic reviews ("review" object; broker/reviews/batch.hpp, docs/configuration.md).
   std::filesystem::path review_db;         // default: review.db beside state_db
   std::filesystem::path batch_output_dir;  // change lists and statistics; default: batches/ beside state_db
   // Batches use at most this share (per mille) of the smallest agency
@@ -78,7 +78,7 @@ struct Config {
   std::chrono::milliseconds batch_yield_after_interactive{1000};
   std::size_t batch_max_households = 200000;
   // Supervisor console: thresholds and working hours of the anomaly flags
-  // ("anomalies" object; broker/anomalies.hpp, docs/console.md).
+  // ("anomalies" object; broker/supervision/anomalies.hpp, docs/console.md).
   AnomalyRules anomaly_rules;
   std::vector<Principal> principals;
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters

@@ -1,4 +1,4 @@
-#include "broker/divisions.hpp"
+#include "broker/ops/divisions.hpp"
 
 #include <fstream>
 

@@ -1,4 +1,4 @@
-#include "broker/log.hpp"
+#include "broker/ops/log.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,6 +1,6 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
-#include "broker/metrics.hpp"
+#include "broker/ops/metrics.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -15,7 +15,7 @@ namespace {
 using Seconds = std::chrono::duration<double>;
 
 // Route templates; "{}" stands for exactly one path segment, a trailing "*"
-// for any rest. Keep in step with broker/service.cpp and docs/openapi.yaml.
+// for any rest. Keep in step with broker/api/service.cpp and docs/openapi.yaml.
 constexpr std::string_view kRoutes[] = {
     "/healthz",
     "/metrics",

@@ -53,7 +53,7 @@ using AgencySnapshot = adapters::AgencyStats;
 // on the adapters' I/O thread).
 std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& adapters);
 
-// Periodic-review batches (broker/batch.hpp) running in this process.
+// Periodic-review batches (broker/reviews/batch.hpp) running in this process.
 struct BatchProgress {
   std::size_t running = 0;            // batches not yet finished
   std::size_t households_total = 0;   // in those batches

@@ -1,5 +1,5 @@
-#include "broker/batch.hpp"
-#include "broker/query_string.hpp"
+#include "broker/reviews/batch.hpp"
+#include "broker/api/query_string.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -11,8 +11,8 @@
 #include <set>
 
 #include "adapters/registry.hpp"
-#include "broker/log.hpp"
-#include "broker/service_internal.hpp"
+#include "broker/ops/log.hpp"
+#include "broker/api/service_internal.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::broker {

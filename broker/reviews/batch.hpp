@@ -44,11 +44,11 @@
 #include <string>
 
 #include "audit/audit_log.hpp"
-#include "broker/batch_review.hpp"
-#include "broker/config.hpp"
-#include "broker/metrics.hpp"
-#include "broker/review_store.hpp"
-#include "broker/service.hpp"
+#include "broker/reviews/batch_review.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/store/review_store.hpp"
+#include "broker/api/service.hpp"
 
 namespace hfv::broker {
 

@@ -1,4 +1,4 @@
-#include "broker/batch_review.hpp"
+#include "broker/reviews/batch_review.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 // Review logic for batches, kept apart from I/O so it is unit-testable:
 //  - review_record_of(): what a completed verification leaves for later
-//    reviews (broker/review_store.hpp);
+//    reviews (broker/store/review_store.hpp);
 //  - detect_changes(): a re-verification compared with the household's
 //    previous one, each change with a severity for case workers;
 //  - change_list_*() and statistics_*(): a batch's change list (JSON, CSV,
@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "broker/request.hpp"
-#include "broker/review_store.hpp"
+#include "broker/verification/request.hpp"
+#include "broker/store/review_store.hpp"
 #include "common/date.hpp"
 #include "common/records.hpp"
 #include "policies/engine.hpp"

@@ -1,4 +1,4 @@
-#include "broker/report_store.hpp"
+#include "broker/store/report_store.hpp"
 
 #include "common/date.hpp"
 

@@ -1,4 +1,4 @@
-#include "broker/review_store.hpp"
+#include "broker/store/review_store.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "broker/anomalies.hpp"
+#include "broker/supervision/anomalies.hpp"
 
 #include <sys/stat.h>
 

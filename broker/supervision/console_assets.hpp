@@ -1,5 +1,5 @@
-// The supervisor console's static files (broker/console/), embedded in the
-// daemon at build time by broker/console/embed.cmake so that an installed
+// The supervisor console's static files (broker/supervision/console/), embedded in the
+// daemon at build time by broker/supervision/console/embed.cmake so that an installed
 // brokerd needs no asset folder and serves exactly what was tested.
 // Thread-safety: immutable data.
 #pragma once

@@ -1,4 +1,4 @@
-#include "broker/consent.hpp"
+#include "broker/verification/consent.hpp"
 
 #include <algorithm>
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "audit/sqlcipher_db.hpp"
-#include "broker/request.hpp"
+#include "broker/verification/request.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {

@@ -1,4 +1,4 @@
-#include "broker/request.hpp"
+#include "broker/verification/request.hpp"
 
 #include <algorithm>
 #include <set>

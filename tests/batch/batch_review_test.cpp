@@ -1,12 +1,12 @@
 // Unit tests for periodic reviews: change detection, change lists,
-// statistics (broker/batch_review.hpp) and the encrypted review store.
+// statistics (broker/reviews/batch_review.hpp) and the encrypted review store.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 
-#include "broker/batch_review.hpp"
+#include "broker/reviews/batch_review.hpp"
 #include "audit/audit_log.hpp"
-#include "broker/review_store.hpp"
+#include "broker/store/review_store.hpp"
 #include "crypto/keys.hpp"
 #include "tests/unit/temp_dir.hpp"
 

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "../integration/stack.hpp"
-#include "broker/metrics.hpp"
+#include "broker/ops/metrics.hpp"
 
 namespace fs = std::filesystem;
 using hfv::testing::https;

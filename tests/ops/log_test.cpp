@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "broker/log.hpp"
+#include "broker/ops/log.hpp"
 
 namespace b = hfv::broker;
 using nlohmann::json;

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "broker/metrics.hpp"
+#include "broker/ops/metrics.hpp"
 
 namespace b = hfv::broker;
 using namespace std::chrono_literals;

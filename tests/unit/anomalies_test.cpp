@@ -6,8 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "broker/anomalies.hpp"
-#include "broker/config.hpp"
+#include "broker/supervision/anomalies.hpp"
+#include "broker/ops/config.hpp"
 #include "temp_dir.hpp"
 
 namespace b = hfv::broker;

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "broker/config.hpp"
+#include "broker/ops/config.hpp"
 #include "temp_dir.hpp"
 
 namespace b = hfv::broker;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "broker/rate_limiter.hpp"
+#include "broker/api/rate_limiter.hpp"
 
 using hfv::broker::RateLimiter;
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "broker/service.hpp"
+#include "broker/api/service.hpp"
 #include "temp_dir.hpp"
 
 namespace b = hfv::broker;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "broker/request.hpp"
+#include "broker/verification/request.hpp"
 
 using hfv::Date;
 using nlohmann::json;
