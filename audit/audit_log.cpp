@@ -13,6 +13,7 @@
 #include "common/async_event.hpp"
 #include "common/date.hpp"
 #include "crypto/hash.hpp"
+#include "common/time.hpp"
 
 namespace hfv::audit {
 
@@ -31,20 +32,6 @@ std::filesystem::path sibling(const std::filesystem::path& db, const char* suffi
   std::filesystem::path p = db;
   p += suffix;
   return p;
-}
-
-// "YYYY-MM-DDTHH:MM:SS.mmmZ" for a time point, the format of utc_timestamp_now().
-std::string timestamp_at(std::chrono::system_clock::time_point t) {
-  const auto days = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd{days};
-  const std::chrono::hh_mm_ss hms{std::chrono::floor<std::chrono::milliseconds>(t - days)};
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()),
-                static_cast<long>(hms.subseconds().count()));
-  return buf;
 }
 
 void bind_opt(Statement& s, int index, const std::string& value) {
@@ -498,7 +485,7 @@ void AuditLog::make_head() {
 
 void AuditLog::run_retention() {
   const auto cutoff = std::chrono::system_clock::now() - std::chrono::days(options_.retention_days);
-  const std::string ts = timestamp_at(cutoff);
+  const std::string ts = utc_timestamp(cutoff);
   auto erase = db_->prepare(
       "UPDATE audit_records SET personal = NULL, operator = NULL, member = NULL, case_id = NULL"
       " WHERE ts < ? AND personal IS NOT NULL;");

@@ -55,22 +55,3 @@ std::string Date::to_string() const {
 }
 
 }  // namespace hfv
-
-namespace hfv {
-std::string utc_timestamp_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto days = std::chrono::floor<std::chrono::days>(now);
-  const std::chrono::year_month_day ymd{days};
-  const std::chrono::hh_mm_ss hms{std::chrono::floor<std::chrono::milliseconds>(now - days)};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()));
-  std::string out(buf);
-  char ms[8];
-  std::snprintf(ms, sizeof ms, ".%03ld", static_cast<long>(hms.subseconds().count()));
-  out.insert(out.size() - 1, ms);
-  return out;
-}
-}  // namespace hfv

@@ -42,8 +42,3 @@ class Date {
 };
 
 }  // namespace hfv
-
-namespace hfv {
-// Current UTC time as RFC 3339 with milliseconds: "2026-11-22T08:01:02.345Z".
-std::string utc_timestamp_now();
-}  // namespace hfv

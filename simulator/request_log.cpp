@@ -1,5 +1,7 @@
 #include "simulator/request_log.hpp"
 
+#include "common/time.hpp"
+
 #include <openssl/evp.h>
 
 #include <array>
@@ -27,22 +29,9 @@ std::string sha256_hex(std::string_view data) {
   return out;
 }
 
-std::string utc_rfc3339_ms(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(ms);
-  const std::time_t tt = static_cast<std::time_t>(seconds.count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[96];
-  const auto millis = static_cast<int>((ms - seconds).count());
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
-}
-
 std::string request_log_line(const RequestRecord& record, std::chrono::system_clock::time_point t) {
   nlohmann::ordered_json line = {
-      {"ts", utc_rfc3339_ms(t)},
+      {"ts", hfv::utc_timestamp(t)},
       {"agency", record.agency},
       {"path", record.path},
       {"person_sha256", record.person.empty() ? "" : sha256_hex(record.person)},

@@ -25,8 +25,6 @@ struct RequestRecord {
 
 // Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
-// "2026-11-01T08:30:00.123Z".
-std::string utc_rfc3339_ms(std::chrono::system_clock::time_point t);
 // The log line, without the trailing newline. person_sha256 is "" when the
 // request named nobody.
 std::string request_log_line(const RequestRecord& record, std::chrono::system_clock::time_point t);

@@ -2,6 +2,7 @@
 
 #include "adapters/common/resilience.hpp"
 #include "crypto/hash.hpp"
+#include "common/time.hpp"
 
 namespace hfv::adapters {
 

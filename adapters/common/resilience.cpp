@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/async_event.hpp"
+#include "common/time.hpp"
 
 namespace hfv::adapters {
 

@@ -16,6 +16,7 @@
 
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
+#include "crypto/keys.hpp"
 #include "crypto/tls.hpp"
 
 namespace hfv::broker {
@@ -75,15 +76,9 @@ Status Server::start() {
                                                  std::to_string(config_.listen_port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
   if (!config_.port_file.empty()) {
-    const auto tmp = config_.port_file.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << port_ << "\n";
-      if (!out) return make_error("io_error", "cannot write the port file");
+    if (!crypto::replace_file_atomically(config_.port_file, std::to_string(port_) + "\n", 0644)) {
+      return make_error("io_error", "cannot write the port file");
     }
-    std::error_code rename_error;
-    std::filesystem::rename(tmp, config_.port_file, rename_error);
-    if (rename_error) return make_error("io_error", "cannot write the port file");
   }
   net::co_spawn(io_, accept_loop(), net::detached);
   return {};

@@ -72,99 +72,129 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
 
 net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
   const std::string path = path_of(request.target);
-  if (path == "/healthz") {
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    co_return ApiResponse{200, {{"status", "ok"}}, {}};
+  // Every row of the table for this path (one per method); they share their
+  // callers and operator rule (tests/unit/routes_test.cpp).
+  std::vector<const Route*> rows;
+  for (const Route& r : route_table()) {
+    if (route_matches(r.pattern, path)) rows.push_back(&r);
   }
-  if (!request.peer) {
-    co_return co_await refuse(request, nullptr, 401, "client_certificate_required",
-                              "a client certificate issued by the centre's CA is required");
-  }
-  const Principal* principal = parts_.config->principal_for_cn(request.peer->subject_cn);
-  if (principal == nullptr) {
-    co_return co_await refuse(request, nullptr, 401, "unknown_client_certificate",
-                              "this client certificate is not registered with the broker");
-  }
-  if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
-                                     std::chrono::steady_clock::now())) {
-    ApiResponse limited = co_await refuse(request, principal, 429, "rate_limited",
-                                          "too many requests from this caller; retry later");
-    limited.headers.emplace_back("Retry-After", std::to_string(std::max<long>(1, (wait->count() + 999) / 1000)));
-    co_return limited;
-  }
-  if (request.body_too_large) {
-    co_return co_await refuse(request, principal, 413, "body_too_large",
-                              "request body exceeds " + std::to_string(parts_.config->max_body_bytes) +
-                                  " bytes");
-  }
-  if (path == "/metrics" && parts_.metrics != nullptr) {
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    if (principal->role != Role::kAdmin && principal->role != Role::kSupervisor) {
-      co_return co_await refuse(request, principal, 403, "role_not_allowed",
-                                "only admin and supervisor principals may read metrics");
+  const Principal* principal = nullptr;
+  if (rows.empty() || !rows.front()->callers.without_certificate()) {
+    if (!request.peer) {
+      co_return co_await refuse(request, nullptr, 401, "client_certificate_required",
+                                "a client certificate issued by the centre's CA is required");
     }
-    co_return metrics_response();
-  }
-  if (path == "/v1/keys/report-signing") {
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    co_return ApiResponse{200,
-                          {{"alg", "Ed25519"},
-                           {"key_id", key_id(parts_.signer->public_key())},
-                           {"public_key_pem", parts_.signer->public_key_pem()}},
-                          {}};
-  }
-  if (path == "/console" || path.starts_with("/console/")) {
-    co_return co_await console(request, *principal, path);
-  }
-  if (path == "/v1/audit/anomalies") co_return co_await audit_anomalies(request, *principal);
-  if (path == "/v1/audit" || path.starts_with("/v1/audit/") || path == "/v1/access-log") {
-    co_return co_await handle_audit(request, *principal, path);
-  }
-  if (path == "/v1/reviews/statistics") co_return co_await review_statistics(request, *principal);
-  if (path.starts_with("/v1/policies/")) {
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    co_return policy_parameters(request, path.substr(std::string("/v1/policies/").size()));
-  }
-  if (path.starts_with("/v1/verifications") || path.starts_with("/v1/authorizations") ||
-      path.starts_with("/v1/batches")) {
-    if (principal->role != Role::kCaseSystem) {
-      co_return co_await refuse(request, principal, 403, "role_not_allowed",
-                                "only case systems may call this endpoint");
+    principal = parts_.config->principal_for_cn(request.peer->subject_cn);
+    if (principal == nullptr) {
+      co_return co_await refuse(request, nullptr, 401, "unknown_client_certificate",
+                                "this client certificate is not registered with the broker");
     }
-    if (!is_token(request.operator_id)) {
-      co_return co_await refuse(request, principal, 400, "invalid_field",
-                                detail::kOperatorIdRequired,
+    if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
+                                       std::chrono::steady_clock::now())) {
+      ApiResponse limited = co_await refuse(request, principal, 429, "rate_limited",
+                                            "too many requests from this caller; retry later");
+      limited.headers.emplace_back("Retry-After",
+                                   std::to_string(std::max<long>(1, (wait->count() + 999) / 1000)));
+      co_return limited;
+    }
+    if (request.body_too_large) {
+      co_return co_await refuse(request, principal, 413, "body_too_large",
+                                "request body exceeds " + std::to_string(parts_.config->max_body_bytes) +
+                                    " bytes");
+    }
+    if (rows.empty()) co_return error_response(404, "not_found", "no such endpoint");
+    const Route& first = *rows.front();
+    if (!first.callers.allows(principal->role)) {
+      co_return co_await refuse(request, principal, 403, "role_not_allowed",
+                                "only " + first.callers.names() + " principals may call this endpoint");
+    }
+    if (first.operator_id && principal->role == Role::kCaseSystem && !is_token(request.operator_id)) {
+      co_return co_await refuse(request, principal, 400, "invalid_field", detail::kOperatorIdRequired,
                                 "X-Operator-Id");
     }
   }
-  if ((path == "/v1/batches" || path.starts_with("/v1/batches/")) && batches_ != nullptr) {
-    co_return co_await batches_->handle(request, *principal, path);
+  std::string methods;
+  for (const Route* r : rows) {
+    if (r->method == request.method) co_return co_await (this->*(r->handler))(RouteCall{request, principal, path});
+    methods += (methods.empty() ? "" : " or ") + std::string(r->method);
   }
-  if (path == "/v1/verifications") {
-    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
-    co_return co_await verify(request, *principal);
-  }
-  if (path.starts_with("/v1/verifications/")) {
-    const std::string id = path.substr(std::string("/v1/verifications/").size());
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    if (!is_token(id)) co_return error_response(404, "not_found", "no such verification");
-    co_return co_await get_verification(request, *principal, id);
-  }
-  if (path == "/v1/authorizations") {
-    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
-    co_return co_await register_authorization(request, *principal);
-  }
-  if (path.starts_with("/v1/authorizations/")) {
-    std::string rest = path.substr(std::string("/v1/authorizations/").size());
-    const bool revoke = rest.ends_with("/revoke");
-    if (revoke) rest = rest.substr(0, rest.size() - std::string("/revoke").size());
-    if (!is_token(rest)) co_return error_response(404, "not_found", "no such authorization");
-    if (request.method != (revoke ? "POST" : "GET")) {
-      co_return error_response(405, "method_not_allowed", revoke ? "use POST" : "use GET");
-    }
-    co_return co_await read_authorization(request, *principal, rest, revoke);
-  }
-  co_return error_response(404, "not_found", "no such endpoint");
+  co_return error_response(405, "method_not_allowed", "use " + methods);
+}
+
+net::awaitable<ApiResponse> Service::on_healthz(const RouteCall&) {
+  co_return ApiResponse{200, {{"status", "ok"}}, {}};
+}
+
+net::awaitable<ApiResponse> Service::on_metrics(const RouteCall&) {
+  if (parts_.metrics == nullptr) co_return error_response(404, "not_found", "no such endpoint");
+  co_return metrics_response();
+}
+
+net::awaitable<ApiResponse> Service::on_signing_key(const RouteCall&) {
+  co_return ApiResponse{200,
+                        {{"alg", "Ed25519"},
+                         {"key_id", key_id(parts_.signer->public_key())},
+                         {"public_key_pem", parts_.signer->public_key_pem()}},
+                        {}};
+}
+
+net::awaitable<ApiResponse> Service::on_policy_parameters(const RouteCall& call) {
+  co_return policy_parameters(call.request, call.path.substr(std::string("/v1/policies/").size()));
+}
+
+net::awaitable<ApiResponse> Service::on_batch(const RouteCall& call) {
+  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
+  co_return co_await batches_->handle(call.request, *call.principal, call.path);
+}
+
+net::awaitable<ApiResponse> Service::on_verify(const RouteCall& call) {
+  co_return co_await verify(call.request, *call.principal);
+}
+
+net::awaitable<ApiResponse> Service::on_get_verification(const RouteCall& call) {
+  const std::string id = call.path.substr(std::string("/v1/verifications/").size());
+  if (!is_token(id)) co_return error_response(404, "not_found", "no such verification");
+  co_return co_await get_verification(call.request, *call.principal, id);
+}
+
+net::awaitable<ApiResponse> Service::on_register_authorization(const RouteCall& call) {
+  co_return co_await register_authorization(call.request, *call.principal);
+}
+
+namespace {
+// "/v1/authorizations/{id}[/revoke]" -> id
+std::string authorization_id_of(const std::string& path) {
+  std::string rest = path.substr(std::string("/v1/authorizations/").size());
+  return rest.substr(0, rest.find('/'));
+}
+}  // namespace
+
+net::awaitable<ApiResponse> Service::on_read_authorization(const RouteCall& call) {
+  const std::string id = authorization_id_of(call.path);
+  if (!is_token(id)) co_return error_response(404, "not_found", "no such authorization");
+  co_return co_await read_authorization(call.request, *call.principal, id, false);
+}
+
+net::awaitable<ApiResponse> Service::on_revoke_authorization(const RouteCall& call) {
+  const std::string id = authorization_id_of(call.path);
+  if (!is_token(id)) co_return error_response(404, "not_found", "no such authorization");
+  co_return co_await read_authorization(call.request, *call.principal, id, true);
+}
+
+net::awaitable<ApiResponse> Service::on_review_statistics(const RouteCall& call) {
+  co_return co_await review_statistics(call.request, *call.principal);
+}
+
+net::awaitable<ApiResponse> Service::on_audit(const RouteCall& call) {
+  co_return co_await handle_audit(call.request, *call.principal, call.path);
+}
+
+net::awaitable<ApiResponse> Service::on_audit_anomalies(const RouteCall& call) {
+  co_return co_await audit_anomalies(call.request, *call.principal);
+}
+
+net::awaitable<ApiResponse> Service::on_console(const RouteCall& call) {
+  co_return co_await console(call.path);
 }
 
 ApiResponse Service::metrics_response() const {

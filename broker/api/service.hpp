@@ -32,6 +32,7 @@
 #include "broker/verification/consent.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/api/rate_limiter.hpp"
+#include "broker/api/routes.hpp"
 #include "broker/store/report_store.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
@@ -115,7 +116,25 @@ class Service {
   std::string pseudonym(const std::string& id_number) const;
 
  private:
+  // The route table (broker/api/routes.cpp) names the handlers below.
+  friend std::span<const Route> route_table();
   boost::asio::awaitable<ApiResponse> route(ApiRequest& request);
+  // One handler per row of the route table; roles, operator header and
+  // method are checked before they are called.
+  boost::asio::awaitable<ApiResponse> on_healthz(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_metrics(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_verify(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_get_verification(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_register_authorization(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_read_authorization(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_revoke_authorization(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_policy_parameters(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_signing_key(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_batch(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_review_statistics(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_audit(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_audit_anomalies(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_console(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> refuse(const ApiRequest& request, const Principal* principal,
                                              unsigned status, std::string code, std::string message,
                                              std::string field = "");
@@ -141,8 +160,7 @@ class Service {
                                                    const std::string& path);
   // Supervisor console (broker/api/console.cpp): the embedded web page under
   // /console/ and the anomaly flags (GET /v1/audit/anomalies).
-  boost::asio::awaitable<ApiResponse> console(const ApiRequest& request, const Principal& principal,
-                                              const std::string& path);
+  boost::asio::awaitable<ApiResponse> console(const std::string& path);
   boost::asio::awaitable<ApiResponse> audit_anomalies(const ApiRequest& request, const Principal& principal);
   // GET /v1/reviews/statistics (broker/api/statistics_api.cpp): statistics of a
   // period over the review records, for case systems and supervisors.

@@ -35,16 +35,6 @@ bool is_division_prefix(const std::string& s) {
 }  // namespace
 
 net::awaitable<ApiResponse> Service::review_statistics(const ApiRequest& request, const Principal& principal) {
-  if (principal.role != Role::kCaseSystem && principal.role != Role::kSupervisor) {
-    co_return co_await refuse(request, &principal, 403, "role_not_allowed",
-                              "only case systems and supervisors may read review statistics");
-  }
-  if (principal.role == Role::kCaseSystem && !is_token(request.operator_id)) {
-    co_return co_await refuse(request, &principal, 400, "invalid_field",
-                              detail::kOperatorIdRequired,
-                              "X-Operator-Id");
-  }
-  if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
   if (parts_.reviews == nullptr) {
     co_return error_response(503, "state_unavailable", "review records are not kept by this broker");
   }

@@ -15,6 +15,7 @@
 
 #include "common/id_number.hpp"
 #include "crypto/hash.hpp"
+#include "common/time.hpp"
 
 namespace hfv::broker {
 
@@ -91,10 +92,6 @@ std::string household_key(const VerificationRequest& v, std::vector<std::string>
   return crypto::to_hex(h.finish());
 }
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -153,7 +150,7 @@ net::awaitable<ApiResponse> Service::verify(const ApiRequest& request, const Pri
   row.idempotency_key = request.idempotency_key;
   row.request_sha256 = crypto::to_hex(crypto::sha256(request.body));
   row.household_key = household_key(v, a.pseudonyms);
-  row.created_unix = unix_now();
+  row.created_unix = unix_seconds_now();
   if (!row.idempotency_key.empty()) {
     auto earlier = co_await run_blocking(*parts_.blocking, [&] {
       return parts_.reports->find_by_key(principal.name, row.idempotency_key);

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/date.hpp"
+#include "common/time.hpp"
 
 namespace hfv::broker {
 

@@ -14,6 +14,8 @@
 #include "broker/ops/log.hpp"
 #include "broker/api/service_internal.hpp"
 #include "crypto/hash.hpp"
+#include "common/time.hpp"
+#include "crypto/keys.hpp"
 
 namespace hfv::broker {
 
@@ -32,33 +34,10 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(200);
 constexpr auto kLongestYield = std::chrono::milliseconds(1000);
 constexpr auto kRateWindow = std::chrono::seconds(30);
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string iso_time(std::int64_t unix) {
-  if (unix == 0) return "";
-  const std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
+// Change lists and statistics hold case data: owner-only, replaced whole.
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    out << text;
-    if (!out.flush()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
+  return bool(crypto::replace_file_atomically(path, text, 0600));
 }
 
 }  // namespace
@@ -247,7 +226,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     }
   }
   run->batch.state = cancelled ? "cancelled" : "done";
-  run->batch.finished_unix = unix_now();
+  run->batch.finished_unix = unix_seconds_now();
   auto saved = co_await run_blocking(blocking_, [&] {
     return store_.set_batch_state(run->batch.id, run->batch.state, run->batch.finished_unix);
   });
@@ -492,7 +471,7 @@ json BatchManager::progress_json(const Run& run) const {
             {"remaining", remaining},
             {"in_flight", run.in_flight},
             {"rate_per_s", std::round(rate * 10) / 10},
-            {"created_at", iso_time(run.batch.created_unix)},
+            {"created_at", format_utc_seconds(run.batch.created_unix)},
             {"links",
              {{"changes", "/v1/batches/" + run.batch.id + "/changes"},
               {"statistics", "/v1/batches/" + run.batch.id + "/statistics"}}}};
@@ -500,7 +479,7 @@ json BatchManager::progress_json(const Run& run) const {
     j["eta_s"] = rate > 0 ? json(static_cast<std::int64_t>(std::ceil(static_cast<double>(remaining) / rate)))
                           : json(nullptr);
   }
-  if (run.batch.finished_unix != 0) j["finished_at"] = iso_time(run.batch.finished_unix);
+  if (run.batch.finished_unix != 0) j["finished_at"] = format_utc_seconds(run.batch.finished_unix);
   std::size_t changed = 0;
   for (const auto& i : run.items) changed += i.severity > 0 ? 1 : 0;
   j["households_with_changes"] = changed;
@@ -560,7 +539,7 @@ net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, cons
   batch.principal = principal.name;
   batch.operator_id = request.operator_id;
   batch.state = "running";
-  batch.created_unix = unix_now();
+  batch.created_unix = unix_seconds_now();
   batch.spec = "{}";
   std::set<std::pair<std::string, std::string>> seen;
   auto add = [&](json body, const std::string& case_id, const std::string& jurisdiction) {

@@ -8,6 +8,7 @@
 
 #include "common/money.hpp"
 #include "policies/catalogue.hpp"
+#include "common/time.hpp"
 
 namespace hfv::broker {
 
@@ -139,8 +140,7 @@ ReviewRecord review_record_of(const std::string& verification_id, const std::str
   }
   if (decision.next_review) r.next_review = decision.next_review->to_string();
   r.batch_id = batch_id;
-  r.completed_unix =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  r.completed_unix = unix_seconds_now();
   return r;
 }
 

@@ -1,6 +1,7 @@
 #include "broker/store/report_store.hpp"
 
 #include "common/date.hpp"
+#include "common/time.hpp"
 
 namespace hfv::broker {
 

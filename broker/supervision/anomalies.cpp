@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "common/date.hpp"
+#include "common/time.hpp"
 #include "common/id_number.hpp"
 
 namespace hfv::broker {
@@ -121,46 +122,6 @@ std::string refusal_code(const std::string& status) {
 }
 
 }  // namespace
-
-std::optional<std::int64_t> parse_utc_seconds(const std::string& ts) {
-  if (ts.size() < 10 || !digits(ts, 0, 4) || ts[4] != '-' || !digits(ts, 5, 2) || ts[7] != '-' ||
-      !digits(ts, 8, 2))
-    return std::nullopt;
-  auto date = Date::from_ymd(number(ts, 0, 4), static_cast<unsigned>(number(ts, 5, 2)),
-                             static_cast<unsigned>(number(ts, 8, 2)));
-  if (!date) return std::nullopt;
-  std::int64_t seconds = std::int64_t{date->days_since_epoch()} * kDay;
-  if (ts.size() == 10) return seconds;
-  if (ts[10] != 'T' && ts[10] != ' ') return std::nullopt;
-  if (!digits(ts, 11, 2) || ts.size() < 16 || ts[13] != ':' || !digits(ts, 14, 2))
-    return std::nullopt;
-  const int h = number(ts, 11, 2);
-  const int m = number(ts, 14, 2);
-  int s = 0;
-  std::size_t rest = 16;
-  if (ts.size() > 16 && ts[16] == ':') {
-    if (!digits(ts, 17, 2)) return std::nullopt;
-    s = number(ts, 17, 2);
-    rest = 19;
-    if (rest < ts.size() && ts[rest] == '.') {
-      ++rest;
-      while (rest < ts.size() && ts[rest] >= '0' && ts[rest] <= '9') ++rest;
-    }
-  }
-  if (rest < ts.size() && !(ts[rest] == 'Z' && rest + 1 == ts.size())) return std::nullopt;
-  if (h > 23 || m > 59 || s > 60) return std::nullopt;
-  return seconds + h * 3600 + m * 60 + s;
-}
-
-std::string format_utc_seconds(std::int64_t seconds) {
-  const std::int64_t day = floor_div(seconds, kDay);
-  const std::int64_t in_day = seconds - day * kDay;
-  char out[32];
-  std::snprintf(out, sizeof out, "%sT%02d:%02d:%02dZ", date_of_day(day).c_str(),
-                static_cast<int>(in_day / 3600), static_cast<int>(in_day % 3600 / 60),
-                static_cast<int>(in_day % 60));
-  return out;
-}
 
 Result<AnomalyRules> parse_anomaly_rules(const json& object, const std::filesystem::path& base) {
   AnomalyRules rules;

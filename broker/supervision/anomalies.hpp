@@ -117,10 +117,4 @@ AnomalyReport detect_anomalies(const AnomalyInput& input, const AnomalyRules& ru
 
 nlohmann::json anomaly_flag_json(const AnomalyFlag& flag);
 
-// Seconds since the epoch of an RFC 3339 UTC timestamp ("YYYY-MM-DDTHH:MM:SS..."
-// or a date alone), nullopt if malformed.
-std::optional<std::int64_t> parse_utc_seconds(const std::string& ts);
-// The inverse, to whole seconds: "YYYY-MM-DDTHH:MM:SSZ".
-std::string format_utc_seconds(std::int64_t seconds);
-
 }  // namespace hfv::broker

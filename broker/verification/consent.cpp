@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crypto/hash.hpp"
+#include "common/time.hpp"
 
 namespace hfv::broker {
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim_fixtures.hpp"
+#include "common/time.hpp"
 #include "simulator/options.hpp"
 #include "simulator/request_log.hpp"
 #include "simulator/router.hpp"
@@ -184,7 +185,7 @@ TEST_CASE("sim router: the same seed gives the same faults, another seed others"
 TEST_CASE("sim request log: lines hash the ID number", "[simulator][log]") {
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const auto t = std::chrono::system_clock::time_point(milliseconds(1793522096789));  // 2026-11-01
-  CHECK(utc_rfc3339_ms(t) == "2026-11-01T08:34:56.789Z");
+  CHECK(hfv::utc_timestamp(t) == "2026-11-01T08:34:56.789Z");  // the log's "ts"
   const std::string line = request_log_line(RequestRecord{"bank", kInquiry, kRich, 200, ""}, t);
   CHECK(line.find(kRich) == std::string::npos);
   const Json j = Json::parse(line);

@@ -21,11 +21,3 @@ TEST_CASE("unit: Date orders and adds months with end-of-month clamping", "[date
   CHECK(Date::parse("2024-06-15")->add_months(-6).to_string() == "2023-12-15");
   CHECK(Date::parse("1970-01-02")->days_since_epoch() == 1);
 }
-
-TEST_CASE("unit: UTC timestamps are RFC 3339 with milliseconds", "[date]") {
-  const std::string ts = hfv::utc_timestamp_now();
-  REQUIRE(ts.size() == 24);
-  CHECK(ts[10] == 'T');
-  CHECK(ts[19] == '.');
-  CHECK(ts.back() == 'Z');
-}

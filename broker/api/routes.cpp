@@ -1,0 +1,84 @@
+#include "broker/api/routes.hpp"
+
+#include "broker/api/service.hpp"
+
+namespace hfv::broker {
+
+namespace {
+
+constexpr Callers kCaseSystems = Callers::only(Role::kCaseSystem);
+constexpr Callers kSupervisors = Callers::only(Role::kSupervisor);
+
+}  // namespace
+
+std::string Callers::names() const {
+  if (open_) return "anyone";
+  std::string out;
+  for (Role role : {Role::kCaseSystem, Role::kSupervisor, Role::kAdmin}) {
+    if (allows(role)) out += (out.empty() ? "" : ", ") + std::string(role_name(role));
+  }
+  return out;
+}
+
+std::span<const Route> route_table() {
+  using S = Service;
+  static const Route kTable[] = {
+      // Operations.
+      {"GET", "/healthz", Callers::anyone(), false, &S::on_healthz},
+      {"GET", "/metrics", Callers::only(Role::kAdmin, Role::kSupervisor), false, &S::on_metrics},
+      // Verifications and the household's authorisations.
+      {"POST", "/v1/verifications", kCaseSystems, true, &S::on_verify},
+      {"GET", "/v1/verifications/{id}", kCaseSystems, true, &S::on_get_verification},
+      {"POST", "/v1/authorizations", kCaseSystems, true, &S::on_register_authorization},
+      {"GET", "/v1/authorizations/{id}", kCaseSystems, true, &S::on_read_authorization},
+      {"POST", "/v1/authorizations/{id}/revoke", kCaseSystems, true, &S::on_revoke_authorization},
+      // Public facts any principal may read.
+      {"GET", "/v1/policies/{jurisdiction}", Callers::any_principal(), false, &S::on_policy_parameters},
+      {"GET", "/v1/keys/report-signing", Callers::any_principal(), false, &S::on_signing_key},
+      // Periodic reviews.
+      {"POST", "/v1/batches", kCaseSystems, true, &S::on_batch},
+      {"GET", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch},
+      {"DELETE", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch},
+      {"POST", "/v1/batches/{id}/cancel", kCaseSystems, true, &S::on_batch},
+      {"GET", "/v1/batches/{id}/changes", kCaseSystems, true, &S::on_batch},
+      {"GET", "/v1/batches/{id}/statistics", kCaseSystems, true, &S::on_batch},
+      {"GET", "/v1/reviews/statistics", Callers::only(Role::kCaseSystem, Role::kSupervisor), true,
+       &S::on_review_statistics},
+      // The citizen's access log, read by a case system acting for them.
+      {"POST", "/v1/access-log", kCaseSystems, false, &S::on_audit},
+      // Supervisors: the audit log, its proofs, anomaly flags, the console.
+      {"GET", "/v1/audit", kSupervisors, false, &S::on_audit},
+      {"POST", "/v1/audit/search", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/verify", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/head", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/proof", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/consistency", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/export", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/anomalies", kSupervisors, false, &S::on_audit_anomalies},
+      {"GET", "/console", kSupervisors, false, &S::on_console},
+      {"GET", "/console/*", kSupervisors, false, &S::on_console},
+  };
+  return kTable;
+}
+
+bool route_matches(std::string_view pattern, std::string_view path) {
+  while (!pattern.empty()) {
+    if (pattern == "*") return true;  // the rest, possibly empty
+    if (path.empty()) return false;
+    if (pattern.front() == '{') {
+      const auto close = pattern.find('}');
+      const auto end = path.find('/');
+      const std::string_view segment = path.substr(0, end);
+      if (close == std::string_view::npos || segment.empty()) return false;
+      pattern.remove_prefix(close + 1);
+      path.remove_prefix(segment.size());
+      continue;
+    }
+    if (pattern.front() != path.front()) return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+  }
+  return path.empty();
+}
+
+}  // namespace hfv::broker
