@@ -7,14 +7,13 @@
 #include <memory>
 #include <stdexcept>
 
+#include "crypto/openssl_ptr.hpp"
+
 namespace hfv::crypto {
 
 namespace {
 
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+using internal::CipherCtxPtr;
 
 const unsigned char* uchars(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());

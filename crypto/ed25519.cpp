@@ -9,23 +9,15 @@
 
 #include "crypto/internal.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using internal::BioPtr;
+using internal::MdCtxPtr;
+using internal::PkeyPtr;
 
 // Never prompt for a passphrase: encrypted keys are simply rejected.
 int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }

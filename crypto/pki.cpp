@@ -22,35 +22,18 @@
 #include "crypto/hash.hpp"
 #include "crypto/internal.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct ExtFree {
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, ExtFree>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+using internal::BioPtr;
+using internal::BnPtr;
+using internal::ExtPtr;
+using internal::GeneralNamesPtr;
+using internal::PkeyPtr;
+using internal::X509Ptr;
 
 constexpr const char* kOrganization = "HFV development";
 constexpr int kMaxValidityDays = 36500;

@@ -10,23 +10,23 @@
 #include <memory>
 
 #include "crypto/internal.hpp"
+#include "crypto/keys.hpp"
+#include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
 
 namespace {
 
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<FILE, FileCloser>;
-using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
-using CrlPtr = std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using internal::BioPtr;
+using internal::CrlPtr;
+using internal::File;
+using KeyPtr = internal::PkeyPtr;
+using internal::X509Ptr;
 
 Result<X509Ptr> read_cert(const std::filesystem::path& p) {
   File f(std::fopen(p.c_str(), "rb"));
   if (!f) return make_error("not_found", "cannot read " + p.string());
-  X509Ptr cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free);
+  X509Ptr cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
   if (!cert) return make_error("bad_cert_file", p.string() + " is not a PEM certificate");
   return cert;
 }
@@ -36,7 +36,7 @@ Result<X509Ptr> read_cert(const std::filesystem::path& p) {
 Status load_crl(void* native_ssl_ctx, const std::filesystem::path& crl_pem) {
   File f(std::fopen(crl_pem.c_str(), "rb"));
   if (!f) return make_error("not_found", "cannot read " + crl_pem.string());
-  CrlPtr crl(PEM_read_X509_CRL(f.get(), nullptr, nullptr, nullptr), &X509_CRL_free);
+  CrlPtr crl(PEM_read_X509_CRL(f.get(), nullptr, nullptr, nullptr));
   if (!crl) return make_error("bad_crl", crl_pem.string() + " is not a PEM CRL");
   auto* ctx = static_cast<SSL_CTX*>(native_ssl_ctx);
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
@@ -53,19 +53,17 @@ Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::pa
   auto key_pem = internal::read_private_file(ca_key);
   if (!key_pem) return key_pem.error();
   internal::WipedString key_text(std::move(*key_pem));
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(key_text.str().data(), static_cast<int>(key_text.str().size())), &BIO_free);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  BioPtr bio(BIO_new_mem_buf(key_text.str().data(), static_cast<int>(key_text.str().size())));
+  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return make_error("bad_key_file", ca_key.string() + " is not a PEM private key");
 
-  CrlPtr crl(X509_CRL_new(), &X509_CRL_free);
+  CrlPtr crl(X509_CRL_new());
   if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 ||
       X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca->get())) != 1) {
     return make_error("crypto_error", "cannot build the CRL");
   }
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> now(X509_gmtime_adj(nullptr, 0), &ASN1_TIME_free);
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(
-      X509_gmtime_adj(nullptr, static_cast<long>(days) * 24 * 3600), &ASN1_TIME_free);
+  internal::AsnTimePtr now(X509_gmtime_adj(nullptr, 0));
+  internal::AsnTimePtr next(X509_gmtime_adj(nullptr, static_cast<long>(days) * 24 * 3600));
   X509_CRL_set1_lastUpdate(crl.get(), now.get());
   X509_CRL_set1_nextUpdate(crl.get(), next.get());
   for (const auto& path : revoked_certs) {
@@ -78,17 +76,12 @@ Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::pa
   }
   X509_CRL_sort(crl.get());
   if (X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) == 0) return make_error("crypto_error", "cannot sign the CRL");
-  const auto tmp = out_pem.string() + ".tmp";
-  {
-    File out(std::fopen(tmp.c_str(), "wb"));
-    if (!out || PEM_write_X509_CRL(out.get(), crl.get()) != 1) {
-      return make_error("io_error", "cannot write " + out_pem.string());
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out_pem, ec);
-  if (ec) return make_error("io_error", "cannot write " + out_pem.string());
-  return {};
+  BioPtr pem(BIO_new(BIO_s_mem()));
+  if (!pem || PEM_write_bio_X509_CRL(pem.get(), crl.get()) != 1) return make_error("crypto_error", "cannot encode the CRL");
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(pem.get(), &data);
+  if (size <= 0 || data == nullptr) return make_error("crypto_error", "cannot encode the CRL");
+  return replace_file_atomically(out_pem, std::string_view(data, static_cast<std::size_t>(size)), 0644);
 }
 
 }  // namespace hfv::crypto

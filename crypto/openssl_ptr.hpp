@@ -1,0 +1,41 @@
+// Owning pointers to OpenSSL objects, one definition for every crypto/
+// source: OsslPtr<T, T_free> frees with the object's own free function.
+// Internal to crypto/ (the only folder that includes OpenSSL headers).
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace hfv::crypto::internal {
+
+template <auto Free>
+struct FreeWith {
+  template <class T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+
+template <class T, auto Free>
+using OsslPtr = std::unique_ptr<T, FreeWith<Free>>;
+
+using PkeyPtr = OsslPtr<EVP_PKEY, EVP_PKEY_free>;
+using BioPtr = OsslPtr<BIO, BIO_free>;
+using MdCtxPtr = OsslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using CipherCtxPtr = OsslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
+using X509Ptr = OsslPtr<X509, X509_free>;
+using CrlPtr = OsslPtr<X509_CRL, X509_CRL_free>;
+using ExtPtr = OsslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using GeneralNamesPtr = OsslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using BnPtr = OsslPtr<BIGNUM, BN_free>;
+using AsnTimePtr = OsslPtr<ASN1_TIME, ASN1_TIME_free>;
+inline void close_file(std::FILE* f) { std::fclose(f); }
+using File = OsslPtr<std::FILE, close_file>;
+
+}  // namespace hfv::crypto::internal
