@@ -1,0 +1,43 @@
+// decision_json: the report's decision part, declared in policies/engine.hpp.
+#include "policies/engine.hpp"
+
+#include <string>
+#include <utility>
+
+namespace hfv::policies {
+
+using nlohmann::json;
+
+json decision_json(const Decision& d) {
+  json rules = json::array();
+  for (const auto& t : d.rules) {
+    json params = json::array();
+    for (const auto& p : t.parameters) {
+      params.push_back({{"name", p.name},
+                        {"value", p.value},
+                        {"effective_from", p.from.to_string()},
+                        {"reference", p.reference},
+                        {"example", p.example}});
+    }
+    json r = {{"rule", t.rule},
+              {"result", std::string(rule_result_name(t.result))},
+              {"source", t.clause},
+              {"role", t.role},
+              {"inputs", t.inputs},
+              {"parameters", params},
+              {"unknown_sources", t.unknown_sources},
+              {"explanation", t.explanation},
+              {"example", t.example}};
+    if (!t.note.empty()) r["note"] = t.note;
+    rules.push_back(std::move(r));
+  }
+  return {{"outcome", std::string(outcome_name(d.outcome))},
+          {"classification", d.classification},
+          {"figures", d.figures},
+          {"rules", rules},
+          {"basis", d.basis},
+          {"next_review", d.next_review ? json(d.next_review->to_string()) : json(nullptr)},
+          {"policy_version", d.policy_version}};
+}
+
+}  // namespace hfv::policies

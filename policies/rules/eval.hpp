@@ -1,0 +1,181 @@
+// The rule engine's internals, shared by its translation units: the exact
+// 128-bit arithmetic (Wide), money and age helpers, the evaluation context
+// (Eval: policy, household, reference date and the Decision being built),
+// the household's counted income (Income) and the per-capita lines it is
+// compared with (Line), and the rule functions evaluate() calls. Each rule
+// file (policies/rules/*.cpp) holds one section of the rules; evaluate() in
+// policies/engine.cpp combines them. Internal to the engine, not part of the
+// policies API: include policies/engine.hpp instead.
+// Thread-safety: pure functions over an Eval that one evaluate() call owns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policies/engine.hpp"
+
+namespace hfv::policies::rules {
+
+// Exact products of money, months, members and ratio terms: 128 bits leave
+// no room for overflow whatever an agency reports.
+__extension__ typedef __int128 Wide;
+
+inline Wide wide(Money m) { return static_cast<Wide>(m.fen()); }
+inline Wide wide(std::size_t n) { return static_cast<Wide>(n); }
+
+using R = RuleResult;
+
+inline int age_on(const Date& birth, const Date& on) {
+  int age = on.year() - birth.year();
+  if (on.month() < birth.month() || (on.month() == birth.month() && on.day() < birth.day())) --age;
+  return age;
+}
+
+// 重度残疾人 in the seeds: grade 1-2, or grade 3 intellectual or mental.
+inline bool severely_disabled(const MemberFacts& m) {
+  if (!m.disability_grade) return false;
+  if (*m.disability_grade <= 2) return true;
+  return *m.disability_grade == 3 &&
+         (m.disability_kind == "intellectual" || m.disability_kind == "mental");
+}
+
+inline std::string money_text(Wide fen) {
+  return Money::from_fen(static_cast<std::int64_t>(fen)).to_string();
+}
+
+// Nearest fen, halves up, for non-negative totals divided by a positive count.
+inline Money div_round(Wide fen, Wide divisor) {
+  if (fen < 0) fen = 0;
+  const Wide q = fen / divisor;
+  const Wide r = fen % divisor;
+  return Money::from_fen(static_cast<std::int64_t>(r * 2 >= divisor ? q + 1 : q));
+}
+
+struct Eval {
+  const JurisdictionPolicy& policy;
+  const HouseholdInput& h;
+  const Date& on;
+  Decision& d;
+  Money standard;
+  Provenance standard_prov;
+  std::size_t n = 0;
+
+  const SourceResult* answer(std::size_t member, Source s) const {
+    for (const auto& r : h.sources) {
+      if (r.member_index == member && r.source == s) return &r;
+    }
+    return nullptr;
+  }
+  // Sources (by name) that did not give a complete answer for some member.
+  std::set<std::string> unknown_of(std::initializer_list<Source> sources) const {
+    std::set<std::string> out;
+    for (Source s : sources) {
+      for (std::size_t m = 0; m < n; ++m) {
+        const SourceResult* r = answer(m, s);
+        if (r == nullptr || !is_known(r->status)) out.insert(std::string(source_name(s)));
+      }
+    }
+    return out;
+  }
+  // Records of members whose answer is complete.
+  template <class F>
+  void each_known(Source s, F&& f) const {
+    for (std::size_t m = 0; m < n; ++m) {
+      const SourceResult* r = answer(m, s);
+      if (r != nullptr && is_known(r->status)) f(m, r->records);
+    }
+  }
+
+  RuleTrace start(std::string_view id, std::string role) const {
+    RuleTrace t;
+    const RuleRef* ref = policy.rule(id);
+    t.rule = std::string(id);
+    t.clause = ref != nullptr ? ref->clause : "";
+    t.example = ref != nullptr && ref->example;
+    t.note = ref != nullptr ? ref->note : "";
+    t.role = std::move(role);
+    return t;
+  }
+  template <class T>
+  std::optional<InForce<T>> need(RuleTrace& t, const std::optional<InForce<T>>& p,
+                                 const char* name) const {
+    if (p) {
+      t.parameters.push_back(p->provenance);
+    } else {
+      t.result = R::kUnknown;
+      t.explanation = std::string("parameter ") + name + " not in force on " + on.to_string();
+      t.unknown_sources.push_back(std::string("parameter:") + name);
+    }
+    return p;
+  }
+};
+
+inline void set_unknown(RuleTrace& t, const std::set<std::string>& unknown) {
+  t.unknown_sources.assign(unknown.begin(), unknown.end());
+}
+
+struct Income {
+  bool ok = false;  // parameters in force
+  std::int64_t months = 0;
+  int first = 0, last = 0;        // window as year*12+month-1, inclusive
+  std::set<std::string> unknown;  // tax / social_insurance not complete
+  bool fee_unknown = false;
+  Wide gross = 0, basic_excluded = 0, road_excluded = 0, deduction = 0, fees_monthly = 0;
+  Wide residents_pension = 0;
+  std::vector<Wide> member_counted;  // per member, over the window, before fees
+  std::set<int> earned_months;
+  std::map<int, Wide> by_month;
+  Wide counted() const {
+    const Wide c = gross - basic_excluded - road_excluded - deduction + fees_monthly * months;
+    return c < 0 ? 0 : c;
+  }
+  bool complete() const { return unknown.empty() && !fee_unknown; }
+};
+
+// Income against a per-capita line given as num/den x base: compares
+// counted x den with num x base x months x members, exactly.
+struct Line {
+  Wide num = 1, den = 1;
+  Money base;
+  Money per_capita() const { return div_round(static_cast<Wide>(base.fen()) * num, den); }
+};
+inline int compare_income(const Income& in, std::size_t n, const Line& line) {
+  const Wide lhs = in.counted() * line.den;
+  const Wide rhs = line.num * wide(line.base) * in.months * wide(n);
+  return lhs < rhs ? -1 : (lhs > rhs ? 1 : 0);
+}
+
+// Asset rules (policies/rules/assets.cpp).
+RuleTrace savings_cap(Eval& e);
+// Appends vehicle-ownership, then disability-vehicle when the policy lists it.
+void vehicles(Eval& e, std::vector<RuleTrace>& out);
+RuleTrace real_estate(Eval& e);
+RuleTrace business(Eval& e);
+
+// Income rules (policies/rules/income.cpp). compute_income adds the lookback
+// parameter and the records outside the window to the dibao-income trace and
+// appends the adjustment traces (those the policy lists).
+Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustments);
+RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in);
+// `line_out` receives the marginal line used.
+RuleTrace marginal(Eval& e, const Income& in, const std::string& role,
+                   std::optional<Line>& line_out);
+
+// Programme rules (policies/rules/programmes.cpp).
+RuleTrace gradual_exit(Eval& e, const Income& in);
+std::vector<std::size_t> single_person_members(const Eval& e);
+RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace);
+std::vector<std::size_t> supplement_members(const Eval& e, std::int64_t elderly_age);
+RuleTrace tekun(Eval& e, bool age_rule);
+
+// The review rule (policies/rules/review.cpp); sets Decision::next_review.
+RuleTrace review(Eval& e, const Income& in, bool income_known);
+
+}  // namespace hfv::policies::rules

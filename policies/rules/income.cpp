@@ -1,0 +1,249 @@
+// Income rules: counted income and its adjustments, dibao income, the marginal line.
+#include "policies/rules/eval.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hfv::policies::rules {
+
+using nlohmann::json;
+
+Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustments) {
+  Income in;
+  const auto lookback =
+      e.need(dibao, e.policy.integer("income_lookback_months", e.on), "income_lookback_months");
+  if (!lookback) return in;
+  in.months = lookback->value;
+  const int ref = e.on.year() * 12 + static_cast<int>(e.on.month()) - 1;
+  in.last = ref - 1;
+  in.first = ref - static_cast<int>(in.months);
+  in.unknown = e.unknown_of({Source::kTax, Source::kSocialInsurance});
+  in.member_counted.assign(e.n, 0);
+
+  const bool road_rule = e.policy.applies(kRuleRoadRelief);
+  std::optional<InForce<bool>> basic_exempt;
+  if (e.policy.applies(kRuleBasicPension))
+    basic_exempt = e.policy.flag("basic_pension_basic_part_exempt", e.on);
+  std::optional<InForce<Money>> cost;
+  if (e.policy.applies(kRuleEmploymentCost))
+    cost = e.policy.money("employment_cost_deduction_monthly", e.on);
+
+  std::vector<Wide> earned(e.n, 0);
+  Wide outside = 0;
+  for (Source s : {Source::kTax, Source::kSocialInsurance}) {
+    e.each_known(s, [&](std::size_t m, const NormalisedRecords& r) {
+      for (const auto& rec : r.income) {
+        const int idx = rec.year * 12 + static_cast<int>(rec.month) - 1;
+        if (idx < in.first || idx > in.last) {
+          ++outside;
+          continue;
+        }
+        Wide counted = wide(rec.amount);
+        in.gross += wide(rec.amount);
+        in.by_month[idx] += wide(rec.amount);
+        if (rec.kind == IncomeKind::kResidentsPension) {
+          in.residents_pension += wide(rec.amount);
+          if (basic_exempt && basic_exempt->value) {
+            const Wide part = std::min(wide(rec.basic_part), wide(rec.amount));
+            in.basic_excluded += part;
+            counted -= part;
+          }
+        }
+        if (rec.kind == IncomeKind::kRoadAccidentRelief && road_rule) {
+          in.road_excluded += wide(rec.amount);
+          counted -= wide(rec.amount);
+        }
+        if ((rec.kind == IncomeKind::kWages || rec.kind == IncomeKind::kBusiness) &&
+            rec.amount > Money{}) {
+          earned[m] += wide(rec.amount);
+          in.earned_months.insert(idx);
+        }
+        in.member_counted[m] += counted;
+      }
+    });
+  }
+  // Employment cost: per employed member, up to the deduction per month of
+  // the window, never more than that member's earned income.
+  json deductions = json::array();
+  if (cost) {
+    for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
+      if (!e.h.members[m].employed) continue;
+      const Wide ded = std::min(earned[m], wide(cost->value) * in.months);
+      in.deduction += ded;
+      in.member_counted[m] -= ded;
+      deductions.push_back(
+          {{"member_index", m}, {"earned", money_text(earned[m])}, {"deducted", money_text(ded)}});
+    }
+  }
+  dibao.inputs["income_records_outside_window"] = static_cast<std::int64_t>(outside);
+
+  // Adjustment traces.
+  auto income_unknown = [&](RuleTrace& t, const std::string& applied) {
+    set_unknown(t, in.unknown);
+    t.result = in.unknown.empty() ? R::kPass : R::kUnknown;
+    t.explanation = in.unknown.empty() ? applied : applied + " (income sources incomplete)";
+  };
+  if (e.policy.applies(kRuleBasicPension)) {
+    RuleTrace t = e.start(kRuleBasicPension, "adjustment");
+    if (e.need(t, basic_exempt, "basic_pension_basic_part_exempt")) {
+      t.inputs = {{"residents_pension_in_window", money_text(in.residents_pension)},
+                  {"basic_part_excluded", money_text(in.basic_excluded)}};
+      income_unknown(t, basic_exempt->value
+                            ? "basic part of the residents' pension not counted as income"
+                            : "exemption not in force on this date: the basic part counts");
+    }
+    adjustments.push_back(std::move(t));
+  }
+  if (road_rule) {
+    RuleTrace t = e.start(kRuleRoadRelief, "adjustment");
+    t.inputs = {{"road_accident_relief_excluded", money_text(in.road_excluded)}};
+    income_unknown(t, "one-off road-traffic-accident relief not counted as income");
+    adjustments.push_back(std::move(t));
+  }
+  if (e.policy.applies(kRuleEmploymentCost)) {
+    RuleTrace t = e.start(kRuleEmploymentCost, "adjustment");
+    if (e.need(t, cost, "employment_cost_deduction_monthly")) {
+      t.inputs = {{"window_months", in.months},
+                  {"deductions", deductions},
+                  {"total_deducted", money_text(in.deduction)}};
+      income_unknown(t, "necessary employment costs deducted for employed members");
+    }
+    adjustments.push_back(std::move(t));
+  }
+  if (e.policy.applies(kRuleSupportFee)) {
+    RuleTrace t = e.start(kRuleSupportFee, "adjustment");
+    const auto wage =
+        e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
+    const auto share =
+        e.need(t, e.policy.ratio("support_living_cost_share", e.on), "support_living_cost_share");
+    if (wage && share) {
+      const Money living = share->value.of(wage->value);
+      json fees = json::array();
+      for (std::size_t i = 0; i < e.h.obligors.size(); ++i) {
+        const auto& o = e.h.obligors[i];
+        json f = {{"obligor", i}, {"members", o.member_count}};
+        if (o.receives_assistance) {
+          f["fee"] = "0.00";
+          f["why"] = "obligor household is itself a dibao or marginal household";
+        } else if (!o.disposable_income_monthly) {
+          in.fee_unknown = true;
+          f["fee"] = nullptr;
+          f["why"] = "obligor household's income unknown";
+        } else {
+          const Wide fee = wide(*o.disposable_income_monthly) - wide(o.rigid_spending_monthly) -
+                           wide(living) * wide(o.member_count);
+          const Wide paid = fee > 0 ? fee : 0;
+          in.fees_monthly += paid;
+          f["disposable_income"] = o.disposable_income_monthly->to_string();
+          f["rigid_spending"] = o.rigid_spending_monthly.to_string();
+          f["living_cost_per_person"] = living.to_string();
+          f["fee"] = money_text(paid);
+        }
+        fees.push_back(std::move(f));
+      }
+      t.inputs = {{"obligors", fees}, {"support_fee_monthly_total", money_text(in.fees_monthly)}};
+      t.result = in.fee_unknown ? R::kUnknown : R::kPass;
+      if (in.fee_unknown) t.unknown_sources.push_back("obligor");
+      t.explanation = e.h.obligors.empty()
+                          ? "no obligor households submitted; no support fee assessed"
+                          : "support fees assessed and counted as household income";
+    }
+    adjustments.push_back(std::move(t));
+  }
+  in.ok = true;
+  return in;
+}
+
+RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in) {
+  t.parameters.insert(t.parameters.begin(), e.standard_prov);
+  if (!in.ok) return t;
+  set_unknown(t, in.unknown);
+  if (in.fee_unknown) t.unknown_sources.push_back("obligor");
+  const Wide limit = wide(e.standard) * in.months * wide(e.n);
+  const auto first = Date::from_ymd(in.first / 12, static_cast<unsigned>(in.first % 12 + 1), 1);
+  const auto last = Date::from_ymd(in.last / 12, static_cast<unsigned>(in.last % 12 + 1), 1);
+  t.inputs.update(
+      {{"window", first->to_string().substr(0, 7) + " to " + last->to_string().substr(0, 7)},
+       {"window_months", in.months},
+       {"members", e.n},
+       {"gross_income_in_window", money_text(in.gross)},
+       {"excluded", money_text(in.basic_excluded + in.road_excluded)},
+       {"employment_cost_deducted", money_text(in.deduction)},
+       {"support_fees_in_window", money_text(in.fees_monthly * in.months)},
+       {"counted_income_in_window", money_text(in.counted())},
+       {"limit_in_window", money_text(limit)},
+       {"income_per_capita_monthly", div_round(in.counted(), in.months * wide(e.n)).to_string()}});
+  const std::string cmp = money_text(in.counted()) + " vs " + std::to_string(e.n) + " x " +
+                          std::to_string(in.months) + " x " + e.standard.to_string() + " = " +
+                          money_text(limit);
+  if (in.counted() > limit) {
+    t.result = R::kFail;
+    t.explanation = "counted income exceeds the standard: " + cmp;
+  } else if (!in.complete()) {
+    t.result = R::kUnknown;
+    t.explanation =
+        "income known so far is within the standard (" + cmp + "), but sources did not answer";
+  } else {
+    t.result = R::kPass;
+    t.explanation = "per-capita income within the standard: " + cmp;
+  }
+  return t;
+}
+
+// S < income < line (strict at both ends, so income exactly at the line is
+// not marginal). Returns the trace; `line_out` receives the line used.
+RuleTrace marginal(Eval& e, const Income& in, const std::string& role,
+                   std::optional<Line>& line_out) {
+  RuleTrace t = e.start(kRuleMarginal, role);
+  t.parameters.push_back(e.standard_prov);
+  const auto basis = e.need(t, e.policy.text("marginal_line_basis", e.on), "marginal_line_basis");
+  if (!basis || !in.ok) return t;
+  Line line;
+  if (basis->value == "minimum_wage") {
+    const auto wage =
+        e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
+    if (!wage) return t;
+    line.base = wage->value;
+  } else {
+    const auto k =
+        e.need(t, e.policy.ratio("marginal_income_multiple", e.on), "marginal_income_multiple");
+    if (!k) return t;
+    line = Line{k->value.num, k->value.den, e.standard};
+  }
+  line_out = line;
+  set_unknown(t, in.unknown);
+  if (in.fee_unknown) t.unknown_sources.push_back("obligor");
+  const int vs_line = compare_income(in, e.n, line);
+  const int vs_standard = compare_income(in, e.n, Line{1, 1, e.standard});
+  const std::string per_capita = div_round(in.counted(), in.months * wide(e.n)).to_string();
+  t.inputs = {{"income_per_capita_monthly", per_capita},
+              {"standard", e.standard.to_string()},
+              {"line_per_capita", line.per_capita().to_string()},
+              {"line_basis", basis->value},
+              {"counted_income_in_window", money_text(in.counted())},
+              {"line_in_window",
+               money_text(line.num * wide(line.base) * in.months * wide(e.n) / line.den)}};
+  e.d.figures["marginal_line_per_capita"] = line.per_capita().to_string();
+  if (vs_line >= 0) {
+    t.result = R::kFail;
+    t.explanation = "income " + per_capita + " per person is not below the marginal line " +
+                    line.per_capita().to_string();
+  } else if (!in.complete()) {
+    t.result = R::kUnknown;
+    t.explanation = "income known so far is below the marginal line, but sources did not answer";
+  } else if (vs_standard <= 0) {
+    t.result = R::kFail;
+    t.explanation =
+        "income " + per_capita + " per person is within the dibao standard, not above it";
+  } else {
+    t.result = R::kPass;
+    t.explanation = "income " + per_capita + " per person is above the standard " +
+                    e.standard.to_string() + " and below the marginal line " +
+                    line.per_capita().to_string();
+  }
+  return t;
+}
+
+}  // namespace hfv::policies::rules
