@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/supervision/anomalies.hpp"
+#include "broker/ops/anomaly_rules.hpp"
 #include "broker/ops/log.hpp"
 #include "common/result.hpp"
 
@@ -78,7 +78,7 @@ struct Config {
   std::chrono::milliseconds batch_yield_after_interactive{1000};
   std::size_t batch_max_households = 200000;
   // Supervisor console: thresholds and working hours of the anomaly flags
-  // ("anomalies" object; broker/supervision/anomalies.hpp, docs/console.md).
+  // ("anomalies" object; broker/ops/anomaly_rules.hpp, docs/console.md).
   AnomalyRules anomaly_rules;
   std::vector<Principal> principals;
   nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
