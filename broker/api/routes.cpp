@@ -61,6 +61,13 @@ std::span<const Route> route_table() {
   return kTable;
 }
 
+std::string_view endpoint_of(std::string_view path) {
+  for (const Route& r : route_table()) {
+    if (route_matches(r.pattern, path)) return r.pattern;
+  }
+  return "other";
+}
+
 bool route_matches(std::string_view pattern, std::string_view path) {
   while (!pattern.empty()) {
     if (pattern == "*") return true;  // the rest, possibly empty

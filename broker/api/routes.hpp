@@ -79,4 +79,8 @@ std::span<const Route> route_table();
 // True when `path` (no query string) matches `pattern`.
 bool route_matches(std::string_view pattern, std::string_view path);
 
+// The pattern of the route `path` (no query string) matches, "other" when
+// none does: what logs and metrics name an endpoint by (raw paths carry ids).
+std::string_view endpoint_of(std::string_view path);
+
 }  // namespace hfv::broker

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 
+#include "broker/api/routes.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "crypto/keys.hpp"
@@ -193,16 +194,16 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     }
     // Logged by route template and configured principal name: raw paths
     // carry verification ids and certificate subjects may name people.
-    const std::string_view path = req.target().substr(0, req.target().find('?'));
+    const std::string_view endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
     const Principal* principal = peer ? config_.principal_for_cn(peer->subject_cn) : nullptr;
     log_event(LogLevel::kInfo, "request",
               {{"method", std::string(req.method_string())},
-               {"endpoint", std::string(Metrics::route_template(path))},
+               {"endpoint", std::string(endpoint)},
                {"status", answer.status},
                {"principal", principal != nullptr ? principal->name : (peer ? "unknown" : "none")},
                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
     if (Metrics* metrics = service_.metrics()) {
-      metrics->observe_request(req.method_string(), path, answer.status, std::chrono::steady_clock::now() - started);
+      metrics->observe_request(req.method_string(), endpoint, answer.status, std::chrono::steady_clock::now() - started);
     }
     if (watch && watch->caller_gone) break;  // logged and counted above; nobody left to answer
 

@@ -16,64 +16,6 @@ using Seconds = std::chrono::duration<double>;
 
 // Route templates; "{}" stands for exactly one path segment, a trailing "*"
 // for any rest. Keep in step with broker/api/service.cpp and docs/openapi.yaml.
-constexpr std::string_view kRoutes[] = {
-    "/healthz",
-    "/metrics",
-    "/v1/verifications",
-    "/v1/verifications/{id}",
-    "/v1/authorizations",
-    "/v1/authorizations/{id}",
-    "/v1/authorizations/{id}/revoke",
-    "/v1/policies/{jurisdiction}",
-    "/v1/keys/report-signing",
-    "/v1/audit",
-    "/v1/audit/search",
-    "/v1/audit/verify",
-    "/v1/audit/head",
-    "/v1/audit/proof",
-    "/v1/audit/consistency",
-    "/v1/audit/export",
-    "/v1/access-log",
-    "/v1/batches",
-    "/v1/batches/{id}",
-    "/v1/reviews",
-    "/v1/reviews/{id}",
-    "/console",
-    "/console/*",
-};
-
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  if (!path.empty() && path.front() == '/') start = 1;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    const auto end = slash == std::string_view::npos ? path.size() : slash;
-    out.push_back(path.substr(start, end - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return out;
-}
-
-bool matches(std::string_view route, std::string_view path) {
-  if (route.ends_with("/*")) {
-    const auto prefix = route.substr(0, route.size() - 1);  // keeps the slash
-    return path.size() > prefix.size() && path.starts_with(prefix);
-  }
-  const auto want = segments(route);
-  const auto have = segments(path);
-  if (want.size() != have.size()) return false;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (want[i].starts_with('{')) {
-      if (have[i].empty()) return false;
-    } else if (want[i] != have[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string_view method_label(std::string_view method) {
   for (std::string_view known : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}) {
     if (method == known) return known;
@@ -176,16 +118,9 @@ Metrics::Metrics()
       verification_seconds_(kVerificationBuckets),
       audit_append_seconds_(kAuditBuckets) {}
 
-std::string_view Metrics::route_template(std::string_view path) {
-  for (std::string_view route : kRoutes) {
-    if (matches(route, path)) return route;
-  }
-  return "other";
-}
-
-void Metrics::observe_request(std::string_view method, std::string_view path, unsigned status,
+void Metrics::observe_request(std::string_view method, std::string_view endpoint_pattern, unsigned status,
                               std::chrono::steady_clock::duration elapsed) {
-  const std::string endpoint(route_template(path.substr(0, path.find('?'))));
+  const std::string endpoint(endpoint_pattern);
   // Statuses come from this server, but bound them anyway.
   const unsigned code = status >= 100 && status <= 599 ? status : 0;
   std::lock_guard lock(mutex_);

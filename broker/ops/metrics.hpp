@@ -76,14 +76,11 @@ class Metrics {
  public:
   Metrics();
 
-  // The route template for a request path (no query string): one of a
-  // fixed set, "other" for anything else. Add new endpoints to kRoutes in
-  // metrics.cpp.
-  static std::string_view route_template(std::string_view path);
-
   // One answered HTTP request (the Server calls this after the response is
-  // made, whatever its status).
-  void observe_request(std::string_view method, std::string_view path, unsigned status,
+  // made, whatever its status). `endpoint` is the route's pattern
+  // (broker/api/routes.hpp endpoint_of: "/v1/verifications/{id}", or
+  // "other"), never a raw path: paths carry ids.
+  void observe_request(std::string_view method, std::string_view endpoint, unsigned status,
                        std::chrono::steady_clock::duration elapsed);
   // One verification from acceptance to its report (sync or async).
   void observe_verification(std::chrono::steady_clock::duration elapsed);

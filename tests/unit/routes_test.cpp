@@ -123,6 +123,22 @@ TEST_CASE("routes: patterns match one segment per name and the rest for a final 
   CHECK_FALSE(route_matches("/healthz", "/healthz/"));
 }
 
+TEST_CASE("routes: logs and metrics name endpoints by pattern, never by raw path", "[unit][routes]") {
+  using hfv::broker::endpoint_of;
+  CHECK(endpoint_of("/v1/verifications") == "/v1/verifications");
+  CHECK(endpoint_of("/v1/verifications/v_8f3a2b") == "/v1/verifications/{id}");
+  CHECK(endpoint_of("/v1/authorizations/auth_1/revoke") == "/v1/authorizations/{id}/revoke");
+  CHECK(endpoint_of("/v1/policies/230100") == "/v1/policies/{jurisdiction}");
+  CHECK(endpoint_of("/v1/batches/bat_1/changes") == "/v1/batches/{id}/changes");
+  CHECK(endpoint_of("/metrics") == "/metrics");
+  CHECK(endpoint_of("/console/app.js") == "/console/*");
+  // Anything a client invents collapses into one series.
+  CHECK(endpoint_of("/v1/verifications/a/b") == "other");
+  CHECK(endpoint_of("/v1/verifications/") == "other");
+  CHECK(endpoint_of("/230102197503120016") == "other");
+  CHECK(endpoint_of("") == "other");
+}
+
 TEST_CASE("routes: callers by role, and anyone only without a certificate", "[unit][routes]") {
   constexpr Callers supervisors = Callers::only(Role::kSupervisor);
   CHECK(supervisors.allows(Role::kSupervisor));
