@@ -32,7 +32,8 @@ int number(std::string_view s, std::size_t pos, std::size_t n) {
 }  // namespace
 
 std::int64_t unix_seconds_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -41,10 +42,11 @@ std::string utc_timestamp(std::chrono::system_clock::time_point t) {
   const std::chrono::year_month_day ymd{days};
   const std::chrono::hh_mm_ss hms{std::chrono::floor<std::chrono::milliseconds>(t - days)};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()), static_cast<long>(hms.subseconds().count()));
+  (void)std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ", static_cast<int>(ymd.year()),
+      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+      static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+      static_cast<long>(hms.seconds().count()), static_cast<long>(hms.subseconds().count()));
   return buf;
 }
 
@@ -55,10 +57,10 @@ std::string format_utc_seconds(std::int64_t unix_seconds) {
   const std::int64_t in_day = unix_seconds - day * kDay;
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
   char out[64];
-  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(in_day / 3600), static_cast<int>(in_day % 3600 / 60),
-                static_cast<int>(in_day % 60));
+  (void)std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                      static_cast<unsigned>(ymd.day()), static_cast<int>(in_day / 3600),
+                      static_cast<int>(in_day % 3600 / 60), static_cast<int>(in_day % 60));
   return out;
 }
 
@@ -89,7 +91,7 @@ std::optional<std::int64_t> parse_utc_seconds(std::string_view ts) {
   }
   if (rest < ts.size() && !(ts[rest] == 'Z' && rest + 1 == ts.size())) return std::nullopt;
   if (h > 23 || m > 59 || s > 60) return std::nullopt;
-  return seconds + h * 3600 + m * 60 + s;
+  return seconds + std::int64_t{h} * 3600 + std::int64_t{m} * 60 + s;
 }
 
 }  // namespace hfv

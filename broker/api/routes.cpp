@@ -33,7 +33,8 @@ std::span<const Route> route_table() {
       {"GET", "/v1/authorizations/{id}", kCaseSystems, true, &S::on_read_authorization},
       {"POST", "/v1/authorizations/{id}/revoke", kCaseSystems, true, &S::on_revoke_authorization},
       // Public facts any principal may read.
-      {"GET", "/v1/policies/{jurisdiction}", Callers::any_principal(), false, &S::on_policy_parameters},
+      {"GET", "/v1/policies/{jurisdiction}", Callers::any_principal(), false,
+       &S::on_policy_parameters},
       {"GET", "/v1/keys/report-signing", Callers::any_principal(), false, &S::on_signing_key},
       // Periodic reviews.
       {"POST", "/v1/batches", kCaseSystems, true, &S::on_batch},

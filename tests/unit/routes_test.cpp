@@ -18,7 +18,8 @@ using hfv::broker::route_table;
 
 namespace {
 
-using Row = std::tuple<std::string, std::string, std::string, std::string>;  // method, path, callers, operator
+using Row = std::tuple<std::string, std::string, std::string,
+                       std::string>;  // method, path, callers, operator
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '`')) s.erase(s.begin());
@@ -59,26 +60,29 @@ std::set<Row> documented_rows() {
 
 }  // namespace
 
-TEST_CASE("routes: every endpoint's callers and operator rule are those docs/api.md lists", "[unit][routes]") {
+TEST_CASE("routes: every endpoint's callers and operator rule are those docs/api.md lists",
+          "[unit][routes]") {
   std::set<Row> code;
   for (const auto& r : route_table()) {
     INFO(r.method << " " << r.pattern);
     CHECK(r.handler != nullptr);
-    const bool inserted = code.insert({std::string(r.method), std::string(r.pattern), r.callers.names(),
-                                       r.operator_id ? "yes" : "no"})
+    const bool inserted = code.insert({std::string(r.method), std::string(r.pattern),
+                                       r.callers.names(), r.operator_id ? "yes" : "no"})
                               .second;
     CHECK(inserted);  // no endpoint twice
   }
   const std::set<Row> docs = documented_rows();
   REQUIRE(docs.size() > 20);
   for (const auto& row : code) {
-    INFO("in the route table, not in docs/api.md: " << std::get<0>(row) << " " << std::get<1>(row) << " | "
-                                                    << std::get<2>(row) << " | " << std::get<3>(row));
+    INFO("in the route table, not in docs/api.md: " << std::get<0>(row) << " " << std::get<1>(row)
+                                                    << " | " << std::get<2>(row) << " | "
+                                                    << std::get<3>(row));
     CHECK(docs.contains(row));
   }
   for (const auto& row : docs) {
-    INFO("in docs/api.md, not in the route table: " << std::get<0>(row) << " " << std::get<1>(row) << " | "
-                                                    << std::get<2>(row) << " | " << std::get<3>(row));
+    INFO("in docs/api.md, not in the route table: " << std::get<0>(row) << " " << std::get<1>(row)
+                                                    << " | " << std::get<2>(row) << " | "
+                                                    << std::get<3>(row));
     CHECK(code.contains(row));
   }
 }
@@ -108,7 +112,8 @@ TEST_CASE("routes: the rows of one path share their callers and operator rule", 
   }
 }
 
-TEST_CASE("routes: patterns match one segment per name and the rest for a final *", "[unit][routes]") {
+TEST_CASE("routes: patterns match one segment per name and the rest for a final *",
+          "[unit][routes]") {
   CHECK(route_matches("/v1/verifications/{id}", "/v1/verifications/ver_1"));
   CHECK_FALSE(route_matches("/v1/verifications/{id}", "/v1/verifications/"));
   CHECK_FALSE(route_matches("/v1/verifications/{id}", "/v1/verifications/a/b"));
@@ -123,7 +128,8 @@ TEST_CASE("routes: patterns match one segment per name and the rest for a final 
   CHECK_FALSE(route_matches("/healthz", "/healthz/"));
 }
 
-TEST_CASE("routes: logs and metrics name endpoints by pattern, never by raw path", "[unit][routes]") {
+TEST_CASE("routes: logs and metrics name endpoints by pattern, never by raw path",
+          "[unit][routes]") {
   using hfv::broker::endpoint_of;
   CHECK(endpoint_of("/v1/verifications") == "/v1/verifications");
   CHECK(endpoint_of("/v1/verifications/v_8f3a2b") == "/v1/verifications/{id}");
