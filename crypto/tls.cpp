@@ -6,7 +6,6 @@
 #include <openssl/x509_vfy.h>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "crypto/internal.hpp"

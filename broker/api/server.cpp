@@ -11,7 +11,6 @@
 #include <boost/beast/ssl.hpp>
 #include <array>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "broker/api/routes.hpp"

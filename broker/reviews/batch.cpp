@@ -6,8 +6,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
-#include <ctime>
-#include <fstream>
 #include <set>
 
 #include "adapters/registry.hpp"
