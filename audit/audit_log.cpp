@@ -34,7 +34,7 @@ std::filesystem::path sibling(const std::filesystem::path& db, const char* suffi
   return p;
 }
 
-void bind_opt(Statement& s, int index, const std::string& value) {
+void bind_opt(storage::Statement& s, int index, const std::string& value) {
   if (value.empty()) {
     s.bind_null(index);
   } else {
@@ -64,7 +64,7 @@ std::string merged_view(const std::string& envelope, const std::string& personal
   return dump(e);
 }
 
-StoredRecord stored_from_row(const Statement& row) {
+StoredRecord stored_from_row(const storage::Statement& row) {
   StoredRecord r;
   r.seq = row.column_int(0);
   r.ts = row.column_text(1);
@@ -77,12 +77,12 @@ StoredRecord stored_from_row(const Statement& row) {
 
 // Opens the database with the keyring's key; after a data-key rotation that
 // stopped midway, the next key is tried and (if `promote`) made current.
-Result<std::unique_ptr<SqlcipherDb>> open_with_keyring(const std::filesystem::path& path,
+Result<std::unique_ptr<storage::SqlcipherDb>> open_with_keyring(const std::filesystem::path& path,
                                                        const crypto::SecretKey& kek, bool promote,
                                                        Keyring& out) {
   auto kr = Keyring::load(keyring_path(path), kek);
   if (!kr) return kr.error();
-  auto db = SqlcipherDb::open(path, kr->db_key, /*create=*/false);
+  auto db = storage::SqlcipherDb::open(path, kr->db_key, /*create=*/false);
   if (db) {
     if (kr->next_db_key && promote) {  // the rotation never replaced the file
       kr->next_db_key.reset();
@@ -92,7 +92,7 @@ Result<std::unique_ptr<SqlcipherDb>> open_with_keyring(const std::filesystem::pa
     return db;
   }
   if (db.error().code == "bad_key" && kr->next_db_key) {
-    auto next = SqlcipherDb::open(path, *kr->next_db_key, /*create=*/false);
+    auto next = storage::SqlcipherDb::open(path, *kr->next_db_key, /*create=*/false);
     if (next) {
       kr->db_key = *kr->next_db_key;
       kr->next_db_key.reset();
@@ -117,7 +117,7 @@ Result<int> take_lock(const std::filesystem::path& path) {
   return fd;
 }
 
-Status create_schema(SqlcipherDb& db) {
+Status create_schema(storage::SqlcipherDb& db) {
   if (auto s = db.exec(
           "PRAGMA secure_delete = ON;"
           "CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -144,7 +144,7 @@ Status create_schema(SqlcipherDb& db) {
   return {};
 }
 
-Result<std::vector<SignedTreeHead>> load_heads(SqlcipherDb& db, const char* where = "") {
+Result<std::vector<SignedTreeHead>> load_heads(storage::SqlcipherDb& db, const char* where = "") {
   auto rows =
       db.prepare(std::string("SELECT tree_size, ts, root, key_id, signature FROM audit_heads ") +
                  where + " ORDER BY tree_size;");
@@ -167,7 +167,7 @@ Result<std::vector<SignedTreeHead>> load_heads(SqlcipherDb& db, const char* wher
 }
 
 // Stored leaf hashes of records 1..limit (limit < 0: all), in order.
-Result<std::vector<merkle::Hash>> load_leaves(SqlcipherDb& db, std::int64_t limit) {
+Result<std::vector<merkle::Hash>> load_leaves(storage::SqlcipherDb& db, std::int64_t limit) {
   auto rows = db.prepare("SELECT seq, leaf_hash FROM audit_records WHERE seq <= ? ORDER BY seq;");
   if (!rows) return rows.error();
   rows->bind(1, limit < 0 ? INT64_MAX : limit);
@@ -257,7 +257,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
   if (!have_db) {
     auto kr = Keyring::load(keyring_file, kek);
     if (!kr) return kr.error();
-    auto db = SqlcipherDb::open(path, kr->db_key, /*create=*/true);
+    auto db = storage::SqlcipherDb::open(path, kr->db_key, /*create=*/true);
     if (!db) return db.error();
     log->keyring_ = *kr;
     log->db_ = std::move(*db);
@@ -267,7 +267,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
     log->db_ = std::move(*db);
   }
   if (auto s = create_schema(*log->db_); !s) return s.error();
-  // Appends must not wait for WAL checkpoints (see sqlcipher_db.hpp).
+  // Appends must not wait for WAL checkpoints (see storage/sqlcipher_db.hpp).
   if (auto s = log->db_->checkpoint_in_background(path, log->keyring_.db_key); !s) return s.error();
 
   // Rebuild the right edge of the tree, and check the anchor on the way.
@@ -728,7 +728,7 @@ Status AuditLog::scan(AuditQuery q, const std::function<bool(const StoredRecord&
 }
 
 Result<std::vector<StoredRecord>> AuditLog::query(const AuditQuery& q) const {
-  auto db = SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+  auto db = storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
   if (!db) return db.error();
   std::string sql = std::string("SELECT ") + kRecordColumns + " FROM audit_records WHERE seq > ?";
   struct Arg {
@@ -794,7 +794,7 @@ Result<std::vector<StoredRecord>> AuditLog::query(const AuditQuery& q) const {
 }
 
 Result<InclusionProof> AuditLog::inclusion_proof(std::int64_t seq, std::int64_t tree_size) const {
-  auto db = SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+  auto db = storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
   if (!db) return db.error();
   std::optional<SignedTreeHead> head;
   if (tree_size == 0) {
@@ -824,7 +824,7 @@ Result<InclusionProof> AuditLog::inclusion_proof(std::int64_t seq, std::int64_t 
 
 Result<ConsistencyProof> AuditLog::consistency_proof(std::int64_t first,
                                                      std::int64_t second) const {
-  auto db = SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+  auto db = storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
   if (!db) return db.error();
   auto heads = load_heads(**db);
   if (!heads) return heads.error();
@@ -856,7 +856,7 @@ Result<std::string> AuditLog::export_ndjson(
       static_cast<std::uint64_t>(to_seq) > head->tree_size) {
     return make_error("not_found", "the range is empty or not covered by the latest signed head");
   }
-  auto db = SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+  auto db = storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
   if (!db) return db.error();
   auto leaves = load_leaves(**db, static_cast<std::int64_t>(head->tree_size));
   if (!leaves) return leaves.error();
@@ -965,7 +965,7 @@ Status AuditLog::rotate_data_key(const std::filesystem::path& path, const crypto
   kr.db_key = *kr.next_db_key;
   kr.next_db_key.reset();
   if (auto s = kr.save(keyring_path(path), kek); !s) return s;
-  auto check = SqlcipherDb::open(path, kr.db_key, /*create=*/false);
+  auto check = storage::SqlcipherDb::open(path, kr.db_key, /*create=*/false);
   if (!check) return check.error();
   return create_schema(**check);
 }

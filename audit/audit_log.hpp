@@ -49,10 +49,10 @@
 
 #include "audit/keyring.hpp"
 #include "audit/merkle.hpp"
-#include "audit/sqlcipher_db.hpp"
 #include "audit/tree_head.hpp"
 #include "common/result.hpp"
 #include "crypto/keys.hpp"
+#include "storage/sqlcipher_db.hpp"
 
 namespace hfv::audit {
 
@@ -229,7 +229,7 @@ class AuditLog {
   Keyring keyring_;
   AuditLogOptions options_;
   int lock_fd_ = -1;
-  std::unique_ptr<SqlcipherDb> db_;  // writer thread only, after construction
+  std::unique_ptr<storage::SqlcipherDb> db_;  // writer thread only, after construction
   std::int64_t next_seq_ = 1;        // writer thread only
   merkle::CompactTree tree_;         // writer thread only
   std::chrono::steady_clock::time_point next_retention_{};  // writer thread only

@@ -12,7 +12,7 @@ constexpr const char* kColumns =
 
 Result<std::unique_ptr<ReportStore>> ReportStore::open(const std::filesystem::path& path,
                                                        const crypto::SecretKey& key) {
-  auto db = audit::SqlcipherDb::open(path, key, /*create=*/true);
+  auto db = storage::SqlcipherDb::open(path, key, /*create=*/true);
   if (!db) return db.error();
   if (auto s = (*db)->exec(
           "CREATE TABLE IF NOT EXISTS verifications ("

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
-#include "audit/sqlcipher_db.hpp"
 #include "common/result.hpp"
+#include "storage/sqlcipher_db.hpp"
 
 namespace hfv::broker {
 
@@ -53,12 +53,12 @@ class ReportStore {
                                                         std::int64_t since_unix);
 
  private:
-  explicit ReportStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
+  explicit ReportStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
   Result<std::optional<StoredVerification>> query_one(const std::string& sql,
                                                       std::initializer_list<std::string> text_args,
                                                       std::optional<std::int64_t> int_arg = std::nullopt);
   std::mutex mutex_;
-  std::unique_ptr<audit::SqlcipherDb> db_;
+  std::unique_ptr<storage::SqlcipherDb> db_;
 };
 
 }  // namespace hfv::broker

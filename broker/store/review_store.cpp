@@ -30,7 +30,7 @@ std::vector<std::string> list_of(const std::string& text) {
   return out;
 }
 
-void bind_optional(audit::Statement& s, int index, const std::optional<std::int64_t>& v) {
+void bind_optional(storage::Statement& s, int index, const std::optional<std::int64_t>& v) {
   if (v) {
     s.bind(index, *v);
   } else {
@@ -38,12 +38,12 @@ void bind_optional(audit::Statement& s, int index, const std::optional<std::int6
   }
 }
 
-std::optional<std::int64_t> optional_int(const audit::Statement& s, int index) {
+std::optional<std::int64_t> optional_int(const storage::Statement& s, int index) {
   if (s.column_is_null(index)) return std::nullopt;
   return s.column_int(index);
 }
 
-ReviewRecord review_from(const audit::Statement& s) {
+ReviewRecord review_from(const storage::Statement& s) {
   ReviewRecord r;
   r.seq = s.column_int(0);
   r.verification_id = s.column_text(1);
@@ -75,7 +75,7 @@ ReviewRecord review_from(const audit::Statement& s) {
 
 // Runs `body` inside one transaction; rolls back if it fails.
 template <class F>
-Status in_transaction(audit::SqlcipherDb& db, F body) {
+Status in_transaction(storage::SqlcipherDb& db, F body) {
   if (auto s = db.exec("BEGIN IMMEDIATE;"); !s) return s;
   Status result = body();
   if (!result) {
@@ -86,7 +86,7 @@ Status in_transaction(audit::SqlcipherDb& db, F body) {
 }
 
 // Adds a column that review databases made by an earlier version lack.
-Status add_column_if_missing(audit::SqlcipherDb& db, const std::string& name, const std::string& declaration) {
+Status add_column_if_missing(storage::SqlcipherDb& db, const std::string& name, const std::string& declaration) {
   auto info = db.prepare("PRAGMA table_info(reviews);");
   if (!info) return info.error();
   while (info->step()) {
@@ -100,7 +100,7 @@ Status add_column_if_missing(audit::SqlcipherDb& db, const std::string& name, co
 
 Result<std::unique_ptr<ReviewStore>> ReviewStore::open(const std::filesystem::path& path,
                                                        const crypto::SecretKey& key) {
-  auto db = audit::SqlcipherDb::open(path, key, /*create=*/true);
+  auto db = storage::SqlcipherDb::open(path, key, /*create=*/true);
   if (!db) return db.error();
   if (auto s = (*db)->exec(
           "CREATE TABLE IF NOT EXISTS reviews ("
@@ -285,7 +285,7 @@ Status ReviewStore::create_batch(const BatchRow& batch, const std::vector<BatchI
 }
 
 namespace {
-BatchRow batch_from(const audit::Statement& s) {
+BatchRow batch_from(const storage::Statement& s) {
   BatchRow b;
   b.id = s.column_text(0);
   b.principal = s.column_text(1);

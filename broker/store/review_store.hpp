@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
-#include "audit/sqlcipher_db.hpp"
 #include "common/result.hpp"
+#include "storage/sqlcipher_db.hpp"
 
 namespace hfv::broker {
 
@@ -139,13 +139,13 @@ class ReviewStore {
   Status cancel_pending(const std::string& batch_id);
 
  private:
-  explicit ReviewStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
+  explicit ReviewStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
   Status insert_review(const ReviewRecord& r, bool issued);
   Result<std::vector<ReviewRecord>> query_reviews(const std::string& where, std::initializer_list<std::string> text,
                                                   std::initializer_list<std::int64_t> ints,
                                                   bool with_members = true);
   std::mutex mutex_;
-  std::unique_ptr<audit::SqlcipherDb> db_;
+  std::unique_ptr<storage::SqlcipherDb> db_;
 };
 
 // After a restart: every pending review record whose report the audit log

@@ -13,6 +13,7 @@
 #include "audit/export.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "storage/sqlcipher_db.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace audit = hfv::audit;
@@ -71,7 +72,7 @@ struct Fixture {
   void sql(const std::string& statement) {
     auto kr = audit::Keyring::load(audit::keyring_path(db), kek);
     REQUIRE(kr.ok());
-    auto raw = audit::SqlcipherDb::open(db, kr->db_key, false);
+    auto raw = hfv::storage::SqlcipherDb::open(db, kr->db_key, false);
     REQUIRE(raw.ok());
     REQUIRE((*raw)->exec(statement).ok());
   }
@@ -196,7 +197,7 @@ TEST_CASE("audit: The database is unreadable without the master key", "[audit][e
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.error().code == "bad_key");
   // The data key is random, not derived: the KEK itself does not open it.
-  auto direct = audit::SqlcipherDb::open(f.db, f.kek, false);
+  auto direct = hfv::storage::SqlcipherDb::open(f.db, f.kek, false);
   REQUIRE_FALSE(direct.ok());
   CHECK(direct.error().code == "bad_key");
 }
@@ -425,7 +426,7 @@ TEST_CASE("audit: Data-key rotation keeps every row and survives a crash midway"
   CHECK_FALSE(crypto::constant_time_equal(before->db_key.bytes(), after->db_key.bytes()));
   CHECK_FALSE(after->next_db_key);
   CHECK(crypto::constant_time_equal(before->signing_seed.bytes(), after->signing_seed.bytes()));
-  CHECK_FALSE(audit::SqlcipherDb::open(f.db, before->db_key, false).ok());
+  CHECK_FALSE(hfv::storage::SqlcipherDb::open(f.db, before->db_key, false).ok());
   CHECK(f.verify().ok);
   CHECK(f.verify().records == 20);
 

@@ -235,7 +235,7 @@ TEST_CASE("audit: A full audit disk refuses verifications with 503 and queries n
   CHECK(refused);
   // Whenever the log cannot be written before the agencies are asked, the
   // request is refused and no agency is asked; when it fails after them, the
-  // report is withheld. The background WAL checkpoint (audit/sqlcipher_db.hpp) can
+  // report is withheld. The background WAL checkpoint (storage/sqlcipher_db.hpp) can
   // make room in the log's files again, and then requests are audited and
   // served again: no restart needed once space is back.
   for (int i = 0; i < 5; ++i) {

@@ -8,6 +8,7 @@
 #include "audit/audit_log.hpp"
 #include "broker/store/review_store.hpp"
 #include "crypto/keys.hpp"
+#include "storage/sqlcipher_db.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using hfv::broker::BatchItem;
@@ -380,7 +381,7 @@ TEST_CASE("review store: records issued in a period, with latency, from a databa
   const auto path = dir.path / "review.db";
   {
     // The reviews table as the first version made it (no issued, no latency_ms).
-    auto old = hfv::audit::SqlcipherDb::open(path, key, /*create=*/true);
+    auto old = hfv::storage::SqlcipherDb::open(path, key, /*create=*/true);
     REQUIRE(old.ok());
     REQUIRE((*old)->exec(
                      "CREATE TABLE reviews (seq INTEGER PRIMARY KEY AUTOINCREMENT, verification_id TEXT NOT NULL UNIQUE,"

@@ -1,4 +1,4 @@
-#include "audit/sqlcipher_db.hpp"
+#include "storage/sqlcipher_db.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -8,7 +8,7 @@
 
 #include "crypto/hash.hpp"
 
-namespace hfv::audit {
+namespace hfv::storage {
 
 Statement::Statement(Statement&& o) noexcept
     : db_(o.db_), stmt_(o.stmt_), last_rc_(o.last_rc_), error_(std::move(o.error_)) {
@@ -177,4 +177,4 @@ Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
   return Statement(db_, stmt);
 }
 
-}  // namespace hfv::audit
+}  // namespace hfv::storage

@@ -1,0 +1,85 @@
+// SqlcipherDb: one SQLCipher connection opened with a raw 256-bit key,
+// 4096-byte pages, WAL journal and synchronous=FULL (a committed transaction
+// is fsync'd). A small RAII wrapper: statements are prepared, bound and
+// stepped through Statement; errors come back as values. The audit log
+// (audit/) and the broker's own stores (broker/store/) keep their data in it.
+//
+// Threading: a connection is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "crypto/keys.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hfv::storage {
+
+class Statement {
+ public:
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  ~Statement();
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind_null(int index);
+  // Steps once: true when a row is available, false when done. Errors are
+  // recorded and reported by status().
+  bool step();
+  Status status() const;
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  bool column_is_null(int index) const;
+
+ private:
+  friend class SqlcipherDb;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+  int last_rc_ = 0;
+  std::string error_;
+};
+
+class SqlcipherDb {
+ public:
+  // Opens (creating if asked) the file with `key`. Error codes: "not_found"
+  // (missing and create == false), "bad_key" (wrong key or not an SQLCipher
+  // database), "io_error".
+  static Result<std::unique_ptr<SqlcipherDb>> open(const std::filesystem::path& path,
+                                                   const crypto::SecretKey& key, bool create);
+  ~SqlcipherDb();
+  SqlcipherDb(const SqlcipherDb&) = delete;
+  SqlcipherDb& operator=(const SqlcipherDb&) = delete;
+
+  Status exec(std::string_view sql);
+  Result<Statement> prepare(std::string_view sql);
+
+  // Moves WAL checkpoints off this connection's commits. By default SQLite
+  // checkpoints inside the commit that crosses 1,000 WAL pages, which stalls
+  // that writer (and every request waiting on it) for the checkpoint's
+  // fsyncs. After this call this connection never checkpoints; a thread of
+  // its own, with its own connection (opened with the same key), runs a
+  // PASSIVE checkpoint, which never blocks a writer, every `interval` and
+  // once more when this object is destroyed.
+  Status checkpoint_in_background(const std::filesystem::path& path, const crypto::SecretKey& key,
+                                  std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+
+ private:
+  class Checkpointer;
+  explicit SqlcipherDb(sqlite3* db);
+  sqlite3* db_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // stopped before db_ is closed
+};
+
+}  // namespace hfv::storage
