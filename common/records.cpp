@@ -37,6 +37,24 @@ std::string_view status_name(SourceStatus status) {
   return "error";
 }
 
+std::string_view failure_kind_name(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNone: return "none";
+    case FailureKind::kTimeout: return "timeout";
+    case FailureKind::kThrottled: return "throttled";
+    case FailureKind::kServerError: return "server_error";
+    case FailureKind::kRejected: return "rejected";
+    case FailureKind::kMalformed: return "malformed";
+    case FailureKind::kCircuitOpen: return "circuit_open";
+    case FailureKind::kNetwork: return "network";
+    case FailureKind::kTls: return "tls";
+    case FailureKind::kCancelled: return "cancelled";
+    case FailureKind::kNotConfigured: return "not_configured";
+    case FailureKind::kInternal: return "internal";
+  }
+  return "internal";
+}
+
 std::string_view income_kind_name(IncomeKind kind) {
   switch (kind) {
     case IncomeKind::kWages: return "wages";

@@ -50,6 +50,26 @@ std::string_view status_name(SourceStatus status);
 // True when the records are a complete picture (kOk or kNotFound).
 inline bool is_known(SourceStatus s) { return s == SourceStatus::kOk || s == SourceStatus::kNotFound; }
 
+// Why a source gave no usable answer (status timeout or error), for those
+// who must react to it without reading text: batches back off on kTimeout,
+// kThrottled and kCircuitOpen (broker/reviews/batch.hpp). kNone when the
+// source did not fail (ok, not_found, denied).
+//   timeout        the deadline passed (sending, waiting or reading)
+//   throttled      the agency answered 429 (after the retries allowed)
+//   server_error   the agency answered 5xx
+//   rejected       the agency answered another non-200 status
+//   malformed      an answer that breaks the agency's format or paging
+//   circuit_open   not sent: the agency's circuit breaker is open
+//   network, tls   the transport failed
+//   cancelled      called off (the caller left); not the agency's doing
+//   not_configured no adapter for this agency in this deployment
+//   internal       a fault in the broker's adapter
+enum class FailureKind {
+  kNone, kTimeout, kThrottled, kServerError, kRejected, kMalformed, kCircuitOpen,
+  kNetwork, kTls, kCancelled, kNotConfigured, kInternal
+};
+std::string_view failure_kind_name(FailureKind kind);
+
 // A monetary asset: a bank deposit, a securities account's market value, an
 // insurance policy's cash value or an internet-finance balance.
 struct MonetaryHolding {
@@ -130,6 +150,7 @@ struct SourceResult {
   std::size_t member_index = 0;
   Source source = Source::kBank;
   SourceStatus status = SourceStatus::kError;
+  FailureKind failure = FailureKind::kNone;  // set when status is timeout or error
   std::string detail;           // why it failed (no personal data); empty when known
   int attempts = 0;
   std::chrono::milliseconds latency{0};

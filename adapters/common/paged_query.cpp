@@ -28,6 +28,30 @@ std::size_t item_count(const NormalisedRecords& r) {
   return r.holdings.size() + r.income.size() + r.real_estate.size() + r.vehicles.size() + r.businesses.size();
 }
 
+namespace {
+
+FailureKind transport_failure(HttpErrorKind error) {
+  switch (error) {
+    case HttpErrorKind::kTimeout: return FailureKind::kTimeout;
+    case HttpErrorKind::kTls: return FailureKind::kTls;
+    case HttpErrorKind::kCancelled: return FailureKind::kCancelled;
+    case HttpErrorKind::kNetwork:
+    case HttpErrorKind::kOther:
+    case HttpErrorKind::kNone: break;
+  }
+  return FailureKind::kNetwork;
+}
+
+// An answer its parser refused: by its HTTP status, else its content.
+FailureKind answer_failure(long http_status) {
+  if (http_status == 429) return FailureKind::kThrottled;
+  if (http_status >= 500) return FailureKind::kServerError;
+  if (http_status != 200) return FailureKind::kRejected;
+  return FailureKind::kMalformed;
+}
+
+}  // namespace
+
 void append_records(NormalisedRecords& into, NormalisedRecords&& page) {
   auto move_all = [](auto& to, auto& from) { to.insert(to.end(), std::make_move_iterator(from.begin()),
                                                        std::make_move_iterator(from.end())); };
@@ -48,8 +72,9 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
   result.source = agency.source;
   crypto::Sha256 evidence;
   const auto started = std::chrono::steady_clock::now();
-  auto fail = [&](SourceStatus status, std::string detail) {
+  auto fail = [&](SourceStatus status, FailureKind failure, std::string detail) {
     result.status = status;
+    result.failure = failure;
     result.detail = std::move(detail);
     result.records = {};  // never partial data on failure
   };
@@ -57,11 +82,11 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
   std::string token;
   for (int page_no = 1;; ++page_no) {
     if (page_no > kMaxPages) {
-      fail(SourceStatus::kError, "agency returned more pages than allowed");
+      fail(SourceStatus::kError, FailureKind::kMalformed, "agency returned more pages than allowed");
       break;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      fail(SourceStatus::kTimeout, "deadline passed before the query could be sent");
+      fail(SourceStatus::kTimeout, FailureKind::kTimeout, "deadline passed before the query could be sent");
       break;
     }
     HttpRequest request;
@@ -82,21 +107,21 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     }
     if (answer.error != HttpErrorKind::kNone) {
       fail(answer.error == HttpErrorKind::kTimeout ? SourceStatus::kTimeout : SourceStatus::kError,
-           std::string(http_error_name(answer.error)) + ": " + answer.error_detail);
+           transport_failure(answer.error), std::string(http_error_name(answer.error)) + ": " + answer.error_detail);
       result.cancelled = answer.error == HttpErrorKind::kCancelled;
       break;
     }
     evidence.update(answer.response.body);
     auto page = agency.parse_page(answer.response.status, answer.response.body, token);
     if (!page) {
-      fail(SourceStatus::kError, page.error().message);
+      fail(SourceStatus::kError, answer_failure(answer.response.status), page.error().message);
       break;
     }
     if (page->not_found) {
       if (page_no == 1) {
         result.status = SourceStatus::kNotFound;
       } else {
-        fail(SourceStatus::kError, "person vanished between pages");
+        fail(SourceStatus::kError, FailureKind::kMalformed, "person vanished between pages");
       }
       break;
     }
@@ -104,7 +129,7 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     append_records(result.records, std::move(page->records));
     const auto have = static_cast<long>(item_count(result.records));
     if (page->total && have > *page->total) {
-      fail(SourceStatus::kError, "pages hold more items than the stated total");
+      fail(SourceStatus::kError, FailureKind::kMalformed, "pages hold more items than the stated total");
       break;
     }
     if (page->total && have == *page->total) {
@@ -113,14 +138,14 @@ net::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfi
     }
     if (!page->next) {
       if (page->total) {
-        fail(SourceStatus::kError, "last page reached before the stated total");
+        fail(SourceStatus::kError, FailureKind::kMalformed, "last page reached before the stated total");
       } else {
         result.status = SourceStatus::kOk;
       }
       break;
     }
     if (empty_page || *page->next == token) {
-      fail(SourceStatus::kError, "agency paging does not advance");
+      fail(SourceStatus::kError, FailureKind::kMalformed, "agency paging does not advance");
       break;
     }
     token = *page->next;

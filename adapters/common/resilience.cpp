@@ -30,11 +30,13 @@ HttpResult cancelled_result(const Cancellation& cancel) {
 }
 
 // A query's result when no request was sent for it.
-SourceResult unsent(const MemberQuery& member, Source source, SourceStatus status, std::string detail) {
+SourceResult unsent(const MemberQuery& member, Source source, SourceStatus status, FailureKind failure,
+                    std::string detail) {
   SourceResult r;
   r.member_index = member.member_index;
   r.source = source;
   r.status = status;
+  r.failure = failure;
   r.detail = std::move(detail);
   return r;
 }
@@ -345,14 +347,14 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   // breaker is asked after it, so a half-open probe is not held here.
   if (!co_await guard_->admit(deadline, member.cancel.get())) {
     if (is_cancelled(member.cancel.get())) {  // called off, not the agency's doing: no failure counted
-      SourceResult r = unsent(member, inner_->source(), SourceStatus::kError,
+      SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, FailureKind::kCancelled,
                               std::string(http_error_name(HttpErrorKind::kCancelled)) + ": " + member.cancel->reason());
       r.cancelled = true;
       co_return r;
     }
     ++counters_.failures;
     ++counters_.timeouts;
-    co_return unsent(member, inner_->source(), SourceStatus::kTimeout, kNotSentInTime);
+    co_return unsent(member, inner_->source(), SourceStatus::kTimeout, FailureKind::kTimeout, kNotSentInTime);
   }
   struct Admitted {
     AgencyGuard& guard;
@@ -361,7 +363,8 @@ net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, 
   if (!breaker_->allow()) {
     ++counters_.failures;
     ++counters_.short_circuited;
-    SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, "circuit open");
+    SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, FailureKind::kCircuitOpen,
+                            "circuit open");
     r.received_at = utc_timestamp_now();
     co_return r;
   }

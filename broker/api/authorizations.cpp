@@ -11,7 +11,6 @@ namespace hfv::broker {
 
 namespace net = boost::asio;
 using detail::error_response;
-using detail::run_blocking;
 using nlohmann::json;
 
 net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& request,

@@ -22,7 +22,6 @@ namespace hfv::broker {
 
 namespace net = boost::asio;
 using detail::error_response;
-using detail::run_blocking;
 using nlohmann::json;
 
 namespace {

@@ -37,12 +37,12 @@ std::span<const Route> route_table() {
        &S::on_policy_parameters},
       {"GET", "/v1/keys/report-signing", Callers::any_principal(), false, &S::on_signing_key},
       // Periodic reviews.
-      {"POST", "/v1/batches", kCaseSystems, true, &S::on_batch},
-      {"GET", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch},
-      {"DELETE", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch},
-      {"POST", "/v1/batches/{id}/cancel", kCaseSystems, true, &S::on_batch},
-      {"GET", "/v1/batches/{id}/changes", kCaseSystems, true, &S::on_batch},
-      {"GET", "/v1/batches/{id}/statistics", kCaseSystems, true, &S::on_batch},
+      {"POST", "/v1/batches", kCaseSystems, true, &S::on_create_batch},
+      {"GET", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch_progress},
+      {"DELETE", "/v1/batches/{id}", kCaseSystems, true, &S::on_cancel_batch},
+      {"POST", "/v1/batches/{id}/cancel", kCaseSystems, true, &S::on_cancel_batch},
+      {"GET", "/v1/batches/{id}/changes", kCaseSystems, true, &S::on_batch_changes},
+      {"GET", "/v1/batches/{id}/statistics", kCaseSystems, true, &S::on_batch_statistics},
       {"GET", "/v1/reviews/statistics", Callers::only(Role::kCaseSystem, Role::kSupervisor), true,
        &S::on_review_statistics},
       // The citizen's access log, read by a case system acting for them.

@@ -9,8 +9,6 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/api/service_internal.hpp"
-#include "common/id_number.hpp"
-#include "crypto/hash.hpp"
 
 namespace hfv::broker {
 
@@ -21,18 +19,11 @@ using nlohmann::json;
 
 Service::Service(ServiceParts parts) : parts_(std::move(parts)) {}
 
-std::string Service::pseudonym(const std::string& id_number) const {
-  return crypto::to_hex(crypto::hmac_sha256(parts_.pseudonym_key.bytes(), id_number));
-}
-
 audit::AuditRecord Service::base_record(const ApiRequest& request, const Principal* principal) const {
+  if (principal != nullptr) return caller_record(*principal, request.operator_id);
   audit::AuditRecord r;
-  r.principal = principal != nullptr ? principal->name
-                                     : (request.peer ? "unknown-cn:" + request.peer->subject_cn : "no-certificate");
+  r.principal = request.peer ? "unknown-cn:" + request.peer->subject_cn : "no-certificate";
   r.operator_id = is_token(request.operator_id) ? request.operator_id : "";
-  if (principal != nullptr) {
-    for (const auto& j : principal->jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
-  }
   return r;
 }
 
@@ -57,7 +48,7 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
   // Load shedding before any work: an overloaded broker answers at once
   // rather than queueing. Not audited — nothing was read, and writing would
   // add load exactly when there is too much.
-  if (in_flight_ >= parts_.config->max_in_flight && path_of(request.target) != "/healthz") {
+  if (in_flight() >= parts_.config->max_in_flight && path_of(request.target) != "/healthz") {
     ApiResponse busy = error_response(503, "overloaded", "too many requests in progress; retry shortly");
     busy.headers = {{"Retry-After", "1"}};
     co_return busy;
@@ -142,21 +133,6 @@ net::awaitable<ApiResponse> Service::on_policy_parameters(const RouteCall& call)
   co_return policy_parameters(call.request, call.path.substr(std::string("/v1/policies/").size()));
 }
 
-net::awaitable<ApiResponse> Service::on_batch(const RouteCall& call) {
-  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
-  co_return co_await batches_->handle(call.request, *call.principal, call.path);
-}
-
-net::awaitable<ApiResponse> Service::on_verify(const RouteCall& call) {
-  co_return co_await verify(call.request, *call.principal);
-}
-
-net::awaitable<ApiResponse> Service::on_get_verification(const RouteCall& call) {
-  const std::string id = call.path.substr(std::string("/v1/verifications/").size());
-  if (!is_token(id)) co_return error_response(404, "not_found", "no such verification");
-  co_return co_await get_verification(call.request, *call.principal, id);
-}
-
 net::awaitable<ApiResponse> Service::on_register_authorization(const RouteCall& call) {
   co_return co_await register_authorization(call.request, *call.principal);
 }
@@ -199,10 +175,10 @@ net::awaitable<ApiResponse> Service::on_console(const RouteCall& call) {
 
 ApiResponse Service::metrics_response() const {
   LiveState live;
-  live.requests_in_flight = in_flight_;
+  live.requests_in_flight = in_flight();
   live.audit_last_seq = parts_.audit->last_seq();
-  live.policies_loaded = parts_.policies->size();
-  live.agencies = agency_snapshot(parts_.adapters);
+  live.policies_loaded = parts_.verifier->policies().size();
+  live.agencies = agency_snapshot(parts_.verifier->adapters());
   if (batches_ != nullptr) live.batches = batches_->progress_snapshot();
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -226,35 +202,9 @@ ApiResponse Service::policy_parameters(const ApiRequest& request, const std::str
       !parts_.divisions->contains(code)) {
     return error_response(404, "not_found", "not a GB/T 2260 division code");
   }
-  auto policy = parts_.policies->find(code);
+  auto policy = parts_.verifier->policies().find(code);
   if (!policy) return error_response(404, "no_policy", policy.error().message);
   return ApiResponse{200, policies::parameters_json(**policy, on), {}};
-}
-
-std::string key_id(const crypto::Ed25519PublicKey& key) {
-  return crypto::to_hex(crypto::sha256(std::span<const std::uint8_t>(key))).substr(0, 16);
-}
-
-std::string canonical_report(const json& report) {
-  json copy = report;
-  copy.erase("signature");
-  return copy.dump(-1, ' ', false, json::error_handler_t::strict);
-}
-
-void sign_report(json& report, const crypto::Ed25519Signer& signer) {
-  const auto signature = signer.sign(canonical_report(report));
-  report["signature"] = {{"alg", "Ed25519"},
-                         {"key_id", key_id(signer.public_key())},
-                         {"value", crypto::to_hex(signature)}};
-}
-
-bool verify_report_signature(const json& report, const crypto::Ed25519PublicKey& key) {
-  if (!report.is_object() || !report.contains("signature") || !report["signature"].is_object()) return false;
-  const auto& sig = report["signature"];
-  if (sig.value("alg", "") != "Ed25519" || !sig.contains("value") || !sig["value"].is_string()) return false;
-  auto bytes = crypto::from_hex(sig["value"].get<std::string>());
-  if (!bytes || bytes->size() != 64) return false;
-  return crypto::ed25519_verify(key, canonical_report(report), *bytes);
 }
 
 }  // namespace hfv::broker

@@ -13,7 +13,7 @@
 #include <type_traits>
 
 #include "broker/api/service.hpp"
-#include "common/async_event.hpp"
+#include "common/blocking_call.hpp"
 
 namespace hfv::broker::detail {
 
@@ -25,57 +25,6 @@ inline ApiResponse error_response(unsigned status, const std::string& code, cons
   if (!field.empty()) r.body["field"] = field;
   if (status == 503) r.headers.emplace_back("Retry-After", "5");
   return r;
-}
-
-// A blocking call started on `pool`; get() resumes the caller on the
-// executor it was started from once the call has returned. Lets a
-// verification overlap a state-database write with an audit append. The
-// call may capture the caller's locals by reference only if the caller
-// awaits get() on every path before they go out of scope. Pass lambdas that
-// own strings as named objects, never as temporaries in a co_await
-// expression (GCC 12 may destroy those twice).
-template <class R>
-class BlockingCall {
- public:
-  struct State {
-    explicit State(const boost::asio::any_io_executor& executor) : done(executor) {}
-    AsyncEvent done;
-    std::optional<R> value;
-  };
-  explicit BlockingCall(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  boost::asio::awaitable<R> get() {
-    co_await state_->done.wait();
-    co_return std::move(*state_->value);
-  }
-
- private:
-  std::shared_ptr<State> state_;
-};
-
-template <class F>
-BlockingCall<std::invoke_result_t<F&>> start_blocking(boost::asio::thread_pool& pool,
-                                                      const boost::asio::any_io_executor& executor, F f) {
-  namespace net = boost::asio;
-  using R = std::invoke_result_t<F&>;
-  auto state = std::make_shared<typename BlockingCall<R>::State>(executor);
-  net::post(pool, [state, executor, f = std::move(f)]() mutable {
-    R value = f();
-    net::post(executor, [state, value = std::move(value)]() mutable {
-      state->value.emplace(std::move(value));
-      state->done.set();
-    });
-  });
-  return BlockingCall<R>(std::move(state));
-}
-
-// Runs a blocking call on `pool` and resumes the caller on its own executor.
-template <class F>
-boost::asio::awaitable<std::invoke_result_t<F&>> run_blocking(boost::asio::thread_pool& pool, F f) {
-  auto executor = co_await boost::asio::this_coro::executor;
-  // A named call, not a temporary inside the co_await expression: GCC 12
-  // can destroy such temporaries twice.
-  auto call = start_blocking(pool, executor, std::move(f));
-  co_return co_await call.get();
 }
 
 inline std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }

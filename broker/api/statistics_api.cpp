@@ -19,7 +19,6 @@ namespace hfv::broker {
 
 namespace net = boost::asio;
 using detail::error_response;
-using detail::run_blocking;
 using nlohmann::json;
 
 namespace {

@@ -23,6 +23,8 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/api/server.hpp"
 #include "broker/api/service.hpp"
+#include "broker/api/verification_http.hpp"
+#include "broker/verification/verifier.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -180,16 +182,29 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!adapters) return fail("agencies", adapters.error());
   net::thread_pool blocking(2);
 
+  VerifierParts verifying;
+  verifying.config = &*config;
+  verifying.policies = std::make_shared<const policies::PolicySet>(std::move(*policies));
+  verifying.divisions = &*divisions;
+  verifying.adapters = std::move(*adapters);
+  verifying.audit = audit->get();
+  verifying.consent = consent->get();
+  verifying.reports = reports->get();
+  verifying.signer = &*signer;
+  verifying.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
+  verifying.blocking = &blocking;
+  verifying.reviews = reviews->get();
+  verifying.metrics = &metrics;
+  verifying.refusal_status = &refusal_status_text;
+  Verifier verifier(std::move(verifying));
+
   ServiceParts parts;
   parts.config = &*config;
-  parts.policies = std::make_shared<const policies::PolicySet>(std::move(*policies));
+  parts.verifier = &verifier;
   parts.divisions = &*divisions;
-  parts.adapters = std::move(*adapters);
   parts.audit = audit->get();
   parts.consent = consent->get();
-  parts.reports = reports->get();
   parts.signer = &*signer;
-  parts.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
   parts.blocking = &blocking;
   parts.reviews = reviews->get();
   parts.metrics = &metrics;
@@ -201,7 +216,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   net::signal_set reload_signal(io, SIGHUP);
   Service service(std::move(parts));
   // Periodic reviews: batches left running by the previous process resume.
-  BatchManager batches(io.get_executor(), service, **reviews, **audit, blocking, *config);
+  BatchManager batches(io.get_executor(), verifier, [&service] { return service.in_flight(); }, **reviews, **audit,
+                       blocking, *config);
   service.set_batches(&batches);
   batches.start();
   // The pid file lets `brokerctl reload` send SIGHUP (already caught, see

@@ -1,5 +1,4 @@
 #include "broker/reviews/batch.hpp"
-#include "broker/api/query_string.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -10,7 +9,7 @@
 
 #include "adapters/registry.hpp"
 #include "broker/ops/log.hpp"
-#include "broker/api/service_internal.hpp"
+#include "common/blocking_call.hpp"
 #include "crypto/hash.hpp"
 #include "common/time.hpp"
 #include "crypto/keys.hpp"
@@ -18,8 +17,6 @@
 namespace hfv::broker {
 
 namespace net = boost::asio;
-using detail::error_response;
-using detail::run_blocking;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -37,6 +34,14 @@ constexpr auto kRateWindow = std::chrono::seconds(30);
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
   return bool(crypto::replace_file_atomically(path, text, 0600));
 }
+
+BatchRefusal invalid(std::string code, std::string message, std::string field = "") {
+  return {BatchRefusal::Kind::kInvalid, std::move(code), std::move(message), std::move(field)};
+}
+BatchRefusal unavailable(std::string code, std::string message) {
+  return {BatchRefusal::Kind::kUnavailable, std::move(code), std::move(message), ""};
+}
+BatchRefusal no_such_batch() { return {BatchRefusal::Kind::kNotFound, "not_found", "no such batch", ""}; }
 
 }  // namespace
 
@@ -56,10 +61,12 @@ struct BatchManager::Run {
   std::string principal_jurisdictions;
 };
 
-BatchManager::BatchManager(net::any_io_executor executor, Service& service, ReviewStore& store,
-                           audit::AuditLog& audit, net::thread_pool& blocking, const Config& config)
+BatchManager::BatchManager(net::any_io_executor executor, Verifier& verifier,
+                           std::function<std::size_t()> other_requests, ReviewStore& store, audit::AuditLog& audit,
+                           net::thread_pool& blocking, const Config& config)
     : executor_(std::move(executor)),
-      service_(service),
+      verifier_(verifier),
+      other_requests_(std::move(other_requests)),
       store_(store),
       audit_(audit),
       blocking_(blocking),
@@ -135,13 +142,13 @@ std::size_t BatchManager::allowed() const {
   // while a case worker's verification runs, and for a moment after (they
   // come in bursts), batches keep only one household in flight (0 here: see
   // drive()).
-  if (service_.interactive_in_flight() > 0 ||
-      Clock::now() - service_.last_interactive_end() < config_.batch_yield_after_interactive) {
+  if (verifier_.interactive_in_flight() > 0 ||
+      Clock::now() - verifier_.last_interactive_end() < config_.batch_yield_after_interactive) {
     return 0;
   }
   std::size_t n = std::min(limit_, slots_);
   // Other requests (reads, status polls) in progress: half of the share.
-  if (service_.in_flight() > 0) n = std::min(n, std::max<std::size_t>(1, slots_ / 2));
+  if (other_requests_() > 0) n = std::min(n, std::max<std::size_t>(1, slots_ / 2));
   return std::max<std::size_t>(1, n);
 }
 
@@ -172,7 +179,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     // interactive verification is running; then it waits, at most
     // kLongestYield since the last batch household started.
     const bool idle = in_flight_members_ == 0 &&
-                      (service_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
+                      (verifier_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
     const bool capacity = idle || in_flight_members_ + need <= allowed();
     if (now < backoff_until_ || !capacity) {
       timer.expires_after(std::chrono::milliseconds(2));
@@ -277,47 +284,77 @@ net::awaitable<void> BatchManager::flush(std::shared_ptr<Run> run) {
   run->flushing = false;
 }
 
+namespace {
+
+// What a batch item records when its household was not verified.
+std::string error_of(const Outcome& o) {
+  switch (o.kind) {
+    case Outcome::Kind::kRefused: return std::string(refusal_code(o.refusal.reason));
+    case Outcome::Kind::kUnavailable:
+      switch (o.unavailable) {
+        case Unavailable::kAudit: return "audit_unavailable";
+        case Unavailable::kState: return "state_unavailable";
+        case Unavailable::kInternal: return "internal_error";
+      }
+      break;
+    case Outcome::Kind::kCancelled: return "verification_cancelled";
+    case Outcome::Kind::kInterrupted: return "verification_interrupted";
+    case Outcome::Kind::kRunning: return "verification_running";
+    case Outcome::Kind::kNotFound: return "not_found";
+    case Outcome::Kind::kIssued:
+    case Outcome::Kind::kReplayed: return "";
+  }
+  return "internal_error";
+}
+
+// Failures that say an agency is overloaded or unreachable: back off.
+bool calls_for_backoff(FailureKind kind) {
+  return kind == FailureKind::kTimeout || kind == FailureKind::kThrottled || kind == FailureKind::kCircuitOpen;
+}
+
+}  // namespace
+
 net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position) {
   BatchItem& item = run->items[position];
   const Principal* principal = config_.principal_for_name(run->batch.principal);
   const auto started = Clock::now();
   std::string error;
-  std::int64_t status = 0;
-  json body;
+  bool verified = false;   // a report exists for this household in this batch
+  bool recovered = false;  // issued before a crash, its report not stored
+  Outcome outcome;
   for (;;) {
     if (principal == nullptr) {
       error = "principal_removed";
       break;
     }
-    ApiRequest request;
-    request.method = "POST";
-    request.target = "/v1/verifications";
-    request.body = item.request_json;
-    request.operator_id = run->batch.operator_id;
-    request.idempotency_key =
-        run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
-    request.batch_id = run->batch.id;
-    ApiResponse response = co_await service_.verify_in_batch(request, *principal);
-    status = response.status;
-    body = std::move(response.body);
-    if (status == 200) break;
-    error = body.value("error", std::string("http_") + std::to_string(status));
-    if (status == 503 && error == "verification_interrupted") {
-      // A crash interrupted it. If its report was already issued (audited)
-      // the household was verified in this batch and must not be again;
-      // otherwise a fresh attempt.
-      auto issued = co_await run_blocking(blocking_, [&] { return issued_in_batch(run->batch.id, item.case_id); });
+    VerifyCall call;
+    call.principal = principal;
+    call.operator_id = run->batch.operator_id;
+    call.what = "batch " + run->batch.id;
+    call.body = item.request_json;
+    call.idempotency_key = run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
+    call.batch_id = run->batch.id;
+    outcome = co_await verifier_.verify(std::move(call));
+    if (outcome.kind == Outcome::Kind::kIssued || outcome.kind == Outcome::Kind::kReplayed) {
+      verified = true;
+      break;
+    }
+    error = error_of(outcome);
+    if (outcome.kind == Outcome::Kind::kInterrupted) {
+      // A crash interrupted it. If its report was already issued (its
+      // review record, settled at start-up, says so) the household was
+      // verified in this batch and must not be again; otherwise a fresh attempt.
+      auto issued = co_await run_blocking(blocking_, [&] { return store_.issued_in_batch(run->batch.id, item.case_id); });
       if (issued && *issued) {
-        item.verification_id = (*issued)->first;
-        item.outcome = (*issued)->second;
-        status = 200;
-        error = "report_not_stored";  // issued before the crash, not stored: no comparison
+        item.verification_id = (*issued)->verification_id;
+        item.outcome = (*issued)->outcome;
+        verified = recovered = true;
         break;
       }
       ++item.attempt;
       continue;
     }
-    if ((status == 429 || status == 503) && item.attempt + 1 < config_.batch_max_attempts && !stopping_) {
+    if (outcome.kind == Outcome::Kind::kUnavailable && item.attempt + 1 < config_.batch_max_attempts && !stopping_) {
       ++item.attempt;
       record_outcome(false, true);
       net::steady_timer wait(executor_);
@@ -329,28 +366,18 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     break;
   }
   item.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  item.http_status = status;
-  const bool recovered = status == 200 && error == "report_not_stored";
-  if (status == 200) {
+  if (verified) {
     item.state = "done";
     item.error.clear();
     std::set<std::string> failed;
     if (!recovered) {
       bool back_off = false;
-      item.verification_id = body.value("verification_id", "");
-      item.outcome = body.value("outcome", "");
-      item.classification = body.value("classification", "");
-      if (body.contains("sources") && body["sources"].is_array()) {
-        for (const auto& s : body["sources"]) {
-          const std::string st = s.value("status", "");
-          if (st != "error" && st != "timeout") continue;
-          failed.insert(s.value("source", ""));
-          const std::string detail = s.value("detail", "");
-          if (st == "timeout" || detail.find("429") != std::string::npos ||
-              detail.find("circuit open") != std::string::npos) {
-            back_off = true;
-          }
-        }
+      item.verification_id = outcome.verification_id;
+      item.outcome = outcome.report.value("outcome", "");
+      item.classification = outcome.report.value("classification", "");
+      for (const auto& f : outcome.failed_sources) {
+        failed.insert(std::string(source_name(f.source)));
+        back_off = back_off || calls_for_backoff(f.kind);
       }
       record_outcome(failed.empty(), back_off);
     }
@@ -392,7 +419,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   } else {
     item.state = "failed";
     item.error = error;
-    if (status == 429 || status == 503) record_outcome(false, true);
+    if (outcome.kind == Outcome::Kind::kUnavailable) record_outcome(false, true);
     ++run->failed;
   }
   ++run->completed_here;
@@ -414,38 +441,10 @@ BatchProgress BatchManager::progress_snapshot() const {
   return p;
 }
 
-Result<std::optional<std::pair<std::string, std::string>>> BatchManager::issued_in_batch(
-    const std::string& batch_id, const std::string& case_id) const {
-  using Found = std::optional<std::pair<std::string, std::string>>;
-  audit::AuditQuery q;
-  q.case_id = case_id;
-  q.actions = {"verification.request", "verification.report"};
-  q.limit = 1000;
-  std::set<std::string> ours;  // verification ids started by this batch
-  Found found;
-  auto scanned = audit_.scan(q, [&](const audit::StoredRecord& r) {
-    const json body = json::parse(r.body, nullptr, false);
-    if (!body.is_object()) return true;
-    const std::string action = body.value("action", ""), id = body.value("request_id", "");
-    if (action == "verification.request" && body.value("detail", "").find("batch=" + batch_id) != std::string::npos) {
-      ours.insert(id);
-    } else if (action == "verification.report" && ours.contains(id)) {
-      found = std::pair{id, body.value("outcome", "")};
-      return false;
-    }
-    return true;
-  });
-  if (!scanned) return scanned.error();
-  return found;
-}
-
 audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id) const {
-  audit::AuditRecord r;
-  r.principal = principal != nullptr ? principal->name : "";
+  if (principal != nullptr) return caller_record(*principal, operator_id);
+  audit::AuditRecord r;  // the principal was removed from the configuration
   r.operator_id = operator_id;
-  if (principal != nullptr) {
-    for (const auto& j : principal->jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
-  }
   return r;
 }
 
@@ -492,50 +491,14 @@ json BatchManager::progress_json(const Run& run) const {
   return j;
 }
 
-net::awaitable<ApiResponse> BatchManager::handle(const ApiRequest& request, const Principal& principal,
-                                                 const std::string& path) {
-  if (path == "/v1/batches") {
-    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
-    co_return co_await create(request, principal);
-  }
-  std::string rest = path.substr(std::string("/v1/batches/").size());
-  std::string sub;
-  if (auto slash = rest.find('/'); slash != std::string::npos) {
-    sub = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-  }
-  if (!is_token(rest)) co_return error_response(404, "not_found", "no such batch");
-  if (sub.empty()) {
-    if (request.method == "GET") co_return co_await progress(rest, principal);
-    if (request.method == "DELETE") co_return co_await cancel(request, rest, principal);
-    co_return error_response(405, "method_not_allowed", "use GET or DELETE");
-  }
-  if (sub == "cancel") {
-    if (request.method != "POST") co_return error_response(405, "method_not_allowed", "use POST");
-    co_return co_await cancel(request, rest, principal);
-  }
-  if (sub == "changes" || sub == "statistics") {
-    if (request.method != "GET") co_return error_response(405, "method_not_allowed", "use GET");
-    std::string format = query_value(request.target, "format");
-    if (format.empty()) format = "json";
-    const bool known = format == "json" || format == "csv" || (sub == "statistics" && format == "svg");
-    if (!known) {
-      co_return error_response(400, "invalid_field",
-                               sub == "changes" ? "format must be json or csv" : "format must be json, csv or svg",
-                               "format");
-    }
-    co_return co_await report(rest, principal, sub, format);
-  }
-  co_return error_response(404, "not_found", "no such endpoint");
-}
-
-net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, const Principal& principal) {
+net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principal, const std::string& operator_id,
+                                                       const std::string& request_body) {
   const Date today = Date::today_utc();
   auto run = std::make_shared<Run>();
   BatchRow& batch = run->batch;
   batch.id = "bat_" + crypto::to_hex(crypto::random_bytes(12));
   batch.principal = principal.name;
-  batch.operator_id = request.operator_id;
+  batch.operator_id = operator_id;
   batch.state = "running";
   batch.created_unix = unix_seconds_now();
   batch.spec = "{}";
@@ -551,24 +514,24 @@ net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, cons
     run->items.push_back(std::move(item));
   };
 
-  const json whole = json::parse(request.body, nullptr, false);
+  const json whole = json::parse(request_body, nullptr, false);
   if (!whole.is_discarded() && whole.is_object() && whole.contains("due_by")) {
     batch.mode = "due";
     for (const auto& [key, value] : whole.items()) {
       if (key != "due_by" && key != "jurisdictions") {
-        co_return error_response(400, "invalid_field", "unknown field", key);
+        co_return invalid("invalid_field", "unknown field", key);
       }
     }
     const auto due_by = whole["due_by"].is_string() ? Date::parse(whole["due_by"].get<std::string>()) : std::nullopt;
-    if (!due_by) co_return error_response(400, "invalid_field", "must be a date YYYY-MM-DD", "due_by");
+    if (!due_by) co_return invalid("invalid_field", "must be a date YYYY-MM-DD", "due_by");
     std::vector<std::string> places;
     if (whole.contains("jurisdictions")) {
       if (!whole["jurisdictions"].is_array()) {
-        co_return error_response(400, "invalid_field", "must be an array of division codes", "jurisdictions");
+        co_return invalid("invalid_field", "must be an array of division codes", "jurisdictions");
       }
       for (const auto& j : whole["jurisdictions"]) {
         if (!j.is_string() || j.get<std::string>().size() != 6 || !principal.covers(j.get<std::string>())) {
-          co_return error_response(400, "invalid_field",
+          co_return invalid("invalid_field",
                                    "each must be a 6-digit division code this caller may verify", "jurisdictions");
         }
         places.push_back(j.get<std::string>());
@@ -576,7 +539,7 @@ net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, cons
     }
     batch.spec = json{{"due_by", due_by->to_string()}, {"jurisdictions", places}}.dump();
     auto due = co_await run_blocking(blocking_, [&] { return store_.due(principal.name, due_by->to_string(), places); });
-    if (!due) co_return error_response(503, "state_unavailable", "review data cannot be read now");
+    if (!due) co_return unavailable("state_unavailable", "review data cannot be read now");
     for (const auto& r : *due) {
       if (!principal.covers(r.jurisdiction)) continue;
       const json members = json::parse(r.members_json, nullptr, false);
@@ -593,7 +556,7 @@ net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, cons
   } else {
     batch.mode = "households";
     std::size_t line_no = 0, start = 0;
-    const std::string& text = request.body;
+    const std::string& text = request_body;
     while (start < text.size()) {
       auto end = text.find('\n', start);
       if (end == std::string::npos) end = text.size();
@@ -605,65 +568,64 @@ net::awaitable<ApiResponse> BatchManager::create(const ApiRequest& request, cons
       const std::string where = "line " + std::to_string(line_no);
       auto parsed = parse_json_body(line);
       if (auto* e = std::get_if<FieldError>(&parsed)) {
-        co_return error_response(400, e->code, where + ": " + e->message, where);
+        co_return invalid(e->code, where + ": " + e->message, where);
       }
       const json& body = std::get<json>(parsed);
       auto request_ok = parse_verification_request(body, today);
       if (auto* e = std::get_if<FieldError>(&request_ok)) {
-        co_return error_response(400, e->code, where + ": " + e->message, where + ": " + e->field);
+        co_return invalid(e->code, where + ": " + e->message, where + ": " + e->field);
       }
       const auto& v = std::get<VerificationRequest>(request_ok);
       if (!principal.covers(v.jurisdiction)) {
-        co_return error_response(403, "jurisdiction_not_allowed",
-                                 where + ": this caller may not verify households in this jurisdiction",
-                                 where + ": jurisdiction");
+        co_return BatchRefusal{BatchRefusal::Kind::kForbidden, "jurisdiction_not_allowed",
+                               where + ": this caller may not verify households in this jurisdiction",
+                               where + ": jurisdiction"};
       }
       if (!seen.insert({v.jurisdiction, v.case_id}).second) {
-        co_return error_response(400, "duplicate_household", where + ": this case appears twice in the batch",
+        co_return invalid("duplicate_household", where + ": this case appears twice in the batch",
                                  where + ": case_id");
       }
       if (run->items.size() >= config_.batch_max_households) {
-        co_return error_response(413, "batch_too_large",
-                                 "a batch holds at most " + std::to_string(config_.batch_max_households) +
-                                     " households");
+        co_return BatchRefusal{BatchRefusal::Kind::kTooLarge, "batch_too_large",
+                               "a batch holds at most " + std::to_string(config_.batch_max_households) +
+                                   " households",
+                               ""};
       }
       add(body, v.case_id, v.jurisdiction);
     }
   }
   if (run->items.empty()) {
-    co_return error_response(400, "empty_batch",
+    co_return invalid("empty_batch",
                              batch.mode == "due" ? "no household is due by that date"
                                                  : "send one verification request per line (NDJSON)");
   }
   batch.total = static_cast<std::int64_t>(run->items.size());
 
-  audit::AuditRecord r = audit_base(&principal, request.operator_id);
+  audit::AuditRecord r = audit_base(&principal, operator_id);
   r.action = "batch.create";
   r.request_id = batch.id;
   r.status = "accepted";
   r.detail = "mode=" + batch.mode + " households=" + std::to_string(batch.total);
   std::vector<audit::AuditRecord> rows{r};
   if (!co_await audit_.append(std::move(rows))) {
-    co_return error_response(503, "audit_unavailable", "the audit log cannot be written, so no batch is started");
+    co_return unavailable("audit_unavailable", "the audit log cannot be written, so no batch is started");
   }
   auto created = co_await run_blocking(blocking_, [&] { return store_.create_batch(batch, run->items); });
-  if (!created) co_return error_response(503, "state_unavailable", "the batch cannot be stored now");
-  if (stopping_) co_return error_response(503, "stopping", "the broker is stopping; the batch starts when it is back");
+  if (!created) co_return unavailable("state_unavailable", "the batch cannot be stored now");
+  if (stopping_) co_return unavailable("stopping", "the broker is stopping; the batch starts when it is back");
   launch(run);
-  ApiResponse answer{202, progress_json(*run), {}};
-  answer.headers.emplace_back("Location", "/v1/batches/" + batch.id);
-  co_return answer;
+  co_return progress_json(*run);
 }
 
-net::awaitable<ApiResponse> BatchManager::progress(const std::string& id, const Principal& principal) {
+net::awaitable<BatchAnswer<json>> BatchManager::progress(const std::string& id, const Principal& principal) {
   if (auto it = runs_.find(id); it != runs_.end() && it->second->batch.principal == principal.name) {
-    co_return ApiResponse{200, progress_json(*it->second), {}};
+    co_return progress_json(*it->second);
   }
   auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
-  if (!row) co_return error_response(503, "state_unavailable", "batches cannot be read now");
-  if (!*row || (*row)->principal != principal.name) co_return error_response(404, "not_found", "no such batch");
+  if (!row) co_return unavailable("state_unavailable", "batches cannot be read now");
+  if (!*row || (*row)->principal != principal.name) co_return no_such_batch();
   auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
-  if (!items) co_return error_response(503, "state_unavailable", "batches cannot be read now");
+  if (!items) co_return unavailable("state_unavailable", "batches cannot be read now");
   Run view;
   view.batch = **row;
   view.items = std::move(*items);
@@ -673,11 +635,11 @@ net::awaitable<ApiResponse> BatchManager::progress(const std::string& id, const 
     view.cancelled += i.state == "cancelled" ? 1 : 0;
   }
   view.finished = view.batch.state != "running";
-  co_return ApiResponse{200, progress_json(view), {}};
+  co_return progress_json(view);
 }
 
-net::awaitable<ApiResponse> BatchManager::cancel(const ApiRequest& request, const std::string& id,
-                                                 const Principal& principal) {
+net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, const Principal& principal,
+                                                       const std::string& operator_id) {
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second->batch.principal != principal.name) {
     // Not running here: finished, unknown, or someone else's.
@@ -686,7 +648,7 @@ net::awaitable<ApiResponse> BatchManager::cancel(const ApiRequest& request, cons
   auto& run = *it->second;
   if (!run.cancel_requested && run.batch.state == "running") {
     run.cancel_requested = true;
-    audit::AuditRecord r = audit_base(&principal, request.operator_id);
+    audit::AuditRecord r = audit_base(&principal, operator_id);
     r.action = "batch.cancel";
     r.request_id = id;
     r.status = "requested";
@@ -702,46 +664,19 @@ net::awaitable<ApiResponse> BatchManager::cancel(const ApiRequest& request, cons
   }
   json j = progress_json(run);
   j["cancel_requested"] = true;
-  co_return ApiResponse{200, j, {}};
+  co_return j;
 }
 
-net::awaitable<ApiResponse> BatchManager::report(const std::string& id, const Principal& principal,
-                                                 const std::string& what, const std::string& format) {
-  BatchRow batch;
-  std::vector<BatchItem> items;
+net::awaitable<BatchAnswer<BatchView>> BatchManager::view(const std::string& id, const Principal& principal) {
   if (auto it = runs_.find(id); it != runs_.end() && it->second->batch.principal == principal.name) {
-    batch = it->second->batch;
-    items = it->second->items;
-  } else {
-    auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
-    if (!row) co_return error_response(503, "state_unavailable", "batches cannot be read now");
-    if (!*row || (*row)->principal != principal.name) co_return error_response(404, "not_found", "no such batch");
-    batch = **row;
-    auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
-    if (!stored) co_return error_response(503, "state_unavailable", "batches cannot be read now");
-    items = std::move(*stored);
+    co_return BatchView{it->second->batch, it->second->items};
   }
-  ApiResponse answer;
-  if (what == "changes") {
-    if (format == "csv") {
-      answer.content_type = "text/csv; charset=utf-8";
-      answer.raw_body = change_list_csv(items);
-    } else {
-      answer.body = change_list_json(batch.id, items);
-    }
-  } else {
-    const json stats = statistics_json(batch, items);
-    if (format == "csv") {
-      answer.content_type = "text/csv; charset=utf-8";
-      answer.raw_body = statistics_csv(stats);
-    } else if (format == "svg") {
-      answer.content_type = "image/svg+xml";
-      answer.raw_body = statistics_svg(stats, "Batch " + batch.id);
-    } else {
-      answer.body = stats;
-    }
-  }
-  co_return answer;
+  auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
+  if (!row) co_return unavailable("state_unavailable", "batches cannot be read now");
+  if (!*row || (*row)->principal != principal.name) co_return no_such_batch();
+  auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+  if (!stored) co_return unavailable("state_unavailable", "batches cannot be read now");
+  co_return BatchView{**row, std::move(*stored)};
 }
 
 }  // namespace hfv::broker

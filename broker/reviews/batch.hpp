@@ -1,9 +1,11 @@
 // BatchManager: periodic reviews in bulk (/v1/batches). A batch is a list of
 // households — given as NDJSON verification requests, or selected from the
 // review store as "every household due by DATE in these jurisdictions" —
-// each re-verified through the same path as an interactive request
-// (Service::verify_in_batch: consent, audit first, fan-out, signed report,
-// review record), then compared with the household's previous verification.
+// each re-verified through the same verifier as an interactive request
+// (broker/verification/verifier.hpp: consent, audit first, fan-out, signed
+// report, review record), then compared with the household's previous
+// verification. The /v1/batches endpoints are api/'s (broker/api/batches_api.cpp);
+// this class answers them with typed values.
 //
 // Promises:
 //  - Durable: a batch and all its items are written before 202 is answered;
@@ -25,8 +27,10 @@
 //    agency concurrency limit; while interactive requests are in flight the
 //    batch uses at most half of that, so interactive work is served first.
 //    Failed or timed-out sources halve the batch's concurrency (it grows
-//    back by one per clean household); 429/503 answers, agency timeouts and
-//    open circuit breakers also pause new work with exponential backoff.
+//    back by one per clean household); a verifier that is unavailable
+//    (audit or state database) and sources that failed as timeout, throttled
+//    or circuit open (FailureKind, common/records.hpp) also pause new work
+//    with exponential backoff.
 //
 // Threading: everything runs on the service's I/O thread; blocking store
 // calls go to the blocking pool.
@@ -39,23 +43,52 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "audit/audit_log.hpp"
 #include "broker/reviews/batch_review.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/store/review_store.hpp"
-#include "broker/api/service.hpp"
+#include "broker/verification/verifier.hpp"
 
 namespace hfv::broker {
 
+// Why a batch request was not answered; api/ gives each kind its status.
+struct BatchRefusal {
+  enum class Kind {
+    kInvalid,      // a field or line of the request (code, field name it)
+    kForbidden,    // a household outside the caller's jurisdictions
+    kTooLarge,     // more households than a batch may hold
+    kNotFound,     // no such batch of this caller
+    kUnavailable,  // the audit log or review database failed, or stopping
+  };
+  Kind kind = Kind::kInvalid;
+  std::string code;  // wire error code (docs/api.md "Errors")
+  std::string message;
+  std::string field;
+};
+template <class T>
+using BatchAnswer = std::variant<T, BatchRefusal>;
+
+// A batch and its items, as stored or as running now.
+struct BatchView {
+  BatchRow batch;
+  std::vector<BatchItem> items;
+};
+
 class BatchManager {
  public:
-  BatchManager(boost::asio::any_io_executor executor, Service& service, ReviewStore& store,
-               audit::AuditLog& audit, boost::asio::thread_pool& blocking, const Config& config);
+  // `other_requests`: requests the HTTP front is serving now (reads, status
+  // polls); while there are some, batches use half their share.
+  BatchManager(boost::asio::any_io_executor executor, Verifier& verifier,
+               std::function<std::size_t()> other_requests, ReviewStore& store, audit::AuditLog& audit,
+               boost::asio::thread_pool& blocking, const Config& config);
   ~BatchManager();
 
   // Resumes every batch left running. Call once, after the service is up.
@@ -65,9 +98,16 @@ class BatchManager {
   void stop();
   bool busy() const { return in_flight_members_ > 0; }
 
-  // Every path under /v1/batches (the caller has checked role and operator).
-  boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request, const Principal& principal,
-                                             const std::string& path);
+  // POST /v1/batches: the batch's progress once it is durable and started.
+  boost::asio::awaitable<BatchAnswer<nlohmann::json>> create(const Principal& principal,
+                                                             const std::string& operator_id,
+                                                             const std::string& body);
+  boost::asio::awaitable<BatchAnswer<nlohmann::json>> progress(const std::string& id, const Principal& principal);
+  // Stops starting households (durably); those in flight finish.
+  boost::asio::awaitable<BatchAnswer<nlohmann::json>> cancel(const std::string& id, const Principal& principal,
+                                                             const std::string& operator_id);
+  // The batch and its items, for the change list and statistics.
+  boost::asio::awaitable<BatchAnswer<BatchView>> view(const std::string& id, const Principal& principal);
 
   // Members' worth of agency capacity a batch may use (for docs and tests).
   std::size_t slots() const { return slots_; }
@@ -76,12 +116,6 @@ class BatchManager {
 
  private:
   struct Run;
-  boost::asio::awaitable<ApiResponse> create(const ApiRequest& request, const Principal& principal);
-  boost::asio::awaitable<ApiResponse> progress(const std::string& id, const Principal& principal);
-  boost::asio::awaitable<ApiResponse> cancel(const ApiRequest& request, const std::string& id,
-                                             const Principal& principal);
-  boost::asio::awaitable<ApiResponse> report(const std::string& id, const Principal& principal,
-                                             const std::string& what, const std::string& format);
   boost::asio::awaitable<void> drive(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position);
   boost::asio::awaitable<void> flush(std::shared_ptr<Run> run);
@@ -90,13 +124,10 @@ class BatchManager {
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;
   audit::AuditRecord audit_base(const Principal* principal, const std::string& operator_id) const;
-  // Blocking: the (verification id, outcome) of a report the audit log shows
-  // was issued for `case_id` by a verification this batch started.
-  Result<std::optional<std::pair<std::string, std::string>>> issued_in_batch(const std::string& batch_id,
-                                                                          const std::string& case_id) const;
 
   boost::asio::any_io_executor executor_;
-  Service& service_;
+  Verifier& verifier_;
+  std::function<std::size_t()> other_requests_;
   ReviewStore& store_;
   audit::AuditLog& audit_;
   boost::asio::thread_pool& blocking_;

@@ -1,6 +1,4 @@
 // Review logic for batches, kept apart from I/O so it is unit-testable:
-//  - review_record_of(): what a completed verification leaves for later
-//    reviews (broker/store/review_store.hpp);
 //  - detect_changes(): a re-verification compared with the household's
 //    previous one, each change with a severity for case workers;
 //  - change_list_*() and statistics_*(): a batch's change list (JSON, CSV,
@@ -18,20 +16,13 @@
 #include <vector>
 
 #include "broker/verification/request.hpp"
+#include "broker/verification/review_record.hpp"
 #include "broker/store/review_store.hpp"
 #include "common/date.hpp"
 #include "common/records.hpp"
 #include "policies/engine.hpp"
 
 namespace hfv::broker {
-
-// The request's members as JSON, in the request's own field names, so a
-// due-by review can send them again.
-nlohmann::json members_json(const std::vector<Member>& members);
-
-ReviewRecord review_record_of(const std::string& verification_id, const std::string& principal,
-                              const VerificationRequest& request, const policies::Decision& decision,
-                              const std::vector<SourceResult>& sources, const std::string& batch_id);
 
 // Severities, highest first in change lists.
 inline constexpr int kSeverityOutcome = 5;

@@ -218,6 +218,15 @@ Result<std::optional<ReviewRecord>> ReviewStore::find(const std::string& verific
   return std::optional(std::move(rows->front()));
 }
 
+Result<std::optional<ReviewRecord>> ReviewStore::issued_in_batch(const std::string& batch_id,
+                                                                 const std::string& case_id) {
+  auto rows = query_reviews("batch_id = ? AND case_id = ? AND issued = 1 ORDER BY seq DESC LIMIT 1;",
+                            {batch_id, case_id}, {});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ReviewRecord>();
+  return std::optional(std::move(rows->front()));
+}
+
 Result<std::optional<ReviewRecord>> ReviewStore::previous(const ReviewRecord& current) {
   auto rows = query_reviews(
       "issued = 1 AND principal = ? AND jurisdiction = ? AND case_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1;",

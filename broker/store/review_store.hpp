@@ -85,7 +85,7 @@ struct BatchItem {
   std::string state = "pending";  // pending | done | failed | cancelled
   std::int64_t attempt = 0;
   std::string verification_id;
-  std::int64_t http_status = 0;
+  std::int64_t http_status = 0;  // no longer written (0); kept for older databases
   std::string error;
   std::int64_t latency_ms = 0;
   std::string outcome;
@@ -112,6 +112,10 @@ class ReviewStore {
   Status drop_pending(const std::string& verification_id);
   Result<std::vector<ReviewRecord>> pending();
   Result<std::optional<ReviewRecord>> find(const std::string& verification_id);
+  // The issued record of case `case_id` verified by batch `batch_id`, if any
+  // (by the record's batch id column): a household whose report was issued
+  // before a crash, found after the restart settled its record.
+  Result<std::optional<ReviewRecord>> issued_in_batch(const std::string& batch_id, const std::string& case_id);
   // The latest record of the same household written before `before_seq`.
   Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current);
   // The latest record of every household of `principal` whose next_review is

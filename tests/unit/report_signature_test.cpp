@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "broker/api/service.hpp"
+#include "broker/verification/report_signature.hpp"
 #include "temp_dir.hpp"
 
 namespace b = hfv::broker;

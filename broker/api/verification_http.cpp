@@ -1,0 +1,83 @@
+#include "broker/api/verification_http.hpp"
+
+#include "broker/api/service_internal.hpp"
+
+namespace hfv::broker {
+
+using detail::error_response;
+
+unsigned http_status(RefusalReason reason) {
+  switch (reason) {
+    case RefusalReason::kInvalidField:
+    case RefusalReason::kInvalidJson:
+    case RefusalReason::kTooDeep:
+    case RefusalReason::kNoPolicy: return 400;
+    case RefusalReason::kJurisdictionNotAllowed:
+    case RefusalReason::kConsentNotFound:
+    case RefusalReason::kConsentRevoked:
+    case RefusalReason::kConsentNotYetValid:
+    case RefusalReason::kConsentExpired:
+    case RefusalReason::kConsentOtherCase:
+    case RefusalReason::kMemberNotCovered: return 403;
+    case RefusalReason::kIdempotencyConflict: return 409;
+  }
+  return 400;
+}
+
+std::string refusal_status_text(RefusalReason reason) {
+  return std::to_string(http_status(reason)) + " " + std::string(refusal_code(reason));
+}
+
+namespace {
+
+ApiResponse running_answer(const Outcome& o) {
+  ApiResponse r{202, {{"verification_id", o.verification_id}, {"status", "running"}}, {}};
+  r.headers.emplace_back("Location", "/v1/verifications/" + o.verification_id);
+  if (o.replay != Replay::kNew) r.headers.emplace_back("Retry-After", "1");  // found running: poll
+  return r;
+}
+
+ApiResponse unavailable_answer(const Outcome& o) {
+  ApiResponse r;
+  switch (o.unavailable) {
+    case Unavailable::kAudit: r = error_response(503, "audit_unavailable", o.message); break;
+    case Unavailable::kState: r = error_response(503, "state_unavailable", o.message); break;
+    case Unavailable::kInternal: r = error_response(500, "internal_error", o.message); break;
+  }
+  if (!o.verification_id.empty()) r.headers.emplace_back("X-HFV-Verification-Id", o.verification_id);
+  return r;
+}
+
+}  // namespace
+
+ApiResponse http_answer(const Outcome& o) {
+  switch (o.kind) {
+    case Outcome::Kind::kIssued:
+    case Outcome::Kind::kReplayed: {
+      ApiResponse r{200, o.report, {}};
+      r.headers.emplace_back("X-HFV-Verification-Id", o.verification_id);
+      if (o.replay == Replay::kRepeat) r.headers.emplace_back("X-HFV-Repeat-Of", o.verification_id);
+      return r;
+    }
+    case Outcome::Kind::kRunning: return running_answer(o);
+    case Outcome::Kind::kRefused: {
+      ApiResponse r = error_response(http_status(o.refusal.reason), std::string(refusal_code(o.refusal.reason)),
+                                     o.refusal.message, o.refusal.field);
+      if (!o.refusal_audited) r.body["audit"] = "unavailable";
+      return r;
+    }
+    case Outcome::Kind::kUnavailable: return unavailable_answer(o);
+    case Outcome::Kind::kCancelled:
+      // Found cancelled: gone for good (410). Cancelled now, because the
+      // caller left: nobody reads the answer; the status is for the access
+      // log only (nginx's 499 "client closed request").
+      return error_response(o.replay == Replay::kNew ? 499 : 410, "verification_cancelled", o.message);
+    case Outcome::Kind::kInterrupted:
+      return error_response(503, "verification_interrupted",
+                            "the broker restarted before this verification finished; submit it again");
+    case Outcome::Kind::kNotFound: return error_response(404, "not_found", "no such verification");
+  }
+  return error_response(500, "internal_error", "unknown outcome");
+}
+
+}  // namespace hfv::broker

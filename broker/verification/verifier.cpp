@@ -1,0 +1,570 @@
+#include "broker/verification/verifier.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <optional>
+
+#include "broker/ops/log.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/store/review_store.hpp"
+#include "broker/verification/report_signature.hpp"
+#include "broker/verification/request.hpp"
+#include "broker/verification/review_record.hpp"
+#include "common/async_event.hpp"
+#include "common/blocking_call.hpp"
+#include "common/id_number.hpp"
+#include "common/time.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::broker {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id) {
+  audit::AuditRecord r;
+  r.principal = principal.name;
+  r.operator_id = is_token(operator_id) ? operator_id : "";
+  for (const auto& j : principal.jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
+  return r;
+}
+
+// Counts an interactive verification from its parsing to its report (an
+// asynchronous one until its background part ends).
+class Verifier::InteractiveMark {
+ public:
+  explicit InteractiveMark(std::shared_ptr<Activity> a) : activity_(std::move(a)) { ++activity_->interactive; }
+  ~InteractiveMark() {
+    --activity_->interactive;
+    activity_->last_interactive_end = std::chrono::steady_clock::now();
+  }
+  InteractiveMark(const InteractiveMark&) = delete;
+  InteractiveMark& operator=(const InteractiveMark&) = delete;
+
+ private:
+  std::shared_ptr<Activity> activity_;
+};
+
+// Everything a verification needs once every check has passed.
+struct Verifier::Accepted {
+  VerificationRequest request;
+  std::string id;
+  std::shared_ptr<const policies::PolicySet> policy_set;  // held: a reload cannot change rules mid-way
+  const policies::JurisdictionPolicy* policy = nullptr;
+  StoredAuthorization auth;
+  std::vector<std::string> pseudonyms;
+  std::vector<Source> asked;
+  audit::AuditRecord base;
+  std::string batch_id;                  // non-empty for a batch household
+  std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
+  std::shared_ptr<InteractiveMark> interactive;
+};
+
+namespace {
+
+// Keyed digest of what makes two verifications "the same household check".
+std::string household_key(const VerificationRequest& v, std::vector<std::string> pseudonyms) {
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  crypto::Sha256 h;
+  h.update("hfv-household/v1").update(v.programme).update("|").update(v.jurisdiction).update("|");
+  h.update(policies::area_name(v.area)).update("|").update(v.reference_date.to_string());
+  for (const auto& p : pseudonyms) h.update("|").update(p);
+  return crypto::to_hex(h.finish());
+}
+
+// What a verification.read record says about why a stored answer was read.
+std::string_view replay_name(Replay how) {
+  switch (how) {
+    case Replay::kIdempotent: return "idempotent_replay";
+    case Replay::kRepeat: return "repeat_within_window";
+    case Replay::kRead: return "get";
+    case Replay::kNew: break;
+  }
+  return "get";
+}
+
+// The report store keeps the HTTP status a finished verification was
+// answered with (200: a report; otherwise the stored error body).
+constexpr long kStoredReport = 200;
+constexpr long kStoredWithheld = 503;
+
+}  // namespace
+
+std::string_view refusal_code(RefusalReason reason) {
+  switch (reason) {
+    case RefusalReason::kInvalidField: return "invalid_field";
+    case RefusalReason::kInvalidJson: return "invalid_json";
+    case RefusalReason::kTooDeep: return "too_deep";
+    case RefusalReason::kJurisdictionNotAllowed: return "jurisdiction_not_allowed";
+    case RefusalReason::kNoPolicy: return "no_policy";
+    case RefusalReason::kConsentNotFound: return "consent_not_found";
+    case RefusalReason::kConsentRevoked: return "consent_revoked";
+    case RefusalReason::kConsentNotYetValid: return "consent_not_yet_valid";
+    case RefusalReason::kConsentExpired: return "consent_expired";
+    case RefusalReason::kConsentOtherCase: return "consent_other_case";
+    case RefusalReason::kMemberNotCovered: return "member_not_covered";
+    case RefusalReason::kIdempotencyConflict: return "idempotency_conflict";
+  }
+  return "invalid_field";
+}
+
+RefusalReason refusal_reason(std::string_view code) {
+  for (int i = 0; i <= static_cast<int>(RefusalReason::kIdempotencyConflict); ++i) {
+    const auto reason = static_cast<RefusalReason>(i);
+    if (refusal_code(reason) == code) return reason;
+  }
+  return RefusalReason::kInvalidField;
+}
+
+std::string_view outcome_kind_name(Outcome::Kind kind) {
+  switch (kind) {
+    case Outcome::Kind::kIssued: return "issued";
+    case Outcome::Kind::kReplayed: return "replayed";
+    case Outcome::Kind::kRunning: return "running";
+    case Outcome::Kind::kRefused: return "refused";
+    case Outcome::Kind::kUnavailable: return "unavailable";
+    case Outcome::Kind::kCancelled: return "cancelled";
+    case Outcome::Kind::kInterrupted: return "interrupted";
+    case Outcome::Kind::kNotFound: return "not_found";
+  }
+  return "unavailable";
+}
+
+Verifier::Verifier(VerifierParts parts) : parts_(std::move(parts)) {}
+Verifier::~Verifier() = default;
+
+std::string Verifier::pseudonym(const std::string& id_number) const {
+  return crypto::to_hex(crypto::hmac_sha256(parts_.pseudonym_key.bytes(), id_number));
+}
+
+net::awaitable<Outcome> Verifier::refuse(const VerifyCall& call, RefusalReason reason, std::string message,
+                                         std::string field) {
+  audit::AuditRecord r = caller_record(*call.principal, call.operator_id);
+  r.action = "request.refused";
+  r.status = parts_.refusal_status != nullptr ? parts_.refusal_status(reason) : std::string(refusal_code(reason));
+  r.detail = call.what + (field.empty() ? "" : " field=" + field);
+  // A refusal queries nobody, so it is answered even if it cannot be
+  // audited; the failure to audit is what the operator must then see.
+  std::vector<audit::AuditRecord> rows;
+  rows.push_back(std::move(r));
+  const bool audited = bool(co_await parts_.audit->append(std::move(rows)));
+  co_return Outcome::refused(Refusal{reason, std::move(field), std::move(message)}, audited);
+}
+
+net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const std::vector<adapters::MemberQuery>& queries,
+                                                            const std::vector<Source>& sources,
+                                                            adapters::Deadline deadline) {
+  auto executor = co_await net::this_coro::executor;
+  std::vector<SourceResult> results(queries.size() * sources.size());
+  std::size_t remaining = results.size();
+  AsyncEvent all_done(executor);
+  if (remaining == 0) all_done.set();
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    for (std::size_t s = 0; s < sources.size(); ++s) {
+      const std::size_t slot = q * sources.size() + s;
+      adapters::Adapter* adapter = parts_.adapters.at(sources[s]).get();
+      results[slot].member_index = queries[q].member_index;
+      results[slot].source = sources[s];
+      net::co_spawn(
+          executor,
+          [&, adapter, slot, q]() -> net::awaitable<void> {
+            results[slot] = co_await adapter->query(queries[q], deadline);
+          },
+          [&, slot](std::exception_ptr failure) {
+            if (failure) {  // an adapter bug must not look like an answer
+              results[slot].status = SourceStatus::kError;
+              results[slot].failure = FailureKind::kInternal;
+              results[slot].detail = "internal error in adapter";
+              results[slot].records = {};
+            }
+            // Ended by the verification's deadline (the transfer or the wait
+            // for a slot was cut off there, a few ms of timer slack allowed):
+            // audited and reported as cancelled.
+            if (results[slot].status == SourceStatus::kTimeout &&
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
+              results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
+            }
+            if (--remaining == 0) all_done.set();
+          });
+    }
+  }
+  co_await all_done.wait();
+  co_return results;
+}
+
+net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
+  const Date today = Date::today_utc();
+  const Principal& principal = *call.principal;
+  std::shared_ptr<InteractiveMark> interactive;
+  if (call.batch_id.empty()) interactive = std::make_shared<InteractiveMark>(activity_);
+  if (!call.idempotency_key.empty() && !is_token(call.idempotency_key)) {
+    co_return co_await refuse(call, RefusalReason::kInvalidField, "must be 1-64 characters of A-Z a-z 0-9 . _ : -",
+                              "Idempotency-Key");
+  }
+  auto body = parse_json_body(call.body);
+  if (auto* e = std::get_if<FieldError>(&body)) {
+    co_return co_await refuse(call, refusal_reason(e->code), e->message, e->field);
+  }
+  auto parsed = parse_verification_request(std::get<json>(body), today);
+  if (auto* e = std::get_if<FieldError>(&parsed)) {
+    co_return co_await refuse(call, refusal_reason(e->code), e->message, e->field);
+  }
+  auto accepted = std::make_shared<Accepted>();
+  Accepted& a = *accepted;
+  a.request = std::get<VerificationRequest>(std::move(parsed));
+  const auto& v = a.request;
+  if (!parts_.divisions->contains(v.jurisdiction)) {
+    co_return co_await refuse(call, RefusalReason::kInvalidField, "is not a GB/T 2260 division code", "jurisdiction");
+  }
+  if (!principal.covers(v.jurisdiction)) {
+    co_return co_await refuse(call, RefusalReason::kJurisdictionNotAllowed,
+                              "this caller may not verify households in jurisdiction " + v.jurisdiction,
+                              "jurisdiction");
+  }
+  a.policy_set = parts_.policies;
+  auto policy = a.policy_set->find(v.jurisdiction);
+  if (!policy) co_return co_await refuse(call, RefusalReason::kNoPolicy, policy.error().message, "jurisdiction");
+  a.policy = *policy;
+  for (const auto& m : v.members) a.pseudonyms.push_back(pseudonym(m.id_number));
+  auto auth = co_await run_blocking(*parts_.blocking, [&] {
+    return parts_.consent->find(v.authorization_id, principal.name);
+  });
+  if (!auth) co_return Outcome::unavailable_because(Unavailable::kState, "authorizations cannot be read now");
+  if (!*auth) {
+    co_return co_await refuse(call, RefusalReason::kConsentNotFound, "no such authorization for this caller",
+                              "authorization_id");
+  }
+  if (auto problem = check_consent(**auth, v.case_id, a.pseudonyms, today)) {
+    co_return co_await refuse(call, refusal_reason(problem->code), problem->message, problem->field);
+  }
+  a.auth = std::move(**auth);
+
+  // Idempotency: the same key from the same caller gets the same answer.
+  StoredVerification row;
+  row.principal = principal.name;
+  row.idempotency_key = call.idempotency_key;
+  row.request_sha256 = crypto::to_hex(crypto::sha256(call.body));
+  row.household_key = household_key(v, a.pseudonyms);
+  row.created_unix = unix_seconds_now();
+  if (!row.idempotency_key.empty()) {
+    auto earlier = co_await run_blocking(*parts_.blocking, [&] {
+      return parts_.reports->find_by_key(principal.name, row.idempotency_key);
+    });
+    if (!earlier) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
+    if (*earlier) {
+      if ((*earlier)->request_sha256 != row.request_sha256) {
+        co_return co_await refuse(call, RefusalReason::kIdempotencyConflict,
+                                  "this Idempotency-Key was used for a different request", "Idempotency-Key");
+      }
+      co_return co_await answer_stored(principal, call.operator_id, **earlier, Replay::kIdempotent);
+    }
+  }
+  // Fair use: a recent report of the same household is returned again
+  // unless the caller forces a new verification.
+  if (!v.force && parts_.config->repeat_window.count() > 0) {
+    const auto since =
+        row.created_unix - std::chrono::duration_cast<std::chrono::seconds>(parts_.config->repeat_window).count();
+    auto recent = co_await run_blocking(*parts_.blocking, [&] {
+      return parts_.reports->latest_done(principal.name, row.household_key, since);
+    });
+    if (!recent) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
+    if (*recent) co_return co_await answer_stored(principal, call.operator_id, **recent, Replay::kRepeat);
+  }
+
+  // Which agencies are asked: configured here and allowed by the authorisation.
+  for (Source s : kAllSources) {
+    if (parts_.adapters.contains(s) && a.auth.allows(s)) a.asked.push_back(s);
+  }
+  a.id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
+  row.id = a.id;
+  a.base = caller_record(principal, call.operator_id);
+  a.base.request_id = a.id;
+  a.base.case_id = v.case_id;
+  a.base.authorization_id = v.authorization_id;
+  a.base.programme = v.programme;
+  a.base.jurisdiction = v.jurisdiction;
+  a.batch_id = call.batch_id;
+
+  // Durable before anyone is asked: the request, and each person it reads.
+  std::vector<audit::AuditRecord> before;
+  audit::AuditRecord head = a.base;
+  head.action = "verification.request";
+  head.status = "accepted";
+  std::string asked_names;
+  for (Source s : a.asked) asked_names += (asked_names.empty() ? "" : ",") + std::string(source_name(s));
+  head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names +
+                (v.force ? " forced" : "") + (v.async ? " async" : "") +
+                (a.batch_id.empty() ? "" : " batch=" + a.batch_id);  // for supervisors (docs/api.md)
+  before.push_back(head);
+  for (const auto& p : a.pseudonyms) {
+    audit::AuditRecord subject = a.base;
+    subject.action = "verification.subject";
+    subject.member = p;
+    subject.status = "to_query";
+    before.push_back(std::move(subject));
+  }
+  // The running verification goes into the state database at the same time
+  // (it lets a retry with the same Idempotency-Key find it).
+  auto executor = co_await net::this_coro::executor;
+  auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
+  const auto appended = co_await parts_.audit->append(std::move(before));
+  const bool audited = bool(appended);
+  const Status stored = co_await storing.get();
+  if (!audited) {
+    Outcome refused = Outcome::unavailable_because(Unavailable::kAudit,
+                                                   "the audit log cannot be written, so no agency is queried");
+    if (stored) {
+      const std::string text = json{{"error", "audit_unavailable"}, {"message", refused.message}}.dump();
+      (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, kStoredWithheld, text); });
+    }
+    co_return refused;
+  }
+  if (!stored) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be stored now");
+
+  a.interactive = std::move(interactive);
+  if (!v.async) {
+    a.cancel = call.cancel;
+    co_return co_await execute(accepted);
+  }
+  // Asynchronous: answer now, finish in the background on this executor.
+  ++activity_->background;
+  net::co_spawn(executor, execute(accepted), [activity = activity_](std::exception_ptr, Outcome) {
+    --activity->background;
+  });
+  Outcome running;
+  running.kind = Outcome::Kind::kRunning;
+  running.verification_id = a.id;
+  co_return running;
+}
+
+net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, const std::string& operator_id,
+                                                const StoredVerification& stored, Replay how) {
+  // Reading a stored report is an access too.
+  audit::AuditRecord r = caller_record(principal, operator_id);
+  r.action = "verification.read";
+  r.request_id = stored.id;
+  r.status = stored.state;
+  r.detail = replay_name(how);
+  std::vector<audit::AuditRecord> rows;
+  rows.push_back(std::move(r));
+  if (!co_await parts_.audit->append(std::move(rows))) {
+    co_return Outcome::unavailable_because(Unavailable::kAudit, "the audit log cannot be written");
+  }
+  Outcome o;
+  o.replay = how;
+  o.verification_id = stored.id;
+  if (stored.state == "running") {
+    o.kind = Outcome::Kind::kRunning;
+    co_return o;
+  }
+  if (stored.state == "cancelled") {
+    o.kind = Outcome::Kind::kCancelled;
+    o.message = "the caller disconnected before the report was issued; no report exists";
+    co_return o;
+  }
+  if (stored.state == "interrupted") {
+    o.kind = Outcome::Kind::kInterrupted;
+    co_return o;
+  }
+  json body = json::parse(stored.response, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    co_return Outcome::unavailable_because(Unavailable::kInternal, "stored answer is unreadable", stored.id);
+  }
+  if (stored.http_status != kStoredReport) {  // withheld: the audit log could not be written
+    co_return Outcome::unavailable_because(
+        body.value("error", "") == "audit_unavailable" ? Unavailable::kAudit : Unavailable::kState,
+        body.value("message", "no report was issued"), stored.id);
+  }
+  o.kind = Outcome::Kind::kReplayed;
+  o.report = std::move(body);
+  co_return o;
+}
+
+net::awaitable<Outcome> Verifier::read(const Principal& principal, const std::string& operator_id,
+                                       const std::string& id) {
+  auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find(id, principal.name); });
+  if (!found) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
+  if (!*found) {
+    Outcome none;
+    none.kind = Outcome::Kind::kNotFound;
+    co_return none;
+  }
+  co_return co_await answer_stored(principal, operator_id, **found, Replay::kRead);
+}
+
+// The caller disconnected while the agencies were being asked: their
+// outstanding queries were cut (HttpClient, AgencyGuard) and no report is
+// made for nobody. What was asked is audited — answers that came in time
+// with their status and evidence digest, the cut queries as "cancelled" —
+// with the verification's end, and its Idempotency-Key is let go so the
+// caller's retry runs anew.
+net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::AuditRecord> rows) {
+  audit::AuditRecord end = a.base;
+  end.action = "verification.cancelled";
+  end.status = "cancelled";
+  end.detail = a.cancel->reason() + "; no report issued";
+  rows.push_back(std::move(end));
+  if (!co_await parts_.audit->append(std::move(rows))) {
+    log_event(LogLevel::kError, "audit_failed", {{"verification_id", a.id}, {"action", "verification.cancelled"}});
+  }
+  if (!co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->cancel(a.id); })) {
+    log_event(LogLevel::kError, "state_failed", {{"verification_id", a.id}, {"action", "cancel"}});
+  }
+  Outcome o;
+  o.kind = Outcome::Kind::kCancelled;
+  o.verification_id = a.id;
+  o.message = "the caller disconnected; no report was issued";
+  co_return o;
+}
+
+net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
+  Accepted& a = *accepted;
+  const VerificationTimer timer(parts_.metrics);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<adapters::MemberQuery> queries;
+  for (std::size_t i = 0; i < a.request.members.size(); ++i) {
+    queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
+                       a.id + "-" + std::to_string(i), a.cancel});
+  }
+  const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification_deadline;
+  std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
+  observe_fan_out(parts_.metrics, results);
+
+  std::vector<audit::AuditRecord> after;
+  for (const auto& r : results) {
+    audit::AuditRecord q = a.base;
+    q.action = "agency.query";
+    q.member = a.pseudonyms[r.member_index];
+    q.source = std::string(source_name(r.source));
+    q.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
+    q.latency_ms = r.latency.count();
+    q.digest = r.evidence_sha256;
+    q.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
+    after.push_back(std::move(q));
+  }
+  if (a.cancel != nullptr && a.cancel->cancelled()) co_return co_await call_off(a, std::move(after));
+  // Sources not asked are part of the picture too: denied by the
+  // authorisation, or not configured in this deployment.
+  for (std::size_t i = 0; i < a.request.members.size(); ++i) {
+    for (Source s : kAllSources) {
+      if (std::find(a.asked.begin(), a.asked.end(), s) != a.asked.end()) continue;
+      SourceResult r;
+      r.member_index = i;
+      r.source = s;
+      if (!a.auth.allows(s)) {
+        r.status = SourceStatus::kDenied;
+        r.detail = "not allowed by the authorization";
+      } else {
+        r.status = SourceStatus::kError;
+        r.failure = FailureKind::kNotConfigured;
+        r.detail = "no adapter configured for this agency";
+      }
+      results.push_back(std::move(r));
+    }
+  }
+
+  policies::HouseholdInput input;
+  input.member_count = a.request.members.size();
+  for (const auto& m : a.request.members) {
+    input.members.push_back({*id_birth_date(m.id_number), m.relation, m.disability_grade, m.disability_kind,
+                             m.serious_illness, m.employed, m.labour_capacity});
+  }
+  input.area = a.request.area;
+  input.reference_date = a.request.reference_date;
+  input.programme = a.request.programme;
+  input.sources = results;
+  const policies::Decision decision = policies::evaluate(*a.policy, input);
+
+  // What later reviews compare against (broker/store/review_store.hpp): written
+  // pending, while the report is assembled and signed, and durable before
+  // the report is issued, so a crash between the audit and the report store
+  // cannot lose it; marked issued once audited. A failure here costs only
+  // the next review its comparison: logged, not answered.
+  auto executor = co_await net::this_coro::executor;
+  const bool reviewing = parts_.reviews != nullptr;
+  std::optional<BlockingCall<Status>> review_pending;
+  if (reviewing) {
+    ReviewRecord review = review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
+    review.latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    review_pending.emplace(start_blocking(*parts_.blocking, executor, [this, review = std::move(review)] {
+      return parts_.reviews->record_pending(review);
+    }));
+  }
+
+  json report = {{"verification_id", a.id},
+                 {"case_id", a.request.case_id},
+                 {"programme", a.request.programme},
+                 {"jurisdiction", a.request.jurisdiction},
+                 {"area", std::string(policies::area_name(a.request.area))},
+                 {"reference_date", a.request.reference_date.to_string()},
+                 {"authorization_id", a.request.authorization_id},
+                 {"generated_at", utc_timestamp_now()}};
+  report.update(policies::decision_json(decision));
+  json sources = json::array();
+  const auto breakers = adapters::breaker_states(parts_.adapters);  // as the report is assembled
+  Outcome issued_outcome;
+  for (const auto& r : results) {
+    json s = {{"member", mask_id_number(a.request.members[r.member_index].id_number)},
+              {"member_index", r.member_index},
+              {"source", std::string(source_name(r.source))},
+              {"status", std::string(status_name(r.status))},
+              {"attempts", r.attempts}};
+    if (!r.received_at.empty()) s["received_at"] = r.received_at;
+    if (r.attempts > 0) s["latency_ms"] = r.latency.count();
+    if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
+    if (!r.detail.empty()) s["detail"] = r.detail;
+    const auto breaker = breakers.find(std::string(source_name(r.source)));
+    if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
+    sources.push_back(std::move(s));
+    if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) {
+      issued_outcome.failed_sources.push_back({r.source, r.failure});
+    }
+  }
+  report["sources"] = sources;
+  sign_report(report, *parts_.signer);
+
+  if (review_pending && !co_await review_pending->get()) {
+    log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  }
+
+  // One append for what each agency answered and the report issued: one
+  // group commit after the fan-out, not two.
+  audit::AuditRecord issued = a.base;
+  issued.action = "verification.report";
+  issued.status = "issued";
+  issued.outcome = report["outcome"].get<std::string>();
+  issued.digest = crypto::to_hex(crypto::sha256(canonical_report(report)));
+  after.push_back(std::move(issued));
+  if (!co_await parts_.audit->append(std::move(after))) {
+    Outcome withheld = Outcome::unavailable_because(
+        Unavailable::kAudit, "the audit log cannot be written; report withheld", a.id);
+    const std::string text = json{{"error", "audit_unavailable"}, {"message", withheld.message}}.dump();
+    (void)co_await run_blocking(*parts_.blocking, [&] {
+      if (reviewing) (void)parts_.reviews->drop_pending(a.id);
+      return parts_.reports->finish(a.id, kStoredWithheld, text);
+    });
+    co_return withheld;
+  }
+  // The review record and the report are stored at the same time (two
+  // databases, two pool threads).
+  std::optional<BlockingCall<Status>> marking;
+  if (reviewing) {
+    marking.emplace(start_blocking(*parts_.blocking, executor, [this, id = a.id] { return parts_.reviews->mark_issued(id); }));
+  }
+  auto saving = start_blocking(*parts_.blocking, executor,
+                               [this, id = a.id, text = report.dump()] { return parts_.reports->finish(id, kStoredReport, text); });
+  const Status saved = co_await saving.get();
+  if (marking && !co_await marking->get()) {
+    log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
+  }
+  if (!saved) co_return Outcome::unavailable_because(Unavailable::kState, "the report could not be stored", a.id);
+  issued_outcome.kind = Outcome::Kind::kIssued;
+  issued_outcome.verification_id = a.id;
+  issued_outcome.report = std::move(report);
+  co_return issued_outcome;
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,141 @@
+// Verifier: one household's verification, start to signed report. Both the
+// HTTPS front (POST /v1/verifications, broker/api/) and periodic reviews
+// (broker/reviews/batch.hpp) go through it; it answers with an Outcome
+// (broker/verification/outcome.hpp), never with HTTP.
+//
+// The order of a verification is the broker's core promise:
+//   1. every field valid; the division code known and inside the caller's
+//      jurisdictions; a policy for it; the authorisation found, in force,
+//      for this case and every member
+//   2. the Idempotency-Key and the fair-use window: a stored answer is
+//      returned (an audited read), nobody is asked
+//   3. the request's audit record, and one per person read, are durable
+//   4. only then: one query per member per allowed source, in parallel
+//   5. one audit record per query; evaluation; signed report; report audited
+//      in the same append; then the report and review record are stored
+// Any refusal at step 1 queries nobody and is itself audited. The caller's
+// role and operator header are checked before (broker/api/routes.hpp).
+//
+// Threading: verify() and read() run on the I/O thread that owns the
+// adapters' HTTP client; blocking store calls go to the `blocking` pool.
+#pragma once
+
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/registry.hpp"
+#include "audit/audit_log.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/ops/divisions.hpp"
+#include "broker/store/report_store.hpp"
+#include "broker/verification/consent.hpp"
+#include "broker/verification/outcome.hpp"
+#include "common/cancellation.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/keys.hpp"
+#include "policies/engine.hpp"
+
+namespace hfv::broker {
+
+class Metrics;
+class ReviewStore;
+
+struct VerifierParts {
+  const Config* config = nullptr;
+  std::shared_ptr<const policies::PolicySet> policies;
+  const DivisionCodes* divisions = nullptr;
+  adapters::AdapterSet adapters;
+  audit::AuditLog* audit = nullptr;
+  ConsentStore* consent = nullptr;
+  ReportStore* reports = nullptr;
+  const crypto::Ed25519Signer* signer = nullptr;
+  crypto::SecretKey pseudonym_key;
+  boost::asio::thread_pool* blocking = nullptr;
+  Metrics* metrics = nullptr;      // optional (broker/ops/metrics.hpp): nothing counted when null
+  ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
+  // How a refusal reads in its audit record's status ("403 consent_expired",
+  // docs/audit-log-format.md). The number is HTTP's, so api/ supplies it.
+  std::string (*refusal_status)(RefusalReason) = nullptr;
+};
+
+// One request to verify a household.
+struct VerifyCall {
+  const Principal* principal = nullptr;  // authenticated; never null
+  std::string operator_id;               // audited as the operator (checked by the caller)
+  std::string what;             // what the caller was doing, first in a refusal's audit detail
+  std::string body;             // the verification request, JSON (docs/api.md)
+  std::string idempotency_key;  // optional; 1-64 token characters
+  std::string batch_id;         // a batch household (broker/reviews/batch.hpp); empty: interactive
+  // Fired when the caller leaves while a synchronous verification runs; null
+  // when nobody watches.
+  std::shared_ptr<Cancellation> cancel;
+};
+
+// The audit record every access by `principal` starts from: who, for which
+// centre (its jurisdictions), through which operator.
+audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id);
+
+class Verifier {
+ public:
+  explicit Verifier(VerifierParts parts);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  boost::asio::awaitable<Outcome> verify(VerifyCall call);
+  // A stored verification of this caller by id (an audited read).
+  boost::asio::awaitable<Outcome> read(const Principal& principal, const std::string& operator_id,
+                                       const std::string& id);
+
+  // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
+  std::string pseudonym(const std::string& id_number) const;
+
+  // Replaces the policies (call on the I/O thread); verifications already
+  // running keep the set they started with.
+  void set_policies(std::shared_ptr<const policies::PolicySet> policies) { parts_.policies = std::move(policies); }
+  const policies::PolicySet& policies() const { return *parts_.policies; }
+  // The agencies' adapters, for /metrics (breaker states, counters).
+  const adapters::AdapterSet& adapters() const { return parts_.adapters; }
+
+  // Interactive verifications (not batch households) running now, and when
+  // the last one ended: batches yield to them.
+  std::size_t interactive_in_flight() const { return activity_->interactive; }
+  std::chrono::steady_clock::time_point last_interactive_end() const { return activity_->last_interactive_end; }
+  // Asynchronous verifications still running after their 202: a graceful
+  // stop waits for them.
+  std::size_t background_in_flight() const { return activity_->background; }
+
+ private:
+  struct Accepted;
+  // Counters shared with running coroutines, not owned by the Verifier
+  // alone: a coroutine frame destroyed with the io_context after the
+  // Verifier still finds them.
+  struct Activity {
+    std::size_t interactive = 0;
+    std::size_t background = 0;
+    std::chrono::steady_clock::time_point last_interactive_end{};
+  };
+  class InteractiveMark;
+
+  boost::asio::awaitable<Outcome> refuse(const VerifyCall& call, RefusalReason reason, std::string message,
+                                         std::string field);
+  boost::asio::awaitable<Outcome> execute(std::shared_ptr<Accepted> accepted);
+  boost::asio::awaitable<Outcome> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows);
+  boost::asio::awaitable<Outcome> answer_stored(const Principal& principal, const std::string& operator_id,
+                                                const StoredVerification& stored, Replay how);
+  boost::asio::awaitable<std::vector<SourceResult>> fan_out(const std::vector<adapters::MemberQuery>& queries,
+                                                            const std::vector<Source>& sources,
+                                                            adapters::Deadline deadline);
+
+  VerifierParts parts_;
+  std::shared_ptr<Activity> activity_ = std::make_shared<Activity>();
+};
+
+}  // namespace hfv::broker

@@ -1,0 +1,428 @@
+// The verifier and the batch runner built in-process: real SQLCipher audit
+// log and stores in a temporary directory, real policies and division codes,
+// and in-process test adapters (TestAdapter below: no HTTP) that record
+// when they were asked. The same paths are tested through real processes
+// and the agency simulator in tests/integration/ and tests/batch/.
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <map>
+#include <optional>
+
+#include "audit/audit_log.hpp"
+#include "broker/ops/divisions.hpp"
+#include "broker/reviews/batch.hpp"
+#include "broker/store/review_store.hpp"
+#include "broker/verification/report_signature.hpp"
+#include "broker/verification/verifier.hpp"
+#include "common/async_event.hpp"
+#include "policies/policy.hpp"
+#include "temp_dir.hpp"
+
+namespace b = hfv::broker;
+namespace net = boost::asio;
+using hfv::Date;
+using hfv::FailureKind;
+using hfv::Source;
+using hfv::SourceResult;
+using hfv::SourceStatus;
+using nlohmann::json;
+
+namespace {
+
+// An agency in-process: answers "not found" or the failure it is told to,
+// after an optional delay that a cancellation cuts short.
+class TestAdapter : public hfv::adapters::Adapter {
+ public:
+  TestAdapter(Source source, const hfv::audit::AuditLog& audit) : source_(source), audit_(audit) {}
+  Source source() const override { return source_; }
+  net::awaitable<SourceResult> query(const hfv::adapters::MemberQuery& member,
+                                     hfv::adapters::Deadline /*deadline*/) override {
+    ++queries;
+    audit_seq_at_query.push_back(audit_.last_seq());
+    started_at.push_back(std::chrono::steady_clock::now());
+    SourceResult r;
+    r.member_index = member.member_index;
+    r.source = source_;
+    r.attempts = 1;
+    if (delay.count() > 0) {
+      net::steady_timer timer(co_await net::this_coro::executor, delay);
+      const auto registration = hfv::on_cancel(member.cancel.get(), [&timer] { timer.cancel(); });
+      if (on_started) on_started();
+      boost::system::error_code ec;
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (member.cancel != nullptr && member.cancel->cancelled()) {
+        r.status = SourceStatus::kError;
+        r.failure = FailureKind::kCancelled;
+        r.cancelled = true;
+        r.detail = "cancelled";
+        co_return r;
+      }
+    }
+    r.status = failure == FailureKind::kNone ? SourceStatus::kNotFound : SourceStatus::kError;
+    r.failure = failure;
+    if (failure != FailureKind::kNone) r.detail = std::string(hfv::failure_kind_name(failure));
+    co_return r;
+  }
+
+  FailureKind failure = FailureKind::kNone;
+  std::chrono::milliseconds delay{0};
+  std::function<void()> on_started;
+  int queries = 0;
+  std::vector<std::int64_t> audit_seq_at_query;
+  std::vector<std::chrono::steady_clock::time_point> started_at;
+
+ private:
+  Source source_;
+  const hfv::audit::AuditLog& audit_;
+};
+
+// The value of a Result that must be there.
+template <class T>
+T take(hfv::Result<T> r) {
+  REQUIRE(r);
+  return std::move(*r);
+}
+
+std::string refusal_status(b::RefusalReason reason) { return "refused " + std::string(b::refusal_code(reason)); }
+
+constexpr const char* kApplicant = "230102197503120016";
+constexpr const char* kSpouse = "230102197808050020";
+
+// Everything a Verifier needs, in a temporary directory.
+struct Fixture {
+  hfv::testing::TempDir dir{"hfv-verifier"};
+  net::io_context io{1};
+  net::thread_pool blocking{1};
+  b::Config config;
+  b::DivisionCodes divisions = take(b::DivisionCodes::load(HFV_SOURCE_DIR "/broker/data/divisions"));
+  std::unique_ptr<hfv::audit::AuditLog> audit =
+      take(hfv::audit::AuditLog::open(dir.path / "audit.db", hfv::crypto::SecretKey::random()));
+  hfv::crypto::SecretKey state_key = hfv::crypto::SecretKey::random();
+  std::unique_ptr<b::ConsentStore> consent = take(b::ConsentStore::open(dir.path / "state.db", state_key));
+  std::unique_ptr<b::ReportStore> reports = take(b::ReportStore::open(dir.path / "state.db", state_key));
+  std::unique_ptr<b::ReviewStore> reviews =
+      take(b::ReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random()));
+  hfv::crypto::Ed25519Signer signer = hfv::crypto::Ed25519Signer::from_seed(std::array<std::uint8_t, 32>{7});
+  TestAdapter* bank = nullptr;  // owned by the verifier
+  TestAdapter* tax = nullptr;
+  std::unique_ptr<b::Verifier> verifier;
+  const b::Principal* principal = nullptr;
+  std::map<std::string, std::string> authorizations;  // case id -> authorisation id
+
+  Fixture() {
+    b::Principal harbin;
+    harbin.name = "harbin-case";
+    harbin.certificate_cn = "harbin-case";
+    harbin.jurisdictions = {"2301"};
+    config.principals.push_back(harbin);
+    config.repeat_window = std::chrono::hours(0);
+    config.batch_output_dir = dir.path / "batches";
+    principal = config.principal_for_name("harbin-case");
+
+    b::VerifierParts parts;
+    parts.config = &config;
+    parts.policies = std::make_shared<const hfv::policies::PolicySet>(
+        take(hfv::policies::PolicySet::load_dir(HFV_SOURCE_DIR "/policies/data")));
+    parts.divisions = &divisions;
+    for (Source s : hfv::kAllSources) {  // every agency, so none is "not configured"
+      auto adapter = std::make_unique<TestAdapter>(s, *audit);
+      if (s == Source::kBank) bank = adapter.get();
+      if (s == Source::kTax) tax = adapter.get();
+      parts.adapters.emplace(s, std::move(adapter));
+    }
+    parts.audit = audit.get();
+    parts.consent = consent.get();
+    parts.reports = reports.get();
+    parts.signer = &signer;
+    parts.pseudonym_key = hfv::crypto::SecretKey::random();
+    parts.blocking = &blocking;
+    parts.reviews = reviews.get();
+    parts.refusal_status = &refusal_status;
+    verifier = std::make_unique<b::Verifier>(std::move(parts));
+
+    for (const char* case_id : {"HRB-1", "HRB-2"}) {
+      b::AuthorizationRequest auth;
+      auth.case_id = case_id;
+      auth.members = {kApplicant, kSpouse};
+      auth.all_categories = true;
+      auth.valid_from = Date::today_utc().add_months(-1);
+      auth.valid_until = Date::today_utc().add_months(1);
+      auth.form_sha256 = std::string(64, 'a');
+      auto stored = consent->insert(auth, {verifier->pseudonym(kApplicant), verifier->pseudonym(kSpouse)},
+                                    principal->name);
+      REQUIRE(stored);
+      authorizations[case_id] = stored->id;
+    }
+  }
+
+  json request(const std::string& case_id = "HRB-1") const {
+    return {{"case_id", case_id},
+            {"programme", "dibao"},
+            {"jurisdiction", "230100"},
+            {"area", "urban"},
+            {"reference_date", Date::today_utc().to_string()},
+            {"authorization_id", authorizations.at(case_id)},
+            {"members", json::array({{{"id_number", kApplicant}, {"name", "张伟"}, {"relation", "applicant"}},
+                                     {{"id_number", kSpouse}, {"name", "李娜"}, {"relation", "spouse"}}})}};
+  }
+
+  b::VerifyCall call(const json& body, std::string key = "") const {
+    b::VerifyCall c;
+    c.principal = principal;
+    c.operator_id = "op-1";
+    c.what = "test";
+    c.body = body.dump();
+    c.idempotency_key = std::move(key);
+    return c;
+  }
+
+  // Runs `work` on the I/O thread until it ends (the pool and the audit
+  // writer post back to it, so the context is kept alive meanwhile).
+  template <class T>
+  T run(net::awaitable<T> work) {
+    std::optional<T> out;
+    auto guard = net::make_work_guard(io);
+    net::co_spawn(io, std::move(work), [&](std::exception_ptr e, T value) {
+      if (e) std::rethrow_exception(e);
+      out.emplace(std::move(value));
+      guard.reset();
+    });
+    io.restart();
+    io.run();
+    REQUIRE(out.has_value());
+    return std::move(*out);
+  }
+
+  std::vector<json> audited(const std::string& action) const {
+    hfv::audit::AuditQuery q;
+    q.action = action;
+    q.limit = 1000;
+    std::vector<json> out;
+    for (const auto& r : take(audit->query(q))) {
+      json j = json::parse(r.body, nullptr, false);
+      INFO(r.body);
+      REQUIRE(j.is_object());
+      j["seq"] = r.seq;
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("verifier (in-process test adapters): a refused request asks nobody and is audited, in the documented order",
+          "[verifier]") {
+  Fixture f;
+  struct Case {
+    const char* what;
+    std::function<void(json&)> change;
+    b::RefusalReason reason;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      // A bad field comes before the jurisdiction, which comes before consent.
+      {"bad field and foreign place",
+       [](json& j) {
+         j["area"] = "suburban";
+         j["jurisdiction"] = "310101";
+       },
+       b::RefusalReason::kInvalidField, "area"},
+      {"foreign place and unknown authorisation",
+       [](json& j) {
+         j["jurisdiction"] = "310101";
+         j["authorization_id"] = "auth_none";
+       },
+       b::RefusalReason::kJurisdictionNotAllowed, "jurisdiction"},
+      {"unknown division code", [](json& j) { j["jurisdiction"] = "230199"; }, b::RefusalReason::kInvalidField,
+       "jurisdiction"},
+      {"no policy", [](json& j) { j["jurisdiction"] = "230102"; }, b::RefusalReason::kNoPolicy, "jurisdiction"},
+      {"unknown authorisation", [](json& j) { j["authorization_id"] = "auth_none"; },
+       b::RefusalReason::kConsentNotFound, "authorization_id"},
+      {"another case", [](json& j) { j["case_id"] = "HRB-2"; }, b::RefusalReason::kConsentOtherCase,
+       "authorization_id"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    json body = f.request();
+    c.change(body);
+    const b::Outcome o = f.run(f.verifier->verify(f.call(body)));
+    REQUIRE(o.kind == b::Outcome::Kind::kRefused);
+    CHECK(o.refusal.reason == c.reason);
+    CHECK(o.refusal.field == c.field);
+    CHECK(o.refusal_audited);
+  }
+  const b::Outcome not_json = f.run(f.verifier->verify([&] {
+    b::VerifyCall c = f.call(json::object());
+    c.body = "{not json";
+    return c;
+  }()));
+  CHECK(not_json.refusal.reason == b::RefusalReason::kInvalidJson);
+  CHECK(f.bank->queries == 0);
+  CHECK(f.tax->queries == 0);
+  const auto refused = f.audited("request.refused");
+  REQUIRE(refused.size() == cases.size() + 1);
+  CHECK(refused[0].value("status", "") == "refused invalid_field");  // as VerifierParts::refusal_status says
+  CHECK(refused[0].value("detail", "") == "test field=area");
+  CHECK(f.audited("verification.request").empty());
+}
+
+TEST_CASE("verifier (in-process test adapters): the request is durable in the audit log before any agency is asked",
+          "[verifier]") {
+  Fixture f;
+  const b::Outcome o = f.run(f.verifier->verify(f.call(f.request())));
+  REQUIRE(o.kind == b::Outcome::Kind::kIssued);
+  CHECK(o.replay == b::Replay::kNew);
+  CHECK(o.failed_sources.empty());
+  CHECK(hfv::broker::verify_report_signature(o.report, f.signer.public_key()));
+  CHECK(o.report.value("verification_id", "") == o.verification_id);
+  REQUIRE(f.bank->queries == 2);  // one per member
+  REQUIRE(f.tax->queries == 2);
+  const auto requests = f.audited("verification.request");
+  REQUIRE(requests.size() == 1);
+  const auto subjects = f.audited("verification.subject");
+  REQUIRE(subjects.size() == 2);
+  const std::int64_t last_before = std::max(subjects[0]["seq"].get<std::int64_t>(), subjects[1]["seq"].get<std::int64_t>());
+  for (auto* adapter : {f.bank, f.tax}) {
+    for (const std::int64_t seen : adapter->audit_seq_at_query) CHECK(seen >= last_before);
+  }
+  CHECK(f.audited("agency.query").size() == 2 * hfv::kAllSources.size());
+  const auto issued = f.audited("verification.report");
+  REQUIRE(issued.size() == 1);
+  CHECK(issued[0]["seq"].get<std::int64_t>() > last_before);
+}
+
+TEST_CASE("verifier (in-process test adapters): failed sources come back typed; a replay asks nobody", "[verifier]") {
+  Fixture f;
+  f.bank->failure = FailureKind::kThrottled;
+  const b::Outcome first = f.run(f.verifier->verify(f.call(f.request(), "key-1")));
+  REQUIRE(first.kind == b::Outcome::Kind::kIssued);
+  REQUIRE(first.failed_sources.size() == 2);  // the bank, for each member
+  for (const auto& s : first.failed_sources) {
+    CHECK(s.source == Source::kBank);
+    CHECK(s.kind == FailureKind::kThrottled);
+  }
+  CHECK(first.report.value("outcome", "") == "indeterminate");  // a failed source is never "no assets"
+
+  const b::Outcome again = f.run(f.verifier->verify(f.call(f.request(), "key-1")));
+  CHECK(again.kind == b::Outcome::Kind::kReplayed);
+  CHECK(again.replay == b::Replay::kIdempotent);
+  CHECK(again.verification_id == first.verification_id);
+  CHECK(again.report == first.report);
+  CHECK(f.bank->queries == 2);
+
+  json other = f.request();
+  other["area"] = "rural";
+  const b::Outcome conflict = f.run(f.verifier->verify(f.call(other, "key-1")));
+  REQUIRE(conflict.kind == b::Outcome::Kind::kRefused);
+  CHECK(conflict.refusal.reason == b::RefusalReason::kIdempotencyConflict);
+
+  const b::Outcome read = f.run(f.verifier->read(*f.principal, "op-1", first.verification_id));
+  CHECK(read.kind == b::Outcome::Kind::kReplayed);
+  CHECK(read.replay == b::Replay::kRead);
+  CHECK(f.run(f.verifier->read(*f.principal, "op-1", "ver_none")).kind == b::Outcome::Kind::kNotFound);
+}
+
+TEST_CASE("verifier (in-process test adapters): a caller who leaves cancels the queries; no report, audited",
+          "[verifier]") {
+  Fixture f;
+  auto cancel = std::make_shared<hfv::Cancellation>();
+  f.bank->delay = std::chrono::seconds(60);  // only the cancellation ends it
+  f.bank->on_started = [&] {
+    if (!cancel->cancelled()) cancel->cancel("caller disconnected");
+  };
+  b::VerifyCall call = f.call(f.request(), "key-c");
+  call.cancel = cancel;
+  const b::Outcome o = f.run(f.verifier->verify(std::move(call)));
+  REQUIRE(o.kind == b::Outcome::Kind::kCancelled);
+  CHECK(o.replay == b::Replay::kNew);
+  CHECK(f.audited("verification.report").empty());
+  const auto ended = f.audited("verification.cancelled");
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].value("request_id", "") == o.verification_id);
+  // Its key is let go: the caller's retry runs anew.
+  f.bank->delay = std::chrono::milliseconds(0);
+  f.bank->on_started = nullptr;
+  const b::Outcome retry = f.run(f.verifier->verify(f.call(f.request(), "key-c")));
+  CHECK(retry.kind == b::Outcome::Kind::kIssued);
+  CHECK(retry.verification_id != o.verification_id);
+}
+
+namespace {
+
+// Runs a batch of `households` (at most 2) one-member households to its end and
+// returns its items.
+std::vector<b::BatchItem> run_batch(Fixture& f, b::BatchManager& batches, int households) {
+  std::string ndjson;
+  for (int i = 0; i < households; ++i) {
+    json r = f.request();
+    r["members"] = json::array({r["members"][0]});
+    const std::string case_id = i == 0 ? "HRB-1" : "HRB-2";
+    r["case_id"] = case_id;
+    r["authorization_id"] = f.authorizations.at(case_id);
+    ndjson += r.dump() + "\n";
+  }
+  const auto created = f.run(batches.create(*f.principal, "op-1", ndjson));
+  REQUIRE(std::holds_alternative<json>(created));
+  const std::string id = std::get<json>(created).value("batch_id", "");
+  for (;;) {
+    const auto progress = f.run([&]() -> net::awaitable<b::BatchAnswer<json>> {
+      net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(20));
+      co_await t.async_wait(net::use_awaitable);
+      co_return co_await batches.progress(id, *f.principal);
+    }());
+    REQUIRE(std::holds_alternative<json>(progress));
+    if (std::get<json>(progress).value("state", "") != "running") break;
+  }
+  const auto view = f.run(batches.view(id, *f.principal));
+  REQUIRE(std::holds_alternative<b::BatchView>(view));
+  return std::get<b::BatchView>(view).items;
+}
+
+}  // namespace
+
+TEST_CASE("batch runner (in-process test adapters): throttled agencies pause the next household by the backoff",
+          "[verifier][batch]") {
+  Fixture f;
+  f.config.batch_capacity_share_permille = 63;  // 16 * 63 / 1000: one member's worth in flight
+  f.config.batch_backoff_initial = std::chrono::milliseconds(400);
+  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  f.bank->failure = FailureKind::kThrottled;
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+                          f.blocking, f.config);
+  REQUIRE(batches.slots() == 1);
+  const auto items = run_batch(f, batches, 2);
+  REQUIRE(items.size() == 2);
+  for (const auto& item : items) {
+    CHECK(item.state == "done");
+    CHECK(item.failed_sources == std::vector<std::string>{"bank"});
+  }
+  REQUIRE(f.bank->started_at.size() == 2);
+  // The second household waited out the backoff the first one's throttled
+  // bank answer started (a lower bound: a loaded machine only adds to it).
+  CHECK(f.bank->started_at[1] - f.bank->started_at[0] >= std::chrono::milliseconds(400));
+}
+
+TEST_CASE("batch runner (in-process test adapters): a server error halves concurrency but does not pause",
+          "[verifier][batch]") {
+  Fixture f;
+  f.config.batch_capacity_share_permille = 63;
+  f.config.batch_backoff_initial = std::chrono::seconds(30);  // would make the test time out if it applied
+  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  f.bank->failure = FailureKind::kServerError;
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+                          f.blocking, f.config);
+  const auto started = std::chrono::steady_clock::now();
+  const auto items = run_batch(f, batches, 2);
+  REQUIRE(items.size() == 2);
+  CHECK(items[1].state == "done");
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+}
