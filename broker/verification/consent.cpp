@@ -42,7 +42,7 @@ std::optional<ConsentProblem> check_consent(const StoredAuthorization& auth, con
 
 Result<std::unique_ptr<ConsentStore>> ConsentStore::open(const std::filesystem::path& path,
                                                          const crypto::SecretKey& key) {
-  auto db = audit::SqlcipherDb::open(path, key, /*create=*/true);
+  auto db = storage::SqlcipherDb::open(path, key, /*create=*/true);
   if (!db) return db.error();
   if (auto s = (*db)->exec(
           "CREATE TABLE IF NOT EXISTS authorizations ("

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/sqlcipher_db.hpp"
+#include "storage/sqlcipher_db.hpp"
 #include "broker/verification/request.hpp"
 #include "common/result.hpp"
 
@@ -61,10 +61,10 @@ class ConsentStore {
   Result<std::optional<StoredAuthorization>> revoke(const std::string& id, const std::string& principal);
 
  private:
-  explicit ConsentStore(std::unique_ptr<audit::SqlcipherDb> db) : db_(std::move(db)) {}
+  explicit ConsentStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
   Result<std::optional<StoredAuthorization>> find_locked(const std::string& id, const std::string& principal);
   std::mutex mutex_;
-  std::unique_ptr<audit::SqlcipherDb> db_;
+  std::unique_ptr<storage::SqlcipherDb> db_;
 };
 
 nlohmann::json authorization_json(const StoredAuthorization& auth);

@@ -1,0 +1,35 @@
+// BatchManager's running batch, shared by batch.cpp (running it) and
+// batch_requests.cpp (creating and reading it). Private to broker/reviews/.
+// Threading: used on the service's I/O thread only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "broker/reviews/batch.hpp"
+
+namespace hfv::broker {
+
+// Completions within this window give a batch's rate and ETA.
+inline constexpr auto kRateWindow = std::chrono::seconds(30);
+
+struct BatchManager::Run {
+  BatchRow batch;
+  std::vector<BatchItem> items;
+  std::vector<std::size_t> members;  // per item, for capacity accounting
+  std::size_t done = 0, failed = 0, cancelled = 0, in_flight = 0;
+  bool cancel_requested = false;
+  bool finished = false;
+  std::vector<BatchItem> dirty;  // results not yet written
+  bool flushing = false;
+  std::chrono::steady_clock::time_point last_flush = std::chrono::steady_clock::now();
+  std::deque<std::chrono::steady_clock::time_point> completions;  // within kRateWindow, for rate and ETA
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::size_t completed_here = 0;
+  std::string principal_jurisdictions;
+};
+
+}  // namespace hfv::broker
