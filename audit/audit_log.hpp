@@ -1,55 +1,50 @@
 // AuditLog: the broker's append-only access log (format hfv-audit/v2,
-// docs/audit-log-format.md) — a generic verifiable log in an SQLCipher
-// database, with the broker's record "personality" (AuditRecord) on top.
+// docs/audit-log-format.md): the broker's record "personality" on top of the
+// generic verifiable log (audit/verifiable_log.hpp), which owns the
+// database, the writer thread, the Merkle tree, signed heads, proofs, keys
+// and verification of the file.
 //
-// Storage: SQLCipher with a random 256-bit database key kept wrapped in the
-// keyring beside the database (audit/keyring.hpp); open() takes the
-// key-encryption key derived from the master key. One process at a time may
-// open a log for writing (an flock on `<db>.lock`).
-//
-// Records: each record becomes a Merkle leaf (RFC 6962, audit/merkle.hpp).
-// The leaf data is the record's canonical "envelope" JSON; personal fields
-// (operator, case, authorisation, request, member pseudonym) live in a
-// separate salted JSON committed to by its SHA-256 in the envelope, so
-// retention can erase them while every leaf, root and proof still verifies.
-//
-// Tamper evidence: the writer signs a tree head (Ed25519, key in the keyring)
-// at least every `head_interval` while records arrive and when the log
-// closes, stores it in the database and writes it to the anchor file (and
-// calls on_head, e.g. to send it elsewhere). open() refuses a database whose
-// tree is smaller than, or inconsistent with, the anchored head (rollback).
+// What the personality owns: the record (AuditRecord) and how it becomes a
+// leaf — a canonical "envelope" JSON (the Merkle leaf data) and a separate
+// salted JSON of the personal fields (operator, case, authorisation,
+// request, member pseudonym) committed to by its SHA-256 in the envelope,
+// so retention can erase them while every leaf, root and proof still
+// verifies; the 8 index columns copied from them and the check, during
+// verification, that those columns and the personal part match the hashed
+// envelope; queries over those columns (AuditQuery); the retention policy
+// (retention_days).
 //
 // Durability: append() completes only after its records are committed with
-// synchronous=FULL (fsync'd WAL). One writer thread gathers concurrent
-// appends into shared transactions (group commit: one fsync for many). If
-// the database cannot be written, append() reports an error and the caller
-// must not go on to query anyone.
+// synchronous=FULL (fsync'd WAL), concurrent appends sharing one fsync
+// (group commit). If the database cannot be written, append() reports an
+// error and the caller must not go on to query anyone. Tamper evidence: a
+// head is signed at least every `head_interval` and when the log closes,
+// and written to the anchor file; open() refuses a rolled-back database.
 //
-// Threading: append() may be awaited from any io_context thread; the writer
-// thread owns the write connection. Readers (verify, read, query, proofs,
-// export) open their own read connection, block, and may run on any thread
-// but an I/O thread.
+// Threading: append() may be awaited from any io_context thread; the
+// generic log's writer thread owns the write connection. Readers (verify,
+// read, query, proofs, export) open their own read connection, block, and
+// may run on any thread but an I/O thread.
 #pragma once
 
-#include <utility>
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include "audit/keyring.hpp"
+#include "audit/log_verification.hpp"
 #include "audit/merkle.hpp"
 #include "audit/tree_head.hpp"
+#include "audit/verifiable_log.hpp"
 #include "common/result.hpp"
 #include "crypto/keys.hpp"
 #include "storage/sqlcipher_db.hpp"
@@ -88,17 +83,7 @@ struct StoredRecord {
   std::string leaf_hash;  // hex
 };
 
-// Result of a full check. `ok` false names the first bad sequence number.
-struct ChainReport {
-  bool ok = true;
-  std::int64_t records = 0;
-  std::int64_t first_bad_seq = 0;  // 0 when ok
-  std::string problem;             // empty when ok
-  std::string head_hash;           // hex Merkle root over all records (empty root for none)
-  std::int64_t heads_checked = 0;
-  bool anchor_checked = false;
-  std::optional<SignedTreeHead> latest_head;
-};
+// ChainReport (the result of verify) is in audit/log_verification.hpp.
 
 struct AuditLogOptions {
   std::filesystem::path anchor_file;  // empty: no anchor
@@ -123,17 +108,7 @@ struct AuditQuery {
   std::int64_t limit = 100;
 };
 
-struct InclusionProof {
-  std::int64_t seq = 0;
-  merkle::Hash leaf_hash{};
-  std::vector<merkle::Hash> path;
-  SignedTreeHead head;
-};
-
-struct ConsistencyProof {
-  SignedTreeHead first, second;
-  std::vector<merkle::Hash> path;
-};
+// InclusionProof and ConsistencyProof are in audit/verifiable_log.hpp.
 
 // Canonical JSON of a record's envelope and personal part, as stored. The
 // personal part is empty when the record has no personal field.
@@ -202,7 +177,7 @@ class AuditLog {
   // runs on the writer). Returns how many records were erased.
   Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
 
-  const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
+  const crypto::Ed25519PublicKey& public_key() const { return log_->public_key(); }
   // Appends committed so far (for metrics and tests).
   std::int64_t last_seq() const;
 
@@ -214,34 +189,8 @@ class AuditLog {
                                const crypto::SecretKey& new_kek);
 
  private:
-  struct Pending;
-  AuditLog() = default;
-  void submit(Pending* pending);
-  void writer_loop();
-  Status write_batch(std::vector<Pending*>& batch);
-  void make_head();
-  void run_retention();
-  // Runs `job` on the writer thread and waits for it.
-  void run_on_writer(std::function<void()> job);
-
-  std::filesystem::path path_;
-  crypto::SecretKey kek_;
-  Keyring keyring_;
-  AuditLogOptions options_;
-  int lock_fd_ = -1;
-  std::unique_ptr<storage::SqlcipherDb> db_;  // writer thread only, after construction
-  std::int64_t next_seq_ = 1;        // writer thread only
-  merkle::CompactTree tree_;         // writer thread only
-  std::chrono::steady_clock::time_point next_retention_{};  // writer thread only
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Pending*> queue_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::int64_t committed_seq_ = 0;
-  std::optional<SignedTreeHead> latest_head_;
-  std::thread writer_;
+  explicit AuditLog(std::unique_ptr<VerifiableLog> log) : log_(std::move(log)) {}
+  std::unique_ptr<VerifiableLog> log_;
 };
 
 }  // namespace hfv::audit

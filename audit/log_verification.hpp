@@ -1,0 +1,50 @@
+// Full check of a verifiable log's database file (audit/verifiable_log.hpp),
+// as `brokerctl audit verify` and GET /v1/audit/verify run it: in order of
+// sequence number, each row present, its stored leaf hash equal to the hash
+// of its envelope, its contents as the personality expects (LeafCheck);
+// every stored signed head's signature and root; the anchor. Reports the
+// smallest bad sequence number (docs/audit-log-format.md, "Verification").
+//
+// The generic part never parses an envelope: whether the index columns and
+// the personal blob agree with it is the personality's LeafCheck.
+// Thread-safety: a pure function over files; it opens its own read
+// connection, so it may run beside the writer, on any thread but an I/O one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "audit/log_store.hpp"
+#include "audit/tree_head.hpp"
+#include "common/result.hpp"
+#include "crypto/keys.hpp"
+
+namespace hfv::audit {
+
+// Result of a full check. `ok` false names the first bad sequence number.
+struct ChainReport {
+  bool ok = true;
+  std::int64_t records = 0;
+  std::int64_t first_bad_seq = 0;  // 0 when ok
+  std::string problem;             // empty when ok
+  std::string head_hash;           // hex Merkle root over all records (empty root for none)
+  std::int64_t heads_checked = 0;
+  bool anchor_checked = false;
+  std::optional<SignedTreeHead> latest_head;
+};
+
+// The personality's check of a row whose leaf hash matches its envelope:
+// empty when the row is good, else what is wrong (reported at row.seq).
+// Called in order of seq until the first bad row.
+using LeafCheck = std::function<std::string(const LeafRow& row)>;
+
+// Checks the log at `db` (opened read-only with the keyring's keys, never
+// promoting a half-rotated key). `anchor_file` may be empty: no anchor.
+Result<ChainReport> verify_log_file(const std::filesystem::path& db, const crypto::SecretKey& kek,
+                                    const std::filesystem::path& anchor_file,
+                                    const LogSchema& schema, const LeafCheck& check);
+
+}  // namespace hfv::audit

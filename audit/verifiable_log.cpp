@@ -1,0 +1,440 @@
+// VerifiableLog (verifiable_log.hpp): open and recovery, the writer thread
+// (group commit, signed heads, retention), and the readers. Mutable state
+// is either the writer thread's alone or guarded by mutex_ (see the header).
+#include "audit/verifiable_log.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "common/async_event.hpp"
+#include "common/time.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::audit {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxBatch = 512;
+constexpr auto kRetentionEvery = std::chrono::hours(1);
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+// One append request waiting for the writer. Owned by the caller, who waits
+// until notified.
+struct VerifiableLog::Pending {
+  LeafBatch batch;
+  Result<std::int64_t> result{make_error("audit_unavailable", "not written")};
+  std::function<void()> notify;  // called by the writer thread once, after `result` is set
+  std::chrono::steady_clock::time_point submitted{};
+};
+
+Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem::path& path,
+                                                           const crypto::SecretKey& kek,
+                                                           LogSchema schema, LogOptions options) {
+  std::unique_ptr<VerifiableLog> log(new VerifiableLog());
+  log->path_ = path;
+  log->kek_ = kek;
+  log->schema_ = std::move(schema);
+  log->options_ = std::move(options);
+  auto lock = log_store::take_lock(path);
+  if (!lock) return lock.error();
+  log->lock_fd_ = *lock;
+  auto db = log_store::open_or_create(path, kek, log->keyring_);
+  if (!db) return db.error();
+  log->db_ = std::move(*db);
+  if (auto s = log_store::create_schema(*log->db_, log->schema_); !s) return s.error();
+  // Appends must not wait for WAL checkpoints (see storage/sqlcipher_db.hpp).
+  if (auto s = log->db_->checkpoint_in_background(path, log->keyring_.db_key); !s) return s.error();
+
+  // Rebuild the right edge of the tree, and check the anchor on the way.
+  std::optional<SignedTreeHead> anchor;
+  if (!log->options_.anchor_file.empty()) {
+    auto a = read_anchor(log->options_.anchor_file);
+    if (!a) return a.error();
+    anchor = *a;
+    if (anchor && !verify_tree_head(*anchor, log->keyring_.public_key)) {
+      return make_error("bad_anchor",
+                        "the anchor file's signed head does not verify with this log's key");
+    }
+  }
+  auto leaves = log_store::load_leaves(*log->db_, -1);
+  if (!leaves) return leaves.error();
+  std::optional<merkle::Hash> root_at_anchor;
+  for (const auto& leaf : *leaves) {
+    if (anchor && log->tree_.size() == anchor->tree_size) root_at_anchor = log->tree_.root();
+    log->tree_.append(leaf);
+  }
+  if (anchor && log->tree_.size() == anchor->tree_size) root_at_anchor = log->tree_.root();
+  auto heads = log_store::load_heads(*log->db_);
+  if (!heads) return heads.error();
+  if (!heads->empty()) log->latest_head_ = heads->back();
+  if (anchor) {
+    if (anchor->tree_size > log->tree_.size()) {
+      return make_error("rollback_detected",
+                        "the audit database holds " + std::to_string(log->tree_.size()) +
+                            " records but a signed head of " + std::to_string(anchor->tree_size) +
+                            " was anchored: it was rolled back or truncated");
+    }
+    if (!root_at_anchor || *root_at_anchor != anchor->root) {
+      return make_error("rollback_detected",
+                        "the audit database does not match the anchored signed head of size " +
+                            std::to_string(anchor->tree_size));
+    }
+  } else if (!log->options_.anchor_file.empty() && !heads->empty()) {
+    return make_error("anchor_missing", "the anchor file " + log->options_.anchor_file.string() +
+                                            " is missing although the log has signed heads;"
+                                            " restore it (brokerctl audit verify checks a copy)");
+  }
+  log->next_seq_ = static_cast<std::int64_t>(log->tree_.size()) + 1;
+  log->committed_seq_ = log->next_seq_ - 1;
+  log->writer_ = std::thread([raw = log.get()] { raw->writer_loop(); });
+  return log;
+}
+
+VerifiableLog::~VerifiableLog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  db_.reset();
+  if (lock_fd_ >= 0) (void)::close(lock_fd_);
+}
+
+// --- The writer: group commit, heads, retention ---------------------------
+
+void VerifiableLog::submit(Pending* pending) {
+  pending->submitted = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(pending);
+      wake_.notify_one();
+      return;
+    }
+  }
+  pending->result = make_error("audit_unavailable", "audit log is shutting down");
+  auto notify = std::move(pending->notify);
+  notify();
+}
+
+void VerifiableLog::run_on_writer(std::function<void()> job) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    jobs_.push_back([job = std::move(job), done] {
+      job();
+      done->set_value();
+    });
+  }
+  wake_.notify_one();
+  finished.wait();
+}
+
+void VerifiableLog::writer_loop() {
+  auto next_head = std::chrono::steady_clock::now() + options_.head_interval;
+  next_retention_ = std::chrono::steady_clock::now();
+  for (;;) {
+    std::vector<Pending*> batch;
+    std::deque<std::function<void()>> jobs;
+    bool stop = false;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_head,
+                       [this] { return stopping_ || !queue_.empty() || !jobs_.empty(); });
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      jobs.swap(jobs_);
+      stop = stopping_ && queue_.empty() && jobs_.empty();
+    }
+    if (!batch.empty()) {
+      const Status status = write_batch(batch);
+      for (Pending* p : batch) {
+        if (!status) p->result = status.error();
+        if (options_.on_append)
+          options_.on_append(std::chrono::steady_clock::now() - p->submitted, bool(status));
+        // The waiter may destroy *p as soon as it is notified: run a copy of
+        // the callback that lives here, not the one inside *p.
+        auto notify = std::move(p->notify);
+        notify();
+      }
+    }
+    for (auto& job : jobs) job();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_head) {
+      make_head();
+      next_head = now + options_.head_interval;
+    }
+    if (options_.personal_cutoff && now >= next_retention_) {
+      run_retention();
+      next_retention_ = now + kRetentionEvery;
+    }
+    if (stop) {
+      make_head();
+      return;
+    }
+  }
+}
+
+// Writes every pending batch in one transaction; on failure none of them is
+// written and the tree is unchanged.
+Status VerifiableLog::write_batch(std::vector<Pending*>& batch) {
+  auto writer = log_store::LeafWriter::begin(*db_, schema_);
+  if (!writer) return writer.error();
+  std::int64_t seq = next_seq_;
+  std::vector<std::int64_t> firsts;
+  std::vector<merkle::Hash> leaves;
+  for (Pending* p : batch) {
+    firsts.push_back(seq);
+    for (std::size_t i = 0; i < p->batch.count; ++i) {
+      const std::string ts = utc_timestamp_now();
+      const Leaf leaf = p->batch.encode(i, seq, ts);
+      const merkle::Hash hash = merkle::leaf_hash(leaf.envelope);
+      if (auto s = writer->insert(seq, ts, leaf, hash); !s) return s;
+      leaves.push_back(hash);
+      ++seq;
+    }
+  }
+  if (auto s = writer->commit(); !s) return s;
+  for (const auto& leaf : leaves) tree_.append(leaf);
+  next_seq_ = seq;
+  {
+    std::lock_guard lock(mutex_);
+    committed_seq_ = seq - 1;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = firsts[i];
+  return {};
+}
+
+void VerifiableLog::make_head() {
+  const std::uint64_t size = tree_.size();
+  if (size == 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (latest_head_ && latest_head_->tree_size == size) return;
+  }
+  const SignedTreeHead head =
+      sign_tree_head(keyring_.signer(), size, tree_.root(), utc_timestamp_now());
+  // The anchor covers committed entries only, so it is written even if the
+  // head's own row could not be (it is evidence either way).
+  (void)log_store::store_head(*db_, head);
+  if (!options_.anchor_file.empty()) (void)write_anchor(options_.anchor_file, head);
+  {
+    std::lock_guard lock(mutex_);
+    latest_head_ = head;
+  }
+  if (options_.on_head) options_.on_head(head);
+}
+
+void VerifiableLog::run_retention() {
+  // A failure (disk full) is retried at the next run.
+  (void)log_store::erase_personal_before(*db_, schema_, options_.personal_cutoff());
+}
+
+Result<std::int64_t> VerifiableLog::erase_personal_before(const std::string& cutoff_ts) {
+  Result<std::int64_t> result = make_error("audit_unavailable", "audit log is shutting down");
+  run_on_writer([&] {
+    auto count = log_store::count_personal_before(*db_, cutoff_ts);
+    if (!count) {
+      result = count.error();
+      return;
+    }
+    if (auto s = log_store::erase_personal_before(*db_, schema_, cutoff_ts); !s) {
+      result = s.error();
+      return;
+    }
+    result = *count;
+  });
+  return result;
+}
+
+Result<SignedTreeHead> VerifiableLog::publish_head() {
+  run_on_writer([this] { make_head(); });
+  auto head = latest_head();
+  if (!head) return make_error("empty", "the audit log has no records yet");
+  return *head;
+}
+
+std::optional<SignedTreeHead> VerifiableLog::latest_head() const {
+  std::lock_guard lock(mutex_);
+  return latest_head_;
+}
+
+net::awaitable<Result<std::int64_t>> VerifiableLog::append(LeafBatch batch) {
+  auto executor = co_await net::this_coro::executor;
+  AsyncEvent written(executor);  // set on our executor: the writer thread posts there
+  Pending pending;
+  pending.batch = std::move(batch);
+  pending.notify = [&written, executor] { net::post(executor, [&written] { written.set(); }); };
+  submit(&pending);
+  co_await written.wait();
+  co_return std::move(pending.result);
+}
+
+Result<std::int64_t> VerifiableLog::append_blocking(LeafBatch batch) {
+  // Shared so the promise outlives set_value() even if this frame is gone.
+  auto finished = std::make_shared<std::promise<void>>();
+  auto ready = finished->get_future();
+  Pending pending;
+  pending.batch = std::move(batch);
+  pending.notify = [finished] { finished->set_value(); };
+  submit(&pending);
+  ready.wait();
+  return std::move(pending.result);
+}
+
+std::int64_t VerifiableLog::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return committed_seq_;
+}
+
+// --- Readers: each on a connection of its own ------------------------------
+
+Result<std::unique_ptr<storage::SqlcipherDb>> VerifiableLog::open_reader() const {
+  return storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+}
+
+Result<ChainReport> VerifiableLog::verify(const LeafCheck& check) const {
+  return verify_log_file(path_, kek_, options_.anchor_file, schema_, check);
+}
+
+Result<std::vector<StoredLeaf>> VerifiableLog::query(const std::vector<ColumnCondition>& conditions,
+                                                     std::int64_t after_seq,
+                                                     std::int64_t limit) const {
+  auto db = open_reader();
+  if (!db) return db.error();
+  return log_store::select(**db, schema_, conditions, after_seq, limit);
+}
+
+Result<InclusionProof> VerifiableLog::inclusion_proof(std::int64_t seq,
+                                                      std::int64_t tree_size) const {
+  auto db = open_reader();
+  if (!db) return db.error();
+  std::optional<SignedTreeHead> head;
+  if (tree_size == 0) {
+    head = latest_head();
+  } else {
+    auto heads = log_store::load_heads(**db, static_cast<std::uint64_t>(tree_size));
+    if (!heads) return heads.error();
+    if (!heads->empty()) head = heads->front();
+  }
+  if (!head) return make_error("not_found", "no signed tree head of that size");
+  if (seq < 1 || static_cast<std::uint64_t>(seq) > head->tree_size) {
+    return make_error("not_found", "record " + std::to_string(seq) +
+                                       " is not covered by the signed head of size " +
+                                       std::to_string(head->tree_size));
+  }
+  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(head->tree_size));
+  if (!leaves) return leaves.error();
+  if (leaves->size() != head->tree_size)
+    return make_error("corrupt", "records are missing below the head");
+  InclusionProof proof;
+  proof.seq = seq;
+  proof.leaf_hash = (*leaves)[static_cast<std::size_t>(seq - 1)];
+  proof.path = merkle::inclusion_proof(*leaves, static_cast<std::uint64_t>(seq - 1));
+  proof.head = *head;
+  return proof;
+}
+
+Result<ConsistencyProof> VerifiableLog::consistency_proof(std::int64_t first,
+                                                          std::int64_t second) const {
+  auto db = open_reader();
+  if (!db) return db.error();
+  auto heads = log_store::load_heads(**db);
+  if (!heads) return heads.error();
+  auto find = [&](std::int64_t size) -> std::optional<SignedTreeHead> {
+    if (size == 0) return latest_head();
+    for (const auto& h : *heads) {
+      if (h.tree_size == static_cast<std::uint64_t>(size)) return h;
+    }
+    return std::nullopt;
+  };
+  auto a = find(first);
+  auto b = find(second);
+  if (!a || !b || a->tree_size > b->tree_size || first == 0) {
+    return make_error("not_found", "no signed tree heads of those sizes (first <= second)");
+  }
+  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(b->tree_size));
+  if (!leaves) return leaves.error();
+  if (leaves->size() != b->tree_size)
+    return make_error("corrupt", "records are missing below the head");
+  ConsistencyProof proof{*a, *b, merkle::consistency_proof(*leaves, a->tree_size)};
+  return proof;
+}
+
+Result<std::string> VerifiableLog::export_ndjson(
+    std::int64_t from_seq, std::int64_t to_seq,
+    const std::function<bool(const std::string&)>& visible) const {
+  auto head = latest_head();
+  if (!head || from_seq < 1 || to_seq < from_seq ||
+      static_cast<std::uint64_t>(to_seq) > head->tree_size) {
+    return make_error("not_found", "the range is empty or not covered by the latest signed head");
+  }
+  auto db = open_reader();
+  if (!db) return db.error();
+  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(head->tree_size));
+  if (!leaves) return leaves.error();
+  if (leaves->size() != head->tree_size)
+    return make_error("corrupt", "records are missing below the head");
+  std::string out = dump(json{{"type", "header"},
+                              {"format", "hfv-audit-export/v1"},
+                              {"from_seq", from_seq},
+                              {"to_seq", to_seq},
+                              {"tree_head", tree_head_json(*head)},
+                              {"public_key", crypto::to_hex(keyring_.public_key)}}) +
+                    "\n";
+  std::int64_t count = 0;
+  auto rows = log_store::for_each_leaf(**db, from_seq, to_seq, [&](const StoredLeaf& r) {
+    json proof = json::array();
+    for (const auto& h : merkle::inclusion_proof(*leaves, static_cast<std::uint64_t>(r.seq - 1))) {
+      proof.push_back(crypto::to_hex(h));
+    }
+    json line = {{"seq", r.seq}, {"proof", proof}};
+    if (visible(r.envelope)) {
+      line["type"] = "record";
+      line["envelope"] = r.envelope;
+      line["personal"] = r.personal.empty() ? json(nullptr) : json(r.personal);
+    } else {
+      line["type"] = "withheld";
+      line["leaf_hash"] = r.leaf_hash;
+    }
+    out += dump(line) + "\n";
+    ++count;
+  });
+  if (!rows) return rows.error();
+  const std::string digest = crypto::to_hex(crypto::sha256(out));
+  const auto signature = keyring_.signer().sign("hfv-audit-export/v1\n" + digest + "\n");
+  out += dump(json{{"type", "end"},
+                   {"records", count},
+                   {"sha256", digest},
+                   {"signature", crypto::to_hex(signature)}}) +
+         "\n";
+  return out;
+}
+
+Status VerifiableLog::rotate_data_key(const std::filesystem::path& path,
+                                      const crypto::SecretKey& kek, const LogSchema& schema) {
+  return log_store::rotate_data_key(path, kek, schema);
+}
+
+Status VerifiableLog::rewrap_keyring(const std::filesystem::path& path,
+                                     const crypto::SecretKey& old_kek,
+                                     const crypto::SecretKey& new_kek) {
+  return log_store::rewrap_keyring(path, old_kek, new_kek);
+}
+
+}  // namespace hfv::audit

@@ -1,0 +1,191 @@
+// VerifiableLog: a generic append-only log of opaque leaves in an SQLCipher
+// database — RFC 6962 Merkle tree, signed tree heads and an anchor file,
+// wrapped keys with rotation, erasable personal blobs. A "personality" on
+// top decides what an entry contains: the broker's is AuditLog
+// (audit/audit_log.hpp), format hfv-audit/v2 (docs/audit-log-format.md).
+//
+// What it stores (audit/log_store.hpp): per entry, the leaf data
+// (`envelope`, whose hash is the Merkle leaf), an optional `personal` blob
+// the personality commits to inside the envelope (so retention can erase it
+// while every leaf, root and proof still verifies), and the index columns
+// the personality declares in its LogSchema. It never parses an envelope:
+// the personality encodes entries (LeafBatch), checks them during
+// verification (LeafCheck) and filters on its columns (ColumnCondition).
+//
+// Storage: a random 256-bit database key kept wrapped in the keyring beside
+// the database (audit/keyring.hpp); open() takes the key-encryption key. One
+// process at a time may open a log for writing (an flock on `<db>.lock`).
+//
+// Promises: sequence numbers start at 1, without gaps. append() completes
+// only after its entries are committed with synchronous=FULL (fsync'd WAL);
+// one writer thread gathers concurrent appends into shared transactions
+// (group commit), each append's entries consecutive and in order. A head is
+// signed at least every `head_interval` while entries arrive and when the
+// log closes, stored, written to the anchor file and passed to on_head.
+// open() refuses a database whose tree is smaller than, or inconsistent
+// with, the anchored head (rollback), or whose anchor has gone.
+//
+// Threading: append() may be awaited from any io_context thread,
+// append_blocking() called from any other thread. The writer thread owns the
+// write connection and is the one that calls LeafBatch::encode, on_head,
+// on_append and personal_cutoff. Readers (query, proofs, export, verify) open
+// their own read connection, block, and may run on any thread but an I/O one.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/keyring.hpp"
+#include "audit/log_store.hpp"
+#include "audit/log_verification.hpp"
+#include "audit/merkle.hpp"
+#include "audit/tree_head.hpp"
+#include "common/result.hpp"
+#include "crypto/keys.hpp"
+#include "storage/sqlcipher_db.hpp"
+
+namespace hfv::audit {
+
+struct LogOptions {
+  std::filesystem::path anchor_file;  // empty: no anchor
+  std::chrono::milliseconds head_interval{1000};
+  std::function<void(const SignedTreeHead&)> on_head;  // on the writer thread
+  // Once per append, after its entries are durable (ok) or failed, with the
+  // time since submission (queueing, group commit, fsync). Writer thread.
+  std::function<void(std::chrono::steady_clock::duration elapsed, bool ok)> on_append;
+  // Retention: at open and then hourly, the writer erases the personal blob
+  // (and personal columns) of entries whose ts is before the timestamp this
+  // returns. Empty: nothing is ever erased by the writer.
+  std::function<std::string()> personal_cutoff;
+};
+
+// Entries to append, consecutively: `count` of them. Once the writer has
+// given the i-th its sequence number and timestamp (UTC RFC 3339 with
+// milliseconds), it calls encode(i, seq, ts), on the writer thread, once.
+struct LeafBatch {
+  std::size_t count = 0;
+  std::function<Leaf(std::size_t index, std::int64_t seq, const std::string& ts)> encode;
+};
+
+struct InclusionProof {
+  std::int64_t seq = 0;
+  merkle::Hash leaf_hash{};
+  std::vector<merkle::Hash> path;
+  SignedTreeHead head;
+};
+
+struct ConsistencyProof {
+  SignedTreeHead first, second;
+  std::vector<merkle::Hash> path;
+};
+
+class VerifiableLog {
+ public:
+  // Opens or creates the log at `path` for writing. `kek` unwraps the
+  // keyring. Error codes: "bad_key" (wrong KEK, or not a log database),
+  // "locked" (open elsewhere), "rollback_detected", "anchor_missing",
+  // "bad_anchor", "unsupported_format" (not schema.format), "io_error".
+  static Result<std::unique_ptr<VerifiableLog>> open(const std::filesystem::path& path,
+                                                     const crypto::SecretKey& kek, LogSchema schema,
+                                                     LogOptions options);
+  ~VerifiableLog();  // flushes pending appends, signs a final head, stops the writer
+  VerifiableLog(const VerifiableLog&) = delete;
+  VerifiableLog& operator=(const VerifiableLog&) = delete;
+
+  // Appends the entries and returns the sequence number of the first (for
+  // an empty batch, that of the next entry), once they are durable.
+  boost::asio::awaitable<Result<std::int64_t>> append(LeafBatch batch);
+  // Blocking variant; must not be called from an io_context thread.
+  Result<std::int64_t> append_blocking(LeafBatch batch);
+
+  // Full check of the file (audit/log_verification.hpp) with this log's
+  // anchor; `check` is the personality's check of each row.
+  Result<ChainReport> verify(const LeafCheck& check) const;
+
+  // Entries with seq > after_seq matching every condition, oldest first, at
+  // most `limit`. Error "bad_query" for a column the schema does not have.
+  Result<std::vector<StoredLeaf>> query(const std::vector<ColumnCondition>& conditions,
+                                        std::int64_t after_seq, std::int64_t limit) const;
+
+  // Signs a head covering every committed entry now (blocking; no-op if the
+  // latest head already covers them) and returns the latest head. Error
+  // "empty" when the log has no entry yet.
+  Result<SignedTreeHead> publish_head();
+  std::optional<SignedTreeHead> latest_head() const;
+  // Proof that entry `seq` is in the tree of the signed head with
+  // `tree_size` (0: the latest head). Error "not_found" when seq is not
+  // covered by that head, or no head has that size.
+  Result<InclusionProof> inclusion_proof(std::int64_t seq, std::int64_t tree_size = 0) const;
+  // Proof that the signed head of size `first` is a prefix of that of
+  // `second` (0: the latest). Both must be stored heads.
+  Result<ConsistencyProof> consistency_proof(std::int64_t first, std::int64_t second = 0) const;
+  // Signed NDJSON export (hfv-audit-export/v1) of entries [from_seq, to_seq]
+  // against the latest head. Entries whose envelope `visible` rejects are
+  // withheld: only their leaf hash is exported, so the range still verifies.
+  Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
+                                    const std::function<bool(const std::string&)>& visible) const;
+
+  // Erases the personal blob and personal columns of entries older than
+  // `cutoff_ts` (blocking, runs on the writer). Returns how many were erased.
+  Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
+
+  const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
+  // Entries committed so far.
+  std::int64_t last_seq() const;
+
+  // Re-keys the database with a fresh random data key (the log must not be
+  // open anywhere). Safe against a crash at any point: see keyring.hpp.
+  static Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKey& kek,
+                                const LogSchema& schema);
+  // Re-wraps the keyring under `new_kek` (master-key rotation).
+  static Status rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
+                               const crypto::SecretKey& new_kek);
+
+ private:
+  struct Pending;
+  VerifiableLog() = default;
+  void submit(Pending* pending);
+  void writer_loop();
+  Status write_batch(std::vector<Pending*>& batch);
+  void make_head();
+  void run_retention();
+  // Runs `job` on the writer thread and waits for it.
+  void run_on_writer(std::function<void()> job);
+  // A read connection of its own, for one reader call.
+  Result<std::unique_ptr<storage::SqlcipherDb>> open_reader() const;
+
+  std::filesystem::path path_;
+  crypto::SecretKey kek_;
+  LogSchema schema_;
+  Keyring keyring_;
+  LogOptions options_;
+  int lock_fd_ = -1;
+  std::unique_ptr<storage::SqlcipherDb> db_;  // writer thread only, after construction
+  std::int64_t next_seq_ = 1;                 // writer thread only
+  merkle::CompactTree tree_;                  // writer thread only
+  std::chrono::steady_clock::time_point next_retention_{};  // writer thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending*> queue_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::int64_t committed_seq_ = 0;
+  std::optional<SignedTreeHead> latest_head_;
+  std::thread writer_;
+};
+
+}  // namespace hfv::audit
