@@ -179,6 +179,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     } catch (const std::exception& ex) {
       log_event(LogLevel::kError, "request_failed", {{"reason", ex.what()}});
       answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
+      answer.endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
     }
     --in_flight_;
     if (watch) {
@@ -193,7 +194,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     }
     // Logged by route template and configured principal name: raw paths
     // carry verification ids and certificate subjects may name people.
-    const std::string_view endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
+    const std::string_view endpoint = answer.endpoint;
     const Principal* principal = peer ? config_.principal_for_cn(peer->subject_cn) : nullptr;
     log_event(LogLevel::kInfo, "request",
               {{"method", std::string(req.method_string())},

@@ -51,6 +51,7 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
   if (in_flight() >= parts_.config->max_in_flight && path_of(request.target) != "/healthz") {
     ApiResponse busy = error_response(503, "overloaded", "too many requests in progress; retry shortly");
     busy.headers = {{"Retry-After", "1"}};
+    busy.endpoint = endpoint_of(path_of(request.target));
     co_return busy;
   }
   ++in_flight_;
@@ -58,14 +59,16 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
     std::size_t& n;
     ~Leave() { --n; }
   } leave{in_flight_};
-  co_return co_await route(request);
+  std::vector<const Route*> rows;
+  ApiResponse response = co_await route(request, rows);
+  if (!rows.empty()) response.endpoint = rows.front()->pattern;
+  co_return response;
 }
 
-net::awaitable<ApiResponse> Service::route(ApiRequest& request) {
+net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<const Route*>& rows) {
   const std::string path = path_of(request.target);
   // Every row of the table for this path (one per method); they share their
   // callers and operator rule (tests/unit/routes_test.cpp).
-  std::vector<const Route*> rows;
   for (const Route& r : route_table()) {
     if (route_matches(r.pattern, path)) rows.push_back(&r);
   }

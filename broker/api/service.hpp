@@ -61,6 +61,9 @@ struct ApiResponse {
   // set, raw_body is sent as is with that type and `body` is ignored.
   std::string content_type = {};
   std::string raw_body = {};
+  // The route table's pattern of the endpoint that answered ("other" when
+  // none matched): what logs and metrics name it by. Set by Service::handle.
+  std::string_view endpoint = "other";
 };
 
 struct ServiceParts {
@@ -99,7 +102,9 @@ class Service {
  private:
   // The route table (broker/api/routes.cpp) names the handlers below.
   friend std::span<const Route> route_table();
-  boost::asio::awaitable<ApiResponse> route(ApiRequest& request);
+  // Checks `request` against the route table and calls its handler; `rows`
+  // gets the table's rows for the path (one per method).
+  boost::asio::awaitable<ApiResponse> route(ApiRequest& request, std::vector<const Route*>& rows);
   // One handler per row of the route table; roles, operator header and
   // method are checked before they are called.
   boost::asio::awaitable<ApiResponse> on_healthz(const RouteCall& call);
