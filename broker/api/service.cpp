@@ -17,7 +17,7 @@ using detail::error_response;
 using detail::path_of;
 using nlohmann::json;
 
-Service::Service(ServiceParts parts) : parts_(std::move(parts)) {}
+Service::Service(ServiceParts parts) : parts_(parts) {}
 
 audit::AuditRecord Service::base_record(const ApiRequest& request, const Principal* principal) const {
   if (principal != nullptr) return caller_record(*principal, request.operator_id);

@@ -92,14 +92,14 @@ void BatchManager::start() {
           launch(run);
         }
       },
-      [](std::exception_ptr e) {
+      [](const std::exception_ptr& e) {
         if (e) log_event(LogLevel::kError, "batch_resume_failed", {{"reason", "internal error"}});
       });
 }
 
 void BatchManager::stop() { stopping_ = true; }
 
-void BatchManager::launch(std::shared_ptr<Run> run) {
+void BatchManager::launch(const std::shared_ptr<Run>& run) {
   run->members.clear();
   for (auto& item : run->items) {
     const json body = json::parse(item.request_json, nullptr, false);
@@ -113,7 +113,7 @@ void BatchManager::launch(std::shared_ptr<Run> run) {
     if (item.state == "cancelled") ++run->cancelled;
   }
   runs_[run->batch.id] = run;
-  net::co_spawn(executor_, drive(run), [id = run->batch.id](std::exception_ptr e) {
+  net::co_spawn(executor_, drive(run), [id = run->batch.id](const std::exception_ptr& e) {
     if (e) log_event(LogLevel::kError, "batch_stopped", {{"batch_id", id}, {"reason", "internal error"}});
   });
 }
@@ -172,7 +172,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     ++run->in_flight;
     run->items[next].state = "running";  // in memory only: the store keeps "pending"
     const std::size_t position = next;
-    net::co_spawn(executor_, run_item(run, position), [this, run, need, position](std::exception_ptr e) {
+    net::co_spawn(executor_, run_item(run, position), [this, run, need, position](const std::exception_ptr& e) {
       in_flight_members_ -= need;
       --run->in_flight;
       if (e) {  // counted and reported, never silently dropped

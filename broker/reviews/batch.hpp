@@ -119,7 +119,7 @@ class BatchManager {
   boost::asio::awaitable<void> drive(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position);
   boost::asio::awaitable<void> flush(std::shared_ptr<Run> run);
-  void launch(std::shared_ptr<Run> run);
+  void launch(const std::shared_ptr<Run>& run);
   std::size_t allowed() const;
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;

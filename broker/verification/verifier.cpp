@@ -172,7 +172,7 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const std::vector<ad
           [&, adapter, slot, q]() -> net::awaitable<void> {
             results[slot] = co_await adapter->query(queries[q], deadline);
           },
-          [&, slot](std::exception_ptr failure) {
+          [&, slot](const std::exception_ptr& failure) {
             if (failure) {  // an adapter bug must not look like an answer
               results[slot].status = SourceStatus::kError;
               results[slot].failure = FailureKind::kInternal;
@@ -330,7 +330,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   }
   // Asynchronous: answer now, finish in the background on this executor.
   ++activity_->background;
-  net::co_spawn(executor, execute(accepted), [activity = activity_](std::exception_ptr, Outcome) {
+  net::co_spawn(executor, execute(accepted), [activity = activity_](const std::exception_ptr&, const Outcome&) {
     --activity->background;
   });
   Outcome running;
