@@ -300,7 +300,7 @@ TEST_CASE("verifier (in-process test adapters): the request is durable in the au
   CHECK(issued[0]["seq"].get<std::int64_t>() > last_before);
 }
 
-TEST_CASE("verifier (in-process test adapters): failed sources come back typed; a replay asks nobody", "[verifier]") {
+TEST_CASE("verifier (in-process test adapters): failed sources come back typed, a replay asks nobody", "[verifier]") {
   Fixture f;
   f.bank->failure = FailureKind::kThrottled;
   const b::Outcome first = f.run(f.verifier->verify(f.call(f.request(), "key-1")));
@@ -331,7 +331,7 @@ TEST_CASE("verifier (in-process test adapters): failed sources come back typed; 
   CHECK(f.run(f.verifier->read(*f.principal, "op-1", "ver_none")).kind == b::Outcome::Kind::kNotFound);
 }
 
-TEST_CASE("verifier (in-process test adapters): a caller who leaves cancels the queries; no report, audited",
+TEST_CASE("verifier (in-process test adapters): a caller who leaves cancels the queries, no report, audited",
           "[verifier]") {
   Fixture f;
   auto cancel = std::make_shared<hfv::Cancellation>();
