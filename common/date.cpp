@@ -50,7 +50,7 @@ Date Date::add_months(int n) const {
 
 std::string Date::to_string() const {
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());
+  (void)std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());
   return buf;
 }
 

@@ -6,10 +6,10 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <system_error>
 
 namespace hfv::sim {
 
@@ -43,13 +43,14 @@ std::string request_log_line(const RequestRecord& record, std::chrono::system_cl
 RequestLog::RequestLog(const std::filesystem::path& file) {
   file_ = std::fopen(file.c_str(), "a");
   if (file_ == nullptr) {
+    const int err = errno;
     throw std::runtime_error("cannot open request log " + file.string() + ": " +
-                             std::strerror(errno));
+                             std::generic_category().message(err));
   }
 }
 
 RequestLog::~RequestLog() {
-  if (file_ != nullptr) std::fclose(file_);
+  if (file_ != nullptr) (void)std::fclose(file_);  // every line was flushed by append()
 }
 
 bool RequestLog::append(const RequestRecord& record) {

@@ -102,7 +102,7 @@ net::awaitable<void> Server::accept_loop() {
     // Answers go out as several small TLS records: without TCP_NODELAY,
     // Nagle holds the last one until the client's delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(io_, session(std::move(socket)), [](std::exception_ptr e) {
+    net::co_spawn(io_, session(std::move(socket)), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);

@@ -90,10 +90,11 @@ net::awaitable<ApiResponse> Service::review_statistics(const ApiRequest& request
     co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
   }
 
-  const auto [from_unix, to_unix] = period_interval(spec);
+  // A pair, not a structured binding: clang 14 refuses to capture bindings in the lambda below.
+  const std::pair<std::int64_t, std::int64_t> period = period_interval(spec);
   const std::string owner = principal.role == Role::kCaseSystem ? principal.name : std::string();
   auto stats = co_await run_blocking(*parts_.blocking, [&]() -> Result<json> {
-    auto records = parts_.reviews->issued_between(from_unix, to_unix, owner);
+    auto records = parts_.reviews->issued_between(period.first, period.second, owner);
     if (!records) return records.error();
     std::erase_if(*records, [&](const ReviewRecord& r) {
       return !principal.covers(r.jurisdiction) ||

@@ -38,7 +38,7 @@ using nlohmann::json;
 namespace {
 
 int fail(const std::string& what, const Error& error) {
-  std::fprintf(stderr, "brokerd: %s: %s\n", what.c_str(), error.message.c_str());
+  (void)std::fprintf(stderr, "brokerd: %s: %s\n", what.c_str(), error.message.c_str());
   return 1;
 }
 
@@ -214,7 +214,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   // mean a graceful stop, not the default kill.
   net::signal_set signals(io, SIGINT, SIGTERM);
   net::signal_set reload_signal(io, SIGHUP);
-  Service service(std::move(parts));
+  Service service(parts);
   // Periodic reviews: batches left running by the previous process resume.
   BatchManager batches(io.get_executor(), verifier, [&service] { return service.in_flight(); }, **reviews, **audit,
                        blocking, *config);

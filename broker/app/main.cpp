@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     "  brokerd --help | --version\n";
 
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "brokerd: %s\n%s", message.c_str(), kUsage);
+  (void)std::fprintf(stderr, "brokerd: %s\n%s", message.c_str(), kUsage);
   return 2;
 }
 

@@ -48,7 +48,7 @@ std::string read_text(const std::string& path) {
 }
 
 int fail(const std::string& what) {
-  std::fprintf(stderr, "brokerctl: %s\n", what.c_str());
+  (void)std::fprintf(stderr, "brokerctl: %s\n", what.c_str());
   return 2;
 }
 
@@ -89,9 +89,10 @@ std::string bar(const json& p) {
   char buf[200];
   std::string eta = "-";
   if (p.contains("eta_s") && p["eta_s"].is_number()) eta = std::to_string(p["eta_s"].get<long>()) + "s";
-  std::snprintf(buf, sizeof buf, " %5.1f%%  %ld/%ld  failed %ld  %.1f/s  ETA %s", 100.0 * finished / total,
-                static_cast<long>(finished), static_cast<long>(total), p.value("failed", 0L),
-                p.value("rate_per_s", 0.0), eta.c_str());
+  (void)std::snprintf(buf, sizeof buf, " %5.1f%%  %ld/%ld  failed %ld  %.1f/s  ETA %s",
+                      100.0 * finished / total, static_cast<long>(finished),
+                      static_cast<long>(total), p.value("failed", 0L), p.value("rate_per_s", 0.0),
+                      eta.c_str());
   return line + buf;
 }
 
@@ -133,13 +134,13 @@ int follow(const Endpoint& e, const std::string& id, const ReviewCli& cli, json&
     if (!cli.no_progress) {
       const auto now = std::chrono::steady_clock::now();
       if (tty) {
-        std::fprintf(stderr, "\r%s", bar(last).c_str());
-        if (!running) std::fprintf(stderr, "\n");
+        (void)std::fprintf(stderr, "\r%s", bar(last).c_str());
+        if (!running) (void)std::fprintf(stderr, "\n");
       } else if (!running || now - last_line > std::chrono::seconds(2)) {
-        std::fprintf(stderr, "%s\n", bar(last).c_str());
+        (void)std::fprintf(stderr, "%s\n", bar(last).c_str());
         last_line = now;
       }
-      std::fflush(stderr);
+      (void)std::fflush(stderr);
     }
     if (!running) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(cli.poll_ms));
@@ -173,7 +174,9 @@ int finish(const Endpoint& e, const std::string& id, const ReviewCli& cli, const
   json stats;
   const fs::path dir = cli.out_dir.empty() ? fs::path("review-" + id) : fs::path(cli.out_dir);
   const std::string changes = save_outputs(e, id, dir, stats);
-  if (changes.empty()) std::fprintf(stderr, "brokerctl: could not save the change list under %s\n", dir.c_str());
+  if (changes.empty()) {
+    (void)std::fprintf(stderr, "brokerctl: could not save the change list under %s\n", dir.c_str());
+  }
   summary(progress, stats, changes);
   const std::string state = progress.value("state", "");
   return state == "done" ? 0 : (state == "cancelled" ? 3 : 1);
@@ -196,8 +199,10 @@ int review_run(const ReviewCli& cli) {
   if (created.status != 202) return fail("batch not started: " + api_error(created));
   const json j = json::parse(created.body, nullptr, false);
   const std::string id = j.value("batch_id", "");
-  std::fprintf(stderr, "batch %s started: %ld households (it runs in the broker; Ctrl-C only stops watching)\n",
-               id.c_str(), j.value("total", 0L));
+  (void)std::fprintf(
+      stderr,
+      "batch %s started: %ld households (it runs in the broker; Ctrl-C only stops watching)\n",
+      id.c_str(), j.value("total", 0L));
   json progress;
   if (int rc = follow(e, id, cli, progress); rc != 0) return rc;
   return finish(e, id, cli, progress);
@@ -239,13 +244,16 @@ int review_stats(const ReviewCli& cli) {
     text = j.dump(2) + "\n";
   }
   if (cli.stats_out.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+      return fail("cannot write the statistics to standard output");
+    }
     return 0;
   }
   std::ofstream out(cli.stats_out, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out.flush()) return fail("cannot write " + cli.stats_out);
-  std::fprintf(stderr, "statistics %s to %s saved: %s\n", cli.from.c_str(), cli.to.c_str(), cli.stats_out.c_str());
+  (void)std::fprintf(stderr, "statistics %s to %s saved: %s\n", cli.from.c_str(), cli.to.c_str(),
+                     cli.stats_out.c_str());
   return 0;
 }
 

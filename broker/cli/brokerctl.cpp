@@ -13,9 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <cerrno>
-#include <cstring>
+#include <exception>
 #include <map>
 #include <optional>
+#include <system_error>
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
@@ -54,12 +55,12 @@ hfv::Result<crypto::Ed25519PublicKey> public_key(const std::string& pem_file, co
 int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file) {
   auto key = public_key(pem_file, config_file);
   if (!key) {
-    std::fprintf(stderr, "brokerctl: %s\n", key.error().message.c_str());
+    (void)std::fprintf(stderr, "brokerctl: %s\n", key.error().message.c_str());
     return 2;
   }
   const json report = json::parse(slurp(file), nullptr, false);
   if (report.is_discarded()) {
-    std::fprintf(stderr, "brokerctl: %s is not JSON\n", file.c_str());
+    (void)std::fprintf(stderr, "brokerctl: %s is not JSON\n", file.c_str());
     return 1;
   }
   if (!hfv::broker::verify_report_signature(report, *key)) {
@@ -74,7 +75,7 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
 }
 
 int fail(const std::string& what) {
-  std::fprintf(stderr, "brokerctl: %s\n", what.c_str());
+  (void)std::fprintf(stderr, "brokerctl: %s\n", what.c_str());
   return 2;
 }
 
@@ -369,7 +370,11 @@ int reload_command(const AccessOptions& options, int wait_seconds) {
     if (!m) return fail("metrics: " + m.error().message);
     before = std::move(*m);
   }
-  if (::kill(*pid, SIGHUP) != 0) return fail("cannot signal pid " + std::to_string(*pid) + ": " + std::strerror(errno));
+  if (::kill(*pid, SIGHUP) != 0) {
+    const int err = errno;
+    return fail("cannot signal pid " + std::to_string(*pid) + ": " +
+                std::generic_category().message(err));
+  }
   if (!before) {
     std::printf("SIGHUP sent to brokerd (pid %d); the outcome is in its log (policies_reloaded or "
                 "policies_reload_refused) and the audit log (policies.reload)\n", static_cast<int>(*pid));
@@ -396,9 +401,8 @@ int reload_command(const AccessOptions& options, int wait_seconds) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// main() without the last-resort catch.
+int run(int argc, char** argv) {
   CLI::App app{"brokerctl: operator tools for the household financial-verification broker"};
   app.require_subcommand(1);
 
@@ -500,16 +504,28 @@ int main(int argc, char** argv) {
   if (keys_public->parsed()) {
     auto config = hfv::broker::load_config(keys_config);
     if (!config) {
-      std::fprintf(stderr, "brokerctl: %s\n", config.error().message.c_str());
+      (void)std::fprintf(stderr, "brokerctl: %s\n", config.error().message.c_str());
       return 2;
     }
     auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
     if (!signer) {
-      std::fprintf(stderr, "brokerctl: %s\n", signer.error().message.c_str());
+      (void)std::fprintf(stderr, "brokerctl: %s\n", signer.error().message.c_str());
       return 2;
     }
     std::printf("%s", signer->public_key_pem().c_str());
     return 0;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  } catch (...) {
+    return fail("unexpected error");
+  }
 }

@@ -37,7 +37,7 @@ std::filesystem::path shipped_data_dir(std::string_view name) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const auto installed = exe.parent_path().parent_path() / HFV_INSTALL_DATADIR / "hfv" / name;
+    auto installed = exe.parent_path().parent_path() / HFV_INSTALL_DATADIR / "hfv" / name;
     if (std::filesystem::is_directory(installed, ec)) return installed;
   }
   return name == "policies" ? HFV_DEFAULT_POLICIES_DIR : HFV_DEFAULT_DIVISIONS_DIR;
@@ -155,7 +155,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.max_in_flight = it->get<std::size_t>();
   }
   if (auto it = doc.find("repeat_window_hours"); it != doc.end()) {
-    if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24 * 366) {
+    if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24L * 366) {
       return fail("repeat_window_hours", "must be an integer from 0 (off) to 8784");
     }
     c.repeat_window = std::chrono::hours(it->get<long>());
@@ -256,7 +256,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     for (const auto& [key, value] : p.items()) {
       if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions" &&
           key != "rate_per_second" && key != "burst") {
-        return fail(where + "." + key, "unknown key");
+        return fail(std::string(where).append(".").append(key), "unknown key");
       }
     }
     Principal principal;

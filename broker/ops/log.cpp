@@ -97,8 +97,9 @@ void log_event(LogLevel level, std::string_view event, nlohmann::json fields) {
   std::FILE* stream = g_stream.load();
   if (stream == nullptr) stream = stderr;
   std::lock_guard lock(g_mutex);
-  std::fprintf(stream, "%s\n", line.c_str());
-  std::fflush(stream);
+  // A log line that cannot be written has nowhere better to go.
+  (void)std::fprintf(stream, "%s\n", line.c_str());
+  (void)std::fflush(stream);
 }
 
 }  // namespace hfv::broker

@@ -3,6 +3,7 @@
 #include "broker/ops/metrics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -80,15 +81,19 @@ void sample(std::string& out, std::string_view name, std::string_view labels, Nu
   out += '\n';
 }
 
-const std::vector<double> kRequestBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-const std::vector<double> kVerificationBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60};
-const std::vector<double> kAuditBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
-const std::vector<double> kAgencyBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+constexpr auto kRequestBuckets =
+    std::to_array<double>({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+constexpr auto kVerificationBuckets =
+    std::to_array<double>({0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60});
+constexpr auto kAuditBuckets =
+    std::to_array<double>({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+constexpr auto kAgencyBuckets =
+    std::to_array<double>({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {}
+Histogram::Histogram(std::span<const double> upper_bounds)
+    : bounds_(upper_bounds.begin(), upper_bounds.end()), counts_(bounds_.size() + 1, 0) {}
 
 void Histogram::observe(double seconds) {
   const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
@@ -151,7 +156,7 @@ void Metrics::observe_policy_reload(bool ok) {
 
 std::string Metrics::render(const LiveState& live) const {
   std::string out;
-  out.reserve(16 * 1024);
+  out.reserve(std::size_t{16} * 1024);
   std::lock_guard lock(mutex_);
 
   header(out, "hfv_build_info", "gauge", "Version of the running brokerd (always 1).");

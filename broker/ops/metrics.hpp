@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -30,7 +31,7 @@ namespace hfv::broker {
 // guards it.
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> upper_bounds);
+  explicit Histogram(std::span<const double> upper_bounds);
   void observe(double seconds);
   // Appends "<name>_bucket{...le=..}", "_sum" and "_count" lines; `labels`
   // is empty or "key=\"value\",..." without braces.

@@ -244,7 +244,8 @@ std::string local_month(std::int64_t unix_seconds, int utc_offset_minutes) {
   const std::int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
   char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()));
+  (void)std::snprintf(text, sizeof text, "%04d-%02u", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()));
   return text;
 }
 
@@ -329,7 +330,8 @@ std::string statistics_csv(const json& statistics) {
              std::to_string(part.value(b.count, std::int64_t{0})) + "\n";
       const json outcomes = part.value("by_outcome", json::object());  // named: items() needs it alive
       for (const auto& [outcome, n] : outcomes.items()) {
-        out += std::string(b.row) + "_outcome," + csv_field(code + ":" + outcome) + "," +
+        out += std::string(b.row) + "_outcome," +
+               csv_field(std::string(code).append(":").append(outcome)) + "," +
                std::to_string(n.get<std::int64_t>()) + "\n";
       }
     }

@@ -31,8 +31,8 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 std::string date_of_day(std::int64_t day) {
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
   char out[32];
-  std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  (void)std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return out;
 }
 
@@ -56,7 +56,7 @@ std::optional<LocalTime> local_time(const std::string& ts, const AnomalyRules& r
 
 std::string hh_mm(int minute) {
   char out[32];
-  std::snprintf(out, sizeof out, "%02d:%02d", minute / 60, minute % 60);
+  (void)std::snprintf(out, sizeof out, "%02d:%02d", minute / 60, minute % 60);
   return out;
 }
 
