@@ -19,7 +19,9 @@ std::optional<FieldError> check_keys(const json& obj, const std::string& where,
                                      std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : obj.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return invalid(where.empty() ? key : where + "." + key, "unknown field");
+      std::string field = where.empty() ? std::string() : where + ".";
+      field += key;
+      return invalid(std::move(field), "unknown field");
     }
   }
   return std::nullopt;
