@@ -38,12 +38,8 @@ ApiResponse running_answer(const Outcome& o) {
 }
 
 ApiResponse unavailable_answer(const Outcome& o) {
-  ApiResponse r;
-  switch (o.unavailable) {
-    case Unavailable::kAudit: r = error_response(503, "audit_unavailable", o.message); break;
-    case Unavailable::kState: r = error_response(503, "state_unavailable", o.message); break;
-    case Unavailable::kInternal: r = error_response(500, "internal_error", o.message); break;
-  }
+  const unsigned status = o.unavailable == Unavailable::kInternal ? 500 : 503;
+  ApiResponse r = error_response(status, std::string(outcome_error_code(o)), o.message);
   if (!o.verification_id.empty()) r.headers.emplace_back("X-HFV-Verification-Id", o.verification_id);
   return r;
 }
@@ -61,7 +57,7 @@ ApiResponse http_answer(const Outcome& o) {
     }
     case Outcome::Kind::kRunning: return running_answer(o);
     case Outcome::Kind::kRefused: {
-      ApiResponse r = error_response(http_status(o.refusal.reason), std::string(refusal_code(o.refusal.reason)),
+      ApiResponse r = error_response(http_status(o.refusal.reason), std::string(outcome_error_code(o)),
                                      o.refusal.message, o.refusal.field);
       if (!o.refusal_audited) r.body["audit"] = "unavailable";
       return r;
@@ -71,9 +67,9 @@ ApiResponse http_answer(const Outcome& o) {
       // Found cancelled: gone for good (410). Cancelled now, because the
       // caller left: nobody reads the answer; the status is for the access
       // log only (nginx's 499 "client closed request").
-      return error_response(o.replay == Replay::kNew ? 499 : 410, "verification_cancelled", o.message);
+      return error_response(o.replay == Replay::kNew ? 499 : 410, std::string(outcome_error_code(o)), o.message);
     case Outcome::Kind::kInterrupted:
-      return error_response(503, "verification_interrupted",
+      return error_response(503, std::string(outcome_error_code(o)),
                             "the broker restarted before this verification finished; submit it again");
     case Outcome::Kind::kNotFound: return error_response(404, "not_found", "no such verification");
   }

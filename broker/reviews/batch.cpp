@@ -267,27 +267,6 @@ net::awaitable<void> BatchManager::flush(std::shared_ptr<Run> run) {
 
 namespace {
 
-// What a batch item records when its household was not verified.
-std::string error_of(const Outcome& o) {
-  switch (o.kind) {
-    case Outcome::Kind::kRefused: return std::string(refusal_code(o.refusal.reason));
-    case Outcome::Kind::kUnavailable:
-      switch (o.unavailable) {
-        case Unavailable::kAudit: return "audit_unavailable";
-        case Unavailable::kState: return "state_unavailable";
-        case Unavailable::kInternal: return "internal_error";
-      }
-      break;
-    case Outcome::Kind::kCancelled: return "verification_cancelled";
-    case Outcome::Kind::kInterrupted: return "verification_interrupted";
-    case Outcome::Kind::kRunning: return "verification_running";
-    case Outcome::Kind::kNotFound: return "not_found";
-    case Outcome::Kind::kIssued:
-    case Outcome::Kind::kReplayed: return "";
-  }
-  return "internal_error";
-}
-
 // Failures that say an agency is overloaded or unreachable: back off.
 bool calls_for_backoff(FailureKind kind) {
   return kind == FailureKind::kTimeout || kind == FailureKind::kThrottled || kind == FailureKind::kCircuitOpen;
@@ -320,7 +299,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       verified = true;
       break;
     }
-    error = error_of(outcome);
+    error = std::string(outcome_error_code(outcome));  // what the item records if this attempt is its last
     if (outcome.kind == Outcome::Kind::kInterrupted) {
       // A crash interrupted it. If its report was already issued (its
       // review record, settled at start-up, says so) the household was

@@ -99,5 +99,10 @@ struct Outcome {
 };
 
 std::string_view outcome_kind_name(Outcome::Kind kind);
+// The wire error code of an unavailable verifier ("audit_unavailable", ...).
+std::string_view unavailable_code(Unavailable what);
+// The wire error code an outcome is answered or recorded with ("" for a
+// report): the refusal's code, unavailable_code(), "verification_cancelled", ...
+std::string_view outcome_error_code(const Outcome& outcome);
 
 }  // namespace hfv::broker

@@ -132,6 +132,29 @@ std::string_view outcome_kind_name(Outcome::Kind kind) {
   return "unavailable";
 }
 
+std::string_view unavailable_code(Unavailable what) {
+  switch (what) {
+    case Unavailable::kAudit: return "audit_unavailable";
+    case Unavailable::kState: return "state_unavailable";
+    case Unavailable::kInternal: return "internal_error";
+  }
+  return "internal_error";
+}
+
+std::string_view outcome_error_code(const Outcome& o) {
+  switch (o.kind) {
+    case Outcome::Kind::kRefused: return refusal_code(o.refusal.reason);
+    case Outcome::Kind::kUnavailable: return unavailable_code(o.unavailable);
+    case Outcome::Kind::kCancelled: return "verification_cancelled";
+    case Outcome::Kind::kInterrupted: return "verification_interrupted";
+    case Outcome::Kind::kRunning: return "verification_running";
+    case Outcome::Kind::kNotFound: return "not_found";
+    case Outcome::Kind::kIssued:
+    case Outcome::Kind::kReplayed: return "";
+  }
+  return "internal_error";
+}
+
 Verifier::Verifier(VerifierParts parts) : parts_(std::move(parts)) {}
 Verifier::~Verifier() = default;
 
@@ -316,7 +339,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
     Outcome refused = Outcome::unavailable_because(Unavailable::kAudit,
                                                    "the audit log cannot be written, so no agency is queried");
     if (stored) {
-      const std::string text = json{{"error", "audit_unavailable"}, {"message", refused.message}}.dump();
+      const std::string text = json{{"error", unavailable_code(Unavailable::kAudit)}, {"message", refused.message}}.dump();
       (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(a.id, kStoredWithheld, text); });
     }
     co_return refused;
@@ -374,7 +397,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
   }
   if (stored.http_status != kStoredReport) {  // withheld: the audit log could not be written
     co_return Outcome::unavailable_because(
-        body.value("error", "") == "audit_unavailable" ? Unavailable::kAudit : Unavailable::kState,
+        body.value("error", "") == unavailable_code(Unavailable::kAudit) ? Unavailable::kAudit : Unavailable::kState,
         body.value("message", "no report was issued"), stored.id);
   }
   o.kind = Outcome::Kind::kReplayed;
@@ -541,7 +564,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   if (!co_await parts_.audit->append(std::move(after))) {
     Outcome withheld = Outcome::unavailable_because(
         Unavailable::kAudit, "the audit log cannot be written; report withheld", a.id);
-    const std::string text = json{{"error", "audit_unavailable"}, {"message", withheld.message}}.dump();
+    const std::string text = json{{"error", unavailable_code(Unavailable::kAudit)}, {"message", withheld.message}}.dump();
     (void)co_await run_blocking(*parts_.blocking, [&] {
       if (reviewing) (void)parts_.reviews->drop_pending(a.id);
       return parts_.reports->finish(a.id, kStoredWithheld, text);
