@@ -103,7 +103,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     }
     const std::string member = pseudonym(id);
     auto auth = co_await run_blocking(
-        *parts_.blocking, [&] { return parts_.consent->find(auth_id, principal.name); });
+        *parts_.blocking, [&] { return parts_.authorizations->find(auth_id, principal.name); });
     if (!auth)
       co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
     if (!*auth || !(*auth)->member_pseudonyms.contains(member)) {

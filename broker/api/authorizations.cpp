@@ -26,10 +26,13 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   const auto& auth_request = std::get<AuthorizationRequest>(parsed);
   std::vector<std::string> pseudonyms;
   for (const auto& id : auth_request.members) pseudonyms.push_back(pseudonym(id));
-  auto stored = co_await run_blocking(*parts_.blocking, [&] {
-    return parts_.consent->insert(auth_request, pseudonyms, principal.name);
-  });
-  if (!stored) co_return error_response(503, "state_unavailable", "authorizations cannot be stored now");
+  const StoredAuthorization authorization =
+      new_authorization(auth_request, pseudonyms, principal.name);
+  const auto inserted = co_await run_blocking(
+      *parts_.blocking, [&] { return parts_.authorizations->insert(authorization); });
+  const auto* stored = inserted ? &authorization : nullptr;
+  if (!stored)
+    co_return error_response(503, "state_unavailable", "authorizations cannot be stored now");
   audit::AuditRecord r = base_record(request, &principal);
   r.action = "authorization.register";
   r.status = "created";
@@ -47,12 +50,15 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   co_return response;
 }
 
-net::awaitable<ApiResponse> Service::read_authorization(const ApiRequest& request, const Principal& principal,
+net::awaitable<ApiResponse> Service::read_authorization(const ApiRequest& request,
+                                                        const Principal& principal,
                                                         const std::string& id, bool revoke) {
   auto found = co_await run_blocking(*parts_.blocking, [&] {
-    return revoke ? parts_.consent->revoke(id, principal.name) : parts_.consent->find(id, principal.name);
+    return revoke ? parts_.authorizations->revoke(id, principal.name)
+                  : parts_.authorizations->find(id, principal.name);
   });
-  if (!found) co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
+  if (!found)
+    co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
   if (!*found) co_return error_response(404, "not_found", "no such authorization");
   if (revoke) {
     audit::AuditRecord r = base_record(request, &principal);

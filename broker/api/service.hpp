@@ -71,7 +71,7 @@ struct ServiceParts {
   Verifier* verifier = nullptr;  // verifications, pseudonyms, the policies in force, the adapters
   const DivisionCodes* divisions = nullptr;
   audit::AuditLog* audit = nullptr;
-  ConsentStore* consent = nullptr;
+  AuthorizationStore* authorizations = nullptr;
   const crypto::Ed25519Signer* signer = nullptr;
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;  // optional (broker/ops/metrics.hpp); null: nothing counted, no /metrics

@@ -2,6 +2,7 @@
 
 #include "broker/app/daemon.hpp"
 
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,19 +12,20 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
-#include "broker/ops/config.hpp"
-#include "broker/reviews/batch.hpp"
-#include "broker/verification/consent.hpp"
-#include "broker/ops/divisions.hpp"
-#include "broker/ops/log.hpp"
-#include "broker/ops/metrics.hpp"
 #include "broker/api/server.hpp"
 #include "broker/api/service.hpp"
 #include "broker/api/verification_http.hpp"
+#include "broker/ops/config.hpp"
+#include "broker/ops/divisions.hpp"
+#include "broker/ops/log.hpp"
+#include "broker/ops/metrics.hpp"
+#include "broker/reviews/batch.hpp"
+#include "broker/store/sqlcipher/authorization_store.hpp"
+#include "broker/store/sqlcipher/report_store.hpp"
+#include "broker/store/sqlcipher/review_store.hpp"
 #include "broker/verification/verifier.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
@@ -45,8 +47,9 @@ int fail(const std::string& what, const Error& error) {
 // Sources whose adapters exist in this build, for the generated config.
 json demo_agencies(const std::string& url) {
   json agencies = json::object();
-  for (const char* name : {"hukou", "tax", "social_insurance", "real_estate", "vehicle", "bank", "securities",
-                           "business", "provident_fund", "insurance", "internet_finance"}) {
+  for (const char* name :
+       {"hukou", "tax", "social_insurance", "real_estate", "vehicle", "bank", "securities",
+        "business", "provident_fund", "insurance", "internet_finance"}) {
     agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
   }
   return agencies;
@@ -93,30 +96,34 @@ int run_init(const InitOptions& options) {
   }
 
   const fs::path config_file = options.dir / "brokerd.json";
-  const fs::path policies = options.policies_dir.empty() ? shipped_data_dir("policies") : options.policies_dir;
+  const fs::path policies =
+      options.policies_dir.empty() ? shipped_data_dir("policies") : options.policies_dir;
   json config = {
       {"listen", options.listen},
       {"port_file", "run/brokerd.port"},
       {"pid_file", "run/brokerd.pid"},
       {"log_level", "info"},
-      {"tls", {{"ca_file", "pki/ca.pem"}, {"cert_file", "pki/server.pem"}, {"key_file", "pki/server.key"}}},
+      {"tls",
+       {{"ca_file", "pki/ca.pem"},
+        {"cert_file", "pki/server.pem"},
+        {"key_file", "pki/server.key"}}},
       {"master_key_file", "keys/master.key"},
       {"signing_key_file", "keys/report-signing.key"},
       {"audit_db", "data/audit.db"},
-      {"audit", {{"anchor_file", "run/audit.anchor"}, {"retention_days", 183}, {"head_interval_ms", 1000}}},
+      {"audit",
+       {{"anchor_file", "run/audit.anchor"}, {"retention_days", 183}, {"head_interval_ms", 1000}}},
       {"state_db", "data/state.db"},
       {"policies_dir", fs::absolute(policies).string()},
       {"verification_deadline_ms", 10000},
       {"max_body_bytes", 262144},
-      {"principals",
-       json::array({{{"name", "demo-case-system"},
-                     {"certificate_cn", "demo-case-system"},
-                     {"role", "case_system"},
-                     {"jurisdictions", {"2301", "6107", "110108", "4105", "31"}}},
-                    {{"name", "demo-supervisor"},
-                     {"certificate_cn", "demo-supervisor"},
-                     {"role", "supervisor"},
-                     {"jurisdictions", {"2301"}}}})},
+      {"principals", json::array({{{"name", "demo-case-system"},
+                                   {"certificate_cn", "demo-case-system"},
+                                   {"role", "case_system"},
+                                   {"jurisdictions", {"2301", "6107", "110108", "4105", "31"}}},
+                                  {{"name", "demo-supervisor"},
+                                   {"certificate_cn", "demo-supervisor"},
+                                   {"role", "supervisor"},
+                                   {"jurisdictions", {"2301"}}}})},
       {"agencies", demo_agencies(options.agency_url)}};
   if (auto s = crypto::write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
     note(config_file, true);
@@ -157,16 +164,22 @@ int run_daemon(const std::filesystem::path& config_file) {
   };
   if (!config->audit_head_url.empty()) {
     log_event(LogLevel::kWarn, "audit_head_url_unsupported",
-              {{"reason", "sending signed tree heads to a URL is not implemented yet; the anchor file is written"}});
+              {{"reason",
+                "sending signed tree heads to a URL is not implemented yet; the anchor file is "
+                "written"}});
   }
-  auto audit = audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
-                                     std::move(audit_options));
+  auto audit =
+      audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
+                            std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
-  auto consent = ConsentStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
-  if (!consent) return fail("state database", consent.error());
-  auto reports = ReportStore::open(config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
+  auto authorizations = SqlcipherAuthorizationStore::open(
+      config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
+  if (!authorizations) return fail("state database", authorizations.error());
+  auto reports = SqlcipherReportStore::open(config->state_db,
+                                            crypto::derive_key(*master, crypto::kPurposeStateDb));
   if (!reports) return fail("state database", reports.error());
-  auto reviews = ReviewStore::open(config->review_db, crypto::derive_key(*master, kPurposeReviewDb));
+  auto reviews =
+      SqlcipherReviewStore::open(config->review_db, crypto::derive_key(*master, kPurposeReviewDb));
   if (!reviews) return fail("review database", reviews.error());
   // Review records a crash left pending: issued per the audit, or dropped.
   auto settled = settle_pending_reviews(**reviews, **audit);
@@ -178,7 +191,8 @@ int run_daemon(const std::filesystem::path& config_file) {
 
   net::io_context io(1);
   adapters::HttpClient http(io);
-  auto adapters = adapters::build_adapters(config->agencies, config->file.parent_path().string(), http);
+  auto adapters =
+      adapters::build_adapters(config->agencies, config->file.parent_path().string(), http);
   if (!adapters) return fail("agencies", adapters.error());
   net::thread_pool blocking(2);
 
@@ -188,7 +202,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.divisions = &*divisions;
   verifying.adapters = std::move(*adapters);
   verifying.audit = audit->get();
-  verifying.consent = consent->get();
+  verifying.authorizations = authorizations->get();
   verifying.reports = reports->get();
   verifying.signer = &*signer;
   verifying.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
@@ -203,7 +217,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   parts.verifier = &verifier;
   parts.divisions = &*divisions;
   parts.audit = audit->get();
-  parts.consent = consent->get();
+  parts.authorizations = authorizations->get();
   parts.signer = &*signer;
   parts.blocking = &blocking;
   parts.reviews = reviews->get();
@@ -216,15 +230,18 @@ int run_daemon(const std::filesystem::path& config_file) {
   net::signal_set reload_signal(io, SIGHUP);
   Service service(parts);
   // Periodic reviews: batches left running by the previous process resume.
-  BatchManager batches(io.get_executor(), verifier, [&service] { return service.in_flight(); }, **reviews, **audit,
-                       blocking, *config);
+  BatchManager batches(
+      io.get_executor(), verifier, [&service] { return service.in_flight(); }, **reviews, **audit,
+      blocking, *config);
   service.set_batches(&batches);
   batches.start();
   // The pid file lets `brokerctl reload` send SIGHUP (already caught, see
   // above); written before the port file announces the daemon, removed on a
   // clean stop.
   if (!config->pid_file.empty()) {
-    if (auto s = crypto::replace_file_atomically(config->pid_file, std::to_string(::getpid()) + "\n", 0644); !s) {
+    if (auto s = crypto::replace_file_atomically(config->pid_file,
+                                                 std::to_string(::getpid()) + "\n", 0644);
+        !s) {
       return fail("pid file", s.error());
     }
   }
@@ -236,14 +253,16 @@ int run_daemon(const std::filesystem::path& config_file) {
   started.principal = "brokerd";
   started.status = "ok";
   if (auto r = (*audit)->append_blocking({started}); !r) return fail("audit log", r.error());
-  log_event(LogLevel::kInfo, "started", {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
+  log_event(LogLevel::kInfo, "started",
+            {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
 
   // Graceful shutdown: stop accepting, let requests in flight finish (up to
   // 10 s), then stop the loop.
   net::steady_timer drain(io);
   auto give_up_at = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
-    if ((service.in_flight() == 0 && !batches.busy()) || std::chrono::steady_clock::now() >= give_up_at) {
+    if ((service.in_flight() == 0 && !batches.busy()) ||
+        std::chrono::steady_clock::now() >= give_up_at) {
       io.stop();
       return;
     }
@@ -280,13 +299,17 @@ int run_daemon(const std::filesystem::path& config_file) {
           } else {
             r.status = "refused";
             r.detail = loaded.error().message;
-            log_event(LogLevel::kError, "policies_reload_refused", {{"reason", loaded.error().message}});
+            log_event(LogLevel::kError, "policies_reload_refused",
+                      {{"reason", loaded.error().message}});
             metrics.observe_policy_reload(false);
           }
-          net::co_spawn(io, [&, r]() -> net::awaitable<void> {
-            std::vector<audit::AuditRecord> rows{r};
-            (void)co_await (*audit)->append(std::move(rows));
-          }, net::detached);
+          net::co_spawn(
+              io,
+              [&, r]() -> net::awaitable<void> {
+                std::vector<audit::AuditRecord> rows{r};
+                (void)co_await (*audit)->append(std::move(rows));
+              },
+              net::detached);
         });
       });
       wait_reload();
@@ -307,9 +330,10 @@ int run_daemon(const std::filesystem::path& config_file) {
   }
   // The shutdown head: covers every record, written to the anchor too.
   auto final_head = (*audit)->publish_head();
-  log_event(LogLevel::kInfo, "stopped",
-            {{"audit_seq", (*audit)->last_seq()},
-             {"audit_tree_size", final_head ? static_cast<std::int64_t>(final_head->tree_size) : 0}});
+  log_event(
+      LogLevel::kInfo, "stopped",
+      {{"audit_seq", (*audit)->last_seq()},
+       {"audit_tree_size", final_head ? static_cast<std::int64_t>(final_head->tree_size) : 0}});
   return 0;
 }
 

@@ -1,22 +1,22 @@
-// ReportStore: verifications and their final answers, in the encrypted state
+// ReportStore: verifications and their final answers, in the state
 // database. It backs asynchronous verifications (GET /v1/verifications/{id}),
 // idempotency (the same Idempotency-Key from the same principal returns the
 // same answer) and fair use (a repeat of the same household within the
 // configured window returns the earlier report). A verification belongs to
 // the principal that started it; others cannot see it.
 //
-// Calls block on disk: call them off the I/O threads. Internally locked.
+// An interface: the embedded backend is broker/store/sqlcipher/. Opening a
+// store marks verifications left "running" by a previous process
+// "interrupted" (their callers must submit again). Calls block on disk or
+// network: call them off the I/O threads. Implementations are internally
+// locked.
 #pragma once
 
-#include <chrono>
-#include <filesystem>
-#include <memory>
-#include <mutex>
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "common/result.hpp"
-#include "storage/sqlcipher_db.hpp"
 
 namespace hfv::broker {
 
@@ -34,31 +34,22 @@ struct StoredVerification {
 
 class ReportStore {
  public:
-  // Opens the store; verifications left "running" by a previous process are
-  // marked "interrupted" (their callers must submit again).
-  static Result<std::unique_ptr<ReportStore>> open(const std::filesystem::path& path,
-                                                   const crypto::SecretKey& key);
-  Status insert_running(const StoredVerification& v);
-  Status finish(const std::string& id, long http_status, const std::string& response);
+  virtual ~ReportStore() = default;
+  virtual Status insert_running(const StoredVerification& v) = 0;
+  virtual Status finish(const std::string& id, long http_status, const std::string& response) = 0;
   // The caller disconnected and no report was issued: the row stays (GET
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.
-  Status cancel(const std::string& id);
-  Result<std::optional<StoredVerification>> find(const std::string& id, const std::string& principal);
-  Result<std::optional<StoredVerification>> find_by_key(const std::string& principal, const std::string& key);
+  virtual Status cancel(const std::string& id) = 0;
+  virtual Result<std::optional<StoredVerification>> find(const std::string& id,
+                                                         const std::string& principal) = 0;
+  virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
+                                                                const std::string& key) = 0;
   // The newest completed (200) verification of this household by this
   // principal created at or after `since_unix`.
-  Result<std::optional<StoredVerification>> latest_done(const std::string& principal,
-                                                        const std::string& household_key,
-                                                        std::int64_t since_unix);
-
- private:
-  explicit ReportStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
-  Result<std::optional<StoredVerification>> query_one(const std::string& sql,
-                                                      std::initializer_list<std::string> text_args,
-                                                      std::optional<std::int64_t> int_arg = std::nullopt);
-  std::mutex mutex_;
-  std::unique_ptr<storage::SqlcipherDb> db_;
+  virtual Result<std::optional<StoredVerification>> latest_done(const std::string& principal,
+                                                                const std::string& household_key,
+                                                                std::int64_t since_unix) = 0;
 };
 
 }  // namespace hfv::broker

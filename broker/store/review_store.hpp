@@ -1,5 +1,4 @@
-// ReviewStore: what periodic reviews need, in its own encrypted database
-// (SQLCipher, raw key derived from the master key with kPurposeReviewDb):
+// ReviewStore: what periodic reviews need, in its own database:
 //  - one ReviewRecord per completed verification (household, place,
 //    programme, outcome, classification, key figures in fen, holdings seen,
 //    failed sources, review cycle and next_review), so a review can find the
@@ -15,25 +14,20 @@
 // a case system keeps for it. "Previous verification" means the latest
 // record of the same household written before.
 //
-// Calls block on disk: call them off the I/O threads. Internally locked.
+// An interface: the embedded backend is broker/store/sqlcipher/. Calls block
+// on disk or network: call them off the I/O threads. Implementations are
+// internally locked.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "audit/audit_log.hpp"
 #include "common/result.hpp"
-#include "storage/sqlcipher_db.hpp"
 
 namespace hfv::broker {
-
-inline constexpr std::string_view kPurposeReviewDb = "hfv/review-db/v1";
 
 struct ReviewRecord {
   std::int64_t seq = 0;  // assigned by the store, increasing
@@ -45,15 +39,15 @@ struct ReviewRecord {
   std::string area;
   std::string reference_date;
   std::string authorization_id;
-  std::string members_json;  // the request's members array (raw ID numbers: stays in this DB)
+  std::string members_json;    // the request's members array (raw ID numbers: stays in this DB)
   std::string outcome;         // eligible | ineligible | indeterminate
   std::string classification;  // dibao | marginal | gradual_exit | none | ...
   std::optional<std::int64_t> income_per_capita_fen;
   std::optional<std::int64_t> assets_per_capita_fen;
   std::optional<std::int64_t> benefit_fen;
-  std::vector<std::string> real_estate;  // masked certificate numbers seen
-  std::vector<std::string> vehicles;     // masked plates
-  std::vector<std::string> businesses;   // masked USCCs
+  std::vector<std::string> real_estate;     // masked certificate numbers seen
+  std::vector<std::string> vehicles;        // masked plates
+  std::vector<std::string> businesses;      // masked USCCs
   std::vector<std::string> failed_sources;  // source names that failed or timed out (any member)
   std::int64_t review_months = 0;
   std::string review_category;
@@ -69,8 +63,8 @@ struct BatchRow {
   std::string id;
   std::string principal;
   std::string operator_id;
-  std::string mode;  // households | due
-  std::string spec;  // JSON: the due_by / jurisdictions selection, or {}
+  std::string mode;   // households | due
+  std::string spec;   // JSON: the due_by / jurisdictions selection, or {}
   std::string state;  // running | cancelled | done
   std::int64_t total = 0;
   std::int64_t created_unix = 0;
@@ -81,7 +75,7 @@ struct BatchItem {
   std::int64_t index = 0;
   std::string case_id;
   std::string jurisdiction;
-  std::string request_json;  // the verification request body sent for it
+  std::string request_json;       // the verification request body sent for it
   std::string state = "pending";  // pending | done | failed | cancelled
   std::int64_t attempt = 0;
   std::string verification_id;
@@ -90,15 +84,14 @@ struct BatchItem {
   std::int64_t latency_ms = 0;
   std::string outcome;
   std::string classification;
-  std::int64_t severity = 0;     // highest change severity, 0: none
-  std::string changes_json = "[]";  // change list entries for this household
+  std::int64_t severity = 0;                // highest change severity, 0: none
+  std::string changes_json = "[]";          // change list entries for this household
   std::vector<std::string> failed_sources;  // agencies that failed for this household
 };
 
 class ReviewStore {
  public:
-  static Result<std::unique_ptr<ReviewStore>> open(const std::filesystem::path& path,
-                                                   const crypto::SecretKey& key);
+  virtual ~ReviewStore() = default;
 
   // --- reviews
   // A verification's record is written "pending" before its report is
@@ -106,50 +99,45 @@ class ReviewStore {
   // count for previous() and due(). So a crash between the audit and the
   // report store loses no review: settle_pending_reviews() (below) decides
   // at start-up what the audit says of each pending record.
-  Status record(const ReviewRecord& r);  // issued at once
-  Status record_pending(const ReviewRecord& r);
-  Status mark_issued(const std::string& verification_id);
-  Status drop_pending(const std::string& verification_id);
-  Result<std::vector<ReviewRecord>> pending();
-  Result<std::optional<ReviewRecord>> find(const std::string& verification_id);
+  virtual Status record(const ReviewRecord& r) = 0;  // issued at once
+  virtual Status record_pending(const ReviewRecord& r) = 0;
+  virtual Status mark_issued(const std::string& verification_id) = 0;
+  virtual Status drop_pending(const std::string& verification_id) = 0;
+  virtual Result<std::vector<ReviewRecord>> pending() = 0;
+  virtual Result<std::optional<ReviewRecord>> find(const std::string& verification_id) = 0;
   // The issued record of case `case_id` verified by batch `batch_id`, if any
   // (by the record's batch id column): a household whose report was issued
   // before a crash, found after the restart settled its record.
-  Result<std::optional<ReviewRecord>> issued_in_batch(const std::string& batch_id, const std::string& case_id);
+  virtual Result<std::optional<ReviewRecord>> issued_in_batch(const std::string& batch_id,
+                                                              const std::string& case_id) = 0;
   // The latest record of the same household written before `before_seq`.
-  Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current);
+  virtual Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current) = 0;
   // The latest record of every household of `principal` whose next_review is
   // on or before `due_by`, in the given jurisdictions (all if empty).
-  Result<std::vector<ReviewRecord>> due(const std::string& principal, const std::string& due_by,
-                                        const std::vector<std::string>& jurisdictions);
+  virtual Result<std::vector<ReviewRecord>> due(const std::string& principal,
+                                                const std::string& due_by,
+                                                const std::vector<std::string>& jurisdictions) = 0;
   // The issued records completed in [from_unix, to_unix), oldest first,
   // without their members (the periodic statistics need no ID numbers).
   // `principal` empty: every caller's records.
-  Result<std::vector<ReviewRecord>> issued_between(std::int64_t from_unix, std::int64_t to_unix,
-                                                   const std::string& principal);
+  virtual Result<std::vector<ReviewRecord>> issued_between(std::int64_t from_unix,
+                                                           std::int64_t to_unix,
+                                                           const std::string& principal) = 0;
 
   // --- batches
   // Creates the batch and all its items in one transaction.
-  Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items);
-  Result<std::optional<BatchRow>> find_batch(const std::string& id);
-  Result<std::vector<BatchRow>> batches_in_state(const std::string& state);
-  Status set_batch_state(const std::string& id, const std::string& state, std::int64_t finished_unix);
-  Result<std::vector<BatchItem>> items(const std::string& batch_id);
+  virtual Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items) = 0;
+  virtual Result<std::optional<BatchRow>> find_batch(const std::string& id) = 0;
+  virtual Result<std::vector<BatchRow>> batches_in_state(const std::string& state) = 0;
+  virtual Status set_batch_state(const std::string& id, const std::string& state,
+                                 std::int64_t finished_unix) = 0;
+  virtual Result<std::vector<BatchItem>> items(const std::string& batch_id) = 0;
   // Writes the given items' outcome fields (state, attempt, verification_id,
   // status, error, latency, outcome, classification, severity, changes) in
   // one transaction.
-  Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items);
+  virtual Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items) = 0;
   // Marks every pending item of the batch cancelled.
-  Status cancel_pending(const std::string& batch_id);
-
- private:
-  explicit ReviewStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
-  Status insert_review(const ReviewRecord& r, bool issued);
-  Result<std::vector<ReviewRecord>> query_reviews(const std::string& where, std::initializer_list<std::string> text,
-                                                  std::initializer_list<std::int64_t> ints,
-                                                  bool with_members = true);
-  std::mutex mutex_;
-  std::unique_ptr<storage::SqlcipherDb> db_;
+  virtual Status cancel_pending(const std::string& batch_id) = 0;
 };
 
 // After a restart: every pending review record whose report the audit log

@@ -252,7 +252,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.policy = *policy;
   for (const auto& m : v.members) a.pseudonyms.push_back(pseudonym(m.id_number));
   auto auth = co_await run_blocking(*parts_.blocking, [&] {
-    return parts_.consent->find(v.authorization_id, principal.name);
+    return parts_.authorizations->find(v.authorization_id, principal.name);
   });
   if (!auth) co_return Outcome::unavailable_because(Unavailable::kState, "authorizations cannot be read now");
   if (!*auth) {

@@ -53,7 +53,7 @@ struct VerifierParts {
   const DivisionCodes* divisions = nullptr;
   adapters::AdapterSet adapters;
   audit::AuditLog* audit = nullptr;
-  ConsentStore* consent = nullptr;
+  AuthorizationStore* authorizations = nullptr;
   ReportStore* reports = nullptr;
   const crypto::Ed25519Signer* signer = nullptr;
   crypto::SecretKey pseudonym_key;

@@ -6,7 +6,7 @@
 
 #include "broker/reviews/batch_review.hpp"
 #include "audit/audit_log.hpp"
-#include "broker/store/review_store.hpp"
+#include "broker/store/sqlcipher/review_store.hpp"
 #include "crypto/keys.hpp"
 #include "storage/sqlcipher_db.hpp"
 #include "tests/unit/temp_dir.hpp"
@@ -15,7 +15,7 @@ using hfv::broker::BatchItem;
 using hfv::broker::BatchRow;
 using hfv::broker::ChangeSettings;
 using hfv::broker::ReviewRecord;
-using hfv::broker::ReviewStore;
+using hfv::broker::SqlcipherReviewStore;
 using nlohmann::json;
 
 namespace {
@@ -159,7 +159,7 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
   const auto key = hfv::crypto::SecretKey::random();
   const auto path = dir.path / "review.db";
   {
-    auto store = ReviewStore::open(path, key);
+    auto store = SqlcipherReviewStore::open(path, key);
     REQUIRE(store.ok());
     ReviewRecord first = record("v1", "C-1");
     first.next_review = "2026-12-01";
@@ -216,9 +216,9 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
     return s;
   }();
   CHECK(head != std::string("SQLite format 3\0", 16));
-  auto wrong = ReviewStore::open(path, hfv::crypto::SecretKey::random());
+  auto wrong = SqlcipherReviewStore::open(path, hfv::crypto::SecretKey::random());
   CHECK_FALSE(wrong.ok());
-  auto store = ReviewStore::open(path, key);
+  auto store = SqlcipherReviewStore::open(path, key);
   REQUIRE(store.ok());
   auto items = (*store)->items("bat_1");
   REQUIRE(items.ok());
@@ -237,7 +237,7 @@ TEST_CASE("review store: a pending record does not count until the audit shows i
           "[batch][review]") {
   // Real parts: the encrypted review store and a real audit log file.
   hfv::testing::TempDir dir("hfv-review-pending");
-  auto store = ReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random());
+  auto store = SqlcipherReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random());
   REQUIRE(store.ok());
   auto audit = hfv::audit::AuditLog::open(dir.path / "audit.db", hfv::crypto::SecretKey::random());
   REQUIRE(audit.ok());
@@ -400,7 +400,7 @@ TEST_CASE("review store: records issued in a period, with latency, from a databa
                      " '2027-01-01', '', 1000);")
                 .ok());
   }
-  auto store = ReviewStore::open(path, key);
+  auto store = SqlcipherReviewStore::open(path, key);
   REQUIRE(store.ok());
   ReviewRecord in = record("v-in", "C-1");
   in.completed_unix = 2000;

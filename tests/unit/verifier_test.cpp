@@ -19,7 +19,10 @@
 #include "audit/audit_log.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/reviews/batch.hpp"
-#include "broker/store/review_store.hpp"
+#include "broker/store/sqlcipher/authorization_store.hpp"
+#include "broker/store/sqlcipher/report_store.hpp"
+#include "broker/store/sqlcipher/review_store.hpp"
+#include "broker/verification/consent.hpp"
 #include "broker/verification/report_signature.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/async_event.hpp"
@@ -106,10 +109,11 @@ struct Fixture {
   std::unique_ptr<hfv::audit::AuditLog> audit =
       take(hfv::audit::AuditLog::open(dir.path / "audit.db", hfv::crypto::SecretKey::random()));
   hfv::crypto::SecretKey state_key = hfv::crypto::SecretKey::random();
-  std::unique_ptr<b::ConsentStore> consent = take(b::ConsentStore::open(dir.path / "state.db", state_key));
-  std::unique_ptr<b::ReportStore> reports = take(b::ReportStore::open(dir.path / "state.db", state_key));
+  std::unique_ptr<b::AuthorizationStore> authorization_store =
+      take(b::SqlcipherAuthorizationStore::open(dir.path / "state.db", state_key));
+  std::unique_ptr<b::ReportStore> reports = take(b::SqlcipherReportStore::open(dir.path / "state.db", state_key));
   std::unique_ptr<b::ReviewStore> reviews =
-      take(b::ReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random()));
+      take(b::SqlcipherReviewStore::open(dir.path / "review.db", hfv::crypto::SecretKey::random()));
   hfv::crypto::Ed25519Signer signer = hfv::crypto::Ed25519Signer::from_seed(std::array<std::uint8_t, 32>{7});
   TestAdapter* bank = nullptr;  // owned by the verifier
   TestAdapter* tax = nullptr;
@@ -139,7 +143,7 @@ struct Fixture {
       parts.adapters.emplace(s, std::move(adapter));
     }
     parts.audit = audit.get();
-    parts.consent = consent.get();
+    parts.authorizations = authorization_store.get();
     parts.reports = reports.get();
     parts.signer = &signer;
     parts.pseudonym_key = hfv::crypto::SecretKey::random();
@@ -156,10 +160,10 @@ struct Fixture {
       auth.valid_from = Date::today_utc().add_months(-1);
       auth.valid_until = Date::today_utc().add_months(1);
       auth.form_sha256 = std::string(64, 'a');
-      auto stored = consent->insert(auth, {verifier->pseudonym(kApplicant), verifier->pseudonym(kSpouse)},
-                                    principal->name);
-      REQUIRE(stored);
-      authorizations[case_id] = stored->id;
+      const auto stored = b::new_authorization(
+          auth, {verifier->pseudonym(kApplicant), verifier->pseudonym(kSpouse)}, principal->name);
+      REQUIRE(authorization_store->insert(stored));
+      authorizations[case_id] = stored.id;
     }
   }
 

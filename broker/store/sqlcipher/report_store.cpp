@@ -1,4 +1,4 @@
-#include "broker/store/report_store.hpp"
+#include "broker/store/sqlcipher/report_store.hpp"
 
 #include "common/date.hpp"
 #include "common/time.hpp"
@@ -7,11 +7,12 @@ namespace hfv::broker {
 
 namespace {
 constexpr const char* kColumns =
-    "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response, created_unix";
+    "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response, "
+    "created_unix";
 }
 
-Result<std::unique_ptr<ReportStore>> ReportStore::open(const std::filesystem::path& path,
-                                                       const crypto::SecretKey& key) {
+Result<std::unique_ptr<SqlcipherReportStore>> SqlcipherReportStore::open(
+    const std::filesystem::path& path, const crypto::SecretKey& key) {
   auto db = storage::SqlcipherDb::open(path, key, /*create=*/true);
   if (!db) return db.error();
   if (auto s = (*db)->exec(
@@ -20,22 +21,25 @@ Result<std::unique_ptr<ReportStore>> ReportStore::open(const std::filesystem::pa
           " request_sha256 TEXT NOT NULL, household_key TEXT NOT NULL, state TEXT NOT NULL,"
           " http_status INTEGER NOT NULL DEFAULT 0, response TEXT NOT NULL DEFAULT '',"
           " created_unix INTEGER NOT NULL, completed_at TEXT);"
-          "CREATE UNIQUE INDEX IF NOT EXISTS verifications_key ON verifications(principal, idempotency_key)"
+          "CREATE UNIQUE INDEX IF NOT EXISTS verifications_key ON verifications(principal, "
+          "idempotency_key)"
           " WHERE idempotency_key != '';"
-          "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal, household_key,"
+          "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal, "
+          "household_key,"
           " created_unix);"
           "UPDATE verifications SET state = 'interrupted' WHERE state = 'running';");
       !s) {
     return s.error();
   }
   if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
-  return std::unique_ptr<ReportStore>(new ReportStore(std::move(*db)));
+  return std::unique_ptr<SqlcipherReportStore>(new SqlcipherReportStore(std::move(*db)));
 }
 
-Status ReportStore::insert_running(const StoredVerification& v) {
+Status SqlcipherReportStore::insert_running(const StoredVerification& v) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(
-      "INSERT INTO verifications (id, principal, idempotency_key, request_sha256, household_key, state,"
+      "INSERT INTO verifications (id, principal, idempotency_key, request_sha256, household_key, "
+      "state,"
       " created_unix) VALUES (?,?,?,?,?,'running',?);");
   if (!stmt) return stmt.error();
   stmt->bind(1, v.id).bind(2, v.principal).bind(3, v.idempotency_key).bind(4, v.request_sha256);
@@ -44,29 +48,35 @@ Status ReportStore::insert_running(const StoredVerification& v) {
   return stmt->status();
 }
 
-Status ReportStore::finish(const std::string& id, long http_status, const std::string& response) {
+Status SqlcipherReportStore::finish(const std::string& id, long http_status,
+                                    const std::string& response) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(
-      "UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? WHERE id = ?;");
+      "UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? "
+      "WHERE id = ?;");
   if (!stmt) return stmt.error();
-  stmt->bind(1, static_cast<std::int64_t>(http_status)).bind(2, response).bind(3, utc_timestamp_now()).bind(4, id);
+  stmt->bind(1, static_cast<std::int64_t>(http_status))
+      .bind(2, response)
+      .bind(3, utc_timestamp_now())
+      .bind(4, id);
   stmt->step();
   return stmt->status();
 }
 
-Status ReportStore::cancel(const std::string& id) {
+Status SqlcipherReportStore::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(
-      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = ? WHERE id = ?;");
+      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = ? WHERE "
+      "id = ?;");
   if (!stmt) return stmt.error();
   stmt->bind(1, utc_timestamp_now()).bind(2, id);
   stmt->step();
   return stmt->status();
 }
 
-Result<std::optional<StoredVerification>> ReportStore::query_one(const std::string& sql,
-                                                                 std::initializer_list<std::string> text_args,
-                                                                 std::optional<std::int64_t> int_arg) {
+Result<std::optional<StoredVerification>> SqlcipherReportStore::query_one(
+    const std::string& sql, std::initializer_list<std::string> text_args,
+    std::optional<std::int64_t> int_arg) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(sql);
   if (!stmt) return stmt.error();
@@ -90,26 +100,28 @@ Result<std::optional<StoredVerification>> ReportStore::query_one(const std::stri
   return std::optional(std::move(v));
 }
 
-Result<std::optional<StoredVerification>> ReportStore::find(const std::string& id, const std::string& principal) {
-  return query_one(std::string("SELECT ") + kColumns + " FROM verifications WHERE id = ? AND principal = ?;",
-                   {id, principal});
+Result<std::optional<StoredVerification>> SqlcipherReportStore::find(const std::string& id,
+                                                                     const std::string& principal) {
+  return query_one(
+      std::string("SELECT ") + kColumns + " FROM verifications WHERE id = ? AND principal = ?;",
+      {id, principal});
 }
 
-Result<std::optional<StoredVerification>> ReportStore::find_by_key(const std::string& principal,
-                                                                   const std::string& key) {
+Result<std::optional<StoredVerification>> SqlcipherReportStore::find_by_key(
+    const std::string& principal, const std::string& key) {
   return query_one(std::string("SELECT ") + kColumns +
                        " FROM verifications WHERE principal = ? AND idempotency_key = ?"
                        " AND idempotency_key != '';",  // lets SQLite use the partial unique index
                    {principal, key});
 }
 
-Result<std::optional<StoredVerification>> ReportStore::latest_done(const std::string& principal,
-                                                                   const std::string& household_key,
-                                                                   std::int64_t since_unix) {
-  return query_one(std::string("SELECT ") + kColumns +
-                       " FROM verifications WHERE principal = ? AND household_key = ? AND state = 'done'"
-                       " AND http_status = 200 AND created_unix >= ? ORDER BY created_unix DESC LIMIT 1;",
-                   {principal, household_key}, since_unix);
+Result<std::optional<StoredVerification>> SqlcipherReportStore::latest_done(
+    const std::string& principal, const std::string& household_key, std::int64_t since_unix) {
+  return query_one(
+      std::string("SELECT ") + kColumns +
+          " FROM verifications WHERE principal = ? AND household_key = ? AND state = 'done'"
+          " AND http_status = 200 AND created_unix >= ? ORDER BY created_unix DESC LIMIT 1;",
+      {principal, household_key}, since_unix);
 }
 
 }  // namespace hfv::broker

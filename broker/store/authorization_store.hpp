@@ -1,0 +1,57 @@
+// AuthorizationStore: the households' signed consents (声明授权书) the
+// broker holds, members kept only as keyed pseudonyms. An authorisation
+// belongs to the principal that registered it; another principal cannot see
+// or use it (it is "not found" to them). What an authorisation allows and
+// how a verification is checked against it: broker/verification/consent.hpp.
+//
+// An interface: the embedded backend is broker/store/sqlcipher/. Calls block
+// on disk or network: call them off the I/O threads. Implementations are
+// internally locked.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/date.hpp"
+#include "common/records.hpp"
+#include "common/result.hpp"
+
+namespace hfv::broker {
+
+struct StoredAuthorization {
+  std::string id;
+  std::string principal;
+  std::string case_id;
+  Date valid_from;
+  Date valid_until;
+  std::string form_sha256;
+  bool all_categories = false;
+  std::vector<Source> categories;
+  std::set<std::string> member_pseudonyms;
+  std::string created_at;
+  std::string revoked_at;  // empty while in force
+
+  bool allows(Source source) const;
+};
+
+// The categories as kept and shown: "all", or an array of source names.
+nlohmann::json categories_json(const StoredAuthorization& authorization);
+
+class AuthorizationStore {
+ public:
+  virtual ~AuthorizationStore() = default;
+  // Stores a new authorisation (its id is new; revoked_at empty).
+  virtual Status insert(const StoredAuthorization& authorization) = 0;
+  // nullopt when there is no such authorisation for this principal.
+  virtual Result<std::optional<StoredAuthorization>> find(const std::string& id,
+                                                          const std::string& principal) = 0;
+  // Marks it revoked (idempotent: the first revocation's time stays);
+  // nullopt when not found for this principal.
+  virtual Result<std::optional<StoredAuthorization>> revoke(const std::string& id,
+                                                            const std::string& principal) = 0;
+};
+
+}  // namespace hfv::broker

@@ -1,0 +1,40 @@
+// The embedded (SQLCipher) ReportStore: table `verifications` in the
+// encrypted state database. Internally locked.
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+
+#include "broker/store/report_store.hpp"
+#include "storage/sqlcipher_db.hpp"
+
+namespace hfv::broker {
+
+class SqlcipherReportStore final : public ReportStore {
+ public:
+  // Opens the store; verifications left "running" are marked "interrupted".
+  static Result<std::unique_ptr<SqlcipherReportStore>> open(const std::filesystem::path& path,
+                                                            const crypto::SecretKey& key);
+  Status insert_running(const StoredVerification& v) override;
+  Status finish(const std::string& id, long http_status, const std::string& response) override;
+  Status cancel(const std::string& id) override;
+  Result<std::optional<StoredVerification>> find(const std::string& id,
+                                                 const std::string& principal) override;
+  Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
+                                                        const std::string& key) override;
+  Result<std::optional<StoredVerification>> latest_done(const std::string& principal,
+                                                        const std::string& household_key,
+                                                        std::int64_t since_unix) override;
+
+ private:
+  explicit SqlcipherReportStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
+  Result<std::optional<StoredVerification>> query_one(
+      const std::string& sql, std::initializer_list<std::string> text_args,
+      std::optional<std::int64_t> int_arg = std::nullopt);
+  std::mutex mutex_;
+  std::unique_ptr<storage::SqlcipherDb> db_;
+};
+
+}  // namespace hfv::broker

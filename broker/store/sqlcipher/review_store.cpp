@@ -1,0 +1,439 @@
+#include "broker/store/sqlcipher/review_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace hfv::broker {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kReviewColumns =
+    "seq, verification_id, principal, case_id, jurisdiction, programme, area, reference_date, "
+    "authorization_id,"
+    " members, outcome, classification, income_pc_fen, assets_pc_fen, benefit_fen, real_estate, "
+    "vehicles,"
+    " businesses, failed_sources, review_months, review_category, next_review, batch_id, "
+    "completed_unix,"
+    " latency_ms";
+
+constexpr const char* kItemColumns =
+    "idx, case_id, jurisdiction, request, state, attempt, verification_id, http_status, error, "
+    "latency_ms,"
+    " outcome, classification, severity, changes, failed_sources";
+
+std::string list_text(const std::vector<std::string>& v) { return json(v).dump(); }
+
+std::vector<std::string> list_of(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+void bind_optional(storage::Statement& s, int index, const std::optional<std::int64_t>& v) {
+  if (v) {
+    s.bind(index, *v);
+  } else {
+    s.bind_null(index);
+  }
+}
+
+std::optional<std::int64_t> optional_int(const storage::Statement& s, int index) {
+  if (s.column_is_null(index)) return std::nullopt;
+  return s.column_int(index);
+}
+
+ReviewRecord review_from(const storage::Statement& s) {
+  ReviewRecord r;
+  r.seq = s.column_int(0);
+  r.verification_id = s.column_text(1);
+  r.principal = s.column_text(2);
+  r.case_id = s.column_text(3);
+  r.jurisdiction = s.column_text(4);
+  r.programme = s.column_text(5);
+  r.area = s.column_text(6);
+  r.reference_date = s.column_text(7);
+  r.authorization_id = s.column_text(8);
+  r.members_json = s.column_text(9);
+  r.outcome = s.column_text(10);
+  r.classification = s.column_text(11);
+  r.income_per_capita_fen = optional_int(s, 12);
+  r.assets_per_capita_fen = optional_int(s, 13);
+  r.benefit_fen = optional_int(s, 14);
+  r.real_estate = list_of(s.column_text(15));
+  r.vehicles = list_of(s.column_text(16));
+  r.businesses = list_of(s.column_text(17));
+  r.failed_sources = list_of(s.column_text(18));
+  r.review_months = s.column_int(19);
+  r.review_category = s.column_text(20);
+  r.next_review = s.column_text(21);
+  r.batch_id = s.column_text(22);
+  r.completed_unix = s.column_int(23);
+  r.latency_ms = optional_int(s, 24);
+  return r;
+}
+
+// Runs `body` inside one transaction; rolls back if it fails.
+template <class F>
+Status in_transaction(storage::SqlcipherDb& db, F body) {
+  if (auto s = db.exec("BEGIN IMMEDIATE;"); !s) return s;
+  Status result = body();
+  if (!result) {
+    (void)db.exec("ROLLBACK;");
+    return result;
+  }
+  return db.exec("COMMIT;");
+}
+
+// Adds a column that review databases made by an earlier version lack.
+Status add_column_if_missing(storage::SqlcipherDb& db, const std::string& name,
+                             const std::string& declaration) {
+  auto info = db.prepare("PRAGMA table_info(reviews);");
+  if (!info) return info.error();
+  while (info->step()) {
+    if (info->column_text(1) == name) return {};
+  }
+  if (auto s = info->status(); !s) return s;
+  return db.exec("ALTER TABLE reviews ADD COLUMN " + name + " " + declaration + ";");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqlcipherReviewStore>> SqlcipherReviewStore::open(
+    const std::filesystem::path& path, const crypto::SecretKey& key) {
+  auto db = storage::SqlcipherDb::open(path, key, /*create=*/true);
+  if (!db) return db.error();
+  if (auto s = (*db)->exec(
+          "CREATE TABLE IF NOT EXISTS reviews ("
+          " seq INTEGER PRIMARY KEY AUTOINCREMENT, verification_id TEXT NOT NULL UNIQUE,"
+          " principal TEXT NOT NULL, case_id TEXT NOT NULL, jurisdiction TEXT NOT NULL,"
+          " programme TEXT NOT NULL, area TEXT NOT NULL, reference_date TEXT NOT NULL,"
+          " authorization_id TEXT NOT NULL, members TEXT NOT NULL, outcome TEXT NOT NULL,"
+          " classification TEXT NOT NULL, income_pc_fen INTEGER, assets_pc_fen INTEGER, "
+          "benefit_fen INTEGER,"
+          " real_estate TEXT NOT NULL, vehicles TEXT NOT NULL, businesses TEXT NOT NULL,"
+          " failed_sources TEXT NOT NULL, review_months INTEGER NOT NULL, review_category TEXT NOT "
+          "NULL,"
+          " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL,"
+          " issued INTEGER NOT NULL DEFAULT 1, latency_ms INTEGER);"
+          "CREATE INDEX IF NOT EXISTS reviews_household ON reviews(principal, jurisdiction, "
+          "case_id, seq);"
+          "CREATE TABLE IF NOT EXISTS batches ("
+          " id TEXT PRIMARY KEY, principal TEXT NOT NULL, operator_id TEXT NOT NULL, mode TEXT NOT "
+          "NULL,"
+          " spec TEXT NOT NULL, state TEXT NOT NULL, total INTEGER NOT NULL, created_unix INTEGER "
+          "NOT NULL,"
+          " finished_unix INTEGER NOT NULL DEFAULT 0);"
+          "CREATE TABLE IF NOT EXISTS batch_items ("
+          " batch_id TEXT NOT NULL, idx INTEGER NOT NULL, case_id TEXT NOT NULL, jurisdiction TEXT "
+          "NOT NULL,"
+          " request TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,"
+          " verification_id TEXT NOT NULL DEFAULT '', http_status INTEGER NOT NULL DEFAULT 0,"
+          " error TEXT NOT NULL DEFAULT '', latency_ms INTEGER NOT NULL DEFAULT 0,"
+          " outcome TEXT NOT NULL DEFAULT '', classification TEXT NOT NULL DEFAULT '',"
+          " severity INTEGER NOT NULL DEFAULT 0, changes TEXT NOT NULL DEFAULT '[]',"
+          " failed_sources TEXT NOT NULL DEFAULT '[]',"
+          " PRIMARY KEY (batch_id, idx));");
+      !s) {
+    return s.error();
+  }
+  // Review databases made before records could be pending, or before the
+  // latency was kept, lack these columns.
+  if (auto added = add_column_if_missing(**db, "issued", "INTEGER NOT NULL DEFAULT 1"); !added) {
+    return added.error();
+  }
+  if (auto added = add_column_if_missing(**db, "latency_ms", "INTEGER"); !added)
+    return added.error();
+  if (auto s =
+          (*db)->exec("CREATE INDEX IF NOT EXISTS reviews_completed ON reviews(completed_unix);");
+      !s) {
+    return s.error();
+  }
+  if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
+  return std::unique_ptr<SqlcipherReviewStore>(new SqlcipherReviewStore(std::move(*db)));
+}
+
+Status SqlcipherReviewStore::record(const ReviewRecord& r) { return insert_review(r, true); }
+
+Status SqlcipherReviewStore::record_pending(const ReviewRecord& r) {
+  return insert_review(r, false);
+}
+
+Status SqlcipherReviewStore::mark_issued(const std::string& verification_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("UPDATE reviews SET issued = 1 WHERE verification_id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, verification_id);
+  stmt->step();
+  return stmt->status();
+}
+
+Status SqlcipherReviewStore::drop_pending(const std::string& verification_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("DELETE FROM reviews WHERE verification_id = ? AND issued = 0;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, verification_id);
+  stmt->step();
+  return stmt->status();
+}
+
+Result<std::vector<ReviewRecord>> SqlcipherReviewStore::pending() {
+  return query_reviews("issued = 0 ORDER BY seq;", {}, {});
+}
+
+Status SqlcipherReviewStore::insert_review(const ReviewRecord& r, bool issued) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "INSERT OR IGNORE INTO reviews (verification_id, principal, case_id, jurisdiction, "
+      "programme, area,"
+      " reference_date, authorization_id, members, outcome, classification, income_pc_fen, "
+      "assets_pc_fen,"
+      " benefit_fen, real_estate, vehicles, businesses, failed_sources, review_months, "
+      "review_category,"
+      " next_review, batch_id, completed_unix, issued, latency_ms)"
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, r.verification_id).bind(2, r.principal).bind(3, r.case_id).bind(4, r.jurisdiction);
+  stmt->bind(5, r.programme).bind(6, r.area).bind(7, r.reference_date).bind(8, r.authorization_id);
+  stmt->bind(9, r.members_json).bind(10, r.outcome).bind(11, r.classification);
+  bind_optional(*stmt, 12, r.income_per_capita_fen);
+  bind_optional(*stmt, 13, r.assets_per_capita_fen);
+  bind_optional(*stmt, 14, r.benefit_fen);
+  stmt->bind(15, list_text(r.real_estate))
+      .bind(16, list_text(r.vehicles))
+      .bind(17, list_text(r.businesses));
+  stmt->bind(18, list_text(r.failed_sources)).bind(19, r.review_months).bind(20, r.review_category);
+  stmt->bind(21, r.next_review).bind(22, r.batch_id).bind(23, r.completed_unix);
+  stmt->bind(24, std::int64_t{issued ? 1 : 0});
+  bind_optional(*stmt, 25, r.latency_ms);
+  stmt->step();
+  return stmt->status();
+}
+
+Result<std::vector<ReviewRecord>> SqlcipherReviewStore::query_reviews(
+    const std::string& where, std::initializer_list<std::string> text,
+    std::initializer_list<std::int64_t> ints, bool with_members) {
+  std::lock_guard lock(mutex_);
+  std::string columns = kReviewColumns;
+  if (!with_members) columns.replace(columns.find(" members,"), 9, " '',");
+  auto stmt = db_->prepare("SELECT " + columns + " FROM reviews r WHERE " + where);
+  if (!stmt) return stmt.error();
+  int i = 1;
+  for (const auto& t : text) stmt->bind(i++, t);
+  for (const auto n : ints) stmt->bind(i++, n);
+  std::vector<ReviewRecord> out;
+  while (stmt->step()) out.push_back(review_from(*stmt));
+  if (auto s = stmt->status(); !s) return s.error();
+  return out;
+}
+
+Result<std::optional<ReviewRecord>> SqlcipherReviewStore::find(const std::string& verification_id) {
+  auto rows = query_reviews("verification_id = ?;", {verification_id}, {});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ReviewRecord>();
+  return std::optional(std::move(rows->front()));
+}
+
+Result<std::optional<ReviewRecord>> SqlcipherReviewStore::issued_in_batch(
+    const std::string& batch_id, const std::string& case_id) {
+  auto rows =
+      query_reviews("batch_id = ? AND case_id = ? AND issued = 1 ORDER BY seq DESC LIMIT 1;",
+                    {batch_id, case_id}, {});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ReviewRecord>();
+  return std::optional(std::move(rows->front()));
+}
+
+Result<std::optional<ReviewRecord>> SqlcipherReviewStore::previous(const ReviewRecord& current) {
+  auto rows = query_reviews(
+      "issued = 1 AND principal = ? AND jurisdiction = ? AND case_id = ? AND seq < ? ORDER BY seq "
+      "DESC LIMIT 1;",
+      {current.principal, current.jurisdiction, current.case_id}, {current.seq});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ReviewRecord>();
+  return std::optional(std::move(rows->front()));
+}
+
+Result<std::vector<ReviewRecord>> SqlcipherReviewStore::due(
+    const std::string& principal, const std::string& due_by,
+    const std::vector<std::string>& jurisdictions) {
+  auto rows = query_reviews(
+      "principal = ? AND next_review != '' AND next_review <= ? AND seq = (SELECT MAX(seq) FROM "
+      "reviews l"
+      " WHERE l.issued = 1 AND l.principal = r.principal AND l.jurisdiction = r.jurisdiction"
+      " AND l.case_id = r.case_id)"
+      " ORDER BY jurisdiction, case_id;",
+      {principal, due_by}, {});
+  if (!rows) return rows.error();
+  if (jurisdictions.empty()) return rows;
+  std::vector<ReviewRecord> out;
+  for (auto& r : *rows) {
+    for (const auto& j : jurisdictions) {
+      if (r.jurisdiction.starts_with(j)) {
+        out.push_back(std::move(r));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<ReviewRecord>> SqlcipherReviewStore::issued_between(
+    std::int64_t from_unix, std::int64_t to_unix, const std::string& principal) {
+  if (principal.empty()) {
+    return query_reviews("issued = 1 AND completed_unix >= ? AND completed_unix < ? ORDER BY seq;",
+                         {}, {from_unix, to_unix}, /*with_members=*/false);
+  }
+  return query_reviews(
+      "principal = ? AND issued = 1 AND completed_unix >= ? AND completed_unix < ? ORDER BY seq;",
+      {principal}, {from_unix, to_unix}, /*with_members=*/false);
+}
+
+Status SqlcipherReviewStore::create_batch(const BatchRow& batch,
+                                          const std::vector<BatchItem>& items) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(*db_, [&]() -> Status {
+    auto b = db_->prepare(
+        "INSERT INTO batches (id, principal, operator_id, mode, spec, state, total, created_unix)"
+        " VALUES (?,?,?,?,?,?,?,?);");
+    if (!b) return b.error();
+    b->bind(1, batch.id).bind(2, batch.principal).bind(3, batch.operator_id).bind(4, batch.mode);
+    b->bind(5, batch.spec).bind(6, batch.state).bind(7, batch.total).bind(8, batch.created_unix);
+    b->step();
+    if (auto s = b->status(); !s) return s;
+    auto stmt = db_->prepare(
+        "INSERT INTO batch_items (batch_id, idx, case_id, jurisdiction, request, state) VALUES "
+        "(?,?,?,?,?,?);");
+    if (!stmt) return stmt.error();
+    for (const auto& item : items) {
+      stmt->reset();
+      stmt->bind(1, batch.id).bind(2, item.index).bind(3, item.case_id).bind(4, item.jurisdiction);
+      stmt->bind(5, item.request_json).bind(6, item.state);
+      stmt->step();
+      if (auto s = stmt->status(); !s) return s;
+    }
+    return Status{};
+  });
+}
+
+namespace {
+BatchRow batch_from(const storage::Statement& s) {
+  BatchRow b;
+  b.id = s.column_text(0);
+  b.principal = s.column_text(1);
+  b.operator_id = s.column_text(2);
+  b.mode = s.column_text(3);
+  b.spec = s.column_text(4);
+  b.state = s.column_text(5);
+  b.total = s.column_int(6);
+  b.created_unix = s.column_int(7);
+  b.finished_unix = s.column_int(8);
+  return b;
+}
+constexpr const char* kBatchColumns =
+    "id, principal, operator_id, mode, spec, state, total, created_unix, finished_unix";
+}  // namespace
+
+Result<std::optional<BatchRow>> SqlcipherReviewStore::find_batch(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, id);
+  if (!stmt->step()) {
+    if (auto s = stmt->status(); !s) return s.error();
+    return std::optional<BatchRow>();
+  }
+  return std::optional(batch_from(*stmt));
+}
+
+Result<std::vector<BatchRow>> SqlcipherReviewStore::batches_in_state(const std::string& state) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT ") + kBatchColumns +
+                           " FROM batches WHERE state = ? ORDER BY created_unix, id;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, state);
+  std::vector<BatchRow> out;
+  while (stmt->step()) out.push_back(batch_from(*stmt));
+  if (auto s = stmt->status(); !s) return s.error();
+  return out;
+}
+
+Status SqlcipherReviewStore::set_batch_state(const std::string& id, const std::string& state,
+                                             std::int64_t finished_unix) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("UPDATE batches SET state = ?, finished_unix = ? WHERE id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, state).bind(2, finished_unix).bind(3, id);
+  stmt->step();
+  return stmt->status();
+}
+
+Result<std::vector<BatchItem>> SqlcipherReviewStore::items(const std::string& batch_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT ") + kItemColumns +
+                           " FROM batch_items WHERE batch_id = ? ORDER BY idx;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, batch_id);
+  std::vector<BatchItem> out;
+  while (stmt->step()) {
+    BatchItem i;
+    i.index = stmt->column_int(0);
+    i.case_id = stmt->column_text(1);
+    i.jurisdiction = stmt->column_text(2);
+    i.request_json = stmt->column_text(3);
+    i.state = stmt->column_text(4);
+    i.attempt = stmt->column_int(5);
+    i.verification_id = stmt->column_text(6);
+    i.http_status = stmt->column_int(7);
+    i.error = stmt->column_text(8);
+    i.latency_ms = stmt->column_int(9);
+    i.outcome = stmt->column_text(10);
+    i.classification = stmt->column_text(11);
+    i.severity = stmt->column_int(12);
+    i.changes_json = stmt->column_text(13);
+    i.failed_sources = list_of(stmt->column_text(14));
+    out.push_back(std::move(i));
+  }
+  if (auto s = stmt->status(); !s) return s.error();
+  return out;
+}
+
+Status SqlcipherReviewStore::update_items(const std::string& batch_id,
+                                          const std::vector<BatchItem>& items) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(*db_, [&]() -> Status {
+    auto stmt = db_->prepare(
+        "UPDATE batch_items SET state = ?, attempt = ?, verification_id = ?, http_status = ?, "
+        "error = ?,"
+        " latency_ms = ?, outcome = ?, classification = ?, severity = ?, changes = ?, "
+        "failed_sources = ?"
+        " WHERE batch_id = ? AND idx = ?;");
+    if (!stmt) return stmt.error();
+    for (const auto& i : items) {
+      stmt->reset();
+      stmt->bind(1, i.state).bind(2, i.attempt).bind(3, i.verification_id).bind(4, i.http_status);
+      stmt->bind(5, i.error).bind(6, i.latency_ms).bind(7, i.outcome).bind(8, i.classification);
+      stmt->bind(9, i.severity).bind(10, i.changes_json).bind(11, list_text(i.failed_sources));
+      stmt->bind(12, batch_id).bind(13, i.index);
+      stmt->step();
+      if (auto s = stmt->status(); !s) return s;
+    }
+    return Status{};
+  });
+}
+
+Status SqlcipherReviewStore::cancel_pending(const std::string& batch_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "UPDATE batch_items SET state = 'cancelled' WHERE batch_id = ? AND state = 'pending';");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, batch_id);
+  stmt->step();
+  return stmt->status();
+}
+
+}  // namespace hfv::broker

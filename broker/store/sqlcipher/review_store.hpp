@@ -1,0 +1,54 @@
+// The embedded (SQLCipher) ReviewStore: its own encrypted database (raw key
+// derived from the master key with kPurposeReviewDb). Internally locked.
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+
+#include "broker/store/review_store.hpp"
+#include "storage/sqlcipher_db.hpp"
+
+namespace hfv::broker {
+
+inline constexpr std::string_view kPurposeReviewDb = "hfv/review-db/v1";
+
+class SqlcipherReviewStore final : public ReviewStore {
+ public:
+  static Result<std::unique_ptr<SqlcipherReviewStore>> open(const std::filesystem::path& path,
+                                                            const crypto::SecretKey& key);
+  Status record(const ReviewRecord& r) override;
+  Status record_pending(const ReviewRecord& r) override;
+  Status mark_issued(const std::string& verification_id) override;
+  Status drop_pending(const std::string& verification_id) override;
+  Result<std::vector<ReviewRecord>> pending() override;
+  Result<std::optional<ReviewRecord>> find(const std::string& verification_id) override;
+  Result<std::optional<ReviewRecord>> issued_in_batch(const std::string& batch_id,
+                                                      const std::string& case_id) override;
+  Result<std::optional<ReviewRecord>> previous(const ReviewRecord& current) override;
+  Result<std::vector<ReviewRecord>> due(const std::string& principal, const std::string& due_by,
+                                        const std::vector<std::string>& jurisdictions) override;
+  Result<std::vector<ReviewRecord>> issued_between(std::int64_t from_unix, std::int64_t to_unix,
+                                                   const std::string& principal) override;
+  Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items) override;
+  Result<std::optional<BatchRow>> find_batch(const std::string& id) override;
+  Result<std::vector<BatchRow>> batches_in_state(const std::string& state) override;
+  Status set_batch_state(const std::string& id, const std::string& state,
+                         std::int64_t finished_unix) override;
+  Result<std::vector<BatchItem>> items(const std::string& batch_id) override;
+  Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items) override;
+  Status cancel_pending(const std::string& batch_id) override;
+
+ private:
+  explicit SqlcipherReviewStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
+  Status insert_review(const ReviewRecord& r, bool issued);
+  Result<std::vector<ReviewRecord>> query_reviews(const std::string& where,
+                                                  std::initializer_list<std::string> text,
+                                                  std::initializer_list<std::int64_t> ints,
+                                                  bool with_members = true);
+  std::mutex mutex_;
+  std::unique_ptr<storage::SqlcipherDb> db_;
+};
+
+}  // namespace hfv::broker
