@@ -40,10 +40,18 @@ std::string batch_id_of(const std::string& path) {
   return rest.substr(0, rest.find('/'));
 }
 
+// 404 before the batches are asked: this broker keeps none, or `id` (when
+// given) cannot name one.
+std::optional<ApiResponse> not_found(const BatchManager* batches, const std::string* id = nullptr) {
+  if (batches == nullptr) return error_response(404, "not_found", "no such endpoint");
+  if (id != nullptr && !is_token(*id)) return error_response(404, "not_found", "no such batch");
+  return std::nullopt;
+}
+
 }  // namespace
 
 net::awaitable<ApiResponse> Service::on_create_batch(const RouteCall& call) {
-  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
+  if (auto missing = not_found(batches_)) co_return *missing;
   const auto answer = co_await batches_->create(*call.principal, call.request.operator_id, call.request.body);
   ApiResponse r = progress_answer(answer, 202);
   if (r.status == 202) r.headers.emplace_back("Location", "/v1/batches/" + r.body.value("batch_id", ""));
@@ -52,15 +60,13 @@ net::awaitable<ApiResponse> Service::on_create_batch(const RouteCall& call) {
 
 net::awaitable<ApiResponse> Service::on_batch_progress(const RouteCall& call) {
   const std::string id = batch_id_of(call.path);
-  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
-  if (!is_token(id)) co_return error_response(404, "not_found", "no such batch");
+  if (auto missing = not_found(batches_, &id)) co_return *missing;
   co_return progress_answer(co_await batches_->progress(id, *call.principal));
 }
 
 net::awaitable<ApiResponse> Service::on_cancel_batch(const RouteCall& call) {
   const std::string id = batch_id_of(call.path);
-  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
-  if (!is_token(id)) co_return error_response(404, "not_found", "no such batch");
+  if (auto missing = not_found(batches_, &id)) co_return *missing;
   co_return progress_answer(co_await batches_->cancel(id, *call.principal, call.request.operator_id));
 }
 
@@ -74,8 +80,7 @@ net::awaitable<ApiResponse> Service::on_batch_statistics(const RouteCall& call) 
 
 net::awaitable<ApiResponse> Service::batch_report(const RouteCall& call, bool statistics) {
   const std::string id = batch_id_of(call.path);
-  if (batches_ == nullptr) co_return error_response(404, "not_found", "no such endpoint");
-  if (!is_token(id)) co_return error_response(404, "not_found", "no such batch");
+  if (auto missing = not_found(batches_, &id)) co_return *missing;
   std::string format = query_value(call.request.target, "format");
   if (format.empty()) format = "json";
   if (format != "json" && format != "csv" && !(statistics && format == "svg")) {

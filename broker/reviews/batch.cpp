@@ -71,7 +71,7 @@ void BatchManager::start() {
   net::co_spawn(
       executor_,
       [this]() -> net::awaitable<void> {
-        auto running = co_await run_blocking(blocking_, [&] { return store_.batches_in_state("running"); });
+        auto running = co_await run_blocking(blocking_, [&] { return store_.batches_in_state(BatchState::kRunning); });
         if (!running) {
           log_event(LogLevel::kError, "batch_resume_failed", {{"reason", running.error().message}});
           co_return;
@@ -108,9 +108,9 @@ void BatchManager::launch(const std::shared_ptr<Run>& run) {
       n = std::max<std::size_t>(1, body["members"].size());
     }
     run->members.push_back(n);
-    if (item.state == "done") ++run->done;
-    if (item.state == "failed") ++run->failed;
-    if (item.state == "cancelled") ++run->cancelled;
+    if (item.state == ItemState::kDone) ++run->done;
+    if (item.state == ItemState::kFailed) ++run->failed;
+    if (item.state == ItemState::kCancelled) ++run->cancelled;
   }
   runs_[run->batch.id] = run;
   net::co_spawn(executor_, drive(run), [id = run->batch.id](const std::exception_ptr& e) {
@@ -152,7 +152,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
   boost::system::error_code ec;
   std::size_t next = 0;
   while (!stopping_ && !run->cancel_requested) {
-    while (next < run->items.size() && run->items[next].state != "pending") ++next;
+    while (next < run->items.size() && run->items[next].state != ItemState::kPending) ++next;
     if (next == run->items.size()) break;
     const std::size_t need = run->members[next];
     const auto now = Clock::now();
@@ -170,14 +170,14 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     in_flight_members_ += need;
     last_start_ = now;
     ++run->in_flight;
-    run->items[next].state = "running";  // in memory only: the store keeps "pending"
+    run->items[next].state = ItemState::kRunning;  // in memory only: the store keeps it pending
     const std::size_t position = next;
     net::co_spawn(executor_, run_item(run, position), [this, run, need, position](const std::exception_ptr& e) {
       in_flight_members_ -= need;
       --run->in_flight;
       if (e) {  // counted and reported, never silently dropped
         BatchItem& item = run->items[position];
-        item.state = "failed";
+        item.state = ItemState::kFailed;
         item.error = "internal_error";
         ++run->failed;
         run->dirty.push_back(item);
@@ -205,13 +205,13 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
   if (cancelled) {
     (void)co_await run_blocking(blocking_, [&] { return store_.cancel_pending(run->batch.id); });
     for (auto& item : run->items) {
-      if (item.state == "pending") {
-        item.state = "cancelled";
+      if (item.state == ItemState::kPending) {
+        item.state = ItemState::kCancelled;
         ++run->cancelled;
       }
     }
   }
-  run->batch.state = cancelled ? "cancelled" : "done";
+  run->batch.state = cancelled ? BatchState::kCancelled : BatchState::kDone;
   run->batch.finished_unix = unix_seconds_now();
   auto saved = co_await run_blocking(blocking_, [&] {
     return store_.set_batch_state(run->batch.id, run->batch.state, run->batch.finished_unix);
@@ -239,13 +239,13 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
   audit::AuditRecord r = audit_base(config_.principal_for_name(run->batch.principal), run->batch.operator_id);
   r.action = cancelled ? "batch.cancelled" : "batch.finished";
   r.request_id = run->batch.id;
-  r.status = run->batch.state;
+  r.status = std::string(state_name(run->batch.state));
   r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +
              " failed=" + std::to_string(run->failed) + " cancelled=" + std::to_string(run->cancelled);
   std::vector<audit::AuditRecord> rows{r};
   (void)co_await audit_.append(std::move(rows));
   log_event(LogLevel::kInfo, "batch_finished",
-            {{"batch_id", run->batch.id}, {"state", run->batch.state}, {"done", run->done}, {"failed", run->failed}});
+            {{"batch_id", run->batch.id}, {"state", state_name(run->batch.state)}, {"done", run->done}, {"failed", run->failed}});
   runs_.erase(run->batch.id);  // from now on answered from the store
 }
 
@@ -327,7 +327,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   }
   item.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (verified) {
-    item.state = "done";
+    item.state = ItemState::kDone;
     item.error.clear();
     std::set<std::string> failed;
     if (!recovered) {
@@ -377,7 +377,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     if (recovered && item.error.empty()) item.error = "report_not_stored";  // the case worker cannot fetch it
     ++run->done;
   } else {
-    item.state = "failed";
+    item.state = ItemState::kFailed;
     item.error = error;
     if (outcome.kind == Outcome::Kind::kUnavailable) record_outcome(false, true);
     ++run->failed;
@@ -419,8 +419,8 @@ json BatchManager::progress_json(const Run& run) const {
     if (span > 0.05) rate = static_cast<double>(run.completions.size()) / span;
   }
   json j = {{"batch_id", run.batch.id},
-            {"state", run.batch.state},
-            {"mode", run.batch.mode},
+            {"state", state_name(run.batch.state)},
+            {"mode", mode_name(run.batch.mode)},
             {"total", total},
             {"done", run.done},
             {"failed", run.failed},
@@ -432,7 +432,7 @@ json BatchManager::progress_json(const Run& run) const {
             {"links",
              {{"changes", "/v1/batches/" + run.batch.id + "/changes"},
               {"statistics", "/v1/batches/" + run.batch.id + "/statistics"}}}};
-  if (run.batch.state == "running") {
+  if (run.batch.state == BatchState::kRunning) {
     j["eta_s"] = rate > 0 ? json(static_cast<std::int64_t>(std::ceil(static_cast<double>(remaining) / rate)))
                           : json(nullptr);
   }
@@ -440,7 +440,7 @@ json BatchManager::progress_json(const Run& run) const {
   std::size_t changed = 0;
   for (const auto& i : run.items) changed += i.severity > 0 ? 1 : 0;
   j["households_with_changes"] = changed;
-  if (run.finished || run.batch.state != "running") {
+  if (run.finished || run.batch.state != BatchState::kRunning) {
     const auto dir = config_.batch_output_dir / run.batch.id;
     j["files"] = {{"changes_json", (dir / "changes.json").string()},
                   {"changes_csv", (dir / "changes.csv").string()},

@@ -38,7 +38,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
   batch.id = "bat_" + crypto::to_hex(crypto::random_bytes(12));
   batch.principal = principal.name;
   batch.operator_id = operator_id;
-  batch.state = "running";
+  batch.state = BatchState::kRunning;
   batch.created_unix = unix_seconds_now();
   batch.spec = "{}";
   std::set<std::pair<std::string, std::string>> seen;
@@ -55,7 +55,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
 
   const json whole = json::parse(request_body, nullptr, false);
   if (!whole.is_discarded() && whole.is_object() && whole.contains("due_by")) {
-    batch.mode = "due";
+    batch.mode = BatchMode::kDue;
     for (const auto& [key, value] : whole.items()) {
       if (key != "due_by" && key != "jurisdictions") {
         co_return invalid("invalid_field", "unknown field", key);
@@ -93,7 +93,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
           r.case_id, r.jurisdiction);
     }
   } else {
-    batch.mode = "households";
+    batch.mode = BatchMode::kHouseholds;
     std::size_t line_no = 0, start = 0;
     const std::string& text = request_body;
     while (start < text.size()) {
@@ -135,7 +135,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
   }
   if (run->items.empty()) {
     co_return invalid("empty_batch",
-                             batch.mode == "due" ? "no household is due by that date"
+                             batch.mode == BatchMode::kDue ? "no household is due by that date"
                                                  : "send one verification request per line (NDJSON)");
   }
   batch.total = static_cast<std::int64_t>(run->items.size());
@@ -144,7 +144,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
   r.action = "batch.create";
   r.request_id = batch.id;
   r.status = "accepted";
-  r.detail = "mode=" + batch.mode + " households=" + std::to_string(batch.total);
+  r.detail = "mode=" + std::string(mode_name(batch.mode)) + " households=" + std::to_string(batch.total);
   std::vector<audit::AuditRecord> rows{r};
   if (!co_await audit_.append(std::move(rows))) {
     co_return unavailable("audit_unavailable", "the audit log cannot be written, so no batch is started");
@@ -169,11 +169,11 @@ net::awaitable<BatchAnswer<json>> BatchManager::progress(const std::string& id, 
   view.batch = **row;
   view.items = std::move(*items);
   for (const auto& i : view.items) {
-    view.done += i.state == "done" ? 1 : 0;
-    view.failed += i.state == "failed" ? 1 : 0;
-    view.cancelled += i.state == "cancelled" ? 1 : 0;
+    view.done += i.state == ItemState::kDone ? 1 : 0;
+    view.failed += i.state == ItemState::kFailed ? 1 : 0;
+    view.cancelled += i.state == ItemState::kCancelled ? 1 : 0;
   }
-  view.finished = view.batch.state != "running";
+  view.finished = view.batch.state != BatchState::kRunning;
   co_return progress_json(view);
 }
 
@@ -185,7 +185,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
     co_return co_await progress(id, principal);
   }
   auto& run = *it->second;
-  if (!run.cancel_requested && run.batch.state == "running") {
+  if (!run.cancel_requested && run.batch.state == BatchState::kRunning) {
     run.cancel_requested = true;
     audit::AuditRecord r = audit_base(&principal, operator_id);
     r.action = "batch.cancel";
@@ -197,7 +197,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
     // Durable at once: a crash from here on must not resume the batch.
     auto saved = co_await run_blocking(blocking_, [&]() -> Status {
       if (auto s = store_.cancel_pending(id); !s) return s;
-      return store_.set_batch_state(id, "cancelled", 0);
+      return store_.set_batch_state(id, BatchState::kCancelled, 0);
     });
     if (!saved) log_event(LogLevel::kError, "batch_cancel_not_saved", {{"batch_id", id}});
   }

@@ -193,12 +193,13 @@ json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items)
   std::map<std::string, json> places;
   std::int64_t latency_sum = 0, latency_n = 0, with_changes = 0;
   for (const auto& i : items) {
-    ++states[i.state];
+    const std::string state(state_name(i.state));
+    ++states[state];
     json& place = places[i.jurisdiction];
     if (place.is_null()) place = {{"households", 0}, {"by_state", json::object()}, {"by_outcome", json::object()}};
     count(place, "households");
-    count(place["by_state"], i.state);
-    if (i.state != "done") continue;
+    count(place["by_state"], state);
+    if (i.state != ItemState::kDone) continue;
     ++outcomes[i.outcome];
     ++classifications[i.classification];
     count(place["by_outcome"], i.outcome);
@@ -216,7 +217,7 @@ json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items)
   json by_place = json::object();
   for (auto& [code, p] : places) by_place[code] = std::move(p);
   return {{"batch_id", batch.id},
-          {"state", batch.state},
+          {"state", state_name(batch.state)},
           {"total", batch.total},
           {"done", states["done"]},
           {"failed", states["failed"]},

@@ -15,10 +15,18 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 
 namespace hfv::broker {
+
+// A stored verification: running until its report is issued (done), its
+// caller left before that (cancelled), or the process ended under it
+// (interrupted, set when a store is opened).
+enum class VerificationState { kRunning, kDone, kInterrupted, kCancelled };
+std::string_view state_name(VerificationState state);
+std::optional<VerificationState> parse_verification_state(std::string_view name);
 
 struct StoredVerification {
   std::string id;
@@ -26,7 +34,7 @@ struct StoredVerification {
   std::string idempotency_key;  // may be empty
   std::string request_sha256;   // of the request body
   std::string household_key;    // keyed digest of members + programme + place + date
-  std::string state;            // running | done | interrupted | cancelled
+  VerificationState state = VerificationState::kRunning;
   long http_status = 0;         // final status when done
   std::string response;         // final body (JSON) when done
   std::int64_t created_unix = 0;

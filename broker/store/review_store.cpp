@@ -6,6 +6,56 @@ namespace hfv::broker {
 
 using nlohmann::json;
 
+std::string_view state_name(BatchState state) {
+  switch (state) {
+    case BatchState::kRunning: return "running";
+    case BatchState::kCancelled: return "cancelled";
+    case BatchState::kDone: return "done";
+  }
+  return "unknown";
+}
+
+std::string_view mode_name(BatchMode mode) {
+  switch (mode) {
+    case BatchMode::kHouseholds: return "households";
+    case BatchMode::kDue: return "due";
+  }
+  return "unknown";
+}
+
+std::string_view state_name(ItemState state) {
+  switch (state) {
+    case ItemState::kPending: return "pending";
+    case ItemState::kRunning: return "running";
+    case ItemState::kDone: return "done";
+    case ItemState::kFailed: return "failed";
+    case ItemState::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::optional<BatchState> parse_batch_state(std::string_view name) {
+  for (auto s : {BatchState::kRunning, BatchState::kCancelled, BatchState::kDone}) {
+    if (state_name(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<BatchMode> parse_batch_mode(std::string_view name) {
+  for (auto m : {BatchMode::kHouseholds, BatchMode::kDue}) {
+    if (mode_name(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
+std::optional<ItemState> parse_item_state(std::string_view name) {
+  for (auto s : {ItemState::kPending, ItemState::kRunning, ItemState::kDone, ItemState::kFailed,
+                 ItemState::kCancelled}) {
+    if (state_name(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit::AuditLog& audit) {
   auto pending = reviews.pending();
   if (!pending) return pending.error();

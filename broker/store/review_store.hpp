@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/audit_log.hpp"
@@ -59,13 +60,28 @@ struct ReviewRecord {
   std::optional<std::int64_t> latency_ms;
 };
 
+// A batch: running until every item is done or failed, or it is cancelled.
+enum class BatchState { kRunning, kCancelled, kDone };
+// How its households were given: a list in the request, or "due by DATE".
+enum class BatchMode { kHouseholds, kDue };
+// An item (one household): pending until verified; kRunning exists only in
+// memory while it is verified (the store keeps it pending, so a crash
+// retries it).
+enum class ItemState { kPending, kRunning, kDone, kFailed, kCancelled };
+std::string_view state_name(BatchState state);
+std::string_view mode_name(BatchMode mode);
+std::string_view state_name(ItemState state);
+std::optional<BatchState> parse_batch_state(std::string_view name);
+std::optional<BatchMode> parse_batch_mode(std::string_view name);
+std::optional<ItemState> parse_item_state(std::string_view name);
+
 struct BatchRow {
   std::string id;
   std::string principal;
   std::string operator_id;
-  std::string mode;   // households | due
+  BatchMode mode = BatchMode::kHouseholds;
   std::string spec;   // JSON: the due_by / jurisdictions selection, or {}
-  std::string state;  // running | cancelled | done
+  BatchState state = BatchState::kRunning;
   std::int64_t total = 0;
   std::int64_t created_unix = 0;
   std::int64_t finished_unix = 0;
@@ -76,7 +92,7 @@ struct BatchItem {
   std::string case_id;
   std::string jurisdiction;
   std::string request_json;       // the verification request body sent for it
-  std::string state = "pending";  // pending | done | failed | cancelled
+  ItemState state = ItemState::kPending;
   std::int64_t attempt = 0;
   std::string verification_id;
   std::int64_t http_status = 0;  // no longer written (0); kept for older databases
@@ -128,8 +144,8 @@ class ReviewStore {
   // Creates the batch and all its items in one transaction.
   virtual Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items) = 0;
   virtual Result<std::optional<BatchRow>> find_batch(const std::string& id) = 0;
-  virtual Result<std::vector<BatchRow>> batches_in_state(const std::string& state) = 0;
-  virtual Status set_batch_state(const std::string& id, const std::string& state,
+  virtual Result<std::vector<BatchRow>> batches_in_state(BatchState state) = 0;
+  virtual Status set_batch_state(const std::string& id, BatchState state,
                                  std::int64_t finished_unix) = 0;
   virtual Result<std::vector<BatchItem>> items(const std::string& batch_id) = 0;
   // Writes the given items' outcome fields (state, attempt, verification_id,

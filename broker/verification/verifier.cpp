@@ -368,7 +368,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
   audit::AuditRecord r = caller_record(principal, operator_id);
   r.action = "verification.read";
   r.request_id = stored.id;
-  r.status = stored.state;
+  r.status = std::string(state_name(stored.state));
   r.detail = replay_name(how);
   std::vector<audit::AuditRecord> rows;
   rows.push_back(std::move(r));
@@ -378,16 +378,16 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
   Outcome o;
   o.replay = how;
   o.verification_id = stored.id;
-  if (stored.state == "running") {
+  if (stored.state == VerificationState::kRunning) {
     o.kind = Outcome::Kind::kRunning;
     co_return o;
   }
-  if (stored.state == "cancelled") {
+  if (stored.state == VerificationState::kCancelled) {
     o.kind = Outcome::Kind::kCancelled;
     o.message = "the caller disconnected before the report was issued; no report exists";
     co_return o;
   }
-  if (stored.state == "interrupted") {
+  if (stored.state == VerificationState::kInterrupted) {
     o.kind = Outcome::Kind::kInterrupted;
     co_return o;
   }

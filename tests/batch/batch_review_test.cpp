@@ -100,13 +100,13 @@ TEST_CASE("review: outcome, classification and new holdings are detected with se
 TEST_CASE("review: the change list is ordered by severity and its CSV is quoted", "[batch][review]") {
   std::vector<BatchItem> items(3);
   items[0].case_id = "B";
-  items[0].state = "done";
+  items[0].state = hfv::broker::ItemState::kDone;
   items[0].severity = 1;
   items[0].changes_json = R"([{"kind":"sources_failed","severity":1,"detail":"bank,tax"}])";
   items[1].case_id = "A";
-  items[1].state = "done";
+  items[1].state = hfv::broker::ItemState::kDone;
   items[2].case_id = "C";
-  items[2].state = "done";
+  items[2].state = hfv::broker::ItemState::kDone;
   items[2].severity = 5;
   items[2].changes_json = R"([{"kind":"outcome","severity":5,"from":"eligible","to":"ineligible"}])";
   const json list = hfv::broker::change_list_json("bat_1", items);
@@ -123,14 +123,14 @@ TEST_CASE("review: the change list is ordered by severity and its CSV is quoted"
 TEST_CASE("review: statistics add up and the chart names every jurisdiction", "[batch][review]") {
   BatchRow batch;
   batch.id = "bat_1";
-  batch.state = "done";
+  batch.state = hfv::broker::BatchState::kDone;
   batch.total = 3;
   auto item = [](std::string case_id, std::string place, std::string state, std::int64_t latency,
                  std::string outcome) {
     BatchItem i;
     i.case_id = std::move(case_id);
     i.jurisdiction = std::move(place);
-    i.state = std::move(state);
+    i.state = *hfv::broker::parse_item_state(state);
     i.latency_ms = latency;
     i.outcome = std::move(outcome);
     i.classification = i.outcome == "eligible" ? "dibao" : "none";
@@ -193,9 +193,9 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
     batch.id = "bat_1";
     batch.principal = "case-system";
     batch.operator_id = "op";
-    batch.mode = "households";
+    batch.mode = hfv::broker::BatchMode::kHouseholds;
     batch.spec = "{}";
-    batch.state = "running";
+    batch.state = hfv::broker::BatchState::kRunning;
     batch.total = 2;
     batch.created_unix = 1;
     std::vector<BatchItem> items(2);
@@ -204,7 +204,7 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
     items[1].index = 1;
     items[1].case_id = "C-2";
     REQUIRE((*store)->create_batch(batch, items).ok());
-    items[0].state = "done";
+    items[0].state = hfv::broker::ItemState::kDone;
     items[0].attempt = 1;
     items[0].failed_sources = {"tax"};
     REQUIRE((*store)->update_items("bat_1", {items[0]}).ok());
@@ -223,12 +223,12 @@ TEST_CASE("review store: encrypted, previous and due selection, batch items surv
   auto items = (*store)->items("bat_1");
   REQUIRE(items.ok());
   REQUIRE(items->size() == 2);
-  CHECK((*items)[0].state == "done");
+  CHECK((*items)[0].state == hfv::broker::ItemState::kDone);
   CHECK((*items)[0].attempt == 1);
   CHECK((*items)[0].failed_sources == std::vector<std::string>{"tax"});
-  CHECK((*items)[1].state == "pending");
+  CHECK((*items)[1].state == hfv::broker::ItemState::kPending);
   REQUIRE((*store)->cancel_pending("bat_1").ok());
-  auto running = (*store)->batches_in_state("running");
+  auto running = (*store)->batches_in_state(hfv::broker::BatchState::kRunning);
   REQUIRE(running.ok());
   CHECK(running->size() == 1);
 }

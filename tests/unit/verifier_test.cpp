@@ -406,7 +406,7 @@ TEST_CASE("batch runner (in-process test adapters): throttled agencies pause the
   const auto items = run_batch(f, batches, 2);
   REQUIRE(items.size() == 2);
   for (const auto& item : items) {
-    CHECK(item.state == "done");
+    CHECK(item.state == b::ItemState::kDone);
     CHECK(item.failed_sources == std::vector<std::string>{"bank"});
   }
   REQUIRE(f.bank->started_at.size() == 2);
@@ -427,6 +427,6 @@ TEST_CASE("batch runner (in-process test adapters): a server error halves concur
   const auto started = std::chrono::steady_clock::now();
   const auto items = run_batch(f, batches, 2);
   REQUIRE(items.size() == 2);
-  CHECK(items[1].state == "done");
+  CHECK(items[1].state == b::ItemState::kDone);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
 }

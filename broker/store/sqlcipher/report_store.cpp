@@ -87,13 +87,15 @@ Result<std::optional<StoredVerification>> SqlcipherReportStore::query_one(
     if (auto s = stmt->status(); !s) return s.error();
     return std::optional<StoredVerification>();
   }
+  const auto state = parse_verification_state(stmt->column_text(5));
+  if (!state) return make_error("corrupt_state", "a verification record cannot be read");
   StoredVerification v;
   v.id = stmt->column_text(0);
   v.principal = stmt->column_text(1);
   v.idempotency_key = stmt->column_text(2);
   v.request_sha256 = stmt->column_text(3);
   v.household_key = stmt->column_text(4);
-  v.state = stmt->column_text(5);
+  v.state = *state;
   v.http_status = static_cast<long>(stmt->column_int(6));
   v.response = stmt->column_text(7);
   v.created_unix = stmt->column_int(8);

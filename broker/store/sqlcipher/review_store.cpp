@@ -301,8 +301,8 @@ Status SqlcipherReviewStore::create_batch(const BatchRow& batch,
         "INSERT INTO batches (id, principal, operator_id, mode, spec, state, total, created_unix)"
         " VALUES (?,?,?,?,?,?,?,?);");
     if (!b) return b.error();
-    b->bind(1, batch.id).bind(2, batch.principal).bind(3, batch.operator_id).bind(4, batch.mode);
-    b->bind(5, batch.spec).bind(6, batch.state).bind(7, batch.total).bind(8, batch.created_unix);
+    b->bind(1, batch.id).bind(2, batch.principal).bind(3, batch.operator_id).bind(4, mode_name(batch.mode));
+    b->bind(5, batch.spec).bind(6, state_name(batch.state)).bind(7, batch.total).bind(8, batch.created_unix);
     b->step();
     if (auto s = b->status(); !s) return s;
     auto stmt = db_->prepare(
@@ -312,7 +312,7 @@ Status SqlcipherReviewStore::create_batch(const BatchRow& batch,
     for (const auto& item : items) {
       stmt->reset();
       stmt->bind(1, batch.id).bind(2, item.index).bind(3, item.case_id).bind(4, item.jurisdiction);
-      stmt->bind(5, item.request_json).bind(6, item.state);
+      stmt->bind(5, item.request_json).bind(6, state_name(item.state));
       stmt->step();
       if (auto s = stmt->status(); !s) return s;
     }
@@ -321,14 +321,17 @@ Status SqlcipherReviewStore::create_batch(const BatchRow& batch,
 }
 
 namespace {
-BatchRow batch_from(const storage::Statement& s) {
+Result<BatchRow> batch_from(const storage::Statement& s) {
   BatchRow b;
+  const auto mode = parse_batch_mode(s.column_text(3));
+  const auto state = parse_batch_state(s.column_text(5));
+  if (!mode || !state) return make_error("corrupt_state", "a batch record cannot be read");
   b.id = s.column_text(0);
   b.principal = s.column_text(1);
   b.operator_id = s.column_text(2);
-  b.mode = s.column_text(3);
+  b.mode = *mode;
   b.spec = s.column_text(4);
-  b.state = s.column_text(5);
+  b.state = *state;
   b.total = s.column_int(6);
   b.created_unix = s.column_int(7);
   b.finished_unix = s.column_int(8);
@@ -347,27 +350,33 @@ Result<std::optional<BatchRow>> SqlcipherReviewStore::find_batch(const std::stri
     if (auto s = stmt->status(); !s) return s.error();
     return std::optional<BatchRow>();
   }
-  return std::optional(batch_from(*stmt));
+  auto batch = batch_from(*stmt);
+  if (!batch) return batch.error();
+  return std::optional(std::move(*batch));
 }
 
-Result<std::vector<BatchRow>> SqlcipherReviewStore::batches_in_state(const std::string& state) {
+Result<std::vector<BatchRow>> SqlcipherReviewStore::batches_in_state(BatchState state) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(std::string("SELECT ") + kBatchColumns +
                            " FROM batches WHERE state = ? ORDER BY created_unix, id;");
   if (!stmt) return stmt.error();
-  stmt->bind(1, state);
+  stmt->bind(1, state_name(state));
   std::vector<BatchRow> out;
-  while (stmt->step()) out.push_back(batch_from(*stmt));
+  while (stmt->step()) {
+    auto batch = batch_from(*stmt);
+    if (!batch) return batch.error();
+    out.push_back(std::move(*batch));
+  }
   if (auto s = stmt->status(); !s) return s.error();
   return out;
 }
 
-Status SqlcipherReviewStore::set_batch_state(const std::string& id, const std::string& state,
+Status SqlcipherReviewStore::set_batch_state(const std::string& id, BatchState state,
                                              std::int64_t finished_unix) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare("UPDATE batches SET state = ?, finished_unix = ? WHERE id = ?;");
   if (!stmt) return stmt.error();
-  stmt->bind(1, state).bind(2, finished_unix).bind(3, id);
+  stmt->bind(1, state_name(state)).bind(2, finished_unix).bind(3, id);
   stmt->step();
   return stmt->status();
 }
@@ -385,7 +394,9 @@ Result<std::vector<BatchItem>> SqlcipherReviewStore::items(const std::string& ba
     i.case_id = stmt->column_text(1);
     i.jurisdiction = stmt->column_text(2);
     i.request_json = stmt->column_text(3);
-    i.state = stmt->column_text(4);
+    const auto state = parse_item_state(stmt->column_text(4));
+    if (!state) return make_error("corrupt_state", "a batch item cannot be read");
+    i.state = *state;
     i.attempt = stmt->column_int(5);
     i.verification_id = stmt->column_text(6);
     i.http_status = stmt->column_int(7);
@@ -407,15 +418,13 @@ Status SqlcipherReviewStore::update_items(const std::string& batch_id,
   std::lock_guard lock(mutex_);
   return in_transaction(*db_, [&]() -> Status {
     auto stmt = db_->prepare(
-        "UPDATE batch_items SET state = ?, attempt = ?, verification_id = ?, http_status = ?, "
-        "error = ?,"
-        " latency_ms = ?, outcome = ?, classification = ?, severity = ?, changes = ?, "
-        "failed_sources = ?"
+        "UPDATE batch_items SET state = ?, attempt = ?, verification_id = ?, http_status = ?, error = ?,"
+        " latency_ms = ?, outcome = ?, classification = ?, severity = ?, changes = ?, failed_sources = ?"
         " WHERE batch_id = ? AND idx = ?;");
     if (!stmt) return stmt.error();
     for (const auto& i : items) {
       stmt->reset();
-      stmt->bind(1, i.state).bind(2, i.attempt).bind(3, i.verification_id).bind(4, i.http_status);
+      stmt->bind(1, state_name(i.state)).bind(2, i.attempt).bind(3, i.verification_id).bind(4, i.http_status);
       stmt->bind(5, i.error).bind(6, i.latency_ms).bind(7, i.outcome).bind(8, i.classification);
       stmt->bind(9, i.severity).bind(10, i.changes_json).bind(11, list_text(i.failed_sources));
       stmt->bind(12, batch_id).bind(13, i.index);

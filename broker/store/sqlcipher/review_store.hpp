@@ -33,8 +33,8 @@ class SqlcipherReviewStore final : public ReviewStore {
                                                    const std::string& principal) override;
   Status create_batch(const BatchRow& batch, const std::vector<BatchItem>& items) override;
   Result<std::optional<BatchRow>> find_batch(const std::string& id) override;
-  Result<std::vector<BatchRow>> batches_in_state(const std::string& state) override;
-  Status set_batch_state(const std::string& id, const std::string& state,
+  Result<std::vector<BatchRow>> batches_in_state(BatchState state) override;
+  Status set_batch_state(const std::string& id, BatchState state,
                          std::int64_t finished_unix) override;
   Result<std::vector<BatchItem>> items(const std::string& batch_id) override;
   Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items) override;
