@@ -101,12 +101,22 @@ Result<AgencyConfig> parse_agency_config(const json& j, const std::string& base_
   return c;
 }
 
-Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_dir, HttpClient& http) {
+Result<AgencyConfigs> parse_agencies(const json& agencies, const std::string& base_dir) {
   if (!agencies.is_object()) return make_error("bad_config", "'agencies' must be an object");
-  AdapterSet set;
+  AgencyConfigs out;
   for (const auto& [name, settings] : agencies.items()) {
+    if (!parse_source(name)) return make_error("bad_config", "agencies." + name + ": unknown agency");
     auto config = parse_agency_config(settings, base_dir);
     if (!config) return make_error("bad_config", "agencies." + name + ": " + config.error().message);
+    out.emplace(name, std::move(*config));
+  }
+  return out;
+}
+
+Result<AdapterSet> build_adapters(const AgencyConfigs& agencies, HttpClient& http) {
+  AdapterSet set;
+  for (const auto& [name, settings] : agencies) {
+    AgencyConfig config = settings;
     std::optional<PagedAgency> agency;
     if (name == bank::kName) {
       agency = bank::agency();
@@ -133,15 +143,13 @@ Result<AdapterSet> build_adapters(const json& agencies, const std::string& base_
     }
     if (agency) {
       const Source source = agency->source;
-      const ResilienceConfig r = config->resilience;
+      const ResilienceConfig r = config.resilience;
       auto guard = std::make_shared<AgencyGuard>(http.io().get_executor(), r);
       auto breaker = std::make_shared<CircuitBreaker>(r.breaker_failures, r.breaker_cooldown);
-      auto paged = std::make_unique<PagedAdapter>(std::move(*config), http, std::move(*agency), guard);
+      auto paged = std::make_unique<PagedAdapter>(std::move(config), http, std::move(*agency), guard);
       set.emplace(source, std::make_unique<ResilientAdapter>(std::move(paged), std::move(breaker), std::move(guard)));
-    } else if (parse_source(name)) {
-      return make_error("bad_config", "agencies." + name + ": no adapter for this agency yet");
     } else {
-      return make_error("bad_config", "agencies." + name + ": unknown agency");
+      return make_error("bad_config", "agencies." + name + ": no adapter for this agency yet");
     }
   }
   return set;

@@ -24,11 +24,16 @@ using AdapterSet = std::map<Source, std::unique_ptr<Adapter>>;
 // Relative file paths are resolved against `base_dir`.
 Result<AgencyConfig> parse_agency_config(const nlohmann::json& j, const std::string& base_dir);
 
-// `agencies` maps agency names ("bank", ...) to their settings. Every adapter
-// is decorated with its agency's guard (limits, retries) and circuit breaker
-// (adapters/common/resilience.hpp).
-Result<AdapterSet> build_adapters(const nlohmann::json& agencies, const std::string& base_dir,
-                                  HttpClient& http);
+// Agency name ("bank", ...) -> its settings.
+using AgencyConfigs = std::map<std::string, AgencyConfig>;
+
+// Parses the configuration's "agencies" object; an unknown agency name or a
+// bad setting is an error naming "agencies.<name>".
+Result<AgencyConfigs> parse_agencies(const nlohmann::json& agencies, const std::string& base_dir);
+
+// Every adapter is decorated with its agency's guard (limits, retries) and
+// circuit breaker (adapters/common/resilience.hpp).
+Result<AdapterSet> build_adapters(const AgencyConfigs& agencies, HttpClient& http);
 
 // Agency name -> breaker state ("closed", "open", "half_open"), for metrics.
 std::map<std::string, std::string> breaker_states(const AdapterSet& adapters);

@@ -40,12 +40,12 @@ Status Server::start() {
   tls_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                    net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use, ec);
-  if (!ec) tls_.use_certificate_chain_file(config_.tls_cert_file.string(), ec);
-  if (!ec) tls_.use_private_key_file(config_.tls_key_file.string(), net::ssl::context::pem, ec);
-  if (!ec) tls_.load_verify_file(config_.tls_ca_file.string(), ec);
+  if (!ec) tls_.use_certificate_chain_file(config_.server.tls_cert_file.string(), ec);
+  if (!ec) tls_.use_private_key_file(config_.server.tls_key_file.string(), net::ssl::context::pem, ec);
+  if (!ec) tls_.load_verify_file(config_.server.tls_ca_file.string(), ec);
   if (ec) return make_error("tls_setup", "TLS files could not be loaded: " + ec.message());
-  if (!config_.tls_crl_file.empty()) {
-    if (auto s = crypto::load_crl(tls_.native_handle(), config_.tls_crl_file); !s) return s.error();
+  if (!config_.server.tls_crl_file.empty()) {
+    if (auto s = crypto::load_crl(tls_.native_handle(), config_.server.tls_crl_file); !s) return s.error();
   }
   // Verify a presented certificate; do not demand one at the TLS layer so a
   // caller without one gets an audited 401 rather than a handshake alert.
@@ -65,18 +65,18 @@ Status Server::start() {
     return make_error("tls_setup", "TLS session settings could not be applied");
   }
 
-  const auto address = net::ip::make_address(config_.listen_address, ec);
+  const auto address = net::ip::make_address(config_.server.listen_address, ec);
   if (ec) return make_error("bad_config", "listen address is not an IP address");
-  const tcp::endpoint endpoint(address, config_.listen_port);
+  const tcp::endpoint endpoint(address, config_.server.listen_port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return make_error("listen_failed", "cannot listen on " + config_.listen_address + ":" +
-                                                 std::to_string(config_.listen_port) + ": " + ec.message());
+  if (ec) return make_error("listen_failed", "cannot listen on " + config_.server.listen_address + ":" +
+                                                 std::to_string(config_.server.listen_port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
-  if (!config_.port_file.empty()) {
-    if (!crypto::replace_file_atomically(config_.port_file, std::to_string(port_) + "\n", 0644)) {
+  if (!config_.server.port_file.empty()) {
+    if (!crypto::replace_file_atomically(config_.server.port_file, std::to_string(port_) + "\n", 0644)) {
       return make_error("io_error", "cannot write the port file");
     }
   }
@@ -140,7 +140,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
-    parser.body_limit(config_.max_body_bytes);
+    parser.body_limit(config_.server.max_body_bytes);
     beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
     co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
     bool too_large = false;
@@ -230,7 +230,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       std::array<char, 16384> sink{};
       std::size_t drained = 0;
-      while (drained < 4 * config_.max_body_bytes) {
+      while (drained < 4 * config_.server.max_body_bytes) {
         drained += co_await stream.async_read_some(net::buffer(sink), net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
       }

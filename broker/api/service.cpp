@@ -48,7 +48,7 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
   // Load shedding before any work: an overloaded broker answers at once
   // rather than queueing. Not audited — nothing was read, and writing would
   // add load exactly when there is too much.
-  if (in_flight() >= parts_.config->max_in_flight && path_of(request.target) != "/healthz") {
+  if (in_flight() >= parts_.config->server.max_in_flight && path_of(request.target) != "/healthz") {
     ApiResponse busy = error_response(503, "overloaded", "too many requests in progress; retry shortly");
     busy.headers = {{"Retry-After", "1"}};
     busy.endpoint = endpoint_of(path_of(request.target));
@@ -93,7 +93,7 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<cons
     }
     if (request.body_too_large) {
       co_return co_await refuse(request, principal, 413, "body_too_large",
-                                "request body exceeds " + std::to_string(parts_.config->max_body_bytes) +
+                                "request body exceeds " + std::to_string(parts_.config->server.max_body_bytes) +
                                     " bytes");
     }
     if (rows.empty()) co_return error_response(404, "not_found", "no such endpoint");

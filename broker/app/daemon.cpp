@@ -143,43 +143,43 @@ int run_daemon(const std::filesystem::path& config_file) {
   Metrics metrics;  // outlives the Service and the audit log's writer (declared before both)
   // HFV_MASTER_KEY, then a systemd credential, then the configured file.
   std::string master_source;
-  auto master = crypto::load_master_key(config->master_key_file, &master_source);
+  auto master = crypto::load_master_key(config->storage.master_key_file, &master_source);
   if (!master) return fail("master key", master.error());
   log_event(LogLevel::kInfo, "master_key_loaded", {{"source", master_source}});
-  auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
+  auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
   if (!signer) return fail("signing key", signer.error());
-  auto policies = policies::PolicySet::load_dir(config->policies_dir);
+  auto policies = policies::PolicySet::load_dir(config->verification.policies_dir);
   if (!policies) return fail("policies", policies.error());
-  auto divisions = DivisionCodes::load(config->divisions_dir);
+  auto divisions = DivisionCodes::load(config->verification.divisions_dir);
   if (!divisions) return fail("division codes", divisions.error());
   // The audit log signs a tree head at least every head_interval while
   // records arrive and when it closes, and anchors it outside the database;
   // it refuses to open a database that was rolled back behind the anchor.
   audit::AuditLogOptions audit_options;
-  audit_options.anchor_file = config->audit_anchor_file;
-  audit_options.head_interval = config->audit_head_interval;
-  audit_options.retention_days = config->audit_retention_days;
+  audit_options.anchor_file = config->audit.anchor_file;
+  audit_options.head_interval = config->audit.head_interval;
+  audit_options.retention_days = config->audit.retention_days;
   audit_options.on_append = [&metrics](std::chrono::steady_clock::duration elapsed, bool ok) {
     metrics.observe_audit_append(elapsed, ok);
   };
-  if (!config->audit_head_url.empty()) {
+  if (!config->audit.head_url.empty()) {
     log_event(LogLevel::kWarn, "audit_head_url_unsupported",
               {{"reason",
                 "sending signed tree heads to a URL is not implemented yet; the anchor file is "
                 "written"}});
   }
   auto audit =
-      audit::AuditLog::open(config->audit_db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
+      audit::AuditLog::open(config->audit.db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
                             std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
   auto authorizations = SqlcipherAuthorizationStore::open(
-      config->state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
+      config->storage.state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
   if (!authorizations) return fail("state database", authorizations.error());
-  auto reports = SqlcipherReportStore::open(config->state_db,
+  auto reports = SqlcipherReportStore::open(config->storage.state_db,
                                             crypto::derive_key(*master, crypto::kPurposeStateDb));
   if (!reports) return fail("state database", reports.error());
   auto reviews =
-      SqlcipherReviewStore::open(config->review_db, crypto::derive_key(*master, kPurposeReviewDb));
+      SqlcipherReviewStore::open(config->storage.review_db, crypto::derive_key(*master, kPurposeReviewDb));
   if (!reviews) return fail("review database", reviews.error());
   // Review records a crash left pending: issued per the audit, or dropped.
   auto settled = settle_pending_reviews(**reviews, **audit);
@@ -192,7 +192,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   net::io_context io(1);
   adapters::HttpClient http(io);
   auto adapters =
-      adapters::build_adapters(config->agencies, config->file.parent_path().string(), http);
+      adapters::build_adapters(config->agencies, http);
   if (!adapters) return fail("agencies", adapters.error());
   net::thread_pool blocking(2);
 
@@ -238,8 +238,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   // The pid file lets `brokerctl reload` send SIGHUP (already caught, see
   // above); written before the port file announces the daemon, removed on a
   // clean stop.
-  if (!config->pid_file.empty()) {
-    if (auto s = crypto::replace_file_atomically(config->pid_file,
+  if (!config->server.pid_file.empty()) {
+    if (auto s = crypto::replace_file_atomically(config->server.pid_file,
                                                  std::to_string(::getpid()) + "\n", 0644);
         !s) {
       return fail("pid file", s.error());
@@ -284,7 +284,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     reload_signal.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
       net::post(blocking, [&] {
-        auto loaded = policies::PolicySet::load_dir(config->policies_dir);
+        auto loaded = policies::PolicySet::load_dir(config->verification.policies_dir);
         net::post(io, [&, loaded = std::move(loaded)]() mutable {
           audit::AuditRecord r;
           r.action = "policies.reload";
@@ -324,9 +324,9 @@ int run_daemon(const std::filesystem::path& config_file) {
   stopped.principal = "brokerd";
   stopped.status = "ok";
   (void)(*audit)->append_blocking({stopped});
-  if (!config->pid_file.empty()) {
+  if (!config->server.pid_file.empty()) {
     std::error_code ignored;
-    std::filesystem::remove(config->pid_file, ignored);
+    std::filesystem::remove(config->server.pid_file, ignored);
   }
   // The shutdown head: covers every record, written to the anchor too.
   auto final_head = (*audit)->publish_head();

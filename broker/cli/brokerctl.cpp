@@ -47,7 +47,7 @@ hfv::Result<crypto::Ed25519PublicKey> public_key(const std::string& pem_file, co
   if (!pem_file.empty()) return crypto::ed25519_public_key_from_pem(slurp(pem_file));
   auto config = hfv::broker::load_config(config_file);
   if (!config) return config.error();
-  auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
+  auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
   if (!signer) return signer.error();
   return signer->public_key();
 }
@@ -82,7 +82,7 @@ int fail(const std::string& what) {
 // The audit key-encryption key, from the master key (HFV_MASTER_KEY, a
 // systemd credential, or the config's master_key_file).
 hfv::Result<crypto::SecretKey> audit_kek(const hfv::broker::Config& config) {
-  auto master = crypto::load_master_key(config.master_key_file);
+  auto master = crypto::load_master_key(config.storage.master_key_file);
   if (!master) return master.error();
   return crypto::derive_key(*master, crypto::kPurposeAuditDb);
 }
@@ -93,9 +93,9 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
-  const std::filesystem::path db = db_override.empty() ? config->audit_db : std::filesystem::path(db_override);
+  const std::filesystem::path db = db_override.empty() ? config->audit.db : std::filesystem::path(db_override);
   std::filesystem::path anchor =
-      anchor_override.empty() ? config->audit_anchor_file : std::filesystem::path(anchor_override);
+      anchor_override.empty() ? config->audit.anchor_file : std::filesystem::path(anchor_override);
   if (no_anchor) anchor.clear();
   auto report = hfv::audit::AuditLog::verify_file(db, *kek, anchor);
   if (!report) {
@@ -125,7 +125,7 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
   } else {
     auto config = hfv::broker::load_config(config_file);
     if (!config) return fail(config.error().message);
-    auto k = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit_db));
+    auto k = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit.db));
     if (!k) return fail(k.error().message);
     key = *k;
   }
@@ -150,7 +150,7 @@ int audit_rotate_key(const std::string& config_file, bool data_key, const std::s
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
   if (data_key) {
-    if (auto s = hfv::audit::AuditLog::rotate_data_key(config->audit_db, *kek); !s) {
+    if (auto s = hfv::audit::AuditLog::rotate_data_key(config->audit.db, *kek); !s) {
       return fail("data-key rotation: " + s.error().message);
     }
     std::printf("OK: the audit database is re-keyed with a new random data key\n");
@@ -164,7 +164,7 @@ int audit_rotate_key(const std::string& config_file, bool data_key, const std::s
   auto fresh = crypto::load_master_key_file(new_master_file);
   if (!fresh) return fail(fresh.error().message);
   const auto new_kek = crypto::derive_key(*fresh, crypto::kPurposeAuditDb);
-  if (auto s = hfv::audit::AuditLog::rewrap_keyring(config->audit_db, *kek, new_kek); !s) {
+  if (auto s = hfv::audit::AuditLog::rewrap_keyring(config->audit.db, *kek, new_kek); !s) {
     return fail("master rotation: " + s.error().message);
   }
   std::printf("OK: the audit keyring is wrapped by the master key in %s (kek id %s);\n"
@@ -179,8 +179,8 @@ int audit_export(const std::string& config_file, long long from, long long to, c
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
   hfv::audit::AuditLogOptions options;
-  options.anchor_file = config->audit_anchor_file;
-  auto log = hfv::audit::AuditLog::open(config->audit_db, *kek, options);
+  options.anchor_file = config->audit.anchor_file;
+  auto log = hfv::audit::AuditLog::open(config->audit.db, *kek, options);
   if (!log) return fail(log.error().message);
   auto head = (*log)->publish_head();
   if (!head) return fail(head.error().message);
@@ -197,7 +197,7 @@ int audit_export(const std::string& config_file, long long from, long long to, c
 int audit_public_key(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
-  auto key = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit_db));
+  auto key = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit.db));
   if (!key) return fail(key.error().message);
   std::printf("%s", crypto::ed25519_public_key_pem(*key).c_str());
   return 0;
@@ -248,20 +248,20 @@ hfv::Result<DaemonAccess> daemon_access(const AccessOptions& o) {
   a.key_file = o.key_file;
   auto config = hfv::broker::load_config(o.config_file);
   if (!config) return config.error();
-  a.ca_file = o.ca_file.empty() ? config->tls_ca_file.string() : o.ca_file;
-  a.pid_file = o.pid_file.empty() ? config->pid_file : std::filesystem::path(o.pid_file);
+  a.ca_file = o.ca_file.empty() ? config->server.tls_ca_file.string() : o.ca_file;
+  a.pid_file = o.pid_file.empty() ? config->server.pid_file : std::filesystem::path(o.pid_file);
   if (!o.url.empty()) {
     a.url = o.url;
     return a;
   }
   // The bound port is in the port file when the config asks for port 0.
-  unsigned long port = config->listen_port;
-  if (!config->port_file.empty()) {
-    std::ifstream in(config->port_file);
+  unsigned long port = config->server.listen_port;
+  if (!config->server.port_file.empty()) {
+    std::ifstream in(config->server.port_file);
     unsigned long written = 0;
     if (in >> written && written > 0 && written <= 65535) port = written;
   }
-  std::string host = config->listen_address;
+  std::string host = config->server.listen_address;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
@@ -507,7 +507,7 @@ int run(int argc, char** argv) {
       (void)std::fprintf(stderr, "brokerctl: %s\n", config.error().message.c_str());
       return 2;
     }
-    auto signer = crypto::Ed25519Signer::load(config->signing_key_file);
+    auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
     if (!signer) {
       (void)std::fprintf(stderr, "brokerctl: %s\n", signer.error().message.c_str());
       return 2;

@@ -107,11 +107,11 @@ Result<Config> load_config(const std::filesystem::path& file) {
         text.size() - colon - 1 > 5 || std::stoul(text.substr(colon + 1)) > 65535) {
       return fail("listen", "must be \"address:port\" with a port from 0 to 65535");
     }
-    c.listen_address = text.substr(0, colon);
-    c.listen_port = static_cast<unsigned short>(std::stoul(text.substr(colon + 1)));
+    c.server.listen_address = text.substr(0, colon);
+    c.server.listen_port = static_cast<unsigned short>(std::stoul(text.substr(colon + 1)));
   }
-  if (auto s = path(doc, "port_file", "port_file", c.port_file, false); !s) return s.error();
-  if (auto s = path(doc, "pid_file", "pid_file", c.pid_file, false); !s) return s.error();
+  if (auto s = path(doc, "port_file", "port_file", c.server.port_file, false); !s) return s.error();
+  if (auto s = path(doc, "pid_file", "pid_file", c.server.pid_file, false); !s) return s.error();
   if (auto it = doc.find("log_level"); it != doc.end()) {
     const auto level = it->is_string() ? parse_log_level(it->get<std::string>()) : std::nullopt;
     if (!level) return fail("log_level", "must be \"debug\", \"info\", \"warn\" or \"error\"");
@@ -124,41 +124,41 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return fail("tls." + key, "unknown key");
     }
   }
-  if (auto s = path(*tls, "ca_file", "tls.ca_file", c.tls_ca_file, true); !s) return s.error();
-  if (auto s = path(*tls, "cert_file", "tls.cert_file", c.tls_cert_file, true); !s) return s.error();
-  if (auto s = path(*tls, "key_file", "tls.key_file", c.tls_key_file, true); !s) return s.error();
-  if (auto s = path(*tls, "crl_file", "tls.crl_file", c.tls_crl_file, false); !s) return s.error();
-  for (auto [key, out] : {std::pair{"master_key_file", &c.master_key_file},
-                          std::pair{"signing_key_file", &c.signing_key_file},
-                          std::pair{"audit_db", &c.audit_db}, std::pair{"state_db", &c.state_db},
-                          std::pair{"policies_dir", &c.policies_dir}}) {
+  if (auto s = path(*tls, "ca_file", "tls.ca_file", c.server.tls_ca_file, true); !s) return s.error();
+  if (auto s = path(*tls, "cert_file", "tls.cert_file", c.server.tls_cert_file, true); !s) return s.error();
+  if (auto s = path(*tls, "key_file", "tls.key_file", c.server.tls_key_file, true); !s) return s.error();
+  if (auto s = path(*tls, "crl_file", "tls.crl_file", c.server.tls_crl_file, false); !s) return s.error();
+  for (auto [key, out] : {std::pair{"master_key_file", &c.storage.master_key_file},
+                          std::pair{"signing_key_file", &c.verification.signing_key_file},
+                          std::pair{"audit_db", &c.audit.db}, std::pair{"state_db", &c.storage.state_db},
+                          std::pair{"policies_dir", &c.verification.policies_dir}}) {
     if (auto s = path(doc, key, key, *out, true); !s) return s.error();
   }
-  if (auto s = path(doc, "divisions_dir", "divisions_dir", c.divisions_dir, false); !s) return s.error();
-  if (c.divisions_dir.empty()) c.divisions_dir = shipped_data_dir("divisions");
+  if (auto s = path(doc, "divisions_dir", "divisions_dir", c.verification.divisions_dir, false); !s) return s.error();
+  if (c.verification.divisions_dir.empty()) c.verification.divisions_dir = shipped_data_dir("divisions");
   if (auto it = doc.find("verification_deadline_ms"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 100 || it->get<long>() > 300000) {
       return fail("verification_deadline_ms", "must be an integer from 100 to 300000");
     }
-    c.verification_deadline = std::chrono::milliseconds(it->get<long>());
+    c.verification.deadline = std::chrono::milliseconds(it->get<long>());
   }
   if (auto it = doc.find("max_body_bytes"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 1024 || it->get<long>() > 16L * 1024 * 1024) {
       return fail("max_body_bytes", "must be an integer from 1024 to 16777216");
     }
-    c.max_body_bytes = it->get<std::size_t>();
+    c.server.max_body_bytes = it->get<std::size_t>();
   }
   if (auto it = doc.find("max_in_flight"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 1 || it->get<long>() > 1000000) {
       return fail("max_in_flight", "must be an integer from 1 to 1000000");
     }
-    c.max_in_flight = it->get<std::size_t>();
+    c.server.max_in_flight = it->get<std::size_t>();
   }
   if (auto it = doc.find("repeat_window_hours"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24L * 366) {
       return fail("repeat_window_hours", "must be an integer from 0 (off) to 8784");
     }
-    c.repeat_window = std::chrono::hours(it->get<long>());
+    c.verification.repeat_window = std::chrono::hours(it->get<long>());
   }
   if (auto it = doc.find("audit"); it != doc.end()) {
     if (!it->is_object()) return fail("audit", "must be an object");
@@ -167,33 +167,33 @@ Result<Config> load_config(const std::filesystem::path& file) {
         return fail("audit." + key, "unknown key");
       }
     }
-    if (auto s = path(*it, "anchor_file", "audit.anchor_file", c.audit_anchor_file, false); !s) return s.error();
+    if (auto s = path(*it, "anchor_file", "audit.anchor_file", c.audit.anchor_file, false); !s) return s.error();
     if (auto h = it->find("head_url"); h != it->end()) {
       if (!h->is_string() || !(h->get<std::string>().starts_with("https://") ||
                                h->get<std::string>().starts_with("http://"))) {
         return fail("audit.head_url", "must be an http(s) URL");
       }
-      c.audit_head_url = h->get<std::string>();
+      c.audit.head_url = h->get<std::string>();
     }
     if (auto r = it->find("retention_days"); r != it->end()) {
       if (!r->is_number_integer() || (r->get<long>() != 0 && (r->get<long>() < 183 || r->get<long>() > 36500))) {
         return fail("audit.retention_days", "must be 0 (keep) or an integer from 183 (six months) to 36500");
       }
-      c.audit_retention_days = r->get<int>();
+      c.audit.retention_days = r->get<int>();
     }
     if (auto h = it->find("head_interval_ms"); h != it->end()) {
       if (!h->is_number_integer() || h->get<long>() < 50 || h->get<long>() > 1000) {
         return fail("audit.head_interval_ms", "must be an integer from 50 to 1000");
       }
-      c.audit_head_interval = std::chrono::milliseconds(h->get<long>());
+      c.audit.head_interval = std::chrono::milliseconds(h->get<long>());
     }
   }
-  if (c.audit_anchor_file.empty()) {
-    c.audit_anchor_file = c.audit_db;
-    c.audit_anchor_file += ".anchor";
+  if (c.audit.anchor_file.empty()) {
+    c.audit.anchor_file = c.audit.db;
+    c.audit.anchor_file += ".anchor";
   }
-  c.review_db = c.state_db.parent_path() / "review.db";
-  c.batch_output_dir = c.state_db.parent_path() / "batches";
+  c.storage.review_db = c.storage.state_db.parent_path() / "review.db";
+  c.review.output_dir = c.storage.state_db.parent_path() / "batches";
   if (auto it = doc.find("review"); it != doc.end()) {
     if (!it->is_object()) return fail("review", "must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -204,8 +204,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
         return fail("review." + key, "unknown key");
       }
     }
-    if (auto s = path(*it, "db", "review.db", c.review_db, false); !s) return s.error();
-    if (auto s = path(*it, "output_dir", "review.output_dir", c.batch_output_dir, false); !s) return s.error();
+    if (auto s = path(*it, "db", "review.db", c.storage.review_db, false); !s) return s.error();
+    if (auto s = path(*it, "output_dir", "review.output_dir", c.review.output_dir, false); !s) return s.error();
     auto share = [&](const char* key, double low, double high, auto& out) -> Status {
       auto v = it->find(key);
       if (v == it->end()) return {};
@@ -216,8 +216,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
       out = static_cast<std::remove_reference_t<decltype(out)>>(std::llround(v->get<double>() * 1000));
       return {};
     };
-    if (auto s = share("batch_capacity_share", 0.0, 1.0, c.batch_capacity_share_permille); !s) return s.error();
-    if (auto s = share("change_share", 0.0, 100.0, c.change_share_permille); !s) return s.error();
+    if (auto s = share("batch_capacity_share", 0.0, 1.0, c.review.capacity_share_permille); !s) return s.error();
+    if (auto s = share("change_share", 0.0, 100.0, c.review.change_share_permille); !s) return s.error();
     auto integer = [&](const char* key, long low, long high, long& out) -> Status {
       auto v = it->find(key);
       if (v == it->end()) return {};
@@ -228,19 +228,19 @@ Result<Config> load_config(const std::filesystem::path& file) {
       out = v->get<long>();
       return {};
     };
-    long attempts = c.batch_max_attempts, initial = c.batch_backoff_initial.count(),
-         longest = c.batch_backoff_max.count(), households = static_cast<long>(c.batch_max_households),
-         yield = c.batch_yield_after_interactive.count();
+    long attempts = c.review.max_attempts, initial = c.review.backoff_initial.count(),
+         longest = c.review.backoff_max.count(), households = static_cast<long>(c.review.max_households),
+         yield = c.review.yield_after_interactive.count();
     if (auto s = integer("max_attempts", 1, 100, attempts); !s) return s.error();
     if (auto s = integer("backoff_initial_ms", 1, 60000, initial); !s) return s.error();
     if (auto s = integer("backoff_max_ms", 1, 600000, longest); !s) return s.error();
     if (auto s = integer("max_households", 1, 10000000, households); !s) return s.error();
     if (auto s = integer("yield_after_interactive_ms", 0, 60000, yield); !s) return s.error();
-    c.batch_max_attempts = attempts;
-    c.batch_backoff_initial = std::chrono::milliseconds(initial);
-    c.batch_backoff_max = std::chrono::milliseconds(std::max(initial, longest));
-    c.batch_max_households = static_cast<std::size_t>(households);
-    c.batch_yield_after_interactive = std::chrono::milliseconds(yield);
+    c.review.max_attempts = attempts;
+    c.review.backoff_initial = std::chrono::milliseconds(initial);
+    c.review.backoff_max = std::chrono::milliseconds(std::max(initial, longest));
+    c.review.max_households = static_cast<std::size_t>(households);
+    c.review.yield_after_interactive = std::chrono::milliseconds(yield);
   }
   if (auto it = doc.find("anomalies"); it != doc.end()) {
     auto rules = parse_anomaly_rules(*it, base);
@@ -297,8 +297,9 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.principals.push_back(std::move(principal));
   }
   if (auto it = doc.find("agencies"); it != doc.end()) {
-    if (!it->is_object()) return fail("agencies", "must be an object");
-    c.agencies = *it;
+    auto agencies = adapters::parse_agencies(*it, base.string());
+    if (!agencies) return make_error("bad_config", c.file.string() + ": " + agencies.error().message);
+    c.agencies = std::move(*agencies);
   }
   return c;
 }

@@ -6,11 +6,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "adapters/registry.hpp"
 #include "broker/ops/anomaly_rules.hpp"
 #include "broker/ops/log.hpp"
 #include "common/result.hpp"
@@ -31,57 +34,86 @@ struct Principal {
   bool covers(const std::string& code) const;
 };
 
-struct Config {
-  std::filesystem::path file;
+// "listen", "port_file", "pid_file", "tls", "max_body_bytes", "max_in_flight":
+// how the HTTPS front listens and what it accepts.
+struct ServerSettings {
   std::string listen_address = "127.0.0.1";
   unsigned short listen_port = 8443;
   std::filesystem::path port_file;  // optional: the bound port is written here
   std::filesystem::path pid_file;   // optional: the daemon's pid is written here (brokerctl reload)
-  LogLevel log_level = LogLevel::kInfo;  // "log_level": debug | info | warn | error
   std::filesystem::path tls_ca_file, tls_cert_file, tls_key_file;
-  std::filesystem::path master_key_file;
-  std::filesystem::path signing_key_file;
-  std::filesystem::path audit_db;
-  std::filesystem::path state_db;
-  std::filesystem::path policies_dir;
-  std::filesystem::path divisions_dir;  // GB/T 2260 CSVs; default: the copy shipped with this build
-  std::chrono::milliseconds verification_deadline{10000};
+  std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
   std::size_t max_body_bytes = 256 * 1024;
   // Load shedding: requests beyond this many in flight get 503 + Retry-After.
   std::size_t max_in_flight = 1000;
+};
+
+// "master_key_file", "state_db" and "review.db": where the broker's own
+// records are kept (broker/store/). Secrets are never in the file: it names
+// the master-key file instead.
+struct StorageSettings {
+  std::filesystem::path master_key_file;
+  std::filesystem::path state_db;
+  std::filesystem::path review_db;  // default: review.db beside state_db
+};
+
+// "audit_db" and the "audit" object. The anchor file keeps the latest signed
+// tree head outside the database (default: "<audit_db>.anchor"; better on
+// another disk or host). Personal fields of records older than the
+// retention are erased (0: never; otherwise at least 183 days, the
+// Cybersecurity Law's six-month minimum for network logs).
+struct AuditSettings {
+  std::filesystem::path db;
+  std::filesystem::path anchor_file;
+  std::string head_url;  // optional: where signed tree heads are also sent
+  int retention_days = 183;
+  std::chrono::milliseconds head_interval{1000};
+};
+
+// "signing_key_file", "policies_dir", "divisions_dir",
+// "verification_deadline_ms", "repeat_window_hours".
+struct VerificationSettings {
+  std::filesystem::path signing_key_file;
+  std::filesystem::path policies_dir;
+  std::filesystem::path divisions_dir;  // GB/T 2260 CSVs; default: the copy shipped with this build
+  std::chrono::milliseconds deadline{10000};
   // Fair use: a verification of the same household (same members, programme,
   // jurisdiction and reference date) by the same principal within this window
   // returns the earlier report unless the request says "force": true.
   std::chrono::hours repeat_window{24};
-  std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
-  // Audit log ("audit" object in the file). The anchor file keeps the latest
-  // signed tree head outside the database (default: "<audit_db>.anchor";
-  // better on another disk or host). Personal fields of records older than
-  // the retention are erased (0: never; otherwise at least 183 days, the
-  // Cybersecurity Law's six-month minimum for network logs).
-  std::filesystem::path audit_anchor_file;
-  std::string audit_head_url;  // optional: where signed tree heads are also sent
-  int audit_retention_days = 183;
-  std::chrono::milliseconds audit_head_interval{1000};
-  // Periodic reviews ("review" object; broker/reviews/batch.hpp, docs/configuration.md).
-  std::filesystem::path review_db;         // default: review.db beside state_db
-  std::filesystem::path batch_output_dir;  // change lists and statistics; default: batches/ beside state_db
+};
+
+// Periodic reviews ("review" object; broker/reviews/batch.hpp).
+struct ReviewSettings {
+  std::filesystem::path output_dir;  // change lists and statistics; default: batches/ beside state_db
   // Batches use at most this share (per mille) of the smallest agency
   // concurrency limit, counted in members in flight.
-  std::size_t batch_capacity_share_permille = 500;
+  std::size_t capacity_share_permille = 500;
   std::int64_t change_share_permille = 100;  // per-capita income/assets "moved" beyond this share
-  std::int64_t batch_max_attempts = 5;       // per household, for 429/503 answers
-  std::chrono::milliseconds batch_backoff_initial{200};
-  std::chrono::milliseconds batch_backoff_max{10000};
+  std::int64_t max_attempts = 5;             // per household, for 429/503 answers
+  std::chrono::milliseconds backoff_initial{200};
+  std::chrono::milliseconds backoff_max{10000};
   // Interactive first: while an interactive verification runs, and for this
   // long after the last one ended, batches keep one household in flight.
-  std::chrono::milliseconds batch_yield_after_interactive{1000};
-  std::size_t batch_max_households = 200000;
+  std::chrono::milliseconds yield_after_interactive{1000};
+  std::size_t max_households = 200000;
+};
+
+// The whole file (docs/configuration.md), parsed into typed sections.
+struct Config {
+  std::filesystem::path file;
+  LogLevel log_level = LogLevel::kInfo;  // "log_level": debug | info | warn | error
+  ServerSettings server;
+  StorageSettings storage;
+  AuditSettings audit;
+  VerificationSettings verification;
+  ReviewSettings review;
   // Supervisor console: thresholds and working hours of the anomaly flags
   // ("anomalies" object; broker/ops/anomaly_rules.hpp, docs/console.md).
   AnomalyRules anomaly_rules;
   std::vector<Principal> principals;
-  nlohmann::json agencies = nlohmann::json::object();  // parsed by adapters::build_adapters
+  // Agency name -> its settings ("agencies" object; adapters/registry.hpp).
+  adapters::AgencyConfigs agencies;
 
   const Principal* principal_for_cn(const std::string& cn) const;
   const Principal* principal_for_name(const std::string& name) const;

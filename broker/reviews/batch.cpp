@@ -54,14 +54,12 @@ BatchManager::BatchManager(net::any_io_executor executor, Verifier& verifier,
       config_(config) {
   // Capacity: the smallest per-agency concurrency limit among configured agencies.
   long smallest = 0;
-  for (const auto& [name, settings] : config.agencies.items()) {
-    auto parsed = adapters::parse_agency_config(settings, config.file.parent_path().string());
-    if (!parsed) continue;
-    const long c = parsed->resilience.max_concurrent;
+  for (const auto& [name, settings] : config.agencies) {
+    const long c = settings.resilience.max_concurrent;
     if (c > 0 && (smallest == 0 || c < smallest)) smallest = c;
   }
   if (smallest == 0) smallest = 16;
-  slots_ = std::max<std::size_t>(1, static_cast<std::size_t>(smallest) * config.batch_capacity_share_permille / 1000);
+  slots_ = std::max<std::size_t>(1, static_cast<std::size_t>(smallest) * config.review.capacity_share_permille / 1000);
   limit_ = slots_;
 }
 
@@ -124,7 +122,7 @@ std::size_t BatchManager::allowed() const {
   // come in bursts), batches keep only one household in flight (0 here: see
   // drive()).
   if (verifier_.interactive_in_flight() > 0 ||
-      Clock::now() - verifier_.last_interactive_end() < config_.batch_yield_after_interactive) {
+      Clock::now() - verifier_.last_interactive_end() < config_.review.yield_after_interactive) {
     return 0;
   }
   std::size_t n = std::min(limit_, slots_);
@@ -141,8 +139,8 @@ void BatchManager::record_outcome(bool clean, bool back_off) {
   }
   limit_ = std::max<std::size_t>(1, limit_ / 2);
   if (back_off) {
-    backoff_ = std::min(config_.batch_backoff_max,
-                        backoff_.count() == 0 ? config_.batch_backoff_initial : backoff_ * 2);
+    backoff_ = std::min(config_.review.backoff_max,
+                        backoff_.count() == 0 ? config_.review.backoff_initial : backoff_ * 2);
     backoff_until_ = Clock::now() + backoff_;
   }
 }
@@ -219,7 +217,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
   if (!saved) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", run->batch.id}});
 
   // The outputs for case workers and the periodic statistics.
-  const auto dir = config_.batch_output_dir / run->batch.id;
+  const auto dir = config_.review.output_dir / run->batch.id;
   const json stats = statistics_json(run->batch, run->items);
   auto written = co_await run_blocking(blocking_, [&] {
     std::error_code e;
@@ -314,7 +312,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       ++item.attempt;
       continue;
     }
-    if (outcome.kind == Outcome::Kind::kUnavailable && item.attempt + 1 < config_.batch_max_attempts && !stopping_) {
+    if (outcome.kind == Outcome::Kind::kUnavailable && item.attempt + 1 < config_.review.max_attempts && !stopping_) {
       ++item.attempt;
       record_outcome(false, true);
       net::steady_timer wait(executor_);
@@ -356,7 +354,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       auto previous = store_.previous(**current);
       if (!previous) return previous.error();
       ChangeSettings settings;
-      settings.share_permille = config_.change_share_permille;
+      settings.share_permille = config_.review.change_share_permille;
       auto changes = detect_changes(*previous ? &**previous : nullptr, **current, settings);
       return Compared{std::move(**current), std::move(changes)};
     });
@@ -441,7 +439,7 @@ json BatchManager::progress_json(const Run& run) const {
   for (const auto& i : run.items) changed += i.severity > 0 ? 1 : 0;
   j["households_with_changes"] = changed;
   if (run.finished || run.batch.state != BatchState::kRunning) {
-    const auto dir = config_.batch_output_dir / run.batch.id;
+    const auto dir = config_.review.output_dir / run.batch.id;
     j["files"] = {{"changes_json", (dir / "changes.json").string()},
                   {"changes_csv", (dir / "changes.csv").string()},
                   {"statistics_json", (dir / "statistics.json").string()},

@@ -124,9 +124,9 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
         co_return invalid("duplicate_household", where + ": this case appears twice in the batch",
                                  where + ": case_id");
       }
-      if (run->items.size() >= config_.batch_max_households) {
+      if (run->items.size() >= config_.review.max_households) {
         co_return BatchRefusal{BatchRefusal::Kind::kTooLarge, "batch_too_large",
-                               "a batch holds at most " + std::to_string(config_.batch_max_households) +
+                               "a batch holds at most " + std::to_string(config_.review.max_households) +
                                    " households",
                                ""};
       }

@@ -286,9 +286,9 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   }
   // Fair use: a recent report of the same household is returned again
   // unless the caller forces a new verification.
-  if (!v.force && parts_.config->repeat_window.count() > 0) {
+  if (!v.force && parts_.config->verification.repeat_window.count() > 0) {
     const auto since =
-        row.created_unix - std::chrono::duration_cast<std::chrono::seconds>(parts_.config->repeat_window).count();
+        row.created_unix - std::chrono::duration_cast<std::chrono::seconds>(parts_.config->verification.repeat_window).count();
     auto recent = co_await run_blocking(*parts_.blocking, [&] {
       return parts_.reports->latest_done(principal.name, row.household_key, since);
     });
@@ -451,7 +451,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     queries.push_back({i, a.request.members[i].id_number, a.request.members[i].name,
                        a.id + "-" + std::to_string(i), a.cancel});
   }
-  const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification_deadline;
+  const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification.deadline;
   std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
   observe_fan_out(parts_.metrics, results);
 

@@ -44,7 +44,9 @@ json bank_records() {
 class Rig {
  public:
   explicit Rig(const json& agencies) {
-    auto built = a::build_adapters(agencies, "/", http_);
+    auto parsed = a::parse_agencies(agencies, "/");
+    if (!parsed) throw std::runtime_error(parsed.error().message);
+    auto built = a::build_adapters(*parsed, http_);
     if (!built) throw std::runtime_error(built.error().message);
     set_ = std::move(*built);
   }

@@ -84,7 +84,9 @@ inline SourceResult run_query(const nlohmann::json& agencies, Source source, con
                               std::chrono::steady_clock::duration* took = nullptr) {
   boost::asio::io_context io;
   HttpClient http(io);
-  auto set = build_adapters(agencies, "/", http);
+  auto parsed = parse_agencies(agencies, "/");
+  if (!parsed) throw std::runtime_error(parsed.error().message);
+  auto set = build_adapters(*parsed, http);
   if (!set) throw std::runtime_error(set.error().message);
   Adapter* adapter = set->at(source).get();
   SourceResult out;

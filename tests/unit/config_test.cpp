@@ -31,9 +31,9 @@ TEST_CASE("unit: Config resolves relative paths against its own folder", "[confi
   hfv::testing::TempDir dir;
   auto c = load(dir, minimal());
   REQUIRE(c.ok());
-  CHECK(c->master_key_file == dir.path / "keys/master.key");
-  CHECK(c->policies_dir == "/policies");
-  CHECK(c->listen_port == 0);
+  CHECK(c->storage.master_key_file == dir.path / "keys/master.key");
+  CHECK(c->verification.policies_dir == "/policies");
+  CHECK(c->server.listen_port == 0);
   REQUIRE(c->principal_for_cn("cs") != nullptr);
   CHECK(c->principal_for_cn("cs")->covers("230102"));
   CHECK_FALSE(c->principal_for_cn("cs")->covers("110108"));
@@ -55,6 +55,8 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
       {[](json& j) { j["principals"][0]["jurisdictions"] = {"230"}; }, "principals[0].jurisdictions"},
       {[](json& j) { j["principals"].push_back(j["principals"][0]); }, "principals[1].certificate_cn"},
       {[](json& j) { j["verification_deadline_ms"] = 5; }, "verification_deadline_ms"},
+      {[](json& j) { j["agencies"] = {{"astrology", {{"base_url", "https://a"}}}}; }, "agencies.astrology: unknown agency"},
+      {[](json& j) { j["agencies"] = {{"bank", {{"base_url", "ftp://a"}}}}; }, "agencies.bank: 'base_url'"},
   };
   for (const auto& c : cases) {
     INFO(c.key);
@@ -64,4 +66,27 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.error().message.find(c.key) != std::string::npos);
   }
+}
+
+TEST_CASE("unit: Config parses each section once, agencies included, with defaults derived from other keys",
+          "[config]") {
+  hfv::testing::TempDir dir;
+  json j = minimal();
+  j["agencies"] = {{"bank", {{"base_url", "https://bank.example/"}, {"max_concurrent", 7}, {"ca_file", "pki/b.pem"}}}};
+  j["review"] = {{"batch_capacity_share", 0.25}, {"backoff_initial_ms", 300}};
+  j["audit"] = {{"retention_days", 200}};
+  auto c = load(dir, j);
+  REQUIRE(c.ok());
+  REQUIRE(c->agencies.size() == 1);
+  const auto& bank = c->agencies.at("bank");
+  CHECK(bank.base_url == "https://bank.example");  // trailing slash dropped
+  CHECK(bank.resilience.max_concurrent == 7);
+  CHECK(bank.tls.ca_file == (dir.path / "pki/b.pem").string());
+  CHECK(c->review.capacity_share_permille == 250);
+  CHECK(c->review.backoff_initial == std::chrono::milliseconds(300));
+  CHECK(c->review.backoff_max == std::chrono::milliseconds(10000));
+  CHECK(c->audit.retention_days == 200);
+  CHECK(c->audit.anchor_file == dir.path / "data/audit.db.anchor");
+  CHECK(c->storage.review_db == dir.path / "data/review.db");
+  CHECK(c->review.output_dir == dir.path / "data/batches");
 }

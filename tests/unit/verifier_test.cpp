@@ -127,8 +127,8 @@ struct Fixture {
     harbin.certificate_cn = "harbin-case";
     harbin.jurisdictions = {"2301"};
     config.principals.push_back(harbin);
-    config.repeat_window = std::chrono::hours(0);
-    config.batch_output_dir = dir.path / "batches";
+    config.verification.repeat_window = std::chrono::hours(0);
+    config.review.output_dir = dir.path / "batches";
     principal = config.principal_for_name("harbin-case");
 
     b::VerifierParts parts;
@@ -396,9 +396,9 @@ std::vector<b::BatchItem> run_batch(Fixture& f, b::BatchManager& batches, int ho
 TEST_CASE("batch runner (in-process test adapters): throttled agencies pause the next household by the backoff",
           "[verifier][batch]") {
   Fixture f;
-  f.config.batch_capacity_share_permille = 63;  // 16 * 63 / 1000: one member's worth in flight
-  f.config.batch_backoff_initial = std::chrono::milliseconds(400);
-  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  f.config.review.capacity_share_permille = 63;  // 16 * 63 / 1000: one member's worth in flight
+  f.config.review.backoff_initial = std::chrono::milliseconds(400);
+  f.config.review.yield_after_interactive = std::chrono::milliseconds(0);
   f.bank->failure = FailureKind::kThrottled;
   b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
                           f.blocking, f.config);
@@ -418,9 +418,9 @@ TEST_CASE("batch runner (in-process test adapters): throttled agencies pause the
 TEST_CASE("batch runner (in-process test adapters): a server error halves concurrency but does not pause",
           "[verifier][batch]") {
   Fixture f;
-  f.config.batch_capacity_share_permille = 63;
-  f.config.batch_backoff_initial = std::chrono::seconds(30);  // would make the test time out if it applied
-  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  f.config.review.capacity_share_permille = 63;
+  f.config.review.backoff_initial = std::chrono::seconds(30);  // would make the test time out if it applied
+  f.config.review.yield_after_interactive = std::chrono::milliseconds(0);
   f.bank->failure = FailureKind::kServerError;
   b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
                           f.blocking, f.config);
