@@ -168,6 +168,17 @@ Status SqlcipherDb::exec(std::string_view sql) {
   return {};
 }
 
+Status SqlcipherDb::run(std::string_view sql, std::initializer_list<Param> params) {
+  auto stmt = prepare(sql);
+  if (!stmt) return stmt.error();
+  int index = 1;
+  for (const Param& p : params) {
+    std::visit([&](auto value) { stmt->bind(index++, value); }, p);
+  }
+  stmt->step();
+  return stmt->status();
+}
+
 Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <initializer_list>
 
 #include "common/result.hpp"
 #include "crypto/keys.hpp"
@@ -63,6 +65,9 @@ class SqlcipherDb {
   SqlcipherDb& operator=(const SqlcipherDb&) = delete;
 
   Status exec(std::string_view sql);
+  // One statement that returns no rows, with its parameters bound in order.
+  using Param = std::variant<std::int64_t, std::string_view>;
+  Status run(std::string_view sql, std::initializer_list<Param> params);
   Result<Statement> prepare(std::string_view sql);
 
   // Moves WAL checkpoints off this connection's commits. By default SQLite

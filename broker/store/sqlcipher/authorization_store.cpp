@@ -90,13 +90,11 @@ Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::revoke(
   std::lock_guard lock(mutex_);
   auto found = find_locked(id, principal);
   if (!found || !*found || !(*found)->revoked_at.empty()) return found;
-  auto stmt =
-      db_->prepare("UPDATE authorizations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL;");
-  if (!stmt) return stmt.error();
   const std::string now = utc_timestamp_now();
-  stmt->bind(1, now).bind(2, id);
-  stmt->step();
-  if (auto s = stmt->status(); !s) return s.error();
+  if (auto s = db_->run("UPDATE authorizations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL;", {now, id});
+      !s) {
+    return s.error();
+  }
   (*found)->revoked_at = now;
   return found;
 }

@@ -37,41 +37,23 @@ Result<std::unique_ptr<SqlcipherReportStore>> SqlcipherReportStore::open(
 
 Status SqlcipherReportStore::insert_running(const StoredVerification& v) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(
-      "INSERT INTO verifications (id, principal, idempotency_key, request_sha256, household_key, "
-      "state,"
-      " created_unix) VALUES (?,?,?,?,?,'running',?);");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, v.id).bind(2, v.principal).bind(3, v.idempotency_key).bind(4, v.request_sha256);
-  stmt->bind(5, v.household_key).bind(6, v.created_unix);
-  stmt->step();
-  return stmt->status();
+  return db_->run(
+      "INSERT INTO verifications (id, principal, idempotency_key, request_sha256, household_key, state,"
+      " created_unix) VALUES (?,?,?,?,?,'running',?);",
+      {v.id, v.principal, v.idempotency_key, v.request_sha256, v.household_key, v.created_unix});
 }
 
-Status SqlcipherReportStore::finish(const std::string& id, long http_status,
-                                    const std::string& response) {
+Status SqlcipherReportStore::finish(const std::string& id, long http_status, const std::string& response) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(
-      "UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? "
-      "WHERE id = ?;");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, static_cast<std::int64_t>(http_status))
-      .bind(2, response)
-      .bind(3, utc_timestamp_now())
-      .bind(4, id);
-  stmt->step();
-  return stmt->status();
+  return db_->run("UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? WHERE id = ?;",
+                  {static_cast<std::int64_t>(http_status), response, utc_timestamp_now(), id});
 }
 
 Status SqlcipherReportStore::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(
-      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = ? WHERE "
-      "id = ?;");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, utc_timestamp_now()).bind(2, id);
-  stmt->step();
-  return stmt->status();
+  return db_->run(
+      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = ? WHERE id = ?;",
+      {utc_timestamp_now(), id});
 }
 
 Result<std::optional<StoredVerification>> SqlcipherReportStore::query_one(

@@ -165,20 +165,12 @@ Status SqlcipherReviewStore::record_pending(const ReviewRecord& r) {
 
 Status SqlcipherReviewStore::mark_issued(const std::string& verification_id) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare("UPDATE reviews SET issued = 1 WHERE verification_id = ?;");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, verification_id);
-  stmt->step();
-  return stmt->status();
+  return db_->run("UPDATE reviews SET issued = 1 WHERE verification_id = ?;", {verification_id});
 }
 
 Status SqlcipherReviewStore::drop_pending(const std::string& verification_id) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare("DELETE FROM reviews WHERE verification_id = ? AND issued = 0;");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, verification_id);
-  stmt->step();
-  return stmt->status();
+  return db_->run("DELETE FROM reviews WHERE verification_id = ? AND issued = 0;", {verification_id});
 }
 
 Result<std::vector<ReviewRecord>> SqlcipherReviewStore::pending() {
@@ -374,11 +366,8 @@ Result<std::vector<BatchRow>> SqlcipherReviewStore::batches_in_state(BatchState 
 Status SqlcipherReviewStore::set_batch_state(const std::string& id, BatchState state,
                                              std::int64_t finished_unix) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare("UPDATE batches SET state = ?, finished_unix = ? WHERE id = ?;");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, state_name(state)).bind(2, finished_unix).bind(3, id);
-  stmt->step();
-  return stmt->status();
+  return db_->run("UPDATE batches SET state = ?, finished_unix = ? WHERE id = ?;",
+                  {state_name(state), finished_unix, id});
 }
 
 Result<std::vector<BatchItem>> SqlcipherReviewStore::items(const std::string& batch_id) {
@@ -437,12 +426,8 @@ Status SqlcipherReviewStore::update_items(const std::string& batch_id,
 
 Status SqlcipherReviewStore::cancel_pending(const std::string& batch_id) {
   std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(
-      "UPDATE batch_items SET state = 'cancelled' WHERE batch_id = ? AND state = 'pending';");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, batch_id);
-  stmt->step();
-  return stmt->status();
+  return db_->run("UPDATE batch_items SET state = 'cancelled' WHERE batch_id = ? AND state = 'pending';",
+                  {batch_id});
 }
 
 }  // namespace hfv::broker
