@@ -36,8 +36,28 @@ std::string_view outcome_name(Outcome o) {
   return "indeterminate";
 }
 
+std::string_view programme_name(Programme p) {
+  switch (p) {
+    case Programme::kDibao:
+      return "dibao";
+    case Programme::kMarginal:
+      return "marginal";
+    case Programme::kTekun:
+      return "tekun";
+    case Programme::kTemporary:
+      return "temporary";
+  }
+  return "dibao";
+}
+
+std::optional<Programme> parse_programme(std::string_view name) {
+  for (Programme p : kAllProgrammes) {
+    if (programme_name(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
 // The rules and helpers evaluate() combines: policies/rules/eval.hpp.
-using rules::age_on;
 using rules::business;
 using rules::compute_income;
 using rules::dibao_income;
@@ -50,16 +70,178 @@ using rules::marginal;
 using rules::R;
 using rules::real_estate;
 using rules::review;
+using rules::Role;
+using rules::role_name;
 using rules::savings_cap;
 using rules::single_person;
 using rules::single_person_members;
-using rules::supplement_members;
+using rules::supplement;
 using rules::tekun;
+using rules::tekun_age;
+using rules::tekun_standards;
 using rules::vehicles;
 using rules::Wide;
 using rules::wide;
 
 namespace {
+
+struct Settlement;
+
+struct RuleRole {
+  std::string_view rule;
+  Role role;
+};
+
+struct ProgrammeRules {
+  std::optional<Programme> programme;  // nullopt: a name the engine does not know
+  // The rules the programme adds to the asset rules, in their roles. Both
+  // income lines (dibao-income, marginal-1.5) are in every row; any other
+  // rule is traced only where the policy lists it.
+  std::vector<RuleRole> rules;
+  // Classification, basis and benefit of an eligible household.
+  void (*settle)(Settlement&) = nullptr;
+  // The programme is decided only where the policy lists this rule ("": always).
+  std::string_view needs_rule = {};
+
+  std::optional<Role> role_of(std::string_view rule) const {
+    for (const auto& r : rules) {
+      if (r.rule == rule) return r.role;
+    }
+    return std::nullopt;
+  }
+};
+
+void settle_dibao(Settlement& s);
+void settle_marginal(Settlement& s);
+void settle_temporary(Settlement& s);
+void settle_tekun(Settlement& s);
+
+// What decides each programme. Every programme's conditions start with the
+// asset rules the policy lists (savings-cap-24m, vehicle-ownership,
+// real-estate, business-capital); a row adds the income lines and the
+// programme's own rules, each in its role (rules::Role). The outcome, in
+// three-valued logic (engine.hpp), is
+//     every condition passes AND (some alternative passes, when there are any)
+// which gives
+//     dibao      assets AND (dibao-income OR gradual-exit OR single-person-household)
+//     marginal   assets AND marginal-1.5
+//     temporary  assets AND (dibao-income OR marginal-1.5)
+//     tekun      assets AND dibao-income AND tekun-1.3
+// An eligible household is classed and paid by its row's settle function;
+// one that is not eligible is classed by a classification rule that passes
+// while the assets pass (dibao-income: "dibao", marginal-1.5: "marginal").
+const std::vector<ProgrammeRules>& programme_table() {
+  static const std::vector<ProgrammeRules> table = {
+      {.programme = Programme::kDibao,
+       .rules = {{kRuleDibaoIncome, Role::kAlternative},
+                 {kRuleGradualExit, Role::kAlternative},
+                 {kRuleSinglePerson, Role::kAlternative},
+                 {kRuleMarginal, Role::kClassification},
+                 {kRuleSupplement, Role::kAdjustment}},
+       .settle = settle_dibao},
+      {.programme = Programme::kMarginal,
+       .rules = {{kRuleMarginal, Role::kCondition}, {kRuleDibaoIncome, Role::kClassification}},
+       .settle = settle_marginal},
+      {.programme = Programme::kTemporary,
+       .rules = {{kRuleDibaoIncome, Role::kAlternative}, {kRuleMarginal, Role::kAlternative}},
+       .settle = settle_temporary},
+      {.programme = Programme::kTekun,
+       .rules = {{kRuleDibaoIncome, Role::kCondition},
+                 {kRuleTekun, Role::kCondition},
+                 {kRuleTekunAge, Role::kAdjustment},
+                 {kRuleMarginal, Role::kClassification}},
+       .settle = settle_tekun,
+       .needs_rule = kRuleTekun},
+  };
+  return table;
+}
+
+// A programme name the engine does not know: traced, never decided.
+const ProgrammeRules& unknown_programme() {
+  static const ProgrammeRules row = {
+      .programme = std::nullopt,
+      .rules = {{kRuleDibaoIncome, Role::kCondition}, {kRuleMarginal, Role::kClassification}}};
+  return row;
+}
+
+const ProgrammeRules& rules_for(std::optional<Programme> programme) {
+  for (const auto& row : programme_table()) {
+    if (programme && row.programme == programme) return row;
+  }
+  return unknown_programme();
+}
+
+// The class a passing classification rule names.
+std::string_view class_of(std::string_view rule) {
+  return rule == kRuleDibaoIncome ? "dibao" : (rule == kRuleMarginal ? "marginal" : "none");
+}
+
+// Once the outcome is known: the traces to read, and the benefit and the
+// members it covers, which an eligible household's settle function sets.
+struct Settlement {
+  Eval& e;
+  const Income& in;
+  const std::vector<RuleTrace>& traces;
+  std::optional<Money> benefit;
+  std::vector<std::size_t> supplemented;  // members the benefit covers (supplement-15)
+
+  // A rule the programme did not trace counts as failed.
+  R result(std::string_view rule) const {
+    for (const auto& t : traces) {
+      if (t.rule == rule) return t.result;
+    }
+    return R::kFail;
+  }
+};
+
+void settle_dibao(Settlement& s) {
+  Eval& e = s.e;
+  const Income& in = s.in;
+  if (s.result(kRuleDibaoIncome) == R::kPass) {
+    e.d.classification = "dibao";
+    const Wide gap_window = wide(e.standard) * in.months * wide(e.n) - in.counted();
+    s.benefit = div_round(gap_window, in.months);
+    for (std::size_t m = 0; m < e.n; ++m) s.supplemented.push_back(m);
+    e.d.basis =
+        "assets pass and per-capita income is within the standard: benefit = members x "
+        "standard - household monthly income (gap method), plus supplements";
+  } else if (s.result(kRuleGradualExit) == R::kPass) {
+    e.d.classification = "gradual_exit";
+    e.d.basis =
+        "employed dibao household whose income rose above the standard: gradual exit period; "
+        "the amount paid during it is set by the case system";
+  } else if (s.result(kRuleSinglePerson) == R::kPass) {
+    e.d.classification = "single_person_household";
+    Wide total = 0;
+    for (std::size_t m : single_person_members(e)) {
+      total += std::max<Wide>(0, wide(e.standard) * in.months - in.member_counted[m]);
+      s.supplemented.push_back(m);
+    }
+    s.benefit = div_round(total, in.months);
+    e.d.basis =
+        "marginal household: seriously ill or severely disabled members covered alone; benefit "
+        "= standard - own monthly income for each, plus supplements";
+  }
+}
+
+void settle_marginal(Settlement& s) {
+  s.e.d.classification = "marginal";
+  s.e.d.basis =
+      "assets pass and per-capita income is above the standard and below the marginal line; "
+      "the fixed marginal-household allowance is set by the case system";
+}
+
+void settle_temporary(Settlement& s) {
+  s.e.d.classification = s.result(kRuleDibaoIncome) == R::kPass ? "dibao" : "marginal";
+  s.e.d.basis =
+      "financial test for temporary assistance met (low-income household); the amount is "
+      "decided case by case";
+}
+
+void settle_tekun(Settlement& s) {
+  s.e.d.classification = "tekun";
+  s.e.d.basis = "tekun: no labour capacity (or minor), income within the standard, assets pass";
+}
 
 R all_of(const std::vector<R>& rs) {
   bool unknown = false;
@@ -78,6 +260,20 @@ R any_of(const std::vector<R>& rs) {
   }
   return unknown ? R::kUnknown : R::kFail;
 }
+
+// Every condition AND (any alternative, when there are any), by the roles
+// the traces carry.
+R combine(const std::vector<RuleTrace>& traces) {
+  std::vector<R> conditions;
+  std::vector<R> alternatives;
+  for (const auto& t : traces) {
+    if (t.role == role_name(Role::kCondition)) conditions.push_back(t.result);
+    if (t.role == role_name(Role::kAlternative)) alternatives.push_back(t.result);
+  }
+  if (!alternatives.empty()) conditions.push_back(any_of(alternatives));
+  return all_of(conditions);
+}
+
 }  // namespace
 
 Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
@@ -90,7 +286,7 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
     RuleTrace t;
     t.rule = std::string(kRuleDibaoIncome);
     t.clause = policy.rule(kRuleDibaoIncome)->clause;
-    t.role = "condition";
+    t.role = std::string(role_name(Role::kCondition));
     t.explanation =
         !standard ? "no dibao standard in force for this area on " + h.reference_date.to_string()
                   : "no household members to judge";
@@ -98,215 +294,79 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
     d.rules.push_back(std::move(t));
     return d;
   }
+  const std::optional<Programme> programme = parse_programme(h.programme);
+  const ProgrammeRules& row = rules_for(programme);
+  // The role of a rule the row lists and the policy applies.
+  const auto own = [&](std::string_view rule) -> std::optional<Role> {
+    return policy.applies(rule) ? row.role_of(rule) : std::nullopt;
+  };
   Eval e{policy, h, h.reference_date, d, standard->value, standard->provenance, h.member_count};
+  e.programme = programme;
   d.figures["standard_monthly"] = e.standard.to_string();
-  const std::string& prog = h.programme;
-  const bool is_dibao = prog == "dibao";
 
   std::vector<RuleTrace> traces;
-  // Assets.
+  // Assets: conditions of every programme.
   traces.push_back(savings_cap(e));
   if (policy.applies(kRuleVehicles)) vehicles(e, traces);
   if (policy.applies(kRuleRealEstate)) traces.push_back(real_estate(e));
   if (policy.applies(kRuleBusiness)) traces.push_back(business(e));
-  // Income.
+  std::vector<R> assets;
+  for (const auto& t : traces) {
+    if (t.role == role_name(Role::kCondition)) assets.push_back(t.result);
+  }
+  const R assets_r = all_of(assets);
+
+  // Income: both lines, in the roles the row gives them.
   std::vector<RuleTrace> adjustments;
-  RuleTrace dibao_t =
-      e.start(kRuleDibaoIncome, prog == "dibao" || prog == "temporary" ? "alternative"
-                                : prog == "marginal"                   ? "classification"
-                                                                       : "condition");
+  RuleTrace dibao_t = e.start(kRuleDibaoIncome, *row.role_of(kRuleDibaoIncome));
   const Income in = compute_income(e, dibao_t, adjustments);
   for (auto& a : adjustments) traces.push_back(std::move(a));
   traces.push_back(dibao_income(e, std::move(dibao_t), in));
-  const R dibao_r = traces.back().result;
-  d.figures["income_per_capita_monthly"] =
-      in.ok ? div_round(in.counted(), in.months * wide(e.n)).to_string() : "";
-  if (!in.ok) d.figures.erase("income_per_capita_monthly");
-
+  if (in.ok) {
+    d.figures["income_per_capita_monthly"] =
+        div_round(in.counted(), in.months * wide(e.n)).to_string();
+  }
   std::optional<Line> marginal_line;
-  const std::string marginal_role = prog == "marginal"    ? "condition"
-                                    : prog == "temporary" ? "alternative"
-                                                          : "classification";
-  RuleTrace marginal_t = marginal(e, in, marginal_role, marginal_line);
-  const R marginal_r = marginal_t.result;
+  const RuleTrace marginal_t = marginal(e, in, *row.role_of(kRuleMarginal), marginal_line);
   traces.push_back(marginal_t);
-  R gradual_r = R::kFail, single_r = R::kFail;
-  if (is_dibao && policy.applies(kRuleGradualExit)) {
-    traces.push_back(gradual_exit(e, in));
-    gradual_r = traces.back().result;
-  }
-  if (is_dibao && policy.applies(kRuleSinglePerson)) {
-    traces.push_back(single_person(e, marginal_t));
-    single_r = traces.back().result;
-  }
-  if (prog == "tekun" && policy.applies(kRuleTekun))
-    traces.push_back(tekun(e, policy.applies(kRuleTekunAge)));
-  if (prog == "tekun" && policy.applies(kRuleTekunAge)) {
-    RuleTrace t = e.start(kRuleTekunAge, "adjustment");
-    if (const auto age = e.need(t, policy.integer("tekun_minor_age", e.on), "tekun_minor_age")) {
-      json minors = json::array();
-      for (std::size_t m = 0; m < e.n; ++m) {
-        if (age_on(h.members[m].birth_date, e.on) < age->value) minors.push_back(m);
-      }
-      t.inputs = {{"members_under_age", minors}};
-      t.result = R::kPass;
-      t.explanation = minors.empty() ? "no member under " + std::to_string(age->value)
-                                     : "members under " + std::to_string(age->value) +
-                                           " count as lacking labour capacity for tekun";
-    }
-    traces.push_back(std::move(t));
-  }
 
-  // Outcome: AND of conditions, and OR of alternatives when there are any.
-  std::vector<R> conditions, alternatives;
-  for (const auto& t : traces) {
-    if (t.role == "condition") conditions.push_back(t.result);
-    if (t.role == "alternative") alternatives.push_back(t.result);
-  }
-  R overall = R::kUnknown;
-  const bool known_programme = prog == "dibao" || prog == "marginal" || prog == "temporary" ||
-                               (prog == "tekun" && policy.applies(kRuleTekun));
-  if (known_programme) {
-    std::vector<R> all = conditions;
-    if (!alternatives.empty()) all.push_back(any_of(alternatives));
-    overall = all_of(all);
-  }
+  // The programme's own rules.
+  if (const auto role = own(kRuleGradualExit)) traces.push_back(gradual_exit(e, in, *role));
+  if (const auto role = own(kRuleSinglePerson))
+    traces.push_back(single_person(e, marginal_t, *role));
+  if (const auto role = own(kRuleTekun))
+    traces.push_back(tekun(e, *role, policy.applies(kRuleTekunAge)));
+  if (const auto role = own(kRuleTekunAge)) traces.push_back(tekun_age(e, *role));
+
+  // Outcome.
+  const bool decided = row.programme && (row.needs_rule.empty() || policy.applies(row.needs_rule));
+  const R overall = decided ? combine(traces) : R::kUnknown;
   d.outcome = overall == R::kPass
                   ? Outcome::kEligible
                   : (overall == R::kFail ? Outcome::kIneligible : Outcome::kIndeterminate);
-  std::vector<R> property;
-  for (const auto& t : traces) {
-    if (t.role == "condition" && t.rule != kRuleDibaoIncome && t.rule != kRuleMarginal &&
-        t.rule != kRuleTekun) {
-      property.push_back(t.result);
-    }
-  }
-  const R property_r = all_of(property);
 
   // Classification and benefit.
-  const Wide gap_window = wide(e.standard) * in.months * wide(e.n) - in.counted();
-  std::vector<std::size_t> supplemented;
-  std::optional<Money> benefit;
+  Settlement s{e, in, traces, std::nullopt, {}};
   if (d.outcome == Outcome::kEligible) {
-    if (is_dibao) {
-      if (dibao_r == R::kPass) {
-        d.classification = "dibao";
-        benefit = div_round(gap_window, in.months);
-        for (std::size_t m = 0; m < e.n; ++m) supplemented.push_back(m);
-        d.basis =
-            "assets pass and per-capita income is within the standard: benefit = members x "
-            "standard - "
-            "household monthly income (gap method), plus supplements";
-      } else if (gradual_r == R::kPass) {
-        d.classification = "gradual_exit";
-        d.basis =
-            "employed dibao household whose income rose above the standard: gradual exit period; "
-            "the "
-            "amount paid during it is set by the case system";
-      } else if (single_r == R::kPass) {
-        d.classification = "single_person_household";
-        Wide total = 0;
-        for (std::size_t m : single_person_members(e)) {
-          total += std::max<Wide>(0, wide(e.standard) * in.months - in.member_counted[m]);
-          supplemented.push_back(m);
-        }
-        benefit = div_round(total, in.months);
-        d.basis =
-            "marginal household: seriously ill or severely disabled members covered alone; benefit "
-            "= "
-            "standard - own monthly income for each, plus supplements";
-      }
-    } else if (prog == "marginal") {
-      d.classification = "marginal";
-      d.basis =
-          "assets pass and per-capita income is above the standard and below the marginal line; "
-          "the "
-          "fixed marginal-household allowance is set by the case system";
-    } else if (prog == "temporary") {
-      d.classification = dibao_r == R::kPass ? "dibao" : "marginal";
-      d.basis =
-          "financial test for temporary assistance met (low-income household); the amount is "
-          "decided "
-          "case by case";
-    } else if (prog == "tekun") {
-      d.classification = "tekun";
-      d.basis = "tekun: no labour capacity (or minor), income within the standard, assets pass";
-    }
+    row.settle(s);
   } else {
-    if (property_r == R::kPass && marginal_r == R::kPass) d.classification = "marginal";
-    if (prog == "marginal" && property_r == R::kPass && dibao_r == R::kPass)
-      d.classification = "dibao";
-    d.basis = d.outcome == Outcome::kIneligible
-                  ? "a condition fails on known data (see rules with result fail)"
-                  : (known_programme
-                         ? "a rule that could change the outcome is unknown (see unknown_sources)"
-                         : "programme '" + prog + "' is not evaluated by this policy");
-    if (d.outcome == Outcome::kIneligible) benefit = Money{};
-  }
-  // supplement-15: once per qualifying member of a dibao household.
-  if (is_dibao && policy.applies(kRuleSupplement)) {
-    RuleTrace t = e.start(kRuleSupplement, "adjustment");
-    t.parameters.push_back(e.standard_prov);
-    const auto share = e.need(t, policy.ratio("supplement_share", e.on), "supplement_share");
-    const auto age =
-        e.need(t, policy.integer("supplement_elderly_age", e.on), "supplement_elderly_age");
-    if (share && age) {
-      const auto qualifying = supplement_members(e, age->value);
-      const Money each = share->value.of(e.standard);
-      Money total;
-      json paid = json::array();
-      for (std::size_t m : qualifying) {
-        if (std::find(supplemented.begin(), supplemented.end(), m) == supplemented.end()) continue;
-        total += each;
-        paid.push_back(m);
-      }
-      t.inputs = {{"qualifying_members", qualifying},
-                  {"paid_for_members", paid},
-                  {"per_member", each.to_string()},
-                  {"total", total.to_string()}};
-      t.result = R::kPass;
-      t.explanation = paid.empty()
-                          ? "no supplement paid (no qualifying member in a dibao household)"
-                          : std::to_string(paid.size()) + " x " + share->value.text + " x " +
-                                e.standard.to_string() + " = " + total.to_string();
-      if (benefit && !paid.empty()) *benefit += total;
+    for (const auto& [rule, role] : row.rules) {
+      const bool names_class = role == Role::kClassification && s.result(rule) == R::kPass;
+      if (names_class && assets_r == R::kPass) d.classification = std::string(class_of(rule));
     }
-    traces.push_back(std::move(t));
+    d.basis =
+        d.outcome == Outcome::kIneligible
+            ? "a condition fails on known data (see rules with result fail)"
+            : (decided ? "a rule that could change the outcome is unknown (see unknown_sources)"
+                       : "programme '" + h.programme + "' is not evaluated by this policy");
+    if (d.outcome == Outcome::kIneligible) s.benefit = Money{};
   }
-  if (prog == "tekun" && policy.applies(kRuleTekun)) {
-    auto& t = *std::find_if(traces.begin(), traces.end(),
-                            [](const RuleTrace& x) { return x.rule == kRuleTekun; });
-    const auto k = e.need(t, policy.ratio("tekun_basic_multiple", e.on), "tekun_basic_multiple");
-    const auto wage = e.need(t, policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
-    if (k && wage) {
-      const Money basic = k->value.of(e.standard);
-      t.inputs["basic_standard_per_person"] = basic.to_string();
-      json care = json::object();
-      for (const char* level : {"self_care", "half_care", "full_care"}) {
-        const std::string name = std::string("tekun_care_share.") + level;
-        if (auto s = e.need(t, policy.ratio(name, e.on), name.c_str())) {
-          care[level] = s->value.of(wage->value).to_string();
-        }
-      }
-      t.inputs["care_standard"] = care;
-      if (d.outcome == Outcome::kEligible) {
-        Money total = basic * static_cast<std::int64_t>(e.n);
-        bool care_missing = false;
-        for (std::size_t m = 0; m < e.n; ++m) {
-          const std::string level = m < h.care_levels.size() ? h.care_levels[m] : "";
-          if (care.contains(level)) {
-            total += *Money::parse(care[level].get<std::string>());
-          } else {
-            care_missing = true;
-          }
-        }
-        benefit = total;
-        if (care_missing)
-          d.basis += "; care standard not included for members without a care level";
-      }
-    }
+  if (const auto role = own(kRuleSupplement))
+    traces.push_back(supplement(e, *role, s.supplemented, s.benefit));
+  for (auto& t : traces) {
+    if (t.rule == kRuleTekun) tekun_standards(e, t, s.benefit);
   }
-  if (benefit) d.figures["benefit_monthly"] = benefit->to_string();
+  if (s.benefit) d.figures["benefit_monthly"] = s.benefit->to_string();
   if (in.ok) d.figures["income_household_monthly"] = div_round(in.counted(), in.months).to_string();
 
   // Trace in the catalogue's order; review last.

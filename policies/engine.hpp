@@ -16,10 +16,12 @@
 // Pure functions, thread-safe.
 #pragma once
 
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/records.hpp"
@@ -32,6 +34,15 @@ enum class RuleResult { kPass, kFail, kUnknown };
 std::string_view rule_result_name(RuleResult r);
 enum class Outcome { kEligible, kIneligible, kIndeterminate };
 std::string_view outcome_name(Outcome o);
+
+// The programmes a household can be verified for; what decides each is the
+// table in policies/engine.cpp. Requests, reports and stored reviews carry
+// the wire name ("dibao", "marginal", "tekun", "temporary").
+enum class Programme { kDibao, kMarginal, kTekun, kTemporary };
+inline constexpr std::array<Programme, 4> kAllProgrammes = {
+    Programme::kDibao, Programme::kMarginal, Programme::kTekun, Programme::kTemporary};
+std::string_view programme_name(Programme p);
+std::optional<Programme> parse_programme(std::string_view name);
 
 // What the request says about each member (not from agencies).
 struct MemberFacts {
@@ -59,7 +70,9 @@ struct HouseholdInput {
   std::vector<MemberFacts> members;  // member_count entries, in request order
   Area area = Area::kUrban;
   Date reference_date;
-  std::string programme;              // dibao | marginal | tekun | temporary
+  // As the request names it (programme_name); a name parse_programme does
+  // not know is traced but not decided (outcome indeterminate).
+  std::string programme;
   std::vector<SourceResult> sources;  // every member x source asked
   // Optional facts the broker does not send yet (defaults are the cautious
   // reading): obligor households; whether the household already receives
@@ -73,7 +86,7 @@ struct HouseholdInput {
 struct RuleTrace {
   std::string rule;    // stable id, e.g. "savings-cap-24m"
   std::string clause;  // "<document>#<tag>"
-  std::string role;    // condition | alternative | adjustment | schedule
+  std::string role;    // condition | alternative | classification | adjustment | schedule
   RuleResult result = RuleResult::kUnknown;
   nlohmann::json inputs = nlohmann::json::object();  // money as decimal-yuan strings
   std::vector<Provenance> parameters;
@@ -85,7 +98,7 @@ struct RuleTrace {
 
 struct Decision {
   Outcome outcome = Outcome::kIndeterminate;
-  std::string programme;
+  std::string programme;  // HouseholdInput::programme
   std::string classification = "none";
   std::map<std::string, std::string> figures;  // decimal-yuan strings
   std::vector<RuleTrace> rules;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/id_number.hpp"
+#include "policies/engine.hpp"
 
 namespace hfv::broker {
 
@@ -97,8 +98,7 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (auto e = get_string(body, "case_id", "", r.case_id, true)) return *e;
   if (!is_token(r.case_id)) return invalid("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
   if (auto e = get_string(body, "programme", "", r.programme, true)) return *e;
-  if (r.programme != "dibao" && r.programme != "marginal" && r.programme != "tekun" &&
-      r.programme != "temporary") {
+  if (!policies::parse_programme(r.programme)) {
     return invalid("programme", "must be one of dibao, marginal, tekun, temporary");
   }
   if (auto e = get_string(body, "jurisdiction", "", r.jurisdiction, true)) return *e;

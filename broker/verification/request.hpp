@@ -47,7 +47,7 @@ struct Member {
 
 struct VerificationRequest {
   std::string case_id;
-  std::string programme;
+  std::string programme;  // a programme_name (policies/engine.hpp), kept as the wire word
   std::string jurisdiction;
   policies::Area area = policies::Area::kUrban;
   Date reference_date;

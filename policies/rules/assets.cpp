@@ -13,7 +13,7 @@ namespace hfv::policies::rules {
 using nlohmann::json;
 
 RuleTrace savings_cap(Eval& e) {
-  RuleTrace t = e.start(kRuleSavingsCap, "condition");
+  RuleTrace t = e.start(kRuleSavingsCap, Role::kCondition);
   t.parameters.push_back(e.standard_prov);
   const auto sources = e.need(t, e.policy.monetary_sources(e.on), "monetary_asset_sources");
   const auto comparison =
@@ -87,8 +87,8 @@ RuleTrace savings_cap(Eval& e) {
 // the exemption, vehicle-ownership decides.
 void vehicles(Eval& e, std::vector<RuleTrace>& out) {
   const bool disability_rule = e.policy.applies(kRuleDisabilityVehicle);
-  RuleTrace dv = e.start(kRuleDisabilityVehicle, "adjustment");
-  RuleTrace vo = e.start(kRuleVehicles, "condition");
+  RuleTrace dv = e.start(kRuleDisabilityVehicle, Role::kAdjustment);
+  RuleTrace vo = e.start(kRuleVehicles, Role::kCondition);
   const auto types =
       e.need(vo, e.policy.list("vehicle_disqualifying_types", e.on), "vehicle_disqualifying_types");
   const auto aid_exempt =
@@ -198,7 +198,7 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
 }
 
 RuleTrace real_estate(Eval& e) {
-  RuleTrace t = e.start(kRuleRealEstate, "condition");
+  RuleTrace t = e.start(kRuleRealEstate, Role::kCondition);
   const auto non_res = e.need(t, e.policy.flag("real_estate_non_residential_allowed", e.on),
                               "real_estate_non_residential_allowed");
   const auto max_homes =
@@ -258,7 +258,7 @@ RuleTrace real_estate(Eval& e) {
 }
 
 RuleTrace business(Eval& e) {
-  RuleTrace t = e.start(kRuleBusiness, "condition");
+  RuleTrace t = e.start(kRuleBusiness, Role::kCondition);
   const auto limit = e.need(t, e.policy.money("business_subscribed_capital_limit", e.on),
                             "business_subscribed_capital_limit");
   if (!limit) return t;

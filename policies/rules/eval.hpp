@@ -32,6 +32,31 @@ inline Wide wide(std::size_t n) { return static_cast<Wide>(n); }
 
 using R = RuleResult;
 
+// A rule's part in a programme's outcome (RuleTrace::role):
+//   condition       must pass
+//   alternative     one of the programme's alternatives must pass
+//   classification  decides nothing; names the class of a household that is
+//                   not eligible (see the table in policies/engine.cpp)
+//   adjustment      changes an amount or who counts; decides nothing
+//   schedule        when the household is reviewed; decides nothing
+enum class Role { kCondition, kAlternative, kClassification, kAdjustment, kSchedule };
+
+inline std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kCondition:
+      return "condition";
+    case Role::kAlternative:
+      return "alternative";
+    case Role::kClassification:
+      return "classification";
+    case Role::kAdjustment:
+      return "adjustment";
+    case Role::kSchedule:
+      return "schedule";
+  }
+  return "condition";
+}
+
 inline int age_on(const Date& birth, const Date& on) {
   int age = on.year() - birth.year();
   if (on.month() < birth.month() || (on.month() == birth.month() && on.day() < birth.day())) --age;
@@ -66,6 +91,7 @@ struct Eval {
   Money standard;
   Provenance standard_prov;
   std::size_t n = 0;
+  std::optional<Programme> programme = std::nullopt;  // nullopt: a name the engine does not know
 
   const SourceResult* answer(std::size_t member, Source s) const {
     for (const auto& r : h.sources) {
@@ -93,14 +119,14 @@ struct Eval {
     }
   }
 
-  RuleTrace start(std::string_view id, std::string role) const {
+  RuleTrace start(std::string_view id, Role role) const {
     RuleTrace t;
     const RuleRef* ref = policy.rule(id);
     t.rule = std::string(id);
     t.clause = ref != nullptr ? ref->clause : "";
     t.example = ref != nullptr && ref->example;
     t.note = ref != nullptr ? ref->note : "";
-    t.role = std::move(role);
+    t.role = std::string(role_name(role));
     return t;
   }
   template <class T>
@@ -165,15 +191,25 @@ RuleTrace business(Eval& e);
 Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustments);
 RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in);
 // `line_out` receives the marginal line used.
-RuleTrace marginal(Eval& e, const Income& in, const std::string& role,
-                   std::optional<Line>& line_out);
+RuleTrace marginal(Eval& e, const Income& in, Role role, std::optional<Line>& line_out);
 
-// Programme rules (policies/rules/programmes.cpp).
-RuleTrace gradual_exit(Eval& e, const Income& in);
+// Programme rules (policies/rules/programmes.cpp), each traced in the role
+// the programme table gives it.
+RuleTrace gradual_exit(Eval& e, const Income& in, Role role);
 std::vector<std::size_t> single_person_members(const Eval& e);
-RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace);
+RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace, Role role);
+// `age_rule`: the policy lists tekun-age-18, so minors qualify too.
+RuleTrace tekun(Eval& e, Role role, bool age_rule);
+RuleTrace tekun_age(Eval& e, Role role);
+// After the outcome: the tekun basic and care standards, added to the
+// tekun-1.3 trace; for an eligible household `benefit` becomes their sum
+// and the basis says when a member's care level is missing.
+void tekun_standards(Eval& e, RuleTrace& tekun_trace, std::optional<Money>& benefit);
+// After the classification: a supplement for each qualifying member among
+// `supplemented` (those the benefit covers), added to `benefit` if it is set.
 std::vector<std::size_t> supplement_members(const Eval& e, std::int64_t elderly_age);
-RuleTrace tekun(Eval& e, bool age_rule);
+RuleTrace supplement(Eval& e, Role role, const std::vector<std::size_t>& supplemented,
+                     std::optional<Money>& benefit);
 
 // The review rule (policies/rules/review.cpp); sets Decision::next_review.
 RuleTrace review(Eval& e, const Income& in, bool income_known);

@@ -86,7 +86,7 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     t.explanation = in.unknown.empty() ? applied : applied + " (income sources incomplete)";
   };
   if (e.policy.applies(kRuleBasicPension)) {
-    RuleTrace t = e.start(kRuleBasicPension, "adjustment");
+    RuleTrace t = e.start(kRuleBasicPension, Role::kAdjustment);
     if (e.need(t, basic_exempt, "basic_pension_basic_part_exempt")) {
       t.inputs = {{"residents_pension_in_window", money_text(in.residents_pension)},
                   {"basic_part_excluded", money_text(in.basic_excluded)}};
@@ -97,13 +97,13 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     adjustments.push_back(std::move(t));
   }
   if (road_rule) {
-    RuleTrace t = e.start(kRuleRoadRelief, "adjustment");
+    RuleTrace t = e.start(kRuleRoadRelief, Role::kAdjustment);
     t.inputs = {{"road_accident_relief_excluded", money_text(in.road_excluded)}};
     income_unknown(t, "one-off road-traffic-accident relief not counted as income");
     adjustments.push_back(std::move(t));
   }
   if (e.policy.applies(kRuleEmploymentCost)) {
-    RuleTrace t = e.start(kRuleEmploymentCost, "adjustment");
+    RuleTrace t = e.start(kRuleEmploymentCost, Role::kAdjustment);
     if (e.need(t, cost, "employment_cost_deduction_monthly")) {
       t.inputs = {{"window_months", in.months},
                   {"deductions", deductions},
@@ -113,7 +113,7 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     adjustments.push_back(std::move(t));
   }
   if (e.policy.applies(kRuleSupportFee)) {
-    RuleTrace t = e.start(kRuleSupportFee, "adjustment");
+    RuleTrace t = e.start(kRuleSupportFee, Role::kAdjustment);
     const auto wage =
         e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
     const auto share =
@@ -194,8 +194,7 @@ RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in) {
 
 // S < income < line (strict at both ends, so income exactly at the line is
 // not marginal). Returns the trace; `line_out` receives the line used.
-RuleTrace marginal(Eval& e, const Income& in, const std::string& role,
-                   std::optional<Line>& line_out) {
+RuleTrace marginal(Eval& e, const Income& in, Role role, std::optional<Line>& line_out) {
   RuleTrace t = e.start(kRuleMarginal, role);
   t.parameters.push_back(e.standard_prov);
   const auto basis = e.need(t, e.policy.text("marginal_line_basis", e.on), "marginal_line_basis");

@@ -1,9 +1,10 @@
-// Programme rules: gradual exit, single-person household, supplement members, tekun.
+// Programme rules: gradual exit, single-person household, supplements, tekun.
 #include "policies/rules/eval.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace hfv::policies::rules {
@@ -16,8 +17,8 @@ constexpr int kAdultAge = 18;  // 未成年人: under 18 (law, not a local param
 
 }  // namespace
 
-RuleTrace gradual_exit(Eval& e, const Income& in) {
-  RuleTrace t = e.start(kRuleGradualExit, "alternative");
+RuleTrace gradual_exit(Eval& e, const Income& in, Role role) {
+  RuleTrace t = e.start(kRuleGradualExit, role);
   t.parameters.push_back(e.standard_prov);
   const auto k = e.need(t, e.policy.ratio("gradual_exit_income_multiple", e.on),
                         "gradual_exit_income_multiple");
@@ -59,8 +60,8 @@ std::vector<std::size_t> single_person_members(const Eval& e) {
   return out;
 }
 
-RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace) {
-  RuleTrace t = e.start(kRuleSinglePerson, "alternative");
+RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace, Role role) {
+  RuleTrace t = e.start(kRuleSinglePerson, role);
   const auto covered = single_person_members(e);
   t.inputs = {{"covered_members", covered},
               {"marginal_result", rule_result_name(marginal_trace.result)}};
@@ -90,8 +91,39 @@ std::vector<std::size_t> supplement_members(const Eval& e, std::int64_t elderly_
   return out;
 }
 
-RuleTrace tekun(Eval& e, bool age_rule) {
-  RuleTrace t = e.start(kRuleTekun, "condition");
+// supplement-15: once per qualifying member of a dibao household.
+RuleTrace supplement(Eval& e, Role role, const std::vector<std::size_t>& supplemented,
+                     std::optional<Money>& benefit) {
+  RuleTrace t = e.start(kRuleSupplement, role);
+  t.parameters.push_back(e.standard_prov);
+  const auto share = e.need(t, e.policy.ratio("supplement_share", e.on), "supplement_share");
+  const auto age =
+      e.need(t, e.policy.integer("supplement_elderly_age", e.on), "supplement_elderly_age");
+  if (share && age) {
+    const auto qualifying = supplement_members(e, age->value);
+    const Money each = share->value.of(e.standard);
+    Money total;
+    json paid = json::array();
+    for (std::size_t m : qualifying) {
+      if (std::find(supplemented.begin(), supplemented.end(), m) == supplemented.end()) continue;
+      total += each;
+      paid.push_back(m);
+    }
+    t.inputs = {{"qualifying_members", qualifying},
+                {"paid_for_members", paid},
+                {"per_member", each.to_string()},
+                {"total", total.to_string()}};
+    t.result = R::kPass;
+    t.explanation = paid.empty() ? "no supplement paid (no qualifying member in a dibao household)"
+                                 : std::to_string(paid.size()) + " x " + share->value.text + " x " +
+                                       e.standard.to_string() + " = " + total.to_string();
+    if (benefit && !paid.empty()) *benefit += total;
+  }
+  return t;
+}
+
+RuleTrace tekun(Eval& e, Role role, bool age_rule) {
+  RuleTrace t = e.start(kRuleTekun, role);
   t.parameters.push_back(e.standard_prov);
   std::optional<InForce<std::int64_t>> minor_age;
   if (age_rule) minor_age = e.need(t, e.policy.integer("tekun_minor_age", e.on), "tekun_minor_age");
@@ -118,6 +150,51 @@ RuleTrace tekun(Eval& e, bool age_rule) {
             "confirmed by the case worker)"
           : "a member has labour capacity (or it was not stated as 'none')";
   return t;
+}
+
+RuleTrace tekun_age(Eval& e, Role role) {
+  RuleTrace t = e.start(kRuleTekunAge, role);
+  if (const auto age = e.need(t, e.policy.integer("tekun_minor_age", e.on), "tekun_minor_age")) {
+    json minors = json::array();
+    for (std::size_t m = 0; m < e.n; ++m) {
+      if (age_on(e.h.members[m].birth_date, e.on) < age->value) minors.push_back(m);
+    }
+    t.inputs = {{"members_under_age", minors}};
+    t.result = R::kPass;
+    t.explanation = minors.empty() ? "no member under " + std::to_string(age->value)
+                                   : "members under " + std::to_string(age->value) +
+                                         " count as lacking labour capacity for tekun";
+  }
+  return t;
+}
+
+void tekun_standards(Eval& e, RuleTrace& t, std::optional<Money>& benefit) {
+  const auto k = e.need(t, e.policy.ratio("tekun_basic_multiple", e.on), "tekun_basic_multiple");
+  const auto wage = e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
+  if (!k || !wage) return;
+  const Money basic = k->value.of(e.standard);
+  t.inputs["basic_standard_per_person"] = basic.to_string();
+  json care = json::object();
+  for (const char* level : {"self_care", "half_care", "full_care"}) {
+    const std::string name = std::string("tekun_care_share.") + level;
+    if (auto s = e.need(t, e.policy.ratio(name, e.on), name.c_str())) {
+      care[level] = s->value.of(wage->value).to_string();
+    }
+  }
+  t.inputs["care_standard"] = care;
+  if (e.d.outcome != Outcome::kEligible) return;
+  Money total = basic * static_cast<std::int64_t>(e.n);
+  bool care_missing = false;
+  for (std::size_t m = 0; m < e.n; ++m) {
+    const std::string level = m < e.h.care_levels.size() ? e.h.care_levels[m] : "";
+    if (care.contains(level)) {
+      total += *Money::parse(care[level].get<std::string>());
+    } else {
+      care_missing = true;
+    }
+  }
+  benefit = total;
+  if (care_missing) e.d.basis += "; care standard not included for members without a care level";
 }
 
 }  // namespace hfv::policies::rules

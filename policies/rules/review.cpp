@@ -19,7 +19,7 @@ bool has_labour_capacity(const MemberFacts& m) {
 }  // namespace
 
 RuleTrace review(Eval& e, const Income& in, bool income_known) {
-  RuleTrace t = e.start(kRuleReview, "schedule");
+  RuleTrace t = e.start(kRuleReview, Role::kSchedule);
   const auto list = e.need(t, e.policy.cycles("review_cycles", e.on), "review_cycles");
   if (!list) return t;
   std::map<std::string, bool> holds;
@@ -35,7 +35,7 @@ RuleTrace review(Eval& e, const Income& in, bool income_known) {
     for (const auto& [idx, amount] : in.by_month)
       unchanged &= amount == in.by_month.begin()->second && amount > 0;
   }
-  holds["tekun"] = e.d.programme == "tekun" && e.d.outcome == Outcome::kEligible;
+  holds["tekun"] = e.programme == Programme::kTekun && e.d.outcome == Outcome::kEligible;
   holds["marginal"] = e.d.classification == "marginal";
   holds["no_income_no_labour"] = in.ok && in.counted() == 0 && all_none && !e.h.members.empty();
   holds["illness_or_disability"] = std::any_of(

@@ -910,3 +910,13 @@ TEST_CASE("policies: No standard in force or an unknown programme is indetermina
   CHECK(t.outcome == p::Outcome::kEligible);
   CHECK(t.classification == "marginal");
 }
+
+TEST_CASE("policies: Programme names round-trip and unknown names are refused", "[policy]") {
+  for (p::Programme prog : p::kAllProgrammes) {
+    CHECK(p::parse_programme(p::programme_name(prog)) == prog);
+  }
+  CHECK(p::programme_name(p::Programme::kTekun) == "tekun");
+  CHECK_FALSE(p::parse_programme("pension").has_value());
+  CHECK_FALSE(p::parse_programme("Dibao").has_value());
+  CHECK_FALSE(p::parse_programme("").has_value());
+}
