@@ -201,22 +201,20 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
       return utc_timestamp(std::chrono::system_clock::now() - days);
     };
   }
-  auto log = VerifiableLog::open(path, kek, record_schema(), std::move(o));
-  if (!log) return log.error();
-  return std::unique_ptr<AuditLog>(new AuditLog(std::move(*log)));
+  std::unique_ptr<AuditLog> log(new AuditLog());
+  if (auto s = log->start(path, kek, record_schema(), std::move(o)); !s) return s.error();
+  return log;
 }
 
-AuditLog::~AuditLog() = default;
-
 boost::asio::awaitable<Result<std::int64_t>> AuditLog::append(std::vector<AuditRecord> records) {
-  return log_->append(to_leaves(std::move(records)));
+  return VerifiableLog::append(to_leaves(std::move(records)));
 }
 
 Result<std::int64_t> AuditLog::append_blocking(std::vector<AuditRecord> records) {
-  return log_->append_blocking(to_leaves(std::move(records)));
+  return VerifiableLog::append_blocking(to_leaves(std::move(records)));
 }
 
-Result<ChainReport> AuditLog::verify() const { return log_->verify(check_record); }
+Result<ChainReport> AuditLog::verify() const { return VerifiableLog::verify(check_record); }
 
 Result<ChainReport> AuditLog::verify_file(const std::filesystem::path& path,
                                           const crypto::SecretKey& kek,
@@ -232,7 +230,7 @@ Result<std::vector<StoredRecord>> AuditLog::read(std::int64_t from_seq, std::int
 }
 
 Result<std::vector<StoredRecord>> AuditLog::query(const AuditQuery& q) const {
-  auto leaves = log_->query(conditions_of(q), q.after_seq, q.limit);
+  auto leaves = VerifiableLog::query(conditions_of(q), q.after_seq, q.limit);
   if (!leaves) return leaves.error();
   std::vector<StoredRecord> out;
   out.reserve(leaves->size());
@@ -252,38 +250,8 @@ Status AuditLog::scan(AuditQuery q, const std::function<bool(const StoredRecord&
   }
 }
 
-Result<SignedTreeHead> AuditLog::publish_head() { return log_->publish_head(); }
-
-std::optional<SignedTreeHead> AuditLog::latest_head() const { return log_->latest_head(); }
-
-Result<InclusionProof> AuditLog::inclusion_proof(std::int64_t seq, std::int64_t tree_size) const {
-  return log_->inclusion_proof(seq, tree_size);
-}
-
-Result<ConsistencyProof> AuditLog::consistency_proof(std::int64_t first,
-                                                     std::int64_t second) const {
-  return log_->consistency_proof(first, second);
-}
-
-Result<std::string> AuditLog::export_ndjson(
-    std::int64_t from_seq, std::int64_t to_seq,
-    const std::function<bool(const std::string&)>& visible) const {
-  return log_->export_ndjson(from_seq, to_seq, visible);
-}
-
-Result<std::int64_t> AuditLog::erase_personal_before(const std::string& cutoff_ts) {
-  return log_->erase_personal_before(cutoff_ts);
-}
-
-std::int64_t AuditLog::last_seq() const { return log_->last_seq(); }
-
 Status AuditLog::rotate_data_key(const std::filesystem::path& path, const crypto::SecretKey& kek) {
   return VerifiableLog::rotate_data_key(path, kek, record_schema());
-}
-
-Status AuditLog::rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
-                                const crypto::SecretKey& new_kek) {
-  return VerifiableLog::rewrap_keyring(path, old_kek, new_kek);
 }
 
 }  // namespace hfv::audit

@@ -14,17 +14,15 @@
 // envelope; queries over those columns (AuditQuery); the retention policy
 // (retention_days).
 //
-// Durability: append() completes only after its records are committed with
-// synchronous=FULL (fsync'd WAL), concurrent appends sharing one fsync
-// (group commit). If the database cannot be written, append() reports an
-// error and the caller must not go on to query anyone. Tamper evidence: a
-// head is signed at least every `head_interval` and when the log closes,
-// and written to the anchor file; open() refuses a rolled-back database.
+// An AuditLog is a VerifiableLog whose entries are records: it derives from
+// it privately, so that entries can only be appended as records, and
+// re-exports the generic operations (heads, proofs, export, erasure, keys)
+// unchanged. Their promises — durability and group commit, signed heads and
+// the anchor, rollback detection, threading — are documented once, in
+// audit/verifiable_log.hpp; a record there is an "entry".
 //
-// Threading: append() may be awaited from any io_context thread; the
-// generic log's writer thread owns the write connection. Readers (verify,
-// read, query, proofs, export) open their own read connection, block, and
-// may run on any thread but an I/O thread.
+// The broker's rule on top: if append() reports an error, the record is not
+// durable, and the caller must not go on to query anyone.
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange without it
@@ -85,13 +83,13 @@ struct StoredRecord {
 
 // ChainReport (the result of verify) is in audit/log_verification.hpp.
 
+// What AuditLog::open takes: the generic log's options (LogOptions, in
+// audit/verifiable_log.hpp: on_append is the audit-append latency metric),
+// with a retention period in place of a cutoff function.
 struct AuditLogOptions {
   std::filesystem::path anchor_file;  // empty: no anchor
   std::chrono::milliseconds head_interval{1000};
-  std::function<void(const SignedTreeHead&)> on_head;  // called on the writer thread
-  // Called on the writer thread once per append() / append_blocking(), after
-  // its records are durable (ok) or failed, with the time since submission
-  // (queueing, group commit and fsync): the audit-append latency metric.
+  std::function<void(const SignedTreeHead&)> on_head;
   std::function<void(std::chrono::steady_clock::duration elapsed, bool ok)> on_append;
   int retention_days = 0;  // personal fields of older records are erased; 0: kept
 };
@@ -119,22 +117,17 @@ struct CanonicalRecord {
 CanonicalRecord canonical_record(const AuditRecord& record, std::int64_t seq,
                                  const std::string& ts);
 
-class AuditLog {
+class AuditLog : private VerifiableLog {
  public:
-  // Opens or creates the log at `path`. `kek` unwraps the keyring
-  // (crypto::derive_key(master, crypto::kPurposeAuditDb)). Error codes:
-  // "bad_key" (wrong master key or not an audit database), "locked" (open
-  // elsewhere), "rollback_detected", "anchor_missing", "bad_anchor",
-  // "unsupported_format", "io_error".
+  // Opens or creates the log at `path` (VerifiableLog::open, with this
+  // format). `kek` is crypto::derive_key(master, crypto::kPurposeAuditDb).
+  // "bad_key" also means a wrong master key.
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& path,
                                                 const crypto::SecretKey& kek,
                                                 AuditLogOptions options = {});
-  ~AuditLog();  // flushes pending appends, signs a final head, stops the writer
-  AuditLog(const AuditLog&) = delete;
-  AuditLog& operator=(const AuditLog&) = delete;
 
   // Appends the records (in order, consecutively) and returns the sequence
-  // number of the first, once they are durable.
+  // number of the first, once they are durable (VerifiableLog::append).
   boost::asio::awaitable<Result<std::int64_t>> append(std::vector<AuditRecord> records);
   // Blocking variant for start-up, command-line tools and tests. Must not be
   // called from an io_context thread.
@@ -155,42 +148,21 @@ class AuditLog {
   // query.limit, oldest first; stops early when `visit` returns false.
   Status scan(AuditQuery query, const std::function<bool(const StoredRecord&)>& visit) const;
 
-  // Signs a head covering every committed record now (blocking; no-op if the
-  // latest head already covers them) and returns the latest head.
-  Result<SignedTreeHead> publish_head();
-  std::optional<SignedTreeHead> latest_head() const;
-  // Proof that record `seq` is in the tree of the signed head with
-  // `tree_size` (0: the latest head). Error "not_found" when seq is not
-  // covered by that head, or no head has that size.
-  Result<InclusionProof> inclusion_proof(std::int64_t seq, std::int64_t tree_size = 0) const;
-  // Proof that the signed head of size `first` is a prefix of that of
-  // `second` (0: the latest). Both must be stored heads.
-  Result<ConsistencyProof> consistency_proof(std::int64_t first, std::int64_t second = 0) const;
-  // Signed NDJSON export of records [from_seq, to_seq] against the latest head
-  // (format in docs/audit-log-format.md). Records for which `visible`
-  // returns false (given the envelope JSON) are withheld: only their leaf
-  // hash is exported, so the range still verifies.
-  Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
-                                    const std::function<bool(const std::string&)>& visible) const;
-
-  // Erases the personal part of records older than `cutoff_ts` (blocking,
-  // runs on the writer). Returns how many records were erased.
-  Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
-
-  const crypto::Ed25519PublicKey& public_key() const { return log_->public_key(); }
-  // Appends committed so far (for metrics and tests).
-  std::int64_t last_seq() const;
-
-  // Re-keys the database with a fresh random data key (the log must not be
-  // open anywhere). Safe against a crash at any point: see keyring.hpp.
+  // The generic log's operations, as audit/verifiable_log.hpp documents them.
+  using VerifiableLog::consistency_proof;
+  using VerifiableLog::erase_personal_before;
+  using VerifiableLog::export_ndjson;  // `visible` is given each record's envelope JSON
+  using VerifiableLog::inclusion_proof;
+  using VerifiableLog::last_seq;
+  using VerifiableLog::latest_head;
+  using VerifiableLog::public_key;
+  using VerifiableLog::publish_head;
+  using VerifiableLog::rewrap_keyring;
+  // VerifiableLog::rotate_data_key with this format.
   static Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKey& kek);
-  // Re-wraps the keyring under `new_kek` (master-key rotation).
-  static Status rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
-                               const crypto::SecretKey& new_kek);
 
  private:
-  explicit AuditLog(std::unique_ptr<VerifiableLog> log) : log_(std::move(log)) {}
-  std::unique_ptr<VerifiableLog> log_;
+  AuditLog() = default;
 };
 
 }  // namespace hfv::audit

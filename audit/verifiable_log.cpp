@@ -41,46 +41,52 @@ Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem
                                                            const crypto::SecretKey& kek,
                                                            LogSchema schema, LogOptions options) {
   std::unique_ptr<VerifiableLog> log(new VerifiableLog());
-  log->path_ = path;
-  log->kek_ = kek;
-  log->schema_ = std::move(schema);
-  log->options_ = std::move(options);
+  if (auto s = log->start(path, kek, std::move(schema), std::move(options)); !s) return s.error();
+  return log;
+}
+
+Status VerifiableLog::start(const std::filesystem::path& path, const crypto::SecretKey& kek,
+                            LogSchema schema, LogOptions options) {
+  path_ = path;
+  kek_ = kek;
+  schema_ = std::move(schema);
+  options_ = std::move(options);
   auto lock = log_store::take_lock(path);
   if (!lock) return lock.error();
-  log->lock_fd_ = *lock;
-  auto db = log_store::open_or_create(path, kek, log->keyring_);
+  lock_fd_ = *lock;
+  auto db = log_store::open_or_create(path, kek, keyring_);
   if (!db) return db.error();
-  log->db_ = std::move(*db);
-  if (auto s = log_store::create_schema(*log->db_, log->schema_); !s) return s.error();
+  db_ = std::move(*db);
+  if (auto s = log_store::create_schema(*db_, schema_); !s) return s.error();
   // Appends must not wait for WAL checkpoints (see storage/sqlcipher_db.hpp).
-  if (auto s = log->db_->checkpoint_in_background(path, log->keyring_.db_key); !s) return s.error();
+  if (auto s = db_->checkpoint_in_background(path, keyring_.db_key); !s) return s.error();
 
   // Rebuild the right edge of the tree, and check the anchor on the way.
   std::optional<SignedTreeHead> anchor;
-  if (!log->options_.anchor_file.empty()) {
-    auto a = read_anchor(log->options_.anchor_file);
+  if (!options_.anchor_file.empty()) {
+    auto a = read_anchor(options_.anchor_file);
     if (!a) return a.error();
     anchor = *a;
-    if (anchor && !verify_tree_head(*anchor, log->keyring_.public_key)) {
+    if (anchor && !verify_tree_head(*anchor, keyring_.public_key)) {
       return make_error("bad_anchor",
                         "the anchor file's signed head does not verify with this log's key");
     }
   }
-  auto leaves = log_store::load_leaves(*log->db_, -1);
+  auto leaves = log_store::load_leaves(*db_, -1);
   if (!leaves) return leaves.error();
   std::optional<merkle::Hash> root_at_anchor;
   for (const auto& leaf : *leaves) {
-    if (anchor && log->tree_.size() == anchor->tree_size) root_at_anchor = log->tree_.root();
-    log->tree_.append(leaf);
+    if (anchor && tree_.size() == anchor->tree_size) root_at_anchor = tree_.root();
+    tree_.append(leaf);
   }
-  if (anchor && log->tree_.size() == anchor->tree_size) root_at_anchor = log->tree_.root();
-  auto heads = log_store::load_heads(*log->db_);
+  if (anchor && tree_.size() == anchor->tree_size) root_at_anchor = tree_.root();
+  auto heads = log_store::load_heads(*db_);
   if (!heads) return heads.error();
-  if (!heads->empty()) log->latest_head_ = heads->back();
+  if (!heads->empty()) latest_head_ = heads->back();
   if (anchor) {
-    if (anchor->tree_size > log->tree_.size()) {
+    if (anchor->tree_size > tree_.size()) {
       return make_error("rollback_detected",
-                        "the audit database holds " + std::to_string(log->tree_.size()) +
+                        "the audit database holds " + std::to_string(tree_.size()) +
                             " records but a signed head of " + std::to_string(anchor->tree_size) +
                             " was anchored: it was rolled back or truncated");
     }
@@ -89,15 +95,15 @@ Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem
                         "the audit database does not match the anchored signed head of size " +
                             std::to_string(anchor->tree_size));
     }
-  } else if (!log->options_.anchor_file.empty() && !heads->empty()) {
-    return make_error("anchor_missing", "the anchor file " + log->options_.anchor_file.string() +
+  } else if (!options_.anchor_file.empty() && !heads->empty()) {
+    return make_error("anchor_missing", "the anchor file " + options_.anchor_file.string() +
                                             " is missing although the log has signed heads;"
                                             " restore it (brokerctl audit verify checks a copy)");
   }
-  log->next_seq_ = static_cast<std::int64_t>(log->tree_.size()) + 1;
-  log->committed_seq_ = log->next_seq_ - 1;
-  log->writer_ = std::thread([raw = log.get()] { raw->writer_loop(); });
-  return log;
+  next_seq_ = static_cast<std::int64_t>(tree_.size()) + 1;
+  committed_seq_ = next_seq_ - 1;
+  writer_ = std::thread([this] { writer_loop(); });
+  return {};
 }
 
 VerifiableLog::~VerifiableLog() {

@@ -132,9 +132,10 @@ class VerifiableLog {
   // Proof that the signed head of size `first` is a prefix of that of
   // `second` (0: the latest). Both must be stored heads.
   Result<ConsistencyProof> consistency_proof(std::int64_t first, std::int64_t second = 0) const;
-  // Signed NDJSON export (hfv-audit-export/v1) of entries [from_seq, to_seq]
-  // against the latest head. Entries whose envelope `visible` rejects are
-  // withheld: only their leaf hash is exported, so the range still verifies.
+  // Signed NDJSON export (hfv-audit-export/v1, docs/audit-log-format.md) of
+  // entries [from_seq, to_seq] against the latest head. Entries whose
+  // envelope `visible` rejects are withheld: only their leaf hash is
+  // exported, so the range still verifies.
   Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
                                     const std::function<bool(const std::string&)>& visible) const;
 
@@ -143,7 +144,7 @@ class VerifiableLog {
   Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
 
   const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
-  // Entries committed so far.
+  // Entries committed so far (for metrics and tests).
   std::int64_t last_seq() const;
 
   // Re-keys the database with a fresh random data key (the log must not be
@@ -154,9 +155,18 @@ class VerifiableLog {
   static Status rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
                                const crypto::SecretKey& new_kek);
 
+ protected:
+  // For a personality that is itself a log (AuditLog derives privately):
+  // an unopened log, which start() then opens as open() does, with the same
+  // errors. Call start() once; the writer thread runs from its success to
+  // the destructor, so a derived class must not give it anything that dies
+  // before this base (LeafBatch, LogOptions and LeafCheck own what they use).
+  VerifiableLog() = default;
+  Status start(const std::filesystem::path& path, const crypto::SecretKey& kek, LogSchema schema,
+               LogOptions options);
+
  private:
   struct Pending;
-  VerifiableLog() = default;
   void submit(Pending* pending);
   void writer_loop();
   Status write_batch(std::vector<Pending*>& batch);

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "audit/audit_log.hpp"
@@ -26,6 +27,7 @@
 #include "broker/verification/report_signature.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/async_event.hpp"
+#include "common/blocking_call.hpp"
 #include "policies/policy.hpp"
 #include "temp_dir.hpp"
 
@@ -41,7 +43,8 @@ using nlohmann::json;
 namespace {
 
 // An agency in-process: answers "not found" or the failure it is told to,
-// after an optional delay that a cancellation cuts short.
+// after an optional delay that a cancellation cuts short, or once `hold` is
+// set (a test holds an answer until it has done what it wants meanwhile).
 class TestAdapter : public hfv::adapters::Adapter {
  public:
   TestAdapter(Source source, const hfv::audit::AuditLog& audit) : source_(source), audit_(audit) {}
@@ -55,6 +58,10 @@ class TestAdapter : public hfv::adapters::Adapter {
     r.member_index = member.member_index;
     r.source = source_;
     r.attempts = 1;
+    if (hold != nullptr) {
+      if (on_started) on_started();
+      co_await hold->wait();
+    }
     if (delay.count() > 0) {
       net::steady_timer timer(co_await net::this_coro::executor, delay);
       const auto registration = hfv::on_cancel(member.cancel.get(), [&timer] { timer.cancel(); });
@@ -77,6 +84,7 @@ class TestAdapter : public hfv::adapters::Adapter {
 
   FailureKind failure = FailureKind::kNone;
   std::chrono::milliseconds delay{0};
+  hfv::AsyncEvent* hold = nullptr;  // on the I/O thread's executor
   std::function<void()> on_started;
   int queries = 0;
   std::vector<std::int64_t> audit_seq_at_query;
@@ -152,7 +160,7 @@ struct Fixture {
     parts.refusal_status = &refusal_status;
     verifier = std::make_unique<b::Verifier>(std::move(parts));
 
-    for (const char* case_id : {"HRB-1", "HRB-2"}) {
+    for (const char* case_id : {"HRB-1", "HRB-2", "HRB-3", "HRB-4"}) {
       b::AuthorizationRequest auth;
       auth.case_id = case_id;
       auth.members = {kApplicant, kSpouse};
@@ -194,7 +202,7 @@ struct Fixture {
   T run(net::awaitable<T> work) {
     std::optional<T> out;
     auto guard = net::make_work_guard(io);
-    net::co_spawn(io, std::move(work), [&](std::exception_ptr e, T value) {
+    net::co_spawn(io, std::move(work), [&](const std::exception_ptr& e, T value) {
       if (e) std::rethrow_exception(e);
       out.emplace(std::move(value));
       guard.reset();
@@ -362,18 +370,25 @@ TEST_CASE("verifier (in-process test adapters): a caller who leaves cancels the 
 
 namespace {
 
-// Runs a batch of `households` (at most 2) one-member households to its end and
-// returns its items.
-std::vector<b::BatchItem> run_batch(Fixture& f, b::BatchManager& batches, int households) {
+// A batch request (NDJSON) of `households` (at most 4) one-member
+// households, cases HRB-1, HRB-2, ...
+std::string batch_ndjson(const Fixture& f, int households) {
   std::string ndjson;
   for (int i = 0; i < households; ++i) {
     json r = f.request();
     r["members"] = json::array({r["members"][0]});
-    const std::string case_id = i == 0 ? "HRB-1" : "HRB-2";
+    const std::string case_id = "HRB-" + std::to_string(i + 1);
     r["case_id"] = case_id;
     r["authorization_id"] = f.authorizations.at(case_id);
     ndjson += r.dump() + "\n";
   }
+  return ndjson;
+}
+
+// Runs a batch of `households` (at most 4) one-member households to its end
+// and returns its items.
+std::vector<b::BatchItem> run_batch(Fixture& f, b::BatchManager& batches, int households) {
+  const std::string ndjson = batch_ndjson(f, households);
   const auto created = f.run(batches.create(*f.principal, "op-1", ndjson));
   REQUIRE(std::holds_alternative<json>(created));
   const std::string id = std::get<json>(created).value("batch_id", "");
@@ -429,4 +444,143 @@ TEST_CASE("batch runner (in-process test adapters): a server error halves concur
   REQUIRE(items.size() == 2);
   CHECK(items[1].state == b::ItemState::kDone);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+}
+
+namespace {
+
+// Starts `work` on the I/O thread; its result appears once it has run (see
+// run_until).
+template <class T>
+std::shared_ptr<std::optional<T>> spawn(Fixture& f, net::awaitable<T> work) {
+  auto out = std::make_shared<std::optional<T>>();
+  net::co_spawn(f.io, std::move(work), [out](const std::exception_ptr& e, T value) {
+    if (e) std::rethrow_exception(e);
+    out->emplace(std::move(value));
+  });
+  return out;
+}
+
+// Runs the I/O thread one handler at a time until `done` holds (checked
+// between handlers): for tests that hold an agency's answer, where running
+// until the context has no more work would never end. Gives up after a minute.
+void run_until(Fixture& f, const std::function<bool()>& done) {
+  auto guard = net::make_work_guard(f.io);  // the pool and the audit writer post back to it
+  f.io.restart();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) FAIL("what the test waits for did not happen");
+    f.io.run_one_for(std::chrono::milliseconds(100));
+  }
+}
+
+// The batch row and items as stored in the review database now.
+struct StoredBatch {
+  std::optional<b::BatchRow> row;  // empty: not found, or not read
+  std::vector<b::BatchItem> items;
+};
+net::awaitable<StoredBatch> read_stored_batch(Fixture& f, std::string id) {
+  StoredBatch out;
+  auto row = co_await hfv::run_blocking(f.blocking, [&] { return f.reviews->find_batch(id); });
+  auto items = co_await hfv::run_blocking(f.blocking, [&] { return f.reviews->items(id); });
+  if (row.ok() && items.ok()) {
+    out.row = std::move(*row);
+    out.items = std::move(*items);
+  }
+  co_return out;
+}
+StoredBatch stored_batch(Fixture& f, const std::string& id) {
+  auto stored = spawn(f, read_stored_batch(f, id));
+  run_until(f, [&] { return stored->has_value(); });
+  REQUIRE((*stored)->row.has_value());
+  return std::move(**stored);
+}
+
+}  // namespace
+
+TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no more households, asks no agency for them, is audited",
+          "[verifier][batch]") {
+  Fixture f;
+  f.config.batch_capacity_share_permille = 63;  // one household in flight at a time
+  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  hfv::AsyncEvent started(f.io.get_executor());
+  hfv::AsyncEvent release(f.io.get_executor());
+  f.bank->hold = &release;  // the first household's bank query waits for it
+  f.bank->on_started = [&] { started.set(); };
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+                          f.blocking, f.config);
+  REQUIRE(batches.slots() == 1);
+
+  const std::string ndjson = batch_ndjson(f, 4);  // create() keeps a reference to it
+  auto created = spawn(f, batches.create(*f.principal, "op-1", ndjson));
+  run_until(f, [&] { return created->has_value() && started.is_set(); });
+  REQUIRE(std::holds_alternative<json>(**created));
+  const std::string id = std::get<json>(**created).value("batch_id", "");
+  REQUIRE(f.bank->queries == 1);  // the first household, held
+
+  // Cancelled while the first household is in flight, twice.
+  for (const char* op : {"op-2", "op-3"}) {
+    auto cancelled = spawn(f, batches.cancel(id, *f.principal, op));
+    run_until(f, [&] { return cancelled->has_value(); });
+    REQUIRE(std::holds_alternative<json>(**cancelled));
+    const json& answer = std::get<json>(**cancelled);
+    CHECK(answer.value("cancel_requested", false));
+    CHECK(answer.value("in_flight", 0) == 1);  // the held household finishes
+  }
+  // Durable at once: a restart from here on would not resume the batch.
+  {
+    const auto [row, items] = stored_batch(f, id);
+    CHECK(row->state == "cancelled");
+    REQUIRE(items.size() == 4);
+    for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == "cancelled");
+  }
+  const int bank_at_cancel = f.bank->queries;
+  const int tax_at_cancel = f.tax->queries;
+
+  // The held answer comes; the batch ends with its audit record.
+  release.set();
+  run_until(f, [&] { return batches.progress_snapshot().running == 0 && !f.audited("batch.cancelled").empty(); });
+
+  CHECK(f.bank->queries == bank_at_cancel);
+  CHECK(f.tax->queries == tax_at_cancel);
+  CHECK(f.bank->queries == 1);
+  CHECK(f.tax->queries == 1);
+  const auto view = f.run(batches.view(id, *f.principal));
+  REQUIRE(std::holds_alternative<b::BatchView>(view));
+  const auto& items = std::get<b::BatchView>(view).items;
+  REQUIRE(items.size() == 4);
+  CHECK(items[0].state == "done");  // in flight when cancelled: finished
+  for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == "cancelled");
+  const auto progress = f.run(batches.progress(id, *f.principal));
+  REQUIRE(std::holds_alternative<json>(progress));
+  const json& p = std::get<json>(progress);
+  CHECK(p.value("state", "") == "cancelled");
+  CHECK(p.value("done", -1) == 1);
+  CHECK(p.value("failed", -1) == 0);
+  CHECK(p.value("cancelled", -1) == 3);
+  {
+    const auto [row, stored] = stored_batch(f, id);
+    CHECK(row->state == "cancelled");
+    CHECK(row->finished_unix != 0);
+    REQUIRE(stored.size() == 4);
+    CHECK(stored[0].state == "done");
+    for (std::size_t i = 1; i < stored.size(); ++i) CHECK(stored[i].state == "cancelled");
+  }
+
+  // Audited: the request once (the second cancel changes nothing), the end
+  // as cancelled, and one verification only.
+  const auto cancel = f.audited("batch.cancel");
+  REQUIRE(cancel.size() == 1);
+  CHECK(cancel[0].value("request_id", "") == id);
+  CHECK(cancel[0].value("status", "") == "requested");
+  CHECK(cancel[0].value("operator", "") == "op-2");
+  CHECK(cancel[0].value("detail", "") == "remaining=4");
+  const auto ended = f.audited("batch.cancelled");
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].value("request_id", "") == id);
+  CHECK(ended[0].value("status", "") == "cancelled");
+  CHECK(ended[0].value("detail", "") == "total=4 done=1 failed=0 cancelled=3");
+  CHECK(ended[0]["seq"].get<std::int64_t>() > cancel[0]["seq"].get<std::int64_t>());
+  CHECK(f.audited("batch.finished").empty());
+  CHECK(f.audited("verification.request").size() == 1);
+  CHECK(f.audited("verification.report").size() == 1);
 }
