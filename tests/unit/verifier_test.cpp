@@ -500,8 +500,8 @@ StoredBatch stored_batch(Fixture& f, const std::string& id) {
 TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no more households, asks no agency for them, is audited",
           "[verifier][batch]") {
   Fixture f;
-  f.config.batch_capacity_share_permille = 63;  // one household in flight at a time
-  f.config.batch_yield_after_interactive = std::chrono::milliseconds(0);
+  f.config.review.capacity_share_permille = 63;  // one household in flight at a time
+  f.config.review.yield_after_interactive = std::chrono::milliseconds(0);
   hfv::AsyncEvent started(f.io.get_executor());
   hfv::AsyncEvent release(f.io.get_executor());
   f.bank->hold = &release;  // the first household's bank query waits for it
@@ -529,9 +529,9 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   // Durable at once: a restart from here on would not resume the batch.
   {
     const auto [row, items] = stored_batch(f, id);
-    CHECK(row->state == "cancelled");
+    CHECK(row->state == b::BatchState::kCancelled);
     REQUIRE(items.size() == 4);
-    for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == "cancelled");
+    for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == b::ItemState::kCancelled);
   }
   const int bank_at_cancel = f.bank->queries;
   const int tax_at_cancel = f.tax->queries;
@@ -548,8 +548,8 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   REQUIRE(std::holds_alternative<b::BatchView>(view));
   const auto& items = std::get<b::BatchView>(view).items;
   REQUIRE(items.size() == 4);
-  CHECK(items[0].state == "done");  // in flight when cancelled: finished
-  for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == "cancelled");
+  CHECK(items[0].state == b::ItemState::kDone);  // in flight when cancelled: finished
+  for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == b::ItemState::kCancelled);
   const auto progress = f.run(batches.progress(id, *f.principal));
   REQUIRE(std::holds_alternative<json>(progress));
   const json& p = std::get<json>(progress);
@@ -559,11 +559,11 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   CHECK(p.value("cancelled", -1) == 3);
   {
     const auto [row, stored] = stored_batch(f, id);
-    CHECK(row->state == "cancelled");
+    CHECK(row->state == b::BatchState::kCancelled);
     CHECK(row->finished_unix != 0);
     REQUIRE(stored.size() == 4);
-    CHECK(stored[0].state == "done");
-    for (std::size_t i = 1; i < stored.size(); ++i) CHECK(stored[i].state == "cancelled");
+    CHECK(stored[0].state == b::ItemState::kDone);
+    for (std::size_t i = 1; i < stored.size(); ++i) CHECK(stored[i].state == b::ItemState::kCancelled);
   }
 
   // Audited: the request once (the second cancel changes nothing), the end
