@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/files.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
 
@@ -116,7 +117,7 @@ Status Keyring::save(const std::filesystem::path& file, const crypto::SecretKey&
               {"signing_seed", seal(kek, signing_seed, "signing_seed")},
               {"public_key", crypto::to_hex(public_key)}};
   if (next_db_key) doc["next_db_key"] = seal(kek, *next_db_key, "next_db_key");
-  return crypto::replace_file_atomically(file, doc.dump(2) + "\n", 0600);
+  return replace_file_atomically(file, doc.dump(2) + "\n", 0600);
 }
 
 }  // namespace hfv::audit

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.hpp"
 #include "crypto/hash.hpp"
-#include "crypto/keys.hpp"
 
 namespace hfv::audit {
 
@@ -67,7 +67,7 @@ Result<SignedTreeHead> tree_head_from_json(const json& j) {
 
 Status write_anchor(const std::filesystem::path& file, const SignedTreeHead& head) {
   const json doc = {{"format", kAnchorFormat}, {"tree_head", tree_head_json(head)}};
-  return crypto::replace_file_atomically(file, doc.dump() + "\n", 0644);
+  return replace_file_atomically(file, doc.dump() + "\n", 0644);
 }
 
 Result<std::optional<SignedTreeHead>> read_anchor(const std::filesystem::path& file) {

@@ -8,7 +8,7 @@
 // database later replaced by an older copy is caught: its tree is smaller
 // than, or inconsistent with, a head already published.
 // Thread-safety: plain values and functions; anchor writes are atomic
-// replacements (crypto::replace_file_atomically).
+// replacements (replace_file_atomically, common/files.hpp).
 #pragma once
 
 #include <cstdint>

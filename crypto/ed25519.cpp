@@ -7,32 +7,20 @@
 
 #include <stdexcept>
 
+#include "common/files.hpp"
 #include "crypto/internal.hpp"
-#include "crypto/keys.hpp"
 #include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
 
 namespace {
 
+using internal::bio_contents;
 using internal::BioPtr;
 using internal::MdCtxPtr;
+using internal::no_passphrase;
 using internal::PkeyPtr;
-
-// Never prompt for a passphrase: encrypted keys are simply rejected.
-int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
-
-BioPtr read_only_bio(std::string_view text) {
-  if (text.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-std::string bio_contents(BIO* bio) {
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  if (len <= 0 || data == nullptr) return {};
-  return std::string(data, static_cast<std::size_t>(len));
-}
+using internal::read_only_bio;
 
 bool is_ed25519(const EVP_PKEY* key) { return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519; }
 

@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
 
+#include "common/files.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/internal.hpp"
 
@@ -22,16 +22,6 @@ namespace {
 
 // Thread-safe, unlike std::strerror.
 std::string errno_text(int err) { return std::generic_category().message(err); }
-
-// Best effort: makes a new directory entry durable.
-void fsync_parent_dir(const std::filesystem::path& path) {
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  (void)::close(fd);
-}
 
 }  // namespace
 
@@ -124,43 +114,6 @@ SecretKey derive_key(const SecretKey& master, std::string_view purpose) {
   return key;
 }
 
-Status write_new_file(const std::filesystem::path& path, std::string_view content, unsigned mode) {
-  const auto file_mode = static_cast<mode_t>(mode & 07777U);
-  const int fd =
-      ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOCTTY, file_mode);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == EEXIST) {
-      return make_error("exists", path.string() + " already exists; it is never overwritten");
-    }
-    return make_error("io_error", "cannot create " + path.string() + ": " + errno_text(err));
-  }
-  auto fail = [&](const std::string& what, int err) -> Status {
-    (void)::close(fd);
-    (void)::unlink(path.c_str());
-    return make_error("io_error", what + " " + path.string() + ": " + errno_text(err));
-  };
-  // The umask may have removed bits; set exactly the requested mode.
-  if (::fchmod(fd, file_mode) != 0) return fail("cannot chmod", errno);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write", errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot fsync", errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    (void)::unlink(path.c_str());
-    return make_error("io_error", "cannot close " + path.string() + ": " + errno_text(err));
-  }
-  fsync_parent_dir(path);
-  return Status::success();
-}
-
 Status create_master_key_file(const std::filesystem::path& path) {
   const SecretKey key = SecretKey::random();
   const internal::WipedString hex(to_hex(key.bytes()));
@@ -168,20 +121,6 @@ Status create_master_key_file(const std::filesystem::path& path) {
   content.str().reserve(hex.str().size() + 1);
   content.str().append(hex.str()).push_back('\n');
   return write_new_file(path, content.str(), 0600);
-}
-
-Status replace_file_atomically(const std::filesystem::path& path, std::string_view content,
-                               unsigned mode) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + to_hex(random_bytes(6));
-  if (auto s = write_new_file(tmp, content, mode); !s) return s;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    (void)::unlink(tmp.c_str());
-    return make_error("io_error", "cannot rename onto " + path.string() + ": " + errno_text(err));
-  }
-  fsync_parent_dir(path);
-  return Status::success();
 }
 
 Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,

@@ -69,15 +69,4 @@ Result<SecretKey> load_master_key_file(const std::filesystem::path& path);
 Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
                                   std::string* source = nullptr);
 
-// Writes `content` to a new file with the given mode (O_EXCL, fsync'd).
-// Error code "exists" when the file is already there.
-Status write_new_file(const std::filesystem::path& path, std::string_view content,
-                      unsigned mode);
-
-// Replaces `path` atomically with `content` (temporary file in the same
-// folder, fsync, rename, fsync of the folder): after a crash the file holds
-// either the old or the new content, never a mix.
-Status replace_file_atomically(const std::filesystem::path& path, std::string_view content,
-                               unsigned mode);
-
 }  // namespace hfv::crypto

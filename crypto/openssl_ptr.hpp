@@ -1,5 +1,6 @@
 // Owning pointers to OpenSSL objects, one definition for every crypto/
-// source: OsslPtr<T, T_free> frees with the object's own free function.
+// source: OsslPtr<T, T_free> frees with the object's own free function;
+// and the memory-BIO helpers the PEM readers and writers share.
 // Internal to crypto/ (the only folder that includes OpenSSL headers).
 #pragma once
 
@@ -9,8 +10,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace hfv::crypto::internal {
 
@@ -37,5 +41,24 @@ using BnPtr = OsslPtr<BIGNUM, BN_free>;
 using AsnTimePtr = OsslPtr<ASN1_TIME, ASN1_TIME_free>;
 inline void close_file(std::FILE* f) { std::fclose(f); }
 using File = OsslPtr<std::FILE, close_file>;
+
+// A pem_password_cb that never prompts for a passphrase: encrypted keys are
+// simply rejected.
+inline int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
+
+// A read-only memory BIO over `text` (which must outlive it), or nullptr
+// when it is too large for OpenSSL.
+inline BioPtr read_only_bio(std::string_view text) {
+  if (text.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+// What a memory BIO holds, or "" when it holds nothing.
+inline std::string bio_contents(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  if (len <= 0 || data == nullptr) return {};
+  return std::string(data, static_cast<std::size_t>(len));
+}
 
 }  // namespace hfv::crypto::internal

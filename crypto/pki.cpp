@@ -19,42 +19,31 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/files.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/internal.hpp"
-#include "crypto/keys.hpp"
 #include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
 
 namespace {
 
+using internal::bio_contents;
 using internal::BioPtr;
 using internal::BnPtr;
 using internal::ExtPtr;
 using internal::GeneralNamesPtr;
+using internal::no_passphrase;
 using internal::PkeyPtr;
+using internal::read_only_bio;
 using internal::X509Ptr;
 
 constexpr const char* kOrganization = "HFV development";
 constexpr int kMaxValidityDays = 36500;
 
-int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
-
 Error internal_error(const std::string& what) {
   ERR_clear_error();
   return make_error("crypto_error", what);
-}
-
-BioPtr read_only_bio(std::string_view text) {
-  if (text.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-std::string bio_contents(BIO* bio) {
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  if (len <= 0 || data == nullptr) return {};
-  return std::string(data, static_cast<std::size_t>(len));
 }
 
 enum class Kind { kCa, kServer, kClient };

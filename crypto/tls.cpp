@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/files.hpp"
 #include "crypto/internal.hpp"
-#include "crypto/keys.hpp"
 #include "crypto/openssl_ptr.hpp"
 
 namespace hfv::crypto {
@@ -77,10 +77,9 @@ Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::pa
   if (X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) == 0) return make_error("crypto_error", "cannot sign the CRL");
   BioPtr pem(BIO_new(BIO_s_mem()));
   if (!pem || PEM_write_bio_X509_CRL(pem.get(), crl.get()) != 1) return make_error("crypto_error", "cannot encode the CRL");
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(pem.get(), &data);
-  if (size <= 0 || data == nullptr) return make_error("crypto_error", "cannot encode the CRL");
-  return replace_file_atomically(out_pem, std::string_view(data, static_cast<std::size_t>(size)), 0644);
+  const std::string text = internal::bio_contents(pem.get());
+  if (text.empty()) return make_error("crypto_error", "cannot encode the CRL");
+  return replace_file_atomically(out_pem, text, 0644);
 }
 
 }  // namespace hfv::crypto

@@ -1,7 +1,6 @@
 #include "simulator/server.hpp"
 
 #include <openssl/ssl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -16,10 +15,11 @@
 #include <boost/beast/ssl.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+
+#include "common/files.hpp"
 
 namespace hfv::sim {
 
@@ -176,19 +176,8 @@ void Server::start() {
 
 void Server::write_port_file() const {
   if (options_.port_file.empty()) return;
-  const std::filesystem::path tmp =
-      options_.port_file.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port_ << "\n";
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, options_.port_file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("cannot write the port file " + options_.port_file.string());
+  if (auto s = replace_file_atomically(options_.port_file, std::to_string(port_) + "\n", 0644); !s) {
+    throw std::runtime_error("cannot write the port file: " + s.error().message);
   }
 }
 

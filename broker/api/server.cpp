@@ -16,7 +16,7 @@
 #include "broker/api/routes.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
-#include "crypto/keys.hpp"
+#include "common/files.hpp"
 #include "crypto/tls.hpp"
 
 namespace hfv::broker {
@@ -76,7 +76,7 @@ Status Server::start() {
                                                  std::to_string(config_.server.listen_port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
   if (!config_.server.port_file.empty()) {
-    if (!crypto::replace_file_atomically(config_.server.port_file, std::to_string(port_) + "\n", 0644)) {
+    if (!replace_file_atomically(config_.server.port_file, std::to_string(port_) + "\n", 0644)) {
       return make_error("io_error", "cannot write the port file");
     }
   }

@@ -27,6 +27,7 @@
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
 #include "broker/verification/verifier.hpp"
+#include "common/files.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
@@ -125,7 +126,7 @@ int run_init(const InitOptions& options) {
                                    {"role", "supervisor"},
                                    {"jurisdictions", {"2301"}}}})},
       {"agencies", demo_agencies(options.agency_url)}};
-  if (auto s = crypto::write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
+  if (auto s = write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
     note(config_file, true);
   } else if (s.error().code == "exists") {
     note(config_file, false);
@@ -239,7 +240,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   // above); written before the port file announces the daemon, removed on a
   // clean stop.
   if (!config->server.pid_file.empty()) {
-    if (auto s = crypto::replace_file_atomically(config->server.pid_file,
+    if (auto s = replace_file_atomically(config->server.pid_file,
                                                  std::to_string(::getpid()) + "\n", 0644);
         !s) {
       return fail("pid file", s.error());

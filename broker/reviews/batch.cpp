@@ -15,9 +15,9 @@
 #include "adapters/registry.hpp"
 #include "broker/ops/log.hpp"
 #include "common/blocking_call.hpp"
+#include "common/files.hpp"
 #include "crypto/hash.hpp"
 #include "common/time.hpp"
-#include "crypto/keys.hpp"
 
 namespace hfv::broker {
 
@@ -36,7 +36,7 @@ constexpr auto kLongestYield = std::chrono::milliseconds(1000);
 
 // Change lists and statistics hold case data: owner-only, replaced whole.
 bool write_private_file(const std::filesystem::path& path, const std::string& text) {
-  return bool(crypto::replace_file_atomically(path, text, 0600));
+  return bool(replace_file_atomically(path, text, 0600));
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 #include <sstream>
 #include <string>
 
+#include "common/files.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 
 using namespace hfv::crypto;
+using hfv::write_new_file;
 namespace fs = std::filesystem;
 
 namespace {

@@ -7,10 +7,12 @@
 #include <sstream>
 #include <string>
 
+#include "common/files.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 
 using namespace hfv::crypto;
+using hfv::write_new_file;
 namespace fs = std::filesystem;
 
 namespace {
@@ -146,20 +148,4 @@ TEST_CASE("crypto: load_master_key_file on a missing file is 'not_found'", "[cry
   auto key = load_master_key_file(dir.path() / "missing.key");
   REQUIRE_FALSE(key.ok());
   CHECK(key.error().code == "not_found");
-}
-
-TEST_CASE("crypto: write_new_file sets the exact mode and never overwrites", "[crypto][keys]") {
-  TempDir dir;
-  const fs::path path = dir.path() / "file.txt";
-  REQUIRE(write_new_file(path, "hello", 0640).ok());
-  CHECK(slurp(path) == "hello");
-  CHECK(perms_of(path) == (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
-  const auto again = write_new_file(path, "bye", 0600);
-  REQUIRE_FALSE(again.ok());
-  CHECK(again.error().code == "exists");
-  CHECK(slurp(path) == "hello");
-
-  const auto no_dir = write_new_file(dir.path() / "nope" / "file.txt", "x", 0600);
-  REQUIRE_FALSE(no_dir.ok());
-  CHECK(no_dir.error().code == "io_error");
 }
