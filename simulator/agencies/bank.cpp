@@ -16,7 +16,6 @@ namespace {
 
 using wire::is_json_media_type;
 using wire::json_reply;
-using wire::positive_integer;
 
 constexpr std::string_view kInquiryPath = "/bank/v2/deposit-inquiry";
 constexpr std::uint64_t kMaxPageSize = 50;
@@ -100,23 +99,15 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     }
     query_id = it->get<std::string>();
   }
-  std::uint64_t page_no = 1;
-  if (auto it = body.find("pageNo"); it != body.end()) {
-    const auto n = positive_integer(*it);
-    if (!n) {
-      out.reply = bad_request("pageNo must be an integer >= 1");
-      return out;
-    }
-    page_no = *n;
+  const auto page_no = wire::integer_field(body, "pageNo", 1, 1, wire::kUnbounded);
+  if (!page_no) {
+    out.reply = bad_request("pageNo must be an integer >= 1");
+    return out;
   }
-  std::uint64_t page_size = kMaxPageSize;
-  if (auto it = body.find("pageSize"); it != body.end()) {
-    const auto n = positive_integer(*it);
-    if (!n || *n > kMaxPageSize) {
-      out.reply = bad_request("pageSize must be an integer from 1 to 50");
-      return out;
-    }
-    page_size = *n;
+  const auto page_size = wire::integer_field(body, "pageSize", kMaxPageSize, 1, kMaxPageSize);
+  if (!page_size) {
+    out.reply = bad_request("pageSize must be an integer from 1 to 50");
+    return out;
   }
 
   const Json* records = dataset.records(id, "bank");
@@ -128,9 +119,9 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   const std::uint64_t total = records->size();
   Json accounts = Json::array();
   // page_no - 1 < total / page_size + 1 keeps the multiplication in range.
-  if (page_no - 1 <= total / page_size) {
-    const std::uint64_t first = (page_no - 1) * page_size;
-    for (std::uint64_t i = first; i < total && i < first + page_size; ++i) {
+  if (*page_no - 1 <= total / *page_size) {
+    const std::uint64_t first = (*page_no - 1) * *page_size;
+    for (std::uint64_t i = first; i < total && i < first + *page_size; ++i) {
       const Json& r = (*records)[static_cast<std::size_t>(i)];
       accounts.push_back(Json{{"bankName", r["bank"]},
                               {"acctNo", r["account"]},
@@ -146,8 +137,8 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                                    {"body",
                                     {{"custName", dataset.name(id)},
                                      {"totalCount", total},
-                                     {"pageNo", page_no},
-                                     {"pageSize", page_size},
+                                     {"pageNo", *page_no},
+                                     {"pageSize", *page_size},
                                      {"accounts", std::move(accounts)}}}});
   return out;
 }

@@ -67,45 +67,35 @@ Json capital(std::int64_t fen) {
   return Json{{"value", wire::fen_to_yuan(fen)}, {"unit", "元"}};
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, "NO_SUCH_API", "no such api"); },
+    .not_post = [] { return error(405, "METHOD_NOT_ALLOWED", "use POST"); },
+    .not_json_object = [] { return error(400, "INVALID_PARAM", "body must be a JSON object"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "certNumber",
+    .invalid = [] { return error(400, "INVALID_PARAM", "person.certNumber must be an 18-character string"); },
+    .cert_type_field = "certType",
+    .cert_type = "IDCARD",
+    .wrong_cert_type = [] { return error(400, "INVALID_PARAM", "person.certType must be IDCARD"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, "NO_SUCH_API", "no such api");
-    return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, "METHOD_NOT_ALLOWED", "use POST");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, "INVALID_PARAM", "body must be a JSON object");
-    return out;
-  }
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body) return out;
   const auto person = body->find("person");
   if (person == body->end() || !person->is_object()) {
     out.reply = error(400, "INVALID_PARAM", "person must be an object");
     return out;
   }
-  if (auto t = person->find("certType"); t != person->end() && *t != "IDCARD") {
-    out.reply = error(400, "INVALID_PARAM", "person.certType must be IDCARD");
+  if (!wire::read_person(*person, kPersonId, out)) return out;
+  const auto page_no = wire::integer_field(*body, "pageNo", 1, 1, wire::kUnbounded);
+  if (!page_no) {
+    out.reply = error(400, "INVALID_PARAM", "pageNo must be an integer >= 1");
     return out;
-  }
-  const auto id = person->find("certNumber");
-  if (id == person->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, "INVALID_PARAM", "person.certNumber must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::uint64_t page_no = 1;
-  if (auto n = body->find("pageNo"); n != body->end()) {
-    const auto v = wire::positive_integer(*n);
-    if (!v) {
-      out.reply = error(400, "INVALID_PARAM", "pageNo must be an integer >= 1");
-      return out;
-    }
-    page_no = *v;
   }
   std::string trace;
   if (auto t = body->find("traceNo"); t != body->end() && t->is_string()) trace = t->get<std::string>();
@@ -119,22 +109,22 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   const std::uint64_t total = records->size();
   Json list = Json::array();
   bool more = false;
-  if (page_no - 1 <= total / kPageSize) {
-    for (std::uint64_t i = (page_no - 1) * kPageSize; i < total && i < page_no * kPageSize; ++i) {
+  if (*page_no - 1 <= total / kPageSize) {
+    for (std::uint64_t i = (*page_no - 1) * kPageSize; i < total && i < *page_no * kPageSize; ++i) {
       const Json& r = (*records)[static_cast<std::size_t>(i)];
       list.push_back(Json{{"uscc", r["uscc"]},
                           {"relationType", role_label(r["role"].get<std::string>())},
                           {"capital", capital(wire::yuan_to_fen(r["subscribed_capital"].get<std::string>()))},
                           {"regState", status_label(r["status"].get<std::string>())}});
     }
-    more = page_no * kPageSize < total;
+    more = *page_no * kPageSize < total;
   }
   out.reply = wire::json_reply(200, Json{{"result", "OK"},
                                          {"message", "success"},
                                          {"traceNo", trace},
                                          {"data",
                                           {{"personName", dataset.name(out.person)},
-                                           {"pageNo", page_no},
+                                           {"pageNo", *page_no},
                                            {"hasMore", more},
                                            {"enterprises", std::move(list)}}}});
   return out;

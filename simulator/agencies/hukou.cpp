@@ -36,28 +36,22 @@ const char* status_label(const std::string& status) {
   return "迁出";
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, 404, "no such interface"); },
+    .not_post = [] { return error(405, 405, "method not allowed"); },
+    .not_json_object = [] { return error(400, 400, "参数错误"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "gmsfhm",
+    .invalid = [] { return error(400, 400, "gmsfhm must be an 18-character string"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, 404, "no such interface");
-    return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, 405, "method not allowed");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, 400, "参数错误");
-    return out;
-  }
-  const auto id = body->find("gmsfhm");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, 400, "gmsfhm must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
   const Json* record = dataset.records(out.person, "hukou");
   if (record == nullptr) {
     out.reply = error(200, 1, "查无此人");

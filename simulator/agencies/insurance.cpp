@@ -23,50 +23,36 @@ std::optional<std::string> validate(const Json& records) {
   return wire::validate_list(records, {"policy", "insurer"}, {"cash_value"}, {"as_of"}, {});
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, "NOT_FOUND", "no such service"); },
+    .not_post = [] { return error(405, "METHOD_NOT_ALLOWED", "use POST"); },
+    .not_json_object = [] { return error(400, "BAD_REQUEST", "body must be a JSON object sent as application/json"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "certificateNumber",
+    .invalid = [] { return error(400, "BAD_REQUEST", "certificateNumber must be an 18-character string"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, "NOT_FOUND", "no such service");
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
+  const Json page = body->value("page", Json::object());
+  if (!page.is_object()) {
+    out.reply = error(400, "BAD_REQUEST", "page must be an object");
     return out;
   }
-  if (request.method != "POST") {
-    out.reply = error(405, "METHOD_NOT_ALLOWED", "use POST");
-    out.reply.headers = {{"Allow", "POST"}};
+  const auto index = wire::integer_field(page, "index", 0, 0, wire::kMaxOffset);
+  if (!index) {
+    out.reply = error(400, "BAD_REQUEST", "page.index must be an integer >= 0");
     return out;
   }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, "BAD_REQUEST", "body must be a JSON object sent as application/json");
+  const auto size = wire::integer_field(page, "size", kMaxPageSize, 1, kMaxPageSize);
+  if (!size) {
+    out.reply = error(400, "BAD_REQUEST", "page.size must be an integer from 1 to 20");
     return out;
-  }
-  const auto id = body->find("certificateNumber");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, "BAD_REQUEST", "certificateNumber must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::uint64_t index = 0;
-  std::uint64_t size = kMaxPageSize;
-  if (auto page = body->find("page"); page != body->end()) {
-    if (!page->is_object()) {
-      out.reply = error(400, "BAD_REQUEST", "page must be an object");
-      return out;
-    }
-    if (auto i = page->find("index"); i != page->end()) {
-      if (!i->is_number_integer() || i->get<std::int64_t>() < 0) {
-        out.reply = error(400, "BAD_REQUEST", "page.index must be an integer >= 0");
-        return out;
-      }
-      index = i->get<std::uint64_t>();
-    }
-    if (auto s = page->find("size"); s != page->end()) {
-      const auto n = wire::positive_integer(*s);
-      if (!n || *n > kMaxPageSize) {
-        out.reply = error(400, "BAD_REQUEST", "page.size must be an integer from 1 to 20");
-        return out;
-      }
-      size = *n;
-    }
   }
   const Json* records = dataset.records(out.person, "insurance");
   if (records == nullptr) {
@@ -74,8 +60,8 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     return out;
   }
   Json policies = Json::array();
-  if (index <= records->size() / size) {
-    for (std::uint64_t i = index * size; i < records->size() && i < (index + 1) * size; ++i) {
+  if (*index <= records->size() / *size) {
+    for (std::uint64_t i = *index * *size; i < records->size() && i < (*index + 1) * *size; ++i) {
       const Json& r = (*records)[static_cast<std::size_t>(i)];
       std::string date = r["as_of"].get<std::string>();
       date[4] = '/';
@@ -88,7 +74,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   }
   out.reply = wire::json_reply(
       200, Json{{"status", "SUCCESS"},
-                {"result", {{"total", records->size()}, {"index", index}, {"policies", std::move(policies)}}}});
+                {"result", {{"total", records->size()}, {"index", *index}, {"policies", std::move(policies)}}}});
   return out;
 }
 

@@ -25,28 +25,22 @@ std::optional<std::string> validate(const Json& record) {
   return std::nullopt;
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, "404000", "接口不存在"); },
+    .not_post = [] { return error(405, "405000", "请使用POST"); },
+    .not_json_object = [] { return error(400, "400000", "请求参数错误"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "idCardNo",
+    .invalid = [] { return error(400, "400001", "idCardNo must be an 18-character string"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, "404000", "接口不存在");
-    return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, "405000", "请使用POST");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, "400000", "请求参数错误");
-    return out;
-  }
-  const auto id = body->find("idCardNo");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, "400001", "idCardNo must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
   const Json* record = dataset.records(out.person, "provident_fund");
   if (record == nullptr) {
     out.reply = wire::json_reply(200, Json{{"success", false},

@@ -54,49 +54,34 @@ const char* use_label(const std::string& use) {
   return "其他";
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, "9404", "接口不存在"); },
+    .not_post = [] { return error(405, "9405", "请求方法不允许"); },
+    .not_json_object = [] { return error(400, "9400", "请求体必须是JSON对象"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "zjh",
+    .invalid = [] { return error(400, "9400", "zjh must be an 18-character string"); },
+    .cert_type_field = "zjzl",
+    .cert_type = "1",
+    .wrong_cert_type = [] { return error(400, "9400", "zjzl must be \"1\" (resident ID card)"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, "9404", "接口不存在");
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
+  const auto page_num = wire::integer_field(*body, "pageNum", 1, 1, wire::kUnbounded);
+  if (!page_num) {
+    out.reply = error(400, "9400", "pageNum must be an integer >= 1");
     return out;
   }
-  if (request.method != "POST") {
-    out.reply = error(405, "9405", "请求方法不允许");
-    out.reply.headers = {{"Allow", "POST"}};
+  const auto page_size = wire::integer_field(*body, "pageSize", kMaxPageSize, 1, kMaxPageSize);
+  if (!page_size) {
+    out.reply = error(400, "9400", "pageSize must be an integer from 1 to 10");
     return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, "9400", "请求体必须是JSON对象");
-    return out;
-  }
-  if (auto t = body->find("zjzl"); t != body->end() && *t != "1") {
-    out.reply = error(400, "9400", "zjzl must be \"1\" (resident ID card)");
-    return out;
-  }
-  const auto id = body->find("zjh");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, "9400", "zjh must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::uint64_t page_num = 1;
-  std::uint64_t page_size = kMaxPageSize;
-  if (auto n = body->find("pageNum"); n != body->end()) {
-    const auto v = wire::positive_integer(*n);
-    if (!v) {
-      out.reply = error(400, "9400", "pageNum must be an integer >= 1");
-      return out;
-    }
-    page_num = *v;
-  }
-  if (auto n = body->find("pageSize"); n != body->end()) {
-    const auto v = wire::positive_integer(*n);
-    if (!v || *v > kMaxPageSize) {
-      out.reply = error(400, "9400", "pageSize must be an integer from 1 to 10");
-      return out;
-    }
-    page_size = *v;
   }
   const Json* records = dataset.records(out.person, "real_estate");
   if (records == nullptr) {
@@ -105,8 +90,8 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   }
   const std::uint64_t total = records->size();
   Json list = Json::array();
-  if (page_num - 1 <= total / page_size) {
-    for (std::uint64_t i = (page_num - 1) * page_size; i < total && i < page_num * page_size; ++i) {
+  if (*page_num - 1 <= total / *page_size) {
+    for (std::uint64_t i = (*page_num - 1) * *page_size; i < total && i < *page_num * *page_size; ++i) {
       const Json& r = (*records)[static_cast<std::size_t>(i)];
       const auto share = r["share"].get<std::int64_t>();
       list.push_back(Json{{"bdcqzh", r["cert_no"]},
@@ -122,8 +107,8 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                 {"data",
                  {{"qlrmc", dataset.name(out.person)},
                   {"total", total},
-                  {"pageNum", page_num},
-                  {"pageSize", page_size},
+                  {"pageNum", *page_num},
+                  {"pageSize", *page_size},
                   {"list", std::move(list)}}}});
   return out;
 }

@@ -22,37 +22,26 @@ std::optional<std::string> validate(const Json& records) {
   return wire::validate_list(records, {"account"}, {"market_value"}, {"as_of"}, {"market"});
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, 40400, "no such service"); },
+    .not_post = [] { return error(405, 40500, "method not allowed"); },
+    .not_json_object = [] { return error(400, 40000, "body must be a JSON object sent as application/json"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "idNo",
+    .invalid = [] { return error(400, 40001, "idNo must be an 18-character string"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, 40400, "no such service");
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
+  const auto offset = wire::cursor_offset(body->value("cursor", Json("")), "c");
+  if (!offset) {
+    out.reply = error(400, 40002, "cursor is not one this service issued");
     return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, 40500, "method not allowed");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, 40000, "body must be a JSON object sent as application/json");
-    return out;
-  }
-  const auto id = body->find("idNo");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, 40001, "idNo must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::size_t offset = 0;
-  if (auto c = body->find("cursor"); c != body->end() && !(c->is_string() && c->get_ref<const std::string&>().empty())) {
-    const std::string cursor = c->is_string() ? c->get<std::string>() : "";
-    if (cursor.size() < 2 || cursor[0] != 'c' || cursor.find_first_not_of("0123456789", 1) != std::string::npos ||
-        cursor.size() > 10) {
-      out.reply = error(400, 40002, "cursor is not one this service issued");
-      return out;
-    }
-    offset = std::stoul(cursor.substr(1));
   }
   const Json* records = dataset.records(out.person, "securities");
   if (records == nullptr) {
@@ -60,7 +49,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     return out;
   }
   Json positions = Json::array();
-  for (std::size_t i = offset; i < records->size() && i < offset + kPageSize; ++i) {
+  for (std::size_t i = *offset; i < records->size() && i < *offset + kPageSize; ++i) {
     const Json& r = (*records)[i];
     positions.push_back(Json{{"acctNo", r["account"]},
                              {"market", r.value("market", "SH")},
@@ -68,7 +57,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                              {"valuationDate", r["as_of"]}});
   }
   Json next = nullptr;
-  if (offset + kPageSize < records->size()) next = "c" + std::to_string(offset + kPageSize);
+  if (*offset + kPageSize < records->size()) next = "c" + std::to_string(*offset + kPageSize);
   out.reply = wire::json_reply(
       200, Json{{"code", 0},
                 {"msg", "ok"},

@@ -86,48 +86,34 @@ std::optional<std::string> validate(const Json& records) {
 
 std::string compact_period(const std::string& period) { return period.substr(0, 4) + period.substr(5, 2); }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, 40400, "接口不存在"); },
+    .not_post = [] { return error(405, 40500, "method not allowed"); },
+    .not_json_object = [] { return error(400, 40000, "invalid JSON body"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "aac002",
+    .invalid = [] { return error(400, 40002, "aac002 must be an 18-character string"); },
+    .cert_type_field = "aac058",
+    .cert_type = "01",
+    .wrong_cert_type = [] { return error(400, 40001, "aac058 (certificate type) must be \"01\""); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, 40400, "接口不存在");
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
+  const auto offset = wire::integer_field(*body, "offset", 0, 0, wire::kMaxOffset);
+  if (!offset) {
+    out.reply = error(400, 40003, "offset must be an integer >= 0");
     return out;
   }
-  if (request.method != "POST") {
-    out.reply = error(405, 40500, "method not allowed");
-    out.reply.headers = {{"Allow", "POST"}};
+  const auto limit = wire::integer_field(*body, "limit", kMaxLimit, 1, kMaxLimit);
+  if (!limit) {
+    out.reply = error(400, 40004, "limit must be an integer from 1 to 24");
     return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, 40000, "invalid JSON body");
-    return out;
-  }
-  if (auto t = body->find("aac058"); t != body->end() && *t != "01") {
-    out.reply = error(400, 40001, "aac058 (certificate type) must be \"01\"");
-    return out;
-  }
-  const auto id = body->find("aac002");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, 40002, "aac002 must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::uint64_t offset = 0;
-  std::uint64_t limit = kMaxLimit;
-  if (auto o = body->find("offset"); o != body->end()) {
-    if (!o->is_number_integer() || o->get<std::int64_t>() < 0) {
-      out.reply = error(400, 40003, "offset must be an integer >= 0");
-      return out;
-    }
-    offset = o->get<std::uint64_t>();
-  }
-  if (auto l = body->find("limit"); l != body->end()) {
-    const auto n = wire::positive_integer(*l);
-    if (!n || *n > kMaxLimit) {
-      out.reply = error(400, 40004, "limit must be an integer from 1 to 24");
-      return out;
-    }
-    limit = *n;
   }
   std::string serial;
   if (auto s = body->find("jylsh"); s != body->end() && s->is_string()) serial = s->get<std::string>();
@@ -146,7 +132,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     if (p > last_period) last_period = p;
   }
   Json rows = Json::array();
-  for (std::uint64_t i = offset; i < benefits.size() && i - offset < limit; ++i) {
+  for (std::uint64_t i = *offset; i < benefits.size() && i - *offset < *limit; ++i) {
     const Json& b = benefits[static_cast<std::size_t>(i)];
     const std::string type = b["type"].get<std::string>();
     rows.push_back(Json{{"aae002", compact_period(b["period"].get<std::string>())},
@@ -162,7 +148,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                  {{"aac003", dataset.name(out.person)},
                   {"contribution_summary",
                    {{"months", contributions.size()}, {"last_period", last_period}}},
-                  {"benefits", {{"total", benefits.size()}, {"offset", offset}, {"rows", std::move(rows)}}}}}});
+                  {"benefits", {{"total", benefits.size()}, {"offset", *offset}, {"rows", std::move(rows)}}}}}});
   return out;
 }
 

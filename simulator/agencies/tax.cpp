@@ -72,32 +72,25 @@ const char* item_label(const std::string& item) {
   return "其他所得";
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, "98", "服务不存在"); },
+    .not_post = [] { return error(405, "97", "请求方法不允许"); },
+    .not_json_object = [] { return error(400, "99", "请求报文不是JSON对象"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "zjhm",
+    .invalid = [] { return error(400, "99", "zjhm must be an 18-character string"); },
+    .cert_type_field = "zjlx",
+    .cert_type = "201",
+    .wrong_cert_type = [] { return error(400, "99", "zjlx must be \"201\" (resident ID card)"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, "98", "服务不存在");
-    return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, "97", "请求方法不允许");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, "99", "请求报文不是JSON对象");
-    return out;
-  }
-  if (auto t = body->find("zjlx"); t != body->end() && *t != "201") {
-    out.reply = error(400, "99", "zjlx must be \"201\" (resident ID card)");
-    return out;
-  }
-  const auto id = body->find("zjhm");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, "99", "zjhm must be an 18-character string");
-    return out;
-  }
-  out.person = id->get<std::string>();
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
   std::string serial;
   if (auto s = body->find("ywlsh"); s != body->end()) {
     if (!s->is_string()) {
@@ -106,29 +99,20 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     }
     serial = s->get<std::string>();
   }
-  std::uint64_t current = 1;
-  std::uint64_t rows = kMaxRows;
-  if (auto page = body->find("page"); page != body->end()) {
-    if (!page->is_object()) {
-      out.reply = error(400, "99", "page must be an object");
-      return out;
-    }
-    if (auto c = page->find("current"); c != page->end()) {
-      const auto n = wire::positive_integer(*c);
-      if (!n) {
-        out.reply = error(400, "99", "page.current must be an integer >= 1");
-        return out;
-      }
-      current = *n;
-    }
-    if (auto r = page->find("rows"); r != page->end()) {
-      const auto n = wire::positive_integer(*r);
-      if (!n || *n > kMaxRows) {
-        out.reply = error(400, "99", "page.rows must be an integer from 1 to 12");
-        return out;
-      }
-      rows = *n;
-    }
+  const Json page = body->value("page", Json::object());
+  if (!page.is_object()) {
+    out.reply = error(400, "99", "page must be an object");
+    return out;
+  }
+  const auto current = wire::integer_field(page, "current", 1, 1, wire::kUnbounded);
+  if (!current) {
+    out.reply = error(400, "99", "page.current must be an integer >= 1");
+    return out;
+  }
+  const auto rows = wire::integer_field(page, "rows", kMaxRows, 1, kMaxRows);
+  if (!rows) {
+    out.reply = error(400, "99", "page.rows must be an integer from 1 to 12");
+    return out;
   }
   const Json* records = dataset.records(out.person, "tax");
   if (records == nullptr) {
@@ -137,10 +121,10 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     return out;
   }
   const std::uint64_t total = records->size();
-  const std::uint64_t pages = total == 0 ? 1 : (total + rows - 1) / rows;
+  const std::uint64_t pages = total == 0 ? 1 : (total + *rows - 1) / *rows;
   Json list = Json::array();
-  if (current <= pages) {
-    for (std::uint64_t i = (current - 1) * rows; i < total && i < current * rows; ++i) {
+  if (*current <= pages) {
+    for (std::uint64_t i = (*current - 1) * *rows; i < total && i < *current * *rows; ++i) {
       const Json& r = (*records)[static_cast<std::size_t>(i)];
       const std::string period = r["period"].get<std::string>();
       const std::string item = r["item"].get<std::string>();
@@ -156,7 +140,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
       200, Json{{"head", {{"rtnCode", "00"}, {"rtnMsg", "成功"}, {"ywlsh", serial}}},
                 {"body",
                  {{"nsrxm", dataset.name(out.person)},
-                  {"pageCurrent", current},
+                  {"pageCurrent", *current},
                   {"pageTotal", pages},
                   {"records", std::move(list)}}}});
   return out;

@@ -59,47 +59,29 @@ std::string wan_yuan(std::int64_t fen) {
   return std::to_string(fen / 1'000'000) + "." + frac;
 }
 
+constexpr wire::Endpoint kEndpoint{
+    .path = kPath,
+    .no_such_path = [] { return error(404, -404, "NO_SUCH_INTERFACE"); },
+    .not_post = [] { return error(405, -405, "METHOD_NOT_ALLOWED"); },
+    .not_json_object = [] { return error(400, -400, "BAD_REQUEST_BODY"); },
+};
+
+constexpr wire::PersonId kPersonId{
+    .field = "sfzmhm",
+    .invalid = [] { return error(400, -400, "SFZMHM_INVALID"); },
+    .cert_type_field = "sfzmmc",
+    .cert_type = "A",
+    .wrong_cert_type = [] { return error(400, -400, "SFZMMC_NOT_SUPPORTED"); },
+};
+
 AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
   AgencyAnswer out;
-  if (request.path != kPath) {
-    out.reply = error(404, -404, "NO_SUCH_INTERFACE");
+  const auto body = wire::post_body(request, kEndpoint, out);
+  if (!body || !wire::read_person(*body, kPersonId, out)) return out;
+  const auto offset = wire::cursor_offset(body->value("cursor", Json("")), "VC-");
+  if (!offset) {
+    out.reply = error(400, -400, "CURSOR_INVALID");
     return out;
-  }
-  if (request.method != "POST") {
-    out.reply = error(405, -405, "METHOD_NOT_ALLOWED");
-    out.reply.headers = {{"Allow", "POST"}};
-    return out;
-  }
-  const auto body = wire::json_object_body(request);
-  if (!body) {
-    out.reply = error(400, -400, "BAD_REQUEST_BODY");
-    return out;
-  }
-  if (auto t = body->find("sfzmmc"); t != body->end() && *t != "A") {
-    out.reply = error(400, -400, "SFZMMC_NOT_SUPPORTED");
-    return out;
-  }
-  const auto id = body->find("sfzmhm");
-  if (id == body->end() || !id->is_string() || id->get_ref<const std::string&>().size() != 18) {
-    out.reply = error(400, -400, "SFZMHM_INVALID");
-    return out;
-  }
-  out.person = id->get<std::string>();
-  std::size_t offset = 0;
-  if (auto c = body->find("cursor"); c != body->end()) {
-    if (!c->is_string()) {
-      out.reply = error(400, -400, "CURSOR_INVALID");
-      return out;
-    }
-    const std::string cursor = c->get<std::string>();
-    if (!cursor.empty()) {
-      if (cursor.size() < 4 || cursor.size() > 12 || !cursor.starts_with("VC-") ||
-          cursor.find_first_not_of("0123456789", 3) != std::string::npos) {
-        out.reply = error(400, -400, "CURSOR_INVALID");
-        return out;
-      }
-      offset = std::stoul(cursor.substr(3));
-    }
   }
   const Json* records = dataset.records(out.person, "vehicle");
   if (records == nullptr) {
@@ -107,7 +89,7 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     return out;
   }
   Json vehicles = Json::array();
-  for (std::size_t i = offset; i < records->size() && i < offset + kPageSize; ++i) {
+  for (std::size_t i = *offset; i < records->size() && i < *offset + kPageSize; ++i) {
     const Json& r = (*records)[i];
     vehicles.push_back(Json{{"hphm", r["plate"]},
                             {"cllx", type_code(r["type"].get<std::string>())},
@@ -115,13 +97,13 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                             {"ccdjrq", r["registered"].get<std::string>() + " 00:00:00"},
                             {"cjrzyc", r.value("mobility_aid", false) ? "1" : "0"}});
   }
-  const bool more = offset + kPageSize < records->size();
+  const bool more = *offset + kPageSize < records->size();
   out.reply = wire::json_reply(200, Json{{"status", 1},
                                          {"message", "OK"},
                                          {"owner", {{"xm", dataset.name(out.person)}}},
                                          {"vehicles", std::move(vehicles)},
                                          {"more", more},
-                                         {"cursor", more ? "VC-" + std::to_string(offset + kPageSize) : ""}});
+                                         {"cursor", more ? "VC-" + std::to_string(*offset + kPageSize) : ""}});
   return out;
 }
 

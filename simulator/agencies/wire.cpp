@@ -9,6 +9,12 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool contains(std::initializer_list<const char*> list, std::string_view key) {
   return std::any_of(list.begin(), list.end(), [&](const char* k) { return key == k; });
 }
+// "<at>: unknown field '<key>'".
+std::string unknown_field(const std::string& at, const std::string& key) {
+  std::string out = at;
+  out.append(": unknown field '").append(key).append("'");
+  return out;
+}
 }  // namespace
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -67,23 +73,70 @@ bool is_json_media_type(std::string_view content_type) {
   return true;
 }
 
-std::optional<std::uint64_t> positive_integer(const Json& v) {
-  if (v.is_number_unsigned()) {
-    const auto n = v.get<std::uint64_t>();
-    return n >= 1 ? std::optional<std::uint64_t>(n) : std::nullopt;
-  }
-  if (v.is_number_integer()) {
-    const auto n = v.get<std::int64_t>();
-    return n >= 1 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(n)) : std::nullopt;
-  }
-  return std::nullopt;
-}
-
 std::optional<Json> json_object_body(const AgencyRequest& request) {
   if (!is_json_media_type(request.content_type)) return std::nullopt;
   Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) return std::nullopt;
   return body;
+}
+
+std::optional<Json> post_body(const AgencyRequest& request, const Endpoint& endpoint, AgencyAnswer& out) {
+  if (request.path != endpoint.path) {
+    out.reply = endpoint.no_such_path();
+    return std::nullopt;
+  }
+  if (request.method != "POST") {
+    out.reply = endpoint.not_post();
+    out.reply.headers = {{"Allow", "POST"}};
+    return std::nullopt;
+  }
+  auto body = json_object_body(request);
+  if (!body) out.reply = endpoint.not_json_object();
+  return body;
+}
+
+bool read_person(const Json& object, const PersonId& id, AgencyAnswer& out) {
+  if (id.cert_type_field != nullptr) {
+    if (auto t = object.find(id.cert_type_field); t != object.end() && *t != id.cert_type) {
+      out.reply = id.wrong_cert_type();
+      return false;
+    }
+  }
+  const auto number = object.find(id.field);
+  if (number == object.end() || !number->is_string() || number->get_ref<const std::string&>().size() != 18) {
+    out.reply = id.invalid();
+    return false;
+  }
+  out.person = number->get<std::string>();
+  return true;
+}
+
+std::optional<std::uint64_t> integer_field(const Json& object, const char* key, std::uint64_t absent,
+                                           std::uint64_t min, std::uint64_t max) {
+  const auto it = object.find(key);
+  if (it == object.end()) return absent;
+  std::uint64_t n = 0;
+  if (it->is_number_unsigned()) {
+    n = it->get<std::uint64_t>();
+  } else if (it->is_number_integer() && it->get<std::int64_t>() >= 0) {
+    n = static_cast<std::uint64_t>(it->get<std::int64_t>());
+  } else {
+    return std::nullopt;
+  }
+  if (n < min || n > max) return std::nullopt;
+  return n;
+}
+
+std::optional<std::size_t> cursor_offset(const Json& cursor, std::string_view prefix) {
+  if (!cursor.is_string()) return std::nullopt;
+  const std::string& text = cursor.get_ref<const std::string&>();
+  if (text.empty()) return 0;
+  constexpr std::size_t kMaxDigits = 9;
+  if (!text.starts_with(prefix) || text.size() == prefix.size() || text.size() > prefix.size() + kMaxDigits ||
+      text.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoul(text.substr(prefix.size()));
 }
 
 std::optional<std::string> validate_list(const Json& records, std::initializer_list<const char*> strings,
@@ -116,9 +169,10 @@ std::optional<std::string> validate_list(const Json& records, std::initializer_l
     }
     for (const auto& [key, value] : r.items()) {
       if (contains(strings, key) || contains(amounts, key) || contains(dates, key)) continue;
-      if (!contains(optional_strings, key)) return at + ": unknown field '" + key + "'";
+      if (!contains(optional_strings, key)) return unknown_field(at, key);
       if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-        return at + "." + key + ": must be a non-empty string";
+        std::string out = at;
+        return out.append(".").append(key).append(": must be a non-empty string");
       }
     }
   }
@@ -184,7 +238,7 @@ std::optional<std::string> check_keys(const Json& r, const std::string& at,
   }
   for (const auto& [key, value] : r.items()) {
     if (!contains(required, key) && !contains(optional, key)) {
-      return at + ": unknown field '" + key + "'";
+      return unknown_field(at, key);
     }
   }
   return std::nullopt;

@@ -1,12 +1,16 @@
 // Small helpers the simulated agencies share: JSON replies, strict checks of
-// dataset values (decimal-yuan amounts, ISO dates), request-body parsing and
-// a validator for list-shaped dataset records. Each agency still answers in
-// its own wire shape; only these mechanics are common.
+// dataset values (decimal-yuan amounts, ISO dates), request-body parsing,
+// the checks every endpoint makes before reading its own fields (path, POST,
+// JSON body, certificate type, ID number), paging parameters and cursors,
+// and a validator for list-shaped dataset records. Each agency still answers
+// in its own wire shape, with its own error codes and messages; only these
+// mechanics are common.
 // Thread-safety: pure functions.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,12 +27,53 @@ bool is_decimal_yuan(std::string_view s);
 // YYYY-MM-DD naming a real day.
 bool is_iso_date(std::string_view s);
 bool is_json_media_type(std::string_view content_type);
-// An integer JSON value >= 1.
-std::optional<std::uint64_t> positive_integer(const Json& v);
 
 // The body of a JSON POST, or nullopt if the content type is not JSON or
 // the body is not a JSON object.
 std::optional<Json> json_object_body(const AgencyRequest& request);
+
+// An agency's one POST endpoint and the replies refusing a request to it
+// before its fields are read; each builds the agency's own error reply.
+struct Endpoint {
+  std::string_view path;
+  Reply (*no_such_path)();     // 404
+  Reply (*not_post)();         // 405; "Allow: POST" is added
+  Reply (*not_json_object)();  // 400
+};
+
+// Where a request names the person: `field` must hold an 18-character
+// string (the ID number); when `cert_type_field` is set, that field may be
+// absent but, when present, must equal `cert_type` (checked first).
+struct PersonId {
+  const char* field;
+  Reply (*invalid)();  // 400
+  const char* cert_type_field = nullptr;
+  const char* cert_type = nullptr;
+  Reply (*wrong_cert_type)() = nullptr;  // 400
+};
+
+// The JSON object body of a POST to `endpoint.path`, or nullopt with
+// `out.reply` set to the endpoint's refusal (path, then method, then body).
+std::optional<Json> post_body(const AgencyRequest& request, const Endpoint& endpoint, AgencyAnswer& out);
+
+// Reads the person `object` names into `out.person`; false with `out.reply`
+// set to the refusal when the certificate type or the ID number is wrong.
+bool read_person(const Json& object, const PersonId& id, AgencyAnswer& out);
+
+// Upper bounds for integer_field: none at all, and the largest offset
+// (offsets are read as signed 64-bit integers).
+inline constexpr std::uint64_t kUnbounded = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t kMaxOffset = std::numeric_limits<std::int64_t>::max();
+
+// An optional integer field of `object`: `absent` when it is missing, the
+// value when it is a JSON integer from `min` to `max`, else nullopt.
+std::optional<std::uint64_t> integer_field(const Json& object, const char* key, std::uint64_t absent,
+                                           std::uint64_t min, std::uint64_t max);
+
+// A page cursor as the agencies issue them, `prefix` and the offset in 1 to
+// 9 decimal digits ("c20"); "" means the first page (offset 0). nullopt for
+// anything else, a non-string included.
+std::optional<std::size_t> cursor_offset(const Json& cursor, std::string_view prefix);
 
 // Validates a list of record objects: every field in `strings` must be a
 // non-empty string, `amounts` decimal-yuan strings, `dates` YYYY-MM-DD;
