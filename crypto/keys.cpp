@@ -125,6 +125,7 @@ Status create_master_key_file(const std::filesystem::path& path) {
 
 Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
                                   std::string* source) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no part of the process calls setenv or putenv.
   if (const char* env = std::getenv("HFV_MASTER_KEY"); env != nullptr && *env != '\0') {
     std::string_view text(env);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
@@ -137,6 +138,7 @@ Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
     if (source != nullptr) *source = "env";
     return key;
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): as above.
   if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
     const std::filesystem::path credential = std::filesystem::path(dir) / "master.key";
     std::error_code ec;

@@ -70,7 +70,7 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-void log_line(const std::string& text) { std::fprintf(stderr, "agency-sim: %s\n", text.c_str()); }
+void log_line(const std::string& text) { (void)std::fprintf(stderr, "agency-sim: %s\n", text.c_str()); }
 
 Reply too_large_reply() {
   Reply r;
@@ -169,7 +169,7 @@ void Server::start() {
   port_ = acceptor_.local_endpoint().port();
   write_port_file();
   accepting_ = true;
-  net::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
+  net::co_spawn(io_, accept_loop(), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);  // a bug: let it end the process loudly
   });
 }
@@ -217,7 +217,7 @@ net::awaitable<void> Server::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(io_, run_connection(std::move(socket)), [](std::exception_ptr e) {
+    net::co_spawn(io_, run_connection(std::move(socket)), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
