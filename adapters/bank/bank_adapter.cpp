@@ -24,12 +24,8 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
   if (doc.is_discarded() || !doc.is_object()) return make_error("malformed_answer", "answer is not a JSON object");
   auto code = string_field(doc, "retCode");
   if (!code) return code.error();
+  if (auto outcome = answer_outcome(*code, "0000", "1001", "retCode")) return std::move(*outcome);
   Page page;
-  if (*code == "1001") {
-    page.not_found = true;
-    return page;
-  }
-  if (*code != "0000") return make_error("agency_error", "agency answered retCode " + *code);
   auto b = doc.find("body");
   if (b == doc.end() || !b->is_object()) return make_error("malformed_answer", "'body' missing");
   auto total = b->find("totalCount");

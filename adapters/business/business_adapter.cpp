@@ -31,12 +31,8 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
   if (!doc) return doc.error();
   auto result = f::string_of(*doc, "result");
   if (!result) return result.error();
+  if (auto outcome = answer_outcome(*result, "OK", "NOT_FOUND", "result")) return std::move(*outcome);
   Page page;
-  if (*result == "NOT_FOUND") {
-    page.not_found = true;
-    return page;
-  }
-  if (*result != "OK") return make_error("agency_error", "agency answered result " + *result);
   auto data = f::object_of(*doc, "data");
   if (!data) return data.error();
   auto number = f::integer_of(**data, "pageNo", 1, 100000);

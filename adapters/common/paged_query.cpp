@@ -12,6 +12,30 @@ namespace {
 constexpr int kMaxPages = 200;  // beyond this the agency is broken, not the household rich
 }
 
+namespace {
+std::optional<Result<Page>> outcome_of(bool ok, bool not_found, std::string_view field, const std::string& code) {
+  if (ok) return std::nullopt;
+  if (not_found) {
+    Page page;
+    page.not_found = true;
+    return page;
+  }
+  std::string message = "agency answered ";
+  message.append(field).append(" ").append(code);
+  return Result<Page>(make_error("agency_error", std::move(message)));
+}
+}  // namespace
+
+std::optional<Result<Page>> answer_outcome(const std::string& code, std::string_view ok, std::string_view not_found,
+                                           std::string_view field) {
+  return outcome_of(code == ok, code == not_found, field, code);
+}
+
+std::optional<Result<Page>> answer_outcome(std::int64_t code, std::int64_t ok, std::int64_t not_found,
+                                           std::string_view field) {
+  return outcome_of(code == ok, code == not_found, field, std::to_string(code));
+}
+
 std::string mask_account(std::string_view account) {
   if (account.size() <= 4) return std::string(account.size(), '*');
   return std::string(account.size() - 4, '*') + std::string(account.substr(account.size() - 4));

@@ -8,10 +8,12 @@
 // continuation token, empty for the first page) and how to read one.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/adapter.hpp"
@@ -49,6 +51,15 @@ struct PagedAgency {
 boost::asio::awaitable<SourceResult> run_paged_query(HttpClient& http, const AgencyConfig& config,
                                                      const PagedAgency& agency, const MemberQuery& member,
                                                      Deadline deadline, AgencyGuard* guard = nullptr);
+
+// What an answer's outcome code says, for agencies that state one in a
+// field named `field`: nullopt when it is `ok` (read on), a not-found Page
+// when it is `not_found`, anything else an "agency_error" naming the field
+// and the code ("agency answered retCode 9001").
+std::optional<Result<Page>> answer_outcome(const std::string& code, std::string_view ok, std::string_view not_found,
+                                           std::string_view field);
+std::optional<Result<Page>> answer_outcome(std::int64_t code, std::int64_t ok, std::int64_t not_found,
+                                           std::string_view field);
 
 // Keeps the last four characters of an account or policy number.
 std::string mask_account(std::string_view account);

@@ -22,12 +22,8 @@ Result<Page> parse_page(long status, std::string_view body) {
   if (!doc) return doc.error();
   auto ret = f::integer_of(*doc, "ret", -100000, 100000);
   if (!ret) return ret.error();
+  if (auto outcome = answer_outcome(*ret, 0, 1, "ret")) return std::move(*outcome);
   Page page;
-  if (*ret == 1) {
-    page.not_found = true;
-    return page;
-  }
-  if (*ret != 0) return make_error("agency_error", "agency answered ret " + std::to_string(*ret));
   auto info = f::object_of(*doc, "rkxx");
   if (!info) return info.error();
   auto name = f::string_of(**info, "xm");

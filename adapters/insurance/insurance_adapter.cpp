@@ -25,12 +25,8 @@ Result<Page> parse_page(long status, std::string_view body, long index) {
   if (doc.is_discarded() || !doc.is_object()) return make_error("malformed_answer", "answer is not a JSON object");
   auto st = doc.find("status");
   if (st == doc.end() || !st->is_string()) return make_error("malformed_answer", "'status' missing");
+  if (auto outcome = answer_outcome(st->get<std::string>(), "SUCCESS", "NO_RECORD", "status")) return std::move(*outcome);
   Page page;
-  if (*st == "NO_RECORD") {
-    page.not_found = true;
-    return page;
-  }
-  if (*st != "SUCCESS") return make_error("agency_error", "agency answered status " + st->get<std::string>());
   auto result = doc.find("result");
   if (result == doc.end() || !result->is_object()) return make_error("malformed_answer", "'result' missing");
   auto total = result->find("total");

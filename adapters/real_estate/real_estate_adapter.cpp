@@ -41,12 +41,8 @@ Result<Page> parse_page(long status, std::string_view body, long page_num) {
   if (!doc) return doc.error();
   auto code = f::string_of(*doc, "code");
   if (!code) return code.error();
+  if (auto outcome = answer_outcome(*code, "0000", "1004", "code")) return std::move(*outcome);
   Page page;
-  if (*code == "1004") {
-    page.not_found = true;
-    return page;
-  }
-  if (*code != "0000") return make_error("agency_error", "agency answered code " + *code);
   auto data = f::object_of(*doc, "data");
   if (!data) return data.error();
   auto total = f::integer_of(**data, "total", 0, 100000);

@@ -25,12 +25,8 @@ Result<Page> parse_page(long status, std::string_view body, long offset) {
   if (!doc) return doc.error();
   auto code = f::integer_of(*doc, "errcode", -1'000'000, 1'000'000);
   if (!code) return code.error();
+  if (auto outcome = answer_outcome(*code, 0, 1404, "errcode")) return std::move(*outcome);
   Page page;
-  if (*code == 1404) {
-    page.not_found = true;
-    return page;
-  }
-  if (*code != 0) return make_error("agency_error", "agency answered errcode " + std::to_string(*code));
   auto result = f::object_of(*doc, "result");
   if (!result) return result.error();
   auto summary = f::object_of(**result, "contribution_summary");

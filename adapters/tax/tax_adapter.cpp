@@ -27,12 +27,8 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
   if (!head) return head.error();
   auto code = f::string_of(**head, "rtnCode");
   if (!code) return code.error();
+  if (auto outcome = answer_outcome(*code, "00", "04", "rtnCode")) return std::move(*outcome);
   Page page;
-  if (*code == "04") {
-    page.not_found = true;
-    return page;
-  }
-  if (*code != "00") return make_error("agency_error", "agency answered rtnCode " + *code);
   auto b = f::object_of(*doc, "body");
   if (!b) return b.error();
   auto current = f::integer_of(**b, "pageCurrent", 1, 100000);
