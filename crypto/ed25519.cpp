@@ -61,20 +61,15 @@ Ed25519Signer& Ed25519Signer::operator=(Ed25519Signer&&) noexcept = default;
 Ed25519Signer::~Ed25519Signer() = default;
 
 Result<Ed25519Signer> Ed25519Signer::load(const std::filesystem::path& private_key_pem) {
-  auto read = internal::read_private_file(private_key_pem);
-  if (!read.ok()) return read.error();
-  const internal::WipedString pem(std::move(read).value());
-  BioPtr bio = read_only_bio(pem.str());
-  PkeyPtr key;
-  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  ERR_clear_error();
-  if (!key || !is_ed25519(key.get())) {
+  auto key = internal::read_private_key_pem(private_key_pem);
+  if (!key.ok()) return key.error();
+  if (!*key || !is_ed25519(key->get())) {
     return make_error("bad_key_file", "key file " + private_key_pem.string() +
                                           " does not hold an unencrypted Ed25519 private key"
                                           " (PKCS#8 PEM)");
   }
   auto impl = std::make_unique<Impl>();
-  impl->key = std::move(key);
+  impl->key = std::move(*key);
   return Ed25519Signer(std::move(impl));
 }
 

@@ -1,20 +1,25 @@
 // Owning pointers to OpenSSL objects, one definition for every crypto/
 // source: OsslPtr<T, T_free> frees with the object's own free function;
-// and the memory-BIO helpers the PEM readers and writers share.
+// and the memory-BIO and PEM helpers the key readers and writers share.
 // Internal to crypto/ (the only folder that includes OpenSSL headers).
 #pragma once
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "crypto/internal.hpp"
 
 namespace hfv::crypto::internal {
 
@@ -59,6 +64,20 @@ inline std::string bio_contents(BIO* bio) {
   const long len = BIO_get_mem_data(bio, &data);
   if (len <= 0 || data == nullptr) return {};
   return std::string(data, static_cast<std::size_t>(len));
+}
+
+// The private key in a PEM file that must be private to its owner (the
+// checks and error codes of read_private_file); an empty pointer when the
+// file holds no unencrypted PEM private key. The text read is wiped.
+inline Result<PkeyPtr> read_private_key_pem(const std::filesystem::path& path) {
+  auto read = read_private_file(path);
+  if (!read.ok()) return read.error();
+  const WipedString pem(std::move(read).value());
+  const BioPtr bio = read_only_bio(pem.str());
+  PkeyPtr key;
+  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();
+  return key;
 }
 
 }  // namespace hfv::crypto::internal

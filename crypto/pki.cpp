@@ -156,14 +156,8 @@ Status write_key(const std::filesystem::path& path, EVP_PKEY* key) {
 }
 
 Result<PkeyPtr> load_key(const std::filesystem::path& path) {
-  auto read = internal::read_private_file(path);
-  if (!read.ok()) return read.error();
-  const internal::WipedString pem(std::move(read).value());
-  BioPtr bio = read_only_bio(pem.str());
-  PkeyPtr key;
-  if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  ERR_clear_error();
-  if (!key) {
+  auto key = internal::read_private_key_pem(path);
+  if (key.ok() && !*key) {
     return make_error("bad_key_file",
                       "key file " + path.string() + " does not hold an unencrypted private key");
   }
