@@ -19,6 +19,11 @@ Result<json> parse_object(std::string_view body) {
   return doc;
 }
 
+Result<json> parse_answer(long status, std::string_view body) {
+  if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
+  return parse_object(body);
+}
+
 Result<std::string> string_of(const json& object, const char* key) {
   const auto it = object.find(key);
   if (it == object.end() || !it->is_string()) return malformed(quoted(key) + " missing or not a string");

@@ -25,6 +25,9 @@ using nlohmann::json;
 Error malformed(std::string_view what);
 // The answer parsed as a JSON object.
 Result<json> parse_object(std::string_view body);
+// An answer with HTTP status 200 parsed as a JSON object; any other status
+// is an "agency_error" naming it.
+Result<json> parse_answer(long status, std::string_view body);
 Result<std::string> string_of(const json& object, const char* key);
 // A string field that must not be empty.
 Result<std::string> nonempty_string_of(const json& object, const char* key);

@@ -17,8 +17,7 @@ std::optional<std::string> status_of(const std::string& s) {
 }  // namespace
 
 Result<Page> parse_page(long status, std::string_view body) {
-  if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
-  auto doc = f::parse_object(body);
+  auto doc = f::parse_answer(status, body);
   if (!doc) return doc.error();
   auto ret = f::integer_of(*doc, "ret", -100000, 100000);
   if (!ret) return ret.error();

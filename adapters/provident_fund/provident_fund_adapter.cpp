@@ -12,8 +12,7 @@ constexpr std::int64_t kMaxFen = 999'999'999'999'999;
 }
 
 Result<Page> parse_page(long status, std::string_view body) {
-  if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
-  auto doc = f::parse_object(body);
+  auto doc = f::parse_answer(status, body);
   if (!doc) return doc.error();
   auto success = f::bool_of(*doc, "success");
   if (!success) return success.error();

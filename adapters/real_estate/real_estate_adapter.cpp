@@ -36,8 +36,7 @@ std::string mask_certificate(std::string_view cert_no) {
 }
 
 Result<Page> parse_page(long status, std::string_view body, long page_num) {
-  if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
-  auto doc = f::parse_object(body);
+  auto doc = f::parse_answer(status, body);
   if (!doc) return doc.error();
   auto code = f::string_of(*doc, "code");
   if (!code) return code.error();

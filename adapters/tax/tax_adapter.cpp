@@ -20,8 +20,7 @@ std::optional<IncomeKind> kind_of(const std::string& code) {
 }  // namespace
 
 Result<Page> parse_page(long status, std::string_view body, long page_no) {
-  if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
-  auto doc = f::parse_object(body);
+  auto doc = f::parse_answer(status, body);
   if (!doc) return doc.error();
   auto head = f::object_of(*doc, "head");
   if (!head) return head.error();
