@@ -2,6 +2,7 @@
 #include "policies/rules/eval.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,15 @@
 namespace hfv::policies::rules {
 
 using nlohmann::json;
+
+namespace {
+
+// "YYYY-MM" of a window index (year * 12 + month - 1).
+std::string month_text(int idx) {
+  return Date::from_ymd(idx / 12, static_cast<unsigned>(idx % 12 + 1), 1)->to_string().substr(0, 7);
+}
+
+}  // namespace
 
 Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustments) {
   Income in;
@@ -30,7 +40,8 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
   if (e.policy.applies(kRuleEmploymentCost))
     cost = e.policy.money("employment_cost_deduction_monthly", e.on);
 
-  std::vector<Wide> earned(e.n, 0);
+  // Earnings (wages, business income) per member per month of the window.
+  std::vector<std::map<int, Wide>> earned(e.n);
   Wide outside = 0;
   for (Source s : {Source::kTax, Source::kSocialInsurance}) {
     e.each_known(s, [&](std::size_t m, const NormalisedRecords& r) {
@@ -57,24 +68,40 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
         }
         if ((rec.kind == IncomeKind::kWages || rec.kind == IncomeKind::kBusiness) &&
             rec.amount > Money{}) {
-          earned[m] += wide(rec.amount);
+          earned[m][idx] += wide(rec.amount);
           in.earned_months.insert(idx);
         }
         in.member_counted[m] += counted;
       }
     });
   }
-  // Employment cost: per employed member, up to the deduction per month of
-  // the window, never more than that member's earned income.
+  // Employment cost: for each member the request marks employed, in each
+  // month of the window with earnings, the monthly deduction but never more
+  // than that month's earnings; a month without earnings gets none. Every
+  // income record is one calendar month (the adapters refuse other spans),
+  // so no window total ever has to be spread over months.
   json deductions = json::array();
   if (cost) {
     for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
       if (!e.h.members[m].employed) continue;
-      const Wide ded = std::min(earned[m], wide(cost->value) * in.months);
-      in.deduction += ded;
-      in.member_counted[m] -= ded;
-      deductions.push_back(
-          {{"member_index", m}, {"earned", money_text(earned[m])}, {"deducted", money_text(ded)}});
+      Wide member_earned = 0;
+      Wide member_deducted = 0;
+      json by_month = json::array();
+      for (const auto& [idx, amount] : earned[m]) {
+        const Wide ded = std::min(amount, wide(cost->value));
+        member_earned += amount;
+        member_deducted += ded;
+        by_month.push_back({{"month", month_text(idx)},
+                            {"earned", money_text(amount)},
+                            {"deducted", money_text(ded)}});
+      }
+      in.deduction += member_deducted;
+      in.member_counted[m] -= member_deducted;
+      deductions.push_back({{"member_index", m},
+                            {"months_with_earnings", earned[m].size()},
+                            {"earned", money_text(member_earned)},
+                            {"deducted", money_text(member_deducted)},
+                            {"by_month", by_month}});
     }
   }
   dibao.inputs["income_records_outside_window"] = static_cast<std::int64_t>(outside);
@@ -106,9 +133,12 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     RuleTrace t = e.start(kRuleEmploymentCost, Role::kAdjustment);
     if (e.need(t, cost, "employment_cost_deduction_monthly")) {
       t.inputs = {{"window_months", in.months},
+                  {"deduction_per_month", cost->value.to_string()},
                   {"deductions", deductions},
                   {"total_deducted", money_text(in.deduction)}};
-      income_unknown(t, "necessary employment costs deducted for employed members");
+      income_unknown(t, "necessary employment costs deducted for employed members: up to " +
+                            cost->value.to_string() +
+                            " in each month with earnings, never more than that month's earnings");
     }
     adjustments.push_back(std::move(t));
   }
@@ -162,10 +192,8 @@ RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in) {
   set_unknown(t, in.unknown);
   if (in.fee_unknown) t.unknown_sources.push_back("obligor");
   const Wide limit = wide(e.standard) * in.months * wide(e.n);
-  const auto first = Date::from_ymd(in.first / 12, static_cast<unsigned>(in.first % 12 + 1), 1);
-  const auto last = Date::from_ymd(in.last / 12, static_cast<unsigned>(in.last % 12 + 1), 1);
   t.inputs.update(
-      {{"window", first->to_string().substr(0, 7) + " to " + last->to_string().substr(0, 7)},
+      {{"window", month_text(in.first) + " to " + month_text(in.last)},
        {"window_months", in.months},
        {"members", e.n},
        {"gross_income_in_window", money_text(in.gross)},

@@ -3,9 +3,11 @@
 // the decision JSON. Amounts in comments are worked out by hand.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -586,6 +588,97 @@ TEST_CASE("policies: Employment cost is deducted for employed members", "[policy
   CHECK(idle.eval("310000").outcome == p::Outcome::kIneligible);
 }
 
+TEST_CASE(
+    "policies: Employment cost is deducted per month with earnings, up to that month's earnings",
+    "[policy][income][employment-cost]") {
+  // Shanghai 2026: standard 1595.00, deduction 870.00, window 2025-11 to
+  // 2026-10; 1 member: limit 12 x 1595.00 = 19140.00 in the window.
+  const std::vector<std::pair<int, unsigned>> half_year = {{2026, 5}, {2026, 6}, {2026, 7},
+                                                           {2026, 8}, {2026, 9}, {2026, 10}};
+  auto part_year = [&](const char* monthly) {
+    House h(1);
+    h.member(0).employed = true;
+    h.income(0, IncomeKind::kWages, monthly, "0.00", half_year);
+    return h;
+  };
+  // Six months of 4060.00: 6 x (4060.00 - 870.00) = 19140.00, exactly the
+  // limit. The whole-window reading would deduct 12 x 870.00 = 10440.00 and
+  // count 13920.00.
+  auto at = part_year("4060.00").eval("310000");
+  CHECK(at.outcome == p::Outcome::kEligible);
+  CHECK(rule(at, "dibao-income").result == p::RuleResult::kPass);
+  CHECK(rule(at, "dibao-income").inputs.at("counted_income_in_window") == "19140.00");
+  CHECK(at.figures.at("benefit_monthly") == "0.00");
+  const auto& ded = rule(at, "employment-cost").inputs.at("deductions").at(0);
+  CHECK(ded.at("member_index") == 0);
+  CHECK(ded.at("months_with_earnings") == 6);
+  CHECK(ded.at("earned") == "24360.00");
+  CHECK(ded.at("deducted") == "5220.00");  // 6 x 870.00
+  CHECK(ded.at("by_month").size() == 6);
+  CHECK(ded.at("by_month").at(0) ==
+        json{{"month", "2026-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
+  CHECK(rule(at, "employment-cost").inputs.at("total_deducted") == "5220.00");
+  // One fen more in one month: one fen over the limit.
+  House over = part_year("4060.00");
+  over.income(0, IncomeKind::kWages, "0.01", "0.00", {{2026, 10}});
+  auto o = over.eval("310000");
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(rule(o, "dibao-income").inputs.at("counted_income_in_window") == "19140.01");
+  CHECK(rule(o, "employment-cost").inputs.at("total_deducted") == "5220.00");
+
+  // A month's deduction is never more than its earnings: 869.99 is deducted
+  // whole, 870.00 whole, and 870.01 leaves 0.01 counted.
+  struct Row {
+    const char* earned;
+    const char* deducted;
+    const char* counted;
+  };
+  for (const Row& r : {Row{"869.99", "869.99", "0.00"}, Row{"870.00", "870.00", "0.00"},
+                       Row{"870.01", "870.00", "0.01"}}) {
+    INFO(r.earned);
+    House h(1);
+    h.member(0).employed = true;
+    h.income(0, IncomeKind::kWages, r.earned, "0.00", {{2026, 3}});
+    auto d = h.eval("310000");
+    CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == r.deducted);
+    CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == r.counted);
+  }
+
+  // Wages and business income in one month are that month's earnings: one
+  // deduction, not one per record. Other income is not earnings.
+  House mixed(1);
+  mixed.member(0).employed = true;
+  mixed.income(0, IncomeKind::kWages, "500.00", "0.00", {{2026, 3}});
+  mixed.income(0, IncomeKind::kBusiness, "500.00", "0.00", {{2026, 3}});
+  mixed.income(0, IncomeKind::kProperty, "900.00", "0.00", {{2026, 4}});
+  auto m = mixed.eval("310000");
+  const auto& md = rule(m, "employment-cost").inputs.at("deductions").at(0);
+  CHECK(md.at("months_with_earnings") == 1);
+  CHECK(md.at("earned") == "1000.00");
+  CHECK(md.at("deducted") == "870.00");
+  CHECK(rule(m, "dibao-income").inputs.at("counted_income_in_window") == "1030.00");
+
+  // Each member's own months: a spouse who is not marked employed gets no
+  // deduction, and the employed member's months without earnings get none.
+  House two(2);
+  two.member(0).employed = true;
+  two.income(0, IncomeKind::kWages, "1000.00", "0.00", {{2026, 1}});
+  two.income(1, IncomeKind::kWages, "1000.00");
+  auto t = two.eval("310000");
+  CHECK(rule(t, "employment-cost").inputs.at("total_deducted") == "870.00");
+  CHECK(rule(t, "employment-cost").inputs.at("deductions").size() == 1);
+  CHECK(rule(t, "dibao-income").inputs.at("counted_income_in_window") == "12130.00");
+
+  // The same reading in every jurisdiction that lists the rule.
+  for (const char* code : {"230100", "610700", "410500", "310000"}) {
+    INFO(code);
+    House h(1);
+    h.member(0).employed = true;
+    h.income(0, IncomeKind::kWages, "2000.00", "0.00", {{2026, 9}, {2026, 10}});
+    CHECK(rule(h.eval(code), "employment-cost").inputs.at("total_deducted") == "1740.00");
+  }
+}
+
 TEST_CASE("policies: Support fees from obligors count as income (Harbin)",
           "[policy][support-fee]") {
   // Minimum wage 2270.00 (2025-12-01): fee = 5000.00 - 500.00 - 2270.00 = 2230.00.
@@ -839,6 +932,34 @@ TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
   auto f = failed.eval("230100");
   CHECK(f.outcome == p::Outcome::kIndeterminate);
   CHECK(f.rules.at(0).unknown_sources == std::vector<std::string>{"bank"});
+}
+
+TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[policy][demo]") {
+  House h(3);
+  h.member(0).birth_date = *Date::parse("1984-04-01");
+  h.member(0).employed = true;
+  h.member(0).labour_capacity = "full";
+  h.member(1).birth_date = *Date::parse("1986-07-01");
+  h.member(1).labour_capacity = "full";
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.member(2).relation = "child";
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  h.at(1, Source::kSocialInsurance).status = SourceStatus::kOk;
+  h.at(1, Source::kSocialInsurance)
+      .records.income.push_back(
+          IncomeRecord{2026, 3, IncomeKind::kRoadAccidentRelief, yuan("8000.00"), Money{}});
+  auto d = h.eval("230100");
+  if (std::getenv("HFV_PRINT_WORKED_EXAMPLE") != nullptr)
+    std::cout << p::decision_json(d).dump(2) << "\n";
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "dibao");
+  CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == "10440.00");  // 12 x 870.00
+  CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == "13560.00");
+  CHECK(d.figures.at("income_per_capita_monthly") == "376.67");
+  CHECK(d.figures.at("income_household_monthly") == "1130.00");
+  CHECK(d.figures.at("benefit_monthly") == "1579.00");  // 1450.00 gap + 129.00 supplement
+  CHECK(d.next_review->to_string() == "2027-11-01");
 }
 
 // ------------------------------------------------------------------- trace
