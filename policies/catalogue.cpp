@@ -70,6 +70,8 @@ const ParamSpec* find_param_spec(std::string_view name) {
 }
 
 const std::vector<RuleSpec>& rule_specs() {
+  // Each clause is a document prefix macro joined to its tag on purpose.
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma)
   static const std::vector<RuleSpec> specs = {
       {kRuleSavingsCap,
        {HFV_S0 "savings-cap-24m", HFV_PM "shanghai-assets", HFV_PM "beijing-assets",
@@ -92,6 +94,11 @@ const std::vector<RuleSpec>& rule_specs() {
        {"real_estate_non_residential_allowed", "real_estate_max_homes"},
        {}},
       {kRuleBusiness, {HFV_PM "henan-assets"}, {"business_subscribed_capital_limit"}, {}},
+      {kRuleHouseholdComposition,
+       {HFV_S0 "household-population", HFV_S1 "s8-verification", HFV_S2 "s13-identity-check",
+        HFV_S3 "s22-verification-sources", HFV_S4 "s20-verification-sources"},
+       {},
+       {}},
       {kRuleBasicPension,
        {HFV_S1 "s1-basic-pension-exempt"},
        {"basic_pension_basic_part_exempt"},
@@ -146,6 +153,7 @@ const std::vector<RuleSpec>& rule_specs() {
        {"review_cycles"},
        {}},
   };
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   return specs;
 }
 
@@ -164,8 +172,8 @@ const RuleSpec* find_rule_spec(std::string_view id) {
 #undef HFV_PM
 
 const std::vector<std::string_view>& mandatory_rules() {
-  static const std::vector<std::string_view> rules = {kRuleSavingsCap, kRuleDibaoIncome,
-                                                      kRuleReview};
+  static const std::vector<std::string_view> rules = {kRuleSavingsCap, kRuleHouseholdComposition,
+                                                      kRuleDibaoIncome, kRuleReview};
   return rules;
 }
 

@@ -23,6 +23,7 @@ inline constexpr std::string_view kRuleDisabilityVehicle = "disability-vehicle";
 inline constexpr std::string_view kRuleVehicles = "vehicle-ownership";
 inline constexpr std::string_view kRuleRealEstate = "real-estate";
 inline constexpr std::string_view kRuleBusiness = "business-capital";
+inline constexpr std::string_view kRuleHouseholdComposition = "household-composition";
 inline constexpr std::string_view kRuleBasicPension = "basic-pension-exempt";
 inline constexpr std::string_view kRuleRoadRelief = "one-off-road-relief";
 inline constexpr std::string_view kRuleEmploymentCost = "employment-cost";

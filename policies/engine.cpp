@@ -64,6 +64,7 @@ using rules::dibao_income;
 using rules::div_round;
 using rules::Eval;
 using rules::gradual_exit;
+using rules::household_composition;
 using rules::Income;
 using rules::Line;
 using rules::marginal;
@@ -95,8 +96,8 @@ struct RuleRole {
 struct ProgrammeRules {
   std::optional<Programme> programme;  // nullopt: a name the engine does not know
   // The rules the programme adds to the asset rules, in their roles. Both
-  // income lines (dibao-income, marginal-1.5) are in every row; any other
-  // rule is traced only where the policy lists it.
+  // income lines (dibao-income, marginal-1.5) and household-composition are
+  // in every row; any other rule is traced only where the policy lists it.
   std::vector<RuleRole> rules;
   // Classification, basis and benefit of an eligible household.
   void (*settle)(Settlement&) = nullptr;
@@ -118,35 +119,42 @@ void settle_tekun(Settlement& s);
 
 // What decides each programme. Every programme's conditions start with the
 // asset rules the policy lists (savings-cap-24m, vehicle-ownership,
-// real-estate, business-capital); a row adds the income lines and the
-// programme's own rules, each in its role (rules::Role). The outcome, in
-// three-valued logic (engine.hpp), is
+// real-estate, business-capital); a row adds household-composition (in
+// every row: who counts in the per-capita figures), the income lines and
+// the programme's own rules, each in its role (rules::Role). The outcome,
+// in three-valued logic (engine.hpp), is
 //     every condition passes AND (some alternative passes, when there are any)
-// which gives
-//     dibao      assets AND (dibao-income OR gradual-exit OR single-person-household)
-//     marginal   assets AND marginal-1.5
-//     temporary  assets AND (dibao-income OR marginal-1.5)
-//     tekun      assets AND dibao-income AND tekun-1.3
+// which gives, with "members" for household-composition,
+//     dibao      assets AND members AND (dibao-income OR gradual-exit OR single-person-household)
+//     marginal   assets AND members AND marginal-1.5
+//     temporary  assets AND members AND (dibao-income OR marginal-1.5)
+//     tekun      assets AND members AND dibao-income AND tekun-1.3
 // An eligible household is classed and paid by its row's settle function;
 // one that is not eligible is classed by a classification rule that passes
 // while the assets pass (dibao-income: "dibao", marginal-1.5: "marginal").
 const std::vector<ProgrammeRules>& programme_table() {
   static const std::vector<ProgrammeRules> table = {
       {.programme = Programme::kDibao,
-       .rules = {{kRuleDibaoIncome, Role::kAlternative},
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kAlternative},
                  {kRuleGradualExit, Role::kAlternative},
                  {kRuleSinglePerson, Role::kAlternative},
                  {kRuleMarginal, Role::kClassification},
                  {kRuleSupplement, Role::kAdjustment}},
        .settle = settle_dibao},
       {.programme = Programme::kMarginal,
-       .rules = {{kRuleMarginal, Role::kCondition}, {kRuleDibaoIncome, Role::kClassification}},
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleMarginal, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kClassification}},
        .settle = settle_marginal},
       {.programme = Programme::kTemporary,
-       .rules = {{kRuleDibaoIncome, Role::kAlternative}, {kRuleMarginal, Role::kAlternative}},
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kAlternative},
+                 {kRuleMarginal, Role::kAlternative}},
        .settle = settle_temporary},
       {.programme = Programme::kTekun,
-       .rules = {{kRuleDibaoIncome, Role::kCondition},
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kCondition},
                  {kRuleTekun, Role::kCondition},
                  {kRuleTekunAge, Role::kAdjustment},
                  {kRuleMarginal, Role::kClassification}},
@@ -158,9 +166,10 @@ const std::vector<ProgrammeRules>& programme_table() {
 
 // A programme name the engine does not know: traced, never decided.
 const ProgrammeRules& unknown_programme() {
-  static const ProgrammeRules row = {
-      .programme = std::nullopt,
-      .rules = {{kRuleDibaoIncome, Role::kCondition}, {kRuleMarginal, Role::kClassification}}};
+  static const ProgrammeRules row = {.programme = std::nullopt,
+                                     .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                                               {kRuleDibaoIncome, Role::kCondition},
+                                               {kRuleMarginal, Role::kClassification}}};
   return row;
 }
 
@@ -315,6 +324,10 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
     if (t.role == role_name(Role::kCondition)) assets.push_back(t.result);
   }
   const R assets_r = all_of(assets);
+
+  // Who counts: the registry's word on every member.
+  if (const auto role = own(kRuleHouseholdComposition))
+    traces.push_back(household_composition(e, *role));
 
   // Income: both lines, in the roles the row gives them.
   std::vector<RuleTrace> adjustments;

@@ -185,6 +185,10 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out);
 RuleTrace real_estate(Eval& e);
 RuleTrace business(Eval& e);
 
+// Who counts (policies/rules/household.cpp): the household registry's word
+// on every member, traced in the role the programme table gives it.
+RuleTrace household_composition(Eval& e, Role role);
+
 // Income rules (policies/rules/income.cpp). compute_income adds the lookback
 // parameter and the records outside the window to the dibao-income trace and
 // appends the adjustment traces (those the policy lists).

@@ -43,8 +43,9 @@ const p::JurisdictionPolicy& harbin() { return policy("230100"); }
 
 Money yuan(const char* text) { return *Money::parse(text); }
 
-// A household builder: every member has an answer from all eleven sources
-// (not_found unless records are added), like the demo's simulator.
+// A household builder: every member has an answer from all eleven sources,
+// like the demo's simulator: the household registry's is a normal
+// registration, every other source's not_found unless records are added.
 struct House {
   p::HouseholdInput h;
   House(std::size_t members, const char* date = "2026-11-01", const char* programme = "dibao") {
@@ -62,6 +63,10 @@ struct House {
         r.member_index = m;
         r.source = s;
         r.status = SourceStatus::kNotFound;
+        if (s == Source::kHukou) {
+          r.status = SourceStatus::kOk;
+          r.records.hukou = hfv::HukouRecord{"230102", "normal"};
+        }
         h.sources.push_back(r);
       }
     }
@@ -470,6 +475,148 @@ TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-es
   CHECK(capital_at.eval("410500").outcome == p::Outcome::kIneligible);
 }
 
+// ------------------------------------------------------- household registry
+
+TEST_CASE("policies: A member the registry reports deceased, moved out or does not know",
+          "[policy][household-composition]") {
+  // Harbin 2026, 2 members, no income: eligible while both are registered.
+  House ok(2);
+  auto base = ok.eval("230100");
+  CHECK(base.outcome == p::Outcome::kEligible);
+  const auto& pass = rule(base, "household-composition");
+  CHECK(pass.result == p::RuleResult::kPass);
+  CHECK(pass.role == "condition");
+  CHECK(pass.inputs.at("members_confirmed") == 2);
+  CHECK(pass.inputs.at("members").at(1) == json{{"member_index", 1},
+                                                {"source_status", "ok"},
+                                                {"registry_status", "normal"},
+                                                {"division", "230102"}});
+
+  struct Row {
+    const char* status;  // the registry's record, or "" for not_found
+    const char* registry_status;
+    const char* says;
+  };
+  for (const Row& r : {Row{"deceased", "deceased", "member 1: registry reports deceased"},
+                       Row{"moved", "moved", "member 1: registry reports moved out"},
+                       Row{"", "not_registered", "member 1: not known to the registry"}}) {
+    INFO(r.registry_status);
+    House h(2);
+    auto& answer = h.at(1, Source::kHukou);
+    if (*r.status != '\0') {
+      answer.records.hukou->status = r.status;
+    } else {
+      answer.status = SourceStatus::kNotFound;
+      answer.records = {};
+    }
+    for (const char* programme : {"dibao", "marginal", "tekun", "temporary"}) {
+      INFO(programme);
+      h.h.programme = programme;
+      auto d = h.eval("230100");
+      CHECK(d.outcome != p::Outcome::kEligible);
+      const auto& t = rule(d, "household-composition");
+      CHECK(t.result == p::RuleResult::kUnknown);
+      CHECK(t.role == "condition");
+      CHECK(t.unknown_sources.empty());  // the registry answered: a case worker decides
+      CHECK(t.explanation.find(r.says) != std::string::npos);
+      CHECK(t.inputs.at("members").at(1).at("registry_status") == r.registry_status);
+      CHECK(t.inputs.at("members").at(0).at("registry_status") == "normal");
+      CHECK(t.inputs.at("members_confirmed") == 1);
+      // Still counted: the figures are the household as submitted.
+      CHECK(t.inputs.at("members_counted_in_per_capita") == 2);
+      CHECK(rule(d, "dibao-income").inputs.at("members") == 2);
+    }
+    h.h.programme = "dibao";
+    auto d = h.eval("230100");
+    CHECK(d.outcome == p::Outcome::kIndeterminate);  // never eligible, never failed on this alone
+    CHECK_FALSE(d.figures.contains("benefit_monthly"));
+    // A condition failing on known data still makes it ineligible.
+    h.bank(0, "50000.00");
+    CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+  }
+}
+
+TEST_CASE("policies: No registry answer makes household-composition unknown, never pass",
+          "[policy][household-composition][fail-closed]") {
+  for (SourceStatus s : {SourceStatus::kTimeout, SourceStatus::kError, SourceStatus::kDenied}) {
+    INFO(hfv::status_name(s));
+    House h(2);
+    h.fail(0, Source::kHukou, s);
+    auto d = h.eval("230100");
+    CHECK(d.outcome == p::Outcome::kIndeterminate);
+    const auto& t = rule(d, "household-composition");
+    CHECK(t.result == p::RuleResult::kUnknown);
+    CHECK(t.unknown_sources == std::vector<std::string>{"hukou"});
+    CHECK(t.inputs.at("members").at(0).at("registry_status") == "unknown");
+    CHECK(t.inputs.at("members").at(0).at("source_status") == hfv::status_name(s));
+    CHECK(t.explanation.find("member 0") != std::string::npos);
+  }
+  // Not asked at all.
+  House h(1);
+  auto& v = h.h.sources;
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [](const SourceResult& r) { return r.source == Source::kHukou; }),
+          v.end());
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(d, "household-composition").inputs.at("members").at(0).at("source_status") ==
+        "not_asked");
+  // An ok answer without a registration record is no answer.
+  House empty(1);
+  empty.at(0, Source::kHukou).records = {};
+  CHECK(rule(empty.eval("230100"), "household-composition").result == p::RuleResult::kUnknown);
+  // Both at once: a disputed member and a missing answer are both named.
+  House both(2);
+  both.at(0, Source::kHukou).records.hukou->status = "deceased";
+  both.fail(1, Source::kHukou);
+  const auto bd = both.eval("230100");
+  const auto& t = rule(bd, "household-composition");
+  CHECK(t.unknown_sources == std::vector<std::string>{"hukou"});
+  CHECK(t.explanation.find("member 0: registry reports deceased") != std::string::npos);
+  CHECK(t.explanation.find("member 1 (timeout)") != std::string::npos);
+}
+
+TEST_CASE("policies: Every jurisdiction applies household-composition with its clause",
+          "[policy][household-composition]") {
+  struct Row {
+    const char* code;
+    const char* date;
+    const char* clause;
+    bool example;
+  };
+  for (const Row& r :
+       {Row{"230100", "2026-11-01", "000_74d306e405892d62.txt#household-population", true},
+        Row{"610700", "2025-11-01", "001_26e3ccaad77ddb0b.txt#s8-verification", true},
+        Row{"110108", "2026-11-01", "002_b86fb5830263699b.txt#s13-identity-check", true},
+        Row{"410500", "2026-11-01", "003_91bc1ece9bf1afc9.txt#s22-verification-sources", false},
+        Row{"310000", "2026-11-01", "004_2002961d590718da.txt#s20-verification-sources", false}}) {
+    INFO(r.code);
+    const auto* ref = policy(r.code).rule("household-composition");
+    REQUIRE(ref != nullptr);
+    CHECK(ref->clause == r.clause);
+    CHECK(ref->example == r.example);
+    CHECK(ref->note.find("still counts in the per-capita figures") != std::string::npos);
+    House ok(1, r.date);
+    CHECK(ok.eval(r.code).outcome == p::Outcome::kEligible);
+    House moved(1, r.date);
+    moved.at(0, Source::kHukou).records.hukou->status = "moved";
+    auto d = moved.eval(r.code);
+    CHECK(d.outcome == p::Outcome::kIndeterminate);
+    CHECK(rule(d, "household-composition").clause == r.clause);
+  }
+  // A file that leaves the rule out is refused.
+  TempDir dir;
+  json file = read_file("230100");
+  auto& rules = file["rules"];
+  rules.erase(std::remove_if(rules.begin(), rules.end(),
+                             [](const json& r) { return r["id"] == "household-composition"; }),
+              rules.end());
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE_FALSE(set.ok());
+  CHECK(set.error().message.find("household-composition") != std::string::npos);
+}
+
 // ------------------------------------------------------------------ income
 
 TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[policy][income]") {
@@ -861,7 +1008,8 @@ TEST_CASE("policies: A failed source is never read as no assets", "[policy][fail
 }
 
 TEST_CASE("policies: A source that was never asked counts as unknown", "[policy][fail-closed]") {
-  for (Source s : {Source::kSecurities, Source::kTax, Source::kSocialInsurance, Source::kVehicle}) {
+  for (Source s : {Source::kSecurities, Source::kTax, Source::kSocialInsurance, Source::kVehicle,
+                   Source::kHukou}) {
     INFO(hfv::source_name(s));
     House h(1);
     auto& v = h.h.sources;
@@ -870,9 +1018,10 @@ TEST_CASE("policies: A source that was never asked counts as unknown", "[policy]
         v.end());
     CHECK(h.eval("230100").outcome == p::Outcome::kIndeterminate);
   }
-  // Hukou, business and provident fund feed no Harbin rule.
+  // Business and provident fund feed no Harbin rule.
   House h(1);
-  h.fail(0, Source::kHukou, SourceStatus::kError).fail(0, Source::kBusiness, SourceStatus::kDenied);
+  h.fail(0, Source::kProvidentFund, SourceStatus::kError)
+      .fail(0, Source::kBusiness, SourceStatus::kDenied);
   CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
   CHECK(h.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
 }
@@ -960,6 +1109,13 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   CHECK(d.figures.at("income_household_monthly") == "1130.00");
   CHECK(d.figures.at("benefit_monthly") == "1579.00");  // 1450.00 gap + 129.00 supplement
   CHECK(d.next_review->to_string() == "2027-11-01");
+  CHECK(rule(d, "household-composition").result == p::RuleResult::kPass);
+  // "What would change it": the registry reports member 1 deceased.
+  h.at(1, Source::kHukou).records.hukou->status = "deceased";
+  auto dead = h.eval("230100");
+  CHECK(dead.outcome == p::Outcome::kIndeterminate);
+  CHECK(dead.figures.at("income_per_capita_monthly") == "376.67");  // still 3 members
+  CHECK_FALSE(dead.figures.contains("benefit_monthly"));
 }
 
 // ------------------------------------------------------------------- trace
