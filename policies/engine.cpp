@@ -216,9 +216,11 @@ void settle_dibao(Settlement& s) {
         "standard - household monthly income (gap method), plus supplements";
   } else if (s.result(kRuleGradualExit) == R::kPass) {
     e.d.classification = "gradual_exit";
+    e.d.gradual_exit_until = e.gradual_exit_until;
     e.d.basis =
-        "employed dibao household whose income rose above the standard: gradual exit period; "
-        "the amount paid during it is set by the case system";
+        "current dibao household whose income rose above the standard, on this jurisdiction's "
+        "conditions: gradual-exit period until gradual_exit_until; the amount paid during it is "
+        "set by the case system";
   } else if (s.result(kRuleSinglePerson) == R::kPass) {
     e.d.classification = "single_person_household";
     Wide total = 0;

@@ -65,6 +65,22 @@ struct ObligorHousehold {
   bool receives_assistance = false;  // itself a dibao or marginal household: no fee assessed
 };
 
+// What the request says about the benefit the household receives now (a
+// review of a current recipient). Only dibao is read today: the gradual-exit
+// rule applies to a current dibao household whose income rose above the
+// standard.
+struct CurrentBenefit {
+  Programme programme = Programme::kDibao;
+  Date since;  // receiving it since; never after the reference date
+  // Set when the household is already in a gradual-exit period that ends on
+  // this date: the period is continued, never restarted, and after it the
+  // rule fails.
+  std::optional<Date> gradual_exit_until;
+  // Whether the household reported the rise in income itself (seed 002 §5
+  // 主动申报停保); nullopt: the request does not say.
+  std::optional<bool> self_reported;
+};
+
 struct HouseholdInput {
   std::size_t member_count = 0;
   std::vector<MemberFacts> members;  // member_count entries, in request order
@@ -74,12 +90,13 @@ struct HouseholdInput {
   // not know is traced but not decided (outcome indeterminate).
   std::string programme;
   std::vector<SourceResult> sources;  // every member x source asked
+  // The benefit the household receives now; nullopt: none (an applicant),
+  // so gradual exit cannot apply.
+  std::optional<CurrentBenefit> current_benefit;
   // Optional facts the broker does not send yet (defaults are the cautious
-  // reading): obligor households; whether the household already receives
-  // dibao (a review, where gradual exit can apply); each member's tekun care
-  // level (self_care | half_care | full_care, by member index).
+  // reading): obligor households; each member's tekun care level
+  // (self_care | half_care | full_care, by member index).
   std::vector<ObligorHousehold> obligors;
-  bool current_dibao_recipient = false;
   std::vector<std::string> care_levels;
 };
 
@@ -103,6 +120,10 @@ struct Decision {
   std::map<std::string, std::string> figures;  // decimal-yuan strings
   std::vector<RuleTrace> rules;
   std::optional<Date> next_review;
+  // Last day of the gradual-exit period, for a household classed
+  // gradual_exit: the reference date + gradual_exit_period_months, or the
+  // end of the period it is already in (CurrentBenefit::gradual_exit_until).
+  std::optional<Date> gradual_exit_until;
   std::string basis;  // how the outcome follows from the rules, in words
   std::string policy_version;
   std::string jurisdiction;

@@ -503,6 +503,15 @@ Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
       }
     }
   }
+  if (p.applies(kRuleGradualExit)) {
+    for (const auto& e : p.params_.at("gradual_exit_upper_bound")) {
+      if (std::get<std::string>(e.value) == "income_multiple" &&
+          !has_values(p.params_, "gradual_exit_income_multiple")) {
+        return ctx.fail("parameters.gradual_exit_income_multiple",
+                        "missing (gradual_exit_upper_bound is income_multiple)");
+      }
+    }
+  }
   p.version_ = p.file_version_ + "+" + std::string(kEngineVersion) + "." + digest_hex(doc.dump());
   return p;
 }

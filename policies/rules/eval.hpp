@@ -92,6 +92,7 @@ struct Eval {
   Provenance standard_prov;
   std::size_t n = 0;
   std::optional<Programme> programme = std::nullopt;  // nullopt: a name the engine does not know
+  std::optional<Date> gradual_exit_until = std::nullopt;  // set when gradual-exit passes
 
   const SourceResult* answer(std::size_t member, Source s) const {
     for (const auto& r : h.sources) {
@@ -198,7 +199,8 @@ RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in);
 RuleTrace marginal(Eval& e, const Income& in, Role role, std::optional<Line>& line_out);
 
 // Programme rules (policies/rules/programmes.cpp), each traced in the role
-// the programme table gives it.
+// the programme table gives it. gradual_exit sets Eval::gradual_exit_until
+// when it passes.
 RuleTrace gradual_exit(Eval& e, const Income& in, Role role);
 std::vector<std::size_t> single_person_members(const Eval& e);
 RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace, Role role);

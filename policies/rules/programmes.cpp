@@ -20,35 +20,97 @@ constexpr int kAdultAge = 18;  // 未成年人: under 18 (law, not a local param
 RuleTrace gradual_exit(Eval& e, const Income& in, Role role) {
   RuleTrace t = e.start(kRuleGradualExit, role);
   t.parameters.push_back(e.standard_prov);
-  const auto k = e.need(t, e.policy.ratio("gradual_exit_income_multiple", e.on),
-                        "gradual_exit_income_multiple");
-  if (!k || !in.ok) return t;
-  const bool employed = std::any_of(e.h.members.begin(), e.h.members.end(),
-                                    [](const MemberFacts& m) { return m.employed; });
-  const Line line{k->value.num, k->value.den, e.standard};
-  t.inputs = {{"current_dibao_recipient", e.h.current_dibao_recipient},
-              {"employed_member", employed},
-              {"exit_line_per_capita", line.per_capita().to_string()}};
-  if (!e.h.current_dibao_recipient || !employed) {
-    t.result = R::kFail;
-    t.explanation = "applies only to a current dibao household with an employed member";
+  const auto employment = e.need(t, e.policy.flag("gradual_exit_employment_required", e.on),
+                                 "gradual_exit_employment_required");
+  const auto self_report = e.need(t, e.policy.flag("gradual_exit_self_report_required", e.on),
+                                  "gradual_exit_self_report_required");
+  const auto bound =
+      e.need(t, e.policy.text("gradual_exit_upper_bound", e.on), "gradual_exit_upper_bound");
+  const auto period =
+      e.need(t, e.policy.integer("gradual_exit_period_months", e.on), "gradual_exit_period_months");
+  std::optional<InForce<Ratio>> k;
+  if (bound && bound->value == "income_multiple") {
+    k = e.need(t, e.policy.ratio("gradual_exit_income_multiple", e.on),
+               "gradual_exit_income_multiple");
+    if (!k) return t;
+  }
+  if (!employment || !self_report || !bound || !period) return t;
+  if (!in.ok) {
+    t.explanation = "income could not be computed (see dibao-income)";
     return t;
   }
-  set_unknown(t, in.unknown);
-  if (compare_income(in, e.n, line) >= 0) {
-    t.result = R::kFail;
-    t.explanation = "income is not below the exit line " + line.per_capita().to_string();
-  } else if (!in.complete()) {
-    t.result = R::kUnknown;
-    t.explanation = "income known so far is below the exit line, but sources did not answer";
-  } else if (compare_income(in, e.n, Line{1, 1, e.standard}) <= 0) {
-    t.result = R::kFail;
-    t.explanation =
-        "income is within the standard: the household stays dibao, no exit period needed";
-  } else {
-    t.result = R::kPass;
-    t.explanation = "employed dibao household with income between the standard and the exit line";
+  const auto& current = e.h.current_benefit;
+  const bool employed = std::any_of(e.h.members.begin(), e.h.members.end(),
+                                    [](const MemberFacts& m) { return m.employed; });
+  json current_json = nullptr;
+  if (current) {
+    current_json = {{"programme", programme_name(current->programme)},
+                    {"since", current->since.to_string()}};
+    if (current->gradual_exit_until) {
+      current_json["gradual_exit_until"] = current->gradual_exit_until->to_string();
+    }
+    if (current->self_reported) current_json["self_reported"] = *current->self_reported;
   }
+  t.inputs = {{"current_benefit", current_json},
+              {"employed_member", employed},
+              {"employment_required", employment->value},
+              {"self_report_required", self_report->value},
+              {"upper_bound", bound->value},
+              {"period_months", period->value}};
+  std::optional<Line> line;
+  if (k) {
+    line = Line{k->value.num, k->value.den, e.standard};
+    t.inputs["exit_line_per_capita"] = line->per_capita().to_string();
+  }
+  const auto fail = [&t](std::string why) {
+    t.result = R::kFail;
+    t.explanation = std::move(why);
+    return t;
+  };
+  // The request's facts decide first; they need no agency data.
+  if (!current || current->programme != Programme::kDibao || current->since > e.on) {
+    return fail("applies only to a current dibao recipient (current_benefit)");
+  }
+  if (current->gradual_exit_until && *current->gradual_exit_until < e.on) {
+    return fail("the gradual-exit period ended on " + current->gradual_exit_until->to_string());
+  }
+  if (employment->value && !employed) {
+    return fail("applies only to a dibao household with an employed member");
+  }
+  if (self_report->value && current->self_reported == false) {
+    return fail("applies only where the household reported the change in income itself");
+  }
+  set_unknown(t, in.unknown);
+  if (line && compare_income(in, e.n, *line) >= 0) {
+    return fail("income is not below the exit line " + line->per_capita().to_string());
+  }
+  if (!in.complete()) {
+    t.result = R::kUnknown;
+    t.explanation = "income known so far is within the exit limits, but sources did not answer";
+    return t;
+  }
+  if (compare_income(in, e.n, Line{1, 1, e.standard}) <= 0) {
+    return fail("income is within the standard: the household stays dibao, no exit period needed");
+  }
+  if (self_report->value && !current->self_reported) {
+    t.result = R::kUnknown;
+    t.unknown_sources.emplace_back("request:current_benefit.self_reported");
+    t.explanation =
+        "the request does not say whether the household reported the change in income itself";
+    return t;
+  }
+  const Date until = current->gradual_exit_until
+                         ? *current->gradual_exit_until
+                         : e.on.add_months(static_cast<int>(period->value));
+  t.inputs["gradual_exit_until"] = until.to_string();
+  e.gradual_exit_until = until;
+  t.result = R::kPass;
+  t.explanation = "current dibao household with income above the standard" +
+                  std::string(line ? " and below the exit line" : "") +
+                  ": gradual-exit period until " + until.to_string() +
+                  (current->gradual_exit_until ? " (the period it is in)"
+                                               : " (reference date + " +
+                                                     std::to_string(period->value) + " months)");
   return t;
 }
 

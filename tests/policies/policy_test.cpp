@@ -270,6 +270,19 @@ TEST_CASE("policies: Bad policy files are refused with the file and key named", 
               {{{"from", "2023-01-01"}, {"value", "1.00"}, {"reference", "r"}}}}};
        },
        "parameters.savings_cap_months: give either"},
+      {"gradual exit without a period",
+       [&](json& j) { params(j).erase("gradual_exit_period_months"); },
+       "parameters.gradual_exit_period_months: missing (needed by rule gradual-exit)"},
+      {"gradual-exit bound without its multiple",
+       [&](json& j) { params(j).erase("gradual_exit_income_multiple"); },
+       "parameters.gradual_exit_income_multiple: missing (gradual_exit_upper_bound is "
+       "income_multiple)"},
+      {"unknown gradual-exit bound",
+       [&](json& j) { params(j)["gradual_exit_upper_bound"][0]["value"] = "twice"; },
+       "parameters.gradual_exit_upper_bound[0].value"},
+      {"gradual-exit period out of range",
+       [&](json& j) { params(j)["gradual_exit_period_months"][0]["value"] = 0; },
+       "parameters.gradual_exit_period_months[0].value"},
       {"wrong file name", [](json& j) { j["jurisdiction"] = "230101"; }, "jurisdiction"},
       {"old format", [](json& j) { j["format"] = "hfv-policy/v1"; }, "format"},
   };
@@ -894,18 +907,221 @@ TEST_CASE("policies: Single-person household inside a marginal household",
   CHECK(sh.eval("310000").outcome == p::Outcome::kIneligible);
 }
 
-TEST_CASE("policies: Gradual exit for an employed dibao household", "[policy][gradual-exit]") {
-  // Harbin: 1000.00 per person is above 860.00 and below 1.5 x = 1290.00.
+// A current dibao recipient since 2024-03-01 (before every reference date used).
+p::CurrentBenefit recipient(const char* since = "2024-03-01") {
+  p::CurrentBenefit b;
+  b.since = *Date::parse(since);
+  return b;
+}
+
+std::string plus_fen(const char* amount, std::int64_t fen) {
+  return Money::from_fen(yuan(amount).fen() + fen).to_string();
+}
+
+TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen each side, urban and rural",
+          "[policy][gradual-exit]") {
+  // Reference 2026-11-01, one employed member who reported the change, income
+  // of a kind the employment cost does not touch. Lines: 1.5 x S except
+  // Hanzhong, which has no upper bound (seed 001 §(一)).
+  struct Row {
+    const char* code;
+    p::Area area;
+    const char* standard;
+    const char* line;  // "": no upper bound
+  };
+  const std::vector<Row> rows = {
+      {"230100", p::Area::kUrban, "860.00", "1290.00"},
+      {"230100", p::Area::kRural, "648.00", "972.00"},
+      {"610700", p::Area::kUrban, "675.00", ""},
+      {"610700", p::Area::kRural, "475.00", ""},
+      {"110108", p::Area::kUrban, "1450.00", "2175.00"},
+      {"110108", p::Area::kRural, "1450.00", "2175.00"},
+      {"410500", p::Area::kUrban, "630.00", "945.00"},
+      {"410500", p::Area::kRural, "420.00", "630.00"},
+      {"310000", p::Area::kUrban, "1595.00", "2392.50"},
+      {"310000", p::Area::kRural, "1595.00", "2392.50"},
+  };
+  for (const auto& r : rows) {
+    const auto run = [&r](const std::string& monthly) {
+      House h(1);
+      h.h.area = r.area;
+      h.member(0).employed = true;
+      h.income(0, IncomeKind::kOther, monthly.c_str());
+      h.h.current_benefit = recipient();
+      h.h.current_benefit->self_reported = true;
+      return h.eval(r.code);
+    };
+    INFO(r.code << " " << p::area_name(r.area));
+    // At the standard the household stays dibao: no exit period.
+    const auto at_standard = run(r.standard);
+    CHECK(at_standard.classification == "dibao");
+    CHECK(rule(at_standard, "gradual-exit").result == p::RuleResult::kFail);
+    CHECK_FALSE(at_standard.gradual_exit_until.has_value());
+    // One fen above it: gradual exit until the reference date + 6 months.
+    const auto above = run(plus_fen(r.standard, 1));
+    CHECK(above.outcome == p::Outcome::kEligible);
+    CHECK(above.classification == "gradual_exit");
+    REQUIRE(above.gradual_exit_until.has_value());
+    CHECK(above.gradual_exit_until->to_string() == "2027-05-01");
+    CHECK(p::decision_json(above)["gradual_exit_until"] == "2027-05-01");
+    CHECK(rule(above, "gradual-exit").inputs["gradual_exit_until"] == "2027-05-01");
+    if (*r.line != '\0') {
+      const auto below_line = run(plus_fen(r.line, -1));
+      CHECK(below_line.classification == "gradual_exit");
+      const auto at_line = run(r.line);
+      CHECK(at_line.outcome == p::Outcome::kIneligible);
+      CHECK(rule(at_line, "gradual-exit").result == p::RuleResult::kFail);
+      CHECK_FALSE(at_line.gradual_exit_until.has_value());
+    } else {
+      const auto far_above = run(plus_fen(r.standard, yuan(r.standard).fen() * 9));  // 10 x S
+      CHECK(far_above.classification == "gradual_exit");
+      CHECK_FALSE(rule(far_above, "gradual-exit").inputs.contains("exit_line_per_capita"));
+    }
+  }
+}
+
+TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][gradual-exit]") {
+  // Income inside each jurisdiction's exit band on 2026-11-01 (urban).
+  struct Row {
+    const char* code;
+    const char* inside;
+    bool employment_required;
+    bool self_report_required;
+  };
+  const std::vector<Row> rows = {
+      {"230100", "1000.00", false, false},  // seed 000: all urban and rural recipients
+      {"610700", "1000.00", false, false},  // seed 001 §(一): income above S, nothing more
+      {"110108", "1800.00", true, true},    // seed 002 §5: 实现就业并主动申报停保
+      {"410500", "800.00", true, false},    // seed 003 §11: 对已就业的低保对象
+      {"310000", "2000.00", true, false},   // seed 004 §8 under employment assistance (example)
+  };
+  for (const auto& r : rows) {
+    INFO(r.code);
+    const auto house = [&r](bool employed, std::optional<bool> reported) {
+      House h(1);
+      h.member(0).employed = employed;
+      h.income(0, IncomeKind::kOther, r.inside);
+      h.h.current_benefit = recipient();
+      h.h.current_benefit->self_reported = reported;
+      return h;
+    };
+    // Not a current recipient: an applicant above the standard gets no exit period.
+    House applicant = house(true, true);
+    applicant.h.current_benefit.reset();
+    const auto a = applicant.eval(r.code);
+    CHECK(a.outcome == p::Outcome::kIneligible);
+    CHECK(rule(a, "gradual-exit").result == p::RuleResult::kFail);
+    CHECK(rule(a, "gradual-exit").inputs["current_benefit"].is_null());
+    // Nobody employed.
+    const auto idle = house(false, true).eval(r.code);
+    CHECK(idle.classification == (r.employment_required ? "marginal" : "gradual_exit"));
+    CHECK(idle.outcome ==
+          (r.employment_required ? p::Outcome::kIneligible : p::Outcome::kEligible));
+    // The request does not say whether the household reported the change:
+    // where that is a condition the rule is unknown, never pass.
+    const auto unsaid = house(true, std::nullopt).eval(r.code);
+    const auto& t = rule(unsaid, "gradual-exit");
+    if (r.self_report_required) {
+      CHECK(unsaid.outcome == p::Outcome::kIndeterminate);
+      CHECK(t.result == p::RuleResult::kUnknown);
+      CHECK(t.unknown_sources == std::vector<std::string>{"request:current_benefit.self_reported"});
+    } else {
+      CHECK(unsaid.classification == "gradual_exit");
+    }
+    // It says the household did not report it.
+    const auto unreported = house(true, false).eval(r.code);
+    CHECK(unreported.outcome ==
+          (r.self_report_required ? p::Outcome::kIneligible : p::Outcome::kEligible));
+    // The readings are in the trace: conditions as inputs, and the period
+    // length marked example everywhere (no source the project has sets it).
+    const auto ok = house(true, true).eval(r.code);
+    CHECK(ok.classification == "gradual_exit");
+    const auto& g = rule(ok, "gradual-exit");
+    CHECK(g.inputs["employment_required"] == r.employment_required);
+    CHECK(g.inputs["self_report_required"] == r.self_report_required);
+    CHECK(g.inputs["period_months"] == 6);
+    CHECK_FALSE(g.note.empty());
+    for (const auto& prm : g.parameters) {
+      if (prm.name == "gradual_exit_period_months") CHECK(prm.example);
+    }
+  }
+}
+
+TEST_CASE("policies: Gradual-exit readings that are judgements are marked example",
+          "[policy][gradual-exit]") {
+  const Date on = *Date::parse("2026-11-01");
+  struct Row {
+    const char* code;
+    const char* bound;
+    bool bound_example;
+    bool employment_example;
+  };
+  const std::vector<Row> rows = {
+      {"230100", "income_multiple", true, false},  // seed 000 states no bound
+      {"610700", "none", false, false},            // seed 001 §(一): above S, no bound
+      {"110108", "income_multiple", true, false},  // seed 002 §5 states no bound
+      {"410500", "income_multiple", false, false},  // seed 003 §11: 1至1.5倍
+      {"310000", "income_multiple", true, true},   // seed 004 §8 states no condition at all
+  };
+  for (const auto& r : rows) {
+    INFO(r.code);
+    const auto& pol = policy(r.code);
+    const auto bound = pol.text("gradual_exit_upper_bound", on);
+    REQUIRE(bound.has_value());
+    CHECK(bound->value == r.bound);
+    CHECK(bound->provenance.example == r.bound_example);
+    CHECK(pol.flag("gradual_exit_employment_required", on)->provenance.example ==
+          r.employment_example);
+    CHECK(pol.integer("gradual_exit_period_months", on)->provenance.example);
+    CHECK(pol.ratio("gradual_exit_income_multiple", on).has_value() ==
+          (std::string(r.bound) == "income_multiple"));
+  }
+}
+
+TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends on its last day",
+          "[policy][gradual-exit]") {
+  // Harbin, 1000.00 per person: inside the band; reference 2026-11-01.
+  const auto run = [](const char* since, const char* until) {
+    House h(1);
+    h.income(0, IncomeKind::kOther, "1000.00");
+    h.h.current_benefit = recipient(since);
+    if (until != nullptr) h.h.current_benefit->gradual_exit_until = *Date::parse(until);
+    return h.eval("230100");
+  };
+  const auto continued = run("2024-03-01", "2027-01-31");
+  CHECK(continued.classification == "gradual_exit");
+  CHECK(continued.gradual_exit_until->to_string() == "2027-01-31");
+  const auto last_day = run("2024-03-01", "2026-11-01");
+  CHECK(last_day.classification == "gradual_exit");
+  CHECK(last_day.gradual_exit_until->to_string() == "2026-11-01");
+  const auto ended = run("2024-03-01", "2026-10-31");
+  CHECK(ended.outcome == p::Outcome::kIneligible);
+  CHECK(rule(ended, "gradual-exit").explanation == "the gradual-exit period ended on 2026-10-31");
+  // Receiving since the reference date counts; since the day after does not.
+  CHECK(run("2026-11-01", nullptr).classification == "gradual_exit");
+  CHECK(run("2026-11-02", nullptr).outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on known income over the line",
+          "[policy][gradual-exit][fail-closed]") {
+  // Harbin: the tax answer is missing; what is known is inside the band.
   House h(1);
-  h.member(0).employed = true;
-  h.income(0, IncomeKind::kWages, "1870.00");  // minus 870.00 employment cost = 1000.00
-  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);  // a new applicant
-  h.h.current_dibao_recipient = true;
+  h.income(0, IncomeKind::kResidentsPension, "1000.00");
+  h.fail(0, Source::kTax);
+  h.h.current_benefit = recipient();
   auto d = h.eval("230100");
-  CHECK(d.outcome == p::Outcome::kEligible);
-  CHECK(d.classification == "gradual_exit");
-  h.income(0, IncomeKind::kOther, "290.00");  // now 1290.00: at the exit line
-  CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+  CHECK(rule(d, "dibao-income").result == p::RuleResult::kFail);  // known income above S
+  CHECK(rule(d, "gradual-exit").result == p::RuleResult::kUnknown);
+  CHECK(d.outcome == p::Outcome::kIndeterminate);  // the exit period could still apply
+  CHECK(rule(d, "gradual-exit").unknown_sources == std::vector<std::string>{"tax"});
+  // Known income at the exit line decides it whatever is missing.
+  House over(1);
+  over.income(0, IncomeKind::kResidentsPension, "1290.00");
+  over.fail(0, Source::kTax);
+  over.h.current_benefit = recipient();
+  const auto o = over.eval("230100");
+  CHECK(rule(o, "gradual-exit").result == p::RuleResult::kFail);
+  CHECK(o.outcome == p::Outcome::kIneligible);
 }
 
 TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Haidian)",
@@ -1160,6 +1376,8 @@ TEST_CASE("policies: decision_json carries the contract's keys", "[policy][trace
     CHECK(j["figures"][f].is_string());
   }
   CHECK(j["next_review"] == "2027-11-01");
+  CHECK(j.contains("gradual_exit_until"));
+  CHECK(j["gradual_exit_until"].is_null());
   CHECK(j["policy_version"] == harbin().version());
   for (const auto& r : j["rules"]) {
     for (const char* k :
