@@ -8,6 +8,7 @@
 #include <set>
 
 #include "broker/ops/log.hpp"
+#include "broker/verification/review_record.hpp"
 #include "common/blocking_call.hpp"
 #include "common/time.hpp"
 #include "crypto/hash.hpp"
@@ -83,14 +84,15 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
       if (!principal.covers(r.jurisdiction)) continue;
       const json members = json::parse(r.members_json, nullptr, false);
       if (!members.is_array()) continue;
-      add(json{{"case_id", r.case_id},
-               {"programme", r.programme},
-               {"jurisdiction", r.jurisdiction},
-               {"area", r.area},
-               {"reference_date", today.to_string()},
-               {"authorization_id", r.authorization_id},
-               {"members", members}},
-          r.case_id, r.jurisdiction);
+      json body = {{"case_id", r.case_id},
+                   {"programme", r.programme},
+                   {"jurisdiction", r.jurisdiction},
+                   {"area", r.area},
+                   {"reference_date", today.to_string()},
+                   {"authorization_id", r.authorization_id},
+                   {"members", members}};
+      if (auto benefit = current_benefit_of(r, today)) body["current_benefit"] = std::move(*benefit);
+      add(std::move(body), r.case_id, r.jurisdiction);
     }
   } else {
     batch.mode = BatchMode::kHouseholds;

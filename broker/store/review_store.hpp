@@ -53,6 +53,13 @@ struct ReviewRecord {
   std::int64_t review_months = 0;
   std::string review_category;
   std::string next_review;  // YYYY-MM-DD, empty if the policy gave none
+  // For an eligible dibao household classed dibao or gradual_exit: the date
+  // it has received dibao since (the request's current_benefit.since, else
+  // this record's reference date), so consecutive dibao records carry the
+  // earliest one forward. Empty otherwise, and in records written before it
+  // was kept.
+  std::string benefit_since;
+  std::string gradual_exit_until;  // YYYY-MM-DD for a gradual_exit household, else empty
   std::string batch_id;     // empty for interactive verifications
   std::int64_t completed_unix = 0;
   // From the first agency query to the decision (agencies and rules), for

@@ -54,6 +54,49 @@ std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) 
   return std::nullopt;
 }
 
+// An optional (or required) date field of a nested object, named `where.key`.
+std::optional<FieldError> get_nested_date(const json& obj, const char* key, const std::string& where,
+                                          std::optional<Date>& out, bool required) {
+  std::string text;
+  if (auto e = get_string(obj, key, where, text, required)) return e;
+  if (!obj.contains(key)) return std::nullopt;
+  auto d = Date::parse(text);
+  if (!d) return invalid(where + "." + key, "must be a real date written YYYY-MM-DD");
+  out = *d;
+  return std::nullopt;
+}
+
+// `current_benefit`: {"programme": "dibao", "since": DATE, "gradual_exit_until"?: DATE,
+// "self_reported"?: bool}.
+std::optional<FieldError> get_current_benefit(const json& body, const Date& reference_date,
+                                              std::optional<policies::CurrentBenefit>& out) {
+  auto it = body.find("current_benefit");
+  if (it == body.end()) return std::nullopt;
+  const std::string where = "current_benefit";
+  if (!it->is_object()) return invalid(where, "must be an object");
+  if (auto e = check_keys(*it, where, {"programme", "since", "gradual_exit_until", "self_reported"})) return e;
+  std::string programme;
+  if (auto e = get_string(*it, "programme", where, programme, true)) return e;
+  if (programme != policies::programme_name(policies::Programme::kDibao)) {
+    return invalid(where + ".programme", "must be dibao (the only current benefit a verification reads)");
+  }
+  policies::CurrentBenefit benefit;
+  std::optional<Date> since;
+  if (auto e = get_nested_date(*it, "since", where, since, true)) return e;
+  if (*since > reference_date) return invalid(where + ".since", "must not be after reference_date");
+  benefit.since = *since;
+  if (auto e = get_nested_date(*it, "gradual_exit_until", where, benefit.gradual_exit_until, false)) return e;
+  if (benefit.gradual_exit_until && *benefit.gradual_exit_until < benefit.since) {
+    return invalid(where + ".gradual_exit_until", "must not be before since");
+  }
+  if (auto s = it->find("self_reported"); s != it->end()) {
+    if (!s->is_boolean()) return invalid(where + ".self_reported", "must be true or false");
+    benefit.self_reported = s->get<bool>();
+  }
+  out = benefit;
+  return std::nullopt;
+}
+
 std::optional<FieldError> check_id(const std::string& id, const std::string& field, const Date& today) {
   const auto problem = validate_id_number(id, today);
   if (problem != IdNumberProblem::kNone) return invalid(field, std::string(describe(problem)));
@@ -91,7 +134,8 @@ Parsed<json> parse_json_body(std::string_view body) {
 
 Parsed<VerificationRequest> parse_verification_request(const json& body, const Date& today) {
   if (auto e = check_keys(body, "", {"case_id", "programme", "jurisdiction", "area", "reference_date",
-                                     "authorization_id", "members", "obligors", "async", "force"})) {
+                                     "authorization_id", "members", "obligors", "current_benefit", "async",
+                                     "force"})) {
     return *e;
   }
   VerificationRequest r;
@@ -113,6 +157,7 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   r.area = *parsed_area;
   if (auto e = get_date(body, "reference_date", r.reference_date)) return *e;
   if (r.reference_date > today) return invalid("reference_date", "must not be in the future");
+  if (auto e = get_current_benefit(body, r.reference_date, r.current_benefit)) return *e;
   if (auto e = get_string(body, "authorization_id", "", r.authorization_id, true)) return *e;
   if (!is_token(r.authorization_id)) return invalid("authorization_id", "is not a valid authorization id");
   if (body.contains("obligors")) {

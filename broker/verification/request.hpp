@@ -14,6 +14,7 @@
 
 #include "common/date.hpp"
 #include "common/records.hpp"
+#include "policies/engine.hpp"
 #include "policies/policy.hpp"
 
 namespace hfv::broker {
@@ -53,6 +54,10 @@ struct VerificationRequest {
   Date reference_date;
   std::string authorization_id;
   std::vector<Member> members;
+  // `current_benefit`: the household receives dibao now (a review); the
+  // gradual-exit rule reads it. `since` is not after reference_date;
+  // `gradual_exit_until`, when given, is not before `since`.
+  std::optional<policies::CurrentBenefit> current_benefit;
   bool async = false;  // answer 202 at once; the report is fetched with GET
   bool force = false;  // verify again even if a recent report of this household exists
 };

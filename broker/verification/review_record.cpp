@@ -75,9 +75,30 @@ ReviewRecord review_record_of(const std::string& verification_id, const std::str
     }
   }
   if (decision.next_review) r.next_review = decision.next_review->to_string();
+  const bool receives = decision.outcome == policies::Outcome::kEligible &&
+                        request.programme == policies::programme_name(policies::Programme::kDibao) &&
+                        (decision.classification == "dibao" || decision.classification == "gradual_exit");
+  if (receives) {
+    r.benefit_since = (request.current_benefit ? request.current_benefit->since : request.reference_date).to_string();
+  }
+  if (decision.gradual_exit_until) r.gradual_exit_until = decision.gradual_exit_until->to_string();
   r.batch_id = batch_id;
   r.completed_unix = unix_seconds_now();
   return r;
+}
+
+std::optional<json> current_benefit_of(const ReviewRecord& r, const Date& today) {
+  if (r.programme != policies::programme_name(policies::Programme::kDibao) || r.outcome != "eligible") {
+    return std::nullopt;
+  }
+  const auto until = Date::parse(r.gradual_exit_until);
+  const bool in_exit = r.classification == "gradual_exit" && until && *until >= today;
+  if (r.classification != "dibao" && !in_exit) return std::nullopt;
+  const auto since = Date::parse(r.benefit_since.empty() ? r.reference_date : r.benefit_since);
+  if (!since || *since > today) return std::nullopt;
+  json benefit = {{"programme", "dibao"}, {"since", since->to_string()}};
+  if (in_exit) benefit["gradual_exit_until"] = until->to_string();
+  return benefit;
 }
 
 }  // namespace hfv::broker

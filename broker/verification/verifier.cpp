@@ -497,6 +497,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   input.area = a.request.area;
   input.reference_date = a.request.reference_date;
   input.programme = a.request.programme;
+  input.current_benefit = a.request.current_benefit;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
 

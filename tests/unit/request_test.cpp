@@ -38,6 +38,29 @@ TEST_CASE("unit: A valid verification request parses", "[request]") {
   CHECK(r.reference_date.to_string() == "2026-11-01");
 }
 
+TEST_CASE("unit: current_benefit parses, since up to and including the reference date", "[request]") {
+  json body = valid_request();
+  auto plain = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(plain));
+  CHECK_FALSE(std::get<b::VerificationRequest>(plain).current_benefit.has_value());
+  body["current_benefit"] = {{"programme", "dibao"}, {"since", "2026-11-01"}};
+  auto parsed = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(parsed));
+  const auto& cb = std::get<b::VerificationRequest>(parsed).current_benefit;
+  REQUIRE(cb.has_value());
+  CHECK(cb->programme == hfv::policies::Programme::kDibao);
+  CHECK(cb->since.to_string() == "2026-11-01");
+  CHECK_FALSE(cb->gradual_exit_until.has_value());
+  CHECK_FALSE(cb->self_reported.has_value());
+  body["current_benefit"]["gradual_exit_until"] = "2026-11-01";
+  body["current_benefit"]["self_reported"] = false;
+  auto full = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(full));
+  const auto& f = std::get<b::VerificationRequest>(full).current_benefit;
+  CHECK(f->gradual_exit_until->to_string() == "2026-11-01");
+  CHECK(f->self_reported == false);
+}
+
 TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
   struct Case {
     const char* what;
@@ -61,6 +84,39 @@ TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
       {"two applicants", [](json& j) { j["members"][1]["relation"] = "applicant"; }, "members"},
       {"bad relation", [](json& j) { j["members"][1]["relation"] = "friend"; }, "members[1].relation"},
       {"string boolean", [](json& j) { j["members"][1]["employed"] = "yes"; }, "members[1].employed"},
+      {"current benefit not an object", [](json& j) { j["current_benefit"] = "dibao"; }, "current_benefit"},
+      {"current benefit without since",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}}; }, "current_benefit.since"},
+      {"current benefit without programme",
+       [](json& j) { j["current_benefit"] = {{"since", "2025-01-01"}}; }, "current_benefit.programme"},
+      {"current benefit of another programme",
+       [](json& j) { j["current_benefit"] = {{"programme", "tekun"}, {"since", "2025-01-01"}}; },
+       "current_benefit.programme"},
+      {"impossible since",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-02-29"}}; },
+       "current_benefit.since"},
+      {"since after the reference date",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", "2026-11-02"}}; },
+       "current_benefit.since"},
+      {"since as a number",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", 20250101}}; },
+       "current_benefit.since"},
+      {"exit period ending before since",
+       [](json& j) {
+         j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-01-01"}, {"gradual_exit_until", "2024-12-31"}};
+       },
+       "current_benefit.gradual_exit_until"},
+      {"bad exit period end",
+       [](json& j) {
+         j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-01-01"}, {"gradual_exit_until", "soon"}};
+       },
+       "current_benefit.gradual_exit_until"},
+      {"string self_reported",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-01-01"}, {"self_reported", "yes"}}; },
+       "current_benefit.self_reported"},
+      {"unknown current benefit field",
+       [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-01-01"}, {"amount", "100.00"}}; },
+       "current_benefit.amount"},
   };
   for (const auto& c : cases) {
     INFO(c.what);
