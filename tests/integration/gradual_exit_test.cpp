@@ -1,0 +1,118 @@
+// Gradual exit end to end (real agency-sim and brokerd processes): a
+// Harbin household whose employed member's income rose above the standard
+// is classed gradual_exit, with the period's last day, when the request says
+// it is a current dibao recipient, and is not without that; a bad
+// current_benefit is refused with the field named and asks no agency.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "stack.hpp"
+
+using hfv::testing::https;
+using hfv::testing::member;
+using hfv::testing::Stack;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kId = "230102197503120016";
+
+// One person answered by every agency: wages of 1870.00 in each month of
+// the window before 2026-11-01 (2025-11 .. 2026-10), nothing else. Harbin
+// deducts 870.00 employment cost a month, so 1000.00 per person counts:
+// above the standard 860.00, below the exit line 1.5 x 860.00 = 1290.00.
+fs::path write_dataset(const fs::path& dir) {
+  json wages = json::array();
+  for (const char* period : {"2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05",
+                             "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"}) {
+    wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "1870.00"}});
+  }
+  const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
+                       {"tax", wages},
+                       {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
+                       {"real_estate", json::array()},
+                       {"vehicle", json::array()},
+                       {"bank", json::array()},
+                       {"securities", json::array()},
+                       {"business", json::array()},
+                       {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
+                       {"insurance", json::array()},
+                       {"internet_finance", json::array()}};
+  fs::create_directories(dir);
+  const fs::path file = dir / "gradual-exit-dataset.json";
+  std::ofstream(file) << json{{"persons", {{kId, person}}}}.dump();
+  return file;
+}
+
+const json* gradual_exit_rule(const json& report) {
+  for (const auto& r : report["rules"]) {
+    if (r["rule"] == "gradual-exit") return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: a current dibao recipient whose income rose above the standard gets a gradual-exit period",
+          "[integration][e2e][gradual-exit]") {
+  hfv::testing::TempDir data{"hfv-gradual-data"};
+  Stack s({}, write_dataset(data.path));
+  const std::string auth = s.register_authorization("HRB-GE-1", json::array({kId}));
+  json employed = member(kId, "张伟", "applicant");
+  employed["employed"] = true;
+  const json base = {{"case_id", "HRB-GE-1"},        {"programme", "dibao"}, {"jurisdiction", "230100"},
+                     {"area", "urban"},              {"reference_date", "2026-11-01"},
+                     {"authorization_id", auth},     {"members", json::array({employed})},
+                     {"force", true}};
+  const auto post = [&s](const json& body) {
+    return https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
+  };
+
+  // Without current_benefit: an applicant above the standard, not a recipient.
+  auto plain = post(base);
+  INFO(plain.body);
+  REQUIRE(plain.status == 200);
+  const json without = json::parse(plain.body);
+  CHECK(without["figures"]["income_per_capita_monthly"] == "1000.00");
+  CHECK(without["outcome"] == "ineligible");
+  CHECK(without["classification"] == "marginal");
+  CHECK(without["gradual_exit_until"].is_null());
+  const json* rule = gradual_exit_rule(without);
+  REQUIRE(rule != nullptr);
+  CHECK((*rule)["result"] == "fail");
+  CHECK((*rule)["inputs"]["current_benefit"].is_null());
+
+  // The same household as a current recipient since 2024-03-01.
+  json as_recipient = base;
+  as_recipient["current_benefit"] = {{"programme", "dibao"}, {"since", "2024-03-01"}};
+  auto recipient = post(as_recipient);
+  INFO(recipient.body);
+  REQUIRE(recipient.status == 200);
+  const json with = json::parse(recipient.body);
+  CHECK(with["outcome"] == "eligible");
+  CHECK(with["classification"] == "gradual_exit");
+  CHECK(with["gradual_exit_until"] == "2027-05-01");  // 2026-11-01 + 6 months (example period)
+  rule = gradual_exit_rule(with);
+  REQUIRE(rule != nullptr);
+  CHECK((*rule)["result"] == "pass");
+  CHECK((*rule)["source"] == "000_74d306e405892d62.txt#gradual-exit");
+  CHECK((*rule)["inputs"]["current_benefit"]["since"] == "2024-03-01");
+  CHECK((*rule)["inputs"]["gradual_exit_until"] == "2027-05-01");
+
+  // Bad current_benefit: 400 naming the field, and no agency is asked.
+  const long asked = s.sim_request_count();
+  json late = as_recipient;
+  late["current_benefit"]["since"] = "2026-11-02";
+  auto refused = post(late);
+  CHECK(refused.status == 400);
+  CHECK(json::parse(refused.body)["field"] == "current_benefit.since");
+  json other = as_recipient;
+  other["current_benefit"]["programme"] = "tekun";
+  auto refused_programme = post(other);
+  CHECK(refused_programme.status == 400);
+  CHECK(json::parse(refused_programme.body)["field"] == "current_benefit.programme");
+  CHECK(s.sim_request_count() == asked);
+}
