@@ -73,6 +73,9 @@ const ParamSpec* find_param_spec(std::string_view name) {
   return nullptr;
 }
 
+// Clause ids are the seed's prefix macro followed by the tag: the literals
+// are concatenated on purpose.
+// NOLINTBEGIN(bugprone-suspicious-missing-comma)
 const std::vector<RuleSpec>& rule_specs() {
   // Each clause is a document prefix macro joined to its tag on purpose.
   // NOLINTBEGIN(bugprone-suspicious-missing-comma)
@@ -161,6 +164,7 @@ const std::vector<RuleSpec>& rule_specs() {
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return specs;
 }
+// NOLINTEND(bugprone-suspicious-missing-comma)
 
 const RuleSpec* find_rule_spec(std::string_view id) {
   for (const auto& r : rule_specs()) {

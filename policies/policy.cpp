@@ -75,9 +75,13 @@ struct Ctx {
 
 Status check_keys(const Ctx& ctx, const std::string& where, const json& obj,
                   std::initializer_list<const char*> allowed) {
-  for (const auto& [key, value] : obj.items()) {
-    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
-      return ctx.fail(where.empty() ? key : where + "." + key, "unknown key");
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();
+    if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; })) {
+      std::string field = where;
+      if (!field.empty()) field += '.';
+      field += key;
+      return ctx.fail(field, "unknown key");
     }
   }
   return {};
@@ -260,7 +264,7 @@ std::string digest_hex(const std::string& text) {
     h *= 1099511628211ULL;
   }
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  (void)std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return std::string(buf, 8);
 }
 
@@ -404,13 +408,14 @@ Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
       p.params_[key] = std::move(*series);
       continue;
     }
-    const bool is_group = std::any_of(
-        param_specs().begin(), param_specs().end(),
-        [&](const ParamSpec& s) { return s.name.substr(0, key.size() + 1) == key + "."; });
+    const std::string prefix = key + ".";
+    const bool is_group =
+        std::any_of(param_specs().begin(), param_specs().end(),
+                    [&prefix](const ParamSpec& s) { return s.name.starts_with(prefix); });
     if (!is_group) return ctx.fail(where, "unknown key");
     if (!value.is_object()) return ctx.fail(where, "must be an object of dated series");
     for (const auto& [sub, series_json] : value.items()) {
-      const std::string name = key + "." + sub;
+      const std::string name = prefix + sub;
       const ParamSpec* spec = find_param_spec(name);
       if (spec == nullptr) return ctx.fail("parameters." + name, "unknown key");
       auto series = parse_series(ctx, "parameters." + name, *spec, series_json);
