@@ -1102,6 +1102,26 @@ TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends
   CHECK(run("2026-11-02", nullptr).outcome == p::Outcome::kIneligible);
 }
 
+TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-example.md)",
+          "[policy][gradual-exit]") {
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-04-01");
+  h.member(2).relation = "child";
+  h.income(0, IncomeKind::kWages, "4000.00");
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2026, 3}});
+  auto without = h.eval("230100");
+  CHECK(without.outcome == p::Outcome::kIneligible);
+  CHECK(without.classification == "marginal");
+  h.h.current_benefit = recipient();
+  auto d = h.eval("230100");
+  CHECK(d.figures.at("income_per_capita_monthly") == "1043.33");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "gradual_exit");
+  CHECK(d.gradual_exit_until->to_string() == "2027-05-01");
+  CHECK_FALSE(d.figures.contains("benefit_monthly"));
+}
+
 TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on known income over the line",
           "[policy][gradual-exit][fail-closed]") {
   // Harbin: the tax answer is missing; what is known is inside the band.
