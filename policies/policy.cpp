@@ -259,8 +259,8 @@ Result<DatedSeries> parse_series(const Ctx& ctx, const std::string& key, const P
 // (reports are signed by the broker).
 std::string digest_hex(const std::string& text) {
   std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    h ^= c;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ULL;
   }
   char buf[17];
