@@ -45,23 +45,22 @@ std::optional<FieldError> get_string(const json& obj, const char* key, const std
   return std::nullopt;
 }
 
-std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) {
-  std::string text;
-  if (auto e = get_string(obj, key, "", text, true)) return e;
-  auto d = Date::parse(text);
-  if (!d) return invalid(key, "must be a real date written YYYY-MM-DD");
-  out = *d;
-  return std::nullopt;
-}
-
-// An optional (or required) date field of a nested object, named `where.key`.
-std::optional<FieldError> get_nested_date(const json& obj, const char* key, const std::string& where,
-                                          std::optional<Date>& out, bool required) {
+// A date field written YYYY-MM-DD; `where` names the enclosing object ("" at
+// the top level). `out` is left alone when an optional field is absent.
+std::optional<FieldError> get_date(const json& obj, const char* key, const std::string& where,
+                                   std::optional<Date>& out, bool required) {
   std::string text;
   if (auto e = get_string(obj, key, where, text, required)) return e;
   if (!obj.contains(key)) return std::nullopt;
   auto d = Date::parse(text);
-  if (!d) return invalid(where + "." + key, "must be a real date written YYYY-MM-DD");
+  if (!d) return invalid(where.empty() ? key : where + "." + key, "must be a real date written YYYY-MM-DD");
+  out = *d;
+  return std::nullopt;
+}
+
+std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) {
+  std::optional<Date> d;
+  if (auto e = get_date(obj, key, "", d, true)) return e;
   out = *d;
   return std::nullopt;
 }
@@ -82,10 +81,10 @@ std::optional<FieldError> get_current_benefit(const json& body, const Date& refe
   }
   policies::CurrentBenefit benefit;
   std::optional<Date> since;
-  if (auto e = get_nested_date(*it, "since", where, since, true)) return e;
+  if (auto e = get_date(*it, "since", where, since, true)) return e;
   if (*since > reference_date) return invalid(where + ".since", "must not be after reference_date");
   benefit.since = *since;
-  if (auto e = get_nested_date(*it, "gradual_exit_until", where, benefit.gradual_exit_until, false)) return e;
+  if (auto e = get_date(*it, "gradual_exit_until", where, benefit.gradual_exit_until, false)) return e;
   if (benefit.gradual_exit_until && *benefit.gradual_exit_until < benefit.since) {
     return invalid(where + ".gradual_exit_until", "must not be before since");
   }
