@@ -449,7 +449,8 @@ TEST_CASE("batch runner (in-process test adapters): a server error halves concur
 namespace {
 
 // Starts `work` on the I/O thread; its result appears once it has run (see
-// run_until).
+// run_until). The coroutine keeps references to its arguments: they must
+// outlive it (named variables, not temporaries).
 template <class T>
 std::shared_ptr<std::optional<T>> spawn(Fixture& f, net::awaitable<T> work) {
   auto out = std::make_shared<std::optional<T>>();
@@ -510,15 +511,16 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
                           f.blocking, f.config);
   REQUIRE(batches.slots() == 1);
 
-  const std::string ndjson = batch_ndjson(f, 4);  // create() keeps a reference to it
-  auto created = spawn(f, batches.create(*f.principal, "op-1", ndjson));
+  const std::string ndjson = batch_ndjson(f, 4);  // create() keeps references to it and the operator
+  const std::string creator = "op-1";
+  auto created = spawn(f, batches.create(*f.principal, creator, ndjson));
   run_until(f, [&] { return created->has_value() && started.is_set(); });
   REQUIRE(std::holds_alternative<json>(**created));
   const std::string id = std::get<json>(**created).value("batch_id", "");
   REQUIRE(f.bank->queries == 1);  // the first household, held
 
   // Cancelled while the first household is in flight, twice.
-  for (const char* op : {"op-2", "op-3"}) {
+  for (const std::string op : {"op-2", "op-3"}) {
     auto cancelled = spawn(f, batches.cancel(id, *f.principal, op));
     run_until(f, [&] { return cancelled->has_value(); });
     REQUIRE(std::holds_alternative<json>(**cancelled));
