@@ -21,6 +21,7 @@ policies::HouseholdInput household() {
   h.area = policies::Area::kUrban;
   h.reference_date = *Date::parse("2026-11-01");
   h.programme = "dibao";
+  h.obligors.emplace();  // declared: none
   for (int m = 0; m < 4; ++m) {
     policies::MemberFacts f;
     f.birth_date = *Date::parse(m < 2 ? "1975-03-12" : "2012-06-01");

@@ -55,14 +55,17 @@ struct MemberFacts {
   std::string labour_capacity;  // full | partial | none | ""
 };
 
-// An obligor's (statutory supporter's) household, for the support-fee rule.
-// The broker fills it from the obligor household's own verification.
+// An obligor's (statutory supporter's) household, for the support-fee rule,
+// as the case system declares it (docs/api.md `obligors`: declared figures,
+// not a verification of the obligors, whose data the applicant's
+// authorisation does not cover).
 struct ObligorHousehold {
   std::size_t member_count = 1;
-  // Monthly disposable income; nullopt when a source it depends on failed.
+  // Monthly disposable income; nullopt when it is not known.
   std::optional<Money> disposable_income_monthly;
   Money rigid_spending_monthly;      // medical, education
   bool receives_assistance = false;  // itself a dibao or marginal household: no fee assessed
+  std::string evidence_sha256;       // the supporting document's SHA-256, when given
 };
 
 // What the request says about the benefit the household receives now (a
@@ -93,10 +96,13 @@ struct HouseholdInput {
   // The benefit the household receives now; nullopt: none (an applicant),
   // so gradual exit cannot apply.
   std::optional<CurrentBenefit> current_benefit;
+  // The obligor households the request declares; nullopt: not declared, so
+  // a jurisdiction that assesses support fees cannot decide (unknown); an
+  // empty list declares that there are none.
+  std::optional<std::vector<ObligorHousehold>> obligors;
   // Optional facts the broker does not send yet (defaults are the cautious
-  // reading): obligor households; each member's tekun care level
-  // (self_care | half_care | full_care, by member index).
-  std::vector<ObligorHousehold> obligors;
+  // reading): each member's tekun care level (self_care | half_care |
+  // full_care, by member index).
   std::vector<std::string> care_levels;
 };
 

@@ -92,6 +92,14 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
                    {"authorization_id", r.authorization_id},
                    {"members", members}};
       if (auto benefit = current_benefit_of(r, today)) body["current_benefit"] = std::move(*benefit);
+      // The obligors declared at the last verification, again: a case worker
+      // who learns of a change verifies the household singly with the new
+      // figures (docs/api.md, batches).
+      if (!r.obligors_json.empty()) {
+        if (json obligors = json::parse(r.obligors_json, nullptr, false); obligors.is_array()) {
+          body["obligors"] = std::move(obligors);
+        }
+      }
       add(std::move(body), r.case_id, r.jurisdiction);
     }
   } else {

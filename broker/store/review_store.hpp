@@ -60,6 +60,9 @@ struct ReviewRecord {
   // was kept.
   std::string benefit_since;
   std::string gradual_exit_until;  // YYYY-MM-DD for a gradual_exit household, else empty
+  // The request's `obligors` array as declared (docs/api.md), which a batch
+  // review sends again; empty when the request declared none (not even []).
+  std::string obligors_json;
   std::string batch_id;     // empty for interactive verifications
   std::int64_t completed_unix = 0;
   // From the first agency query to the decision (agencies and rules), for

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/id_number.hpp"
+#include "common/money.hpp"
 #include "policies/engine.hpp"
 
 namespace hfv::broker {
@@ -96,6 +97,72 @@ std::optional<FieldError> get_current_benefit(const json& body, const Date& refe
   return std::nullopt;
 }
 
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// A non-negative decimal-yuan string field.
+std::optional<FieldError> get_money(const json& obj, const char* key, const std::string& where,
+                                    std::optional<Money>& out, bool required) {
+  std::string text;
+  if (auto e = get_string(obj, key, where, text, required)) return e;
+  if (!obj.contains(key)) return std::nullopt;
+  auto m = Money::parse(text);
+  if (!m || m->fen() < 0) return invalid(where + "." + key, "must be a non-negative amount in yuan, e.g. \"1200.00\"");
+  out = *m;
+  return std::nullopt;
+}
+
+// `obligors`: [{"members": 1-30, "receives_assistance"?: bool,
+// "disposable_income_monthly": YUAN, "rigid_spending_monthly": YUAN,
+// "evidence_sha256"?: HEX}]; the two amounts are required unless the obligor
+// household itself receives dibao or marginal assistance.
+std::optional<FieldError> get_obligors(const json& body,
+                                       std::optional<std::vector<policies::ObligorHousehold>>& out) {
+  auto it = body.find("obligors");
+  if (it == body.end()) return std::nullopt;
+  if (!it->is_array()) return invalid("obligors", "must be an array (empty when there are none)");
+  if (it->size() > kMaxObligors) {
+    return invalid("obligors", "at most " + std::to_string(kMaxObligors) + " obligor households");
+  }
+  std::vector<policies::ObligorHousehold> obligors;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const std::string where = "obligors[" + std::to_string(i) + "]";
+    const json& o = (*it)[i];
+    if (!o.is_object()) return invalid(where, "must be an object");
+    if (auto e = check_keys(o, where, {"members", "receives_assistance", "disposable_income_monthly",
+                                       "rigid_spending_monthly", "evidence_sha256"})) {
+      return e;
+    }
+    policies::ObligorHousehold h;
+    auto members = o.find("members");
+    if (members == o.end()) return invalid(where + ".members", "is required");
+    if (!members->is_number_integer() || members->get<long>() < 1 ||
+        members->get<long>() > static_cast<long>(kMaxMembers)) {
+      return invalid(where + ".members", "must be an integer from 1 to " + std::to_string(kMaxMembers));
+    }
+    h.member_count = members->get<std::size_t>();
+    if (auto a = o.find("receives_assistance"); a != o.end()) {
+      if (!a->is_boolean()) return invalid(where + ".receives_assistance", "must be true or false");
+      h.receives_assistance = a->get<bool>();
+    }
+    std::optional<Money> rigid;
+    if (auto e = get_money(o, "disposable_income_monthly", where, h.disposable_income_monthly, !h.receives_assistance)) {
+      return e;
+    }
+    if (auto e = get_money(o, "rigid_spending_monthly", where, rigid, !h.receives_assistance)) return e;
+    h.rigid_spending_monthly = rigid.value_or(Money{});
+    if (auto e = get_string(o, "evidence_sha256", where, h.evidence_sha256, false)) return e;
+    if (o.contains("evidence_sha256") && !is_sha256_hex(h.evidence_sha256)) {
+      return invalid(where + ".evidence_sha256", "must be 64 lowercase hex characters");
+    }
+    obligors.push_back(std::move(h));
+  }
+  out = std::move(obligors);
+  return std::nullopt;
+}
+
 std::optional<FieldError> check_id(const std::string& id, const std::string& field, const Date& today) {
   const auto problem = validate_id_number(id, today);
   if (problem != IdNumberProblem::kNone) return invalid(field, std::string(describe(problem)));
@@ -159,9 +226,7 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (auto e = get_current_benefit(body, r.reference_date, r.current_benefit)) return *e;
   if (auto e = get_string(body, "authorization_id", "", r.authorization_id, true)) return *e;
   if (!is_token(r.authorization_id)) return invalid("authorization_id", "is not a valid authorization id");
-  if (body.contains("obligors")) {
-    return invalid("obligors", "verifying obligors is not supported by this version");
-  }
+  if (auto e = get_obligors(body, r.obligors)) return *e;
   for (auto [key, out] : {std::pair{"async", &r.async}, std::pair{"force", &r.force}}) {
     if (auto it = body.find(key); it != body.end()) {
       if (!it->is_boolean()) return invalid(key, "must be true or false");
@@ -270,9 +335,7 @@ Parsed<AuthorizationRequest> parse_authorization_request(const json& body, const
   if (auto e = get_date(body, "valid_until", r.valid_until)) return *e;
   if (r.valid_until < r.valid_from) return invalid("valid_until", "must not be before valid_from");
   if (auto e = get_string(body, "form_sha256", "", r.form_sha256, true)) return *e;
-  if (r.form_sha256.size() != 64 || !std::all_of(r.form_sha256.begin(), r.form_sha256.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      })) {
+  if (!is_sha256_hex(r.form_sha256)) {
     return invalid("form_sha256", "must be 64 lowercase hex characters");
   }
   return r;

@@ -30,6 +30,7 @@ using Parsed = std::variant<T, FieldError>;
 
 inline constexpr std::size_t kMaxJsonDepth = 16;
 inline constexpr std::size_t kMaxMembers = 30;
+inline constexpr std::size_t kMaxObligors = 10;
 
 // Parses JSON with a nesting-depth limit; FieldError "invalid_json" or
 // "too_deep" otherwise.
@@ -58,6 +59,10 @@ struct VerificationRequest {
   // gradual-exit rule reads it. `since` is not after reference_date;
   // `gradual_exit_until`, when given, is not before `since`.
   std::optional<policies::CurrentBenefit> current_benefit;
+  // `obligors`: the statutory supporters' households as the case system
+  // declares them (figures, not ID numbers: the household's authorisation
+  // does not cover its relatives' data). nullopt: not declared; empty: none.
+  std::optional<std::vector<policies::ObligorHousehold>> obligors;
   bool async = false;  // answer 202 at once; the report is fetched with GET
   bool force = false;  // verify again even if a recent report of this household exists
 };

@@ -23,6 +23,21 @@ json members_json(const std::vector<Member>& members) {
   return out;
 }
 
+json obligors_json(const std::vector<policies::ObligorHousehold>& obligors) {
+  json out = json::array();
+  for (const auto& o : obligors) {
+    json j = {{"members", o.member_count}};
+    if (o.receives_assistance) j["receives_assistance"] = true;
+    if (o.disposable_income_monthly) j["disposable_income_monthly"] = o.disposable_income_monthly->to_string();
+    if (!o.receives_assistance || o.rigid_spending_monthly.fen() != 0) {
+      j["rigid_spending_monthly"] = o.rigid_spending_monthly.to_string();
+    }
+    if (!o.evidence_sha256.empty()) j["evidence_sha256"] = o.evidence_sha256;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 namespace {
 
 std::optional<std::int64_t> figure_fen(const policies::Decision& d, const std::string& name) {
@@ -48,6 +63,7 @@ ReviewRecord review_record_of(const std::string& verification_id, const std::str
   r.reference_date = request.reference_date.to_string();
   r.authorization_id = request.authorization_id;
   r.members_json = members_json(request.members).dump();
+  if (request.obligors) r.obligors_json = obligors_json(*request.obligors).dump();
   r.outcome = std::string(policies::outcome_name(decision.outcome));
   r.classification = decision.classification;
   r.income_per_capita_fen = figure_fen(decision, "income_per_capita_monthly");

@@ -20,6 +20,8 @@ namespace hfv::broker {
 // The request's members as JSON, in the request's own field names, so a
 // due-by review can send them again.
 nlohmann::json members_json(const std::vector<Member>& members);
+// The request's `obligors` array again, as docs/api.md writes it.
+nlohmann::json obligors_json(const std::vector<policies::ObligorHousehold>& obligors);
 
 // The record of a verification. For an eligible dibao household classed
 // dibao or gradual_exit, benefit_since is the request's current_benefit.since,

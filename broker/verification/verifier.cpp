@@ -65,12 +65,27 @@ struct Verifier::Accepted {
 namespace {
 
 // Keyed digest of what makes two verifications "the same household check".
-std::string household_key(const VerificationRequest& v, std::vector<std::string> pseudonyms) {
-  std::sort(pseudonyms.begin(), pseudonyms.end());
+std::string household_key(const json& body, const std::vector<std::string>& pseudonyms) {
+  // Every field that can change the decision, as the caller sent it, except
+  // who asks for it (case, authorisation) and how it is answered (async,
+  // force); members by pseudonym, never by ID number or name, in a fixed
+  // order. A corrected fact (a disability grade, an obligor's figures, the
+  // current benefit) is a new check, not a repeat.
+  json facts = body;
+  for (const char* key : {"case_id", "authorization_id", "async", "force"}) facts.erase(key);
+  std::vector<std::string> members;
+  const json& listed = body.at("members");
+  for (std::size_t i = 0; i < listed.size() && i < pseudonyms.size(); ++i) {
+    json m = listed[i];
+    m.erase("id_number");
+    m.erase("name");
+    m["pseudonym"] = pseudonyms[i];
+    members.push_back(m.dump());
+  }
+  std::sort(members.begin(), members.end());
+  facts["members"] = members;
   crypto::Sha256 h;
-  h.update("hfv-household/v1").update(v.programme).update("|").update(v.jurisdiction).update("|");
-  h.update(policies::area_name(v.area)).update("|").update(v.reference_date.to_string());
-  for (const auto& p : pseudonyms) h.update("|").update(p);
+  h.update("hfv-household/v2").update(facts.dump());
   return crypto::to_hex(h.finish());
 }
 
@@ -269,7 +284,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   row.principal = principal.name;
   row.idempotency_key = call.idempotency_key;
   row.request_sha256 = crypto::to_hex(crypto::sha256(call.body));
-  row.household_key = household_key(v, a.pseudonyms);
+  row.household_key = household_key(std::get<json>(body), a.pseudonyms);
   row.created_unix = unix_seconds_now();
   if (!row.idempotency_key.empty()) {
     auto earlier = co_await run_blocking(*parts_.blocking, [&] {
@@ -318,6 +333,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   std::string asked_names;
   for (Source s : a.asked) asked_names += (asked_names.empty() ? "" : ",") + std::string(source_name(s));
   head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names +
+                (v.obligors ? " obligors=" + std::to_string(v.obligors->size()) : "") +
                 (v.force ? " forced" : "") + (v.async ? " async" : "") +
                 (a.batch_id.empty() ? "" : " batch=" + a.batch_id);  // for supervisors (docs/api.md)
   before.push_back(head);
@@ -498,6 +514,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   input.reference_date = a.request.reference_date;
   input.programme = a.request.programme;
   input.current_benefit = a.request.current_benefit;
+  input.obligors = a.request.obligors;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
 

@@ -151,9 +151,12 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     if (wage && share) {
       const Money living = share->value.of(wage->value);
       json fees = json::array();
-      for (std::size_t i = 0; i < e.h.obligors.size(); ++i) {
-        const auto& o = e.h.obligors[i];
+      const auto& obligors = e.h.obligors;
+      if (!obligors) in.fee_unknown = true;
+      for (std::size_t i = 0; obligors && i < obligors->size(); ++i) {
+        const auto& o = (*obligors)[i];
         json f = {{"obligor", i}, {"members", o.member_count}};
+        if (!o.evidence_sha256.empty()) f["evidence_sha256"] = o.evidence_sha256;
         if (o.receives_assistance) {
           f["fee"] = "0.00";
           f["why"] = "obligor household is itself a dibao or marginal household";
@@ -173,12 +176,20 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
         }
         fees.push_back(std::move(f));
       }
-      t.inputs = {{"obligors", fees}, {"support_fee_monthly_total", money_text(in.fees_monthly)}};
+      t.inputs = {{"obligors", obligors ? fees : json(nullptr)},
+                  {"support_fee_monthly_total", money_text(in.fees_monthly)}};
       t.result = in.fee_unknown ? R::kUnknown : R::kPass;
-      if (in.fee_unknown) t.unknown_sources.push_back("obligor");
-      t.explanation = e.h.obligors.empty()
-                          ? "no obligor households submitted; no support fee assessed"
-                          : "support fees assessed and counted as household income";
+      if (in.fee_unknown) t.unknown_sources.push_back("request:obligors");
+      if (!obligors) {
+        t.explanation =
+            "this jurisdiction assesses support fees and the request does not declare the obligor households "
+            "(an empty list declares that there are none): a case worker must supply them";
+      } else if (obligors->empty()) {
+        t.explanation = "the request declares no obligor households; no support fee assessed";
+      } else {
+        t.explanation = in.fee_unknown ? "an obligor household's income is not known"
+                                       : "support fees assessed from the declared figures and counted as household income";
+      }
     }
     adjustments.push_back(std::move(t));
   }
@@ -190,7 +201,7 @@ RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in) {
   t.parameters.insert(t.parameters.begin(), e.standard_prov);
   if (!in.ok) return t;
   set_unknown(t, in.unknown);
-  if (in.fee_unknown) t.unknown_sources.push_back("obligor");
+  if (in.fee_unknown) t.unknown_sources.push_back("request:obligors");
   const Wide limit = wide(e.standard) * in.months * wide(e.n);
   t.inputs.update(
       {{"window", month_text(in.first) + " to " + month_text(in.last)},
@@ -241,7 +252,7 @@ RuleTrace marginal(Eval& e, const Income& in, Role role, std::optional<Line>& li
   }
   line_out = line;
   set_unknown(t, in.unknown);
-  if (in.fee_unknown) t.unknown_sources.push_back("obligor");
+  if (in.fee_unknown) t.unknown_sources.push_back("request:obligors");
   const int vs_line = compare_income(in, e.n, line);
   const int vs_standard = compare_income(in, e.n, Line{1, 1, e.standard});
   const std::string per_capita = div_round(in.counted(), in.months * wide(e.n)).to_string();

@@ -107,6 +107,7 @@ struct Setup {
         {"reference_date", "2026-11-01"},
         {"authorization_id", auth},
         {"force", true},
+        {"obligors", json::array()},
         {"members", json::array({{{"id_number", id}, {"name", "x"}, {"relation", "applicant"}}})}};
     return https("POST", url + "/v1/verifications", case_system, body.dump(), op());
   }

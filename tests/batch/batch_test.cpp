@@ -229,6 +229,7 @@ std::string ndjson(const Dataset& d, std::size_t from, std::size_t to) {
                 {"area", "urban"},
                 {"reference_date", "2026-11-01"},
                 {"authorization_id", hh.authorization_id},
+                {"obligors", json::array()},
                 {"members", members}}
                .dump() +
            "\n";

@@ -95,7 +95,7 @@ export class Stack {
     if (auth.status !== 201) throw new Error(`authorization: ${auth.status} ${JSON.stringify(auth.body)}`);
     const v = await this.request('POST', '/v1/verifications', {tls: this.caseSystem, headers, body: {
       case_id: caseId, programme: 'dibao', jurisdiction: '230100', area: 'urban', reference_date: '2026-11-01',
-      authorization_id: auth.body.authorization_id, members}});
+      authorization_id: auth.body.authorization_id, members, obligors: []}});
     if (v.status !== 200) throw new Error(`verification: ${v.status} ${JSON.stringify(v.body)}`);
     return v.body;
   }

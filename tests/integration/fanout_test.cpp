@@ -107,7 +107,8 @@ std::string register_auth(Stack& s, const std::string& case_id, const json& cate
 json verify(Stack& s, const std::string& case_id, const std::string& auth) {
   const json body = {{"case_id", case_id},        {"programme", "dibao"},   {"jurisdiction", "230100"},
                      {"area", "urban"},           {"reference_date", "2026-11-01"},
-                     {"authorization_id", auth}, {"members", household()}, {"force", true}};
+                     {"authorization_id", auth}, {"members", household()}, {"force", true},
+                     {"obligors", json::array()}};
   auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
   INFO(r.body);
   REQUIRE(r.status == 200);
@@ -330,7 +331,8 @@ TEST_CASE("fanout: a caller that disconnects calls off the outstanding agency qu
 
   const json body = {{"case_id", "HRB-F-9"},      {"programme", "dibao"},   {"jurisdiction", "230100"},
                      {"area", "urban"},           {"reference_date", "2026-11-01"},
-                     {"authorization_id", auth}, {"members", household()}, {"force", true}};
+                     {"authorization_id", auth}, {"members", household()}, {"force", true},
+                     {"obligors", json::array()}};
   auto headers = s.operator_header();
   headers.push_back("Idempotency-Key: hang-up-1");
   // The caller hangs up once every agency has been asked (an event in the

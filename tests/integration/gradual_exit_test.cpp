@@ -66,7 +66,7 @@ TEST_CASE("e2e: a current dibao recipient whose income rose above the standard g
   const json base = {{"case_id", "HRB-GE-1"},        {"programme", "dibao"}, {"jurisdiction", "230100"},
                      {"area", "urban"},              {"reference_date", "2026-11-01"},
                      {"authorization_id", auth},     {"members", json::array({employed})},
-                     {"force", true}};
+                     {"force", true},                {"obligors", json::array()}};
   const auto post = [&s](const json& body) {
     return https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
   };

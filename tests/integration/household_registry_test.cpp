@@ -53,6 +53,7 @@ json verify(Stack& s, const std::string& case_id, const json& members, const jso
                      {"reference_date", "2026-11-01"},
                      {"authorization_id", json::parse(auth.body)["authorization_id"]},
                      {"members", members},
+                     {"obligors", json::array()},
                      {"force", true}};
   auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
   INFO(r.body);

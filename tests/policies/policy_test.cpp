@@ -53,6 +53,7 @@ struct House {
     h.area = p::Area::kUrban;
     h.reference_date = *Date::parse(date);
     h.programme = programme;
+    h.obligors.emplace();  // declared: none (a test of an undeclared list resets it)
     for (std::size_t m = 0; m < members; ++m) {
       p::MemberFacts f;
       f.birth_date = *Date::parse("1980-06-15");
@@ -843,20 +844,60 @@ TEST_CASE("policies: Support fees from obligors count as income (Harbin)",
           "[policy][support-fee]") {
   // Minimum wage 2270.00 (2025-12-01): fee = 5000.00 - 500.00 - 2270.00 = 2230.00.
   House h(1);
-  h.h.obligors.push_back({1, yuan("5000.00"), yuan("500.00"), false});
+  h.h.obligors->push_back({1, yuan("5000.00"), yuan("500.00"), false, std::string(64, 'a')});
   auto d = h.eval("230100");
   CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2230.00");
+  CHECK(rule(d, "support-fee").inputs.at("obligors").at(0).at("evidence_sha256") == std::string(64, 'a'));
   CHECK(d.outcome == p::Outcome::kIneligible);
 
   House assisted(1);
-  assisted.h.obligors.push_back({1, yuan("5000.00"), yuan("500.00"), true});
+  assisted.h.obligors->push_back({1, yuan("5000.00"), yuan("500.00"), true, ""});
   CHECK(assisted.eval("230100").outcome == p::Outcome::kEligible);
 
   House unknown(1);
-  unknown.h.obligors.push_back({1, std::nullopt, Money{}, false});
+  unknown.h.obligors->push_back({1, std::nullopt, Money{}, false, ""});
   auto u = unknown.eval("230100");
   CHECK(u.outcome == p::Outcome::kIndeterminate);
   CHECK(rule(u, "support-fee").result == p::RuleResult::kUnknown);
+}
+
+TEST_CASE("policies: Support fee boundary, one fen of fee, and the undeclared list (Harbin)",
+          "[policy][support-fee]") {
+  // Harbin urban standard 860.00 (2024-01-01) for one person, no income of
+  // its own: a fee of 860.00 keeps the household at the line (eligible where
+  // income equal to S is inside), 860.01 puts it one fen past.
+  // Living cost = minimum wage 2270.00 (share 100%): fee = income - 100.00 - 2270.00.
+  auto with_fee = [](const char* income) {
+    House h(1);
+    h.h.obligors->push_back({1, yuan(income), yuan("100.00"), false, ""});
+    return h.eval("230100");
+  };
+  const auto at_line = with_fee("3230.00");
+  CHECK(rule(at_line, "support-fee").inputs.at("support_fee_monthly_total") == "860.00");
+  CHECK(rule(at_line, "dibao-income").result == p::RuleResult::kPass);
+  const auto past = with_fee("3230.01");
+  CHECK(rule(past, "support-fee").inputs.at("support_fee_monthly_total") == "860.01");
+  CHECK(rule(past, "dibao-income").result == p::RuleResult::kFail);
+  // A fee below zero is no fee.
+  CHECK(rule(with_fee("2000.00"), "support-fee").inputs.at("support_fee_monthly_total") == "0.00");
+
+  // Not declared: the rule cannot pass, and neither can the income rule.
+  House undeclared(1);
+  undeclared.h.obligors.reset();
+  const auto u = undeclared.eval("230100");
+  CHECK(rule(u, "support-fee").result == p::RuleResult::kUnknown);
+  CHECK(rule(u, "support-fee").inputs.at("obligors").is_null());
+  CHECK(rule(u, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  // Declared none: the rule passes with nothing assessed.
+  House none(1);
+  const auto n = none.eval("230100");
+  CHECK(rule(n, "support-fee").result == p::RuleResult::kPass);
+  CHECK(n.outcome == p::Outcome::kEligible);
+  // A jurisdiction that does not assess support fees does not ask for them.
+  House elsewhere(1);
+  elsewhere.h.obligors.reset();
+  CHECK(elsewhere.eval("610700").outcome == p::Outcome::kEligible);
 }
 
 // ------------------------------------------------------------ classification

@@ -61,6 +61,34 @@ TEST_CASE("unit: current_benefit parses, since up to and including the reference
   CHECK(f->self_reported == false);
 }
 
+TEST_CASE("unit: obligors parse as declared figures, absent and empty kept apart", "[request]") {
+  json body = valid_request();
+  auto absent = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(absent));
+  CHECK_FALSE(std::get<b::VerificationRequest>(absent).obligors.has_value());
+  body["obligors"] = json::array();
+  auto none = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(none));
+  REQUIRE(std::get<b::VerificationRequest>(none).obligors.has_value());
+  CHECK(std::get<b::VerificationRequest>(none).obligors->empty());
+  body["obligors"] = json::array({{{"members", 3},
+                                   {"disposable_income_monthly", "6200.50"},
+                                   {"rigid_spending_monthly", "800.00"},
+                                   {"evidence_sha256", std::string(64, 'c')}},
+                                  {{"members", 1}, {"receives_assistance", true}}});
+  auto two = b::parse_verification_request(body, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(two));
+  const auto& o = *std::get<b::VerificationRequest>(two).obligors;
+  REQUIRE(o.size() == 2);
+  CHECK(o[0].member_count == 3);
+  CHECK(o[0].disposable_income_monthly->fen() == 620050);
+  CHECK(o[0].rigid_spending_monthly.fen() == 80000);
+  CHECK(o[0].evidence_sha256 == std::string(64, 'c'));
+  CHECK_FALSE(o[0].receives_assistance);
+  CHECK(o[1].receives_assistance);
+  CHECK_FALSE(o[1].disposable_income_monthly.has_value());
+}
+
 TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
   struct Case {
     const char* what;
@@ -117,6 +145,39 @@ TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
       {"unknown current benefit field",
        [](json& j) { j["current_benefit"] = {{"programme", "dibao"}, {"since", "2025-01-01"}, {"amount", "100.00"}}; },
        "current_benefit.amount"},
+      {"obligors not an array", [](json& j) { j["obligors"] = json::object(); }, "obligors"},
+      {"too many obligor households", [](json& j) { j["obligors"] = json::array(); for (int i = 0; i < 11; ++i) j["obligors"].push_back({{"members", 1}, {"receives_assistance", true}}); }, "obligors"},
+      {"obligor not an object", [](json& j) { j["obligors"] = json::array({1}); }, "obligors[0]"},
+      {"obligor without members",
+       [](json& j) { j["obligors"] = json::array({{{"disposable_income_monthly", "1.00"}, {"rigid_spending_monthly", "0.00"}}}); },
+       "obligors[0].members"},
+      {"obligor with zero members",
+       [](json& j) { j["obligors"] = json::array({{{"members", 0}, {"receives_assistance", true}}}); },
+       "obligors[0].members"},
+      {"obligor income missing",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"rigid_spending_monthly", "0.00"}}}); },
+       "obligors[0].disposable_income_monthly"},
+      {"obligor spending missing",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"disposable_income_monthly", "5000.00"}}}); },
+       "obligors[0].rigid_spending_monthly"},
+      {"obligor income negative",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"disposable_income_monthly", "-1.00"}, {"rigid_spending_monthly", "0.00"}}}); },
+       "obligors[0].disposable_income_monthly"},
+      {"obligor income a number",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"disposable_income_monthly", 5000}, {"rigid_spending_monthly", "0.00"}}}); },
+       "obligors[0].disposable_income_monthly"},
+      {"obligor spending with three decimals",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"disposable_income_monthly", "1.00"}, {"rigid_spending_monthly", "0.001"}}}); },
+       "obligors[0].rigid_spending_monthly"},
+      {"obligor assistance not a boolean",
+       [](json& j) { j["obligors"] = json::array({{{"members", 2}, {"receives_assistance", "yes"}}}); },
+       "obligors[0].receives_assistance"},
+      {"obligor evidence not hex",
+       [](json& j) { j["obligors"] = json::array({{{"members", 1}, {"receives_assistance", true}, {"evidence_sha256", std::string(64, 'G')}}}); },
+       "obligors[0].evidence_sha256"},
+      {"unknown obligor field",
+       [](json& j) { j["obligors"] = json::array({{{"members", 1}, {"receives_assistance", true}, {"id_number", "x"}}}); },
+       "obligors[0].id_number"},
   };
   for (const auto& c : cases) {
     INFO(c.what);

@@ -182,6 +182,7 @@ struct Fixture {
             {"area", "urban"},
             {"reference_date", Date::today_utc().to_string()},
             {"authorization_id", authorizations.at(case_id)},
+            {"obligors", json::array()},
             {"members", json::array({{{"id_number", kApplicant}, {"name", "张伟"}, {"relation", "applicant"}},
                                      {{"id_number", kSpouse}, {"name", "李娜"}, {"relation", "spouse"}}})}};
   }

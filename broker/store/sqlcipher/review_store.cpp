@@ -15,7 +15,7 @@ constexpr const char* kReviewColumns =
     "vehicles,"
     " businesses, failed_sources, review_months, review_category, next_review, batch_id, "
     "completed_unix,"
-    " latency_ms, benefit_since, gradual_exit_until";
+    " latency_ms, benefit_since, gradual_exit_until, obligors";
 
 constexpr const char* kItemColumns =
     "idx, case_id, jurisdiction, request, state, attempt, verification_id, http_status, error, "
@@ -76,6 +76,7 @@ ReviewRecord review_from(const storage::Statement& s) {
   r.latency_ms = optional_int(s, 24);
   r.benefit_since = s.column_text(25);
   r.gradual_exit_until = s.column_text(26);
+  r.obligors_json = s.column_text(27);
   return r;
 }
 
@@ -122,7 +123,8 @@ Result<std::unique_ptr<SqlcipherReviewStore>> SqlcipherReviewStore::open(
           "NULL,"
           " next_review TEXT NOT NULL, batch_id TEXT NOT NULL, completed_unix INTEGER NOT NULL,"
           " issued INTEGER NOT NULL DEFAULT 1, latency_ms INTEGER,"
-          " benefit_since TEXT NOT NULL DEFAULT '', gradual_exit_until TEXT NOT NULL DEFAULT '');"
+          " benefit_since TEXT NOT NULL DEFAULT '', gradual_exit_until TEXT NOT NULL DEFAULT '',"
+          " obligors TEXT NOT NULL DEFAULT '');"
           "CREATE INDEX IF NOT EXISTS reviews_household ON reviews(principal, jurisdiction, "
           "case_id, seq);"
           "CREATE TABLE IF NOT EXISTS batches ("
@@ -145,13 +147,13 @@ Result<std::unique_ptr<SqlcipherReviewStore>> SqlcipherReviewStore::open(
     return s.error();
   }
   // Review databases made before records could be pending, or before the
-  // latency or the current benefit was kept, lack these columns.
+  // latency, the current benefit or the obligors were kept, lack these columns.
   if (auto added = add_column_if_missing(**db, "issued", "INTEGER NOT NULL DEFAULT 1"); !added) {
     return added.error();
   }
   if (auto added = add_column_if_missing(**db, "latency_ms", "INTEGER"); !added)
     return added.error();
-  for (const char* column : {"benefit_since", "gradual_exit_until"}) {
+  for (const char* column : {"benefit_since", "gradual_exit_until", "obligors"}) {
     if (auto added = add_column_if_missing(**db, column, "TEXT NOT NULL DEFAULT ''"); !added) {
       return added.error();
     }
@@ -195,8 +197,8 @@ Status SqlcipherReviewStore::insert_review(const ReviewRecord& r, bool issued) {
       " benefit_fen, real_estate, vehicles, businesses, failed_sources, review_months, "
       "review_category,"
       " next_review, batch_id, completed_unix, issued, latency_ms, benefit_since,"
-      " gradual_exit_until)"
-      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+      " gradual_exit_until, obligors)"
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
   if (!stmt) return stmt.error();
   stmt->bind(1, r.verification_id).bind(2, r.principal).bind(3, r.case_id).bind(4, r.jurisdiction);
   stmt->bind(5, r.programme).bind(6, r.area).bind(7, r.reference_date).bind(8, r.authorization_id);
@@ -211,7 +213,7 @@ Status SqlcipherReviewStore::insert_review(const ReviewRecord& r, bool issued) {
   stmt->bind(21, r.next_review).bind(22, r.batch_id).bind(23, r.completed_unix);
   stmt->bind(24, std::int64_t{issued ? 1 : 0});
   bind_optional(*stmt, 25, r.latency_ms);
-  stmt->bind(26, r.benefit_since).bind(27, r.gradual_exit_until);
+  stmt->bind(26, r.benefit_since).bind(27, r.gradual_exit_until).bind(28, r.obligors_json);
   stmt->step();
   return stmt->status();
 }
