@@ -41,6 +41,17 @@ const p::JurisdictionPolicy& policy(const std::string& code) {
 }
 const p::JurisdictionPolicy& harbin() { return policy("230100"); }
 
+// A reference date on which a jurisdiction's dated parameters are in force:
+// each file's newest dibao standard is valid for 12 months
+// (stale_after_months), so Harbin (860.00 from 2024-01-01), Haidian and
+// Shanghai (from 2024-07-01) on 2024-11-01, Hanzhong (from 2025-10-01) on
+// 2025-11-01 and Anyang (the Henan floor from 2022-01-01) on 2022-11-01.
+const char* in_force(const std::string& code) {
+  if (code == "610700") return "2025-11-01";
+  if (code == "410500") return "2022-11-01";
+  return "2024-11-01";
+}
+
 Money yuan(const char* text) { return *Money::parse(text); }
 
 // A household builder: every member has an answer from all eleven sources,
@@ -48,7 +59,7 @@ Money yuan(const char* text) { return *Money::parse(text); }
 // registration, every other source's not_found unless records are added.
 struct House {
   p::HouseholdInput h;
-  House(std::size_t members, const char* date = "2026-11-01", const char* programme = "dibao") {
+  House(std::size_t members, const char* date = "2024-11-01", const char* programme = "dibao") {
     h.member_count = members;
     h.area = p::Area::kUrban;
     h.reference_date = *Date::parse(date);
@@ -90,8 +101,8 @@ struct House {
     r.records = {};
     return *this;
   }
-  // The same monthly income in each of the 12 months before 2026-11-01
-  // (2025-11 .. 2026-10) unless other months are given.
+  // The same monthly income in each of the 12 months before the reference
+  // date (2023-11 .. 2024-10 for 2024-11-01) unless other months are given.
   House& income(std::size_t m, IncomeKind kind, const char* monthly, const char* basic = "0.00",
                 std::vector<std::pair<int, unsigned>> months = {}) {
     if (months.empty()) {
@@ -169,11 +180,11 @@ TEST_CASE("policies: The five jurisdictions of the seeds load", "[policy][load]"
 TEST_CASE("policies: The parameter in force is the latest one not after the reference date",
           "[policy]") {
   const auto& pol = harbin();
-  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2022-12-31"))->value.to_string() ==
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2021-12-31"))->value.to_string() ==
         "732.00");
   CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() ==
         "835.00");
-  const auto later = pol.dibao_standard(p::Area::kUrban, *Date::parse("2026-11-01"));
+  const auto later = pol.dibao_standard(p::Area::kUrban, *Date::parse("2024-11-01"));
   CHECK(later->value.to_string() == "860.00");
   CHECK(later->provenance.example);  // unverified value is marked
   CHECK_FALSE(pol.dibao_standard(p::Area::kRural, *Date::parse("2022-06-01")).has_value());
@@ -316,7 +327,7 @@ TEST_CASE("policies: policy_version changes when a file's meaning changes", "[po
 
 TEST_CASE("policies: parameters_json lists the values in force with their references",
           "[policy][api]") {
-  const json j = p::parameters_json(harbin(), *Date::parse("2026-11-01"));
+  const json j = p::parameters_json(harbin(), *Date::parse("2024-11-01"));
   CHECK(j["jurisdiction"] == "230100");
   CHECK(j["policy_version"] == harbin().version());
   json urban;
@@ -337,7 +348,7 @@ TEST_CASE("policies: parameters_json lists the values in force with their refere
 
 TEST_CASE("policies: Savings cap: exactly at the cap passes, one fen over fails",
           "[policy][savings-cap]") {
-  // Harbin 2026: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
+  // Harbin 2024: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
   House at(2);
   at.bank(0, "20000.00").bank(0, "640.00").bank(1, "20640.00");
   auto d = at.eval("230100");
@@ -371,12 +382,12 @@ TEST_CASE("policies: Savings cap differs by jurisdiction", "[policy][savings-cap
       {"310000", 2, "33000.01", p::Outcome::kIneligible},
       {"310000", 3, "30000.00", p::Outcome::kEligible},
       {"310000", 3, "30000.01", p::Outcome::kIneligible},
-      // Haidian 2026: 24 x 1450.00 = 34800.00 (example).
+      // Haidian 2024: 24 x 1450.00 = 34800.00 (example).
       {"110108", 1, "34800.00", p::Outcome::kEligible},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.members << " x " << r.per_member);
-    House h(r.members);
+    House h(r.members, in_force(r.code));
     for (std::size_t m = 0; m < r.members; ++m) h.bank(m, r.per_member);
     CHECK(h.eval(r.code).outcome == r.expected);
   }
@@ -384,13 +395,13 @@ TEST_CASE("policies: Savings cap differs by jurisdiction", "[policy][savings-cap
 
 TEST_CASE("policies: Savings cap uses the standard in force on the reference date",
           "[policy][savings-cap]") {
-  // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2026's.
+  // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2024's.
   House h2023(1, "2023-06-01");
   h2023.bank(0, "20640.00");
   CHECK(h2023.eval("230100").outcome == p::Outcome::kIneligible);
-  House h2026(1, "2026-06-01");
-  h2026.bank(0, "20640.00");
-  CHECK(h2026.eval("230100").outcome == p::Outcome::kEligible);
+  House h2024(1, "2024-06-01");
+  h2024.bank(0, "20640.00");
+  CHECK(h2024.eval("230100").outcome == p::Outcome::kEligible);
 }
 
 TEST_CASE("policies: Per-capita figures round to the nearest fen, halves up", "[policy][money]") {
@@ -453,7 +464,7 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.type << " aid=" << r.aid);
-    House h(1, r.code == std::string("610700") ? "2025-11-01" : "2026-11-01");
+    House h(1, in_force(r.code));
     h.member(0).disability_grade = 2;
     h.vehicle(0, r.type, "90000.00", r.aid);
     CHECK(h.eval(r.code).outcome == r.expected);
@@ -461,13 +472,16 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
 }
 
 TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-estate][business]") {
-  House shop(1);
+  const char* on = in_force("410500");
+  House shop(1, on);
   shop.property(0, "豫****1", "commercial", 3000);
   CHECK(shop.eval("410500").outcome == p::Outcome::kIneligible);
-  CHECK(shop.eval("230100").outcome ==
+  House harbin_shop(1);
+  harbin_shop.property(0, "黑****1", "commercial", 3000);
+  CHECK(harbin_shop.eval("230100").outcome ==
         p::Outcome::kEligible);  // Harbin's seed sets no property rule
 
-  House two_homes(2);
+  House two_homes(2, on);
   two_homes.property(0, "豫****1", "residential", 6000).property(1, "豫****2", "residential", 4000);
   auto d = two_homes.eval("410500");
   CHECK(d.outcome ==
@@ -475,13 +489,13 @@ TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-es
   CHECK(rule(d, "real-estate").unknown_sources ==
         std::vector<std::string>{"parameter:real_estate_extra_home_area_per_capita_m2"});
 
-  House three_homes(1);
+  House three_homes(1, on);
   three_homes.property(0, "a", "residential", 100)
       .property(0, "b", "residential", 100)
       .property(0, "c", "residential", 100);
   CHECK(three_homes.eval("410500").outcome == p::Outcome::kIneligible);
 
-  House capital_below(1), capital_at(1);
+  House capital_below(1, on), capital_at(1, on);
   capital_below.business(0, "199999.99");
   capital_at.business(0, "200000.00");
   CHECK(capital_below.eval("410500").outcome == p::Outcome::kEligible);
@@ -492,7 +506,7 @@ TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-es
 
 TEST_CASE("policies: A member the registry reports deceased, moved out or does not know",
           "[policy][household-composition]") {
-  // Harbin 2026, 2 members, no income: eligible while both are registered.
+  // Harbin 2024, 2 members, no income: eligible while both are registered.
   House ok(2);
   auto base = ok.eval("230100");
   CHECK(base.outcome == p::Outcome::kEligible);
@@ -598,11 +612,11 @@ TEST_CASE("policies: Every jurisdiction applies household-composition with its c
     bool example;
   };
   for (const Row& r :
-       {Row{"230100", "2026-11-01", "000_74d306e405892d62.txt#household-population", true},
+       {Row{"230100", "2024-11-01", "000_74d306e405892d62.txt#household-population", true},
         Row{"610700", "2025-11-01", "001_26e3ccaad77ddb0b.txt#s8-verification", true},
-        Row{"110108", "2026-11-01", "002_b86fb5830263699b.txt#s13-identity-check", true},
-        Row{"410500", "2026-11-01", "003_91bc1ece9bf1afc9.txt#s22-verification-sources", false},
-        Row{"310000", "2026-11-01", "004_2002961d590718da.txt#s20-verification-sources", false}}) {
+        Row{"110108", "2024-11-01", "002_b86fb5830263699b.txt#s13-identity-check", true},
+        Row{"410500", "2022-11-01", "003_91bc1ece9bf1afc9.txt#s22-verification-sources", false},
+        Row{"310000", "2024-11-01", "004_2002961d590718da.txt#s20-verification-sources", false}}) {
     INFO(r.code);
     const auto* ref = policy(r.code).rule("household-composition");
     REQUIRE(ref != nullptr);
@@ -633,7 +647,7 @@ TEST_CASE("policies: Every jurisdiction applies household-composition with its c
 // ------------------------------------------------------------------ income
 
 TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[policy][income]") {
-  // Harbin 2026, 1 member: 12 x 860.00 = 10320.00 in the window.
+  // Harbin 2024, 1 member: 12 x 860.00 = 10320.00 in the window.
   House at(1);
   at.income(0, IncomeKind::kWages, "860.00");
   auto d = at.eval("230100");
@@ -644,7 +658,7 @@ TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[pol
 
   House over(1);
   over.income(0, IncomeKind::kWages, "860.00");
-  over.income(0, IncomeKind::kOther, "0.01", "0.00", {{2026, 10}});
+  over.income(0, IncomeKind::kOther, "0.01", "0.00", {{2024, 10}});
   auto o = over.eval("230100");
   CHECK(o.outcome == p::Outcome::kIneligible);
   CHECK(o.classification == "marginal");
@@ -653,13 +667,13 @@ TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[pol
 
 TEST_CASE("policies: Only the look-back window's months count", "[policy][income]") {
   House h(1);
-  // 2026-11 (the reference month) and 2025-10 (13 months back) are outside.
-  h.income(0, IncomeKind::kWages, "5000.00", "0.00", {{2026, 11}, {2025, 10}});
-  h.income(0, IncomeKind::kWages, "1200.00", "0.00", {{2025, 11}});
+  // 2024-11 (the reference month) and 2023-10 (13 months back) are outside.
+  h.income(0, IncomeKind::kWages, "5000.00", "0.00", {{2024, 11}, {2023, 10}});
+  h.income(0, IncomeKind::kWages, "1200.00", "0.00", {{2023, 11}});
   auto d = h.eval("230100");
   CHECK(d.figures.at("income_per_capita_monthly") == "100.00");  // 1200.00 / 12
   CHECK(rule(d, "dibao-income").inputs.at("income_records_outside_window") == 2);
-  CHECK(rule(d, "dibao-income").inputs.at("window") == "2025-11 to 2026-10");
+  CHECK(rule(d, "dibao-income").inputs.at("window") == "2023-11 to 2024-10");
   CHECK(d.figures.at("benefit_monthly") == "760.00");  // 860.00 - 100.00
 }
 
@@ -680,13 +694,13 @@ TEST_CASE("policies: Marginal is strictly between the standard and the line",
       {"310000", "3189.99", p::Outcome::kEligible},
       {"310000", "3190.00", p::Outcome::kIneligible},
       {"310000", "2600.00", p::Outcome::kEligible},  // over 1.5 x, under 2 x
-      // Haidian: below the minimum wage 2540.00.
-      {"110108", "2539.99", p::Outcome::kEligible},
-      {"110108", "2540.00", p::Outcome::kIneligible},
+      // Haidian: below the minimum wage 2420.00 (Beijing, from 2023-09-01).
+      {"110108", "2419.99", p::Outcome::kEligible},
+      {"110108", "2420.00", p::Outcome::kIneligible},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.monthly);
-    House h(1, "2026-11-01", "marginal");
+    House h(1, in_force(r.code), "marginal");
     h.income(0, IncomeKind::kOther, r.monthly);
     auto d = h.eval(r.code);
     CHECK(d.outcome == r.expected);
@@ -706,12 +720,13 @@ TEST_CASE("policies: Basic part of the residents' pension is excluded where the 
   CHECK(d.figures.at("benefit_monthly") == "75.00");
   CHECK(rule(d, "basic-pension-exempt").inputs.at("basic_part_excluded") == "3600.00");
 
-  House hb(1, "2025-11-01");
+  House hb(1);
   hb.income(0, IncomeKind::kResidentsPension, "900.00", "300.00");
   CHECK(hb.eval("230100").outcome == p::Outcome::kIneligible);  // 900.00 > 860.00
 
-  // After the 14th Five-Year Plan the exemption lapses (dated parameter).
-  House later(1, "2026-11-01");
+  // After the 14th Five-Year Plan the exemption lapses (dated parameter;
+  // 2026-06-01 is inside the 675.00 standard's twelve months).
+  House later(1, "2026-06-01");
   later.income(0, IncomeKind::kResidentsPension, "600.00", "300.00");
   auto l = later.eval("610700");
   CHECK(l.figures.at("income_per_capita_monthly") == "600.00");
@@ -719,18 +734,20 @@ TEST_CASE("policies: Basic part of the residents' pension is excluded where the 
 }
 
 TEST_CASE("policies: One-off road-accident relief is not income in Harbin", "[policy][income]") {
-  auto make = [] {
-    House h(1);
-    h.income(0, IncomeKind::kRoadAccidentRelief, "50000.00", "0.00", {{2026, 3}});
-    return h;
+  // Relief paid in March of the reference date's year (inside the window).
+  auto make = [](const char* code) {
+    House h(1, in_force(code));
+    h.income(0, IncomeKind::kRoadAccidentRelief, "50000.00", "0.00",
+             {{h.h.reference_date.year(), 3}});
+    return h.eval(code);
   };
-  CHECK(make().eval("230100").outcome == p::Outcome::kEligible);
-  CHECK(make().eval("410500").outcome ==
+  CHECK(make("230100").outcome == p::Outcome::kEligible);
+  CHECK(make("410500").outcome ==
         p::Outcome::kIneligible);  // Anyang's seed has no such exclusion
 }
 
 TEST_CASE("policies: Employment cost is deducted for employed members", "[policy][income]") {
-  // Shanghai 2026: standard 1595.00, deduction 870.00. Wages 2400.00 - 870.00
+  // Shanghai 2024: standard 1595.00, deduction 870.00. Wages 2400.00 - 870.00
   // = 1530.00 <= 1595.00: dibao, benefit 65.00.
   House h(1);
   h.member(0).employed = true;
@@ -751,10 +768,10 @@ TEST_CASE("policies: Employment cost is deducted for employed members", "[policy
 TEST_CASE(
     "policies: Employment cost is deducted per month with earnings, up to that month's earnings",
     "[policy][income][employment-cost]") {
-  // Shanghai 2026: standard 1595.00, deduction 870.00, window 2025-11 to
-  // 2026-10; 1 member: limit 12 x 1595.00 = 19140.00 in the window.
-  const std::vector<std::pair<int, unsigned>> half_year = {{2026, 5}, {2026, 6}, {2026, 7},
-                                                           {2026, 8}, {2026, 9}, {2026, 10}};
+  // Shanghai 2024: standard 1595.00, deduction 870.00, window 2023-11 to
+  // 2024-10; 1 member: limit 12 x 1595.00 = 19140.00 in the window.
+  const std::vector<std::pair<int, unsigned>> half_year = {{2024, 5}, {2024, 6}, {2024, 7},
+                                                           {2024, 8}, {2024, 9}, {2024, 10}};
   auto part_year = [&](const char* monthly) {
     House h(1);
     h.member(0).employed = true;
@@ -776,11 +793,11 @@ TEST_CASE(
   CHECK(ded.at("deducted") == "5220.00");  // 6 x 870.00
   CHECK(ded.at("by_month").size() == 6);
   CHECK(ded.at("by_month").at(0) ==
-        json{{"month", "2026-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
+        json{{"month", "2024-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
   CHECK(rule(at, "employment-cost").inputs.at("total_deducted") == "5220.00");
   // One fen more in one month: one fen over the limit.
   House over = part_year("4060.00");
-  over.income(0, IncomeKind::kWages, "0.01", "0.00", {{2026, 10}});
+  over.income(0, IncomeKind::kWages, "0.01", "0.00", {{2024, 10}});
   auto o = over.eval("310000");
   CHECK(o.outcome == p::Outcome::kIneligible);
   CHECK(rule(o, "dibao-income").inputs.at("counted_income_in_window") == "19140.01");
@@ -798,7 +815,7 @@ TEST_CASE(
     INFO(r.earned);
     House h(1);
     h.member(0).employed = true;
-    h.income(0, IncomeKind::kWages, r.earned, "0.00", {{2026, 3}});
+    h.income(0, IncomeKind::kWages, r.earned, "0.00", {{2024, 3}});
     auto d = h.eval("310000");
     CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == r.deducted);
     CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == r.counted);
@@ -808,9 +825,9 @@ TEST_CASE(
   // deduction, not one per record. Other income is not earnings.
   House mixed(1);
   mixed.member(0).employed = true;
-  mixed.income(0, IncomeKind::kWages, "500.00", "0.00", {{2026, 3}});
-  mixed.income(0, IncomeKind::kBusiness, "500.00", "0.00", {{2026, 3}});
-  mixed.income(0, IncomeKind::kProperty, "900.00", "0.00", {{2026, 4}});
+  mixed.income(0, IncomeKind::kWages, "500.00", "0.00", {{2024, 3}});
+  mixed.income(0, IncomeKind::kBusiness, "500.00", "0.00", {{2024, 3}});
+  mixed.income(0, IncomeKind::kProperty, "900.00", "0.00", {{2024, 4}});
   auto m = mixed.eval("310000");
   const auto& md = rule(m, "employment-cost").inputs.at("deductions").at(0);
   CHECK(md.at("months_with_earnings") == 1);
@@ -822,7 +839,7 @@ TEST_CASE(
   // deduction, and the employed member's months without earnings get none.
   House two(2);
   two.member(0).employed = true;
-  two.income(0, IncomeKind::kWages, "1000.00", "0.00", {{2026, 1}});
+  two.income(0, IncomeKind::kWages, "1000.00", "0.00", {{2024, 1}});
   two.income(1, IncomeKind::kWages, "1000.00");
   auto t = two.eval("310000");
   CHECK(rule(t, "employment-cost").inputs.at("total_deducted") == "870.00");
@@ -832,20 +849,21 @@ TEST_CASE(
   // The same reading in every jurisdiction that lists the rule.
   for (const char* code : {"230100", "610700", "410500", "310000"}) {
     INFO(code);
-    House h(1);
+    House h(1, in_force(code));
     h.member(0).employed = true;
-    h.income(0, IncomeKind::kWages, "2000.00", "0.00", {{2026, 9}, {2026, 10}});
+    const int year = h.h.reference_date.year();  // September and October before it
+    h.income(0, IncomeKind::kWages, "2000.00", "0.00", {{year, 9}, {year, 10}});
     CHECK(rule(h.eval(code), "employment-cost").inputs.at("total_deducted") == "1740.00");
   }
 }
 
 TEST_CASE("policies: Support fees from obligors count as income (Harbin)",
           "[policy][support-fee]") {
-  // Minimum wage 2270.00 (2025-12-01): fee = 5000.00 - 500.00 - 2270.00 = 2230.00.
+  // Minimum wage 2080.00 (2024-05-01): fee = 5000.00 - 500.00 - 2080.00 = 2420.00.
   House h(1);
   h.h.obligors.push_back({1, yuan("5000.00"), yuan("500.00"), false});
   auto d = h.eval("230100");
-  CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2230.00");
+  CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2420.00");
   CHECK(d.outcome == p::Outcome::kIneligible);
 
   House assisted(1);
@@ -878,7 +896,7 @@ TEST_CASE("policies: Benefit by the gap method plus the 15% supplement (Harbin)"
   both.member(0).serious_illness = true;
   CHECK(both.eval("230100").figures.at("benefit_monthly") == "989.00");  // 860.00 + 129.00
   // Anyang has no 15% figure: gap only (630.00).
-  House ay(1);
+  House ay(1, in_force("410500"));
   ay.member(0).birth_date = *Date::parse("1950-01-01");
   CHECK(ay.eval("410500").figures.at("benefit_monthly") == "630.00");
 }
@@ -907,8 +925,8 @@ TEST_CASE("policies: Single-person household inside a marginal household",
   CHECK(sh.eval("310000").outcome == p::Outcome::kIneligible);
 }
 
-// A current dibao recipient since 2024-03-01 (before every reference date used).
-p::CurrentBenefit recipient(const char* since = "2024-03-01") {
+// A current dibao recipient since 2022-03-01 (before every reference date used).
+p::CurrentBenefit recipient(const char* since = "2022-03-01") {
   p::CurrentBenefit b;
   b.since = *Date::parse(since);
   return b;
@@ -920,7 +938,7 @@ std::string plus_fen(const char* amount, std::int64_t fen) {
 
 TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen each side, urban and rural",
           "[policy][gradual-exit]") {
-  // Reference 2026-11-01, one employed member who reported the change, income
+  // Reference in_force(code), one employed member who reported the change, income
   // of a kind the employment cost does not touch. Lines: 1.5 x S except
   // Hanzhong, which has no upper bound (seed 001 §(一)).
   struct Row {
@@ -943,7 +961,7 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
   };
   for (const auto& r : rows) {
     const auto run = [&r](const std::string& monthly) {
-      House h(1);
+      House h(1, in_force(r.code));
       h.h.area = r.area;
       h.member(0).employed = true;
       h.income(0, IncomeKind::kOther, monthly.c_str());
@@ -957,14 +975,16 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
     CHECK(at_standard.classification == "dibao");
     CHECK(rule(at_standard, "gradual-exit").result == p::RuleResult::kFail);
     CHECK_FALSE(at_standard.gradual_exit_until.has_value());
-    // One fen above it: gradual exit until the reference date + 6 months.
+    // One fen above it: gradual exit until the reference date + 6 months
+    // (2024-11-01: 2025-05-01).
+    const std::string until = Date::parse(in_force(r.code))->add_months(6).to_string();
     const auto above = run(plus_fen(r.standard, 1));
     CHECK(above.outcome == p::Outcome::kEligible);
     CHECK(above.classification == "gradual_exit");
     REQUIRE(above.gradual_exit_until.has_value());
-    CHECK(above.gradual_exit_until->to_string() == "2027-05-01");
-    CHECK(p::decision_json(above)["gradual_exit_until"] == "2027-05-01");
-    CHECK(rule(above, "gradual-exit").inputs["gradual_exit_until"] == "2027-05-01");
+    CHECK(above.gradual_exit_until->to_string() == until);
+    CHECK(p::decision_json(above)["gradual_exit_until"] == until);
+    CHECK(rule(above, "gradual-exit").inputs["gradual_exit_until"] == until);
     if (*r.line != '\0') {
       const auto below_line = run(plus_fen(r.line, -1));
       CHECK(below_line.classification == "gradual_exit");
@@ -981,7 +1001,7 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
 }
 
 TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][gradual-exit]") {
-  // Income inside each jurisdiction's exit band on 2026-11-01 (urban).
+  // Income inside each jurisdiction's exit band on in_force(code) (urban).
   struct Row {
     const char* code;
     const char* inside;
@@ -998,7 +1018,7 @@ TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][
   for (const auto& r : rows) {
     INFO(r.code);
     const auto house = [&r](bool employed, std::optional<bool> reported) {
-      House h(1);
+      House h(1, in_force(r.code));
       h.member(0).employed = employed;
       h.income(0, IncomeKind::kOther, r.inside);
       h.h.current_benefit = recipient();
@@ -1049,7 +1069,6 @@ TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][
 
 TEST_CASE("policies: Gradual-exit readings that are judgements are marked example",
           "[policy][gradual-exit]") {
-  const Date on = *Date::parse("2026-11-01");
   struct Row {
     const char* code;
     const char* bound;
@@ -1065,6 +1084,7 @@ TEST_CASE("policies: Gradual-exit readings that are judgements are marked exampl
   };
   for (const auto& r : rows) {
     INFO(r.code);
+    const Date on = *Date::parse(in_force(r.code));
     const auto& pol = policy(r.code);
     const auto bound = pol.text("gradual_exit_upper_bound", on);
     REQUIRE(bound.has_value());
@@ -1080,7 +1100,7 @@ TEST_CASE("policies: Gradual-exit readings that are judgements are marked exampl
 
 TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends on its last day",
           "[policy][gradual-exit]") {
-  // Harbin, 1000.00 per person: inside the band; reference 2026-11-01.
+  // Harbin, 1000.00 per person: inside the band; reference 2024-11-01.
   const auto run = [](const char* since, const char* until) {
     House h(1);
     h.income(0, IncomeKind::kOther, "1000.00");
@@ -1088,18 +1108,18 @@ TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends
     if (until != nullptr) h.h.current_benefit->gradual_exit_until = *Date::parse(until);
     return h.eval("230100");
   };
-  const auto continued = run("2024-03-01", "2027-01-31");
+  const auto continued = run("2022-03-01", "2025-01-31");
   CHECK(continued.classification == "gradual_exit");
-  CHECK(continued.gradual_exit_until->to_string() == "2027-01-31");
-  const auto last_day = run("2024-03-01", "2026-11-01");
+  CHECK(continued.gradual_exit_until->to_string() == "2025-01-31");
+  const auto last_day = run("2022-03-01", "2024-11-01");
   CHECK(last_day.classification == "gradual_exit");
-  CHECK(last_day.gradual_exit_until->to_string() == "2026-11-01");
-  const auto ended = run("2024-03-01", "2026-10-31");
+  CHECK(last_day.gradual_exit_until->to_string() == "2024-11-01");
+  const auto ended = run("2022-03-01", "2024-10-31");
   CHECK(ended.outcome == p::Outcome::kIneligible);
-  CHECK(rule(ended, "gradual-exit").explanation == "the gradual-exit period ended on 2026-10-31");
+  CHECK(rule(ended, "gradual-exit").explanation == "the gradual-exit period ended on 2024-10-31");
   // Receiving since the reference date counts; since the day after does not.
-  CHECK(run("2026-11-01", nullptr).classification == "gradual_exit");
-  CHECK(run("2026-11-02", nullptr).outcome == p::Outcome::kIneligible);
+  CHECK(run("2024-11-01", nullptr).classification == "gradual_exit");
+  CHECK(run("2024-11-02", nullptr).outcome == p::Outcome::kIneligible);
 }
 
 TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-example.md)",
@@ -1109,7 +1129,7 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   h.member(2).birth_date = *Date::parse("2016-04-01");
   h.member(2).relation = "child";
   h.income(0, IncomeKind::kWages, "4000.00");
-  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2026, 3}});
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2024, 3}});
   auto without = h.eval("230100");
   CHECK(without.outcome == p::Outcome::kIneligible);
   CHECK(without.classification == "marginal");
@@ -1118,7 +1138,7 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   CHECK(d.figures.at("income_per_capita_monthly") == "1043.33");
   CHECK(d.outcome == p::Outcome::kEligible);
   CHECK(d.classification == "gradual_exit");
-  CHECK(d.gradual_exit_until->to_string() == "2027-05-01");
+  CHECK(d.gradual_exit_until->to_string() == "2025-05-01");
   CHECK_FALSE(d.figures.contains("benefit_monthly"));
 }
 
@@ -1156,11 +1176,11 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
       // Hanzhong 2025-11: 1.3 x 675.00 = 877.50; full care 25% x 2050.00 = 512.50.
       {"610700", "2025-11-01", "full_care", "1390.00"},
       {"610700", "2025-11-01", "self_care", "1082.50"},  // + 10% = 205.00
-      // Harbin 2026: 1.3 x 860.00 = 1118.00; full care 1/4 x 2270.00 = 567.50.
-      {"230100", "2026-11-01", "full_care", "1685.50"},
-      {"230100", "2026-11-01", "half_care", "1496.33"},  // + 1/6 x 2270.00 = 378.33
-      // Haidian 2026: Beijing's 1.5 x 1450.00 = 2175.00; 1/10 x 2540.00 = 254.00.
-      {"110108", "2026-11-01", "self_care", "2429.00"},
+      // Harbin 2024: 1.3 x 860.00 = 1118.00; full care 1/4 x 2080.00 = 520.00.
+      {"230100", "2024-11-01", "full_care", "1638.00"},
+      {"230100", "2024-11-01", "half_care", "1464.67"},  // + 1/6 x 2080.00 = 346.67
+      // Haidian 2024: Beijing's 1.5 x 1450.00 = 2175.00; 1/10 x 2420.00 = 242.00.
+      {"110108", "2024-11-01", "self_care", "2417.00"},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.care);
@@ -1176,12 +1196,12 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
 }
 
 TEST_CASE("policies: Tekun covers minors up to 18 where the seed says so", "[policy][tekun]") {
-  House h(1, "2026-11-01", "tekun");
-  h.member(0).birth_date = *Date::parse("2009-06-01");  // 17
+  House h(1, "2024-11-01", "tekun");
+  h.member(0).birth_date = *Date::parse("2007-06-01");  // 17
   h.member(0).labour_capacity = "full";
   CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
   CHECK(h.eval("110108").outcome == p::Outcome::kIneligible);  // Haidian's seed has no age rule
-  h.member(0).birth_date = *Date::parse("2008-06-01");         // 18
+  h.member(0).birth_date = *Date::parse("2006-06-01");         // 18
   CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
 }
 
@@ -1194,26 +1214,27 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
     const char* next;
   };
   const std::vector<Row> rows = {
-      {"230100", "none", "2027-11-01"},       // stable: yearly
-      {"230100", "irregular", "2027-05-01"},  // unstable income, labour capacity: 6 months
-      {"410500", "irregular", "2027-05-01"},
-      {"110108", "irregular", "2026-12-01"},  // Haidian: irregular income monthly
-      {"110108", "stable", "2027-02-01"},     // Haidian: clear, stable income quarterly
-      {"110108", "unchanged", "2027-05-01"},  // Haidian: unchanged income every 6 months
-      {"110108", "none", "2027-02-01"},  // Haidian default (labour capacity, no income): quarterly
-      {"310000", "irregular", "2027-05-01"},
-      {"310000", "marginal", "2027-02-01"},  // Shanghai: low-income households quarterly
-      {"230100", "marginal", "2027-11-01"},
+      {"230100", "none", "2025-11-01"},       // stable: yearly
+      {"230100", "irregular", "2025-05-01"},  // unstable income, labour capacity: 6 months
+      {"410500", "irregular", "2023-05-01"},  // (reference 2022-11-01)
+      {"110108", "irregular", "2024-12-01"},  // Haidian: irregular income monthly
+      {"110108", "stable", "2025-02-01"},     // Haidian: clear, stable income quarterly
+      {"110108", "unchanged", "2025-05-01"},  // Haidian: unchanged income every 6 months
+      {"110108", "none", "2025-02-01"},  // Haidian default (labour capacity, no income): quarterly
+      {"310000", "irregular", "2025-05-01"},
+      {"310000", "marginal", "2025-02-01"},  // Shanghai: low-income households quarterly
+      {"230100", "marginal", "2025-11-01"},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.kind);
     const std::string kind = r.kind;
-    House h(1, "2026-11-01", kind == "marginal" ? "marginal" : "dibao");
+    House h(1, in_force(r.code), kind == "marginal" ? "marginal" : "dibao");
+    const int year = h.h.reference_date.year();
     h.member(0).labour_capacity = "full";
     if (kind == "irregular")
-      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{2026, 2}, {2026, 7}});
+      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{year, 2}, {year, 7}});
     if (kind == "stable" || kind == "unchanged") h.income(0, IncomeKind::kWages, "300.00");
-    if (kind == "stable") h.income(0, IncomeKind::kOther, "10.00", "0.00", {{2026, 4}});
+    if (kind == "stable") h.income(0, IncomeKind::kOther, "10.00", "0.00", {{year, 4}});
     if (kind == "marginal")
       h.income(0, IncomeKind::kWages, r.code == std::string("310000") ? "2000.00" : "1000.00");
     auto d = h.eval(r.code);
@@ -1223,10 +1244,10 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
   // Haidian: no income, no labour capacity: yearly; illness: 6 months.
   House none(1);
   none.member(0).labour_capacity = "none";
-  CHECK(none.eval("110108").next_review->to_string() == "2027-11-01");
+  CHECK(none.eval("110108").next_review->to_string() == "2025-11-01");
   none.member(0).serious_illness = true;
   none.member(0).labour_capacity = "partial";
-  CHECK(none.eval("110108").next_review->to_string() == "2027-05-01");
+  CHECK(none.eval("110108").next_review->to_string() == "2025-05-01");
 }
 
 // ------------------------------------------------------------- fail closed
@@ -1259,7 +1280,12 @@ TEST_CASE("policies: A source that was never asked counts as unknown", "[policy]
   h.fail(0, Source::kProvidentFund, SourceStatus::kError)
       .fail(0, Source::kBusiness, SourceStatus::kDenied);
   CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
-  CHECK(h.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
+  House ay(1, in_force("410500"));
+  ay.fail(0, Source::kProvidentFund, SourceStatus::kError)
+      .fail(0, Source::kBusiness, SourceStatus::kDenied);
+  CHECK(ay.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
+  CHECK(rule(ay.eval("410500"), "business-capital").unknown_sources ==
+        std::vector<std::string>{"business"});
 }
 
 TEST_CASE("policies: A rule already failing on known data makes the outcome ineligible",
@@ -1288,7 +1314,7 @@ TEST_CASE("policies: A rule already failing on known data makes the outcome inel
   auto u = unknown.eval("230100");
   CHECK(u.outcome == p::Outcome::kIndeterminate);
   CHECK(rule(u, "dibao-income").unknown_sources == std::vector<std::string>{"tax"});
-  CHECK(u.next_review->to_string() == "2027-05-01");
+  CHECK(u.next_review->to_string() == "2025-05-01");
 }
 
 TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
@@ -1302,7 +1328,7 @@ TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
   CHECK(e.figures.at("monetary_assets_per_capita") == "6250.25");
   CHECK(e.figures.at("savings_cap_per_capita") == "20640.00");
   CHECK(e.figures.at("benefit_monthly") == "1720.00");  // 2 x 860.00, no income
-  CHECK(e.next_review->to_string() == "2027-11-01");
+  CHECK(e.next_review->to_string() == "2025-11-01");
 
   House over(1);
   over.bank(0, "150000.00").bank(0, "32000.00");
@@ -1333,7 +1359,7 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   h.at(1, Source::kSocialInsurance).status = SourceStatus::kOk;
   h.at(1, Source::kSocialInsurance)
       .records.income.push_back(
-          IncomeRecord{2026, 3, IncomeKind::kRoadAccidentRelief, yuan("8000.00"), Money{}});
+          IncomeRecord{2024, 3, IncomeKind::kRoadAccidentRelief, yuan("8000.00"), Money{}});
   auto d = h.eval("230100");
   if (std::getenv("HFV_PRINT_WORKED_EXAMPLE") != nullptr)
     std::cout << p::decision_json(d).dump(2) << "\n";
@@ -1344,7 +1370,7 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   CHECK(d.figures.at("income_per_capita_monthly") == "376.67");
   CHECK(d.figures.at("income_household_monthly") == "1130.00");
   CHECK(d.figures.at("benefit_monthly") == "1579.00");  // 1450.00 gap + 129.00 supplement
-  CHECK(d.next_review->to_string() == "2027-11-01");
+  CHECK(d.next_review->to_string() == "2025-11-01");
   CHECK(rule(d, "household-composition").result == p::RuleResult::kPass);
   // "What would change it": the registry reports member 1 deceased.
   h.at(1, Source::kHukou).records.hukou->status = "deceased";
@@ -1395,7 +1421,7 @@ TEST_CASE("policies: decision_json carries the contract's keys", "[policy][trace
     INFO(f);
     CHECK(j["figures"][f].is_string());
   }
-  CHECK(j["next_review"] == "2027-11-01");
+  CHECK(j["next_review"] == "2025-11-01");
   CHECK(j.contains("gradual_exit_until"));
   CHECK(j["gradual_exit_until"].is_null());
   CHECK(j["policy_version"] == harbin().version());
@@ -1417,9 +1443,9 @@ TEST_CASE("policies: No standard in force or an unknown programme is indetermina
   auto d = early.eval("230100");
   CHECK(d.outcome == p::Outcome::kIndeterminate);
   CHECK(p::decision_json(d)["next_review"].is_null());
-  House odd(1, "2026-11-01", "pension");
+  House odd(1, "2024-11-01", "pension");
   CHECK(odd.eval("230100").outcome == p::Outcome::kIndeterminate);
-  House temp(1, "2026-11-01", "temporary");
+  House temp(1, "2024-11-01", "temporary");
   temp.income(0, IncomeKind::kWages, "1000.00");
   auto t = temp.eval("230100");
   CHECK(t.outcome == p::Outcome::kEligible);
