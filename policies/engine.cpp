@@ -298,9 +298,14 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
     t.rule = std::string(kRuleDibaoIncome);
     t.clause = policy.rule(kRuleDibaoIncome)->clause;
     t.role = std::string(role_name(Role::kCondition));
-    t.explanation =
-        !standard ? "no dibao standard in force for this area on " + h.reference_date.to_string()
-                  : "no household members to judge";
+    const std::string standard_name = "dibao_standard_monthly." + std::string(area_name(h.area));
+    t.explanation = "no household members to judge";
+    if (!standard) {
+      // Every rule reads the standard: none can be decided without it.
+      t.explanation = "no dibao standard in force for this area: " +
+                      rules::missing_parameter_text(policy, standard_name, h.reference_date);
+      t.unknown_sources.push_back("parameter:" + standard_name);
+    }
     d.basis = t.explanation;
     d.rules.push_back(std::move(t));
     return d;

@@ -344,6 +344,260 @@ TEST_CASE("policies: parameters_json lists the values in force with their refere
                   "dibao_standard_monthly.rural") != early["not_in_force"].end());
 }
 
+// ------------------------------------------------------- validity horizons
+
+TEST_CASE("policies: A standard is used through its horizon and is stale the day after",
+          "[policy][horizon]") {
+  // The newest dibao standard of each file is valid for 12 months
+  // (stale_after_months): its last day, the day before, and the day after.
+  struct Row {
+    const char* code;
+    const char* last_day;
+    const char* urban;
+    const char* rural;
+  };
+  for (const Row& r : {Row{"230100", "2024-12-31", "860.00", "648.00"},
+                       Row{"110108", "2025-06-30", "1450.00", "1450.00"},
+                       Row{"310000", "2025-06-30", "1595.00", "1595.00"},
+                       Row{"410500", "2022-12-31", "630.00", "420.00"},
+                       Row{"610700", "2026-09-30", "675.00", "475.00"}}) {
+    for (const p::Area area : {p::Area::kUrban, p::Area::kRural}) {
+      const std::string name = "dibao_standard_monthly." + std::string(p::area_name(area));
+      INFO(r.code << " " << name);
+      const Date last = *Date::parse(r.last_day);
+      const auto run = [&](const Date& on) {
+        House h(1, on.to_string().c_str());
+        h.h.area = area;
+        return h.eval(r.code);
+      };
+      for (const Date& on : {last.add_days(-1), last}) {
+        INFO(on.to_string());
+        const auto d = run(on);
+        CHECK(d.outcome == p::Outcome::kEligible);  // no income, no assets
+        CHECK(d.figures.at("standard_monthly") == (area == p::Area::kUrban ? r.urban : r.rural));
+        const auto in_force = policy(r.code).dibao_standard(area, on);
+        REQUIRE(in_force.has_value());
+        REQUIRE(in_force->provenance.valid_until.has_value());
+        CHECK(in_force->provenance.valid_until->to_string() == r.last_day);
+      }
+      // The day after: no value in force, never the old one; the rule that
+      // needs it is unknown and names it; nothing is paid.
+      const auto after = run(last.add_days(1));
+      CHECK(after.outcome == p::Outcome::kIndeterminate);
+      CHECK_FALSE(after.figures.contains("standard_monthly"));
+      CHECK_FALSE(after.figures.contains("benefit_monthly"));
+      const auto& t = rule(after, "dibao-income");
+      CHECK(t.result == p::RuleResult::kUnknown);
+      CHECK(t.unknown_sources == std::vector<std::string>{"parameter:" + name});
+      CHECK(t.explanation.find(name + " is stale on " + last.add_days(1).to_string()) !=
+            std::string::npos);
+      CHECK(t.explanation.find(std::string("was valid until ") + r.last_day) != std::string::npos);
+      for (const auto& other : after.rules) CHECK(other.result != p::RuleResult::kPass);
+      CHECK_FALSE(policy(r.code).dibao_standard(area, last.add_days(1)).has_value());
+      const auto stale = policy(r.code).stale(name, last.add_days(1));
+      REQUIRE(stale.has_value());
+      CHECK(stale->value == (area == p::Area::kUrban ? r.urban : r.rural));
+    }
+  }
+}
+
+TEST_CASE("policies: A value replaced only after its horizon leaves a stale gap",
+          "[policy][horizon]") {
+  // Harbin: 732.00 from 2021-01-01 (valid 12 months), 835.00 only from
+  // 2023-01-01 (one page says 2022-01-01): 2022 has no standard in force.
+  const auto& pol = harbin();
+  const std::string urban = "dibao_standard_monthly.urban";
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2021-12-31"))->value.to_string() ==
+        "732.00");
+  CHECK_FALSE(pol.dibao_standard(p::Area::kUrban, *Date::parse("2022-01-01")).has_value());
+  const auto gap = pol.stale(urban, *Date::parse("2022-12-31"));
+  REQUIRE(gap.has_value());
+  CHECK(gap->value == "732.00");
+  CHECK(gap->valid_until->to_string() == "2021-12-31");
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() ==
+        "835.00");
+  CHECK_FALSE(pol.stale(urban, *Date::parse("2023-01-01")).has_value());
+  // Before the first value a parameter is not in force, which is not stale.
+  CHECK_FALSE(pol.stale(urban, *Date::parse("2020-12-31")).has_value());
+  // Heilongjiang's minimum wage: 1860.00 from 2021-04-01 is valid for 36
+  // months, 2080.00 only from 2024-05-01: April 2024 has none.
+  const auto april = pol.stale("minimum_wage_monthly", *Date::parse("2024-04-01"));
+  REQUIRE(april.has_value());
+  CHECK(april->valid_until->to_string() == "2024-03-31");
+  CHECK(pol.money("minimum_wage_monthly", *Date::parse("2024-03-31"))->value.to_string() ==
+        "1860.00");
+  CHECK_FALSE(pol.money("minimum_wage_monthly", *Date::parse("2024-04-30")).has_value());
+  CHECK(pol.money("minimum_wage_monthly", *Date::parse("2024-05-01"))->value.to_string() ==
+        "2080.00");
+  // Parameters from the policy documents have no horizon: in force until
+  // a later value replaces them.
+  const auto months = pol.savings_cap_months(*Date::parse("2099-01-01"));
+  REQUIRE(months.has_value());
+  CHECK_FALSE(months->provenance.valid_until.has_value());
+}
+
+TEST_CASE("policies: A stale minimum wage makes the rules that need it unknown, never pass",
+          "[policy][horizon][fail-closed]") {
+  // Harbin 2024-04-15: the standard 860.00 is in force, the minimum wage is
+  // not (April 2024, above).
+  const char* on = "2024-04-15";
+  // dibao: the support fee needs the minimum wage, so the counted income is
+  // not known even with no obligor.
+  House h(1, on);
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(d, "support-fee").result == p::RuleResult::kUnknown);
+  CHECK(rule(d, "support-fee").explanation.find("minimum_wage_monthly is stale on 2024-04-15") !=
+        std::string::npos);
+  CHECK(rule(d, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(rule(d, "dibao-income").unknown_sources ==
+        std::vector<std::string>{"parameter:minimum_wage_monthly"});
+  // Known income over the standard still fails: a fee only adds income.
+  House rich(1, on);
+  rich.income(0, IncomeKind::kWages, "2000.00");
+  auto r = rich.eval("230100");
+  CHECK(rule(r, "dibao-income").result == p::RuleResult::kFail);
+  CHECK(r.outcome == p::Outcome::kIneligible);
+  // tekun: eligible on the facts, but its care standard needs the wage.
+  House tk(1, on, "tekun");
+  tk.member(0).labour_capacity = "none";
+  tk.h.care_levels = {"full_care"};
+  auto t = tk.eval("230100");
+  CHECK(t.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(t, "tekun-1.3").result == p::RuleResult::kUnknown);
+  CHECK(rule(t, "tekun-1.3").unknown_sources ==
+        std::vector<std::string>{"parameter:minimum_wage_monthly"});
+  CHECK_FALSE(t.figures.contains("benefit_monthly"));
+  // A day later in May both are in force again.
+  House may(1, "2024-05-01", "tekun");
+  may.member(0).labour_capacity = "none";
+  may.h.care_levels = {"full_care"};
+  CHECK(may.eval("230100").outcome == p::Outcome::kEligible);
+}
+
+TEST_CASE("policies: A value's own valid_until overrides the file's horizon",
+          "[policy][horizon][load]") {
+  TempDir dir;
+  json file = read_file("230100");
+  auto& urban = file["parameters"]["dibao_standard_monthly"]["urban"];
+  urban[urban.size() - 1]["valid_until"] = "2025-03-31";  // e.g. a notice that says so
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  const auto& pol = **set->find("230100");
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2025-03-31"))->value.to_string() ==
+        "860.00");
+  CHECK_FALSE(pol.dibao_standard(p::Area::kUrban, *Date::parse("2025-04-01")).has_value());
+  // The rural value keeps the file's 12 months.
+  CHECK_FALSE(pol.dibao_standard(p::Area::kRural, *Date::parse("2025-01-01")).has_value());
+  CHECK(pol.version() != harbin().version());  // a horizon is part of the file's meaning
+}
+
+TEST_CASE("policies: Bad or missing horizons are refused with the key named",
+          "[policy][horizon][load]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;
+    const char* key;
+  };
+  const std::vector<Case> cases = {
+      {"no horizon for a periodic parameter", [](json& j) { j.erase("stale_after_months"); },
+       "parameters.dibao_standard_monthly.rural[0].valid_until: missing"},
+      {"the minimum wage without one",
+       [](json& j) { j["stale_after_months"].erase("minimum_wage_monthly"); },
+       "parameters.minimum_wage_monthly[0].valid_until: missing"},
+      {"horizon for a parameter the file lacks",
+       [](json& j) { j["stale_after_months"]["business_subscribed_capital_limit"] = 12; },
+       "stale_after_months.business_subscribed_capital_limit: names no parameter"},
+      {"horizon of 0 months", [](json& j) { j["stale_after_months"]["minimum_wage_monthly"] = 0; },
+       "stale_after_months.minimum_wage_monthly: must be an integer from 1 to 120"},
+      {"horizon as text",
+       [](json& j) { j["stale_after_months"]["dibao_standard_monthly"] = "12"; },
+       "stale_after_months.dibao_standard_monthly: must be an integer"},
+      {"horizons not an object", [](json& j) { j["stale_after_months"] = 12; },
+       "stale_after_months: must be an object"},
+      {"valid_until before from",
+       [](json& j) {
+         j["parameters"]["dibao_standard_monthly"]["urban"][0]["valid_until"] = "2020-12-31";
+       },
+       "parameters.dibao_standard_monthly.urban[0].valid_until: before `from`"},
+      {"valid_until not a date",
+       [](json& j) { j["parameters"]["savings_cap_months"][0]["valid_until"] = "2025-02-30"; },
+       "parameters.savings_cap_months[0].valid_until: not a YYYY-MM-DD date"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    TempDir dir;
+    json file = read_file("230100");
+    c.mutate(file);
+    std::ofstream(dir.path / "230100.json") << file.dump();
+    auto loaded = p::PolicySet::load_dir(dir.path);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().code == "bad_policy_file");
+    CHECK(loaded.error().message.find(c.key) != std::string::npos);
+  }
+  // Every value of a periodic parameter with its own valid_until needs no
+  // file-wide horizon; a rule parameter may have one too.
+  TempDir dir;
+  json file = read_file("230100");
+  file["stale_after_months"].erase("minimum_wage_monthly");
+  for (auto& e : file["parameters"]["minimum_wage_monthly"]) e["valid_until"] = "2030-12-31";
+  file["parameters"]["savings_cap_months"][0]["valid_until"] = "2028-05-29";
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  const auto& pol = **set->find("230100");
+  CHECK(pol.savings_cap_months(*Date::parse("2028-05-29")).has_value());
+  CHECK_FALSE(pol.savings_cap_months(*Date::parse("2028-05-30")).has_value());
+}
+
+TEST_CASE("policies: Parameters stale in a period, for status and metrics", "[policy][horizon]") {
+  const auto& pol = harbin();
+  // 60 days from 2024-11-01: nothing goes stale (the standards last to 2024-12-31).
+  CHECK(pol.stale_between(*Date::parse("2024-11-01"), *Date::parse("2024-12-31")).empty());
+  // One day later the window reaches 2025-01-01: both standards go stale then.
+  const auto soon = pol.stale_between(*Date::parse("2024-11-02"), *Date::parse("2025-01-01"));
+  REQUIRE(soon.size() == 2);
+  CHECK(soon[0].value.name == "dibao_standard_monthly.rural");
+  CHECK(soon[1].value.name == "dibao_standard_monthly.urban");
+  CHECK(soon[1].value.value == "860.00");
+  CHECK(soon[1].stale_from.to_string() == "2025-01-01");
+  CHECK_FALSE(soon[1].next_from.has_value());
+  // Long stale by 2026: since 2025-01-01.
+  const auto later = pol.stale_between(*Date::parse("2026-12-03"), *Date::parse("2027-01-31"));
+  REQUIRE(later.size() == 2);
+  CHECK(later[0].stale_from.to_string() == "2025-01-01");
+  // A gap that a later value closes: April 2024's minimum wage.
+  const auto gap = pol.stale_between(*Date::parse("2024-04-10"), *Date::parse("2024-04-20"));
+  REQUIRE(gap.size() == 1);
+  CHECK(gap[0].value.name == "minimum_wage_monthly");
+  CHECK(gap[0].stale_from.to_string() == "2024-04-01");
+  CHECK(gap[0].next_from->to_string() == "2024-05-01");
+  CHECK(pol.stale_between(*Date::parse("2024-05-01"), *Date::parse("2024-06-29")).empty());
+}
+
+TEST_CASE("policies: parameters_json shows horizons and stale values", "[policy][horizon][api]") {
+  const json in = p::parameters_json(harbin(), *Date::parse("2024-11-01"));
+  CHECK(in["stale"].empty());
+  for (const auto& e : in["parameters"]) {
+    if (e["name"] == "dibao_standard_monthly.urban") CHECK(e["valid_until"] == "2024-12-31");
+    if (e["name"] == "savings_cap_months") CHECK_FALSE(e.contains("valid_until"));
+  }
+  const json out = p::parameters_json(harbin(), *Date::parse("2025-01-01"));
+  REQUIRE(out["stale"].size() == 2);
+  CHECK(out["stale"][1] == json{{"name", "dibao_standard_monthly.urban"},
+                                {"value", "860.00"},
+                                {"effective_from", "2024-01-01"},
+                                {"valid_until", "2024-12-31"},
+                                {"reference", harbin().parameters()
+                                                  .at("dibao_standard_monthly.urban")
+                                                  .back()
+                                                  .reference},
+                                {"example", true}});
+  for (const auto& e : out["parameters"]) CHECK(e["name"] != "dibao_standard_monthly.urban");
+  for (const auto& n : out["not_in_force"]) CHECK(n != "dibao_standard_monthly.urban");
+}
+
 // ------------------------------------------------------------------ assets
 
 TEST_CASE("policies: Savings cap: exactly at the cap passes, one fen over fails",
