@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <cstdio>
 #include <fstream>
@@ -304,6 +305,50 @@ hfv::Result<std::map<std::string, double>> read_metrics(const DaemonAccess& acce
   return hfv::broker::parse_metrics_text(r.body);
 }
 
+// The value of `key="..."` in a sample's label text, "" when absent.
+std::string label_value(const std::string& sample, const std::string& key) {
+  const std::string start = key + "=\"";
+  const auto at = sample.find(start);
+  if (at == std::string::npos) return "";
+  const auto end = sample.find('"', at + start.size());
+  return end == std::string::npos ? "" : sample.substr(at + start.size(), end - at - start.size());
+}
+
+// Policies whose parameters are stale today or will be within 60 days
+// (hfv_policy_parameter_stale_from_timestamp_seconds), by jurisdiction:
+//   stale policies: 110108 (dibao_standard_monthly.urban since 2025-07-01)
+//   stale within 60 days: 230100 (minimum_wage_monthly from 2027-01-01)
+void print_stale_policies(const std::map<std::string, double>& m) {
+  const std::string prefix = "hfv_policy_parameter_stale_from_timestamp_seconds{";
+  std::map<std::string, std::string> stale, soon;  // jurisdiction -> "param since|from date; ..."
+  for (const auto& [key, value] : m) {
+    if (!key.starts_with(prefix)) continue;
+    const auto days = static_cast<long>(std::floor(value / 86400.0));
+    const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days}}};
+    const auto day = hfv::Date::from_ymd(static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                         static_cast<unsigned>(ymd.day()));
+    const bool now = label_value(key, "state") == "stale";
+    std::string& line = (now ? stale : soon)[label_value(key, "jurisdiction")];
+    if (!line.empty()) line += "; ";
+    line += label_value(key, "parameter");
+    line += now ? " since " : " from ";
+    line += day ? day->to_string() : "?";
+  }
+  const auto print = [](const char* what, const std::map<std::string, std::string>& by_policy) {
+    std::string text;
+    for (const auto& [code, params] : by_policy) {
+      text += text.empty() ? " " : ", ";
+      text += code;
+      text += " (";
+      text += params;
+      text += ")";
+    }
+    std::printf("%s:%s\n", what, text.empty() ? " none" : text.c_str());
+  };
+  print("stale policies", stale);
+  print("stale within 60 days", soon);
+}
+
 int status_command(const AccessOptions& options) {
   auto access = daemon_access(options);
   if (!access) return fail(access.error().message);
@@ -344,6 +389,7 @@ int status_command(const AccessOptions& options) {
   std::printf("policies: %.0f loaded, reloads %.0f ok / %.0f refused\n", metric(*m, "hfv_policies_loaded"),
               metric(*m, "hfv_policy_reloads_total{result=\"ok\"}"),
               metric(*m, "hfv_policy_reloads_total{result=\"refused\"}"));
+  print_stale_policies(*m);
   std::string breakers;
   const std::string prefix = "hfv_agency_breaker_state{agency=\"";
   for (const auto& [key, value] : *m) {
