@@ -10,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "policies/engine.hpp"
 
@@ -1626,12 +1627,259 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   CHECK(d.figures.at("benefit_monthly") == "1579.00");  // 1450.00 gap + 129.00 supplement
   CHECK(d.next_review->to_string() == "2025-11-01");
   CHECK(rule(d, "household-composition").result == p::RuleResult::kPass);
+  // Step 10: what the outcome rests on.
+  std::vector<std::string> provisional;
+  for (const auto& prm : d.provisional_parameters) provisional.push_back(prm.name);
+  CHECK(provisional == std::vector<std::string>{"dibao_standard_monthly.urban", "monetary_asset_sources",
+                                                "vehicle_disqualifying_types", "income_lookback_months",
+                                                "employment_cost_deduction_monthly"});
+  std::vector<std::string> benefit;
+  for (const auto& prm : d.figure_parameters.at("benefit_monthly")) benefit.push_back(prm.name);
+  CHECK(benefit == std::vector<std::string>{"dibao_standard_monthly.urban", "income_lookback_months",
+                                            "employment_cost_deduction_monthly", "supplement_share",
+                                            "supplement_elderly_age"});
   // "What would change it": the registry reports member 1 deceased.
   h.at(1, Source::kHukou).records.hukou->status = "deceased";
   auto dead = h.eval("230100");
   CHECK(dead.outcome == p::Outcome::kIndeterminate);
   CHECK(dead.figures.at("income_per_capita_monthly") == "376.67");  // still 3 members
   CHECK_FALSE(dead.figures.contains("benefit_monthly"));
+}
+
+// ------------------------------------------------- provisional parameters
+
+namespace {
+
+std::vector<std::string> names_of(const std::vector<p::Provenance>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) out.push_back(v.name + "=" + v.value + "@" + v.from.to_string());
+  return out;
+}
+
+// A copy of a policy file with every example flag cleared except those of
+// the parameters named, loaded alone.
+struct OnlyExamples {
+  TempDir dir;
+  p::PolicySet set;
+  OnlyExamples(const std::string& code, const std::set<std::string>& keep) {
+    json file = read_file(code);
+    const auto clear = [&keep](const std::string& name, json& series) {
+      for (auto& e : series) e["example"] = keep.contains(name);
+    };
+    for (auto& [key, value] : file["parameters"].items()) {
+      if (value.is_array()) {
+        clear(key, value);
+      } else {
+        for (auto& [sub, series] : value.items()) clear(key + "." + sub, series);
+      }
+    }
+    std::ofstream(dir.path / (code + ".json")) << file.dump();
+    set = take(p::PolicySet::load_dir(dir.path));
+  }
+  static p::PolicySet take(hfv::Result<p::PolicySet> r) {
+    REQUIRE(r.ok());
+    return std::move(*r);
+  }
+  const p::JurisdictionPolicy& policy() const { return **set.find(set.all().begin()->first); }
+};
+
+}  // namespace
+
+TEST_CASE("policies: The example values an eligible outcome rests on are listed",
+          "[policy][provisional]") {
+  // The worked example (Harbin 2024-11-01): every condition, the passing
+  // alternative dibao-income and the adjustments that acted on the income.
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  const auto d = h.eval("230100");
+  REQUIRE(d.outcome == p::Outcome::kEligible);
+  CHECK(names_of(d.provisional_parameters) ==
+        std::vector<std::string>{
+            "dibao_standard_monthly.urban=860.00@2024-01-01",                      // savings cap, income
+            "monetary_asset_sources=bank,securities,insurance,internet_finance@2023-05-30",  // savings cap
+            "vehicle_disqualifying_types=car,motorcycle,truck@2023-05-30",         // vehicle-ownership
+            "income_lookback_months=12@2023-05-30",                                 // dibao-income
+            "employment_cost_deduction_monthly=870.00@2023-05-30"});               // deducted
+  for (const auto& prm : d.provisional_parameters) {
+    CHECK(prm.example);
+    CHECK_FALSE(prm.reference.empty());
+  }
+  // Nobody employed: the employment cost deducted nothing, so its example
+  // value decided nothing; the minimum wage (support fee: no obligor) neither.
+  House idle(1);
+  idle.income(0, IncomeKind::kWages, "300.00");
+  const auto i = idle.eval("230100");
+  CHECK(names_of(i.provisional_parameters) ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00@2024-01-01",
+                                 "monetary_asset_sources=bank,securities,insurance,internet_finance@2023-05-30",
+                                 "vehicle_disqualifying_types=car,motorcycle,truck@2023-05-30",
+                                 "income_lookback_months=12@2023-05-30"});
+  // An obligor household assessed: the minimum wage (example) shaped the income.
+  House supported(1);
+  supported.h.obligors.push_back({1, yuan("2500.00"), yuan("500.00"), false});  // fee 0.00 < 2080.00
+  const auto s = supported.eval("230100");
+  REQUIRE(s.outcome == p::Outcome::kEligible);
+  CHECK(names_of(s.provisional_parameters).back() == "minimum_wage_monthly=2080.00@2024-05-01");
+  // The decision JSON carries them with their provenance.
+  const json j = p::decision_json(d);
+  REQUIRE(j["provisional_parameters"].size() == 5);
+  CHECK(j["provisional_parameters"][0] ==
+        json{{"name", "dibao_standard_monthly.urban"},
+             {"value", "860.00"},
+             {"effective_from", "2024-01-01"},
+             {"reference", d.provisional_parameters[0].reference},
+             {"example", true}});
+}
+
+TEST_CASE("policies: An outcome resting on published values lists none", "[policy][provisional]") {
+  // Anyang 2022-11-01: a car disqualifies (Henan's 2023 Q&A, trust O: not an
+  // example), whatever else holds.
+  House car(1, in_force("410500"));
+  car.vehicle(0, "car", "50000.00", false);
+  const auto c = car.eval("410500");
+  CHECK(c.outcome == p::Outcome::kIneligible);
+  CHECK(rule(c, "vehicle-ownership").result == p::RuleResult::kFail);
+  CHECK(c.provisional_parameters.empty());
+  CHECK(p::decision_json(c)["provisional_parameters"] == json::array());
+  // Savings over the cap as well: the car alone still decides, so the
+  // example standard (the Henan floor) behind the cap does not.
+  car.bank(0, "50000.00");
+  const auto both = car.eval("410500");
+  CHECK(rule(both, "savings-cap-24m").result == p::RuleResult::kFail);
+  CHECK(both.provisional_parameters.empty());
+  // The savings alone: the cap (36 x the example floor) decides.
+  House savings(1, in_force("410500"));
+  savings.bank(0, "50000.00");
+  const auto sv = savings.eval("410500");
+  CHECK(sv.outcome == p::Outcome::kIneligible);
+  CHECK(names_of(sv.provisional_parameters) ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=630.00@2022-01-01",
+                                 "monetary_asset_sources=bank,securities,insurance,internet_finance@2021-09-13"});
+  // An unknown programme is not decided: nothing rests on anything.
+  House odd(1, "2024-11-01", "pension");
+  CHECK(odd.eval("230100").provisional_parameters.empty());
+  // Nor is a household whose standard is stale.
+  CHECK(House(1, "2025-01-01").eval("230100").provisional_parameters.empty());
+}
+
+TEST_CASE("policies: Provisional parameters follow the rules that decided the outcome",
+          "[policy][provisional]") {
+  // Harbin with only the employment cost and the gradual-exit period as
+  // examples.
+  const OnlyExamples only("230100", {"employment_cost_deduction_monthly", "gradual_exit_period_months"});
+  const auto eval = [&only](const House& h) { return p::evaluate(only.policy(), h.h); };
+  // Eligible with a deduction: rests on the example deduction.
+  House employed(1);
+  employed.member(0).employed = true;
+  employed.income(0, IncomeKind::kWages, "1000.00");  // 1000.00 - 870.00 = 130.00
+  const auto e = eval(employed);
+  CHECK(e.outcome == p::Outcome::kEligible);
+  CHECK(names_of(e.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30"});
+  // Ineligible because every alternative fails (income over 1.5 x S, no
+  // current benefit): each one is needed, so every example value they read
+  // is listed, the gradual-exit period too although that rule failed on
+  // the request (the reading is "read by a deciding rule", not "pivotal").
+  House over(1);
+  over.member(0).employed = true;
+  over.income(0, IncomeKind::kWages, "3000.00");
+  const auto o = eval(over);
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(names_of(o.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30",
+                                 "gradual_exit_period_months=6@2023-05-30"});
+  // A failing condition on published values decides it alone.
+  over.bank(0, "50000.00");
+  CHECK(eval(over).provisional_parameters.empty());
+  // Gradual exit: the alternative that passes reads the example period.
+  House exit(1);
+  exit.income(0, IncomeKind::kOther, "1000.00");
+  exit.h.current_benefit = recipient();
+  const auto g = eval(exit);
+  CHECK(g.classification == "gradual_exit");
+  CHECK(names_of(g.provisional_parameters) ==
+        std::vector<std::string>{"gradual_exit_period_months=6@2023-05-30"});
+  // Indeterminate: the unknown rule's example values.
+  House unknown(1);
+  unknown.member(0).employed = true;
+  unknown.income(0, IncomeKind::kWages, "1000.00").fail(0, Source::kSocialInsurance);
+  const auto u = eval(unknown);
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  CHECK(names_of(u.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30"});
+  // No example value anywhere it looked: none.
+  House plain(1);
+  plain.income(0, IncomeKind::kWages, "300.00");
+  CHECK(eval(plain).outcome == p::Outcome::kEligible);
+  CHECK(eval(plain).provisional_parameters.empty());
+}
+
+TEST_CASE("policies: Each figure carries the parameters it came from", "[policy][provisional][trace]") {
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.bank(0, "18000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  const auto d = h.eval("230100");
+  REQUIRE(d.outcome == p::Outcome::kEligible);
+  const auto of = [&d](const char* figure) {
+    INFO(figure);
+    REQUIRE(d.figure_parameters.contains(figure));
+    std::vector<std::string> out;
+    for (const auto& prm : d.figure_parameters.at(figure)) out.push_back(prm.name + "=" + prm.value);
+    return out;
+  };
+  // Every figure has its entry, and only figures do.
+  for (const auto& [figure, value] : d.figures) CHECK(d.figure_parameters.contains(figure));
+  CHECK(d.figure_parameters.size() == d.figures.size());
+  CHECK(of("standard_monthly") == std::vector<std::string>{"dibao_standard_monthly.urban=860.00"});
+  CHECK(of("savings_cap_per_capita") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00", "savings_cap_months=24"});
+  CHECK(of("monetary_assets_per_capita") ==
+        std::vector<std::string>{"monetary_asset_sources=bank,securities,insurance,internet_finance"});
+  const std::vector<std::string> income = {"income_lookback_months=12",
+                                           "employment_cost_deduction_monthly=870.00"};
+  CHECK(of("income_per_capita_monthly") == income);
+  CHECK(of("income_household_monthly") == income);
+  CHECK(of("marginal_line_per_capita") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00",
+                                 "marginal_line_basis=standard_multiple", "marginal_income_multiple=1.5"});
+  CHECK(of("benefit_monthly") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00", "income_lookback_months=12",
+                                 "employment_cost_deduction_monthly=870.00", "supplement_share=0.15",
+                                 "supplement_elderly_age=60"});
+  // Haidian's marginal line is the minimum wage alone; a tekun benefit its
+  // standards'; an ineligible household's 0.00 comes from no parameter.
+  House hd(1, "2024-11-01", "marginal");
+  hd.income(0, IncomeKind::kOther, "2000.00");
+  const auto m = hd.eval("110108");
+  std::vector<std::string> line;
+  for (const auto& prm : m.figure_parameters.at("marginal_line_per_capita")) line.push_back(prm.name);
+  CHECK(line == std::vector<std::string>{"marginal_line_basis", "minimum_wage_monthly"});
+  House tk(1, "2024-11-01", "tekun");
+  tk.member(0).labour_capacity = "none";
+  tk.h.care_levels = {"full_care"};
+  const auto t = tk.eval("230100");
+  REQUIRE(t.outcome == p::Outcome::kEligible);
+  std::vector<std::string> tekun;
+  for (const auto& prm : t.figure_parameters.at("benefit_monthly")) tekun.push_back(prm.name);
+  CHECK(tekun == std::vector<std::string>{"dibao_standard_monthly.urban", "tekun_minor_age",
+                                          "tekun_basic_multiple", "minimum_wage_monthly",
+                                          "tekun_care_share.self_care", "tekun_care_share.half_care",
+                                          "tekun_care_share.full_care"});
+  House rich(1);
+  rich.bank(0, "90000.00");
+  const auto r = rich.eval("230100");
+  CHECK(r.figures.at("benefit_monthly") == "0.00");
+  CHECK(r.figure_parameters.at("benefit_monthly").empty());
+  // In the decision JSON.
+  const json j = p::decision_json(d);
+  CHECK(j["figure_parameters"]["standard_monthly"][0]["name"] == "dibao_standard_monthly.urban");
+  CHECK(j["figure_parameters"]["standard_monthly"][0]["example"] == true);
+  CHECK(j["figure_parameters"].size() == j["figures"].size());
 }
 
 // ------------------------------------------------------------------- trace
