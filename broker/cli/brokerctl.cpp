@@ -53,6 +53,27 @@ hfv::Result<crypto::Ed25519PublicKey> public_key(const std::string& pem_file, co
   return signer->public_key();
 }
 
+// The example parameter values the report's outcome rests on
+// (provisional_parameters), one a line with value, effective date and
+// reference; "none" when it rests on published values only.
+void print_provisional(const json& report) {
+  const auto it = report.find("provisional_parameters");
+  if (it == report.end() || !it->is_array()) return;  // a report from before the field
+  if (it->empty()) {
+    std::printf("provisional parameters: none (the outcome rests on no example value)\n");
+    return;
+  }
+  std::printf("provisional parameters: the outcome rests on %zu example value(s), not published in a source "
+              "the project has:\n",
+              it->size());
+  for (const auto& p : *it) {
+    if (!p.is_object()) continue;
+    std::printf("  %s = %s (from %s; %s)\n", p.value("name", std::string("?")).c_str(),
+                p.value("value", std::string("?")).c_str(), p.value("effective_from", std::string("?")).c_str(),
+                p.value("reference", std::string("?")).c_str());
+  }
+}
+
 int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file) {
   auto key = public_key(pem_file, config_file);
   if (!key) {
@@ -72,6 +93,7 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
   std::printf("OK: report %s signed by key %s (outcome %s)\n",
               report.value("verification_id", std::string("?")).c_str(), hfv::broker::key_id(*key).c_str(),
               report.value("outcome", std::string("?")).c_str());
+  print_provisional(report);
   return 0;
 }
 
@@ -454,7 +476,7 @@ int run(int argc, char** argv) {
 
   auto* report = app.add_subcommand("report", "work with saved reports");
   report->require_subcommand(1);
-  auto* report_verify_cmd = report->add_subcommand("verify", "check a saved report's signature offline");
+  auto* report_verify_cmd = report->add_subcommand("verify", "check a saved report's signature offline; show the example values its outcome rests on");
   std::string report_file, pem_file, config_file;
   report_verify_cmd->add_option("file", report_file, "the saved report (JSON)")->required();
   auto* pem = report_verify_cmd->add_option("--public-key", pem_file,
