@@ -19,7 +19,7 @@ policies::HouseholdInput household() {
   policies::HouseholdInput h;
   h.member_count = 4;
   h.area = policies::Area::kUrban;
-  h.reference_date = *Date::parse("2026-11-01");
+  h.reference_date = *Date::parse("2024-11-01");
   h.programme = "dibao";
   h.obligors.emplace();  // declared: none
   for (int m = 0; m < 4; ++m) {

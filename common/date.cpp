@@ -48,6 +48,10 @@ Date Date::add_months(int n) const {
   return Date(std::chrono::year_month_day{ym.year(), ym.month(), day});
 }
 
+Date Date::add_days(long n) const {
+  return Date(std::chrono::year_month_day{std::chrono::sys_days{ymd_} + std::chrono::days{n}});
+}
+
 std::string Date::to_string() const {
   char buf[16];
   (void)std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());

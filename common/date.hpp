@@ -28,6 +28,8 @@ class Date {
   long days_since_epoch() const;
   // Same day n months later; the day is clamped to the month's last day.
   Date add_months(int n) const;
+  // The day n days later (n may be negative).
+  Date add_days(long n) const;
   std::string to_string() const;
 
   friend bool operator==(const Date&, const Date&) = default;

@@ -180,6 +180,12 @@ const RuleSpec* find_rule_spec(std::string_view id) {
 #undef HFV_S4
 #undef HFV_PM
 
+const std::vector<std::string_view>& periodic_parameters() {
+  static const std::vector<std::string_view> names = {
+      "dibao_standard_monthly.urban", "dibao_standard_monthly.rural", "minimum_wage_monthly"};
+  return names;
+}
+
 const std::vector<std::string_view>& mandatory_rules() {
   static const std::vector<std::string_view> rules = {kRuleSavingsCap, kRuleHouseholdComposition,
                                                       kRuleDibaoIncome, kRuleReview};

@@ -13,7 +13,7 @@
 namespace hfv::policies {
 
 // Bump whenever a rule's code changes meaning; it is part of policy_version.
-inline constexpr std::string_view kEngineVersion = "e3";
+inline constexpr std::string_view kEngineVersion = "e4";
 
 // Rule ids (stable; they appear in every report). Named after the digest
 // (shared/docs/policy-rules.md); a jurisdiction's figures are parameters, so
@@ -61,5 +61,10 @@ const std::vector<RuleSpec>& rule_specs();
 const RuleSpec* find_rule_spec(std::string_view id);
 // Rules every policy file must list.
 const std::vector<std::string_view>& mandatory_rules();
+// Parameters re-published periodically (the dibao standard is reset every
+// year, the minimum wage at least every two years): a file holding one must
+// give every value a validity horizon (stale_after_months or valid_until),
+// so an old value is never used after its time.
+const std::vector<std::string_view>& periodic_parameters();
 
 }  // namespace hfv::policies

@@ -8,17 +8,26 @@ namespace hfv::policies {
 
 using nlohmann::json;
 
+namespace {
+
+json parameters_of(const std::vector<Provenance>& values) {
+  json params = json::array();
+  for (const auto& p : values) {
+    params.push_back({{"name", p.name},
+                      {"value", p.value},
+                      {"effective_from", p.from.to_string()},
+                      {"reference", p.reference},
+                      {"example", p.example}});
+  }
+  return params;
+}
+
+}  // namespace
+
 json decision_json(const Decision& d) {
   json rules = json::array();
   for (const auto& t : d.rules) {
-    json params = json::array();
-    for (const auto& p : t.parameters) {
-      params.push_back({{"name", p.name},
-                        {"value", p.value},
-                        {"effective_from", p.from.to_string()},
-                        {"reference", p.reference},
-                        {"example", p.example}});
-    }
+    json params = parameters_of(t.parameters);
     json r = {{"rule", t.rule},
               {"result", std::string(rule_result_name(t.result))},
               {"source", t.clause},
@@ -31,9 +40,15 @@ json decision_json(const Decision& d) {
     if (!t.note.empty()) r["note"] = t.note;
     rules.push_back(std::move(r));
   }
+  json figure_parameters = json::object();
+  for (const auto& [figure, values] : d.figure_parameters) {
+    figure_parameters[figure] = parameters_of(values);
+  }
   return {{"outcome", std::string(outcome_name(d.outcome))},
           {"classification", d.classification},
           {"figures", d.figures},
+          {"figure_parameters", figure_parameters},
+          {"provisional_parameters", parameters_of(d.provisional_parameters)},
           {"rules", rules},
           {"basis", d.basis},
           {"next_review", d.next_review ? json(d.next_review->to_string()) : json(nullptr)},

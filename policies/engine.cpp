@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -285,6 +287,199 @@ R combine(const std::vector<RuleTrace>& traces) {
   return all_of(conditions);
 }
 
+// ---- provisional parameters and the parameters behind each figure ------
+
+void add_unique(std::vector<Provenance>& out, const Provenance& p) {
+  for (const auto& q : out) {
+    if (q.name == p.name && q.from == p.from) return;
+  }
+  out.push_back(p);
+}
+
+const RuleTrace* find_trace(const std::vector<RuleTrace>& traces, std::string_view rule) {
+  for (const auto& t : traces) {
+    if (t.rule == rule) return &t;
+  }
+  return nullptr;
+}
+
+// The rules whose parameters a rule's result also rests on: the income
+// rules compare the counted income (the window is in dibao-income's trace;
+// exclusions, deductions and support fees are adjustments);
+// single-person-household is the marginal test for some members;
+// vehicle-ownership reads the disability-vehicle exemption; tekun-1.3 the
+// minor age.
+std::vector<std::string_view> fed_by(std::string_view rule) {
+  std::vector<std::string_view> income = {kRuleDibaoIncome, kRuleBasicPension, kRuleRoadRelief,
+                                          kRuleEmploymentCost, kRuleSupportFee};
+  if (rule == kRuleDibaoIncome || rule == kRuleMarginal || rule == kRuleGradualExit) return income;
+  if (rule == kRuleSinglePerson) {
+    income.push_back(kRuleMarginal);
+    return income;
+  }
+  if (rule == kRuleVehicles) return {kRuleDisabilityVehicle};
+  if (rule == kRuleTekun) return {kRuleTekunAge};
+  return {};
+}
+
+// Whether an income adjustment's parameters shaped the counted income: not
+// when it had nothing to act on (no residents' pension in the window, no
+// deduction made, no obligor household assessed). Read from the inputs the
+// rules trace (policies/rules/income.cpp); when they are not there, it did.
+bool adjustment_applied(const RuleTrace& t) {
+  const auto input = [&t](const char* key) {
+    return t.inputs.contains(key) && t.inputs[key].is_string() ? t.inputs[key].get<std::string>()
+                                                                : std::string("?");
+  };
+  if (t.rule == kRuleBasicPension) return input("residents_pension_in_window") != "0.00";
+  if (t.rule == kRuleEmploymentCost) return input("total_deducted") != "0.00";
+  if (t.rule == kRuleSupportFee && t.inputs.contains("obligors") && t.inputs["obligors"].is_array()) {
+    const auto& obligors = t.inputs["obligors"];
+    return t.result != R::kPass || std::any_of(obligors.begin(), obligors.end(), [](const json& o) {
+             return o.contains("living_cost_per_person");
+           });
+  }
+  return true;
+}
+
+// The example values a rule's result rests on: its own and its feeders'.
+std::vector<Provenance> examples_of(const std::vector<RuleTrace>& traces, const RuleTrace& t) {
+  std::vector<Provenance> out;
+  const auto add = [&out](const RuleTrace& r) {
+    for (const auto& p : r.parameters) {
+      if (p.example) add_unique(out, p);
+    }
+  };
+  add(t);
+  for (auto rule : fed_by(t.rule)) {
+    const RuleTrace* f = find_trace(traces, rule);
+    if (f != nullptr && (f->role != role_name(Role::kAdjustment) || adjustment_applied(*f))) add(*f);
+  }
+  return out;
+}
+
+// The example values the outcome rests on, from the traces as they were
+// combined. An outcome that follows from several rules (two failing
+// conditions, two passing alternatives) rests on an example value only if
+// every one of them does; then all their example values are listed.
+//   eligible       every condition, and the passing alternatives
+//   ineligible     each failing condition; all alternatives when all fail
+//   indeterminate  the unknown conditions, and the unknown alternatives
+//                  when none passes
+std::vector<Provenance> provisional_parameters(const std::vector<RuleTrace>& traces, R overall) {
+  std::vector<const RuleTrace*> conditions;
+  std::vector<const RuleTrace*> alternatives;
+  for (const auto& t : traces) {
+    if (t.role == role_name(Role::kCondition)) conditions.push_back(&t);
+    if (t.role == role_name(Role::kAlternative)) alternatives.push_back(&t);
+  }
+  const auto count = [&alternatives](R r) {
+    return std::count_if(alternatives.begin(), alternatives.end(),
+                         [r](const RuleTrace* t) { return t->result == r; });
+  };
+  std::vector<Provenance> out;
+  const auto add = [&out](const std::vector<Provenance>& values) {
+    for (const auto& p : values) add_unique(out, p);
+  };
+  // Ways the outcome follows, each with the example values it rests on.
+  std::vector<std::vector<Provenance>> ways;
+  const auto add_ways = [&]() {
+    for (const auto& w : ways) {
+      if (w.empty()) return;  // one way rests on published values only
+    }
+    for (const auto& w : ways) add(w);
+  };
+  switch (overall) {
+    case R::kPass:
+      for (const RuleTrace* c : conditions) add(examples_of(traces, *c));
+      for (const RuleTrace* a : alternatives) {
+        if (a->result == R::kPass) ways.push_back(examples_of(traces, *a));
+      }
+      add_ways();
+      break;
+    case R::kFail:
+      for (const RuleTrace* c : conditions) {
+        if (c->result == R::kFail) ways.push_back(examples_of(traces, *c));
+      }
+      if (!alternatives.empty() && count(R::kFail) == static_cast<long>(alternatives.size())) {
+        std::vector<Provenance> all;
+        for (const RuleTrace* a : alternatives) {
+          for (const auto& p : examples_of(traces, *a)) add_unique(all, p);
+        }
+        ways.push_back(all);
+      }
+      add_ways();
+      break;
+    case R::kUnknown:
+      for (const RuleTrace* c : conditions) {
+        if (c->result == R::kUnknown) add(examples_of(traces, *c));
+      }
+      if (count(R::kPass) == 0) {
+        for (const RuleTrace* a : alternatives) {
+          if (a->result == R::kUnknown) add(examples_of(traces, *a));
+        }
+      }
+      break;
+  }
+  return out;
+}
+
+// The parameters each figure of the decision was computed from.
+std::map<std::string, std::vector<Provenance>> figure_parameters(const Decision& d,
+                                                                 const Provenance& standard) {
+  const auto params = [&d](std::string_view rule) {
+    const RuleTrace* t = find_trace(d.rules, rule);
+    return t != nullptr ? t->parameters : std::vector<Provenance>{};
+  };
+  const auto is_standard = [](const Provenance& p) {
+    return p.name.starts_with("dibao_standard_monthly.");
+  };
+  std::map<std::string, std::vector<Provenance>> out;
+  out["standard_monthly"] = {standard};
+  for (const auto& p : params(kRuleSavingsCap)) {
+    if (p.name == "monetary_asset_sources") add_unique(out["monetary_assets_per_capita"], p);
+    if (is_standard(p) || p.name == "savings_cap_months" ||
+        p.name.starts_with("savings_cap_fixed_per_capita.")) {
+      add_unique(out["savings_cap_per_capita"], p);
+    }
+  }
+  // Counted income: the window and the adjustments that acted on it.
+  std::vector<Provenance> income;
+  for (const auto& p : params(kRuleDibaoIncome)) {
+    if (!is_standard(p)) add_unique(income, p);
+  }
+  for (auto rule : {kRuleBasicPension, kRuleRoadRelief, kRuleEmploymentCost, kRuleSupportFee}) {
+    const RuleTrace* t = find_trace(d.rules, rule);
+    if (t == nullptr || !adjustment_applied(*t)) continue;
+    for (const auto& p : t->parameters) add_unique(income, p);
+  }
+  out["income_per_capita_monthly"] = income;
+  out["income_household_monthly"] = income;
+  const auto line = params(kRuleMarginal);
+  const bool wage_line = std::any_of(line.begin(), line.end(), [](const Provenance& p) {
+    return p.name == "minimum_wage_monthly";
+  });
+  for (const auto& p : line) {
+    if (!(wage_line && is_standard(p))) add_unique(out["marginal_line_per_capita"], p);
+  }
+  // The benefit of an eligible household, by how it was computed.
+  auto& benefit = out["benefit_monthly"];
+  if (d.outcome == Outcome::kEligible) {
+    if (d.classification == "tekun") {
+      for (const auto& p : params(kRuleTekun)) add_unique(benefit, p);
+    } else if (d.classification == "dibao" || d.classification == "single_person_household") {
+      add_unique(benefit, standard);
+      for (const auto& p : income) add_unique(benefit, p);
+      for (const auto& p : params(kRuleSupplement)) add_unique(benefit, p);
+    }
+  }
+  // Only the figures the decision has.
+  for (auto it = out.begin(); it != out.end();) {
+    it = d.figures.contains(it->first) ? std::next(it) : out.erase(it);
+  }
+  return out;
+}
+
 }  // namespace
 
 Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
@@ -298,9 +493,14 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
     t.rule = std::string(kRuleDibaoIncome);
     t.clause = policy.rule(kRuleDibaoIncome)->clause;
     t.role = std::string(role_name(Role::kCondition));
-    t.explanation =
-        !standard ? "no dibao standard in force for this area on " + h.reference_date.to_string()
-                  : "no household members to judge";
+    const std::string standard_name = "dibao_standard_monthly." + std::string(area_name(h.area));
+    t.explanation = "no household members to judge";
+    if (!standard) {
+      // Every rule reads the standard: none can be decided without it.
+      t.explanation = "no dibao standard in force for this area: " +
+                      rules::missing_parameter_text(policy, standard_name, h.reference_date);
+      t.unknown_sources.push_back("parameter:" + standard_name);
+    }
     d.basis = t.explanation;
     d.rules.push_back(std::move(t));
     return d;
@@ -356,6 +556,7 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
   // Outcome.
   const bool decided = row.programme && (row.needs_rule.empty() || policy.applies(row.needs_rule));
   const R overall = decided ? combine(traces) : R::kUnknown;
+  if (decided) d.provisional_parameters = provisional_parameters(traces, overall);
   d.outcome = overall == R::kPass
                   ? Outcome::kEligible
                   : (overall == R::kFail ? Outcome::kIneligible : Outcome::kIndeterminate);
@@ -391,6 +592,7 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
       if (t.rule == spec.id) d.rules.push_back(std::move(t));
     }
   }
+  d.figure_parameters = figure_parameters(d, e.standard_prov);
   return d;
 }
 

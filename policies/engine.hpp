@@ -124,6 +124,14 @@ struct Decision {
   std::string programme;  // HouseholdInput::programme
   std::string classification = "none";
   std::map<std::string, std::string> figures;  // decimal-yuan strings
+  // For each figure, the parameter values it was computed from.
+  std::map<std::string, std::vector<Provenance>> figure_parameters;
+  // Every `example` parameter value that decided the outcome: read by the
+  // rules that decided it (and the adjustments feeding them), unless the
+  // outcome also follows from a rule resting on no example value
+  // (docs/policy-files.md, provisional parameters). Empty: the outcome rests
+  // on published values only (or was not decided).
+  std::vector<Provenance> provisional_parameters;
   std::vector<RuleTrace> rules;
   std::optional<Date> next_review;
   // Last day of the gradual-exit period, for a household classed
@@ -137,8 +145,9 @@ struct Decision {
 
 Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& household);
 
-// The report's decision part: outcome, classification, figures, rules (each
-// with its inputs, parameters and clause), next_review, policy_version.
+// The report's decision part: outcome, classification, figures with
+// figure_parameters, provisional_parameters, rules (each with its inputs,
+// parameters and clause), next_review, policy_version.
 nlohmann::json decision_json(const Decision& decision);
 
 }  // namespace hfv::policies

@@ -224,7 +224,8 @@ Result<DatedSeries> parse_series(const Ctx& ctx, const std::string& key, const P
     const std::string where = key + "[" + std::to_string(i) + "]";
     const json& e = arr[i];
     if (!e.is_object()) return ctx.fail(where, "must be an object");
-    if (auto s = check_keys(ctx, where, e, {"from", "value", "reference", "example"}); !s) {
+    if (auto s = check_keys(ctx, where, e, {"from", "value", "reference", "example", "valid_until"});
+        !s) {
       return s.error();
     }
     if (!e.contains("from") || !e["from"].is_string())
@@ -241,9 +242,18 @@ Result<DatedSeries> parse_series(const Ctx& ctx, const std::string& key, const P
       if (!e["example"].is_boolean()) return ctx.fail(where + ".example", "must be true or false");
       example = e["example"].get<bool>();
     }
+    std::optional<Date> valid_until;
+    if (e.contains("valid_until")) {
+      valid_until = e["valid_until"].is_string()
+                        ? Date::parse(e["valid_until"].get<std::string>())
+                        : std::nullopt;
+      if (!valid_until) return ctx.fail(where + ".valid_until", "not a YYYY-MM-DD date");
+      if (*valid_until < *from) return ctx.fail(where + ".valid_until", "before `from`");
+    }
     auto value = parse_value(spec, e["value"]);
     if (!value) return ctx.fail(where + ".value", value.error().message);
-    series.push_back({*from, std::move(*value), e["reference"].get<std::string>(), example});
+    series.push_back(
+        {*from, std::move(*value), e["reference"].get<std::string>(), example, valid_until});
   }
   std::stable_sort(series.begin(), series.end(),
                    [](const auto& a, const auto& b) { return a.from < b.from; });
@@ -272,6 +282,62 @@ bool has_values(const std::map<std::string, DatedSeries>& params, std::string_vi
   return params.contains(std::string(name));
 }
 
+Provenance provenance_of(const std::string& name, const DatedEntry& e) {
+  return Provenance{name, param_text(e.value), e.from, e.reference, e.example, e.valid_until};
+}
+
+// stale_after_months: {"<parameter or group>": months}. Each key names a
+// parameter the file holds, or a group (e.g. dibao_standard_monthly) of
+// which it holds one; a value without its own valid_until is valid until
+// `from` + months - 1 day. Every value of a periodic parameter must end up
+// with a horizon.
+Status resolve_horizons(const Ctx& ctx, const json& doc, std::map<std::string, DatedSeries>& params,
+                        std::map<std::string, std::int64_t>& months_out) {
+  constexpr std::int64_t kMaxMonths = 120;
+  if (doc.contains("stale_after_months")) {
+    const json& horizons = doc["stale_after_months"];
+    if (!horizons.is_object())
+      return ctx.fail("stale_after_months", "must be an object {parameter: months}");
+    for (const auto& [key, months] : horizons.items()) {
+      const std::string where = "stale_after_months." + key;
+      const std::string prefix = key + ".";
+      const bool held = params.contains(key) ||
+                        std::any_of(params.begin(), params.end(), [&prefix](const auto& p) {
+                          return p.first.starts_with(prefix);
+                        });
+      if (!held) return ctx.fail(where, "names no parameter (or group) this file holds");
+      if (!months.is_number_integer() || months.get<std::int64_t>() < 1 ||
+          months.get<std::int64_t>() > kMaxMonths) {
+        return ctx.fail(where, "must be an integer from 1 to 120 (months)");
+      }
+      months_out[key] = months.get<std::int64_t>();
+    }
+  }
+  for (auto& [name, series] : params) {
+    std::optional<std::int64_t> months;
+    if (auto it = months_out.find(name); it != months_out.end()) {
+      months = it->second;
+    } else if (const auto dot = name.find('.'); dot != std::string::npos) {
+      if (auto g = months_out.find(name.substr(0, dot)); g != months_out.end()) months = g->second;
+    }
+    const bool periodic = std::find(periodic_parameters().begin(), periodic_parameters().end(),
+                                    name) != periodic_parameters().end();
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      DatedEntry& e = series[i];
+      if (!e.valid_until && months) {
+        e.valid_until = e.from.add_months(static_cast<int>(*months)).add_days(-1);
+      }
+      if (periodic && !e.valid_until) {
+        return ctx.fail("parameters." + name + "[" + std::to_string(i) + "].valid_until",
+                        "missing: " + name +
+                            " is re-published periodically, so every value needs a validity "
+                            "horizon (stale_after_months or valid_until)");
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const RuleRef* JurisdictionPolicy::rule(std::string_view id) const {
@@ -281,17 +347,50 @@ const RuleRef* JurisdictionPolicy::rule(std::string_view id) const {
   return nullptr;
 }
 
-std::optional<InForce<ParamValue>> JurisdictionPolicy::param(const std::string& name,
-                                                             const Date& on) const {
-  auto it = params_.find(name);
-  if (it == params_.end()) return std::nullopt;
+namespace {
+// The entry with the latest `from` on or before `on`, stale or not.
+const DatedEntry* latest(const std::map<std::string, DatedSeries>& params, const std::string& name,
+                         const Date& on) {
+  auto it = params.find(name);
+  if (it == params.end()) return nullptr;
   const DatedEntry* found = nullptr;
   for (const auto& e : it->second) {
     if (e.from <= on) found = &e;
   }
-  if (found == nullptr) return std::nullopt;
-  return InForce<ParamValue>{found->value, Provenance{name, param_text(found->value), found->from,
-                                                      found->reference, found->example}};
+  return found;
+}
+}  // namespace
+
+std::optional<InForce<ParamValue>> JurisdictionPolicy::param(const std::string& name,
+                                                             const Date& on) const {
+  const DatedEntry* found = latest(params_, name, on);
+  if (found == nullptr || (found->valid_until && *found->valid_until < on)) return std::nullopt;
+  return InForce<ParamValue>{found->value, provenance_of(name, *found)};
+}
+
+std::optional<Provenance> JurisdictionPolicy::stale(const std::string& name, const Date& on) const {
+  const DatedEntry* found = latest(params_, name, on);
+  if (found == nullptr || !found->valid_until || !(*found->valid_until < on)) return std::nullopt;
+  return provenance_of(name, *found);
+}
+
+std::vector<StaleParameter> JurisdictionPolicy::stale_between(const Date& first,
+                                                              const Date& last) const {
+  std::vector<StaleParameter> out;
+  for (const auto& [name, series] : params_) {
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      const DatedEntry& e = series[i];
+      if (!e.valid_until) continue;
+      const Date start = e.valid_until->add_days(1);
+      const std::optional<Date> next =
+          i + 1 < series.size() ? std::optional<Date>(series[i + 1].from) : std::nullopt;
+      if (next && *next <= start) continue;  // replaced before its horizon
+      if (last < start || (next && next->add_days(-1) < first)) continue;
+      out.push_back({provenance_of(name, e), start, next});
+      break;
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -363,7 +462,7 @@ Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
   if (doc.is_discarded() || !doc.is_object()) return ctx.fail("(file)", "not a JSON object");
   if (auto s = check_keys(ctx, "", doc,
                           {"format", "jurisdiction", "name", "seed", "version", "rules",
-                           "parameters", "notes", "applies_to_subdivisions"});
+                           "parameters", "notes", "applies_to_subdivisions", "stale_after_months"});
       !s) {
     return s.error();
   }
@@ -423,6 +522,8 @@ Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
       p.params_[name] = std::move(*series);
     }
   }
+
+  if (auto s = resolve_horizons(ctx, doc, p.params_, p.stale_after_months_); !s) return s.error();
 
   // Rules: known ids, a clause the rule may cite, no duplicates; stored in
   // the engine's order.
@@ -524,17 +625,29 @@ Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
 json parameters_json(const JurisdictionPolicy& policy, const Date& on) {
   json params = json::array();
   json not_in_force = json::array();
+  json stale = json::array();
   for (const auto& [name, series] : policy.parameters()) {
     auto p = policy.param(name, on);
     if (!p) {
-      not_in_force.push_back(name);
+      if (auto s = policy.stale(name, on)) {
+        stale.push_back({{"name", name},
+                         {"value", s->value},
+                         {"effective_from", s->from.to_string()},
+                         {"valid_until", s->valid_until->to_string()},
+                         {"reference", s->reference},
+                         {"example", s->example}});
+      } else {
+        not_in_force.push_back(name);
+      }
       continue;
     }
-    params.push_back({{"name", name},
-                      {"value", param_json(p->value)},
-                      {"effective_from", p->provenance.from.to_string()},
-                      {"reference", p->provenance.reference},
-                      {"example", p->provenance.example}});
+    json j = {{"name", name},
+              {"value", param_json(p->value)},
+              {"effective_from", p->provenance.from.to_string()},
+              {"reference", p->provenance.reference},
+              {"example", p->provenance.example}};
+    if (p->provenance.valid_until) j["valid_until"] = p->provenance.valid_until->to_string();
+    params.push_back(std::move(j));
   }
   json rules = json::array();
   for (const auto& r : policy.rules()) {
@@ -550,7 +663,8 @@ json parameters_json(const JurisdictionPolicy& policy, const Date& on) {
           {"applies_to_subdivisions", policy.applies_to_subdivisions()},
           {"rules", rules},
           {"parameters", params},
-          {"not_in_force", not_in_force}};
+          {"not_in_force", not_in_force},
+          {"stale", stale}};
 }
 
 Result<PolicySet> PolicySet::load_dir(const std::filesystem::path& dir) {

@@ -6,6 +6,11 @@
 // The value in force on a reference date is the one with the latest `from`
 // on or before that date, so later changes never rewrite past decisions.
 // Values not published in a source the project has carry `example: true`.
+// A value may have a validity horizon (its `valid_until`, or the file's
+// `stale_after_months` for the parameter): after that day, until a later
+// value takes effect, the parameter is stale and has no value in force, so a
+// rule that needs it is `unknown`; values re-published periodically (the
+// dibao standard, the minimum wage) must have one.
 //
 // Files are validated completely at load: unknown keys, missing parameters a
 // listed rule needs, duplicate dates, negative or out-of-range values, bad
@@ -76,6 +81,9 @@ struct Provenance {
   Date from;
   std::string reference;
   bool example = false;
+  // The last day the value may be used (its validity horizon); nullopt: in
+  // force until a later value replaces it.
+  std::optional<Date> valid_until = std::nullopt;
 };
 
 template <class T>
@@ -89,8 +97,20 @@ struct DatedEntry {
   ParamValue value;
   std::string reference;
   bool example = false;
+  // Resolved at load: the entry's own `valid_until`, else `from` + the
+  // file's stale_after_months for the parameter - 1 day, else nullopt.
+  std::optional<Date> valid_until;
 };
 using DatedSeries = std::vector<DatedEntry>;  // sorted by `from`, no duplicates
+
+// A parameter that is stale on some day of a period: the value that went
+// (or goes) stale, with its valid_until; the first day it is stale; and the
+// day a later value in the file takes effect, if there is one.
+struct StaleParameter {
+  Provenance value;
+  Date stale_from;
+  std::optional<Date> next_from;
+};
 
 // A rule the jurisdiction applies, with the clause it comes from.
 struct RuleRef {
@@ -116,9 +136,15 @@ class JurisdictionPolicy {
   const RuleRef* rule(std::string_view id) const;
   bool applies(std::string_view id) const { return rule(id) != nullptr; }
 
-  // Any parameter in force on `on`, or nullopt (not in the file, or not yet
-  // in force on that date).
+  // Any parameter in force on `on`, or nullopt (not in the file, not yet in
+  // force on that date, or stale: see stale()).
   std::optional<InForce<ParamValue>> param(const std::string& name, const Date& on) const;
+  // The value that would apply on `on` when it is past its validity horizon
+  // (valid_until set), or nullopt when the parameter is in force or not yet.
+  std::optional<Provenance> stale(const std::string& name, const Date& on) const;
+  // Parameters stale on some day from `first` to `last` (inclusive), by
+  // name, each with the first stale stretch that reaches into the period.
+  std::vector<StaleParameter> stale_between(const Date& first, const Date& last) const;
   std::optional<InForce<Money>> money(const std::string& name, const Date& on) const;
   std::optional<InForce<std::int64_t>> integer(const std::string& name, const Date& on) const;
   std::optional<InForce<Ratio>> ratio(const std::string& name, const Date& on) const;
@@ -135,6 +161,10 @@ class JurisdictionPolicy {
   std::optional<InForce<std::vector<Source>>> monetary_sources(const Date& on) const;
 
   const std::map<std::string, DatedSeries>& parameters() const { return params_; }
+  // The file's stale_after_months (parameter or group name -> months).
+  const std::map<std::string, std::int64_t>& stale_after_months() const {
+    return stale_after_months_;
+  }
 
  private:
   friend Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path);
@@ -142,12 +172,15 @@ class JurisdictionPolicy {
   bool applies_to_subdivisions_ = false;
   std::vector<RuleRef> rules_;
   std::map<std::string, DatedSeries> params_;
+  std::map<std::string, std::int64_t> stale_after_months_;
 };
 
 Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path);
 
-// The parameters in force on `on` with their effective dates and references,
-// and the rules with their clauses, for GET /v1/policies/{jurisdiction}.
+// The parameters in force on `on` with their effective dates, references
+// and horizons (valid_until), the names of those not yet in force, the stale
+// ones (past their horizon, value as text) and the rules with their
+// clauses, for GET /v1/policies/{jurisdiction}.
 nlohmann::json parameters_json(const JurisdictionPolicy& policy, const Date& on);
 
 class PolicySet {
@@ -160,6 +193,8 @@ class PolicySet {
   // `applies_to_subdivisions`; never to another jurisdiction's rules.
   Result<const JurisdictionPolicy*> find(const std::string& jurisdiction) const;
   std::size_t size() const { return policies_.size(); }
+  // Every policy, by jurisdiction code.
+  const std::map<std::string, JurisdictionPolicy>& all() const { return policies_; }
 
  private:
   std::map<std::string, JurisdictionPolicy> policies_;

@@ -181,6 +181,7 @@ ApiResponse Service::metrics_response() const {
   live.requests_in_flight = in_flight();
   live.audit_last_seq = parts_.audit->last_seq();
   live.policies_loaded = parts_.verifier->policies().size();
+  live.stale_parameters = stale_policy_parameters(parts_.verifier->policies(), Date::today_utc());
   live.agencies = agency_snapshot(parts_.verifier->adapters());
   if (batches_ != nullptr) live.batches = batches_->progress_snapshot();
   ApiResponse r;

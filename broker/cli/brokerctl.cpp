@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <cstdio>
 #include <fstream>
@@ -52,6 +53,27 @@ hfv::Result<crypto::Ed25519PublicKey> public_key(const std::string& pem_file, co
   return signer->public_key();
 }
 
+// The example parameter values the report's outcome rests on
+// (provisional_parameters), one a line with value, effective date and
+// reference; "none" when it rests on published values only.
+void print_provisional(const json& report) {
+  const auto it = report.find("provisional_parameters");
+  if (it == report.end() || !it->is_array()) return;  // a report from before the field
+  if (it->empty()) {
+    std::printf("provisional parameters: none (the outcome rests on no example value)\n");
+    return;
+  }
+  std::printf("provisional parameters: the outcome rests on %zu example value(s), not published in a source "
+              "the project has:\n",
+              it->size());
+  for (const auto& p : *it) {
+    if (!p.is_object()) continue;
+    std::printf("  %s = %s (from %s; %s)\n", p.value("name", std::string("?")).c_str(),
+                p.value("value", std::string("?")).c_str(), p.value("effective_from", std::string("?")).c_str(),
+                p.value("reference", std::string("?")).c_str());
+  }
+}
+
 int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file) {
   auto key = public_key(pem_file, config_file);
   if (!key) {
@@ -71,6 +93,7 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
   std::printf("OK: report %s signed by key %s (outcome %s)\n",
               report.value("verification_id", std::string("?")).c_str(), hfv::broker::key_id(*key).c_str(),
               report.value("outcome", std::string("?")).c_str());
+  print_provisional(report);
   return 0;
 }
 
@@ -304,6 +327,50 @@ hfv::Result<std::map<std::string, double>> read_metrics(const DaemonAccess& acce
   return hfv::broker::parse_metrics_text(r.body);
 }
 
+// The value of `key="..."` in a sample's label text, "" when absent.
+std::string label_value(const std::string& sample, const std::string& key) {
+  const std::string start = key + "=\"";
+  const auto at = sample.find(start);
+  if (at == std::string::npos) return "";
+  const auto end = sample.find('"', at + start.size());
+  return end == std::string::npos ? "" : sample.substr(at + start.size(), end - at - start.size());
+}
+
+// Policies whose parameters are stale today or will be within 60 days
+// (hfv_policy_parameter_stale_from_timestamp_seconds), by jurisdiction:
+//   stale policies: 110108 (dibao_standard_monthly.urban since 2025-07-01)
+//   stale within 60 days: 230100 (minimum_wage_monthly from 2027-01-01)
+void print_stale_policies(const std::map<std::string, double>& m) {
+  const std::string prefix = "hfv_policy_parameter_stale_from_timestamp_seconds{";
+  std::map<std::string, std::string> stale, soon;  // jurisdiction -> "param since|from date; ..."
+  for (const auto& [key, value] : m) {
+    if (!key.starts_with(prefix)) continue;
+    const auto days = static_cast<long>(std::floor(value / 86400.0));
+    const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days}}};
+    const auto day = hfv::Date::from_ymd(static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                         static_cast<unsigned>(ymd.day()));
+    const bool now = label_value(key, "state") == "stale";
+    std::string& line = (now ? stale : soon)[label_value(key, "jurisdiction")];
+    if (!line.empty()) line += "; ";
+    line += label_value(key, "parameter");
+    line += now ? " since " : " from ";
+    line += day ? day->to_string() : "?";
+  }
+  const auto print = [](const char* what, const std::map<std::string, std::string>& by_policy) {
+    std::string text;
+    for (const auto& [code, params] : by_policy) {
+      text += text.empty() ? " " : ", ";
+      text += code;
+      text += " (";
+      text += params;
+      text += ")";
+    }
+    std::printf("%s:%s\n", what, text.empty() ? " none" : text.c_str());
+  };
+  print("stale policies", stale);
+  print("stale within 60 days", soon);
+}
+
 int status_command(const AccessOptions& options) {
   auto access = daemon_access(options);
   if (!access) return fail(access.error().message);
@@ -344,6 +411,7 @@ int status_command(const AccessOptions& options) {
   std::printf("policies: %.0f loaded, reloads %.0f ok / %.0f refused\n", metric(*m, "hfv_policies_loaded"),
               metric(*m, "hfv_policy_reloads_total{result=\"ok\"}"),
               metric(*m, "hfv_policy_reloads_total{result=\"refused\"}"));
+  print_stale_policies(*m);
   std::string breakers;
   const std::string prefix = "hfv_agency_breaker_state{agency=\"";
   for (const auto& [key, value] : *m) {
@@ -408,7 +476,7 @@ int run(int argc, char** argv) {
 
   auto* report = app.add_subcommand("report", "work with saved reports");
   report->require_subcommand(1);
-  auto* report_verify_cmd = report->add_subcommand("verify", "check a saved report's signature offline");
+  auto* report_verify_cmd = report->add_subcommand("verify", "check a saved report's signature offline; show the example values its outcome rests on");
   std::string report_file, pem_file, config_file;
   report_verify_cmd->add_option("file", report_file, "the saved report (JSON)")->required();
   auto* pem = report_verify_cmd->add_option("--public-key", pem_file,

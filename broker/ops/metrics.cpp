@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 
 
 namespace hfv::broker {
@@ -154,6 +155,17 @@ void Metrics::observe_policy_reload(bool ok) {
   ++policy_reloads_[ok ? 1 : 0];
 }
 
+std::vector<StaleParameterState> stale_policy_parameters(const policies::PolicySet& set,
+                                                         const Date& today) {
+  std::vector<StaleParameterState> out;
+  for (const auto& [code, policy] : set.all()) {
+    for (const auto& s : policy.stale_between(today, today.add_days(kStaleWarningDays))) {
+      out.push_back({code, s.value.name, s.stale_from, !(today < s.stale_from)});
+    }
+  }
+  return out;
+}
+
 std::string Metrics::render(const LiveState& live) const {
   std::string out;
   out.reserve(std::size_t{16} * 1024);
@@ -213,6 +225,24 @@ std::string Metrics::render(const LiveState& live) const {
   header(out, "hfv_policy_reloads_total", "counter", "Policy reloads (SIGHUP) by result.");
   sample(out, "hfv_policy_reloads_total", label("result", "ok"), policy_reloads_[1]);
   sample(out, "hfv_policy_reloads_total", label("result", "refused"), policy_reloads_[0]);
+  // A policy is stale when one of its parameters is stale today, stale_soon
+  // when none is but one will be within the warning period.
+  std::map<std::string, bool> policies_stale;  // jurisdiction -> stale now
+  for (const auto& p : live.stale_parameters) policies_stale[p.jurisdiction] |= p.stale_now;
+  const auto stale_now = static_cast<std::uint64_t>(
+      std::count_if(policies_stale.begin(), policies_stale.end(), [](const auto& e) { return e.second; }));
+  header(out, "hfv_policies_stale", "gauge",
+         "Policies with a parameter past its validity horizon today (stale) or within 60 days (stale_soon).");
+  sample(out, "hfv_policies_stale", label("state", "stale"), stale_now);
+  sample(out, "hfv_policies_stale", label("state", "stale_soon"), policies_stale.size() - stale_now);
+  header(out, "hfv_policy_parameter_stale_from_timestamp_seconds", "gauge",
+         "First day (00:00 UTC) a policy parameter is stale, for those stale today or within 60 days.");
+  for (const auto& p : live.stale_parameters) {
+    sample(out, "hfv_policy_parameter_stale_from_timestamp_seconds",
+           label("jurisdiction", p.jurisdiction) + "," + label("parameter", p.parameter) + "," +
+               label("state", p.stale_now ? "stale" : "stale_soon"),
+           static_cast<double>(p.stale_from.days_since_epoch()) * 86400.0);
+  }
 
   header(out, "hfv_agency_queries_total", "counter", "Agency queries by agency and result (after retries).");
   for (const auto& [key, count] : agency_queries_) {

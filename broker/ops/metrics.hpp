@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "adapters/registry.hpp"
+#include "common/date.hpp"
 #include "common/records.hpp"
+#include "policies/policy.hpp"
 
 namespace hfv::broker {
 
@@ -62,11 +64,28 @@ struct BatchProgress {
   std::size_t members_in_flight = 0;  // batch work in flight, counted in members
 };
 
+// A policy parameter past its validity horizon today (stale_now), or going
+// past it within kStaleWarningDays (docs/policy-files.md, validity
+// horizons): the first stale day.
+struct StaleParameterState {
+  std::string jurisdiction;
+  std::string parameter;
+  Date stale_from;
+  bool stale_now = false;
+};
+inline constexpr int kStaleWarningDays = 60;
+
+// From the active policy set, as of `today` (the daemon's UTC date): what
+// is stale today or becomes stale in the next kStaleWarningDays days.
+std::vector<StaleParameterState> stale_policy_parameters(const policies::PolicySet& set,
+                                                         const Date& today);
+
 // Live state read by the Service when it renders /metrics.
 struct LiveState {
   std::size_t requests_in_flight = 0;  // inside the Service, async verifications included
   std::int64_t audit_last_seq = 0;
   std::size_t policies_loaded = 0;
+  std::vector<StaleParameterState> stale_parameters;
   std::vector<AgencySnapshot> agencies;
   // Set by Service::metrics_response from BatchManager::progress_snapshot();
   // the hfv_batch_* families are rendered only when it is set.

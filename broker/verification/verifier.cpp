@@ -64,6 +64,24 @@ struct Verifier::Accepted {
 
 namespace {
 
+// The verification.report record's detail when the outcome rests on
+// example parameter values (docs/audit-log-format.md): "provisional:
+// <name>=<value> (from <date>); ...", read by the supervisor console. Values
+// are policy figures, nothing personal.
+std::string provisional_detail(const std::vector<policies::Provenance>& values) {
+  std::string out;
+  for (const auto& p : values) {
+    out += out.empty() ? "provisional: " : "; ";
+    out += p.name;
+    out += '=';
+    out += p.value;
+    out += " (from ";
+    out += p.from.to_string();
+    out += ')';
+  }
+  return out;
+}
+
 // Keyed digest of what makes two verifications "the same household check".
 std::string household_key(const json& body, const std::vector<std::string>& pseudonyms) {
   // Every field that can change the decision, as the caller sent it, except
@@ -578,6 +596,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued.status = "issued";
   issued.outcome = report["outcome"].get<std::string>();
   issued.digest = crypto::to_hex(crypto::sha256(canonical_report(report)));
+  issued.detail = provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
   if (!co_await parts_.audit->append(std::move(after))) {
     Outcome withheld = Outcome::unavailable_because(

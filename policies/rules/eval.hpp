@@ -9,6 +9,7 @@
 // Thread-safety: pure functions over an Eval that one evaluate() call owns.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -69,6 +70,19 @@ inline bool severely_disabled(const MemberFacts& m) {
   if (*m.disability_grade <= 2) return true;
   return *m.disability_grade == 3 &&
          (m.disability_kind == "intellectual" || m.disability_kind == "mental");
+}
+
+// Why a parameter has no value on `on`: past its validity horizon (stale)
+// or not yet in force. Names the parameter; never uses the old value.
+inline std::string missing_parameter_text(const JurisdictionPolicy& policy, const std::string& name,
+                                          const Date& on) {
+  if (const auto stale = policy.stale(name, on)) {
+    return "parameter " + name + " is stale on " + on.to_string() + ": its value " + stale->value +
+           " (from " + stale->from.to_string() + ") was valid until " +
+           stale->valid_until->to_string() +
+           " and no later value is in force (the centre must add the current one)";
+  }
+  return "parameter " + name + " not in force on " + on.to_string();
 }
 
 inline std::string money_text(Wide fen) {
@@ -137,10 +151,27 @@ struct Eval {
       t.parameters.push_back(p->provenance);
     } else {
       t.result = R::kUnknown;
-      t.explanation = std::string("parameter ") + name + " not in force on " + on.to_string();
-      t.unknown_sources.push_back(std::string("parameter:") + name);
+      t.explanation = missing_parameter_text(policy, name, on);
+      add_unknown(t, std::string("parameter:") + name);
     }
     return p;
+  }
+  // For a rule that passed but whose amounts need parameters read later
+  // (after the outcome): unknown, as need() says, unless each is in force.
+  void require(RuleTrace& t, std::initializer_list<std::string> names) const {
+    for (const auto& name : names) {
+      if (policy.param(name, on)) continue;
+      t.result = R::kUnknown;
+      t.explanation = missing_parameter_text(policy, name, on);
+      add_unknown(t, "parameter:" + name);
+    }
+  }
+  // Adds `what` to the trace's unknown_sources once.
+  static void add_unknown(RuleTrace& t, const std::string& what) {
+    if (std::find(t.unknown_sources.begin(), t.unknown_sources.end(), what) ==
+        t.unknown_sources.end()) {
+      t.unknown_sources.push_back(what);
+    }
   }
 };
 

@@ -148,6 +148,10 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
         e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
     const auto share =
         e.need(t, e.policy.ratio("support_living_cost_share", e.on), "support_living_cost_share");
+    // Without them no fee can be assessed: the counted income is incomplete
+    // (a fee only adds income, so known income over a line still fails).
+    if (!wage) in.unknown.insert("parameter:minimum_wage_monthly");
+    if (!share) in.unknown.insert("parameter:support_living_cost_share");
     if (wage && share) {
       const Money living = share->value.of(wage->value);
       json fees = json::array();

@@ -211,6 +211,12 @@ RuleTrace tekun(Eval& e, Role role, bool age_rule) {
       all ? "every member lacks labour capacity or is a minor (the no-supporter condition is "
             "confirmed by the case worker)"
           : "a member has labour capacity (or it was not stated as 'none')";
+  // The tekun standards (tekun_standards, after the outcome) read these: a
+  // household is not eligible on amounts that cannot be computed.
+  if (t.result == R::kPass) {
+    e.require(t, {"tekun_basic_multiple", "minimum_wage_monthly", "tekun_care_share.self_care",
+                  "tekun_care_share.half_care", "tekun_care_share.full_care"});
+  }
   return t;
 }
 

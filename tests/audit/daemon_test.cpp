@@ -104,7 +104,7 @@ struct Setup {
         {"programme", "dibao"},
         {"jurisdiction", "230100"},
         {"area", "urban"},
-        {"reference_date", "2026-11-01"},
+        {"reference_date", "2024-11-01"},
         {"authorization_id", auth},
         {"force", true},
         {"obligors", json::array()},

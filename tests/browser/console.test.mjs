@@ -197,6 +197,29 @@ step('search by operator and action', async () => {
   await shot('02-search.png');
 });
 
+step('a report whose outcome rests on example parameter values says so', async () => {
+  // HRB-B-1 (Harbin 2024-11-01) rests on the example standard 860.00 among others.
+  await page.fill('#search input[name=operator]', '');
+  await page.fill('#search input[name=case_id]', 'HRB-B-1');
+  await page.selectOption('#search select[name=action]', 'verification.report');
+  await page.click('#search-go');
+  await page.locator('#search-status', {hasText: '共 1 条记录'}).waitFor();
+  const cell = page.locator('#records tbody tr td.provisional');
+  assert.equal(await cell.count(), 1);
+  assert.equal(await cell.textContent(), 'issued · 依据示例参数');
+  await page.locator('#records tbody tr').first().click();
+  await page.locator('#record-fields', {hasText: '依据的示例参数'}).waitFor();
+  assert.match(await page.textContent('#record-fields'),
+    /dibao_standard_monthly\.urban=860\.00 \(from 2024-01-01\)/);
+  await shot('02b-provisional.png');
+  // Back to the previous search for the next step.
+  await page.fill('#search input[name=case_id]', '');
+  await page.fill('#search input[name=operator]', 'op-test-01');
+  await page.selectOption('#search select[name=action]', 'verification.request');
+  await page.click('#search-go');
+  await page.locator('#search-status', {hasText: '共 2 条记录'}).waitFor();
+});
+
 step('open a record: its inclusion proof checks out in the browser', async () => {
   await page.locator('#records tbody tr').first().click();
   await page.locator('#proof-result[data-verdict]').waitFor();

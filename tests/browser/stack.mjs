@@ -94,7 +94,7 @@ export class Stack {
       valid_from: '2026-01-01', valid_until: '2027-12-31', form_sha256: 'c'.repeat(64)}});
     if (auth.status !== 201) throw new Error(`authorization: ${auth.status} ${JSON.stringify(auth.body)}`);
     const v = await this.request('POST', '/v1/verifications', {tls: this.caseSystem, headers, body: {
-      case_id: caseId, programme: 'dibao', jurisdiction: '230100', area: 'urban', reference_date: '2026-11-01',
+      case_id: caseId, programme: 'dibao', jurisdiction: '230100', area: 'urban', reference_date: '2024-11-01',
       authorization_id: auth.body.authorization_id, members, obligors: []}});
     if (v.status !== 200) throw new Error(`verification: ${v.status} ${JSON.stringify(v.body)}`);
     return v.body;

@@ -24,7 +24,7 @@ json valid_body(const std::string& auth, const std::string& case_id = "HRB-R-1")
           {"programme", "dibao"},
           {"jurisdiction", "230100"},
           {"area", "urban"},
-          {"reference_date", "2026-11-01"},
+          {"reference_date", "2024-11-01"},
           {"authorization_id", auth},
           {"obligors", json::array()},
           {"members", json::array({member("230102197503120016", "张伟", "applicant"),

@@ -43,16 +43,16 @@ const std::vector<std::string> kIds = {"230102197503120016", "230102197808050020
 json household_records(const std::string& name, int i) {
   const std::string n = std::to_string(i);
   return {{"hukou", {{"name", name}, {"division", "230102"}, {"status", "normal"}}},
-          {"tax", json::array({{{"period", "2026-09"}, {"item", "wages"}, {"amount", "300.00"}}})},
+          {"tax", json::array({{{"period", "2024-09"}, {"item", "wages"}, {"amount", "300.00"}}})},
           {"social_insurance",
            {{"contributions", json::array()},
-            {"benefits", json::array({{{"period", "2026-09"}, {"type", "residents_pension"}, {"amount", "150.00"},
+            {"benefits", json::array({{{"period", "2024-09"}, {"type", "residents_pension"}, {"amount", "150.00"},
                                        {"basic_part", "150.00"}}})}}},
           {"real_estate", json::array({{{"cert_no", "黑(2009)哈尔滨市房权证第000" + n + "号"},
                                         {"use", "residential"}, {"area_m2", "12.00"}, {"share", 25}}})},
           {"vehicle", json::array()},
           {"bank", json::array({{{"bank", "中国银行"}, {"account", "601382000012345678" + n},
-                                 {"balance", "100.00"}, {"as_of", "2026-10-31"}}})},
+                                 {"balance", "100.00"}, {"as_of", "2024-10-31"}}})},
           {"securities", json::array()},
           {"business", json::array()},
           {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
@@ -106,7 +106,7 @@ std::string register_auth(Stack& s, const std::string& case_id, const json& cate
 // A forced verification (the fair-use window would otherwise replay the last report).
 json verify(Stack& s, const std::string& case_id, const std::string& auth) {
   const json body = {{"case_id", case_id},        {"programme", "dibao"},   {"jurisdiction", "230100"},
-                     {"area", "urban"},           {"reference_date", "2026-11-01"},
+                     {"area", "urban"},           {"reference_date", "2024-11-01"},
                      {"authorization_id", auth}, {"members", household()}, {"force", true},
                      {"obligors", json::array()}};
   auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
@@ -330,7 +330,7 @@ TEST_CASE("fanout: a caller that disconnects calls off the outstanding agency qu
   const std::size_t from = sim_requests(s).size();
 
   const json body = {{"case_id", "HRB-F-9"},      {"programme", "dibao"},   {"jurisdiction", "230100"},
-                     {"area", "urban"},           {"reference_date", "2026-11-01"},
+                     {"area", "urban"},           {"reference_date", "2024-11-01"},
                      {"authorization_id", auth}, {"members", household()}, {"force", true},
                      {"obligors", json::array()}};
   auto headers = s.operator_header();

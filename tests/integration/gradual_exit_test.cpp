@@ -21,13 +21,13 @@ namespace {
 constexpr const char* kId = "230102197503120016";
 
 // One person answered by every agency: wages of 1870.00 in each month of
-// the window before 2026-11-01 (2025-11 .. 2026-10), nothing else. Harbin
+// the window before 2024-11-01 (2023-11 .. 2024-10), nothing else. Harbin
 // deducts 870.00 employment cost a month, so 1000.00 per person counts:
 // above the standard 860.00, below the exit line 1.5 x 860.00 = 1290.00.
 fs::path write_dataset(const fs::path& dir) {
   json wages = json::array();
-  for (const char* period : {"2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05",
-                             "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"}) {
+  for (const char* period : {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
+                             "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"}) {
     wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "1870.00"}});
   }
   const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
@@ -64,7 +64,7 @@ TEST_CASE("e2e: a current dibao recipient whose income rose above the standard g
   json employed = member(kId, "张伟", "applicant");
   employed["employed"] = true;
   const json base = {{"case_id", "HRB-GE-1"},        {"programme", "dibao"}, {"jurisdiction", "230100"},
-                     {"area", "urban"},              {"reference_date", "2026-11-01"},
+                     {"area", "urban"},              {"reference_date", "2024-11-01"},
                      {"authorization_id", auth},     {"members", json::array({employed})},
                      {"force", true},                {"obligors", json::array()}};
   const auto post = [&s](const json& body) {
@@ -85,27 +85,27 @@ TEST_CASE("e2e: a current dibao recipient whose income rose above the standard g
   CHECK((*rule)["result"] == "fail");
   CHECK((*rule)["inputs"]["current_benefit"].is_null());
 
-  // The same household as a current recipient since 2024-03-01.
+  // The same household as a current recipient since 2022-03-01.
   json as_recipient = base;
-  as_recipient["current_benefit"] = {{"programme", "dibao"}, {"since", "2024-03-01"}};
+  as_recipient["current_benefit"] = {{"programme", "dibao"}, {"since", "2022-03-01"}};
   auto recipient = post(as_recipient);
   INFO(recipient.body);
   REQUIRE(recipient.status == 200);
   const json with = json::parse(recipient.body);
   CHECK(with["outcome"] == "eligible");
   CHECK(with["classification"] == "gradual_exit");
-  CHECK(with["gradual_exit_until"] == "2027-05-01");  // 2026-11-01 + 6 months (example period)
+  CHECK(with["gradual_exit_until"] == "2025-05-01");  // 2024-11-01 + 6 months (example period)
   rule = gradual_exit_rule(with);
   REQUIRE(rule != nullptr);
   CHECK((*rule)["result"] == "pass");
   CHECK((*rule)["source"] == "000_74d306e405892d62.txt#gradual-exit");
-  CHECK((*rule)["inputs"]["current_benefit"]["since"] == "2024-03-01");
-  CHECK((*rule)["inputs"]["gradual_exit_until"] == "2027-05-01");
+  CHECK((*rule)["inputs"]["current_benefit"]["since"] == "2022-03-01");
+  CHECK((*rule)["inputs"]["gradual_exit_until"] == "2025-05-01");
 
   // Bad current_benefit: 400 naming the field, and no agency is asked.
   const long asked = s.sim_request_count();
   json late = as_recipient;
-  late["current_benefit"]["since"] = "2026-11-02";
+  late["current_benefit"]["since"] = "2024-11-02";
   auto refused = post(late);
   CHECK(refused.status == 400);
   CHECK(json::parse(refused.body)["field"] == "current_benefit.since");

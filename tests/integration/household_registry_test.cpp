@@ -50,7 +50,7 @@ json verify(Stack& s, const std::string& case_id, const json& members, const jso
                      {"programme", "dibao"},
                      {"jurisdiction", "230100"},
                      {"area", "urban"},
-                     {"reference_date", "2026-11-01"},
+                     {"reference_date", "2024-11-01"},
                      {"authorization_id", json::parse(auth.body)["authorization_id"]},
                      {"members", members},
                      {"obligors", json::array()},

@@ -72,7 +72,7 @@ struct Stack {
     for (const auto& m : members) ids.push_back(m["id_number"]);
     const std::string auth = register_authorization(case_id, ids);
     json body = {{"case_id", case_id},        {"programme", "dibao"},  {"jurisdiction", "230100"},
-                 {"area", "urban"},           {"reference_date", "2026-11-01"},
+                 {"area", "urban"},           {"reference_date", "2024-11-01"},
                  {"authorization_id", auth}, {"members", members}, {"obligors", json::array()}};
     auto r = https("POST", url + "/v1/verifications", case_system, body.dump(), operator_header());
     INFO(r.body);

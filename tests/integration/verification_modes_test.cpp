@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 json request_for(const std::string& auth) {
   return {{"case_id", "HRB-M-1"},          {"programme", "dibao"}, {"jurisdiction", "230100"},
-          {"area", "urban"},               {"reference_date", "2026-11-01"},
+          {"area", "urban"},               {"reference_date", "2024-11-01"},
           {"authorization_id", auth},      {"obligors", json::array()},
           {"members", json::array({member("230103195901200035", "王建国", "applicant")})}};
 }

@@ -57,14 +57,14 @@ TEST_CASE("e2e: three households give three outcomes, and the audit log is encry
   CHECK(wrong_role.status == 403);
   auto bad_field = https("POST", stack.url + "/v1/verifications", stack.case_system,
                          R"({"case_id":"HRB-T-9","programme":"dibao","jurisdiction":"230100","area":"urban",
-                             "reference_date":"2026-11-01","authorization_id":"auth_x",
+                             "reference_date":"2024-11-01","authorization_id":"auth_x",
                              "members":[{"id_number":"230102197503120017","name":"x","relation":"applicant"}]})",
                          stack.operator_header());
   CHECK(bad_field.status == 400);
   CHECK(json::parse(bad_field.body)["field"] == "members[0].id_number");
   auto no_consent = https("POST", stack.url + "/v1/verifications", stack.case_system,
                           R"({"case_id":"HRB-T-9","programme":"dibao","jurisdiction":"230100","area":"urban",
-                              "reference_date":"2026-11-01","authorization_id":"auth_missing",
+                              "reference_date":"2024-11-01","authorization_id":"auth_missing",
                               "members":[{"id_number":"230102197503120016","name":"x","relation":"applicant"}]})",
                           stack.operator_header());
   CHECK(no_consent.status == 403);

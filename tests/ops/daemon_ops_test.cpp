@@ -173,6 +173,80 @@ TEST_CASE("ops: brokerctl status reports a running daemon and refuses a case-sys
   CHECK(down.output.find("DOWN") != std::string::npos);
 }
 
+TEST_CASE("ops: brokerctl status and /metrics show policies stale today or within 60 days",
+          "[ops][integration][horizon]") {
+  // Copies of the five files whose newest standards end relative to today:
+  // Haidian's ended yesterday (stale since today), Harbin's ends in 30 days
+  // (stale from day 31, inside the 60-day warning), the others' in 400 days.
+  const hfv::Date today = hfv::Date::today_utc();
+  Stack stack([&today](json& config, const fs::path& dir) {
+    fs::copy(config["policies_dir"].get<std::string>(), dir / "policies", fs::copy_options::recursive);
+    config["policies_dir"] = (dir / "policies").string();
+    for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+      const fs::path file = dir / "policies" / (std::string(code) + ".json");
+      json policy = json::parse(hfv::testing::read_file(file));
+      const long days = std::string(code) == "110108" ? -1 : (std::string(code) == "230100" ? 30 : 400);
+      const std::string until = today.add_days(days).to_string();
+      for (const char* area : {"urban", "rural"}) {
+        policy["parameters"]["dibao_standard_monthly"][area].back()["valid_until"] = until;
+      }
+      policy["parameters"]["minimum_wage_monthly"].back()["valid_until"] = today.add_days(400).to_string();
+      std::ofstream(file, std::ios::trunc) << policy.dump(2);
+    }
+  });
+  const std::string since = today.to_string();
+  const std::string from = today.add_days(31).to_string();
+
+  auto r = https("GET", stack.url + "/metrics", stack.supervisor);
+  REQUIRE(r.status == 200);
+  INFO(r.body);
+  const fs::path file = stack.dir.path / "metrics.txt";
+  std::ofstream(file, std::ios::binary) << r.body;
+  const Ran check = run(std::string(PROMTOOL_BIN) + " check metrics < " + quote(file));
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+  const auto m = hfv::broker::parse_metrics_text(r.body);
+  CHECK(m.at(R"(hfv_policies_stale{state="stale"})") == 1);
+  CHECK(m.at(R"(hfv_policies_stale{state="stale_soon"})") == 1);
+  const auto seconds = [](const hfv::Date& d) { return static_cast<double>(d.days_since_epoch()) * 86400.0; };
+  CHECK(m.at(R"(hfv_policy_parameter_stale_from_timestamp_seconds{jurisdiction="110108",)"
+             R"(parameter="dibao_standard_monthly.urban",state="stale"})") == seconds(today));
+  CHECK(m.at(R"(hfv_policy_parameter_stale_from_timestamp_seconds{jurisdiction="230100",)"
+             R"(parameter="dibao_standard_monthly.rural",state="stale_soon"})") == seconds(today.add_days(31)));
+  std::size_t series = 0;
+  for (const auto& [key, value] : m) series += key.starts_with("hfv_policy_parameter_stale_from") ? 1 : 0;
+  CHECK(series == 4);  // urban and rural of the two: nothing else
+
+  const Ran status = run(std::string(BROKERCTL_BIN) + " status" + ctl_access(stack, "demo-supervisor"));
+  INFO(status.output);
+  CHECK(status.exit_code == 0);
+  CHECK(status.output.find("stale policies: 110108 (dibao_standard_monthly.rural since " + since +
+                           "; dibao_standard_monthly.urban since " + since + ")\n") != std::string::npos);
+  CHECK(status.output.find("stale within 60 days: 230100 (dibao_standard_monthly.rural from " + from +
+                           "; dibao_standard_monthly.urban from " + from + ")\n") != std::string::npos);
+
+  // A verification in Haidian today finds the standard stale: never eligible.
+  const std::string id = "110108199001011231";
+  json auth = {{"case_id", "HD-STALE-1"},  {"members", json::array({id})}, {"categories", "all"},
+               {"valid_from", since},      {"valid_until", today.add_days(30).to_string()},
+               {"form_sha256", std::string(64, 'c')}};
+  auto a = https("POST", stack.url + "/v1/authorizations", stack.case_system, auth.dump(), stack.operator_header());
+  REQUIRE(a.status == 201);
+  json body = {{"case_id", "HD-STALE-1"}, {"programme", "dibao"}, {"jurisdiction", "110108"}, {"area", "urban"},
+               {"reference_date", since}, {"authorization_id", json::parse(a.body)["authorization_id"]},
+               {"members", json::array({member(id.c_str(), "王芳", "applicant")})}};
+  auto v = https("POST", stack.url + "/v1/verifications", stack.case_system, body.dump(), stack.operator_header());
+  INFO(v.body);
+  REQUIRE(v.status == 200);
+  const json report = json::parse(v.body);
+  CHECK(report["outcome"] == "indeterminate");
+  REQUIRE(report["rules"].size() == 1);
+  CHECK(report["rules"][0]["result"] == "unknown");
+  CHECK(report["rules"][0]["unknown_sources"] == json::array({"parameter:dibao_standard_monthly.urban"}));
+  CHECK(report["rules"][0]["explanation"].get<std::string>().find("dibao_standard_monthly.urban is stale on " +
+                                                                  since) != std::string::npos);
+}
+
 TEST_CASE("ops: brokerctl reload applies valid policy files and reports a refused reload",
           "[ops][integration]") {
   Stack stack([](json& config, const fs::path& dir) {

@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "broker/ops/metrics.hpp"
+#include "common/date.hpp"
+#include "policies/policy.hpp"
 
 namespace b = hfv::broker;
 using namespace std::chrono_literals;
@@ -94,4 +96,44 @@ TEST_CASE("ops: batch progress is rendered only when the service provides it", "
   CHECK(s.at(R"(hfv_batch_households{state="total"})") == 100);
   CHECK(s.at(R"(hfv_batch_households{state="done"})") == 40);
   CHECK(s.at("hfv_batch_members_in_flight") == 6);
+}
+
+TEST_CASE("ops: policies stale today or within 60 days are listed and rendered", "[ops][metrics][horizon]") {
+  auto set = hfv::policies::PolicySet::load_dir(HFV_SOURCE_DIR "/policies/data");
+  REQUIRE(set.ok());
+  // 2024-11-02: Harbin's 2024 standards (valid through 2024-12-31) go stale
+  // on 2025-01-01, day 60 of the window; Anyang's only standard (the 2022
+  // Henan floor) has been stale since 2023-01-01; Hanzhong's is not in
+  // force yet, which is not stale; Beijing's and Shanghai's last to 2025-06-30.
+  const auto on = *hfv::Date::parse("2024-11-02");
+  const auto stale = b::stale_policy_parameters(*set, on);
+  REQUIRE(stale.size() == 4);
+  CHECK(stale[0].jurisdiction == "230100");
+  CHECK(stale[0].parameter == "dibao_standard_monthly.rural");
+  CHECK(stale[1].parameter == "dibao_standard_monthly.urban");
+  CHECK(stale[1].stale_from.to_string() == "2025-01-01");
+  CHECK_FALSE(stale[1].stale_now);
+  CHECK(stale[2].jurisdiction == "410500");
+  CHECK(stale[3].stale_from.to_string() == "2023-01-01");
+  CHECK(stale[3].stale_now);
+  // A day earlier Harbin's horizon is 61 days away: not listed.
+  const auto day_before = b::stale_policy_parameters(*set, *hfv::Date::parse("2024-11-01"));
+  CHECK(day_before.size() == 2);
+  for (const auto& p : day_before) CHECK(p.jurisdiction == "410500");
+
+  b::Metrics m;
+  b::LiveState live;
+  live.stale_parameters = stale;
+  const auto s = b::parse_metrics_text(m.render(live));
+  CHECK(s.at(R"(hfv_policies_stale{state="stale"})") == 1);
+  CHECK(s.at(R"(hfv_policies_stale{state="stale_soon"})") == 1);
+  CHECK(s.at(R"(hfv_policy_parameter_stale_from_timestamp_seconds{jurisdiction="230100",)"
+             R"(parameter="dibao_standard_monthly.urban",state="stale_soon"})") == 1735689600.0);  // 2025-01-01
+  CHECK(s.at(R"(hfv_policy_parameter_stale_from_timestamp_seconds{jurisdiction="410500",)"
+             R"(parameter="dibao_standard_monthly.urban",state="stale"})") == 1672531200.0);  // 2023-01-01
+  // Nothing stale: both states are 0, no parameter series.
+  const auto none = b::parse_metrics_text(m.render({}));
+  CHECK(none.at(R"(hfv_policies_stale{state="stale"})") == 0);
+  CHECK(none.at(R"(hfv_policies_stale{state="stale_soon"})") == 0);
+  for (const auto& [key, value] : none) CHECK_FALSE(key.starts_with("hfv_policy_parameter_stale_from"));
 }

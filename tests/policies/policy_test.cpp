@@ -10,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "policies/engine.hpp"
 
@@ -41,6 +42,17 @@ const p::JurisdictionPolicy& policy(const std::string& code) {
 }
 const p::JurisdictionPolicy& harbin() { return policy("230100"); }
 
+// A reference date on which a jurisdiction's dated parameters are in force:
+// each file's newest dibao standard is valid for 12 months
+// (stale_after_months), so Harbin (860.00 from 2024-01-01), Haidian and
+// Shanghai (from 2024-07-01) on 2024-11-01, Hanzhong (from 2025-10-01) on
+// 2025-11-01 and Anyang (the Henan floor from 2022-01-01) on 2022-11-01.
+const char* in_force(const std::string& code) {
+  if (code == "610700") return "2025-11-01";
+  if (code == "410500") return "2022-11-01";
+  return "2024-11-01";
+}
+
 Money yuan(const char* text) { return *Money::parse(text); }
 
 // A household builder: every member has an answer from all eleven sources,
@@ -48,7 +60,7 @@ Money yuan(const char* text) { return *Money::parse(text); }
 // registration, every other source's not_found unless records are added.
 struct House {
   p::HouseholdInput h;
-  House(std::size_t members, const char* date = "2026-11-01", const char* programme = "dibao") {
+  House(std::size_t members, const char* date = "2024-11-01", const char* programme = "dibao") {
     h.member_count = members;
     h.area = p::Area::kUrban;
     h.reference_date = *Date::parse(date);
@@ -91,8 +103,8 @@ struct House {
     r.records = {};
     return *this;
   }
-  // The same monthly income in each of the 12 months before 2026-11-01
-  // (2025-11 .. 2026-10) unless other months are given.
+  // The same monthly income in each of the 12 months before the reference
+  // date (2023-11 .. 2024-10 for 2024-11-01) unless other months are given.
   House& income(std::size_t m, IncomeKind kind, const char* monthly, const char* basic = "0.00",
                 std::vector<std::pair<int, unsigned>> months = {}) {
     if (months.empty()) {
@@ -170,11 +182,11 @@ TEST_CASE("policies: The five jurisdictions of the seeds load", "[policy][load]"
 TEST_CASE("policies: The parameter in force is the latest one not after the reference date",
           "[policy]") {
   const auto& pol = harbin();
-  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2022-12-31"))->value.to_string() ==
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2021-12-31"))->value.to_string() ==
         "732.00");
   CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() ==
         "835.00");
-  const auto later = pol.dibao_standard(p::Area::kUrban, *Date::parse("2026-11-01"));
+  const auto later = pol.dibao_standard(p::Area::kUrban, *Date::parse("2024-11-01"));
   CHECK(later->value.to_string() == "860.00");
   CHECK(later->provenance.example);  // unverified value is marked
   CHECK_FALSE(pol.dibao_standard(p::Area::kRural, *Date::parse("2022-06-01")).has_value());
@@ -317,7 +329,7 @@ TEST_CASE("policies: policy_version changes when a file's meaning changes", "[po
 
 TEST_CASE("policies: parameters_json lists the values in force with their references",
           "[policy][api]") {
-  const json j = p::parameters_json(harbin(), *Date::parse("2026-11-01"));
+  const json j = p::parameters_json(harbin(), *Date::parse("2024-11-01"));
   CHECK(j["jurisdiction"] == "230100");
   CHECK(j["policy_version"] == harbin().version());
   json urban;
@@ -334,11 +346,265 @@ TEST_CASE("policies: parameters_json lists the values in force with their refere
                   "dibao_standard_monthly.rural") != early["not_in_force"].end());
 }
 
+// ------------------------------------------------------- validity horizons
+
+TEST_CASE("policies: A standard is used through its horizon and is stale the day after",
+          "[policy][horizon]") {
+  // The newest dibao standard of each file is valid for 12 months
+  // (stale_after_months): its last day, the day before, and the day after.
+  struct Row {
+    const char* code;
+    const char* last_day;
+    const char* urban;
+    const char* rural;
+  };
+  for (const Row& r : {Row{"230100", "2024-12-31", "860.00", "648.00"},
+                       Row{"110108", "2025-06-30", "1450.00", "1450.00"},
+                       Row{"310000", "2025-06-30", "1595.00", "1595.00"},
+                       Row{"410500", "2022-12-31", "630.00", "420.00"},
+                       Row{"610700", "2026-09-30", "675.00", "475.00"}}) {
+    for (const p::Area area : {p::Area::kUrban, p::Area::kRural}) {
+      const std::string name = "dibao_standard_monthly." + std::string(p::area_name(area));
+      INFO(r.code << " " << name);
+      const Date last = *Date::parse(r.last_day);
+      const auto run = [&](const Date& on) {
+        House h(1, on.to_string().c_str());
+        h.h.area = area;
+        return h.eval(r.code);
+      };
+      for (const Date& on : {last.add_days(-1), last}) {
+        INFO(on.to_string());
+        const auto d = run(on);
+        CHECK(d.outcome == p::Outcome::kEligible);  // no income, no assets
+        CHECK(d.figures.at("standard_monthly") == (area == p::Area::kUrban ? r.urban : r.rural));
+        const auto in_force = policy(r.code).dibao_standard(area, on);
+        REQUIRE(in_force.has_value());
+        REQUIRE(in_force->provenance.valid_until.has_value());
+        CHECK(in_force->provenance.valid_until->to_string() == r.last_day);
+      }
+      // The day after: no value in force, never the old one; the rule that
+      // needs it is unknown and names it; nothing is paid.
+      const auto after = run(last.add_days(1));
+      CHECK(after.outcome == p::Outcome::kIndeterminate);
+      CHECK_FALSE(after.figures.contains("standard_monthly"));
+      CHECK_FALSE(after.figures.contains("benefit_monthly"));
+      const auto& t = rule(after, "dibao-income");
+      CHECK(t.result == p::RuleResult::kUnknown);
+      CHECK(t.unknown_sources == std::vector<std::string>{"parameter:" + name});
+      CHECK(t.explanation.find(name + " is stale on " + last.add_days(1).to_string()) !=
+            std::string::npos);
+      CHECK(t.explanation.find(std::string("was valid until ") + r.last_day) != std::string::npos);
+      for (const auto& other : after.rules) CHECK(other.result != p::RuleResult::kPass);
+      CHECK_FALSE(policy(r.code).dibao_standard(area, last.add_days(1)).has_value());
+      const auto stale = policy(r.code).stale(name, last.add_days(1));
+      REQUIRE(stale.has_value());
+      CHECK(stale->value == (area == p::Area::kUrban ? r.urban : r.rural));
+    }
+  }
+}
+
+TEST_CASE("policies: A value replaced only after its horizon leaves a stale gap",
+          "[policy][horizon]") {
+  // Harbin: 732.00 from 2021-01-01 (valid 12 months), 835.00 only from
+  // 2023-01-01 (one page says 2022-01-01): 2022 has no standard in force.
+  const auto& pol = harbin();
+  const std::string urban = "dibao_standard_monthly.urban";
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2021-12-31"))->value.to_string() ==
+        "732.00");
+  CHECK_FALSE(pol.dibao_standard(p::Area::kUrban, *Date::parse("2022-01-01")).has_value());
+  const auto gap = pol.stale(urban, *Date::parse("2022-12-31"));
+  REQUIRE(gap.has_value());
+  CHECK(gap->value == "732.00");
+  CHECK(gap->valid_until->to_string() == "2021-12-31");
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2023-01-01"))->value.to_string() ==
+        "835.00");
+  CHECK_FALSE(pol.stale(urban, *Date::parse("2023-01-01")).has_value());
+  // Before the first value a parameter is not in force, which is not stale.
+  CHECK_FALSE(pol.stale(urban, *Date::parse("2020-12-31")).has_value());
+  // Heilongjiang's minimum wage: 1860.00 from 2021-04-01 is valid for 36
+  // months, 2080.00 only from 2024-05-01: April 2024 has none.
+  const auto april = pol.stale("minimum_wage_monthly", *Date::parse("2024-04-01"));
+  REQUIRE(april.has_value());
+  CHECK(april->valid_until->to_string() == "2024-03-31");
+  CHECK(pol.money("minimum_wage_monthly", *Date::parse("2024-03-31"))->value.to_string() ==
+        "1860.00");
+  CHECK_FALSE(pol.money("minimum_wage_monthly", *Date::parse("2024-04-30")).has_value());
+  CHECK(pol.money("minimum_wage_monthly", *Date::parse("2024-05-01"))->value.to_string() ==
+        "2080.00");
+  // Parameters from the policy documents have no horizon: in force until
+  // a later value replaces them.
+  const auto months = pol.savings_cap_months(*Date::parse("2099-01-01"));
+  REQUIRE(months.has_value());
+  CHECK_FALSE(months->provenance.valid_until.has_value());
+}
+
+TEST_CASE("policies: A stale minimum wage makes the rules that need it unknown, never pass",
+          "[policy][horizon][fail-closed]") {
+  // Harbin 2024-04-15: the standard 860.00 is in force, the minimum wage is
+  // not (April 2024, above).
+  const char* on = "2024-04-15";
+  // dibao: the support fee needs the minimum wage, so the counted income is
+  // not known even with no obligor.
+  House h(1, on);
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(d, "support-fee").result == p::RuleResult::kUnknown);
+  CHECK(rule(d, "support-fee").explanation.find("minimum_wage_monthly is stale on 2024-04-15") !=
+        std::string::npos);
+  CHECK(rule(d, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(rule(d, "dibao-income").unknown_sources ==
+        std::vector<std::string>{"parameter:minimum_wage_monthly"});
+  // Known income over the standard still fails: a fee only adds income.
+  House rich(1, on);
+  rich.income(0, IncomeKind::kWages, "2000.00");
+  auto r = rich.eval("230100");
+  CHECK(rule(r, "dibao-income").result == p::RuleResult::kFail);
+  CHECK(r.outcome == p::Outcome::kIneligible);
+  // tekun: eligible on the facts, but its care standard needs the wage.
+  House tk(1, on, "tekun");
+  tk.member(0).labour_capacity = "none";
+  tk.h.care_levels = {"full_care"};
+  auto t = tk.eval("230100");
+  CHECK(t.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(t, "tekun-1.3").result == p::RuleResult::kUnknown);
+  CHECK(rule(t, "tekun-1.3").unknown_sources ==
+        std::vector<std::string>{"parameter:minimum_wage_monthly"});
+  CHECK_FALSE(t.figures.contains("benefit_monthly"));
+  // A day later in May both are in force again.
+  House may(1, "2024-05-01", "tekun");
+  may.member(0).labour_capacity = "none";
+  may.h.care_levels = {"full_care"};
+  CHECK(may.eval("230100").outcome == p::Outcome::kEligible);
+}
+
+TEST_CASE("policies: A value's own valid_until overrides the file's horizon",
+          "[policy][horizon][load]") {
+  TempDir dir;
+  json file = read_file("230100");
+  auto& urban = file["parameters"]["dibao_standard_monthly"]["urban"];
+  urban[urban.size() - 1]["valid_until"] = "2025-03-31";  // e.g. a notice that says so
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  const auto& pol = **set->find("230100");
+  CHECK(pol.dibao_standard(p::Area::kUrban, *Date::parse("2025-03-31"))->value.to_string() ==
+        "860.00");
+  CHECK_FALSE(pol.dibao_standard(p::Area::kUrban, *Date::parse("2025-04-01")).has_value());
+  // The rural value keeps the file's 12 months.
+  CHECK_FALSE(pol.dibao_standard(p::Area::kRural, *Date::parse("2025-01-01")).has_value());
+  CHECK(pol.version() != harbin().version());  // a horizon is part of the file's meaning
+}
+
+TEST_CASE("policies: Bad or missing horizons are refused with the key named",
+          "[policy][horizon][load]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;
+    const char* key;
+  };
+  const std::vector<Case> cases = {
+      {"no horizon for a periodic parameter", [](json& j) { j.erase("stale_after_months"); },
+       "parameters.dibao_standard_monthly.rural[0].valid_until: missing"},
+      {"the minimum wage without one",
+       [](json& j) { j["stale_after_months"].erase("minimum_wage_monthly"); },
+       "parameters.minimum_wage_monthly[0].valid_until: missing"},
+      {"horizon for a parameter the file lacks",
+       [](json& j) { j["stale_after_months"]["business_subscribed_capital_limit"] = 12; },
+       "stale_after_months.business_subscribed_capital_limit: names no parameter"},
+      {"horizon of 0 months", [](json& j) { j["stale_after_months"]["minimum_wage_monthly"] = 0; },
+       "stale_after_months.minimum_wage_monthly: must be an integer from 1 to 120"},
+      {"horizon as text",
+       [](json& j) { j["stale_after_months"]["dibao_standard_monthly"] = "12"; },
+       "stale_after_months.dibao_standard_monthly: must be an integer"},
+      {"horizons not an object", [](json& j) { j["stale_after_months"] = 12; },
+       "stale_after_months: must be an object"},
+      {"valid_until before from",
+       [](json& j) {
+         j["parameters"]["dibao_standard_monthly"]["urban"][0]["valid_until"] = "2020-12-31";
+       },
+       "parameters.dibao_standard_monthly.urban[0].valid_until: before `from`"},
+      {"valid_until not a date",
+       [](json& j) { j["parameters"]["savings_cap_months"][0]["valid_until"] = "2025-02-30"; },
+       "parameters.savings_cap_months[0].valid_until: not a YYYY-MM-DD date"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    TempDir dir;
+    json file = read_file("230100");
+    c.mutate(file);
+    std::ofstream(dir.path / "230100.json") << file.dump();
+    auto loaded = p::PolicySet::load_dir(dir.path);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().code == "bad_policy_file");
+    CHECK(loaded.error().message.find(c.key) != std::string::npos);
+  }
+  // Every value of a periodic parameter with its own valid_until needs no
+  // file-wide horizon; a rule parameter may have one too.
+  TempDir dir;
+  json file = read_file("230100");
+  file["stale_after_months"].erase("minimum_wage_monthly");
+  for (auto& e : file["parameters"]["minimum_wage_monthly"]) e["valid_until"] = "2030-12-31";
+  file["parameters"]["savings_cap_months"][0]["valid_until"] = "2028-05-29";
+  std::ofstream(dir.path / "230100.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  const auto& pol = **set->find("230100");
+  CHECK(pol.savings_cap_months(*Date::parse("2028-05-29")).has_value());
+  CHECK_FALSE(pol.savings_cap_months(*Date::parse("2028-05-30")).has_value());
+}
+
+TEST_CASE("policies: Parameters stale in a period, for status and metrics", "[policy][horizon]") {
+  const auto& pol = harbin();
+  // 60 days from 2024-11-01: nothing goes stale (the standards last to 2024-12-31).
+  CHECK(pol.stale_between(*Date::parse("2024-11-01"), *Date::parse("2024-12-31")).empty());
+  // One day later the window reaches 2025-01-01: both standards go stale then.
+  const auto soon = pol.stale_between(*Date::parse("2024-11-02"), *Date::parse("2025-01-01"));
+  REQUIRE(soon.size() == 2);
+  CHECK(soon[0].value.name == "dibao_standard_monthly.rural");
+  CHECK(soon[1].value.name == "dibao_standard_monthly.urban");
+  CHECK(soon[1].value.value == "860.00");
+  CHECK(soon[1].stale_from.to_string() == "2025-01-01");
+  CHECK_FALSE(soon[1].next_from.has_value());
+  // Long stale by 2026: since 2025-01-01.
+  const auto later = pol.stale_between(*Date::parse("2026-12-03"), *Date::parse("2027-01-31"));
+  REQUIRE(later.size() == 2);
+  CHECK(later[0].stale_from.to_string() == "2025-01-01");
+  // A gap that a later value closes: April 2024's minimum wage.
+  const auto gap = pol.stale_between(*Date::parse("2024-04-10"), *Date::parse("2024-04-20"));
+  REQUIRE(gap.size() == 1);
+  CHECK(gap[0].value.name == "minimum_wage_monthly");
+  CHECK(gap[0].stale_from.to_string() == "2024-04-01");
+  CHECK(gap[0].next_from->to_string() == "2024-05-01");
+  CHECK(pol.stale_between(*Date::parse("2024-05-01"), *Date::parse("2024-06-29")).empty());
+}
+
+TEST_CASE("policies: parameters_json shows horizons and stale values", "[policy][horizon][api]") {
+  const json in = p::parameters_json(harbin(), *Date::parse("2024-11-01"));
+  CHECK(in["stale"].empty());
+  for (const auto& e : in["parameters"]) {
+    if (e["name"] == "dibao_standard_monthly.urban") CHECK(e["valid_until"] == "2024-12-31");
+    if (e["name"] == "savings_cap_months") CHECK_FALSE(e.contains("valid_until"));
+  }
+  const json out = p::parameters_json(harbin(), *Date::parse("2025-01-01"));
+  REQUIRE(out["stale"].size() == 2);
+  CHECK(out["stale"][1] == json{{"name", "dibao_standard_monthly.urban"},
+                                {"value", "860.00"},
+                                {"effective_from", "2024-01-01"},
+                                {"valid_until", "2024-12-31"},
+                                {"reference", harbin().parameters()
+                                                  .at("dibao_standard_monthly.urban")
+                                                  .back()
+                                                  .reference},
+                                {"example", true}});
+  for (const auto& e : out["parameters"]) CHECK(e["name"] != "dibao_standard_monthly.urban");
+  for (const auto& n : out["not_in_force"]) CHECK(n != "dibao_standard_monthly.urban");
+}
+
 // ------------------------------------------------------------------ assets
 
 TEST_CASE("policies: Savings cap: exactly at the cap passes, one fen over fails",
           "[policy][savings-cap]") {
-  // Harbin 2026: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
+  // Harbin 2024: 24 x 860.00 = 20640.00 per person; two people: 41280.00.
   House at(2);
   at.bank(0, "20000.00").bank(0, "640.00").bank(1, "20640.00");
   auto d = at.eval("230100");
@@ -372,12 +638,12 @@ TEST_CASE("policies: Savings cap differs by jurisdiction", "[policy][savings-cap
       {"310000", 2, "33000.01", p::Outcome::kIneligible},
       {"310000", 3, "30000.00", p::Outcome::kEligible},
       {"310000", 3, "30000.01", p::Outcome::kIneligible},
-      // Haidian 2026: 24 x 1450.00 = 34800.00 (example).
+      // Haidian 2024: 24 x 1450.00 = 34800.00 (example).
       {"110108", 1, "34800.00", p::Outcome::kEligible},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.members << " x " << r.per_member);
-    House h(r.members);
+    House h(r.members, in_force(r.code));
     for (std::size_t m = 0; m < r.members; ++m) h.bank(m, r.per_member);
     CHECK(h.eval(r.code).outcome == r.expected);
   }
@@ -385,13 +651,13 @@ TEST_CASE("policies: Savings cap differs by jurisdiction", "[policy][savings-cap
 
 TEST_CASE("policies: Savings cap uses the standard in force on the reference date",
           "[policy][savings-cap]") {
-  // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2026's.
+  // 2023-06: 24 x 835.00 = 20040.00; 20640.00 is over that cap but under 2024's.
   House h2023(1, "2023-06-01");
   h2023.bank(0, "20640.00");
   CHECK(h2023.eval("230100").outcome == p::Outcome::kIneligible);
-  House h2026(1, "2026-06-01");
-  h2026.bank(0, "20640.00");
-  CHECK(h2026.eval("230100").outcome == p::Outcome::kEligible);
+  House h2024(1, "2024-06-01");
+  h2024.bank(0, "20640.00");
+  CHECK(h2024.eval("230100").outcome == p::Outcome::kEligible);
 }
 
 TEST_CASE("policies: Per-capita figures round to the nearest fen, halves up", "[policy][money]") {
@@ -454,7 +720,7 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.type << " aid=" << r.aid);
-    House h(1, r.code == std::string("610700") ? "2025-11-01" : "2026-11-01");
+    House h(1, in_force(r.code));
     h.member(0).disability_grade = 2;
     h.vehicle(0, r.type, "90000.00", r.aid);
     CHECK(h.eval(r.code).outcome == r.expected);
@@ -462,13 +728,16 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
 }
 
 TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-estate][business]") {
-  House shop(1);
+  const char* on = in_force("410500");
+  House shop(1, on);
   shop.property(0, "豫****1", "commercial", 3000);
   CHECK(shop.eval("410500").outcome == p::Outcome::kIneligible);
-  CHECK(shop.eval("230100").outcome ==
+  House harbin_shop(1);
+  harbin_shop.property(0, "黑****1", "commercial", 3000);
+  CHECK(harbin_shop.eval("230100").outcome ==
         p::Outcome::kEligible);  // Harbin's seed sets no property rule
 
-  House two_homes(2);
+  House two_homes(2, on);
   two_homes.property(0, "豫****1", "residential", 6000).property(1, "豫****2", "residential", 4000);
   auto d = two_homes.eval("410500");
   CHECK(d.outcome ==
@@ -476,13 +745,13 @@ TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-es
   CHECK(rule(d, "real-estate").unknown_sources ==
         std::vector<std::string>{"parameter:real_estate_extra_home_area_per_capita_m2"});
 
-  House three_homes(1);
+  House three_homes(1, on);
   three_homes.property(0, "a", "residential", 100)
       .property(0, "b", "residential", 100)
       .property(0, "c", "residential", 100);
   CHECK(three_homes.eval("410500").outcome == p::Outcome::kIneligible);
 
-  House capital_below(1), capital_at(1);
+  House capital_below(1, on), capital_at(1, on);
   capital_below.business(0, "199999.99");
   capital_at.business(0, "200000.00");
   CHECK(capital_below.eval("410500").outcome == p::Outcome::kEligible);
@@ -493,7 +762,7 @@ TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-es
 
 TEST_CASE("policies: A member the registry reports deceased, moved out or does not know",
           "[policy][household-composition]") {
-  // Harbin 2026, 2 members, no income: eligible while both are registered.
+  // Harbin 2024, 2 members, no income: eligible while both are registered.
   House ok(2);
   auto base = ok.eval("230100");
   CHECK(base.outcome == p::Outcome::kEligible);
@@ -599,11 +868,11 @@ TEST_CASE("policies: Every jurisdiction applies household-composition with its c
     bool example;
   };
   for (const Row& r :
-       {Row{"230100", "2026-11-01", "000_74d306e405892d62.txt#household-population", true},
+       {Row{"230100", "2024-11-01", "000_74d306e405892d62.txt#household-population", true},
         Row{"610700", "2025-11-01", "001_26e3ccaad77ddb0b.txt#s8-verification", true},
-        Row{"110108", "2026-11-01", "002_b86fb5830263699b.txt#s13-identity-check", true},
-        Row{"410500", "2026-11-01", "003_91bc1ece9bf1afc9.txt#s22-verification-sources", false},
-        Row{"310000", "2026-11-01", "004_2002961d590718da.txt#s20-verification-sources", false}}) {
+        Row{"110108", "2024-11-01", "002_b86fb5830263699b.txt#s13-identity-check", true},
+        Row{"410500", "2022-11-01", "003_91bc1ece9bf1afc9.txt#s22-verification-sources", false},
+        Row{"310000", "2024-11-01", "004_2002961d590718da.txt#s20-verification-sources", false}}) {
     INFO(r.code);
     const auto* ref = policy(r.code).rule("household-composition");
     REQUIRE(ref != nullptr);
@@ -634,7 +903,7 @@ TEST_CASE("policies: Every jurisdiction applies household-composition with its c
 // ------------------------------------------------------------------ income
 
 TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[policy][income]") {
-  // Harbin 2026, 1 member: 12 x 860.00 = 10320.00 in the window.
+  // Harbin 2024, 1 member: 12 x 860.00 = 10320.00 in the window.
   House at(1);
   at.income(0, IncomeKind::kWages, "860.00");
   auto d = at.eval("230100");
@@ -645,7 +914,7 @@ TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[pol
 
   House over(1);
   over.income(0, IncomeKind::kWages, "860.00");
-  over.income(0, IncomeKind::kOther, "0.01", "0.00", {{2026, 10}});
+  over.income(0, IncomeKind::kOther, "0.01", "0.00", {{2024, 10}});
   auto o = over.eval("230100");
   CHECK(o.outcome == p::Outcome::kIneligible);
   CHECK(o.classification == "marginal");
@@ -654,13 +923,13 @@ TEST_CASE("policies: Dibao income test at the standard, and one fen over", "[pol
 
 TEST_CASE("policies: Only the look-back window's months count", "[policy][income]") {
   House h(1);
-  // 2026-11 (the reference month) and 2025-10 (13 months back) are outside.
-  h.income(0, IncomeKind::kWages, "5000.00", "0.00", {{2026, 11}, {2025, 10}});
-  h.income(0, IncomeKind::kWages, "1200.00", "0.00", {{2025, 11}});
+  // 2024-11 (the reference month) and 2023-10 (13 months back) are outside.
+  h.income(0, IncomeKind::kWages, "5000.00", "0.00", {{2024, 11}, {2023, 10}});
+  h.income(0, IncomeKind::kWages, "1200.00", "0.00", {{2023, 11}});
   auto d = h.eval("230100");
   CHECK(d.figures.at("income_per_capita_monthly") == "100.00");  // 1200.00 / 12
   CHECK(rule(d, "dibao-income").inputs.at("income_records_outside_window") == 2);
-  CHECK(rule(d, "dibao-income").inputs.at("window") == "2025-11 to 2026-10");
+  CHECK(rule(d, "dibao-income").inputs.at("window") == "2023-11 to 2024-10");
   CHECK(d.figures.at("benefit_monthly") == "760.00");  // 860.00 - 100.00
 }
 
@@ -681,13 +950,13 @@ TEST_CASE("policies: Marginal is strictly between the standard and the line",
       {"310000", "3189.99", p::Outcome::kEligible},
       {"310000", "3190.00", p::Outcome::kIneligible},
       {"310000", "2600.00", p::Outcome::kEligible},  // over 1.5 x, under 2 x
-      // Haidian: below the minimum wage 2540.00.
-      {"110108", "2539.99", p::Outcome::kEligible},
-      {"110108", "2540.00", p::Outcome::kIneligible},
+      // Haidian: below the minimum wage 2420.00 (Beijing, from 2023-09-01).
+      {"110108", "2419.99", p::Outcome::kEligible},
+      {"110108", "2420.00", p::Outcome::kIneligible},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.monthly);
-    House h(1, "2026-11-01", "marginal");
+    House h(1, in_force(r.code), "marginal");
     h.income(0, IncomeKind::kOther, r.monthly);
     auto d = h.eval(r.code);
     CHECK(d.outcome == r.expected);
@@ -707,12 +976,13 @@ TEST_CASE("policies: Basic part of the residents' pension is excluded where the 
   CHECK(d.figures.at("benefit_monthly") == "75.00");
   CHECK(rule(d, "basic-pension-exempt").inputs.at("basic_part_excluded") == "3600.00");
 
-  House hb(1, "2025-11-01");
+  House hb(1);
   hb.income(0, IncomeKind::kResidentsPension, "900.00", "300.00");
   CHECK(hb.eval("230100").outcome == p::Outcome::kIneligible);  // 900.00 > 860.00
 
-  // After the 14th Five-Year Plan the exemption lapses (dated parameter).
-  House later(1, "2026-11-01");
+  // After the 14th Five-Year Plan the exemption lapses (dated parameter;
+  // 2026-06-01 is inside the 675.00 standard's twelve months).
+  House later(1, "2026-06-01");
   later.income(0, IncomeKind::kResidentsPension, "600.00", "300.00");
   auto l = later.eval("610700");
   CHECK(l.figures.at("income_per_capita_monthly") == "600.00");
@@ -720,18 +990,20 @@ TEST_CASE("policies: Basic part of the residents' pension is excluded where the 
 }
 
 TEST_CASE("policies: One-off road-accident relief is not income in Harbin", "[policy][income]") {
-  auto make = [] {
-    House h(1);
-    h.income(0, IncomeKind::kRoadAccidentRelief, "50000.00", "0.00", {{2026, 3}});
-    return h;
+  // Relief paid in March of the reference date's year (inside the window).
+  auto make = [](const char* code) {
+    House h(1, in_force(code));
+    h.income(0, IncomeKind::kRoadAccidentRelief, "50000.00", "0.00",
+             {{h.h.reference_date.year(), 3}});
+    return h.eval(code);
   };
-  CHECK(make().eval("230100").outcome == p::Outcome::kEligible);
-  CHECK(make().eval("410500").outcome ==
+  CHECK(make("230100").outcome == p::Outcome::kEligible);
+  CHECK(make("410500").outcome ==
         p::Outcome::kIneligible);  // Anyang's seed has no such exclusion
 }
 
 TEST_CASE("policies: Employment cost is deducted for employed members", "[policy][income]") {
-  // Shanghai 2026: standard 1595.00, deduction 870.00. Wages 2400.00 - 870.00
+  // Shanghai 2024: standard 1595.00, deduction 870.00. Wages 2400.00 - 870.00
   // = 1530.00 <= 1595.00: dibao, benefit 65.00.
   House h(1);
   h.member(0).employed = true;
@@ -752,10 +1024,10 @@ TEST_CASE("policies: Employment cost is deducted for employed members", "[policy
 TEST_CASE(
     "policies: Employment cost is deducted per month with earnings, up to that month's earnings",
     "[policy][income][employment-cost]") {
-  // Shanghai 2026: standard 1595.00, deduction 870.00, window 2025-11 to
-  // 2026-10; 1 member: limit 12 x 1595.00 = 19140.00 in the window.
-  const std::vector<std::pair<int, unsigned>> half_year = {{2026, 5}, {2026, 6}, {2026, 7},
-                                                           {2026, 8}, {2026, 9}, {2026, 10}};
+  // Shanghai 2024: standard 1595.00, deduction 870.00, window 2023-11 to
+  // 2024-10; 1 member: limit 12 x 1595.00 = 19140.00 in the window.
+  const std::vector<std::pair<int, unsigned>> half_year = {{2024, 5}, {2024, 6}, {2024, 7},
+                                                           {2024, 8}, {2024, 9}, {2024, 10}};
   auto part_year = [&](const char* monthly) {
     House h(1);
     h.member(0).employed = true;
@@ -777,11 +1049,11 @@ TEST_CASE(
   CHECK(ded.at("deducted") == "5220.00");  // 6 x 870.00
   CHECK(ded.at("by_month").size() == 6);
   CHECK(ded.at("by_month").at(0) ==
-        json{{"month", "2026-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
+        json{{"month", "2024-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
   CHECK(rule(at, "employment-cost").inputs.at("total_deducted") == "5220.00");
   // One fen more in one month: one fen over the limit.
   House over = part_year("4060.00");
-  over.income(0, IncomeKind::kWages, "0.01", "0.00", {{2026, 10}});
+  over.income(0, IncomeKind::kWages, "0.01", "0.00", {{2024, 10}});
   auto o = over.eval("310000");
   CHECK(o.outcome == p::Outcome::kIneligible);
   CHECK(rule(o, "dibao-income").inputs.at("counted_income_in_window") == "19140.01");
@@ -799,7 +1071,7 @@ TEST_CASE(
     INFO(r.earned);
     House h(1);
     h.member(0).employed = true;
-    h.income(0, IncomeKind::kWages, r.earned, "0.00", {{2026, 3}});
+    h.income(0, IncomeKind::kWages, r.earned, "0.00", {{2024, 3}});
     auto d = h.eval("310000");
     CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == r.deducted);
     CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == r.counted);
@@ -809,9 +1081,9 @@ TEST_CASE(
   // deduction, not one per record. Other income is not earnings.
   House mixed(1);
   mixed.member(0).employed = true;
-  mixed.income(0, IncomeKind::kWages, "500.00", "0.00", {{2026, 3}});
-  mixed.income(0, IncomeKind::kBusiness, "500.00", "0.00", {{2026, 3}});
-  mixed.income(0, IncomeKind::kProperty, "900.00", "0.00", {{2026, 4}});
+  mixed.income(0, IncomeKind::kWages, "500.00", "0.00", {{2024, 3}});
+  mixed.income(0, IncomeKind::kBusiness, "500.00", "0.00", {{2024, 3}});
+  mixed.income(0, IncomeKind::kProperty, "900.00", "0.00", {{2024, 4}});
   auto m = mixed.eval("310000");
   const auto& md = rule(m, "employment-cost").inputs.at("deductions").at(0);
   CHECK(md.at("months_with_earnings") == 1);
@@ -823,7 +1095,7 @@ TEST_CASE(
   // deduction, and the employed member's months without earnings get none.
   House two(2);
   two.member(0).employed = true;
-  two.income(0, IncomeKind::kWages, "1000.00", "0.00", {{2026, 1}});
+  two.income(0, IncomeKind::kWages, "1000.00", "0.00", {{2024, 1}});
   two.income(1, IncomeKind::kWages, "1000.00");
   auto t = two.eval("310000");
   CHECK(rule(t, "employment-cost").inputs.at("total_deducted") == "870.00");
@@ -833,20 +1105,21 @@ TEST_CASE(
   // The same reading in every jurisdiction that lists the rule.
   for (const char* code : {"230100", "610700", "410500", "310000"}) {
     INFO(code);
-    House h(1);
+    House h(1, in_force(code));
     h.member(0).employed = true;
-    h.income(0, IncomeKind::kWages, "2000.00", "0.00", {{2026, 9}, {2026, 10}});
+    const int year = h.h.reference_date.year();  // September and October before it
+    h.income(0, IncomeKind::kWages, "2000.00", "0.00", {{year, 9}, {year, 10}});
     CHECK(rule(h.eval(code), "employment-cost").inputs.at("total_deducted") == "1740.00");
   }
 }
 
 TEST_CASE("policies: Support fees from obligors count as income (Harbin)",
           "[policy][support-fee]") {
-  // Minimum wage 2270.00 (2025-12-01): fee = 5000.00 - 500.00 - 2270.00 = 2230.00.
+  // Minimum wage 2080.00 (2024-05-01): fee = 5000.00 - 500.00 - 2080.00 = 2420.00.
   House h(1);
   h.h.obligors->push_back({1, yuan("5000.00"), yuan("500.00"), false, std::string(64, 'a')});
   auto d = h.eval("230100");
-  CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2230.00");
+  CHECK(rule(d, "support-fee").inputs.at("support_fee_monthly_total") == "2420.00");
   CHECK(rule(d, "support-fee").inputs.at("obligors").at(0).at("evidence_sha256") == std::string(64, 'a'));
   CHECK(d.outcome == p::Outcome::kIneligible);
 
@@ -919,7 +1192,7 @@ TEST_CASE("policies: Benefit by the gap method plus the 15% supplement (Harbin)"
   both.member(0).serious_illness = true;
   CHECK(both.eval("230100").figures.at("benefit_monthly") == "989.00");  // 860.00 + 129.00
   // Anyang has no 15% figure: gap only (630.00).
-  House ay(1);
+  House ay(1, in_force("410500"));
   ay.member(0).birth_date = *Date::parse("1950-01-01");
   CHECK(ay.eval("410500").figures.at("benefit_monthly") == "630.00");
 }
@@ -948,8 +1221,8 @@ TEST_CASE("policies: Single-person household inside a marginal household",
   CHECK(sh.eval("310000").outcome == p::Outcome::kIneligible);
 }
 
-// A current dibao recipient since 2024-03-01 (before every reference date used).
-p::CurrentBenefit recipient(const char* since = "2024-03-01") {
+// A current dibao recipient since 2022-03-01 (before every reference date used).
+p::CurrentBenefit recipient(const char* since = "2022-03-01") {
   p::CurrentBenefit b;
   b.since = *Date::parse(since);
   return b;
@@ -961,7 +1234,7 @@ std::string plus_fen(const char* amount, std::int64_t fen) {
 
 TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen each side, urban and rural",
           "[policy][gradual-exit]") {
-  // Reference 2026-11-01, one employed member who reported the change, income
+  // Reference in_force(code), one employed member who reported the change, income
   // of a kind the employment cost does not touch. Lines: 1.5 x S except
   // Hanzhong, which has no upper bound (seed 001 §(一)).
   struct Row {
@@ -984,7 +1257,7 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
   };
   for (const auto& r : rows) {
     const auto run = [&r](const std::string& monthly) {
-      House h(1);
+      House h(1, in_force(r.code));
       h.h.area = r.area;
       h.member(0).employed = true;
       h.income(0, IncomeKind::kOther, monthly.c_str());
@@ -998,14 +1271,16 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
     CHECK(at_standard.classification == "dibao");
     CHECK(rule(at_standard, "gradual-exit").result == p::RuleResult::kFail);
     CHECK_FALSE(at_standard.gradual_exit_until.has_value());
-    // One fen above it: gradual exit until the reference date + 6 months.
+    // One fen above it: gradual exit until the reference date + 6 months
+    // (2024-11-01: 2025-05-01).
+    const std::string until = Date::parse(in_force(r.code))->add_months(6).to_string();
     const auto above = run(plus_fen(r.standard, 1));
     CHECK(above.outcome == p::Outcome::kEligible);
     CHECK(above.classification == "gradual_exit");
     REQUIRE(above.gradual_exit_until.has_value());
-    CHECK(above.gradual_exit_until->to_string() == "2027-05-01");
-    CHECK(p::decision_json(above)["gradual_exit_until"] == "2027-05-01");
-    CHECK(rule(above, "gradual-exit").inputs["gradual_exit_until"] == "2027-05-01");
+    CHECK(above.gradual_exit_until->to_string() == until);
+    CHECK(p::decision_json(above)["gradual_exit_until"] == until);
+    CHECK(rule(above, "gradual-exit").inputs["gradual_exit_until"] == until);
     if (*r.line != '\0') {
       const auto below_line = run(plus_fen(r.line, -1));
       CHECK(below_line.classification == "gradual_exit");
@@ -1022,7 +1297,7 @@ TEST_CASE("policies: Gradual exit at the standard and the exit line, one fen eac
 }
 
 TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][gradual-exit]") {
-  // Income inside each jurisdiction's exit band on 2026-11-01 (urban).
+  // Income inside each jurisdiction's exit band on in_force(code) (urban).
   struct Row {
     const char* code;
     const char* inside;
@@ -1039,7 +1314,7 @@ TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][
   for (const auto& r : rows) {
     INFO(r.code);
     const auto house = [&r](bool employed, std::optional<bool> reported) {
-      House h(1);
+      House h(1, in_force(r.code));
       h.member(0).employed = employed;
       h.income(0, IncomeKind::kOther, r.inside);
       h.h.current_benefit = recipient();
@@ -1090,7 +1365,6 @@ TEST_CASE("policies: Gradual exit conditions differ by jurisdiction", "[policy][
 
 TEST_CASE("policies: Gradual-exit readings that are judgements are marked example",
           "[policy][gradual-exit]") {
-  const Date on = *Date::parse("2026-11-01");
   struct Row {
     const char* code;
     const char* bound;
@@ -1106,6 +1380,7 @@ TEST_CASE("policies: Gradual-exit readings that are judgements are marked exampl
   };
   for (const auto& r : rows) {
     INFO(r.code);
+    const Date on = *Date::parse(in_force(r.code));
     const auto& pol = policy(r.code);
     const auto bound = pol.text("gradual_exit_upper_bound", on);
     REQUIRE(bound.has_value());
@@ -1121,7 +1396,7 @@ TEST_CASE("policies: Gradual-exit readings that are judgements are marked exampl
 
 TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends on its last day",
           "[policy][gradual-exit]") {
-  // Harbin, 1000.00 per person: inside the band; reference 2026-11-01.
+  // Harbin, 1000.00 per person: inside the band; reference 2024-11-01.
   const auto run = [](const char* since, const char* until) {
     House h(1);
     h.income(0, IncomeKind::kOther, "1000.00");
@@ -1129,18 +1404,18 @@ TEST_CASE("policies: A gradual-exit period is continued, not restarted, and ends
     if (until != nullptr) h.h.current_benefit->gradual_exit_until = *Date::parse(until);
     return h.eval("230100");
   };
-  const auto continued = run("2024-03-01", "2027-01-31");
+  const auto continued = run("2022-03-01", "2025-01-31");
   CHECK(continued.classification == "gradual_exit");
-  CHECK(continued.gradual_exit_until->to_string() == "2027-01-31");
-  const auto last_day = run("2024-03-01", "2026-11-01");
+  CHECK(continued.gradual_exit_until->to_string() == "2025-01-31");
+  const auto last_day = run("2022-03-01", "2024-11-01");
   CHECK(last_day.classification == "gradual_exit");
-  CHECK(last_day.gradual_exit_until->to_string() == "2026-11-01");
-  const auto ended = run("2024-03-01", "2026-10-31");
+  CHECK(last_day.gradual_exit_until->to_string() == "2024-11-01");
+  const auto ended = run("2022-03-01", "2024-10-31");
   CHECK(ended.outcome == p::Outcome::kIneligible);
-  CHECK(rule(ended, "gradual-exit").explanation == "the gradual-exit period ended on 2026-10-31");
+  CHECK(rule(ended, "gradual-exit").explanation == "the gradual-exit period ended on 2024-10-31");
   // Receiving since the reference date counts; since the day after does not.
-  CHECK(run("2026-11-01", nullptr).classification == "gradual_exit");
-  CHECK(run("2026-11-02", nullptr).outcome == p::Outcome::kIneligible);
+  CHECK(run("2024-11-01", nullptr).classification == "gradual_exit");
+  CHECK(run("2024-11-02", nullptr).outcome == p::Outcome::kIneligible);
 }
 
 TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-example.md)",
@@ -1150,7 +1425,7 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   h.member(2).birth_date = *Date::parse("2016-04-01");
   h.member(2).relation = "child";
   h.income(0, IncomeKind::kWages, "4000.00");
-  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2026, 3}});
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2024, 3}});
   auto without = h.eval("230100");
   CHECK(without.outcome == p::Outcome::kIneligible);
   CHECK(without.classification == "marginal");
@@ -1159,7 +1434,7 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   CHECK(d.figures.at("income_per_capita_monthly") == "1043.33");
   CHECK(d.outcome == p::Outcome::kEligible);
   CHECK(d.classification == "gradual_exit");
-  CHECK(d.gradual_exit_until->to_string() == "2027-05-01");
+  CHECK(d.gradual_exit_until->to_string() == "2025-05-01");
   CHECK_FALSE(d.figures.contains("benefit_monthly"));
 }
 
@@ -1197,11 +1472,11 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
       // Hanzhong 2025-11: 1.3 x 675.00 = 877.50; full care 25% x 2050.00 = 512.50.
       {"610700", "2025-11-01", "full_care", "1390.00"},
       {"610700", "2025-11-01", "self_care", "1082.50"},  // + 10% = 205.00
-      // Harbin 2026: 1.3 x 860.00 = 1118.00; full care 1/4 x 2270.00 = 567.50.
-      {"230100", "2026-11-01", "full_care", "1685.50"},
-      {"230100", "2026-11-01", "half_care", "1496.33"},  // + 1/6 x 2270.00 = 378.33
-      // Haidian 2026: Beijing's 1.5 x 1450.00 = 2175.00; 1/10 x 2540.00 = 254.00.
-      {"110108", "2026-11-01", "self_care", "2429.00"},
+      // Harbin 2024: 1.3 x 860.00 = 1118.00; full care 1/4 x 2080.00 = 520.00.
+      {"230100", "2024-11-01", "full_care", "1638.00"},
+      {"230100", "2024-11-01", "half_care", "1464.67"},  // + 1/6 x 2080.00 = 346.67
+      // Haidian 2024: Beijing's 1.5 x 1450.00 = 2175.00; 1/10 x 2420.00 = 242.00.
+      {"110108", "2024-11-01", "self_care", "2417.00"},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.care);
@@ -1217,12 +1492,12 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
 }
 
 TEST_CASE("policies: Tekun covers minors up to 18 where the seed says so", "[policy][tekun]") {
-  House h(1, "2026-11-01", "tekun");
-  h.member(0).birth_date = *Date::parse("2009-06-01");  // 17
+  House h(1, "2024-11-01", "tekun");
+  h.member(0).birth_date = *Date::parse("2007-06-01");  // 17
   h.member(0).labour_capacity = "full";
   CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
   CHECK(h.eval("110108").outcome == p::Outcome::kIneligible);  // Haidian's seed has no age rule
-  h.member(0).birth_date = *Date::parse("2008-06-01");         // 18
+  h.member(0).birth_date = *Date::parse("2006-06-01");         // 18
   CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
 }
 
@@ -1235,26 +1510,27 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
     const char* next;
   };
   const std::vector<Row> rows = {
-      {"230100", "none", "2027-11-01"},       // stable: yearly
-      {"230100", "irregular", "2027-05-01"},  // unstable income, labour capacity: 6 months
-      {"410500", "irregular", "2027-05-01"},
-      {"110108", "irregular", "2026-12-01"},  // Haidian: irregular income monthly
-      {"110108", "stable", "2027-02-01"},     // Haidian: clear, stable income quarterly
-      {"110108", "unchanged", "2027-05-01"},  // Haidian: unchanged income every 6 months
-      {"110108", "none", "2027-02-01"},  // Haidian default (labour capacity, no income): quarterly
-      {"310000", "irregular", "2027-05-01"},
-      {"310000", "marginal", "2027-02-01"},  // Shanghai: low-income households quarterly
-      {"230100", "marginal", "2027-11-01"},
+      {"230100", "none", "2025-11-01"},       // stable: yearly
+      {"230100", "irregular", "2025-05-01"},  // unstable income, labour capacity: 6 months
+      {"410500", "irregular", "2023-05-01"},  // (reference 2022-11-01)
+      {"110108", "irregular", "2024-12-01"},  // Haidian: irregular income monthly
+      {"110108", "stable", "2025-02-01"},     // Haidian: clear, stable income quarterly
+      {"110108", "unchanged", "2025-05-01"},  // Haidian: unchanged income every 6 months
+      {"110108", "none", "2025-02-01"},  // Haidian default (labour capacity, no income): quarterly
+      {"310000", "irregular", "2025-05-01"},
+      {"310000", "marginal", "2025-02-01"},  // Shanghai: low-income households quarterly
+      {"230100", "marginal", "2025-11-01"},
   };
   for (const auto& r : rows) {
     INFO(r.code << " " << r.kind);
     const std::string kind = r.kind;
-    House h(1, "2026-11-01", kind == "marginal" ? "marginal" : "dibao");
+    House h(1, in_force(r.code), kind == "marginal" ? "marginal" : "dibao");
+    const int year = h.h.reference_date.year();
     h.member(0).labour_capacity = "full";
     if (kind == "irregular")
-      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{2026, 2}, {2026, 7}});
+      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{year, 2}, {year, 7}});
     if (kind == "stable" || kind == "unchanged") h.income(0, IncomeKind::kWages, "300.00");
-    if (kind == "stable") h.income(0, IncomeKind::kOther, "10.00", "0.00", {{2026, 4}});
+    if (kind == "stable") h.income(0, IncomeKind::kOther, "10.00", "0.00", {{year, 4}});
     if (kind == "marginal")
       h.income(0, IncomeKind::kWages, r.code == std::string("310000") ? "2000.00" : "1000.00");
     auto d = h.eval(r.code);
@@ -1264,10 +1540,10 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
   // Haidian: no income, no labour capacity: yearly; illness: 6 months.
   House none(1);
   none.member(0).labour_capacity = "none";
-  CHECK(none.eval("110108").next_review->to_string() == "2027-11-01");
+  CHECK(none.eval("110108").next_review->to_string() == "2025-11-01");
   none.member(0).serious_illness = true;
   none.member(0).labour_capacity = "partial";
-  CHECK(none.eval("110108").next_review->to_string() == "2027-05-01");
+  CHECK(none.eval("110108").next_review->to_string() == "2025-05-01");
 }
 
 // ------------------------------------------------------------- fail closed
@@ -1300,7 +1576,12 @@ TEST_CASE("policies: A source that was never asked counts as unknown", "[policy]
   h.fail(0, Source::kProvidentFund, SourceStatus::kError)
       .fail(0, Source::kBusiness, SourceStatus::kDenied);
   CHECK(h.eval("230100").outcome == p::Outcome::kEligible);
-  CHECK(h.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
+  House ay(1, in_force("410500"));
+  ay.fail(0, Source::kProvidentFund, SourceStatus::kError)
+      .fail(0, Source::kBusiness, SourceStatus::kDenied);
+  CHECK(ay.eval("410500").outcome == p::Outcome::kIndeterminate);  // Anyang's business rule reads it
+  CHECK(rule(ay.eval("410500"), "business-capital").unknown_sources ==
+        std::vector<std::string>{"business"});
 }
 
 TEST_CASE("policies: A rule already failing on known data makes the outcome ineligible",
@@ -1329,7 +1610,7 @@ TEST_CASE("policies: A rule already failing on known data makes the outcome inel
   auto u = unknown.eval("230100");
   CHECK(u.outcome == p::Outcome::kIndeterminate);
   CHECK(rule(u, "dibao-income").unknown_sources == std::vector<std::string>{"tax"});
-  CHECK(u.next_review->to_string() == "2027-05-01");
+  CHECK(u.next_review->to_string() == "2025-05-01");
 }
 
 TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
@@ -1343,7 +1624,7 @@ TEST_CASE("policies: The demo's three Harbin households", "[policy][demo]") {
   CHECK(e.figures.at("monetary_assets_per_capita") == "6250.25");
   CHECK(e.figures.at("savings_cap_per_capita") == "20640.00");
   CHECK(e.figures.at("benefit_monthly") == "1720.00");  // 2 x 860.00, no income
-  CHECK(e.next_review->to_string() == "2027-11-01");
+  CHECK(e.next_review->to_string() == "2025-11-01");
 
   House over(1);
   over.bank(0, "150000.00").bank(0, "32000.00");
@@ -1374,7 +1655,7 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   h.at(1, Source::kSocialInsurance).status = SourceStatus::kOk;
   h.at(1, Source::kSocialInsurance)
       .records.income.push_back(
-          IncomeRecord{2026, 3, IncomeKind::kRoadAccidentRelief, yuan("8000.00"), Money{}});
+          IncomeRecord{2024, 3, IncomeKind::kRoadAccidentRelief, yuan("8000.00"), Money{}});
   auto d = h.eval("230100");
   if (std::getenv("HFV_PRINT_WORKED_EXAMPLE") != nullptr)
     std::cout << p::decision_json(d).dump(2) << "\n";
@@ -1385,14 +1666,261 @@ TEST_CASE("policies: The worked example's figures (docs/worked-example.md)", "[p
   CHECK(d.figures.at("income_per_capita_monthly") == "376.67");
   CHECK(d.figures.at("income_household_monthly") == "1130.00");
   CHECK(d.figures.at("benefit_monthly") == "1579.00");  // 1450.00 gap + 129.00 supplement
-  CHECK(d.next_review->to_string() == "2027-11-01");
+  CHECK(d.next_review->to_string() == "2025-11-01");
   CHECK(rule(d, "household-composition").result == p::RuleResult::kPass);
+  // Step 10: what the outcome rests on.
+  std::vector<std::string> provisional;
+  for (const auto& prm : d.provisional_parameters) provisional.push_back(prm.name);
+  CHECK(provisional == std::vector<std::string>{"dibao_standard_monthly.urban", "monetary_asset_sources",
+                                                "vehicle_disqualifying_types", "income_lookback_months",
+                                                "employment_cost_deduction_monthly"});
+  std::vector<std::string> benefit;
+  for (const auto& prm : d.figure_parameters.at("benefit_monthly")) benefit.push_back(prm.name);
+  CHECK(benefit == std::vector<std::string>{"dibao_standard_monthly.urban", "income_lookback_months",
+                                            "employment_cost_deduction_monthly", "supplement_share",
+                                            "supplement_elderly_age"});
   // "What would change it": the registry reports member 1 deceased.
   h.at(1, Source::kHukou).records.hukou->status = "deceased";
   auto dead = h.eval("230100");
   CHECK(dead.outcome == p::Outcome::kIndeterminate);
   CHECK(dead.figures.at("income_per_capita_monthly") == "376.67");  // still 3 members
   CHECK_FALSE(dead.figures.contains("benefit_monthly"));
+}
+
+// ------------------------------------------------- provisional parameters
+
+namespace {
+
+std::vector<std::string> names_of(const std::vector<p::Provenance>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) out.push_back(v.name + "=" + v.value + "@" + v.from.to_string());
+  return out;
+}
+
+// A copy of a policy file with every example flag cleared except those of
+// the parameters named, loaded alone.
+struct OnlyExamples {
+  TempDir dir;
+  p::PolicySet set;
+  OnlyExamples(const std::string& code, const std::set<std::string>& keep) {
+    json file = read_file(code);
+    const auto clear = [&keep](const std::string& name, json& series) {
+      for (auto& e : series) e["example"] = keep.contains(name);
+    };
+    for (auto& [key, value] : file["parameters"].items()) {
+      if (value.is_array()) {
+        clear(key, value);
+      } else {
+        for (auto& [sub, series] : value.items()) clear(key + "." + sub, series);
+      }
+    }
+    std::ofstream(dir.path / (code + ".json")) << file.dump();
+    set = take(p::PolicySet::load_dir(dir.path));
+  }
+  static p::PolicySet take(hfv::Result<p::PolicySet> r) {
+    REQUIRE(r.ok());
+    return std::move(*r);
+  }
+  const p::JurisdictionPolicy& policy() const { return **set.find(set.all().begin()->first); }
+};
+
+}  // namespace
+
+TEST_CASE("policies: The example values an eligible outcome rests on are listed",
+          "[policy][provisional]") {
+  // The worked example (Harbin 2024-11-01): every condition, the passing
+  // alternative dibao-income and the adjustments that acted on the income.
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  const auto d = h.eval("230100");
+  REQUIRE(d.outcome == p::Outcome::kEligible);
+  CHECK(names_of(d.provisional_parameters) ==
+        std::vector<std::string>{
+            "dibao_standard_monthly.urban=860.00@2024-01-01",                      // savings cap, income
+            "monetary_asset_sources=bank,securities,insurance,internet_finance@2023-05-30",  // savings cap
+            "vehicle_disqualifying_types=car,motorcycle,truck@2023-05-30",         // vehicle-ownership
+            "income_lookback_months=12@2023-05-30",                                 // dibao-income
+            "employment_cost_deduction_monthly=870.00@2023-05-30"});               // deducted
+  for (const auto& prm : d.provisional_parameters) {
+    CHECK(prm.example);
+    CHECK_FALSE(prm.reference.empty());
+  }
+  // Nobody employed: the employment cost deducted nothing, so its example
+  // value decided nothing; the minimum wage (support fee: no obligor) neither.
+  House idle(1);
+  idle.income(0, IncomeKind::kWages, "300.00");
+  const auto i = idle.eval("230100");
+  CHECK(names_of(i.provisional_parameters) ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00@2024-01-01",
+                                 "monetary_asset_sources=bank,securities,insurance,internet_finance@2023-05-30",
+                                 "vehicle_disqualifying_types=car,motorcycle,truck@2023-05-30",
+                                 "income_lookback_months=12@2023-05-30"});
+  // An obligor household assessed: the minimum wage (example) shaped the income.
+  House supported(1);
+  supported.h.obligors.push_back({1, yuan("2500.00"), yuan("500.00"), false});  // fee 0.00 < 2080.00
+  const auto s = supported.eval("230100");
+  REQUIRE(s.outcome == p::Outcome::kEligible);
+  CHECK(names_of(s.provisional_parameters).back() == "minimum_wage_monthly=2080.00@2024-05-01");
+  // The decision JSON carries them with their provenance.
+  const json j = p::decision_json(d);
+  REQUIRE(j["provisional_parameters"].size() == 5);
+  CHECK(j["provisional_parameters"][0] ==
+        json{{"name", "dibao_standard_monthly.urban"},
+             {"value", "860.00"},
+             {"effective_from", "2024-01-01"},
+             {"reference", d.provisional_parameters[0].reference},
+             {"example", true}});
+}
+
+TEST_CASE("policies: An outcome resting on published values lists none", "[policy][provisional]") {
+  // Anyang 2022-11-01: a car disqualifies (Henan's 2023 Q&A, trust O: not an
+  // example), whatever else holds.
+  House car(1, in_force("410500"));
+  car.vehicle(0, "car", "50000.00", false);
+  const auto c = car.eval("410500");
+  CHECK(c.outcome == p::Outcome::kIneligible);
+  CHECK(rule(c, "vehicle-ownership").result == p::RuleResult::kFail);
+  CHECK(c.provisional_parameters.empty());
+  CHECK(p::decision_json(c)["provisional_parameters"] == json::array());
+  // Savings over the cap as well: the car alone still decides, so the
+  // example standard (the Henan floor) behind the cap does not.
+  car.bank(0, "50000.00");
+  const auto both = car.eval("410500");
+  CHECK(rule(both, "savings-cap-24m").result == p::RuleResult::kFail);
+  CHECK(both.provisional_parameters.empty());
+  // The savings alone: the cap (36 x the example floor) decides.
+  House savings(1, in_force("410500"));
+  savings.bank(0, "50000.00");
+  const auto sv = savings.eval("410500");
+  CHECK(sv.outcome == p::Outcome::kIneligible);
+  CHECK(names_of(sv.provisional_parameters) ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=630.00@2022-01-01",
+                                 "monetary_asset_sources=bank,securities,insurance,internet_finance@2021-09-13"});
+  // An unknown programme is not decided: nothing rests on anything.
+  House odd(1, "2024-11-01", "pension");
+  CHECK(odd.eval("230100").provisional_parameters.empty());
+  // Nor is a household whose standard is stale.
+  CHECK(House(1, "2025-01-01").eval("230100").provisional_parameters.empty());
+}
+
+TEST_CASE("policies: Provisional parameters follow the rules that decided the outcome",
+          "[policy][provisional]") {
+  // Harbin with only the employment cost and the gradual-exit period as
+  // examples.
+  const OnlyExamples only("230100", {"employment_cost_deduction_monthly", "gradual_exit_period_months"});
+  const auto eval = [&only](const House& h) { return p::evaluate(only.policy(), h.h); };
+  // Eligible with a deduction: rests on the example deduction.
+  House employed(1);
+  employed.member(0).employed = true;
+  employed.income(0, IncomeKind::kWages, "1000.00");  // 1000.00 - 870.00 = 130.00
+  const auto e = eval(employed);
+  CHECK(e.outcome == p::Outcome::kEligible);
+  CHECK(names_of(e.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30"});
+  // Ineligible because every alternative fails (income over 1.5 x S, no
+  // current benefit): each one is needed, so every example value they read
+  // is listed, the gradual-exit period too although that rule failed on
+  // the request (the reading is "read by a deciding rule", not "pivotal").
+  House over(1);
+  over.member(0).employed = true;
+  over.income(0, IncomeKind::kWages, "3000.00");
+  const auto o = eval(over);
+  CHECK(o.outcome == p::Outcome::kIneligible);
+  CHECK(names_of(o.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30",
+                                 "gradual_exit_period_months=6@2023-05-30"});
+  // A failing condition on published values decides it alone.
+  over.bank(0, "50000.00");
+  CHECK(eval(over).provisional_parameters.empty());
+  // Gradual exit: the alternative that passes reads the example period.
+  House exit(1);
+  exit.income(0, IncomeKind::kOther, "1000.00");
+  exit.h.current_benefit = recipient();
+  const auto g = eval(exit);
+  CHECK(g.classification == "gradual_exit");
+  CHECK(names_of(g.provisional_parameters) ==
+        std::vector<std::string>{"gradual_exit_period_months=6@2023-05-30"});
+  // Indeterminate: the unknown rule's example values.
+  House unknown(1);
+  unknown.member(0).employed = true;
+  unknown.income(0, IncomeKind::kWages, "1000.00").fail(0, Source::kSocialInsurance);
+  const auto u = eval(unknown);
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  CHECK(names_of(u.provisional_parameters) ==
+        std::vector<std::string>{"employment_cost_deduction_monthly=870.00@2023-05-30"});
+  // No example value anywhere it looked: none.
+  House plain(1);
+  plain.income(0, IncomeKind::kWages, "300.00");
+  CHECK(eval(plain).outcome == p::Outcome::kEligible);
+  CHECK(eval(plain).provisional_parameters.empty());
+}
+
+TEST_CASE("policies: Each figure carries the parameters it came from", "[policy][provisional][trace]") {
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.bank(0, "18000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  const auto d = h.eval("230100");
+  REQUIRE(d.outcome == p::Outcome::kEligible);
+  const auto of = [&d](const char* figure) {
+    INFO(figure);
+    REQUIRE(d.figure_parameters.contains(figure));
+    std::vector<std::string> out;
+    for (const auto& prm : d.figure_parameters.at(figure)) out.push_back(prm.name + "=" + prm.value);
+    return out;
+  };
+  // Every figure has its entry, and only figures do.
+  for (const auto& [figure, value] : d.figures) CHECK(d.figure_parameters.contains(figure));
+  CHECK(d.figure_parameters.size() == d.figures.size());
+  CHECK(of("standard_monthly") == std::vector<std::string>{"dibao_standard_monthly.urban=860.00"});
+  CHECK(of("savings_cap_per_capita") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00", "savings_cap_months=24"});
+  CHECK(of("monetary_assets_per_capita") ==
+        std::vector<std::string>{"monetary_asset_sources=bank,securities,insurance,internet_finance"});
+  const std::vector<std::string> income = {"income_lookback_months=12",
+                                           "employment_cost_deduction_monthly=870.00"};
+  CHECK(of("income_per_capita_monthly") == income);
+  CHECK(of("income_household_monthly") == income);
+  CHECK(of("marginal_line_per_capita") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00",
+                                 "marginal_line_basis=standard_multiple", "marginal_income_multiple=1.5"});
+  CHECK(of("benefit_monthly") ==
+        std::vector<std::string>{"dibao_standard_monthly.urban=860.00", "income_lookback_months=12",
+                                 "employment_cost_deduction_monthly=870.00", "supplement_share=0.15",
+                                 "supplement_elderly_age=60"});
+  // Haidian's marginal line is the minimum wage alone; a tekun benefit its
+  // standards'; an ineligible household's 0.00 comes from no parameter.
+  House hd(1, "2024-11-01", "marginal");
+  hd.income(0, IncomeKind::kOther, "2000.00");
+  const auto m = hd.eval("110108");
+  std::vector<std::string> line;
+  for (const auto& prm : m.figure_parameters.at("marginal_line_per_capita")) line.push_back(prm.name);
+  CHECK(line == std::vector<std::string>{"marginal_line_basis", "minimum_wage_monthly"});
+  House tk(1, "2024-11-01", "tekun");
+  tk.member(0).labour_capacity = "none";
+  tk.h.care_levels = {"full_care"};
+  const auto t = tk.eval("230100");
+  REQUIRE(t.outcome == p::Outcome::kEligible);
+  std::vector<std::string> tekun;
+  for (const auto& prm : t.figure_parameters.at("benefit_monthly")) tekun.push_back(prm.name);
+  CHECK(tekun == std::vector<std::string>{"dibao_standard_monthly.urban", "tekun_minor_age",
+                                          "tekun_basic_multiple", "minimum_wage_monthly",
+                                          "tekun_care_share.self_care", "tekun_care_share.half_care",
+                                          "tekun_care_share.full_care"});
+  House rich(1);
+  rich.bank(0, "90000.00");
+  const auto r = rich.eval("230100");
+  CHECK(r.figures.at("benefit_monthly") == "0.00");
+  CHECK(r.figure_parameters.at("benefit_monthly").empty());
+  // In the decision JSON.
+  const json j = p::decision_json(d);
+  CHECK(j["figure_parameters"]["standard_monthly"][0]["name"] == "dibao_standard_monthly.urban");
+  CHECK(j["figure_parameters"]["standard_monthly"][0]["example"] == true);
+  CHECK(j["figure_parameters"].size() == j["figures"].size());
 }
 
 // ------------------------------------------------------------------- trace
@@ -1436,7 +1964,7 @@ TEST_CASE("policies: decision_json carries the contract's keys", "[policy][trace
     INFO(f);
     CHECK(j["figures"][f].is_string());
   }
-  CHECK(j["next_review"] == "2027-11-01");
+  CHECK(j["next_review"] == "2025-11-01");
   CHECK(j.contains("gradual_exit_until"));
   CHECK(j["gradual_exit_until"].is_null());
   CHECK(j["policy_version"] == harbin().version());
@@ -1458,9 +1986,9 @@ TEST_CASE("policies: No standard in force or an unknown programme is indetermina
   auto d = early.eval("230100");
   CHECK(d.outcome == p::Outcome::kIndeterminate);
   CHECK(p::decision_json(d)["next_review"].is_null());
-  House odd(1, "2026-11-01", "pension");
+  House odd(1, "2024-11-01", "pension");
   CHECK(odd.eval("230100").outcome == p::Outcome::kIndeterminate);
-  House temp(1, "2026-11-01", "temporary");
+  House temp(1, "2024-11-01", "temporary");
   temp.income(0, IncomeKind::kWages, "1000.00");
   auto t = temp.eval("230100");
   CHECK(t.outcome == p::Outcome::kEligible);

@@ -21,3 +21,11 @@ TEST_CASE("unit: Date orders and adds months with end-of-month clamping", "[date
   CHECK(Date::parse("2024-06-15")->add_months(-6).to_string() == "2023-12-15");
   CHECK(Date::parse("1970-01-02")->days_since_epoch() == 1);
 }
+
+TEST_CASE("unit: Date adds days across months, leap days and years", "[date]") {
+  CHECK(Date::parse("2024-02-28")->add_days(1).to_string() == "2024-02-29");
+  CHECK(Date::parse("2023-02-28")->add_days(1).to_string() == "2023-03-01");
+  CHECK(Date::parse("2025-01-01")->add_days(-1).to_string() == "2024-12-31");
+  CHECK(Date::parse("2024-11-01")->add_days(60).to_string() == "2024-12-31");
+  CHECK(Date::parse("2024-11-01")->add_days(0) == *Date::parse("2024-11-01"));
+}

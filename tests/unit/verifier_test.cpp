@@ -180,7 +180,10 @@ struct Fixture {
             {"programme", "dibao"},
             {"jurisdiction", "230100"},
             {"area", "urban"},
-            {"reference_date", Date::today_utc().to_string()},
+            // A date on which Harbin's parameters are in force (its 2024
+            // standard is valid for 12 months): on a date past that every
+            // household would be indeterminate whatever its sources said.
+            {"reference_date", "2024-11-01"},
             {"authorization_id", authorizations.at(case_id)},
             {"obligors", json::array()},
             {"members", json::array({{{"id_number", kApplicant}, {"name", "张伟"}, {"relation", "applicant"}},
@@ -324,6 +327,8 @@ TEST_CASE("verifier (in-process test adapters): failed sources come back typed, 
     CHECK(s.kind == FailureKind::kThrottled);
   }
   CHECK(first.report.value("outcome", "") == "indeterminate");  // a failed source is never "no assets"
+  CHECK(first.report["rules"][0]["rule"] == "savings-cap-24m");
+  CHECK(first.report["rules"][0]["unknown_sources"] == json::array({"bank"}));
 
   const b::Outcome again = f.run(f.verifier->verify(f.call(f.request(), "key-1")));
   CHECK(again.kind == b::Outcome::Kind::kReplayed);

@@ -99,6 +99,15 @@ async function search(after) {
   $('#first-page').disabled = !after;
 }
 
+// A verification.report record whose outcome rests on example parameter
+// values carries them in `detail`: "provisional: <name>=<value> (from <date>); ..."
+// (docs/audit-log-format.md). Returns the list text, or '' when none.
+const PROVISIONAL = 'provisional: ';
+function provisionalOf(rec) {
+  return rec.action === 'verification.report' && typeof rec.detail === 'string' && rec.detail.startsWith(PROVISIONAL)
+    ? rec.detail.slice(PROVISIONAL.length) : '';
+}
+
 function renderRecords(records) {
   const tbody = $('#records tbody');
   tbody.replaceChildren();
@@ -106,12 +115,18 @@ function renderRecords(records) {
     const rec = r.record || {};
     const tr = document.createElement('tr');
     tr.dataset.seq = r.seq;
+    const provisional = provisionalOf(rec);
+    const last = (rec.status || rec.outcome || '') + (provisional ? ' · ' + t('o.provisional') : '');
     const cells = [r.seq, localTime(r.ts), rec.action, rec.principal, rec.operator, rec.case_id,
-      rec.source ? t('src.' + rec.source) : '', rec.status || rec.outcome || ''];
+      rec.source ? t('src.' + rec.source) : '', last];
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       td.textContent = c === undefined ? '' : String(c);
       if (i === 2 && rec.action === 'request.refused') td.className = 'refused';
+      if (i === cells.length - 1 && provisional) {
+        td.className = 'provisional';
+        td.title = provisional;
+      }
       tr.appendChild(td);
     });
     tr.tabIndex = 0;  // rows open with Enter too
@@ -185,6 +200,8 @@ async function openRecord(seq, row) {
   if (state.selected !== seq) return;
   const rec = (row && row.record) || {};
   const fields = [[t('k.seq'), seq], [t('k.ts'), row && row.ts]];
+  const provisional = provisionalOf(rec);
+  if (provisional) fields.push([t('k.provisional'), provisional.split('; ').join('\n')]);
   for (const [k, v] of Object.entries(rec)) if (k !== 'seq' && k !== 'ts') fields.push([k, v]);
   if (row && row.personal_erased) fields.push([t('k.personal_erased'), t('yes')]);
   kvRows($('#record-fields'), fields);
