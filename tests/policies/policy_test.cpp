@@ -1139,16 +1139,16 @@ TEST_CASE("policies: Support fee boundary, one fen of fee, and the undeclared li
   // Harbin urban standard 860.00 (2024-01-01) for one person, no income of
   // its own: a fee of 860.00 keeps the household at the line (eligible where
   // income equal to S is inside), 860.01 puts it one fen past.
-  // Living cost = minimum wage 2270.00 (share 100%): fee = income - 100.00 - 2270.00.
+  // Living cost = minimum wage 2080.00 (2024-05-01) (share 100%): fee = income - 100.00 - 2080.00.
   auto with_fee = [](const char* income) {
     House h(1);
     h.h.obligors->push_back({1, yuan(income), yuan("100.00"), false, ""});
     return h.eval("230100");
   };
-  const auto at_line = with_fee("3230.00");
+  const auto at_line = with_fee("3040.00");
   CHECK(rule(at_line, "support-fee").inputs.at("support_fee_monthly_total") == "860.00");
   CHECK(rule(at_line, "dibao-income").result == p::RuleResult::kPass);
-  const auto past = with_fee("3230.01");
+  const auto past = with_fee("3040.01");
   CHECK(rule(past, "support-fee").inputs.at("support_fee_monthly_total") == "860.01");
   CHECK(rule(past, "dibao-income").result == p::RuleResult::kFail);
   // A fee below zero is no fee.
@@ -1168,7 +1168,7 @@ TEST_CASE("policies: Support fee boundary, one fen of fee, and the undeclared li
   CHECK(rule(n, "support-fee").result == p::RuleResult::kPass);
   CHECK(n.outcome == p::Outcome::kEligible);
   // A jurisdiction that does not assess support fees does not ask for them.
-  House elsewhere(1);
+  House elsewhere(1, in_force("610700"));
   elsewhere.h.obligors.reset();
   CHECK(elsewhere.eval("610700").outcome == p::Outcome::kEligible);
 }
@@ -1760,7 +1760,7 @@ TEST_CASE("policies: The example values an eligible outcome rests on are listed"
                                  "income_lookback_months=12@2023-05-30"});
   // An obligor household assessed: the minimum wage (example) shaped the income.
   House supported(1);
-  supported.h.obligors.push_back({1, yuan("2500.00"), yuan("500.00"), false});  // fee 0.00 < 2080.00
+  supported.h.obligors->push_back({1, yuan("2500.00"), yuan("500.00"), false, ""});  // fee 0.00 < 2080.00
   const auto s = supported.eval("230100");
   REQUIRE(s.outcome == p::Outcome::kEligible);
   CHECK(names_of(s.provisional_parameters).back() == "minimum_wage_monthly=2080.00@2024-05-01");
