@@ -81,7 +81,8 @@ TEST_CASE("e2e: a report lists the example parameter values its outcome rests on
     const std::string auth = s.register_authorization(case_id, json::array({id}));
     const json body = {{"case_id", case_id},   {"programme", "dibao"},        {"jurisdiction", jurisdiction},
                        {"area", "urban"},      {"reference_date", date},      {"authorization_id", auth},
-                       {"members", json::array({member(id, "测试", "applicant")})}};
+                       {"members", json::array({member(id, "测试", "applicant")})},
+                       {"obligors", json::array()}};  // none: Harbin's support fee is assessed
     auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
     INFO(r.body);
     REQUIRE(r.status == 200);
