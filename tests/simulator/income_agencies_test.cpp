@@ -37,7 +37,7 @@ Json ask(const char* agency, const char* path, const Json& body) {
   const AgencyAnswer a =
       find_agency(agency)->answer(d, AgencyRequest{"POST", path, "application/json", body.dump()});
   REQUIRE(a.reply.status == 200);
-  const Json j = Json::parse(a.reply.body, nullptr, false);
+  Json j = Json::parse(a.reply.body, nullptr, false);
   REQUIRE_FALSE(j.is_discarded());
   return j;
 }
