@@ -1156,6 +1156,34 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   CHECK_FALSE(d.figures.contains("benefit_monthly"));
 }
 
+TEST_CASE("policies: The worked example's after-tax variant (docs/worked-example.md)",
+          "[policy][income][after-tax]") {
+  // Member 0 pays 210.00 of own contributions a month on a base of 2000.00
+  // (pension 160.00, medical 40.00, unemployment 10.00); no tax withheld.
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.member(2).relation = "child";
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.taxed(0, IncomeKind::kWages, "2000.00", "0.00");
+  h.contribution(0, "employee_pension", "2000.00", "160.00");
+  h.contribution(0, "medical", "2000.00", "40.00");
+  h.contribution(0, "unemployment", "2000.00", "10.00");
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2026, 3}});
+  const auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(rule(d, "dibao-income").inputs.at("tax_and_contributions_deducted") == "2520.00");
+  CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == "10440.00");  // 1790.00 > 870.00
+  CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == "11040.00");
+  CHECK(d.figures.at("income_per_capita_monthly") == "306.67");
+  CHECK(d.figures.at("benefit_monthly") == "1789.00");  // 1660.00 gap + 129.00 supplement
+  // The social-insurance answer failing: the contributions are unknown.
+  h.fail(0, Source::kSocialInsurance);
+  const auto f = h.eval("230100");
+  CHECK(rule(f, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(f.outcome == p::Outcome::kIndeterminate);
+}
+
 TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on known income over the line",
           "[policy][gradual-exit][fail-closed]") {
   // Harbin: the tax answer is missing; what is known is inside the band.
