@@ -99,6 +99,22 @@ struct IncomeRecord {
   IncomeKind kind = IncomeKind::kOther;
   Money amount;
   Money basic_part;  // for kResidentsPension: the centrally-set basic pension within `amount`
+  // Tax records: the personal income tax withheld on `amount` (never above
+  // it); zero for social-insurance benefits.
+  Money tax_withheld = {};
+};
+
+// One month's social-insurance contribution (social_insurance): the
+// contribution base and the insured person's own share of it (个人缴费),
+// which is what the income rule deducts where earnings count after tax and
+// contributions. The employer's share is not the person's and is not kept.
+struct ContributionRecord {
+  int year = 0;
+  unsigned month = 0;  // 1-12
+  // employee_pension | residents_pension | medical | unemployment | work_injury | maternity
+  std::string type;
+  Money base;
+  Money personal;  // never above `base`
 };
 
 struct RealEstateRecord {
@@ -138,6 +154,7 @@ struct HukouRecord {
 struct NormalisedRecords {
   std::vector<MonetaryHolding> holdings;  // bank, securities, insurance, internet_finance
   std::vector<IncomeRecord> income;       // tax, social_insurance
+  std::vector<ContributionRecord> contributions;  // social_insurance
   std::vector<RealEstateRecord> real_estate;
   std::vector<VehicleRecord> vehicles;
   std::vector<BusinessRecord> businesses;

@@ -49,7 +49,8 @@ Result<Money> parse_non_negative_amount(std::string_view text, const char* field
 }
 
 std::size_t item_count(const NormalisedRecords& r) {
-  return r.holdings.size() + r.income.size() + r.real_estate.size() + r.vehicles.size() + r.businesses.size();
+  return r.holdings.size() + r.income.size() + r.contributions.size() + r.real_estate.size() +
+         r.vehicles.size() + r.businesses.size();
 }
 
 namespace {
@@ -81,6 +82,7 @@ void append_records(NormalisedRecords& into, NormalisedRecords&& page) {
                                                        std::make_move_iterator(from.end())); };
   move_all(into.holdings, page.holdings);
   move_all(into.income, page.income);
+  move_all(into.contributions, page.contributions);
   move_all(into.real_estate, page.real_estate);
   move_all(into.vehicles, page.vehicles);
   move_all(into.businesses, page.businesses);

@@ -28,8 +28,8 @@ struct Page {
   std::optional<long> total;        // total items, when the agency states it
 };
 
-// Number of list items in `records` (holdings, income, property, vehicles,
-// businesses), for checking pages against a stated total.
+// Number of list items in `records` (holdings, income, contributions,
+// property, vehicles, businesses), for checking pages against a stated total.
 std::size_t item_count(const NormalisedRecords& records);
 // Appends `page`'s lists (and single records) to `into`.
 void append_records(NormalisedRecords& into, NormalisedRecords&& page);

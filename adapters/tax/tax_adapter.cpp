@@ -45,7 +45,8 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
     auto to = f::string_of(r, "sssqz");
     auto item = f::string_of(r, "sdxmdm");
     auto amount_text = f::string_of(r, "sre");
-    for (const auto* x : {&from, &to, &item, &amount_text}) {
+    auto withheld_text = f::string_of(r, "ykjse");
+    for (const auto* x : {&from, &to, &item, &amount_text, &withheld_text}) {
       if (!*x) return x->error();
     }
     const auto start = Date::parse(*from);
@@ -59,7 +60,11 @@ Result<Page> parse_page(long status, std::string_view body, long page_no) {
     if (!kind) return make_error("unsupported_answer", "unknown income item code");
     const auto amount = f::parse_grouped_yuan(*amount_text);
     if (!amount) return f::malformed("'sre' is not a non-negative amount");
-    page.records.income.push_back(IncomeRecord{start->year(), start->month(), *kind, *amount, Money{}});
+    const auto withheld = f::parse_grouped_yuan(*withheld_text);
+    if (!withheld) return f::malformed("'ykjse' is not a non-negative amount");
+    if (*withheld > *amount) return f::malformed("'ykjse' exceeds 'sre'");
+    page.records.income.push_back(
+        IncomeRecord{start->year(), start->month(), *kind, *amount, Money{}, *withheld});
   }
   return page;
 }

@@ -185,13 +185,26 @@ struct Income {
   int first = 0, last = 0;        // window as year*12+month-1, inclusive
   std::set<std::string> unknown;  // tax / social_insurance not complete
   bool fee_unknown = false;
+  // earnings_after_tax_and_contributions in force and true: income tax
+  // withheld and personal social-insurance contributions are deducted.
+  bool net = false;
+  // The income counted from the answers received is a floor of the
+  // household's counted income (a missing answer could only add to it), so
+  // known income at or over a line decides against the household. False
+  // when `net` and a social-insurance answer is missing: the contributions
+  // it would report are deducted, so the known figure could be too high.
+  bool known_is_floor = true;
   Wide gross = 0, basic_excluded = 0, road_excluded = 0, deduction = 0, fees_monthly = 0;
   Wide residents_pension = 0;
+  // What the agencies report in the window, and what was deducted (zero
+  // unless `net`; tax never more than the counted part of its record).
+  Wide tax_withheld = 0, contributions = 0, net_deducted = 0;
   std::vector<Wide> member_counted;  // per member, over the window, before fees
   std::set<int> earned_months;
   std::map<int, Wide> by_month;
   Wide counted() const {
-    const Wide c = gross - basic_excluded - road_excluded - deduction + fees_monthly * months;
+    const Wide c = gross - basic_excluded - road_excluded - net_deducted - deduction +
+                   fees_monthly * months;
     return c < 0 ? 0 : c;
   }
   bool complete() const { return unknown.empty() && !fee_unknown; }

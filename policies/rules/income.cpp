@@ -13,9 +13,19 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* kNetParam = "earnings_after_tax_and_contributions";
+
 // "YYYY-MM" of a window index (year * 12 + month - 1).
 std::string month_text(int idx) {
   return Date::from_ymd(idx / 12, static_cast<unsigned>(idx % 12 + 1), 1)->to_string().substr(0, 7);
+}
+
+// Why known income over a line does not decide: it is not a floor.
+std::string not_a_floor(const std::string& what) {
+  return "income known so far " + what +
+         ", but earnings count after personal contributions and a social-insurance answer is "
+         "missing: the contributions it would report are not deducted, so the income is not "
+         "known (never judged on gross)";
 }
 
 }  // namespace
@@ -26,10 +36,14 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
       e.need(dibao, e.policy.integer("income_lookback_months", e.on), "income_lookback_months");
   if (!lookback) return in;
   in.months = lookback->value;
+  const auto net = e.need(dibao, e.policy.flag(kNetParam, e.on), kNetParam);
+  if (!net) return in;
+  in.net = net->value;
   const int ref = e.on.year() * 12 + static_cast<int>(e.on.month()) - 1;
   in.last = ref - 1;
   in.first = ref - static_cast<int>(in.months);
   in.unknown = e.unknown_of({Source::kTax, Source::kSocialInsurance});
+  in.known_is_floor = !in.net || e.unknown_of({Source::kSocialInsurance}).empty();
   in.member_counted.assign(e.n, 0);
 
   const bool road_rule = e.policy.applies(kRuleRoadRelief);
@@ -40,8 +54,15 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
   if (e.policy.applies(kRuleEmploymentCost))
     cost = e.policy.money("employment_cost_deduction_monthly", e.on);
 
-  // Earnings (wages, business income) per member per month of the window.
+  // Earnings (wages, business income) per member per month of the window,
+  // the tax withheld on them, and each member's personal contributions per
+  // month (deducted from the month's earnings before the employment cost
+  // where `net`, so no fen is deducted twice).
   std::vector<std::map<int, Wide>> earned(e.n);
+  std::vector<std::map<int, Wide>> earned_tax(e.n);
+  std::vector<std::map<int, Wide>> contributed(e.n);
+  std::vector<Wide> member_tax(e.n, 0);
+  std::vector<Wide> member_contributions(e.n, 0);
   Wide outside = 0;
   for (Source s : {Source::kTax, Source::kSocialInsurance}) {
     e.each_known(s, [&](std::size_t m, const NormalisedRecords& r) {
@@ -66,18 +87,49 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
           in.road_excluded += wide(rec.amount);
           counted -= wide(rec.amount);
         }
-        if ((rec.kind == IncomeKind::kWages || rec.kind == IncomeKind::kBusiness) &&
-            rec.amount > Money{}) {
+        // Tax withheld, never more than the part of the record that counts.
+        const Wide tax = std::min(wide(rec.tax_withheld), counted);
+        in.tax_withheld += wide(rec.tax_withheld);
+        member_tax[m] += tax;
+        const bool earnings = rec.kind == IncomeKind::kWages || rec.kind == IncomeKind::kBusiness;
+        if (earnings && rec.amount > Money{}) {
           earned[m][idx] += wide(rec.amount);
+          earned_tax[m][idx] += tax;
           in.earned_months.insert(idx);
         }
         in.member_counted[m] += counted;
       }
+      for (const auto& c : r.contributions) {
+        const int idx = c.year * 12 + static_cast<int>(c.month) - 1;
+        if (idx < in.first || idx > in.last) continue;
+        in.contributions += wide(c.personal);
+        member_contributions[m] += wide(c.personal);
+        contributed[m][idx] += wide(c.personal);
+      }
     });
   }
+  json net_by_member = json::array();
+  for (std::size_t m = 0; m < e.n; ++m) {
+    if (in.net) {
+      in.net_deducted += member_tax[m] + member_contributions[m];
+      in.member_counted[m] -= member_tax[m] + member_contributions[m];
+    }
+    net_by_member.push_back({{"member_index", m},
+                             {"tax_withheld", money_text(member_tax[m])},
+                             {"personal_contributions", money_text(member_contributions[m])}});
+  }
+  // A month's earnings as the employment cost sees them: after tax and the
+  // member's own contributions that month where `net`, never below zero.
+  const auto month_earnings = [&](std::size_t m, int idx, Wide amount) -> Wide {
+    if (!in.net) return amount;
+    Wide left = amount - earned_tax[m][idx];
+    if (const auto c = contributed[m].find(idx); c != contributed[m].end()) left -= c->second;
+    return left < 0 ? 0 : left;
+  };
   // Employment cost: for each member the request marks employed, in each
   // month of the window with earnings, the monthly deduction but never more
-  // than that month's earnings; a month without earnings gets none. Every
+  // than that month's earnings (after its tax and the member's own
+  // contributions where `net`); a month without earnings gets none. Every
   // income record is one calendar month (the adapters refuse other spans),
   // so no window total ever has to be spread over months.
   json deductions = json::array();
@@ -88,12 +140,15 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
       Wide member_deducted = 0;
       json by_month = json::array();
       for (const auto& [idx, amount] : earned[m]) {
-        const Wide ded = std::min(amount, wide(cost->value));
+        const Wide base = month_earnings(m, idx, amount);
+        const Wide ded = std::min(base, wide(cost->value));
         member_earned += amount;
         member_deducted += ded;
-        by_month.push_back({{"month", month_text(idx)},
-                            {"earned", money_text(amount)},
-                            {"deducted", money_text(ded)}});
+        json month = {{"month", month_text(idx)},
+                      {"earned", money_text(amount)},
+                      {"deducted", money_text(ded)}};
+        if (in.net) month["earned_after_tax_and_contributions"] = money_text(base);
+        by_month.push_back(std::move(month));
       }
       in.deduction += member_deducted;
       in.member_counted[m] -= member_deducted;
@@ -105,6 +160,11 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
     }
   }
   dibao.inputs["income_records_outside_window"] = static_cast<std::int64_t>(outside);
+  dibao.inputs["earnings_after_tax_and_contributions"] = in.net;
+  dibao.inputs["tax_withheld_in_window"] = money_text(in.tax_withheld);
+  dibao.inputs["personal_contributions_in_window"] = money_text(in.contributions);
+  dibao.inputs["tax_and_contributions_deducted"] = money_text(in.net_deducted);
+  dibao.inputs["tax_and_contributions_by_member"] = std::move(net_by_member);
 
   // Adjustment traces.
   auto income_unknown = [&](RuleTrace& t, const std::string& applied) {
@@ -138,7 +198,8 @@ Income compute_income(Eval& e, RuleTrace& dibao, std::vector<RuleTrace>& adjustm
                   {"total_deducted", money_text(in.deduction)}};
       income_unknown(t, "necessary employment costs deducted for employed members: up to " +
                             cost->value.to_string() +
-                            " in each month with earnings, never more than that month's earnings");
+                            " in each month with earnings, never more than that month's earnings" +
+                            (in.net ? " after tax and personal contributions" : ""));
     }
     adjustments.push_back(std::move(t));
   }
@@ -221,9 +282,12 @@ RuleTrace dibao_income(Eval& e, RuleTrace t, const Income& in) {
   const std::string cmp = money_text(in.counted()) + " vs " + std::to_string(e.n) + " x " +
                           std::to_string(in.months) + " x " + e.standard.to_string() + " = " +
                           money_text(limit);
-  if (in.counted() > limit) {
+  if (in.counted() > limit && in.known_is_floor) {
     t.result = R::kFail;
     t.explanation = "counted income exceeds the standard: " + cmp;
+  } else if (in.counted() > limit) {
+    t.result = R::kUnknown;
+    t.explanation = not_a_floor("exceeds the standard (" + cmp + ")");
   } else if (!in.complete()) {
     t.result = R::kUnknown;
     t.explanation =
@@ -268,10 +332,13 @@ RuleTrace marginal(Eval& e, const Income& in, Role role, std::optional<Line>& li
               {"line_in_window",
                money_text(line.num * wide(line.base) * in.months * wide(e.n) / line.den)}};
   e.d.figures["marginal_line_per_capita"] = line.per_capita().to_string();
-  if (vs_line >= 0) {
+  if (vs_line >= 0 && in.known_is_floor) {
     t.result = R::kFail;
     t.explanation = "income " + per_capita + " per person is not below the marginal line " +
                     line.per_capita().to_string();
+  } else if (vs_line >= 0) {
+    t.result = R::kUnknown;
+    t.explanation = not_a_floor("is not below the marginal line " + line.per_capita().to_string());
   } else if (!in.complete()) {
     t.result = R::kUnknown;
     t.explanation = "income known so far is below the marginal line, but sources did not answer";

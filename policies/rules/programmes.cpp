@@ -82,7 +82,14 @@ RuleTrace gradual_exit(Eval& e, const Income& in, Role role) {
   }
   set_unknown(t, in.unknown);
   if (line && compare_income(in, e.n, *line) >= 0) {
-    return fail("income is not below the exit line " + line->per_capita().to_string());
+    if (in.known_is_floor) {
+      return fail("income is not below the exit line " + line->per_capita().to_string());
+    }
+    t.result = R::kUnknown;
+    t.explanation =
+        "income known so far is not below the exit line, but earnings count after personal "
+        "contributions and a social-insurance answer is missing: the income is not known";
+    return t;
   }
   if (!in.complete()) {
     t.result = R::kUnknown;

@@ -1,11 +1,14 @@
 // Social insurance (human resources and social security): an insured
-// person's benefit payments by ID number, paged by offset/limit (at most 24
-// a page), with a summary of contributions. Field names follow the
-// ministry's data-element codes (aac002 ID number, aae002 period YYYYMM,
-// aae140 insurance type, aae019 amount). Wire format in simulator/README.md
+// person's contributions and benefit payments by ID number, both lists paged
+// by one offset/limit (at most 24 rows of each a page), with a summary of
+// contributions. Field names follow the ministry's data-element codes
+// (aac002 ID number, aae002 period YYYYMM, aae003 contribution period,
+// aae140 insurance type, aae019 amount, aae180 contribution base, grjfhj
+// the person's own contribution). Wire format in simulator/README.md
 // ("Social insurance"). Dataset records (source "social_insurance"):
-// {"contributions":[{"period","type","base"}],
-//  "benefits":[{"period","type","amount","basic_part"}]}.
+// {"contributions":[{"period","type","base","personal"}],
+//  "benefits":[{"period","type","amount","basic_part"}]}; `personal` is
+// optional (default 0) and not above `base`.
 #include <string>
 
 #include "simulator/agencies/agencies.hpp"
@@ -39,7 +42,7 @@ std::optional<std::string> validate(const Json& records) {
     for (std::size_t i = 0; i < it->size(); ++i) {
       const Json& r = (*it)[i];
       const std::string at = ".contributions" + wire::index_at(i);
-      if (auto p = wire::check_keys(r, at, {"period", "type", "base"}, {})) return p;
+      if (auto p = wire::check_keys(r, at, {"period", "type", "base"}, {"personal"})) return p;
       if (auto p = wire::check_string(r, at, "period")) return p;
       if (!wire::is_year_month(r["period"].get_ref<const std::string&>())) {
         return at + ".period: must be a YYYY-MM month";
@@ -50,6 +53,12 @@ std::optional<std::string> validate(const Json& records) {
         return p;
       }
       if (auto p = wire::check_amount(r, at, "base")) return p;
+      if (!r.contains("personal")) continue;
+      if (auto p = wire::check_amount(r, at, "personal")) return p;
+      if (wire::yuan_to_fen(r["personal"].get<std::string>()) >
+          wire::yuan_to_fen(r["base"].get<std::string>())) {
+        return at + ".personal: must not exceed base";
+      }
     }
   }
   if (auto it = records.find("benefits"); it != records.end()) {
@@ -131,6 +140,15 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
     const std::string p = compact_period(c["period"].get<std::string>());
     if (p > last_period) last_period = p;
   }
+  Json contribution_rows = Json::array();
+  for (std::uint64_t i = *offset; i < contributions.size() && i - *offset < *limit; ++i) {
+    const Json& c = contributions[static_cast<std::size_t>(i)];
+    contribution_rows.push_back(
+        Json{{"aae003", compact_period(c["period"].get<std::string>())},
+             {"aae140", type_code(c["type"].get<std::string>())},
+             {"aae180", wire::fen_to_yuan(wire::yuan_to_fen(c["base"].get<std::string>()))},
+             {"grjfhj", wire::fen_to_yuan(wire::yuan_to_fen(c.value("personal", "0")))}});
+  }
   Json rows = Json::array();
   for (std::uint64_t i = *offset; i < benefits.size() && i - *offset < *limit; ++i) {
     const Json& b = benefits[static_cast<std::size_t>(i)];
@@ -148,6 +166,10 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
                  {{"aac003", dataset.name(out.person)},
                   {"contribution_summary",
                    {{"months", contributions.size()}, {"last_period", last_period}}},
+                  {"contributions",
+                   {{"total", contributions.size()},
+                    {"offset", *offset},
+                    {"rows", std::move(contribution_rows)}}},
                   {"benefits", {{"total", benefits.size()}, {"offset", *offset}, {"rows", std::move(rows)}}}}}});
   return out;
 }

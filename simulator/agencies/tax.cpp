@@ -2,9 +2,10 @@
 // paged by page number (at most 12 records a page; the answer states the
 // page count, not the record count). Each record carries its tax period as a
 // start/end date pair and the amount with thousands separators
-// ("8,200.50"). Wire format in simulator/README.md ("Tax").
-// Dataset records (source "tax"): [{"period":"YYYY-MM",
-// "item":"wages|business|property|other","amount"}].
+// ("8,200.50"), and the income tax withheld on it (ykjse, same form). Wire
+// format in simulator/README.md ("Tax"). Dataset records (source "tax"):
+// [{"period":"YYYY-MM","item":"wages|business|property|other","amount",
+// "tax_withheld" (optional, default 0, not above amount)}].
 #include <string>
 
 #include "simulator/agencies/agencies.hpp"
@@ -26,13 +27,19 @@ std::optional<std::string> validate(const Json& records) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     const Json& r = records[i];
     const std::string at = wire::index_at(i);
-    if (auto p = wire::check_keys(r, at, {"period", "item", "amount"}, {})) return p;
+    if (auto p = wire::check_keys(r, at, {"period", "item", "amount"}, {"tax_withheld"})) return p;
     if (auto p = wire::check_string(r, at, "period")) return p;
     if (!wire::is_year_month(r["period"].get_ref<const std::string&>())) {
       return at + ".period: must be a YYYY-MM month";
     }
     if (auto p = wire::check_enum(r, at, "item", {"wages", "business", "property", "other"})) return p;
     if (auto p = wire::check_amount(r, at, "amount")) return p;
+    if (!r.contains("tax_withheld")) continue;
+    if (auto p = wire::check_amount(r, at, "tax_withheld")) return p;
+    if (wire::yuan_to_fen(r["tax_withheld"].get<std::string>()) >
+        wire::yuan_to_fen(r["amount"].get<std::string>())) {
+      return at + ".tax_withheld: must not exceed amount";
+    }
   }
   return std::nullopt;
 }
@@ -129,11 +136,14 @@ AgencyAnswer answer(const Dataset& dataset, const AgencyRequest& request) {
       const std::string period = r["period"].get<std::string>();
       const std::string item = r["item"].get<std::string>();
       const std::string amount = wire::fen_to_yuan(wire::yuan_to_fen(r["amount"].get<std::string>()));
+      const std::string withheld =
+          wire::fen_to_yuan(wire::yuan_to_fen(r.value("tax_withheld", "0")));
       list.push_back(Json{{"sssqq", period + "-01"},
                           {"sssqz", last_day(period)},
                           {"sdxmdm", item_code(item)},
                           {"sdxmmc", item_label(item)},
-                          {"sre", with_separators(amount)}});
+                          {"sre", with_separators(amount)},
+                          {"ykjse", with_separators(withheld)}});
     }
   }
   out.reply = wire::json_reply(

@@ -80,9 +80,11 @@ json full_records() {
   const char* items[] = {"wages", "business", "property", "other"};
   for (int i = 0; i < 27; ++i) {
     const int month = 1 + i % 12;
-    tax.push_back({{"period", std::to_string(2024 + i / 12) + (month < 10 ? "-0" : "-") + std::to_string(month)},
+    json record = {{"period", std::to_string(2024 + i / 12) + (month < 10 ? "-0" : "-") + std::to_string(month)},
                    {"item", items[i % 4]},
-                   {"amount", yuan(123456789 + 1000 * i)}});
+                   {"amount", yuan(123456789 + 1000 * i)}};
+    if (i % 3 != 2) record["tax_withheld"] = yuan(1234567 + 7 * i);  // absent: none withheld
+    tax.push_back(record);
   }
   tax.push_back({{"period", "2024-02"}, {"item", "wages"}, {"amount", "0"}});
   p["tax"] = tax;
@@ -98,8 +100,20 @@ json full_records() {
       benefits.push_back({{"period", period}, {"type", "unemployment"}, {"amount", "1500"}, {"basic_part", "0"}});
     }
   }
-  p["social_insurance"] = {{"contributions", {{{"period", "2023-12"}, {"type", "medical"}, {"base", "4000.00"}}}},
-                           {"benefits", benefits}};
+  // More contributions than benefits, both over one page: one offset pages
+  // both lists, and the benefits end first.
+  json contributions = json::array();
+  const char* kinds[] = {"employee_pension", "medical", "unemployment", "work_injury", "maternity",
+                         "residents_pension"};
+  for (int i = 0; i < 40; ++i) {
+    const int month = 1 + i % 12;
+    json c = {{"period", std::to_string(2023 + i / 12) + (month < 10 ? "-0" : "-") + std::to_string(month)},
+              {"type", kinds[i % 6]},
+              {"base", yuan(400000 + i)}};
+    if (i % 4 != 3) c["personal"] = yuan(32000 + i);  // absent: no own share
+    contributions.push_back(c);
+  }
+  p["social_insurance"] = {{"contributions", contributions}, {"benefits", benefits}};
   json estate = json::array();
   const char* uses[] = {"residential", "commercial", "other"};
   for (int i = 0; i < 13; ++i) {
@@ -184,7 +198,8 @@ NormalisedRecords expected(Source s, const json& r) {
                                 : item == "property" ? IncomeKind::kProperty
                                                      : IncomeKind::kOther;
         out.income.push_back({std::stoi(p.substr(0, 4)), static_cast<unsigned>(std::stoi(p.substr(5))), kind,
-                              money(x["amount"]), Money{}});
+                              money(x["amount"]), Money{},
+                              x.contains("tax_withheld") ? money(x["tax_withheld"]) : Money{}});
       }
       break;
     case Source::kSocialInsurance:
@@ -197,6 +212,12 @@ NormalisedRecords expected(Source s, const json& r) {
                                                              : IncomeKind::kOther;
         out.income.push_back({std::stoi(p.substr(0, 4)), static_cast<unsigned>(std::stoi(p.substr(5))), kind,
                               money(x["amount"]), x.contains("basic_part") ? money(x["basic_part"]) : Money{}});
+      }
+      for (const json& x : r["contributions"]) {
+        const std::string p = x["period"];
+        out.contributions.push_back({std::stoi(p.substr(0, 4)), static_cast<unsigned>(std::stoi(p.substr(5))),
+                                     x["type"], money(x["base"]),
+                                     x.contains("personal") ? money(x["personal"]) : Money{}});
       }
       break;
     case Source::kRealEstate:
@@ -243,6 +264,16 @@ void check_same(const NormalisedRecords& got, const NormalisedRecords& want) {
     CHECK(got.income[i].kind == want.income[i].kind);
     CHECK(got.income[i].amount == want.income[i].amount);
     CHECK(got.income[i].basic_part == want.income[i].basic_part);
+    CHECK(got.income[i].tax_withheld == want.income[i].tax_withheld);
+  }
+  REQUIRE(got.contributions.size() == want.contributions.size());
+  for (std::size_t i = 0; i < want.contributions.size(); ++i) {
+    INFO("contribution " << i);
+    CHECK(got.contributions[i].year == want.contributions[i].year);
+    CHECK(got.contributions[i].month == want.contributions[i].month);
+    CHECK(got.contributions[i].type == want.contributions[i].type);
+    CHECK(got.contributions[i].base == want.contributions[i].base);
+    CHECK(got.contributions[i].personal == want.contributions[i].personal);
   }
   REQUIRE(got.real_estate.size() == want.real_estate.size());
   for (std::size_t i = 0; i < want.real_estate.size(); ++i) {

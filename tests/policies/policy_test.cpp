@@ -3,6 +3,7 @@
 // the decision JSON. Amounts in comments are worked out by hand.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +120,31 @@ struct House {
     r.status = SourceStatus::kOk;
     for (auto [y, mo] : months)
       r.records.income.push_back(IncomeRecord{y, mo, kind, yuan(monthly), yuan(basic)});
+    return *this;
+  }
+  // Tax records of `kind` with the income tax withheld on each.
+  House& taxed(std::size_t m, IncomeKind kind, const char* monthly, const char* withheld,
+               std::vector<std::pair<int, unsigned>> months = {}) {
+    const std::size_t before = at(m, Source::kTax).records.income.size();
+    income(m, kind, monthly, "0.00", std::move(months));
+    auto& records = at(m, Source::kTax).records.income;
+    for (std::size_t i = before; i < records.size(); ++i) records[i].tax_withheld = yuan(withheld);
+    return *this;
+  }
+  // Social-insurance contributions: the member's own share of `base`, in
+  // each of the window's 12 months unless other months are given.
+  House& contribution(std::size_t m, const char* type, const char* base, const char* personal,
+                      std::vector<std::pair<int, unsigned>> months = {}) {
+    if (months.empty()) {
+      for (int i = 12; i >= 1; --i) {
+        const Date d = h.reference_date.add_months(-i);
+        months.push_back({d.year(), d.month()});
+      }
+    }
+    auto& r = at(m, Source::kSocialInsurance);
+    r.status = SourceStatus::kOk;
+    for (auto [y, mo] : months)
+      r.records.contributions.push_back({y, mo, type, yuan(base), yuan(personal)});
     return *this;
   }
   House& vehicle(std::size_t m, const char* type, const char* price, bool aid) {
@@ -296,6 +322,12 @@ TEST_CASE("policies: Bad policy files are refused with the file and key named", 
       {"gradual-exit period out of range",
        [&](json& j) { params(j)["gradual_exit_period_months"][0]["value"] = 0; },
        "parameters.gradual_exit_period_months[0].value"},
+      {"no after-tax switch",
+       [&](json& j) { params(j).erase("earnings_after_tax_and_contributions"); },
+       "parameters.earnings_after_tax_and_contributions: missing (needed by rule dibao-income)"},
+      {"after-tax switch not a boolean",
+       [&](json& j) { params(j)["earnings_after_tax_and_contributions"][0]["value"] = "yes"; },
+       "parameters.earnings_after_tax_and_contributions[0].value"},
       {"wrong file name", [](json& j) { j["jurisdiction"] = "230101"; }, "jurisdiction"},
       {"old format", [](json& j) { j["format"] = "hfv-policy/v1"; }, "format"},
   };
@@ -1048,8 +1080,10 @@ TEST_CASE(
   CHECK(ded.at("earned") == "24360.00");
   CHECK(ded.at("deducted") == "5220.00");  // 6 x 870.00
   CHECK(ded.at("by_month").size() == 6);
-  CHECK(ded.at("by_month").at(0) ==
-        json{{"month", "2024-05"}, {"earned", "4060.00"}, {"deducted", "870.00"}});
+  CHECK(ded.at("by_month").at(0) == json{{"month", "2024-05"},
+                                         {"earned", "4060.00"},
+                                         {"deducted", "870.00"},
+                                         {"earned_after_tax_and_contributions", "4060.00"}});
   CHECK(rule(at, "employment-cost").inputs.at("total_deducted") == "5220.00");
   // One fen more in one month: one fen over the limit.
   House over = part_year("4060.00");
@@ -1438,6 +1472,34 @@ TEST_CASE("policies: The worked example's gradual-exit variant (docs/worked-exam
   CHECK_FALSE(d.figures.contains("benefit_monthly"));
 }
 
+TEST_CASE("policies: The worked example's after-tax variant (docs/worked-example.md)",
+          "[policy][income][after-tax]") {
+  // Member 0 pays 210.00 of own contributions a month on a base of 2000.00
+  // (pension 160.00, medical 40.00, unemployment 10.00); no tax withheld.
+  House h(3);
+  h.member(0).employed = true;
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.member(2).relation = "child";
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.taxed(0, IncomeKind::kWages, "2000.00", "0.00");
+  h.contribution(0, "employee_pension", "2000.00", "160.00");
+  h.contribution(0, "medical", "2000.00", "40.00");
+  h.contribution(0, "unemployment", "2000.00", "10.00");
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2026, 3}});
+  const auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(rule(d, "dibao-income").inputs.at("tax_and_contributions_deducted") == "2520.00");
+  CHECK(rule(d, "employment-cost").inputs.at("total_deducted") == "10440.00");  // 1790.00 > 870.00
+  CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == "11040.00");
+  CHECK(d.figures.at("income_per_capita_monthly") == "306.67");
+  CHECK(d.figures.at("benefit_monthly") == "1789.00");  // 1660.00 gap + 129.00 supplement
+  // The social-insurance answer failing: the contributions are unknown.
+  h.fail(0, Source::kSocialInsurance);
+  const auto f = h.eval("230100");
+  CHECK(rule(f, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(f.outcome == p::Outcome::kIndeterminate);
+}
+
 TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on known income over the line",
           "[policy][gradual-exit][fail-closed]") {
   // Harbin: the tax answer is missing; what is known is inside the band.
@@ -1458,6 +1520,250 @@ TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on kno
   const auto o = over.eval("230100");
   CHECK(rule(o, "gradual-exit").result == p::RuleResult::kFail);
   CHECK(o.outcome == p::Outcome::kIneligible);
+}
+
+// ------------------------------------------- earnings after tax and contributions
+
+// The jurisdiction's file with earnings_after_tax_and_contributions set to `on`.
+p::PolicySet with_after_tax(const std::string& code, bool on) {
+  TempDir dir;
+  json file = read_file(code);
+  file["parameters"]["earnings_after_tax_and_contributions"][0]["value"] = on;
+  std::ofstream(dir.path / (code + ".json")) << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  if (!set.ok()) FAIL(set.error().message);
+  return std::move(*set);
+}
+
+p::Decision eval_in(const p::PolicySet& set, const std::string& code, const House& h) {
+  auto found = set.find(code);
+  REQUIRE(found.ok());
+  return p::evaluate(**found, h.h);
+}
+
+TEST_CASE("policies: Earnings after tax and contributions at the standard, and one fen past it",
+          "[policy][income][after-tax]") {
+  // 2026-11-01, one member not marked employed (no employment cost): wages
+  // of S + 300.00 a month, 100.00 tax withheld and 200.00 own contributions
+  // each month: net exactly S, while gross is 300.00 above it. Every file
+  // turns the switch on (example), urban and rural.
+  struct Row {
+    const char* code;
+    p::Area area;
+    const char* standard;
+  };
+  const std::vector<Row> rows = {
+      {"230100", p::Area::kUrban, "860.00"},  {"230100", p::Area::kRural, "648.00"},
+      {"610700", p::Area::kUrban, "675.00"},  {"610700", p::Area::kRural, "475.00"},
+      {"110108", p::Area::kUrban, "1450.00"}, {"110108", p::Area::kRural, "1450.00"},
+      {"410500", p::Area::kUrban, "630.00"},  {"410500", p::Area::kRural, "420.00"},
+      {"310000", p::Area::kUrban, "1595.00"}, {"310000", p::Area::kRural, "1595.00"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << p::area_name(r.area));
+    const std::string gross = plus_fen(r.standard, 30000);
+    const auto run = [&](const char* withheld) {
+      House h(1);
+      h.h.area = r.area;
+      h.taxed(0, IncomeKind::kWages, gross.c_str(), withheld);
+      h.contribution(0, "employee_pension", "3000.00", "200.00");
+      return h;
+    };
+    const auto at = run("100.00").eval(r.code);
+    CHECK(at.outcome == p::Outcome::kEligible);
+    CHECK(at.classification == "dibao");
+    CHECK(rule(at, "dibao-income").result == p::RuleResult::kPass);
+    CHECK(at.figures.at("income_per_capita_monthly") == r.standard);
+    CHECK(at.figures.at("benefit_monthly") == "0.00");  // S - S
+    const auto& in = rule(at, "dibao-income").inputs;
+    CHECK(in.at("earnings_after_tax_and_contributions") == true);
+    CHECK(in.at("tax_withheld_in_window") == "1200.00");
+    CHECK(in.at("personal_contributions_in_window") == "2400.00");
+    CHECK(in.at("tax_and_contributions_deducted") == "3600.00");
+    CHECK(in.at("gross_income_in_window") == Money::from_fen(yuan(gross.c_str()).fen() * 12).to_string());
+    CHECK(in.at("counted_income_in_window") == Money::from_fen(yuan(r.standard).fen() * 12).to_string());
+    CHECK(in.at("tax_and_contributions_by_member") ==
+          json::array({{{"member_index", 0}, {"tax_withheld", "1200.00"},
+                        {"personal_contributions", "2400.00"}}}));
+    // One fen less tax in one month: one fen past the standard in the window.
+    House past = run("100.00");
+    past.at(0, Source::kTax).records.income.back().tax_withheld = yuan("99.99");
+    const auto o = past.eval(r.code);
+    CHECK(o.outcome == p::Outcome::kIneligible);
+    CHECK(rule(o, "dibao-income").result == p::RuleResult::kFail);
+    CHECK(rule(o, "dibao-income").inputs.at("counted_income_in_window") ==
+          Money::from_fen(yuan(r.standard).fen() * 12 + 1).to_string());
+    // The same household judged on gross (switch off) is over the standard.
+    const auto gross_set = with_after_tax(r.code, false);
+    const auto g = eval_in(gross_set, r.code, run("100.00"));
+    CHECK(g.outcome == p::Outcome::kIneligible);
+    CHECK(rule(g, "dibao-income").inputs.at("earnings_after_tax_and_contributions") == false);
+    CHECK(rule(g, "dibao-income").inputs.at("tax_and_contributions_deducted") == "0.00");
+    CHECK(rule(g, "dibao-income").inputs.at("tax_withheld_in_window") == "1200.00");  // reported
+  }
+
+  // Two members, the per-capita line in exact arithmetic: Harbin 2 x 12 x
+  // 860.00 = 20640.00. Member 0 earns 2220.00 with 200.00 tax and 300.00
+  // contributions a month: 12 x 1720.00 = 20640.00, at the line. 0.01 less
+  // contribution in one month is one fen past it (per capita still shows
+  // 860.00 once rounded; the comparison never rounds).
+  const auto pair = [](const char* last_personal) {
+    House h(2);
+    h.taxed(0, IncomeKind::kWages, "2220.00", "200.00");
+    h.contribution(0, "employee_pension", "3750.00", "300.00");
+    h.at(0, Source::kSocialInsurance).records.contributions.back().personal = yuan(last_personal);
+    return h.eval("230100");
+  };
+  const auto two_at = pair("300.00");
+  CHECK(two_at.outcome == p::Outcome::kEligible);
+  CHECK(rule(two_at, "dibao-income").inputs.at("counted_income_in_window") == "20640.00");
+  const auto two_past = pair("299.99");
+  CHECK(two_past.outcome == p::Outcome::kIneligible);
+  CHECK(rule(two_past, "dibao-income").inputs.at("counted_income_in_window") == "20640.01");
+  CHECK(two_past.figures.at("income_per_capita_monthly") == "860.00");
+}
+
+TEST_CASE("policies: The marginal line on income after tax and contributions, one fen each side",
+          "[policy][income][after-tax][marginal]") {
+  // Harbin marginal line 1.5 x 860.00 = 1290.00; gross 1500.00 a month, tax
+  // 10.00, contributions 200.00: net 1290.00, exactly at the line (not
+  // marginal); 200.01 contributions in one month: one fen below it.
+  const auto run = [](const char* last_personal) {
+    House h(1, "2026-11-01", "marginal");
+    h.taxed(0, IncomeKind::kWages, "1500.00", "10.00");
+    h.contribution(0, "employee_pension", "2500.00", "200.00");
+    h.at(0, Source::kSocialInsurance).records.contributions.back().personal = yuan(last_personal);
+    return h.eval("230100");
+  };
+  const auto at_line = run("200.00");
+  CHECK(at_line.outcome == p::Outcome::kIneligible);
+  CHECK(rule(at_line, "marginal-1.5").result == p::RuleResult::kFail);
+  const auto below = run("200.01");
+  CHECK(below.outcome == p::Outcome::kEligible);
+  CHECK(below.classification == "marginal");
+}
+
+TEST_CASE("policies: Employment cost is capped by the month's earnings after tax and contributions",
+          "[policy][income][after-tax][employment-cost]") {
+  // Shanghai: deduction 870.00. Member 0 (employed) earns 900.00 in 2026-03
+  // with 94.50 own contributions that month: 805.50 left, all of it
+  // deducted, none of member 1's 1000.00 eaten. Judged on gross the cap
+  // would be 870.00 and the household would count 935.50.
+  House h(2);
+  h.member(0).employed = true;
+  h.taxed(0, IncomeKind::kWages, "900.00", "0.00", {{2026, 3}});
+  h.contribution(0, "employee_pension", "900.00", "72.00", {{2026, 3}});
+  h.contribution(0, "medical", "900.00", "18.00", {{2026, 3}});
+  h.contribution(0, "unemployment", "900.00", "4.50", {{2026, 3}});
+  h.income(1, IncomeKind::kOther, "1000.00", "0.00", {{2026, 3}});
+  const auto d = h.eval("310000");
+  const auto& month = rule(d, "employment-cost").inputs.at("deductions").at(0).at("by_month").at(0);
+  CHECK(month == json{{"month", "2026-03"},
+                      {"earned", "900.00"},
+                      {"deducted", "805.50"},
+                      {"earned_after_tax_and_contributions", "805.50"}});
+  CHECK(rule(d, "dibao-income").inputs.at("counted_income_in_window") == "1000.00");
+  // Above the cap: 2000.00 with 100.00 tax and 210.00 contributions leaves
+  // 1690.00; the full 870.00 is deducted: 2000.00 - 310.00 - 870.00 = 820.00.
+  House full(1);
+  full.member(0).employed = true;
+  full.taxed(0, IncomeKind::kWages, "2000.00", "100.00", {{2026, 4}});
+  full.contribution(0, "employee_pension", "2000.00", "210.00", {{2026, 4}});
+  const auto f = full.eval("310000");
+  CHECK(rule(f, "employment-cost").inputs.at("total_deducted") == "870.00");
+  CHECK(rule(f, "dibao-income").inputs.at("counted_income_in_window") == "820.00");
+  // Contributions outside the window are not deducted.
+  House old(1);
+  old.taxed(0, IncomeKind::kWages, "500.00", "0.00", {{2026, 4}});
+  old.contribution(0, "employee_pension", "500.00", "40.00", {{2025, 10}, {2026, 11}});
+  CHECK(rule(old.eval("310000"), "dibao-income").inputs.at("personal_contributions_in_window") ==
+        "0.00");
+}
+
+TEST_CASE("policies: Earnings after tax: a failed tax or social-insurance answer is never judged on gross",
+          "[policy][income][after-tax][fail-closed]") {
+  const auto no_income_rule_passes = [](const p::Decision& d) {
+    for (const char* id : {"dibao-income", "marginal-1.5", "gradual-exit", "single-person-household"}) {
+      for (const auto& t : d.rules) {
+        if (t.rule == id) {
+          INFO(id);
+          CHECK(t.result != p::RuleResult::kPass);
+        }
+      }
+    }
+  };
+  // Harbin: gross wages 2000.00 a month are above the marginal line, but the
+  // social-insurance answer (the contributions) is missing: unknown, not fail.
+  House si(1);
+  si.taxed(0, IncomeKind::kWages, "2000.00", "20.00").fail(0, Source::kSocialInsurance);
+  const auto s = si.eval("230100");
+  CHECK(rule(s, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(rule(s, "dibao-income").unknown_sources == std::vector<std::string>{"social_insurance"});
+  CHECK_THAT(rule(s, "dibao-income").explanation, Catch::Matchers::Contains("never judged on gross"));
+  CHECK(rule(s, "marginal-1.5").result == p::RuleResult::kUnknown);
+  CHECK(s.outcome == p::Outcome::kIndeterminate);
+  CHECK(s.classification == "none");
+  CHECK_FALSE(s.figures.contains("benefit_monthly"));
+  no_income_rule_passes(s);
+  // Judged on gross (switch off) the same answers decide: ineligible.
+  const auto gross_set = with_after_tax("230100", false);
+  const auto g = eval_in(gross_set, "230100", si);
+  CHECK(rule(g, "dibao-income").result == p::RuleResult::kFail);
+  CHECK(g.outcome == p::Outcome::kIneligible);
+  // A current recipient: the exit line is not decided either.
+  House rec = si;
+  rec.h.current_benefit = recipient();
+  const auto r = rec.eval("230100");
+  CHECK(rule(r, "gradual-exit").result == p::RuleResult::kUnknown);
+  CHECK(r.outcome == p::Outcome::kIndeterminate);
+  no_income_rule_passes(r);
+  // The tax answer missing, what is known within the standard: unknown.
+  House tax(1);
+  tax.contribution(0, "residents_pension", "200.00", "200.00", {{2026, 1}});
+  tax.income(0, IncomeKind::kResidentsPension, "500.00");
+  tax.fail(0, Source::kTax);
+  const auto t = tax.eval("230100");
+  CHECK(rule(t, "dibao-income").result == p::RuleResult::kUnknown);
+  CHECK(rule(t, "dibao-income").unknown_sources == std::vector<std::string>{"tax"});
+  CHECK(t.outcome == p::Outcome::kIndeterminate);
+  no_income_rule_passes(t);
+  // Denied or never asked is the same as failed.
+  for (auto status : {SourceStatus::kDenied, SourceStatus::kError}) {
+    House d(1);
+    d.taxed(0, IncomeKind::kWages, "900.00", "0.00").fail(0, Source::kSocialInsurance, status);
+    const auto x = d.eval("230100");
+    CHECK(rule(x, "dibao-income").result == p::RuleResult::kUnknown);
+    CHECK(x.outcome == p::Outcome::kIndeterminate);
+  }
+  // A missing tax answer can only add income (tax never exceeds its record):
+  // a known pension over the marginal line still fails, contributions known.
+  House floor(1);
+  floor.income(0, IncomeKind::kResidentsPension, "2000.00");
+  floor.contribution(0, "medical", "2000.00", "40.00");
+  floor.fail(0, Source::kTax);
+  const auto f = floor.eval("230100");
+  CHECK(rule(f, "dibao-income").result == p::RuleResult::kFail);
+  CHECK(f.outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: The after-tax switch is an example parameter in every file, with its reading",
+          "[policy][income][after-tax]") {
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    INFO(code);
+    House h(1);
+    h.taxed(0, IncomeKind::kWages, "100.00", "0.00");
+    const auto d = h.eval(code);
+    const auto& t = rule(d, "dibao-income");
+    const auto prm = std::find_if(t.parameters.begin(), t.parameters.end(), [](const auto& x) {
+      return x.name == "earnings_after_tax_and_contributions";
+    });
+    REQUIRE(prm != t.parameters.end());
+    CHECK(prm->value == "true");
+    CHECK(prm->example);
+    CHECK_THAT(prm->reference, Catch::Matchers::Contains("no seed states it"));
+    CHECK_THAT(t.note, Catch::Matchers::Contains("earnings_after_tax_and_contributions"));
+    CHECK_THAT(t.note, Catch::Matchers::Contains("never judged on gross"));
+  }
 }
 
 TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Haidian)",
@@ -1592,9 +1898,12 @@ TEST_CASE("policies: A rule already failing on known data makes the outcome inel
   CHECK(a.outcome == p::Outcome::kIneligible);
   CHECK(rule(a, "savings-cap-24m").result == p::RuleResult::kFail);
 
-  // Income known already over the standard; social insurance failed.
+  // Income known already over the standard; the tax answer failed, which
+  // can only add income. (A failed social-insurance answer cannot decide
+  // against the household where earnings count after contributions: see
+  // "Earnings after tax ... fail closed".)
   House income(1);
-  income.income(0, IncomeKind::kWages, "2000.00").fail(0, Source::kSocialInsurance);
+  income.income(0, IncomeKind::kResidentsPension, "2000.00").fail(0, Source::kTax);
   auto i = income.eval("230100");
   CHECK(rule(i, "dibao-income").result == p::RuleResult::kFail);
   CHECK(i.outcome == p::Outcome::kIneligible);

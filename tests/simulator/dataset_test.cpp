@@ -100,6 +100,21 @@ TEST_CASE("sim dataset: errors name the place and never the full ID number",
       {with_person(
            R"({"bank": [{"bank": "x", "account": "1", "balance": "1", "as_of": "2026-11-01", "currency": "rmb"}]})"),
        "persons[1] (230102********0016): bank[0].currency: must be a three-letter code"},
+      {with_person(
+           R"({"tax": [{"period": "2026-10", "item": "wages", "amount": "100", "tax_withheld": 5}]})"),
+       "persons[1] (230102********0016): tax[0].tax_withheld: must be a non-empty string"},
+      {with_person(
+           R"({"tax": [{"period": "2026-10", "item": "wages", "amount": "100", "tax_withheld": "100.01"}]})"),
+       "persons[1] (230102********0016): tax[0].tax_withheld: must not exceed amount"},
+      {with_person(
+           R"({"social_insurance": {"contributions": [{"period": "2026-10", "type": "medical", "base": "100", "personal": "-1"}]}})"),
+       "persons[1] (230102********0016): social_insurance.contributions[0].personal:"},
+      {with_person(
+           R"({"social_insurance": {"contributions": [{"period": "2026-10", "type": "medical", "base": "100", "personal": "100.01"}]}})"),
+       "persons[1] (230102********0016): social_insurance.contributions[0].personal: must not exceed base"},
+      {with_person(
+           R"({"social_insurance": {"contributions": [{"period": "2026-10", "type": "medical", "base": "100", "employer": "1"}]}})"),
+       "persons[1] (230102********0016): social_insurance.contributions[0]: unknown field 'employer'"},
       {R"({"persons": {}, "faults": []})", "faults: must be an object"},
       {R"({"persons": {}, "faults": {"banks": {}}})", "faults: unknown source 'banks'"},
       {R"({"persons": {}, "faults": {"bank": {"all": "explode"}}})",
