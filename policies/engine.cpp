@@ -342,12 +342,25 @@ bool adjustment_applied(const RuleTrace& t) {
   return true;
 }
 
+// Whether one of a rule's own parameters acted on its result. The after-tax
+// switch did not where the window has no tax withheld and no own
+// contributions: on or off, the counted income is the same. An unknown
+// result rests on it (a missing contributions answer is unknown because the
+// switch is on). Every other parameter acts.
+bool parameter_acted(const RuleTrace& t, const Provenance& p) {
+  if (p.name != "earnings_after_tax_and_contributions" || t.result == R::kUnknown) return true;
+  const auto nonzero = [&t](const char* key) {
+    return !(t.inputs.contains(key) && t.inputs[key].is_string() && t.inputs[key].get<std::string>() == "0.00");
+  };
+  return nonzero("tax_withheld_in_window") || nonzero("personal_contributions_in_window");
+}
+
 // The example values a rule's result rests on: its own and its feeders'.
 std::vector<Provenance> examples_of(const std::vector<RuleTrace>& traces, const RuleTrace& t) {
   std::vector<Provenance> out;
   const auto add = [&out](const RuleTrace& r) {
     for (const auto& p : r.parameters) {
-      if (p.example) add_unique(out, p);
+      if (p.example && parameter_acted(r, p)) add_unique(out, p);
     }
   };
   add(t);
@@ -445,8 +458,10 @@ std::map<std::string, std::vector<Provenance>> figure_parameters(const Decision&
   }
   // Counted income: the window and the adjustments that acted on it.
   std::vector<Provenance> income;
-  for (const auto& p : params(kRuleDibaoIncome)) {
-    if (!is_standard(p)) add_unique(income, p);
+  if (const RuleTrace* t = find_trace(d.rules, kRuleDibaoIncome); t != nullptr) {
+    for (const auto& p : t->parameters) {
+      if (!is_standard(p) && parameter_acted(*t, p)) add_unique(income, p);
+    }
   }
   for (auto rule : {kRuleBasicPension, kRuleRoadRelief, kRuleEmploymentCost, kRuleSupportFee}) {
     const RuleTrace* t = find_trace(d.rules, rule);

@@ -1543,7 +1543,7 @@ p::Decision eval_in(const p::PolicySet& set, const std::string& code, const Hous
 
 TEST_CASE("policies: Earnings after tax and contributions at the standard, and one fen past it",
           "[policy][income][after-tax]") {
-  // 2026-11-01, one member not marked employed (no employment cost): wages
+  // On in_force(code), one member not marked employed (no employment cost): wages
   // of S + 300.00 a month, 100.00 tax withheld and 200.00 own contributions
   // each month: net exactly S, while gross is 300.00 above it. Every file
   // turns the switch on (example), urban and rural.
@@ -1563,7 +1563,7 @@ TEST_CASE("policies: Earnings after tax and contributions at the standard, and o
     INFO(r.code << " " << p::area_name(r.area));
     const std::string gross = plus_fen(r.standard, 30000);
     const auto run = [&](const char* withheld) {
-      House h(1);
+      House h(1, in_force(r.code));
       h.h.area = r.area;
       h.taxed(0, IncomeKind::kWages, gross.c_str(), withheld);
       h.contribution(0, "employee_pension", "3000.00", "200.00");
@@ -1629,7 +1629,7 @@ TEST_CASE("policies: The marginal line on income after tax and contributions, on
   // 10.00, contributions 200.00: net 1290.00, exactly at the line (not
   // marginal); 200.01 contributions in one month: one fen below it.
   const auto run = [](const char* last_personal) {
-    House h(1, "2026-11-01", "marginal");
+    House h(1, "2024-11-01", "marginal");
     h.taxed(0, IncomeKind::kWages, "1500.00", "10.00");
     h.contribution(0, "employee_pension", "2500.00", "200.00");
     h.at(0, Source::kSocialInsurance).records.contributions.back().personal = yuan(last_personal);
@@ -1645,20 +1645,20 @@ TEST_CASE("policies: The marginal line on income after tax and contributions, on
 
 TEST_CASE("policies: Employment cost is capped by the month's earnings after tax and contributions",
           "[policy][income][after-tax][employment-cost]") {
-  // Shanghai: deduction 870.00. Member 0 (employed) earns 900.00 in 2026-03
+  // Shanghai: deduction 870.00. Member 0 (employed) earns 900.00 in 2024-03
   // with 94.50 own contributions that month: 805.50 left, all of it
   // deducted, none of member 1's 1000.00 eaten. Judged on gross the cap
   // would be 870.00 and the household would count 935.50.
   House h(2);
   h.member(0).employed = true;
-  h.taxed(0, IncomeKind::kWages, "900.00", "0.00", {{2026, 3}});
-  h.contribution(0, "employee_pension", "900.00", "72.00", {{2026, 3}});
-  h.contribution(0, "medical", "900.00", "18.00", {{2026, 3}});
-  h.contribution(0, "unemployment", "900.00", "4.50", {{2026, 3}});
-  h.income(1, IncomeKind::kOther, "1000.00", "0.00", {{2026, 3}});
+  h.taxed(0, IncomeKind::kWages, "900.00", "0.00", {{2024, 3}});
+  h.contribution(0, "employee_pension", "900.00", "72.00", {{2024, 3}});
+  h.contribution(0, "medical", "900.00", "18.00", {{2024, 3}});
+  h.contribution(0, "unemployment", "900.00", "4.50", {{2024, 3}});
+  h.income(1, IncomeKind::kOther, "1000.00", "0.00", {{2024, 3}});
   const auto d = h.eval("310000");
   const auto& month = rule(d, "employment-cost").inputs.at("deductions").at(0).at("by_month").at(0);
-  CHECK(month == json{{"month", "2026-03"},
+  CHECK(month == json{{"month", "2024-03"},
                       {"earned", "900.00"},
                       {"deducted", "805.50"},
                       {"earned_after_tax_and_contributions", "805.50"}});
@@ -1667,15 +1667,15 @@ TEST_CASE("policies: Employment cost is capped by the month's earnings after tax
   // 1690.00; the full 870.00 is deducted: 2000.00 - 310.00 - 870.00 = 820.00.
   House full(1);
   full.member(0).employed = true;
-  full.taxed(0, IncomeKind::kWages, "2000.00", "100.00", {{2026, 4}});
-  full.contribution(0, "employee_pension", "2000.00", "210.00", {{2026, 4}});
+  full.taxed(0, IncomeKind::kWages, "2000.00", "100.00", {{2024, 4}});
+  full.contribution(0, "employee_pension", "2000.00", "210.00", {{2024, 4}});
   const auto f = full.eval("310000");
   CHECK(rule(f, "employment-cost").inputs.at("total_deducted") == "870.00");
   CHECK(rule(f, "dibao-income").inputs.at("counted_income_in_window") == "820.00");
   // Contributions outside the window are not deducted.
   House old(1);
-  old.taxed(0, IncomeKind::kWages, "500.00", "0.00", {{2026, 4}});
-  old.contribution(0, "employee_pension", "500.00", "40.00", {{2025, 10}, {2026, 11}});
+  old.taxed(0, IncomeKind::kWages, "500.00", "0.00", {{2024, 4}});
+  old.contribution(0, "employee_pension", "500.00", "40.00", {{2023, 10}, {2024, 11}});
   CHECK(rule(old.eval("310000"), "dibao-income").inputs.at("personal_contributions_in_window") ==
         "0.00");
 }
@@ -1750,7 +1750,7 @@ TEST_CASE("policies: The after-tax switch is an example parameter in every file,
           "[policy][income][after-tax]") {
   for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
     INFO(code);
-    House h(1);
+    House h(1, in_force(code));
     h.taxed(0, IncomeKind::kWages, "100.00", "0.00");
     const auto d = h.eval(code);
     const auto& t = rule(d, "dibao-income");
@@ -2067,6 +2067,16 @@ TEST_CASE("policies: The example values an eligible outcome rests on are listed"
                                  "monetary_asset_sources=bank,securities,insurance,internet_finance@2023-05-30",
                                  "vehicle_disqualifying_types=car,motorcycle,truck@2023-05-30",
                                  "income_lookback_months=12@2023-05-30"});
+  // Tax withheld in the window: the after-tax switch (example) shaped the
+  // counted income, so it is listed; with none withheld and no own
+  // contributions (above) it changed nothing and is not.
+  House taxed(1);
+  taxed.taxed(0, IncomeKind::kWages, "300.00", "10.00");
+  const auto t = taxed.eval("230100");
+  REQUIRE(t.outcome == p::Outcome::kEligible);
+  const auto taxed_names = names_of(t.provisional_parameters);
+  CHECK(std::find(taxed_names.begin(), taxed_names.end(), "earnings_after_tax_and_contributions=true@2023-05-30") !=
+        taxed_names.end());
   // An obligor household assessed: the minimum wage (example) shaped the income.
   House supported(1);
   supported.h.obligors->push_back({1, yuan("2500.00"), yuan("500.00"), false, ""});  // fee 0.00 < 2080.00
