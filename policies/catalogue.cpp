@@ -1,6 +1,7 @@
 #include "policies/catalogue.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace hfv::policies {
 
@@ -16,6 +17,17 @@ namespace {
 using K = ParamKind;
 
 }  // namespace
+
+const std::vector<std::string_view>& disability_kinds() {
+  static const std::vector<std::string_view> kinds = {
+      "visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"};
+  return kinds;
+}
+
+bool is_disability_kind(std::string_view kind) {
+  const auto& kinds = disability_kinds();
+  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
 
 const std::vector<ParamSpec>& param_specs() {
   static const std::vector<ParamSpec> specs = {
