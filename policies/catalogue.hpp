@@ -13,7 +13,7 @@
 namespace hfv::policies {
 
 // Bump whenever a rule's code changes meaning; it is part of policy_version.
-inline constexpr std::string_view kEngineVersion = "e3";
+inline constexpr std::string_view kEngineVersion = "e4";
 
 // Rule ids (stable; they appear in every report). Named after the digest
 // (shared/docs/policy-rules.md); a jurisdiction's figures are parameters, so

@@ -1229,6 +1229,60 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
   CHECK(none.eval("110108").next_review->to_string() == "2027-05-01");
 }
 
+TEST_CASE("policies: Haidian's review: severe disability is grade 1-2, and monthly for irregular income wins",
+          "[policy][review]") {
+  // Seed 002 §14, reference 2026-11-01: yearly 2027-11-01, 6 months
+  // 2027-05-01, quarterly 2027-02-01, monthly 2026-12-01.
+  struct Row {
+    const char* kind;  // member 1's disability kind
+    int grade;         // 0: none
+    bool ill;
+    const char* income;  // "stable" (every month) or "irregular" (two months)
+    const char* next;
+  };
+  const std::vector<Row> rows = {
+      {"physical", 2, false, "stable", "2027-05-01"},      // 重残: 6 months
+      {"physical", 3, false, "stable", "2027-02-01"},      // grade 3 is not: quarterly
+      {"intellectual", 3, false, "stable", "2027-02-01"},  // not even intellectual
+      {"visual", 1, false, "stable", "2027-05-01"},
+      {"", 0, true, "stable", "2027-05-01"},  // 重病: 6 months
+      {"", 0, false, "stable", "2027-02-01"},
+      // Irregular income: monthly, whatever else holds.
+      {"physical", 1, false, "irregular", "2026-12-01"},
+      {"physical", 2, false, "irregular", "2026-12-01"},
+      {"", 0, true, "irregular", "2026-12-01"},
+      {"physical", 3, false, "irregular", "2026-12-01"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.kind << "-" << r.grade << " ill=" << r.ill << " " << r.income);
+    House h(2);
+    h.member(0).labour_capacity = "full";
+    h.member(1).labour_capacity = "partial";
+    if (r.grade > 0) {
+      h.member(1).disability_grade = r.grade;
+      h.member(1).disability_kind = r.kind;
+    }
+    h.member(1).serious_illness = r.ill;
+    if (std::string(r.income) == "stable") {
+      h.income(0, IncomeKind::kWages, "300.00");
+      h.income(0, IncomeKind::kOther, "10.00", "0.00", {{2026, 4}});
+    } else {
+      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{2026, 2}, {2026, 7}});
+    }
+    const auto d = h.eval("110108");
+    REQUIRE(d.next_review.has_value());
+    CHECK(d.next_review->to_string() == r.next);
+    const auto category = rule(d, "review-cycle").inputs.at("category").get<std::string>();
+    if (std::string(r.income) == "irregular") CHECK(category == "irregular_income");
+  }
+  // No income and no labour capacity stays yearly, disabled or not.
+  House none(1);
+  none.member(0).labour_capacity = "none";
+  none.member(0).disability_grade = 1;
+  none.member(0).disability_kind = "physical";
+  CHECK(none.eval("110108").next_review->to_string() == "2027-11-01");
+}
+
 // ------------------------------------------------------------- fail closed
 
 TEST_CASE("policies: A failed source is never read as no assets", "[policy][fail-closed]") {
