@@ -460,6 +460,150 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
   }
 }
 
+TEST_CASE("policies: A seriously ill member's vehicle whose purpose the registry cannot show is unknown (Harbin)",
+          "[policy][vehicle]") {
+  // Seed 000 defines the exempt vehicle by its purpose. Cap: 24 x 860.00 =
+  // 20640.00 urban, 24 x 648.00 = 15552.00 rural (2026).
+  struct Row {
+    p::Area area;
+    const char* price;
+    bool ill;             // member 1 seriously ill
+    int grade;            // member 1's disability grade (0: none)
+    bool aid;             // registered as a disability mobility vehicle
+    p::RuleResult result;  // vehicle-ownership and disability-vehicle
+    p::Outcome outcome;
+  };
+  const auto U = p::Area::kUrban;
+  const auto Rr = p::Area::kRural;
+  const auto unknown = p::RuleResult::kUnknown;
+  const auto fail = p::RuleResult::kFail;
+  const auto pass = p::RuleResult::kPass;
+  const std::vector<Row> rows = {
+      // An ordinary car of a seriously ill member's household, within the cap: a case worker.
+      {U, "20640.00", true, 0, false, unknown, p::Outcome::kIndeterminate},
+      {U, "20640.01", true, 0, false, fail, p::Outcome::kIneligible},
+      {Rr, "15552.00", true, 0, false, unknown, p::Outcome::kIndeterminate},
+      {Rr, "15552.01", true, 0, false, fail, p::Outcome::kIneligible},
+      // The same for a severely disabled member's ordinary car.
+      {U, "20640.00", false, 1, false, unknown, p::Outcome::kIndeterminate},
+      {U, "20640.00", false, 3, false, fail, p::Outcome::kIneligible},  // grade-3 physical: not severe
+      // No seriously ill or severely disabled member: the car disqualifies.
+      {U, "15000.00", false, 0, false, fail, p::Outcome::kIneligible},
+      // Registered as a disability vehicle: the purpose is shown; a seriously ill
+      // member qualifies as much as a disabled one.
+      {U, "20640.00", true, 0, true, pass, p::Outcome::kEligible},
+      {U, "20640.01", true, 0, true, fail, p::Outcome::kIneligible},
+      {Rr, "15552.00", true, 0, true, pass, p::Outcome::kEligible},
+      {Rr, "15552.01", true, 0, true, fail, p::Outcome::kIneligible},
+  };
+  for (const auto& r : rows) {
+    INFO(p::area_name(r.area) << " " << r.price << " ill=" << r.ill << " grade=" << r.grade
+                              << " aid=" << r.aid);
+    House h(2);
+    h.h.area = r.area;
+    h.member(1).serious_illness = r.ill;
+    if (r.grade > 0) {
+      h.member(1).disability_grade = r.grade;
+      h.member(1).disability_kind = "physical";
+    }
+    h.vehicle(0, "car", r.price, r.aid);
+    const auto d = h.eval("230100");
+    CHECK(d.outcome == r.outcome);
+    const auto& vo = rule(d, "vehicle-ownership");
+    const auto& dv = rule(d, "disability-vehicle");
+    CHECK(vo.result == r.result);
+    CHECK(dv.result == (r.result == fail && !r.aid ? pass : r.result));
+    if (r.result == unknown) {
+      // The registry answered: nothing is missing but a case worker's judgement.
+      CHECK(vo.unknown_sources.empty());
+      CHECK(vo.inputs.at("vehicles").at(0).at("verdict").get<std::string>().rfind(
+                "case worker", 0) == 0);
+      CHECK(dv.inputs.at("claims").at(0).at("exempt").is_null());
+      CHECK_FALSE(d.figures.contains("benefit_monthly"));
+    }
+  }
+  // Elsewhere the exemption is a registered disability car, not a purpose
+  // (parameters.md rules): an ordinary car of an ill member's household fails.
+  House sh(2);
+  sh.member(1).serious_illness = true;
+  sh.vehicle(0, "car", "10000.00", false);
+  CHECK(rule(sh.eval("310000"), "vehicle-ownership").result == fail);
+  // A known disqualifying vehicle decides even while another is left open.
+  House both(2);
+  both.member(1).serious_illness = true;
+  both.vehicle(0, "car", "20000.00", false).vehicle(1, "car", "30000.00", false);
+  CHECK(both.eval("230100").outcome == p::Outcome::kIneligible);
+  // A registry that did not answer for the other member is still named.
+  House open(2);
+  open.member(1).serious_illness = true;
+  open.vehicle(0, "car", "20000.00", false).fail(1, Source::kVehicle);
+  const auto o = open.eval("230100");
+  CHECK(rule(o, "vehicle-ownership").result == unknown);
+  CHECK(rule(o, "vehicle-ownership").unknown_sources == std::vector<std::string>{"vehicle"});
+}
+
+TEST_CASE("policies: Anyang leaves trucks, vessels and 'other' property to a case worker",
+          "[policy][vehicle][real-estate]") {
+  // No source Anyang has says a truck, a vessel or property of use "other"
+  // disqualifies: unknown (a case worker), never a definitive fail.
+  struct Row {
+    std::vector<const char*> types;
+    p::RuleResult result;
+    p::Outcome outcome;
+  };
+  const std::vector<Row> rows = {
+      {{"truck"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"vessel"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"truck", "vessel"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"car"}, p::RuleResult::kFail, p::Outcome::kIneligible},
+      {{"truck", "car"}, p::RuleResult::kFail, p::Outcome::kIneligible},  // fail beats unknown
+      {{"motorcycle"}, p::RuleResult::kPass, p::Outcome::kEligible},
+  };
+  for (const auto& r : rows) {
+    House h(1);
+    for (const char* type : r.types) h.vehicle(0, type, "50000.00", false);
+    INFO(r.types.size() << " vehicle(s), first " << r.types.front());
+    const auto d = h.eval("410500");
+    CHECK(rule(d, "vehicle-ownership").result == r.result);
+    CHECK(rule(d, "vehicle-ownership").unknown_sources.empty());
+    CHECK(d.outcome == r.outcome);
+  }
+  // A truck registered as a disability vehicle of a grade-2 member is exempt.
+  House aid(1);
+  aid.member(0).disability_grade = 2;
+  aid.vehicle(0, "truck", "50000.00", true);
+  CHECK(aid.eval("410500").outcome == p::Outcome::kEligible);
+  // Harbin and Beijing count trucks as disqualifying motor vehicles.
+  House truck(1);
+  truck.vehicle(0, "truck", "50000.00", false);
+  CHECK(truck.eval("230100").outcome == p::Outcome::kIneligible);
+  CHECK(truck.eval("110108").outcome == p::Outcome::kIneligible);
+
+  House other(1);
+  other.property(0, "豫****9", "other", 1500);
+  auto o = other.eval("410500");
+  CHECK(rule(o, "real-estate").result == p::RuleResult::kUnknown);
+  CHECK(rule(o, "real-estate").unknown_sources.empty());
+  CHECK(rule(o, "real-estate").inputs.at("case_worker_property") == 1);
+  CHECK(o.outcome == p::Outcome::kIndeterminate);
+  // With a home as well: still the case worker's; with a shop: fail.
+  other.property(0, "豫****1", "residential", 6000);
+  CHECK(other.eval("410500").outcome == p::Outcome::kIndeterminate);
+  other.property(0, "豫****2", "commercial", 3000);
+  CHECK(rule(other.eval("410500"), "real-estate").result == p::RuleResult::kFail);
+  // Three homes fail whatever else is open.
+  House homes(1);
+  homes.property(0, "a", "residential", 100)
+      .property(0, "b", "residential", 100)
+      .property(0, "c", "residential", 100)
+      .property(0, "d", "other", 100);
+  CHECK(homes.eval("410500").outcome == p::Outcome::kIneligible);
+  // Beijing's file keeps "other" as non-residential property.
+  House bj(1);
+  bj.property(0, "京****9", "other", 1500);
+  CHECK(rule(bj.eval("110108"), "real-estate").result == p::RuleResult::kFail);
+}
+
 TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-estate][business]") {
   House shop(1);
   shop.property(0, "豫****1", "commercial", 3000);
