@@ -16,6 +16,18 @@ namespace {
 
 using K = ParamKind;
 
+// Every "<kind>-<grade>" a policy file may list, kinds x grades 1-4.
+std::vector<std::string_view> disability_grades() {
+  static const std::vector<std::string> storage = [] {
+    std::vector<std::string> out;
+    for (auto kind : disability_kinds()) {
+      for (char grade = '1'; grade <= '4'; ++grade) out.push_back(std::string(kind) + "-" + grade);
+    }
+    return out;
+  }();
+  return {storage.begin(), storage.end()};
+}
+
 }  // namespace
 
 const std::vector<std::string_view>& disability_kinds() {
@@ -65,6 +77,7 @@ const std::vector<ParamSpec>& param_specs() {
       {"supplement_share", K::kRatio, 0, 0, {}},
       {"supplement_elderly_age", K::kInteger, 40, 100, {}},
       {"tekun_basic_multiple", K::kRatio, 0, 0, {}},
+      {"tekun_no_labour_capacity_disabilities", K::kList, 0, 28, disability_grades()},
       {"tekun_care_share.self_care", K::kRatio, 0, 0, {}},
       {"tekun_care_share.half_care", K::kRatio, 0, 0, {}},
       {"tekun_care_share.full_care", K::kRatio, 0, 0, {}},

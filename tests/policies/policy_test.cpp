@@ -1329,6 +1329,79 @@ TEST_CASE("policies: Tekun covers minors up to 18 where the seed says so", "[pol
   CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
 }
 
+TEST_CASE("policies: Tekun without a stated labour capacity is indeterminate, never a guess",
+          "[policy][tekun]") {
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    INFO(code);
+    const char* date = code == std::string("610700") ? "2025-11-01" : "2026-11-01";
+    House h(1, date, "tekun");
+    h.member(0).birth_date = *Date::parse("1960-01-01");
+    const auto d = h.eval(code);
+    CHECK(d.outcome == p::Outcome::kIndeterminate);
+    const auto& t = rule(d, "tekun-1.3");
+    CHECK(t.result == p::RuleResult::kUnknown);
+    CHECK(t.unknown_sources == std::vector<std::string>{"request:members[0].labour_capacity"});
+    CHECK(t.inputs.at("members").at(0).at("qualifies").is_null());
+    CHECK_FALSE(d.figures.contains("benefit_monthly"));
+    h.member(0).labour_capacity = "none";
+    CHECK(h.eval(code).outcome == p::Outcome::kEligible);
+    h.member(0).labour_capacity = "partial";
+    CHECK(h.eval(code).outcome == p::Outcome::kIneligible);
+  }
+  // A member with labour capacity decides even while another's is not stated.
+  House two(2, "2026-11-01", "tekun");
+  two.member(0).labour_capacity = "full";
+  const auto d = two.eval("310000");
+  CHECK(rule(d, "tekun-1.3").result == p::RuleResult::kFail);
+  CHECK(d.outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Harbin's disability list decides labour capacity for tekun",
+          "[policy][tekun]") {
+  // Seed 000 二: grade-1 physical, grade-1 or 2 mental or intellectual, plus
+  // grade-1 visual, grade-2 physical, grade-3 mental or intellectual. Each
+  // boundary from both sides, with no labour_capacity in the request.
+  struct Row {
+    const char* kind;
+    int grade;
+    bool listed;
+  };
+  const std::vector<Row> rows = {
+      {"physical", 1, true},      {"physical", 2, true},      {"physical", 3, false},
+      {"mental", 1, true},        {"mental", 3, true},        {"mental", 4, false},
+      {"intellectual", 2, true},  {"intellectual", 3, true},  {"intellectual", 4, false},
+      {"visual", 1, true},        {"visual", 2, false},       {"hearing", 1, false},
+      {"speech", 1, false},       {"multiple", 1, false},
+  };
+  for (const auto& r : rows) {
+    INFO(r.kind << "-" << r.grade);
+    House h(1, "2026-11-01", "tekun");
+    h.member(0).birth_date = *Date::parse("1970-01-01");
+    h.member(0).disability_grade = r.grade;
+    h.member(0).disability_kind = r.kind;
+    const auto d = h.eval("230100");
+    CHECK(d.outcome == (r.listed ? p::Outcome::kEligible : p::Outcome::kIndeterminate));
+    CHECK(rule(d, "tekun-1.3").result ==
+          (r.listed ? p::RuleResult::kPass : p::RuleResult::kUnknown));
+    // Listed: the list decides even against the request; not listed: the request does.
+    h.member(0).labour_capacity = "full";
+    CHECK(h.eval("230100").outcome ==
+          (r.listed ? p::Outcome::kEligible : p::Outcome::kIneligible));
+    // Haidian has no such list: the request's word only.
+    h.member(0).labour_capacity.clear();
+    CHECK(h.eval("110108").outcome == p::Outcome::kIndeterminate);
+  }
+  // A grade without a kind decides nothing.
+  House h(1, "2026-11-01", "tekun");
+  h.member(0).disability_grade = 1;
+  CHECK(rule(h.eval("230100"), "tekun-1.3").result == p::RuleResult::kUnknown);
+  const auto listed = House(1, "2026-11-01", "tekun").eval("230100");
+  const auto& t = rule(listed, "tekun-1.3");
+  CHECK(std::any_of(t.parameters.begin(), t.parameters.end(), [](const auto& prm) {
+    return prm.name == "tekun_no_labour_capacity_disabilities" && !prm.example;
+  }));
+}
+
 // ------------------------------------------------------------------ review
 
 TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") {
