@@ -77,6 +77,8 @@ const std::vector<ParamSpec>& param_specs() {
       {"supplement_share", K::kRatio, 0, 0, {}},
       {"supplement_elderly_age", K::kInteger, 40, 100, {}},
       {"tekun_basic_multiple", K::kRatio, 0, 0, {}},
+      {"tekun_basic_standard_monthly.urban", K::kMoney, 0, 0, {}},
+      {"tekun_basic_standard_monthly.rural", K::kMoney, 0, 0, {}},
       {"tekun_no_labour_capacity_disabilities", K::kList, 0, 28, disability_grades()},
       {"tekun_care_share.self_care", K::kRatio, 0, 0, {}},
       {"tekun_care_share.half_care", K::kRatio, 0, 0, {}},

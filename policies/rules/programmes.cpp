@@ -278,12 +278,38 @@ RuleTrace tekun_age(Eval& e, Role role) {
   return t;
 }
 
+// The basic standard per person: the figure the jurisdiction published
+// (tekun_basic_standard_monthly.<area>) when it was set for the dibao
+// standard in force, i.e. takes effect on or after that standard's date;
+// otherwise tekun_basic_multiple x standard, and the trace says why.
 void tekun_standards(Eval& e, RuleTrace& t, std::optional<Money>& benefit) {
-  const auto k = e.need(t, e.policy.ratio("tekun_basic_multiple", e.on), "tekun_basic_multiple");
   const auto wage = e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
-  if (!k || !wage) return;
-  const Money basic = k->value.of(e.standard);
-  t.inputs["basic_standard_per_person"] = basic.to_string();
+  const std::string published_name =
+      "tekun_basic_standard_monthly." + std::string(area_name(e.h.area));
+  const auto published = e.policy.money(published_name, e.on);
+  std::optional<Money> basic;
+  if (published && !(published->provenance.from < e.standard_prov.from)) {
+    t.parameters.push_back(published->provenance);
+    basic = published->value;
+    t.inputs["basic_standard_basis"] = "published figure " + published->value.to_string() + " (" +
+                                       published_name + ", in force since " +
+                                       published->provenance.from.to_string() + ")";
+  } else if (const auto k = e.need(t, e.policy.ratio("tekun_basic_multiple", e.on),
+                                   "tekun_basic_multiple")) {
+    basic = k->value.of(e.standard);
+    std::string why;
+    if (published) {
+      why = "the published figure " + published->value.to_string() + " dates from " +
+            published->provenance.from.to_string() + ", before the standard in force since " +
+            e.standard_prov.from.to_string();
+    } else {
+      why = "no published figure in force";
+    }
+    t.inputs["basic_standard_basis"] = k->value.text + " x standard " + e.standard.to_string() +
+                                       " = " + basic->to_string() + " (" + why + ")";
+  }
+  if (!basic || !wage) return;
+  t.inputs["basic_standard_per_person"] = basic->to_string();
   json care = json::object();
   for (const char* level : {"self_care", "half_care", "full_care"}) {
     const std::string name = std::string("tekun_care_share.") + level;
@@ -293,7 +319,7 @@ void tekun_standards(Eval& e, RuleTrace& t, std::optional<Money>& benefit) {
   }
   t.inputs["care_standard"] = care;
   if (e.d.outcome != Outcome::kEligible) return;
-  Money total = basic * static_cast<std::int64_t>(e.n);
+  Money total = *basic * static_cast<std::int64_t>(e.n);
   bool care_missing = false;
   for (std::size_t m = 0; m < e.n; ++m) {
     const std::string level = m < e.h.care_levels.size() ? e.h.care_levels[m] : "";

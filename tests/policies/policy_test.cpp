@@ -1297,9 +1297,10 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
     const char* benefit;
   };
   const std::vector<Row> rows = {
-      // Hanzhong 2025-11: 1.3 x 675.00 = 877.50; full care 25% x 2050.00 = 512.50.
-      {"610700", "2025-11-01", "full_care", "1390.00"},
-      {"610700", "2025-11-01", "self_care", "1082.50"},  // + 10% = 205.00
+      // Hanzhong 2025-11: the published 880.00 (not 1.3 x 675.00 = 877.50); full
+      // care 25% x 2050.00 = 512.50.
+      {"610700", "2025-11-01", "full_care", "1392.50"},
+      {"610700", "2025-11-01", "self_care", "1085.00"},  // + 10% = 205.00
       // Harbin 2026: 1.3 x 860.00 = 1118.00; full care 1/4 x 2270.00 = 567.50.
       {"230100", "2026-11-01", "full_care", "1685.50"},
       {"230100", "2026-11-01", "half_care", "1496.33"},  // + 1/6 x 2270.00 = 378.33
@@ -1400,6 +1401,60 @@ TEST_CASE("policies: Harbin's disability list decides labour capacity for tekun"
   CHECK(std::any_of(t.parameters.begin(), t.parameters.end(), [](const auto& prm) {
     return prm.name == "tekun_no_labour_capacity_disabilities" && !prm.example;
   }));
+}
+
+TEST_CASE("policies: Tekun basic standard is the published figure where one exists, else the multiple",
+          "[policy][tekun]") {
+  struct Row {
+    const char* code;
+    const char* date;
+    p::Area area;
+    const char* basic;
+    bool published;
+  };
+  const auto U = p::Area::kUrban;
+  const auto Rr = p::Area::kRural;
+  const std::vector<Row> rows = {
+      // Shanghai: 2075 with the 1595 standard (not 1.3 x 1595 = 2073.50), the day
+      // before 1970 with 1510 (not 1963.00).
+      {"310000", "2026-11-01", U, "2075.00", true},
+      {"310000", "2026-11-01", Rr, "2075.00", true},
+      {"310000", "2024-07-01", U, "2075.00", true},
+      {"310000", "2024-06-30", U, "1970.00", true},
+      {"310000", "2020-07-01", U, "1615.00", true},
+      // Hanzhong (Nanzheng, 2025-10): 880 / 620, not 877.50 / 617.50.
+      {"610700", "2025-11-01", U, "880.00", true},
+      {"610700", "2025-11-01", Rr, "620.00", true},
+      // Harbin: 1086 with the 835 standard (2023); in 2024 the standard is 860 and no
+      // figure was published for it: 1.3 x 860.00 = 1118.00. Rural: never published.
+      {"230100", "2023-12-31", U, "1086.00", true},
+      {"230100", "2024-01-01", U, "1118.00", false},
+      {"230100", "2023-12-31", Rr, "812.50", false},  // 1.3 x 625.00
+      // Beijing: 1980 with the 1320 standard; from 2023-07-01 1.5 x 1395.00.
+      {"110108", "2023-06-30", U, "1980.00", true},
+      {"110108", "2023-07-01", U, "2092.50", false},
+      // Anyang: nothing published: 1.3 x 630.00.
+      {"410500", "2026-11-01", U, "819.00", false},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.date << " " << p::area_name(r.area));
+    House h(1, r.date, "tekun");
+    h.h.area = r.area;
+    h.member(0).labour_capacity = "none";
+    h.member(0).birth_date = *Date::parse("1950-01-01");
+    const auto d = h.eval(r.code);
+    REQUIRE(d.outcome == p::Outcome::kEligible);
+    const auto& t = rule(d, "tekun-1.3");
+    CHECK(t.inputs.at("basic_standard_per_person") == r.basic);
+    CHECK(d.figures.at("benefit_monthly") == r.basic);  // no care level given
+    const std::string basis = t.inputs.at("basic_standard_basis").get<std::string>();
+    CHECK(basis.rfind(r.published ? "published figure" : "1.", 0) == 0);
+    const std::string name = std::string("tekun_basic_standard_monthly.") +
+                             std::string(p::area_name(r.area));
+    CHECK(std::any_of(t.parameters.begin(), t.parameters.end(),
+                      [&](const auto& prm) { return prm.name == name; }) == r.published);
+    if (!r.published) CHECK(basis.find("published") != std::string::npos);  // says why
+  }
 }
 
 // ------------------------------------------------------------------ review
