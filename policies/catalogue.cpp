@@ -1,6 +1,7 @@
 #include "policies/catalogue.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace hfv::policies {
 
@@ -15,7 +16,30 @@ namespace {
 
 using K = ParamKind;
 
+// Every "<kind>-<grade>" a policy file may list, kinds x grades 1-4.
+std::vector<std::string_view> disability_grades() {
+  static const std::vector<std::string> storage = [] {
+    std::vector<std::string> out;
+    for (auto kind : disability_kinds()) {
+      for (char grade = '1'; grade <= '4'; ++grade) out.push_back(std::string(kind) + "-" + grade);
+    }
+    return out;
+  }();
+  return {storage.begin(), storage.end()};
+}
+
 }  // namespace
+
+const std::vector<std::string_view>& disability_kinds() {
+  static const std::vector<std::string_view> kinds = {
+      "visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"};
+  return kinds;
+}
+
+bool is_disability_kind(std::string_view kind) {
+  const auto& kinds = disability_kinds();
+  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
 
 const std::vector<ParamSpec>& param_specs() {
   static const std::vector<ParamSpec> specs = {
@@ -33,8 +57,10 @@ const std::vector<ParamSpec>& param_specs() {
       {"savings_cap_comparison", K::kText, 0, 0, {"at_most", "below"}},
       {"disability_vehicle_price_cap_months", K::kInteger, 1, 120, {}},
       {"vehicle_disqualifying_types", K::kList, 0, 4, {"car", "motorcycle", "truck", "vessel"}},
+      {"vehicle_case_worker_types", K::kList, 0, 4, {"car", "motorcycle", "truck", "vessel"}},
       {"vehicle_mobility_aid_exempt", K::kBool, 0, 0, {}},
       {"real_estate_non_residential_allowed", K::kBool, 0, 0, {}},
+      {"real_estate_case_worker_uses", K::kList, 0, 2, {"commercial", "other"}},
       {"real_estate_max_homes", K::kInteger, 0, 10, {}},
       {"real_estate_extra_home_area_per_capita_m2", K::kArea, 0, 0, {}},
       {"business_subscribed_capital_limit", K::kMoney, 0, 0, {}},
@@ -52,6 +78,9 @@ const std::vector<ParamSpec>& param_specs() {
       {"supplement_share", K::kRatio, 0, 0, {}},
       {"supplement_elderly_age", K::kInteger, 40, 100, {}},
       {"tekun_basic_multiple", K::kRatio, 0, 0, {}},
+      {"tekun_basic_standard_monthly.urban", K::kMoney, 0, 0, {}},
+      {"tekun_basic_standard_monthly.rural", K::kMoney, 0, 0, {}},
+      {"tekun_no_labour_capacity_disabilities", K::kList, 0, 28, disability_grades()},
       {"tekun_care_share.self_care", K::kRatio, 0, 0, {}},
       {"tekun_care_share.half_care", K::kRatio, 0, 0, {}},
       {"tekun_care_share.full_care", K::kRatio, 0, 0, {}},

@@ -54,6 +54,13 @@ struct RuleSpec {
   std::vector<std::string_view> needs_rules;  // rules that must be listed too
 };
 
+// The kinds of disability a request may name (disability_kind), after the
+// categories of GB/T 26341-2010 残疾人残疾分类和分级: 视力 visual, 听力 hearing,
+// 言语 speech, 肢体 physical, 智力 intellectual, 精神 mental, 多重 multiple.
+// Policy files name a kind and grade as "<kind>-<grade>" (grades 1-4).
+const std::vector<std::string_view>& disability_kinds();
+bool is_disability_kind(std::string_view kind);
+
 const std::vector<ParamSpec>& param_specs();
 const ParamSpec* find_param_spec(std::string_view name);
 // Every rule, in evaluation (and trace) order.

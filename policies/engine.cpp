@@ -324,8 +324,9 @@ std::vector<std::string_view> fed_by(std::string_view rule) {
 
 // Whether an income adjustment's parameters shaped the counted income: not
 // when it had nothing to act on (no residents' pension in the window, no
-// deduction made, no obligor household assessed). Read from the inputs the
-// rules trace (policies/rules/income.cpp); when they are not there, it did.
+// deduction made, no obligor household assessed, no vehicle claimed as a
+// disability vehicle). Read from the inputs the rules trace
+// (policies/rules/income.cpp, assets.cpp); when they are not there, it did.
 bool adjustment_applied(const RuleTrace& t) {
   const auto input = [&t](const char* key) {
     return t.inputs.contains(key) && t.inputs[key].is_string() ? t.inputs[key].get<std::string>()
@@ -333,6 +334,12 @@ bool adjustment_applied(const RuleTrace& t) {
   };
   if (t.rule == kRuleBasicPension) return input("residents_pension_in_window") != "0.00";
   if (t.rule == kRuleEmploymentCost) return input("total_deducted") != "0.00";
+  // The disability-vehicle exemption: only where a vehicle was claimed or
+  // left open under it (policies/rules/assets.cpp).
+  if (t.rule == kRuleDisabilityVehicle && t.result == R::kPass && t.inputs.contains("claims") &&
+      t.inputs["claims"].is_array()) {
+    return !t.inputs["claims"].empty();
+  }
   if (t.rule == kRuleSupportFee && t.inputs.contains("obligors") && t.inputs["obligors"].is_array()) {
     const auto& obligors = t.inputs["obligors"];
     return t.result != R::kPass || std::any_of(obligors.begin(), obligors.end(), [](const json& o) {

@@ -272,6 +272,11 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
       member.disability_grade = it->get<int>();
     }
     if (auto e = get_string(m, "disability_kind", where, member.disability_kind, false)) return *e;
+    if (m.contains("disability_kind") && !policies::is_disability_kind(member.disability_kind)) {
+      std::string kinds;
+      for (auto k : policies::disability_kinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(k);
+      return invalid(where + ".disability_kind", "must be one of " + kinds);
+    }
     for (auto [key, out] : {std::pair{"serious_illness", &member.serious_illness},
                             std::pair{"employed", &member.employed}}) {
       if (auto it = m.find(key); it != m.end()) {

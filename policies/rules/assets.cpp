@@ -85,6 +85,18 @@ RuleTrace savings_cap(Eval& e) {
 
 // Vehicles: one pass classifies every vehicle; disability-vehicle explains
 // the exemption, vehicle-ownership decides.
+//
+// Where disability-vehicle is listed (seed 000), the exemption is defined by
+// the vehicle's purpose: bought for a seriously ill or severely disabled
+// member's treatment, rehabilitation or travel, priced within the cap. The
+// registry shows a purpose only for a vehicle registered as a disability
+// mobility vehicle (mobility_aid). Any other vehicle of a disqualifying type,
+// in a household with such a member and priced within the cap, may still be
+// one (a seriously ill member's car is an ordinary car): a case worker
+// decides, so the rule is unknown, never fail and never pass. A type in
+// vehicle_case_worker_types (not in vehicle_disqualifying_types, which wins)
+// is also left to a case worker: no source the jurisdiction has says it
+// disqualifies.
 void vehicles(Eval& e, std::vector<RuleTrace>& out) {
   const bool disability_rule = e.policy.applies(kRuleDisabilityVehicle);
   RuleTrace dv = e.start(kRuleDisabilityVehicle, Role::kAdjustment);
@@ -93,6 +105,8 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
       e.need(vo, e.policy.list("vehicle_disqualifying_types", e.on), "vehicle_disqualifying_types");
   const auto aid_exempt =
       e.need(vo, e.policy.flag("vehicle_mobility_aid_exempt", e.on), "vehicle_mobility_aid_exempt");
+  const auto review_types = e.policy.list("vehicle_case_worker_types", e.on);
+  if (review_types) vo.parameters.push_back(review_types->provenance);
   std::optional<InForce<std::int64_t>> cap_months;
   if (disability_rule) {
     dv.parameters.push_back(e.standard_prov);
@@ -105,6 +119,10 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
     return;
   }
   const Money price_cap = cap_months ? e.standard * cap_months->value : Money{};
+  const auto listed_in = [](const std::optional<InForce<std::vector<std::string>>>& list,
+                            const std::string& type) {
+    return list && std::find(list->value.begin(), list->value.end(), type) != list->value.end();
+  };
   std::vector<std::size_t> qualifying;
   for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
     if (e.h.members[m].serious_illness || severely_disabled(e.h.members[m]))
@@ -114,12 +132,25 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
   json claims = json::array();
   int disqualifying = 0;
   int aid_not_exempt = 0;
+  int case_worker = 0;   // vehicles left to a case worker (either reason)
+  int purpose_open = 0;  // of which: a possible disability vehicle whose purpose is not shown
   e.each_known(Source::kVehicle, [&](std::size_t m, const NormalisedRecords& r) {
     for (const auto& v : r.vehicles) {
+      const bool counts = listed_in(types, v.type);
+      const bool review = !counts && listed_in(review_types, v.type);
       std::string verdict;
-      const bool counts =
-          std::find(types->value.begin(), types->value.end(), v.type) != types->value.end();
-      if (!counts) {
+      // Not exempt: disqualifying where the type counts, else a case worker's.
+      const auto not_exempt = [&](const std::string& why) {
+        if (counts) {
+          ++disqualifying;
+          verdict = "disqualifying: " + why;
+        } else {
+          ++case_worker;
+          verdict = "case worker: a " + v.type + " (no source here says the type disqualifies); " +
+                    why;
+        }
+      };
+      if (!counts && !review) {
         verdict = "not a disqualifying type here";
       } else if (v.mobility_aid && aid_exempt->value) {
         std::string why;
@@ -139,16 +170,39 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
         claims.push_back({{"member_index", m},
                           {"plate", v.plate_masked},
                           {"purchase_price", v.purchase_price.to_string()},
+                          {"registered_mobility_aid", true},
                           {"exempt", exempt},
                           {"why", why}});
-        verdict = exempt ? "exempt: " + why : "not exempt: " + why;
-        if (!exempt) {
+        if (exempt) {
+          verdict = "exempt: " + why;
+        } else {
           ++aid_not_exempt;
-          ++disqualifying;
+          not_exempt("not exempt: " + why);
+        }
+      } else if (counts && disability_rule && !qualifying.empty() &&
+                 v.purchase_price <= price_cap) {
+        const std::string why =
+            "purchase price " + v.purchase_price.to_string() + " within " + price_cap.to_string() +
+            " and the household has a seriously ill or severely disabled member; whether it was "
+            "bought for that member's treatment, rehabilitation or travel is not in the registry";
+        claims.push_back({{"member_index", m},
+                          {"plate", v.plate_masked},
+                          {"purchase_price", v.purchase_price.to_string()},
+                          {"registered_mobility_aid", false},
+                          {"exempt", nullptr},
+                          {"why", why}});
+        ++case_worker;
+        ++purpose_open;
+        verdict = "case worker: " + why;
+      } else if (counts) {
+        ++disqualifying;
+        verdict = "disqualifying";
+        if (disability_rule && !qualifying.empty()) {
+          verdict += ": purchase price " + v.purchase_price.to_string() + " exceeds " +
+                     price_cap.to_string();
         }
       } else {
-        verdict = "disqualifying";
-        ++disqualifying;
+        not_exempt("not registered as a disability mobility vehicle");
       }
       listed.push_back({{"member_index", m},
                         {"plate", v.plate_masked},
@@ -166,6 +220,13 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
     vo.result = R::kFail;
     vo.explanation =
         std::to_string(disqualifying) + " vehicle(s) of a disqualifying type and not exempt";
+  } else if (case_worker > 0) {
+    // The registry answered for these vehicles: a case worker decides, so no
+    // source is named unless another member's answer is missing too.
+    vo.result = R::kUnknown;
+    vo.explanation = std::to_string(case_worker) +
+                     " vehicle(s) a case worker must judge (see each vehicle's verdict)" +
+                     (unknown.empty() ? "" : "; the vehicle registry did not answer for every member");
   } else if (!unknown.empty()) {
     vo.result = R::kUnknown;
     vo.explanation =
@@ -182,6 +243,12 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
       dv.result = R::kFail;
       dv.explanation =
           std::to_string(aid_not_exempt) + " mobility vehicle(s) do not qualify for the exemption";
+    } else if (purpose_open > 0) {
+      dv.result = R::kUnknown;
+      dv.explanation = std::to_string(purpose_open) +
+                       " vehicle(s) priced within the cap may have been bought for a seriously ill "
+                       "or severely disabled member; the registry does not show the purpose, so a "
+                       "case worker decides";
     } else if (!unknown.empty()) {
       dv.result = R::kUnknown;
       dv.explanation = "the vehicle registry did not answer for every member";
@@ -197,6 +264,11 @@ void vehicles(Eval& e, std::vector<RuleTrace>& out) {
   if (disability_rule) out.push_back(std::move(dv));
 }
 
+// Non-residential property disqualifies where the policy says so, except
+// uses in real_estate_case_worker_uses: whether such property ("other": a
+// parking space, storage, land use right ...) is what the jurisdiction's rule
+// means is a case worker's judgement, so it makes the rule unknown, never
+// fail on its own.
 RuleTrace real_estate(Eval& e) {
   RuleTrace t = e.start(kRuleRealEstate, Role::kCondition);
   const auto non_res = e.need(t, e.policy.flag("real_estate_non_residential_allowed", e.on),
@@ -206,14 +278,20 @@ RuleTrace real_estate(Eval& e) {
   if (!non_res || !max_homes) return t;
   const auto area_limit = e.policy.area("real_estate_extra_home_area_per_capita_m2", e.on);
   if (area_limit) t.parameters.push_back(area_limit->provenance);
+  const auto review_uses = e.policy.list("real_estate_case_worker_uses", e.on);
+  if (review_uses) t.parameters.push_back(review_uses->provenance);
   std::set<std::string> homes;
   int non_residential = 0;
+  int case_worker = 0;  // non-residential property of a use a case worker judges
   Wide area_centi_percent = 0;  // sum of area (0.01 m2) x share (%)
   e.each_known(Source::kRealEstate, [&](std::size_t, const NormalisedRecords& r) {
     for (const auto& p : r.real_estate) {
       if (p.use == "residential") {
         homes.insert(p.certificate_masked);
         area_centi_percent += static_cast<Wide>(p.area_centi_m2) * p.share_percent;
+      } else if (review_uses && std::find(review_uses->value.begin(), review_uses->value.end(),
+                                          p.use) != review_uses->value.end()) {
+        ++case_worker;
       } else {
         ++non_residential;
       }
@@ -227,6 +305,7 @@ RuleTrace real_estate(Eval& e) {
               {"non_residential", non_residential},
               {"residential_area_m2_owned", money_text(area_centi)},
               {"members", e.n}};
+  if (review_uses) t.inputs["case_worker_property"] = case_worker;
   if (non_residential > 0 && !non_res->value) {
     t.result = R::kFail;
     t.explanation = "owns non-residential property";
@@ -253,6 +332,12 @@ RuleTrace real_estate(Eval& e) {
                         ? "property within the allowance"
                         : "property known so far is within the allowance, but the registry "
                           "did not answer for every member";
+  }
+  if (t.result != R::kFail && case_worker > 0 && !non_res->value) {
+    t.result = R::kUnknown;
+    t.explanation += "; " + std::to_string(case_worker) +
+                     " property record(s) of a use no source here classes (e.g. \"other\"): a "
+                     "case worker decides whether it counts as non-residential property";
   }
   return t;
 }

@@ -191,36 +191,82 @@ RuleTrace supplement(Eval& e, Role role, const std::vector<std::size_t>& supplem
   return t;
 }
 
+// Who lacks labour capacity, member by member: a minor (tekun-age-18); a
+// disability the policy's tekun_no_labour_capacity_disabilities lists
+// (Harbin, seed 000 二: it decides whatever the request says); otherwise
+// the request's labour_capacity. Not stated and not decided otherwise: the
+// member's capacity is unknown, and so is the rule (never a guess).
 RuleTrace tekun(Eval& e, Role role, bool age_rule) {
   RuleTrace t = e.start(kRuleTekun, role);
   t.parameters.push_back(e.standard_prov);
   std::optional<InForce<std::int64_t>> minor_age;
   if (age_rule) minor_age = e.need(t, e.policy.integer("tekun_minor_age", e.on), "tekun_minor_age");
+  const auto disabilities = e.policy.list("tekun_no_labour_capacity_disabilities", e.on);
+  if (disabilities) t.parameters.push_back(disabilities->provenance);
   json members = json::array();
-  bool all = true;
+  std::vector<std::size_t> capable;
+  std::vector<std::size_t> not_stated;
   for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
     const auto& f = e.h.members[m];
     const int age = age_on(f.birth_date, e.on);
     const bool minor = minor_age && age < minor_age->value;
-    const bool qualifies = f.labour_capacity == "none" || minor;
-    all &= qualifies;
-    members.push_back(
-        {{"member_index", m},
-         {"age", age},
-         {"labour_capacity", f.labour_capacity},
-         {"qualifies", qualifies},
-         {"why", f.labour_capacity == "none" ? "no labour capacity"
-                                             : (minor ? "minor" : "labour capacity not 'none'")}});
+    std::string listed_disability;
+    if (disabilities && f.disability_grade && !f.disability_kind.empty()) {
+      const std::string pair = f.disability_kind + "-" + std::to_string(*f.disability_grade);
+      if (std::find(disabilities->value.begin(), disabilities->value.end(), pair) !=
+          disabilities->value.end()) {
+        listed_disability = pair;
+      }
+    }
+    json qualifies;
+    std::string why;
+    if (minor) {
+      qualifies = true;
+      why = "minor";
+    } else if (!listed_disability.empty()) {
+      qualifies = true;
+      why = "disability " + listed_disability +
+            " is listed as no labour capacity (tekun_no_labour_capacity_disabilities)";
+      if (!f.labour_capacity.empty() && f.labour_capacity != "none") {
+        why += "; the request says '" + f.labour_capacity + "', the list decides";
+      }
+    } else if (f.labour_capacity == "none") {
+      qualifies = true;
+      why = "no labour capacity";
+    } else if (f.labour_capacity.empty()) {
+      qualifies = nullptr;
+      why = "labour capacity not stated in the request";
+      not_stated.push_back(m);
+    } else {
+      qualifies = false;
+      why = "labour capacity '" + f.labour_capacity + "'";
+      capable.push_back(m);
+    }
+    members.push_back({{"member_index", m},
+                       {"age", age},
+                       {"labour_capacity", f.labour_capacity},
+                       {"qualifies", qualifies},
+                       {"why", why}});
   }
   t.inputs = {{"members", members}};
-  t.result = all ? R::kPass : R::kFail;
-  t.explanation =
-      all ? "every member lacks labour capacity or is a minor (the no-supporter condition is "
-            "confirmed by the case worker)"
-          : "a member has labour capacity (or it was not stated as 'none')";
-  // The tekun standards (tekun_standards, after the outcome) read these: a
-  // household is not eligible on amounts that cannot be computed.
-  if (t.result == R::kPass) {
+  if (!capable.empty()) {
+    t.result = R::kFail;
+    t.explanation = "a member has labour capacity (member " + std::to_string(capable.front()) + ")";
+  } else if (!not_stated.empty()) {
+    t.result = R::kUnknown;
+    for (std::size_t m : not_stated) {
+      t.unknown_sources.push_back("request:members[" + std::to_string(m) + "].labour_capacity");
+    }
+    t.explanation =
+        "the request does not state the labour capacity of every member who is neither a minor "
+        "nor listed by disability; a case worker states it and verifies again";
+  } else {
+    t.result = R::kPass;
+    t.explanation =
+        "every member lacks labour capacity or is a minor (the no-supporter condition is "
+        "confirmed by the case worker)";
+    // The tekun standards (tekun_standards, after the outcome) read these: a
+    // household is not eligible on amounts that cannot be computed.
     e.require(t, {"tekun_basic_multiple", "minimum_wage_monthly", "tekun_care_share.self_care",
                   "tekun_care_share.half_care", "tekun_care_share.full_care"});
   }
@@ -243,12 +289,38 @@ RuleTrace tekun_age(Eval& e, Role role) {
   return t;
 }
 
+// The basic standard per person: the figure the jurisdiction published
+// (tekun_basic_standard_monthly.<area>) when it was set for the dibao
+// standard in force, i.e. takes effect on or after that standard's date;
+// otherwise tekun_basic_multiple x standard, and the trace says why.
 void tekun_standards(Eval& e, RuleTrace& t, std::optional<Money>& benefit) {
-  const auto k = e.need(t, e.policy.ratio("tekun_basic_multiple", e.on), "tekun_basic_multiple");
   const auto wage = e.need(t, e.policy.money("minimum_wage_monthly", e.on), "minimum_wage_monthly");
-  if (!k || !wage) return;
-  const Money basic = k->value.of(e.standard);
-  t.inputs["basic_standard_per_person"] = basic.to_string();
+  const std::string published_name =
+      "tekun_basic_standard_monthly." + std::string(area_name(e.h.area));
+  const auto published = e.policy.money(published_name, e.on);
+  std::optional<Money> basic;
+  if (published && !(published->provenance.from < e.standard_prov.from)) {
+    t.parameters.push_back(published->provenance);
+    basic = published->value;
+    t.inputs["basic_standard_basis"] = "published figure " + published->value.to_string() + " (" +
+                                       published_name + ", in force since " +
+                                       published->provenance.from.to_string() + ")";
+  } else if (const auto k = e.need(t, e.policy.ratio("tekun_basic_multiple", e.on),
+                                   "tekun_basic_multiple")) {
+    basic = k->value.of(e.standard);
+    std::string why;
+    if (published) {
+      why = "the published figure " + published->value.to_string() + " dates from " +
+            published->provenance.from.to_string() + ", before the standard in force since " +
+            e.standard_prov.from.to_string();
+    } else {
+      why = "no published figure in force";
+    }
+    t.inputs["basic_standard_basis"] = k->value.text + " x standard " + e.standard.to_string() +
+                                       " = " + basic->to_string() + " (" + why + ")";
+  }
+  if (!basic || !wage) return;
+  t.inputs["basic_standard_per_person"] = basic->to_string();
   json care = json::object();
   for (const char* level : {"self_care", "half_care", "full_care"}) {
     const std::string name = std::string("tekun_care_share.") + level;
@@ -258,7 +330,7 @@ void tekun_standards(Eval& e, RuleTrace& t, std::optional<Money>& benefit) {
   }
   t.inputs["care_standard"] = care;
   if (e.d.outcome != Outcome::kEligible) return;
-  Money total = basic * static_cast<std::int64_t>(e.n);
+  Money total = *basic * static_cast<std::int64_t>(e.n);
   bool care_missing = false;
   for (std::size_t m = 0; m < e.n; ++m) {
     const std::string level = m < e.h.care_levels.size() ? e.h.care_levels[m] : "";

@@ -12,6 +12,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr int kSevereGrade = 2;  // 重残 in review categories: disability grade 1-2
+
 bool has_labour_capacity(const MemberFacts& m) {
   return m.labour_capacity == "full" || m.labour_capacity == "partial" || m.employed;
 }
@@ -38,9 +40,13 @@ RuleTrace review(Eval& e, const Income& in, bool income_known) {
   holds["tekun"] = e.programme == Programme::kTekun && e.d.outcome == Outcome::kEligible;
   holds["marginal"] = e.d.classification == "marginal";
   holds["no_income_no_labour"] = in.ok && in.counted() == 0 && all_none && !e.h.members.empty();
-  holds["illness_or_disability"] = std::any_of(
-      e.h.members.begin(), e.h.members.end(),
-      [](const MemberFacts& m) { return m.serious_illness || m.disability_grade.has_value(); });
+  // 重病、重残 (seed 002 §14): a seriously ill member, or a severely disabled
+  // one, read as disability grade 1-2 of any kind (the seed gives no
+  // definition; grades 3-4 are not 重残 here).
+  holds["illness_or_disability"] =
+      std::any_of(e.h.members.begin(), e.h.members.end(), [](const MemberFacts& m) {
+        return m.serious_illness || (m.disability_grade && *m.disability_grade <= kSevereGrade);
+      });
   holds["unchanged_income"] = unchanged;
   holds["stable_income"] = earned_all;
   holds["irregular_income"] = earned_some;

@@ -141,6 +141,10 @@ TEST_CASE("api: every rejection path answers as documented and queries no agency
     json unknown_field = valid_body(good_auth);
     unknown_field["members"][0]["salary"] = "1000";
     check_refused(s, verify(unknown_field), {400, "invalid_field", "members[0].salary"});
+    json bad_kind = valid_body(good_auth);
+    bad_kind["members"][1]["disability_grade"] = 2;
+    bad_kind["members"][1]["disability_kind"] = "wheelchair";
+    check_refused(s, verify(bad_kind), {400, "invalid_field", "members[1].disability_kind"});
 
     check_refused(s, post(s.case_system, std::string(300 * 1024, ' '), s.operator_header()),
                   {413, "body_too_large", ""});

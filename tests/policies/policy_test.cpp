@@ -759,6 +759,150 @@ TEST_CASE("policies: Vehicle rules differ by jurisdiction", "[policy][vehicle]")
   }
 }
 
+TEST_CASE("policies: A seriously ill member's vehicle whose purpose the registry cannot show is unknown (Harbin)",
+          "[policy][vehicle]") {
+  // Seed 000 defines the exempt vehicle by its purpose. Cap: 24 x 860.00 =
+  // 20640.00 urban, 24 x 648.00 = 15552.00 rural (2026).
+  struct Row {
+    p::Area area;
+    const char* price;
+    bool ill;             // member 1 seriously ill
+    int grade;            // member 1's disability grade (0: none)
+    bool aid;             // registered as a disability mobility vehicle
+    p::RuleResult result;  // vehicle-ownership and disability-vehicle
+    p::Outcome outcome;
+  };
+  const auto U = p::Area::kUrban;
+  const auto Rr = p::Area::kRural;
+  const auto unknown = p::RuleResult::kUnknown;
+  const auto fail = p::RuleResult::kFail;
+  const auto pass = p::RuleResult::kPass;
+  const std::vector<Row> rows = {
+      // An ordinary car of a seriously ill member's household, within the cap: a case worker.
+      {U, "20640.00", true, 0, false, unknown, p::Outcome::kIndeterminate},
+      {U, "20640.01", true, 0, false, fail, p::Outcome::kIneligible},
+      {Rr, "15552.00", true, 0, false, unknown, p::Outcome::kIndeterminate},
+      {Rr, "15552.01", true, 0, false, fail, p::Outcome::kIneligible},
+      // The same for a severely disabled member's ordinary car.
+      {U, "20640.00", false, 1, false, unknown, p::Outcome::kIndeterminate},
+      {U, "20640.00", false, 3, false, fail, p::Outcome::kIneligible},  // grade-3 physical: not severe
+      // No seriously ill or severely disabled member: the car disqualifies.
+      {U, "15000.00", false, 0, false, fail, p::Outcome::kIneligible},
+      // Registered as a disability vehicle: the purpose is shown; a seriously ill
+      // member qualifies as much as a disabled one.
+      {U, "20640.00", true, 0, true, pass, p::Outcome::kEligible},
+      {U, "20640.01", true, 0, true, fail, p::Outcome::kIneligible},
+      {Rr, "15552.00", true, 0, true, pass, p::Outcome::kEligible},
+      {Rr, "15552.01", true, 0, true, fail, p::Outcome::kIneligible},
+  };
+  for (const auto& r : rows) {
+    INFO(p::area_name(r.area) << " " << r.price << " ill=" << r.ill << " grade=" << r.grade
+                              << " aid=" << r.aid);
+    House h(2);
+    h.h.area = r.area;
+    h.member(1).serious_illness = r.ill;
+    if (r.grade > 0) {
+      h.member(1).disability_grade = r.grade;
+      h.member(1).disability_kind = "physical";
+    }
+    h.vehicle(0, "car", r.price, r.aid);
+    const auto d = h.eval("230100");
+    CHECK(d.outcome == r.outcome);
+    const auto& vo = rule(d, "vehicle-ownership");
+    const auto& dv = rule(d, "disability-vehicle");
+    CHECK(vo.result == r.result);
+    CHECK(dv.result == (r.result == fail && !r.aid ? pass : r.result));
+    if (r.result == unknown) {
+      // The registry answered: nothing is missing but a case worker's judgement.
+      CHECK(vo.unknown_sources.empty());
+      CHECK(vo.inputs.at("vehicles").at(0).at("verdict").get<std::string>().rfind(
+                "case worker", 0) == 0);
+      CHECK(dv.inputs.at("claims").at(0).at("exempt").is_null());
+      CHECK_FALSE(d.figures.contains("benefit_monthly"));
+    }
+  }
+  // Elsewhere the exemption is a registered disability car, not a purpose
+  // (parameters.md rules): an ordinary car of an ill member's household fails.
+  House sh(2);
+  sh.member(1).serious_illness = true;
+  sh.vehicle(0, "car", "10000.00", false);
+  CHECK(rule(sh.eval("310000"), "vehicle-ownership").result == fail);
+  // A known disqualifying vehicle decides even while another is left open.
+  House both(2);
+  both.member(1).serious_illness = true;
+  both.vehicle(0, "car", "20000.00", false).vehicle(1, "car", "30000.00", false);
+  CHECK(both.eval("230100").outcome == p::Outcome::kIneligible);
+  // A registry that did not answer for the other member is still named.
+  House open(2);
+  open.member(1).serious_illness = true;
+  open.vehicle(0, "car", "20000.00", false).fail(1, Source::kVehicle);
+  const auto o = open.eval("230100");
+  CHECK(rule(o, "vehicle-ownership").result == unknown);
+  CHECK(rule(o, "vehicle-ownership").unknown_sources == std::vector<std::string>{"vehicle"});
+}
+
+TEST_CASE("policies: Anyang leaves trucks, vessels and 'other' property to a case worker",
+          "[policy][vehicle][real-estate]") {
+  // No source Anyang has says a truck, a vessel or property of use "other"
+  // disqualifies: unknown (a case worker), never a definitive fail.
+  struct Row {
+    std::vector<const char*> types;
+    p::RuleResult result;
+    p::Outcome outcome;
+  };
+  const std::vector<Row> rows = {
+      {{"truck"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"vessel"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"truck", "vessel"}, p::RuleResult::kUnknown, p::Outcome::kIndeterminate},
+      {{"car"}, p::RuleResult::kFail, p::Outcome::kIneligible},
+      {{"truck", "car"}, p::RuleResult::kFail, p::Outcome::kIneligible},  // fail beats unknown
+      {{"motorcycle"}, p::RuleResult::kPass, p::Outcome::kEligible},
+  };
+  for (const auto& r : rows) {
+    House h(1, in_force("410500"));
+    for (const char* type : r.types) h.vehicle(0, type, "50000.00", false);
+    INFO(r.types.size() << " vehicle(s), first " << r.types.front());
+    const auto d = h.eval("410500");
+    CHECK(rule(d, "vehicle-ownership").result == r.result);
+    CHECK(rule(d, "vehicle-ownership").unknown_sources.empty());
+    CHECK(d.outcome == r.outcome);
+  }
+  // A truck registered as a disability vehicle of a grade-2 member is exempt.
+  House aid(1, in_force("410500"));
+  aid.member(0).disability_grade = 2;
+  aid.vehicle(0, "truck", "50000.00", true);
+  CHECK(aid.eval("410500").outcome == p::Outcome::kEligible);
+  // Harbin and Beijing count trucks as disqualifying motor vehicles.
+  House truck(1);
+  truck.vehicle(0, "truck", "50000.00", false);
+  CHECK(truck.eval("230100").outcome == p::Outcome::kIneligible);
+  CHECK(truck.eval("110108").outcome == p::Outcome::kIneligible);
+
+  House other(1, in_force("410500"));
+  other.property(0, "豫****9", "other", 1500);
+  auto o = other.eval("410500");
+  CHECK(rule(o, "real-estate").result == p::RuleResult::kUnknown);
+  CHECK(rule(o, "real-estate").unknown_sources.empty());
+  CHECK(rule(o, "real-estate").inputs.at("case_worker_property") == 1);
+  CHECK(o.outcome == p::Outcome::kIndeterminate);
+  // With a home as well: still the case worker's; with a shop: fail.
+  other.property(0, "豫****1", "residential", 6000);
+  CHECK(other.eval("410500").outcome == p::Outcome::kIndeterminate);
+  other.property(0, "豫****2", "commercial", 3000);
+  CHECK(rule(other.eval("410500"), "real-estate").result == p::RuleResult::kFail);
+  // Three homes fail whatever else is open.
+  House homes(1, in_force("410500"));
+  homes.property(0, "a", "residential", 100)
+      .property(0, "b", "residential", 100)
+      .property(0, "c", "residential", 100)
+      .property(0, "d", "other", 100);
+  CHECK(homes.eval("410500").outcome == p::Outcome::kIneligible);
+  // Beijing's file keeps "other" as non-residential property.
+  House bj(1);
+  bj.property(0, "京****9", "other", 1500);
+  CHECK(rule(bj.eval("110108"), "real-estate").result == p::RuleResult::kFail);
+}
+
 TEST_CASE("policies: Real-estate and business rules (Anyang)", "[policy][real-estate][business]") {
   const char* on = in_force("410500");
   House shop(1, on);
@@ -1775,9 +1919,10 @@ TEST_CASE("policies: Tekun standard and care tiers differ (Hanzhong, Harbin, Hai
     const char* benefit;
   };
   const std::vector<Row> rows = {
-      // Hanzhong 2025-11: 1.3 x 675.00 = 877.50; full care 25% x 2050.00 = 512.50.
-      {"610700", "2025-11-01", "full_care", "1390.00"},
-      {"610700", "2025-11-01", "self_care", "1082.50"},  // + 10% = 205.00
+      // Hanzhong 2025-11: the published 880.00 (not 1.3 x 675.00 = 877.50); full
+      // care 25% x 2050.00 = 512.50.
+      {"610700", "2025-11-01", "full_care", "1392.50"},
+      {"610700", "2025-11-01", "self_care", "1085.00"},  // + 10% = 205.00
       // Harbin 2024: 1.3 x 860.00 = 1118.00; full care 1/4 x 2080.00 = 520.00.
       {"230100", "2024-11-01", "full_care", "1638.00"},
       {"230100", "2024-11-01", "half_care", "1464.67"},  // + 1/6 x 2080.00 = 346.67
@@ -1805,6 +1950,133 @@ TEST_CASE("policies: Tekun covers minors up to 18 where the seed says so", "[pol
   CHECK(h.eval("110108").outcome == p::Outcome::kIneligible);  // Haidian's seed has no age rule
   h.member(0).birth_date = *Date::parse("2006-06-01");         // 18
   CHECK(h.eval("230100").outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Tekun without a stated labour capacity is indeterminate, never a guess",
+          "[policy][tekun]") {
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    INFO(code);
+    const char* date = in_force(code);
+    House h(1, date, "tekun");
+    h.member(0).birth_date = *Date::parse("1960-01-01");
+    const auto d = h.eval(code);
+    CHECK(d.outcome == p::Outcome::kIndeterminate);
+    const auto& t = rule(d, "tekun-1.3");
+    CHECK(t.result == p::RuleResult::kUnknown);
+    CHECK(t.unknown_sources == std::vector<std::string>{"request:members[0].labour_capacity"});
+    CHECK(t.inputs.at("members").at(0).at("qualifies").is_null());
+    CHECK_FALSE(d.figures.contains("benefit_monthly"));
+    h.member(0).labour_capacity = "none";
+    CHECK(h.eval(code).outcome == p::Outcome::kEligible);
+    h.member(0).labour_capacity = "partial";
+    CHECK(h.eval(code).outcome == p::Outcome::kIneligible);
+  }
+  // A member with labour capacity decides even while another's is not stated.
+  House two(2, "2024-11-01", "tekun");
+  two.member(0).labour_capacity = "full";
+  const auto d = two.eval("310000");
+  CHECK(rule(d, "tekun-1.3").result == p::RuleResult::kFail);
+  CHECK(d.outcome == p::Outcome::kIneligible);
+}
+
+TEST_CASE("policies: Harbin's disability list decides labour capacity for tekun",
+          "[policy][tekun]") {
+  // Seed 000 二: grade-1 physical, grade-1 or 2 mental or intellectual, plus
+  // grade-1 visual, grade-2 physical, grade-3 mental or intellectual. Each
+  // boundary from both sides, with no labour_capacity in the request.
+  struct Row {
+    const char* kind;
+    int grade;
+    bool listed;
+  };
+  const std::vector<Row> rows = {
+      {"physical", 1, true},      {"physical", 2, true},      {"physical", 3, false},
+      {"mental", 1, true},        {"mental", 3, true},        {"mental", 4, false},
+      {"intellectual", 2, true},  {"intellectual", 3, true},  {"intellectual", 4, false},
+      {"visual", 1, true},        {"visual", 2, false},       {"hearing", 1, false},
+      {"speech", 1, false},       {"multiple", 1, false},
+  };
+  for (const auto& r : rows) {
+    INFO(r.kind << "-" << r.grade);
+    House h(1, "2024-11-01", "tekun");
+    h.member(0).birth_date = *Date::parse("1970-01-01");
+    h.member(0).disability_grade = r.grade;
+    h.member(0).disability_kind = r.kind;
+    const auto d = h.eval("230100");
+    CHECK(d.outcome == (r.listed ? p::Outcome::kEligible : p::Outcome::kIndeterminate));
+    CHECK(rule(d, "tekun-1.3").result ==
+          (r.listed ? p::RuleResult::kPass : p::RuleResult::kUnknown));
+    // Listed: the list decides even against the request; not listed: the request does.
+    h.member(0).labour_capacity = "full";
+    CHECK(h.eval("230100").outcome ==
+          (r.listed ? p::Outcome::kEligible : p::Outcome::kIneligible));
+    // Haidian has no such list: the request's word only.
+    h.member(0).labour_capacity.clear();
+    CHECK(h.eval("110108").outcome == p::Outcome::kIndeterminate);
+  }
+  // A grade without a kind decides nothing.
+  House h(1, "2024-11-01", "tekun");
+  h.member(0).disability_grade = 1;
+  CHECK(rule(h.eval("230100"), "tekun-1.3").result == p::RuleResult::kUnknown);
+  const auto listed = House(1, "2024-11-01", "tekun").eval("230100");
+  const auto& t = rule(listed, "tekun-1.3");
+  CHECK(std::any_of(t.parameters.begin(), t.parameters.end(), [](const auto& prm) {
+    return prm.name == "tekun_no_labour_capacity_disabilities" && !prm.example;
+  }));
+}
+
+TEST_CASE("policies: Tekun basic standard is the published figure where one exists, else the multiple",
+          "[policy][tekun]") {
+  struct Row {
+    const char* code;
+    const char* date;
+    p::Area area;
+    const char* basic;
+    bool published;
+  };
+  const auto U = p::Area::kUrban;
+  const auto Rr = p::Area::kRural;
+  const std::vector<Row> rows = {
+      // Shanghai: 2075 with the 1595 standard (not 1.3 x 1595 = 2073.50), the day
+      // before 1970 with 1510 (not 1963.00).
+      {"310000", "2024-11-01", U, "2075.00", true},
+      {"310000", "2024-11-01", Rr, "2075.00", true},
+      {"310000", "2024-07-01", U, "2075.00", true},
+      {"310000", "2024-06-30", U, "1970.00", true},
+      {"310000", "2020-07-01", U, "1615.00", true},
+      // Hanzhong (Nanzheng, 2025-10): 880 / 620, not 877.50 / 617.50.
+      {"610700", "2025-11-01", U, "880.00", true},
+      {"610700", "2025-11-01", Rr, "620.00", true},
+      // Harbin: 1086 with the 835 standard (2023); in 2024 the standard is 860 and no
+      // figure was published for it: 1.3 x 860.00 = 1118.00. Rural: never published.
+      {"230100", "2023-12-31", U, "1086.00", true},
+      {"230100", "2024-01-01", U, "1118.00", false},
+      {"230100", "2023-12-31", Rr, "812.50", false},  // 1.3 x 625.00
+      // Beijing: 1980 with the 1320 standard; from 2023-07-01 1.5 x 1395.00.
+      {"110108", "2023-06-30", U, "1980.00", true},
+      {"110108", "2023-07-01", U, "2092.50", false},
+      // Anyang: nothing published: 1.3 x 630.00.
+      {"410500", "2022-11-01", U, "819.00", false},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << r.date << " " << p::area_name(r.area));
+    House h(1, r.date, "tekun");
+    h.h.area = r.area;
+    h.member(0).labour_capacity = "none";
+    h.member(0).birth_date = *Date::parse("1950-01-01");
+    const auto d = h.eval(r.code);
+    REQUIRE(d.outcome == p::Outcome::kEligible);
+    const auto& t = rule(d, "tekun-1.3");
+    CHECK(t.inputs.at("basic_standard_per_person") == r.basic);
+    CHECK(d.figures.at("benefit_monthly") == r.basic);  // no care level given
+    const std::string basis = t.inputs.at("basic_standard_basis").get<std::string>();
+    CHECK(basis.rfind(r.published ? "published figure" : "1.", 0) == 0);
+    const std::string name = std::string("tekun_basic_standard_monthly.") +
+                             std::string(p::area_name(r.area));
+    CHECK(std::any_of(t.parameters.begin(), t.parameters.end(),
+                      [&](const auto& prm) { return prm.name == name; }) == r.published);
+    if (!r.published) CHECK(basis.find("published") != std::string::npos);  // says why
+  }
 }
 
 // ------------------------------------------------------------------ review
@@ -1850,6 +2122,60 @@ TEST_CASE("policies: Review cycles differ by jurisdiction", "[policy][review]") 
   none.member(0).serious_illness = true;
   none.member(0).labour_capacity = "partial";
   CHECK(none.eval("110108").next_review->to_string() == "2025-05-01");
+}
+
+TEST_CASE("policies: Haidian's review: severe disability is grade 1-2, and monthly for irregular income wins",
+          "[policy][review]") {
+  // Seed 002 §14, reference 2024-11-01: yearly 2025-11-01, 6 months
+  // 2025-05-01, quarterly 2025-02-01, monthly 2024-12-01.
+  struct Row {
+    const char* kind;  // member 1's disability kind
+    int grade;         // 0: none
+    bool ill;
+    const char* income;  // "stable" (every month) or "irregular" (two months)
+    const char* next;
+  };
+  const std::vector<Row> rows = {
+      {"physical", 2, false, "stable", "2025-05-01"},      // 重残: 6 months
+      {"physical", 3, false, "stable", "2025-02-01"},      // grade 3 is not: quarterly
+      {"intellectual", 3, false, "stable", "2025-02-01"},  // not even intellectual
+      {"visual", 1, false, "stable", "2025-05-01"},
+      {"", 0, true, "stable", "2025-05-01"},  // 重病: 6 months
+      {"", 0, false, "stable", "2025-02-01"},
+      // Irregular income: monthly, whatever else holds.
+      {"physical", 1, false, "irregular", "2024-12-01"},
+      {"physical", 2, false, "irregular", "2024-12-01"},
+      {"", 0, true, "irregular", "2024-12-01"},
+      {"physical", 3, false, "irregular", "2024-12-01"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.kind << "-" << r.grade << " ill=" << r.ill << " " << r.income);
+    House h(2);
+    h.member(0).labour_capacity = "full";
+    h.member(1).labour_capacity = "partial";
+    if (r.grade > 0) {
+      h.member(1).disability_grade = r.grade;
+      h.member(1).disability_kind = r.kind;
+    }
+    h.member(1).serious_illness = r.ill;
+    if (std::string(r.income) == "stable") {
+      h.income(0, IncomeKind::kWages, "300.00");
+      h.income(0, IncomeKind::kOther, "10.00", "0.00", {{2024, 4}});
+    } else {
+      h.income(0, IncomeKind::kWages, "300.00", "0.00", {{2024, 2}, {2024, 7}});
+    }
+    const auto d = h.eval("110108");
+    REQUIRE(d.next_review.has_value());
+    CHECK(d.next_review->to_string() == r.next);
+    const auto category = rule(d, "review-cycle").inputs.at("category").get<std::string>();
+    if (std::string(r.income) == "irregular") CHECK(category == "irregular_income");
+  }
+  // No income and no labour capacity stays yearly, disabled or not.
+  House none(1);
+  none.member(0).labour_capacity = "none";
+  none.member(0).disability_grade = 1;
+  none.member(0).disability_kind = "physical";
+  CHECK(none.eval("110108").next_review->to_string() == "2025-11-01");
 }
 
 // ------------------------------------------------------------- fail closed
@@ -2226,10 +2552,12 @@ TEST_CASE("policies: Each figure carries the parameters it came from", "[policy]
   REQUIRE(t.outcome == p::Outcome::kEligible);
   std::vector<std::string> tekun;
   for (const auto& prm : t.figure_parameters.at("benefit_monthly")) tekun.push_back(prm.name);
+  // The tekun rule's parameters: who qualifies (minor age, Harbin's
+  // disability list) and the amounts (basic standard, care shares).
   CHECK(tekun == std::vector<std::string>{"dibao_standard_monthly.urban", "tekun_minor_age",
-                                          "tekun_basic_multiple", "minimum_wage_monthly",
-                                          "tekun_care_share.self_care", "tekun_care_share.half_care",
-                                          "tekun_care_share.full_care"});
+                                          "tekun_no_labour_capacity_disabilities", "minimum_wage_monthly",
+                                          "tekun_basic_multiple", "tekun_care_share.self_care",
+                                          "tekun_care_share.half_care", "tekun_care_share.full_care"});
   House rich(1);
   rich.bank(0, "90000.00");
   const auto r = rich.eval("230100");

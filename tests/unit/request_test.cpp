@@ -38,6 +38,24 @@ TEST_CASE("unit: A valid verification request parses", "[request]") {
   CHECK(r.reference_date.to_string() == "2026-11-01");
 }
 
+TEST_CASE("unit: disability_kind takes each kind of the enumeration, and nothing else", "[request]") {
+  const std::vector<std::string> kinds = {"visual",       "hearing", "speech",  "physical",
+                                          "intellectual", "mental",  "multiple"};
+  for (const auto& kind : kinds) {
+    INFO(kind);
+    json body = valid_request();
+    body["members"][1]["disability_kind"] = kind;
+    auto parsed = b::parse_verification_request(body, kToday);
+    REQUIRE(std::holds_alternative<b::VerificationRequest>(parsed));
+    CHECK(std::get<b::VerificationRequest>(parsed).members[1].disability_kind == kind);
+  }
+  json body = valid_request();
+  body["members"][1]["disability_kind"] = "psychological";
+  const auto e = error_of(body);
+  CHECK(e.field == "members[1].disability_kind");
+  for (const auto& kind : kinds) CHECK(e.message.find(kind) != std::string::npos);  // names the choices
+}
+
 TEST_CASE("unit: current_benefit parses, since up to and including the reference date", "[request]") {
   json body = valid_request();
   auto plain = b::parse_verification_request(body, kToday);
@@ -108,6 +126,16 @@ TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
       {"duplicate member", [](json& j) { j["members"][1]["id_number"] = "230102197503120016"; }, "members[1].id_number"},
       {"empty name", [](json& j) { j["members"][0]["name"] = ""; }, "members[0].name"},
       {"grade 5", [](json& j) { j["members"][1]["disability_grade"] = 5; }, "members[1].disability_grade"},
+      {"unknown disability kind", [](json& j) { j["members"][1]["disability_kind"] = "blind"; },
+       "members[1].disability_kind"},
+      {"disability kind in another language", [](json& j) { j["members"][1]["disability_kind"] = "肢体"; },
+       "members[1].disability_kind"},
+      {"disability kind in capitals", [](json& j) { j["members"][1]["disability_kind"] = "Physical"; },
+       "members[1].disability_kind"},
+      {"empty disability kind", [](json& j) { j["members"][1]["disability_kind"] = ""; },
+       "members[1].disability_kind"},
+      {"disability kind not a string", [](json& j) { j["members"][1]["disability_kind"] = 1; },
+       "members[1].disability_kind"},
       {"unknown member field", [](json& j) { j["members"][0]["salary"] = 1; }, "members[0].salary"},
       {"two applicants", [](json& j) { j["members"][1]["relation"] = "applicant"; }, "members"},
       {"bad relation", [](json& j) { j["members"][1]["relation"] = "friend"; }, "members[1].relation"},
