@@ -37,6 +37,7 @@ RuleTrace review(Eval& e, const Income& in, bool income_known) {
   }
   holds["tekun"] = e.programme == Programme::kTekun && e.d.outcome == Outcome::kEligible;
   holds["marginal"] = e.d.classification == "marginal";
+  holds["expenditure_poverty"] = e.d.classification == "expenditure_poverty";
   holds["no_income_no_labour"] = in.ok && in.counted() == 0 && all_none && !e.h.members.empty();
   holds["illness_or_disability"] = std::any_of(
       e.h.members.begin(), e.h.members.end(),
