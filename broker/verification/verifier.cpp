@@ -320,6 +320,10 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   head.detail = "members=" + std::to_string(v.members.size()) + " sources=" + asked_names +
                 (v.force ? " forced" : "") + (v.async ? " async" : "") +
                 (a.batch_id.empty() ? "" : " batch=" + a.batch_id);  // for supervisors (docs/api.md)
+  // Declared hardship (docs/api.md): counted here; the evidence hashes are
+  // in the signed report, whose digest the audit keeps.
+  if (!v.rigid_spending.empty()) head.detail += " rigid_spending=" + std::to_string(v.rigid_spending.size());
+  if (v.emergency) head.detail += " emergency";
   before.push_back(head);
   for (const auto& p : a.pseudonyms) {
     audit::AuditRecord subject = a.base;

@@ -3,12 +3,15 @@
 // expenditure-type poverty when its declared rigid spending brings the rest
 // to the standard, and not one fen past it; a declared emergency is
 // covered without an income line and carries its follow-up date; bad or
-// missing declarations are refused with the field named and ask no agency.
+// missing declarations are refused with the field named and ask no agency;
+// the audit log's request records count the declarations.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_log.hpp"
+#include "crypto/keys.hpp"
 #include "stack.hpp"
 
 using hfv::testing::https;
@@ -153,4 +156,25 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
     CHECK(json::parse(refused.body)["field"] == b.field);
   }
   CHECK(s.sim_request_count() == asked);
+
+  // The request records count the declarations (their hashes are in the
+  // signed reports).
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  auto master = hfv::crypto::load_master_key_file(s.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto log = hfv::audit::AuditLog::open(s.broker_dir / "data" / "audit.db",
+                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+  REQUIRE(log.ok());
+  auto rows = (*log)->read(1, 10000);
+  REQUIRE(rows.ok());
+  int spending = 0, emergencies = 0;
+  for (const auto& r : *rows) {
+    const json record = json::parse(r.body);
+    if (record["action"] != "verification.request") continue;
+    const std::string detail = record.value("detail", "");
+    spending += detail.find(" rigid_spending=1") != std::string::npos ? 1 : 0;
+    emergencies += detail.find(" emergency") != std::string::npos ? 1 : 0;
+  }
+  CHECK(spending == 2);
+  CHECK(emergencies == 1);
 }
