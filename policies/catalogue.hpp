@@ -32,9 +32,12 @@ inline constexpr std::string_view kRuleDibaoIncome = "dibao-income";
 inline constexpr std::string_view kRuleMarginal = "marginal-1.5";
 inline constexpr std::string_view kRuleGradualExit = "gradual-exit";
 inline constexpr std::string_view kRuleSinglePerson = "single-person-household";
+inline constexpr std::string_view kRuleExpenditurePoverty = "expenditure-poverty";
 inline constexpr std::string_view kRuleSupplement = "supplement-15";
+inline constexpr std::string_view kRuleNoReadjustment = "no-readjustment";
 inline constexpr std::string_view kRuleTekun = "tekun-1.3";
 inline constexpr std::string_view kRuleTekunAge = "tekun-age-18";
+inline constexpr std::string_view kRuleEmergency = "emergency-temporary";
 inline constexpr std::string_view kRuleReview = "review-cycle";
 
 enum class ParamKind { kMoney, kInteger, kRatio, kText, kBool, kList, kCycles, kArea };

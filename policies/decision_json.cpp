@@ -54,6 +54,8 @@ json decision_json(const Decision& d) {
           {"next_review", d.next_review ? json(d.next_review->to_string()) : json(nullptr)},
           {"gradual_exit_until",
            d.gradual_exit_until ? json(d.gradual_exit_until->to_string()) : json(nullptr)},
+          {"follow_up_date",
+           d.follow_up_date ? json(d.follow_up_date->to_string()) : json(nullptr)},
           {"policy_version", d.policy_version}};
 }
 

@@ -48,6 +48,10 @@ std::string_view programme_name(Programme p) {
       return "tekun";
     case Programme::kTemporary:
       return "temporary";
+    case Programme::kExpenditure:
+      return "expenditure";
+    case Programme::kEmergency:
+      return "emergency";
   }
   return "dibao";
 }
@@ -64,12 +68,15 @@ using rules::business;
 using rules::compute_income;
 using rules::dibao_income;
 using rules::div_round;
+using rules::emergency_temporary;
 using rules::Eval;
+using rules::expenditure_poverty;
 using rules::gradual_exit;
 using rules::household_composition;
 using rules::Income;
 using rules::Line;
 using rules::marginal;
+using rules::no_readjustment;
 using rules::R;
 using rules::real_estate;
 using rules::review;
@@ -118,6 +125,8 @@ void settle_dibao(Settlement& s);
 void settle_marginal(Settlement& s);
 void settle_temporary(Settlement& s);
 void settle_tekun(Settlement& s);
+void settle_expenditure(Settlement& s);
+void settle_emergency(Settlement& s);
 
 // What decides each programme. Every programme's conditions start with the
 // asset rules the policy lists (savings-cap-24m, vehicle-ownership,
@@ -127,10 +136,12 @@ void settle_tekun(Settlement& s);
 // in three-valued logic (engine.hpp), is
 //     every condition passes AND (some alternative passes, when there are any)
 // which gives, with "members" for household-composition,
-//     dibao      assets AND members AND (dibao-income OR gradual-exit OR single-person-household)
-//     marginal   assets AND members AND marginal-1.5
-//     temporary  assets AND members AND (dibao-income OR marginal-1.5)
-//     tekun      assets AND members AND dibao-income AND tekun-1.3
+//     dibao        assets AND members AND (dibao-income OR gradual-exit OR single-person-household)
+//     marginal     assets AND members AND marginal-1.5
+//     temporary    assets AND members AND (dibao-income OR marginal-1.5)
+//     tekun        assets AND members AND dibao-income AND tekun-1.3
+//     expenditure  assets AND members AND expenditure-poverty
+//     emergency    assets AND members AND emergency-temporary (no income line)
 // An eligible household is classed and paid by its row's settle function;
 // one that is not eligible is classed by a classification rule that passes
 // while the assets pass (dibao-income: "dibao", marginal-1.5: "marginal").
@@ -142,7 +153,8 @@ const std::vector<ProgrammeRules>& programme_table() {
                  {kRuleGradualExit, Role::kAlternative},
                  {kRuleSinglePerson, Role::kAlternative},
                  {kRuleMarginal, Role::kClassification},
-                 {kRuleSupplement, Role::kAdjustment}},
+                 {kRuleSupplement, Role::kAdjustment},
+                 {kRuleNoReadjustment, Role::kAdjustment}},
        .settle = settle_dibao},
       {.programme = Programme::kMarginal,
        .rules = {{kRuleHouseholdComposition, Role::kCondition},
@@ -162,6 +174,20 @@ const std::vector<ProgrammeRules>& programme_table() {
                  {kRuleMarginal, Role::kClassification}},
        .settle = settle_tekun,
        .needs_rule = kRuleTekun},
+      {.programme = Programme::kExpenditure,
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleExpenditurePoverty, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kClassification},
+                 {kRuleMarginal, Role::kClassification}},
+       .settle = settle_expenditure,
+       .needs_rule = kRuleExpenditurePoverty},
+      {.programme = Programme::kEmergency,
+       .rules = {{kRuleHouseholdComposition, Role::kCondition},
+                 {kRuleEmergency, Role::kCondition},
+                 {kRuleDibaoIncome, Role::kClassification},
+                 {kRuleMarginal, Role::kClassification}},
+       .settle = settle_emergency,
+       .needs_rule = kRuleEmergency},
   };
   return table;
 }
@@ -254,6 +280,22 @@ void settle_temporary(Settlement& s) {
 void settle_tekun(Settlement& s) {
   s.e.d.classification = "tekun";
   s.e.d.basis = "tekun: no labour capacity (or minor), income within the standard, assets pass";
+}
+
+void settle_expenditure(Settlement& s) {
+  s.e.d.classification = "expenditure_poverty";
+  s.e.d.basis =
+      "expenditure-type poverty: income above the standard, but within the line once the declared "
+      "rigid spending is taken off; the amount is set by the case system";
+}
+
+void settle_emergency(Settlement& s) {
+  s.e.d.classification = "emergency";
+  s.e.d.follow_up_date = s.e.follow_up_date;
+  s.e.d.basis =
+      "急难型 temporary assistance: assets pass and the emergency is declared; no income line; the "
+      "amount is decided case by case; follow up on follow_up_date (dibao or tekun if still in "
+      "hardship)";
 }
 
 R all_of(const std::vector<R>& rs) {
@@ -574,6 +616,9 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
   if (const auto role = own(kRuleTekun))
     traces.push_back(tekun(e, *role, policy.applies(kRuleTekunAge)));
   if (const auto role = own(kRuleTekunAge)) traces.push_back(tekun_age(e, *role));
+  if (const auto role = own(kRuleExpenditurePoverty))
+    traces.push_back(expenditure_poverty(e, in, *role));
+  if (const auto role = own(kRuleEmergency)) traces.push_back(emergency_temporary(e, *role));
 
   // Outcome.
   const bool decided = row.programme && (row.needs_rule.empty() || policy.applies(row.needs_rule));
@@ -601,6 +646,8 @@ Decision evaluate(const JurisdictionPolicy& policy, const HouseholdInput& h) {
   }
   if (const auto role = own(kRuleSupplement))
     traces.push_back(supplement(e, *role, s.supplemented, s.benefit));
+  if (const auto role = own(kRuleNoReadjustment))
+    traces.push_back(no_readjustment(e, *role, s.benefit));
   for (auto& t : traces) {
     if (t.rule == kRuleTekun) tekun_standards(e, t, s.benefit);
   }

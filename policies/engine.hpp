@@ -37,10 +37,14 @@ std::string_view outcome_name(Outcome o);
 
 // The programmes a household can be verified for; what decides each is the
 // table in policies/engine.cpp. Requests, reports and stored reviews carry
-// the wire name ("dibao", "marginal", "tekun", "temporary").
-enum class Programme { kDibao, kMarginal, kTekun, kTemporary };
-inline constexpr std::array<Programme, 4> kAllProgrammes = {
-    Programme::kDibao, Programme::kMarginal, Programme::kTekun, Programme::kTemporary};
+// the wire name ("dibao", "marginal", "tekun", "temporary", "expenditure",
+// "emergency"). `expenditure` is expenditure-type poverty (支出型贫困) and
+// `emergency` is 急难型 temporary assistance; each is decided only where the
+// policy lists its rule.
+enum class Programme { kDibao, kMarginal, kTekun, kTemporary, kExpenditure, kEmergency };
+inline constexpr std::array<Programme, 6> kAllProgrammes = {
+    Programme::kDibao,     Programme::kMarginal,    Programme::kTekun,
+    Programme::kTemporary, Programme::kExpenditure, Programme::kEmergency};
 std::string_view programme_name(Programme p);
 std::optional<Programme> parse_programme(std::string_view name);
 
@@ -53,6 +57,31 @@ struct MemberFacts {
   bool serious_illness = false;
   bool employed = false;
   std::string labour_capacity;  // full | partial | none | ""
+  // 残疾军人 grade (1-10) and 定期抚恤补助的重点优抚对象 (an entitled-group member
+  // receiving regular pensions or subsidies); read by single-person-household
+  // where the policy covers them (Harbin, seed 000).
+  std::optional<int> disabled_serviceman_grade;
+  bool entitled_group_pension = false;
+};
+
+// Rigid spending the request declares (expenditure-type poverty): the kind
+// (hospital_treatment | rehabilitation | chronic_illness | schooling), the
+// amount per month or over the whole income window, and the SHA-256 of the
+// supporting document (the broker keeps the hash, never the document).
+struct RigidSpending {
+  std::string kind;
+  Money amount;
+  bool monthly = true;  // false: the total over the income look-back window
+  std::string evidence_sha256;
+};
+
+// A 急难型 temporary-assistance case as the case worker declares it: the
+// cause (public_emergency | other), the day the hardship began (not after
+// the reference date) and the SHA-256 of the supporting document.
+struct Emergency {
+  std::string cause;
+  Date event_date;
+  std::string evidence_sha256;
 };
 
 // An obligor's (statutory supporter's) household, for the support-fee rule,
@@ -82,6 +111,11 @@ struct CurrentBenefit {
   // Whether the household reported the rise in income itself (seed 002 §5
   // 主动申报停保); nullopt: the request does not say.
   std::optional<bool> self_reported;
+  // The monthly amount paid now and the day it was set (both or neither),
+  // read by no-readjustment: within a review period a household whose
+  // situation has not clearly changed keeps its level.
+  std::optional<Money> monthly_amount;
+  std::optional<Date> amount_set_on;
 };
 
 struct HouseholdInput {
@@ -104,6 +138,11 @@ struct HouseholdInput {
   // reading): each member's tekun care level (self_care | half_care |
   // full_care, by member index).
   std::vector<std::string> care_levels;
+  // Declared rigid spending (programme expenditure) and the declared
+  // emergency (programme emergency); empty / nullopt: not given, so the rule
+  // that reads them is unknown.
+  std::vector<RigidSpending> rigid_spending;
+  std::optional<Emergency> emergency;
 };
 
 struct RuleTrace {
@@ -138,6 +177,10 @@ struct Decision {
   // gradual_exit: the reference date + gradual_exit_period_months, or the
   // end of the period it is already in (CurrentBenefit::gradual_exit_until).
   std::optional<Date> gradual_exit_until;
+  // For an eligible 急难型 temporary-assistance household: the reference
+  // date + emergency_follow_up_months, after which a household still in
+  // hardship may be verified for dibao or tekun (seed 000 三(一)).
+  std::optional<Date> follow_up_date;
   std::string basis;  // how the outcome follows from the rules, in words
   std::string policy_version;
   std::string jurisdiction;

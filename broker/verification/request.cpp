@@ -66,6 +66,144 @@ std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) 
   return std::nullopt;
 }
 
+// A declared amount: a decimal-yuan string, more than 0 and at most
+// 1,000,000.00 (a bound far above any monthly benefit or rigid spending).
+std::optional<FieldError> get_amount(const json& obj, const char* key, const std::string& where,
+                                     std::optional<Money>& out) {
+  const std::string field = where + "." + key;
+  std::string text;
+  if (auto e = get_string(obj, key, where, text, true)) return e;
+  const auto amount = Money::parse(text);
+  if (!amount) return invalid(field, "must be a decimal-yuan string such as \"300.00\"");
+  if (*amount <= Money{}) return invalid(field, "must be more than 0");
+  if (*amount > Money::from_yuan(1'000'000)) return invalid(field, "must not exceed 1000000.00");
+  out = *amount;
+  return std::nullopt;
+}
+
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::optional<FieldError> get_evidence(const json& obj, const std::string& where, std::string& out) {
+  if (auto e = get_string(obj, "evidence_sha256", where, out, true)) return e;
+  if (!is_sha256_hex(out)) {
+    return invalid(where + ".evidence_sha256", "must be 64 lowercase hex characters (the document's SHA-256)");
+  }
+  return std::nullopt;
+}
+
+// An object the request may carry only for one programme, and must carry
+// for it: `key` is required when programme is `owner`, refused otherwise.
+std::optional<FieldError> check_programme_field(const json& body, const char* key, const std::string& programme,
+                                                policies::Programme owner) {
+  const std::string_view owner_name = policies::programme_name(owner);
+  if (body.contains(key) && programme != owner_name) {
+    return invalid(key, "only read for programme " + std::string(owner_name));
+  }
+  if (!body.contains(key) && programme == owner_name) {
+    return invalid(key, "is required for programme " + std::string(owner_name));
+  }
+  return std::nullopt;
+}
+
+// `rigid_spending` (programme expenditure): [{"kind", "amount", "period", "evidence_sha256"}].
+std::optional<FieldError> get_rigid_spending(const json& body, const std::string& programme,
+                                             std::vector<policies::RigidSpending>& out) {
+  if (auto e = check_programme_field(body, "rigid_spending", programme, policies::Programme::kExpenditure)) {
+    return e;
+  }
+  auto it = body.find("rigid_spending");
+  if (it == body.end()) return std::nullopt;
+  if (!it->is_array() || it->empty() || it->size() > kMaxRigidSpending) {
+    return invalid("rigid_spending", "must be an array of 1-" + std::to_string(kMaxRigidSpending) + " entries");
+  }
+  static const std::set<std::string> kKinds = {"hospital_treatment", "rehabilitation", "chronic_illness",
+                                               "schooling"};
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const std::string where = "rigid_spending[" + std::to_string(i) + "]";
+    const json& item = (*it)[i];
+    if (!item.is_object()) return invalid(where, "must be an object");
+    if (auto e = check_keys(item, where, {"kind", "amount", "period", "evidence_sha256"})) return e;
+    policies::RigidSpending spending;
+    if (auto e = get_string(item, "kind", where, spending.kind, true)) return e;
+    if (!kKinds.contains(spending.kind)) {
+      return invalid(where + ".kind", "must be one of hospital_treatment, rehabilitation, chronic_illness, schooling");
+    }
+    std::optional<Money> amount;
+    if (auto e = get_amount(item, "amount", where, amount)) return e;
+    spending.amount = *amount;
+    std::string period;
+    if (auto e = get_string(item, "period", where, period, true)) return e;
+    if (period != "monthly" && period != "window") {
+      return invalid(where + ".period", "must be monthly or window (the total over the income window)");
+    }
+    spending.monthly = period == "monthly";
+    if (auto e = get_evidence(item, where, spending.evidence_sha256)) return e;
+    out.push_back(std::move(spending));
+  }
+  return std::nullopt;
+}
+
+// `emergency` (programme emergency): {"cause", "event_date", "evidence_sha256"}.
+std::optional<FieldError> get_emergency(const json& body, const std::string& programme, const Date& reference_date,
+                                        std::optional<policies::Emergency>& out) {
+  if (auto e = check_programme_field(body, "emergency", programme, policies::Programme::kEmergency)) return e;
+  auto it = body.find("emergency");
+  if (it == body.end()) return std::nullopt;
+  const std::string where = "emergency";
+  if (!it->is_object()) return invalid(where, "must be an object");
+  if (auto e = check_keys(*it, where, {"cause", "event_date", "evidence_sha256"})) return e;
+  policies::Emergency emergency;
+  if (auto e = get_string(*it, "cause", where, emergency.cause, true)) return e;
+  if (emergency.cause != "public_emergency" && emergency.cause != "other") {
+    return invalid(where + ".cause", "must be public_emergency or other");
+  }
+  std::optional<Date> event_date;
+  if (auto e = get_date(*it, "event_date", where, event_date, true)) return e;
+  if (*event_date > reference_date) return invalid(where + ".event_date", "must not be after reference_date");
+  emergency.event_date = *event_date;
+  if (auto e = get_evidence(*it, where, emergency.evidence_sha256)) return e;
+  out = std::move(emergency);
+  return std::nullopt;
+}
+
+// `current_benefit.monthly_amount` and `.amount_set_on`: both or neither.
+std::optional<FieldError> get_current_amount(const json& obj, const std::string& where, const Date& reference_date,
+                                             policies::CurrentBenefit& benefit) {
+  const bool amount = obj.contains("monthly_amount");
+  const bool set_on = obj.contains("amount_set_on");
+  if (amount != set_on) {
+    return invalid(where + (amount ? ".amount_set_on" : ".monthly_amount"),
+                   "monthly_amount and amount_set_on come together");
+  }
+  if (!amount) return std::nullopt;
+  if (auto e = get_amount(obj, "monthly_amount", where, benefit.monthly_amount)) return e;
+  if (auto e = get_date(obj, "amount_set_on", where, benefit.amount_set_on, true)) return e;
+  if (*benefit.amount_set_on > reference_date) {
+    return invalid(where + ".amount_set_on", "must not be after reference_date");
+  }
+  if (*benefit.amount_set_on < benefit.since) return invalid(where + ".amount_set_on", "must not be before since");
+  return std::nullopt;
+}
+
+// A member's entitlements for Harbin's single-person household:
+// `disabled_serviceman_grade` (1-10) and `entitled_group_pension` (bool).
+std::optional<FieldError> get_entitlements(const json& m, const std::string& where, Member& member) {
+  if (auto it = m.find("disabled_serviceman_grade"); it != m.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 1 || it->get<long>() > 10) {
+      return invalid(where + ".disabled_serviceman_grade", "must be an integer from 1 to 10");
+    }
+    member.disabled_serviceman_grade = it->get<int>();
+  }
+  if (auto it = m.find("entitled_group_pension"); it != m.end()) {
+    if (!it->is_boolean()) return invalid(where + ".entitled_group_pension", "must be true or false");
+    member.entitled_group_pension = it->get<bool>();
+  }
+  return std::nullopt;
+}
+
 // `current_benefit`: {"programme": "dibao", "since": DATE, "gradual_exit_until"?: DATE,
 // "self_reported"?: bool}.
 std::optional<FieldError> get_current_benefit(const json& body, const Date& reference_date,
@@ -74,7 +212,10 @@ std::optional<FieldError> get_current_benefit(const json& body, const Date& refe
   if (it == body.end()) return std::nullopt;
   const std::string where = "current_benefit";
   if (!it->is_object()) return invalid(where, "must be an object");
-  if (auto e = check_keys(*it, where, {"programme", "since", "gradual_exit_until", "self_reported"})) return e;
+  if (auto e = check_keys(*it, where, {"programme", "since", "gradual_exit_until", "self_reported", "monthly_amount",
+                                       "amount_set_on"})) {
+    return e;
+  }
   std::string programme;
   if (auto e = get_string(*it, "programme", where, programme, true)) return e;
   if (programme != policies::programme_name(policies::Programme::kDibao)) {
@@ -93,13 +234,9 @@ std::optional<FieldError> get_current_benefit(const json& body, const Date& refe
     if (!s->is_boolean()) return invalid(where + ".self_reported", "must be true or false");
     benefit.self_reported = s->get<bool>();
   }
+  if (auto e = get_current_amount(*it, where, reference_date, benefit)) return e;
   out = benefit;
   return std::nullopt;
-}
-
-bool is_sha256_hex(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // A non-negative decimal-yuan string field.
@@ -200,8 +337,8 @@ Parsed<json> parse_json_body(std::string_view body) {
 
 Parsed<VerificationRequest> parse_verification_request(const json& body, const Date& today) {
   if (auto e = check_keys(body, "", {"case_id", "programme", "jurisdiction", "area", "reference_date",
-                                     "authorization_id", "members", "obligors", "current_benefit", "async",
-                                     "force"})) {
+                                     "authorization_id", "members", "obligors", "current_benefit", "rigid_spending",
+                                     "emergency", "async", "force"})) {
     return *e;
   }
   VerificationRequest r;
@@ -224,6 +361,8 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (auto e = get_date(body, "reference_date", r.reference_date)) return *e;
   if (r.reference_date > today) return invalid("reference_date", "must not be in the future");
   if (auto e = get_current_benefit(body, r.reference_date, r.current_benefit)) return *e;
+  if (auto e = get_rigid_spending(body, r.programme, r.rigid_spending)) return *e;
+  if (auto e = get_emergency(body, r.programme, r.reference_date, r.emergency)) return *e;
   if (auto e = get_string(body, "authorization_id", "", r.authorization_id, true)) return *e;
   if (!is_token(r.authorization_id)) return invalid("authorization_id", "is not a valid authorization id");
   if (auto e = get_obligors(body, r.obligors)) return *e;
@@ -245,7 +384,8 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
     const json& m = (*members)[i];
     if (!m.is_object()) return invalid(where, "must be an object");
     if (auto e = check_keys(m, where, {"id_number", "name", "relation", "disability_grade", "disability_kind",
-                                       "serious_illness", "employed", "labour_capacity"})) {
+                                       "serious_illness", "employed", "labour_capacity", "disabled_serviceman_grade",
+                                       "entitled_group_pension"})) {
       return *e;
     }
     Member member;
@@ -289,6 +429,7 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
         member.labour_capacity != "partial" && member.labour_capacity != "none") {
       return invalid(where + ".labour_capacity", "must be full, partial or none");
     }
+    if (auto e = get_entitlements(m, where, member)) return *e;
     r.members.push_back(std::move(member));
   }
   if (std::count_if(r.members.begin(), r.members.end(),

@@ -31,6 +31,7 @@ using Parsed = std::variant<T, FieldError>;
 inline constexpr std::size_t kMaxJsonDepth = 16;
 inline constexpr std::size_t kMaxMembers = 30;
 inline constexpr std::size_t kMaxObligors = 10;
+inline constexpr std::size_t kMaxRigidSpending = 20;
 
 // Parses JSON with a nesting-depth limit; FieldError "invalid_json" or
 // "too_deep" otherwise.
@@ -45,6 +46,9 @@ struct Member {
   bool serious_illness = false;
   bool employed = false;
   std::string labour_capacity;  // full | partial | none | "" (not given)
+  // 残疾军人 grade 1-10, and 定期抚恤补助的重点优抚对象 (policies::MemberFacts).
+  std::optional<int> disabled_serviceman_grade;
+  bool entitled_group_pension = false;
 };
 
 struct VerificationRequest {
@@ -58,11 +62,19 @@ struct VerificationRequest {
   // `current_benefit`: the household receives dibao now (a review); the
   // gradual-exit rule reads it. `since` is not after reference_date;
   // `gradual_exit_until`, when given, is not before `since`.
+  // `monthly_amount` (decimal yuan, > 0) and `amount_set_on` (not after
+  // reference_date, not before `since`) come together or not at all.
   std::optional<policies::CurrentBenefit> current_benefit;
   // `obligors`: the statutory supporters' households as the case system
   // declares them (figures, not ID numbers: the household's authorisation
   // does not cover its relatives' data). nullopt: not declared; empty: none.
   std::optional<std::vector<policies::ObligorHousehold>> obligors;
+  // `rigid_spending`: required for programme expenditure and refused with
+  // any other; 1-20 entries {kind, amount, period, evidence_sha256}.
+  std::vector<policies::RigidSpending> rigid_spending;
+  // `emergency`: required for programme emergency and refused with any
+  // other; {cause, event_date (not after reference_date), evidence_sha256}.
+  std::optional<policies::Emergency> emergency;
   bool async = false;  // answer 202 at once; the report is fetched with GET
   bool force = false;  // verify again even if a recent report of this household exists
 };

@@ -18,6 +18,8 @@ json members_json(const std::vector<Member>& members) {
     if (m.serious_illness) j["serious_illness"] = true;
     if (m.employed) j["employed"] = true;
     if (!m.labour_capacity.empty()) j["labour_capacity"] = m.labour_capacity;
+    if (m.disabled_serviceman_grade) j["disabled_serviceman_grade"] = *m.disabled_serviceman_grade;
+    if (m.entitled_group_pension) j["entitled_group_pension"] = true;
     out.push_back(std::move(j));
   }
   return out;
@@ -114,6 +116,12 @@ std::optional<json> current_benefit_of(const ReviewRecord& r, const Date& today)
   if (!since || *since > today) return std::nullopt;
   json benefit = {{"programme", "dibao"}, {"since", since->to_string()}};
   if (in_exit) benefit["gradual_exit_until"] = until->to_string();
+  // The amount paid now and the day it was set, for no-readjustment: a
+  // record classed dibao set (or kept) its benefit on its reference date.
+  if (r.classification == "dibao" && r.benefit_fen && *r.benefit_fen > 0) {
+    benefit["monthly_amount"] = Money::from_fen(*r.benefit_fen).to_string();
+    benefit["amount_set_on"] = r.reference_date;
+  }
   return benefit;
 }
 

@@ -354,6 +354,10 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
                 (v.obligors ? " obligors=" + std::to_string(v.obligors->size()) : "") +
                 (v.force ? " forced" : "") + (v.async ? " async" : "") +
                 (a.batch_id.empty() ? "" : " batch=" + a.batch_id);  // for supervisors (docs/api.md)
+  // Declared hardship (docs/api.md): counted here; the evidence hashes are
+  // in the signed report, whose digest the audit keeps.
+  if (!v.rigid_spending.empty()) head.detail += " rigid_spending=" + std::to_string(v.rigid_spending.size());
+  if (v.emergency) head.detail += " emergency";
   before.push_back(head);
   for (const auto& p : a.pseudonyms) {
     audit::AuditRecord subject = a.base;
@@ -525,14 +529,25 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   policies::HouseholdInput input;
   input.member_count = a.request.members.size();
   for (const auto& m : a.request.members) {
-    input.members.push_back({*id_birth_date(m.id_number), m.relation, m.disability_grade, m.disability_kind,
-                             m.serious_illness, m.employed, m.labour_capacity});
+    policies::MemberFacts f;
+    f.birth_date = *id_birth_date(m.id_number);
+    f.relation = m.relation;
+    f.disability_grade = m.disability_grade;
+    f.disability_kind = m.disability_kind;
+    f.serious_illness = m.serious_illness;
+    f.employed = m.employed;
+    f.labour_capacity = m.labour_capacity;
+    f.disabled_serviceman_grade = m.disabled_serviceman_grade;
+    f.entitled_group_pension = m.entitled_group_pension;
+    input.members.push_back(std::move(f));
   }
   input.area = a.request.area;
   input.reference_date = a.request.reference_date;
   input.programme = a.request.programme;
   input.current_benefit = a.request.current_benefit;
   input.obligors = a.request.obligors;
+  input.rigid_spending = a.request.rigid_spending;
+  input.emergency = a.request.emergency;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
 

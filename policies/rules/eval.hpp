@@ -107,6 +107,7 @@ struct Eval {
   std::size_t n = 0;
   std::optional<Programme> programme = std::nullopt;  // nullopt: a name the engine does not know
   std::optional<Date> gradual_exit_until = std::nullopt;  // set when gradual-exit passes
+  std::optional<Date> follow_up_date = std::nullopt;      // set when emergency-temporary passes
 
   const SourceResult* answer(std::size_t member, Source s) const {
     for (const auto& r : h.sources) {
@@ -217,10 +218,14 @@ struct Line {
   Money base;
   Money per_capita() const { return div_round(static_cast<Wide>(base.fen()) * num, den); }
 };
-inline int compare_income(const Income& in, std::size_t n, const Line& line) {
-  const Wide lhs = in.counted() * line.den;
-  const Wide rhs = line.num * wide(line.base) * in.months * wide(n);
+// An amount over the window against the line for n members, exactly.
+inline int compare_window(Wide amount, std::int64_t months, std::size_t n, const Line& line) {
+  const Wide lhs = amount * line.den;
+  const Wide rhs = line.num * wide(line.base) * months * wide(n);
   return lhs < rhs ? -1 : (lhs > rhs ? 1 : 0);
+}
+inline int compare_income(const Income& in, std::size_t n, const Line& line) {
+  return compare_window(in.counted(), in.months, n, line);
 }
 
 // Asset rules (policies/rules/assets.cpp).
@@ -260,6 +265,15 @@ void tekun_standards(Eval& e, RuleTrace& tekun_trace, std::optional<Money>& bene
 std::vector<std::size_t> supplement_members(const Eval& e, std::int64_t elderly_age);
 RuleTrace supplement(Eval& e, Role role, const std::vector<std::size_t>& supplemented,
                      std::optional<Money>& benefit);
+
+// Hardship rules (policies/rules/hardship.cpp), each traced in the role the
+// programme table gives it: expenditure-type poverty on the declared rigid
+// spending; 急难型 temporary assistance (sets Eval::follow_up_date when it
+// passes); and, after the supplements, no re-adjustment within a review
+// period, which may replace `benefit` by the current amount.
+RuleTrace expenditure_poverty(Eval& e, const Income& in, Role role);
+RuleTrace emergency_temporary(Eval& e, Role role);
+RuleTrace no_readjustment(Eval& e, Role role, std::optional<Money>& benefit);
 
 // The review rule (policies/rules/review.cpp); sets Decision::next_review.
 RuleTrace review(Eval& e, const Income& in, bool income_known);

@@ -121,29 +121,82 @@ RuleTrace gradual_exit(Eval& e, const Income& in, Role role) {
   return t;
 }
 
+namespace {
+
+// The categories a policy adds to the single-person household (Harbin, seed
+// 000 三: 1-6 grade disabled servicemen and entitled-group members receiving
+// regular pensions), in force on the reference date; nullopt: not covered.
+struct SinglePersonExtras {
+  std::optional<InForce<std::int64_t>> serviceman_max_grade;
+  std::optional<InForce<bool>> entitled_group_pension;
+};
+
+SinglePersonExtras single_person_extras(const Eval& e) {
+  return {e.policy.integer("single_person_disabled_serviceman_max_grade", e.on),
+          e.policy.flag("single_person_entitled_group_pension", e.on)};
+}
+
+// Why a member is covered alone, or "" when not.
+std::string single_person_reason(const MemberFacts& m, const SinglePersonExtras& x) {
+  if (m.serious_illness) return "seriously ill";
+  if (severely_disabled(m)) return "severely disabled";
+  if (x.serviceman_max_grade && m.disabled_serviceman_grade &&
+      *m.disabled_serviceman_grade <= x.serviceman_max_grade->value) {
+    return "disabled serviceman of grade " + std::to_string(*m.disabled_serviceman_grade) +
+           " (1-" + std::to_string(x.serviceman_max_grade->value) + ")";
+  }
+  if (x.entitled_group_pension && x.entitled_group_pension->value && m.entitled_group_pension) {
+    return "entitled-group member receiving regular pensions or subsidies";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::vector<std::size_t> single_person_members(const Eval& e) {
+  const SinglePersonExtras extras = single_person_extras(e);
   std::vector<std::size_t> out;
   for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
-    if (e.h.members[m].serious_illness || severely_disabled(e.h.members[m])) out.push_back(m);
+    if (!single_person_reason(e.h.members[m], extras).empty()) out.push_back(m);
   }
   return out;
 }
 
 RuleTrace single_person(Eval& e, const RuleTrace& marginal_trace, Role role) {
   RuleTrace t = e.start(kRuleSinglePerson, role);
-  const auto covered = single_person_members(e);
+  const SinglePersonExtras extras = single_person_extras(e);
+  std::string categories =
+      "seriously ill or severely disabled member (grade 1-2, or grade 3 intellectual/mental)";
+  if (extras.serviceman_max_grade) {
+    t.parameters.push_back(extras.serviceman_max_grade->provenance);
+    categories += ", no disabled serviceman of grade 1-" +
+                  std::to_string(extras.serviceman_max_grade->value);
+  }
+  if (extras.entitled_group_pension) {
+    t.parameters.push_back(extras.entitled_group_pension->provenance);
+    if (extras.entitled_group_pension->value) {
+      categories += ", no entitled-group member receiving regular pensions or subsidies";
+    }
+  }
+  json covered = json::array();
+  json why = json::array();
+  for (std::size_t m = 0; m < e.n && m < e.h.members.size(); ++m) {
+    const std::string reason = single_person_reason(e.h.members[m], extras);
+    if (reason.empty()) continue;
+    covered.push_back(m);
+    why.push_back({{"member_index", m}, {"why", reason}});
+  }
   t.inputs = {{"covered_members", covered},
+              {"covered_why", why},
               {"marginal_result", rule_result_name(marginal_trace.result)}};
   t.unknown_sources = marginal_trace.unknown_sources;
   if (covered.empty()) {
     t.result = R::kFail;
-    t.explanation =
-        "no seriously ill or severely disabled member (grade 1-2, or grade 3 intellectual/mental)";
+    t.explanation = "no " + categories;
   } else {
     t.result = marginal_trace.result;
     t.explanation = t.result == R::kPass
-                        ? "marginal household: the seriously ill or severely disabled members "
-                          "are covered alone"
+                        ? "marginal household: the members named in covered_why are covered alone"
                         : "the household is not (or not known to be) a marginal household";
   }
   return t;

@@ -39,6 +39,7 @@ RuleTrace review(Eval& e, const Income& in, bool income_known) {
   }
   holds["tekun"] = e.programme == Programme::kTekun && e.d.outcome == Outcome::kEligible;
   holds["marginal"] = e.d.classification == "marginal";
+  holds["expenditure_poverty"] = e.d.classification == "expenditure_poverty";
   holds["no_income_no_labour"] = in.ok && in.counted() == 0 && all_none && !e.h.members.empty();
   // 重病、重残 (seed 002 §14): a seriously ill member, or a severely disabled
   // one, read as disability grade 1-2 of any kind (the seed gives no

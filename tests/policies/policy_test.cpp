@@ -1666,6 +1666,402 @@ TEST_CASE("policies: Gradual exit is unknown on missing income, and fails on kno
   CHECK(o.outcome == p::Outcome::kIneligible);
 }
 
+// ------------------------------------------------ hardship rules (issue 13 item 9)
+
+// A declared rigid-spending entry (programme expenditure).
+p::RigidSpending spending(const char* kind, const std::string& amount, bool monthly = true) {
+  return {kind, yuan(amount.c_str()), monthly, std::string(64, 'a')};
+}
+
+TEST_CASE("policies: Expenditure-type poverty at the line and one fen past it, urban and rural",
+          "[policy][expenditure]") {
+  // One member, not employed, income of 2000.00 a month (so no employment
+  // cost): above the standard everywhere. Declared spending brings the rest
+  // to exactly the standard (the line, multiple 1), or one fen over it.
+  struct Row {
+    const char* code;
+    p::Area area;
+    const char* standard;
+  };
+  const std::vector<Row> rows = {{"230100", p::Area::kUrban, "860.00"},
+                                 {"230100", p::Area::kRural, "648.00"},
+                                 {"310000", p::Area::kUrban, "1595.00"},
+                                 {"310000", p::Area::kRural, "1595.00"}};
+  for (const auto& r : rows) {
+    INFO(r.code << " " << p::area_name(r.area));
+    const auto run = [&r](const std::vector<p::RigidSpending>& declared,
+                          const std::string& income = "2000.00") {
+      House h(1, "2024-11-01", "expenditure");
+      h.h.area = r.area;
+      h.income(0, IncomeKind::kWages, income.c_str());
+      h.h.rigid_spending = declared;
+      return h.eval(r.code);
+    };
+    const std::int64_t gap = yuan("2000.00").fen() - yuan(r.standard).fen();
+    // Monthly spending: income less spending = the standard exactly: covered.
+    const auto at = run({spending("hospital_treatment", Money::from_fen(gap).to_string())});
+    CHECK(at.outcome == p::Outcome::kEligible);
+    CHECK(at.classification == "expenditure_poverty");
+    CHECK(rule(at, "expenditure-poverty").result == p::RuleResult::kPass);
+    CHECK(at.figures.at("income_after_rigid_spending_per_capita_monthly") == r.standard);
+    CHECK_FALSE(at.figures.contains("benefit_monthly"));  // set by the case system
+    // One fen less spending a month: income after it is one fen over the line.
+    const auto over = run({spending("hospital_treatment", Money::from_fen(gap - 1).to_string())});
+    CHECK(over.outcome == p::Outcome::kIneligible);
+    CHECK(rule(over, "expenditure-poverty").result == p::RuleResult::kFail);
+    CHECK(over.figures.at("income_after_rigid_spending_per_capita_monthly") ==
+          plus_fen(r.standard, 1));
+    // The same as window totals (12 months), over two kinds; one fen short
+    // over the whole window is past the line.
+    const std::string window = Money::from_fen(gap * 12 - 10000).to_string();
+    const auto at_window =
+        run({spending("schooling", window, false), spending("chronic_illness", "100.00", false)});
+    CHECK(at_window.outcome == p::Outcome::kEligible);
+    CHECK(rule(at_window, "expenditure-poverty").inputs["rigid_spending_in_window"] ==
+          Money::from_fen(gap * 12).to_string());
+    const auto over_window =
+        run({spending("schooling", window, false), spending("chronic_illness", "99.99", false)});
+    CHECK(over_window.outcome == p::Outcome::kIneligible);
+    // The standard's side: income one fen above it is covered with one fen
+    // of spending; income exactly at it is a dibao household, not this.
+    CHECK(run({spending("rehabilitation", "0.01")}, plus_fen(r.standard, 1)).classification ==
+          "expenditure_poverty");
+    const auto within = run({spending("rehabilitation", "0.01")}, r.standard);
+    CHECK(within.outcome == p::Outcome::kIneligible);
+    CHECK(within.classification == "dibao");
+    CHECK(rule(within, "expenditure-poverty").explanation.find("within the dibao standard") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("policies: Expenditure-type poverty traces the declaration, and Shanghai reviews it quarterly",
+          "[policy][expenditure][review]") {
+  // Two members, 4000.00 a month (2000.00 each). Shanghai: hospital 810.00 a
+  // month leaves 3190.00 = 2 x 1595.00; Harbin: 2280.00 leaves 2 x 860.00.
+  const auto house = [](std::vector<p::RigidSpending> declared, const char* date = "2024-11-01") {
+    House h(2, date, "expenditure");
+    h.income(0, IncomeKind::kWages, "4000.00");
+    h.h.rigid_spending = std::move(declared);
+    return h;
+  };
+  const auto sh = house({spending("hospital_treatment", "810.00")}).eval("310000");
+  CHECK(sh.classification == "expenditure_poverty");
+  CHECK(rule(sh, "review-cycle").inputs["category"] == "expenditure_poverty");
+  CHECK(sh.next_review->to_string() == "2025-02-01");  // seed 004 §4: every quarter
+  const auto& t = rule(sh, "expenditure-poverty");
+  CHECK(t.clause == "004_2002961d590718da.txt#s3-expenditure-poverty");
+  CHECK(t.inputs["rigid_spending"][0]["evidence_sha256"] == std::string(64, 'a'));
+  CHECK(t.inputs["rigid_spending"][0]["in_window"] == "9720.00");  // 12 x 810.00
+  CHECK(t.inputs["rigid_spending"][0]["counted"] == true);
+  CHECK(t.inputs["income_after_rigid_spending_in_window"] == "38280.00");
+  bool example_multiple = false;
+  for (const auto& prov : t.parameters) {
+    if (prov.name == "expenditure_poverty_line_multiple") example_multiple = prov.example;
+  }
+  CHECK(example_multiple);  // no source gives the figure
+  const auto hrb = house({spending("chronic_illness", "2280.00")}).eval("230100");
+  CHECK(hrb.classification == "expenditure_poverty");
+  CHECK(hrb.next_review->to_string() == "2025-11-01");  // Harbin has no quarterly cycle for it
+  CHECK(rule(hrb, "expenditure-poverty").clause ==
+        "000_74d306e405892d62.txt#expenditure-poverty");
+  // Jurisdictions whose documents do not have it do not decide the programme.
+  for (const char* code : {"610700", "110108", "410500"}) {
+    INFO(code);
+    const auto d = house({spending("hospital_treatment", "3000.00")}, in_force(code)).eval(code);
+    CHECK(d.outcome == p::Outcome::kIndeterminate);
+    CHECK(d.basis.find("not evaluated") != std::string::npos);
+  }
+}
+
+TEST_CASE("policies: Only the kinds of rigid spending a policy counts are taken off",
+          "[policy][expenditure]") {
+  TempDir dir;
+  json file = read_file("310000");
+  file["parameters"]["expenditure_poverty_kinds"][0]["value"] = {"hospital_treatment"};
+  std::ofstream(dir.path / "310000.json") << file.dump();
+  auto set = p::PolicySet::load_dir(dir.path);
+  REQUIRE(set.ok());
+  House h(1, "2024-11-01", "expenditure");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  h.h.rigid_spending = {spending("schooling", "405.00")};
+  auto d = p::evaluate(**set->find("310000"), h.h);
+  CHECK(d.outcome == p::Outcome::kIneligible);
+  CHECK(rule(d, "expenditure-poverty").inputs["rigid_spending"][0]["counted"] == false);
+  CHECK(rule(d, "expenditure-poverty").inputs["rigid_spending_in_window"] == "0.00");
+  h.h.rigid_spending = {spending("hospital_treatment", "405.00")};
+  CHECK(p::evaluate(**set->find("310000"), h.h).outcome == p::Outcome::kEligible);
+  // A file listing the rule without its parameters is refused.
+  file["parameters"].erase("expenditure_poverty_line_multiple");
+  std::ofstream(dir.path / "310000.json") << file.dump();
+  auto bad = p::PolicySet::load_dir(dir.path);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("expenditure_poverty_line_multiple") != std::string::npos);
+}
+
+TEST_CASE("policies: Expenditure-type poverty is unknown without a declaration or with income missing",
+          "[policy][expenditure][fail-closed]") {
+  House none(1, "2024-11-01", "expenditure");
+  none.income(0, IncomeKind::kWages, "1000.00");
+  auto d = none.eval("230100");
+  CHECK(rule(d, "expenditure-poverty").result == p::RuleResult::kUnknown);
+  CHECK(rule(d, "expenditure-poverty").unknown_sources ==
+        std::vector<std::string>{"request:rigid_spending"});
+  CHECK(d.outcome == p::Outcome::kIndeterminate);
+  // Income known so far within the line after spending, but tax did not answer.
+  House missing(1, "2024-11-01", "expenditure");
+  missing.income(0, IncomeKind::kResidentsPension, "1000.00");
+  missing.fail(0, Source::kTax);
+  missing.h.rigid_spending = {spending("hospital_treatment", "140.00")};
+  auto m = missing.eval("230100");
+  CHECK(rule(m, "expenditure-poverty").result == p::RuleResult::kUnknown);
+  CHECK(rule(m, "expenditure-poverty").unknown_sources == std::vector<std::string>{"tax"});
+  CHECK(m.outcome == p::Outcome::kIndeterminate);
+  // Known income already past the line after spending decides it.
+  missing.h.rigid_spending = {spending("hospital_treatment", "139.99")};
+  auto f = missing.eval("230100");
+  CHECK(rule(f, "expenditure-poverty").result == p::RuleResult::kFail);
+  CHECK(f.outcome == p::Outcome::kIneligible);
+}
+
+// A current dibao recipient paid `amount` since it was set on `set_on`.
+p::CurrentBenefit paid(const std::string& amount, const char* set_on = "2024-05-01") {
+  p::CurrentBenefit b = recipient();
+  b.monthly_amount = yuan(amount.c_str());
+  b.amount_set_on = *Date::parse(set_on);
+  return b;
+}
+
+TEST_CASE("policies: No re-adjustment within a review period: at the tolerance and one fen past it",
+          "[policy][no-readjustment]") {
+  // No income, no supplement (members born 1980): the recomputed amount is
+  // members x S; the tolerance members x 0.1 x S (example).
+  struct Row {
+    const char* code;
+    p::Area area;
+    std::size_t members;
+    const char* recomputed;
+    const char* tolerance;
+  };
+  const std::vector<Row> rows = {
+      {"230100", p::Area::kUrban, 1, "860.00", "86.00"},
+      {"230100", p::Area::kRural, 1, "648.00", "64.80"},
+      {"230100", p::Area::kUrban, 2, "1720.00", "172.00"},
+      {"410500", p::Area::kUrban, 1, "630.00", "63.00"},
+      {"410500", p::Area::kRural, 3, "1260.00", "126.00"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.code << " " << p::area_name(r.area) << " " << r.members);
+    const auto run = [&r](const std::string& current) {
+      House h(r.members, in_force(r.code));
+      h.h.area = r.area;
+      // Set within the standard in force (Anyang's from 2022-01-01).
+      h.h.current_benefit = paid(current, r.code == std::string("410500") ? "2022-05-01" : "2024-05-01");
+      return h.eval(r.code);
+    };
+    const std::int64_t tol = yuan(r.tolerance).fen();
+    for (const std::int64_t sign : {1, -1}) {
+      const std::string at = plus_fen(r.recomputed, sign * tol);
+      const auto kept = run(at);
+      CHECK(kept.outcome == p::Outcome::kEligible);
+      CHECK(rule(kept, "no-readjustment").result == p::RuleResult::kPass);
+      CHECK(kept.figures.at("benefit_monthly") == at);
+      CHECK(kept.figures.at("benefit_recomputed_monthly") == r.recomputed);
+      CHECK(rule(kept, "no-readjustment").inputs["tolerance"] == r.tolerance);
+      const auto changed = run(plus_fen(r.recomputed, sign * (tol + 1)));
+      CHECK(rule(changed, "no-readjustment").result == p::RuleResult::kFail);
+      CHECK(changed.figures.at("benefit_monthly") == r.recomputed);
+      CHECK_FALSE(changed.figures.contains("benefit_recomputed_monthly"));
+    }
+  }
+}
+
+TEST_CASE("policies: No re-adjustment keeps nothing when the standard changed or nothing was given",
+          "[policy][no-readjustment][fail-closed]") {
+  // Harbin's standard was 835.00 on 2023-06-01 and is 860.00 on 2024-11-01:
+  // the amount follows the standard even inside the tolerance.
+  House h(1);
+  h.h.current_benefit = paid("835.00", "2023-06-01");
+  auto moved = h.eval("230100");
+  CHECK(rule(moved, "no-readjustment").result == p::RuleResult::kFail);
+  CHECK(rule(moved, "no-readjustment").inputs["standard_when_set"] == "835.00");
+  CHECK(moved.figures.at("benefit_monthly") == "860.00");
+  // Set on the day the 860.00 standard took effect: kept.
+  h.h.current_benefit = paid("835.00", "2024-01-01");
+  CHECK(h.eval("230100").figures.at("benefit_monthly") == "835.00");
+  // A recipient without the amount: unknown, the recomputed amount stands,
+  // and the outcome is not touched (the rule only adjusts).
+  h.h.current_benefit = recipient();
+  auto unknown = h.eval("230100");
+  CHECK(rule(unknown, "no-readjustment").result == p::RuleResult::kUnknown);
+  CHECK(rule(unknown, "no-readjustment").unknown_sources ==
+        std::vector<std::string>{"request:current_benefit.monthly_amount"});
+  CHECK(unknown.outcome == p::Outcome::kEligible);
+  CHECK(unknown.figures.at("benefit_monthly") == "860.00");
+  // An applicant: nothing to keep.
+  h.h.current_benefit.reset();
+  CHECK(rule(h.eval("230100"), "no-readjustment").result == p::RuleResult::kFail);
+  // A recipient who is now in a gradual-exit period keeps no level.
+  House rose(1);
+  rose.income(0, IncomeKind::kOther, "1000.00");
+  rose.h.current_benefit = paid("860.00");
+  auto exit = rose.eval("230100");
+  CHECK(exit.classification == "gradual_exit");
+  CHECK(rule(exit, "no-readjustment").result == p::RuleResult::kFail);
+  CHECK_FALSE(exit.figures.contains("benefit_monthly"));
+  // Jurisdictions whose documents do not have the rule recompute.
+  House hz(1, in_force("610700"));
+  hz.h.current_benefit = paid("700.00", "2025-10-01");
+  auto d = hz.eval("610700");
+  CHECK(d.figures.at("benefit_monthly") == "675.00");
+  CHECK(std::none_of(d.rules.begin(), d.rules.end(),
+                     [](const p::RuleTrace& t) { return t.rule == "no-readjustment"; }));
+}
+
+TEST_CASE("policies: The worked example's no-readjustment variant (docs/worked-example.md)",
+          "[policy][no-readjustment]") {
+  House h(3);
+  h.member(0).birth_date = *Date::parse("1984-04-01");
+  h.member(0).employed = true;
+  h.member(1).birth_date = *Date::parse("1986-07-01");
+  h.member(2).birth_date = *Date::parse("2016-09-01");
+  h.member(2).relation = "child";
+  h.bank(0, "18000.00").bank(1, "12000.00");
+  h.income(0, IncomeKind::kWages, "2000.00");
+  h.income(1, IncomeKind::kRoadAccidentRelief, "8000.00", "0.00", {{2024, 3}});
+  h.h.current_benefit = paid("1600.00");
+  auto d = h.eval("230100");
+  CHECK(d.classification == "dibao");
+  CHECK(rule(d, "no-readjustment").inputs["difference"] == "21.00");
+  CHECK(rule(d, "no-readjustment").inputs["tolerance"] == "258.00");
+  CHECK(d.figures.at("benefit_monthly") == "1600.00");
+  CHECK(d.figures.at("benefit_recomputed_monthly") == "1579.00");
+}
+
+TEST_CASE("policies: Emergency temporary assistance has no income line and a six-month follow-up",
+          "[policy][emergency]") {
+  const auto house = [](const char* date = "2024-11-01") {
+    House h(1, date, "emergency");
+    h.income(0, IncomeKind::kWages, "5000.00");  // far above every line
+    h.h.emergency = p::Emergency{"public_emergency", *Date::parse("2024-10-20"),
+                                 std::string(64, 'b')};
+    return h;
+  };
+  const auto d = house().eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "emergency");
+  CHECK(rule(d, "emergency-temporary").result == p::RuleResult::kPass);
+  CHECK(rule(d, "emergency-temporary").inputs["evidence_sha256"] == std::string(64, 'b'));
+  CHECK(rule(d, "dibao-income").role == "classification");
+  CHECK(rule(d, "dibao-income").result == p::RuleResult::kFail);
+  REQUIRE(d.follow_up_date.has_value());
+  CHECK(d.follow_up_date->to_string() == "2025-05-01");
+  CHECK(p::decision_json(d)["follow_up_date"] == "2025-05-01");
+  CHECK_FALSE(d.figures.contains("benefit_monthly"));
+  // Six calendar months, to the month's last day where it is shorter.
+  auto month_end = house("2024-08-31");
+  month_end.h.emergency->event_date = *Date::parse("2024-08-30");
+  REQUIRE(month_end.eval("230100").follow_up_date.has_value());
+  CHECK(month_end.eval("230100").follow_up_date->to_string() == "2025-02-28");
+  // The income sources failing does not matter: no income line.
+  auto no_tax = house();
+  no_tax.fail(0, Source::kTax).fail(0, Source::kSocialInsurance);
+  CHECK(no_tax.eval("230100").outcome == p::Outcome::kEligible);
+  // The asset rules and the registry still hold.
+  auto rich = house();
+  rich.bank(0, "20640.01");  // one fen over 24 x 860.00
+  const auto r = rich.eval("230100");
+  CHECK(r.outcome == p::Outcome::kIneligible);
+  CHECK_FALSE(r.follow_up_date.has_value());
+  auto at_cap = house();
+  at_cap.bank(0, "20640.00");
+  CHECK(at_cap.eval("230100").outcome == p::Outcome::kEligible);
+  auto moved = house();
+  moved.at(0, Source::kHukou).records.hukou->status = "moved";
+  CHECK(moved.eval("230100").outcome == p::Outcome::kIndeterminate);
+  // Nothing declared: unknown; an event after the reference date: fail.
+  auto undeclared = house();
+  undeclared.h.emergency.reset();
+  const auto u = undeclared.eval("230100");
+  CHECK(u.outcome == p::Outcome::kIndeterminate);
+  CHECK(rule(u, "emergency-temporary").unknown_sources ==
+        std::vector<std::string>{"request:emergency"});
+  CHECK_FALSE(u.follow_up_date.has_value());
+  auto later = house();
+  later.h.emergency->event_date = *Date::parse("2024-11-02");
+  CHECK(later.eval("230100").outcome == p::Outcome::kIneligible);
+  auto same_day = house();
+  same_day.h.emergency->event_date = *Date::parse("2024-11-01");
+  CHECK(same_day.eval("230100").outcome == p::Outcome::kEligible);
+  // Only Harbin's document has it.
+  for (const char* code : {"610700", "110108", "410500", "310000"}) {
+    INFO(code);
+    CHECK(house().eval(code).outcome == p::Outcome::kIndeterminate);
+  }
+}
+
+TEST_CASE("policies: Harbin's single-person household covers grade 1-6 disabled servicemen and entitled-group pensioners",
+          "[policy][single-person]") {
+  // Two members. Harbin: 2000.00 a month, 1000.00 per person, marginal
+  // (860.00 < 1000.00 < 1290.00). Hanzhong and Anyang: 1800.00 a month,
+  // 900.00 per person, marginal in both (675.00 < 900.00 < 1012.50;
+  // 630.00 < 900.00 < 945.00).
+  const auto house = [](const char* income, const char* date = "2024-11-01") {
+    House h(2, date);
+    h.income(0, IncomeKind::kWages, income);
+    return h;
+  };
+  auto h = house("2000.00");
+  h.member(1).disabled_serviceman_grade = 6;
+  auto d = h.eval("230100");
+  CHECK(d.outcome == p::Outcome::kEligible);
+  CHECK(d.classification == "single_person_household");
+  CHECK(rule(d, "single-person-household").inputs["covered_why"][0]["member_index"] == 1);
+  CHECK(d.figures.at("benefit_monthly") == "860.00");  // no supplement: member 1 is 46
+  h.member(1).disabled_serviceman_grade = 7;
+  auto seven = h.eval("230100");
+  CHECK(seven.outcome == p::Outcome::kIneligible);
+  CHECK(rule(seven, "single-person-household").explanation.find("grade 1-6") != std::string::npos);
+  h.member(1).disabled_serviceman_grade.reset();
+  h.member(1).entitled_group_pension = true;
+  CHECK(h.eval("230100").classification == "single_person_household");
+  // Not in the other files: the same members are not covered alone there.
+  for (const char* code : {"610700", "410500"}) {
+    INFO(code);
+    auto other = house("1800.00", in_force(code));  // 900.00 per person: marginal in both
+    other.member(1).disabled_serviceman_grade = 1;
+    other.member(1).entitled_group_pension = true;
+    auto o = other.eval(code);
+    CHECK(rule(o, "marginal-1.5").result == p::RuleResult::kPass);
+    CHECK(rule(o, "single-person-household").result == p::RuleResult::kFail);
+    CHECK(o.outcome == p::Outcome::kIneligible);
+  }
+}
+
+TEST_CASE("policies: No rule passes on data that was not given or not answered",
+          "[policy][fail-closed]") {
+  // Every agency failed and the request gives none of the optional facts:
+  // no condition or alternative passes, in any jurisdiction or programme.
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    for (p::Programme prog : p::kAllProgrammes) {
+      INFO(code << " " << p::programme_name(prog));
+      House h(2, "2024-11-01", std::string(p::programme_name(prog)).c_str());
+      for (std::size_t m = 0; m < 2; ++m) {
+        for (Source s : hfv::kAllSources) h.fail(m, s);
+      }
+      h.h.current_benefit = recipient();  // a recipient, without the amount
+      const auto d = h.eval(code);
+      CHECK(d.outcome != p::Outcome::kEligible);
+      for (const auto& t : d.rules) {
+        INFO(t.rule);
+        if (t.role == "condition" || t.role == "alternative") CHECK(t.result != p::RuleResult::kPass);
+      }
+      CHECK_FALSE(d.follow_up_date.has_value());
+      // No amount to pay (an ineligible household shows 0.00).
+      CHECK((!d.figures.contains("benefit_monthly") || d.figures.at("benefit_monthly") == "0.00"));
+    }
+  }
+}
+
 // ------------------------------------------- earnings after tax and contributions
 
 // The jurisdiction's file with earnings_after_tax_and_contributions set to `on`.

@@ -107,6 +107,155 @@ TEST_CASE("unit: obligors parse as declared figures, absent and empty kept apart
   CHECK_FALSE(o[1].disposable_income_monthly.has_value());
 }
 
+TEST_CASE("unit: rigid_spending and emergency parse for their own programme", "[request]") {
+  const std::string hash(64, 'c');
+  json expenditure = valid_request();
+  expenditure["programme"] = "expenditure";
+  expenditure["rigid_spending"] = {
+      {{"kind", "hospital_treatment"}, {"amount", "1200.50"}, {"period", "monthly"}, {"evidence_sha256", hash}},
+      {{"kind", "schooling"}, {"amount", "3600"}, {"period", "window"}, {"evidence_sha256", hash}}};
+  auto parsed = b::parse_verification_request(expenditure, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(parsed));
+  const auto& spending = std::get<b::VerificationRequest>(parsed).rigid_spending;
+  REQUIRE(spending.size() == 2);
+  CHECK(spending[0].kind == "hospital_treatment");
+  CHECK(spending[0].amount.to_string() == "1200.50");
+  CHECK(spending[0].monthly);
+  CHECK_FALSE(spending[1].monthly);
+  CHECK(spending[1].amount.to_string() == "3600.00");
+  CHECK(spending[1].evidence_sha256 == hash);
+
+  json emergency = valid_request();
+  emergency["programme"] = "emergency";
+  emergency["emergency"] = {{"cause", "public_emergency"}, {"event_date", "2026-11-01"}, {"evidence_sha256", hash}};
+  auto e = b::parse_verification_request(emergency, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(e));
+  const auto& em = std::get<b::VerificationRequest>(e).emergency;
+  REQUIRE(em.has_value());
+  CHECK(em->cause == "public_emergency");
+  CHECK(em->event_date.to_string() == "2026-11-01");
+
+  json amount = valid_request();
+  amount["current_benefit"] = {
+      {"programme", "dibao"}, {"since", "2024-03-01"}, {"monthly_amount", "1600.00"}, {"amount_set_on", "2024-03-01"}};
+  auto a = b::parse_verification_request(amount, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(a));
+  const auto& cb = std::get<b::VerificationRequest>(a).current_benefit;
+  CHECK(cb->monthly_amount->to_string() == "1600.00");
+  CHECK(cb->amount_set_on->to_string() == "2024-03-01");
+
+  json veteran = valid_request();
+  veteran["members"][1]["disabled_serviceman_grade"] = 10;
+  veteran["members"][1]["entitled_group_pension"] = true;
+  auto v = b::parse_verification_request(veteran, kToday);
+  REQUIRE(std::holds_alternative<b::VerificationRequest>(v));
+  CHECK(std::get<b::VerificationRequest>(v).members[1].disabled_serviceman_grade == 10);
+  CHECK(std::get<b::VerificationRequest>(v).members[1].entitled_group_pension);
+  CHECK_FALSE(std::get<b::VerificationRequest>(v).members[0].disabled_serviceman_grade.has_value());
+}
+
+TEST_CASE("unit: Bad or missing hardship inputs are named with their reason", "[request]") {
+  const std::string hash(64, 'c');
+  const json item = {{"kind", "chronic_illness"}, {"amount", "300.00"}, {"period", "monthly"}, {"evidence_sha256", hash}};
+  const auto expenditure = [&item](const std::function<void(json&)>& change) {
+    return [&item, change](json& j) {
+      j["programme"] = "expenditure";
+      j["rigid_spending"] = json::array({item});
+      change(j);
+    };
+  };
+  const json declared = {{"cause", "other"}, {"event_date", "2026-10-01"}, {"evidence_sha256", hash}};
+  const auto emergency = [&declared](const std::function<void(json&)>& change) {
+    return [&declared, change](json& j) {
+      j["programme"] = "emergency";
+      j["emergency"] = declared;
+      change(j);
+    };
+  };
+  const auto amount = [](const std::function<void(json&)>& change) {
+    return [change](json& j) {
+      j["current_benefit"] = {
+          {"programme", "dibao"}, {"since", "2025-01-01"}, {"monthly_amount", "800.00"}, {"amount_set_on", "2026-05-01"}};
+      change(j);
+    };
+  };
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"expenditure without spending", expenditure([](json& j) { j.erase("rigid_spending"); }), "rigid_spending"},
+      {"spending for dibao", expenditure([](json& j) { j["programme"] = "dibao"; }), "rigid_spending"},
+      {"spending not an array", expenditure([&item](json& j) { j["rigid_spending"] = item; }), "rigid_spending"},
+      {"spending empty", expenditure([](json& j) { j["rigid_spending"] = json::array(); }), "rigid_spending"},
+      {"21 entries",
+       expenditure([&item](json& j) { j["rigid_spending"] = json(std::vector<json>(21, item)); }), "rigid_spending"},
+      {"entry not an object", expenditure([](json& j) { j["rigid_spending"][0] = "x"; }), "rigid_spending[0]"},
+      {"unknown entry field", expenditure([](json& j) { j["rigid_spending"][0]["member"] = 1; }),
+       "rigid_spending[0].member"},
+      {"bad kind", expenditure([](json& j) { j["rigid_spending"][0]["kind"] = "holiday"; }), "rigid_spending[0].kind"},
+      {"missing kind", expenditure([](json& j) { j["rigid_spending"][0].erase("kind"); }), "rigid_spending[0].kind"},
+      {"zero amount", expenditure([](json& j) { j["rigid_spending"][0]["amount"] = "0.00"; }),
+       "rigid_spending[0].amount"},
+      {"negative amount", expenditure([](json& j) { j["rigid_spending"][0]["amount"] = "-1.00"; }),
+       "rigid_spending[0].amount"},
+      {"three decimals", expenditure([](json& j) { j["rigid_spending"][0]["amount"] = "1.005"; }),
+       "rigid_spending[0].amount"},
+      {"number amount", expenditure([](json& j) { j["rigid_spending"][0]["amount"] = 300; }),
+       "rigid_spending[0].amount"},
+      {"amount over the bound", expenditure([](json& j) { j["rigid_spending"][0]["amount"] = "1000000.01"; }),
+       "rigid_spending[0].amount"},
+      {"bad period", expenditure([](json& j) { j["rigid_spending"][0]["period"] = "yearly"; }),
+       "rigid_spending[0].period"},
+      {"missing evidence", expenditure([](json& j) { j["rigid_spending"][0].erase("evidence_sha256"); }),
+       "rigid_spending[0].evidence_sha256"},
+      {"upper-case evidence",
+       expenditure([](json& j) { j["rigid_spending"][0]["evidence_sha256"] = std::string(64, 'C'); }),
+       "rigid_spending[0].evidence_sha256"},
+      {"short evidence", expenditure([](json& j) { j["rigid_spending"][0]["evidence_sha256"] = "abc"; }),
+       "rigid_spending[0].evidence_sha256"},
+      {"emergency without declaration", emergency([](json& j) { j.erase("emergency"); }), "emergency"},
+      {"declaration for temporary", emergency([](json& j) { j["programme"] = "temporary"; }), "emergency"},
+      {"declaration not an object", emergency([](json& j) { j["emergency"] = "fire"; }), "emergency"},
+      {"bad cause", emergency([](json& j) { j["emergency"]["cause"] = "boredom"; }), "emergency.cause"},
+      {"event after the reference date", emergency([](json& j) { j["emergency"]["event_date"] = "2026-11-02"; }),
+       "emergency.event_date"},
+      {"impossible event date", emergency([](json& j) { j["emergency"]["event_date"] = "2026-02-30"; }),
+       "emergency.event_date"},
+      {"declaration without evidence", emergency([](json& j) { j["emergency"].erase("evidence_sha256"); }),
+       "emergency.evidence_sha256"},
+      {"unknown declaration field", emergency([](json& j) { j["emergency"]["amount"] = "1.00"; }), "emergency.amount"},
+      {"amount without its date", amount([](json& j) { j["current_benefit"].erase("amount_set_on"); }),
+       "current_benefit.amount_set_on"},
+      {"date without the amount", amount([](json& j) { j["current_benefit"].erase("monthly_amount"); }),
+       "current_benefit.monthly_amount"},
+      {"zero current amount", amount([](json& j) { j["current_benefit"]["monthly_amount"] = "0"; }),
+       "current_benefit.monthly_amount"},
+      {"amount set after the reference date",
+       amount([](json& j) { j["current_benefit"]["amount_set_on"] = "2026-11-02"; }), "current_benefit.amount_set_on"},
+      {"amount set before since", amount([](json& j) { j["current_benefit"]["amount_set_on"] = "2024-12-31"; }),
+       "current_benefit.amount_set_on"},
+      {"serviceman grade 0", [](json& j) { j["members"][1]["disabled_serviceman_grade"] = 0; },
+       "members[1].disabled_serviceman_grade"},
+      {"serviceman grade 11", [](json& j) { j["members"][1]["disabled_serviceman_grade"] = 11; },
+       "members[1].disabled_serviceman_grade"},
+      {"serviceman grade as text", [](json& j) { j["members"][1]["disabled_serviceman_grade"] = "6"; },
+       "members[1].disabled_serviceman_grade"},
+      {"string entitled_group_pension", [](json& j) { j["members"][0]["entitled_group_pension"] = "yes"; },
+       "members[0].entitled_group_pension"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    json body = valid_request();
+    c.mutate(body);
+    const auto e = error_of(body);
+    CHECK(e.code == "invalid_field");
+    CHECK(e.field == c.field);
+    CHECK_FALSE(e.message.empty());
+  }
+}
+
 TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
   struct Case {
     const char* what;

@@ -85,3 +85,33 @@ TEST_CASE("unit: A due-by review sends current_benefit from the previous record"
   temporary.programme = "temporary";
   CHECK_FALSE(b::current_benefit_of(temporary, kToday).has_value());
 }
+
+TEST_CASE("unit: A due-by review sends the amount paid and the day it was set, for no-readjustment", "[review]") {
+  auto paid = record("dibao", "2024-03-01");
+  paid.benefit_fen = 160000;
+  CHECK(b::current_benefit_of(paid, kToday) == json{{"programme", "dibao"},
+                                                    {"since", "2024-03-01"},
+                                                    {"monthly_amount", "1600.00"},
+                                                    {"amount_set_on", "2025-12-01"}});
+  // A gradual-exit record carries no amount (none was computed).
+  auto exit = record("gradual_exit", "2024-03-01", "2026-12-03");
+  exit.benefit_fen = 0;
+  CHECK_FALSE(b::current_benefit_of(exit, kToday)->contains("monthly_amount"));
+}
+
+TEST_CASE("unit: The members a due-by review sends again keep the entitlement facts", "[review]") {
+  b::Member m;
+  m.id_number = "230102197503120016";
+  m.name = "张伟";
+  m.relation = "applicant";
+  m.disabled_serviceman_grade = 5;
+  m.entitled_group_pension = true;
+  const json out = b::members_json({m});
+  CHECK(out[0]["disabled_serviceman_grade"] == 5);
+  CHECK(out[0]["entitled_group_pension"] == true);
+  b::Member plain = m;
+  plain.disabled_serviceman_grade.reset();
+  plain.entitled_group_pension = false;
+  CHECK_FALSE(b::members_json({plain})[0].contains("disabled_serviceman_grade"));
+  CHECK_FALSE(b::members_json({plain})[0].contains("entitled_group_pension"));
+}
