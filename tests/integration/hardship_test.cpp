@@ -25,12 +25,12 @@ namespace {
 constexpr const char* kId = "230102197503120016";
 
 // One person answered by every agency: wages of 2000.00 in each month of the
-// window before 2026-11-01 (2025-11 .. 2026-10), nothing else. Not marked
+// window before 2024-11-01 (2023-11 .. 2024-10), nothing else. Not marked
 // employed, so all of it counts: 2000.00 a month, above Harbin's 860.00.
 fs::path write_dataset(const fs::path& dir) {
   json wages = json::array();
-  for (const char* period : {"2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05",
-                             "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"}) {
+  for (const char* period : {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
+                             "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"}) {
     wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "2000.00"}});
   }
   const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
@@ -68,9 +68,9 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   const std::string auth = s.register_authorization("HRB-HS-1", json::array({kId}));
   const json base = {{"case_id", "HRB-HS-1"},    {"programme", "expenditure"},
                      {"jurisdiction", "230100"}, {"area", "urban"},
-                     {"reference_date", "2026-11-01"},
+                     {"reference_date", "2024-11-01"},
                      {"authorization_id", auth}, {"members", json::array({member(kId, "张伟", "applicant")})},
-                     {"force", true}};
+                     {"force", true},            {"obligors", json::array()}};
   const auto post = [&s](const json& body) {
     return https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
   };
@@ -111,14 +111,14 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   // 急难型 temporary assistance: no income line, a six-month follow-up.
   json emergency = base;
   emergency["programme"] = "emergency";
-  emergency["emergency"] = {{"cause", "public_emergency"}, {"event_date", "2026-10-20"}, {"evidence_sha256", kHash}};
+  emergency["emergency"] = {{"cause", "public_emergency"}, {"event_date", "2024-10-20"}, {"evidence_sha256", kHash}};
   auto em = post(emergency);
   INFO(em.body);
   REQUIRE(em.status == 200);
   const json helped = json::parse(em.body);
   CHECK(helped["outcome"] == "eligible");
   CHECK(helped["classification"] == "emergency");
-  CHECK(helped["follow_up_date"] == "2027-05-01");
+  CHECK(helped["follow_up_date"] == "2025-05-01");
   rule = find_rule(helped, "emergency-temporary");
   REQUIRE(rule != nullptr);
   CHECK((*rule)["result"] == "pass");
@@ -136,7 +136,7 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   json undeclared = emergency;
   undeclared.erase("emergency");
   json late = emergency;
-  late["emergency"]["event_date"] = "2026-11-02";
+  late["emergency"]["event_date"] = "2024-11-02";
   json grade = with_spending("100.00");
   grade["members"][0]["disabled_serviceman_grade"] = 11;
   json half = base;
