@@ -2044,7 +2044,7 @@ TEST_CASE("policies: No rule passes on data that was not given or not answered",
   for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
     for (p::Programme prog : p::kAllProgrammes) {
       INFO(code << " " << p::programme_name(prog));
-      House h(2, "2024-11-01", std::string(p::programme_name(prog)).c_str());
+      House h(2, in_force(code), std::string(p::programme_name(prog)).c_str());
       for (std::size_t m = 0; m < 2; ++m) {
         for (Source s : hfv::kAllSources) h.fail(m, s);
       }
@@ -2058,6 +2058,34 @@ TEST_CASE("policies: No rule passes on data that was not given or not answered",
       CHECK_FALSE(d.follow_up_date.has_value());
       // No amount to pay (an ineligible household shows 0.00).
       CHECK((!d.figures.contains("benefit_monthly") || d.figures.at("benefit_monthly") == "0.00"));
+    }
+  }
+  // Every agency answered (nothing found), but the request leaves out the
+  // facts only it can give: obligors not declared, no member's labour
+  // capacity, no rigid spending, no emergency, a recipient without the
+  // amount paid. Each rule that reads one of them does not pass.
+  for (const char* code : {"230100", "610700", "110108", "410500", "310000"}) {
+    for (p::Programme prog : p::kAllProgrammes) {
+      const std::string programme(p::programme_name(prog));
+      INFO(code << " " << programme);
+      House h(2, in_force(code), programme.c_str());
+      h.h.obligors.reset();
+      for (std::size_t m = 0; m < 2; ++m) h.member(m).labour_capacity.clear();
+      h.h.current_benefit = recipient();
+      const auto d = h.eval(code);
+      for (const auto& t : d.rules) {
+        INFO(t.rule);
+        if (t.rule == "support-fee" || t.rule == "tekun-1.3" || t.rule == "expenditure-poverty" ||
+            t.rule == "emergency-temporary" || t.rule == "no-readjustment") {
+          CHECK(t.result != p::RuleResult::kPass);
+        }
+      }
+      // Programmes that cannot be decided without the missing fact, and
+      // Harbin (which assesses support), are never eligible on it.
+      if (programme == "tekun" || programme == "expenditure" || programme == "emergency" ||
+          std::string(code) == "230100") {
+        CHECK(d.outcome != p::Outcome::kEligible);
+      }
     }
   }
 }
