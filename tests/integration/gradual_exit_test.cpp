@@ -26,32 +26,11 @@ constexpr const char* kId = "230102197503120016";
 // above the standard 860.00, below the exit line 1.5 x 860.00 = 1290.00.
 fs::path write_dataset(const fs::path& dir) {
   json wages = json::array();
-  for (const char* period : {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
-                             "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"}) {
+  for (const auto& period : hfv::testing::window_months()) {
     wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "1870.00"}});
   }
-  const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
-                       {"tax", wages},
-                       {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
-                       {"real_estate", json::array()},
-                       {"vehicle", json::array()},
-                       {"bank", json::array()},
-                       {"securities", json::array()},
-                       {"business", json::array()},
-                       {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
-                       {"insurance", json::array()},
-                       {"internet_finance", json::array()}};
-  fs::create_directories(dir);
-  const fs::path file = dir / "gradual-exit-dataset.json";
-  std::ofstream(file) << json{{"persons", {{kId, person}}}}.dump();
-  return file;
-}
-
-const json* gradual_exit_rule(const json& report) {
-  for (const auto& r : report["rules"]) {
-    if (r["rule"] == "gradual-exit") return &r;
-  }
-  return nullptr;
+  return hfv::testing::write_persons(dir, "gradual-exit-dataset.json",
+                                     {{kId, hfv::testing::answered_person("张伟", {{"tax", wages}})}});
 }
 
 }  // namespace
@@ -80,10 +59,9 @@ TEST_CASE("e2e: a current dibao recipient whose income rose above the standard g
   CHECK(without["outcome"] == "ineligible");
   CHECK(without["classification"] == "marginal");
   CHECK(without["gradual_exit_until"].is_null());
-  const json* rule = gradual_exit_rule(without);
-  REQUIRE(rule != nullptr);
-  CHECK((*rule)["result"] == "fail");
-  CHECK((*rule)["inputs"]["current_benefit"].is_null());
+  const json& applicant = hfv::testing::rule_in(without, "gradual-exit");
+  CHECK(applicant["result"] == "fail");
+  CHECK(applicant["inputs"]["current_benefit"].is_null());
 
   // The same household as a current recipient since 2022-03-01.
   json as_recipient = base;
@@ -95,12 +73,11 @@ TEST_CASE("e2e: a current dibao recipient whose income rose above the standard g
   CHECK(with["outcome"] == "eligible");
   CHECK(with["classification"] == "gradual_exit");
   CHECK(with["gradual_exit_until"] == "2025-05-01");  // 2024-11-01 + 6 months (example period)
-  rule = gradual_exit_rule(with);
-  REQUIRE(rule != nullptr);
-  CHECK((*rule)["result"] == "pass");
-  CHECK((*rule)["source"] == "000_74d306e405892d62.txt#gradual-exit");
-  CHECK((*rule)["inputs"]["current_benefit"]["since"] == "2022-03-01");
-  CHECK((*rule)["inputs"]["gradual_exit_until"] == "2025-05-01");
+  const json& exit = hfv::testing::rule_in(with, "gradual-exit");
+  CHECK(exit["result"] == "pass");
+  CHECK(exit["source"] == "000_74d306e405892d62.txt#gradual-exit");
+  CHECK(exit["inputs"]["current_benefit"]["since"] == "2022-03-01");
+  CHECK(exit["inputs"]["gradual_exit_until"] == "2025-05-01");
 
   // Bad current_benefit: 400 naming the field, and no agency is asked.
   const long asked = s.sim_request_count();

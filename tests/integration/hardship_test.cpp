@@ -10,12 +10,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_log.hpp"
-#include "crypto/keys.hpp"
 #include "stack.hpp"
 
 using hfv::testing::https;
 using hfv::testing::member;
+using hfv::testing::rule_in;
 using hfv::testing::Stack;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -29,32 +28,11 @@ constexpr const char* kId = "230102197503120016";
 // employed, so all of it counts: 2000.00 a month, above Harbin's 860.00.
 fs::path write_dataset(const fs::path& dir) {
   json wages = json::array();
-  for (const char* period : {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
-                             "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"}) {
+  for (const auto& period : hfv::testing::window_months()) {
     wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "2000.00"}});
   }
-  const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
-                       {"tax", wages},
-                       {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
-                       {"real_estate", json::array()},
-                       {"vehicle", json::array()},
-                       {"bank", json::array()},
-                       {"securities", json::array()},
-                       {"business", json::array()},
-                       {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
-                       {"insurance", json::array()},
-                       {"internet_finance", json::array()}};
-  fs::create_directories(dir);
-  const fs::path file = dir / "hardship-dataset.json";
-  std::ofstream(file) << json{{"persons", {{kId, person}}}}.dump();
-  return file;
-}
-
-const json* find_rule(const json& report, const char* id) {
-  for (const auto& r : report["rules"]) {
-    if (r["rule"] == id) return &r;
-  }
-  return nullptr;
+  return hfv::testing::write_persons(dir, "hardship-dataset.json",
+                                     {{kId, hfv::testing::answered_person("张伟", {{"tax", wages}})}});
 }
 
 const std::string kHash(64, 'd');
@@ -92,11 +70,10 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   CHECK(covered["figures"]["income_after_rigid_spending_per_capita_monthly"] == "860.00");
   CHECK_FALSE(covered["figures"].contains("benefit_monthly"));
   CHECK(covered["follow_up_date"].is_null());
-  const json* rule = find_rule(covered, "expenditure-poverty");
-  REQUIRE(rule != nullptr);
-  CHECK((*rule)["result"] == "pass");
-  CHECK((*rule)["source"] == "000_74d306e405892d62.txt#expenditure-poverty");
-  CHECK((*rule)["inputs"]["rigid_spending"][0]["evidence_sha256"] == kHash);
+  const json& rule = rule_in(covered, "expenditure-poverty");
+  CHECK(rule["result"] == "pass");
+  CHECK(rule["source"] == "000_74d306e405892d62.txt#expenditure-poverty");
+  CHECK(rule["inputs"]["rigid_spending"][0]["evidence_sha256"] == kHash);
 
   // One fen less spending: 860.01 per person, over the line.
   auto over = post(with_spending("1139.99"));
@@ -104,9 +81,7 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   REQUIRE(over.status == 200);
   const json not_covered = json::parse(over.body);
   CHECK(not_covered["outcome"] == "ineligible");
-  rule = find_rule(not_covered, "expenditure-poverty");
-  REQUIRE(rule != nullptr);
-  CHECK((*rule)["result"] == "fail");
+  CHECK(rule_in(not_covered, "expenditure-poverty")["result"] == "fail");
 
   // 急难型 temporary assistance: no income line, a six-month follow-up.
   json emergency = base;
@@ -119,9 +94,7 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
   CHECK(helped["outcome"] == "eligible");
   CHECK(helped["classification"] == "emergency");
   CHECK(helped["follow_up_date"] == "2025-05-01");
-  rule = find_rule(helped, "emergency-temporary");
-  REQUIRE(rule != nullptr);
-  CHECK((*rule)["result"] == "pass");
+  CHECK(rule_in(helped, "emergency-temporary")["result"] == "pass");
 
   // Bad or missing declarations: 400 naming the field, and no agency is asked.
   const long asked = s.sim_request_count();
@@ -159,17 +132,9 @@ TEST_CASE("e2e: expenditure-type poverty and emergency assistance on declared ha
 
   // The request records count the declarations (their hashes are in the
   // signed reports).
-  REQUIRE(s.broker->stop(SIGTERM) == 0);
-  auto master = hfv::crypto::load_master_key_file(s.broker_dir / "keys" / "master.key");
-  REQUIRE(master.ok());
-  auto log = hfv::audit::AuditLog::open(s.broker_dir / "data" / "audit.db",
-                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
-  REQUIRE(log.ok());
-  auto rows = (*log)->read(1, 10000);
-  REQUIRE(rows.ok());
+  const auto records = s.audit_records();
   int spending = 0, emergencies = 0;
-  for (const auto& r : *rows) {
-    const json record = json::parse(r.body);
+  for (const auto& record : records) {
     if (record["action"] != "verification.request") continue;
     const std::string detail = record.value("detail", "");
     spending += detail.find(" rigid_spending=1") != std::string::npos ? 1 : 0;

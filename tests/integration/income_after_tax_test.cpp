@@ -14,6 +14,7 @@
 
 using hfv::testing::https;
 using hfv::testing::member;
+using hfv::testing::rule_in;
 using hfv::testing::Stack;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -28,35 +29,15 @@ constexpr const char* kId = "230102197503120016";
 fs::path write_dataset(const fs::path& dir) {
   json wages = json::array();
   json contributions = json::array();
-  for (const char* period : {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
-                             "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"}) {
+  for (const auto& period : hfv::testing::window_months()) {
     wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "1160.00"}, {"tax_withheld", "100.00"}});
     contributions.push_back(
         {{"period", period}, {"type", "employee_pension"}, {"base", "2500.00"}, {"personal", "200.00"}});
   }
-  const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
-                       {"tax", wages},
-                       {"social_insurance", {{"contributions", contributions}, {"benefits", json::array()}}},
-                       {"real_estate", json::array()},
-                       {"vehicle", json::array()},
-                       {"bank", json::array()},
-                       {"securities", json::array()},
-                       {"business", json::array()},
-                       {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
-                       {"insurance", json::array()},
-                       {"internet_finance", json::array()}};
-  fs::create_directories(dir);
-  const fs::path file = dir / "income-after-tax-dataset.json";
-  std::ofstream(file) << json{{"persons", {{kId, person}}}}.dump();
-  return file;
-}
-
-const json& rule_of(const json& report, const char* id) {
-  for (const auto& r : report["rules"]) {
-    if (r["rule"] == id) return r;
-  }
-  FAIL("rule " << id << " not in the report");
-  return report;
+  const json records = {{"tax", wages},
+                        {"social_insurance", {{"contributions", contributions}, {"benefits", json::array()}}}};
+  return hfv::testing::write_persons(dir, "income-after-tax-dataset.json",
+                                     {{kId, hfv::testing::answered_person("张伟", records)}});
 }
 
 }  // namespace
@@ -82,7 +63,7 @@ TEST_CASE("e2e: earnings count after the tax withheld and own contributions the 
   CHECK(report["outcome"] == "eligible");
   CHECK(report["classification"] == "dibao");
   CHECK(report["figures"]["income_per_capita_monthly"] == "860.00");
-  const json& income = rule_of(report, "dibao-income");
+  const json& income = rule_in(report, "dibao-income");
   CHECK(income["result"] == "pass");
   CHECK(income["inputs"]["gross_income_in_window"] == "13920.00");  // 12 x 1160.00
   CHECK(income["inputs"]["tax_withheld_in_window"] == "1200.00");
@@ -107,10 +88,10 @@ TEST_CASE("e2e: earnings count after the tax withheld and own contributions the 
   REQUIRE(failed.status == 200);
   const json unknown = json::parse(failed.body);
   CHECK(unknown["outcome"] == "indeterminate");
-  const json& unknown_income = rule_of(unknown, "dibao-income");
+  const json& unknown_income = rule_in(unknown, "dibao-income");
   CHECK(unknown_income["result"] == "unknown");
   CHECK(unknown_income["unknown_sources"] == json::array({"social_insurance"}));
   CHECK(unknown_income["inputs"]["counted_income_in_window"] == "12720.00");
-  CHECK(rule_of(unknown, "marginal-1.5")["result"] == "unknown");
+  CHECK(rule_in(unknown, "marginal-1.5")["result"] == "unknown");
   CHECK_FALSE(unknown["figures"].contains("benefit_monthly"));
 }

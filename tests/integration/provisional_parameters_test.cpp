@@ -23,20 +23,6 @@ namespace {
 constexpr const char* kHarbin = "230102197503120016";  // small savings, nothing else
 constexpr const char* kAnyang = "410502197001010023";  // a car, nothing else
 
-json person(const char* division, const json& bank, const json& vehicles) {
-  return {{"hukou", {{"name", "测试"}, {"division", division}, {"status", "normal"}}},
-          {"tax", json::array()},
-          {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
-          {"real_estate", json::array()},
-          {"vehicle", vehicles},
-          {"bank", bank},
-          {"securities", json::array()},
-          {"business", json::array()},
-          {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
-          {"insurance", json::array()},
-          {"internet_finance", json::array()}};
-}
-
 fs::path write_dataset(const fs::path& dir) {
   const json bank = json::array(
       {{{"bank", "中国工商银行"}, {"account", "6222020200112233445"}, {"balance", "8200.50"}, {"as_of", "2024-11-01"}}});
@@ -45,13 +31,10 @@ fs::path write_dataset(const fs::path& dir) {
                                  {"purchase_price", "60000.00"},
                                  {"registered", "2019-04-01"},
                                  {"mobility_aid", false}}});
-  fs::create_directories(dir);
-  const fs::path file = dir / "provisional-dataset.json";
-  std::ofstream(file) << json{{"persons",
-                               {{kHarbin, person("230102", bank, json::array())},
-                                {kAnyang, person("410502", json::array(), car)}}}}
-                             .dump();
-  return file;
+  return hfv::testing::write_persons(
+      dir, "provisional-dataset.json",
+      {{kHarbin, hfv::testing::answered_person("测试", {{"bank", bank}})},
+       {kAnyang, hfv::testing::answered_person("测试", {{"vehicle", car}}, "410502")}});
 }
 
 std::vector<std::string> names(const json& parameters) {

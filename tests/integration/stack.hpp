@@ -5,10 +5,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "../unit/temp_dir.hpp"
+#include "audit/audit_log.hpp"
+#include "crypto/keys.hpp"
 #include "process.hpp"
 
 namespace hfv::testing {
@@ -108,6 +112,22 @@ struct Stack {
     REQUIRE(status == 200);
   }
 
+  // Stops brokerd and reads its whole audit log back (the records' JSON
+  // bodies, in order), as a supervisor with the master key would.
+  std::vector<json> audit_records() {
+    REQUIRE(broker->stop(SIGTERM) == 0);
+    auto master = hfv::crypto::load_master_key_file(broker_dir / "keys" / "master.key");
+    REQUIRE(master.ok());
+    auto log = hfv::audit::AuditLog::open(broker_dir / "data" / "audit.db",
+                                          hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+    REQUIRE(log.ok());
+    auto rows = (*log)->read(1, 1000000);
+    REQUIRE(rows.ok());
+    std::vector<json> out;
+    for (const auto& r : *rows) out.push_back(json::parse(r.body));
+    return out;
+  }
+
   long sim_request_count() const {
     const std::string log = hfv::testing::read_file(dir.path / "sim-requests.ndjson");
     return static_cast<long>(std::count(log.begin(), log.end(), '\n'));
@@ -116,6 +136,50 @@ struct Stack {
 
 inline json member(const char* id, const char* name, const char* relation) {
   return {{"id_number", id}, {"name", name}, {"relation", relation}};
+}
+
+// The 12 months of the income window before the tests' reference date
+// 2024-11-01: 2023-11 .. 2024-10.
+inline std::vector<std::string> window_months() {
+  return {"2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04",
+          "2024-05", "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"};
+}
+
+// One person's answers from every agency in the simulator's dataset format:
+// a normal registration in `division`, the given records, nothing else.
+// `records` sets any agency's answer ("tax", "vehicle", "bank", ...).
+inline json answered_person(const char* name, const json& records = json::object(),
+                            const char* division = "230102") {
+  json person = {{"hukou", {{"name", name}, {"division", division}, {"status", "normal"}}},
+                 {"tax", json::array()},
+                 {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
+                 {"real_estate", json::array()},
+                 {"vehicle", json::array()},
+                 {"bank", json::array()},
+                 {"securities", json::array()},
+                 {"business", json::array()},
+                 {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
+                 {"insurance", json::array()},
+                 {"internet_finance", json::array()}};
+  for (const auto& [agency, answer] : records.items()) person[agency] = answer;
+  return person;
+}
+
+// Writes a simulator dataset {"persons": {id: person, ...}} to dir/file.
+inline fs::path write_persons(const fs::path& dir, const std::string& file, const json& persons) {
+  fs::create_directories(dir);
+  const fs::path path = dir / file;
+  std::ofstream(path) << json{{"persons", persons}}.dump();
+  return path;
+}
+
+// The trace of rule `id` in a report; fails the test when it is not there.
+inline const json& rule_in(const json& report, const std::string& id) {
+  for (const auto& r : report["rules"]) {
+    if (r["rule"] == id) return r;
+  }
+  FAIL("rule " << id << " not in the report");
+  return report;
 }
 
 }  // namespace hfv::testing

@@ -12,12 +12,11 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_log.hpp"
-#include "crypto/keys.hpp"
 #include "stack.hpp"
 
 using hfv::testing::https;
 using hfv::testing::member;
+using hfv::testing::rule_in;
 using hfv::testing::Stack;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -28,29 +27,7 @@ constexpr const char* kId = "230102197503120016";
 
 // One person every agency answers with nothing: no income, no assets.
 fs::path write_dataset(const fs::path& dir) {
-  const json person = {{"hukou", {{"name", "张伟"}, {"division", "230102"}, {"status", "normal"}}},
-                       {"tax", json::array()},
-                       {"social_insurance", {{"contributions", json::array()}, {"benefits", json::array()}}},
-                       {"real_estate", json::array()},
-                       {"vehicle", json::array()},
-                       {"bank", json::array()},
-                       {"securities", json::array()},
-                       {"business", json::array()},
-                       {"provident_fund", {{"balance", "0.00"}, {"monthly_deposit", "0.00"}}},
-                       {"insurance", json::array()},
-                       {"internet_finance", json::array()}};
-  fs::create_directories(dir);
-  const fs::path file = dir / "support-fee-dataset.json";
-  std::ofstream(file) << json{{"persons", {{kId, person}}}}.dump();
-  return file;
-}
-
-const json& rule_named(const json& report, const std::string& name) {
-  for (const auto& r : report["rules"]) {
-    if (r["rule"] == name) return r;
-  }
-  FAIL("no rule " << name);
-  throw std::logic_error("unreachable");
+  return hfv::testing::write_persons(dir, "support-fee-dataset.json", {{kId, hfv::testing::answered_person("张伟")}});
 }
 
 // One obligor household of one person: Harbin's fee is disposable income
@@ -83,10 +60,10 @@ TEST_CASE("e2e: support fee from declared obligor households decides at the stan
   REQUIRE(undeclared.status == 200);
   const json u = json::parse(undeclared.body);
   CHECK(u["outcome"] == "indeterminate");
-  CHECK(rule_named(u, "support-fee")["result"] == "unknown");
-  CHECK(rule_named(u, "dibao-income")["result"] == "unknown");
+  CHECK(rule_in(u, "support-fee")["result"] == "unknown");
+  CHECK(rule_in(u, "dibao-income")["result"] == "unknown");
   bool names_the_request = false;
-  for (const auto& src : rule_named(u, "support-fee")["unknown_sources"]) {
+  for (const auto& src : rule_in(u, "support-fee")["unknown_sources"]) {
     names_the_request = names_the_request || src == "request:obligors";
   }
   CHECK(names_the_request);
@@ -97,7 +74,7 @@ TEST_CASE("e2e: support fee from declared obligor households decides at the stan
   auto declared_none = post(none);
   REQUIRE(declared_none.status == 200);
   const json n = json::parse(declared_none.body);
-  CHECK(rule_named(n, "support-fee")["result"] == "pass");
+  CHECK(rule_in(n, "support-fee")["result"] == "pass");
   CHECK(n["outcome"] == "eligible");
 
   // A fee of exactly the standard (860.00): 3040.00 - 100.00 - 2080.00.
@@ -107,7 +84,7 @@ TEST_CASE("e2e: support fee from declared obligor households decides at the stan
   INFO(at.body);
   REQUIRE(at.status == 200);
   const json a = json::parse(at.body);
-  CHECK(rule_named(a, "support-fee")["inputs"]["support_fee_monthly_total"] == "860.00");
+  CHECK(rule_in(a, "support-fee")["inputs"]["support_fee_monthly_total"] == "860.00");
   CHECK(a["figures"]["income_per_capita_monthly"] == "860.00");
   CHECK(a["outcome"] == "eligible");
   // One fen more of fee puts the household past the line.
@@ -116,8 +93,8 @@ TEST_CASE("e2e: support fee from declared obligor households decides at the stan
   auto past = post(past_line);
   REQUIRE(past.status == 200);
   const json p = json::parse(past.body);
-  CHECK(rule_named(p, "support-fee")["inputs"]["support_fee_monthly_total"] == "860.01");
-  CHECK(rule_named(p, "dibao-income")["result"] == "fail");
+  CHECK(rule_in(p, "support-fee")["inputs"]["support_fee_monthly_total"] == "860.01");
+  CHECK(rule_in(p, "dibao-income")["result"] == "fail");
   CHECK(p["outcome"] == "ineligible");
 
   // Bad declarations: 400 naming the field, and no agency is asked.
@@ -142,17 +119,9 @@ TEST_CASE("e2e: support fee from declared obligor households decides at the stan
   CHECK(s.sim_request_count() == asked);
 
   // The audit log's request records say how many obligor households were declared.
-  REQUIRE(s.broker->stop(SIGTERM) == 0);
-  auto master = hfv::crypto::load_master_key_file(s.broker_dir / "keys" / "master.key");
-  REQUIRE(master.ok());
-  auto log = hfv::audit::AuditLog::open(s.broker_dir / "data" / "audit.db",
-                                        hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
-  REQUIRE(log.ok());
-  auto rows = (*log)->read(1, 10000);
-  REQUIRE(rows.ok());
+  const auto records = s.audit_records();
   int none_declared = 0, one_declared = 0;
-  for (const auto& r : *rows) {
-    const json record = json::parse(r.body);
+  for (const auto& record : records) {
     if (record["action"] != "verification.request") continue;
     const std::string detail = record.value("detail", "");
     none_declared += detail.find(" obligors=0") != std::string::npos ? 1 : 0;
