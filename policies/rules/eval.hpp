@@ -180,6 +180,15 @@ inline void set_unknown(RuleTrace& t, const std::set<std::string>& unknown) {
   t.unknown_sources.assign(unknown.begin(), unknown.end());
 }
 
+// A rule that cannot be judged because the request leaves out a fact only
+// the case system can give: unknown, the source `request:<field>`.
+inline RuleTrace& not_given(RuleTrace& t, const std::string& field, std::string explanation) {
+  t.result = RuleResult::kUnknown;
+  Eval::add_unknown(t, "request:" + field);
+  t.explanation = std::move(explanation);
+  return t;
+}
+
 struct Income {
   bool ok = false;  // parameters in force
   std::int64_t months = 0;

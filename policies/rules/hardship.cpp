@@ -71,11 +71,8 @@ RuleTrace expenditure_poverty(Eval& e, const Income& in, Role role) {
               {"line_in_window",
                money_text(line.num * wide(line.base) * in.months * wide(e.n) / line.den)}};
   if (e.h.rigid_spending.empty()) {
-    t.result = R::kUnknown;
-    t.unknown_sources.emplace_back("request:rigid_spending");
-    t.explanation =
-        "the request declares no rigid spending, so expenditure-type poverty cannot be judged";
-    return t;
+    return not_given(t, "rigid_spending",
+                     "the request declares no rigid spending, so expenditure-type poverty cannot be judged");
   }
   e.d.figures["income_after_rigid_spending_per_capita_monthly"] = net_pc;
   set_unknown(t, in.unknown);
@@ -117,12 +114,9 @@ RuleTrace emergency_temporary(Eval& e, Role role) {
   if (!months) return t;
   const auto& em = e.h.emergency;
   if (!em) {
-    t.result = R::kUnknown;
-    t.unknown_sources.emplace_back("request:emergency");
-    t.explanation =
-        "the request declares no emergency (cause, event date, evidence), so 急难型 temporary "
-        "assistance cannot be judged";
-    return t;
+    return not_given(t, "emergency",
+                     "the request declares no emergency (cause, event date, evidence), so 急难型 "
+                     "temporary assistance cannot be judged");
   }
   const Date follow_up = e.on.add_months(static_cast<int>(months->value));
   t.inputs = {{"cause", em->cause},
@@ -182,12 +176,9 @@ RuleTrace no_readjustment(Eval& e, Role role, std::optional<Money>& benefit) {
               {"tolerance",
                div_round(tolerance.num * wide(e.standard) * wide(e.n), tolerance.den).to_string()}};
   if (!current->monthly_amount || !current->amount_set_on) {
-    t.result = R::kUnknown;
-    t.unknown_sources.emplace_back("request:current_benefit.monthly_amount");
-    t.explanation =
-        "the request does not give the current monthly amount and the day it was set; the "
-        "recomputed amount is reported";
-    return t;
+    return not_given(t, "current_benefit.monthly_amount",
+                     "the request does not give the current monthly amount and the day it was set; "
+                     "the recomputed amount is reported");
   }
   const Money kept = *current->monthly_amount;
   const Wide diff = std::max(wide(kept), wide(recomputed)) - std::min(wide(kept), wide(recomputed));

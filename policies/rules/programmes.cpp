@@ -100,11 +100,9 @@ RuleTrace gradual_exit(Eval& e, const Income& in, Role role) {
     return fail("income is within the standard: the household stays dibao, no exit period needed");
   }
   if (self_report->value && !current->self_reported) {
-    t.result = R::kUnknown;
-    t.unknown_sources.emplace_back("request:current_benefit.self_reported");
-    t.explanation =
-        "the request does not say whether the household reported the change in income itself";
-    return t;
+    return not_given(t, "current_benefit.self_reported",
+                     "the request does not say whether the household reported the change in income "
+                     "itself");
   }
   const Date until = current->gradual_exit_until
                          ? *current->gradual_exit_until
