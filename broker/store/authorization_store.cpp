@@ -16,4 +16,50 @@ nlohmann::json categories_json(const StoredAuthorization& a) {
   return names;
 }
 
+AuthorizationColumns authorization_columns(const StoredAuthorization& a) {
+  return {a.id,
+          a.principal,
+          a.case_id,
+          a.valid_from.to_string(),
+          a.valid_until.to_string(),
+          a.form_sha256,
+          categories_json(a).dump(),
+          nlohmann::json(a.member_pseudonyms).dump(),
+          a.created_at,
+          a.revoked_at};
+}
+
+Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumns& c) {
+  using nlohmann::json;
+  StoredAuthorization a;
+  auto from = Date::parse(c.valid_from);
+  auto until = Date::parse(c.valid_until);
+  const json categories = json::parse(c.categories, nullptr, false);
+  const json members = json::parse(c.members, nullptr, false);
+  if (!from || !until || categories.is_discarded() || !members.is_array()) {
+    return make_error("corrupt_state", "authorization record cannot be read");
+  }
+  a.id = c.id;
+  a.principal = c.principal;
+  a.case_id = c.case_id;
+  a.valid_from = *from;
+  a.valid_until = *until;
+  a.form_sha256 = c.form_sha256;
+  if (categories.is_string()) {
+    a.all_categories = true;
+  } else {
+    for (const auto& name : categories) {
+      if (!name.is_string()) return make_error("corrupt_state", "authorization record cannot be read");
+      if (auto s = parse_source(name.get<std::string>())) a.categories.push_back(*s);
+    }
+  }
+  for (const auto& m : members) {
+    if (!m.is_string()) return make_error("corrupt_state", "authorization record cannot be read");
+    a.member_pseudonyms.insert(m.get<std::string>());
+  }
+  a.created_at = c.created_at;
+  a.revoked_at = c.revoked_at;
+  return a;
+}
+
 }  // namespace hfv::broker

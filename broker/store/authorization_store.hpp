@@ -40,6 +40,17 @@ struct StoredAuthorization {
 // The categories as kept and shown: "all", or an array of source names.
 nlohmann::json categories_json(const StoredAuthorization& authorization);
 
+// The columns every backend keeps an authorisation in, as text: dates as
+// YYYY-MM-DD, categories as categories_json(), members as a JSON array of
+// pseudonyms, revoked_at empty while in force.
+struct AuthorizationColumns {
+  std::string id, principal, case_id, valid_from, valid_until, form_sha256, categories, members,
+      created_at, revoked_at;
+};
+AuthorizationColumns authorization_columns(const StoredAuthorization& authorization);
+// Back from the columns; "corrupt_state" when one cannot be read.
+Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumns& columns);
+
 class AuthorizationStore {
  public:
   virtual ~AuthorizationStore() = default;

@@ -1,12 +1,10 @@
 #include "broker/store/sqlcipher/authorization_store.hpp"
 
-#include <nlohmann/json.hpp>
+#include <array>
 
 #include "common/time.hpp"
 
 namespace hfv::broker {
-
-using nlohmann::json;
 
 Result<std::unique_ptr<SqlcipherAuthorizationStore>> SqlcipherAuthorizationStore::open(
     const std::filesystem::path& path, const crypto::SecretKey& key) {
@@ -32,11 +30,10 @@ Status SqlcipherAuthorizationStore::insert(const StoredAuthorization& a) {
       "INSERT INTO authorizations (id, principal, case_id, valid_from, valid_until, form_sha256,"
       " categories, members, created_at) VALUES (?,?,?,?,?,?,?,?,?);");
   if (!stmt) return stmt.error();
-  stmt->bind(1, a.id).bind(2, a.principal).bind(3, a.case_id).bind(4, a.valid_from.to_string());
-  stmt->bind(5, a.valid_until.to_string())
-      .bind(6, a.form_sha256)
-      .bind(7, categories_json(a).dump());
-  stmt->bind(8, json(a.member_pseudonyms).dump()).bind(9, a.created_at);
+  const AuthorizationColumns c = authorization_columns(a);
+  stmt->bind(1, c.id).bind(2, c.principal).bind(3, c.case_id).bind(4, c.valid_from);
+  stmt->bind(5, c.valid_until).bind(6, c.form_sha256).bind(7, c.categories);
+  stmt->bind(8, c.members).bind(9, c.created_at);
   stmt->step();
   return stmt->status();
 }
@@ -58,31 +55,15 @@ Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::find_loc
     if (auto s = stmt->status(); !s) return s.error();
     return std::optional<StoredAuthorization>();
   }
-  StoredAuthorization a;
-  a.id = stmt->column_text(0);
-  a.principal = stmt->column_text(1);
-  a.case_id = stmt->column_text(2);
-  auto from = Date::parse(stmt->column_text(3));
-  auto until = Date::parse(stmt->column_text(4));
-  const json categories = json::parse(stmt->column_text(6), nullptr, false);
-  const json members = json::parse(stmt->column_text(7), nullptr, false);
-  if (!from || !until || categories.is_discarded() || !members.is_array()) {
-    return make_error("corrupt_state", "authorization record cannot be read");
-  }
-  a.valid_from = *from;
-  a.valid_until = *until;
-  a.form_sha256 = stmt->column_text(5);
-  if (categories.is_string()) {
-    a.all_categories = true;
-  } else {
-    for (const auto& c : categories) {
-      if (auto s = parse_source(c.get<std::string>())) a.categories.push_back(*s);
-    }
-  }
-  for (const auto& m : members) a.member_pseudonyms.insert(m.get<std::string>());
-  a.created_at = stmt->column_text(8);
-  a.revoked_at = stmt->column_is_null(9) ? "" : stmt->column_text(9);
-  return std::optional(std::move(a));
+  AuthorizationColumns c;
+  const std::array<std::string*, 9> columns = {&c.id,          &c.principal,  &c.case_id,
+                                               &c.valid_from,  &c.valid_until, &c.form_sha256,
+                                               &c.categories,  &c.members,     &c.created_at};
+  for (std::size_t i = 0; i < columns.size(); ++i) *columns[i] = stmt->column_text(static_cast<int>(i));
+  c.revoked_at = stmt->column_is_null(9) ? "" : stmt->column_text(9);
+  auto a = authorization_from_columns(c);
+  if (!a) return a.error();
+  return std::optional(std::move(*a));
 }
 
 Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::revoke(

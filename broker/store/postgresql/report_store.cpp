@@ -1,0 +1,106 @@
+#include "broker/store/postgresql/report_store.hpp"
+
+#include "broker/store/postgresql/schema.hpp"
+#include "common/time.hpp"
+
+namespace hfv::broker {
+
+namespace {
+
+constexpr const char* kColumns =
+    "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response,"
+    " created_unix";
+
+// The sealed body's associated data: the table and the row.
+std::string context(const std::string& id) { return "verifications/" + id; }
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresqlReportStore>> PostgresqlReportStore::open(const std::string& conninfo,
+                                                                           const crypto::SecretKey& key,
+                                                                           const std::string& node) {
+  auto db = storage::PostgresqlDb::connect(conninfo);
+  if (!db) return db.error();
+  if (auto s = pg::migrate(**db); !s) return s.error();
+  if (auto s = (*db)->run("UPDATE verifications SET state = 'interrupted' WHERE state = 'running' AND node = $1",
+                          {node});
+      !s) {
+    return s.error();
+  }
+  return std::unique_ptr<PostgresqlReportStore>(new PostgresqlReportStore(std::move(*db), key, node));
+}
+
+Status PostgresqlReportStore::insert_running(const StoredVerification& v) {
+  std::lock_guard lock(mutex_);
+  return db_->run(
+      "INSERT INTO verifications (id, node, principal, idempotency_key, request_sha256, household_key,"
+      " state, created_unix) VALUES ($1,$2,$3,$4,$5,$6,'running',$7)",
+      {v.id, node_, v.principal, v.idempotency_key, v.request_sha256, v.household_key,
+       std::to_string(v.created_unix)});
+}
+
+Status PostgresqlReportStore::finish(const std::string& id, long http_status, const std::string& response) {
+  const std::string sealed = pg::seal_column(key_, response, context(id));
+  std::lock_guard lock(mutex_);
+  return db_->run(
+      "UPDATE verifications SET state = 'done', http_status = $2, response = $3, completed_at = $4"
+      " WHERE id = $1",
+      {id, std::to_string(http_status), sealed, utc_timestamp_now()});
+}
+
+Status PostgresqlReportStore::cancel(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return db_->run(
+      "UPDATE verifications SET state = 'cancelled', idempotency_key = '', completed_at = $2 WHERE id = $1",
+      {id, utc_timestamp_now()});
+}
+
+Result<std::optional<StoredVerification>> PostgresqlReportStore::query_one(
+    const std::string& where, const std::vector<storage::PgValue>& params) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(std::string("SELECT ") + kColumns + " FROM verifications WHERE " + where, params);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<StoredVerification>();
+  const storage::PgRow& row = rows->front();
+  for (const auto& column : row) {
+    if (!column) return make_error("corrupt_state", "a verification record cannot be read");
+  }
+  const auto state = parse_verification_state(*row[5]);
+  if (!state) return make_error("corrupt_state", "a verification record cannot be read");
+  StoredVerification v;
+  v.id = *row[0];
+  v.principal = *row[1];
+  v.idempotency_key = *row[2];
+  v.request_sha256 = *row[3];
+  v.household_key = *row[4];
+  v.state = *state;
+  v.http_status = std::stol(*row[6]);
+  if (!row[7]->empty()) {
+    auto body = pg::open_column(key_, *row[7], context(v.id));
+    if (!body) return body.error();
+    v.response = std::move(*body);
+  }
+  v.created_unix = std::stoll(*row[8]);
+  return std::optional(std::move(v));
+}
+
+Result<std::optional<StoredVerification>> PostgresqlReportStore::find(const std::string& id,
+                                                                      const std::string& principal) {
+  return query_one("id = $1 AND principal = $2", {id, principal});
+}
+
+Result<std::optional<StoredVerification>> PostgresqlReportStore::find_by_key(const std::string& principal,
+                                                                             const std::string& key) {
+  return query_one("principal = $1 AND idempotency_key = $2 AND idempotency_key != ''", {principal, key});
+}
+
+Result<std::optional<StoredVerification>> PostgresqlReportStore::latest_done(const std::string& principal,
+                                                                             const std::string& household_key,
+                                                                             std::int64_t since_unix) {
+  return query_one(
+      "principal = $1 AND household_key = $2 AND state = 'done' AND http_status = 200"
+      " AND created_unix >= $3 ORDER BY created_unix DESC LIMIT 1",
+      {principal, household_key, std::to_string(since_unix)});
+}
+
+}  // namespace hfv::broker

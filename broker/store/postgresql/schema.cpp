@@ -1,0 +1,69 @@
+#include "broker/store/postgresql/schema.hpp"
+
+#include "crypto/aead.hpp"
+#include "crypto/hash.hpp"
+
+namespace hfv::broker::pg {
+
+namespace {
+
+// Version 1: authorisations and verifications (reports). Each later
+// version appends its statements here and bumps kSchemaVersion.
+constexpr const char* kVersion1 =
+    "CREATE TABLE IF NOT EXISTS authorizations ("
+    " id TEXT PRIMARY KEY, principal TEXT NOT NULL, case_id TEXT NOT NULL,"
+    " valid_from TEXT NOT NULL, valid_until TEXT NOT NULL, form_sha256 TEXT NOT NULL,"
+    " categories TEXT NOT NULL, members TEXT NOT NULL, created_at TEXT NOT NULL,"
+    " revoked_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS verifications ("
+    " id TEXT PRIMARY KEY, node TEXT NOT NULL, principal TEXT NOT NULL,"
+    " idempotency_key TEXT NOT NULL, request_sha256 TEXT NOT NULL, household_key TEXT NOT NULL,"
+    " state TEXT NOT NULL, http_status INTEGER NOT NULL DEFAULT 0,"
+    " response TEXT NOT NULL DEFAULT '', created_unix BIGINT NOT NULL, completed_at TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS verifications_key ON verifications(principal,"
+    " idempotency_key) WHERE idempotency_key != '';"
+    "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal,"
+    " household_key, created_unix);";
+
+}  // namespace
+
+Status migrate(storage::PostgresqlDb& db) {
+  return storage::transaction(db, [&db]() -> Status {
+    // One migrating broker at a time (key: "hfv" schema lock).
+    if (auto s = db.run("SELECT pg_advisory_xact_lock(7235)"); !s) return s;
+    if (auto s = db.run("CREATE TABLE IF NOT EXISTS hfv_schema (version INTEGER NOT NULL)"); !s) {
+      return s;
+    }
+    auto rows = db.query("SELECT max(version) FROM hfv_schema");
+    if (!rows) return rows.error();
+    const int current = (rows->empty() || !(*rows)[0][0]) ? 0 : std::stoi(*(*rows)[0][0]);
+    if (current > kSchemaVersion) {
+      return make_error("schema_too_new", "the database schema is version " + std::to_string(current) +
+                                              "; this broker knows up to " +
+                                              std::to_string(kSchemaVersion) + ": upgrade the broker");
+    }
+    if (current == kSchemaVersion) return Status::success();
+    if (auto s = db.exec(kVersion1); !s) return s;
+    return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
+  });
+}
+
+std::string seal_column(const crypto::SecretKey& key, const std::string& plain,
+                        const std::string& context) {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(plain.data());
+  return crypto::to_hex(crypto::aes256gcm_seal(key, {data, plain.size()}, context));
+}
+
+Result<std::string> open_column(const crypto::SecretKey& key, const std::string& box,
+                                const std::string& context) {
+  auto bytes = crypto::from_hex(box);
+  if (!bytes) return make_error("corrupt_state", "a sealed column is not hex");
+  auto plain = crypto::aes256gcm_open(key, *bytes, context);
+  if (!plain) {
+    return make_error("corrupt_state",
+                      "a sealed column does not open: edited, moved to another row, or another key");
+  }
+  return std::string(plain->begin(), plain->end());
+}
+
+}  // namespace hfv::broker::pg

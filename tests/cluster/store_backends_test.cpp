@@ -1,0 +1,241 @@
+// The broker's stores on both backends: the same contract checked on the
+// embedded SQLCipher file and on a real PostgreSQL server; then what only
+// the cluster backend has to show: two brokers on one database, node-scoped
+// interruption, sealed report bodies (a pg_dump holds no ID number, name or
+// amount; a moved or edited body is refused), the schema version guard,
+// and reconnection after the server restarts.
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "broker/store/postgresql/authorization_store.hpp"
+#include "broker/store/postgresql/report_store.hpp"
+#include "broker/store/postgresql/schema.hpp"
+#include "broker/store/sqlcipher/authorization_store.hpp"
+#include "broker/store/sqlcipher/report_store.hpp"
+#include "pg_server.hpp"
+
+namespace b = hfv::broker;
+using hfv::Date;
+using hfv::Source;
+using hfv::testing::PgServer;
+using hfv::testing::TempDir;
+
+namespace {
+
+const hfv::crypto::SecretKey kKey = hfv::crypto::SecretKey::random();
+
+b::StoredAuthorization authorization(const std::string& id, const std::string& principal) {
+  b::StoredAuthorization a;
+  a.id = id;
+  a.principal = principal;
+  a.case_id = "HRB-2024-0001";
+  a.valid_from = *Date::parse("2024-01-01");
+  a.valid_until = *Date::parse("2025-12-31");
+  a.form_sha256 = std::string(64, 'f');
+  a.categories = {Source::kBank, Source::kTax};
+  a.member_pseudonyms = {"p1", "p2"};
+  a.created_at = "2024-11-01T08:00:00.000Z";
+  return a;
+}
+
+void check_authorizations(b::AuthorizationStore& store) {
+  REQUIRE(store.insert(authorization("auth_1", "case-system")).ok());
+  CHECK_FALSE(store.insert(authorization("auth_1", "case-system")).ok());  // ids are unique
+  auto found = store.find("auth_1", "case-system");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  const auto& a = **found;
+  CHECK(a.case_id == "HRB-2024-0001");
+  CHECK(a.valid_until.to_string() == "2025-12-31");
+  CHECK(a.allows(Source::kBank));
+  CHECK_FALSE(a.allows(Source::kVehicle));
+  CHECK(a.member_pseudonyms == std::set<std::string>{"p1", "p2"});
+  CHECK(a.revoked_at.empty());
+  // Another principal does not see it; an unknown id is not found.
+  CHECK_FALSE(store.find("auth_1", "other-system")->has_value());
+  CHECK_FALSE(store.find("auth_9", "case-system")->has_value());
+  CHECK_FALSE(store.revoke("auth_1", "other-system")->has_value());
+  // Revocation is idempotent: the first time stays.
+  auto first = store.revoke("auth_1", "case-system");
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  const std::string when = (*first)->revoked_at;
+  CHECK_FALSE(when.empty());
+  auto again = store.revoke("auth_1", "case-system");
+  REQUIRE(again.ok());
+  CHECK((*again)->revoked_at == when);
+  CHECK((*store.find("auth_1", "case-system"))->revoked_at == when);
+}
+
+b::StoredVerification running(const std::string& id, const std::string& key, std::int64_t created) {
+  b::StoredVerification v;
+  v.id = id;
+  v.principal = "case-system";
+  v.idempotency_key = key;
+  v.request_sha256 = std::string(64, 'a');
+  v.household_key = "household-1";
+  v.created_unix = created;
+  return v;
+}
+
+void check_reports(b::ReportStore& store) {
+  REQUIRE(store.insert_running(running("ver_1", "key-1", 1000)).ok());
+  // The same Idempotency-Key from the same principal is refused.
+  CHECK_FALSE(store.insert_running(running("ver_2", "key-1", 1001)).ok());
+  auto by_key = store.find_by_key("case-system", "key-1");
+  REQUIRE(by_key.ok());
+  REQUIRE(by_key->has_value());
+  CHECK((*by_key)->id == "ver_1");
+  CHECK((*by_key)->state == b::VerificationState::kRunning);
+  CHECK_FALSE(store.find("ver_1", "other-system")->has_value());
+  // Not done yet: no repeat answer.
+  CHECK_FALSE(store.latest_done("case-system", "household-1", 0)->has_value());
+  const std::string body = R"({"outcome":"eligible","benefit_monthly":"1579.00"})";
+  REQUIRE(store.finish("ver_1", 200, body).ok());
+  auto done = store.find("ver_1", "case-system");
+  REQUIRE(done.ok());
+  CHECK((*done)->state == b::VerificationState::kDone);
+  CHECK((*done)->http_status == 200);
+  CHECK((*done)->response == body);
+  CHECK((*store.latest_done("case-system", "household-1", 1000))->id == "ver_1");
+  CHECK_FALSE(store.latest_done("case-system", "household-1", 1001)->has_value());  // outside the window
+  // A newer one is the one a repeat returns.
+  REQUIRE(store.insert_running(running("ver_3", "", 2000)).ok());
+  REQUIRE(store.finish("ver_3", 200, body).ok());
+  CHECK((*store.latest_done("case-system", "household-1", 0))->id == "ver_3");
+  // A cancelled one lets go of its key: the retry with it can run.
+  REQUIRE(store.insert_running(running("ver_4", "key-4", 3000)).ok());
+  REQUIRE(store.cancel("ver_4").ok());
+  CHECK((*store.find("ver_4", "case-system"))->state == b::VerificationState::kCancelled);
+  CHECK_FALSE(store.find_by_key("case-system", "key-4")->has_value());
+  CHECK(store.insert_running(running("ver_5", "key-4", 3001)).ok());
+}
+
+}  // namespace
+
+TEST_CASE("cluster: the authorization store keeps its contract on SQLCipher and on PostgreSQL",
+          "[cluster][store]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto store = b::SqlcipherAuthorizationStore::open(dir.path / "state.db", kKey);
+    REQUIRE(store.ok());
+    check_authorizations(**store);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto store = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+    REQUIRE(store.ok());
+    check_authorizations(**store);
+  }
+}
+
+TEST_CASE("cluster: the report store keeps its contract on SQLCipher and on PostgreSQL",
+          "[cluster][store]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto store = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    REQUIRE(store.ok());
+    check_reports(**store);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto store = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(store.ok());
+    check_reports(**store);
+  }
+}
+
+TEST_CASE("cluster: two brokers on one database share reports and keys, and a restart interrupts only its own",
+          "[cluster][store]") {
+  PgServer pg;
+  auto a = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+  auto c = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-b");
+  REQUIRE(a.ok());
+  REQUIRE(c.ok());
+  REQUIRE((*a)->insert_running(running("ver_a", "key-a", 100)).ok());
+  REQUIRE((*c)->insert_running(running("ver_b", "key-b", 100)).ok());
+  // An Idempotency-Key holds across nodes; either node reads either report.
+  CHECK_FALSE((*c)->insert_running(running("ver_x", "key-a", 101)).ok());
+  REQUIRE((*a)->finish("ver_a", 200, "{}").ok());
+  CHECK((*c)->find("ver_a", "case-system")->value().state == b::VerificationState::kDone);
+  CHECK((*a)->find_by_key("case-system", "key-b")->value().id == "ver_b");
+  // node-a restarts: its running rows would be interrupted, node-b's run on.
+  REQUIRE((*a)->insert_running(running("ver_a2", "", 102)).ok());
+  a = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+  REQUIRE(a.ok());
+  CHECK((*a)->find("ver_a2", "case-system")->value().state == b::VerificationState::kInterrupted);
+  CHECK((*a)->find("ver_b", "case-system")->value().state == b::VerificationState::kRunning);
+  // The authorisations too: registered on one node, revoked on the other.
+  auto auth_a = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+  auto auth_b = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+  REQUIRE(auth_a.ok());
+  REQUIRE(auth_b.ok());
+  REQUIRE((*auth_a)->insert(authorization("auth_x", "case-system")).ok());
+  REQUIRE((*auth_b)->revoke("auth_x", "case-system")->has_value());
+  CHECK_FALSE((*auth_a)->find("auth_x", "case-system")->value().revoked_at.empty());
+}
+
+TEST_CASE("cluster: PostgreSQL holds no ID number, name or amount, and a moved or edited report body is refused",
+          "[cluster][store][privacy]") {
+  PgServer pg;
+  auto store = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+  REQUIRE(store.ok());
+  const std::string body =
+      R"({"members":[{"name":"张伟","id_number":"230102197503120016"}],"benefit_monthly":"1579.37"})";
+  REQUIRE((*store)->insert_running(running("ver_1", "k1", 100)).ok());
+  REQUIRE((*store)->finish("ver_1", 200, body).ok());
+  REQUIRE((*store)->insert_running(running("ver_2", "k2", 100)).ok());
+  REQUIRE((*store)->finish("ver_2", 200, R"({"other":"report"})").ok());
+  CHECK((*store)->find("ver_1", "case-system")->value().response == body);  // the broker reads it back
+
+  const std::string dump = pg.run_tool("pg_dump", {"--data-only", "-h", "127.0.0.1", "-p",
+                                                   std::to_string(pg.port()), "-U", "hfv", "postgres"});
+  CHECK(dump.find("verifications") != std::string::npos);  // the dump has the table's rows
+  for (const char* secret : {"230102197503120016", "张伟", "1579.37"}) {
+    INFO(secret);
+    CHECK(dump.find(secret) == std::string::npos);
+  }
+  // A database administrator moves ver_2's sealed body onto ver_1: refused,
+  // never served as ver_1's report.
+  pg.sql("UPDATE verifications SET response = (SELECT response FROM verifications WHERE id = 'ver_2')"
+         " WHERE id = 'ver_1'");
+  auto moved = (*store)->find("ver_1", "case-system");
+  REQUIRE_FALSE(moved.ok());
+  CHECK(moved.error().code == "corrupt_state");
+  // One changed character of a sealed body: refused too.
+  pg.sql("UPDATE verifications SET response = overlay(response placing"
+         " (CASE WHEN substr(response, 40, 1) = '0' THEN '1' ELSE '0' END) from 40 for 1) WHERE id = 'ver_2'");
+  auto edited = (*store)->find("ver_2", "case-system");
+  REQUIRE_FALSE(edited.ok());
+  CHECK(edited.error().code == "corrupt_state");
+}
+
+TEST_CASE("cluster: a database with a newer schema than the broker knows is refused", "[cluster][store]") {
+  PgServer pg;
+  REQUIRE(b::PostgresqlAuthorizationStore::open(pg.conninfo()).ok());
+  // Opening again finds the current version and changes nothing.
+  REQUIRE(b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a").ok());
+  pg.sql("INSERT INTO hfv_schema (version) VALUES (" + std::to_string(b::pg::kSchemaVersion + 1) + ")");
+  auto refused = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "schema_too_new");
+}
+
+TEST_CASE("cluster: a store reconnects by itself after the database restarts, and says unavailable meanwhile",
+          "[cluster][store][failover]") {
+  PgServer pg;
+  auto store = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->insert(authorization("auth_1", "case-system")).ok());
+  pg.kill_postmaster();
+  // Down: the call fails as unavailable (503 material), never as "not found".
+  auto down = (*store)->find("auth_1", "case-system");
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().code == "db_unavailable");
+  pg.start();  // crash recovery; same port
+  auto back = (*store)->find("auth_1", "case-system");
+  REQUIRE(back.ok());
+  REQUIRE(back->has_value());  // committed before the crash: still there
+  CHECK((*back)->case_id == "HRB-2024-0001");
+}
