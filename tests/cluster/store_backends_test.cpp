@@ -10,9 +10,11 @@
 
 #include "broker/store/postgresql/authorization_store.hpp"
 #include "broker/store/postgresql/report_store.hpp"
+#include "broker/store/postgresql/review_store.hpp"
 #include "broker/store/postgresql/schema.hpp"
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
+#include "broker/store/sqlcipher/review_store.hpp"
 #include "pg_server.hpp"
 
 namespace b = hfv::broker;
@@ -112,6 +114,142 @@ void check_reports(b::ReportStore& store) {
   CHECK(store.insert_running(running("ver_5", "key-4", 3001)).ok());
 }
 
+constexpr const char* kMembers = R"([{"id_number":"230102197503120016","name":"张伟","relation":"applicant"}])";
+
+b::ReviewRecord review(const std::string& id, const std::string& case_id, const std::string& next_review,
+                       std::int64_t completed) {
+  b::ReviewRecord r;
+  r.verification_id = id;
+  r.principal = "case-system";
+  r.case_id = case_id;
+  r.jurisdiction = "230102";
+  r.programme = "dibao";
+  r.area = "urban";
+  r.reference_date = "2024-11-01";
+  r.authorization_id = "auth_1";
+  r.members_json = kMembers;
+  r.outcome = "eligible";
+  r.classification = "dibao";
+  r.income_per_capita_fen = 157937;
+  r.benefit_fen = 48063;
+  r.real_estate = {"黑(2009)****0001号"};
+  r.failed_sources = {"vehicle"};
+  r.review_months = 12;
+  r.review_category = "default";
+  r.next_review = next_review;
+  r.benefit_since = "2024-11-01";
+  r.obligors_json = "[]";
+  r.completed_unix = completed;
+  r.latency_ms = 812;
+  return r;
+}
+
+void check_reviews(b::ReviewStore& store) {
+  REQUIRE(store.record(review("ver_1", "HRB-1", "2025-11-01", 100)).ok());
+  REQUIRE(store.record_pending(review("ver_2", "HRB-1", "2025-05-01", 200)).ok());
+  REQUIRE(store.record(review("ver_3", "HRB-2", "2026-11-01", 300)).ok());
+  // A second record for the same verification changes nothing.
+  REQUIRE(store.record(review("ver_1", "HRB-9", "2030-01-01", 999)).ok());
+  auto first = store.find("ver_1");
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  const auto& r = **first;
+  CHECK(r.case_id == "HRB-1");
+  CHECK(r.members_json == kMembers);
+  CHECK(r.income_per_capita_fen == 157937);
+  CHECK_FALSE(r.assets_per_capita_fen.has_value());
+  CHECK(r.benefit_fen == 48063);
+  CHECK(r.real_estate == std::vector<std::string>{"黑(2009)****0001号"});
+  CHECK(r.failed_sources == std::vector<std::string>{"vehicle"});
+  CHECK(r.review_months == 12);
+  CHECK(r.latency_ms == 812);
+  CHECK(r.obligors_json == "[]");
+  CHECK(r.benefit_since == "2024-11-01");
+  // Pending until issued; the previous record of a household is issued.
+  auto pending = store.pending();
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->front().verification_id == "ver_2");
+  auto second = store.find("ver_2");
+  REQUIRE(second->has_value());
+  CHECK(store.previous(**second)->value().verification_id == "ver_1");
+  // Due by 2025-12-31: HRB-1's latest issued record is ver_1 (ver_2 pending).
+  auto due = store.due("case-system", "2025-12-31", {});
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().verification_id == "ver_1");
+  REQUIRE(store.mark_issued("ver_2").ok());
+  CHECK(store.pending()->empty());
+  due = store.due("case-system", "2026-12-31", {});
+  REQUIRE(due->size() == 2);
+  CHECK(due->at(0).verification_id == "ver_2");  // the latest of HRB-1
+  CHECK(due->at(1).verification_id == "ver_3");
+  CHECK(store.due("case-system", "2026-12-31", {"2301"})->size() == 2);  // a city covers its districts
+  CHECK(store.due("case-system", "2026-12-31", {"4105"})->empty());
+  CHECK(store.due("other-system", "2026-12-31", {})->empty());
+  // Dropping a pending record: only while pending.
+  REQUIRE(store.drop_pending("ver_2").ok());
+  CHECK(store.find("ver_2")->has_value());
+  REQUIRE(store.record_pending(review("ver_4", "HRB-3", "2025-11-01", 400)).ok());
+  REQUIRE(store.drop_pending("ver_4").ok());
+  CHECK_FALSE(store.find("ver_4")->has_value());
+  // Statistics read no members.
+  auto between = store.issued_between(150, 301, "");
+  REQUIRE(between.ok());
+  REQUIRE(between->size() == 2);
+  CHECK(between->at(0).verification_id == "ver_2");
+  CHECK(between->at(0).members_json.empty());
+  CHECK(between->at(0).income_per_capita_fen == 157937);
+  CHECK(store.issued_between(0, 1000, "other-system")->empty());
+
+  // Batches: created with their items in one step, items updated in place.
+  const b::BatchRow batch{"bat_1", "case-system", "op-1", b::BatchMode::kDue, R"({"due_by":"2025-12-31"})",
+                          b::BatchState::kRunning, 3, 500, 0};
+  std::vector<b::BatchItem> items(3);
+  for (std::size_t n = 0; n < items.size(); ++n) {
+    items[n].index = static_cast<std::int64_t>(n);
+    items[n].case_id = "HRB-" + std::to_string(n);
+    items[n].jurisdiction = "230102";
+    items[n].request_json = std::string(R"({"members":)") + kMembers + "}";
+  }
+  REQUIRE(store.create_batch(batch, items).ok());
+  CHECK_FALSE(store.create_batch(batch, items).ok());  // one batch per id, nothing half-written
+  auto found = store.find_batch("bat_1");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->mode == b::BatchMode::kDue);
+  CHECK((*found)->total == 3);
+  CHECK(store.batches_in_state(b::BatchState::kRunning)->size() == 1);
+  b::BatchItem done = items[1];
+  done.state = b::ItemState::kDone;
+  done.attempt = 1;
+  done.verification_id = "ver_9";
+  done.outcome = "ineligible";
+  done.classification = "none";
+  done.severity = 2;
+  done.changes_json = R"([{"field":"income","from":"376.67","to":"1579.37"}])";
+  done.failed_sources = {"bank"};
+  done.latency_ms = 950;
+  REQUIRE(store.update_items("bat_1", {done}).ok());
+  REQUIRE(store.cancel_pending("bat_1").ok());
+  auto stored = store.items("bat_1");
+  REQUIRE(stored.ok());
+  REQUIRE(stored->size() == 3);
+  CHECK(stored->at(0).state == b::ItemState::kCancelled);
+  CHECK(stored->at(0).request_json == items[0].request_json);
+  CHECK(stored->at(1).state == b::ItemState::kDone);
+  CHECK(stored->at(1).verification_id == "ver_9");
+  CHECK(stored->at(1).changes_json == done.changes_json);
+  CHECK(stored->at(1).failed_sources == std::vector<std::string>{"bank"});
+  CHECK(stored->at(1).severity == 2);
+  CHECK(stored->at(1).latency_ms == 950);
+  CHECK(stored->at(2).state == b::ItemState::kCancelled);
+  REQUIRE(store.set_batch_state("bat_1", b::BatchState::kDone, 600).ok());
+  CHECK(store.find_batch("bat_1")->value().finished_unix == 600);
+  CHECK(store.batches_in_state(b::BatchState::kRunning)->empty());
+  CHECK_FALSE(store.find_batch("bat_2")->has_value());
+}
+
 }  // namespace
 
 TEST_CASE("cluster: the authorization store keeps its contract on SQLCipher and on PostgreSQL",
@@ -143,6 +281,21 @@ TEST_CASE("cluster: the report store keeps its contract on SQLCipher and on Post
     auto store = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
     REQUIRE(store.ok());
     check_reports(**store);
+  }
+}
+
+TEST_CASE("cluster: the review store keeps its contract on SQLCipher and on PostgreSQL", "[cluster][store]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto store = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
+    REQUIRE(store.ok());
+    check_reviews(**store);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto store = b::PostgresqlReviewStore::open(pg.conninfo(), kKey);
+    REQUIRE(store.ok());
+    check_reviews(**store);
   }
 }
 
@@ -188,11 +341,31 @@ TEST_CASE("cluster: PostgreSQL holds no ID number, name or amount, and a moved o
   REQUIRE((*store)->insert_running(running("ver_2", "k2", 100)).ok());
   REQUIRE((*store)->finish("ver_2", 200, R"({"other":"report"})").ok());
   CHECK((*store)->find("ver_1", "case-system")->value().response == body);  // the broker reads it back
+  // The review store's records and a batch item's request name the member too.
+  auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey);
+  REQUIRE(reviews.ok());
+  b::ReviewRecord r = review("ver_1", "HRB-1", "2025-11-01", 100);
+  r.income_per_capita_fen = 157937;
+  REQUIRE((*reviews)->record(r).ok());
+  b::BatchItem item;
+  item.case_id = "HRB-1";
+  item.jurisdiction = "230102";
+  item.request_json = std::string(R"({"members":)") + kMembers + "}";
+  REQUIRE((*reviews)->create_batch({"bat_1", "case-system", "op-1", b::BatchMode::kHouseholds, "{}",
+                                    b::BatchState::kRunning, 1, 100, 0},
+                                   {item})
+              .ok());
+  item.state = b::ItemState::kDone;
+  item.changes_json = R"([{"field":"benefit","to":"1579.37"}])";
+  REQUIRE((*reviews)->update_items("bat_1", {item}).ok());
+  CHECK((*reviews)->find("ver_1")->value().members_json == kMembers);
 
   const std::string dump = pg.run_tool("pg_dump", {"--data-only", "-h", "127.0.0.1", "-p",
                                                    std::to_string(pg.port()), "-U", "hfv", "postgres"});
-  CHECK(dump.find("verifications") != std::string::npos);  // the dump has the table's rows
-  for (const char* secret : {"230102197503120016", "张伟", "1579.37"}) {
+  for (const char* table : {"verifications", "reviews", "batch_items"}) {
+    CHECK(dump.find(std::string("COPY public.") + table) != std::string::npos);  // the rows are in the dump
+  }
+  for (const char* secret : {"230102197503120016", "张伟", "1579.37", "157937"}) {
     INFO(secret);
     CHECK(dump.find(secret) == std::string::npos);
   }

@@ -7,7 +7,8 @@ namespace hfv::broker::pg {
 
 namespace {
 
-// Version 1: authorisations and verifications (reports). Each later
+// Version 1: authorisations, verifications (reports), review records,
+// batches and their items. Each later
 // version appends its statements here and bumps kSchemaVersion.
 constexpr const char* kVersion1 =
     "CREATE TABLE IF NOT EXISTS authorizations ("
@@ -23,7 +24,23 @@ constexpr const char* kVersion1 =
     "CREATE UNIQUE INDEX IF NOT EXISTS verifications_key ON verifications(principal,"
     " idempotency_key) WHERE idempotency_key != '';"
     "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal,"
-    " household_key, created_unix);";
+    " household_key, created_unix);"
+    "CREATE TABLE IF NOT EXISTS reviews ("
+    " seq BIGSERIAL PRIMARY KEY, verification_id TEXT NOT NULL UNIQUE, principal TEXT NOT NULL,"
+    " case_id TEXT NOT NULL, jurisdiction TEXT NOT NULL, next_review TEXT NOT NULL,"
+    " batch_id TEXT NOT NULL, completed_unix BIGINT NOT NULL, issued BOOLEAN NOT NULL,"
+    " payload TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS reviews_household ON reviews(principal, jurisdiction, case_id, seq);"
+    "CREATE INDEX IF NOT EXISTS reviews_completed ON reviews(completed_unix);"
+    "CREATE TABLE IF NOT EXISTS batches ("
+    " id TEXT PRIMARY KEY, principal TEXT NOT NULL, operator_id TEXT NOT NULL, mode TEXT NOT NULL,"
+    " spec TEXT NOT NULL, state TEXT NOT NULL, total BIGINT NOT NULL, created_unix BIGINT NOT NULL,"
+    " finished_unix BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS batch_items ("
+    " batch_id TEXT NOT NULL REFERENCES batches(id), idx BIGINT NOT NULL, case_id TEXT NOT NULL,"
+    " jurisdiction TEXT NOT NULL, request TEXT NOT NULL, state TEXT NOT NULL,"
+    " attempt BIGINT NOT NULL DEFAULT 0, verification_id TEXT NOT NULL DEFAULT '', result TEXT,"
+    " PRIMARY KEY (batch_id, idx));";
 
 }  // namespace
 
