@@ -86,7 +86,11 @@ std::string check_record(const LeafRow& row) {
         columns_ok = column.empty();
       } else {
         const json p = json::parse(row.personal, nullptr, false);
-        columns_ok = p.is_object() && p.value(key, "") == column;
+        const std::string value = p.is_object() ? p.value(key, "") : std::string();
+        // The column's name is the personal field's (stored_form: see LeafRow).
+        const std::string stored =
+            row.stored_form && !value.empty() ? row.stored_form(key, value) : value;
+        columns_ok = p.is_object() && stored == column;
       }
     } else {
       columns_ok = e.value(key, "") == column;
@@ -191,6 +195,12 @@ CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const s
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
                                                  const crypto::SecretKey& kek,
                                                  AuditLogOptions options) {
+  return open(LogLocation::sqlcipher(path), kek, std::move(options));
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const LogLocation& where,
+                                                 const crypto::SecretKey& kek,
+                                                 AuditLogOptions options) {
   LogOptions o;
   o.anchor_file = std::move(options.anchor_file);
   o.head_interval = options.head_interval;
@@ -202,7 +212,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
     };
   }
   std::unique_ptr<AuditLog> log(new AuditLog());
-  if (auto s = log->start(path, kek, record_schema(), std::move(o)); !s) return s.error();
+  if (auto s = log->start(where, kek, record_schema(), std::move(o)); !s) return s.error();
   return log;
 }
 
@@ -220,6 +230,11 @@ Result<ChainReport> AuditLog::verify_file(const std::filesystem::path& path,
                                           const crypto::SecretKey& kek,
                                           const std::filesystem::path& anchor_file) {
   return verify_log_file(path, kek, anchor_file, record_schema(), check_record);
+}
+
+Result<ChainReport> AuditLog::verify_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                        const std::filesystem::path& anchor_file) {
+  return verify_log_at(where, kek, anchor_file, record_schema(), check_record);
 }
 
 Result<std::vector<StoredRecord>> AuditLog::read(std::int64_t from_seq, std::int64_t limit) const {

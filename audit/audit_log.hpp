@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "audit/keyring.hpp"
+#include "audit/log_connection.hpp"
 #include "audit/log_verification.hpp"
 #include "audit/merkle.hpp"
 #include "audit/tree_head.hpp"
@@ -125,6 +126,11 @@ class AuditLog : private VerifiableLog {
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& path,
                                                 const crypto::SecretKey& kek,
                                                 AuditLogOptions options = {});
+  // The same at a location that may be PostgreSQL (the cluster's one log,
+  // shared by every broker: audit/postgresql_log.hpp).
+  static Result<std::unique_ptr<AuditLog>> open(const LogLocation& where,
+                                                const crypto::SecretKey& kek,
+                                                AuditLogOptions options = {});
 
   // Appends the records (in order, consecutively) and returns the sequence
   // number of the first, once they are durable (VerifiableLog::append).
@@ -140,6 +146,10 @@ class AuditLog : private VerifiableLog {
   static Result<ChainReport> verify_file(const std::filesystem::path& path,
                                          const crypto::SecretKey& kek,
                                          const std::filesystem::path& anchor_file);
+  // The same at any location (on PostgreSQL: one snapshot, beside running
+  // brokers).
+  static Result<ChainReport> verify_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                       const std::filesystem::path& anchor_file);
 
   // Records with seq >= from_seq, at most `limit`.
   Result<std::vector<StoredRecord>> read(std::int64_t from_seq, std::int64_t limit) const;

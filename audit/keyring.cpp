@@ -34,6 +34,14 @@ std::optional<crypto::SecretKey> unseal(const crypto::SecretKey& kek, const json
   return key;
 }
 
+Result<json> parse_keyring(const std::string& text, const std::string& where) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kKeyringFormat) {
+    return make_error("bad_keyring", where + " is not an " + std::string(kKeyringFormat) + " file");
+  }
+  return doc;
+}
+
 Result<json> read_json(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
@@ -43,12 +51,28 @@ Result<json> read_json(const std::filesystem::path& file) {
   if (!in) return make_error("io_error", "cannot read " + file.string());
   std::stringstream s;
   s << in.rdbuf();
-  json doc = json::parse(s.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kKeyringFormat) {
-    return make_error("bad_keyring",
-                      file.string() + " is not an " + std::string(kKeyringFormat) + " file");
+  return parse_keyring(s.str(), file.string());
+}
+
+Result<Keyring> from_json(const json& doc, const crypto::SecretKey& kek, const std::string& where) {
+  if (doc.value("kek_id", "") != kek_id(kek)) {
+    return make_error("bad_key", "the audit keyring " + where +
+                                     " is wrapped by another master key (kek_id " +
+                                     doc.value("kek_id", std::string("?")) + ")");
   }
-  return doc;
+  Keyring k;
+  auto db = unseal(kek, doc["db_key"], "db_key");
+  auto seed = unseal(kek, doc["signing_seed"], "signing_seed");
+  if (!db || !seed) return make_error("bad_key", "the audit keyring " + where + " cannot be unwrapped");
+  k.db_key = *db;
+  k.signing_seed = *seed;
+  if (doc.contains("next_db_key")) {
+    auto next = unseal(kek, doc["next_db_key"], "next_db_key");
+    if (!next) return make_error("bad_key", "the audit keyring's next key cannot be unwrapped");
+    k.next_db_key = *next;
+  }
+  k.public_key = k.signer().public_key();
+  return k;
 }
 
 }  // namespace
@@ -78,25 +102,14 @@ crypto::Ed25519Signer Keyring::signer() const {
 Result<Keyring> Keyring::load(const std::filesystem::path& file, const crypto::SecretKey& kek) {
   auto doc = read_json(file);
   if (!doc) return doc.error();
-  if (doc->value("kek_id", "") != kek_id(kek)) {
-    return make_error("bad_key", "the audit keyring " + file.string() +
-                                     " is wrapped by another master key (kek_id " +
-                                     doc->value("kek_id", std::string("?")) + ")");
-  }
-  Keyring k;
-  auto db = unseal(kek, (*doc)["db_key"], "db_key");
-  auto seed = unseal(kek, (*doc)["signing_seed"], "signing_seed");
-  if (!db || !seed)
-    return make_error("bad_key", "the audit keyring " + file.string() + " cannot be unwrapped");
-  k.db_key = *db;
-  k.signing_seed = *seed;
-  if (doc->contains("next_db_key")) {
-    auto next = unseal(kek, (*doc)["next_db_key"], "next_db_key");
-    if (!next) return make_error("bad_key", "the audit keyring's next key cannot be unwrapped");
-    k.next_db_key = *next;
-  }
-  k.public_key = k.signer().public_key();
-  return k;
+  return from_json(*doc, kek, file.string());
+}
+
+Result<Keyring> Keyring::from_sealed_text(const std::string& text, const crypto::SecretKey& kek,
+                                          const std::string& where) {
+  auto doc = parse_keyring(text, where);
+  if (!doc) return doc.error();
+  return from_json(*doc, kek, where);
 }
 
 Result<crypto::Ed25519PublicKey> Keyring::load_public_key(const std::filesystem::path& file) {
@@ -110,14 +123,18 @@ Result<crypto::Ed25519PublicKey> Keyring::load_public_key(const std::filesystem:
   return key;
 }
 
-Status Keyring::save(const std::filesystem::path& file, const crypto::SecretKey& kek) const {
+std::string Keyring::sealed_text(const crypto::SecretKey& kek) const {
   json doc = {{"format", kKeyringFormat},
               {"kek_id", kek_id(kek)},
               {"db_key", seal(kek, db_key, "db_key")},
               {"signing_seed", seal(kek, signing_seed, "signing_seed")},
               {"public_key", crypto::to_hex(public_key)}};
   if (next_db_key) doc["next_db_key"] = seal(kek, *next_db_key, "next_db_key");
-  return replace_file_atomically(file, doc.dump(2) + "\n", 0600);
+  return doc.dump(2) + "\n";
+}
+
+Status Keyring::save(const std::filesystem::path& file, const crypto::SecretKey& kek) const {
+  return replace_file_atomically(file, sealed_text(kek), 0600);
 }
 
 }  // namespace hfv::audit

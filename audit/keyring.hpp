@@ -40,6 +40,11 @@ struct Keyring {
   static Result<crypto::Ed25519PublicKey> load_public_key(const std::filesystem::path& file);
   // Writes the keyring sealed under `kek`, replacing the file atomically.
   Status save(const std::filesystem::path& file, const crypto::SecretKey& kek) const;
+  // The same document as text, for a keyring kept in a database (the
+  // PostgreSQL backend), and back; `where` names it in messages.
+  std::string sealed_text(const crypto::SecretKey& kek) const;
+  static Result<Keyring> from_sealed_text(const std::string& text, const crypto::SecretKey& kek,
+                                          const std::string& where);
 
   crypto::Ed25519Signer signer() const;
 };

@@ -19,14 +19,6 @@ namespace {
 
 constexpr const char* kLeafColumns = "seq, ts, envelope, personal, leaf_hash";
 
-std::optional<merkle::Hash> hash_from_hex(const std::string& hex) {
-  auto bytes = crypto::from_hex(hex);
-  if (!bytes || bytes->size() != 32) return std::nullopt;
-  merkle::Hash h{};
-  std::copy(bytes->begin(), bytes->end(), h.begin());
-  return h;
-}
-
 StoredLeaf leaf_from_row(const storage::Statement& row) {
   StoredLeaf leaf;
   leaf.seq = row.column_int(0);
@@ -37,6 +29,8 @@ StoredLeaf leaf_from_row(const storage::Statement& row) {
   return leaf;
 }
 
+}  // namespace
+
 bool has_column(const LogSchema& schema, const std::string& name) {
   if (name == "ts") return true;
   for (const auto& c : schema.columns) {
@@ -45,7 +39,27 @@ bool has_column(const LogSchema& schema, const std::string& name) {
   return false;
 }
 
-}  // namespace
+std::optional<merkle::Hash> hash_from_hex(const std::string& hex) {
+  auto bytes = crypto::from_hex(hex);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  merkle::Hash h{};
+  std::copy(bytes->begin(), bytes->end(), h.begin());
+  return h;
+}
+
+SignedTreeHead head_from_columns(std::int64_t tree_size, std::string ts,
+                                 const std::string& root_hex, std::string key_id,
+                                 const std::string& signature_hex) {
+  SignedTreeHead h;
+  h.tree_size = static_cast<std::uint64_t>(tree_size);
+  h.timestamp = std::move(ts);
+  if (auto root = hash_from_hex(root_hex)) h.root = *root;
+  h.key_id = std::move(key_id);
+  auto sig = crypto::from_hex(signature_hex);
+  if (sig && sig->size() == h.signature.size())
+    std::copy(sig->begin(), sig->end(), h.signature.begin());
+  return h;
+}
 
 std::filesystem::path sibling(const std::filesystem::path& db, const char* suffix) {
   std::filesystem::path p = db;
@@ -157,16 +171,9 @@ Result<std::vector<SignedTreeHead>> load_heads(storage::SqlcipherDb& db,
   if (tree_size) rows->bind(1, static_cast<std::int64_t>(*tree_size));
   std::vector<SignedTreeHead> heads;
   while (rows->step()) {
-    SignedTreeHead h;
-    h.tree_size = static_cast<std::uint64_t>(rows->column_int(0));
-    h.timestamp = rows->column_text(1);
-    auto root = hash_from_hex(rows->column_text(2));
-    if (root) h.root = *root;
-    h.key_id = rows->column_text(3);
-    auto sig = crypto::from_hex(rows->column_text(4));
-    if (sig && sig->size() == h.signature.size())
-      std::copy(sig->begin(), sig->end(), h.signature.begin());
-    heads.push_back(std::move(h));
+    heads.push_back(head_from_columns(rows->column_int(0), rows->column_text(1),
+                                      rows->column_text(2), rows->column_text(3),
+                                      rows->column_text(4)));
   }
   if (auto s = rows->status(); !s) return s.error();
   return heads;
@@ -184,12 +191,14 @@ Status store_head(storage::SqlcipherDb& db, const SignedTreeHead& head) {
   return insert->status();
 }
 
-Result<std::vector<merkle::Hash>> load_leaves(storage::SqlcipherDb& db, std::int64_t limit) {
-  auto rows = db.prepare("SELECT seq, leaf_hash FROM audit_records WHERE seq <= ? ORDER BY seq;");
+Result<std::vector<merkle::Hash>> load_leaves(storage::SqlcipherDb& db, std::int64_t after_seq,
+                                              std::int64_t limit) {
+  auto rows = db.prepare(
+      "SELECT seq, leaf_hash FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq;");
   if (!rows) return rows.error();
-  rows->bind(1, limit < 0 ? INT64_MAX : limit);
+  rows->bind(1, after_seq).bind(2, limit < 0 ? INT64_MAX : after_seq + limit);
   std::vector<merkle::Hash> leaves;
-  std::int64_t expected = 1;
+  std::int64_t expected = after_seq + 1;
   while (rows->step()) {
     auto h = hash_from_hex(rows->column_text(1));
     if (rows->column_int(0) != expected || !h) {

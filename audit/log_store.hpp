@@ -83,6 +83,12 @@ struct LeafRow {
   bool personal_is_null = false;  // no personal blob: there was none, or retention erased it
   std::string personal;
   std::string leaf_hash;  // hex, as stored
+  // How a personal index column's value is stored: as given (SQLCipher), or
+  // as a keyed pseudonym (PostgreSQL). Unset: as given. "" stays "".
+  std::function<std::string(const std::string& column, const std::string& value)> stored_form;
+  // Set by a backend that could not read the row at all (a sealed body that
+  // does not open: moved, edited, or under another key).
+  std::string problem;
 };
 
 // A filter on `ts` or an index column; a query ANDs its conditions.
@@ -100,6 +106,18 @@ struct ColumnCondition {
 };
 
 namespace log_store {
+
+// The stored text of a leaf hash or a head (hex), as both backends keep it.
+// A malformed hash reads as nullopt; a malformed head field as zeros (its
+// signature then fails).
+std::optional<merkle::Hash> hash_from_hex(const std::string& hex);
+SignedTreeHead head_from_columns(std::int64_t tree_size, std::string ts,
+                                 const std::string& root_hex, std::string key_id,
+                                 const std::string& signature_hex);
+
+// Whether a condition may name `name`: "ts" or one of the schema's columns
+// (column names go into SQL text: only these are accepted).
+bool has_column(const LogSchema& schema, const std::string& name);
 
 // `<db><suffix>`, e.g. sibling(db, ".lock").
 std::filesystem::path sibling(const std::filesystem::path& db, const char* suffix);
@@ -132,9 +150,10 @@ Result<std::vector<SignedTreeHead>> load_heads(storage::SqlcipherDb& db,
 // Stores a head (a second head of the same size is ignored).
 Status store_head(storage::SqlcipherDb& db, const SignedTreeHead& head);
 
-// Stored leaf hashes of entries 1..limit (limit < 0: all), in order. Error
-// "corrupt" at the first missing or malformed one.
-Result<std::vector<merkle::Hash>> load_leaves(storage::SqlcipherDb& db, std::int64_t limit);
+// Stored leaf hashes of entries after_seq+1..after_seq+limit (limit < 0:
+// all), in order. Error "corrupt" at the first missing or malformed one.
+Result<std::vector<merkle::Hash>> load_leaves(storage::SqlcipherDb& db, std::int64_t after_seq,
+                                              std::int64_t limit);
 
 // Writes entries in one transaction (BEGIN IMMEDIATE). A failed insert or
 // commit rolls the transaction back; the writer is then spent. It uses the

@@ -16,8 +16,14 @@ namespace hfv::audit {
 Result<ChainReport> verify_log_file(const std::filesystem::path& path, const crypto::SecretKey& kek,
                                     const std::filesystem::path& anchor_file,
                                     const LogSchema& schema, const LeafCheck& check) {
+  return verify_log_at(LogLocation::sqlcipher(path), kek, anchor_file, schema, check);
+}
+
+Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                  const std::filesystem::path& anchor_file,
+                                  const LogSchema& schema, const LeafCheck& check) {
   Keyring keyring;
-  auto db = log_store::open_with_keyring(path, kek, /*promote=*/false, keyring);
+  auto db = open_log_for_check(where, kek, schema, keyring);
   if (!db) return db.error();
   ChainReport report;
   std::vector<std::pair<std::int64_t, std::string>> problems;  // (first bad seq, what)
@@ -32,7 +38,7 @@ Result<ChainReport> verify_log_file(const std::filesystem::path& path, const cry
   // Rows: present, hashed as stored, contents as the personality expects.
   std::vector<merkle::Hash> leaves;
   std::int64_t expected = 1;
-  auto rows = log_store::for_each_row(**db, schema, [&](const LeafRow& row) {
+  auto rows = (*db)->for_each_row([&](const LeafRow& row) {
     ++report.records;
     if (row.seq != expected)
       row_problem(expected, "record " + std::to_string(expected) + " is missing");
@@ -40,6 +46,10 @@ Result<ChainReport> verify_log_file(const std::filesystem::path& path, const cry
     const merkle::Hash leaf = merkle::leaf_hash(row.envelope);
     leaves.push_back(leaf);
     if (row_bad != 0) return;
+    if (!row.problem.empty()) {
+      row_problem(row.seq, row.problem);
+      return;
+    }
     if (crypto::to_hex(leaf) != row.leaf_hash) {
       row_problem(row.seq, "record hash does not match its contents");
       return;
@@ -51,7 +61,7 @@ Result<ChainReport> verify_log_file(const std::filesystem::path& path, const cry
 
   // Signed heads stored in the database, then the anchor: each must match
   // the tree recomputed from the records' contents.
-  auto heads = log_store::load_heads(**db);
+  auto heads = (*db)->load_heads(std::nullopt);
   if (!heads) return heads.error();
   {
     merkle::CompactTree t;

@@ -1,4 +1,4 @@
-// Full check of a verifiable log's database file (audit/verifiable_log.hpp),
+// Full check of a verifiable log's database (audit/verifiable_log.hpp),
 // as `brokerctl audit verify` and GET /v1/audit/verify run it: in order of
 // sequence number, each row present, its stored leaf hash equal to the hash
 // of its envelope, its contents as the personality expects (LeafCheck);
@@ -7,8 +7,8 @@
 //
 // The generic part never parses an envelope: whether the index columns and
 // the personal blob agree with it is the personality's LeafCheck.
-// Thread-safety: a pure function over files; it opens its own read
-// connection, so it may run beside the writer, on any thread but an I/O one.
+// Thread-safety: a pure function over files or a database; it opens its
+// own read connection, so it may run beside the writer, on any thread but an I/O one.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/log_connection.hpp"
 #include "audit/log_store.hpp"
 #include "audit/tree_head.hpp"
 #include "common/result.hpp"
@@ -41,8 +42,13 @@ struct ChainReport {
 // Called in order of seq until the first bad row.
 using LeafCheck = std::function<std::string(const LeafRow& row)>;
 
-// Checks the log at `db` (opened read-only with the keyring's keys, never
-// promoting a half-rotated key). `anchor_file` may be empty: no anchor.
+// Checks the log at `where` (opened read-only with the keyring's keys,
+// never promoting a half-rotated key; on PostgreSQL, one snapshot).
+// `anchor_file` may be empty: no anchor.
+Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                  const std::filesystem::path& anchor_file,
+                                  const LogSchema& schema, const LeafCheck& check);
+// The same for an SQLCipher file.
 Result<ChainReport> verify_log_file(const std::filesystem::path& db, const crypto::SecretKey& kek,
                                     const std::filesystem::path& anchor_file,
                                     const LogSchema& schema, const LeafCheck& check);

@@ -3,8 +3,6 @@
 // is either the writer thread's alone or guarded by mutex_ (see the header).
 #include "audit/verifiable_log.hpp"
 
-#include <unistd.h>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <future>
@@ -40,26 +38,26 @@ struct VerifiableLog::Pending {
 Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem::path& path,
                                                            const crypto::SecretKey& kek,
                                                            LogSchema schema, LogOptions options) {
+  return open(LogLocation::sqlcipher(path), kek, std::move(schema), std::move(options));
+}
+
+Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const LogLocation& where,
+                                                           const crypto::SecretKey& kek,
+                                                           LogSchema schema, LogOptions options) {
   std::unique_ptr<VerifiableLog> log(new VerifiableLog());
-  if (auto s = log->start(path, kek, std::move(schema), std::move(options)); !s) return s.error();
+  if (auto s = log->start(where, kek, std::move(schema), std::move(options)); !s) return s.error();
   return log;
 }
 
-Status VerifiableLog::start(const std::filesystem::path& path, const crypto::SecretKey& kek,
+Status VerifiableLog::start(const LogLocation& where, const crypto::SecretKey& kek,
                             LogSchema schema, LogOptions options) {
-  path_ = path;
+  where_ = where;
   kek_ = kek;
   schema_ = std::move(schema);
   options_ = std::move(options);
-  auto lock = log_store::take_lock(path);
-  if (!lock) return lock.error();
-  lock_fd_ = *lock;
-  auto db = log_store::open_or_create(path, kek, keyring_);
+  auto db = open_log_writer(where_, kek, schema_, keyring_);
   if (!db) return db.error();
   db_ = std::move(*db);
-  if (auto s = log_store::create_schema(*db_, schema_); !s) return s.error();
-  // Appends must not wait for WAL checkpoints (see storage/sqlcipher_db.hpp).
-  if (auto s = db_->checkpoint_in_background(path, keyring_.db_key); !s) return s.error();
 
   // Rebuild the right edge of the tree, and check the anchor on the way.
   std::optional<SignedTreeHead> anchor;
@@ -72,7 +70,7 @@ Status VerifiableLog::start(const std::filesystem::path& path, const crypto::Sec
                         "the anchor file's signed head does not verify with this log's key");
     }
   }
-  auto leaves = log_store::load_leaves(*db_, -1);
+  auto leaves = db_->load_leaves(0, -1);
   if (!leaves) return leaves.error();
   std::optional<merkle::Hash> root_at_anchor;
   for (const auto& leaf : *leaves) {
@@ -80,7 +78,7 @@ Status VerifiableLog::start(const std::filesystem::path& path, const crypto::Sec
     tree_.append(leaf);
   }
   if (anchor && tree_.size() == anchor->tree_size) root_at_anchor = tree_.root();
-  auto heads = log_store::load_heads(*db_);
+  auto heads = db_->load_heads(std::nullopt);
   if (!heads) return heads.error();
   if (!heads->empty()) latest_head_ = heads->back();
   if (anchor) {
@@ -100,8 +98,7 @@ Status VerifiableLog::start(const std::filesystem::path& path, const crypto::Sec
                                             " is missing although the log has signed heads;"
                                             " restore it (brokerctl audit verify checks a copy)");
   }
-  next_seq_ = static_cast<std::int64_t>(tree_.size()) + 1;
-  committed_seq_ = next_seq_ - 1;
+  committed_seq_ = static_cast<std::int64_t>(tree_.size());
   writer_ = std::thread([this] { writer_loop(); });
   return {};
 }
@@ -114,7 +111,6 @@ VerifiableLog::~VerifiableLog() {
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
   db_.reset();
-  if (lock_fd_ >= 0) (void)::close(lock_fd_);
 }
 
 // --- The writer: group commit, heads, retention ---------------------------
@@ -197,11 +193,30 @@ void VerifiableLog::writer_loop() {
 }
 
 // Writes every pending batch in one transaction; on failure none of them is
-// written and the tree is unchanged.
+// written. Entries other writers committed (a shared log) are added to the
+// tree first, so sequence numbers and the tree stay the log's.
 Status VerifiableLog::write_batch(std::vector<Pending*>& batch) {
-  auto writer = log_store::LeafWriter::begin(*db_, schema_);
-  if (!writer) return writer.error();
-  std::int64_t seq = next_seq_;
+  const auto known = static_cast<std::int64_t>(tree_.size());
+  auto size = db_->begin_append(known);
+  if (!size) return size.error();
+  if (*size < known) {
+    db_->abort_append();
+    return make_error("rollback_detected",
+                      "the audit log holds " + std::to_string(*size) + " records but " +
+                          std::to_string(known) + " were written: it was rolled back or truncated");
+  }
+  if (*size > known) {
+    auto others = db_->load_leaves(known, *size - known);
+    if (!others || static_cast<std::int64_t>(others->size()) != *size - known) {
+      db_->abort_append();
+      return others ? make_error("corrupt", "records appended by another writer are missing")
+                    : others.error();
+    }
+    for (const auto& leaf : *others) tree_.append(leaf);
+    std::lock_guard lock(mutex_);
+    committed_seq_ = *size;
+  }
+  std::int64_t seq = *size + 1;
   std::vector<std::int64_t> firsts;
   std::vector<merkle::Hash> leaves;
   for (Pending* p : batch) {
@@ -210,14 +225,16 @@ Status VerifiableLog::write_batch(std::vector<Pending*>& batch) {
       const std::string ts = utc_timestamp_now();
       const Leaf leaf = p->batch.encode(i, seq, ts);
       const merkle::Hash hash = merkle::leaf_hash(leaf.envelope);
-      if (auto s = writer->insert(seq, ts, leaf, hash); !s) return s;
+      if (auto s = db_->insert(seq, ts, leaf, hash); !s) {
+        db_->abort_append();
+        return s;
+      }
       leaves.push_back(hash);
       ++seq;
     }
   }
-  if (auto s = writer->commit(); !s) return s;
+  if (auto s = db_->commit_append(); !s) return s;
   for (const auto& leaf : leaves) tree_.append(leaf);
-  next_seq_ = seq;
   {
     std::lock_guard lock(mutex_);
     committed_seq_ = seq - 1;
@@ -237,7 +254,7 @@ void VerifiableLog::make_head() {
       sign_tree_head(keyring_.signer(), size, tree_.root(), utc_timestamp_now());
   // The anchor covers committed entries only, so it is written even if the
   // head's own row could not be (it is evidence either way).
-  (void)log_store::store_head(*db_, head);
+  (void)db_->store_head(head);
   if (!options_.anchor_file.empty()) (void)write_anchor(options_.anchor_file, head);
   {
     std::lock_guard lock(mutex_);
@@ -248,18 +265,18 @@ void VerifiableLog::make_head() {
 
 void VerifiableLog::run_retention() {
   // A failure (disk full) is retried at the next run.
-  (void)log_store::erase_personal_before(*db_, schema_, options_.personal_cutoff());
+  (void)db_->erase_personal_before(options_.personal_cutoff());
 }
 
 Result<std::int64_t> VerifiableLog::erase_personal_before(const std::string& cutoff_ts) {
   Result<std::int64_t> result = make_error("audit_unavailable", "audit log is shutting down");
   run_on_writer([&] {
-    auto count = log_store::count_personal_before(*db_, cutoff_ts);
+    auto count = db_->count_personal_before(cutoff_ts);
     if (!count) {
       result = count.error();
       return;
     }
-    if (auto s = log_store::erase_personal_before(*db_, schema_, cutoff_ts); !s) {
+    if (auto s = db_->erase_personal_before(cutoff_ts); !s) {
       result = s.error();
       return;
     }
@@ -310,12 +327,12 @@ std::int64_t VerifiableLog::last_seq() const {
 
 // --- Readers: each on a connection of its own ------------------------------
 
-Result<std::unique_ptr<storage::SqlcipherDb>> VerifiableLog::open_reader() const {
-  return storage::SqlcipherDb::open(path_, keyring_.db_key, /*create=*/false);
+Result<std::unique_ptr<LogConnection>> VerifiableLog::open_reader() const {
+  return open_log_reader(where_, keyring_, schema_);
 }
 
 Result<ChainReport> VerifiableLog::verify(const LeafCheck& check) const {
-  return verify_log_file(path_, kek_, options_.anchor_file, schema_, check);
+  return verify_log_at(where_, kek_, options_.anchor_file, schema_, check);
 }
 
 Result<std::vector<StoredLeaf>> VerifiableLog::query(const std::vector<ColumnCondition>& conditions,
@@ -323,7 +340,7 @@ Result<std::vector<StoredLeaf>> VerifiableLog::query(const std::vector<ColumnCon
                                                      std::int64_t limit) const {
   auto db = open_reader();
   if (!db) return db.error();
-  return log_store::select(**db, schema_, conditions, after_seq, limit);
+  return (*db)->select(conditions, after_seq, limit);
 }
 
 Result<InclusionProof> VerifiableLog::inclusion_proof(std::int64_t seq,
@@ -334,7 +351,7 @@ Result<InclusionProof> VerifiableLog::inclusion_proof(std::int64_t seq,
   if (tree_size == 0) {
     head = latest_head();
   } else {
-    auto heads = log_store::load_heads(**db, static_cast<std::uint64_t>(tree_size));
+    auto heads = (*db)->load_heads(static_cast<std::uint64_t>(tree_size));
     if (!heads) return heads.error();
     if (!heads->empty()) head = heads->front();
   }
@@ -344,7 +361,7 @@ Result<InclusionProof> VerifiableLog::inclusion_proof(std::int64_t seq,
                                        " is not covered by the signed head of size " +
                                        std::to_string(head->tree_size));
   }
-  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(head->tree_size));
+  auto leaves = (*db)->load_leaves(0, static_cast<std::int64_t>(head->tree_size));
   if (!leaves) return leaves.error();
   if (leaves->size() != head->tree_size)
     return make_error("corrupt", "records are missing below the head");
@@ -360,7 +377,7 @@ Result<ConsistencyProof> VerifiableLog::consistency_proof(std::int64_t first,
                                                           std::int64_t second) const {
   auto db = open_reader();
   if (!db) return db.error();
-  auto heads = log_store::load_heads(**db);
+  auto heads = (*db)->load_heads(std::nullopt);
   if (!heads) return heads.error();
   auto find = [&](std::int64_t size) -> std::optional<SignedTreeHead> {
     if (size == 0) return latest_head();
@@ -374,7 +391,7 @@ Result<ConsistencyProof> VerifiableLog::consistency_proof(std::int64_t first,
   if (!a || !b || a->tree_size > b->tree_size || first == 0) {
     return make_error("not_found", "no signed tree heads of those sizes (first <= second)");
   }
-  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(b->tree_size));
+  auto leaves = (*db)->load_leaves(0, static_cast<std::int64_t>(b->tree_size));
   if (!leaves) return leaves.error();
   if (leaves->size() != b->tree_size)
     return make_error("corrupt", "records are missing below the head");
@@ -392,7 +409,7 @@ Result<std::string> VerifiableLog::export_ndjson(
   }
   auto db = open_reader();
   if (!db) return db.error();
-  auto leaves = log_store::load_leaves(**db, static_cast<std::int64_t>(head->tree_size));
+  auto leaves = (*db)->load_leaves(0, static_cast<std::int64_t>(head->tree_size));
   if (!leaves) return leaves.error();
   if (leaves->size() != head->tree_size)
     return make_error("corrupt", "records are missing below the head");
@@ -404,7 +421,7 @@ Result<std::string> VerifiableLog::export_ndjson(
                               {"public_key", crypto::to_hex(keyring_.public_key)}}) +
                     "\n";
   std::int64_t count = 0;
-  auto rows = log_store::for_each_leaf(**db, from_seq, to_seq, [&](const StoredLeaf& r) {
+  auto rows = (*db)->for_each_leaf(from_seq, to_seq, [&](const StoredLeaf& r) {
     json proof = json::array();
     for (const auto& h : merkle::inclusion_proof(*leaves, static_cast<std::uint64_t>(r.seq - 1))) {
       proof.push_back(crypto::to_hex(h));

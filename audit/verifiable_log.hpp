@@ -12,9 +12,11 @@
 // the personality encodes entries (LeafBatch), checks them during
 // verification (LeafCheck) and filters on its columns (ColumnCondition).
 //
-// Storage: a random 256-bit database key kept wrapped in the keyring beside
-// the database (audit/keyring.hpp); open() takes the key-encryption key. One
-// process at a time may open a log for writing (an flock on `<db>.lock`).
+// Storage (audit/log_connection.hpp): an SQLCipher file under a random
+// 256-bit database key kept wrapped in the keyring beside it
+// (audit/keyring.hpp), one process at a time writing (an flock on
+// `<db>.lock`); or a PostgreSQL database shared by several writers, the
+// keyring in a table. open() takes the key-encryption key.
 //
 // Promises: sequence numbers start at 1, without gaps. append() completes
 // only after its entries are committed with synchronous=FULL (fsync'd WAL);
@@ -49,6 +51,7 @@
 #include <vector>
 
 #include "audit/keyring.hpp"
+#include "audit/log_connection.hpp"
 #include "audit/log_store.hpp"
 #include "audit/log_verification.hpp"
 #include "audit/merkle.hpp"
@@ -99,6 +102,12 @@ class VerifiableLog {
   // "locked" (open elsewhere), "rollback_detected", "anchor_missing",
   // "bad_anchor", "unsupported_format" (not schema.format), "io_error".
   static Result<std::unique_ptr<VerifiableLog>> open(const std::filesystem::path& path,
+                                                     const crypto::SecretKey& kek, LogSchema schema,
+                                                     LogOptions options);
+  // The same at a location that may be a PostgreSQL database shared by
+  // several writers (audit/postgresql_log.hpp): there, each group commit
+  // first takes in what other writers appended, and "locked" never occurs.
+  static Result<std::unique_ptr<VerifiableLog>> open(const LogLocation& where,
                                                      const crypto::SecretKey& kek, LogSchema schema,
                                                      LogOptions options);
   ~VerifiableLog();  // flushes pending appends, signs a final head, stops the writer
@@ -162,7 +171,7 @@ class VerifiableLog {
   // the destructor, so a derived class must not give it anything that dies
   // before this base (LeafBatch, LogOptions and LeafCheck own what they use).
   VerifiableLog() = default;
-  Status start(const std::filesystem::path& path, const crypto::SecretKey& kek, LogSchema schema,
+  Status start(const LogLocation& where, const crypto::SecretKey& kek, LogSchema schema,
                LogOptions options);
 
  private:
@@ -175,17 +184,15 @@ class VerifiableLog {
   // Runs `job` on the writer thread and waits for it.
   void run_on_writer(std::function<void()> job);
   // A read connection of its own, for one reader call.
-  Result<std::unique_ptr<storage::SqlcipherDb>> open_reader() const;
+  Result<std::unique_ptr<LogConnection>> open_reader() const;
 
-  std::filesystem::path path_;
+  LogLocation where_;
   crypto::SecretKey kek_;
   LogSchema schema_;
   Keyring keyring_;
   LogOptions options_;
-  int lock_fd_ = -1;
-  std::unique_ptr<storage::SqlcipherDb> db_;  // writer thread only, after construction
-  std::int64_t next_seq_ = 1;                 // writer thread only
-  merkle::CompactTree tree_;                  // writer thread only
+  std::unique_ptr<LogConnection> db_;  // writer thread only, after construction
+  merkle::CompactTree tree_;           // writer thread only: every entry committed so far
   std::chrono::steady_clock::time_point next_retention_{};  // writer thread only
 
   mutable std::mutex mutex_;
