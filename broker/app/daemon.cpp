@@ -23,6 +23,10 @@
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
+#include "broker/store/postgresql/authorization_store.hpp"
+#include "broker/store/postgresql/report_store.hpp"
+#include "broker/store/postgresql/review_store.hpp"
+#include "broker/store/postgresql/schema.hpp"
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
@@ -54,6 +58,82 @@ json demo_agencies(const std::string& url) {
     agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
   }
   return agencies;
+}
+
+// The broker's own records, from the backend the configuration names: the
+// one place that chooses (broker/README.md, store/).
+struct Stores {
+  std::unique_ptr<AuthorizationStore> authorizations;
+  std::unique_ptr<ReportStore> reports;
+  std::unique_ptr<ReviewStore> reviews;
+};
+
+// Opens the three stores; on failure, what failed ("state database", ...)
+// and why. Messages never hold the connection string (it may hold a
+// password): libpq's own text names hosts and users, not passwords, and
+// load_config() refused any string libpq could misread.
+Result<Stores> open_stores(const Config& config, const crypto::SecretKey& master) {
+  Stores stores;
+  auto failed = [](const char* what, const Error& e) -> Result<Stores> {
+    return make_error(e.code, std::string(what) + ": " + e.message);
+  };
+  if (config.storage.backend == StorageBackend::kPostgresql) {
+    const auto& settings = config.storage.postgresql;
+    // Report bodies and personal review columns are sealed by the broker
+    // under one key (broker/store/postgresql/schema.hpp); every broker of
+    // the cluster derives the same one from the same master key.
+    const auto columns = crypto::derive_key(master, pg::kPurposeStateColumns);
+    auto authorizations = PostgresqlAuthorizationStore::open(settings.conninfo);
+    if (!authorizations) return failed("state database (postgresql)", authorizations.error());
+    auto reports = PostgresqlReportStore::open(settings.conninfo, columns, settings.node);
+    if (!reports) return failed("state database (postgresql)", reports.error());
+    auto reviews = PostgresqlReviewStore::open(settings.conninfo, columns);
+    if (!reviews) return failed("review database (postgresql)", reviews.error());
+    stores.authorizations = std::move(*authorizations);
+    stores.reports = std::move(*reports);
+    stores.reviews = std::move(*reviews);
+    return stores;
+  }
+  const auto state_key = crypto::derive_key(master, crypto::kPurposeStateDb);
+  auto authorizations = SqlcipherAuthorizationStore::open(config.storage.state_db, state_key);
+  if (!authorizations) return failed("state database", authorizations.error());
+  auto reports = SqlcipherReportStore::open(config.storage.state_db, state_key);
+  if (!reports) return failed("state database", reports.error());
+  auto reviews = SqlcipherReviewStore::open(config.storage.review_db, crypto::derive_key(master, kPurposeReviewDb));
+  if (!reviews) return failed("review database", reviews.error());
+  stores.authorizations = std::move(*authorizations);
+  stores.reports = std::move(*reports);
+  stores.reviews = std::move(*reviews);
+  return stores;
+}
+
+// Where the records are kept, for the start-up log: the backend, and for
+// PostgreSQL the node, hosts, ports and database (never the connection
+// string: it may hold a password).
+void log_storage(const Config& config) {
+  json fields = {{"backend", std::string(storage_backend_name(config.storage.backend))}};
+  if (config.storage.backend == StorageBackend::kSqlcipher) {
+    fields["state_db"] = config.storage.state_db.string();
+    fields["review_db"] = config.storage.review_db.string();
+    log_event(LogLevel::kInfo, "storage", fields);
+    return;
+  }
+  const auto& pg = config.storage.postgresql;
+  fields["node"] = pg.node;
+  if (!pg.hosts.empty()) fields["hosts"] = pg.hosts;
+  if (!pg.port.empty()) fields["port"] = pg.port;
+  if (!pg.dbname.empty()) fields["dbname"] = pg.dbname;
+  log_event(LogLevel::kInfo, "storage", fields);
+  if (pg.has_password) {
+    log_event(LogLevel::kWarn, "storage_password_in_config",
+              {{"reason", "storage.postgresql.conninfo holds a password: prefer passfile= or a client "
+                          "certificate (docs/configuration.md)"}});
+  }
+  if (!pg.has_connect_timeout) {
+    log_event(LogLevel::kWarn, "storage_no_connect_timeout",
+              {{"reason", "storage.postgresql.conninfo sets no connect_timeout: a database host that does "
+                          "not answer holds store calls until TCP gives up (docs/configuration.md)"}});
+  }
 }
 
 }  // namespace
@@ -173,21 +253,27 @@ int run_daemon(const std::filesystem::path& config_file) {
       audit::AuditLog::open(config->audit.db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
                             std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
-  auto authorizations = SqlcipherAuthorizationStore::open(
-      config->storage.state_db, crypto::derive_key(*master, crypto::kPurposeStateDb));
-  if (!authorizations) return fail("state database", authorizations.error());
-  auto reports = SqlcipherReportStore::open(config->storage.state_db,
-                                            crypto::derive_key(*master, crypto::kPurposeStateDb));
-  if (!reports) return fail("state database", reports.error());
-  auto reviews =
-      SqlcipherReviewStore::open(config->storage.review_db, crypto::derive_key(*master, kPurposeReviewDb));
-  if (!reviews) return fail("review database", reviews.error());
+  log_storage(*config);
+  auto opened = open_stores(*config, *master);
+  if (!opened) return fail("storage", opened.error());
+  Stores& stores = *opened;
   // Review records a crash left pending: issued per the audit, or dropped.
-  auto settled = settle_pending_reviews(**reviews, **audit);
-  if (!settled) return fail("review database", settled.error());
-  if (settled->issued + settled->dropped > 0) {
-    log_event(LogLevel::kInfo, "review_records_settled",
-              {{"issued", settled->issued}, {"dropped", settled->dropped}});
+  // Only on the embedded backend: in a shared PostgreSQL database the
+  // pending records are every node's (their in-flight verifications among
+  // them) while this audit log is this node's, so settling them here would
+  // drop other nodes' records. Until pending records are node-scoped they
+  // stay pending (they count for no review) and are logged.
+  if (config->storage.backend == StorageBackend::kSqlcipher) {
+    auto settled = settle_pending_reviews(*stores.reviews, **audit);
+    if (!settled) return fail("review database", settled.error());
+    if (settled->issued + settled->dropped > 0) {
+      log_event(LogLevel::kInfo, "review_records_settled",
+                {{"issued", settled->issued}, {"dropped", settled->dropped}});
+    }
+  } else if (auto pending = stores.reviews->pending(); pending && !pending->empty()) {
+    log_event(LogLevel::kWarn, "review_records_pending",
+              {{"pending", pending->size()},
+               {"reason", "not settled at start with the postgresql backend (other nodes may be running them)"}});
   }
 
   net::io_context io(1);
@@ -203,12 +289,12 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.divisions = &*divisions;
   verifying.adapters = std::move(*adapters);
   verifying.audit = audit->get();
-  verifying.authorizations = authorizations->get();
-  verifying.reports = reports->get();
+  verifying.authorizations = stores.authorizations.get();
+  verifying.reports = stores.reports.get();
   verifying.signer = &*signer;
   verifying.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
   verifying.blocking = &blocking;
-  verifying.reviews = reviews->get();
+  verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;
   verifying.refusal_status = &refusal_status_text;
   Verifier verifier(std::move(verifying));
@@ -218,10 +304,10 @@ int run_daemon(const std::filesystem::path& config_file) {
   parts.verifier = &verifier;
   parts.divisions = &*divisions;
   parts.audit = audit->get();
-  parts.authorizations = authorizations->get();
+  parts.authorizations = stores.authorizations.get();
   parts.signer = &*signer;
   parts.blocking = &blocking;
-  parts.reviews = reviews->get();
+  parts.reviews = stores.reviews.get();
   parts.metrics = &metrics;
   // Signals are caught from here on (Asio queues them until the waits below
   // are set up): the port file written by start() tells supervisors and
@@ -232,7 +318,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   Service service(parts);
   // Periodic reviews: batches left running by the previous process resume.
   BatchManager batches(
-      io.get_executor(), verifier, [&service] { return service.in_flight(); }, **reviews, **audit,
+      io.get_executor(), verifier, [&service] { return service.in_flight(); }, *stores.reviews, **audit,
       blocking, *config);
   service.set_batches(&batches);
   batches.start();

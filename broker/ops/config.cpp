@@ -1,9 +1,15 @@
 #include "broker/ops/config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #ifndef HFV_DEFAULT_DIVISIONS_DIR
 #define HFV_DEFAULT_DIVISIONS_DIR "/usr/share/hfv/divisions"
@@ -18,6 +24,14 @@
 namespace hfv::broker {
 
 using nlohmann::json;
+
+std::string_view storage_backend_name(StorageBackend backend) {
+  switch (backend) {
+    case StorageBackend::kSqlcipher: return "sqlcipher";
+    case StorageBackend::kPostgresql: return "postgresql";
+  }
+  return "unknown";
+}
 
 std::string_view role_name(Role role) {
   switch (role) {
@@ -63,6 +77,141 @@ bool all_digits(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// libpq's connection options (PostgreSQL 15 to 17). A word that is not one
+// of them is refused here, before libpq would refuse it with the word in
+// its message: after a mis-quoted password (`password=se cret`) that word
+// is a piece of the password.
+constexpr std::array<std::string_view, 43> kConninfoKeywords = {
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
+    "channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
+    "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "replication", "sslmode", "sslnegotiation",
+    "sslcompression", "sslcert", "sslkey", "sslpassword", "sslcertmode", "sslrootcert", "sslcrl",
+    "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version",
+    "gssencmode", "krbsrvname", "gsslib", "gssdelegation", "target_session_attrs",
+    "load_balance_hosts", "service", "sslkeylogfile", "min_protocol_version"};
+
+bool is_secret_option(std::string_view key) { return key == "password" || key == "sslpassword"; }
+
+bool conninfo_space(char ch) { return std::isspace(static_cast<unsigned char>(ch)) != 0; }
+
+// A libpq connection string's fields, read as libpq reads them
+// (conninfo_parse for key=value, conninfo_uri_parse for postgresql://).
+// The reason for a refusal names no value and no unknown word.
+std::optional<std::string> read_conninfo(const std::string& text, PostgresqlSettings& out) {
+  const bool uri = text.starts_with("postgresql://") || text.starts_with("postgres://");
+  if (uri) {
+    // postgresql://[user[:password]@][netloc][,...][/dbname][?param=value&...]
+    const std::string rest = text.substr(text.find("://") + 3);
+    std::size_t start = 0;
+    const auto stop = rest.find_first_of("@/");
+    if (stop != std::string::npos && rest[stop] == '@') {
+      if (rest.substr(0, stop).find(':') != std::string::npos) {
+        return "must not hold a password in a postgresql:// URI (libpq may quote a malformed URI "
+               "in its errors): use passfile, a client certificate, or the key=value form";
+      }
+      start = stop + 1;
+    }
+    const auto query = rest.find('?', start);
+    const std::string location = rest.substr(start, query == std::string::npos ? std::string::npos : query - start);
+    const auto slash = location.find('/');
+    out.hosts = location.substr(0, slash);
+    if (slash != std::string::npos) out.dbname = location.substr(slash + 1);
+    if (query != std::string::npos) {
+      std::stringstream params(rest.substr(query + 1));
+      for (std::string param; std::getline(params, param, '&');) {
+        std::string key;  // percent-decoded, as libpq decodes it
+        const std::string raw = param.substr(0, param.find('='));
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) != 0 &&
+              std::isxdigit(static_cast<unsigned char>(raw[i + 2])) != 0) {
+            key += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+          } else {
+            key += raw[i];
+          }
+        }
+        if (is_secret_option(key)) {
+          return "must not hold a password in a postgresql:// URI (libpq may quote a malformed URI "
+                 "in its errors): use passfile, a client certificate, or the key=value form";
+        }
+        if (key == "connect_timeout") out.has_connect_timeout = true;
+      }
+    }
+    return std::nullopt;
+  }
+  // key = value ..., a value either bare (backslash escapes the next
+  // character) or in single quotes (backslash escapes ' and \).
+  std::size_t i = 0;
+  std::string previous;  // the last option read, to say where a problem is
+  auto after = [&] { return previous.empty() ? std::string("at its start") : "after option " + previous; };
+  while (i < text.size()) {
+    if (conninfo_space(text[i])) {
+      ++i;
+      continue;
+    }
+    std::string key;
+    while (i < text.size() && text[i] != '=' && !conninfo_space(text[i])) key += text[i++];
+    while (i < text.size() && conninfo_space(text[i])) ++i;
+    if (i >= text.size() || text[i] != '=') {
+      return "is not a libpq connection string: a word without \"=\" " + after() +
+             " (key=value pairs; quote a value with spaces in single quotes)";
+    }
+    ++i;
+    if (std::find(kConninfoKeywords.begin(), kConninfoKeywords.end(), key) == kConninfoKeywords.end()) {
+      return "is not a libpq connection string: an option libpq does not know " + after();
+    }
+    while (i < text.size() && conninfo_space(text[i])) ++i;
+    std::string value;
+    if (i < text.size() && text[i] == '\'') {
+      ++i;
+      bool closed = false;
+      while (i < text.size()) {
+        if (text[i] == '\\') {
+          if (++i < text.size()) value += text[i++];
+        } else if (text[i] == '\'') {
+          ++i;
+          closed = true;
+          break;
+        } else {
+          value += text[i++];
+        }
+      }
+      if (!closed) return "is not a libpq connection string: an unterminated quoted value of option " + key;
+    } else {
+      while (i < text.size() && !conninfo_space(text[i])) {
+        if (text[i] == '\\') {
+          if (++i < text.size()) value += text[i++];
+        } else {
+          value += text[i++];
+        }
+      }
+    }
+    if (key == "host" || (key == "hostaddr" && out.hosts.empty())) out.hosts = value;
+    if (key == "port") out.port = value;
+    if (key == "dbname") {
+      // libpq reads a dbname holding "=" or a URI as a connection string
+      // of its own: not checked here, so refused.
+      if (value.find('=') != std::string::npos || value.starts_with("postgresql://") ||
+          value.starts_with("postgres://")) {
+        return "is not a plain libpq connection string: its dbname is a connection string itself; "
+               "write those options directly";
+      }
+      out.dbname = value;
+    }
+    if (is_secret_option(key)) out.has_password = true;
+    if (key == "connect_timeout") out.has_connect_timeout = true;
+    previous = key;
+  }
+  return std::nullopt;
+}
+
+bool node_name_ok(const std::string& node) {
+  return !node.empty() && node.size() <= 64 && std::all_of(node.begin(), node.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
+  });
+}
+
 }  // namespace
 
 Result<Config> load_config(const std::filesystem::path& file) {
@@ -82,7 +231,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
-                                 "audit", "anomalies", "log_level", "pid_file", "review"};
+                                 "audit", "anomalies", "log_level", "pid_file", "review", "storage"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -128,11 +277,73 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (auto s = path(*tls, "cert_file", "tls.cert_file", c.server.tls_cert_file, true); !s) return s.error();
   if (auto s = path(*tls, "key_file", "tls.key_file", c.server.tls_key_file, true); !s) return s.error();
   if (auto s = path(*tls, "crl_file", "tls.crl_file", c.server.tls_crl_file, false); !s) return s.error();
+  // storage: {"backend": "sqlcipher"} (the default, also when absent) or
+  // {"backend": "postgresql", "postgresql": {"conninfo": "...", "node": "..."}}.
+  // Errors never quote the connection string: it may hold a password.
+  if (auto it = doc.find("storage"); it != doc.end()) {
+    if (!it->is_object()) return fail("storage", "must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "backend" && key != "postgresql") return fail("storage." + key, "unknown key");
+    }
+    const auto backend = it->find("backend");
+    if (backend == it->end()) return fail("storage.backend", "missing (\"sqlcipher\" or \"postgresql\")");
+    if (!backend->is_string()) return fail("storage.backend", "must be \"sqlcipher\" or \"postgresql\"");
+    if (*backend == "postgresql") {
+      c.storage.backend = StorageBackend::kPostgresql;
+    } else if (*backend != "sqlcipher") {
+      return fail("storage.backend", "unknown backend: must be \"sqlcipher\" or \"postgresql\"");
+    }
+    const auto pg = it->find("postgresql");
+    if (c.storage.backend == StorageBackend::kSqlcipher && pg != it->end()) {
+      return fail("storage.postgresql", "only with \"backend\": \"postgresql\"");
+    }
+    if (c.storage.backend == StorageBackend::kPostgresql) {
+      if (pg == it->end()) return fail("storage.postgresql", "missing (the backend postgresql needs its conninfo)");
+      if (!pg->is_object()) return fail("storage.postgresql", "must be an object");
+      for (const auto& [key, value] : pg->items()) {
+        if (key != "conninfo" && key != "node") return fail("storage.postgresql." + key, "unknown key");
+      }
+      auto& settings = c.storage.postgresql;
+      const auto conninfo = pg->find("conninfo");
+      if (conninfo == pg->end()) return fail("storage.postgresql.conninfo", "missing (a libpq connection string)");
+      if (!conninfo->is_string()) return fail("storage.postgresql.conninfo", "must be a string (a libpq connection string)");
+      settings.conninfo = conninfo->get<std::string>();
+      if (settings.conninfo.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+        return fail("storage.postgresql.conninfo", "must not be empty");
+      }
+      if (settings.conninfo.size() > 4096) return fail("storage.postgresql.conninfo", "longer than 4096 characters");
+      if (settings.conninfo.find('\0') != std::string::npos) {
+        return fail("storage.postgresql.conninfo", "must not hold a NUL character");
+      }
+      if (auto why = read_conninfo(settings.conninfo, settings)) return fail("storage.postgresql.conninfo", *why);
+      if (auto node = pg->find("node"); node != pg->end()) {
+        if (!node->is_string() || !node_name_ok(node->get<std::string>())) {
+          return fail("storage.postgresql.node", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+        settings.node = node->get<std::string>();
+      } else {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) != 0 || !node_name_ok(host.data())) {
+          return fail("storage.postgresql.node", "missing, and the host name cannot name this broker: set it");
+        }
+        settings.node = host.data();
+      }
+    }
+  }
+  const bool on_postgresql = c.storage.backend == StorageBackend::kPostgresql;
   for (auto [key, out] : {std::pair{"master_key_file", &c.storage.master_key_file},
                           std::pair{"signing_key_file", &c.verification.signing_key_file},
-                          std::pair{"audit_db", &c.audit.db}, std::pair{"state_db", &c.storage.state_db},
+                          std::pair{"audit_db", &c.audit.db},
                           std::pair{"policies_dir", &c.verification.policies_dir}}) {
     if (auto s = path(doc, key, key, *out, true); !s) return s.error();
+  }
+  // The state database is a file only on the embedded backend; with the
+  // postgresql backend a state_db would be a file nobody reads.
+  if (on_postgresql && doc.contains("state_db")) {
+    return fail("state_db", "not used with storage.backend \"postgresql\" (the state is in PostgreSQL): remove it");
+  }
+  if (!on_postgresql) {
+    if (auto s = path(doc, "state_db", "state_db", c.storage.state_db, true); !s) return s.error();
   }
   if (auto s = path(doc, "divisions_dir", "divisions_dir", c.verification.divisions_dir, false); !s) return s.error();
   if (c.verification.divisions_dir.empty()) c.verification.divisions_dir = shipped_data_dir("divisions");
@@ -192,8 +403,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.audit.anchor_file = c.audit.db;
     c.audit.anchor_file += ".anchor";
   }
-  c.storage.review_db = c.storage.state_db.parent_path() / "review.db";
-  c.review.output_dir = c.storage.state_db.parent_path() / "batches";
+  if (!on_postgresql) c.storage.review_db = c.storage.state_db.parent_path() / "review.db";
+  c.review.output_dir = (on_postgresql ? c.audit.db : c.storage.state_db).parent_path() / "batches";
   if (auto it = doc.find("review"); it != doc.end()) {
     if (!it->is_object()) return fail("review", "must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -203,6 +414,9 @@ Result<Config> load_config(const std::filesystem::path& file) {
       if (std::find(std::begin(kReviewKeys), std::end(kReviewKeys), key) == std::end(kReviewKeys)) {
         return fail("review." + key, "unknown key");
       }
+    }
+    if (on_postgresql && it->contains("db")) {
+      return fail("review.db", "not used with storage.backend \"postgresql\" (review records are in PostgreSQL): remove it");
     }
     if (auto s = path(*it, "db", "review.db", c.storage.review_db, false); !s) return s.error();
     if (auto s = path(*it, "output_dir", "review.output_dir", c.review.output_dir, false); !s) return s.error();

@@ -48,13 +48,37 @@ struct ServerSettings {
   std::size_t max_in_flight = 1000;
 };
 
-// "master_key_file", "state_db" and "review.db": where the broker's own
-// records are kept (broker/store/). Secrets are never in the file: it names
-// the master-key file instead.
+// "storage.backend": which backend keeps the broker's own records
+// (broker/store/): the embedded SQLCipher files, or a PostgreSQL database
+// shared by every broker of a cluster (issue 15).
+enum class StorageBackend { kSqlcipher, kPostgresql };
+std::string_view storage_backend_name(StorageBackend backend);
+
+// "storage.postgresql": the cluster backend's database. The connection
+// string may hold a password (libpq's `password`, `sslpassword`): it is
+// never logged nor echoed in an error, so only the fields below that say
+// where the database is may be logged.
+struct PostgresqlSettings {
+  std::string conninfo;  // libpq's key=value string or a postgresql:// URI (no password in a URI)
+  std::string node;      // this broker's name in the shared database; default: the host name
+  // Read from the connection string for logs and checks (never the password):
+  std::string hosts;           // its `host` (or `hostaddr`) list, "" when libpq's default
+  std::string port;            // its `port` list, "" when libpq's default
+  std::string dbname;          // its `dbname`, "" when libpq's default
+  bool has_password = false;   // a `password` or `sslpassword` is in the string
+  bool has_connect_timeout = false;
+};
+
+// "master_key_file", "state_db", "review.db" and "storage": where the
+// broker's own records are kept (broker/store/). Secrets are never in the
+// file: it names the master-key file instead (a password in a PostgreSQL
+// connection string is allowed but warned about; docs/configuration.md).
 struct StorageSettings {
   std::filesystem::path master_key_file;
-  std::filesystem::path state_db;
-  std::filesystem::path review_db;  // default: review.db beside state_db
+  StorageBackend backend = StorageBackend::kSqlcipher;
+  std::filesystem::path state_db;   // kSqlcipher only
+  std::filesystem::path review_db;  // kSqlcipher only; default: review.db beside state_db
+  PostgresqlSettings postgresql;    // kPostgresql only
 };
 
 // "audit_db" and the "audit" object. The anchor file keeps the latest signed
@@ -85,7 +109,9 @@ struct VerificationSettings {
 
 // Periodic reviews ("review" object; broker/reviews/batch.hpp).
 struct ReviewSettings {
-  std::filesystem::path output_dir;  // change lists and statistics; default: batches/ beside state_db
+  // Change lists and statistics; default: batches/ beside state_db (with the
+  // postgresql backend, beside audit_db).
+  std::filesystem::path output_dir;
   // Batches use at most this share (per mille) of the smallest agency
   // concurrency limit, counted in members in flight.
   std::size_t capacity_share_permille = 500;

@@ -109,6 +109,32 @@ class PgServer {
     if (postmaster_) postmaster_->stop(SIGKILL, std::chrono::seconds(30));
     postmaster_.reset();
   }
+  // After kill_postmaster(): waits until the server's other processes
+  // (backends, checkpointer, ...: each works in the data folder) have
+  // noticed and exited. Until then a client's open connection may still be
+  // served by its orphaned backend, and start() may find the old shared
+  // memory in use. The ceiling is for a loaded machine.
+  void wait_orphans_gone(std::chrono::seconds timeout = std::chrono::seconds(120)) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path data = fs::canonical(data_dir(), ec);
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      bool any = false;
+      for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string pid = entry.path().filename().string();
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code gone;  // a process may exit while it is looked at
+        if (fs::read_symlink(entry.path() / "cwd", gone) == data && !gone) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("the killed server's processes did not exit");
+  }
   // Runs SQL through psql-free libpq (one statement, no result).
   void sql(const std::string& statement, const std::string& db = "postgres") const {
     PGconn* c = PQconnectdb(conninfo(db).c_str());

@@ -22,6 +22,23 @@ using nlohmann::json;
 
 inline const fs::path kSource = HFV_SOURCE_DIR;
 
+// Which backend keeps the broker's records (docs/configuration.md,
+// "storage"): the embedded SQLCipher files written by `brokerd init` (the
+// default), or a PostgreSQL database (tests/cluster/pg_server.hpp).
+struct StorageOption {
+  std::string conninfo;         // empty: SQLCipher; otherwise a libpq connection string
+  std::string node = "node-a";  // the broker's node name in the shared database
+};
+
+// Writes the storage option into a brokerd.json (state_db goes: the
+// postgresql backend keeps no state file).
+inline void apply_storage(json& config, const StorageOption& storage) {
+  if (storage.conninfo.empty()) return;
+  config.erase("state_db");
+  config["storage"] = {{"backend", "postgresql"},
+                       {"postgresql", {{"conninfo", storage.conninfo}, {"node", storage.node}}}};
+}
+
 struct Stack {
   // `adjust_config` may edit brokerd.json (written by init) before the daemon starts.
   hfv::testing::TempDir dir{"hfv-e2e"};
@@ -31,7 +48,9 @@ struct Stack {
   ClientTls case_system, no_cert, supervisor;
   fs::path broker_dir;
 
-  explicit Stack(const std::function<void(json&, const fs::path&)>& adjust_config = {}, const fs::path& dataset = {}) {
+  // `storage`: the backend (default: SQLCipher), set before `adjust_config` runs.
+  explicit Stack(const std::function<void(json&, const fs::path&)>& adjust_config = {}, const fs::path& dataset = {},
+                 const StorageOption& storage = {}) {
     sim = std::make_unique<Process>(
         std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dataset.empty() ? kSource / "demo" / "dataset.json" : dataset).string(),
                                  "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
@@ -43,9 +62,10 @@ struct Stack {
                   "--agency-url", "http://127.0.0.1:" + sim_port.substr(0, sim_port.find('\n'))},
                  dir.path / "init.log");
     REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
-    if (adjust_config) {
+    if (adjust_config || !storage.conninfo.empty()) {
       json config = json::parse(read_file(broker_dir / "brokerd.json"));
-      adjust_config(config, broker_dir);
+      apply_storage(config, storage);
+      if (adjust_config) adjust_config(config, broker_dir);
       std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
     }
     broker = std::make_unique<Process>(
@@ -126,6 +146,32 @@ struct Stack {
     std::vector<json> out;
     for (const auto& r : *rows) out.push_back(json::parse(r.body));
     return out;
+  }
+
+  // A second brokerd beside this one: the same keys, certificates, agencies
+  // and configuration, but its own port, pid file, audit log and node name
+  // (`node`). With the postgresql backend it shares this broker's records
+  // (a cluster of two); it needs a storage option with a conninfo.
+  struct Sibling {
+    std::unique_ptr<Process> process;
+    std::string url;
+  };
+  Sibling start_sibling(const std::string& node) {
+    json config = json::parse(read_file(broker_dir / "brokerd.json"));
+    REQUIRE(config.contains("storage"));  // two brokers on one SQLCipher file is not a cluster
+    config["storage"]["postgresql"]["node"] = node;
+    config["port_file"] = "run/" + node + ".port";
+    config["pid_file"] = "run/" + node + ".pid";
+    config["audit_db"] = "data/audit-" + node + ".db";
+    config["audit"]["anchor_file"] = "run/audit-" + node + ".anchor";
+    const fs::path file = broker_dir / ("brokerd-" + node + ".json");
+    std::ofstream(file, std::ios::trunc) << config.dump(2);
+    Sibling sibling;
+    sibling.process = std::make_unique<Process>(std::vector<std::string>{BROKERD_BIN, "run", "--config", file.string()},
+                                                dir.path / ("brokerd-" + node + ".log"));
+    const std::string port = hfv::testing::wait_for_file(broker_dir / "run" / (node + ".port"));
+    sibling.url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+    return sibling;
   }
 
   long sim_request_count() const {

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <array>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "broker/ops/config.hpp"
@@ -89,4 +92,123 @@ TEST_CASE("unit: Config parses each section once, agencies included, with defaul
   CHECK(c->audit.anchor_file == dir.path / "data/audit.db.anchor");
   CHECK(c->storage.review_db == dir.path / "data/review.db");
   CHECK(c->review.output_dir == dir.path / "data/batches");
+}
+
+namespace {
+json on_postgresql(const std::string& conninfo) {
+  json j = minimal();
+  j.erase("state_db");
+  j["storage"] = {{"backend", "postgresql"}, {"postgresql", {{"conninfo", conninfo}, {"node", "broker-1"}}}};
+  return j;
+}
+}  // namespace
+
+TEST_CASE("unit: Config storage is sqlcipher by default and when named, with state_db and review.db as before",
+          "[config][storage]") {
+  hfv::testing::TempDir dir;
+  auto absent = load(dir, minimal());
+  REQUIRE(absent.ok());
+  CHECK(absent->storage.backend == b::StorageBackend::kSqlcipher);
+  CHECK(absent->storage.state_db == dir.path / "data/state.db");
+  CHECK(absent->storage.review_db == dir.path / "data/review.db");
+  json named = minimal();
+  named["storage"] = {{"backend", "sqlcipher"}};
+  named["review"] = {{"db", "other/review.db"}};
+  auto c = load(dir, named);
+  REQUIRE(c.ok());
+  CHECK(c->storage.backend == b::StorageBackend::kSqlcipher);
+  CHECK(c->storage.review_db == dir.path / "other/review.db");
+  CHECK(b::storage_backend_name(c->storage.backend) == "sqlcipher");
+}
+
+TEST_CASE("unit: Config storage postgresql keeps the connection string and reads where the database is",
+          "[config][storage]") {
+  hfv::testing::TempDir dir;
+  auto c = load(dir, on_postgresql("host=db-a,db-b port=5432,5433 dbname=hfv user=broker "
+                                   "password='it\\'s a secret' target_session_attrs=read-write connect_timeout=5"));
+  REQUIRE(c.ok());
+  const auto& pg = c->storage.postgresql;
+  CHECK(c->storage.backend == b::StorageBackend::kPostgresql);
+  CHECK(b::storage_backend_name(c->storage.backend) == "postgresql");
+  CHECK(pg.conninfo.starts_with("host=db-a,db-b "));  // handed to libpq unchanged
+  CHECK(pg.node == "broker-1");
+  CHECK(pg.hosts == "db-a,db-b");
+  CHECK(pg.port == "5432,5433");
+  CHECK(pg.dbname == "hfv");
+  CHECK(pg.has_password);
+  CHECK(pg.has_connect_timeout);
+  CHECK(c->storage.state_db.empty());
+  CHECK(c->review.output_dir == dir.path / "data/batches");  // beside audit_db
+
+  // The node defaults to the host name; a URI without a password is taken.
+  json j = on_postgresql("postgresql://broker@db-a:5432,db-b/hfv?target_session_attrs=read-write");
+  j["storage"]["postgresql"].erase("node");
+  auto uri = load(dir, j);
+  REQUIRE(uri.ok());
+  std::array<char, 256> host{};
+  REQUIRE(gethostname(host.data(), host.size() - 1) == 0);
+  CHECK(uri->storage.postgresql.node == host.data());
+  CHECK(uri->storage.postgresql.hosts == "db-a:5432,db-b");
+  CHECK(uri->storage.postgresql.dbname == "hfv");
+  CHECK_FALSE(uri->storage.postgresql.has_password);
+  CHECK_FALSE(uri->storage.postgresql.has_connect_timeout);
+}
+
+TEST_CASE("unit: Config storage errors name the field and the reason, never the connection string",
+          "[config][storage]") {
+  hfv::testing::TempDir dir;
+  struct Case {
+    std::function<void(json&)> mutate;
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {[](json& j) { j["storage"] = "postgresql"; }, "storage: must be an object"},
+      {[](json& j) { j["storage"] = {{"backend", "oracle"}}; }, "storage.backend: unknown backend"},
+      {[](json& j) { j["storage"] = {{"backend", 1}}; }, "storage.backend: must be"},
+      {[](json& j) { j["storage"] = json::object(); }, "storage.backend: missing"},
+      {[](json& j) { j["storage"] = {{"backend", "sqlcipher"}, {"cache", 1}}; }, "storage.cache: unknown key"},
+      {[](json& j) { j["storage"] = {{"backend", "postgresql"}}; }, "storage.postgresql: missing"},
+      {[](json& j) { j["storage"] = {{"backend", "postgresql"}, {"postgresql", "host=a"}}; },
+       "storage.postgresql: must be an object"},
+      {[](json& j) { j["storage"] = {{"backend", "sqlcipher"}, {"postgresql", {{"conninfo", "host=a"}}}}; },
+       "storage.postgresql: only with"},
+      {[](json& j) { j["storage"]["postgresql"].erase("conninfo"); }, "storage.postgresql.conninfo: missing"},
+      {[](json& j) { j["storage"]["postgresql"]["conninfo"] = 5432; }, "storage.postgresql.conninfo: must be a string"},
+      {[](json& j) { j["storage"]["postgresql"]["conninfo"] = "  "; }, "storage.postgresql.conninfo: must not be empty"},
+      {[](json& j) { j["storage"]["postgresql"]["pool"] = 4; }, "storage.postgresql.pool: unknown key"},
+      {[](json& j) { j["storage"]["postgresql"]["node"] = "node a"; }, "storage.postgresql.node: must be"},
+      {[](json& j) { j["storage"]["postgresql"]["node"] = ""; }, "storage.postgresql.node: must be"},
+      {[](json& j) { j["storage"]["postgresql"]["node"] = std::string(65, 'n'); }, "storage.postgresql.node: must be"},
+      {[](json& j) { j["state_db"] = "data/state.db"; }, "state_db: not used with storage.backend"},
+      {[](json& j) { j["review"] = {{"db", "data/review.db"}}; }, "review.db: not used with storage.backend"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.expected);
+    json j = on_postgresql("host=db dbname=hfv");
+    c.mutate(j);
+    auto loaded = load(dir, j);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().message.find(c.expected) != std::string::npos);
+  }
+  // Connection strings libpq would refuse with a piece of them in its
+  // message: refused here, by field and reason, without the piece.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"host=db password=Sec retPW", "a word without \"=\" after option password"},
+      {"host=db password=Sec retPW=x", "an option libpq does not know after option password"},
+      {"host=db password='SecretPW", "an unterminated quoted value of option password"},
+      {"SecretPW", "a word without \"=\" at its start"},
+      {"dbname='host=x password=SecretPW'", "its dbname is a connection string itself"},
+      {"postgresql://broker:SecretPW@db/hfv", "must not hold a password in a postgresql:// URI"},
+      {"postgres://db/hfv?user=broker&pass%77ord=SecretPW", "must not hold a password in a postgresql:// URI"},
+      {"postgresql://db/hfv?sslpassword=SecretPW", "must not hold a password in a postgresql:// URI"},
+  };
+  for (const auto& [conninfo, reason] : refused) {
+    INFO(conninfo);
+    auto loaded = load(dir, on_postgresql(conninfo));
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().message.find("storage.postgresql.conninfo: ") != std::string::npos);
+    CHECK(loaded.error().message.find(reason) != std::string::npos);
+    CHECK(loaded.error().message.find("Secret") == std::string::npos);
+    CHECK(loaded.error().message.find("retPW") == std::string::npos);
+  }
 }

@@ -1,0 +1,228 @@
+// brokerd on the cluster backend, through real parts: a PostgreSQL server
+// (pg_server.hpp), the agency simulator and brokerd as processes (the
+// integration tests' Stack with the postgresql storage option). A household
+// is verified and read back; with the database's postmaster killed a new
+// verification is answered 503 with Retry-After, and once the database is
+// back the same brokerd serves again without a restart; a second brokerd
+// on the same database reads the first one's report by id. The connection
+// string carries a password (the test server trusts every local user, so
+// libpq never sends it) that must appear in no log and no answer.
+#include <catch2/catch.hpp>
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../integration/stack.hpp"
+#include "pg_server.hpp"
+
+using hfv::testing::ClientTls;
+using hfv::testing::https;
+using hfv::testing::member;
+using hfv::testing::PgServer;
+using hfv::testing::read_file;
+using hfv::testing::Stack;
+using hfv::testing::StorageOption;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPassword = "pg-Secret-4e1d9";
+
+struct Answer {
+  long status = 0;  // 0: no answer
+  std::string body;
+  std::map<std::string, std::string> headers;  // names in lower case
+};
+
+// One HTTPS exchange, keeping the answer's headers (Retry-After).
+Answer exchange(const std::string& method, const std::string& url, const ClientTls& tls,
+                const std::string& body = "") {
+  Answer answer;
+  CURL* curl = curl_easy_init();
+  curl_slist* list = nullptr;
+  list = curl_slist_append(list, "Content-Type: application/json");
+  list = curl_slist_append(list, "X-Operator-Id: op-test-01");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.cert_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.key_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 120000L);  // a ceiling for a loaded sanitizer build
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+        static_cast<std::string*>(u)->append(d, s * n);
+        return s * n;
+      });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(
+      curl, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+        const std::string line(d, s * n);
+        const auto colon = line.find(':');
+        if (colon != std::string::npos) {
+          std::string name = line.substr(0, colon);
+          std::transform(name.begin(), name.end(), name.begin(),
+                         [](unsigned char c) { return std::tolower(c); });
+          std::string value = line.substr(colon + 1);
+          value.erase(0, value.find_first_not_of(' '));
+          value.erase(value.find_last_not_of("\r\n ") + 1);
+          (*static_cast<std::map<std::string, std::string>*>(u))[name] = value;
+        }
+        return s * n;
+      });
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer.headers);
+  if (curl_easy_perform(curl) == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return answer;
+}
+
+// The first column of the first row of `sql` ("" when there is none).
+std::string pg_value(const PgServer& pg, const std::string& sql, const std::string& param) {
+  PGconn* c = PQconnectdb(pg.conninfo().c_str());
+  const char* values[] = {param.c_str()};
+  PGresult* r = PQexecParams(c, sql.c_str(), 1, nullptr, values, nullptr, nullptr, 0);
+  std::string out =
+      PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  PQfinish(c);
+  return out;
+}
+
+json verification_body(const std::string& case_id, const std::string& authorization,
+                       const json& members) {
+  return {
+      {"case_id", case_id}, {"programme", "dibao"},           {"jurisdiction", "230100"},
+      {"area", "urban"},    {"reference_date", "2024-11-01"}, {"authorization_id", authorization},
+      {"members", members}, {"obligors", json::array()}};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cluster: brokerd on PostgreSQL verifies, answers 503 with Retry-After while the database is "
+    "down, "
+    "serves again by itself, and a second broker reads its report",
+    "[cluster][daemon][failover]") {
+  PgServer pg;
+  const int port = pg.port();
+  Stack stack({}, {}, StorageOption{pg.conninfo() + " password=" + kPassword, "node-a"});
+  // The start-up log names the backend and the node, not the connection string.
+  const std::string started = read_file(stack.dir.path / "brokerd.log");
+  CHECK(started.find(R"("backend":"postgresql")") != std::string::npos);
+  CHECK(started.find(R"("node":"node-a")") != std::string::npos);
+  CHECK(started.find("storage_password_in_config") !=
+        std::string::npos);  // the warning, without the password
+
+  const json zhang = json::array({member("230102197503120016", "张伟", "applicant"),
+                                  member("230102197808050020", "李娜", "spouse")});
+  const json first = stack.verify("HRB-PG-1", zhang);
+  CHECK(first["outcome"] == "eligible");
+  const std::string id = first["verification_id"].get<std::string>();
+  const Answer read = exchange("GET", stack.url + "/v1/verifications/" + id, stack.case_system);
+  REQUIRE(read.status == 200);
+  CHECK(json::parse(read.body) == first);
+  // The report is in PostgreSQL, run by node-a, its body sealed.
+  CHECK(pg_value(pg, "SELECT node FROM verifications WHERE id = $1", id) == "node-a");
+  CHECK(pg_value(pg, "SELECT state FROM verifications WHERE id = $1", id) == "done");
+  CHECK(pg_value(pg, "SELECT response FROM verifications WHERE id = $1", id).find("eligible") ==
+        std::string::npos);
+
+  // The database goes down (its postmaster killed, its backends gone).
+  const json wang = json::array({member("230103195901200035", "王建国", "applicant")});
+  const std::string authorization =
+      stack.register_authorization("HRB-PG-2", json::array({"230103195901200035"}));
+  const std::string body = verification_body("HRB-PG-2", authorization, wang).dump();
+  const long asked_before = stack.sim_request_count();
+  pg.kill_postmaster();
+  pg.wait_orphans_gone();
+  // A new verification: 503 state_unavailable with Retry-After. Not
+  // audit_unavailable: the audit log is a file of its own, and the
+  // verifier reads the authorisation (PostgreSQL) before it audits the
+  // request, so nothing is written anywhere and no agency is asked.
+  const Answer down = exchange("POST", stack.url + "/v1/verifications", stack.case_system, body);
+  INFO(down.body);
+  CHECK(down.status == 503);
+  CHECK(json::parse(down.body)["error"] == "state_unavailable");
+  CHECK(down.headers.count("retry-after") == 1);
+  CHECK(stack.sim_request_count() == asked_before);
+  // Reading the stored report: 503 too, never 500 or 404.
+  const Answer unread = exchange("GET", stack.url + "/v1/verifications/" + id, stack.case_system);
+  CHECK(unread.status == 503);
+  CHECK(json::parse(unread.body)["error"] == "state_unavailable");
+  CHECK(unread.headers.count("retry-after") == 1);
+  // Registering an authorisation: 503 as well.
+  const Answer unregistered = exchange("POST", stack.url + "/v1/authorizations", stack.case_system,
+                                       json{{"case_id", "HRB-PG-3"},
+                                            {"members", json::array({"230103195901200035"})},
+                                            {"categories", "all"},
+                                            {"valid_from", "2026-01-01"},
+                                            {"valid_until", "2027-12-31"},
+                                            {"form_sha256", std::string(64, 'c')}}
+                                           .dump());
+  CHECK(unregistered.status == 503);
+  CHECK(json::parse(unregistered.body)["error"] == "state_unavailable");
+  CHECK(unregistered.headers.count("retry-after") == 1);
+
+  // The database is back (crash recovery, same port): the same brokerd,
+  // not restarted, verifies again. Each answer until then is a 503 with
+  // Retry-After; the ceiling is for a loaded machine.
+  pg.start();
+  REQUIRE(pg.port() == port);  // the broker's conninfo names this port
+  Answer again;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < until) {
+    again = exchange("POST", stack.url + "/v1/verifications", stack.case_system, body);
+    if (again.status != 503) break;
+    CHECK(again.headers.count("retry-after") == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(again.body);
+  REQUIRE(again.status == 200);
+  CHECK(stack.broker->running());
+  const json second = json::parse(again.body);
+  CHECK(second["outcome"] == "ineligible");
+  const Answer reread = exchange("GET", stack.url + "/v1/verifications/" + id, stack.case_system);
+  REQUIRE(reread.status == 200);
+  CHECK(json::parse(reread.body) == first);
+
+  // A second broker on the same database reads both reports by id.
+  auto sibling = stack.start_sibling("node-b");
+  const Answer other = exchange("GET", sibling.url + "/v1/verifications/" + id, stack.case_system);
+  INFO(other.body);
+  REQUIRE(other.status == 200);
+  CHECK(json::parse(other.body) == first);
+  const Answer other_second = exchange(
+      "GET", sibling.url + "/v1/verifications/" + second["verification_id"].get<std::string>(),
+      stack.case_system);
+  REQUIRE(other_second.status == 200);
+  CHECK(json::parse(other_second.body) == second);
+
+  // The password was in no log line and no answer.
+  REQUIRE(sibling.process->stop(SIGTERM) == 0);
+  // node-a's audit log (stopped, read with the master key): two requests
+  // and two reports; the attempt answered 503 left no record.
+  const auto records = stack.audit_records();
+  const auto count = [&](const char* action) {
+    return std::count_if(records.begin(), records.end(),
+                         [&](const json& r) { return r["action"] == action; });
+  };
+  CHECK(count("verification.request") == 2);
+  CHECK(count("verification.report") == 2);
+  for (const char* log : {"brokerd.log", "brokerd-node-b.log"}) {
+    INFO(log);
+    CHECK(read_file(stack.dir.path / log).find(kPassword) == std::string::npos);
+  }
+  for (const auto* a : {&down, &unread, &unregistered})
+    CHECK(a->body.find(kPassword) == std::string::npos);
+}
