@@ -269,4 +269,13 @@ Status AuditLog::rotate_data_key(const std::filesystem::path& path, const crypto
   return VerifiableLog::rotate_data_key(path, kek, record_schema());
 }
 
+Status AuditLog::rotate_data_key(const LogLocation& where, const crypto::SecretKey& kek) {
+  return VerifiableLog::rotate_data_key(where, kek, record_schema());
+}
+
+Result<crypto::Ed25519PublicKey> AuditLog::public_key_at(const LogLocation& where,
+                                                         const crypto::SecretKey& kek) {
+  return VerifiableLog::public_key_at(where, kek, record_schema());
+}
+
 }  // namespace hfv::audit

@@ -170,6 +170,11 @@ class AuditLog : private VerifiableLog {
   using VerifiableLog::rewrap_keyring;
   // VerifiableLog::rotate_data_key with this format.
   static Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKey& kek);
+  // At any location (VerifiableLog's: not yet on PostgreSQL), and the
+  // public key there (VerifiableLog::public_key_at).
+  static Status rotate_data_key(const LogLocation& where, const crypto::SecretKey& kek);
+  static Result<crypto::Ed25519PublicKey> public_key_at(const LogLocation& where,
+                                                        const crypto::SecretKey& kek);
 
  private:
   AuditLog() = default;

@@ -467,6 +467,19 @@ Result<std::unique_ptr<LogConnection>> open_postgresql_log(const std::string& co
       std::make_unique<PostgresqlLogConnection>(std::move(*db), schema, out, false));
 }
 
+Status rewrap_postgresql_keyring(const std::string& conninfo, const crypto::SecretKey& old_kek,
+                                 const crypto::SecretKey& new_kek) {
+  auto db = PostgresqlDb::connect(conninfo);
+  if (!db) return db.error();
+  PostgresqlDb& conn = **db;
+  return storage::transaction(conn, [&]() -> Status {
+    if (auto s = conn.run(kCreateLock); !s) return s;
+    auto keyring = read_keyring(conn, old_kek);
+    if (!keyring) return keyring.error();
+    return conn.run("UPDATE audit_keyring SET keyring = $1 WHERE id = 1", {keyring->sealed_text(new_kek)});
+  });
+}
+
 Result<std::unique_ptr<LogConnection>> open_postgresql_log_reader(const std::string& conninfo,
                                                                   const Keyring& keyring,
                                                                   const LogSchema& schema) {

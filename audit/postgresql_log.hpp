@@ -47,6 +47,10 @@ Result<std::unique_ptr<LogConnection>> open_postgresql_log(const std::string& co
                                                            const crypto::SecretKey& kek,
                                                            const LogSchema& schema, bool create,
                                                            Keyring& out);
+// Master-key rotation: the keyring row re-sealed under `new_kek`, in one
+// transaction (error "bad_key" when `old_kek` does not open it).
+Status rewrap_postgresql_keyring(const std::string& conninfo, const crypto::SecretKey& old_kek,
+                                 const crypto::SecretKey& new_kek);
 // A reader with the keys of an opened log (one snapshot).
 Result<std::unique_ptr<LogConnection>> open_postgresql_log_reader(const std::string& conninfo,
                                                                   const Keyring& keyring,

@@ -10,6 +10,7 @@
 
 #include "common/async_event.hpp"
 #include "common/time.hpp"
+#include "audit/postgresql_log.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::audit {
@@ -93,7 +94,10 @@ Status VerifiableLog::start(const LogLocation& where, const crypto::SecretKey& k
                         "the audit database does not match the anchored signed head of size " +
                             std::to_string(anchor->tree_size));
     }
-  } else if (!options_.anchor_file.empty() && !heads->empty()) {
+  } else if (!options_.anchor_file.empty() && !heads->empty() && !where_.is_postgresql()) {
+    // (A shared log's heads may all be other writers': a broker joining the
+    // cluster starts its anchor at its first head, and the others' anchors
+    // guard the log meanwhile.)
     return make_error("anchor_missing", "the anchor file " + options_.anchor_file.string() +
                                             " is missing although the log has signed heads;"
                                             " restore it (brokerctl audit verify checks a copy)");
@@ -458,6 +462,32 @@ Status VerifiableLog::rewrap_keyring(const std::filesystem::path& path,
                                      const crypto::SecretKey& old_kek,
                                      const crypto::SecretKey& new_kek) {
   return log_store::rewrap_keyring(path, old_kek, new_kek);
+}
+
+Status VerifiableLog::rotate_data_key(const LogLocation& where, const crypto::SecretKey& kek,
+                                      const LogSchema& schema) {
+  if (where.is_postgresql()) {
+    return make_error("unsupported",
+                      "the data key of an audit log in PostgreSQL cannot be rotated yet (every sealed row"
+                      " would be re-sealed); rotate the master key instead");
+  }
+  return log_store::rotate_data_key(where.file, kek, schema);
+}
+
+Status VerifiableLog::rewrap_keyring(const LogLocation& where, const crypto::SecretKey& old_kek,
+                                     const crypto::SecretKey& new_kek) {
+  if (where.is_postgresql()) return rewrap_postgresql_keyring(where.postgresql, old_kek, new_kek);
+  return log_store::rewrap_keyring(where.file, old_kek, new_kek);
+}
+
+Result<crypto::Ed25519PublicKey> VerifiableLog::public_key_at(const LogLocation& where,
+                                                              const crypto::SecretKey& kek,
+                                                              const LogSchema& schema) {
+  if (!where.is_postgresql()) return Keyring::load_public_key(keyring_path(where.file));
+  Keyring keyring;
+  auto db = open_log_for_check(where, kek, schema, keyring);
+  if (!db) return db.error();
+  return keyring.public_key;
 }
 
 }  // namespace hfv::audit

@@ -25,7 +25,9 @@
 // signed at least every `head_interval` while entries arrive and when the
 // log closes, stored, written to the anchor file and passed to on_head.
 // open() refuses a database whose tree is smaller than, or inconsistent
-// with, the anchored head (rollback), or whose anchor has gone.
+// with, the anchored head (rollback), or whose anchor has gone (a file log
+// only: a broker that joins a shared log has no anchor before its first
+// head, and the other brokers' anchors guard the log).
 //
 // Threading: append() may be awaited from any io_context thread,
 // append_blocking() called from any other thread. The writer thread owns the
@@ -163,6 +165,17 @@ class VerifiableLog {
   // Re-wraps the keyring under `new_kek` (master-key rotation).
   static Status rewrap_keyring(const std::filesystem::path& path, const crypto::SecretKey& old_kek,
                                const crypto::SecretKey& new_kek);
+  // The same at any location. A PostgreSQL log's data key cannot be
+  // rotated yet (error "unsupported": every sealed row would be re-sealed).
+  static Status rotate_data_key(const LogLocation& where, const crypto::SecretKey& kek,
+                                const LogSchema& schema);
+  static Status rewrap_keyring(const LogLocation& where, const crypto::SecretKey& old_kek,
+                               const crypto::SecretKey& new_kek);
+  // The log's public key: from the keyring file (no KEK needed), or read
+  // with `kek` from PostgreSQL.
+  static Result<crypto::Ed25519PublicKey> public_key_at(const LogLocation& where,
+                                                        const crypto::SecretKey& kek,
+                                                        const LogSchema& schema);
 
  protected:
   // For a personality that is itself a log (AuditLog derives privately):

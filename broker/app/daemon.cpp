@@ -250,7 +250,7 @@ int run_daemon(const std::filesystem::path& config_file) {
                 "written"}});
   }
   auto audit =
-      audit::AuditLog::open(config->audit.db, crypto::derive_key(*master, crypto::kPurposeAuditDb),
+      audit::AuditLog::open(audit_location(*config), crypto::derive_key(*master, crypto::kPurposeAuditDb),
                             std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
   log_storage(*config);
@@ -259,10 +259,10 @@ int run_daemon(const std::filesystem::path& config_file) {
   Stores& stores = *opened;
   // Review records a crash left pending: issued per the audit, or dropped.
   // Only on the embedded backend: in a shared PostgreSQL database the
-  // pending records are every node's (their in-flight verifications among
-  // them) while this audit log is this node's, so settling them here would
-  // drop other nodes' records. Until pending records are node-scoped they
-  // stay pending (they count for no review) and are logged.
+  // pending records are every node's, their in-flight verifications among
+  // them (not yet in the shared audit log as reported), so settling them
+  // here would drop other nodes' live records. Until pending records are
+  // node-scoped they stay pending (they count for no review) and are logged.
   if (config->storage.backend == StorageBackend::kSqlcipher) {
     auto settled = settle_pending_reviews(*stores.reviews, **audit);
     if (!settled) return fail("review database", settled.error());

@@ -110,17 +110,30 @@ hfv::Result<crypto::SecretKey> audit_kek(const hfv::broker::Config& config) {
   return crypto::derive_key(*master, crypto::kPurposeAuditDb);
 }
 
+// The configured audit log's public key: from its keyring file, or (in
+// PostgreSQL) read with the master key.
+hfv::Result<crypto::Ed25519PublicKey> configured_public_key(const std::string& config_file) {
+  auto config = hfv::broker::load_config(config_file);
+  if (!config) return config.error();
+  const auto where = hfv::broker::audit_location(*config);
+  if (!where.is_postgresql()) return hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
+  auto kek = audit_kek(*config);
+  if (!kek) return kek.error();
+  return hfv::audit::AuditLog::public_key_at(where, *kek);
+}
+
 int audit_verify(const std::string& config_file, const std::string& db_override,
                  const std::string& anchor_override, bool no_anchor) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
-  const std::filesystem::path db = db_override.empty() ? config->audit.db : std::filesystem::path(db_override);
+  const auto where = db_override.empty() ? hfv::broker::audit_location(*config)
+                                         : hfv::audit::LogLocation::sqlcipher(db_override);
   std::filesystem::path anchor =
       anchor_override.empty() ? config->audit.anchor_file : std::filesystem::path(anchor_override);
   if (no_anchor) anchor.clear();
-  auto report = hfv::audit::AuditLog::verify_file(db, *kek, anchor);
+  auto report = hfv::audit::AuditLog::verify_at(where, *kek, anchor);
   if (!report) {
     std::printf("FAILED: %s\n", report.error().message.c_str());
     return 1;
@@ -146,9 +159,7 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
     if (!k) return fail(k.error().message);
     key = *k;
   } else {
-    auto config = hfv::broker::load_config(config_file);
-    if (!config) return fail(config.error().message);
-    auto k = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit.db));
+    auto k = configured_public_key(config_file);
     if (!k) return fail(k.error().message);
     key = *k;
   }
@@ -173,7 +184,7 @@ int audit_rotate_key(const std::string& config_file, bool data_key, const std::s
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
   if (data_key) {
-    if (auto s = hfv::audit::AuditLog::rotate_data_key(config->audit.db, *kek); !s) {
+    if (auto s = hfv::audit::AuditLog::rotate_data_key(hfv::broker::audit_location(*config), *kek); !s) {
       return fail("data-key rotation: " + s.error().message);
     }
     std::printf("OK: the audit database is re-keyed with a new random data key\n");
@@ -187,7 +198,7 @@ int audit_rotate_key(const std::string& config_file, bool data_key, const std::s
   auto fresh = crypto::load_master_key_file(new_master_file);
   if (!fresh) return fail(fresh.error().message);
   const auto new_kek = crypto::derive_key(*fresh, crypto::kPurposeAuditDb);
-  if (auto s = hfv::audit::AuditLog::rewrap_keyring(config->audit.db, *kek, new_kek); !s) {
+  if (auto s = hfv::audit::AuditLog::rewrap_keyring(hfv::broker::audit_location(*config), *kek, new_kek); !s) {
     return fail("master rotation: " + s.error().message);
   }
   std::printf("OK: the audit keyring is wrapped by the master key in %s (kek id %s);\n"
@@ -203,7 +214,7 @@ int audit_export(const std::string& config_file, long long from, long long to, c
   if (!kek) return fail("master key: " + kek.error().message);
   hfv::audit::AuditLogOptions options;
   options.anchor_file = config->audit.anchor_file;
-  auto log = hfv::audit::AuditLog::open(config->audit.db, *kek, options);
+  auto log = hfv::audit::AuditLog::open(hfv::broker::audit_location(*config), *kek, options);
   if (!log) return fail(log.error().message);
   auto head = (*log)->publish_head();
   if (!head) return fail(head.error().message);
@@ -218,9 +229,7 @@ int audit_export(const std::string& config_file, long long from, long long to, c
 }
 
 int audit_public_key(const std::string& config_file) {
-  auto config = hfv::broker::load_config(config_file);
-  if (!config) return fail(config.error().message);
-  auto key = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(config->audit.db));
+  auto key = configured_public_key(config_file);
   if (!key) return fail(key.error().message);
   std::printf("%s", crypto::ed25519_public_key_pem(*key).c_str());
   return 0;

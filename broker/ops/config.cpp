@@ -333,9 +333,17 @@ Result<Config> load_config(const std::filesystem::path& file) {
   const bool on_postgresql = c.storage.backend == StorageBackend::kPostgresql;
   for (auto [key, out] : {std::pair{"master_key_file", &c.storage.master_key_file},
                           std::pair{"signing_key_file", &c.verification.signing_key_file},
-                          std::pair{"audit_db", &c.audit.db},
                           std::pair{"policies_dir", &c.verification.policies_dir}}) {
     if (auto s = path(doc, key, key, *out, true); !s) return s.error();
+  }
+  // Likewise the audit log: with the postgresql backend it is the cluster's
+  // one log in PostgreSQL, and only its anchor is this broker's file.
+  if (on_postgresql && doc.contains("audit_db")) {
+    return fail("audit_db",
+                "not used with storage.backend \"postgresql\" (the audit log is in PostgreSQL): remove it");
+  }
+  if (!on_postgresql) {
+    if (auto s = path(doc, "audit_db", "audit_db", c.audit.db, true); !s) return s.error();
   }
   // The state database is a file only on the embedded backend; with the
   // postgresql backend a state_db would be a file nobody reads.
@@ -399,12 +407,18 @@ Result<Config> load_config(const std::filesystem::path& file) {
       c.audit.head_interval = std::chrono::milliseconds(h->get<long>());
     }
   }
+  if (c.audit.anchor_file.empty() && on_postgresql) {
+    return fail("audit.anchor_file",
+                "missing: with storage.backend \"postgresql\" each broker keeps its own anchor of the"
+                " shared audit log on its own disk");
+  }
   if (c.audit.anchor_file.empty()) {
     c.audit.anchor_file = c.audit.db;
     c.audit.anchor_file += ".anchor";
   }
   if (!on_postgresql) c.storage.review_db = c.storage.state_db.parent_path() / "review.db";
-  c.review.output_dir = (on_postgresql ? c.audit.db : c.storage.state_db).parent_path() / "batches";
+  c.review.output_dir =
+      (on_postgresql ? c.audit.anchor_file : c.storage.state_db).parent_path() / "batches";
   if (auto it = doc.find("review"); it != doc.end()) {
     if (!it->is_object()) return fail("review", "must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -516,6 +530,12 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.agencies = std::move(*agencies);
   }
   return c;
+}
+
+audit::LogLocation audit_location(const Config& config) {
+  if (config.storage.backend == StorageBackend::kPostgresql)
+    return audit::LogLocation::shared(config.storage.postgresql.conninfo);
+  return audit::LogLocation::sqlcipher(config.audit.db);
 }
 
 }  // namespace hfv::broker

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/registry.hpp"
+#include "audit/log_connection.hpp"
 #include "broker/ops/anomaly_rules.hpp"
 #include "broker/ops/log.hpp"
 #include "common/result.hpp"
@@ -83,7 +84,9 @@ struct StorageSettings {
 
 // "audit_db" and the "audit" object. The anchor file keeps the latest signed
 // tree head outside the database (default: "<audit_db>.anchor"; better on
-// another disk or host). Personal fields of records older than the
+// another disk or host). With the postgresql backend the audit log is in
+// PostgreSQL (audit_location()): "audit_db" is refused and each broker's
+// "audit.anchor_file" is required. Personal fields of records older than the
 // retention are erased (0: never; otherwise at least 183 days, the
 // Cybersecurity Law's six-month minimum for network logs).
 struct AuditSettings {
@@ -146,6 +149,10 @@ struct Config {
 };
 
 Result<Config> load_config(const std::filesystem::path& file);
+
+// Where the audit log is: the "audit_db" file, or with the postgresql
+// backend the cluster's shared log in that database.
+audit::LogLocation audit_location(const Config& config);
 
 // Data shipped with the broker: name "policies" or "divisions". An installed
 // executable (<prefix>/bin/brokerd) uses <prefix>/share/hfv/<name>; a build

@@ -309,3 +309,25 @@ TEST_CASE("cluster: audit appends fail while PostgreSQL is down and resume by th
   CHECK(report.ok);
   CHECK(report.records == 2);
 }
+
+TEST_CASE("cluster: a broker joining the shared audit log starts its own anchor, checked from its first head",
+          "[cluster][audit]") {
+  PgServer pg;
+  TempDir keep{"hfv-audit-anchors"};
+  const auto first_anchor = filled(pg, "joined", 5, keep);  // heads signed by the first broker
+  Node late(pg, "joined");  // no anchor file of its own yet: opens
+  CHECK_FALSE(std::filesystem::exists(late.anchor));
+  REQUIRE(late.log->append_blocking({record("J6", "m", 6)}).ok());
+  REQUIRE(late.log->publish_head().ok());
+  REQUIRE(std::filesystem::exists(late.anchor));
+  late.log.reset();
+  CHECK(verify(pg, "joined", late.anchor).ok);
+  CHECK(verify(pg, "joined", first_anchor).ok);
+  // From then on its anchor guards the log like any other.
+  pg.sql("DELETE FROM audit_records WHERE seq = 6; DELETE FROM audit_heads WHERE tree_size = 6", "joined");
+  audit::AuditLogOptions o;
+  o.anchor_file = late.anchor;
+  auto refused = audit::AuditLog::open(audit::LogLocation::shared(pg.conninfo("joined")), kKek, o);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "rollback_detected");
+}

@@ -4,7 +4,8 @@
 // is verified and read back; with the database's postmaster killed a new
 // verification is answered 503 with Retry-After, and once the database is
 // back the same brokerd serves again without a restart; a second brokerd
-// on the same database reads the first one's report by id. The connection
+// on the same database reads the first one's report by id, and both write
+// the one audit log in PostgreSQL, which verifies. The connection
 // string carries a password (the test server trusts every local user, so
 // libpq never sends it) that must appear in no log and no answer.
 #include <catch2/catch.hpp>
@@ -147,9 +148,9 @@ TEST_CASE(
   pg.kill_postmaster();
   pg.wait_orphans_gone();
   // A new verification: 503 state_unavailable with Retry-After. Not
-  // audit_unavailable: the audit log is a file of its own, and the
-  // verifier reads the authorisation (PostgreSQL) before it audits the
-  // request, so nothing is written anywhere and no agency is asked.
+  // audit_unavailable: the verifier reads the authorisation before it
+  // audits the request, so nothing is written anywhere and no agency is
+  // asked.
   const Answer down = exchange("POST", stack.url + "/v1/verifications", stack.case_system, body);
   INFO(down.body);
   CHECK(down.status == 503);
@@ -210,8 +211,9 @@ TEST_CASE(
 
   // The password was in no log line and no answer.
   REQUIRE(sibling.process->stop(SIGTERM) == 0);
-  // node-a's audit log (stopped, read with the master key): two requests
-  // and two reports; the attempt answered 503 left no record.
+  // The cluster's one audit log (in PostgreSQL; both brokers stopped, read
+  // with the master key): two requests and two reports; node-b's reads are
+  // in it too; the attempt answered 503 left no record.
   const auto records = stack.audit_records();
   const auto count = [&](const char* action) {
     return std::count_if(records.begin(), records.end(),
@@ -219,6 +221,17 @@ TEST_CASE(
   };
   CHECK(count("verification.request") == 2);
   CHECK(count("verification.report") == 2);
+  CHECK(count("verification.read") >= 2);
+  // It verifies, against node-a's anchor too.
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto verified = hfv::audit::AuditLog::verify_at(
+      hfv::audit::LogLocation::shared(pg.conninfo()), hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb),
+      stack.broker_dir / "data" / "audit.anchor");
+  REQUIRE(verified.ok());
+  CHECK(verified->ok);
+  CHECK(verified->anchor_checked);
+  CHECK(verified->records == static_cast<std::int64_t>(records.size()));
   for (const char* log : {"brokerd.log", "brokerd-node-b.log"}) {
     INFO(log);
     CHECK(read_file(stack.dir.path / log).find(kPassword) == std::string::npos);

@@ -35,6 +35,9 @@ struct StorageOption {
 inline void apply_storage(json& config, const StorageOption& storage) {
   if (storage.conninfo.empty()) return;
   config.erase("state_db");
+  // The audit log is in PostgreSQL too; the broker keeps only its anchor.
+  config.erase("audit_db");
+  config["audit"]["anchor_file"] = "data/audit.anchor";
   config["storage"] = {{"backend", "postgresql"},
                        {"postgresql", {{"conninfo", storage.conninfo}, {"node", storage.node}}}};
 }
@@ -47,10 +50,12 @@ struct Stack {
   std::string url;
   ClientTls case_system, no_cert, supervisor;
   fs::path broker_dir;
+  StorageOption storage_;
 
   // `storage`: the backend (default: SQLCipher), set before `adjust_config` runs.
   explicit Stack(const std::function<void(json&, const fs::path&)>& adjust_config = {}, const fs::path& dataset = {},
-                 const StorageOption& storage = {}) {
+                 const StorageOption& storage = {})
+      : storage_(storage) {
     sim = std::make_unique<Process>(
         std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dataset.empty() ? kSource / "demo" / "dataset.json" : dataset).string(),
                                  "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
@@ -138,8 +143,10 @@ struct Stack {
     REQUIRE(broker->stop(SIGTERM) == 0);
     auto master = hfv::crypto::load_master_key_file(broker_dir / "keys" / "master.key");
     REQUIRE(master.ok());
-    auto log = hfv::audit::AuditLog::open(broker_dir / "data" / "audit.db",
-                                          hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+    const auto where = storage_.conninfo.empty()
+                           ? hfv::audit::LogLocation::sqlcipher(broker_dir / "data" / "audit.db")
+                           : hfv::audit::LogLocation::shared(storage_.conninfo);
+    auto log = hfv::audit::AuditLog::open(where, hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
     REQUIRE(log.ok());
     auto rows = (*log)->read(1, 1000000);
     REQUIRE(rows.ok());
@@ -162,7 +169,6 @@ struct Stack {
     config["storage"]["postgresql"]["node"] = node;
     config["port_file"] = "run/" + node + ".port";
     config["pid_file"] = "run/" + node + ".pid";
-    config["audit_db"] = "data/audit-" + node + ".db";
     config["audit"]["anchor_file"] = "run/audit-" + node + ".anchor";
     const fs::path file = broker_dir / ("brokerd-" + node + ".json");
     std::ofstream(file, std::ios::trunc) << config.dump(2);

@@ -98,6 +98,8 @@ namespace {
 json on_postgresql(const std::string& conninfo) {
   json j = minimal();
   j.erase("state_db");
+  j.erase("audit_db");
+  j["audit"]["anchor_file"] = "run/audit.anchor";
   j["storage"] = {{"backend", "postgresql"}, {"postgresql", {{"conninfo", conninfo}, {"node", "broker-1"}}}};
   return j;
 }
@@ -111,6 +113,8 @@ TEST_CASE("unit: Config storage is sqlcipher by default and when named, with sta
   CHECK(absent->storage.backend == b::StorageBackend::kSqlcipher);
   CHECK(absent->storage.state_db == dir.path / "data/state.db");
   CHECK(absent->storage.review_db == dir.path / "data/review.db");
+  CHECK_FALSE(b::audit_location(*absent).is_postgresql());
+  CHECK(b::audit_location(*absent).file == absent->audit.db);
   json named = minimal();
   named["storage"] = {{"backend", "sqlcipher"}};
   named["review"] = {{"db", "other/review.db"}};
@@ -138,7 +142,12 @@ TEST_CASE("unit: Config storage postgresql keeps the connection string and reads
   CHECK(pg.has_password);
   CHECK(pg.has_connect_timeout);
   CHECK(c->storage.state_db.empty());
-  CHECK(c->review.output_dir == dir.path / "data/batches");  // beside audit_db
+  CHECK(c->review.output_dir == dir.path / "run/batches");  // beside the anchor
+  CHECK(c->audit.db.empty());
+  CHECK(c->audit.anchor_file == dir.path / "run/audit.anchor");
+  CHECK(b::audit_location(*c).is_postgresql());
+  CHECK(b::audit_location(*c).postgresql == pg.conninfo);
+  CHECK(b::audit_location(*c).describe().find("secret") == std::string::npos);
 
   // The node defaults to the host name; a URI without a password is taken.
   json j = on_postgresql("postgresql://broker@db-a:5432,db-b/hfv?target_session_attrs=read-write");
@@ -181,6 +190,8 @@ TEST_CASE("unit: Config storage errors name the field and the reason, never the 
       {[](json& j) { j["storage"]["postgresql"]["node"] = std::string(65, 'n'); }, "storage.postgresql.node: must be"},
       {[](json& j) { j["state_db"] = "data/state.db"; }, "state_db: not used with storage.backend"},
       {[](json& j) { j["review"] = {{"db", "data/review.db"}}; }, "review.db: not used with storage.backend"},
+      {[](json& j) { j["audit_db"] = "data/audit.db"; }, "audit_db: not used with storage.backend"},
+      {[](json& j) { j["audit"].erase("anchor_file"); }, "audit.anchor_file: missing: with storage.backend"},
   };
   for (const auto& c : cases) {
     INFO(c.expected);
