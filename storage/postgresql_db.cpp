@@ -48,15 +48,43 @@ Result<std::unique_ptr<PostgresqlDb>> PostgresqlDb::connect(const std::string& c
     PQfinish(conn);
     return e;
   }
-  // Server notices ("relation ... already exists, skipping") are not errors
-  // and must not reach stderr.
-  PQsetNoticeProcessor(conn, [](void* /*arg*/, const char* /*message*/) {}, nullptr);
-  return std::unique_ptr<PostgresqlDb>(new PostgresqlDb(conn));
+  std::unique_ptr<PostgresqlDb> db(new PostgresqlDb(conn));
+  db->watch_notices();
+  return db;
+}
+
+// Server notices ("relation ... already exists, skipping") are not errors
+// and must not reach stderr. One is remembered: the warning a server gives
+// when a commit's wait for the synchronous standby was cancelled (by a
+// timeout or pg_cancel_backend: SQLSTATE 01000; by a shutdown: 57P01)
+// although the commit stands locally: that commit is not acknowledged.
+// (Messages may be translated, so the codes decide; a statement that draws
+// another plain WARNING is refused too, which fails closed.)
+void PostgresqlDb::watch_notices() {
+  PQsetNoticeReceiver(
+      conn_,
+      [](void* arg, const PGresult* res) {
+        const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const std::string sqlstate = state != nullptr ? state : "";
+        if (severity != nullptr && std::string_view(severity) == "WARNING" &&
+            (sqlstate == "01000" || sqlstate == "57P01")) {
+          static_cast<PostgresqlDb*>(arg)->unconfirmed_commit_ = true;
+        }
+      },
+      this);
 }
 
 PostgresqlDb::~PostgresqlDb() { PQfinish(conn_); }
 
 Status PostgresqlDb::ensure_connected() {
+  // An idle connection whose server went away (a restart, a failover) still
+  // reads as OK until something is read from it: read what is waiting
+  // (without blocking) so a closed one is reset before a statement is sent
+  // on it rather than failing that statement.
+  if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+    (void)PQconsumeInput(conn_);
+  }
   if (PQstatus(conn_) == CONNECTION_OK) return Status::success();
   PQreset(conn_);
   ++reconnects_;
@@ -72,10 +100,12 @@ Result<PgRows> PostgresqlDb::query(std::string_view sql, const std::vector<PgVal
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   const std::string text(sql);
+  unconfirmed_commit_ = false;
   ResultPtr res(PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
                              values.data(), nullptr, nullptr, 0));
   const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return classify(res.get(), conn_);
+  if (auto s = unconfirmed(); !s) return s.error();
   PgRows rows;
   const int n = PQntuples(res.get());
   const int cols = PQnfields(res.get());
@@ -105,10 +135,17 @@ Status PostgresqlDb::run(std::string_view sql, const std::vector<PgValue>& param
 Status PostgresqlDb::exec(std::string_view sql) {
   if (auto s = ensure_connected(); !s) return s;
   const std::string text(sql);
+  unconfirmed_commit_ = false;
   ResultPtr res(PQexec(conn_, text.c_str()));
   const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return classify(res.get(), conn_);
-  return Status::success();
+  return unconfirmed();
+}
+
+Status PostgresqlDb::unconfirmed() const {
+  if (!unconfirmed_commit_) return Status::success();
+  return make_error("db_unavailable",
+                    "database unavailable: the commit was not confirmed by the synchronous standby");
 }
 
 }  // namespace hfv::storage

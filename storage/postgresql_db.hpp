@@ -10,6 +10,9 @@
 //   "db_retry"        a serialization failure or deadlock (40001, 40P01):
 //                     the transaction was rolled back; run it again
 //   "db_error"        anything else (a bug or a schema mismatch)
+// A COMMIT whose wait for a synchronous standby was cancelled (the server
+// then warns that it committed locally only) is reported "db_unavailable":
+// such a commit is never acknowledged as durable.
 // A connection string is libpq's, so multi-host failover
 // (`host=a,b target_session_attrs=read-write`) works unchanged; after the
 // connection is lost the next call reconnects (PQreset) once before it
@@ -58,9 +61,12 @@ class PostgresqlDb {
 
  private:
   explicit PostgresqlDb(pg_conn* conn) : conn_(conn) {}
+  void watch_notices();
+  Status unconfirmed() const;  // "db_unavailable" after an unconfirmed commit
   Status ensure_connected();
   pg_conn* conn_;
   long reconnects_ = 0;
+  bool unconfirmed_commit_ = false;  // set by the notice receiver (see watch_notices)
 };
 
 // Runs `body` between BEGIN and COMMIT; rolls back when it returns an

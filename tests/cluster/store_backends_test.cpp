@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <thread>
 
 #include "broker/store/postgresql/authorization_store.hpp"
 #include "broker/store/postgresql/report_store.hpp"
@@ -16,6 +17,7 @@
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
 #include "pg_server.hpp"
+#include "storage/postgresql_db.hpp"
 
 namespace b = hfv::broker;
 using hfv::Date;
@@ -411,4 +413,41 @@ TEST_CASE("cluster: a store reconnects by itself after the database restarts, an
   REQUIRE(back.ok());
   REQUIRE(back->has_value());  // committed before the crash: still there
   CHECK((*back)->case_id == "HRB-2024-0001");
+}
+
+TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled is not acknowledged",
+          "[cluster][store][durability]") {
+  PgServer pg;
+  auto db = hfv::storage::PostgresqlDb::connect(pg.conninfo());
+  REQUIRE(db.ok());
+  REQUIRE((*db)->run("CREATE TABLE acked (id INTEGER PRIMARY KEY)").ok());
+  // From now on every commit waits for a standby that never comes.
+  pg.sql("ALTER SYSTEM SET synchronous_standby_names = 'ghost'");
+  pg.sql("SELECT pg_reload_conf()");
+  hfv::Status committed = hfv::make_error("pending", "not yet");
+  std::thread writer([&] {
+    committed = hfv::storage::transaction(**db, [&]() { return (*db)->run("INSERT INTO acked VALUES (1)"); });
+  });
+  // Wait for the commit to be waiting (SyncRep), then cancel the wait, as a
+  // statement_timeout or an operator's pg_cancel_backend would.
+  auto watcher = hfv::storage::PostgresqlDb::connect(pg.conninfo());
+  REQUIRE(watcher.ok());
+  bool cancelled = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!cancelled && std::chrono::steady_clock::now() < until) {
+    auto rows = (*watcher)->query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+    REQUIRE(rows.ok());
+    cancelled = !rows->empty();
+    if (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  writer.join();
+  REQUIRE(cancelled);
+  // The server kept the row locally, but the broker was told it is not durable.
+  REQUIRE_FALSE(committed.ok());
+  CHECK(committed.error().code == "db_unavailable");
+  CHECK(committed.error().message.find("synchronous standby") != std::string::npos);
+  auto rows = (*watcher)->query("SELECT count(*) FROM acked");
+  REQUIRE(rows.ok());
+  CHECK((*rows)[0][0] == std::optional<std::string>("1"));
 }
