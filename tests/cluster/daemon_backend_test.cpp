@@ -34,58 +34,13 @@ namespace {
 
 constexpr const char* kPassword = "pg-Secret-4e1d9";
 
-struct Answer {
-  long status = 0;  // 0: no answer
-  std::string body;
-  std::map<std::string, std::string> headers;  // names in lower case
-};
+using Answer = hfv::testing::HttpAnswer;
 
-// One HTTPS exchange, keeping the answer's headers (Retry-After).
+// One HTTPS exchange as an operator of the case system (headers kept:
+// Retry-After); the ceiling is for a loaded sanitizer build.
 Answer exchange(const std::string& method, const std::string& url, const ClientTls& tls,
                 const std::string& body = "") {
-  Answer answer;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  list = curl_slist_append(list, "Content-Type: application/json");
-  list = curl_slist_append(list, "X-Operator-Id: op-test-01");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.cert_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.key_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 120000L);  // a ceiling for a loaded sanitizer build
-  curl_easy_setopt(
-      curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-        static_cast<std::string*>(u)->append(d, s * n);
-        return s * n;
-      });
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(
-      curl, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-        const std::string line(d, s * n);
-        const auto colon = line.find(':');
-        if (colon != std::string::npos) {
-          std::string name = line.substr(0, colon);
-          std::transform(name.begin(), name.end(), name.begin(),
-                         [](unsigned char c) { return std::tolower(c); });
-          std::string value = line.substr(colon + 1);
-          value.erase(0, value.find_first_not_of(' '));
-          value.erase(value.find_last_not_of("\r\n ") + 1);
-          (*static_cast<std::map<std::string, std::string>*>(u))[name] = value;
-        }
-        return s * n;
-      });
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer.headers);
-  if (curl_easy_perform(curl) == CURLE_OK)
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return answer;
+  return https(method, url, tls, body, {"X-Operator-Id: op-test-01"}, 120000);
 }
 
 // The first column of the first row of `sql` ("" when there is none).

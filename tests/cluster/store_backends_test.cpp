@@ -6,6 +6,7 @@
 // and reconnection after the server restarts.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -424,9 +425,21 @@ TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled
   // From now on every commit waits for a standby that never comes.
   pg.sql("ALTER SYSTEM SET synchronous_standby_names = 'ghost'");
   pg.sql("SELECT pg_reload_conf()");
+  // A session takes in the reloaded setting at a later statement: wait
+  // until the writer's own session has it.
+  const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (;;) {
+    auto setting = (*db)->query("SELECT current_setting('synchronous_standby_names')");
+    REQUIRE(setting.ok());
+    if ((*setting)[0][0] == std::optional<std::string>("ghost")) break;
+    REQUIRE(std::chrono::steady_clock::now() < loaded_by);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   hfv::Status committed = hfv::make_error("pending", "not yet");
+  std::atomic<bool> finished{false};
   std::thread writer([&] {
     committed = hfv::storage::transaction(**db, [&]() { return (*db)->run("INSERT INTO acked VALUES (1)"); });
+    finished = true;
   });
   // Wait for the commit to be waiting (SyncRep), then cancel the wait, as a
   // statement_timeout or an operator's pg_cancel_backend would.
@@ -434,7 +447,7 @@ TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled
   REQUIRE(watcher.ok());
   bool cancelled = false;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!cancelled && std::chrono::steady_clock::now() < until) {
+  while (!cancelled && !finished && std::chrono::steady_clock::now() < until) {
     auto rows = (*watcher)->query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
     REQUIRE(rows.ok());

@@ -2,7 +2,9 @@
 // stopped, files awaited with a deadline, and a small libcurl HTTPS client.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -102,6 +105,7 @@ struct HttpAnswer {
   long status = 0;  // 0: the connection failed
   std::string body;
   std::string curl_error;
+  std::map<std::string, std::string> headers;  // names in lower case (e.g. "retry-after")
 };
 
 struct ClientTls {
@@ -164,6 +168,20 @@ inline HttpAnswer https(const std::string& method, const std::string& url, const
     return s * n;
   });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+    const std::string line(d, s * n);
+    const auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      value.erase(value.find_last_not_of("\r\n ") + 1);
+      (*static_cast<std::map<std::string, std::string>*>(u))[name] = value;
+    }
+    return s * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer.headers);
   const CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
