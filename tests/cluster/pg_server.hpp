@@ -56,11 +56,7 @@ class PgServer {
  public:
   // `settings`: extra "name=value" server settings (postgres -c).
   explicit PgServer(std::vector<std::string> settings = {}) : settings_(std::move(settings)) {
-    if (geteuid() == 0) {
-      // nobody (65534) must own the folder: initdb and postgres check it.
-      std::filesystem::permissions(dir_.path, std::filesystem::perms::owner_all);
-      if (chown(dir_.path.c_str(), 65534, 65534) != 0) throw std::runtime_error("chown failed");
-    }
+    own_folder();
     Process init(as_user({(pg_bin_dir() / "initdb").string(), "-D", data_dir().string(), "-U", "hfv",
                           "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"}),
                  dir_.path / "initdb.log");
@@ -69,7 +65,31 @@ class PgServer {
     }
     start();
   }
+  // A streaming-replication standby of `primary`: a base backup taken
+  // from it (pg_basebackup -R: standby.signal and primary_conninfo), then
+  // started on a port of its own. `name` is its application_name (what
+  // the primary's synchronous_standby_names names).
+  struct StandbyOf {
+    const PgServer& primary;
+    std::string name;
+  };
+  explicit PgServer(const StandbyOf& standby, std::vector<std::string> settings = {})
+      : settings_(std::move(settings)) {
+    own_folder();
+    settings_.push_back("cluster_name=" + standby.name);  // the walreceiver's application_name
+    const auto& primary = standby.primary;
+    Process backup(as_user({(pg_bin_dir() / "pg_basebackup").string(), "-h", "127.0.0.1", "-p",
+                            std::to_string(primary.port()), "-U", "hfv", "-D", data_dir().string(), "-R",
+                            "-X", "stream", "-c", "fast", "--no-sync"}),
+                   dir_.path / "basebackup.log");
+    if (backup.stop(0, std::chrono::seconds(120)) != 0) {
+      throw std::runtime_error("pg_basebackup failed: " + read_file(dir_.path / "basebackup.log"));
+    }
+    start();
+  }
   ~PgServer() { stop(); }
+  // A standby becomes the primary (pg_promote waits until it is).
+  void promote() const { sql("SELECT pg_promote(true, 120)"); }
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
 
@@ -156,6 +176,13 @@ class PgServer {
   }
 
  private:
+  void own_folder() {
+    if (geteuid() == 0) {
+      // nobody (65534) must own the folder: initdb and postgres check it.
+      std::filesystem::permissions(dir_.path, std::filesystem::perms::owner_all);
+      if (chown(dir_.path.c_str(), 65534, 65534) != 0) throw std::runtime_error("chown failed");
+    }
+  }
   std::vector<std::string> as_user(std::vector<std::string> argv) const {
     if (geteuid() != 0) return argv;
     std::vector<std::string> wrapped = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
