@@ -13,10 +13,14 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "../integration/stack.hpp"
 #include "pg_server.hpp"
@@ -193,4 +197,109 @@ TEST_CASE(
   }
   for (const auto* a : {&down, &unread, &unregistered})
     CHECK(a->body.find(kPassword) == std::string::npos);
+}
+
+TEST_CASE(
+    "cluster: two brokers on a primary with a synchronous standby: the primary is killed under load, the standby "
+    "promoted, every acknowledged report and audit record survives and the brokers serve again without a restart",
+    "[cluster][daemon][failover]") {
+  PgServer primary({"synchronous_standby_names=standby1"});
+  PgServer standby(PgServer::StandbyOf{primary, "standby1"});
+  const auto synchronous = [&] {
+    return pg_value(primary, "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1",
+                    "standby1") == "sync";
+  };
+  const auto sync_by = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!synchronous()) {
+    REQUIRE(std::chrono::steady_clock::now() < sync_by);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string conninfo = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," +
+                               std::to_string(standby.port()) +
+                               " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";
+  Stack stack({}, {}, StorageOption{conninfo, "node-a"});
+  auto sibling = stack.start_sibling("node-b");
+  const json zhang = json::array({member("230102197503120016", "张伟", "applicant"),
+                                  member("230102197808050020", "李娜", "spouse")});
+  const std::string authorization = stack.register_authorization(
+      "HRB-FO-1", json::array({"230102197503120016", "230102197808050020"}));
+  json request = verification_body("HRB-FO-1", authorization, zhang);
+  request["force"] = true;  // the same household again and again: no repeat suppression
+  const std::string body = request.dump();
+
+  // Load through both brokers; every answer is a report or a 503 with Retry-After.
+  std::mutex m;
+  std::map<std::string, json> acknowledged;  // verification id -> report
+  std::atomic<bool> stop{false};
+  std::atomic<int> unavailable{0}, unexpected{0};
+  auto load = [&](const std::string& url) {
+    while (!stop) {
+      const Answer a = exchange("POST", url + "/v1/verifications", stack.case_system, body);
+      if (a.status == 200) {
+        json report = json::parse(a.body);
+        std::lock_guard lock(m);
+        acknowledged[report["verification_id"].get<std::string>()] = report;
+      } else if (a.status == 503 && a.headers.count("retry-after") == 1) {
+        ++unavailable;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      } else {
+        ++unexpected;
+      }
+    }
+  };
+  const auto count = [&] {
+    std::lock_guard lock(m);
+    return acknowledged.size();
+  };
+  const auto wait_count = [&](std::size_t n, const char* what) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+    while (count() < n) {
+      if (std::chrono::steady_clock::now() > until) FAIL(what);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  std::thread a(load, stack.url);
+  std::thread b(load, sibling.url);
+  wait_count(6, "no reports before the failover");
+  primary.kill_postmaster();
+  primary.wait_orphans_gone();
+  const std::size_t before = count();
+  standby.promote();
+  wait_count(before + 6, "the brokers did not serve again after the promotion");
+  stop = true;
+  a.join();
+  b.join();
+  CHECK(unexpected == 0);
+  CHECK(stack.broker->running());
+  CHECK(sibling.process->running());
+
+  // Every acknowledged report reads back through either broker, unchanged.
+  for (const auto& [id, report] : acknowledged) {
+    INFO(id);
+    for (const std::string& url : {stack.url, sibling.url}) {
+      const Answer r = exchange("GET", url + "/v1/verifications/" + id, stack.case_system);
+      REQUIRE(r.status == 200);
+      CHECK(json::parse(r.body) == report);
+    }
+  }
+  // And each is in the cluster's audit log on the promoted standby, which
+  // verifies against node-a's anchor.
+  REQUIRE(sibling.process->stop(SIGTERM) == 0);
+  const auto records = stack.audit_records();
+  std::set<std::string> reported;
+  for (const auto& r : records) {
+    if (r["action"] == "verification.report") reported.insert(r.value("request_id", ""));
+  }
+  for (const auto& [id, report] : acknowledged) {
+    INFO(id);
+    CHECK(reported.count(id) == 1);
+  }
+  auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
+  REQUIRE(master.ok());
+  auto verified = hfv::audit::AuditLog::verify_at(hfv::audit::LogLocation::shared(conninfo),
+                                                  hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb),
+                                                  stack.broker_dir / "data" / "audit.anchor");
+  REQUIRE(verified.ok());
+  CHECK(verified->ok);
+  CHECK(verified->anchor_checked);
 }
