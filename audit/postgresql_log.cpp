@@ -49,16 +49,12 @@ std::string box_context(const char* field, std::int64_t seq) {
 
 std::string seal(const crypto::SecretKey& key, const std::string& plain, const char* field,
                  std::int64_t seq) {
-  return crypto::to_hex(crypto::aes256gcm_seal(key, crypto::as_bytes(plain), box_context(field, seq)));
+  return crypto::aes256gcm_seal_hex(key, plain, box_context(field, seq));
 }
 
 std::optional<std::string> unseal(const crypto::SecretKey& key, const std::string& box,
                                   const char* field, std::int64_t seq) {
-  auto bytes = crypto::from_hex(box);
-  if (!bytes) return std::nullopt;
-  auto plain = crypto::aes256gcm_open(key, *bytes, box_context(field, seq));
-  if (!plain) return std::nullopt;
-  return std::string(plain->begin(), plain->end());
+  return crypto::aes256gcm_open_hex(key, box, box_context(field, seq));
 }
 
 std::string pseudonym(const crypto::SecretKey& key, const std::string& column,

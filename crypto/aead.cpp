@@ -81,4 +81,18 @@ std::optional<Bytes> aes256gcm_open(const SecretKey& key, std::span<const std::u
   return out;
 }
 
+std::string aes256gcm_seal_hex(const SecretKey& key, std::string_view plaintext,
+                               std::string_view associated_data) {
+  return to_hex(aes256gcm_seal(key, as_bytes(plaintext), associated_data));
+}
+
+std::optional<std::string> aes256gcm_open_hex(const SecretKey& key, std::string_view box_hex,
+                                              std::string_view associated_data) {
+  auto box = from_hex(box_hex);
+  if (!box) return std::nullopt;
+  auto plain = aes256gcm_open(key, *box, associated_data);
+  if (!plain) return std::nullopt;
+  return std::string(plain->begin(), plain->end());
+}
+
 }  // namespace hfv::crypto

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "crypto/hash.hpp"
@@ -26,5 +27,12 @@ Bytes aes256gcm_seal(const SecretKey& key, std::span<const std::uint8_t> plainte
 // nullopt when the box is malformed, or the key or associated data is wrong.
 std::optional<Bytes> aes256gcm_open(const SecretKey& key, std::span<const std::uint8_t> box,
                                     std::string_view associated_data);
+
+// The same for text kept in a text column: the box as lowercase hex. The
+// opener gives nullopt for a box that is not hex, or does not open.
+std::string aes256gcm_seal_hex(const SecretKey& key, std::string_view plaintext,
+                               std::string_view associated_data);
+std::optional<std::string> aes256gcm_open_hex(const SecretKey& key, std::string_view box_hex,
+                                              std::string_view associated_data);
 
 }  // namespace hfv::crypto

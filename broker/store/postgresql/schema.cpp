@@ -67,20 +67,17 @@ Status migrate(storage::PostgresqlDb& db) {
 
 std::string seal_column(const crypto::SecretKey& key, const std::string& plain,
                         const std::string& context) {
-  const auto* data = reinterpret_cast<const std::uint8_t*>(plain.data());
-  return crypto::to_hex(crypto::aes256gcm_seal(key, {data, plain.size()}, context));
+  return crypto::aes256gcm_seal_hex(key, plain, context);
 }
 
 Result<std::string> open_column(const crypto::SecretKey& key, const std::string& box,
                                 const std::string& context) {
-  auto bytes = crypto::from_hex(box);
-  if (!bytes) return make_error("corrupt_state", "a sealed column is not hex");
-  auto plain = crypto::aes256gcm_open(key, *bytes, context);
+  auto plain = crypto::aes256gcm_open_hex(key, box, context);
   if (!plain) {
     return make_error("corrupt_state",
-                      "a sealed column does not open: edited, moved to another row, or another key");
+                      "a sealed column does not open: not hex, edited, moved to another row, or another key");
   }
-  return std::string(plain->begin(), plain->end());
+  return std::move(*plain);
 }
 
 }  // namespace hfv::broker::pg
