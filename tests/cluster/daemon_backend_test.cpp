@@ -47,18 +47,6 @@ Answer exchange(const std::string& method, const std::string& url, const ClientT
   return https(method, url, tls, body, {"X-Operator-Id: op-test-01"}, 120000);
 }
 
-// The first column of the first row of `sql` ("" when there is none).
-std::string pg_value(const PgServer& pg, const std::string& sql, const std::string& param) {
-  PGconn* c = PQconnectdb(pg.conninfo().c_str());
-  const char* values[] = {param.c_str()};
-  PGresult* r = PQexecParams(c, sql.c_str(), 1, nullptr, values, nullptr, nullptr, 0);
-  std::string out =
-      PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
 json verification_body(const std::string& case_id, const std::string& authorization,
                        const json& members) {
   return {
@@ -93,9 +81,9 @@ TEST_CASE(
   REQUIRE(read.status == 200);
   CHECK(json::parse(read.body) == first);
   // The report is in PostgreSQL, run by node-a, its body sealed.
-  CHECK(pg_value(pg, "SELECT node FROM verifications WHERE id = $1", id) == "node-a");
-  CHECK(pg_value(pg, "SELECT state FROM verifications WHERE id = $1", id) == "done");
-  CHECK(pg_value(pg, "SELECT response FROM verifications WHERE id = $1", id).find("eligible") ==
+  CHECK(pg.value("SELECT node FROM verifications WHERE id = $1", {id}) == "node-a");
+  CHECK(pg.value("SELECT state FROM verifications WHERE id = $1", {id}) == "done");
+  CHECK(pg.value("SELECT response FROM verifications WHERE id = $1", {id}).find("eligible") ==
         std::string::npos);
 
   // The database goes down (its postmaster killed, its backends gone).
@@ -205,15 +193,7 @@ TEST_CASE(
     "[cluster][daemon][failover]") {
   PgServer primary({"synchronous_standby_names=standby1"});
   PgServer standby(PgServer::StandbyOf{primary, "standby1"});
-  const auto synchronous = [&] {
-    return pg_value(primary, "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1",
-                    "standby1") == "sync";
-  };
-  const auto sync_by = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!synchronous()) {
-    REQUIRE(std::chrono::steady_clock::now() < sync_by);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  primary.wait_synchronous_standby("standby1");
   const std::string conninfo = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," +
                                std::to_string(standby.port()) +
                                " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";

@@ -28,19 +28,6 @@ namespace {
 const hfv::crypto::SecretKey kKek = hfv::crypto::SecretKey::random();
 const hfv::crypto::SecretKey kColumns = hfv::crypto::SecretKey::random();
 
-// The rows of `sql`'s first column on `server` ("" for NULL).
-std::vector<std::string> column(const PgServer& server, const std::string& sql) {
-  PGconn* c = PQconnectdb(server.conninfo().c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  std::vector<std::string> out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-    for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
-  }
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
 // Waits (bounded for a loaded machine) until `done` holds.
 template <class Done>
 void wait_until(Done done, const char* what) {
@@ -79,12 +66,7 @@ TEST_CASE("cluster: the primary is killed under load and the synchronous standby
           "[cluster][failover]") {
   PgServer primary({"synchronous_standby_names=standby1"});
   PgServer standby(PgServer::StandbyOf{primary, "standby1"});
-  wait_until(
-      [&] {
-        return column(primary, "SELECT sync_state FROM pg_stat_replication") ==
-               std::vector<std::string>{"sync"};
-      },
-      "the standby never became synchronous");
+  primary.wait_synchronous_standby("standby1");
   const std::string conninfo = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," +
                                std::to_string(standby.port()) +
                                " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";
@@ -152,7 +134,7 @@ TEST_CASE("cluster: the primary is killed under load and the synchronous standby
   CHECK(refused > 0);  // the switch was seen, as refusals, not as writes
 
   // Every acknowledged audit record and report is on the promoted standby.
-  const auto seqs = column(standby, "SELECT seq FROM audit_records ORDER BY seq");
+  const auto seqs = standby.column("SELECT seq FROM audit_records ORDER BY seq");
   std::set<std::int64_t> stored;
   for (const auto& s : seqs) stored.insert(std::stoll(s));
   for (auto seq : acknowledged_seqs) {

@@ -165,6 +165,36 @@ class PgServer {
     PQfinish(c);
     if (!ok) throw std::runtime_error("sql failed: " + error);
   }
+  // The first column of every row `query` returns ("" for NULL; none when
+  // it fails), its parameters $1, $2, ... as text.
+  std::vector<std::string> column(const std::string& query, const std::vector<std::string>& params = {},
+                                  const std::string& db = "postgres") const {
+    PGconn* c = PQconnectdb(conninfo(db).c_str());
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PGresult* r = PQexecParams(c, query.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                               nullptr, 0);
+    std::vector<std::string> out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  // The first column of the first row ("" when there is none).
+  std::string value(const std::string& query, const std::vector<std::string>& params = {}) const {
+    auto values = column(query, params);
+    return values.empty() ? std::string() : values.front();
+  }
+  // On a primary: waits until the standby `name` replicates synchronously.
+  void wait_synchronous_standby(const std::string& name) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (value("SELECT sync_state FROM pg_stat_replication WHERE application_name = $1", {name}) != "sync") {
+      if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the standby never became synchronous");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   // Runs a server binary (pg_dump, ...) as the server's user; its output.
   std::string run_tool(const std::string& tool, std::vector<std::string> args) const {
     std::vector<std::string> argv = {(pg_bin_dir() / tool).string()};

@@ -25,10 +25,7 @@ constexpr const char* kId = "230102197503120016";
 // deducts 870.00 employment cost a month, so 1000.00 per person counts:
 // above the standard 860.00, below the exit line 1.5 x 860.00 = 1290.00.
 fs::path write_dataset(const fs::path& dir) {
-  json wages = json::array();
-  for (const auto& period : hfv::testing::window_months()) {
-    wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "1870.00"}});
-  }
+  const json wages = hfv::testing::monthly_wages("1870.00");
   return hfv::testing::write_persons(dir, "gradual-exit-dataset.json",
                                      {{kId, hfv::testing::answered_person("张伟", {{"tax", wages}})}});
 }

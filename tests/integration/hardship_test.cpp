@@ -27,10 +27,7 @@ constexpr const char* kId = "230102197503120016";
 // window before 2024-11-01 (2023-11 .. 2024-10), nothing else. Not marked
 // employed, so all of it counts: 2000.00 a month, above Harbin's 860.00.
 fs::path write_dataset(const fs::path& dir) {
-  json wages = json::array();
-  for (const auto& period : hfv::testing::window_months()) {
-    wages.push_back({{"period", period}, {"item", "wages"}, {"amount", "2000.00"}});
-  }
+  const json wages = hfv::testing::monthly_wages("2000.00");
   return hfv::testing::write_persons(dir, "hardship-dataset.json",
                                      {{kId, hfv::testing::answered_person("张伟", {{"tax", wages}})}});
 }

@@ -197,6 +197,15 @@ inline std::vector<std::string> window_months() {
           "2024-05", "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"};
 }
 
+// Tax records: wages of `amount` (yuan) in each month of the window.
+inline json monthly_wages(const char* amount) {
+  json wages = json::array();
+  for (const auto& period : window_months()) {
+    wages.push_back({{"period", period}, {"item", "wages"}, {"amount", amount}});
+  }
+  return wages;
+}
+
 // One person's answers from every agency in the simulator's dataset format:
 // a normal registration in `division`, the given records, nothing else.
 // `records` sets any agency's answer ("tax", "vehicle", "bank", ...).
