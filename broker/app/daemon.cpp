@@ -87,7 +87,7 @@ Result<Stores> open_stores(const Config& config, const crypto::SecretKey& master
     if (!authorizations) return failed("state database (postgresql)", authorizations.error());
     auto reports = PostgresqlReportStore::open(settings.conninfo, columns, settings.node);
     if (!reports) return failed("state database (postgresql)", reports.error());
-    auto reviews = PostgresqlReviewStore::open(settings.conninfo, columns);
+    auto reviews = PostgresqlReviewStore::open(settings.conninfo, columns, settings.node);
     if (!reviews) return failed("review database (postgresql)", reviews.error());
     stores.authorizations = std::move(*authorizations);
     stores.reports = std::move(*reports);
@@ -257,23 +257,15 @@ int run_daemon(const std::filesystem::path& config_file) {
   auto opened = open_stores(*config, *master);
   if (!opened) return fail("storage", opened.error());
   Stores& stores = *opened;
-  // Review records a crash left pending: issued per the audit, or dropped.
-  // Only on the embedded backend: in a shared PostgreSQL database the
-  // pending records are every node's, their in-flight verifications among
-  // them (not yet in the shared audit log as reported), so settling them
-  // here would drop other nodes' live records. Until pending records are
-  // node-scoped they stay pending (they count for no review) and are logged.
-  if (config->storage.backend == StorageBackend::kSqlcipher) {
-    auto settled = settle_pending_reviews(*stores.reviews, **audit);
-    if (!settled) return fail("review database", settled.error());
-    if (settled->issued + settled->dropped > 0) {
-      log_event(LogLevel::kInfo, "review_records_settled",
-                {{"issued", settled->issued}, {"dropped", settled->dropped}});
-    }
-  } else if (auto pending = stores.reviews->pending(); pending && !pending->empty()) {
-    log_event(LogLevel::kWarn, "review_records_pending",
-              {{"pending", pending->size()},
-               {"reason", "not settled at start with the postgresql backend (other nodes may be running them)"}});
+  // Review records a crash of this node left pending: issued per the
+  // audit, or dropped. (In a shared database each node settles its own;
+  // those of a node that never comes back stay pending and count for no
+  // review, except batch items, which the node taking them over settles.)
+  auto settled = settle_pending_reviews(*stores.reviews, **audit);
+  if (!settled) return fail("review database", settled.error());
+  if (settled->issued + settled->dropped > 0) {
+    log_event(LogLevel::kInfo, "review_records_settled",
+              {{"issued", settled->issued}, {"dropped", settled->dropped}});
   }
 
   net::io_context io(1);
@@ -318,8 +310,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   Service service(parts);
   // Periodic reviews: batches left running by the previous process resume.
   BatchManager batches(
-      io.get_executor(), verifier, [&service] { return service.in_flight(); }, *stores.reviews, **audit,
-      blocking, *config);
+      io.get_executor(), verifier, [&service] { return service.in_flight(); }, *stores.reviews, *stores.reports,
+      **audit, blocking, *config);
   service.set_batches(&batches);
   batches.start();
   // The pid file lets `brokerctl reload` send SIGHUP (already caught, see
@@ -405,6 +397,11 @@ int run_daemon(const std::filesystem::path& config_file) {
   wait_reload();
   io.run();
   blocking.join();
+  // Batch households this node claimed but did not finish: the other nodes
+  // of a cluster take them at once instead of after the lease.
+  if (auto s = stores.reviews->release_claims(); !s) {
+    log_event(LogLevel::kWarn, "batch_claims_not_released", {{"reason", s.error().message}});
+  }
 
   audit::AuditRecord stopped;
   stopped.action = "daemon.stop";

@@ -424,7 +424,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     for (const auto& [key, value] : it->items()) {
       static const char* kReviewKeys[] = {"db", "output_dir", "batch_capacity_share", "change_share", "max_attempts",
                                           "backoff_initial_ms", "backoff_max_ms", "max_households",
-                                          "yield_after_interactive_ms"};
+                                          "yield_after_interactive_ms", "claim_lease_ms"};
       if (std::find(std::begin(kReviewKeys), std::end(kReviewKeys), key) == std::end(kReviewKeys)) {
         return fail("review." + key, "unknown key");
       }
@@ -458,17 +458,19 @@ Result<Config> load_config(const std::filesystem::path& file) {
     };
     long attempts = c.review.max_attempts, initial = c.review.backoff_initial.count(),
          longest = c.review.backoff_max.count(), households = static_cast<long>(c.review.max_households),
-         yield = c.review.yield_after_interactive.count();
+         yield = c.review.yield_after_interactive.count(), lease = c.review.claim_lease.count();
     if (auto s = integer("max_attempts", 1, 100, attempts); !s) return s.error();
     if (auto s = integer("backoff_initial_ms", 1, 60000, initial); !s) return s.error();
     if (auto s = integer("backoff_max_ms", 1, 600000, longest); !s) return s.error();
     if (auto s = integer("max_households", 1, 10000000, households); !s) return s.error();
     if (auto s = integer("yield_after_interactive_ms", 0, 60000, yield); !s) return s.error();
+    if (auto s = integer("claim_lease_ms", 1000, 600000, lease); !s) return s.error();
     c.review.max_attempts = attempts;
     c.review.backoff_initial = std::chrono::milliseconds(initial);
     c.review.backoff_max = std::chrono::milliseconds(std::max(initial, longest));
     c.review.max_households = static_cast<std::size_t>(households);
     c.review.yield_after_interactive = std::chrono::milliseconds(yield);
+    c.review.claim_lease = std::chrono::milliseconds(lease);
   }
   if (auto it = doc.find("anomalies"); it != doc.end()) {
     auto rules = parse_anomaly_rules(*it, base);

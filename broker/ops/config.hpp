@@ -126,6 +126,10 @@ struct ReviewSettings {
   // long after the last one ended, batches keep one household in flight.
   std::chrono::milliseconds yield_after_interactive{1000};
   std::size_t max_households = 200000;
+  // A node holds the batch items it claimed this long unless it renews
+  // (every third of it): when a node dies, the others take its items over
+  // after at most this long (reviews/batch.hpp).
+  std::chrono::milliseconds claim_lease{30000};
 };
 
 // The whole file (docs/configuration.md), parsed into typed sections.

@@ -43,12 +43,13 @@ bool write_private_file(const std::filesystem::path& path, const std::string& te
 
 
 BatchManager::BatchManager(net::any_io_executor executor, Verifier& verifier,
-                           std::function<std::size_t()> other_requests, ReviewStore& store, audit::AuditLog& audit,
-                           net::thread_pool& blocking, const Config& config)
+                           std::function<std::size_t()> other_requests, ReviewStore& store, ReportStore& reports,
+                           audit::AuditLog& audit, net::thread_pool& blocking, const Config& config)
     : executor_(std::move(executor)),
       verifier_(verifier),
       other_requests_(std::move(other_requests)),
       store_(store),
+      reports_(reports),
       audit_(audit),
       blocking_(blocking),
       config_(config) {
@@ -66,50 +67,74 @@ BatchManager::BatchManager(net::any_io_executor executor, Verifier& verifier,
 BatchManager::~BatchManager() = default;
 
 void BatchManager::start() {
-  net::co_spawn(
-      executor_,
-      [this]() -> net::awaitable<void> {
-        auto running = co_await run_blocking(blocking_, [&] { return store_.batches_in_state(BatchState::kRunning); });
-        if (!running) {
-          log_event(LogLevel::kError, "batch_resume_failed", {{"reason", running.error().message}});
-          co_return;
-        }
-        for (auto& row : *running) {
-          // (a plain [&] capture: GCC 12 destroys init-captures of a lambda
-          // temporary inside co_await twice)
-          const std::string id = row.id;
-          auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
-          if (!items) {
-            log_event(LogLevel::kError, "batch_resume_failed", {{"batch_id", row.id}, {"reason", items.error().message}});
-            continue;
-          }
-          auto run = std::make_shared<Run>();
-          run->batch = row;
-          run->items = std::move(*items);
-          log_event(LogLevel::kInfo, "batch_resumed", {{"batch_id", row.id}, {"total", row.total}});
-          launch(run);
-        }
-      },
-      [](const std::exception_ptr& e) {
-        if (e) log_event(LogLevel::kError, "batch_resume_failed", {{"reason", "internal error"}});
-      });
+  net::co_spawn(executor_, watch(), [](const std::exception_ptr& e) {
+    if (e) log_event(LogLevel::kError, "batch_resume_failed", {{"reason", "internal error"}});
+  });
+}
+
+std::chrono::milliseconds BatchManager::poll_interval() const {
+  return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(config_.review.claim_lease / 3),
+                    std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
+}
+
+net::awaitable<void> BatchManager::watch() {
+  // The running batches in the store, now and then every poll interval: those
+  // left by the previous process of this node, and those other nodes start.
+  net::steady_timer timer(executor_);
+  boost::system::error_code ec;
+  bool failing = false;  // logged once per outage, not every poll
+  while (!stopping_) {
+    auto running = co_await run_blocking(blocking_, [&] { return store_.batches_in_state(BatchState::kRunning); });
+    if (!running && !failing) log_event(LogLevel::kError, "batch_resume_failed", {{"reason", running.error().message}});
+    failing = !running;
+    for (auto& row : running ? *running : std::vector<BatchRow>{}) {
+      if (stopping_ || runs_.contains(row.id)) continue;
+      // (a plain [&] capture: GCC 12 destroys init-captures of a lambda
+      // temporary inside co_await twice)
+      const std::string id = row.id;
+      auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+      if (!items) {
+        log_event(LogLevel::kError, "batch_resume_failed", {{"batch_id", row.id}, {"reason", items.error().message}});
+        continue;
+      }
+      if (runs_.contains(row.id)) continue;  // created here meanwhile
+      auto run = std::make_shared<Run>();
+      run->batch = row;
+      run->items = std::move(*items);
+      log_event(LogLevel::kInfo, "batch_resumed", {{"batch_id", row.id}, {"total", row.total}});
+      launch(run);
+    }
+    timer.expires_after(poll_interval());
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
 }
 
 void BatchManager::stop() { stopping_ = true; }
 
+void BatchManager::count_items(Run& run) const {
+  run.done = run.failed = run.cancelled = 0;
+  for (const auto& item : run.items) {
+    run.done += item.state == ItemState::kDone ? 1 : 0;
+    run.failed += item.state == ItemState::kFailed ? 1 : 0;
+    run.cancelled += item.state == ItemState::kCancelled ? 1 : 0;
+  }
+}
+
 void BatchManager::launch(const std::shared_ptr<Run>& run) {
+  if (runs_.contains(run->batch.id)) return;  // already running here
   run->members.clear();
-  for (auto& item : run->items) {
+  run->position.clear();
+  for (std::size_t p = 0; p < run->items.size(); ++p) {
+    const auto& item = run->items[p];
     const json body = json::parse(item.request_json, nullptr, false);
     std::size_t n = 1;
     if (body.is_object() && body.contains("members") && body["members"].is_array()) {
       n = std::max<std::size_t>(1, body["members"].size());
     }
     run->members.push_back(n);
-    if (item.state == ItemState::kDone) ++run->done;
-    if (item.state == ItemState::kFailed) ++run->failed;
-    if (item.state == ItemState::kCancelled) ++run->cancelled;
+    run->position[item.index] = p;
   }
+  count_items(*run);
   runs_[run->batch.id] = run;
   net::co_spawn(executor_, drive(run), [id = run->batch.id](const std::exception_ptr& e) {
     if (e) log_event(LogLevel::kError, "batch_stopped", {{"batch_id", id}, {"reason", "internal error"}});
@@ -145,13 +170,76 @@ void BatchManager::record_outcome(bool clean, bool back_off) {
   }
 }
 
+net::awaitable<bool> BatchManager::claim(const std::shared_ptr<Run>& run) {
+  // A few households at a time: enough to fill this node's share, few
+  // enough that the other nodes get the rest.
+  const std::string id = run->batch.id;
+  const std::size_t wanted = std::max<std::size_t>(1, slots_);
+  auto got = co_await run_blocking(blocking_, [&] { return store_.claim_items(id, wanted, config_.review.claim_lease); });
+  if (!got) {
+    log_event(LogLevel::kWarn, "batch_claim_failed", {{"batch_id", id}, {"reason", got.error().message}});
+    co_return false;
+  }
+  for (auto& item : *got) {
+    auto at = run->position.find(item.index);
+    if (at == run->position.end()) continue;  // not an item this node loaded: cannot happen (items are fixed)
+    BatchItem& mine = run->items[at->second];
+    // Its own item still in flight whose lease ran out (renewals failed
+    // while the database was away): it is running here, not again.
+    if (mine.state == ItemState::kRunning) continue;
+    mine = std::move(item);  // as stored: its attempt count may have grown on another node
+    run->claimed.push_back(at->second);
+  }
+  co_return !run->claimed.empty();
+}
+
+net::awaitable<bool> BatchManager::finished_or_held_elsewhere(const std::shared_ptr<Run>& run) {
+  // Nothing to claim and nothing of this node in flight: either every
+  // household is finished, or other nodes hold the rest. Counted from the
+  // store (with this node's results written first), so progress shows the
+  // whole cluster's work.
+  co_await flush(run);
+  const std::string id = run->batch.id;
+  auto counts = co_await run_blocking(blocking_, [&] { return store_.item_counts(id); });
+  if (!counts || !run->dirty.empty()) co_return false;
+  if (counts->pending == 0) co_return true;
+  auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
+  if (row && *row && (*row)->state != BatchState::kRunning) {
+    run->ended_elsewhere = true;  // cancelled on another node
+    co_return true;
+  }
+  run->done = static_cast<std::size_t>(counts->done);
+  run->failed = static_cast<std::size_t>(counts->failed);
+  run->cancelled = static_cast<std::size_t>(counts->cancelled);
+  co_return false;
+}
+
 net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
   net::steady_timer timer(executor_);
   boost::system::error_code ec;
-  std::size_t next = 0;
+  auto pause = [&](std::chrono::milliseconds d) -> net::awaitable<void> {
+    timer.expires_after(d);
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  };
+  const auto renew_every = std::chrono::duration_cast<std::chrono::milliseconds>(config_.review.claim_lease / 3);
+  auto next_renewal = Clock::now() + renew_every;
   while (!stopping_ && !run->cancel_requested) {
-    while (next < run->items.size() && run->items[next].state != ItemState::kPending) ++next;
-    if (next == run->items.size()) break;
+    if (Clock::now() >= next_renewal) {
+      const std::string id = run->batch.id;
+      auto renewed = co_await run_blocking(blocking_, [&] { return store_.renew_claims(id, config_.review.claim_lease); });
+      if (!renewed) log_event(LogLevel::kWarn, "batch_claims_not_renewed", {{"batch_id", id}, {"reason", renewed.error().message}});
+      next_renewal = Clock::now() + renew_every;
+    }
+    if (run->claimed.empty() && !co_await claim(run)) {
+      if (run->in_flight > 0) {  // this node's households are still running
+        co_await pause(std::chrono::milliseconds(20));
+        continue;
+      }
+      if (co_await finished_or_held_elsewhere(run)) break;
+      co_await pause(poll_interval());  // held by other nodes (or the store is away): look again
+      continue;
+    }
+    const std::size_t next = run->claimed.front();
     const std::size_t need = run->members[next];
     const auto now = Clock::now();
     // Nothing of the batches in flight: one household may start, unless an
@@ -161,16 +249,15 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
                       (verifier_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
     const bool capacity = idle || in_flight_members_ + need <= allowed();
     if (now < backoff_until_ || !capacity) {
-      timer.expires_after(std::chrono::milliseconds(2));
-      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      co_await pause(std::chrono::milliseconds(2));
       continue;
     }
+    run->claimed.pop_front();
     in_flight_members_ += need;
     last_start_ = now;
     ++run->in_flight;
     run->items[next].state = ItemState::kRunning;  // in memory only: the store keeps it pending
-    const std::size_t position = next;
-    net::co_spawn(executor_, run_item(run, position), [this, run, need, position](const std::exception_ptr& e) {
+    net::co_spawn(executor_, run_item(run, next), [this, run, need, position = next](const std::exception_ptr& e) {
       in_flight_members_ -= need;
       --run->in_flight;
       if (e) {  // counted and reported, never silently dropped
@@ -182,69 +269,92 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
         log_event(LogLevel::kError, "batch_item_failed", {{"batch_id", run->batch.id}, {"reason", "internal error"}});
       }
     });
-    ++next;
     if (!run->flushing && (run->dirty.size() >= kFlushEvery || Clock::now() - run->last_flush > kFlushInterval)) {
       co_await flush(run);
     }
   }
   while (run->in_flight > 0) {
-    timer.expires_after(std::chrono::milliseconds(5));
-    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    co_await pause(std::chrono::milliseconds(5));
     if (!run->flushing && Clock::now() - run->last_flush > kFlushInterval) co_await flush(run);
   }
-  while (run->flushing) {
-    timer.expires_after(std::chrono::milliseconds(5));
-    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  }
+  while (run->flushing) co_await pause(std::chrono::milliseconds(5));
   co_await flush(run);
-  if (stopping_) co_return;  // still "running" in the store: continues at the next start
+  if (stopping_) co_return;  // still "running" in the store: continues at the next start (or on another node)
+  co_await finish(run);
+}
 
+net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   const bool cancelled = run->cancel_requested;
+  const std::string id = run->batch.id;
   if (cancelled) {
-    (void)co_await run_blocking(blocking_, [&] { return store_.cancel_pending(run->batch.id); });
-    for (auto& item : run->items) {
-      if (item.state == ItemState::kPending) {
-        item.state = ItemState::kCancelled;
-        ++run->cancelled;
-      }
-    }
+    (void)co_await run_blocking(blocking_, [&] { return store_.cancel_pending(id); });
   }
-  run->batch.state = cancelled ? BatchState::kCancelled : BatchState::kDone;
+  // The whole batch as stored (other nodes' households too) for the
+  // outputs, unless this node's own results could not be written.
+  if (run->dirty.empty()) {
+    auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+    if (stored) run->items = std::move(*stored);
+  }
+  for (auto& item : run->items) {
+    if (cancelled && item.state == ItemState::kPending) item.state = ItemState::kCancelled;
+  }
+  count_items(*run);
   run->batch.finished_unix = unix_seconds_now();
-  auto saved = co_await run_blocking(blocking_, [&] {
-    return store_.set_batch_state(run->batch.id, run->batch.state, run->batch.finished_unix);
-  });
-  if (!saved) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", run->batch.id}});
+  bool mine = false;  // this node ends the batch: it writes the outputs and the audit record
+  if (cancelled) {
+    // cancel() already moved it from running (so no other node claims);
+    // this stamps when it ended.
+    run->batch.state = BatchState::kCancelled;
+    auto saved = co_await run_blocking(blocking_, [&] {
+      return store_.set_batch_state(id, run->batch.state, run->batch.finished_unix);
+    });
+    if (!saved) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", id}});
+    mine = true;
+  } else if (!run->ended_elsewhere) {
+    auto ended = co_await run_blocking(blocking_, [&] {
+      return store_.finish_batch(id, BatchState::kDone, run->batch.finished_unix);
+    });
+    if (!ended) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", id}});
+    mine = ended && *ended;
+    if (mine) run->batch.state = BatchState::kDone;
+  }
+  run->finished = true;
+  if (!mine) {
+    // Another node finished or cancelled it and writes its outputs.
+    auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
+    if (row && *row) run->batch = **row;
+    runs_.erase(id);
+    co_return;
+  }
 
   // The outputs for case workers and the periodic statistics.
-  const auto dir = config_.review.output_dir / run->batch.id;
+  const auto dir = config_.review.output_dir / id;
   const json stats = statistics_json(run->batch, run->items);
   auto written = co_await run_blocking(blocking_, [&] {
     std::error_code e;
     std::filesystem::create_directories(dir, e);
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all, e);
     bool ok = !e;
-    ok = ok && write_private_file(dir / "changes.json", change_list_json(run->batch.id, run->items).dump(2) + "\n");
+    ok = ok && write_private_file(dir / "changes.json", change_list_json(id, run->items).dump(2) + "\n");
     ok = ok && write_private_file(dir / "changes.csv", change_list_csv(run->items));
     ok = ok && write_private_file(dir / "statistics.json", stats.dump(2) + "\n");
     ok = ok && write_private_file(dir / "statistics.csv", statistics_csv(stats));
-    ok = ok && write_private_file(dir / "statistics.svg", statistics_svg(stats, "Batch " + run->batch.id));
+    ok = ok && write_private_file(dir / "statistics.svg", statistics_svg(stats, "Batch " + id));
     return ok;
   });
-  if (!written) log_event(LogLevel::kError, "batch_outputs_not_written", {{"batch_id", run->batch.id}});
-  run->finished = true;
+  if (!written) log_event(LogLevel::kError, "batch_outputs_not_written", {{"batch_id", id}});
 
   audit::AuditRecord r = audit_base(config_.principal_for_name(run->batch.principal), run->batch.operator_id);
   r.action = cancelled ? "batch.cancelled" : "batch.finished";
-  r.request_id = run->batch.id;
+  r.request_id = id;
   r.status = std::string(state_name(run->batch.state));
   r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +
              " failed=" + std::to_string(run->failed) + " cancelled=" + std::to_string(run->cancelled);
   std::vector<audit::AuditRecord> rows{r};
   (void)co_await audit_.append(std::move(rows));
   log_event(LogLevel::kInfo, "batch_finished",
-            {{"batch_id", run->batch.id}, {"state", state_name(run->batch.state)}, {"done", run->done}, {"failed", run->failed}});
-  runs_.erase(run->batch.id);  // from now on answered from the store
+            {{"batch_id", id}, {"state", state_name(run->batch.state)}, {"done", run->done}, {"failed", run->failed}});
+  runs_.erase(id);  // from now on answered from the store
 }
 
 net::awaitable<void> BatchManager::flush(std::shared_ptr<Run> run) {
@@ -272,6 +382,13 @@ bool calls_for_backoff(FailureKind kind) {
 
 }  // namespace
 
+net::awaitable<void> BatchManager::wait_for_backoff() {
+  net::steady_timer wait(executor_);
+  wait.expires_at(backoff_until_);
+  boost::system::error_code ec;
+  co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
 net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position) {
   BatchItem& item = run->items[position];
   const Principal* principal = config_.principal_for_name(run->batch.principal);
@@ -279,6 +396,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   std::string error;
   bool verified = false;   // a report exists for this household in this batch
   bool recovered = false;  // issued before a crash, its report not stored
+  std::int64_t unsettled = 0;  // tries to learn whether an interrupted attempt was issued
   Outcome outcome;
   for (;;) {
     if (principal == nullptr) {
@@ -298,27 +416,48 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       break;
     }
     error = std::string(outcome_error_code(outcome));  // what the item records if this attempt is its last
-    if (outcome.kind == Outcome::Kind::kInterrupted) {
-      // A crash interrupted it. If its report was already issued (its
-      // review record, settled at start-up, says so) the household was
-      // verified in this batch and must not be again; otherwise a fresh attempt.
-      auto issued = co_await run_blocking(blocking_, [&] { return store_.issued_in_batch(run->batch.id, item.case_id); });
+    if (outcome.kind == Outcome::Kind::kInterrupted || outcome.kind == Outcome::Kind::kRunning) {
+      // A crash interrupted this attempt (interrupted), or another node
+      // started it and died holding the household (running: a live node
+      // renews its claim, so this node could not have claimed it). If its
+      // report was already issued (the review record settled at start-up, or
+      // settled now from the audit) the household was verified in this batch
+      // and must not be again; otherwise a fresh attempt.
+      const std::string left = outcome.verification_id;
+      auto issued = co_await run_blocking(blocking_, [&]() -> Result<std::optional<ReviewRecord>> {
+        if (outcome.kind == Outcome::Kind::kRunning) return settle_abandoned(store_, reports_, audit_, left);
+        return store_.issued_in_batch(run->batch.id, item.case_id);
+      });
+      if (issued && outcome.kind == Outcome::Kind::kRunning) {
+        log_event(LogLevel::kInfo, "batch_household_taken_over",
+                  {{"batch_id", run->batch.id}, {"index", item.index}, {"report_was_issued", issued->has_value()}});
+      }
       if (issued && *issued) {
         item.verification_id = (*issued)->verification_id;
         item.outcome = (*issued)->outcome;
         verified = recovered = true;
         break;
       }
-      ++item.attempt;
-      continue;
+      if (issued) {
+        ++item.attempt;
+        continue;
+      }
+      // Not known whether it was issued: never guess. The same attempt is
+      // tried again after the back-off (a new one could verify twice); if
+      // the store stays away the household fails, not verified twice.
+      outcome = Outcome::unavailable_because(Unavailable::kState, "batch items cannot be settled now");
+      error = std::string(outcome_error_code(outcome));
+      if (++unsettled < config_.review.max_attempts && !stopping_) {
+        record_outcome(false, true);
+        co_await wait_for_backoff();
+        continue;
+      }
+      break;
     }
     if (outcome.kind == Outcome::Kind::kUnavailable && item.attempt + 1 < config_.review.max_attempts && !stopping_) {
       ++item.attempt;
       record_outcome(false, true);
-      net::steady_timer wait(executor_);
-      wait.expires_at(backoff_until_);
-      boost::system::error_code ec;
-      co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+      co_await wait_for_backoff();
       continue;
     }
     break;

@@ -11,6 +11,13 @@
 //  - Durable: a batch and all its items are written before 202 is answered;
 //    item results are written in small transactions as they complete. A
 //    batch left running by a crash continues when the daemon starts again.
+//  - Shared: every broker on one database (the postgresql backend) runs
+//    every running batch. A node claims a few households at a time
+//    (ReviewStore::claim_items) and renews its claims every third of
+//    review.claim_lease; a node that dies stops renewing, and after the
+//    lease the others claim its households. The node that finds none left
+//    finishes the batch (once: ReviewStore::finish_batch) and writes its
+//    outputs. On one node (SQLCipher) the same code claims in memory.
 //  - Exactly once: item i of batch B, attempt n, is verified with the
 //    Idempotency-Key "B.i.n". A completed verification whose result was not
 //    yet written is therefore replayed from the report store (an audited
@@ -19,9 +26,13 @@
 //    was issued before the crash (issued, not yet stored): then it counts as
 //    done ("report_not_stored", outcome from the audit; classification and
 //    comparison from the household's review record, which is written before
-//    the report is issued and settled at start-up, see review_store.hpp). The
+//    the report is issued and settled at start-up, see review_store.hpp). A
+//    household taken over from a dead node whose attempt was still running
+//    is settled the same way from the audit (settle_abandoned). The
 //    audit shows one verification.report per household per batch (its
-//    verification.request says "batch=B").
+//    verification.request says "batch=B"). Not covered: a node that is
+//    alive but stalled longer than the lease (e.g. frozen), whose claim
+//    another node took, may still issue the report of its attempt.
 //  - Throttled: batch households in flight, counted in members (one query
 //    per member per agency), never exceed capacity_share of the smallest
 //    agency concurrency limit; while interactive requests are in flight the
@@ -86,12 +97,15 @@ class BatchManager {
  public:
   // `other_requests`: requests the HTTP front is serving now (reads, status
   // polls); while there are some, batches use half their share.
+  // `reports`: the verifier's report store (a dead node's abandoned
+  // attempt is marked interrupted there).
   BatchManager(boost::asio::any_io_executor executor, Verifier& verifier,
-               std::function<std::size_t()> other_requests, ReviewStore& store, audit::AuditLog& audit,
-               boost::asio::thread_pool& blocking, const Config& config);
+               std::function<std::size_t()> other_requests, ReviewStore& store, ReportStore& reports,
+               audit::AuditLog& audit, boost::asio::thread_pool& blocking, const Config& config);
   ~BatchManager();
 
-  // Resumes every batch left running. Call once, after the service is up.
+  // Runs every batch left running, and from then on every batch another
+  // node starts in a shared database. Call once, after the service is up.
   void start();
   // Starts no more households; those in flight finish. busy() says whether
   // any are still in flight.
@@ -116,10 +130,17 @@ class BatchManager {
 
  private:
   struct Run;
+  boost::asio::awaitable<void> watch();
+  boost::asio::awaitable<bool> claim(const std::shared_ptr<Run>& run);
+  boost::asio::awaitable<bool> finished_or_held_elsewhere(const std::shared_ptr<Run>& run);
+  boost::asio::awaitable<void> finish(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> drive(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position);
   boost::asio::awaitable<void> flush(std::shared_ptr<Run> run);
+  boost::asio::awaitable<void> wait_for_backoff();
   void launch(const std::shared_ptr<Run>& run);
+  void count_items(Run& run) const;
+  std::chrono::milliseconds poll_interval() const;
   std::size_t allowed() const;
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;
@@ -129,6 +150,7 @@ class BatchManager {
   Verifier& verifier_;
   std::function<std::size_t()> other_requests_;
   ReviewStore& store_;
+  ReportStore& reports_;
   audit::AuditLog& audit_;
   boost::asio::thread_pool& blocking_;
   const Config& config_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ struct BatchManager::Run {
   BatchRow batch;
   std::vector<BatchItem> items;
   std::vector<std::size_t> members;  // per item, for capacity accounting
+  std::map<std::int64_t, std::size_t> position;  // item index -> position in items
+  std::deque<std::size_t> claimed;  // positions this node claimed and has not started
+  // Another node cancelled or finished the batch: this node stops without
+  // writing its outputs (the node that did writes them).
+  bool ended_elsewhere = false;
   std::size_t done = 0, failed = 0, cancelled = 0, in_flight = 0;
   bool cancel_requested = false;
   bool finished = false;

@@ -49,6 +49,10 @@ class ReportStore {
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.
   virtual Status cancel(const std::string& id) = 0;
+  // A verification another node left running and will not finish (its
+  // claim on a batch item ran out, see review_store.hpp): running ->
+  // interrupted, like those of a process that ended. No change otherwise.
+  virtual Status interrupt(const std::string& id) = 0;
   virtual Result<std::optional<StoredVerification>> find(const std::string& id,
                                                          const std::string& principal) = 0;
   virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,

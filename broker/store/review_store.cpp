@@ -56,29 +56,68 @@ std::optional<ItemState> parse_item_state(std::string_view name) {
   return std::nullopt;
 }
 
+Result<ItemCounts> count_items(const std::vector<std::pair<std::string, std::int64_t>>& rows) {
+  ItemCounts counts;
+  for (const auto& [name, n] : rows) {
+    const auto state = parse_item_state(name);
+    if (!state || *state == ItemState::kRunning) return make_error("corrupt_state", "a batch item's state is unknown");
+    (*state == ItemState::kPending     ? counts.pending
+     : *state == ItemState::kDone      ? counts.done
+     : *state == ItemState::kFailed    ? counts.failed
+                                       : counts.cancelled) += n;
+  }
+  return counts;
+}
+
+Result<bool> report_issued(const audit::AuditLog& audit, const std::string& case_id,
+                           const std::string& verification_id) {
+  // The report of a verification, if it was issued, is audited under the
+  // household's case id.
+  audit::AuditQuery q;
+  q.case_id = case_id;
+  q.action = "verification.report";
+  q.limit = 1000;
+  bool issued = false;
+  auto scanned = audit.scan(q, [&](const audit::StoredRecord& row) {
+    const json body = json::parse(row.body, nullptr, false);
+    issued = body.is_object() && body.value("request_id", "") == verification_id &&
+             body.value("status", "") == "issued";
+    return !issued;
+  });
+  if (!scanned) return scanned.error();
+  return issued;
+}
+
+Result<std::optional<ReviewRecord>> settle_abandoned(ReviewStore& reviews, ReportStore& reports,
+                                                     const audit::AuditLog& audit,
+                                                     const std::string& verification_id) {
+  // The review record is written (pending) before the report is issued: no
+  // record, no report.
+  auto record = reviews.find(verification_id);
+  if (!record) return record.error();
+  if (*record) {
+    auto issued = report_issued(audit, (*record)->case_id, verification_id);
+    if (!issued) return issued.error();
+    if (*issued) {
+      if (auto s = reviews.mark_issued(verification_id); !s) return s.error();
+      return record;
+    }
+  }
+  if (auto s = reports.interrupt(verification_id); !s) return s.error();
+  if (auto s = reviews.drop_pending(verification_id); !s) return s.error();
+  return std::optional<ReviewRecord>();
+}
+
 Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit::AuditLog& audit) {
   auto pending = reviews.pending();
   if (!pending) return pending.error();
   SettledReviews settled;
   for (const auto& r : *pending) {
-    // The report of this verification, if it was issued, is audited under
-    // the household's case id.
-    audit::AuditQuery q;
-    q.case_id = r.case_id;
-    q.action = "verification.report";
-    q.limit = 1000;
-    bool issued = false;
-    auto scanned = audit.scan(q, [&](const audit::StoredRecord& row) {
-      const json body = json::parse(row.body, nullptr, false);
-      issued = body.is_object() && body.value("request_id", "") == r.verification_id &&
-               body.value("status", "") == "issued";
-      return !issued;
-    });
-    if (!scanned) return scanned.error();
-    auto s =
-        issued ? reviews.mark_issued(r.verification_id) : reviews.drop_pending(r.verification_id);
+    auto issued = report_issued(audit, r.case_id, r.verification_id);
+    if (!issued) return issued.error();
+    auto s = *issued ? reviews.mark_issued(r.verification_id) : reviews.drop_pending(r.verification_id);
     if (!s) return s.error();
-    ++(issued ? settled.issued : settled.dropped);
+    ++(*issued ? settled.issued : settled.dropped);
   }
   return settled;
 }

@@ -14,18 +14,28 @@
 // a case system keeps for it. "Previous verification" means the latest
 // record of the same household written before.
 //
-// An interface: the embedded backend is broker/store/sqlcipher/. Calls block
+// Several brokers may share one store (the postgresql backend): a batch's
+// items are then claimed by the node that verifies them, for a lease it
+// renews while it works, so a node's death releases its claims to the
+// others (claim_items below). Pending review records belong to the node
+// that wrote them (pending() lists only this node's).
+//
+// An interface: the embedded backend is broker/store/sqlcipher/, the cluster
+// backend broker/store/postgresql/. Calls block
 // on disk or network: call them off the I/O threads. Implementations are
 // internally locked.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "broker/store/report_store.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -115,6 +125,13 @@ struct BatchItem {
   std::vector<std::string> failed_sources;  // agencies that failed for this household
 };
 
+struct ItemCounts {
+  std::int64_t pending = 0, done = 0, failed = 0, cancelled = 0;
+};
+// From (state name, count) rows as a store reads them; an unknown state
+// is an error.
+Result<ItemCounts> count_items(const std::vector<std::pair<std::string, std::int64_t>>& rows);
+
 class ReviewStore {
  public:
   virtual ~ReviewStore() = default;
@@ -129,6 +146,7 @@ class ReviewStore {
   virtual Status record_pending(const ReviewRecord& r) = 0;
   virtual Status mark_issued(const std::string& verification_id) = 0;
   virtual Status drop_pending(const std::string& verification_id) = 0;
+  // This node's pending records.
   virtual Result<std::vector<ReviewRecord>> pending() = 0;
   virtual Result<std::optional<ReviewRecord>> find(const std::string& verification_id) = 0;
   // The issued record of case `case_id` verified by batch `batch_id`, if any
@@ -164,6 +182,24 @@ class ReviewStore {
   virtual Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items) = 0;
   // Marks every pending item of the batch cancelled.
   virtual Status cancel_pending(const std::string& batch_id) = 0;
+  // Running -> done or cancelled, once: false when the batch was no longer
+  // running (another node finished or cancelled it first).
+  virtual Result<bool> finish_batch(const std::string& id, BatchState state, std::int64_t finished_unix) = 0;
+
+  // --- claims: which node verifies which item
+  // Claims for this node up to `limit` pending items of the batch, lowest
+  // index first, that no node holds: never claimed, released, or whose
+  // holder's lease ran out. Each is held for `lease` from now (the
+  // database's clock) and returned as stored (its attempt count included).
+  virtual Result<std::vector<BatchItem>> claim_items(const std::string& batch_id, std::size_t limit,
+                                                     std::chrono::milliseconds lease) = 0;
+  // Extends this node's claims on the batch's pending items by `lease`.
+  virtual Status renew_claims(const std::string& batch_id, std::chrono::milliseconds lease) = 0;
+  // Lets go of every claim of this node on pending items (stopping: others
+  // take them at once instead of after the lease).
+  virtual Status release_claims() = 0;
+  // How many items of the batch are in each state, as stored.
+  virtual Result<ItemCounts> item_counts(const std::string& batch_id) = 0;
 };
 
 // After a restart: every pending review record whose report the audit log
@@ -175,5 +211,19 @@ struct SettledReviews {
   std::int64_t dropped = 0;
 };
 Result<SettledReviews> settle_pending_reviews(ReviewStore& reviews, const audit::AuditLog& audit);
+
+// A verification another node started for a batch item and abandoned (it
+// died holding the item's claim): if the audit log holds its report as
+// issued, its review record is marked issued and returned; otherwise the
+// verification is marked interrupted, its pending review record dropped,
+// and nothing returned (the household was not verified).
+Result<std::optional<ReviewRecord>> settle_abandoned(ReviewStore& reviews, ReportStore& reports,
+                                                     const audit::AuditLog& audit,
+                                                     const std::string& verification_id);
+
+// Whether the audit log holds the report of verification `verification_id`
+// of case `case_id` as issued.
+Result<bool> report_issued(const audit::AuditLog& audit, const std::string& case_id,
+                           const std::string& verification_id);
 
 }  // namespace hfv::broker

@@ -115,6 +115,11 @@ void check_reports(b::ReportStore& store) {
   CHECK((*store.find("ver_4", "case-system"))->state == b::VerificationState::kCancelled);
   CHECK_FALSE(store.find_by_key("case-system", "key-4")->has_value());
   CHECK(store.insert_running(running("ver_5", "key-4", 3001)).ok());
+  // An abandoned running one is interrupted; a finished one stays as it is.
+  REQUIRE(store.interrupt("ver_5").ok());
+  CHECK((*store.find("ver_5", "case-system"))->state == b::VerificationState::kInterrupted);
+  REQUIRE(store.interrupt("ver_3").ok());
+  CHECK((*store.find("ver_3", "case-system"))->state == b::VerificationState::kDone);
 }
 
 constexpr const char* kMembers = R"([{"id_number":"230102197503120016","name":"张伟","relation":"applicant"}])";
@@ -223,6 +228,19 @@ void check_reviews(b::ReviewStore& store) {
   CHECK((*found)->mode == b::BatchMode::kDue);
   CHECK((*found)->total == 3);
   CHECK(store.batches_in_state(b::BatchState::kRunning)->size() == 1);
+  // Claims: lowest index first, each item once, as stored.
+  const auto lease = std::chrono::seconds(60);
+  auto claimed = store.claim_items("bat_1", 2, lease);
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 2);
+  CHECK(claimed->at(0).index == 0);
+  CHECK(claimed->at(1).index == 1);
+  CHECK(claimed->at(1).request_json == items[1].request_json);
+  claimed = store.claim_items("bat_1", 2, lease);
+  REQUIRE(claimed->size() == 1);
+  CHECK(claimed->at(0).index == 2);
+  CHECK(store.claim_items("bat_1", 2, lease)->empty());
+  REQUIRE(store.renew_claims("bat_1", lease).ok());
   b::BatchItem done = items[1];
   done.state = b::ItemState::kDone;
   done.attempt = 1;
@@ -247,8 +265,16 @@ void check_reviews(b::ReviewStore& store) {
   CHECK(stored->at(1).severity == 2);
   CHECK(stored->at(1).latency_ms == 950);
   CHECK(stored->at(2).state == b::ItemState::kCancelled);
-  REQUIRE(store.set_batch_state("bat_1", b::BatchState::kDone, 600).ok());
+  auto counts = store.item_counts("bat_1");
+  REQUIRE(counts.ok());
+  CHECK(counts->pending == 0);
+  CHECK(counts->done == 1);
+  CHECK(counts->cancelled == 2);
+  // Finished once: a second node finding it finished changes nothing.
+  CHECK(store.finish_batch("bat_1", b::BatchState::kDone, 600).value());
+  CHECK_FALSE(store.finish_batch("bat_1", b::BatchState::kCancelled, 700).value());
   CHECK(store.find_batch("bat_1")->value().finished_unix == 600);
+  CHECK(store.find_batch("bat_1")->value().state == b::BatchState::kDone);
   CHECK(store.batches_in_state(b::BatchState::kRunning)->empty());
   CHECK_FALSE(store.find_batch("bat_2")->has_value());
 }
@@ -296,7 +322,7 @@ TEST_CASE("cluster: the review store keeps its contract on SQLCipher and on Post
   }
   SECTION("PostgreSQL") {
     PgServer pg;
-    auto store = b::PostgresqlReviewStore::open(pg.conninfo(), kKey);
+    auto store = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
     REQUIRE(store.ok());
     check_reviews(**store);
   }
@@ -332,6 +358,62 @@ TEST_CASE("cluster: two brokers on one database share reports and keys, and a re
   CHECK_FALSE((*auth_a)->find("auth_x", "case-system")->value().revoked_at.empty());
 }
 
+TEST_CASE("cluster: two brokers share a batch's items by claims, and a dead node's claims pass to the other after its lease",
+          "[cluster][store][batch]") {
+  PgServer pg;
+  auto a = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
+  auto c = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-b");
+  REQUIRE(a.ok());
+  REQUIRE(c.ok());
+  std::vector<b::BatchItem> items(4);
+  for (std::size_t n = 0; n < items.size(); ++n) {
+    items[n].index = static_cast<std::int64_t>(n);
+    items[n].case_id = "HRB-" + std::to_string(n);
+    items[n].jurisdiction = "230102";
+    items[n].request_json = "{}";
+  }
+  REQUIRE((*a)->create_batch({"bat_1", "case-system", "op-1", b::BatchMode::kHouseholds, "{}",
+                              b::BatchState::kRunning, 4, 100, 0},
+                             items)
+              .ok());
+  const auto short_lease = std::chrono::milliseconds(1000);
+  // node-a claims two for a short lease, node-b the other two for long.
+  REQUIRE((*a)->claim_items("bat_1", 2, short_lease)->size() == 2);
+  auto got = (*c)->claim_items("bat_1", 3, std::chrono::seconds(600));
+  REQUIRE(got->size() == 2);
+  CHECK(got->at(0).index == 2);
+  CHECK(got->at(1).index == 3);
+  CHECK((*c)->claim_items("bat_1", 3, std::chrono::seconds(600))->empty());
+  // node-a dies (renews no more): after its lease, node-b takes its two.
+  std::vector<b::BatchItem> taken;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (taken.empty() && std::chrono::steady_clock::now() < give_up) {
+    auto more = (*c)->claim_items("bat_1", 3, std::chrono::seconds(600));
+    REQUIRE(more.ok());
+    taken = std::move(*more);
+    if (taken.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the lease's end
+  }
+  REQUIRE(taken.size() == 2);
+  CHECK(taken.at(0).index == 0);
+  // node-a's late result for an item node-b took writes nothing; node-b's does.
+  b::BatchItem late = items[0];
+  late.state = b::ItemState::kDone;
+  late.verification_id = "ver_late";
+  REQUIRE((*a)->update_items("bat_1", {late}).ok());
+  CHECK((*c)->items("bat_1")->at(0).state == b::ItemState::kPending);
+  late.verification_id = "ver_b";
+  REQUIRE((*c)->update_items("bat_1", {late}).ok());
+  CHECK((*a)->items("bat_1")->at(0).verification_id == "ver_b");
+  CHECK((*a)->item_counts("bat_1")->pending == 3);
+  // node-b stops: its claims are released, node-a (back) takes them at once.
+  REQUIRE((*c)->release_claims().ok());
+  CHECK((*a)->claim_items("bat_1", 5, short_lease)->size() == 3);
+  // Pending review records are each node's own.
+  REQUIRE((*a)->record_pending(review("ver_p", "HRB-1", "2025-11-01", 100)).ok());
+  CHECK((*a)->pending()->size() == 1);
+  CHECK((*c)->pending()->empty());
+}
+
 TEST_CASE("cluster: PostgreSQL holds no ID number, name or amount, and a moved or edited report body is refused",
           "[cluster][store][privacy]") {
   PgServer pg;
@@ -345,7 +427,7 @@ TEST_CASE("cluster: PostgreSQL holds no ID number, name or amount, and a moved o
   REQUIRE((*store)->finish("ver_2", 200, R"({"other":"report"})").ok());
   CHECK((*store)->find("ver_1", "case-system")->value().response == body);  // the broker reads it back
   // The review store's records and a batch item's request name the member too.
-  auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey);
+  auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
   REQUIRE(reviews.ok());
   b::ReviewRecord r = review("ver_1", "HRB-1", "2025-11-01", 100);
   r.income_per_capita_fen = 157937;
@@ -358,9 +440,11 @@ TEST_CASE("cluster: PostgreSQL holds no ID number, name or amount, and a moved o
                                     b::BatchState::kRunning, 1, 100, 0},
                                    {item})
               .ok());
+  REQUIRE((*reviews)->claim_items("bat_1", 1, std::chrono::seconds(60))->size() == 1);
   item.state = b::ItemState::kDone;
   item.changes_json = R"([{"field":"benefit","to":"1579.37"}])";
   REQUIRE((*reviews)->update_items("bat_1", {item}).ok());
+  CHECK((*reviews)->items("bat_1")->at(0).changes_json == item.changes_json);  // written (sealed)
   CHECK((*reviews)->find("ver_1")->value().members_json == kMembers);
 
   const std::string dump = pg.run_tool("pg_dump", {"--data-only", "-h", "127.0.0.1", "-p",

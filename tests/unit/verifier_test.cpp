@@ -421,7 +421,7 @@ TEST_CASE("batch runner (in-process test adapters): throttled agencies pause the
   f.config.review.backoff_initial = std::chrono::milliseconds(400);
   f.config.review.yield_after_interactive = std::chrono::milliseconds(0);
   f.bank->failure = FailureKind::kThrottled;
-  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.reports, *f.audit,
                           f.blocking, f.config);
   REQUIRE(batches.slots() == 1);
   const auto items = run_batch(f, batches, 2);
@@ -443,7 +443,7 @@ TEST_CASE("batch runner (in-process test adapters): a server error halves concur
   f.config.review.backoff_initial = std::chrono::seconds(30);  // would make the test time out if it applied
   f.config.review.yield_after_interactive = std::chrono::milliseconds(0);
   f.bank->failure = FailureKind::kServerError;
-  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.reports, *f.audit,
                           f.blocking, f.config);
   const auto started = std::chrono::steady_clock::now();
   const auto items = run_batch(f, batches, 2);
@@ -513,7 +513,7 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   hfv::AsyncEvent release(f.io.get_executor());
   f.bank->hold = &release;  // the first household's bank query waits for it
   f.bank->on_started = [&] { started.set(); };
-  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.audit,
+  b::BatchManager batches(f.io.get_executor(), *f.verifier, [] { return std::size_t{0}; }, *f.reviews, *f.reports, *f.audit,
                           f.blocking, f.config);
   REQUIRE(batches.slots() == 1);
 

@@ -55,6 +55,11 @@ Status PostgresqlReportStore::cancel(const std::string& id) {
       {id, utc_timestamp_now()});
 }
 
+Status PostgresqlReportStore::interrupt(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return db_->run("UPDATE verifications SET state = 'interrupted' WHERE id = $1 AND state = 'running'", {id});
+}
+
 Result<std::optional<StoredVerification>> PostgresqlReportStore::query_one(
     const std::string& where, const std::vector<storage::PgValue>& params) {
   std::lock_guard lock(mutex_);

@@ -1,5 +1,6 @@
 #include "broker/store/postgresql/review_store.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "broker/store/postgresql/schema.hpp"
@@ -12,6 +13,7 @@ namespace {
 
 constexpr const char* kReviewColumns =
     "seq, verification_id, principal, case_id, jurisdiction, next_review, batch_id, completed_unix, payload";
+constexpr const char* kItemColumns = "idx, case_id, jurisdiction, request, state, attempt, verification_id, result";
 constexpr const char* kBatchColumns =
     "id, principal, operator_id, mode, spec, state, total, created_unix, finished_unix";
 
@@ -105,11 +107,16 @@ json item_result(const BatchItem& i) {
 }  // namespace
 
 Result<std::unique_ptr<PostgresqlReviewStore>> PostgresqlReviewStore::open(const std::string& conninfo,
-                                                                           const crypto::SecretKey& key) {
+                                                                           const crypto::SecretKey& key,
+                                                                           const std::string& node) {
   auto db = storage::PostgresqlDb::connect(conninfo);
   if (!db) return db.error();
   if (auto s = pg::migrate(**db); !s) return s.error();
-  return std::unique_ptr<PostgresqlReviewStore>(new PostgresqlReviewStore(std::move(*db), key));
+  std::unique_ptr<PostgresqlReviewStore> store(new PostgresqlReviewStore(std::move(*db), key, node));
+  // Claims a previous process of this node held end with it: the others
+  // need not wait for their leases.
+  if (auto s = store->release_claims(); !s) return s.error();
+  return store;
 }
 
 Status PostgresqlReviewStore::record(const ReviewRecord& r) { return insert_review(r, true); }
@@ -121,10 +128,10 @@ Status PostgresqlReviewStore::insert_review(const ReviewRecord& r, bool issued) 
   // A record already written for this verification stays (as on SQLCipher).
   return db_->run(
       "INSERT INTO reviews (verification_id, principal, case_id, jurisdiction, next_review, batch_id,"
-      " completed_unix, issued, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+      " completed_unix, issued, payload, node) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
       " ON CONFLICT (verification_id) DO NOTHING",
       {r.verification_id, r.principal, r.case_id, r.jurisdiction, r.next_review, r.batch_id,
-       std::to_string(r.completed_unix), issued ? "true" : "false", payload});
+       std::to_string(r.completed_unix), issued ? "true" : "false", payload, node_});
 }
 
 Status PostgresqlReviewStore::mark_issued(const std::string& verification_id) {
@@ -161,7 +168,7 @@ Result<std::optional<ReviewRecord>> first_of(Result<std::vector<ReviewRecord>> r
 }  // namespace
 
 Result<std::vector<ReviewRecord>> PostgresqlReviewStore::pending() {
-  return query_reviews("NOT issued ORDER BY seq", {});
+  return query_reviews("NOT issued AND node = $1 ORDER BY seq", {node_});
 }
 
 Result<std::optional<ReviewRecord>> PostgresqlReviewStore::find(const std::string& verification_id) {
@@ -269,50 +276,59 @@ Status PostgresqlReviewStore::set_batch_state(const std::string& id, BatchState 
                   {id, std::string(state_name(state)), std::to_string(finished_unix)});
 }
 
-Result<std::vector<BatchItem>> PostgresqlReviewStore::items(const std::string& batch_id) {
-  std::lock_guard lock(mutex_);
-  auto rows = db_->query(
-      "SELECT idx, case_id, jurisdiction, request, state, attempt, verification_id, result FROM batch_items"
-      " WHERE batch_id = $1 ORDER BY idx",
-      {batch_id});
-  if (!rows) return rows.error();
+Result<BatchItem> PostgresqlReviewStore::item_from(const std::string& batch_id, const storage::PgRow& row) const {
+  for (std::size_t c = 0; c < 7; ++c) {
+    if (!row[c]) return make_error("corrupt_state", "a batch item cannot be read");
+  }
+  BatchItem i;
+  i.index = std::stoll(*row[0]);
+  i.case_id = *row[1];
+  i.jurisdiction = *row[2];
+  auto request = pg::open_column(key_, *row[3], item_context(batch_id, i.index, "request"));
+  if (!request) return request.error();
+  i.request_json = std::move(*request);
+  const auto state = parse_item_state(*row[4]);
+  if (!state) return make_error("corrupt_state", "a batch item cannot be read");
+  i.state = *state;
+  i.attempt = std::stoll(*row[5]);
+  i.verification_id = *row[6];
+  if (row[7]) {  // written once the item was verified (or failed)
+    auto text = pg::open_column(key_, *row[7], item_context(batch_id, i.index, "result"));
+    if (!text) return text.error();
+    const json r = json::parse(*text, nullptr, false);
+    try {
+      i.http_status = r.at("http_status").get<std::int64_t>();
+      i.error = r.at("error").get<std::string>();
+      i.latency_ms = r.at("latency_ms").get<std::int64_t>();
+      i.outcome = r.at("outcome").get<std::string>();
+      i.classification = r.at("classification").get<std::string>();
+      i.severity = r.at("severity").get<std::int64_t>();
+      i.changes_json = r.at("changes").get<std::string>();
+      i.failed_sources = r.at("failed_sources").get<std::vector<std::string>>();
+    } catch (const json::exception&) {
+      return make_error("corrupt_state", "a batch item cannot be read");
+    }
+  }
+  return i;
+}
+
+Result<std::vector<BatchItem>> PostgresqlReviewStore::items_from(const std::string& batch_id,
+                                                                 const storage::PgRows& rows) const {
   std::vector<BatchItem> out;
-  for (const auto& row : *rows) {
-    for (std::size_t c = 0; c < 7; ++c) {
-      if (!row[c]) return make_error("corrupt_state", "a batch item cannot be read");
-    }
-    BatchItem i;
-    i.index = std::stoll(*row[0]);
-    i.case_id = *row[1];
-    i.jurisdiction = *row[2];
-    auto request = pg::open_column(key_, *row[3], item_context(batch_id, i.index, "request"));
-    if (!request) return request.error();
-    i.request_json = std::move(*request);
-    const auto state = parse_item_state(*row[4]);
-    if (!state) return make_error("corrupt_state", "a batch item cannot be read");
-    i.state = *state;
-    i.attempt = std::stoll(*row[5]);
-    i.verification_id = *row[6];
-    if (row[7]) {  // written once the item was verified (or failed)
-      auto text = pg::open_column(key_, *row[7], item_context(batch_id, i.index, "result"));
-      if (!text) return text.error();
-      const json r = json::parse(*text, nullptr, false);
-      try {
-        i.http_status = r.at("http_status").get<std::int64_t>();
-        i.error = r.at("error").get<std::string>();
-        i.latency_ms = r.at("latency_ms").get<std::int64_t>();
-        i.outcome = r.at("outcome").get<std::string>();
-        i.classification = r.at("classification").get<std::string>();
-        i.severity = r.at("severity").get<std::int64_t>();
-        i.changes_json = r.at("changes").get<std::string>();
-        i.failed_sources = r.at("failed_sources").get<std::vector<std::string>>();
-      } catch (const json::exception&) {
-        return make_error("corrupt_state", "a batch item cannot be read");
-      }
-    }
-    out.push_back(std::move(i));
+  for (const auto& row : rows) {
+    auto item = item_from(batch_id, row);
+    if (!item) return item.error();
+    out.push_back(std::move(*item));
   }
   return out;
+}
+
+Result<std::vector<BatchItem>> PostgresqlReviewStore::items(const std::string& batch_id) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(std::string("SELECT ") + kItemColumns + " FROM batch_items WHERE batch_id = $1 ORDER BY idx",
+                         {batch_id});
+  if (!rows) return rows.error();
+  return items_from(batch_id, *rows);
 }
 
 Status PostgresqlReviewStore::update_items(const std::string& batch_id, const std::vector<BatchItem>& items) {
@@ -325,10 +341,12 @@ Status PostgresqlReviewStore::update_items(const std::string& batch_id, const st
   return storage::transaction(*db_, [&]() -> Status {
     for (std::size_t n = 0; n < items.size(); ++n) {
       const auto& i = items[n];
+      // Only the item's holder writes its outcome: a node whose lease ran
+      // out and whose item another node took over writes nothing.
       if (auto s = db_->run("UPDATE batch_items SET state = $3, attempt = $4, verification_id = $5, result = $6"
-                            " WHERE batch_id = $1 AND idx = $2",
+                            " WHERE batch_id = $1 AND idx = $2 AND owner = $7",
                             {batch_id, std::to_string(i.index), std::string(state_name(i.state)),
-                             std::to_string(i.attempt), i.verification_id, results[n]});
+                             std::to_string(i.attempt), i.verification_id, results[n], node_});
           !s) {
         return s;
       }
@@ -340,6 +358,67 @@ Status PostgresqlReviewStore::update_items(const std::string& batch_id, const st
 Status PostgresqlReviewStore::cancel_pending(const std::string& batch_id) {
   std::lock_guard lock(mutex_);
   return db_->run("UPDATE batch_items SET state = 'cancelled' WHERE batch_id = $1 AND state = 'pending'", {batch_id});
+}
+
+Result<bool> PostgresqlReviewStore::finish_batch(const std::string& id, BatchState state,
+                                                 std::int64_t finished_unix) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query("UPDATE batches SET state = $2, finished_unix = $3 WHERE id = $1 AND state = 'running'"
+                         " RETURNING id",
+                         {id, std::string(state_name(state)), std::to_string(finished_unix)});
+  if (!rows) return rows.error();
+  return !rows->empty();
+}
+
+namespace {
+
+// Now on the database's clock, in milliseconds since 1970: every node's
+// leases are measured on one clock.
+constexpr const char* kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+}  // namespace
+
+Result<std::vector<BatchItem>> PostgresqlReviewStore::claim_items(const std::string& batch_id, std::size_t limit,
+                                                                  std::chrono::milliseconds lease) {
+  std::lock_guard lock(mutex_);
+  // SKIP LOCKED: two nodes claiming at once take different items instead
+  // of waiting for each other.
+  auto rows = db_->query(
+      std::string("UPDATE batch_items SET owner = $2, lease_until = ") + kNowMs +
+          " + $3 WHERE (batch_id, idx) IN (SELECT batch_id, idx FROM batch_items WHERE batch_id = $1"
+          " AND state = 'pending' AND (owner = '' OR lease_until < " + kNowMs +
+          ") ORDER BY idx LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " + kItemColumns,
+      {batch_id, node_, std::to_string(lease.count()), std::to_string(limit)});
+  if (!rows) return rows.error();
+  auto items = items_from(batch_id, *rows);
+  if (!items) return items.error();
+  std::sort(items->begin(), items->end(), [](const BatchItem& a, const BatchItem& b) { return a.index < b.index; });
+  return items;
+}
+
+Status PostgresqlReviewStore::renew_claims(const std::string& batch_id, std::chrono::milliseconds lease) {
+  std::lock_guard lock(mutex_);
+  return db_->run(std::string("UPDATE batch_items SET lease_until = ") + kNowMs +
+                      " + $3 WHERE batch_id = $1 AND owner = $2 AND state = 'pending'",
+                  {batch_id, node_, std::to_string(lease.count())});
+}
+
+Status PostgresqlReviewStore::release_claims() {
+  std::lock_guard lock(mutex_);
+  return db_->run("UPDATE batch_items SET owner = '', lease_until = 0 WHERE owner = $1 AND state = 'pending'",
+                  {node_});
+}
+
+Result<ItemCounts> PostgresqlReviewStore::item_counts(const std::string& batch_id) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query("SELECT state, count(*) FROM batch_items WHERE batch_id = $1 GROUP BY state", {batch_id});
+  if (!rows) return rows.error();
+  std::vector<std::pair<std::string, std::int64_t>> counted;
+  for (const auto& row : *rows) {
+    if (!row[0] || !row[1]) return make_error("corrupt_state", "batch items cannot be counted");
+    counted.emplace_back(*row[0], std::stoll(*row[1]));
+  }
+  return count_items(counted);
 }
 
 }  // namespace hfv::broker

@@ -8,8 +8,8 @@ namespace hfv::broker::pg {
 namespace {
 
 // Version 1: authorisations, verifications (reports), review records,
-// batches and their items. Each later
-// version appends its statements here and bumps kSchemaVersion.
+// batches and their items. Each later version adds its statements below,
+// run from the version a database has, and bumps kSchemaVersion.
 constexpr const char* kVersion1 =
     "CREATE TABLE IF NOT EXISTS authorizations ("
     " id TEXT PRIMARY KEY, principal TEXT NOT NULL, case_id TEXT NOT NULL,"
@@ -42,6 +42,18 @@ constexpr const char* kVersion1 =
     " attempt BIGINT NOT NULL DEFAULT 0, verification_id TEXT NOT NULL DEFAULT '', result TEXT,"
     " PRIMARY KEY (batch_id, idx));";
 
+// Version 2: several brokers share the batches and review records. A batch
+// item is claimed by the node verifying it (owner) until its lease runs out
+// (lease_until, milliseconds since 1970 on the database's clock); a review
+// record remembers the node that wrote it, so a node settles only its own
+// pending records.
+constexpr const char* kVersion2 =
+    "ALTER TABLE batch_items ADD COLUMN IF NOT EXISTS owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE batch_items ADD COLUMN IF NOT EXISTS lease_until BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS batch_items_pending ON batch_items(batch_id, idx) WHERE state = 'pending';"
+    "ALTER TABLE reviews ADD COLUMN IF NOT EXISTS node TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(node) WHERE NOT issued;";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -60,7 +72,10 @@ Status migrate(storage::PostgresqlDb& db) {
                                               std::to_string(kSchemaVersion) + ": upgrade the broker");
     }
     if (current == kSchemaVersion) return Status::success();
-    if (auto s = db.exec(kVersion1); !s) return s;
+    if (current < 1) {
+      if (auto s = db.exec(kVersion1); !s) return s;
+    }
+    if (auto s = db.exec(kVersion2); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

@@ -56,6 +56,11 @@ Status SqlcipherReportStore::cancel(const std::string& id) {
       {utc_timestamp_now(), id});
 }
 
+Status SqlcipherReportStore::interrupt(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return db_->run("UPDATE verifications SET state = 'interrupted' WHERE id = ? AND state = 'running';", {id});
+}
+
 Result<std::optional<StoredVerification>> SqlcipherReportStore::query_one(
     const std::string& sql, std::initializer_list<std::string> text_args,
     std::optional<std::int64_t> int_arg) {

@@ -382,36 +382,110 @@ Status SqlcipherReviewStore::set_batch_state(const std::string& id, BatchState s
                   {state_name(state), finished_unix, id});
 }
 
+namespace {
+
+// A batch item row read with kItemColumns.
+Result<BatchItem> item_from(const storage::Statement& stmt) {
+  BatchItem i;
+  i.index = stmt.column_int(0);
+  i.case_id = stmt.column_text(1);
+  i.jurisdiction = stmt.column_text(2);
+  i.request_json = stmt.column_text(3);
+  const auto state = parse_item_state(stmt.column_text(4));
+  if (!state) return make_error("corrupt_state", "a batch item cannot be read");
+  i.state = *state;
+  i.attempt = stmt.column_int(5);
+  i.verification_id = stmt.column_text(6);
+  i.http_status = stmt.column_int(7);
+  i.error = stmt.column_text(8);
+  i.latency_ms = stmt.column_int(9);
+  i.outcome = stmt.column_text(10);
+  i.classification = stmt.column_text(11);
+  i.severity = stmt.column_int(12);
+  i.changes_json = stmt.column_text(13);
+  i.failed_sources = list_of(stmt.column_text(14));
+  return i;
+}
+
+// Every row a statement selecting kItemColumns gives.
+Result<std::vector<BatchItem>> items_of(storage::Statement& stmt) {
+  std::vector<BatchItem> out;
+  while (stmt.step()) {
+    auto item = item_from(stmt);
+    if (!item) return item.error();
+    out.push_back(std::move(*item));
+  }
+  if (auto s = stmt.status(); !s) return s.error();
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<BatchItem>> SqlcipherReviewStore::items(const std::string& batch_id) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(std::string("SELECT ") + kItemColumns +
                            " FROM batch_items WHERE batch_id = ? ORDER BY idx;");
   if (!stmt) return stmt.error();
   stmt->bind(1, batch_id);
-  std::vector<BatchItem> out;
-  while (stmt->step()) {
-    BatchItem i;
-    i.index = stmt->column_int(0);
-    i.case_id = stmt->column_text(1);
-    i.jurisdiction = stmt->column_text(2);
-    i.request_json = stmt->column_text(3);
-    const auto state = parse_item_state(stmt->column_text(4));
-    if (!state) return make_error("corrupt_state", "a batch item cannot be read");
-    i.state = *state;
-    i.attempt = stmt->column_int(5);
-    i.verification_id = stmt->column_text(6);
-    i.http_status = stmt->column_int(7);
-    i.error = stmt->column_text(8);
-    i.latency_ms = stmt->column_int(9);
-    i.outcome = stmt->column_text(10);
-    i.classification = stmt->column_text(11);
-    i.severity = stmt->column_int(12);
-    i.changes_json = stmt->column_text(13);
-    i.failed_sources = list_of(stmt->column_text(14));
-    out.push_back(std::move(i));
-  }
-  if (auto s = stmt->status(); !s) return s.error();
+  return items_of(*stmt);
+}
+
+Result<std::vector<BatchItem>> SqlcipherReviewStore::claim_items(const std::string& batch_id, std::size_t limit,
+                                                                 std::chrono::milliseconds /*lease*/) {
+  std::lock_guard lock(mutex_);
+  // One process owns this file: claims live in memory, in index order (a
+  // claimed item is finished or the process stops), so the claims of a
+  // batch are "every index up to the cursor".
+  auto stmt = db_->prepare(std::string("SELECT ") + kItemColumns +
+                           " FROM batch_items WHERE batch_id = ? AND state = 'pending' AND idx > ?"
+                           " ORDER BY idx LIMIT ?;");
+  if (!stmt) return stmt.error();
+  auto cursor = claimed_up_to_.find(batch_id);
+  stmt->bind(1, batch_id).bind(2, cursor == claimed_up_to_.end() ? std::int64_t{-1} : cursor->second);
+  stmt->bind(3, static_cast<std::int64_t>(limit));
+  auto out = items_of(*stmt);
+  if (out && !out->empty()) claimed_up_to_[batch_id] = out->back().index;
   return out;
+}
+
+Status SqlcipherReviewStore::renew_claims(const std::string& /*batch_id*/, std::chrono::milliseconds /*lease*/) {
+  return Status::success();  // claims end with the process, not with time
+}
+
+Status SqlcipherReviewStore::release_claims() {
+  std::lock_guard lock(mutex_);
+  claimed_up_to_.clear();
+  return Status::success();
+}
+
+Result<ItemCounts> SqlcipherReviewStore::item_counts(const std::string& batch_id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("SELECT state, count(*) FROM batch_items WHERE batch_id = ? GROUP BY state;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, batch_id);
+  std::vector<std::pair<std::string, std::int64_t>> rows;
+  while (stmt->step()) rows.emplace_back(stmt->column_text(0), stmt->column_int(1));
+  if (auto s = stmt->status(); !s) return s.error();
+  return count_items(rows);
+}
+
+Result<bool> SqlcipherReviewStore::finish_batch(const std::string& id, BatchState state,
+                                                std::int64_t finished_unix) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("SELECT state FROM batches WHERE id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, id);
+  if (!stmt->step()) {
+    if (auto s = stmt->status(); !s) return s.error();
+    return false;
+  }
+  if (stmt->column_text(0) != state_name(BatchState::kRunning)) return false;
+  if (auto s = db_->run("UPDATE batches SET state = ?, finished_unix = ? WHERE id = ?;",
+                        {state_name(state), finished_unix, id});
+      !s) {
+    return s.error();
+  }
+  return true;
 }
 
 Status SqlcipherReviewStore::update_items(const std::string& batch_id,

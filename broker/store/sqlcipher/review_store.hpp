@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -39,6 +40,12 @@ class SqlcipherReviewStore final : public ReviewStore {
   Result<std::vector<BatchItem>> items(const std::string& batch_id) override;
   Status update_items(const std::string& batch_id, const std::vector<BatchItem>& items) override;
   Status cancel_pending(const std::string& batch_id) override;
+  Result<bool> finish_batch(const std::string& id, BatchState state, std::int64_t finished_unix) override;
+  Result<std::vector<BatchItem>> claim_items(const std::string& batch_id, std::size_t limit,
+                                             std::chrono::milliseconds lease) override;
+  Status renew_claims(const std::string& batch_id, std::chrono::milliseconds lease) override;
+  Status release_claims() override;
+  Result<ItemCounts> item_counts(const std::string& batch_id) override;
 
  private:
   explicit SqlcipherReviewStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
@@ -49,6 +56,7 @@ class SqlcipherReviewStore final : public ReviewStore {
                                                   bool with_members = true);
   std::mutex mutex_;
   std::unique_ptr<storage::SqlcipherDb> db_;
+  std::map<std::string, std::int64_t> claimed_up_to_;  // batch id -> highest index claimed
 };
 
 }  // namespace hfv::broker
