@@ -284,6 +284,12 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
 }
 
 net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
+  // A stop waits for this (busy()): the batch's end is audited before the process ends.
+  ++finishing_;
+  struct Done {
+    std::size_t& n;
+    ~Done() { --n; }
+  } done_finishing{finishing_};
   const bool cancelled = run->cancel_requested;
   const std::string id = run->batch.id;
   if (cancelled) {
@@ -300,26 +306,27 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   }
   count_items(*run);
   run->batch.finished_unix = unix_seconds_now();
+  // The state this process shows changes last, once the outputs are
+  // written and the end audited: a caller who sees "done" finds them.
+  const BatchState final_state = cancelled ? BatchState::kCancelled : BatchState::kDone;
   bool mine = false;  // this node ends the batch: it writes the outputs and the audit record
   if (cancelled) {
     // cancel() already moved it from running (so no other node claims);
     // this stamps when it ended.
-    run->batch.state = BatchState::kCancelled;
     auto saved = co_await run_blocking(blocking_, [&] {
-      return store_.set_batch_state(id, run->batch.state, run->batch.finished_unix);
+      return store_.set_batch_state(id, final_state, run->batch.finished_unix);
     });
     if (!saved) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", id}});
     mine = true;
   } else if (!run->ended_elsewhere) {
     auto ended = co_await run_blocking(blocking_, [&] {
-      return store_.finish_batch(id, BatchState::kDone, run->batch.finished_unix);
+      return store_.finish_batch(id, final_state, run->batch.finished_unix);
     });
     if (!ended) log_event(LogLevel::kError, "batch_state_not_saved", {{"batch_id", id}});
     mine = ended && *ended;
-    if (mine) run->batch.state = BatchState::kDone;
   }
-  run->finished = true;
   if (!mine) {
+    run->finished = true;
     // Another node finished or cancelled it and writes its outputs.
     auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
     if (row && *row) run->batch = **row;
@@ -329,7 +336,9 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
 
   // The outputs for case workers and the periodic statistics.
   const auto dir = config_.review.output_dir / id;
-  const json stats = statistics_json(run->batch, run->items);
+  BatchRow ended = run->batch;
+  ended.state = final_state;
+  const json stats = statistics_json(ended, run->items);
   auto written = co_await run_blocking(blocking_, [&] {
     std::error_code e;
     std::filesystem::create_directories(dir, e);
@@ -347,13 +356,15 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   audit::AuditRecord r = audit_base(config_.principal_for_name(run->batch.principal), run->batch.operator_id);
   r.action = cancelled ? "batch.cancelled" : "batch.finished";
   r.request_id = id;
-  r.status = std::string(state_name(run->batch.state));
+  r.status = std::string(state_name(final_state));
   r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +
              " failed=" + std::to_string(run->failed) + " cancelled=" + std::to_string(run->cancelled);
   std::vector<audit::AuditRecord> rows{r};
   (void)co_await audit_.append(std::move(rows));
   log_event(LogLevel::kInfo, "batch_finished",
-            {{"batch_id", id}, {"state", state_name(run->batch.state)}, {"done", run->done}, {"failed", run->failed}});
+            {{"batch_id", id}, {"state", state_name(final_state)}, {"done", run->done}, {"failed", run->failed}});
+  run->batch.state = final_state;
+  run->finished = true;
   runs_.erase(id);  // from now on answered from the store
 }
 

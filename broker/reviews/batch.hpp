@@ -108,9 +108,9 @@ class BatchManager {
   // node starts in a shared database. Call once, after the service is up.
   void start();
   // Starts no more households; those in flight finish. busy() says whether
-  // any are still in flight.
+  // any are still in flight, or a batch is still writing its end.
   void stop();
-  bool busy() const { return in_flight_members_ > 0; }
+  bool busy() const { return in_flight_members_ > 0 || finishing_ > 0; }
 
   // POST /v1/batches: the batch's progress once it is durable and started.
   boost::asio::awaitable<BatchAnswer<nlohmann::json>> create(const Principal& principal,
@@ -157,6 +157,7 @@ class BatchManager {
   std::size_t slots_ = 1;
   std::size_t limit_ = 1;  // current concurrency (members), <= slots_
   std::size_t in_flight_members_ = 0;
+  std::size_t finishing_ = 0;  // batches writing their outputs and end record
   std::chrono::steady_clock::time_point last_start_{};  // of a batch household
   std::chrono::steady_clock::time_point backoff_until_{};
   std::chrono::milliseconds backoff_{0};
