@@ -2,7 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 
 namespace hfv::storage {
 
@@ -38,7 +40,35 @@ struct ResultFree {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultFree>;
 
+// The process's statistics: one lock per call is nothing beside a round
+// trip to the server.
+std::mutex statistics_mutex;
+PgStatistics statistics;
+
+template <class Answer>
+Answer counted(std::chrono::steady_clock::time_point started, Answer answer) {
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard lock(statistics_mutex);
+  const auto bucket = std::lower_bound(PgStatistics::kBounds.begin(), PgStatistics::kBounds.end(), took);
+  ++statistics.counts[static_cast<std::size_t>(bucket - PgStatistics::kBounds.begin())];
+  statistics.seconds += took;
+  ++statistics.calls;
+  if (!answer) {
+    const std::string& code = answer.error().code;
+    ++(code == "db_unavailable" ? statistics.unavailable
+       : code == "db_conflict"  ? statistics.conflict
+       : code == "db_retry"     ? statistics.retry
+                                : statistics.error);
+  }
+  return answer;
+}
+
 }  // namespace
+
+PgStatistics postgresql_statistics() {
+  std::lock_guard lock(statistics_mutex);
+  return statistics;
+}
 
 Result<std::unique_ptr<PostgresqlDb>> PostgresqlDb::connect(const std::string& conninfo) {
   pg_conn* conn = PQconnectdb(conninfo.c_str());
@@ -88,6 +118,10 @@ Status PostgresqlDb::ensure_connected() {
   if (PQstatus(conn_) == CONNECTION_OK) return Status::success();
   PQreset(conn_);
   ++reconnects_;
+  {
+    std::lock_guard lock(statistics_mutex);
+    ++statistics.reconnects;
+  }
   if (PQstatus(conn_) != CONNECTION_OK) {
     return make_error("db_unavailable", "database unavailable: " + first_line(PQerrorMessage(conn_)));
   }
@@ -95,6 +129,10 @@ Status PostgresqlDb::ensure_connected() {
 }
 
 Result<PgRows> PostgresqlDb::query(std::string_view sql, const std::vector<PgValue>& params) {
+  return counted(std::chrono::steady_clock::now(), query_timed(sql, params));
+}
+
+Result<PgRows> PostgresqlDb::query_timed(std::string_view sql, const std::vector<PgValue>& params) {
   if (auto s = ensure_connected(); !s) return s.error();
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -133,13 +171,14 @@ Status PostgresqlDb::run(std::string_view sql, const std::vector<PgValue>& param
 }
 
 Status PostgresqlDb::exec(std::string_view sql) {
-  if (auto s = ensure_connected(); !s) return s;
+  const auto started = std::chrono::steady_clock::now();
+  if (auto s = ensure_connected(); !s) return counted(started, s);
   const std::string text(sql);
   unconfirmed_commit_ = false;
   ResultPtr res(PQexec(conn_, text.c_str()));
   const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return classify(res.get(), conn_);
-  return unconfirmed();
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return counted(started, Status(classify(res.get(), conn_)));
+  return counted(started, unconfirmed());
 }
 
 Status PostgresqlDb::unconfirmed() const {

@@ -22,6 +22,9 @@
 // Threading: a connection is used by one thread at a time.
 #pragma once
 
+#include <array>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +40,24 @@ namespace hfv::storage {
 using PgValue = std::optional<std::string>;  // nullopt is SQL NULL
 using PgRow = std::vector<PgValue>;
 using PgRows = std::vector<PgRow>;
+
+// What every PostgresqlDb of this process has done so far, for /metrics:
+// statements (each call: a query, a run, an exec) by time taken, failed
+// calls by error code, and reconnections after a lost connection.
+struct PgStatistics {
+  // Upper bounds (seconds) of the statement-time buckets; counts[i] counts
+  // the calls in (bounds[i-1], bounds[i]], the last one those above all.
+  static constexpr std::array<double, 12> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+  std::array<std::uint64_t, kBounds.size() + 1> counts{};
+  double seconds = 0;  // sum of all calls' time
+  std::uint64_t calls = 0;
+  std::uint64_t reconnects = 0;
+  // Failed calls by code: db_unavailable, db_conflict, db_retry, db_error.
+  std::uint64_t unavailable = 0, conflict = 0, retry = 0, error = 0;
+};
+// A consistent copy of the process's statistics (any thread).
+PgStatistics postgresql_statistics();
 
 class PostgresqlDb {
  public:
@@ -64,6 +85,7 @@ class PostgresqlDb {
   void watch_notices();
   Status unconfirmed() const;  // "db_unavailable" after an unconfirmed commit
   Status ensure_connected();
+  Result<PgRows> query_timed(std::string_view sql, const std::vector<PgValue>& params);
   pg_conn* conn_;
   long reconnects_ = 0;
   bool unconfirmed_commit_ = false;  // set by the notice receiver (see watch_notices)

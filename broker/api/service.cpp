@@ -9,6 +9,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/api/service_internal.hpp"
+#include "storage/postgresql_db.hpp"
 
 namespace hfv::broker {
 
@@ -184,6 +185,7 @@ ApiResponse Service::metrics_response() const {
   live.stale_parameters = stale_policy_parameters(parts_.verifier->policies(), Date::today_utc());
   live.agencies = agency_snapshot(parts_.verifier->adapters());
   if (batches_ != nullptr) live.batches = batches_->progress_snapshot();
+  if (parts_.config->storage.backend == StorageBackend::kPostgresql) live.database = storage::postgresql_statistics();
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.raw_body = parts_.metrics->render(live);

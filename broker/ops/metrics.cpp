@@ -96,6 +96,15 @@ constexpr auto kAgencyBuckets =
 Histogram::Histogram(std::span<const double> upper_bounds)
     : bounds_(upper_bounds.begin(), upper_bounds.end()), counts_(bounds_.size() + 1, 0) {}
 
+Histogram::Histogram(std::span<const double> upper_bounds, std::span<const std::uint64_t> counts, double sum)
+    : Histogram(upper_bounds) {
+  for (std::size_t i = 0; i < counts_.size() && i < counts.size(); ++i) {
+    counts_[i] = counts[i];
+    count_ += counts[i];
+  }
+  sum_ = sum;
+}
+
 void Histogram::observe(double seconds) {
   const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
   ++counts_[static_cast<std::size_t>(it - bounds_.begin())];
@@ -206,6 +215,22 @@ std::string Metrics::render(const LiveState& live) const {
            static_cast<std::uint64_t>(live.batches->households_done));
     header(out, "hfv_batch_members_in_flight", "gauge", "Batch work in flight, counted in household members.");
     sample(out, "hfv_batch_members_in_flight", "", static_cast<std::uint64_t>(live.batches->members_in_flight));
+  }
+
+  if (live.database) {
+    const auto& db = *live.database;
+    header(out, "hfv_db_statement_duration_seconds", "histogram",
+           "Time of each PostgreSQL call (one statement, or a schema's statements), as the broker waits for it.");
+    Histogram(storage::PgStatistics::kBounds, db.counts, db.seconds).render(out, "hfv_db_statement_duration_seconds", "");
+    header(out, "hfv_db_reconnects_total", "counter",
+           "PostgreSQL connections re-established after they were lost (a restart or failover of the database).");
+    sample(out, "hfv_db_reconnects_total", "", db.reconnects);
+    header(out, "hfv_db_errors_total", "counter",
+           "Failed PostgreSQL calls by kind: unavailable (503 material), conflict, retry (serialization), error.");
+    sample(out, "hfv_db_errors_total", label("kind", "unavailable"), db.unavailable);
+    sample(out, "hfv_db_errors_total", label("kind", "conflict"), db.conflict);
+    sample(out, "hfv_db_errors_total", label("kind", "retry"), db.retry);
+    sample(out, "hfv_db_errors_total", label("kind", "error"), db.error);
   }
 
   header(out, "hfv_verification_duration_seconds", "histogram",

@@ -26,6 +26,7 @@
 #include "common/date.hpp"
 #include "common/records.hpp"
 #include "policies/policy.hpp"
+#include "storage/postgresql_db.hpp"
 
 namespace hfv::broker {
 
@@ -34,6 +35,9 @@ namespace hfv::broker {
 class Histogram {
  public:
   explicit Histogram(std::span<const double> upper_bounds);
+  // One counted elsewhere: per-bucket (not cumulative) counts, the last
+  // for +Inf, and the sum.
+  Histogram(std::span<const double> upper_bounds, std::span<const std::uint64_t> counts, double sum);
   void observe(double seconds);
   // Appends "<name>_bucket{...le=..}", "_sum" and "_count" lines; `labels`
   // is empty or "key=\"value\",..." without braces.
@@ -90,6 +94,9 @@ struct LiveState {
   // Set by Service::metrics_response from BatchManager::progress_snapshot();
   // the hfv_batch_* families are rendered only when it is set.
   std::optional<BatchProgress> batches;
+  // With the postgresql backend: the process's database calls
+  // (storage/postgresql_db.hpp); the hfv_db_* families only then.
+  std::optional<storage::PgStatistics> database;
 };
 
 class Metrics {

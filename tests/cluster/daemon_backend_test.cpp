@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "../integration/stack.hpp"
+#include "broker/ops/metrics.hpp"
 #include "pg_server.hpp"
 
 using hfv::testing::ClientTls;
@@ -143,6 +144,20 @@ TEST_CASE(
   const Answer reread = exchange("GET", stack.url + "/v1/verifications/" + id, stack.case_system);
   REQUIRE(reread.status == 200);
   CHECK(json::parse(reread.body) == first);
+  // What an operator watches (docs/operations.md): the outage is in /metrics
+  // as reconnections and unavailable calls, beside the calls' times.
+  const Answer metrics = exchange("GET", stack.url + "/metrics", stack.supervisor);
+  REQUIRE(metrics.status == 200);
+  const auto values = hfv::broker::parse_metrics_text(metrics.body);
+  const auto value = [&](const std::string& name) {
+    const auto it = values.find(name);
+    return it == values.end() ? -1.0 : it->second;
+  };
+  CHECK(value("hfv_db_reconnects_total") >= 1);
+  CHECK(value(R"(hfv_db_errors_total{kind="unavailable"})") >= 3);  // the three refused calls at least
+  CHECK(value("hfv_db_statement_duration_seconds_count") > 10);
+  CHECK(value(R"(hfv_db_statement_duration_seconds_bucket{le="+Inf"})") ==
+        value("hfv_db_statement_duration_seconds_count"));
 
   // A second broker on the same database reads both reports by id.
   auto sibling = stack.start_sibling("node-b");
