@@ -269,6 +269,13 @@ TEST_CASE("daemon: a bad policy file stops start-up with the file and key named"
   std::ofstream(policies / "410500.json", std::ios::trunc) << anyang.dump(2);
   json config = json::parse(hfv::testing::read_file(broker_dir / "brokerd.json"));
   config["policies_dir"] = policies.string();
+  // The backend under test, as a Stack would choose it (stack.hpp): a bad
+  // policy file stops start-up on either.
+  std::unique_ptr<hfv::testing::PgServer> database;
+  if (hfv::testing::postgresql_from_environment()) {
+    database = std::make_unique<hfv::testing::PgServer>();
+    hfv::testing::apply_storage(config, {database->conninfo()});
+  }
   std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
 
   hfv::testing::Process daemon({BROKERD_BIN, "run", "--config", (broker_dir / "brokerd.json").string()},

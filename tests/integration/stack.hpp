@@ -6,10 +6,12 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "../cluster/pg_server.hpp"
 #include "../unit/temp_dir.hpp"
 #include "audit/audit_log.hpp"
 #include "crypto/keys.hpp"
@@ -30,6 +32,14 @@ struct StorageOption {
   std::string node = "node-a";  // the broker's node name in the shared database
 };
 
+// The backend a Stack built with the default storage option uses:
+// HFV_TEST_STORAGE=postgresql runs the same tests on PostgreSQL (CTest
+// registers them a second time so: tests/CMakeLists.txt, hfv_test).
+inline bool postgresql_from_environment() {
+  const char* backend = std::getenv("HFV_TEST_STORAGE");
+  return backend != nullptr && std::string(backend) == "postgresql";
+}
+
 // Writes the storage option into a brokerd.json (state_db goes: the
 // postgresql backend keeps no state file).
 inline void apply_storage(json& config, const StorageOption& storage) {
@@ -45,6 +55,10 @@ inline void apply_storage(json& config, const StorageOption& storage) {
 struct Stack {
   // `adjust_config` may edit brokerd.json (written by init) before the daemon starts.
   hfv::testing::TempDir dir{"hfv-e2e"};
+  // The stack's own PostgreSQL server, when the environment asks for one
+  // (postgresql_from_environment). Declared before the processes so that it
+  // is destroyed after them: the broker stops before its database does.
+  std::unique_ptr<PgServer> database;
   std::unique_ptr<Process> sim;
   std::unique_ptr<Process> broker;
   std::string url;
@@ -52,10 +66,16 @@ struct Stack {
   fs::path broker_dir;
   StorageOption storage_;
 
-  // `storage`: the backend (default: SQLCipher), set before `adjust_config` runs.
+  // `storage`: the backend (default: SQLCipher, or a PostgreSQL server of
+  // the stack's own under HFV_TEST_STORAGE=postgresql), set before
+  // `adjust_config` runs.
   explicit Stack(const std::function<void(json&, const fs::path&)>& adjust_config = {}, const fs::path& dataset = {},
                  const StorageOption& storage = {})
       : storage_(storage) {
+    if (storage_.conninfo.empty() && postgresql_from_environment()) {
+      database = std::make_unique<PgServer>();
+      storage_.conninfo = database->conninfo();
+    }
     sim = std::make_unique<Process>(
         std::vector<std::string>{AGENCY_SIM_BIN, "--dataset", (dataset.empty() ? kSource / "demo" / "dataset.json" : dataset).string(),
                                  "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
@@ -67,9 +87,9 @@ struct Stack {
                   "--agency-url", "http://127.0.0.1:" + sim_port.substr(0, sim_port.find('\n'))},
                  dir.path / "init.log");
     REQUIRE(init.stop(0, std::chrono::seconds(30)) == 0);
-    if (adjust_config || !storage.conninfo.empty()) {
+    if (adjust_config || on_postgresql()) {
       json config = json::parse(read_file(broker_dir / "brokerd.json"));
-      apply_storage(config, storage);
+      apply_storage(config, storage_);
       if (adjust_config) adjust_config(config, broker_dir);
       std::ofstream(broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
     }
@@ -84,6 +104,14 @@ struct Stack {
     supervisor = {(pki / "ca.pem").string(), (pki / "demo-supervisor.pem").string(),
                   (pki / "demo-supervisor.key").string()};
     no_cert = {(pki / "ca.pem").string(), "", ""};
+  }
+
+  bool on_postgresql() const { return !storage_.conninfo.empty(); }
+
+  // Where the broker's audit log is, on either backend.
+  hfv::audit::LogLocation audit_location() const {
+    return on_postgresql() ? hfv::audit::LogLocation::shared(storage_.conninfo)
+                           : hfv::audit::LogLocation::sqlcipher(broker_dir / "data" / "audit.db");
   }
 
   std::vector<std::string> operator_header() const { return {"X-Operator-Id: op-test-01"}; }
@@ -143,10 +171,8 @@ struct Stack {
     REQUIRE(broker->stop(SIGTERM) == 0);
     auto master = hfv::crypto::load_master_key_file(broker_dir / "keys" / "master.key");
     REQUIRE(master.ok());
-    const auto where = storage_.conninfo.empty()
-                           ? hfv::audit::LogLocation::sqlcipher(broker_dir / "data" / "audit.db")
-                           : hfv::audit::LogLocation::shared(storage_.conninfo);
-    auto log = hfv::audit::AuditLog::open(where, hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
+    auto log = hfv::audit::AuditLog::open(
+        audit_location(), hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
     REQUIRE(log.ok());
     auto rows = (*log)->read(1, 1000000);
     REQUIRE(rows.ok());
