@@ -38,7 +38,7 @@ void for_each_audit_record(const Stack& stack,
                            const std::function<void(const hfv::audit::StoredRecord&, const json&)>& visit) {
   auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
   REQUIRE(master.ok());
-  auto log = hfv::audit::AuditLog::open(stack.broker_dir / "data" / "audit.db",
+  auto log = hfv::audit::AuditLog::open(stack.audit_location(),
                                         hfv::crypto::derive_key(*master, hfv::crypto::kPurposeAuditDb));
   REQUIRE(log.ok());
   for (std::int64_t from = 1;;) {
