@@ -101,7 +101,7 @@ pg_start() {  # dir [name=value...]
     echo "$port" >"$dir/port"
     echo "$pid" >"$dir/pid"
     for _ in $(seq 1 1200); do  # up to 120 s on a loaded machine
-      if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then return 0; fi
+      if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U hfv; then return 0; fi
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
