@@ -153,6 +153,9 @@ pg_kill() {  # dir
   local pid data
   pid=$(cat "$1/pid" 2>/dev/null) || return 0
   kill -KILL "$pid" 2>/dev/null || true
+  # When it is this shell's child, reaped here, so that bash does not print
+  # a "Killed" job notice; otherwise (another shell started it) polled.
+  { wait "$pid"; } 2>/dev/null || true
   _pg_wait_exit "$pid" || true
   rm -f "$1/pid"
   # Its backends, checkpointer and so on notice the postmaster's death and
