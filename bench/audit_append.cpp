@@ -3,9 +3,13 @@
 // without a key, which then behaves as plain SQLite), in one run, with the
 // same WAL + synchronous=FULL settings and the same group-commit writer; plus
 // the real AuditLog's throughput and its durable single-append latency.
+// With --pg, the same AuditLog on PostgreSQL too (the cluster's shared log,
+// audit/postgresql_log.hpp), with the same writers and appends, as a ratio
+// to the SQLCipher AuditLog measured in the same run.
 // Prints a table, then one JSON line.
-// Usage: bench_audit_append [--writers N] [--appends N] [--dir DIR] [--quick] [--json]
-// (--json: only the JSON line; bench/run reads the last line.)
+// Usage: bench_audit_append [--writers N] [--appends N] [--dir DIR] [--pg CONNINFO] [--quick] [--json]
+// (--json: only the JSON line; bench/run reads the last line. CONNINFO: an
+// empty database of a server bench/run starts, see scripts/lib/pg.sh.)
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "audit/log_connection.hpp"
 #include "crypto/hash.hpp"
 
 namespace fs = std::filesystem;
@@ -162,6 +167,7 @@ int main(int argc, char** argv) {
   int writers = 64;
   int appends = 50;
   fs::path dir;
+  std::string pg_conninfo;
   bool json_only = false;
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
@@ -171,6 +177,8 @@ int main(int argc, char** argv) {
       appends = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--dir") == 0 && has_value)
       dir = argv[++i];
+    else if (std::strcmp(argv[i], "--pg") == 0 && has_value)
+      pg_conninfo = argv[++i];
     else if (std::strcmp(argv[i], "--quick") == 0)
       appends = 15;
     else if (std::strcmp(argv[i], "--json") == 0)
@@ -178,7 +186,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(
           stderr,
-          "usage: bench_audit_append [--writers N] [--appends N] [--dir DIR] [--quick] [--json]\n");
+          "usage: bench_audit_append [--writers N] [--appends N] [--dir DIR] [--pg CONNINFO] [--quick] "
+          "[--json]\n");
       return 2;
     }
   }
@@ -186,7 +195,7 @@ int main(int argc, char** argv) {
     dir = fs::temp_directory_path() / ("hfv-bench-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
 
-  double encrypted = 0, plain = 0, log_rate = 0;
+  double encrypted = 0, plain = 0;
   {
     RawGroupCommit db(dir / "encrypted.db", hfv::crypto::SecretKey::random());
     encrypted = run(writers, appends, [&](int i) { db.append(sample_body(i)); });
@@ -195,25 +204,42 @@ int main(int argc, char** argv) {
     RawGroupCommit db(dir / "plain.db", std::nullopt);
     plain = run(writers, appends, [&](int i) { db.append(sample_body(i)); });
   }
-  std::vector<double> latencies_ms;
-  {
-    auto log = hfv::audit::AuditLog::open(dir / "audit.db", hfv::crypto::SecretKey::random());
+  // The real AuditLog at `where`: records/s with `writers` concurrent
+  // writers, then the latency of 200 durable single appends (p50, p99).
+  struct LogFigures {
+    double rate = 0, p50 = 0, p99 = 0;
+  };
+  const auto measure_log = [&](const hfv::audit::LogLocation& where,
+                               const hfv::audit::AuditLogOptions& options) -> std::optional<LogFigures> {
+    auto log = hfv::audit::AuditLog::open(where, hfv::crypto::SecretKey::random(), options);
     if (!log) {
-      std::fprintf(stderr, "bench: %s\n", log.error().message.c_str());
-      return 1;
+      std::fprintf(stderr, "bench: %s: %s\n", where.describe().c_str(), log.error().message.c_str());
+      return std::nullopt;
     }
-    log_rate =
-        run(writers, appends, [&](int i) { (void)(*log)->append_blocking({sample_record(i)}); });
+    LogFigures f;
+    f.rate = run(writers, appends, [&](int i) { (void)(*log)->append_blocking({sample_record(i)}); });
+    std::vector<double> latencies_ms;
     for (int i = 0; i < 200; ++i) {
       const auto start = Clock::now();
       (void)(*log)->append_blocking({sample_record(i)});
-      latencies_ms.push_back(
-          std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     }
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    f.p50 = latencies_ms[latencies_ms.size() / 2];
+    f.p99 = latencies_ms[latencies_ms.size() * 99 / 100];
+    return f;
+  };
+  const auto on_file = measure_log(hfv::audit::LogLocation::sqlcipher(dir / "audit.db"), {});
+  if (!on_file) return 1;
+  const double log_rate = on_file->rate, p50 = on_file->p50, p99 = on_file->p99;
+  std::optional<LogFigures> on_pg;
+  if (!pg_conninfo.empty()) {
+    // The PostgreSQL backend requires an anchor file (each broker keeps its own).
+    hfv::audit::AuditLogOptions options;
+    options.anchor_file = dir / "pg.anchor";
+    on_pg = measure_log(hfv::audit::LogLocation::shared(pg_conninfo), options);
+    if (!on_pg) return 1;
   }
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  const double p50 = latencies_ms[latencies_ms.size() / 2];
-  const double p99 = latencies_ms[latencies_ms.size() * 99 / 100];
   const double ratio = encrypted / plain;
 
   if (!json_only) {
@@ -226,14 +252,25 @@ int main(int argc, char** argv) {
     std::printf("%-44s %14.0f\n", "AuditLog (encrypted + Merkle + personality)", log_rate);
     std::printf("%-44s %14.2f\n", "ratio encrypted/plain", ratio);
     std::printf("durable single append latency: p50 %.2f ms, p99 %.2f ms\n", p50, p99);
+    if (on_pg) {
+      std::printf("%-44s %14.0f\n", "AuditLog on PostgreSQL (shared log)", on_pg->rate);
+      std::printf("%-44s %14.2f\n", "ratio PostgreSQL/SQLCipher AuditLog", on_pg->rate / log_rate);
+      std::printf("PostgreSQL durable single append latency: p50 %.2f ms, p99 %.2f ms\n", on_pg->p50,
+                  on_pg->p99);
+    }
   }
-  const nlohmann::json out = {{"writers", writers},
+  nlohmann::json out = {{"writers", writers},
                               {"appends_per_writer", appends},
                               {"plain_records_per_s", plain},
                               {"encrypted_records_per_s", encrypted},
                               {"auditlog_records_per_s", log_rate},
                               {"ratio_encrypted_over_plain", ratio},
                               {"single_append_latency_ms", {{"p50", p50}, {"p99", p99}}}};
+  if (on_pg) {
+    out["postgresql_auditlog_records_per_s"] = on_pg->rate;
+    out["ratio_postgresql_over_sqlcipher_auditlog"] = on_pg->rate / log_rate;
+    out["postgresql_single_append_latency_ms"] = {{"p50", on_pg->p50}, {"p99", on_pg->p99}};
+  }
   std::printf("%s\n", out.dump().c_str());
   std::error_code ec;
   fs::remove_all(dir, ec);
