@@ -1,13 +1,20 @@
-// A batch across two brokers on one PostgreSQL database, through real parts
+// Two brokers on one PostgreSQL database under load, through real parts
 // (pg_server.hpp, the agency simulator, two brokerd processes): both nodes
-// verify the batch's households; one is killed with SIGKILL in the middle;
-// the other takes over its households once their claims' lease runs out and
-// finishes the batch. The shared audit log shows exactly one issued report
-// per household of the batch, and verifies.
+// verify a batch's households while case workers' verifications keep
+// arriving at one of them; that one is killed with SIGKILL in the middle.
+// Every report it acknowledged reads back unchanged through the other; the
+// other takes over its batch households once their claims' lease runs out
+// and finishes the batch. The shared audit log shows exactly one issued
+// report per household of the batch, and verifies.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -30,7 +37,8 @@ TEST_CASE("cluster: a batch runs on two brokers, one is SIGKILLed, the other fin
           "[cluster][batch][failover]") {
   PgServer pg;
   hfv::testing::TempDir data("hfv-batch-cluster");
-  batch::Dataset d = batch::make_dataset(300, 0, 700000);
+  // 300 households for the batch, 60 more for interactive verifications.
+  batch::Dataset d = batch::make_dataset(360, 0, 700000);
   d.write(data.path / "dataset.json", false);
   std::ofstream(data.path / "empty.json") << R"({"persons": {}})";
   // A short lease, so the survivor takes the dead node's households over
@@ -38,6 +46,9 @@ TEST_CASE("cluster: a batch runs on two brokers, one is SIGKILLed, the other fin
   auto configure = [](json& config, const fs::path& dir) {
     batch::configure(config, dir);
     config["review"]["claim_lease_ms"] = 3000;
+    // Batches use the gaps between interactive verifications at once, so
+    // node-a has batch households in flight when it is killed.
+    config["review"]["yield_after_interactive_ms"] = 0;
   };
   Stack stack(configure, data.path / "empty.json", StorageOption{pg.conninfo(), "node-a"});
   // Agencies answer after 20 ms: the batch lasts long enough to kill a node in it.
@@ -46,12 +57,48 @@ TEST_CASE("cluster: a batch runs on two brokers, one is SIGKILLed, the other fin
   batch::register_households(stack, client, d);
   auto sibling = stack.start_sibling("node-b");
 
-  const std::string id = batch::start_batch(client, stack.url, batch::ndjson(d, 0, d.households.size()));
+  const std::string id = batch::start_batch(client, stack.url, batch::ndjson(d, 0, 300));
   // Both nodes work on it: node-b, which was not asked, picks it up.
   Client on_b(stack.case_system);
+  // Meanwhile a case worker verifies households through node-a, one every
+  // tenth of a second or so (the load's pace, not a timing check), until the
+  // kill; what it acknowledged (200 and a report) is kept.
+  std::vector<std::string> interactive;
+  {
+    std::istringstream lines(batch::ndjson(d, 300, 360));
+    for (std::string line; std::getline(lines, line);) interactive.push_back(line);
+  }
+  std::mutex acked_mutex;
+  std::map<std::string, json> acknowledged;  // verification id -> report as answered
+  std::atomic<bool> stop_load{false};
+  std::thread load([&] {
+    Client worker(stack.case_system);
+    for (std::size_t n = 0; !stop_load; ++n) {
+      const auto r = worker.send("POST", stack.url + "/v1/verifications", interactive[n % interactive.size()]);
+      if (r.status == 200) {  // otherwise the kill cut it: not acknowledged
+        json report = json::parse(r.body);
+        const std::string verification = report["verification_id"].get<std::string>();
+        std::lock_guard lock(acked_mutex);
+        acknowledged[verification] = std::move(report);
+      } else if (r.status == 0) {
+        break;  // node-a is gone
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   const long done_at_kill = batch::wait_for_done(client, stack.url, id, 60, std::chrono::milliseconds(20));
   REQUIRE(done_at_kill >= 60);
   REQUIRE(stack.broker->stop(SIGKILL) == 128 + SIGKILL);
+  stop_load = true;
+  load.join();
+  // Every acknowledged report, through the surviving node.
+  CHECK_FALSE(acknowledged.empty());
+  for (const auto& [verification, report] : acknowledged) {
+    const auto r = on_b.send("GET", sibling.url + "/v1/verifications/" + verification);
+    INFO(verification);
+    REQUIRE(r.status == 200);
+    CHECK(json::parse(r.body) == report);
+  }
 
   const batch::Watched w = batch::wait_for(on_b, sibling.url, id);
   INFO(w.last.dump());
