@@ -44,8 +44,10 @@ using nlohmann::json;
 
 namespace {
 
+// A fatal start-up error: a JSON log line like every other (so `| jq` and
+// `journalctl -p err` find it), naming what failed and why.
 int fail(const std::string& what, const Error& error) {
-  (void)std::fprintf(stderr, "brokerd: %s: %s\n", what.c_str(), error.message.c_str());
+  log_event(LogLevel::kError, "start_failed", {{"what", what}, {"code", error.code}, {"reason", error.message}});
   return 1;
 }
 

@@ -1,7 +1,10 @@
 #include "broker/ops/log.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #include "common/date.hpp"
@@ -76,6 +79,26 @@ std::string_view log_level_name(LogLevel level) {
   return "info";
 }
 
+int syslog_priority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return 7;
+    case LogLevel::kInfo: return 6;
+    case LogLevel::kWarn: return 4;
+    case LogLevel::kError: return 3;
+  }
+  return 6;
+}
+
+bool writes_to_journal(std::FILE* stream) {
+  const char* names = std::getenv("JOURNAL_STREAM");
+  if (names == nullptr || stream == nullptr) return false;
+  unsigned long long device = 0, inode = 0;
+  if (std::sscanf(names, "%llu:%llu", &device, &inode) != 2) return false;
+  struct stat st {};
+  if (::fstat(::fileno(stream), &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device && static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
 void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
 void set_log_stream(std::FILE* stream) { g_stream = stream; }
@@ -97,8 +120,19 @@ void log_event(LogLevel level, std::string_view event, nlohmann::json fields) {
   std::FILE* stream = g_stream.load();
   if (stream == nullptr) stream = stderr;
   std::lock_guard lock(g_mutex);
+  // Whether the stream is the journal is asked once per stream.
+  static std::FILE* checked = nullptr;
+  static bool journal = false;
+  if (stream != checked) {
+    checked = stream;
+    journal = writes_to_journal(stream);
+  }
   // A log line that cannot be written has nowhere better to go.
-  (void)std::fprintf(stream, "%s\n", line.c_str());
+  if (journal) {
+    (void)std::fprintf(stream, "<%d>%s\n", syslog_priority(level), line.c_str());
+  } else {
+    (void)std::fprintf(stream, "%s\n", line.c_str());
+  }
   (void)std::fflush(stream);
 }
 

@@ -5,6 +5,11 @@
 // names, case, operator, authorisation and verification ids) and any string
 // that looks like an 18-character resident ID number with "[redacted]".
 // The level comes from the config key "log_level" (docs/configuration.md).
+// When the stream is the systemd journal (JOURNAL_STREAM names its device
+// and inode, systemd.exec(5)) each line starts with its syslog priority
+// "<N>" (error 3, warn 4, info 6, debug 7), which journald takes as the
+// entry's priority and strips (SyslogLevelPrefix=, on by default), so
+// `journalctl -p err` finds the errors; anywhere else lines are plain JSON.
 // Thread-safety: every function may be called from any thread.
 #pragma once
 
@@ -27,6 +32,12 @@ LogLevel log_level();
 void set_log_stream(std::FILE* stream);
 
 void log_event(LogLevel level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
+
+// The syslog priority of a level (error 3, warn 4, info 6, debug 7).
+int syslog_priority(LogLevel level);
+// Whether `stream` is the journal's stream, per the JOURNAL_STREAM
+// environment variable ("device:inode", decimal) systemd sets.
+bool writes_to_journal(std::FILE* stream);
 
 // The line log_event writes (without the newline), with redaction applied.
 std::string format_log_line(LogLevel level, std::string_view event, nlohmann::json fields,

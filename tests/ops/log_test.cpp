@@ -2,8 +2,12 @@
 // keeps personal data out even when a caller passes it by mistake.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "broker/ops/log.hpp"
 
@@ -75,4 +79,42 @@ TEST_CASE("ops: log_event drops lines below the configured level", "[ops][log]")
   const json j = json::parse(out.substr(0, out.find('\n')));
   CHECK(j["level"] == "error");
   CHECK(j["k"] == "v");
+}
+
+TEST_CASE("ops: lines to the systemd journal start with their syslog priority, lines elsewhere are plain JSON",
+          "[ops][log]") {
+  std::FILE* journal = std::tmpfile();
+  std::FILE* other = std::tmpfile();
+  REQUIRE(journal != nullptr);
+  REQUIRE(other != nullptr);
+  // systemd names the journal's stream by device and inode (systemd.exec(5)).
+  struct stat st {};
+  REQUIRE(::fstat(::fileno(journal), &st) == 0);
+  const std::string names = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  REQUIRE(::setenv("JOURNAL_STREAM", names.c_str(), 1) == 0);
+  CHECK(b::writes_to_journal(journal));
+  CHECK_FALSE(b::writes_to_journal(other));
+  const auto lines_of = [](std::FILE* sink) {
+    std::rewind(sink);
+    char buf[4096] = {};
+    const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, sink);
+    return std::string(buf, n);
+  };
+  b::set_log_stream(journal);
+  b::log_event(b::LogLevel::kError, "disk_full");
+  b::log_event(b::LogLevel::kWarn, "crl_soon_stale");
+  b::log_event(b::LogLevel::kInfo, "started");
+  b::set_log_stream(other);
+  b::log_event(b::LogLevel::kError, "disk_full");
+  b::set_log_stream(nullptr);
+  ::unsetenv("JOURNAL_STREAM");
+  const std::string in_journal = lines_of(journal);
+  CHECK(in_journal.rfind("<3>{", 0) == 0);
+  CHECK(in_journal.find("\n<4>{") != std::string::npos);
+  CHECK(in_journal.find("\n<6>{") != std::string::npos);
+  CHECK(json::parse(in_journal.substr(3, in_journal.find('\n') - 3))["event"] == "disk_full");
+  const std::string elsewhere = lines_of(other);
+  CHECK(json::parse(elsewhere.substr(0, elsewhere.find('\n')))["event"] == "disk_full");  // no prefix
+  std::fclose(journal);
+  std::fclose(other);
 }
