@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdlib>
 #include <mutex>
 
@@ -90,10 +91,18 @@ int syslog_priority(LogLevel level) {
 }
 
 bool writes_to_journal(std::FILE* stream) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the broker never changes its environment.
   const char* names = std::getenv("JOURNAL_STREAM");
   if (names == nullptr || stream == nullptr) return false;
+  const std::string_view text(names);
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
   unsigned long long device = 0, inode = 0;
-  if (std::sscanf(names, "%llu:%llu", &device, &inode) != 2) return false;
+  const auto parse = [](std::string_view digits, unsigned long long& out) {
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+    return ec == std::errc() && end == digits.data() + digits.size();
+  };
+  if (!parse(text.substr(0, colon), device) || !parse(text.substr(colon + 1), inode)) return false;
   struct stat st {};
   if (::fstat(::fileno(stream), &st) != 0) return false;
   return static_cast<unsigned long long>(st.st_dev) == device && static_cast<unsigned long long>(st.st_ino) == inode;
