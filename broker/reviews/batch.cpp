@@ -295,16 +295,6 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   if (cancelled) {
     (void)co_await run_blocking(blocking_, [&] { return store_.cancel_pending(id); });
   }
-  // The whole batch as stored (other nodes' households too) for the
-  // outputs, unless this node's own results could not be written.
-  if (run->dirty.empty()) {
-    auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
-    if (stored) run->items = std::move(*stored);
-  }
-  for (auto& item : run->items) {
-    if (cancelled && item.state == ItemState::kPending) item.state = ItemState::kCancelled;
-  }
-  count_items(*run);
   run->batch.finished_unix = unix_seconds_now();
   // The state this process shows changes last, once the outputs are
   // written and the end audited: a caller who sees "done" finds them.
@@ -326,13 +316,19 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
     mine = ended && *ended;
   }
   if (!mine) {
-    run->finished = true;
-    // Another node finished or cancelled it and writes its outputs.
-    auto row = co_await run_blocking(blocking_, [&] { return store_.find_batch(id); });
-    if (row && *row) run->batch = **row;
-    runs_.erase(id);
+    runs_.erase(id);  // another node finished or cancelled it and writes its outputs
     co_return;
   }
+  // The whole batch as stored (other nodes' households too) for the
+  // outputs, unless this node's own results could not be written.
+  if (run->dirty.empty()) {
+    auto stored = co_await run_blocking(blocking_, [&] { return store_.items(id); });
+    if (stored) run->items = std::move(*stored);
+  }
+  for (auto& item : run->items) {
+    if (cancelled && item.state == ItemState::kPending) item.state = ItemState::kCancelled;
+  }
+  count_items(*run);
 
   // The outputs for case workers and the periodic statistics.
   const auto dir = config_.review.output_dir / id;

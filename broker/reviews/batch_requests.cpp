@@ -178,11 +178,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::progress(const std::string& id, 
   Run view;
   view.batch = **row;
   view.items = std::move(*items);
-  for (const auto& i : view.items) {
-    view.done += i.state == ItemState::kDone ? 1 : 0;
-    view.failed += i.state == ItemState::kFailed ? 1 : 0;
-    view.cancelled += i.state == ItemState::kCancelled ? 1 : 0;
-  }
+  count_items(view);
   view.finished = view.batch.state != BatchState::kRunning;
   co_return progress_json(view);
 }
