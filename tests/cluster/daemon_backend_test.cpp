@@ -209,9 +209,7 @@ TEST_CASE(
   PgServer primary({"synchronous_standby_names=standby1"});
   PgServer standby(PgServer::StandbyOf{primary, "standby1"});
   primary.wait_synchronous_standby("standby1");
-  const std::string conninfo = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," +
-                               std::to_string(standby.port()) +
-                               " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";
+  const std::string conninfo = hfv::testing::failover_conninfo(primary, standby);
   Stack stack({}, {}, StorageOption{conninfo, "node-a"});
   auto sibling = stack.start_sibling("node-b");
   const json zhang = json::array({member("230102197503120016", "张伟", "applicant"),

@@ -67,9 +67,7 @@ TEST_CASE("cluster: the primary is killed under load and the synchronous standby
   PgServer primary({"synchronous_standby_names=standby1"});
   PgServer standby(PgServer::StandbyOf{primary, "standby1"});
   primary.wait_synchronous_standby("standby1");
-  const std::string conninfo = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," +
-                               std::to_string(standby.port()) +
-                               " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";
+  const std::string conninfo = hfv::testing::failover_conninfo(primary, standby);
 
   TempDir dir{"hfv-failover"};
   audit::AuditLogOptions options;

@@ -238,4 +238,12 @@ class PgServer {
   int port_ = 0;
 };
 
+// The connection string a broker of a cluster uses: both servers, and the
+// one that accepts writes (libpq multi-host failover), as
+// docs/operations.md "Running as a cluster" configures it.
+inline std::string failover_conninfo(const PgServer& primary, const PgServer& standby) {
+  return "host=127.0.0.1,127.0.0.1 port=" + std::to_string(primary.port()) + "," + std::to_string(standby.port()) +
+         " user=hfv dbname=postgres target_session_attrs=read-write connect_timeout=5";
+}
+
 }  // namespace hfv::testing
