@@ -12,6 +12,22 @@ using nlohmann::json;
 
 namespace {
 
+// An export is untrusted text: json::value() throws when `j` is not an
+// object or the member has another type, so members are read with these.
+// A string member, "" when absent or not a string.
+std::string text_of(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// An integer member, `absent` when absent or not an integer.
+std::int64_t integer_of(const json& j, const char* key, std::int64_t absent) {
+  if (!j.is_object()) return absent;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : absent;
+}
+
 std::optional<merkle::Hash> hash_hex(const json& j) {
   if (!j.is_string()) return std::nullopt;
   auto bytes = crypto::from_hex(j.get<std::string>());
@@ -36,8 +52,8 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
   }
   if (lines.size() < 2) return make_error("bad_export", "not an hfv-audit-export/v1 file");
   const json header = json::parse(lines.front(), nullptr, false);
-  if (header.is_discarded() || header.value("type", "") != "header" ||
-      header.value("format", "") != "hfv-audit-export/v1" || !header.contains("tree_head")) {
+  if (header.is_discarded() || text_of(header, "type") != "header" ||
+      text_of(header, "format") != "hfv-audit-export/v1" || !header.contains("tree_head")) {
     return make_error("bad_export", "not an hfv-audit-export/v1 file");
   }
   ExportReport report;
@@ -56,41 +72,41 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
   std::size_t body_size = 0;
   for (std::size_t i = 0; i + 1 < lines.size(); ++i) body_size += lines[i].size() + 1;
   const json end = json::parse(lines.back(), nullptr, false);
-  if (end.is_discarded() || end.value("type", "") != "end")
+  if (end.is_discarded() || text_of(end, "type") != "end")
     return fail(0, "the export is truncated (no end line)");
   const std::string_view whole(lines.front().data(), body_size);
   const std::string digest = crypto::to_hex(crypto::sha256(whole));
-  auto sig = crypto::from_hex(end.value("signature", ""));
-  if (end.value("sha256", "") != digest || !sig ||
+  auto sig = crypto::from_hex(text_of(end, "signature"));
+  if (text_of(end, "sha256") != digest || !sig ||
       !crypto::ed25519_verify(key, "hfv-audit-export/v1\n" + digest + "\n", *sig)) {
     return fail(0, "the export's signature does not match its contents");
   }
-  const std::int64_t from = header.value("from_seq", std::int64_t{0});
-  const std::int64_t to = header.value("to_seq", std::int64_t{0});
+  const std::int64_t from = integer_of(header, "from_seq", 0);
+  const std::int64_t to = integer_of(header, "to_seq", 0);
   std::int64_t expected = from;
   for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     const json line = json::parse(lines[i], nullptr, false);
     if (line.is_discarded() || !line.is_object())
       return fail(expected, "line " + std::to_string(i + 1) + " is not JSON");
-    const std::int64_t seq = line.value("seq", std::int64_t{0});
+    const std::int64_t seq = integer_of(line, "seq", 0);
     if (seq != expected)
       return fail(expected, "record " + std::to_string(expected) + " is missing");
     merkle::Hash leaf{};
-    if (line.value("type", "") == "record") {
+    if (text_of(line, "type") == "record") {
       if (!line.contains("envelope") || !line["envelope"].is_string())
         return fail(seq, "record without envelope");
       const std::string envelope = line["envelope"].get<std::string>();
       const json e = json::parse(envelope, nullptr, false);
-      if (e.is_discarded() || e.value("seq", std::int64_t{-1}) != seq)
+      if (e.is_discarded() || integer_of(e, "seq", -1) != seq)
         return fail(seq, "envelope does not match its seq");
       if (line.contains("personal") && line["personal"].is_string() &&
           crypto::to_hex(crypto::sha256(line["personal"].get<std::string>())) !=
-              e.value("personal_sha256", "")) {
+              text_of(e, "personal_sha256")) {
         return fail(seq, "personal fields do not match their commitment");
       }
       leaf = merkle::leaf_hash(envelope);
-    } else if (line.value("type", "") == "withheld") {
-      auto h = hash_hex(line["leaf_hash"]);
+    } else if (text_of(line, "type") == "withheld") {
+      auto h = line.contains("leaf_hash") ? hash_hex(line["leaf_hash"]) : std::nullopt;
       if (!h) return fail(seq, "withheld record without a leaf hash");
       leaf = *h;
       ++report.withheld;

@@ -1,6 +1,8 @@
-// verify_log_file (log_verification.hpp): rows, then stored heads, then the
-// anchor; every problem found is kept with the sequence number it starts
-// at and the smallest is reported.
+// verify_log_file (log_verification.hpp): on SQLCipher the file's pages
+// first (before SQLite reads anything, so that a damaged file is reported
+// as such even when it cannot be opened), then rows, stored heads and the
+// anchor; every record problem found is kept with the sequence number it
+// starts at and the smallest is reported.
 #include "audit/log_verification.hpp"
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/keyring.hpp"
 #include "audit/merkle.hpp"
 #include "crypto/hash.hpp"
 
@@ -19,13 +22,48 @@ Result<ChainReport> verify_log_file(const std::filesystem::path& path, const cry
   return verify_log_at(LogLocation::sqlcipher(path), kek, anchor_file, schema, check);
 }
 
+namespace {
+
+// Every page of the SQLCipher file, with the key the keyring names; while a
+// data-key rotation is recorded but unfinished, the file may be under the
+// next key: whichever authenticates page 1 is the file's.
+Result<storage::PageCheckReport> check_pages(const std::filesystem::path& file,
+                                             const crypto::SecretKey& kek) {
+  auto keys = Keyring::load(keyring_path(file), kek);
+  if (!keys) return keys.error();
+  auto pages = storage::authenticate_pages(file, keys->db_key);
+  if (!pages || pages->first_bad_page != 1 || !keys->next_db_key) return pages;
+  auto next = storage::authenticate_pages(file, *keys->next_db_key);
+  if (next && next->first_bad_page != 1) return next;
+  return pages;
+}
+
+}  // namespace
+
 Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::SecretKey& kek,
                                   const std::filesystem::path& anchor_file,
                                   const LogSchema& schema, const LeafCheck& check) {
+  std::optional<storage::PageCheckReport> pages;
+  if (!where.is_postgresql()) {
+    auto checked = check_pages(where.file, kek);
+    if (!checked) return checked.error();
+    pages = std::move(*checked);
+  }
   Keyring keyring;
   auto db = open_log_for_check(where, kek, schema, keyring);
-  if (!db) return db.error();
+  if (!db) {
+    // A file too damaged to open: the pages say where.
+    if (pages && !pages->ok()) {
+      ChainReport damaged;
+      damaged.ok = false;
+      damaged.problem = pages->problem;
+      damaged.pages = std::move(pages);
+      return damaged;
+    }
+    return db.error();
+  }
   ChainReport report;
+  report.pages = std::move(pages);
   std::vector<std::pair<std::int64_t, std::string>> problems;  // (first bad seq, what)
   std::int64_t row_bad = 0;
   auto row_problem = [&](std::int64_t seq, std::string what) {
@@ -57,12 +95,19 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
     if (std::string problem = check(row); !problem.empty())
       row_problem(row.seq, std::move(problem));
   });
-  if (!rows) return rows.error();
+  // A read error on a file with a damaged page: the page explains it.
+  auto damaged = [&](const Error& error) -> Result<ChainReport> {
+    if (!report.pages || report.pages->ok()) return error;
+    report.ok = false;
+    report.problem = report.pages->problem;
+    return report;
+  };
+  if (!rows) return damaged(rows.error());
 
   // Signed heads stored in the database, then the anchor: each must match
   // the tree recomputed from the records' contents.
   auto heads = (*db)->load_heads(std::nullopt);
-  if (!heads) return heads.error();
+  if (!heads) return damaged(heads.error());
   {
     merkle::CompactTree t;
     std::int64_t last_good = 0;
@@ -127,6 +172,10 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
     report.ok = false;
     report.first_bad_seq = first->first;
     report.problem = first->second;
+  }
+  if (report.pages && !report.pages->ok()) {
+    report.ok = false;
+    if (report.problem.empty()) report.problem = report.pages->problem;
   }
   return report;
 }

@@ -1,9 +1,14 @@
 // Full check of a verifiable log's database (audit/verifiable_log.hpp),
-// as `brokerctl audit verify` and GET /v1/audit/verify run it: in order of
+// as `brokerctl audit verify` and GET /v1/audit/verify run it: on SQLCipher,
+// first every page of the file and of its WAL authenticated, then SQLite's
+// integrity_check (storage/page_check.hpp); then, in order of
 // sequence number, each row present, its stored leaf hash equal to the hash
 // of its envelope, its contents as the personality expects (LeafCheck);
 // every stored signed head's signature and root; the anchor. Reports the
-// smallest bad sequence number (docs/audit-log-format.md, "Verification").
+// smallest bad sequence number and the first bad page
+// (docs/audit-log-format.md, "Verification"). On PostgreSQL the page check
+// does not apply (PostgreSQL has data checksums of its own) and the report
+// says so.
 //
 // The generic part never parses an envelope: whether the index columns and
 // the personal blob agree with it is the personality's LeafCheck.
@@ -20,14 +25,16 @@
 #include "audit/log_connection.hpp"
 #include "audit/log_store.hpp"
 #include "audit/tree_head.hpp"
+#include "storage/page_check.hpp"
 #include "common/result.hpp"
 #include "crypto/keys.hpp"
 
 namespace hfv::audit {
 
-// Result of a full check. `ok` false names the first bad sequence number.
+// Result of a full check. `ok` false names the first bad sequence number,
+// the first bad page, or both.
 struct ChainReport {
-  bool ok = true;
+  bool ok = true;  // records, heads, anchor and (SQLCipher) pages all good
   std::int64_t records = 0;
   std::int64_t first_bad_seq = 0;  // 0 when ok
   std::string problem;             // empty when ok
@@ -35,6 +42,10 @@ struct ChainReport {
   std::int64_t heads_checked = 0;
   bool anchor_checked = false;
   std::optional<SignedTreeHead> latest_head;
+  // SQLCipher: every page of the file (and WAL) authenticated; `problem`
+  // above is the records' problem when there is one, else the pages'.
+  // nullopt on PostgreSQL: the page check does not apply.
+  std::optional<storage::PageCheckReport> pages;
 };
 
 // The personality's check of a row whose leaf hash matches its envelope:

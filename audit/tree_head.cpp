@@ -46,16 +46,25 @@ json tree_head_json(const SignedTreeHead& head) {
           {"signature", crypto::to_hex(head.signature)}};
 }
 
+namespace {
+// A string member of an object, "" when absent or not a string (the head
+// comes from files and exports: json::value() would throw on another type).
+std::string head_text(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+}  // namespace
+
 Result<SignedTreeHead> tree_head_from_json(const json& j) {
   auto bad = [] { return make_error("bad_tree_head", "malformed signed tree head"); };
-  if (!j.is_object() || j.value("format", "") != kTreeHeadFormat) return bad();
+  if (!j.is_object() || head_text(j, "format") != kTreeHeadFormat) return bad();
   if (!j.contains("tree_size") || !j["tree_size"].is_number_unsigned()) return bad();
   SignedTreeHead h;
   h.tree_size = j["tree_size"].get<std::uint64_t>();
-  h.timestamp = j.value("timestamp", "");
-  h.key_id = j.value("key_id", "");
-  auto root = crypto::from_hex(j.value("root_hash", ""));
-  auto sig = crypto::from_hex(j.value("signature", ""));
+  h.timestamp = head_text(j, "timestamp");
+  h.key_id = head_text(j, "key_id");
+  auto root = crypto::from_hex(head_text(j, "root_hash"));
+  auto sig = crypto::from_hex(head_text(j, "signature"));
   if (!root || root->size() != h.root.size() || !sig || sig->size() != h.signature.size() ||
       h.timestamp.empty()) {
     return bad();

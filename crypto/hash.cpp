@@ -87,6 +87,62 @@ Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data) {
   return out;
 }
 
+struct HmacSha1::Impl {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* keyed = nullptr;  // initialised with the key; duplicated per mac()
+  ~Impl() {
+    EVP_MAC_CTX_free(keyed);
+    EVP_MAC_free(mac);
+  }
+};
+
+HmacSha1::HmacSha1(std::span<const std::uint8_t> key) : impl_(std::make_unique<Impl>()) {
+  impl_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  impl_->keyed = impl_->mac != nullptr ? EVP_MAC_CTX_new(impl_->mac) : nullptr;
+  if (impl_->keyed == nullptr) throw std::runtime_error("HMAC unavailable");
+  char digest_name[] = "SHA1";
+  OSSL_PARAM params[2];
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0);
+  params[1] = OSSL_PARAM_construct_end();
+  if (EVP_MAC_init(impl_->keyed, data_or_empty(key), key.size(), params) != 1) {
+    throw std::runtime_error("HMAC-SHA1 init failed");
+  }
+}
+
+HmacSha1::~HmacSha1() = default;
+
+HmacSha1::Tag HmacSha1::mac(std::initializer_list<std::span<const std::uint8_t>> parts) const {
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(impl_->keyed);
+  if (ctx == nullptr) throw std::runtime_error("HMAC-SHA1 failed");
+  bool ok = true;
+  for (const auto& part : parts) {
+    if (!part.empty() && EVP_MAC_update(ctx, part.data(), part.size()) != 1) ok = false;
+  }
+  Tag out{};
+  std::size_t len = 0;
+  if (ok && EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1) ok = false;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok || len != out.size()) throw std::runtime_error("HMAC-SHA1 failed");
+  return out;
+}
+
+SecretKey pbkdf2_hmac_sha1(std::span<const std::uint8_t> password,
+                           std::span<const std::uint8_t> salt, unsigned iterations) {
+  std::array<std::uint8_t, SecretKey::kSize> out{};
+  if (password.size() > static_cast<std::size_t>(INT_MAX) ||
+      salt.size() > static_cast<std::size_t>(INT_MAX) || iterations == 0 ||
+      iterations > static_cast<unsigned>(INT_MAX) ||
+      PKCS5_PBKDF2_HMAC_SHA1(reinterpret_cast<const char*>(data_or_empty(password)),
+                             static_cast<int>(password.size()), data_or_empty(salt),
+                             static_cast<int>(salt.size()), static_cast<int>(iterations),
+                             static_cast<int>(out.size()), out.data()) != 1) {
+    throw std::runtime_error("PBKDF2-HMAC-SHA1 failed");
+  }
+  SecretKey key(out);
+  OPENSSL_cleanse(out.data(), out.size());
+  return key;
+}
+
 Bytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::string_view salt, std::string_view info,
                   std::size_t length) {
   if (length > std::size_t{255} * 32) throw std::invalid_argument("HKDF-SHA256 length too large");

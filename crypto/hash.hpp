@@ -5,12 +5,15 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "crypto/keys.hpp"
 
 namespace hfv::crypto {
 
@@ -39,6 +42,29 @@ class Sha256 {
 };
 
 Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data);
+
+// HMAC-SHA1 under one key, for formats that prescribe it (SQLCipher 3's
+// page MAC: storage/page_check.hpp); nothing new should choose SHA-1. The
+// key is set once; mac() may be called any number of times, each over the
+// concatenation of `parts`. Not thread-safe: one object per thread.
+class HmacSha1 {
+ public:
+  using Tag = std::array<std::uint8_t, 20>;
+  explicit HmacSha1(std::span<const std::uint8_t> key);
+  ~HmacSha1();
+  HmacSha1(const HmacSha1&) = delete;
+  HmacSha1& operator=(const HmacSha1&) = delete;
+  Tag mac(std::initializer_list<std::span<const std::uint8_t>> parts) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// PBKDF2-HMAC-SHA1 (RFC 8018), 32 bytes, as SQLCipher 3 derives its HMAC
+// key; the result is wiped when destroyed.
+SecretKey pbkdf2_hmac_sha1(std::span<const std::uint8_t> password,
+                           std::span<const std::uint8_t> salt, unsigned iterations);
 
 // HKDF-SHA256 (RFC 5869). length <= 255 * 32.
 Bytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::string_view salt,

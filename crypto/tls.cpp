@@ -6,6 +6,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <cstdio>
+#include <ctime>
 #include <memory>
 
 #include "common/files.hpp"
@@ -30,23 +31,43 @@ Result<X509Ptr> read_cert(const std::filesystem::path& p) {
   return cert;
 }
 
+// An ASN1_TIME as seconds since the epoch; nullopt if it cannot be read.
+std::optional<std::int64_t> unix_time(const ASN1_TIME* t) {
+  if (t == nullptr) return std::nullopt;
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 }  // namespace
 
-Status load_crl(void* native_ssl_ctx, const std::filesystem::path& crl_pem) {
+Result<CrlValidity> load_crl(void* native_ssl_ctx, const std::filesystem::path& crl_pem) {
   File f(std::fopen(crl_pem.c_str(), "rb"));
   if (!f) return make_error("not_found", "cannot read " + crl_pem.string());
   CrlPtr crl(PEM_read_X509_CRL(f.get(), nullptr, nullptr, nullptr));
   if (!crl) return make_error("bad_crl", crl_pem.string() + " is not a PEM CRL");
   auto* ctx = static_cast<SSL_CTX*>(native_ssl_ctx);
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  if (X509_STORE_add_crl(store, crl.get()) != 1) return make_error("bad_crl", "CRL could not be added");
+  if (X509_STORE_add_crl(store, crl.get()) != 1) {
+    return make_error("bad_crl", crl_pem.string() + ": the CRL could not be added");
+  }
   X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-  return {};
+  CrlValidity validity;
+  validity.next_update = unix_time(X509_CRL_get0_nextUpdate(crl.get()));
+  return validity;
+}
+
+Result<std::int64_t> certificate_not_after(const std::filesystem::path& cert_pem) {
+  auto cert = read_cert(cert_pem);
+  if (!cert) return cert.error();
+  const auto not_after = unix_time(X509_get0_notAfter(cert->get()));
+  if (!not_after) return make_error("bad_cert_file", cert_pem.string() + ": notAfter cannot be read");
+  return *not_after;
 }
 
 Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::path& ca_key,
                  const std::vector<std::filesystem::path>& revoked_certs, const std::filesystem::path& out_pem,
-                 int days) {
+                 std::chrono::seconds validity) {
   auto ca = read_cert(ca_cert);
   if (!ca) return ca.error();
   auto key_pem = internal::read_private_file(ca_key);
@@ -62,7 +83,7 @@ Status write_crl(const std::filesystem::path& ca_cert, const std::filesystem::pa
     return make_error("crypto_error", "cannot build the CRL");
   }
   internal::AsnTimePtr now(X509_gmtime_adj(nullptr, 0));
-  internal::AsnTimePtr next(X509_gmtime_adj(nullptr, static_cast<long>(days) * 24 * 3600));
+  internal::AsnTimePtr next(X509_gmtime_adj(nullptr, static_cast<long>(validity.count())));
   X509_CRL_set1_lastUpdate(crl.get(), now.get());
   X509_CRL_set1_nextUpdate(crl.get(), next.get());
   for (const auto& path : revoked_certs) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_error.hpp"
 #include "policies/catalogue.hpp"
 
 namespace hfv::policies {
@@ -453,13 +454,25 @@ std::optional<InForce<std::vector<Source>>> JurisdictionPolicy::monetary_sources
 }
 
 Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path) {
-  Ctx ctx{path.string()};
   std::ifstream in(path);
   if (!in) return make_error("bad_policy_file", path.string() + ": cannot be read");
   std::stringstream buf;
   buf << in.rdbuf();
-  const json doc = json::parse(buf.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return ctx.fail("(file)", "not a JSON object");
+  return parse_policy_file(buf.str(), path);
+}
+
+Result<JurisdictionPolicy> parse_policy_file(std::string_view content, const std::filesystem::path& path) {
+  Ctx ctx{path.string()};
+  json doc;
+  try {
+    doc = json::parse(content);
+  } catch (const json::parse_error& e) {
+    return make_error("bad_policy_file", path.string() + ":" + json_error_position(content, e.byte) +
+                                             ": not valid JSON: " + json_error_reason(e.what()));
+  } catch (const json::out_of_range&) {  // a number beyond a double ("1e999")
+    return make_error("bad_policy_file", path.string() + ": not valid JSON: a number is out of range");
+  }
+  if (!doc.is_object()) return ctx.fail("(file)", "not a JSON object");
   if (auto s = check_keys(ctx, "", doc,
                           {"format", "jurisdiction", "name", "seed", "version", "rules",
                            "parameters", "notes", "applies_to_subdivisions", "stale_after_months"});

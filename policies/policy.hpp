@@ -167,7 +167,8 @@ class JurisdictionPolicy {
   }
 
  private:
-  friend Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path);
+  friend Result<JurisdictionPolicy> parse_policy_file(std::string_view content,
+                                                      const std::filesystem::path& path);
   std::string jurisdiction_, name_, seed_, version_, file_version_;
   bool applies_to_subdivisions_ = false;
   std::vector<RuleRef> rules_;
@@ -176,6 +177,10 @@ class JurisdictionPolicy {
 };
 
 Result<JurisdictionPolicy> load_policy_file(const std::filesystem::path& path);
+// The same checks on a file's text already read; `path` names the file in
+// messages, and its stem must be the jurisdiction code. Pure (the fuzz
+// target's entry, tests/fuzz).
+Result<JurisdictionPolicy> parse_policy_file(std::string_view content, const std::filesystem::path& path);
 
 // The parameters in force on `on` with their effective dates, references
 // and horizons (valid_until), the names of those not yet in force, the stale

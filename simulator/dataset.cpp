@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include "simulator/agency.hpp"
@@ -148,6 +148,8 @@ Dataset parse_dataset(std::string_view text) {
     const auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
     fail("dataset is not valid JSON (line " + std::to_string(line) + ", column " +
          std::to_string(column) + ")");
+  } catch (const Json::out_of_range&) {  // a number beyond a double ("1e999")
+    fail("dataset is not valid JSON (a number is out of range)");
   }
   if (!doc.is_object()) fail("dataset: top level must be an object");
   for (const auto& [key, value] : doc.items()) {
@@ -172,7 +174,11 @@ Dataset parse_dataset(std::string_view text) {
       if (!is_known_source(source)) fail(who + ": unknown source " + quote_key(source));
       if (source == "hukou") check_hukou(records, who + ": hukou");
       if (const Agency* agency = find_agency(source); agency != nullptr) {
-        if (auto problem = agency->validate(records)) fail(who + ": " + source + *problem);
+        if (auto problem = agency->validate(records)) {
+          std::string message = who;
+          message.append(": ").append(source).append(*problem);
+          fail(message);
+        }
       }
     }
     out.persons_.emplace(id, std::move(person));
@@ -190,7 +196,7 @@ Dataset parse_dataset(std::string_view text) {
 
 Dataset load_dataset(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot open dataset file " + file.string() + ": " + std::strerror(errno));
+  if (!in) fail("cannot open dataset file " + file.string() + ": " + std::error_code(errno, std::generic_category()).message());
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) fail("cannot read dataset file " + file.string());

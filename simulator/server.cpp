@@ -150,6 +150,14 @@ void Server::start() {
         SSL_CTX_set_client_CA_list(tls_->native_handle(), names);
       }
       tls_->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+      // Sessions may be resumed (as real agencies' servers allow, and the
+      // broker's clients do): OpenSSL resumes a session whose client
+      // certificate was verified only under a session id context, and
+      // fails the handshake without one ("session id context uninitialized").
+      static constexpr unsigned char kSessionContext[] = "hfv-agency-sim";
+      if (SSL_CTX_set_session_id_context(tls_->native_handle(), kSessionContext, sizeof kSessionContext - 1) != 1) {
+        throw std::runtime_error("TLS: cannot set the session id context");
+      }
     } else {
       tls_->set_verify_mode(net::ssl::verify_none);
     }

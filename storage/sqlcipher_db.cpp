@@ -66,29 +66,61 @@ bool Statement::column_is_null(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
+namespace {
+
+// The connection to `path` with `key` applied, opened with `flags`.
+Result<sqlite3*> open_keyed(const std::filesystem::path& path, const crypto::SecretKey& key, int flags) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
+    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
+    sqlite3_close(raw);
+    return make_error("io_error", "cannot open " + path.string() + ": " + message);
+  }
+  // Raw key: "x'<64 hex>'" makes SQLCipher use the bytes as the key directly
+  // (no passphrase derivation). The text is wiped after use.
+  std::string key_text = "x'" + crypto::to_hex(key.bytes()) + "'";
+  const int rc = sqlite3_key(raw, key_text.data(), static_cast<int>(key_text.size()));
+  std::fill(key_text.begin(), key_text.end(), '\0');
+  // Page size must be set before the first read; it is part of the format.
+  if (rc != SQLITE_OK || sqlite3_exec(raw, "PRAGMA cipher_page_size = 4096;", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return make_error("io_error", "cannot set the key of " + path.string());
+  }
+  return raw;
+}
+
+}  // namespace
+
+Status SqlcipherDb::integrity_check_file(const std::filesystem::path& path,
+                                         const crypto::SecretKey& key) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return make_error("not_found", "database file not found: " + path.string());
+  auto raw = open_keyed(path, key, SQLITE_OPEN_READONLY);
+  if (!raw) return raw.error();
+  SqlcipherDb db(*raw);  // closes it
+  if (sqlite3_exec(*raw, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return make_error("bad_key", "cannot read " + path.string() + ": wrong key or damaged");
+  }
+  auto check = db.prepare("PRAGMA integrity_check(1);");
+  if (!check) return make_error("damaged", path.string() + ": " + check.error().message);
+  const bool row = check->step();
+  if (!row || check->column_text(0) != "ok") {
+    const std::string complaint = row ? check->column_text(0) : check->status().ok() ? "no answer" : check->status().error().message;
+    return make_error("damaged", path.string() + ": " + complaint);
+  }
+  return {};
+}
+
 Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::path& path,
                                                        const crypto::SecretKey& key, bool create) {
   std::error_code ec;
   if (!create && !std::filesystem::exists(path, ec)) {
     return make_error("not_found", "database file not found: " + path.string());
   }
-  sqlite3* raw = nullptr;
-  const int flags =
-      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
-    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
-    sqlite3_close(raw);
-    return make_error("io_error", "cannot open " + path.string() + ": " + message);
-  }
+  auto opened = open_keyed(path, key, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX);
+  if (!opened) return opened.error();
+  sqlite3* raw = *opened;
   std::unique_ptr<SqlcipherDb> db(new SqlcipherDb(raw));
-  // Raw key: "x'<64 hex>'" makes SQLCipher use the bytes as the key directly
-  // (no passphrase derivation). The text is wiped after use.
-  std::string key_text = "x'" + crypto::to_hex(key.bytes()) + "'";
-  const int rc = sqlite3_key(raw, key_text.data(), static_cast<int>(key_text.size()));
-  std::fill(key_text.begin(), key_text.end(), '\0');
-  if (rc != SQLITE_OK) return make_error("io_error", "cannot set database key");
-  // Page size must be set before the first read; it is part of the format.
-  if (auto s = db->exec("PRAGMA cipher_page_size = 4096;"); !s) return s.error();
   // The first real read fails with SQLITE_NOTADB when the key is wrong.
   char* err = nullptr;
   if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &err) !=
@@ -155,6 +187,23 @@ Status SqlcipherDb::checkpoint_in_background(const std::filesystem::path& path, 
   if (auto s = exec("PRAGMA wal_autocheckpoint = 0;"); !s) return s;
   checkpointer_ = std::make_unique<Checkpointer>(std::move(*own), interval);
   return {};
+}
+
+Status SqlcipherDb::backup_to(const std::filesystem::path& dest, const crypto::SecretKey& key) {
+  std::error_code ec;
+  if (std::filesystem::exists(dest, ec)) return make_error("exists", dest.string() + " exists");
+  auto target = open(dest, key, /*create=*/true);
+  if (!target) return target.error();
+  sqlite3_backup* backup = sqlite3_backup_init((*target)->db_, "main", db_, "main");
+  if (backup == nullptr) {
+    return make_error("io_error", "cannot back up to " + dest.string() + ": " + sqlite3_errmsg((*target)->db_));
+  }
+  const int rc = sqlite3_backup_step(backup, -1);  // every page, in one read transaction
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return make_error("io_error", "backup to " + dest.string() + " failed: " + sqlite3_errstr(rc));
+  }
+  return (*target)->exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;");
 }
 
 Status SqlcipherDb::exec(std::string_view sql) {

@@ -70,6 +70,22 @@ class SqlcipherDb {
   Status run(std::string_view sql, std::initializer_list<Param> params);
   Result<Statement> prepare(std::string_view sql);
 
+  // A consistent copy of the whole database at `dest` (a new file, opened
+  // with `key`, which must be this database's key), made with SQLite's
+  // online backup API in one read transaction: writers on other
+  // connections go on meanwhile (WAL) and are not in the copy. The copy is
+  // left without a WAL file. Error codes: "exists", "io_error".
+  Status backup_to(const std::filesystem::path& dest, const crypto::SecretKey& key);
+
+  // Opens the file read-only (changing nothing in it, not even its journal
+  // mode) and runs SQLite's integrity_check (b-trees, indexes against their
+  // tables). It reads only the b-trees' pages: storage/page_check.hpp
+  // authenticates every page first, then calls this. Error codes:
+  // "not_found", "bad_key", "damaged" (with SQLite's first complaint),
+  // "io_error".
+  static Status integrity_check_file(const std::filesystem::path& path,
+                                     const crypto::SecretKey& key);
+
   // Moves WAL checkpoints off this connection's commits. By default SQLite
   // checkpoints inside the commit that crosses 1,000 WAL pages, which stalls
   // that writer (and every request waiting on it) for the checkpoint's

@@ -13,7 +13,10 @@ Result<Page> parse_page(long status, std::string_view body) {
   auto success = doc.find("success");
   if (success == doc.end() || !success->is_boolean()) return make_error("malformed_answer", "'success' missing");
   if (!success->get<bool>()) {
-    return make_error("agency_error", "agency answered error " + doc.value("error_code", std::string("(none)")));
+    // Read by type: json::value() throws when error_code is not a string.
+    const auto code = doc.find("error_code");
+    const bool named = code != doc.end() && code->is_string();
+    return make_error("agency_error", "agency answered error " + (named ? code->get<std::string>() : "(none)"));
   }
   auto exists = doc.find("user_exists");
   if (exists == doc.end() || !exists->is_boolean()) return make_error("malformed_answer", "'user_exists' missing");

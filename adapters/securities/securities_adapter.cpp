@@ -8,10 +8,14 @@ using nlohmann::json;
 
 Result<Page> parse_page(long status, std::string_view body) {
   const json doc = json::parse(body, nullptr, false);
-  if (status == 404 && doc.is_object() && doc.value("code", 0) == 40401) {
-    Page page;
-    page.not_found = true;
-    return page;
+  if (status == 404 && doc.is_object()) {
+    // Read by type: json::value() throws when code is not a number.
+    const auto code = doc.find("code");
+    if (code != doc.end() && code->is_number_integer() && code->get<long>() == 40401) {
+      Page page;
+      page.not_found = true;
+      return page;
+    }
   }
   if (status != 200) return make_error("agency_error", "agency answered HTTP " + std::to_string(status));
   if (doc.is_discarded() || !doc.is_object()) return make_error("malformed_answer", "answer is not a JSON object");

@@ -13,11 +13,14 @@
 #include <map>
 
 #include "audit/export.hpp"
+#include "audit/household_search.hpp"
 #include "broker/api/query_string.hpp"
 #include "broker/api/service.hpp"
 #include "broker/api/service_internal.hpp"
 #include "common/id_number.hpp"
+#include "common/time.hpp"
 #include "crypto/hash.hpp"
+#include "storage/page_check.hpp"
 
 namespace hfv::broker {
 
@@ -46,9 +49,64 @@ json record_json(const audit::StoredRecord& r) {
           {"leaf_hash", r.leaf_hash}};
 }
 
+// The page check of GET /v1/audit/verify (docs/openapi.yaml, AuditVerify):
+// what was authenticated, or why it does not apply.
+json page_check_json(const std::optional<storage::PageCheckReport>& pages) {
+  if (!pages) {
+    return {{"applies", false},
+            {"note", "PostgreSQL backend: the page check is for the SQLCipher file; PostgreSQL's "
+                     "own data checksums guard its pages"}};
+  }
+  json answer = {{"applies", true},
+                 {"ok", pages->ok()},
+                 {"pages", pages->pages},
+                 {"wal_frames", pages->wal_frames},
+                 {"wal_frames_ignored", pages->wal_frames_ignored},
+                 {"integrity_check", pages->structure_checked}};
+  if (!pages->ok()) {
+    if (pages->first_bad_page != 0) answer["first_bad_page"] = pages->first_bad_page;
+    if (pages->first_bad_wal_frame != 0) answer["first_bad_wal_frame"] = pages->first_bad_wal_frame;
+    answer["problem"] = pages->problem;
+  }
+  return answer;
+}
+
 json hashes_json(const std::vector<audit::merkle::Hash>& hashes) {
   json out = json::array();
   for (const auto& h : hashes) out.push_back(crypto::to_hex(h));
+  return out;
+}
+
+// "YYYY-MM-DD" or an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SS[.mmm]Z": the
+// bounds of a household search, compared with records' times as text.
+bool is_time_bound(const std::string& s) {
+  if (s.size() < 10 || !Date::parse(s.substr(0, 10))) return false;
+  if (s.size() == 10) return true;
+  if (s.size() < 20 || s[10] != 'T' || s.back() != 'Z' || s.size() > 24) return false;
+  for (std::size_t i = 11; i + 1 < s.size(); ++i) {
+    const char c = s[i];
+    const bool digit = c >= '0' && c <= '9';
+    if (!(digit || ((i == 13 || i == 16) && c == ':') || (i == 19 && c == '.'))) return false;
+  }
+  return true;
+}
+
+json access_json(const audit::HouseholdAccess& a) {
+  json out = {{"ts", a.ts},         {"action", a.action}, {"kind", a.kind},
+              {"outcome", a.outcome}, {"members", a.members}, {"records", a.seqs}};
+  auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) out[key] = value;
+  };
+  put("reason", a.reason);
+  put("result", a.result);
+  put("request_id", a.request_id);
+  put("principal", a.principal);
+  put("operator", a.operator_id);
+  put("centre", a.centre);
+  put("programme", a.programme);
+  put("authorization_id", a.authorization_id);
+  put("case_id", a.case_id);
+  put("jurisdiction", a.jurisdiction);
   return out;
 }
 
@@ -141,6 +199,73 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
 
 
   // --- Supervisor API (broker/api/routes.cpp: supervisors only) --------------
+  // Household search: one row per access to any member of the households
+  // one member (or one case) appeared in (audit/household_search.hpp).
+  if (path == "/v1/audit/household-search") {
+    auto body = parse_json_body(request.body);
+    if (auto* e = std::get_if<FieldError>(&body)) co_return error_response(400, e->code, e->message, e->field);
+    const json& b = std::get<json>(body);
+    if (!b.is_object()) co_return error_response(400, "invalid_field", "must be a JSON object", "body");
+    audit::HouseholdSearch search;
+    std::string described;
+    for (const auto& [k, v] : b.items()) {
+      if (k != "member_id" && k != "case_id" && k != "from" && k != "to")
+        co_return error_response(400, "invalid_field", "unknown field", k);
+      if (!v.is_string()) co_return error_response(400, "invalid_field", "must be a string", k);
+    }
+    const std::string id = b.value("member_id", "");
+    search.case_id = b.value("case_id", "");
+    if (id.empty() == search.case_id.empty()) {
+      co_return error_response(400, "invalid_field", "give exactly one of member_id and case_id", "member_id");
+    }
+    if (!id.empty()) {
+      if (validate_id_number(id, Date::today_utc()) != IdNumberProblem::kNone)
+        co_return error_response(400, "invalid_field", "must be a valid resident ID number", "member_id");
+      search.member = pseudonym(id);
+      described = "member_id=*";
+    } else {
+      if (!is_token(search.case_id))
+        co_return error_response(400, "invalid_field", "must be 1-64 characters of A-Z a-z 0-9 . _ : -", "case_id");
+      described = "case_id=" + search.case_id;
+    }
+    // Default range: the last six months (183 days), as long as the log
+    // keeps personal fields by default.
+    search.from_ts = b.value("from", utc_timestamp(std::chrono::system_clock::now() - std::chrono::days(183)));
+    search.to_ts = b.value("to", "");
+    for (const auto& [key, value] : {std::pair{"from", search.from_ts}, std::pair{"to", search.to_ts}}) {
+      if (!value.empty() && !is_time_bound(value))
+        co_return error_response(400, "invalid_field", "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.mmm]Z", key);
+    }
+    if (!search.to_ts.empty() && search.to_ts <= search.from_ts)
+      co_return error_response(400, "invalid_field", "must be later than from", "to");
+    described += " from=" + search.from_ts + (search.to_ts.empty() ? "" : " to=" + search.to_ts);
+    search.jurisdiction_prefixes = principal.jurisdictions;
+    // Audited before it is read; its own record is left out of its answer.
+    audit::AuditRecord note = base_record(request, &principal);
+    note.action = "audit.household_search";
+    note.status = "ok";
+    note.detail = described;
+    note.member = search.member;
+    note.case_id = search.case_id;
+    std::vector<audit::AuditRecord> notes;
+    notes.push_back(std::move(note));
+    auto written = co_await log->append(std::move(notes));
+    if (!written) co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
+    search.ignore_from_seq = *written;
+    auto found = co_await run_blocking(*parts_.blocking, [&] { return audit::search_household(*log, search); });
+    if (!found) co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
+    json accesses = json::array();
+    for (const auto& a : found->accesses) accesses.push_back(access_json(a));
+    json answer = {{"accesses", accesses},
+                   {"count", accesses.size()},
+                   {"members", found->members},
+                   {"case_ids", found->case_ids},
+                   {"from", search.from_ts},
+                   {"truncated", found->truncated}};
+    if (!search.to_ts.empty()) answer["to"] = search.to_ts;
+    co_return ApiResponse{200, std::move(answer), {}};
+  }
+
   if (path == "/v1/audit" || path == "/v1/audit/search") {
     const bool post = path == "/v1/audit/search";
     std::map<std::string, std::string> filters = *params;
@@ -239,6 +364,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
       answer["first_bad_seq"] = report->first_bad_seq;
       answer["problem"] = report->problem;
     }
+    answer["page_check"] = page_check_json(report->pages);
     if (head) answer["tree_head"] = audit::tree_head_json(*head);
     co_return ApiResponse{200, std::move(answer), {}};
   }

@@ -68,6 +68,28 @@ json rules_json(const AnomalyRules& r) {
 
 }  // namespace
 
+ApiResponse Service::console_certificate_page(const ApiRequest& request, ApiResponse refused) {
+  const std::string path = detail::path_of(request.target);
+  if (path != "/console" && !path.starts_with("/console/")) return refused;
+  if (request.accept.find("text/html") == std::string::npos) return refused;
+  refused.content_type = "text/html; charset=utf-8";
+  refused.raw_body =
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+      "<title>需要客户端证书 · Client certificate required</title></head><body>\n"
+      "<h1>需要核对中心签发的客户端证书</h1>\n"
+      "<p>监督控制台只对持有本核对中心签发的证书的监督人员开放。浏览器没有出示有效的证书，"
+      "或该证书未在本系统登记。请将中心发给您的证书导入浏览器后重新打开本页；如没有证书，"
+      "请联系中心的系统管理员。本次访问已记入审计日志。</p>\n"
+      "<h1 lang=\"en\">A client certificate issued by the centre is required</h1>\n"
+      "<p lang=\"en\">The supervisor console is open only to supervisors holding a certificate issued "
+      "by this verification centre. Your browser presented none, or one not registered here. Import "
+      "the certificate the centre gave you into your browser and reload this page; if you have none, "
+      "ask the centre's administrator. This attempt has been recorded in the audit log.</p>\n"
+      "<p><code>" + refused.body.value("error", std::string()) + "</code></p>\n</body></html>\n";
+  refused.headers.insert(refused.headers.end(), console_headers().begin(), console_headers().end());
+  return refused;
+}
+
 net::awaitable<ApiResponse> Service::console(const std::string& path) {
   if (path == "/console") {
     ApiResponse moved = error_response(308, "moved", "the console is at /console/");

@@ -1,5 +1,7 @@
 #include "broker/api/routes.hpp"
 
+#include <cctype>
+
 #include "broker/api/service.hpp"
 
 namespace hfv::broker {
@@ -25,6 +27,7 @@ std::span<const Route> route_table() {
   static const Route kTable[] = {
       // Operations.
       {"GET", "/healthz", Callers::anyone(), false, &S::on_healthz},
+      {"GET", "/readyz", Callers::anyone(), false, &S::on_readyz},
       {"GET", "/metrics", Callers::only(Role::kAdmin, Role::kSupervisor), false, &S::on_metrics},
       // Verifications and the household's authorisations.
       {"POST", "/v1/verifications", kCaseSystems, true, &S::on_verify},
@@ -50,6 +53,7 @@ std::span<const Route> route_table() {
       // Supervisors: the audit log, its proofs, anomaly flags, the console.
       {"GET", "/v1/audit", kSupervisors, false, &S::on_audit},
       {"POST", "/v1/audit/search", kSupervisors, false, &S::on_audit},
+      {"POST", "/v1/audit/household-search", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/verify", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/head", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/proof", kSupervisors, false, &S::on_audit},
@@ -67,6 +71,17 @@ std::string_view endpoint_of(std::string_view path) {
     if (route_matches(r.pattern, path)) return r.pattern;
   }
   return "other";
+}
+
+bool body_type_allowed(const Route& route, std::string_view content_type) {
+  if (route.method == "GET") return true;
+  const std::string_view type = content_type.substr(0, content_type.find(';'));
+  std::string media;
+  for (char c : type) {
+    if (c != ' ' && c != '\t') media += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (media == "application/json") return true;
+  return media == "application/x-ndjson" && route.pattern == "/v1/batches";
 }
 
 bool route_matches(std::string_view pattern, std::string_view path) {

@@ -79,6 +79,15 @@ std::span<const Route> route_table();
 // True when `path` (no query string) matches `pattern`.
 bool route_matches(std::string_view pattern, std::string_view path);
 
+// Whether a request for `route` may carry a body of `content_type` (the
+// Content-Type header as sent; empty when absent). GET needs none. POST and
+// DELETE must declare JSON (a batch may also be NDJSON): a web page can make
+// a supervisor's browser send text/plain or a form cross-site with the
+// browser's client certificate and no CORS preflight, but never these types.
+// Parameters such as "; charset=utf-8" are allowed; the type is compared
+// without regard to case.
+bool body_type_allowed(const Route& route, std::string_view content_type);
+
 // The pattern of the route `path` (no query string) matches, "other" when
 // none does: what logs and metrics name an endpoint by (raw paths carry ids).
 std::string_view endpoint_of(std::string_view path);

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <array>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 
@@ -33,30 +34,67 @@ constexpr auto kWriteTimeout = std::chrono::seconds(30);
 }  // namespace
 
 Server::Server(net::io_context& io, const Config& config, Service& service)
-    : io_(io), config_(config), service_(service), tls_(net::ssl::context::tls_server), acceptor_(io) {}
+    : io_(io), config_(config), service_(service), acceptor_(io) {}
 
-Status Server::start() {
+Result<Server::PreparedTls> Server::prepare_tls(const ServerSettings& settings) {
+  PreparedTls prepared;
+  prepared.context = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  net::ssl::context& tls = *prepared.context;
   boost::system::error_code ec;
-  tls_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use, ec);
-  if (!ec) tls_.use_certificate_chain_file(config_.server.tls_cert_file.string(), ec);
-  if (!ec) tls_.use_private_key_file(config_.server.tls_key_file.string(), net::ssl::context::pem, ec);
-  if (!ec) tls_.load_verify_file(config_.server.tls_ca_file.string(), ec);
-  if (ec) return make_error("tls_setup", "TLS files could not be loaded: " + ec.message());
-  if (!config_.server.tls_crl_file.empty()) {
-    if (auto s = crypto::load_crl(tls_.native_handle(), config_.server.tls_crl_file); !s) return s.error();
+  tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                  net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use, ec);
+  if (ec) return make_error("tls_setup", "TLS options could not be set: " + ec.message());
+  // Each file is named when it fails: an operator rotating one file at a
+  // time sees which.
+  auto step = [&](const char* what, const std::filesystem::path& file) -> Status {
+    if (!ec) return {};
+    return make_error("tls_setup", std::string(what) + " " + file.string() + " could not be loaded: " + ec.message());
+  };
+  tls.use_certificate_chain_file(settings.tls_cert_file.string(), ec);
+  if (auto s = step("tls.cert_file", settings.tls_cert_file); !s) return s.error();
+  tls.use_private_key_file(settings.tls_key_file.string(), net::ssl::context::pem, ec);
+  if (auto s = step("tls.key_file", settings.tls_key_file); !s) return s.error();
+  if (SSL_CTX_check_private_key(tls.native_handle()) != 1) {
+    return make_error("tls_setup", "tls.key_file " + settings.tls_key_file.string() +
+                                       " is not the key of tls.cert_file " + settings.tls_cert_file.string());
+  }
+  tls.load_verify_file(settings.tls_ca_file.string(), ec);
+  if (auto s = step("tls.ca_file", settings.tls_ca_file); !s) return s.error();
+  auto not_after = crypto::certificate_not_after(settings.tls_cert_file);
+  if (!not_after) return make_error("tls_setup", "tls.cert_file: " + not_after.error().message);
+  prepared.facts.server_not_after = *not_after;
+  if (!settings.tls_crl_file.empty()) {
+    auto crl = crypto::load_crl(tls.native_handle(), settings.tls_crl_file);
+    if (!crl) return make_error("tls_setup", "tls.crl_file: " + crl.error().message);
+    prepared.facts.crl_next_update = crl->next_update;
   }
   // Verify a presented certificate; do not demand one at the TLS layer so a
   // caller without one gets an audited 401 rather than a handshake alert.
-  tls_.set_verify_mode(net::ssl::verify_peer);
+  tls.set_verify_mode(net::ssl::verify_peer);
+  // A CRL past its nextUpdate: OpenSSL refuses every client certificate. With
+  // a configured grace the last good CRL keeps serving until nextUpdate +
+  // grace (revoked certificates on it are still refused); the daemon warns
+  // loudly meanwhile (app/daemon.cpp).
+  if (settings.crl_grace.count() > 0 && prepared.facts.crl_next_update) {
+    const std::int64_t until = *prepared.facts.crl_next_update + settings.crl_grace.count();
+    tls.set_verify_callback([until](bool preverified, net::ssl::verify_context& verify) {
+      if (preverified) return true;
+      X509_STORE_CTX* store = verify.native_handle();
+      if (X509_STORE_CTX_get_error(store) == X509_V_ERR_CRL_HAS_EXPIRED && std::time(nullptr) < until) {
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+        return true;
+      }
+      return false;
+    });
+  }
   // No session resumption: every connection verifies its client certificate
   // afresh, against the CRL as it is now. Without this, OpenSSL issued
   // TLS 1.3 tickets that it then refused to resume ("session id context
   // uninitialized", a failed handshake): a browser opening several
   // connections at once lost some of them. The context is set too, so a
   // client offering a session it holds from elsewhere gets a full handshake.
-  SSL_CTX* native = tls_.native_handle();
+  SSL_CTX* native = tls.native_handle();
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
   static constexpr unsigned char kSessionContext[] = "hfv-brokerd";
@@ -64,7 +102,24 @@ Status Server::start() {
       SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1) != 1) {
     return make_error("tls_setup", "TLS session settings could not be applied");
   }
+  return prepared;
+}
 
+void Server::use_tls(PreparedTls prepared) {
+  tls_ = std::move(prepared.context);
+  tls_facts_ = prepared.facts;
+  if (Metrics* metrics = service_.metrics()) {  // at start and at every reload
+    metrics->set_tls_material("server_certificate", tls_facts_.server_not_after);
+    if (tls_facts_.crl_next_update) metrics->set_tls_material("crl_next_update", *tls_facts_.crl_next_update);
+    else metrics->clear_tls_material("crl_next_update");
+  }
+}
+
+Status Server::start() {
+  auto prepared = prepare_tls(config_.server);
+  if (!prepared) return prepared.error();
+  use_tls(std::move(*prepared));
+  boost::system::error_code ec;
   const auto address = net::ip::make_address(config_.server.listen_address, ec);
   if (ec) return make_error("bad_config", "listen address is not an IP address");
   const tcp::endpoint endpoint(address, config_.server.listen_port);
@@ -127,7 +182,10 @@ net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch
 }
 
 net::awaitable<void> Server::session(tcp::socket socket) {
-  TlsStream stream(std::move(socket), tls_);
+  // The context as it is now: a reload gives later connections a new one,
+  // this connection keeps its own until it ends.
+  const std::shared_ptr<net::ssl::context> tls = tls_;
+  TlsStream stream(std::move(socket), *tls);
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
@@ -158,6 +216,8 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     api.peer = peer;
     if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
     if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
+    if (auto it = req.find(http::field::accept); it != req.end()) api.accept = std::string(it->value());
+    if (auto it = req.find(http::field::content_type); it != req.end()) api.content_type = std::string(it->value());
 
     // A verification asks agencies on the caller's behalf: while it runs,
     // the connection is watched, and a caller that hangs up calls it off
@@ -211,7 +271,10 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     res.set(http::field::server, "hfv-brokerd");
     res.set(http::field::content_type, answer.content_type.empty() ? "application/json; charset=utf-8"
                                                                     : answer.content_type);
+    // Every answer may carry personal data: no cache keeps it, and no
+    // browser guesses a type other than the one declared.
     res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
     for (const auto& [name, value] : answer.headers) res.set(name, value);
     if (answer.content_type.empty()) {
       res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

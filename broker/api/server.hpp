@@ -21,6 +21,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <array>
 #include <memory>
+#include <optional>
 
 #include "broker/ops/config.hpp"
 #include "broker/api/service.hpp"
@@ -30,11 +31,32 @@
 
 namespace hfv::broker {
 
+// What the TLS material in use says about its own expiry (seconds since the
+// epoch), for warnings and /metrics.
+struct TlsFacts {
+  std::int64_t server_not_after = 0;
+  std::optional<std::int64_t> crl_next_update;  // absent: no CRL, or it names no next update
+};
+
 class Server {
  public:
   Server(boost::asio::io_context& io, const Config& config, Service& service);
   // Loads the TLS material, binds and starts accepting; writes the port file.
   Status start();
+
+  // A TLS context built from `settings`, every file loaded and checked (the
+  // key matches the certificate; errors name the file and its key). Safe on
+  // any thread: it touches nothing of a Server.
+  struct PreparedTls {
+    std::shared_ptr<boost::asio::ssl::context> context;
+    TlsFacts facts;
+  };
+  static Result<PreparedTls> prepare_tls(const ServerSettings& settings);
+  // Connections accepted from now on use `prepared`; those open keep the
+  // context they started with. On the I/O thread.
+  void use_tls(PreparedTls prepared);
+  const TlsFacts& tls_facts() const { return tls_facts_; }
+
   // Stops accepting; requests in flight finish; keep-alive ends after them.
   void stop();
   unsigned short port() const { return port_; }
@@ -60,7 +82,8 @@ class Server {
   boost::asio::io_context& io_;
   const Config& config_;
   Service& service_;
-  boost::asio::ssl::context tls_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  TlsFacts tls_facts_;
   boost::asio::ip::tcp::acceptor acceptor_;
   unsigned short port_ = 0;
   std::size_t in_flight_ = 0;

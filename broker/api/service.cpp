@@ -4,8 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <optional>
 
+#include "broker/api/readiness.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/api/service_internal.hpp"
@@ -37,8 +39,13 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
   r.detail = request.method + " " + path_of(request.target) + (field.empty() ? "" : " field=" + field);
   // A refusal queries nobody, so it is answered even if it cannot be audited;
   // the failure to audit is what the operator must then see.
+  // A refused verification request is recorded with the household it named.
   std::vector<audit::AuditRecord> rows;
-  rows.push_back(std::move(r));
+  if (request.method == "POST" && path_of(request.target) == "/v1/verifications" && !request.body_too_large) {
+    rows = parts_.verifier->refusal_records(std::move(r), request.body);
+  } else {
+    rows.push_back(std::move(r));
+  }
   auto written = co_await parts_.audit->append(std::move(rows));
   ApiResponse response = error_response(status, code, message, field);
   if (!written) response.body["audit"] = "unavailable";
@@ -76,13 +83,15 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<cons
   const Principal* principal = nullptr;
   if (rows.empty() || !rows.front()->callers.without_certificate()) {
     if (!request.peer) {
-      co_return co_await refuse(request, nullptr, 401, "client_certificate_required",
-                                "a client certificate issued by the centre's CA is required");
+      co_return console_certificate_page(
+          request, co_await refuse(request, nullptr, 401, "client_certificate_required",
+                                   "a client certificate issued by the centre's CA is required"));
     }
     principal = parts_.config->principal_for_cn(request.peer->subject_cn);
     if (principal == nullptr) {
-      co_return co_await refuse(request, nullptr, 401, "unknown_client_certificate",
-                                "this client certificate is not registered with the broker");
+      co_return console_certificate_page(
+          request, co_await refuse(request, nullptr, 401, "unknown_client_certificate",
+                                   "this client certificate is not registered with the broker"));
     }
     if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
                                        std::chrono::steady_clock::now())) {
@@ -110,8 +119,17 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<cons
   }
   std::string methods;
   for (const Route* r : rows) {
-    if (r->method == request.method) co_return co_await (this->*(r->handler))(RouteCall{request, principal, path});
-    methods += (methods.empty() ? "" : " or ") + std::string(r->method);
+    if (r->method != request.method) {
+      methods += (methods.empty() ? "" : " or ") + std::string(r->method);
+      continue;
+    }
+    if (!body_type_allowed(*r, request.content_type)) {
+      co_return co_await refuse(request, principal, 415, "unsupported_media_type",
+                                "send the body as Content-Type: application/json" +
+                                    std::string(r->pattern == "/v1/batches" ? " (or application/x-ndjson)" : ""),
+                                "Content-Type");
+    }
+    co_return co_await (this->*(r->handler))(RouteCall{request, principal, path});
   }
   co_return error_response(405, "method_not_allowed", "use " + methods);
 }
@@ -120,9 +138,37 @@ net::awaitable<ApiResponse> Service::on_healthz(const RouteCall&) {
   co_return ApiResponse{200, {{"status", "ok"}}, {}};
 }
 
+net::awaitable<ApiResponse> Service::on_readyz(const RouteCall&) {
+  Readiness r = co_await readiness();
+  co_return ApiResponse{r.ready ? 200U : 503U, std::move(r.body), {}};
+}
+
+net::awaitable<Readiness> Service::readiness() {
+  ReadinessInputs in;
+  if (parts_.metrics != nullptr) in.audit_last_append_ok = parts_.metrics->last_audit_append_ok();
+  // The state store answers a read of an id that never exists (one cheap
+  // statement). One at a time: probes arriving while a read hangs (a
+  // database failing over) are answered not ready instead of queueing
+  // behind it on the blocking pool.
+  if (state_probe_running_) {
+    in.state_error = "an earlier probe's read has not returned";
+  } else {
+    state_probe_running_ = true;
+    auto read = co_await run_blocking(*parts_.blocking,
+                                      [this] { return parts_.authorizations->find("readyz-probe", "readyz"); });
+    state_probe_running_ = false;
+    if (!read) in.state_error = read.error().code;
+  }
+  const auto& policies = parts_.verifier->policies();
+  in.policies_loaded = policies.size();
+  in.stale_parameters = stale_policy_parameters(policies, Date::today_utc());
+  in.agencies = agency_snapshot(parts_.verifier->adapters());
+  co_return assess_readiness(in);
+}
+
 net::awaitable<ApiResponse> Service::on_metrics(const RouteCall&) {
   if (parts_.metrics == nullptr) co_return error_response(404, "not_found", "no such endpoint");
-  co_return metrics_response();
+  co_return metrics_response(co_await readiness());
 }
 
 net::awaitable<ApiResponse> Service::on_signing_key(const RouteCall&) {
@@ -177,15 +223,33 @@ net::awaitable<ApiResponse> Service::on_console(const RouteCall& call) {
   co_return co_await console(call.path);
 }
 
-ApiResponse Service::metrics_response() const {
+ApiResponse Service::metrics_response(const Readiness& readiness) const {
   LiveState live;
+  for (const auto& [check, result] : readiness.body["checks"].items()) {
+    live.ready_checks[check] = result.value("ok", false);
+  }
   live.requests_in_flight = in_flight();
   live.audit_last_seq = parts_.audit->last_seq();
   live.policies_loaded = parts_.verifier->policies().size();
   live.stale_parameters = stale_policy_parameters(parts_.verifier->policies(), Date::today_utc());
   live.agencies = agency_snapshot(parts_.verifier->adapters());
   if (batches_ != nullptr) live.batches = batches_->progress_snapshot();
-  if (parts_.config->storage.backend == StorageBackend::kPostgresql) live.database = storage::postgresql_statistics();
+  const Config& config = *parts_.config;
+  if (config.storage.backend == StorageBackend::kPostgresql) {
+    live.database = storage::postgresql_statistics();
+  } else {
+    live.database_files = {{"audit", config.audit.db}, {"state", config.storage.state_db},
+                           {"review", config.storage.review_db}};
+  }
+  // The folders the broker writes in, each once: databases, anchor, batch output.
+  for (const auto& file : {config.audit.db, config.storage.state_db, config.storage.review_db,
+                           config.audit.anchor_file, config.review.output_dir / "."}) {
+    if (file.empty() || !file.has_parent_path()) continue;
+    const auto folder = file.parent_path();
+    if (std::find(live.data_folders.begin(), live.data_folders.end(), folder) == live.data_folders.end()) {
+      live.data_folders.push_back(folder);
+    }
+  }
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.raw_body = parts_.metrics->render(live);

@@ -25,6 +25,7 @@
 #include "broker/verification/consent.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/api/rate_limiter.hpp"
+#include "broker/api/readiness.hpp"
 #include "broker/api/routes.hpp"
 #include "broker/verification/verifier.hpp"
 #include "broker/verification/report_signature.hpp"
@@ -48,6 +49,8 @@ struct ApiRequest {
   std::optional<crypto::PeerCertificate> peer;
   std::string operator_id;  // X-Operator-Id header, as sent by the case system
   std::string idempotency_key;  // Idempotency-Key header (optional)
+  std::string accept;           // Accept header: a browser asking for text/html gets a page for some refusals
+  std::string content_type;     // Content-Type header, as sent (POST and DELETE must send a JSON type)
   // Fired by the server when the caller disconnects while a synchronous
   // verification runs (broker/api/server.cpp); null when nobody watches.
   std::shared_ptr<Cancellation> cancel;
@@ -108,6 +111,10 @@ class Service {
   // One handler per row of the route table; roles, operator header and
   // method are checked before they are called.
   boost::asio::awaitable<ApiResponse> on_healthz(const RouteCall& call);
+  // GET /readyz (broker/api/readiness.hpp): 200 ready, 503 not.
+  boost::asio::awaitable<ApiResponse> on_readyz(const RouteCall& call);
+  // The checks /readyz answers and /metrics renders (hfv_ready).
+  boost::asio::awaitable<Readiness> readiness();
   boost::asio::awaitable<ApiResponse> on_metrics(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_verify(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_get_verification(const RouteCall& call);
@@ -147,13 +154,20 @@ class Service {
   // period over the review records, for case systems and supervisors.
   boost::asio::awaitable<ApiResponse> review_statistics(const ApiRequest& request, const Principal& principal);
   ApiResponse policy_parameters(const ApiRequest& request, const std::string& code) const;
-  ApiResponse metrics_response() const;  // GET /metrics (broker/ops/metrics.hpp)
+  // GET /metrics (broker/ops/metrics.hpp), with the readiness checks of this scrape.
+  ApiResponse metrics_response(const Readiness& readiness) const;
+  // A browser (Accept: text/html) refused for want of a valid client
+  // certificate on a console path gets a short page saying what it needs
+  // instead of `refused`'s JSON; still 401, already audited. Anything else:
+  // `refused` unchanged (broker/api/console.cpp).
+  static ApiResponse console_certificate_page(const ApiRequest& request, ApiResponse refused);
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
 
   ServiceParts parts_;
   RateLimiter rate_limiter_;
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
   BatchManager* batches_ = nullptr;
+  bool state_probe_running_ = false;  // one /readyz store read at a time (I/O thread)
 };
 
 }  // namespace hfv::broker

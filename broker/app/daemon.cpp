@@ -11,22 +11,27 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
 #include "broker/api/server.hpp"
+#include "broker/app/check_config.hpp"
 #include "broker/api/service.hpp"
 #include "broker/api/verification_http.hpp"
+#include "broker/app/reload.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
+#include "broker/ops/systemd_notify.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/store/postgresql/authorization_store.hpp"
 #include "broker/store/postgresql/report_store.hpp"
 #include "broker/store/postgresql/review_store.hpp"
 #include "broker/store/postgresql/schema.hpp"
+#include "broker/store/retention.hpp"
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
@@ -50,6 +55,12 @@ int fail(const std::string& what, const Error& error) {
   log_event(LogLevel::kError, "start_failed", {{"what", what}, {"code", error.code}, {"reason", error.message}});
   return 1;
 }
+// A configuration error (the file, or a file it names): its own exit status,
+// on which systemd does not restart (packaging/hfv-brokerd.service).
+int fail_config(const std::string& what, const Error& error) {
+  (void)fail(what, error);
+  return kExitConfig;
+}
 
 // Sources whose adapters exist in this build, for the generated config.
 json demo_agencies(const std::string& url) {
@@ -58,6 +69,7 @@ json demo_agencies(const std::string& url) {
        {"hukou", "tax", "social_insurance", "real_estate", "vehicle", "bank", "securities",
         "business", "provident_fund", "insurance", "internet_finance"}) {
     agencies[name] = {{"base_url", url}, {"connect_timeout_ms", 1000}, {"timeout_ms", 3000}};
+    if (url.starts_with("http://")) agencies[name]["allow_plaintext"] = true;  // the agency simulator
   }
   return agencies;
 }
@@ -221,20 +233,26 @@ int run_init(const InitOptions& options) {
 
 int run_daemon(const std::filesystem::path& config_file) {
   auto config = load_config(config_file);
-  if (!config) return fail("configuration", config.error());
+  if (!config) return fail_config("configuration", config.error());
+  // The document the daemon runs with: a reload names the keys changed since
+  // that only a restart applies.
+  const json running_document = read_config_document(config_file);
   set_log_level(config->log_level);
   Metrics metrics;  // outlives the Service and the audit log's writer (declared before both)
+  for (const auto& [agency, settings] : config->agencies) {
+    metrics.set_agency_plaintext(agency, settings.base_url.starts_with("http://"));
+  }
   // HFV_MASTER_KEY, then a systemd credential, then the configured file.
   std::string master_source;
   auto master = crypto::load_master_key(config->storage.master_key_file, &master_source);
-  if (!master) return fail("master key", master.error());
+  if (!master) return fail_config("master key", master.error());
   log_event(LogLevel::kInfo, "master_key_loaded", {{"source", master_source}});
   auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
-  if (!signer) return fail("signing key", signer.error());
+  if (!signer) return fail_config("signing key", signer.error());
   auto policies = policies::PolicySet::load_dir(config->verification.policies_dir);
-  if (!policies) return fail("policies", policies.error());
+  if (!policies) return fail_config("policies", policies.error());
   auto divisions = DivisionCodes::load(config->verification.divisions_dir);
-  if (!divisions) return fail("division codes", divisions.error());
+  if (!divisions) return fail_config("division codes", divisions.error());
   // The audit log signs a tree head at least every head_interval while
   // records arrive and when it closes, and anchors it outside the database;
   // it refuses to open a database that was rolled back behind the anchor.
@@ -269,12 +287,18 @@ int run_daemon(const std::filesystem::path& config_file) {
     log_event(LogLevel::kInfo, "review_records_settled",
               {{"issued", settled->issued}, {"dropped", settled->dropped}});
   }
+  // Reports, review records and finished batches past retention: erased now and hourly.
+  RetentionTimer retention(*stores.reports, stores.reviews.get(), **audit,
+                           {config->audit.reports_days, config->audit.reviews_days, config->review.output_dir});
 
   net::io_context io(1);
   adapters::HttpClient http(io);
   auto adapters =
       adapters::build_adapters(config->agencies, http);
-  if (!adapters) return fail("agencies", adapters.error());
+  if (!adapters) return fail_config("agencies", adapters.error());
+  for (const auto& [name, agency] : config->agencies) {
+    if (agency.base_url.starts_with("http://")) log_event(LogLevel::kWarn, "agency_plaintext", {{"agency", name}});
+  }
   net::thread_pool blocking(2);
 
   VerifierParts verifying;
@@ -327,7 +351,12 @@ int run_daemon(const std::filesystem::path& config_file) {
     }
   }
   Server server(io, *config, service);
-  if (auto s = server.start(); !s) return fail("listen", s.error());
+  if (auto s = server.start(); !s) {
+    // A TLS file or the listen address is the configuration's; a taken port is not.
+    const bool config_error = s.error().code == "tls_setup" || s.error().code == "bad_crl" ||
+                              s.error().code == "not_found" || s.error().code == "bad_config";
+    return config_error ? fail_config("listen", s.error()) : fail("listen", s.error());
+  }
 
   audit::AuditRecord started;
   started.action = "daemon.start";
@@ -336,10 +365,13 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (auto r = (*audit)->append_blocking({started}); !r) return fail("audit log", r.error());
   log_event(LogLevel::kInfo, "started",
             {{"port", server.port()}, {"audit_seq", (*audit)->last_seq()}});
+  (void)notify_systemd("READY=1");  // Type=notify: started means listening, audit written
 
   // Graceful shutdown: stop accepting, let requests in flight finish (up to
   // 10 s), then stop the loop.
   net::steady_timer drain(io);
+  TlsExpiryWatch expiry_watch;  // below, with reloads
+  net::steady_timer expiry_timer(io);
   auto give_up_at = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
     if ((service.in_flight() == 0 && !batches.busy()) ||
@@ -353,44 +385,125 @@ int run_daemon(const std::filesystem::path& config_file) {
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     log_event(LogLevel::kInfo, "stopping", {{"signal", signo}, {"in_flight", service.in_flight()}});
+    (void)notify_systemd("STOPPING=1");
     server.stop();
     batches.stop();  // households in flight finish; the rest continue at the next start
     reload_signal.cancel();
+    expiry_timer.cancel();
     give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     wait_drained();
   });
-  // SIGHUP: reload the policy files off the loop; swap them in only if the
-  // whole set is valid, so a bad edit never half-applies.
+  // SIGHUP: read the configuration again off the loop (app/reload.hpp);
+  // apply it only if all of it is valid, so a bad edit never half-applies.
+  std::uint64_t reload_generation = 0;
+  json applied_agencies = running_document.value("agencies", json());
+  const auto status_file = reload_status_file(config->server.pid_file);
+  auto record_reload = [&](const ReloadOutcome& outcome) {
+    audit::AuditRecord r;
+    r.action = "config.reload";
+    r.principal = "brokerd";
+    r.status = outcome.ok ? "ok" : "refused";
+    if (outcome.ok) {
+      std::string detail;
+      for (const auto& part : outcome.applied) detail += (detail.empty() ? "" : ",") + part;
+      if (!outcome.restart_needed.empty()) {
+        detail += "; restart needed:";
+        for (const auto& key : outcome.restart_needed) detail += " " + key;
+      }
+      r.detail = detail;
+      log_event(LogLevel::kInfo, "config_reloaded",
+                {{"applied", outcome.applied}, {"restart_needed", outcome.restart_needed}});
+      if (!outcome.restart_needed.empty()) {
+        log_event(LogLevel::kWarn, "config_restart_needed",
+                  {{"keys", outcome.restart_needed},
+                   {"reason", "these settings changed in the file; a reload does not apply them, a restart does"}});
+      }
+    } else {
+      r.detail = outcome.reason;
+      log_event(LogLevel::kError, "config_reload_refused", {{"reason", outcome.reason}});
+    }
+    metrics.observe_policy_reload(outcome.ok);
+    metrics.observe_config_reload(outcome.ok);
+    if (!status_file.empty()) {
+      if (auto s = replace_file_atomically(status_file, outcome.to_json(::getpid()).dump() + "\n", 0644); !s) {
+        log_event(LogLevel::kWarn, "reload_status_not_written", {{"reason", s.error().message}});
+      }
+    }
+    net::co_spawn(
+        io,
+        [&, r]() -> net::awaitable<void> {
+          std::vector<audit::AuditRecord> rows{r};
+          (void)co_await (*audit)->append(std::move(rows));
+        },
+        net::detached);
+  };
+  // The CRL and the server certificate are watched for expiry; the watch
+  // wakes at the next change of state (and at least hourly).
+  std::function<void()> watch_expiry = [&] {
+    const auto wait = expiry_watch.check(server.tls_facts(), config->server, std::time(nullptr));
+    expiry_timer.expires_after(std::chrono::seconds(wait));
+    expiry_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) watch_expiry();
+    });
+  };
+  watch_expiry();
   std::function<void()> wait_reload = [&] {
     reload_signal.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
       net::post(blocking, [&] {
-        auto loaded = policies::PolicySet::load_dir(config->verification.policies_dir);
-        net::post(io, [&, loaded = std::move(loaded)]() mutable {
-          audit::AuditRecord r;
-          r.action = "policies.reload";
-          r.principal = "brokerd";
-          if (loaded) {
-            const auto count = loaded->size();
-            service.set_policies(std::make_shared<const policies::PolicySet>(std::move(*loaded)));
-            r.status = "ok";
-            r.detail = "policies=" + std::to_string(count);
-            log_event(LogLevel::kInfo, "policies_reloaded", {{"policies", count}});
-            metrics.observe_policy_reload(true);
-          } else {
-            r.status = "refused";
-            r.detail = loaded.error().message;
-            log_event(LogLevel::kError, "policies_reload_refused",
-                      {{"reason", loaded.error().message}});
-            metrics.observe_policy_reload(false);
+        auto plan = prepare_reload(config_file, running_document);
+        net::post(io, [&, plan = std::move(plan)]() mutable {
+          ReloadOutcome outcome;
+          outcome.generation = ++reload_generation;
+          if (!plan) {
+            outcome.reason = plan.error().message;
+            record_reload(outcome);
+            return;
           }
-          net::co_spawn(
-              io,
-              [&, r]() -> net::awaitable<void> {
-                std::vector<audit::AuditRecord> rows{r};
-                (void)co_await (*audit)->append(std::move(rows));
-              },
-              net::detached);
+          // All valid: applied at once, between two requests' steps on this
+          // thread. Connections open keep their TLS context; requests in
+          // flight keep the Principal they were authenticated as.
+          Config& next = plan->next;
+          // Agencies: rebuilt only when their settings changed (a rebuild
+          // starts breakers and concurrency limits afresh). Built before
+          // anything is applied: a failure refuses the whole reload.
+          const json next_agencies = plan->document.value("agencies", json());
+          std::optional<adapters::AdapterSet> rebuilt;
+          if (next_agencies != applied_agencies) {
+            auto built = adapters::build_adapters(next.agencies, http);
+            if (!built) {
+              outcome.reason = "agencies: " + built.error().message;
+              record_reload(outcome);
+              return;
+            }
+            rebuilt = std::move(*built);
+          }
+          server.use_tls(std::move(plan->tls));
+          config->server.tls_ca_file = next.server.tls_ca_file;
+          config->server.tls_cert_file = next.server.tls_cert_file;
+          config->server.tls_key_file = next.server.tls_key_file;
+          config->server.tls_crl_file = next.server.tls_crl_file;
+          config->server.crl_warn = next.server.crl_warn;
+          config->server.crl_grace = next.server.crl_grace;
+          outcome.applied.push_back("tls");
+          outcome.applied.push_back("principals=" + std::to_string(next.principals.size()));
+          config->replace_principals(std::move(next.principals));
+          outcome.applied.push_back("policies=" + std::to_string(plan->policies->size()));
+          config->verification.policies_dir = next.verification.policies_dir;
+          service.set_policies(plan->policies);
+          config->log_level = next.log_level;
+          set_log_level(next.log_level);
+          if (rebuilt) {
+            outcome.applied.push_back("agencies=" + std::to_string(rebuilt->size()));
+            verifier.set_adapters(std::move(*rebuilt));
+            config->agencies = next.agencies;
+            applied_agencies = next_agencies;
+          }
+          outcome.restart_needed = plan->restart_needed;
+          outcome.ok = true;
+          record_reload(outcome);
+          expiry_timer.cancel();
+          watch_expiry();
         });
       });
       wait_reload();
@@ -413,6 +526,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!config->server.pid_file.empty()) {
     std::error_code ignored;
     std::filesystem::remove(config->server.pid_file, ignored);
+    if (!status_file.empty()) std::filesystem::remove(status_file, ignored);
   }
   // The shutdown head: covers every record, written to the anchor too.
   auto final_head = (*audit)->publish_head();

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "broker/app/check_config.hpp"
 #include "broker/app/daemon.hpp"
 
 namespace {
@@ -16,7 +17,10 @@ constexpr const char* kUsage =
     "      server and client certificates, master key and report-signing key.\n"
     "      Existing keys and files are never overwritten.\n"
     "  brokerd run --config FILE\n"
-    "      serve the API until SIGTERM or SIGINT.\n"
+    "      serve the API until SIGTERM or SIGINT. A configuration error exits 78.\n"
+    "  brokerd check-config --config FILE\n"
+    "      check every file and key `run` would load, without listening or writing;\n"
+    "      print every problem (file, key, line) and exit 78, or exit 0 when all is well.\n"
     "  brokerd --help | --version\n";
 
 int usage_error(const std::string& message) {
@@ -42,11 +46,16 @@ int main(int argc, char** argv) {
     out = argv[++i];
     return true;
   };
+  auto is_help = [](std::string_view flag) { return flag == "--help" || flag == "-h"; };
   if (command == "init") {
     hfv::broker::InitOptions options;
     std::string dir, value;
     for (int i = 2; i < argc; ++i) {
       const std::string_view flag = argv[i];
+      if (is_help(flag)) {
+        std::printf("%s", kUsage);
+        return 0;
+      }
       if (flag == "--dir" && value_of(i, dir)) continue;
       if (flag == "--listen" && value_of(i, options.listen)) continue;
       if (flag == "--agency-url" && value_of(i, options.agency_url)) continue;
@@ -60,14 +69,20 @@ int main(int argc, char** argv) {
     options.dir = dir;
     return hfv::broker::run_init(options);
   }
-  if (command == "run") {
+  if (command == "run" || command == "check-config") {
+    const std::string name(command);
     std::string config;
     for (int i = 2; i < argc; ++i) {
       const std::string_view flag = argv[i];
+      if (is_help(flag)) {
+        std::printf("%s", kUsage);
+        return 0;
+      }
       if (flag == "--config" && value_of(i, config)) continue;
-      return usage_error("run: unknown or incomplete option " + std::string(flag));
+      return usage_error(name + ": unknown or incomplete option " + std::string(flag));
     }
-    if (config.empty()) return usage_error("run: --config is required");
+    if (config.empty()) return usage_error(name + ": --config is required");
+    if (command == "check-config") return hfv::broker::run_check_config(config);
     return hfv::broker::run_daemon(config);
   }
   return usage_error("unknown command " + std::string(command));

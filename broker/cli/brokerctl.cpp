@@ -21,6 +21,7 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
+#include "broker/cli/backup_cli.hpp"
 #include "broker/cli/batch_cli.hpp"
 #include "broker/cli/cli_http.hpp"
 #include "broker/ops/config.hpp"
@@ -138,14 +139,38 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
     std::printf("FAILED: %s\n", report.error().message.c_str());
     return 1;
   }
+  const auto& pages = report->pages;
   if (!report->ok) {
-    std::printf("BROKEN at record %lld: %s (%lld records read)\n", static_cast<long long>(report->first_bad_seq),
-                report->problem.c_str(), static_cast<long long>(report->records));
+    if (pages && !pages->ok()) {
+      if (pages->first_bad_page != 0) {
+        std::printf("DAMAGED at page %lld: %s\n", static_cast<long long>(pages->first_bad_page),
+                    pages->problem.c_str());
+      } else if (pages->first_bad_wal_frame != 0) {
+        std::printf("DAMAGED at WAL frame %lld: %s\n",
+                    static_cast<long long>(pages->first_bad_wal_frame), pages->problem.c_str());
+      } else {
+        std::printf("DAMAGED: %s\n", pages->problem.c_str());
+      }
+    }
+    if (report->first_bad_seq != 0) {
+      std::printf("BROKEN at record %lld: %s (%lld records read)\n",
+                  static_cast<long long>(report->first_bad_seq), report->problem.c_str(),
+                  static_cast<long long>(report->records));
+    }
     return 1;
   }
   std::printf("OK: %lld records, tree root %s, %lld signed heads checked, anchor %s\n",
               static_cast<long long>(report->records), report->head_hash.c_str(),
               static_cast<long long>(report->heads_checked), report->anchor_checked ? "checked" : "not checked");
+  if (pages) {
+    std::printf("pages: all %lld authenticated, WAL frames: %lld authenticated, %lld ignored; "
+                "SQLite integrity_check ok\n",
+                static_cast<long long>(pages->pages), static_cast<long long>(pages->wal_frames),
+                static_cast<long long>(pages->wal_frames_ignored));
+  } else {
+    std::printf("pages: not checked (PostgreSQL: the page check is for the SQLCipher file; "
+                "PostgreSQL's own data checksums guard its pages)\n");
+  }
   if (report->latest_head) {
     std::printf("latest signed head: %s\n", hfv::audit::tree_head_json(*report->latest_head).dump().c_str());
   }
@@ -301,22 +326,11 @@ hfv::Result<DaemonAccess> daemon_access(const AccessOptions& o) {
   return a;
 }
 
-// The pid in the pid file, if that process exists and is a brokerd (so a
-// stale file never makes us signal an unrelated process).
+// The pid in the pid file, if that process is a brokerd (ops/config.hpp).
 hfv::Result<pid_t> daemon_pid(const std::filesystem::path& pid_file) {
-  if (pid_file.empty()) {
-    return hfv::make_error("no_pid_file", "the config has no pid_file (and no --pid-file was given)");
-  }
-  std::ifstream in(pid_file);
-  long pid = 0;
-  if (!(in >> pid) || pid <= 1) return hfv::make_error("no_pid", "no pid in " + pid_file.string());
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  if (!(comm >> name)) return hfv::make_error("not_running", "no process " + std::to_string(pid) + " (stale pid file?)");
-  if (name != "brokerd") {
-    return hfv::make_error("not_brokerd", "process " + std::to_string(pid) + " is " + name + ", not brokerd");
-  }
-  return static_cast<pid_t>(pid);
+  auto pid = hfv::broker::brokerd_pid(pid_file);
+  if (!pid) return pid.error();
+  return static_cast<pid_t>(*pid);
 }
 
 double metric(const std::map<std::string, double>& m, const std::string& key) {
@@ -380,10 +394,38 @@ void print_stale_policies(const std::map<std::string, double>& m) {
   print("stale within 60 days", soon);
 }
 
+// Exit status of `status` when brokerctl cannot read its own CA, client
+// certificate or key: not the daemon's fault (docs/operations.md).
+constexpr int kExitLocalFiles = 3;
+
+// The CA, certificate and key files brokerctl itself must read; the first
+// it cannot, named with the reason.
+std::optional<std::string> unreadable_access_file(const DaemonAccess& access) {
+  for (auto [what, file] : {std::pair{"the CA file", &access.ca_file},
+                            std::pair{"the client certificate", &access.cert_file},
+                            std::pair{"the client key", &access.key_file}}) {
+    if (file->empty()) continue;
+    std::ifstream in(*file);
+    if (!in) {
+      return std::string("cannot read ") + what + " " + *file + ": " + std::generic_category().message(errno);
+    }
+  }
+  return std::nullopt;
+}
+
 int status_command(const AccessOptions& options) {
   auto access = daemon_access(options);
   if (!access) return fail(access.error().message);
+  if (auto problem = unreadable_access_file(*access)) {
+    (void)std::fprintf(stderr, "brokerctl: %s\n", problem->c_str());
+    return kExitLocalFiles;
+  }
   const Fetched health = fetch(*access, "/healthz");
+  if (health.status == 0 && health.local_files_failed()) {
+    (void)std::fprintf(stderr, "brokerctl: cannot use the CA file, client certificate or key (%s): %s\n",
+                       access->ca_file.c_str(), health.error.c_str());
+    return kExitLocalFiles;
+  }
   if (health.status != 200) {
     std::printf("brokerd at %s: DOWN (%s)\n", access->url.c_str(),
                 health.status == 0 ? health.error.c_str() : ("HTTP " + std::to_string(health.status)).c_str());
@@ -435,46 +477,67 @@ int status_command(const AccessOptions& options) {
   return 0;
 }
 
+// The pid file a config names, read leniently: a reload is how an operator
+// applies a fix, so a config that would not load as a whole (the very thing
+// the reload will report) must not stop brokerctl from signalling.
+std::filesystem::path reload_pid_file(const AccessOptions& options) {
+  if (!options.pid_file.empty()) return options.pid_file;
+  const auto doc = hfv::broker::read_config_document(options.config_file);
+  if (!doc.contains("pid_file") || !doc["pid_file"].is_string()) return {};
+  std::filesystem::path p(doc["pid_file"].get<std::string>());
+  return p.is_absolute() ? p : std::filesystem::path(options.config_file).parent_path() / p;
+}
+
+// The reload outcome the daemon wrote (app/reload.hpp), if it is pid's.
+std::optional<nlohmann::json> reload_outcome(const std::filesystem::path& file, pid_t pid) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!doc.is_object() || doc.value("pid", 0L) != static_cast<long>(pid)) return std::nullopt;
+  return doc;
+}
+
+std::string joined(const nlohmann::json& list) {
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : ", ") + item.get<std::string>();
+  return out;
+}
+
+// SIGHUP to the daemon, then the outcome it writes beside its pid file:
+// OK (exit 0) or REFUSED with the reason (exit 1), so that `systemctl
+// reload` fails when the reload was refused.
 int reload_command(const AccessOptions& options, int wait_seconds) {
-  auto access = daemon_access(options);
-  if (!access) return fail(access.error().message);
-  auto pid = daemon_pid(access->pid_file);
+  const auto pid_file = reload_pid_file(options);
+  auto pid = daemon_pid(pid_file);
   if (!pid) return fail(pid.error().message);
-  // With a certificate, the outcome is read back from the reload counters.
-  std::optional<std::map<std::string, double>> before;
-  if (!access->cert_file.empty()) {
-    auto m = read_metrics(*access);
-    if (!m) return fail("metrics: " + m.error().message);
-    before = std::move(*m);
-  }
+  const auto status_file = hfv::broker::reload_status_file(pid_file);
+  std::uint64_t before = 0;
+  if (auto last = reload_outcome(status_file, *pid)) before = last->value("generation", std::uint64_t{0});
   if (::kill(*pid, SIGHUP) != 0) {
     const int err = errno;
     return fail("cannot signal pid " + std::to_string(*pid) + ": " +
                 std::generic_category().message(err));
   }
-  if (!before) {
-    std::printf("SIGHUP sent to brokerd (pid %d); the outcome is in its log (policies_reloaded or "
-                "policies_reload_refused) and the audit log (policies.reload)\n", static_cast<int>(*pid));
-    return 0;
-  }
-  const std::string ok_key = "hfv_policy_reloads_total{result=\"ok\"}";
-  const std::string refused_key = "hfv_policy_reloads_total{result=\"refused\"}";
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   while (std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto m = read_metrics(*access);
-    if (!m) continue;
-    if (metric(*m, ok_key) > metric(*before, ok_key)) {
-      std::printf("OK: policies reloaded (%.0f loaded)\n", metric(*m, "hfv_policies_loaded"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto outcome = reload_outcome(status_file, *pid);
+    if (!outcome || outcome->value("generation", std::uint64_t{0}) <= before) continue;
+    if (outcome->value("result", "") == "ok") {
+      std::printf("OK: configuration reloaded (%s)\n", joined(outcome->value("applied", nlohmann::json::array())).c_str());
+      const auto restart = outcome->value("restart_needed", nlohmann::json::array());
+      if (!restart.empty()) {
+        std::printf("changed in the file, applied only by a restart: %s\n", joined(restart).c_str());
+      }
       return 0;
     }
-    if (metric(*m, refused_key) > metric(*before, refused_key)) {
-      std::printf("REFUSED: the new policy files are not valid; the old set stays in use (reason in the "
-                  "daemon's log)\n");
-      return 1;
-    }
+    std::printf("REFUSED: %s\nnothing was changed; the daemon runs on as before\n",
+                outcome->value("reason", "(no reason given)").c_str());
+    return 1;
   }
-  std::printf("UNKNOWN: no reload outcome within %d s\n", wait_seconds);
+  std::printf("UNKNOWN: no reload outcome within %d s (see the daemon's log: config_reloaded or "
+              "config_reload_refused)\n", wait_seconds);
   return 1;
 }
 
@@ -499,7 +562,7 @@ int run(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "work with the audit log");
   audit->require_subcommand(1);
   auto* audit_verify_cmd = audit->add_subcommand(
-      "verify", "check every record, signed tree head and the anchor, offline (works on a copy)");
+      "verify", "check every page of the file, every record, signed tree head and the anchor, offline (works on a copy)");
   std::string audit_config, audit_db, audit_anchor;
   bool audit_no_anchor = false;
   audit_verify_cmd->add_option("--config", audit_config, "brokerd config (for the master key)")->required();
@@ -556,20 +619,30 @@ int run(int argc, char** argv) {
   add_access_options(status_cmd, status_options, /*with_pid_file=*/true);
 
   auto* reload_cmd = app.add_subcommand(
-      "reload", "make the daemon reload its policy files (SIGHUP to the pid in the pid file); with --cert, "
-                "wait for and report the outcome");
+      "reload", "make the daemon reload its configuration: TLS files, CRL, principals, policy files (SIGHUP "
+                "to the pid in the pid file); waits for and prints the outcome, exit 1 if refused");
   AccessOptions reload_options;
   int reload_wait = 10;
   add_access_options(reload_cmd, reload_options, /*with_pid_file=*/true);
-  reload_cmd->add_option("--wait", reload_wait, "seconds to wait for the outcome (with --cert)")
+  reload_cmd->add_option("--wait", reload_wait, "seconds to wait for the outcome")
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
+
+  hfv::broker::BackupCli backup_cli;  // `backup [verify]`, `restore` (broker/cli/backup_cli.hpp)
+  hfv::broker::add_backup_commands(app, backup_cli);
 
   hfv::broker::ReviewCli review_cli;  // `review run|status|stats` (broker/cli/batch_cli.hpp)
   hfv::broker::add_review_commands(app, review_cli);
 
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", std::string("brokerctl ") + HFV_VERSION);
+  // A usage error exits 2 (docs/operations.md), not CLI11's own codes (106, 109, ...).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (int rc = hfv::broker::run_review_command(review_cli); rc >= 0) return rc;
+  if (int rc = hfv::broker::run_backup_command(backup_cli); rc >= 0) return rc;
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file);

@@ -4,6 +4,11 @@
 
 namespace hfv::broker {
 
+bool CliAnswer::local_files_failed() const {
+  return curl_code == CURLE_SSL_CERTPROBLEM || curl_code == CURLE_SSL_CACERT_BADFILE ||
+         curl_code == CURLE_SSL_CRL_BADFILE;
+}
+
 CliAnswer cli_http(const CliRequest& request) {
   CliAnswer answer;
   CURL* curl = curl_easy_init();
@@ -39,6 +44,7 @@ CliAnswer cli_http(const CliRequest& request) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
   } else {
     answer.error = error[0] != '\0' ? std::string(error) : std::string(curl_easy_strerror(rc));
+    answer.curl_code = static_cast<int>(rc);
   }
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);

@@ -22,6 +22,11 @@ struct CliAnswer {
   long status = 0;  // 0: no HTTP answer (see error)
   std::string body;
   std::string error;
+  // libcurl's result code when there was no answer: tells a refused
+  // connection (the daemon is down) from a client certificate, key or CA
+  // file libcurl could not use (brokerctl's own problem).
+  int curl_code = 0;
+  bool local_files_failed() const;  // the CA, certificate or key could not be used
 };
 
 CliAnswer cli_http(const CliRequest& request);

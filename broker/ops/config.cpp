@@ -10,6 +10,9 @@
 #include <optional>
 #include <sstream>
 #include <string_view>
+#include <tuple>
+
+#include "common/json_error.hpp"
 
 #ifndef HFV_DEFAULT_DIVISIONS_DIR
 #define HFV_DEFAULT_DIVISIONS_DIR "/usr/share/hfv/divisions"
@@ -69,6 +72,41 @@ const Principal* Config::principal_for_name(const std::string& name) const {
     if (p.name == name) return &p;
   }
   return nullptr;
+}
+
+std::filesystem::path reload_status_file(const std::filesystem::path& pid_file) {
+  if (pid_file.empty()) return {};
+  auto status = pid_file;
+  return status.replace_extension(".reload");
+}
+
+Result<long> brokerd_pid(const std::filesystem::path& pid_file) {
+  if (pid_file.empty()) {
+    return make_error("no_pid_file", "the config has no pid_file (and no --pid-file was given)");
+  }
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) return make_error("no_pid", "no pid in " + pid_file.string());
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  if (!(comm >> name)) return make_error("not_running", "no process " + std::to_string(pid) + " (stale pid file?)");
+  if (name != "brokerd") {
+    return make_error("not_brokerd", "process " + std::to_string(pid) + " is " + name + ", not brokerd");
+  }
+  return pid;
+}
+
+json read_config_document(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  json document = json::parse(text.str(), nullptr, false);
+  return document.is_object() ? document : json::object();
+}
+
+void Config::replace_principals(std::vector<Principal> next) {
+  retired_principals_.push_back(std::move(principals));
+  principals = std::move(next);
 }
 
 namespace {
@@ -214,6 +252,12 @@ bool node_name_ok(const std::string& node) {
 
 }  // namespace
 
+std::string json_error_position(std::string_view text, std::size_t byte) {
+  return hfv::json_error_position(text, byte);
+}
+
+std::string json_error_reason(std::string_view what) { return hfv::json_error_reason(what); }
+
 Result<Config> load_config(const std::filesystem::path& file) {
   Config c;
   c.file = std::filesystem::absolute(file);
@@ -225,12 +269,19 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (!in) return make_error("bad_config", file.string() + ": cannot be read");
   std::stringstream buf;
   buf << in.rdbuf();
-  const json doc = json::parse(buf.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return fail("(file)", "not a JSON object");
+  const std::string content = buf.str();
+  json doc;
+  try {
+    doc = json::parse(content);
+  } catch (const json::parse_error& e) {
+    return make_error("bad_config", c.file.string() + ":" + json_error_position(content, e.byte) +
+                                        ": not valid JSON: " + json_error_reason(e.what()));
+  }
+  if (!doc.is_object()) return fail("(file)", "not a JSON object");
 
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
-                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "principals", "agencies",
+                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals", "agencies",
                                  "audit", "anomalies", "log_level", "pid_file", "review", "storage"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
@@ -269,9 +320,19 @@ Result<Config> load_config(const std::filesystem::path& file) {
   auto tls = doc.find("tls");
   if (tls == doc.end() || !tls->is_object()) return fail("tls", "missing");
   for (const auto& [key, value] : tls->items()) {
-    if (key != "ca_file" && key != "cert_file" && key != "key_file" && key != "crl_file") {
+    if (key != "ca_file" && key != "cert_file" && key != "key_file" && key != "crl_file" &&
+        key != "crl_warn_hours" && key != "crl_grace_hours") {
       return fail("tls." + key, "unknown key");
     }
+  }
+  for (const auto& [key, low, out] : {std::tuple{"crl_warn_hours", 0L, &c.server.crl_warn},
+                                      std::tuple{"crl_grace_hours", 0L, &c.server.crl_grace}}) {
+    auto it = tls->find(key);
+    if (it == tls->end()) continue;
+    if (!it->is_number_integer() || it->get<long>() < low || it->get<long>() > 24L * 366) {
+      return fail(std::string("tls.") + key, "must be a whole number of hours from 0 to 8784");
+    }
+    *out = std::chrono::hours(it->get<long>());
   }
   if (auto s = path(*tls, "ca_file", "tls.ca_file", c.server.tls_ca_file, true); !s) return s.error();
   if (auto s = path(*tls, "cert_file", "tls.cert_file", c.server.tls_cert_file, true); !s) return s.error();
@@ -378,6 +439,15 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return fail("repeat_window_hours", "must be an integer from 0 (off) to 8784");
     }
     c.verification.repeat_window = std::chrono::hours(it->get<long>());
+  }
+  if (auto it = doc.find("retention"); it != doc.end()) {
+    if (!it->is_object()) return fail("retention", "must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "reports_days" && key != "reviews_days") return fail("retention." + key, "unknown key");
+      if (!value.is_number_integer() || value.get<long>() < 0 || value.get<long>() > 36500)
+        return fail("retention." + key, "must be 0 (keep) or an integer from 1 to 36500");
+      (key == "reports_days" ? c.audit.reports_days : c.audit.reviews_days) = value.get<int>();
+    }
   }
   if (auto it = doc.find("audit"); it != doc.end()) {
     if (!it->is_object()) return fail("audit", "must be an object");
@@ -527,7 +597,28 @@ Result<Config> load_config(const std::filesystem::path& file) {
     c.principals.push_back(std::move(principal));
   }
   if (auto it = doc.find("agencies"); it != doc.end()) {
-    auto agencies = adapters::parse_agencies(*it, base.string());
+    // "allow_plaintext" is the broker's own key: an agency reached over
+    // http:// sees members' ID numbers in clear, so only an agency that
+    // says so may have one (docs/configuration.md).
+    json agencies_json = *it;
+    if (agencies_json.is_object()) {
+      for (auto& [name, settings] : agencies_json.items()) {
+        if (!settings.is_object()) continue;
+        bool plaintext = false;
+        if (auto a = settings.find("allow_plaintext"); a != settings.end()) {
+          if (!a->is_boolean()) return fail("agencies." + name + ".allow_plaintext", "must be true or false");
+          plaintext = a->get<bool>();
+          settings.erase("allow_plaintext");
+        }
+        const auto url = settings.find("base_url");
+        if (!plaintext && url != settings.end() && url->is_string() && url->get<std::string>().starts_with("http://")) {
+          return fail("agencies." + name + ".base_url",
+                      "http:// sends ID numbers in clear: use https://, or set \"allow_plaintext\": true on this "
+                      "agency (tests and demos only)");
+        }
+      }
+    }
+    auto agencies = adapters::parse_agencies(agencies_json, base.string());
     if (!agencies) return make_error("bad_config", c.file.string() + ": " + agencies.error().message);
     c.agencies = std::move(*agencies);
   }

@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/registry.hpp"
@@ -44,6 +45,11 @@ struct ServerSettings {
   std::filesystem::path pid_file;   // optional: the daemon's pid is written here (brokerctl reload)
   std::filesystem::path tls_ca_file, tls_cert_file, tls_key_file;
   std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
+  // A CRL past its nextUpdate: warned about from crl_warn before it; after
+  // it, client certificates are refused unless crl_grace (default 0) allows
+  // serving on that last good CRL a while longer (docs/operations.md).
+  std::chrono::seconds crl_warn{72 * 3600};
+  std::chrono::seconds crl_grace{0};
   std::size_t max_body_bytes = 256 * 1024;
   // Load shedding: requests beyond this many in flight get 503 + Retry-After.
   std::size_t max_in_flight = 1000;
@@ -95,6 +101,10 @@ struct AuditSettings {
   std::string head_url;  // optional: where signed tree heads are also sent
   int retention_days = 183;
   std::chrono::milliseconds head_interval{1000};
+  // "retention": stored reports, review records and finished batches
+  // (with their items) older than these are erased (0: kept).
+  int reports_days = 183;
+  int reviews_days = 183;
 };
 
 // "signing_key_file", "policies_dir", "divisions_dir",
@@ -150,13 +160,44 @@ struct Config {
 
   const Principal* principal_for_cn(const std::string& cn) const;
   const Principal* principal_for_name(const std::string& name) const;
+
+  // A reload's principals replace these. The previous table is kept (its
+  // elements do not move), so a Principal* a request in flight holds stays
+  // valid for the life of the process. Not thread-safe: call on the thread
+  // that looks principals up (the daemon's I/O thread).
+  void replace_principals(std::vector<Principal> next);
+
+ private:
+  std::vector<std::vector<Principal>> retired_principals_;
 };
 
 Result<Config> load_config(const std::filesystem::path& file);
 
+// Where a JSON syntax error is, for messages: "line L, column C" from
+// nlohmann's parse_error::byte (1-based, counted in bytes) over `text`.
+std::string json_error_position(std::string_view text, std::size_t byte);
+// nlohmann's parse_error::what() without its "[json.exception...]" prefix.
+std::string json_error_reason(std::string_view what);
+
 // Where the audit log is: the "audit_db" file, or with the postgresql
 // backend the cluster's shared log in that database.
 audit::LogLocation audit_location(const Config& config);
+
+// Where the daemon writes the outcome of each reload, for `brokerctl
+// reload`: beside the pid file (run/brokerd.pid -> run/brokerd.reload);
+// empty without a pid file.
+std::filesystem::path reload_status_file(const std::filesystem::path& pid_file);
+
+// The pid in `pid_file`, if that process exists and is a brokerd (so a stale
+// file never makes a tool signal, or wait for, an unrelated process). Error
+// codes: "no_pid_file" (empty path), "no_pid", "not_running", "not_brokerd".
+Result<long> brokerd_pid(const std::filesystem::path& pid_file);
+
+// The configuration file as a JSON document, read leniently: an empty object
+// if it cannot be read or parsed (load_config() reports those). For a reload
+// comparing documents, and for brokerctl reload, which must find the pid
+// file of a config that would not load as a whole.
+nlohmann::json read_config_document(const std::filesystem::path& file);
 
 // Data shipped with the broker: name "policies" or "divisions". An installed
 // executable (<prefix>/bin/brokerd) uses <prefix>/share/hfv/<name>; a build

@@ -6,9 +6,15 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
+#include <sstream>
 
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 namespace hfv::broker {
 
@@ -16,8 +22,7 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-// Route templates; "{}" stands for exactly one path segment, a trailing "*"
-// for any rest. Keep in step with broker/api/service.cpp and docs/openapi.yaml.
+// Methods outside the standard set collapse into "other".
 std::string_view method_label(std::string_view method) {
   for (std::string_view known : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}) {
     if (method == known) return known;
@@ -126,6 +131,49 @@ void Histogram::render(std::string& out, std::string_view name, std::string_view
   sample(out, std::string(name) + "_count", labels, count_);
 }
 
+std::optional<ProcessStats> read_process_stats() {
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat;
+  if (!stat_file || !std::getline(stat_file, stat)) return std::nullopt;
+  // The command name (field 2) is in parentheses and may hold spaces: the
+  // fields are counted after the last ')', starting with field 3 (state).
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  std::vector<std::string> f;
+  for (std::string field; fields >> field;) f.push_back(field);
+  if (f.size() < 22) return std::nullopt;
+  const auto number = [](const std::string& text) {
+    std::uint64_t n = 0;
+    std::from_chars(text.data(), text.data() + text.size(), n);
+    return n;
+  };
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (ticks_per_second <= 0 || page_size <= 0) return std::nullopt;
+  const auto ticks = static_cast<double>(ticks_per_second);
+  ProcessStats p;
+  p.cpu_seconds = static_cast<double>(number(f[11]) + number(f[12])) / ticks;  // utime, stime
+  p.virtual_bytes = number(f[20]);                                                // vsize
+  p.resident_bytes = number(f[21]) * static_cast<std::uint64_t>(page_size);      // rss, in pages
+  std::ifstream proc_stat("/proc/stat");
+  for (std::string line; std::getline(proc_stat, line);) {
+    if (line.starts_with("btime ")) {
+      p.start_time_seconds = static_cast<double>(number(line.substr(6))) +
+                             static_cast<double>(number(f[19])) / ticks;  // starttime, ticks after boot
+      break;
+    }
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++p.open_fds;
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) p.max_fds = static_cast<std::uint64_t>(limit.rlim_cur);
+  return p;
+}
+
 std::vector<AgencySnapshot> agency_snapshot(const adapters::AdapterSet& set) { return adapters::agency_stats(set); }
 
 Metrics::Metrics()
@@ -150,6 +198,12 @@ void Metrics::observe_audit_append(std::chrono::steady_clock::duration elapsed, 
   std::lock_guard lock(mutex_);
   audit_append_seconds_.observe(Seconds(elapsed).count());
   if (!ok) ++audit_append_failures_;
+  last_audit_append_ok_ = ok;
+}
+
+std::optional<bool> Metrics::last_audit_append_ok() const {
+  std::lock_guard lock(mutex_);
+  return last_audit_append_ok_;
 }
 
 void Metrics::observe_agency_query(std::string_view agency, std::string_view status,
@@ -162,6 +216,26 @@ void Metrics::observe_agency_query(std::string_view agency, std::string_view sta
 void Metrics::observe_policy_reload(bool ok) {
   std::lock_guard lock(mutex_);
   ++policy_reloads_[ok ? 1 : 0];
+}
+
+void Metrics::set_tls_material(std::string_view what, std::int64_t not_after_unix) {
+  std::lock_guard lock(mutex_);
+  tls_not_after_.insert_or_assign(std::string(what), not_after_unix);
+}
+
+void Metrics::clear_tls_material(std::string_view what) {
+  std::lock_guard lock(mutex_);
+  if (auto it = tls_not_after_.find(what); it != tls_not_after_.end()) tls_not_after_.erase(it);
+}
+
+void Metrics::observe_config_reload(bool ok) {
+  std::lock_guard lock(mutex_);
+  ++config_reloads_[ok ? 1 : 0];
+}
+
+void Metrics::set_agency_plaintext(const std::string& agency, bool plaintext) {
+  std::lock_guard lock(mutex_);
+  agency_plaintext_[agency] = plaintext;
 }
 
 std::vector<StaleParameterState> stale_policy_parameters(const policies::PolicySet& set,
@@ -189,6 +263,23 @@ std::string Metrics::render(const LiveState& live) const {
   header(out, "hfv_start_time_seconds", "gauge", "When the daemon started, in seconds since the Unix epoch.");
   sample(out, "hfv_start_time_seconds", "",
          std::chrono::duration<double>(started_.time_since_epoch()).count());
+
+  if (const auto process = read_process_stats()) {
+    header(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    sample(out, "process_cpu_seconds_total", "", process->cpu_seconds);
+    header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sample(out, "process_resident_memory_bytes", "", process->resident_bytes);
+    header(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sample(out, "process_virtual_memory_bytes", "", process->virtual_bytes);
+    header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sample(out, "process_open_fds", "", process->open_fds);
+    header(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    sample(out, "process_max_fds", "", process->max_fds);
+    if (process->start_time_seconds > 0) {
+      header(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+      sample(out, "process_start_time_seconds", "", process->start_time_seconds);
+    }
+  }
 
   header(out, "hfv_http_requests_total", "counter", "Answered HTTP requests by route template, method and status.");
   for (const auto& [key, count] : requests_) {
@@ -232,6 +323,58 @@ std::string Metrics::render(const LiveState& live) const {
     sample(out, "hfv_db_errors_total", label("kind", "retry"), db.retry);
     sample(out, "hfv_db_errors_total", label("kind", "error"), db.error);
   }
+
+  if (!live.ready_checks.empty()) {
+    const bool ready = std::all_of(live.ready_checks.begin(), live.ready_checks.end(),
+                                   [](const auto& c) { return c.second; });
+    header(out, "hfv_ready", "gauge", "1 when GET /readyz would answer 200 (every check ok).");
+    sample(out, "hfv_ready", "", std::uint64_t{ready ? 1U : 0U});
+    header(out, "hfv_ready_check", "gauge", "1 when the readiness check passes (audit, state, policies, agencies).");
+    for (const auto& [check, ok] : live.ready_checks) {
+      sample(out, "hfv_ready_check", label("check", check), std::uint64_t{ok ? 1U : 0U});
+    }
+  }
+
+  // Sizes and free space, read now: a database file with its write-ahead
+  // log (the -wal file is where SQLite's recent writes are until a
+  // checkpoint), and each data folder's file system.
+  header(out, "hfv_database_size_bytes", "gauge", "Size of a SQLCipher database file with its -wal file.");
+  for (const auto& [db, path] : live.database_files) {
+    std::error_code ec;
+    const auto main_size = std::filesystem::file_size(path, ec);
+    if (ec) continue;
+    std::uint64_t total = main_size;
+    std::filesystem::path wal = path;
+    wal += "-wal";
+    const auto wal_size = std::filesystem::file_size(wal, ec);
+    if (!ec) total += wal_size;
+    sample(out, "hfv_database_size_bytes", label("db", db), total);
+  }
+  std::vector<std::pair<std::string, struct statvfs>> filesystems;
+  for (const auto& folder : live.data_folders) {
+    struct statvfs fs {};
+    if (::statvfs(folder.c_str(), &fs) == 0) filesystems.emplace_back(folder.string(), fs);
+  }
+  header(out, "hfv_filesystem_free_bytes", "gauge",
+         "Bytes available to the broker on the file system of a folder it writes in.");
+  for (const auto& [path, fs] : filesystems) {
+    sample(out, "hfv_filesystem_free_bytes", label("path", path),
+           static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize));
+  }
+  header(out, "hfv_filesystem_size_bytes", "gauge", "Size of the file system of a folder the broker writes in.");
+  for (const auto& [path, fs] : filesystems) {
+    sample(out, "hfv_filesystem_size_bytes", label("path", path),
+           static_cast<std::uint64_t>(fs.f_blocks) * static_cast<std::uint64_t>(fs.f_frsize));
+  }
+
+  header(out, "hfv_tls_not_after_timestamp_seconds", "gauge",
+         "When TLS material in use expires (certificates) or is due to be replaced (a CRL's nextUpdate).");
+  for (const auto& [what, seconds] : tls_not_after_) {
+    sample(out, "hfv_tls_not_after_timestamp_seconds", label("what", what), static_cast<double>(seconds));
+  }
+  header(out, "hfv_config_reloads_total", "counter", "Configuration reloads (SIGHUP) by result.");
+  sample(out, "hfv_config_reloads_total", label("result", "ok"), config_reloads_[1]);
+  sample(out, "hfv_config_reloads_total", label("result", "refused"), config_reloads_[0]);
 
   header(out, "hfv_verification_duration_seconds", "histogram",
          "Verification time from acceptance to the signed report (synchronous and asynchronous).");
@@ -284,6 +427,10 @@ std::string Metrics::render(const LiveState& live) const {
       sample(out, "hfv_agency_breaker_state", label("agency", a.agency) + "," + label("state", state),
              std::uint64_t{a.breaker == state ? 1U : 0U});
     }
+  }
+  header(out, "hfv_agency_plaintext", "gauge", "1 when the agency is reached over plain HTTP (no TLS).");
+  for (const auto& [agency, plaintext] : agency_plaintext_) {
+    sample(out, "hfv_agency_plaintext", label("agency", agency), std::uint64_t{plaintext ? 1U : 0U});
   }
   struct Counter {
     const char* name;

@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -84,6 +85,19 @@ inline constexpr int kStaleWarningDays = 60;
 std::vector<StaleParameterState> stale_policy_parameters(const policies::PolicySet& set,
                                                          const Date& today);
 
+// The process as /proc/self shows it (Prometheus's process_* families, the
+// names client libraries use): read at every scrape. Linux only; fields
+// that cannot be read are absent from the exposition.
+struct ProcessStats {
+  double cpu_seconds = 0;            // user + system time
+  std::uint64_t resident_bytes = 0;  // resident set
+  std::uint64_t virtual_bytes = 0;   // virtual memory size
+  std::uint64_t open_fds = 0;        // entries in /proc/self/fd
+  std::uint64_t max_fds = 0;         // RLIMIT_NOFILE's soft limit
+  double start_time_seconds = 0;     // since the Unix epoch (boot time + start tick)
+};
+std::optional<ProcessStats> read_process_stats();
+
 // Live state read by the Service when it renders /metrics.
 struct LiveState {
   std::size_t requests_in_flight = 0;  // inside the Service, async verifications included
@@ -97,6 +111,16 @@ struct LiveState {
   // With the postgresql backend: the process's database calls
   // (storage/postgresql_db.hpp); the hfv_db_* families only then.
   std::optional<storage::PgStatistics> database;
+  // With the sqlcipher backend: the database files ("audit", "state",
+  // "review"), each rendered as its size with its -wal file; the folders
+  // the broker writes in, each rendered with its file system's free and
+  // total bytes (statvfs). Both read at every scrape; files or folders
+  // that cannot be read are left out.
+  std::vector<std::pair<std::string, std::filesystem::path>> database_files;
+  std::vector<std::filesystem::path> data_folders;
+  // GET /readyz's checks (broker/api/readiness.hpp) at this scrape, name ->
+  // ok: hfv_ready and hfv_ready_check{check}; not rendered when empty.
+  std::map<std::string, bool> ready_checks;
 };
 
 class Metrics {
@@ -116,8 +140,25 @@ class Metrics {
   // One agency query as seen by the broker (after retries and breaker).
   void observe_agency_query(std::string_view agency, std::string_view status,
                             std::chrono::steady_clock::duration elapsed);
+  // Whether the latest audit append succeeded; nullopt before the first
+  // (GET /readyz: broker/api/readiness.hpp).
+  std::optional<bool> last_audit_append_ok() const;
   // A policy reload (SIGHUP) that was applied (ok) or refused.
   void observe_policy_reload(bool ok);
+
+  // What the TLS material in use says about its expiry, set at start and on
+  // every (re)load: `what` is a fixed name ("server_certificate", "ca",
+  // "crl_next_update", ...), `not_after_unix` seconds since the epoch.
+  // Rendered as hfv_tls_not_after_timestamp_seconds{what}.
+  void set_tls_material(std::string_view what, std::int64_t not_after_unix);
+  // Forgets a name set before (a CRL removed from the configuration).
+  void clear_tls_material(std::string_view what);
+  // A configuration reload (SIGHUP: TLS material, policies, ...) applied
+  // (ok) or refused: hfv_config_reloads_total{result}.
+  void observe_config_reload(bool ok);
+  // Whether the agency is reached over plain HTTP (set from the
+  // configuration at start and reload): hfv_agency_plaintext{agency}.
+  void set_agency_plaintext(const std::string& agency, bool plaintext);
 
   // The whole exposition text.
   std::string render(const LiveState& live) const;
@@ -131,9 +172,13 @@ class Metrics {
   Histogram verification_seconds_;
   Histogram audit_append_seconds_;
   std::uint64_t audit_append_failures_ = 0;
+  std::optional<bool> last_audit_append_ok_;
   std::map<std::string, Histogram> agency_seconds_;                         // by agency
   std::map<std::pair<std::string, std::string>, std::uint64_t> agency_queries_;  // (agency, status)
   std::array<std::uint64_t, 2> policy_reloads_{};                          // refused, ok
+  std::array<std::uint64_t, 2> config_reloads_{};                          // refused, ok
+  std::map<std::string, std::int64_t, std::less<>> tls_not_after_;         // what -> seconds
+  std::map<std::string, bool> agency_plaintext_;
 };
 
 // Times a scope and reports it to Metrics::observe_verification (no-op

@@ -49,6 +49,10 @@ class ReportStore {
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.
   virtual Status cancel(const std::string& id) = 0;
+  // Retention (docs/operations.md): erases finished verifications (their
+  // stored report or error) created before `created_before_unix`; running
+  // ones stay. Returns how many were erased.
+  virtual Result<std::int64_t> purge_before(std::int64_t created_before_unix) = 0;
   // A verification another node left running and will not finish (its
   // claim on a batch item ran out, see review_store.hpp): running ->
   // interrupted, like those of a process that ended. No change otherwise.

@@ -132,6 +132,12 @@ struct ItemCounts {
 // is an error.
 Result<ItemCounts> count_items(const std::vector<std::pair<std::string, std::int64_t>>& rows);
 
+// What one retention pass erased.
+struct PurgeCounts {
+  std::int64_t reviews = 0;
+  std::int64_t batches = 0;
+};
+
 class ReviewStore {
  public:
   virtual ~ReviewStore() = default;
@@ -146,6 +152,10 @@ class ReviewStore {
   virtual Status record_pending(const ReviewRecord& r) = 0;
   virtual Status mark_issued(const std::string& verification_id) = 0;
   virtual Status drop_pending(const std::string& verification_id) = 0;
+  // Retention (docs/operations.md): erases review records completed before
+  // `before_unix`, and finished batches (done or cancelled) that ended
+  // before it with their items (the batch outputs). Returns the counts.
+  virtual Result<PurgeCounts> purge_before(std::int64_t before_unix) = 0;
   // This node's pending records.
   virtual Result<std::vector<ReviewRecord>> pending() = 0;
   virtual Result<std::optional<ReviewRecord>> find(const std::string& verification_id) = 0;

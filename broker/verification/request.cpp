@@ -1,7 +1,9 @@
 #include "broker/verification/request.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "common/id_number.hpp"
 #include "common/money.hpp"
@@ -43,8 +45,102 @@ std::optional<FieldError> get_string(const json& obj, const char* key, const std
   if (it == obj.end()) return required ? std::optional(invalid(field, "is required")) : std::nullopt;
   if (!it->is_string()) return invalid(field, "must be a string");
   out = it->get<std::string>();
+  if (auto reason = text_problem(out)) return invalid(field, *reason);
   return std::nullopt;
 }
+
+// Where in the body a JSON text failed to parse, for a string the parser
+// refused (invalid UTF-8, an unpaired surrogate escape, a raw control
+// character): a SAX pass that tracks the path ("members[1].name") and
+// stops at the error. Only run once the body is known to be bad.
+class ErrorLocator {
+ public:
+  bool null() { return value(); }
+  bool boolean(bool /*unused*/) { return value(); }
+  bool number_integer(json::number_integer_t /*unused*/) { return value(); }
+  bool number_unsigned(json::number_unsigned_t /*unused*/) { return value(); }
+  bool number_float(json::number_float_t /*unused*/, const std::string& /*unused*/) { return value(); }
+  bool string(std::string& /*unused*/) { return value(); }
+  bool binary(json::binary_t& /*unused*/) { return value(); }
+  bool start_object(std::size_t /*unused*/) { return open(false); }
+  bool start_array(std::size_t /*unused*/) { return open(true); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& k) {
+    frames_.back().key = k;
+    frames_.back().has_key = true;
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& last_token, const json::exception& ex) {
+    const std::string what = ex.what();
+    if (last_token.empty() || last_token.front() != '"' || what.find("invalid string") == std::string::npos) {
+      return false;  // not inside a string: a syntax error, reported as such
+    }
+    // In an object with no key pending, the bad string is a key: name the object.
+    const bool in_key = !frames_.empty() && !frames_.back().array && !frames_.back().has_key;
+    field_ = path(in_key);
+    if (what.find("surrogate") != std::string::npos) {
+      reason_ = "contains an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF)";
+    } else if (what.find("control character") != std::string::npos) {
+      reason_ = "contains a control character";
+    } else {
+      reason_ = "is not valid UTF-8";
+    }
+    if (in_key) reason_ = "has a field name that " + *reason_;
+    return false;
+  }
+
+  // Set when the error was in a string: the field (may be "" for the body) and why.
+  std::optional<FieldError> error() const {
+    if (!reason_) return std::nullopt;
+    return FieldError{"invalid_field", field_, *reason_};
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    std::size_t index = 0;  // arrays: elements so far
+    bool has_key = false;   // objects: a key read, its value not yet ended
+    std::string key;
+  };
+
+  bool value() {
+    if (frames_.empty()) return true;
+    Frame& f = frames_.back();
+    if (f.array) {
+      ++f.index;
+    } else {
+      f.has_key = false;
+    }
+    return true;
+  }
+  bool open(bool array) {
+    if (frames_.size() > kMaxJsonDepth) return false;
+    frames_.push_back(Frame{array, 0, false, {}});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return value();
+  }
+  std::string path(bool drop_last_key) const {
+    std::string out;
+    for (std::size_t i = 0; i < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
+      const bool last = i + 1 == frames_.size();
+      if (f.array) {
+        out += "[" + std::to_string(f.index) + "]";
+      } else if (f.has_key && !(last && drop_last_key)) {
+        out += (out.empty() ? "" : ".") + f.key;
+      }
+    }
+    return out;
+  }
+
+  std::vector<Frame> frames_;
+  std::string field_;
+  std::optional<std::string> reason_;
+};
 
 // A date field written YYYY-MM-DD; `where` names the enclosing object ("" at
 // the top level). `out` is left alone when an optional field is absent.
@@ -308,6 +404,27 @@ std::optional<FieldError> check_id(const std::string& id, const std::string& fie
 
 }  // namespace
 
+std::optional<std::string> text_problem(std::string_view s) {
+  // Decodes the UTF-8 (valid: the JSON parser has checked it) one code point at a time.
+  for (std::size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t cp = n == 1 ? lead : n == 2 ? (lead & 0x1FU) : n == 3 ? (lead & 0x0FU) : (lead & 0x07U);
+    for (std::size_t k = 1; k < n && i + k < s.size(); ++k) {
+      cp = (cp << 6U) | (static_cast<unsigned char>(s[i + k]) & 0x3FU);
+    }
+    i += n;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+      return "must not contain control characters (U+0000-U+001F, U+007F-U+009F)";
+    }
+    if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+        cp == 0x200E || cp == 0x200F || cp == 0xFEFF) {
+      return "must not contain line separators, direction marks or U+FEFF";
+    }
+  }
+  return std::nullopt;
+}
+
 bool is_token(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -330,7 +447,12 @@ Parsed<json> parse_json_body(std::string_view body) {
   if (too_deep) {
     return FieldError{"too_deep", "", "JSON nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
   }
-  if (doc.is_discarded()) return FieldError{"invalid_json", "", "body is not valid JSON (or not valid UTF-8)"};
+  if (doc.is_discarded()) {
+    ErrorLocator locate;
+    json::sax_parse(body.begin(), body.end(), &locate, json::input_format_t::json, /*strict=*/true);
+    if (auto e = locate.error()) return *e;
+    return FieldError{"invalid_json", "", "body is not valid JSON"};
+  }
   if (!doc.is_object()) return FieldError{"invalid_json", "", "body must be a JSON object"};
   return doc;
 }

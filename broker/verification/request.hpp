@@ -97,4 +97,11 @@ Parsed<AuthorizationRequest> parse_authorization_request(const nlohmann::json& b
 // of [A-Za-z0-9._:-].
 bool is_token(std::string_view s);
 
+// Why a text field's value (valid UTF-8) is refused, or nothing: control
+// characters (C0, DEL, C1: a NUL ends a C string downstream, others garble
+// logs, CSV and agency queries), line and paragraph separators,
+// bidirectional formatting characters and U+FEFF (they make a name read
+// differently from what it is). Every string in a request body is checked.
+std::optional<std::string> text_problem(std::string_view s);
+
 }  // namespace hfv::broker

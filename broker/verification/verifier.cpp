@@ -4,6 +4,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "broker/ops/log.hpp"
@@ -56,6 +57,7 @@ struct Verifier::Accepted {
   StoredAuthorization auth;
   std::vector<std::string> pseudonyms;
   std::vector<Source> asked;
+  std::shared_ptr<adapters::AdapterSet> adapters;  // held: a reload cannot swap them mid-way
   audit::AuditRecord base;
   std::string batch_id;                  // non-empty for a batch household
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
@@ -63,6 +65,24 @@ struct Verifier::Accepted {
 };
 
 namespace {
+
+// Agency failures in the log, for operators: one line per agency and kind
+// of failure in a verification (how many members), never who.
+void log_agency_failures(const std::string& verification_id, const std::vector<SourceResult>& results) {
+  std::map<std::pair<Source, FailureKind>, int> failed;
+  for (const auto& r : results) {
+    if (is_known(r.status) || r.status == SourceStatus::kDenied || r.cancelled) continue;
+    if (r.failure == FailureKind::kCancelled) continue;
+    ++failed[{r.source, r.failure}];
+  }
+  for (const auto& [key, members] : failed) {
+    log_event(LogLevel::kWarn, "agency_failed",
+              {{"agency", std::string(source_name(key.first))},
+               {"kind", std::string(failure_kind_name(key.second))},
+               {"members", members},
+               {"verification_id", verification_id}});
+  }
+}
 
 // The verification.report record's detail when the outcome rests on
 // example parameter values (docs/audit-log-format.md): "provisional:
@@ -188,11 +208,51 @@ std::string_view outcome_error_code(const Outcome& o) {
   return "internal_error";
 }
 
-Verifier::Verifier(VerifierParts parts) : parts_(std::move(parts)) {}
+Verifier::Verifier(VerifierParts parts)
+    : parts_(std::move(parts)), adapters_(std::make_shared<adapters::AdapterSet>(std::move(parts_.adapters))) {}
 Verifier::~Verifier() = default;
 
 std::string Verifier::pseudonym(const std::string& id_number) const {
   return crypto::to_hex(crypto::hmac_sha256(parts_.pseudonym_key.bytes(), id_number));
+}
+
+std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord refusal, const std::string& body) const {
+  std::vector<audit::AuditRecord> rows;
+  const json b = json::parse(body, nullptr, false);
+  std::vector<std::string> members;
+  if (b.is_object()) {
+    auto token = [&](const char* key) {
+      auto it = b.find(key);
+      return it != b.end() && it->is_string() && is_token(it->get<std::string>()) ? it->get<std::string>()
+                                                                                   : std::string();
+    };
+    refusal.case_id = token("case_id");
+    refusal.authorization_id = token("authorization_id");
+    refusal.programme = token("programme");
+    const std::string jurisdiction = token("jurisdiction");
+    if (parts_.divisions != nullptr && parts_.divisions->contains(jurisdiction)) refusal.jurisdiction = jurisdiction;
+    auto listed = b.find("members");
+    if (listed != b.end() && listed->is_array() && listed->size() <= kMaxMembers) {
+      const Date today = Date::today_utc();
+      for (const auto& m : *listed) {
+        if (!m.is_object() || !m.contains("id_number") || !m["id_number"].is_string()) continue;
+        const std::string id = m["id_number"].get<std::string>();
+        if (validate_id_number(id, today) != IdNumberProblem::kNone) continue;
+        const std::string p = pseudonym(id);
+        if (std::find(members.begin(), members.end(), p) == members.end()) members.push_back(p);
+      }
+    }
+  }
+  if (!members.empty() || !refusal.case_id.empty()) refusal.request_id = "rfs_" + crypto::to_hex(crypto::random_bytes(12));
+  rows.push_back(refusal);
+  for (const auto& p : members) {
+    audit::AuditRecord subject = refusal;
+    subject.action = "refusal.subject";
+    subject.member = p;
+    subject.detail.clear();
+    rows.push_back(std::move(subject));
+  }
+  return rows;
 }
 
 net::awaitable<Outcome> Verifier::refuse(const VerifyCall& call, RefusalReason reason, std::string message,
@@ -203,13 +263,13 @@ net::awaitable<Outcome> Verifier::refuse(const VerifyCall& call, RefusalReason r
   r.detail = call.what + (field.empty() ? "" : " field=" + field);
   // A refusal queries nobody, so it is answered even if it cannot be
   // audited; the failure to audit is what the operator must then see.
-  std::vector<audit::AuditRecord> rows;
-  rows.push_back(std::move(r));
+  std::vector<audit::AuditRecord> rows = refusal_records(std::move(r), call.body);
   const bool audited = bool(co_await parts_.audit->append(std::move(rows)));
   co_return Outcome::refused(Refusal{reason, std::move(field), std::move(message)}, audited);
 }
 
-net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const std::vector<adapters::MemberQuery>& queries,
+net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::AdapterSet& adapters,
+                                                            const std::vector<adapters::MemberQuery>& queries,
                                                             const std::vector<Source>& sources,
                                                             adapters::Deadline deadline) {
   auto executor = co_await net::this_coro::executor;
@@ -220,7 +280,7 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const std::vector<ad
   for (std::size_t q = 0; q < queries.size(); ++q) {
     for (std::size_t s = 0; s < sources.size(); ++s) {
       const std::size_t slot = q * sources.size() + s;
-      adapters::Adapter* adapter = parts_.adapters.at(sources[s]).get();
+      adapters::Adapter* adapter = adapters.at(sources[s]).get();
       results[slot].member_index = queries[q].member_index;
       results[slot].source = sources[s];
       net::co_spawn(
@@ -314,7 +374,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
         co_return co_await refuse(call, RefusalReason::kIdempotencyConflict,
                                   "this Idempotency-Key was used for a different request", "Idempotency-Key");
       }
-      co_return co_await answer_stored(principal, call.operator_id, **earlier, Replay::kIdempotent);
+      co_return co_await answer_stored(principal, call.operator_id, **earlier, Replay::kIdempotent, a.pseudonyms);
     }
   }
   // Fair use: a recent report of the same household is returned again
@@ -326,12 +386,13 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
       return parts_.reports->latest_done(principal.name, row.household_key, since);
     });
     if (!recent) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
-    if (*recent) co_return co_await answer_stored(principal, call.operator_id, **recent, Replay::kRepeat);
+    if (*recent) co_return co_await answer_stored(principal, call.operator_id, **recent, Replay::kRepeat, a.pseudonyms);
   }
 
   // Which agencies are asked: configured here and allowed by the authorisation.
+  a.adapters = adapters_;
   for (Source s : kAllSources) {
-    if (parts_.adapters.contains(s) && a.auth.allows(s)) a.asked.push_back(s);
+    if (a.adapters->contains(s) && a.auth.allows(s)) a.asked.push_back(s);
   }
   a.id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
   row.id = a.id;
@@ -401,15 +462,49 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
 }
 
 net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, const std::string& operator_id,
-                                                const StoredVerification& stored, Replay how) {
-  // Reading a stored report is an access too.
+                                                const StoredVerification& stored, Replay how,
+                                                std::vector<std::string> pseudonyms) {
+  // Reading a stored report is an access too, recorded with the household
+  // it concerns: the report's case and purpose, and one read.subject record
+  // per member (by pseudonym; from the verification's own subject records
+  // when the reader did not name them).
   audit::AuditRecord r = caller_record(principal, operator_id);
   r.action = "verification.read";
   r.request_id = stored.id;
   r.status = std::string(state_name(stored.state));
   r.detail = replay_name(how);
+  if (stored.http_status == kStoredReport) {
+    const json report = json::parse(stored.response, nullptr, false);
+    if (report.is_object()) {
+      r.case_id = report.value("case_id", "");
+      r.authorization_id = report.value("authorization_id", "");
+      r.programme = report.value("programme", "");
+      r.jurisdiction = report.value("jurisdiction", "");
+    }
+  }
+  if (pseudonyms.empty() && !r.case_id.empty()) {
+    audit::AuditQuery q;
+    q.case_id = r.case_id;
+    q.action = "verification.subject";
+    q.limit = 1000;
+    const auto subjects = co_await run_blocking(*parts_.blocking, [&] { return parts_.audit->query(q); });
+    if (subjects) {
+      for (const auto& s : *subjects) {
+        const json rec = json::parse(s.body, nullptr, false);
+        if (rec.is_object() && rec.value("request_id", "") == stored.id && rec.contains("member"))
+          pseudonyms.push_back(rec["member"].get<std::string>());
+      }
+    }
+  }
   std::vector<audit::AuditRecord> rows;
-  rows.push_back(std::move(r));
+  rows.push_back(r);
+  for (auto& p : pseudonyms) {
+    audit::AuditRecord subject = r;
+    subject.action = "read.subject";
+    subject.member = std::move(p);
+    subject.detail.clear();
+    rows.push_back(std::move(subject));
+  }
   if (!co_await parts_.audit->append(std::move(rows))) {
     co_return Outcome::unavailable_because(Unavailable::kAudit, "the audit log cannot be written");
   }
@@ -490,8 +585,9 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
                        a.id + "-" + std::to_string(i), a.cancel});
   }
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification.deadline;
-  std::vector<SourceResult> results = co_await fan_out(queries, a.asked, deadline);
+  std::vector<SourceResult> results = co_await fan_out(*a.adapters, queries, a.asked, deadline);
   observe_fan_out(parts_.metrics, results);
+  log_agency_failures(a.id, results);
 
   std::vector<audit::AuditRecord> after;
   for (const auto& r : results) {
@@ -578,7 +674,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
                  {"generated_at", utc_timestamp_now()}};
   report.update(policies::decision_json(decision));
   json sources = json::array();
-  const auto breakers = adapters::breaker_states(parts_.adapters);  // as the report is assembled
+  const auto breakers = adapters::breaker_states(*a.adapters);  // as the report is assembled
   Outcome issued_outcome;
   for (const auto& r : results) {
     json s = {{"member", mask_id_number(a.request.members[r.member_index].id_number)},

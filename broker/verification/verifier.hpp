@@ -97,12 +97,27 @@ class Verifier {
   // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
   std::string pseudonym(const std::string& id_number) const;
 
+  // The audit records of a refused verification request (`refusal`, a
+  // request.refused record) with what its body named, best effort
+  // (docs/audit-log-format.md): the case, authorisation, programme and
+  // jurisdiction when well-formed, and one refusal.subject record per
+  // member whose ID number is valid (by pseudonym, never the number), all
+  // under one request id so a household search shows them as one access.
+  // A body that is not JSON names nothing.
+  std::vector<audit::AuditRecord> refusal_records(audit::AuditRecord refusal, const std::string& body) const;
+
   // Replaces the policies (call on the I/O thread); verifications already
   // running keep the set they started with.
   void set_policies(std::shared_ptr<const policies::PolicySet> policies) { parts_.policies = std::move(policies); }
   const policies::PolicySet& policies() const { return *parts_.policies; }
+  // Replaces the agencies' adapters (call on the I/O thread): verifications
+  // already running finish with the adapters they started with (breaker
+  // state and concurrency limits start afresh in the new ones).
+  void set_adapters(adapters::AdapterSet adapters) {
+    adapters_ = std::make_shared<adapters::AdapterSet>(std::move(adapters));
+  }
   // The agencies' adapters, for /metrics (breaker states, counters).
-  const adapters::AdapterSet& adapters() const { return parts_.adapters; }
+  const adapters::AdapterSet& adapters() const { return *adapters_; }
 
   // Interactive verifications (not batch households) running now, and when
   // the last one ended: batches yield to them.
@@ -129,12 +144,16 @@ class Verifier {
   boost::asio::awaitable<Outcome> execute(std::shared_ptr<Accepted> accepted);
   boost::asio::awaitable<Outcome> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows);
   boost::asio::awaitable<Outcome> answer_stored(const Principal& principal, const std::string& operator_id,
-                                                const StoredVerification& stored, Replay how);
-  boost::asio::awaitable<std::vector<SourceResult>> fan_out(const std::vector<adapters::MemberQuery>& queries,
+                                                const StoredVerification& stored, Replay how,
+                                                std::vector<std::string> pseudonyms = {});
+  boost::asio::awaitable<std::vector<SourceResult>> fan_out(const adapters::AdapterSet& adapters,
+                                                            const std::vector<adapters::MemberQuery>& queries,
                                                             const std::vector<Source>& sources,
                                                             adapters::Deadline deadline);
 
   VerifierParts parts_;
+  // parts_.adapters, shared with the verifications running on them.
+  std::shared_ptr<adapters::AdapterSet> adapters_;
   std::shared_ptr<Activity> activity_ = std::make_shared<Activity>();
 };
 

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -335,6 +336,11 @@ TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work 
   const json v = json::parse(verified.body);
   CHECK(v["ok"] == true);
   CHECK(v["tree_head"]["tree_size"].get<long>() >= v["records"].get<long>() - 1);
+  // The live file in WAL mode: every page and every WAL frame SQLite reads.
+  CHECK(v["page_check"]["applies"] == true);
+  CHECK(v["page_check"]["ok"] == true);
+  CHECK(v["page_check"]["pages"].get<long>() > 0);
+  CHECK(v["page_check"]["integrity_check"] == true);
 
   auto proof = https("GET", s.url + "/v1/audit/proof?seq=2", s.supervisor);
   REQUIRE(proof.status == 200);
@@ -376,6 +382,29 @@ TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work 
                   s.dir.path / "verify.log");
   CHECK(offline.stop(0, std::chrono::seconds(120)) == 0);
   CHECK(hfv::testing::read_file(s.dir.path / "verify.log").find("OK:") != std::string::npos);
+  CHECK(hfv::testing::read_file(s.dir.path / "verify.log").find("pages: all ") != std::string::npos);
+
+  // Another copy with one byte flipped in page 3 (tests/audit/page_check_test.cpp
+  // flips every page): brokerctl names the page and fails.
+  const fs::path damaged = s.dir.path / "damaged" / "audit.db";
+  fs::create_directories(damaged.parent_path());
+  fs::copy_file(s.db(), damaged);
+  fs::copy_file(hfv::audit::keyring_path(s.db()), hfv::audit::keyring_path(damaged));
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff at = 2 * 4096 + 1000;
+    f.seekg(at);
+    const int c = f.get();
+    f.seekp(at);
+    f.put(static_cast<char>(c ^ 0x5a));
+    REQUIRE(f.good());
+  }
+  Process broken({BROKERCTL_BIN, "audit", "verify", "--config", config, "--db", damaged.string()},
+                 s.dir.path / "verify-damaged.log");
+  CHECK(broken.stop(0, std::chrono::seconds(120)) == 1);
+  INFO(hfv::testing::read_file(s.dir.path / "verify-damaged.log"));
+  CHECK(hfv::testing::read_file(s.dir.path / "verify-damaged.log").find("DAMAGED at page 3:") !=
+        std::string::npos);
 
   // Data-key rotation with brokerctl, then the daemon starts on the re-keyed log.
   Process rotate({BROKERCTL_BIN, "audit", "rotate-key", "--config", config, "--data-key"},

@@ -119,53 +119,10 @@ inline Dataset make_dataset(std::size_t count, std::size_t baseline, long person
   return d;
 }
 
-// A keep-alive HTTPS client (one TLS session for thousands of requests).
-class Client {
+// The keep-alive client (stack.hpp), as the review operator.
+class Client : public KeepAliveClient {
  public:
-  explicit Client(const hfv::testing::ClientTls& tls) : curl_(curl_easy_init()) {
-    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
-    headers_ = curl_slist_append(headers_, "X-Operator-Id: op-review-01");
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(curl_, CURLOPT_CAINFO, tls.ca_file.c_str());
-    curl_easy_setopt(curl_, CURLOPT_SSLCERT, tls.cert_file.c_str());
-    curl_easy_setopt(curl_, CURLOPT_SSLKEY, tls.key_file.c_str());
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 300L);  // a busy machine: slow, not failed
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-      static_cast<std::string*>(u)->append(d, s * n);
-      return s * n;
-    });
-  }
-  ~Client() {
-    curl_slist_free_all(headers_);
-    curl_easy_cleanup(curl_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-  hfv::testing::HttpAnswer send(const std::string& method, const std::string& url, const std::string& body = "") {
-    hfv::testing::HttpAnswer a;
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "GET") {
-      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
-    } else {
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.c_str());
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    }
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &a.body);
-    if (curl_easy_perform(curl_) == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &a.status);
-    if (record) {
-      // For the OpenAPI check (tests/openapi): an NDJSON body is left out,
-      // the checker validates JSON request bodies only.
-      const bool json_body = json::accept(body);
-      hfv::testing::record_exchange(method, url, json_body ? body : "", a);
-    }
-    return a;
-  }
-  bool record = false;  // write exchanges for the OpenAPI check (a few, not every poll)
-
- private:
-  CURL* curl_;
-  curl_slist* headers_ = nullptr;
+  explicit Client(const ClientTls& tls) : KeepAliveClient(tls, "op-review-01", 300) {}
 };
 
 inline void configure(json& config, const fs::path&) {

@@ -249,8 +249,11 @@ TEST_CASE("batch: while an interactive verification runs, batches start at most 
   // counted starts were decided in is then at most `length` long again.
   constexpr std::int64_t kJitter = 500;
   const auto during = starts_between(began + kJitter, ended);
-  const auto before = starts_between(began - length, began);
-  INFO("interactive verification " << length << " ms; batch households started in the same time before: " << before
+  // Before it, the batch ran at its full share: at least 3 starts in twice
+  // its length (one such window once held 2 on a 2-core machine loaded by
+  // parallel builds, at about a tenth of the unloaded rate).
+  const auto before = starts_between(began - 2 * length, began);
+  INFO("interactive verification " << length << " ms; batch households started in twice that time before: " << before
                                    << ", during (from " << kJitter << " ms in): " << during);
   CHECK(before >= 3);
   CHECK(during <= length / 1000 + 1);

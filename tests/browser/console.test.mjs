@@ -274,6 +274,29 @@ step('charts are drawn as inline SVG', async () => {
   await shot('06-charts.png');
 });
 
+step('household accesses by one member ID number, CSV export and the print view', async () => {
+  await page.click('#tabs button[data-tab=household]');
+  await page.fill('#household input[name=member_id]', ZHANG_WEI.id_number);
+  await page.click('#household-go');
+  await page.locator('#household-rows tbody tr').first().waitFor();
+  const kinds = await page.locator('#household-rows tbody tr td:nth-child(5)').allTextContents();
+  assert.ok(kinds.includes('核对 (verification)'), `kinds: ${kinds.join(',')}`);
+  const outcomes = await page.locator('#household-rows tbody tr td:nth-child(6)').allTextContents();
+  assert.ok(outcomes.some((o) => o.startsWith('已出具报告 (issued)')), `outcomes: ${outcomes.join(',')}`);
+  assert.doesNotMatch(await page.textContent('#household-rows'), new RegExp(ZHANG_WEI.id_number));
+  const downloading = page.waitForEvent('download');
+  await page.click('#household-csv');
+  const csv = fs.readFileSync(await (await downloading).path(), 'utf8');
+  assert.match(csv, /^\ufeff"ts","principal","operator"/);
+  assert.equal(csv.trim().split('\r\n').length, kinds.length + 1);
+  assert.match(csv, /"已出具报告 \(issued\)"/);
+  await page.emulateMedia({media: 'print'});
+  assert.equal(await page.locator('header.top').isVisible(), false);
+  assert.equal(await page.locator('#household-rows').isVisible(), true);
+  await shot('06b-household-print.png');
+  await page.emulateMedia({media: 'screen'});
+});
+
 step('English on request', async () => {
   await page.click('#lang');
   assert.equal(await page.locator('#tabs button[data-tab=anomalies]').textContent(), 'Anomalies');

@@ -6,6 +6,8 @@
 // and reconnection after the server restarts.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "broker/store/postgresql/report_store.hpp"
 #include "broker/store/postgresql/review_store.hpp"
 #include "broker/store/postgresql/schema.hpp"
+#include "broker/store/retention.hpp"
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
@@ -277,6 +280,52 @@ void check_reviews(b::ReviewStore& store) {
   CHECK(store.find_batch("bat_1")->value().state == b::BatchState::kDone);
   CHECK(store.batches_in_state(b::BatchState::kRunning)->empty());
   CHECK_FALSE(store.find_batch("bat_2")->has_value());
+}
+
+// Retention: what is older than the cutoff goes, what is newer or still
+// running stays, and the counts say how many went.
+void check_purge(b::ReportStore& reports, b::ReviewStore& reviews) {
+  REQUIRE(reports.insert_running(running("ver_old", "", 1000)).ok());
+  REQUIRE(reports.finish("ver_old", 200, R"({"outcome":"eligible"})").ok());
+  REQUIRE(reports.insert_running(running("ver_old_running", "", 1000)).ok());
+  REQUIRE(reports.insert_running(running("ver_new", "", 5000)).ok());
+  REQUIRE(reports.finish("ver_new", 200, R"({"outcome":"eligible"})").ok());
+  auto purged = reports.purge_before(2000);
+  REQUIRE(purged.ok());
+  CHECK(*purged == 1);
+  CHECK_FALSE(reports.find("ver_old", "case-system")->has_value());
+  CHECK(reports.find("ver_old_running", "case-system")->has_value());
+  CHECK(reports.find("ver_new", "case-system")->has_value());
+  CHECK(reports.purge_before(2000).value() == 0);
+
+  REQUIRE(reviews.record(review("ver_old", "HRB-1", "2025-05-01", 1000)).ok());
+  REQUIRE(reviews.record(review("ver_new", "HRB-1", "2025-05-01", 5000)).ok());
+  std::vector<b::BatchItem> items(2);
+  for (std::size_t n = 0; n < items.size(); ++n) {
+    items[n].index = static_cast<std::int64_t>(n);
+    items[n].case_id = "HRB-" + std::to_string(n);
+    items[n].jurisdiction = "230102";
+    items[n].request_json = "{}";
+  }
+  REQUIRE(reviews.create_batch({"bat_old", "case-system", "op-1", b::BatchMode::kHouseholds, "{}",
+                                b::BatchState::kRunning, 2, 900, 0},
+                               items)
+              .ok());
+  REQUIRE(reviews.finish_batch("bat_old", b::BatchState::kDone, 1500).ok());
+  REQUIRE(reviews.create_batch({"bat_running", "case-system", "op-1", b::BatchMode::kHouseholds, "{}",
+                                b::BatchState::kRunning, 2, 900, 0},
+                               items)
+              .ok());
+  auto erased = reviews.purge_before(2000);
+  REQUIRE(erased.ok());
+  CHECK(erased->reviews == 1);
+  CHECK(erased->batches == 1);
+  CHECK_FALSE(reviews.find("ver_old")->has_value());
+  CHECK(reviews.find("ver_new")->has_value());
+  CHECK_FALSE(reviews.find_batch("bat_old")->has_value());
+  CHECK(reviews.items("bat_old")->empty());
+  CHECK(reviews.find_batch("bat_running")->has_value());
+  CHECK(reviews.items("bat_running")->size() == 2);
 }
 
 }  // namespace
@@ -547,4 +596,78 @@ TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled
   auto rows = (*watcher)->query("SELECT count(*) FROM acked");
   REQUIRE(rows.ok());
   CHECK((*rows)[0][0] == std::optional<std::string>("1"));
+}
+
+TEST_CASE("cluster: retention erases old reports, review records and finished batches on SQLCipher and on PostgreSQL",
+          "[cluster][store]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check_purge(**reports, **reviews);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check_purge(**reports, **reviews);
+  }
+}
+
+TEST_CASE("retention: a pass erases what is past each period and audits the counts, not the contents",
+          "[store][retention]") {
+  TempDir dir;
+  auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+  auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
+  auto log = hfv::audit::AuditLog::open(dir.path / "audit.db", kKey);
+  REQUIRE(reports.ok());
+  REQUIRE(reviews.ok());
+  REQUIRE(log.ok());
+  const std::int64_t day = std::int64_t{24} * 3600;
+  const std::int64_t now = 1000 * day;  // injected: no clock
+  REQUIRE((*reports)->insert_running(running("ver_old", "", now - 10 * day)).ok());
+  REQUIRE((*reports)->finish("ver_old", 200, R"({"outcome":"eligible"})").ok());
+  REQUIRE((*reports)->insert_running(running("ver_new", "", now - 2 * day)).ok());
+  REQUIRE((*reports)->finish("ver_new", 200, R"({"outcome":"eligible"})").ok());
+  REQUIRE((*reviews)->record(review("ver_old", "HRB-1", "2025-05-01", now - 10 * day)).ok());
+  // Two batches' output folders: one last changed 40 days ago, one 2 days.
+  const auto outputs = dir.path / "batches";
+  auto at = [](std::int64_t unix_seconds) {
+    return std::chrono::file_clock::from_sys(std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds)));
+  };
+  for (const auto& [name, age] : {std::pair{"bat_old", 40}, std::pair{"bat_new", 2}}) {
+    std::filesystem::create_directories(outputs / name);
+    std::ofstream(outputs / name / "changes.csv") << "case_id\n";
+    std::filesystem::last_write_time(outputs / name, at(now - age * day));
+  }
+  // Reports kept 5 days, reviews 30: only the old report and the old
+  // batch's outputs go.
+  auto pass = b::run_retention(**reports, reviews->get(), **log, {5, 30, outputs}, now);
+  REQUIRE(pass.ok());
+  CHECK(pass->reports == 1);
+  CHECK(pass->reviews.reviews == 0);
+  CHECK(pass->batch_outputs == 1);
+  CHECK_FALSE(std::filesystem::exists(outputs / "bat_old"));
+  CHECK(std::filesystem::exists(outputs / "bat_new" / "changes.csv"));
+  CHECK_FALSE((*reports)->find("ver_old", "case-system")->has_value());
+  CHECK((*reports)->find("ver_new", "case-system")->has_value());
+  CHECK((*reviews)->find("ver_old")->has_value());
+  auto rows = (*log)->read(1, 100);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  const auto record = nlohmann::json::parse(rows->front().body);
+  CHECK(record["action"] == "retention.purge");
+  CHECK(record["detail"] == "reports=1 reviews=0 batches=0 batch_outputs=1 reports_days=5 reviews_days=30");
+  CHECK(rows->front().body.find("eligible") == std::string::npos);
+  // Nothing left to erase: nothing audited.
+  REQUIRE(b::run_retention(**reports, reviews->get(), **log, {5, 30, outputs}, now).ok());
+  CHECK((*log)->read(1, 100)->size() == 1);
+  // 0 keeps everything.
+  REQUIRE(b::run_retention(**reports, reviews->get(), **log, {0, 0, outputs}, now + 100 * day).ok());
+  CHECK((*reports)->find("ver_new", "case-system")->has_value());
+  CHECK(std::filesystem::exists(outputs / "bat_new"));
 }

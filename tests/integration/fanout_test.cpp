@@ -9,6 +9,8 @@
 // asked is read from its request log.
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include <curl/curl.h>
 #include <signal.h>
 
@@ -268,6 +270,17 @@ TEST_CASE("fanout: a failing agency fails its sources, never eligible, and the b
   }
   for (const auto& src : failing["sources"]) {
     if (src["source"] != "bank") CHECK(src["status"] == "ok");
+  }
+  // Operators see it in the log: the agency and the kind, never who.
+  {
+    const std::string log = hfv::testing::read_file(s.dir.path / "brokerd.log");
+    const auto line_at = log.find("\"event\":\"agency_failed\"");
+    REQUIRE(line_at != std::string::npos);
+    const std::string line = log.substr(log.rfind('\n', line_at) + 1, log.find('\n', line_at) - log.rfind('\n', line_at) - 1);
+    INFO(line);
+    CHECK(line.find("\"agency\":\"bank\"") != std::string::npos);
+    CHECK(line.find("\"kind\":\"server_error\"") != std::string::npos);
+    CHECK_FALSE(std::regex_search(line, std::regex("[0-9]{17}[0-9Xx]")));  // no ID number
   }
 
   // Open: the bank is not asked at all, its sources say why.

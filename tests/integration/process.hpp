@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <strings.h>
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -148,7 +149,13 @@ inline HttpAnswer https(const std::string& method, const std::string& url, const
                      });
   }
   curl_slist* list = nullptr;
-  headers.push_back("Content-Type: application/json");
+  // JSON unless the caller names a Content-Type itself ("Content-Type:"
+  // with no value sends none).
+  if (std::none_of(headers.begin(), headers.end(), [](const std::string& h) {
+        return h.size() >= 13 && strncasecmp(h.c_str(), "Content-Type:", 13) == 0;
+      })) {
+    headers.push_back("Content-Type: application/json");
+  }
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());

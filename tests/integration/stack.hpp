@@ -216,6 +216,80 @@ inline json member(const char* id, const char* name, const char* relation) {
   return {{"id_number", id}, {"name", name}, {"relation", relation}};
 }
 
+// A keep-alive HTTPS client (one TLS session for thousands of requests),
+// sending JSON as `operator_id`; `timeout_seconds` bounds each exchange.
+class KeepAliveClient {
+ public:
+  KeepAliveClient(const ClientTls& tls, const std::string& operator_id, long timeout_seconds)
+      : curl_(curl_easy_init()) {
+    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
+    headers_ = curl_slist_append(headers_, ("X-Operator-Id: " + operator_id).c_str());
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_CAINFO, tls.ca_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_SSLKEY, tls.key_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, timeout_seconds);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+      static_cast<std::string*>(u)->append(d, s * n);
+      return s * n;
+    });
+  }
+  ~KeepAliveClient() {
+    curl_slist_free_all(headers_);
+    curl_easy_cleanup(curl_);
+  }
+  KeepAliveClient(const KeepAliveClient&) = delete;
+  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+  HttpAnswer send(const std::string& method, const std::string& url, const std::string& body = "") {
+    HttpAnswer a;
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "GET") {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &a.body);
+    if (curl_easy_perform(curl_) == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &a.status);
+    if (record) {
+      // For the OpenAPI check (tests/openapi): an NDJSON body is left out,
+      // the checker validates JSON request bodies only.
+      const bool json_body = nlohmann::json::accept(body);
+      record_exchange(method, url, json_body ? body : "", a);
+    }
+    return a;
+  }
+  bool record = false;  // write exchanges for the OpenAPI check (a few, not every poll)
+
+ private:
+  CURL* curl_;
+  curl_slist* headers_ = nullptr;
+};
+
+// The Harbin couple of the demo dataset (张伟, applicant, and 李娜, spouse)
+// as a dibao verification request under `auth`.
+inline json couple_request(const std::string& auth, const std::string& case_id) {
+  return {{"case_id", case_id},
+          {"programme", "dibao"},
+          {"jurisdiction", "230100"},
+          {"area", "urban"},
+          {"reference_date", "2024-11-01"},
+          {"authorization_id", auth},
+          {"obligors", json::array()},
+          {"members", json::array({member("230102197503120016", "张伟", "applicant"),
+                                   member("230102197808050020", "李娜", "spouse")})}};
+}
+
+// A Stack config edit: no principal is ever rate limited (tests that send
+// many requests).
+inline void relax_rate_limit(json& config, const fs::path& /*dir*/) {
+  for (auto& p : config["principals"]) {
+    p["rate_per_second"] = 1000000;
+    p["burst"] = 1000000;
+  }
+}
+
 // The 12 months of the income window before the tests' reference date
 // 2024-11-01: 2023-11 .. 2024-10.
 inline std::vector<std::string> window_months() {

@@ -3,6 +3,8 @@
 // a client certificate is verified on every connection. It used to issue
 // tickets and then refuse them ("session id context uninitialized", a failed
 // handshake), which lost a browser some of the console's files.
+// The agency simulator in mutual-TLS mode does resume sessions, as the
+// agencies' servers the broker's clients talk to may.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "crypto/pki.hpp"
 #include "stack.hpp"
 
 using hfv::testing::ClientTls;
@@ -114,5 +117,39 @@ TEST_CASE("tls: no session to resume is handed out, and a client offering what i
     REQUIRE(second.handshake);
     CHECK_FALSE(second.reused);
     CHECK(second.answer.starts_with("HTTP/1.1 200"));
+  }
+}
+
+TEST_CASE("tls: the agency simulator in mutual-TLS mode resumes a session its client offers",
+          "[integration][tls][simulator]") {
+  hfv::testing::TempDir dir{"hfv-sim-tls"};
+  hfv::crypto::DevPkiOptions pki;
+  pki.dir = dir.path / "pki";
+  pki.client_names = {"broker"};
+  REQUIRE(hfv::crypto::create_dev_pki(pki).ok());
+  hfv::testing::Process sim({AGENCY_SIM_BIN, "--dataset", (std::filesystem::path(HFV_SOURCE_DIR) / "demo" / "dataset.json").string(),
+                             "--listen", "127.0.0.1:0", "--port-file", (dir.path / "sim.port").string(),
+                             "--tls-cert", (pki.dir / "server.pem").string(), "--tls-key",
+                             (pki.dir / "server.key").string(), "--tls-client-ca", (pki.dir / "ca.pem").string()},
+                            dir.path / "sim.log");
+  const int port = std::stoi(hfv::testing::wait_for_file(dir.path / "sim.port"));
+  const ClientTls broker{(pki.dir / "ca.pem").string(), (pki.dir / "broker.pem").string(),
+                         (pki.dir / "broker.key").string()};
+  for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    INFO("TLS at most " << (version == TLS1_3_VERSION ? "1.3" : "1.2"));
+    Ctx ctx = client_context(broker, version);
+    g_handed_out.reset();
+    Exchange first = exchange(ctx.get(), port, "/_sim/health");
+    INFO(first.error);
+    REQUIRE(first.handshake);
+    CHECK_FALSE(first.reused);
+    REQUIRE(g_handed_out);
+    CHECK(SSL_SESSION_is_resumable(g_handed_out.get()) == 1);
+    // Without a session id context this handshake failed.
+    Exchange second = exchange(ctx.get(), port, "/_sim/health", g_handed_out.get());
+    INFO(second.error);
+    REQUIRE(second.handshake);
+    CHECK(second.reused);
+    CHECK(second.answer.starts_with("HTTP/1.1 "));
   }
 }

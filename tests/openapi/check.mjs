@@ -54,12 +54,13 @@ for (const file of files) {
     const types = Object.keys(response.content ?? {});
     const text = sample.response_body;
     const isSvg = types.includes('image/svg+xml') && text.startsWith('<svg');
+    const isHtml = types.includes('text/html') && text.startsWith('<!DOCTYPE html>');
     const isCsv = types.includes('text/csv') && /^[a-z_]+(,[a-z_]+)+\n/.test(text);
     const isPrometheus = types.includes('text/plain') && text.endsWith('\n') &&
       text.slice(0, -1).split('\n').every((line) =>
         /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* \S/.test(line) ||
         /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? -?([0-9.e+-]+|NaN|\+Inf|-Inf)( -?[0-9]+)?$/.test(line));
-    if (isSvg || isCsv || isPrometheus) { passed += 1; continue; }
+    if (isSvg || isCsv || isHtml || isPrometheus) { passed += 1; continue; }
     fail(file, `${sample.method} ${sample.path} ${sample.status}: not JSON, and not a declared ${types.join(' or ')}`);
     continue;
   }

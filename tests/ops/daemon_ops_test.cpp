@@ -4,13 +4,18 @@
 // personal data; brokerctl status and reload; --help on every command.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <sys/wait.h>
 
 #include "../integration/stack.hpp"
+#include "broker/api/routes.hpp"
+#include "run.hpp"
 #include "broker/ops/metrics.hpp"
 
 namespace fs = std::filesystem;
@@ -21,25 +26,9 @@ using nlohmann::json;
 
 namespace {
 
-struct Ran {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs a shell command line (arguments are test-controlled paths).
-Ran run(const std::string& command) {
-  Ran r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using hfv::testing::quote;
+using hfv::testing::Ran;
+using hfv::testing::run;
 
 std::string ctl_access(const Stack& stack, const char* who) {
   const fs::path pki = stack.broker_dir / "pki";
@@ -259,7 +248,8 @@ TEST_CASE("ops: brokerctl reload applies valid policy files and reports a refuse
   const Ran ok = run(reload);
   INFO(ok.output);
   CHECK(ok.exit_code == 0);
-  CHECK(ok.output.find("OK: policies reloaded") != std::string::npos);
+  CHECK(ok.output.find("OK: configuration reloaded") != std::string::npos);
+  CHECK(ok.output.find("policies=") != std::string::npos);
   CHECK(scrape(stack).at(R"(hfv_policy_reloads_total{result="ok"})") == 1);
 
   std::ofstream(stack.broker_dir / "policies" / "999999.json") << "{ not json";
@@ -267,11 +257,12 @@ TEST_CASE("ops: brokerctl reload applies valid policy files and reports a refuse
   INFO(refused.output);
   CHECK(refused.exit_code == 1);
   CHECK(refused.output.find("REFUSED") != std::string::npos);
+  CHECK(refused.output.find("999999.json") != std::string::npos);  // the reason names the file
   const auto after = scrape(stack);
   CHECK(after.at(R"(hfv_policy_reloads_total{result="refused"})") == 1);
   CHECK(after.at(R"(hfv_policy_reloads_total{result="ok"})") == 1);
 
-  // Without a certificate it only signals; a stale pid file is not obeyed.
+  // A stale pid file is not obeyed.
   REQUIRE(stack.broker->stop(SIGTERM) == 0);
   CHECK_FALSE(fs::exists(stack.broker_dir / "run" / "brokerd.pid"));
   std::ofstream(stack.broker_dir / "run" / "brokerd.pid") << ::getpid() << "\n";
@@ -320,4 +311,231 @@ TEST_CASE("ops: every brokerctl command and subcommand has --help", "[ops]") {
   const Ran brokerd = run(std::string(BROKERD_BIN) + " --help");
   CHECK(brokerd.exit_code == 0);
   CHECK(brokerd.output.find("usage:") != std::string::npos);
+}
+
+TEST_CASE("ops: /metrics counts every route of the table under its own endpoint label",
+          "[ops][integration]") {
+  Stack stack;
+  // One call per row of the route table, as a caller the row allows (case
+  // systems with their operator header), on a path the pattern matches.
+  std::set<std::string> expected;
+  for (const auto& r : hfv::broker::route_table()) {
+    std::string path(r.pattern);
+    for (std::size_t open; (open = path.find('{')) != std::string::npos;) {
+      path.replace(open, path.find('}', open) - open + 1, "x1");
+    }
+    if (path.ends_with("*")) path.replace(path.size() - 1, 1, "index.html");
+    const bool case_system = r.callers.allows(hfv::broker::Role::kCaseSystem) &&
+                             !r.callers.allows(hfv::broker::Role::kSupervisor);
+    const auto& tls = r.callers.without_certificate() ? stack.no_cert
+                      : case_system                   ? stack.case_system
+                                                      : stack.supervisor;
+    const std::string body = r.method == "POST" ? "{}" : "";
+    auto answer = https(std::string(r.method), stack.url + path, tls, body,
+                        case_system ? stack.operator_header() : std::vector<std::string>{});
+    INFO(r.method << " " << path << " -> " << answer.status);
+    CHECK(answer.status != 0);
+    expected.insert("endpoint=\"" + std::string(r.pattern) + "\",method=\"" + std::string(r.method) + "\"");
+  }
+  const auto m = scrape(stack);
+  std::set<std::string> seen;
+  for (const auto& [key, value] : m) {
+    if (!key.starts_with("hfv_http_requests_total{")) continue;
+    const auto status = key.find(",status=");
+    REQUIRE(status != std::string::npos);
+    seen.insert(key.substr(std::string("hfv_http_requests_total{").size(),
+                           status - std::string("hfv_http_requests_total{").size()));
+  }
+  for (const auto& label : expected) {
+    INFO("no series for " << label);
+    CHECK(seen.contains(label));
+  }
+  for (const auto& label : seen) {
+    INFO("series not of the route table (or not called): " << label);
+    CHECK(expected.contains(label));
+  }
+}
+
+namespace {
+
+// The shipped policy files with the horizons of their dated standards moved
+// to 400 days from today (as the horizon test above does): the shipped
+// example standards are past their horizons on today's date, and a stale
+// policy makes the broker not ready.
+void fresh_policies(json& config, const fs::path& dir) {
+  const std::string until = hfv::Date::today_utc().add_days(400).to_string();
+  fs::copy(config["policies_dir"].get<std::string>(), dir / "policies", fs::copy_options::recursive);
+  config["policies_dir"] = (dir / "policies").string();
+  for (const auto& entry : fs::directory_iterator(dir / "policies")) {
+    json policy = json::parse(hfv::testing::read_file(entry.path()));
+    for (const char* area : {"urban", "rural"}) {
+      policy["parameters"]["dibao_standard_monthly"][area].back()["valid_until"] = until;
+    }
+    policy["parameters"]["minimum_wage_monthly"].back()["valid_until"] = until;
+    std::ofstream(entry.path(), std::ios::trunc) << policy.dump(2);
+  }
+}
+
+// GET /readyz without a certificate, as a load balancer asks.
+std::pair<long, json> readyz(const Stack& stack) {
+  auto r = https("GET", stack.url + "/readyz", stack.no_cert);
+  INFO(r.body);
+  const json body = json::parse(r.body, nullptr, false);
+  REQUIRE(body.is_object());
+  return {r.status, body};
+}
+
+// A 503 whose one failing check is `failing`, for `reason`.
+void check_not_ready_for(long status, const json& body, const std::string& failing, const std::string& reason) {
+  INFO(body.dump());
+  CHECK(status == 503);
+  CHECK(body["ready"] == false);
+  for (const std::string check : {"audit", "state", "policies", "agencies"}) {
+    INFO(check);
+    CHECK(body["checks"][check]["ok"] == (check != failing));
+  }
+  CHECK(body["checks"][failing]["reason"] == reason);
+}
+
+}  // namespace
+
+TEST_CASE("ops: /readyz answers 200 with every check ok while /healthz stays liveness", "[ops][integration][readyz]") {
+  Stack stack(fresh_policies);
+  (void)stack.verify("HRB-R-1", json::array({member("230102197503120016", "张伟", "applicant")}));
+  const auto [status, body] = readyz(stack);
+  INFO(body.dump());
+  CHECK(status == 200);
+  CHECK(body["ready"] == true);
+  for (const char* check : {"audit", "state", "policies", "agencies"}) {
+    INFO(check);
+    CHECK(body["checks"][check]["ok"] == true);
+  }
+  auto health = https("GET", stack.url + "/healthz", stack.no_cert);
+  CHECK(health.status == 200);
+  CHECK(json::parse(health.body) == json{{"status", "ok"}});
+  // Counted under its own label; probes are not audited (nothing is read).
+  CHECK(scrape(stack).at(R"(hfv_http_requests_total{endpoint="/readyz",method="GET",status="200"})") == 1);
+}
+
+TEST_CASE("ops: /readyz answers 503 when every agency's breaker is open after the simulator stopped",
+          "[ops][integration][readyz]") {
+  Stack stack([](json& config, const fs::path& dir) {
+    fresh_policies(config, dir);
+    for (auto& [name, agency] : config["agencies"].items()) {
+      agency["breaker_failures"] = 1;
+      agency["breaker_cooldown_ms"] = 600000;  // stays open for the test
+      agency["max_attempts"] = 1;
+    }
+  });
+  CHECK(readyz(stack).first == 200);
+  const std::string auth = stack.register_authorization("HRB-R-2", json::array({"230102197503120016"}));
+  REQUIRE(stack.sim->stop(SIGTERM) == 0);  // every agency is now unreachable
+  json body = {{"case_id", "HRB-R-2"},        {"programme", "dibao"},     {"jurisdiction", "230100"},
+               {"area", "urban"},             {"reference_date", "2024-11-01"},
+               {"authorization_id", auth},
+               {"members", json::array({member("230102197503120016", "张伟", "applicant")})}};
+  auto v = https("POST", stack.url + "/v1/verifications", stack.case_system, body.dump(), stack.operator_header());
+  INFO(v.body);
+  CHECK(v.status != 0);
+  // The failures are counted by the breakers as the verification's queries
+  // end: by the time it is answered every breaker is open.
+  const auto [status, ready] = readyz(stack);
+  check_not_ready_for(status, ready, "agencies", "every agency's circuit breaker is open");
+  CHECK(https("GET", stack.url + "/healthz", stack.no_cert).status == 200);  // still alive
+}
+
+TEST_CASE("ops: /readyz answers 503 naming a policy stale today", "[ops][integration][readyz]") {
+  const hfv::Date today = hfv::Date::today_utc();
+  Stack stack([&today](json& config, const fs::path& dir) {
+    fresh_policies(config, dir);
+    const fs::path file = dir / "policies" / "110108.json";
+    json policy = json::parse(hfv::testing::read_file(file));
+    for (const char* area : {"urban", "rural"}) {
+      policy["parameters"]["dibao_standard_monthly"][area].back()["valid_until"] = today.add_days(-1).to_string();
+    }
+    std::ofstream(file, std::ios::trunc) << policy.dump(2);
+  });
+  const auto [status, body] = readyz(stack);
+  check_not_ready_for(status, body, "policies", "stale today: 110108");
+}
+
+TEST_CASE("ops: every metric the example alert rules and Grafana dashboard use is on a running daemon's /metrics",
+          "[ops][integration][monitoring]") {
+  const fs::path examples = hfv::testing::kSource / "packaging" / "examples" / "monitoring";
+  const std::string rules = hfv::testing::read_file(examples / "hfv-alerts.yml");
+  const std::string dashboard_text = hfv::testing::read_file(examples / "grafana-dashboard.json");
+
+  // The rules parse as Prometheus rules (promtool, as CI's package check runs it).
+  const Ran check = run(std::string(PROMTOOL_BIN) + " check rules " + quote(examples / "hfv-alerts.yml"));
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+
+  // The dashboard is a Grafana dashboard: valid JSON, panels with unique
+  // ids and a place, every query a Prometheus expression.
+  const json dashboard = json::parse(dashboard_text, nullptr, false);
+  REQUIRE_FALSE(dashboard.is_discarded());
+  CHECK(dashboard.value("title", "") == "hfv broker");
+  REQUIRE(dashboard["panels"].is_array());
+  std::set<int> ids;
+  std::size_t queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    INFO(panel.dump());
+    CHECK(ids.insert(panel["id"].get<int>()).second);
+    CHECK(panel["gridPos"].contains("w"));
+    if (panel["type"] == "row") continue;
+    REQUIRE(panel["targets"].is_array());
+    for (const auto& target : panel["targets"]) {
+      CHECK_FALSE(target.value("expr", "").empty());
+      ++queries;
+    }
+  }
+  CHECK(queries >= 20);
+
+  // A daemon that did some work, so that histograms and per-agency series exist.
+  Stack stack;
+  (void)stack.verify("HRB-MON-1", json::array({member("230102197503120016", "张伟", "applicant")}));
+  (void)https("GET", stack.url + "/readyz", stack.no_cert);
+  auto scraped = https("GET", stack.url + "/metrics", stack.supervisor);
+  REQUIRE(scraped.status == 200);
+  const std::string& text = scraped.body;
+  // A name is exposed when a sample line starts with it, or its family is
+  // declared (series that exist only once something happens: a CRL, a
+  // plaintext agency), or it is a histogram's _bucket/_sum/_count.
+  auto exposed = [&text](const std::string& name) {
+    for (const std::string& form : {"\n" + name + "{", "\n" + name + " ", "# TYPE " + name + " "}) {
+      if (text.find(form) != std::string::npos) return true;
+    }
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix)) {
+        const std::string family = name.substr(0, name.size() - std::strlen(suffix));
+        if (text.find("# TYPE " + family + " histogram") != std::string::npos) return true;
+      }
+    }
+    return false;
+  };
+  const std::regex metric_name(R"(\b(hfv|process)_[a-z0-9_]*[a-z0-9])");
+  std::set<std::string> names;
+  for (const std::string* source : {&rules, &dashboard_text}) {
+    for (std::sregex_iterator it(source->begin(), source->end(), metric_name), end; it != end; ++it) {
+      names.insert(it->str());
+    }
+  }
+  CHECK(names.size() >= 25);
+
+  // What the daemon sets from its configuration and TLS material at start:
+  // the server certificate's expiry (in the future), agencies over http://
+  // (the test stack's simulator is plain HTTP).
+  const auto m = hfv::broker::parse_metrics_text(text);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  REQUIRE(m.count(R"(hfv_tls_not_after_timestamp_seconds{what="server_certificate"})") == 1);
+  CHECK(m.at(R"(hfv_tls_not_after_timestamp_seconds{what="server_certificate"})") > now);
+  CHECK(m.at(R"(hfv_agency_plaintext{agency="bank"})") == 1);
+  CHECK(m.at(R"(hfv_config_reloads_total{result="refused"})") == 0);
+  for (const auto& name : names) {
+    // The hfv_db_* families exist with the postgresql backend only: the
+    // "(postgresql)" run of this test checks them.
+    if (name.starts_with("hfv_db_") && !stack.on_postgresql()) continue;
+    INFO(name << " is used by packaging/examples/monitoring but not on /metrics");
+    CHECK(exposed(name));
+  }
 }

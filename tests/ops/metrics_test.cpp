@@ -3,8 +3,15 @@
 // brokerctl status reads what render() writes.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unistd.h>
 
+#include "broker/api/readiness.hpp"
 #include "broker/ops/metrics.hpp"
 #include "common/date.hpp"
 #include "policies/policy.hpp"
@@ -136,4 +143,124 @@ TEST_CASE("ops: policies stale today or within 60 days are listed and rendered",
   CHECK(none.at(R"(hfv_policies_stale{state="stale"})") == 0);
   CHECK(none.at(R"(hfv_policies_stale{state="stale_soon"})") == 0);
   for (const auto& [key, value] : none) CHECK_FALSE(key.starts_with("hfv_policy_parameter_stale_from"));
+}
+
+TEST_CASE("ops: process metrics come from /proc/self at render time", "[ops][metrics]") {
+  const auto before = b::read_process_stats();
+  REQUIRE(before);
+  CHECK(before->resident_bytes > 0);
+  CHECK(before->virtual_bytes >= before->resident_bytes);
+  CHECK(before->open_fds >= 3);  // stdin, stdout, stderr at least
+  CHECK(before->max_fds >= before->open_fds);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(before->start_time_seconds > now - 24 * 3600.0);  // this test process started recently...
+  CHECK(before->start_time_seconds <= now + 1);            // ...and not in the future
+  std::array<std::FILE*, 4> opened{};
+  for (auto& f : opened) {
+    f = std::tmpfile();
+    REQUIRE(f != nullptr);
+  }
+  const auto s = b::parse_metrics_text(b::Metrics().render({}));
+  for (std::FILE* f : opened) CHECK(std::fclose(f) == 0);
+  CHECK(s.at("process_open_fds") >= static_cast<double>(before->open_fds + 4));
+  CHECK(s.at("process_max_fds") == static_cast<double>(before->max_fds));
+  CHECK(s.at("process_resident_memory_bytes") > 0);
+  CHECK(s.at("process_cpu_seconds_total") >= before->cpu_seconds);
+  CHECK(s.at("process_start_time_seconds") == Approx(before->start_time_seconds));
+}
+
+TEST_CASE("ops: database sizes count the -wal file, free space comes from statvfs", "[ops][metrics]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("hfv-metrics-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "audit.db", std::ios::binary) << std::string(1000, 'a');
+  std::ofstream(dir / "audit.db-wal", std::ios::binary) << std::string(234, 'w');
+  std::ofstream(dir / "state.db", std::ios::binary) << std::string(10, 's');
+  b::LiveState live;
+  live.database_files = {{"audit", dir / "audit.db"}, {"state", dir / "state.db"}, {"review", dir / "missing.db"}};
+  live.data_folders = {dir, dir / "not-there"};
+  const auto s = b::parse_metrics_text(b::Metrics().render(live));
+  std::filesystem::remove_all(dir);
+  CHECK(s.at(R"(hfv_database_size_bytes{db="audit"})") == 1234);
+  CHECK(s.at(R"(hfv_database_size_bytes{db="state"})") == 10);
+  CHECK(s.count(R"(hfv_database_size_bytes{db="review"})") == 0);  // no file, no series
+  const std::string folder = "{path=\"" + dir.string() + "\"}";
+  REQUIRE(s.count("hfv_filesystem_free_bytes" + folder) == 1);
+  CHECK(s.at("hfv_filesystem_size_bytes" + folder) > 0);
+  CHECK(s.at("hfv_filesystem_free_bytes" + folder) <= s.at("hfv_filesystem_size_bytes" + folder));
+  CHECK(s.count("hfv_filesystem_free_bytes{path=\"" + (dir / "not-there").string() + "\"}") == 0);
+}
+
+TEST_CASE("ops: TLS expiry, configuration reloads and plaintext agencies are rendered as set", "[ops][metrics]") {
+  b::Metrics m;
+  m.set_tls_material("server_certificate", 1900000000);
+  m.set_tls_material("crl_next_update", 1800000000);
+  m.set_tls_material("crl_next_update", 1800086400);  // a reload replaces the value
+  m.set_tls_material("ca", 2000000000);
+  m.clear_tls_material("ca");
+  m.observe_config_reload(true);
+  m.observe_config_reload(false);
+  m.observe_config_reload(true);
+  m.set_agency_plaintext("bank", true);
+  m.set_agency_plaintext("tax", false);
+  const auto s = b::parse_metrics_text(m.render({}));
+  const std::map<std::string, double> expected = {
+      {R"(hfv_tls_not_after_timestamp_seconds{what="server_certificate"})", 1900000000},
+      {R"(hfv_tls_not_after_timestamp_seconds{what="crl_next_update"})", 1800086400},
+      {R"(hfv_config_reloads_total{result="ok"})", 2},
+      {R"(hfv_config_reloads_total{result="refused"})", 1},
+      {R"(hfv_agency_plaintext{agency="bank"})", 1},
+      {R"(hfv_agency_plaintext{agency="tax"})", 0},
+  };
+  for (const auto& [key, value] : expected) {
+    INFO(key);
+    REQUIRE(s.count(key) == 1);
+    CHECK(s.at(key) == value);
+  }
+  CHECK(s.count(R"(hfv_tls_not_after_timestamp_seconds{what="ca"})") == 0);
+}
+
+TEST_CASE("ops: readiness needs the audit writer, the state store, fresh policies and one agency", "[ops][readyz]") {
+  b::ReadinessInputs in;
+  in.policies_loaded = 5;
+  in.agencies.resize(2);
+  in.agencies[0].agency = "bank";
+  in.agencies[0].breaker = "open";
+  in.agencies[1].agency = "tax";
+  in.agencies[1].breaker = "half_open";
+  auto r = b::assess_readiness(in);
+  CHECK(r.ready);
+  CHECK(r.body["ready"] == true);
+  CHECK(r.body["checks"].size() == 4);
+  CHECK_FALSE(r.body["checks"]["audit"].contains("reason"));
+
+  SECTION("the last audit append failed") {
+    in.audit_last_append_ok = false;
+    r = b::assess_readiness(in);
+    CHECK_FALSE(r.ready);
+    CHECK(r.body["checks"]["audit"]["reason"] == "the last audit append failed");
+  }
+  SECTION("the state store did not answer") {
+    in.state_error = "state_unavailable";
+    r = b::assess_readiness(in);
+    CHECK_FALSE(r.ready);
+    CHECK(r.body["checks"]["state"]["ok"] == false);
+  }
+  SECTION("no policy, or one stale today (stale soon is still ready)") {
+    in.stale_parameters = {{"230100", "dibao_standard_monthly.urban", hfv::Date::today_utc().add_days(10), false}};
+    CHECK(b::assess_readiness(in).ready);
+    in.stale_parameters.push_back({"110108", "dibao_standard_monthly.rural", hfv::Date::today_utc(), true});
+    r = b::assess_readiness(in);
+    CHECK_FALSE(r.ready);
+    CHECK(r.body["checks"]["policies"]["reason"] == "stale today: 110108");
+    in.stale_parameters.clear();
+    in.policies_loaded = 0;
+    CHECK_FALSE(b::assess_readiness(in).ready);
+  }
+  SECTION("every breaker open") {
+    in.agencies[1].breaker = "open";
+    r = b::assess_readiness(in);
+    CHECK_FALSE(r.ready);
+    CHECK(r.body["checks"]["agencies"]["ok"] == false);
+    CHECK(r.body["checks"]["policies"]["ok"] == true);
+  }
 }

@@ -3075,3 +3075,20 @@ TEST_CASE("policies: Programme names round-trip and unknown names are refused", 
   CHECK_FALSE(p::parse_programme("Dibao").has_value());
   CHECK_FALSE(p::parse_programme("").has_value());
 }
+
+// Found by tests/fuzz/fuzz_policy (tests/fuzz/regressions/fuzz_policy/: the
+// file name, then Harbin's file with a number beyond a double): nlohmann's
+// out_of_range escaped the loader instead of a bad_policy_file error.
+TEST_CASE("policy: a file with a number out of range is refused as bad_policy_file", "[policy]") {
+  std::ifstream in(std::string(HFV_SOURCE_DIR) + "/tests/fuzz/regressions/fuzz_policy/number-out-of-range-edaca6fa",
+                   std::ios::binary);
+  REQUIRE(in);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto nl = text.find('\n');
+  REQUIRE(nl != std::string::npos);
+  const std::string name = text.substr(0, nl);
+  auto policy = p::parse_policy_file(std::string_view(text).substr(nl + 1), fs::path("policies") / name);
+  REQUIRE_FALSE(policy.ok());
+  CHECK(policy.error().code == "bad_policy_file");
+  CHECK(policy.error().message == "policies/230100.json: not valid JSON: a number is out of range");
+}

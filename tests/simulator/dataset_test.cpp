@@ -151,3 +151,14 @@ TEST_CASE("sim dataset: a missing file is named", "[simulator][dataset]") {
     CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains(missing.string()));
   }
 }
+
+// Found by tests/fuzz/fuzz_dataset (tests/fuzz/regressions/fuzz_dataset/):
+// a number beyond a double made nlohmann throw out_of_range, which escaped
+// parse_dataset instead of a DatasetError.
+TEST_CASE("sim dataset: a number out of range is invalid JSON, not an escaped exception", "[simulator][dataset]") {
+  std::ifstream in(std::string(HFV_SOURCE_DIR) + "/tests/fuzz/regressions/fuzz_dataset/number-out-of-range",
+                   std::ios::binary);
+  REQUIRE(in);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(error_of(text) == "dataset is not valid JSON (a number is out of range)");
+}

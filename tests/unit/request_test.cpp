@@ -382,8 +382,95 @@ TEST_CASE("unit: JSON bodies are limited in depth and must be objects", "[reques
   CHECK(std::get<b::FieldError>(parsed).code == "too_deep");
   CHECK(std::get<b::FieldError>(b::parse_json_body("[1,2]")).code == "invalid_json");
   CHECK(std::get<b::FieldError>(b::parse_json_body("{\"a\":")).code == "invalid_json");
-  CHECK(std::get<b::FieldError>(b::parse_json_body("{\"a\":\"\xff\"}")).code == "invalid_json");
   CHECK(std::holds_alternative<json>(b::parse_json_body("{\"a\":[[[1]]]}")));
+}
+
+namespace {
+b::FieldError body_error(const std::string& body) {
+  auto parsed = b::parse_json_body(body);
+  REQUIRE(std::holds_alternative<b::FieldError>(parsed));
+  return std::get<b::FieldError>(parsed);
+}
+}  // namespace
+
+TEST_CASE("unit: A string the JSON parser refuses is named by its path, with why", "[request][text]") {
+  // Invalid UTF-8 in a value, at the top level and inside members.
+  auto e = body_error("{\"case_id\":\"x\",\"a\":\"\xff\"}");
+  CHECK(e.code == "invalid_field");
+  CHECK(e.field == "a");
+  CHECK(e.message == "is not valid UTF-8");
+  e = body_error(R"({"members":[{"name":"ok"},{"id_number":"1","name":"\xc3\x28"}]})");
+  CHECK(e.field == "members[1].name");
+  CHECK(e.message == "is not valid UTF-8");
+  // An overlong encoding of '/' and a UTF-8-encoded surrogate are not UTF-8 either.
+  CHECK(body_error(R"({"members":[{"name":"\xc0\xaf"}]})").field == "members[0].name");
+  CHECK(body_error(R"({"members":[{"name":"\xed\xa0\x80"}]})").field == "members[0].name");
+  // Unpaired surrogate escapes, high and low.
+  e = body_error(R"({"members":[{"name":"\ud800"}]})");
+  CHECK(e.field == "members[0].name");
+  CHECK(e.message.find("surrogate") != std::string::npos);
+  CHECK(body_error(R"({"members":[{"name":"a\udc00b"}]})").field == "members[0].name");
+  // A raw (unescaped) control character inside a string.
+  e = body_error(std::string("{\"members\":[{\"name\":\"a") + '\x01' + "\"}]}");
+  CHECK(e.field == "members[0].name");
+  CHECK(e.message == "contains a control character");
+  // In a field name: the object holding it is named.
+  e = body_error(R"({"members":[{"name":"ok","\xff":1}]})");
+  CHECK(e.field == "members[0]");
+  CHECK(e.message.find("field name") != std::string::npos);
+  // In an array of strings, after a nested object and array.
+  CHECK(body_error(R"({"x":{"y":[1]},"categories":["bank","\xff"]})").field == "categories[1]");
+  // Syntax errors stay invalid_json, with no field.
+  e = body_error(R"({"a":1,})");
+  CHECK(e.code == "invalid_json");
+  CHECK(e.field.empty());
+}
+
+TEST_CASE("unit: Text fields refuse control characters, separators and direction marks, naming the field",
+          "[request][text]") {
+  for (const std::string& bad : {std::string("张\0伟", 7), std::string("a\x07"), std::string("tab\there"),
+                                std::string("line\nbreak"), std::string("del\x7f"), std::string("c1\xc2\x85"),
+                                std::string("rlo\xe2\x80\xae"), std::string("ls\xe2\x80\xa8"),
+                                std::string("lrm\xe2\x80\x8e"), std::string("bom\xef\xbb\xbf"),
+                                std::string("fsi\xe2\x81\xa8")}) {
+    json body = valid_request();
+    body["members"][1]["name"] = bad;
+    const auto e = error_of(body);
+    INFO(json(bad).dump());
+    CHECK(e.code == "invalid_field");
+    CHECK(e.field == "members[1].name");
+    CHECK(e.message.find("must not contain") != std::string::npos);
+  }
+  // Every text field, not only names.
+  json body = valid_request();
+  body["case_id"] = std::string("HRB\0", 4);
+  CHECK(error_of(body).field == "case_id");
+  body = valid_request();
+  body["members"][0]["relation"] = "applicant\n";
+  CHECK(error_of(body).field == "members[0].relation");
+  // Middle dot (ethnic names), CJK extension B and emoji are ordinary text.
+  for (const std::string& good : {std::string("阿依古丽·买买提"), std::string("\xf0\xa0\x80\x80"), std::string("李\xf0\x9f\x98\x80")}) {
+    body = valid_request();
+    body["members"][1]["name"] = good;
+    CHECK(std::holds_alternative<b::VerificationRequest>(b::parse_verification_request(body, kToday)));
+  }
+  CHECK_FALSE(b::text_problem("张伟").has_value());
+  CHECK(b::text_problem(std::string(1, '\0')).has_value());
+}
+
+TEST_CASE("unit: A name's length is counted in characters, not bytes", "[request][text]") {
+  std::string fifty;
+  for (int i = 0; i < 50; ++i) fifty += "龘";  // 3 bytes each: 150 bytes
+  json body = valid_request();
+  body["members"][1]["name"] = fifty;
+  CHECK(std::holds_alternative<b::VerificationRequest>(b::parse_verification_request(body, kToday)));
+  body["members"][1]["name"] = fifty + "龘";
+  const auto e = error_of(body);
+  CHECK(e.field == "members[1].name");
+  CHECK(e.message == "must be 1-50 characters");
+  std::string ascii(50, 'a');
+  body["members"][1]["name"] = ascii;
+  CHECK(std::holds_alternative<b::VerificationRequest>(b::parse_verification_request(body, kToday)));
 }
 
 TEST_CASE("unit: Authorization requests are validated", "[request]") {

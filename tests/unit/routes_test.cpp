@@ -155,3 +155,26 @@ TEST_CASE("routes: callers by role, and anyone only without a certificate", "[un
   CHECK(Callers::any_principal().names() == "case_system, supervisor, admin");
   CHECK(Callers::only(Role::kAdmin, Role::kSupervisor).names() == "supervisor, admin");
 }
+
+TEST_CASE("routes: POST and DELETE bodies must be declared JSON, NDJSON only for a batch, GET needs no type",
+          "[routes]") {
+  using hfv::broker::body_type_allowed;
+  for (const auto& r : route_table()) {
+    INFO(r.method << " " << r.pattern);
+    if (r.method == "GET") {
+      CHECK(body_type_allowed(r, ""));
+      CHECK(body_type_allowed(r, "text/plain"));
+      continue;
+    }
+    CHECK(body_type_allowed(r, "application/json"));
+    CHECK(body_type_allowed(r, "application/json; charset=utf-8"));
+    CHECK(body_type_allowed(r, "Application/JSON ;charset=UTF-8"));
+    // What a web page can make a browser send cross-site without a preflight.
+    CHECK_FALSE(body_type_allowed(r, ""));
+    CHECK_FALSE(body_type_allowed(r, "text/plain"));
+    CHECK_FALSE(body_type_allowed(r, "application/x-www-form-urlencoded"));
+    CHECK_FALSE(body_type_allowed(r, "multipart/form-data; boundary=x"));
+    CHECK_FALSE(body_type_allowed(r, "application/jsonx"));
+    CHECK(body_type_allowed(r, "application/x-ndjson") == (r.pattern == "/v1/batches"));
+  }
+}

@@ -109,3 +109,18 @@ Result<std::optional<StoredVerification>> PostgresqlReportStore::latest_done(con
 }
 
 }  // namespace hfv::broker
+
+namespace hfv::broker {
+
+Result<std::int64_t> PostgresqlReportStore::purge_before(std::int64_t created_before_unix) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(
+      "WITH d AS (DELETE FROM verifications WHERE state <> 'running' AND created_unix < $1 RETURNING 1)"
+      " SELECT count(*) FROM d",
+      {std::to_string(created_before_unix)});
+  if (!rows) return rows.error();
+  if (rows->empty() || !rows->front()[0]) return std::int64_t{0};
+  return std::stoll(*rows->front()[0]);
+}
+
+}  // namespace hfv::broker

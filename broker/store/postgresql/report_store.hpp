@@ -28,6 +28,7 @@ class PostgresqlReportStore final : public ReportStore {
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
   Status cancel(const std::string& id) override;
+  Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
   Status interrupt(const std::string& id) override;
   Result<std::optional<StoredVerification>> find(const std::string& id,
                                                  const std::string& principal) override;

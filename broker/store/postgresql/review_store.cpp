@@ -422,3 +422,29 @@ Result<ItemCounts> PostgresqlReviewStore::item_counts(const std::string& batch_i
 }
 
 }  // namespace hfv::broker
+
+namespace hfv::broker {
+
+Result<PurgeCounts> PostgresqlReviewStore::purge_before(std::int64_t before_unix) {
+  std::lock_guard lock(mutex_);
+  const std::vector<storage::PgValue> params = {std::to_string(before_unix)};
+  auto count_of = [](const Result<storage::PgRows>& rows) -> std::int64_t {
+    return rows->empty() || !rows->front()[0] ? 0 : std::stoll(*rows->front()[0]);
+  };
+  PurgeCounts out;
+  auto reviews = db_->query(
+      "WITH d AS (DELETE FROM reviews WHERE completed_unix < $1 RETURNING 1) SELECT count(*) FROM d", params);
+  if (!reviews) return reviews.error();
+  out.reviews = count_of(reviews);
+  const std::string finished =
+      "SELECT id FROM batches WHERE state IN ('done','cancelled') AND finished_unix > 0 AND finished_unix < $1";
+  if (auto s = db_->run("DELETE FROM batch_items WHERE batch_id IN (" + finished + ")", params); !s) return s.error();
+  auto batches = db_->query("WITH d AS (DELETE FROM batches WHERE id IN (" + finished +
+                                ") RETURNING 1) SELECT count(*) FROM d",
+                            params);
+  if (!batches) return batches.error();
+  out.batches = count_of(batches);
+  return out;
+}
+
+}  // namespace hfv::broker

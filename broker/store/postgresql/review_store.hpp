@@ -33,6 +33,7 @@ class PostgresqlReviewStore final : public ReviewStore {
   Status record_pending(const ReviewRecord& r) override;
   Status mark_issued(const std::string& verification_id) override;
   Status drop_pending(const std::string& verification_id) override;
+  Result<PurgeCounts> purge_before(std::int64_t before_unix) override;
   Result<std::vector<ReviewRecord>> pending() override;
   Result<std::optional<ReviewRecord>> find(const std::string& verification_id) override;
   Result<std::optional<ReviewRecord>> issued_in_batch(const std::string& batch_id,

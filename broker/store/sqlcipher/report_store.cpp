@@ -114,3 +114,22 @@ Result<std::optional<StoredVerification>> SqlcipherReportStore::latest_done(
 }
 
 }  // namespace hfv::broker
+
+namespace hfv::broker {
+
+Result<std::int64_t> SqlcipherReportStore::purge_before(std::int64_t created_before_unix) {
+  std::lock_guard lock(mutex_);
+  auto counted = db_->prepare("SELECT count(*) FROM verifications WHERE state <> 'running' AND created_unix < ?;");
+  if (!counted) return counted.error();
+  counted->bind(1, created_before_unix);
+  const std::int64_t n = counted->step() ? counted->column_int(0) : 0;
+  if (n == 0) return n;
+  if (auto s = db_->run("DELETE FROM verifications WHERE state <> 'running' AND created_unix < ?;",
+                        {created_before_unix});
+      !s) {
+    return s.error();
+  }
+  return n;
+}
+
+}  // namespace hfv::broker

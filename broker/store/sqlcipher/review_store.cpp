@@ -517,3 +517,44 @@ Status SqlcipherReviewStore::cancel_pending(const std::string& batch_id) {
 }
 
 }  // namespace hfv::broker
+
+namespace hfv::broker {
+
+Result<PurgeCounts> SqlcipherReviewStore::purge_before(std::int64_t before_unix) {
+  std::lock_guard lock(mutex_);
+  PurgeCounts out;
+  auto count = [&](const char* sql, std::int64_t& n) -> Status {
+    auto stmt = db_->prepare(sql);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, before_unix);
+    n = stmt->step() ? stmt->column_int(0) : 0;
+    return {};
+  };
+  if (auto s = count("SELECT count(*) FROM reviews WHERE completed_unix < ?;", out.reviews); !s) return s.error();
+  if (auto s = count("SELECT count(*) FROM batches WHERE state IN ('done','cancelled') AND finished_unix > 0"
+                     " AND finished_unix < ?;",
+                     out.batches);
+      !s) {
+    return s.error();
+  }
+  if (out.reviews > 0) {
+    if (auto s = db_->run("DELETE FROM reviews WHERE completed_unix < ?;", {before_unix}); !s) return s.error();
+  }
+  if (out.batches > 0) {
+    if (auto s = db_->run("DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM batches WHERE state IN"
+                          " ('done','cancelled') AND finished_unix > 0 AND finished_unix < ?);",
+                          {before_unix});
+        !s) {
+      return s.error();
+    }
+    if (auto s = db_->run("DELETE FROM batches WHERE state IN ('done','cancelled') AND finished_unix > 0"
+                          " AND finished_unix < ?;",
+                          {before_unix});
+        !s) {
+      return s.error();
+    }
+  }
+  return out;
+}
+
+}  // namespace hfv::broker

@@ -12,10 +12,9 @@ const $ = (sel) => document.querySelector(sel);
 
 async function api(method, path, body) {
   const init = {method, headers: {Accept: 'application/json'}, credentials: 'same-origin', cache: 'no-store'};
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // The broker refuses a POST or DELETE without a JSON body type (415).
+  if (method !== 'GET') init.headers['Content-Type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   const res = await fetch(path, init);
   let json = null;
   try { json = await res.json(); } catch (e) { /* not JSON */ }

@@ -1,0 +1,13 @@
+// libFuzzer target: the real_estate agency's answer parser
+// (adapters/real_estate/real_estate_adapter.hpp parse_page; pages from 1). Input: see
+// fuzz_input.hpp split_answer. Any answer must give records or an error
+// value, never a crash, leak, UB or hang.
+#include "adapters/real_estate/real_estate_adapter.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto in = hfv::fuzz::split_answer(hfv::fuzz::as_text(data, size), 1);
+  auto page = hfv::adapters::real_estate::parse_page(in.status, in.body, in.page);
+  if (page && page->total && *page->total < 0) __builtin_trap();
+  return 0;
+}

@@ -1,0 +1,99 @@
+// libFuzzer target: a verification request body as POST /v1/verifications
+// reads it (broker/verification/request.hpp): parse_json_body (depth limit),
+// then parse_verification_request's field checks, "today" fixed.
+//
+// Property: whatever is accepted, written back as JSON by to_json below (the
+// request has no JSON form of its own) and parsed again, must be accepted
+// and give the same request (compared through to_json, which writes every
+// field the parser reads). Anything else traps.
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <variant>
+
+#include "broker/verification/request.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+namespace {
+
+using nlohmann::json;
+using hfv::broker::VerificationRequest;
+
+json member_json(const hfv::broker::Member& m) {
+  json j = {{"id_number", m.id_number}, {"name", m.name}, {"relation", m.relation},
+            {"serious_illness", m.serious_illness}, {"employed", m.employed},
+            {"entitled_group_pension", m.entitled_group_pension}};
+  if (m.disability_grade) j["disability_grade"] = *m.disability_grade;
+  if (!m.disability_kind.empty()) j["disability_kind"] = m.disability_kind;
+  if (!m.labour_capacity.empty()) j["labour_capacity"] = m.labour_capacity;
+  if (m.disabled_serviceman_grade) j["disabled_serviceman_grade"] = *m.disabled_serviceman_grade;
+  return j;
+}
+
+json to_json(const VerificationRequest& r) {
+  json j = {{"case_id", r.case_id},
+            {"programme", r.programme},
+            {"jurisdiction", r.jurisdiction},
+            {"area", std::string(hfv::policies::area_name(r.area))},
+            {"reference_date", r.reference_date.to_string()},
+            {"authorization_id", r.authorization_id},
+            {"members", json::array()},
+            {"async", r.async},
+            {"force", r.force}};
+  for (const auto& m : r.members) j["members"].push_back(member_json(m));
+  if (r.current_benefit) {
+    const auto& b = *r.current_benefit;
+    json c = {{"programme", std::string(hfv::policies::programme_name(b.programme))},
+              {"since", b.since.to_string()}};
+    if (b.gradual_exit_until) c["gradual_exit_until"] = b.gradual_exit_until->to_string();
+    if (b.self_reported) c["self_reported"] = *b.self_reported;
+    if (b.monthly_amount) c["monthly_amount"] = b.monthly_amount->to_string();
+    if (b.amount_set_on) c["amount_set_on"] = b.amount_set_on->to_string();
+    j["current_benefit"] = c;
+  }
+  if (r.obligors) {
+    json list = json::array();
+    for (const auto& o : *r.obligors) {
+      json h = {{"members", o.member_count},
+                {"receives_assistance", o.receives_assistance},
+                {"rigid_spending_monthly", o.rigid_spending_monthly.to_string()}};
+      if (o.disposable_income_monthly) h["disposable_income_monthly"] = o.disposable_income_monthly->to_string();
+      if (!o.evidence_sha256.empty()) h["evidence_sha256"] = o.evidence_sha256;
+      list.push_back(h);
+    }
+    j["obligors"] = list;
+  }
+  if (!r.rigid_spending.empty()) {
+    json list = json::array();
+    for (const auto& s : r.rigid_spending) {
+      list.push_back({{"kind", s.kind},
+                      {"amount", s.amount.to_string()},
+                      {"period", s.monthly ? "monthly" : "window"},
+                      {"evidence_sha256", s.evidence_sha256}});
+    }
+    j["rigid_spending"] = list;
+  }
+  if (r.emergency) {
+    j["emergency"] = {{"cause", r.emergency->cause},
+                      {"event_date", r.emergency->event_date.to_string()},
+                      {"evidence_sha256", r.emergency->evidence_sha256}};
+  }
+  return j;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const hfv::Date kToday = *hfv::Date::from_ymd(2026, 11, 22);
+  auto body = hfv::broker::parse_json_body(hfv::fuzz::as_text(data, size));
+  if (!std::holds_alternative<json>(body)) return 0;
+  auto parsed = hfv::broker::parse_verification_request(std::get<json>(body), kToday);
+  if (!std::holds_alternative<VerificationRequest>(parsed)) return 0;
+  const json first = to_json(std::get<VerificationRequest>(parsed));
+  // Through the same text path as a client's body.
+  auto again_body = hfv::broker::parse_json_body(first.dump());
+  if (!std::holds_alternative<json>(again_body)) std::abort();
+  auto again = hfv::broker::parse_verification_request(std::get<json>(again_body), kToday);
+  if (!std::holds_alternative<VerificationRequest>(again)) std::abort();
+  if (to_json(std::get<VerificationRequest>(again)) != first) std::abort();
+  return 0;
+}
