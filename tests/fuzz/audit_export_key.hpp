@@ -6,5 +6,5 @@
 #include <cstdint>
 
 namespace hfv::fuzz {
-inline constexpr std::array<std::uint8_t, 32> kExportKey = {81, 218, 185, 236, 207, 1, 229, 244, 171, 69, 6, 131, 49, 233, 145, 103, 160, 227, 97, 18, 179, 120, 124, 95, 106, 128, 46, 82, 155, 158, 27, 66};
+inline constexpr std::array<std::uint8_t, 32> kExportKey = {21, 94, 95, 227, 202, 24, 17, 219, 11, 86, 129, 43, 140, 194, 144, 68, 66, 128, 251, 220, 157, 49, 147, 84, 189, 231, 244, 225, 21, 36, 248, 67};
 }  // namespace hfv::fuzz

@@ -1,11 +1,12 @@
-// libFuzzer target: a verification request body as POST /v1/verifications
-// reads it (broker/verification/request.hpp): parse_json_body (depth limit),
-// then parse_verification_request's field checks, "today" fixed.
+// libFuzzer target: a request body as POST /v1/verifications and POST
+// /v1/authorizations read it (broker/verification/request.hpp):
+// parse_json_body (depth limit), then parse_verification_request's and
+// parse_authorization_request's field checks, "today" fixed.
 //
-// Property: whatever is accepted, written back as JSON by to_json below (the
-// request has no JSON form of its own) and parsed again, must be accepted
-// and give the same request (compared through to_json, which writes every
-// field the parser reads). Anything else traps.
+// Property, for each: whatever is accepted, written back as JSON by to_json
+// below (the requests have no JSON form of their own) and parsed again, must
+// be accepted and give the same request (compared through to_json, which
+// writes every field the parser reads). Anything else traps.
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <variant>
@@ -16,6 +17,7 @@
 namespace {
 
 using nlohmann::json;
+using hfv::broker::AuthorizationRequest;
 using hfv::broker::VerificationRequest;
 
 json member_json(const hfv::broker::Member& m) {
@@ -80,20 +82,42 @@ json to_json(const VerificationRequest& r) {
   return j;
 }
 
+json to_json(const AuthorizationRequest& r) {
+  json j = {{"case_id", r.case_id},
+            {"members", r.members},
+            {"valid_from", r.valid_from.to_string()},
+            {"valid_until", r.valid_until.to_string()},
+            {"form_sha256", r.form_sha256}};
+  if (r.all_categories) {
+    j["categories"] = "all";
+  } else {
+    j["categories"] = json::array();
+    for (auto c : r.categories) j["categories"].push_back(std::string(hfv::source_name(c)));
+  }
+  return j;
+}
+
+// Parses `body` as a request of type R; if accepted, checks the round trip.
+template <typename R, typename Parse>
+void round_trip(const json& body, const hfv::Date& today, Parse parse) {
+  auto parsed = parse(body, today);
+  if (!std::holds_alternative<R>(parsed)) return;
+  const json first = to_json(std::get<R>(parsed));
+  // Through the same text path as a client's body.
+  auto again_body = hfv::broker::parse_json_body(first.dump());
+  if (!std::holds_alternative<json>(again_body)) std::abort();
+  auto again = parse(std::get<json>(again_body), today);
+  if (!std::holds_alternative<R>(again)) std::abort();
+  if (to_json(std::get<R>(again)) != first) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const hfv::Date kToday = *hfv::Date::from_ymd(2026, 11, 22);
   auto body = hfv::broker::parse_json_body(hfv::fuzz::as_text(data, size));
   if (!std::holds_alternative<json>(body)) return 0;
-  auto parsed = hfv::broker::parse_verification_request(std::get<json>(body), kToday);
-  if (!std::holds_alternative<VerificationRequest>(parsed)) return 0;
-  const json first = to_json(std::get<VerificationRequest>(parsed));
-  // Through the same text path as a client's body.
-  auto again_body = hfv::broker::parse_json_body(first.dump());
-  if (!std::holds_alternative<json>(again_body)) std::abort();
-  auto again = hfv::broker::parse_verification_request(std::get<json>(again_body), kToday);
-  if (!std::holds_alternative<VerificationRequest>(again)) std::abort();
-  if (to_json(std::get<VerificationRequest>(again)) != first) std::abort();
+  round_trip<VerificationRequest>(std::get<json>(body), kToday, hfv::broker::parse_verification_request);
+  round_trip<AuthorizationRequest>(std::get<json>(body), kToday, hfv::broker::parse_authorization_request);
   return 0;
 }

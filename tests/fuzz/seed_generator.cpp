@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "adapters/tax/tax_adapter.hpp"
 #include "adapters/vehicle/vehicle_adapter.hpp"
 #include "audit/audit_log.hpp"
+#include "audit/keyring.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 #include "simulator/agency.hpp"
@@ -125,6 +127,130 @@ void answers(const fs::path& corpus, const hfv::sim::Dataset& dataset, const std
   }
 }
 
+// Lines of an NDJSON text, without their newlines.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The export made of `lines` (header and records, no end line), ended and
+// signed as VerifiableLog::export_ndjson ends one.
+std::string signed_export(const std::vector<std::string>& lines, const hfv::crypto::Ed25519Signer& signer) {
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  const std::string digest = hfv::crypto::to_hex(hfv::crypto::sha256(out));
+  const auto signature = signer.sign("hfv-audit-export/v1\n" + digest + "\n");
+  out += json{{"type", "end"},
+              {"records", lines.size() - 1},
+              {"sha256", digest},
+              {"signature", hfv::crypto::to_hex(signature)}}.dump() +
+         "\n";
+  return out;
+}
+
+// Exports damaged one way each, signed again with the log's key (so each
+// reaches the check after the signature's), plus a few left unsigned: the
+// branches of audit::verify_export a fuzzer cannot reach (it cannot sign).
+void export_variants(const fs::path& corpus, const std::string& all, const std::string& scoped,
+                     const hfv::crypto::Ed25519Signer& signer) {
+  auto body = lines_of(all);
+  body.pop_back();  // the end line
+  auto edit = [&](const std::string& label, auto change, bool sign = true) {
+    auto lines = body;
+    change(lines);
+    std::string text;
+    if (sign) {
+      text = signed_export(lines, signer);
+    } else {
+      for (const auto& line : lines) text += line + "\n";
+    }
+    write(corpus / ("x-" + label + ".ndjson"), text);
+  };
+  auto record = [](std::vector<std::string>& lines, std::size_t i) { return json::parse(lines.at(i)); };
+  edit("resigned", [](auto&) {});
+  edit("no-end", [](auto&) {}, false);
+  edit("head-signature", [&](auto& lines) {
+    json h = record(lines, 0);
+    std::string sig = h["tree_head"]["signature"];
+    sig[0] = sig[0] == '0' ? '1' : '0';
+    h["tree_head"]["signature"] = sig;
+    lines[0] = h.dump();
+  });
+  {  // a record changed after signing
+    std::string text = signed_export(body, signer);
+    text.replace(text.find("seed row"), 8, "seed rox");
+    write(corpus / "x-unsigned-change.ndjson", text);
+  }
+  edit("line-not-json", [](auto& lines) { lines[2] = "{\"seq\": 2,"; });
+  edit("line-array", [](auto& lines) { lines[2] = "[2]"; });
+  edit("record-missing", [](auto& lines) { lines.erase(lines.begin() + 3); });
+  edit("no-envelope", [&](auto& lines) {
+    json r = record(lines, 1);
+    r.erase("envelope");
+    lines[1] = r.dump();
+  });
+  edit("envelope-seq", [&](auto& lines) {
+    json r = record(lines, 1);
+    json e = json::parse(r["envelope"].get<std::string>());
+    e["seq"] = 7;
+    r["envelope"] = e.dump();
+    lines[1] = r.dump();
+  });
+  edit("envelope-not-json", [&](auto& lines) {
+    json r = record(lines, 1);
+    r["envelope"] = "{";
+    lines[1] = r.dump();
+  });
+  edit("personal", [&](auto& lines) {
+    json r = record(lines, 2);
+    r["personal"] = "changed";
+    lines[2] = r.dump();
+  });
+  edit("unknown-type", [&](auto& lines) {
+    json r = record(lines, 1);
+    r["type"] = "summary";
+    lines[1] = r.dump();
+  });
+  edit("no-proof", [&](auto& lines) {
+    json r = record(lines, 1);
+    r.erase("proof");
+    lines[1] = r.dump();
+  });
+  edit("proof-malformed", [&](auto& lines) {
+    json r = record(lines, 1);
+    r["proof"] = json::array({"zz"});
+    lines[1] = r.dump();
+  });
+  edit("proof-wrong", [&](auto& lines) {
+    json r = record(lines, 1);
+    std::string h = r["proof"].at(0);
+    h[0] = h[0] == '0' ? '1' : '0';
+    r["proof"][0] = h;
+    lines[1] = r.dump();
+  });
+  edit("ends-early", [](auto& lines) { lines.pop_back(); });
+  edit("to-seq", [&](auto& lines) {
+    json h = record(lines, 0);
+    h["to_seq"] = 9;
+    lines[0] = h.dump();
+  });
+  // The scoped export has a withheld line: without its leaf hash.
+  body = lines_of(scoped);
+  body.pop_back();
+  edit("withheld-no-hash", [&](auto& lines) {
+    for (auto& line : lines) {
+      json r = json::parse(line);
+      if (r.value("type", "") == "withheld") {
+        r.erase("leaf_hash");
+        line = r.dump();
+        return;
+      }
+    }
+  });
+}
+
 // A real export: records of several kinds, one of them withheld from the
 // exporter's scope, a published head; the key written for the target.
 void audit_export(const fs::path& fuzz_dir) {
@@ -161,11 +287,16 @@ void audit_export(const fs::path& fuzz_dir) {
   auto scoped = [](const std::string& envelope) { return envelope.find("610102") == std::string::npos; };
   const std::vector<std::tuple<std::string, std::int64_t, std::int64_t, bool>> ranges = {
       {"all", 1, 8, false}, {"scoped", 1, 8, true}, {"one", 3, 3, false}, {"tail", 5, 8, true}};
+  std::map<std::string, std::string> exports;
   for (const auto& [label, from, to, scope] : ranges) {
     auto text = scope ? (*log)->export_ndjson(from, to, scoped) : (*log)->export_ndjson(from, to, all);
     if (!text) throw std::runtime_error(text.error().message);
     write(corpus / ("export-" + label + ".ndjson"), *text);
+    exports[label] = *text;
   }
+  auto keyring = hfv::audit::Keyring::load(hfv::audit::keyring_path(dir / "audit.db"), kek);
+  if (!keyring) throw std::runtime_error(keyring.error().message);
+  export_variants(corpus, exports["all"], exports["scoped"], keyring->signer());
   std::string header =
       "// Generated by tests/fuzz/make-seeds: the public key of the log that\n"
       "// signed the seed exports in corpus/fuzz_audit_export.\n#pragma once\n\n#include <array>\n#include <cstdint>\n\n"
