@@ -20,6 +20,7 @@
 #include <string>
 
 #include "audit/audit_log.hpp"
+#include "broker/ops/metrics.hpp"
 #include "crypto/keys.hpp"
 #include "pg_server.hpp"
 #include "tests/batch/batch_fixture.hpp"
@@ -88,7 +89,36 @@ TEST_CASE("cluster: a batch runs on two brokers, one is SIGKILLed, the other fin
   });
   const long done_at_kill = batch::wait_for_done(client, stack.url, id, 60, std::chrono::milliseconds(20));
   REQUIRE(done_at_kill >= 60);
+  // Kill node-a while it holds batch households, whatever the machine's
+  // pace: freeze the agencies (SIGSTOP: no answer leaves them), let node-a
+  // finish what they had already answered (its in-flight gauge holds still
+  // over three scrapes), and kill it once batch members are still in
+  // flight; otherwise thaw and try again.
+  Client scraper(stack.supervisor);
+  auto in_flight_on_a = [&]() -> double {
+    const auto r = scraper.send("GET", stack.url + "/metrics");
+    REQUIRE(r.status == 200);
+    return hfv::broker::parse_metrics_text(r.body).at("hfv_batch_members_in_flight");
+  };
+  bool holding = false;
+  for (int round = 0; round < 50 && !holding; ++round) {
+    stack.sim->signal(SIGSTOP);
+    double settled = in_flight_on_a();
+    for (int same = 0, reads = 0; same < 3 && reads < 200; ++reads) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const double now = in_flight_on_a();
+      same = now == settled ? same + 1 : 0;
+      settled = now;
+    }
+    holding = settled > 0;
+    if (!holding) {
+      stack.sim->signal(SIGCONT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  REQUIRE(holding);
   REQUIRE(stack.broker->stop(SIGKILL) == 128 + SIGKILL);
+  stack.sim->signal(SIGCONT);
   stop_load = true;
   load.join();
   // Every acknowledged report, through the surviving node.

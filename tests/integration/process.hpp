@@ -72,6 +72,10 @@ class Process {
     }
     return std::nullopt;
   }
+  // Sends `signo` without waiting (SIGSTOP and SIGCONT freeze and thaw it).
+  void signal(int signo) {
+    if (pid_ > 0) kill(pid_, signo);
+  }
   bool running() {
     if (pid_ <= 0) return false;
     return waitpid(pid_, nullptr, WNOHANG) == 0;
