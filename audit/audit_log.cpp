@@ -150,7 +150,7 @@ std::vector<ColumnCondition> conditions_of(const AuditQuery& q) {
   eq("action", q.action);
   if (!q.actions.empty()) out.push_back({"action", Op::any_of, q.actions});
   if (!q.jurisdiction_prefixes.empty()) {
-    out.push_back({"jurisdiction", Op::null_or_prefix, q.jurisdiction_prefixes});
+    out.push_back({"jurisdiction", q.unscoped_too ? Op::null_or_prefix : Op::prefix, q.jurisdiction_prefixes});
   }
   return out;
 }

@@ -100,9 +100,10 @@ struct AuditQuery {
   std::string from_ts, to_ts;  // from <= ts < to (RFC 3339 prefixes compare as text)
   std::string principal, operator_id, member, case_id, source, outcome, action;
   std::vector<std::string> actions;  // any of these (in addition to `action`)
-  // Scope: records whose jurisdiction starts with one of these, plus records
-  // without a jurisdiction. Empty vector: no scoping.
+  // Scope: records whose jurisdiction starts with one of these, plus, when
+  // unscoped_too, records without a jurisdiction. Empty vector: no scoping.
   std::vector<std::string> jurisdiction_prefixes;
+  bool unscoped_too = false;
   std::int64_t after_seq = 0;
   std::int64_t limit = 100;
 };

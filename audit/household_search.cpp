@@ -99,6 +99,7 @@ Result<HouseholdResult> search_household(const AuditLog& log, const HouseholdSea
   base.from_ts = search.from_ts;
   base.to_ts = search.to_ts;
   base.jurisdiction_prefixes = search.jurisdiction_prefixes;
+  base.unscoped_too = search.unscoped_too;
   base.limit = 1000;
   while (!members_todo.empty() || !cases_todo.empty()) {
     AuditQuery q = base;

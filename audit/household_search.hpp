@@ -32,6 +32,7 @@ struct HouseholdSearch {
   std::string case_id;  // a case id (one of the two is set)
   std::string from_ts, to_ts;  // from <= ts < to, as AuditQuery
   std::vector<std::string> jurisdiction_prefixes;  // as AuditQuery: the supervisor's scope
+  bool unscoped_too = false;                       // as AuditQuery
   std::int64_t ignore_from_seq = 0;  // records at or after this seq are left out (0: none)
   std::size_t max_members = 200, max_cases = 100;
   std::size_t max_accesses = 1000;

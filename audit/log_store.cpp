@@ -305,7 +305,8 @@ Result<std::vector<StoredLeaf>> select(storage::SqlcipherDb& db, const LogSchema
         sql += ")";
         break;
       case ColumnCondition::Op::null_or_prefix:
-        sql += " AND (" + c.column + " IS NULL";
+      case ColumnCondition::Op::prefix:
+        sql += " AND (" + (c.op == ColumnCondition::Op::prefix ? std::string("1 = 0") : c.column + " IS NULL");
         for (const auto& prefix : c.values) {
           sql += " OR substr(" + c.column + ", 1, ?) = ?";
           args.push_back({"", static_cast<std::int64_t>(prefix.size()), true});

@@ -99,6 +99,7 @@ struct ColumnCondition {
     below,           // column < values[0]
     any_of,          // column IN (values...)
     null_or_prefix,  // column IS NULL, or starts with one of values
+    prefix,          // column starts with one of values (never NULL)
   };
   std::string column;
   Op op = Op::equals;

@@ -209,7 +209,8 @@ class PostgresqlLogConnection final : public LogConnection {
           break;
         }
         case Op::null_or_prefix:
-          sql += " AND (" + c.column + " IS NULL";
+        case Op::prefix:
+          sql += " AND (" + (c.op == Op::prefix ? std::string("false") : c.column + " IS NULL");
           for (const auto& prefix : c.values) {
             const std::string length = param(std::to_string(prefix.size()));
             sql += " OR substr(" + c.column + ", 1, " + length + "::int) = " + param(prefix);

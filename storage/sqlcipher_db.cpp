@@ -217,6 +217,17 @@ Status SqlcipherDb::exec(std::string_view sql) {
   return {};
 }
 
+Status SqlcipherDb::add_column_if_missing(const std::string& table, const std::string& name,
+                                          const std::string& declaration) {
+  auto info = prepare("PRAGMA table_info(" + table + ");");
+  if (!info) return info.error();
+  while (info->step()) {
+    if (info->column_text(1) == name) return {};
+  }
+  if (auto s = info->status(); !s) return s;
+  return exec("ALTER TABLE " + table + " ADD COLUMN " + name + " " + declaration + ";");
+}
+
 Status SqlcipherDb::run(std::string_view sql, std::initializer_list<Param> params) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.error();

@@ -69,6 +69,11 @@ class SqlcipherDb {
   using Param = std::variant<std::int64_t, std::string_view>;
   Status run(std::string_view sql, std::initializer_list<Param> params);
   Result<Statement> prepare(std::string_view sql);
+  // Adds a column that databases made by an earlier version lack (nothing
+  // when `table` has it already). `table` and `name` are the caller's
+  // constants, never input.
+  Status add_column_if_missing(const std::string& table, const std::string& name,
+                               const std::string& declaration);
 
   // A consistent copy of the whole database at `dest` (a new file, opened
   // with `key`, which must be this database's key), made with SQLite's

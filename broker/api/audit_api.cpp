@@ -2,11 +2,13 @@
 // signed heads, proofs and export (/v1/audit...), and the citizen access log
 // (/v1/access-log). Every read of the log is itself audited.
 //
-// Scope: a supervisor sees records of its own jurisdictions and records
-// without a jurisdiction (daemon events, refusals before a body was read).
-// The access log answers for one person only: the case system must hold an
-// authorisation covering that person, and only records naming that
-// person's pseudonym are returned.
+// Scope (docs/security.md "Who sees which audit records"): a supervisor
+// sees, searches, proves and exports the records of its own jurisdictions;
+// records concerning none (daemon events, unauthenticated callers) only a
+// supervisor configured for the whole centre. The access log answers for
+// one person only: the case system must hold an authorisation covering that
+// person, only records naming that person's pseudonym are returned, and
+// another caller's case, request and operator are left out.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include <boost/asio/use_awaitable.hpp>
@@ -113,8 +115,7 @@ json access_json(const audit::HouseholdAccess& a) {
 bool visible_to(const Principal& principal, const std::string& envelope) {
   const json e = json::parse(envelope, nullptr, false);
   if (e.is_discarded()) return false;
-  const std::string jurisdiction = e.value("jurisdiction", "");
-  return jurisdiction.empty() || principal.covers(jurisdiction);
+  return principal.sees(e.value("jurisdiction", ""));
 }
 
 }  // namespace
@@ -123,9 +124,10 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
                                                   const Principal& principal,
                                                   const std::string& path) {
   audit::AuditLog* log = parts_.audit;
-  auto note_access = [&](std::string action, std::string detail,
-                         std::string member) -> net::awaitable<bool> {
+  auto note_access = [&](std::string action, std::string detail, std::string member,
+                         std::string jurisdiction = {}) -> net::awaitable<bool> {
     audit::AuditRecord r = base_record(request, &principal);
+    if (!jurisdiction.empty()) r.jurisdiction = std::move(jurisdiction);
     r.action = std::move(action);
     r.status = "ok";
     r.detail = std::move(detail);
@@ -169,7 +171,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
                                 "no authorization of this caller covers this person",
                                 "authorization_id");
     }
-    if (!co_await note_access("access_log.read", "authorization=" + auth_id, member)) {
+    if (!co_await note_access("access_log.read", "authorization=" + auth_id, member, (*auth)->jurisdiction)) {
       co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
     }
     audit::AuditQuery q;
@@ -185,9 +187,15 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
       const json rec = json::parse(r.body, nullptr, false);
       if (rec.is_discarded()) continue;
       json a = {{"seq", r.seq}, {"ts", r.ts}, {"action", rec.value("action", "")}};
-      for (const char* key : {"principal", "operator", "centre", "case_id", "programme",
-                              "jurisdiction", "source", "status", "request_id"}) {
+      for (const char* key : {"principal", "centre", "programme", "jurisdiction", "source", "status"}) {
         if (rec.contains(key)) a[key] = rec[key];
+      }
+      // Who read the person, and where, is the person's to know; another
+      // caller's case, request and operator stay with that caller.
+      if (rec.value("principal", "") == principal.name) {
+        for (const char* key : {"operator", "case_id", "request_id"}) {
+          if (rec.contains(key)) a[key] = rec[key];
+        }
       }
       accesses.push_back(std::move(a));
     }
@@ -240,6 +248,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
       co_return error_response(400, "invalid_field", "must be later than from", "to");
     described += " from=" + search.from_ts + (search.to_ts.empty() ? "" : " to=" + search.to_ts);
     search.jurisdiction_prefixes = principal.jurisdictions;
+    search.unscoped_too = principal.whole_centre;
     // Audited before it is read; its own record is left out of its answer.
     audit::AuditRecord note = base_record(request, &principal);
     note.action = "audit.household_search";
@@ -331,6 +340,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     }
     if (described.size() > 200) described.resize(200);
     q.jurisdiction_prefixes = principal.jurisdictions;
+    q.unscoped_too = principal.whole_centre;
     if (!co_await note_access("audit.query", described, q.member)) {
       co_return error_response(503, "audit_unavailable", "the audit log cannot be written now");
     }
@@ -381,6 +391,13 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     auto seq = to_int(param("seq"));
     if (!seq || *seq < 1) co_return error_response(400, "invalid_field", "seq is required", "seq");
     const std::int64_t size = to_int(param("tree_size")).value_or(0);
+    // A record outside the caller's jurisdictions is not there for it: no
+    // proof of its existence either.
+    auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->read(*seq, 1); });
+    if (!rows) co_return error_response(503, "audit_unavailable", "the audit log cannot be read now");
+    if (rows->empty() || !visible_to(principal, rows->front().envelope)) {
+      co_return error_response(404, "not_found", "no record " + std::to_string(*seq) + " in this caller's jurisdictions");
+    }
     if (size == 0)
       (void)co_await run_blocking(*parts_.blocking, [&] { return log->publish_head(); });
     auto proof =
@@ -391,10 +408,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
                    {"leaf_hash", crypto::to_hex(proof->leaf_hash)},
                    {"path", hashes_json(proof->path)},
                    {"tree_head", audit::tree_head_json(proof->head)}};
-    auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->read(*seq, 1); });
-    if (rows && !rows->empty() && visible_to(principal, rows->front().envelope)) {
-      answer["envelope"] = rows->front().envelope;
-    }
+    answer["envelope"] = rows->front().envelope;
     co_return ApiResponse{200, std::move(answer), {}};
   }
 

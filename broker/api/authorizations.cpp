@@ -24,6 +24,15 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
     co_return co_await refuse(request, &principal, 400, e->code, e->message, e->field);
   }
   const auto& auth_request = std::get<AuthorizationRequest>(parsed);
+  if (parts_.divisions == nullptr || !parts_.divisions->contains(auth_request.jurisdiction)) {
+    co_return co_await refuse(request, &principal, 400, "invalid_field", "is not a GB/T 2260 division code",
+                              "jurisdiction");
+  }
+  if (!principal.covers(auth_request.jurisdiction)) {
+    co_return co_await refuse(request, &principal, 403, "jurisdiction_not_allowed",
+                              "this caller may not register households in jurisdiction " + auth_request.jurisdiction,
+                              "jurisdiction");
+  }
   std::vector<std::string> pseudonyms;
   for (const auto& id : auth_request.members) pseudonyms.push_back(pseudonym(id));
   const StoredAuthorization authorization =
@@ -37,6 +46,7 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   r.action = "authorization.register";
   r.status = "created";
   r.case_id = stored->case_id;
+  r.jurisdiction = stored->jurisdiction;
   r.authorization_id = stored->id;
   r.digest = stored->form_sha256;
   r.detail = "members=" + std::to_string(pseudonyms.size());
@@ -65,6 +75,7 @@ net::awaitable<ApiResponse> Service::read_authorization(const ApiRequest& reques
     r.action = "authorization.revoke";
     r.status = "revoked";
     r.case_id = (*found)->case_id;
+    if (!(*found)->jurisdiction.empty()) r.jurisdiction = (*found)->jurisdiction;
     r.authorization_id = id;
     std::vector<audit::AuditRecord> rows;
     rows.push_back(std::move(r));

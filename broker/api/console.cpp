@@ -180,6 +180,7 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request,
     input.links = links;
     auto fetch = [&](audit::AuditQuery q) -> Status {
       q.jurisdiction_prefixes = principal.jurisdictions;
+      q.unscoped_too = principal.whole_centre;
       q.limit = kPage;
       for (;;) {
         auto page = log->query(q);

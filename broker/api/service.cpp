@@ -39,9 +39,12 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
   r.detail = request.method + " " + path_of(request.target) + (field.empty() ? "" : " field=" + field);
   // A refusal queries nobody, so it is answered even if it cannot be audited;
   // the failure to audit is what the operator must then see.
-  // A refused verification request is recorded with the household it named.
+  // A refused verification or authorisation request is recorded with the
+  // case and jurisdiction it named (and a verification's members).
   std::vector<audit::AuditRecord> rows;
-  if (request.method == "POST" && path_of(request.target) == "/v1/verifications" && !request.body_too_large) {
+  const std::string path = path_of(request.target);
+  if (request.method == "POST" && (path == "/v1/verifications" || path == "/v1/authorizations") &&
+      !request.body_too_large) {
     rows = parts_.verifier->refusal_records(std::move(r), request.body);
   } else {
     rows.push_back(std::move(r));

@@ -18,7 +18,9 @@ unsigned http_status(RefusalReason reason) {
     case RefusalReason::kConsentNotYetValid:
     case RefusalReason::kConsentExpired:
     case RefusalReason::kConsentOtherCase:
-    case RefusalReason::kMemberNotCovered: return 403;
+    case RefusalReason::kMemberNotCovered:
+    case RefusalReason::kConsentOtherJurisdiction:
+    case RefusalReason::kConsentWithoutJurisdiction: return 403;
     case RefusalReason::kIdempotencyConflict: return 409;
   }
   return 400;

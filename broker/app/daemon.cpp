@@ -218,7 +218,8 @@ int run_init(const InitOptions& options) {
                                   {{"name", "demo-supervisor"},
                                    {"certificate_cn", "demo-supervisor"},
                                    {"role", "supervisor"},
-                                   {"jurisdictions", {"2301"}}}})},
+                                   {"jurisdictions", {"2301"}},
+                                   {"whole_centre", true}}})},
       {"agencies", demo_agencies(options.agency_url)}};
   if (auto s = write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
     note(config_file, true);

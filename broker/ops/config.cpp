@@ -50,6 +50,25 @@ bool Principal::covers(const std::string& code) const {
                      [&](const std::string& prefix) { return code.starts_with(prefix); });
 }
 
+bool Principal::sees(const std::string& jurisdiction) const {
+  return jurisdiction.empty() ? whole_centre : covers(jurisdiction);
+}
+
+std::string common_division_prefix(const std::vector<std::string>& codes) {
+  if (codes.empty()) return {};
+  std::string common = codes.front();
+  for (const auto& j : codes) {
+    std::size_t n = 0;
+    while (n < common.size() && n < j.size() && common[n] == j[n]) ++n;
+    common.resize(n);
+  }
+  // Division codes are read two digits at a time (province, city, county).
+  common.resize(common.size() - common.size() % 2);
+  return common;
+}
+
+std::string Principal::scope() const { return common_division_prefix(jurisdictions); }
+
 std::filesystem::path shipped_data_dir(std::string_view name) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -555,7 +574,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (!p.is_object()) return fail(where, "must be an object");
     for (const auto& [key, value] : p.items()) {
       if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions" &&
-          key != "rate_per_second" && key != "burst") {
+          key != "rate_per_second" && key != "burst" && key != "whole_centre") {
         return fail(std::string(where).append(".").append(key), "unknown key");
       }
     }
@@ -590,6 +609,13 @@ Result<Config> load_config(const std::filesystem::path& file) {
         }
         *out = it->get<double>();
       }
+    }
+    if (auto it = p.find("whole_centre"); it != p.end()) {
+      if (!it->is_boolean()) return fail(where + ".whole_centre", "must be true or false");
+      if (it->get<bool>() && principal.role == Role::kCaseSystem) {
+        return fail(where + ".whole_centre", "only a supervisor or admin may see the whole centre");
+      }
+      principal.whole_centre = it->get<bool>();
     }
     if (c.principal_for_cn(principal.certificate_cn) != nullptr) {
       return fail(where + ".certificate_cn", "used by two principals");

@@ -25,6 +25,10 @@ namespace hfv::broker {
 enum class Role { kCaseSystem, kSupervisor, kAdmin };
 std::string_view role_name(Role role);
 
+// The longest division-code prefix (whole levels: 2, 4 or 6 digits) that
+// every code or prefix in `codes` starts with; "" when they share none.
+std::string common_division_prefix(const std::vector<std::string>& codes);
+
 struct Principal {
   std::string name;
   std::string certificate_cn;              // matched against the client certificate's subject CN
@@ -32,8 +36,18 @@ struct Principal {
   std::vector<std::string> jurisdictions;  // GB/T 2260 code prefixes ("23", "2301", "230102")
   double rate_per_second = 50;  // token bucket per principal; beyond it: 429 + Retry-After
   double burst = 100;
+  // A supervisor (or admin) of the whole centre: also sees the audit
+  // records that concern no jurisdiction (daemon events, unauthenticated
+  // callers, principals spanning regions). Config key "whole_centre".
+  bool whole_centre = false;
   // True when `code` (6 digits) is inside one of this principal's prefixes.
   bool covers(const std::string& code) const;
+  // Whether an audit record concerning `jurisdiction` (a code or a prefix
+  // of one; empty: none) is this principal's to see (docs/security.md).
+  bool sees(const std::string& jurisdiction) const;
+  // The jurisdiction this principal's own actions concern: the longest
+  // prefix common to its jurisdictions ("" when they share none).
+  std::string scope() const;
 };
 
 // "listen", "port_file", "pid_file", "tls", "max_body_bytes", "max_in_flight":

@@ -351,6 +351,7 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
 
   audit::AuditRecord r = audit_base(config_.principal_for_name(run->batch.principal), run->batch.operator_id);
   r.action = cancelled ? "batch.cancelled" : "batch.finished";
+  r.jurisdiction = run->jurisdiction();
   r.request_id = id;
   r.status = std::string(state_name(final_state));
   r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +

@@ -152,6 +152,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
 
   audit::AuditRecord r = audit_base(&principal, operator_id);
   r.action = "batch.create";
+  r.jurisdiction = run->jurisdiction();
   r.request_id = batch.id;
   r.status = "accepted";
   r.detail = "mode=" + std::string(mode_name(batch.mode)) + " households=" + std::to_string(batch.total);
@@ -195,6 +196,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
     run.cancel_requested = true;
     audit::AuditRecord r = audit_base(&principal, operator_id);
     r.action = "batch.cancel";
+    r.jurisdiction = run.jurisdiction();
     r.request_id = id;
     r.status = "requested";
     r.detail = "remaining=" + std::to_string(run.items.size() - run.done - run.failed - run.cancelled);

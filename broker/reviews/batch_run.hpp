@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/ops/config.hpp"
 #include "broker/reviews/batch.hpp"
 
 namespace hfv::broker {
@@ -36,6 +37,15 @@ struct BatchManager::Run {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::size_t completed_here = 0;
   std::string principal_jurisdictions;
+
+  // What the batch's own audit records concern: the division prefix its
+  // households' jurisdictions share ("" when they span provinces).
+  std::string jurisdiction() const {
+    std::vector<std::string> codes;
+    codes.reserve(items.size());
+    for (const BatchItem& item : items) codes.push_back(item.jurisdiction);
+    return common_division_prefix(codes);
+  }
 };
 
 }  // namespace hfv::broker

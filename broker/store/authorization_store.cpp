@@ -26,7 +26,8 @@ AuthorizationColumns authorization_columns(const StoredAuthorization& a) {
           categories_json(a).dump(),
           nlohmann::json(a.member_pseudonyms).dump(),
           a.created_at,
-          a.revoked_at};
+          a.revoked_at,
+          a.jurisdiction};
 }
 
 Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumns& c) {
@@ -42,6 +43,7 @@ Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumn
   a.id = c.id;
   a.principal = c.principal;
   a.case_id = c.case_id;
+  a.jurisdiction = c.jurisdiction;
   a.valid_from = *from;
   a.valid_until = *until;
   a.form_sha256 = c.form_sha256;

@@ -25,6 +25,9 @@ struct StoredAuthorization {
   std::string id;
   std::string principal;
   std::string case_id;
+  // The 6-digit division it was registered for; empty for one kept from
+  // before authorisations named it (it then covers no verification).
+  std::string jurisdiction;
   Date valid_from;
   Date valid_until;
   std::string form_sha256;
@@ -42,10 +45,10 @@ nlohmann::json categories_json(const StoredAuthorization& authorization);
 
 // The columns every backend keeps an authorisation in, as text: dates as
 // YYYY-MM-DD, categories as categories_json(), members as a JSON array of
-// pseudonyms, revoked_at empty while in force.
+// pseudonyms, revoked_at and jurisdiction empty when absent.
 struct AuthorizationColumns {
   std::string id, principal, case_id, valid_from, valid_until, form_sha256, categories, members,
-      created_at, revoked_at;
+      created_at, revoked_at, jurisdiction;
 };
 AuthorizationColumns authorization_columns(const StoredAuthorization& authorization);
 // Back from the columns; "corrupt_state" when one cannot be read.

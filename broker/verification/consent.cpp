@@ -11,6 +11,7 @@ using nlohmann::json;
 
 std::optional<ConsentProblem> check_consent(const StoredAuthorization& auth,
                                             const std::string& case_id,
+                                            const std::string& jurisdiction,
                                             const std::vector<std::string>& member_pseudonyms,
                                             const Date& today) {
   if (!auth.revoked_at.empty()) {
@@ -28,6 +29,17 @@ std::optional<ConsentProblem> check_consent(const StoredAuthorization& auth,
     return ConsentProblem{"consent_other_case", "authorization_id",
                           "the authorization belongs to another case"};
   }
+  if (auth.jurisdiction.empty()) {
+    // Kept from before authorisations named their jurisdiction: which
+    // region's supervisors may see it is unknown, so it covers nothing.
+    return ConsentProblem{"consent_without_jurisdiction", "authorization_id",
+                          "the authorization was registered before authorizations named a jurisdiction: "
+                          "register it again with its jurisdiction"};
+  }
+  if (auth.jurisdiction != jurisdiction) {
+    return ConsentProblem{"consent_other_jurisdiction", "jurisdiction",
+                          "the authorization was registered for jurisdiction " + auth.jurisdiction};
+  }
   for (std::size_t i = 0; i < member_pseudonyms.size(); ++i) {
     if (!auth.member_pseudonyms.contains(member_pseudonyms[i])) {
       return ConsentProblem{"member_not_covered", "members[" + std::to_string(i) + "].id_number",
@@ -44,6 +56,7 @@ StoredAuthorization new_authorization(const AuthorizationRequest& request,
   a.id = "auth_" + crypto::to_hex(crypto::random_bytes(12));
   a.principal = principal;
   a.case_id = request.case_id;
+  a.jurisdiction = request.jurisdiction;
   a.valid_from = request.valid_from;
   a.valid_until = request.valid_until;
   a.form_sha256 = request.form_sha256;
@@ -65,6 +78,7 @@ json authorization_json(const StoredAuthorization& a) {
             {"created_at", a.created_at},
             {"status", a.revoked_at.empty() ? "active" : "revoked"}};
   if (!a.revoked_at.empty()) j["revoked_at"] = a.revoked_at;
+  if (!a.jurisdiction.empty()) j["jurisdiction"] = a.jurisdiction;
   return j;
 }
 

@@ -17,12 +17,14 @@ namespace hfv::broker {
 // Why an authorisation does not cover a verification; nullopt when it does.
 struct ConsentProblem {
   std::string code;   // consent_revoked | consent_not_yet_valid | consent_expired |
-                      // consent_other_case | member_not_covered
+                      // consent_other_case | consent_without_jurisdiction |
+                      // consent_other_jurisdiction | member_not_covered
   std::string field;  // the request field at fault
   std::string message;
 };
 std::optional<ConsentProblem> check_consent(const StoredAuthorization& auth,
                                             const std::string& case_id,
+                                            const std::string& jurisdiction,
                                             const std::vector<std::string>& member_pseudonyms,
                                             const Date& today);
 

@@ -41,6 +41,8 @@ enum class RefusalReason {
   kConsentExpired,
   kConsentOtherCase,        // the authorisation is for another case
   kMemberNotCovered,        // a member the authorisation does not name
+  kConsentOtherJurisdiction,    // the authorisation is for another jurisdiction
+  kConsentWithoutJurisdiction,  // registered before authorisations named one
   kIdempotencyConflict,     // the Idempotency-Key was used for another request
 };
 // The wire code ("consent_expired", ...; docs/api.md "Errors").

@@ -162,6 +162,16 @@ std::optional<FieldError> get_date(const json& obj, const char* key, Date& out) 
   return std::nullopt;
 }
 
+// "jurisdiction": required, six digits (whether it names a division, and one
+// the caller may serve, is checked where the division table is known).
+std::optional<FieldError> get_jurisdiction(const json& obj, std::string& out) {
+  if (auto e = get_string(obj, "jurisdiction", "", out, true)) return e;
+  if (out.size() != 6 || !std::all_of(out.begin(), out.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return invalid("jurisdiction", "must be a 6-digit GB/T 2260 division code");
+  }
+  return std::nullopt;
+}
+
 // A declared amount: a decimal-yuan string, more than 0 and at most
 // 1,000,000.00 (a bound far above any monthly benefit or rigid spending).
 std::optional<FieldError> get_amount(const json& obj, const char* key, const std::string& where,
@@ -470,11 +480,7 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (!policies::parse_programme(r.programme)) {
     return invalid("programme", "must be one of dibao, marginal, tekun, temporary");
   }
-  if (auto e = get_string(body, "jurisdiction", "", r.jurisdiction, true)) return *e;
-  if (r.jurisdiction.size() != 6 ||
-      !std::all_of(r.jurisdiction.begin(), r.jurisdiction.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return invalid("jurisdiction", "must be a 6-digit GB/T 2260 division code");
-  }
+  if (auto e = get_jurisdiction(body, r.jurisdiction)) return *e;
   std::string area;
   if (auto e = get_string(body, "area", "", area, true)) return *e;
   auto parsed_area = policies::parse_area(area);
@@ -562,13 +568,14 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
 }
 
 Parsed<AuthorizationRequest> parse_authorization_request(const json& body, const Date& today) {
-  if (auto e = check_keys(body, "", {"case_id", "members", "categories", "valid_from", "valid_until",
-                                     "form_sha256"})) {
+  if (auto e = check_keys(body, "", {"case_id", "jurisdiction", "members", "categories", "valid_from",
+                                     "valid_until", "form_sha256"})) {
     return *e;
   }
   AuthorizationRequest r;
   if (auto e = get_string(body, "case_id", "", r.case_id, true)) return *e;
   if (!is_token(r.case_id)) return invalid("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  if (auto e = get_jurisdiction(body, r.jurisdiction)) return *e;
   auto members = body.find("members");
   if (members == body.end() || !members->is_array() || members->empty() || members->size() > kMaxMembers) {
     return invalid("members", "must be an array of 1-" + std::to_string(kMaxMembers) + " ID numbers");

@@ -83,6 +83,7 @@ Parsed<VerificationRequest> parse_verification_request(const nlohmann::json& bod
 
 struct AuthorizationRequest {
   std::string case_id;
+  std::string jurisdiction;  // 6 digits; whether a known division the caller covers: the service checks
   std::vector<std::string> members;  // ID numbers
   bool all_categories = false;
   std::vector<Source> categories;

@@ -29,6 +29,8 @@ audit::AuditRecord caller_record(const Principal& principal, const std::string& 
   r.principal = principal.name;
   r.operator_id = is_token(operator_id) ? operator_id : "";
   for (const auto& j : principal.jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
+  // What the record concerns until a household's jurisdiction says more.
+  r.jurisdiction = principal.scope();
   return r;
 }
 
@@ -158,6 +160,8 @@ std::string_view refusal_code(RefusalReason reason) {
     case RefusalReason::kConsentExpired: return "consent_expired";
     case RefusalReason::kConsentOtherCase: return "consent_other_case";
     case RefusalReason::kMemberNotCovered: return "member_not_covered";
+    case RefusalReason::kConsentOtherJurisdiction: return "consent_other_jurisdiction";
+    case RefusalReason::kConsentWithoutJurisdiction: return "consent_without_jurisdiction";
     case RefusalReason::kIdempotencyConflict: return "idempotency_conflict";
   }
   return "invalid_field";
@@ -352,7 +356,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
     co_return co_await refuse(call, RefusalReason::kConsentNotFound, "no such authorization for this caller",
                               "authorization_id");
   }
-  if (auto problem = check_consent(**auth, v.case_id, a.pseudonyms, today)) {
+  if (auto problem = check_consent(**auth, v.case_id, v.jurisdiction, a.pseudonyms, today)) {
     co_return co_await refuse(call, refusal_reason(problem->code), problem->message, problem->field);
   }
   a.auth = std::move(**auth);
@@ -479,7 +483,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
       r.case_id = report.value("case_id", "");
       r.authorization_id = report.value("authorization_id", "");
       r.programme = report.value("programme", "");
-      r.jurisdiction = report.value("jurisdiction", "");
+      r.jurisdiction = report.value("jurisdiction", r.jurisdiction);
     }
   }
   if (pseudonyms.empty() && !r.case_id.empty()) {

@@ -100,8 +100,9 @@ class Verifier {
   // The audit records of a refused verification request (`refusal`, a
   // request.refused record) with what its body named, best effort
   // (docs/audit-log-format.md): the case, authorisation, programme and
-  // jurisdiction when well-formed, and one refusal.subject record per
-  // member whose ID number is valid (by pseudonym, never the number), all
+  // jurisdiction when well-formed (the jurisdiction when it is a known
+  // division), and one refusal.subject record per verification member
+  // whose ID number is valid (by pseudonym, never the number), all
   // under one request id so a household search shows them as one access.
   // A body that is not JSON names nothing.
   std::vector<audit::AuditRecord> refusal_records(audit::AuditRecord refusal, const std::string& body) const;

@@ -510,7 +510,11 @@ TEST_CASE("audit: Queries filter and scope by jurisdiction", "[audit][query]") {
   q.jurisdiction_prefixes = {"2301"};
   auto rows = log->query(q);
   REQUIRE(rows.ok());
-  CHECK(rows->size() == 3);  // the daemon event has no jurisdiction: visible to all
+  CHECK(rows->size() == 2);  // the daemon event has no jurisdiction: for the whole centre only
+  q.unscoped_too = true;     // a whole-centre supervisor's scope
+  rows = log->query(q);
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 3);
   q.member = "m1";
   CHECK(log->query(q)->size() == 2);
   q.member.clear();

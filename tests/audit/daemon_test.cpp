@@ -90,7 +90,7 @@ struct Setup {
   std::vector<std::string> op() const { return {"X-Operator-Id: op-audit-01"}; }
 
   std::string authorize(const std::string& case_id, const json& ids) {
-    json body = {{"case_id", case_id},          {"members", ids},
+    json body = {{"case_id", case_id},          {"jurisdiction", "230100"}, {"members", ids},
                  {"categories", "all"},         {"valid_from", "2026-01-01"},
                  {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
     auto r = https("POST", url + "/v1/authorizations", case_system, body.dump(), op());

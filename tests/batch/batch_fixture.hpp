@@ -146,7 +146,7 @@ inline void register_households(Stack& stack, Client&, Dataset& d) {
       Client client(stack.case_system);
       for (std::size_t h = t; h < d.households.size(); h += kThreads) {
         auto& hh = d.households[h];
-        json body = {{"case_id", hh.case_id},       {"members", hh.ids},
+        json body = {{"case_id", hh.case_id},       {"jurisdiction", hh.jurisdiction}, {"members", hh.ids},
                      {"categories", "all"},         {"valid_from", "2026-01-01"},
                      {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
         auto r = client.send("POST", stack.url + "/v1/authorizations", body.dump());

@@ -90,7 +90,7 @@ export class Stack {
   async verify(caseId, members, operator = 'op-test-01') {
     const headers = {'X-Operator-Id': operator};
     const auth = await this.request('POST', '/v1/authorizations', {tls: this.caseSystem, headers, body: {
-      case_id: caseId, members: members.map((m) => m.id_number), categories: 'all',
+      case_id: caseId, jurisdiction: '230100', members: members.map((m) => m.id_number), categories: 'all',
       valid_from: '2026-01-01', valid_until: '2027-12-31', form_sha256: 'c'.repeat(64)}});
     if (auth.status !== 201) throw new Error(`authorization: ${auth.status} ${JSON.stringify(auth.body)}`);
     const v = await this.request('POST', '/v1/verifications', {tls: this.caseSystem, headers, body: {

@@ -332,3 +332,27 @@ TEST_CASE("cluster: a broker joining the shared audit log starts its own anchor,
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == "rollback_detected");
 }
+
+TEST_CASE("cluster: queries scope by jurisdiction on PostgreSQL as on SQLCipher, records without one for the whole centre only",
+          "[cluster][audit][query]") {
+  PgServer pg;
+  Node a(pg, "postgres");
+  audit::AuditRecord daemon;
+  daemon.action = "daemon.start";
+  audit::AuditRecord shanghai = record("S1", "m-S1", 0);
+  shanghai.jurisdiction = "310101";
+  REQUIRE(a.log->append_blocking({daemon, record("H1", "m-H1", 0), shanghai, record("H2", "m-H2", 1)}).ok());
+  audit::AuditQuery q;
+  q.jurisdiction_prefixes = {"2301"};
+  auto rows = a.log->query(q);
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 2);
+  q.unscoped_too = true;
+  rows = a.log->query(q);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].seq == 1);  // the daemon's record
+  q.jurisdiction_prefixes = {"2301", "31"};
+  q.unscoped_too = false;
+  CHECK(a.log->query(q)->size() == 3);
+}

@@ -113,6 +113,7 @@ TEST_CASE(
   // Registering an authorisation: 503 as well.
   const Answer unregistered = exchange("POST", stack.url + "/v1/authorizations", stack.case_system,
                                        json{{"case_id", "HRB-PG-3"},
+                                            {"jurisdiction", "230100"},
                                             {"members", json::array({"230103195901200035"})},
                                             {"categories", "all"},
                                             {"valid_from", "2026-01-01"},

@@ -22,6 +22,7 @@
 #include "broker/store/sqlcipher/review_store.hpp"
 #include "pg_server.hpp"
 #include "storage/postgresql_db.hpp"
+#include "storage/sqlcipher_db.hpp"
 
 namespace b = hfv::broker;
 using hfv::Date;
@@ -38,6 +39,7 @@ b::StoredAuthorization authorization(const std::string& id, const std::string& p
   a.id = id;
   a.principal = principal;
   a.case_id = "HRB-2024-0001";
+  a.jurisdiction = "230100";
   a.valid_from = *Date::parse("2024-01-01");
   a.valid_until = *Date::parse("2025-12-31");
   a.form_sha256 = std::string(64, 'f');
@@ -55,6 +57,7 @@ void check_authorizations(b::AuthorizationStore& store) {
   REQUIRE(found->has_value());
   const auto& a = **found;
   CHECK(a.case_id == "HRB-2024-0001");
+  CHECK(a.jurisdiction == "230100");
   CHECK(a.valid_until.to_string() == "2025-12-31");
   CHECK(a.allows(Source::kBank));
   CHECK_FALSE(a.allows(Source::kVehicle));
@@ -529,6 +532,56 @@ TEST_CASE("cluster: a database with a newer schema than the broker knows is refu
   auto refused = b::PostgresqlAuthorizationStore::open(pg.conninfo());
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == "schema_too_new");
+}
+
+// An authorisation as version 1 of both schemas kept it: no jurisdiction column.
+constexpr const char* kOldAuthorization =
+    "INSERT INTO authorizations (id, principal, case_id, valid_from, valid_until, form_sha256, categories,"
+    " members, created_at) VALUES ('auth_old', 'case-system', 'HRB-OLD', '2026-01-01', '2027-12-31', '";
+
+void check_upgraded(b::AuthorizationStore& store) {
+  auto old = store.find("auth_old", "case-system");
+  REQUIRE(old.ok());
+  REQUIRE(old->has_value());
+  CHECK((*old)->case_id == "HRB-OLD");
+  CHECK((*old)->jurisdiction.empty());  // covers no verification (consent_without_jurisdiction)
+  REQUIRE(store.insert(authorization("auth_new", "case-system")).ok());
+  CHECK((*store.find("auth_new", "case-system"))->jurisdiction == "230100");
+}
+
+TEST_CASE("cluster: authorisations kept from before they named a jurisdiction read back without one after the upgrade, on both backends",
+          "[cluster][store][upgrade]") {
+  const std::string row = std::string(kOldAuthorization) + std::string(64, 'f') +
+                          "', '\"all\"', '[\"p1\"]', '2026-01-01T00:00:00.000Z')";
+  SECTION("SQLCipher") {
+    TempDir dir;
+    const auto file = dir.path / "state.db";
+    {
+      auto db = hfv::storage::SqlcipherDb::open(file, kKey, true);
+      REQUIRE(db.ok());
+      REQUIRE((*db)->exec("CREATE TABLE authorizations (id TEXT PRIMARY KEY, principal TEXT NOT NULL,"
+                          " case_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,"
+                          " form_sha256 TEXT NOT NULL, categories TEXT NOT NULL, members TEXT NOT NULL,"
+                          " created_at TEXT NOT NULL, revoked_at TEXT);")
+                  .ok());
+      REQUIRE((*db)->exec(row + ";").ok());
+    }
+    auto store = b::SqlcipherAuthorizationStore::open(file, kKey);
+    REQUIRE(store.ok());
+    check_upgraded(**store);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    REQUIRE(b::PostgresqlAuthorizationStore::open(pg.conninfo()).ok());
+    // Back to version 2 as an earlier broker left it, with one authorisation.
+    pg.sql("ALTER TABLE authorizations DROP COLUMN jurisdiction");
+    pg.sql("DELETE FROM hfv_schema");
+    pg.sql("INSERT INTO hfv_schema (version) VALUES (2)");
+    pg.sql(row);
+    auto store = b::PostgresqlAuthorizationStore::open(pg.conninfo());
+    REQUIRE(store.ok());
+    check_upgraded(**store);
+  }
 }
 
 TEST_CASE("cluster: a store reconnects by itself after the database restarts, and says unavailable meanwhile",

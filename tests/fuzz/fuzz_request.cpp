@@ -84,6 +84,7 @@ json to_json(const VerificationRequest& r) {
 
 json to_json(const AuthorizationRequest& r) {
   json j = {{"case_id", r.case_id},
+            {"jurisdiction", r.jurisdiction},
             {"members", r.members},
             {"valid_from", r.valid_from.to_string()},
             {"valid_until", r.valid_until.to_string()},

@@ -23,7 +23,7 @@ json valid_body(const std::string& auth, const std::string& case_id = "HRB-R-1")
 
 json auth_body(const std::string& case_id, json ids, json categories = "all",
                const char* from = "2026-01-01", const char* until = "2027-12-31") {
-  return {{"case_id", case_id}, {"members", std::move(ids)}, {"categories", std::move(categories)},
+  return {{"case_id", case_id}, {"jurisdiction", "230100"}, {"members", std::move(ids)}, {"categories", std::move(categories)},
           {"valid_from", from}, {"valid_until", until}, {"form_sha256", std::string(64, 'd')}};
 }
 

@@ -94,7 +94,7 @@ std::map<std::string, int> requests_by_agency(const std::vector<json>& lines, st
 std::string register_auth(Stack& s, const std::string& case_id, const json& categories) {
   json ids = json::array();
   for (const auto& id : kIds) ids.push_back(id);
-  const json body = {{"case_id", case_id},        {"members", ids},
+  const json body = {{"case_id", case_id},        {"jurisdiction", "230100"}, {"members", ids},
                      {"categories", categories},  {"valid_from", "2026-01-01"},
                      {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'f')}};
   auto r = https("POST", s.url + "/v1/authorizations", s.case_system, body.dump(), s.operator_header());

@@ -220,7 +220,7 @@ TEST_CASE("hardening: a POST or DELETE whose body is not declared JSON is refuse
   expect_415(https("POST", s.url + "/v1/authorizations/" + auth + "/revoke", s.case_system, "",
                    with_type("application/x-www-form-urlencoded")));
   // A registration sent as text does not register.
-  const json auth_body = {{"case_id", "HRB-H-2"}, {"members", kIds}, {"categories", "all"},
+  const json auth_body = {{"case_id", "HRB-H-2"}, {"jurisdiction", "230100"}, {"members", kIds}, {"categories", "all"},
                           {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"},
                           {"form_sha256", std::string(64, 'c')}};
   expect_415(https("POST", s.url + "/v1/authorizations", s.case_system, auth_body.dump(), with_type("text/plain")));

@@ -40,7 +40,7 @@ fs::path write_dataset(const fs::path& dir) {
 json verify(Stack& s, const std::string& case_id, const json& members, const json& categories) {
   json ids = json::array();
   for (const auto& m : members) ids.push_back(m["id_number"]);
-  const json auth_body = {{"case_id", case_id},        {"members", ids},
+  const json auth_body = {{"case_id", case_id},        {"jurisdiction", "230100"}, {"members", ids},
                           {"categories", categories},  {"valid_from", "2026-01-01"},
                           {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'e')}};
   auto auth = https("POST", s.url + "/v1/authorizations", s.case_system, auth_body.dump(), s.operator_header());

@@ -61,7 +61,7 @@ TEST_CASE("e2e: a report lists the example parameter values its outcome rests on
   hfv::testing::TempDir data{"hfv-provisional-data"};
   Stack s({}, write_dataset(data.path));
   const auto verify = [&s](const char* case_id, const char* jurisdiction, const char* date, const char* id) {
-    const std::string auth = s.register_authorization(case_id, json::array({id}));
+    const std::string auth = s.register_authorization(case_id, json::array({id}), jurisdiction);
     const json body = {{"case_id", case_id},   {"programme", "dibao"},        {"jurisdiction", jurisdiction},
                        {"area", "urban"},      {"reference_date", date},      {"authorization_id", auth},
                        {"members", json::array({member(id, "测试", "applicant")})},

@@ -116,8 +116,9 @@ struct Stack {
 
   std::vector<std::string> operator_header() const { return {"X-Operator-Id: op-test-01"}; }
 
-  std::string register_authorization(const std::string& case_id, const json& ids) {
-    json body = {{"case_id", case_id},     {"members", ids},           {"categories", "all"},
+  std::string register_authorization(const std::string& case_id, const json& ids,
+                                     const std::string& jurisdiction = "230100") {
+    json body = {{"case_id", case_id},     {"jurisdiction", jurisdiction}, {"members", ids}, {"categories", "all"},
                  {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"}, {"form_sha256", std::string(64, 'c')}};
     auto r = https("POST", url + "/v1/authorizations", case_system, body.dump(), operator_header());
     REQUIRE(r.status == 201);

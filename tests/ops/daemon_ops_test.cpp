@@ -216,7 +216,7 @@ TEST_CASE("ops: brokerctl status and /metrics show policies stale today or withi
 
   // A verification in Haidian today finds the standard stale: never eligible.
   const std::string id = "110108199001011231";
-  json auth = {{"case_id", "HD-STALE-1"},  {"members", json::array({id})}, {"categories", "all"},
+  json auth = {{"case_id", "HD-STALE-1"},  {"jurisdiction", "110108"}, {"members", json::array({id})}, {"categories", "all"},
                {"valid_from", since},      {"valid_until", today.add_days(30).to_string()},
                {"form_sha256", std::string(64, 'c')}};
   auto a = https("POST", stack.url + "/v1/authorizations", stack.case_system, auth.dump(), stack.operator_header());

@@ -43,6 +43,28 @@ TEST_CASE("unit: Config resolves relative paths against its own folder", "[confi
   CHECK(c->principal_for_cn("nobody") == nullptr);
 }
 
+TEST_CASE("unit: A principal's scope is the division prefix its jurisdictions share, and records without one are for the whole centre only",
+          "[config]") {
+  using hfv::broker::common_division_prefix;
+  CHECK(common_division_prefix({"230102", "230103"}) == "2301");
+  CHECK(common_division_prefix({"230102", "231000"}) == "23");  // 2301 and 2310: two digits at a time
+  CHECK(common_division_prefix({"2301", "31"}).empty());
+  CHECK(common_division_prefix({"310000"}) == "310000");
+  CHECK(common_division_prefix({}).empty());
+  hfv::broker::Principal city;
+  city.jurisdictions = {"2301"};
+  CHECK(city.scope() == "2301");
+  CHECK(city.sees("230102"));
+  CHECK(city.sees("2301"));
+  CHECK_FALSE(city.sees("23"));  // a province-wide record is not one city's
+  CHECK_FALSE(city.sees("310000"));
+  CHECK_FALSE(city.sees(""));
+  hfv::broker::Principal centre = city;
+  centre.whole_centre = true;
+  CHECK(centre.sees(""));
+  CHECK_FALSE(centre.sees("310000"));
+}
+
 TEST_CASE("unit: Config errors name the key", "[config]") {
   hfv::testing::TempDir dir;
   struct Case {
@@ -57,6 +79,9 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
       {[](json& j) { j["principals"][0]["role"] = "god"; }, "principals[0].role"},
       {[](json& j) { j["principals"][0]["jurisdictions"] = {"230"}; }, "principals[0].jurisdictions"},
       {[](json& j) { j["principals"].push_back(j["principals"][0]); }, "principals[1].certificate_cn"},
+      {[](json& j) { j["principals"][0]["whole_centre"] = "yes"; }, "principals[0].whole_centre: must be true or false"},
+      {[](json& j) { j["principals"][0]["whole_centre"] = true; },  // principals[0] is a case system
+       "principals[0].whole_centre: only a supervisor or admin"},
       {[](json& j) { j["verification_deadline_ms"] = 5; }, "verification_deadline_ms"},
       {[](json& j) { j["agencies"] = {{"astrology", {{"base_url", "https://a"}}}}; }, "agencies.astrology: unknown agency"},
       {[](json& j) { j["agencies"] = {{"bank", {{"base_url", "ftp://a"}}}}; }, "agencies.bank: 'base_url'"},

@@ -475,6 +475,7 @@ TEST_CASE("unit: A name's length is counted in characters, not bytes", "[request
 
 TEST_CASE("unit: Authorization requests are validated", "[request]") {
   json body = {{"case_id", "HRB-1"},
+               {"jurisdiction", "230102"},
                {"members", {"230102197503120016"}},
                {"categories", {"bank", "securities"}},
                {"valid_from", "2026-01-01"},
@@ -497,4 +498,13 @@ TEST_CASE("unit: Authorization requests are validated", "[request]") {
   bad = body;
   bad["form_sha256"] = "abc";
   CHECK(std::get<b::FieldError>(b::parse_authorization_request(bad, kToday)).field == "form_sha256");
+  // The jurisdiction it is registered for: required, six digits.
+  CHECK(std::get<b::AuthorizationRequest>(b::parse_authorization_request(body, kToday)).jurisdiction == "230102");
+  for (const json& wrong : {json(), json("2301"), json(230102), json("23010x")}) {
+    bad = body;
+    if (wrong.is_null()) bad.erase("jurisdiction");
+    else bad["jurisdiction"] = wrong;
+    INFO(wrong.dump());
+    CHECK(std::get<b::FieldError>(b::parse_authorization_request(bad, kToday)).field == "jurisdiction");
+  }
 }

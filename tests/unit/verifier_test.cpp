@@ -160,9 +160,11 @@ struct Fixture {
     parts.refusal_status = &refusal_status;
     verifier = std::make_unique<b::Verifier>(std::move(parts));
 
-    for (const char* case_id : {"HRB-1", "HRB-2", "HRB-3", "HRB-4"}) {
+    for (const char* case_id : {"HRB-1", "HRB-2", "HRB-3", "HRB-4", "HRB-OLD"}) {
       b::AuthorizationRequest auth;
       auth.case_id = case_id;
+      // HRB-OLD: kept from before authorisations named their jurisdiction.
+      auth.jurisdiction = std::string_view(case_id) == "HRB-OLD" ? "" : "230100";
       auth.members = {kApplicant, kSpouse};
       auth.all_categories = true;
       auth.valid_from = Date::today_utc().add_months(-1);
@@ -265,6 +267,12 @@ TEST_CASE("verifier (in-process test adapters): a refused request asks nobody an
        b::RefusalReason::kConsentNotFound, "authorization_id"},
       {"another case", [](json& j) { j["case_id"] = "HRB-2"; }, b::RefusalReason::kConsentOtherCase,
        "authorization_id"},
+      {"an authorisation without a jurisdiction",
+       [&f](json& j) {
+         j["case_id"] = "HRB-OLD";
+         j["authorization_id"] = f.authorizations["HRB-OLD"];
+       },
+       b::RefusalReason::kConsentWithoutJurisdiction, "authorization_id"},
   };
   for (const auto& c : cases) {
     INFO(c.what);

@@ -9,14 +9,14 @@ namespace {
 
 constexpr const char* kColumns =
     "id, principal, case_id, valid_from, valid_until, form_sha256, categories, members, created_at,"
-    " revoked_at";
+    " revoked_at, jurisdiction";
 
 Result<StoredAuthorization> from_row(const storage::PgRow& row) {
   for (std::size_t i = 0; i < 9; ++i) {
     if (!row[i]) return make_error("corrupt_state", "authorization record cannot be read");
   }
   return authorization_from_columns({*row[0], *row[1], *row[2], *row[3], *row[4], *row[5], *row[6],
-                                     *row[7], *row[8], row[9].value_or("")});
+                                     *row[7], *row[8], row[9].value_or(""), row[10].value_or("")});
 }
 
 }  // namespace
@@ -34,9 +34,9 @@ Status PostgresqlAuthorizationStore::insert(const StoredAuthorization& a) {
   std::lock_guard lock(mutex_);
   return db_->run(
       "INSERT INTO authorizations (id, principal, case_id, valid_from, valid_until, form_sha256,"
-      " categories, members, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+      " categories, members, created_at, jurisdiction) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
       {c.id, c.principal, c.case_id, c.valid_from, c.valid_until, c.form_sha256, c.categories, c.members,
-       c.created_at});
+       c.created_at, c.jurisdiction});
 }
 
 Result<std::optional<StoredAuthorization>> PostgresqlAuthorizationStore::find(

@@ -54,6 +54,11 @@ constexpr const char* kVersion2 =
     "ALTER TABLE reviews ADD COLUMN IF NOT EXISTS node TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(node) WHERE NOT issued;";
 
+// Version 3: an authorisation names the jurisdiction it was registered for
+// (issue 20); rows from earlier versions have none (NULL) and cover no
+// verification until registered again.
+constexpr const char* kVersion3 = "ALTER TABLE authorizations ADD COLUMN IF NOT EXISTS jurisdiction TEXT;";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -75,7 +80,10 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 1) {
       if (auto s = db.exec(kVersion1); !s) return s;
     }
-    if (auto s = db.exec(kVersion2); !s) return s;
+    if (current < 2) {
+      if (auto s = db.exec(kVersion2); !s) return s;
+    }
+    if (auto s = db.exec(kVersion3); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

@@ -19,6 +19,8 @@ Result<std::unique_ptr<SqlcipherAuthorizationStore>> SqlcipherAuthorizationStore
       !s) {
     return s.error();
   }
+  // Added after version 1: earlier rows have none (NULL).
+  if (auto s = (*db)->add_column_if_missing("authorizations", "jurisdiction", "TEXT"); !s) return s.error();
   if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<SqlcipherAuthorizationStore>(
       new SqlcipherAuthorizationStore(std::move(*db)));
@@ -28,12 +30,12 @@ Status SqlcipherAuthorizationStore::insert(const StoredAuthorization& a) {
   std::lock_guard lock(mutex_);
   auto stmt = db_->prepare(
       "INSERT INTO authorizations (id, principal, case_id, valid_from, valid_until, form_sha256,"
-      " categories, members, created_at) VALUES (?,?,?,?,?,?,?,?,?);");
+      " categories, members, created_at, jurisdiction) VALUES (?,?,?,?,?,?,?,?,?,?);");
   if (!stmt) return stmt.error();
   const AuthorizationColumns c = authorization_columns(a);
   stmt->bind(1, c.id).bind(2, c.principal).bind(3, c.case_id).bind(4, c.valid_from);
   stmt->bind(5, c.valid_until).bind(6, c.form_sha256).bind(7, c.categories);
-  stmt->bind(8, c.members).bind(9, c.created_at);
+  stmt->bind(8, c.members).bind(9, c.created_at).bind(10, c.jurisdiction);
   stmt->step();
   return stmt->status();
 }
@@ -48,7 +50,7 @@ Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::find_loc
     const std::string& id, const std::string& principal) {
   auto stmt = db_->prepare(
       "SELECT id, principal, case_id, valid_from, valid_until, form_sha256, categories, members,"
-      " created_at, revoked_at FROM authorizations WHERE id = ? AND principal = ?;");
+      " created_at, revoked_at, jurisdiction FROM authorizations WHERE id = ? AND principal = ?;");
   if (!stmt) return stmt.error();
   stmt->bind(1, id).bind(2, principal);
   if (!stmt->step()) {
@@ -61,6 +63,7 @@ Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::find_loc
                                                &c.categories,  &c.members,     &c.created_at};
   for (std::size_t i = 0; i < columns.size(); ++i) *columns[i] = stmt->column_text(static_cast<int>(i));
   c.revoked_at = stmt->column_is_null(9) ? "" : stmt->column_text(9);
+  c.jurisdiction = stmt->column_is_null(10) ? "" : stmt->column_text(10);
   auto a = authorization_from_columns(c);
   if (!a) return a.error();
   return std::optional(std::move(*a));

@@ -92,18 +92,6 @@ Status in_transaction(storage::SqlcipherDb& db, F body) {
   return db.exec("COMMIT;");
 }
 
-// Adds a column that review databases made by an earlier version lack.
-Status add_column_if_missing(storage::SqlcipherDb& db, const std::string& name,
-                             const std::string& declaration) {
-  auto info = db.prepare("PRAGMA table_info(reviews);");
-  if (!info) return info.error();
-  while (info->step()) {
-    if (info->column_text(1) == name) return {};
-  }
-  if (auto s = info->status(); !s) return s;
-  return db.exec("ALTER TABLE reviews ADD COLUMN " + name + " " + declaration + ";");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SqlcipherReviewStore>> SqlcipherReviewStore::open(
@@ -148,13 +136,13 @@ Result<std::unique_ptr<SqlcipherReviewStore>> SqlcipherReviewStore::open(
   }
   // Review databases made before records could be pending, or before the
   // latency, the current benefit or the obligors were kept, lack these columns.
-  if (auto added = add_column_if_missing(**db, "issued", "INTEGER NOT NULL DEFAULT 1"); !added) {
+  if (auto added = (*db)->add_column_if_missing("reviews", "issued", "INTEGER NOT NULL DEFAULT 1"); !added) {
     return added.error();
   }
-  if (auto added = add_column_if_missing(**db, "latency_ms", "INTEGER"); !added)
+  if (auto added = (*db)->add_column_if_missing("reviews", "latency_ms", "INTEGER"); !added)
     return added.error();
   for (const char* column : {"benefit_since", "gradual_exit_until", "obligors"}) {
-    if (auto added = add_column_if_missing(**db, column, "TEXT NOT NULL DEFAULT ''"); !added) {
+    if (auto added = (*db)->add_column_if_missing("reviews", column, "TEXT NOT NULL DEFAULT ''"); !added) {
       return added.error();
     }
   }
