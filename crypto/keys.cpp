@@ -99,6 +99,16 @@ SecretKey::SecretKey(std::span<const std::uint8_t, kSize> bytes) {
 
 SecretKey::~SecretKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
+void SecretKey::wipe() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+
+void erase_master_key_env() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): called before any thread starts.
+  if (char* value = std::getenv("HFV_MASTER_KEY"); value != nullptr) {
+    OPENSSL_cleanse(value, std::strlen(value));
+    ::unsetenv("HFV_MASTER_KEY");  // NOLINT(concurrency-mt-unsafe): as above
+  }
+}
+
 SecretKey SecretKey::random() {
   SecretKey key;
   if (RAND_bytes(key.bytes_.data(), static_cast<int>(kSize)) != 1) {

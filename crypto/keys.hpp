@@ -29,6 +29,9 @@ class SecretKey {
   SecretKey& operator=(const SecretKey&) = default;
   ~SecretKey();
   static SecretKey random();
+  // Overwrites the key with zeros, after its last use (the destructor does
+  // too; this is for a key that lives on in a longer scope).
+  void wipe();
 
   std::span<const std::uint8_t, kSize> bytes() const { return bytes_; }
 
@@ -68,5 +71,10 @@ Result<SecretKey> load_master_key_file(const std::filesystem::path& path);
 // "not_found" when no source is available.
 Result<SecretKey> load_master_key(const std::filesystem::path& fallback_file,
                                   std::string* source = nullptr);
+
+// Overwrites HFV_MASTER_KEY's value in place (so /proc/<pid>/environ and a
+// memory image no longer hold it) and removes the variable. For the
+// daemon, once the key is loaded; not thread-safe (call before threads).
+void erase_master_key_env();
 
 }  // namespace hfv::crypto

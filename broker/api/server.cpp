@@ -185,6 +185,9 @@ net::awaitable<void> Server::session(tcp::socket socket) {
   // The context as it is now: a reload gives later connections a new one,
   // this connection keeps its own until it ends.
   const std::shared_ptr<net::ssl::context> tls = tls_;
+  boost::system::error_code address_ec;
+  const auto remote = socket.remote_endpoint(address_ec);
+  const std::string client_address = address_ec ? std::string() : remote.address().to_string();
   TlsStream stream(std::move(socket), *tls);
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
@@ -214,6 +217,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
     if (!too_large) api.body = req.body();
     api.body_too_large = too_large;
     api.peer = peer;
+    api.client_address = client_address;
     if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
     if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
     if (auto it = req.find(http::field::accept); it != req.end()) api.accept = std::string(it->value());

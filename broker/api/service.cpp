@@ -2,15 +2,19 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <optional>
 
 #include "broker/api/readiness.hpp"
+#include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/api/service_internal.hpp"
+#include "common/time.hpp"
 #include "storage/postgresql_db.hpp"
 
 namespace hfv::broker {
@@ -36,7 +40,10 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
   audit::AuditRecord r = base_record(request, principal);
   r.action = "request.refused";
   r.status = std::to_string(status) + " " + code;
-  r.detail = request.method + " " + path_of(request.target) + (field.empty() ? "" : " field=" + field);
+  // The route's pattern, never the raw path (it may hold anything, an ID
+  // number included); the method as the caller spelled it, capped.
+  r.detail = request.method.substr(0, 16) + " " + std::string(endpoint_of(path_of(request.target))) +
+             (field.empty() ? "" : " field=" + field);
   // A refusal queries nobody, so it is answered even if it cannot be audited;
   // the failure to audit is what the operator must then see.
   // A refused verification or authorisation request is recorded with the
@@ -53,6 +60,37 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
   ApiResponse response = error_response(status, code, message, field);
   if (!written) response.body["audit"] = "unavailable";
   co_return response;
+}
+
+net::awaitable<ApiResponse> Service::refuse_unidentified(const ApiRequest& request, unsigned status,
+                                                        std::string code, std::string message) {
+  const auto verdict = refusal_tally_.note(request.client_address, endpoint_of(path_of(request.target)), code,
+                                           std::chrono::steady_clock::now(), utc_timestamp_now());
+  if (verdict == RefusalTally::Verdict::kThrottle) {
+    ApiResponse limited =
+        error_response(429, "rate_limited", "too many requests without a valid client certificate; retry later");
+    limited.headers.emplace_back("Retry-After", "5");
+    co_return limited;
+  }
+  if (!tally_write_pending_) {
+    tally_write_pending_ = true;
+    net::co_spawn(co_await net::this_coro::executor, write_refusal_tally(), net::detached);
+  }
+  co_return error_response(status, std::move(code), std::move(message));
+}
+
+net::awaitable<void> Service::write_refusal_tally() {
+  net::steady_timer wait(co_await net::this_coro::executor);
+  if (auto end = refusal_tally_.interval_end()) wait.expires_at(*end);
+  boost::system::error_code ec;
+  co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+  tally_write_pending_ = false;
+  if (auto record = refusal_tally_.take(std::chrono::steady_clock::now())) {
+    std::vector<audit::AuditRecord> rows{std::move(*record)};
+    if (!co_await parts_.audit->append(std::move(rows))) {
+      log_event(LogLevel::kError, "refusal_tally_not_audited", {{"reason", "the audit log cannot be written"}});
+    }
+  }
 }
 
 net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
@@ -87,14 +125,14 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<cons
   if (rows.empty() || !rows.front()->callers.without_certificate()) {
     if (!request.peer) {
       co_return console_certificate_page(
-          request, co_await refuse(request, nullptr, 401, "client_certificate_required",
-                                   "a client certificate issued by the centre's CA is required"));
+          request, co_await refuse_unidentified(request, 401, "client_certificate_required",
+                                                "a client certificate issued by the centre's CA is required"));
     }
     principal = parts_.config->principal_for_cn(request.peer->subject_cn);
     if (principal == nullptr) {
       co_return console_certificate_page(
-          request, co_await refuse(request, nullptr, 401, "unknown_client_certificate",
-                                   "this client certificate is not registered with the broker"));
+          request, co_await refuse_unidentified(request, 401, "unknown_client_certificate",
+                                                "this client certificate is not registered with the broker"));
     }
     if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
                                        std::chrono::steady_clock::now())) {

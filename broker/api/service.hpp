@@ -25,6 +25,7 @@
 #include "broker/verification/consent.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/api/rate_limiter.hpp"
+#include "broker/api/refusal_tally.hpp"
 #include "broker/api/readiness.hpp"
 #include "broker/api/routes.hpp"
 #include "broker/verification/verifier.hpp"
@@ -51,6 +52,7 @@ struct ApiRequest {
   std::string idempotency_key;  // Idempotency-Key header (optional)
   std::string accept;           // Accept header: a browser asking for text/html gets a page for some refusals
   std::string content_type;     // Content-Type header, as sent (POST and DELETE must send a JSON type)
+  std::string client_address;   // the TCP peer's address (per-address limits on unidentified callers)
   // Fired by the server when the caller disconnects while a synchronous
   // verification runs (broker/api/server.cpp); null when nobody watches.
   std::shared_ptr<Cancellation> cancel;
@@ -99,6 +101,14 @@ class Service {
     parts_.verifier->set_policies(std::move(policies));
   }
 
+  // The refusals of unidentified callers counted since the last tally
+  // record, as a record (broker/api/refusal_tally.hpp): the daemon writes
+  // it when it stops.
+  std::optional<audit::AuditRecord> take_refusal_tally() {
+    return refusal_tally_.take(std::chrono::steady_clock::now(), /*flush=*/true);
+  }
+  std::uint64_t unidentified_throttled_total() const { return refusal_tally_.throttled_total(); }
+
   // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
   std::string pseudonym(const std::string& id_number) const { return parts_.verifier->pseudonym(id_number); }
 
@@ -137,6 +147,12 @@ class Service {
   boost::asio::awaitable<ApiResponse> refuse(const ApiRequest& request, const Principal* principal,
                                              unsigned status, std::string code, std::string message,
                                              std::string field = "");
+  // A refusal of a caller no principal could be found for: counted in the
+  // tally (one audit record per interval), 429 beyond the per-address rate.
+  boost::asio::awaitable<ApiResponse> refuse_unidentified(const ApiRequest& request, unsigned status,
+                                                          std::string code, std::string message);
+  // Waits for the end of the tally's interval and writes its record.
+  boost::asio::awaitable<void> write_refusal_tally();
   boost::asio::awaitable<ApiResponse> register_authorization(const ApiRequest& request,
                                                              const Principal& principal);
   boost::asio::awaitable<ApiResponse> read_authorization(const ApiRequest& request,
@@ -165,6 +181,8 @@ class Service {
 
   ServiceParts parts_;
   RateLimiter rate_limiter_;
+  RefusalTally refusal_tally_{RefusalTally::Settings{}};
+  bool tally_write_pending_ = false;  // write_refusal_tally() is waiting (I/O thread)
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
   BatchManager* batches_ = nullptr;
   bool state_probe_running_ = false;  // one /readyz store read at a time (I/O thread)

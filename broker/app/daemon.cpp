@@ -2,6 +2,8 @@
 
 #include "broker/app/daemon.hpp"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -233,6 +235,11 @@ int run_init(const InitOptions& options) {
 }
 
 int run_daemon(const std::filesystem::path& config_file) {
+  // No core dumps, and no other process of this user may read this one's
+  // memory (ptrace, /proc/<pid>/mem): an image of it holds the keys.
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto config = load_config(config_file);
   if (!config) return fail_config("configuration", config.error());
   // The document the daemon runs with: a reload names the keys changed since
@@ -246,6 +253,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   // HFV_MASTER_KEY, then a systemd credential, then the configured file.
   std::string master_source;
   auto master = crypto::load_master_key(config->storage.master_key_file, &master_source);
+  crypto::erase_master_key_env();
   if (!master) return fail_config("master key", master.error());
   log_event(LogLevel::kInfo, "master_key_loaded", {{"source", master_source}});
   auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
@@ -312,6 +320,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.reports = stores.reports.get();
   verifying.signer = &*signer;
   verifying.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
+  // Every key the master gives is derived by now: it is not kept.
+  master->wipe();
   verifying.blocking = &blocking;
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;
@@ -519,6 +529,8 @@ int run_daemon(const std::filesystem::path& config_file) {
     log_event(LogLevel::kWarn, "batch_claims_not_released", {{"reason", s.error().message}});
   }
 
+  // The refusals of unidentified callers counted since the last tally record.
+  if (auto tally = service.take_refusal_tally()) (void)(*audit)->append_blocking({*tally});
   audit::AuditRecord stopped;
   stopped.action = "daemon.stop";
   stopped.principal = "brokerd";

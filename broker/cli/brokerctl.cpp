@@ -21,6 +21,7 @@
 
 #include "audit/audit_log.hpp"
 #include "audit/export.hpp"
+#include "common/files.hpp"
 #include "broker/cli/backup_cli.hpp"
 #include "broker/cli/batch_cli.hpp"
 #include "broker/cli/cli_http.hpp"
@@ -246,9 +247,12 @@ int audit_export(const std::string& config_file, long long from, long long to, c
   const std::int64_t last = to > 0 ? to : static_cast<std::int64_t>(head->tree_size);
   auto text = (*log)->export_ndjson(from, last, [](const std::string&) { return true; });
   if (!text) return fail(text.error().message);
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  file << *text;
-  if (!file.flush()) return fail("cannot write " + out);
+  // Personal fields inside: a new file only its owner reads, never written
+  // over an existing one.
+  if (auto written = hfv::write_new_file(out, *text, 0600); !written) {
+    return fail(written.error().code == "exists" ? out + " exists: choose a new file name"
+                                                 : "cannot write " + out + ": " + written.error().message);
+  }
   std::printf("OK: records %lld..%lld written to %s\n", from, static_cast<long long>(last), out.c_str());
   return 0;
 }

@@ -374,6 +374,20 @@ TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work 
   INFO(hfv::testing::read_file(s.dir.path / "verify-export.log"));
   CHECK(hfv::testing::read_file(s.dir.path / "verify-export.log").find("OK:") != std::string::npos);
 
+  // brokerctl's own export: a new file only its owner reads, never one written over.
+  const fs::path offline_export = s.dir.path / "offline-export.ndjson";
+  Process exporting({BROKERCTL_BIN, "audit", "export", "--config", config, "--out", offline_export.string()},
+                    s.dir.path / "export.log");
+  REQUIRE(exporting.stop(0, std::chrono::seconds(60)) == 0);
+  CHECK((fs::status(offline_export).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  const std::string first_export = hfv::testing::read_file(offline_export);
+  CHECK_FALSE(first_export.empty());
+  Process again({BROKERCTL_BIN, "audit", "export", "--config", config, "--out", offline_export.string()},
+                s.dir.path / "export-again.log");
+  CHECK(again.stop(0, std::chrono::seconds(60)) != 0);
+  CHECK(hfv::testing::read_file(s.dir.path / "export-again.log").find("exists") != std::string::npos);
+  CHECK(hfv::testing::read_file(offline_export) == first_export);
+
   // brokerctl audit verify on a copy of the database, offline.
   const fs::path copy = s.dir.path / "copy.db";
   fs::copy_file(s.db(), copy);

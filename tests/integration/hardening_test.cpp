@@ -326,3 +326,39 @@ TEST_CASE("hardening: names with control characters, separators, surrogates or b
   INFO(fits.body);
   CHECK(fits.status == 200);
 }
+
+TEST_CASE("hardening: a flood without a client certificate leaves one tally record, not one record per request, and no path it sent",
+          "[integration][hardening][audit]") {
+  Stack s;
+  const std::string id = "110108199001011231";  // an ID number an outsider puts in a path
+  // One address, 300 requests without a certificate: the first few are
+  // answered 401, the rest 429 (the per-address rate).
+  std::map<long, int> statuses;
+  for (int i = 0; i < 300; ++i) {
+    ++statuses[https("GET", s.url + "/v1/verifications/" + id + "?n=" + std::to_string(i), s.no_cert).status];
+  }
+  CHECK(statuses[401] >= 1);
+  CHECK(statuses[429] >= 200);  // the burst (20) and a few seconds' rate (5/s) at most answered
+  CHECK(statuses[401] + statuses[429] == 300);
+  // An identified caller's refusal names the route, not the path it sent.
+  CHECK(https("GET", s.url + "/console/" + id, s.case_system).status == 403);
+
+  // Stopping writes the tally of the interval still running.
+  std::size_t tallies = 0, refusals = 0;
+  for (const auto& rec : s.audit_records()) {
+    INFO(rec.dump());
+    CHECK(rec.dump().find(id) == std::string::npos);
+    if (rec["action"] == "request.refused.unidentified") {
+      ++tallies;
+      CHECK(rec["detail"].get<std::string>().find("refused=" + std::to_string(statuses[401]) +
+                                                  " throttled=" + std::to_string(statuses[429])) != std::string::npos);
+      CHECK(rec["detail"].get<std::string>().find("endpoints=/v1/verifications/{id}:") != std::string::npos);
+    }
+    if (rec["action"] == "request.refused") {
+      ++refusals;
+      CHECK(rec["detail"] == "GET /console/*");
+    }
+  }
+  CHECK(tallies == 1);
+  CHECK(refusals == 1);  // the case system's, alone
+}

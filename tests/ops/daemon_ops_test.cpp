@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 #include <sys/wait.h>
+#include <array>
+#include <fstream>
 
 #include "../integration/stack.hpp"
 #include "broker/api/routes.hpp"
@@ -538,4 +540,68 @@ TEST_CASE("ops: every metric the example alert rules and Grafana dashboard use i
     INFO(name << " is used by packaging/examples/monitoring but not on /metrics");
     CHECK(exposed(name));
   }
+}
+
+TEST_CASE("ops: the running daemon dumps no core, and neither its environment nor its memory holds the master key once the keys are derived",
+          "[ops][integration][keys]") {
+  Stack stack;
+  std::string hex = hfv::testing::read_file(stack.broker_dir / "keys" / "master.key");
+  hex = hex.substr(0, hex.find('\n'));
+  REQUIRE(hex.size() == 64);
+  REQUIRE(stack.broker->stop(SIGTERM) == 0);
+  // Again, with the key in HFV_MASTER_KEY, as an operator may start it.
+  REQUIRE(::setenv("HFV_MASTER_KEY", hex.c_str(), 1) == 0);  // NOLINT(concurrency-mt-unsafe): no threads yet
+  fs::remove(stack.broker_dir / "run" / "brokerd.port");  // the next start writes its own port
+  stack.broker = std::make_unique<hfv::testing::Process>(
+      std::vector<std::string>{BROKERD_BIN, "run", "--config", (stack.broker_dir / "brokerd.json").string()},
+      stack.dir.path / "brokerd-env.log");
+  ::unsetenv("HFV_MASTER_KEY");  // NOLINT(concurrency-mt-unsafe): as above
+  const std::string pid = [&] {
+    std::string text = hfv::testing::wait_for_file(stack.broker_dir / "run" / "brokerd.pid");
+    return text.substr(0, text.find('\n'));
+  }();
+  const std::string port = hfv::testing::wait_for_file(stack.broker_dir / "run" / "brokerd.port");
+  stack.url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+  REQUIRE(https("GET", stack.url + "/healthz", stack.no_cert).status == 200);  // listening: every key derived
+  CHECK(hfv::testing::read_file(stack.dir.path / "brokerd-env.log").find(R"("source":"env")") != std::string::npos);
+  const fs::path proc = fs::path("/proc") / pid;
+
+  // No core file, whatever the system's default.
+  const std::string limits = hfv::testing::read_file(proc / "limits");
+  const std::regex core(R"(Max core file size\s+0\s+0\s)");
+  CHECK(std::regex_search(limits, core));
+
+  // The variable's value is overwritten in place, not only unset.
+  const std::string environ = hfv::testing::read_file(proc / "environ");
+  REQUIRE_FALSE(environ.empty());
+  CHECK(environ.find(hex) == std::string::npos);
+
+  // Nowhere in its writable memory: neither the key nor its hex (read as
+  // root, or as the owner while the daemon is dumpable; it is not, so a
+  // non-root run cannot look and says so).
+  std::array<std::uint8_t, 32> raw{};
+  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  std::ifstream maps(proc / "maps");
+  std::FILE* mem = std::fopen((proc / "mem").c_str(), "rb");
+  if (mem == nullptr) {
+    WARN("cannot read " << (proc / "mem").string() << " (not root): the memory scan is skipped");
+    return;
+  }
+  std::size_t scanned = 0;
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long long from = 0, to = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%llx-%llx %4s", &from, &to, perms) != 3 || perms[0] != 'r' || perms[1] != 'w') continue;
+    if (line.find("[vvar]") != std::string::npos) continue;
+    std::string region(to - from, '\0');
+    if (::fseeko(mem, static_cast<off_t>(from), SEEK_SET) != 0) continue;
+    const std::size_t got = std::fread(region.data(), 1, region.size(), mem);
+    region.resize(got);
+    scanned += got;
+    INFO(line);
+    CHECK(region.find(std::string(raw.begin(), raw.end())) == std::string::npos);
+    CHECK(region.find(hex) == std::string::npos);
+  }
+  std::fclose(mem);
+  CHECK(scanned > 1000000);  // the heap and stacks were read
 }
