@@ -241,6 +241,9 @@ net::awaitable<void> Server::await_first_byte(tcp::socket socket, [[maybe_unused
     co_await timer_done.wait();
   }
   if (ec || stopping_) co_return;  // nothing sent in time, or an error: closed
+  // Readable with nothing to read: the client closed without a byte (no
+  // TLS stream is built just to read its end).
+  if (socket.available(ec) == 0 || ec) co_return;
   co_await session(std::move(socket), deadline);
 }
 
