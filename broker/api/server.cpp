@@ -5,14 +5,18 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <sys/resource.h>
+
 #include <array>
 #include <ctime>
 #include <filesystem>
 #include <optional>
+#include <variant>
 
 #include "broker/api/routes.hpp"
 #include "broker/ops/log.hpp"
@@ -28,13 +32,18 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 namespace {
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kRefusalLogInterval = std::chrono::seconds(60);
 }  // namespace
 
 Server::Server(net::io_context& io, const Config& config, Service& service)
-    : io_(io), config_(config), service_(service), acceptor_(io) {}
+    : io_(io),
+      config_(config),
+      service_(service),
+      acceptor_(io),
+      limits_(ConnectionLimits::create(config.server.max_connections, config.server.max_connections_per_address,
+                                       service.metrics())) {}
 
 Result<Server::PreparedTls> Server::prepare_tls(const ServerSettings& settings) {
   PreparedTls prepared;
@@ -95,6 +104,9 @@ Result<Server::PreparedTls> Server::prepare_tls(const ServerSettings& settings) 
   // connections at once lost some of them. The context is set too, so a
   // client offering a session it holds from elsewhere gets a full handshake.
   SSL_CTX* native = tls.native_handle();
+  // An idle connection's SSL object frees its read and write buffers
+  // (about 34 KiB) until its next record.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
   static constexpr unsigned char kSessionContext[] = "hfv-brokerd";
@@ -130,6 +142,15 @@ Status Server::start() {
   if (ec) return make_error("listen_failed", "cannot listen on " + config_.server.listen_address + ":" +
                                                  std::to_string(config_.server.listen_port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
+  // Each connection is a descriptor: a limit above the process's own
+  // would have accept() fail before any connection is refused.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      config_.server.max_connections + 64 > files.rlim_cur) {
+    log_event(LogLevel::kWarn, "max_connections_above_fd_limit",
+              {{"max_connections", config_.server.max_connections},
+               {"fd_limit", static_cast<std::uint64_t>(files.rlim_cur)},
+               {"reason", "limits.max_connections plus the daemon's own files is above RLIMIT_NOFILE (LimitNOFILE=)"}});
+  }
   if (!config_.server.port_file.empty()) {
     if (!replace_file_atomically(config_.server.port_file, std::to_string(port_) + "\n", 0644)) {
       return make_error("io_error", "cannot write the port file");
@@ -154,10 +175,21 @@ net::awaitable<void> Server::accept_loop() {
       log_event(LogLevel::kWarn, "accept_failed", {{"reason", ec.message()}});
       continue;
     }
+    // Over a limit: closed at once, before any TLS work (the client sees
+    // its connection closed).
+    const tcp::endpoint peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone; the socket closes here
+    auto admitted = limits_->admit(peer.address());
+    if (const auto* refused = std::get_if<ConnectionRefusal>(&admitted)) {
+      socket.close(ec);
+      log_refusal(*refused);
+      continue;
+    }
     // Answers go out as several small TLS records: without TCP_NODELAY,
     // Nagle holds the last one until the client's delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(io_, session(std::move(socket)), [](const std::exception_ptr& e) {
+    auto slot = std::get<ConnectionLimits::Slot>(std::move(admitted));
+    net::co_spawn(io_, await_first_byte(std::move(socket), std::move(slot)), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -168,8 +200,62 @@ net::awaitable<void> Server::accept_loop() {
   }
 }
 
+void Server::log_refusal(ConnectionRefusal reason) {
+  ++refusals_unlogged_[reason == ConnectionRefusal::kGlobalLimit ? 0 : 1];
+  const auto now = std::chrono::steady_clock::now();
+  if (last_refusal_log_ && now - *last_refusal_log_ < kRefusalLogInterval) return;
+  last_refusal_log_ = now;
+  log_event(LogLevel::kWarn, "connections_refused",
+            {{"global_limit", refusals_unlogged_[0]},
+             {"per_address_limit", refusals_unlogged_[1]},
+             {"open", limits_->open()},
+             {"max_connections", limits_->max_total()},
+             {"max_connections_per_address", limits_->max_per_address()},
+             {"reason", "connections over the configured limits were closed as accepted (counts since the last line;"
+                        " hfv_connections_refused_total counts all)"}});
+  refusals_unlogged_ = {};
+}
+
+// `slot` counts the connection against the limits for as long as this
+// coroutine (and so the session it awaits) lasts.
+net::awaitable<void> Server::await_first_byte(tcp::socket socket, [[maybe_unused]] ConnectionLimits::Slot slot) {
+  // The whole handshake, this wait included, within limits.handshake_timeout_ms.
+  const auto deadline = std::chrono::steady_clock::now() + config_.server.handshake_timeout;
+  boost::system::error_code ec;
+  {
+    // Boost 1.74 cannot race two operations in a coroutine: the timer's
+    // handler cancels the wait, and the coroutine waits for that handler
+    // to have run before its frame (which the handler refers to) can go.
+    const auto executor = socket.get_executor();
+    AsyncEvent timer_done(executor);
+    net::steady_timer timer(executor, deadline);
+    timer.async_wait([&socket, &timer_done](const boost::system::error_code& timer_ec) {
+      if (!timer_ec) {
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      }
+      timer_done.set();
+    });
+    co_await socket.async_wait(tcp::socket::wait_read, net::redirect_error(net::use_awaitable, ec));
+    timer.cancel();
+    co_await timer_done.wait();
+  }
+  if (ec || stopping_) co_return;  // nothing sent in time, or an error: closed
+  // Readable with nothing to read: the client closed without a byte (no
+  // TLS stream is built just to read its end).
+  if (socket.available(ec) == 0 || ec) co_return;
+  co_await session(std::move(socket), deadline);
+}
+
 net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch& watch,
                                               std::shared_ptr<Cancellation> cancel) {
+  // The answer may be ready before this coroutine first runs (a refusal
+  // that waits for nothing): then there is nothing to watch, and a read
+  // started now would wait for the caller's next request.
+  if (watch.answered) {
+    watch.done.set();
+    co_return;
+  }
   boost::system::error_code ec;
   watch.early_bytes =
       co_await stream.async_read_some(net::buffer(watch.early), net::redirect_error(net::use_awaitable, ec));
@@ -181,7 +267,7 @@ net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch
   watch.done.set();
 }
 
-net::awaitable<void> Server::session(tcp::socket socket) {
+net::awaitable<void> Server::session(tcp::socket socket, std::chrono::steady_clock::time_point handshake_deadline) {
   // The context as it is now: a reload gives later connections a new one,
   // this connection keeps its own until it ends.
   const std::shared_ptr<net::ssl::context> tls = tls_;
@@ -190,7 +276,7 @@ net::awaitable<void> Server::session(tcp::socket socket) {
   const std::string client_address = address_ec ? std::string() : remote.address().to_string();
   TlsStream stream(std::move(socket), *tls);
   boost::system::error_code ec;
-  beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+  beast::get_lowest_layer(stream).expires_at(handshake_deadline);
   co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
   if (ec) {
     log_event(LogLevel::kInfo, "tls_handshake_failed", {{"reason", ec.message()}});

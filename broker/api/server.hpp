@@ -8,6 +8,16 @@
 // caller that disconnects cancels the verification's outstanding agency
 // queries (ApiRequest::cancel).
 //
+// Hostile clients (issue 20): connections beyond the configured "limits"
+// (in all, and per client address) are closed as soon as accepted, before
+// any TLS work, and counted in /metrics. A connection that has sent
+// nothing yet is a socket, a timer and a small coroutine frame (well under
+// 8 KiB): the TLS stream, its SSL object and buffers, and the HTTP buffer
+// come only once its first byte arrives, which must be within the handshake
+// timeout. SSL objects release their buffers while idle
+// (SSL_MODE_RELEASE_BUFFERS); memory freed by a burst of connections goes
+// back to the system when it is over (ConnectionLimits).
+//
 // Threading: runs on one io_context thread together with the Service.
 #pragma once
 
@@ -20,10 +30,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
 #include "broker/ops/config.hpp"
+#include "broker/api/connection_limits.hpp"
 #include "broker/api/service.hpp"
 #include "common/async_event.hpp"
 #include "common/cancellation.hpp"
@@ -61,6 +74,7 @@ class Server {
   void stop();
   unsigned short port() const { return port_; }
   std::size_t in_flight() const { return in_flight_; }
+  std::size_t connections_open() const { return limits_->open(); }
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -75,7 +89,14 @@ class Server {
     std::array<char, 4096> early{};  // bytes that arrived instead (pipelining)
     std::size_t early_bytes = 0;
   };
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  // A connection accepted under the limits, until its first byte (or the
+  // handshake timeout): then the session.
+  boost::asio::awaitable<void> await_first_byte(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot);
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket,
+                                       std::chrono::steady_clock::time_point handshake_deadline);
+  // A warning line for refused connections, at most one a minute (with the
+  // counts since the last); /metrics counts every one.
+  void log_refusal(ConnectionRefusal reason);
   static boost::asio::awaitable<void> watch_connection(TlsStream& stream, ConnectionWatch& watch,
                                                        std::shared_ptr<Cancellation> cancel);
 
@@ -88,6 +109,9 @@ class Server {
   unsigned short port_ = 0;
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
+  std::shared_ptr<ConnectionLimits> limits_;
+  std::array<std::uint64_t, 2> refusals_unlogged_{};  // by ConnectionRefusal
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_log_;
 };
 
 }  // namespace hfv::broker

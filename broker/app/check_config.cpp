@@ -107,8 +107,8 @@ class Checker {
     static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                    "audit_db", "state_db", "policies_dir", "divisions_dir",
                                    "verification_deadline_ms", "max_body_bytes", "max_in_flight",
-                                   "repeat_window_hours", "principals", "agencies", "audit", "anomalies",
-                                   "log_level", "pid_file", "review", "storage"};
+                                   "repeat_window_hours", "retention", "principals", "agencies", "audit",
+                                   "anomalies", "log_level", "pid_file", "review", "storage", "limits"};
     for (const auto& [key, value] : doc_.items()) {
       if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) add(key, "unknown key");
     }

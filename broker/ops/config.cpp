@@ -301,7 +301,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
                                  "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
                                  "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals", "agencies",
-                                 "audit", "anomalies", "log_level", "pid_file", "review", "storage"};
+                                 "audit", "anomalies", "log_level", "pid_file", "review", "storage", "limits"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return fail(key, "unknown key");
@@ -452,6 +452,36 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return fail("max_in_flight", "must be an integer from 1 to 1000000");
     }
     c.server.max_in_flight = it->get<std::size_t>();
+  }
+  if (auto it = doc.find("limits"); it != doc.end()) {
+    if (!it->is_object()) return fail("limits", "must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "max_connections" && key != "max_connections_per_address" && key != "handshake_timeout_ms") {
+        return fail("limits." + key, "unknown key");
+      }
+    }
+    if (auto v = it->find("handshake_timeout_ms"); v != it->end()) {
+      if (!v->is_number_integer() || v->get<long>() < 100 || v->get<long>() > 300000) {
+        return fail("limits.handshake_timeout_ms", "must be an integer from 100 to 300000");
+      }
+      c.server.handshake_timeout = std::chrono::milliseconds(v->get<long>());
+    }
+    for (const auto& [key, out] : {std::pair{"max_connections", &c.server.max_connections},
+                                   std::pair{"max_connections_per_address", &c.server.max_connections_per_address}}) {
+      auto v = it->find(key);
+      if (v == it->end()) continue;
+      if (!v->is_number_integer() || v->get<long>() < 1 || v->get<long>() > 1000000) {
+        return fail(std::string("limits.") + key, "must be an integer from 1 to 1000000");
+      }
+      *out = v->get<std::size_t>();
+    }
+    if (c.server.max_connections_per_address > c.server.max_connections) {
+      if (it->contains("max_connections_per_address")) {
+        return fail("limits.max_connections_per_address",
+                    "must not be above limits.max_connections (" + std::to_string(c.server.max_connections) + ")");
+      }
+      c.server.max_connections_per_address = c.server.max_connections;  // the default, capped
+    }
   }
   if (auto it = doc.find("repeat_window_hours"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24L * 366) {

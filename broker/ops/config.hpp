@@ -67,6 +67,14 @@ struct ServerSettings {
   std::size_t max_body_bytes = 256 * 1024;
   // Load shedding: requests beyond this many in flight get 503 + Retry-After.
   std::size_t max_in_flight = 1000;
+  // "limits": connections open at once, in all and from one client address
+  // (an IPv6 client counts by its /64). Connections beyond either are closed
+  // as soon as they are accepted, before any TLS work (broker/api/server.hpp).
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_address = 64;
+  // From accepting a connection to the end of its TLS handshake, the wait
+  // for its first byte included.
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 // "storage.backend": which backend keeps the broker's own records

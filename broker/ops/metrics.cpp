@@ -233,6 +233,16 @@ void Metrics::observe_config_reload(bool ok) {
   ++config_reloads_[ok ? 1 : 0];
 }
 
+void Metrics::set_connections_open(std::size_t open) {
+  std::lock_guard lock(mutex_);
+  connections_open_ = open;
+}
+
+void Metrics::observe_connection_refused(ConnectionRefusal reason) {
+  std::lock_guard lock(mutex_);
+  ++connections_refused_[reason == ConnectionRefusal::kGlobalLimit ? 0 : 1];
+}
+
 void Metrics::set_agency_plaintext(const std::string& agency, bool plaintext) {
   std::lock_guard lock(mutex_);
   agency_plaintext_[agency] = plaintext;
@@ -295,6 +305,12 @@ std::string Metrics::render(const LiveState& live) const {
   header(out, "hfv_requests_in_flight", "gauge",
          "Requests being handled, asynchronous verifications still running included.");
   sample(out, "hfv_requests_in_flight", "", static_cast<std::uint64_t>(live.requests_in_flight));
+  header(out, "hfv_connections_open", "gauge", "Client connections open, those that have sent nothing yet included.");
+  sample(out, "hfv_connections_open", "", static_cast<std::uint64_t>(connections_open_));
+  header(out, "hfv_connections_refused_total", "counter",
+         "Connections closed as soon as accepted, before any TLS work, by the limit they were over.");
+  sample(out, "hfv_connections_refused_total", label("reason", "global_limit"), connections_refused_[0]);
+  sample(out, "hfv_connections_refused_total", label("reason", "per_address_limit"), connections_refused_[1]);
 
   if (live.batches) {
     header(out, "hfv_batches_running", "gauge", "Periodic-review batches not yet finished.");

@@ -123,6 +123,10 @@ struct LiveState {
   std::map<std::string, bool> ready_checks;
 };
 
+// Why a connection was closed as soon as it was accepted (the "limits"
+// object of the configuration): hfv_connections_refused_total{reason}.
+enum class ConnectionRefusal { kGlobalLimit, kPerAddressLimit };
+
 class Metrics {
  public:
   Metrics();
@@ -160,6 +164,13 @@ class Metrics {
   // configuration at start and reload): hfv_agency_plaintext{agency}.
   void set_agency_plaintext(const std::string& agency, bool plaintext);
 
+  // Client connections open now (the Server sets it at every accept and
+  // close): hfv_connections_open.
+  void set_connections_open(std::size_t open);
+  // One connection closed at once for being over a limit:
+  // hfv_connections_refused_total{reason}.
+  void observe_connection_refused(ConnectionRefusal reason);
+
   // The whole exposition text.
   std::string render(const LiveState& live) const;
 
@@ -179,6 +190,8 @@ class Metrics {
   std::array<std::uint64_t, 2> config_reloads_{};                          // refused, ok
   std::map<std::string, std::int64_t, std::less<>> tls_not_after_;         // what -> seconds
   std::map<std::string, bool> agency_plaintext_;
+  std::size_t connections_open_ = 0;
+  std::array<std::uint64_t, 2> connections_refused_{};  // by ConnectionRefusal
 };
 
 // Times a scope and reports it to Metrics::observe_verification (no-op

@@ -86,6 +86,24 @@ TEST_CASE("check-config: a setup from brokerd init is fine and exits 0", "[ops][
   CHECK(hfv::broker::check_config(s.config).empty());
 }
 
+TEST_CASE("check-config: the retention and limits objects are known keys, and a bad limit is named",
+          "[ops][config]") {
+  Setup s;
+  s.edit([](json& j) {
+    j["retention"] = {{"reports_days", 30}};
+    j["limits"] = {{"max_connections", 2048}, {"max_connections_per_address", 32}};
+  });
+  const Ran good = s.check();
+  INFO(good.output);
+  CHECK(good.exit_code == 0);
+  s.edit([](json& j) { j["limits"]["max_connections_per_address"] = 0; });
+  const Ran bad = s.check();
+  INFO(bad.output);
+  CHECK(bad.exit_code == 78);
+  CHECK(has(bad.output, "limits.max_connections_per_address: must be an integer from 1 to 1000000"));
+  CHECK_FALSE(has(bad.output, "limits: unknown key"));
+}
+
 TEST_CASE("check-config: a JSON syntax error is reported with its line and column", "[ops][config]") {
   Setup s;
   std::ofstream(s.config, std::ios::trunc) << "{\n  \"listen\": \"127.0.0.1:0\",\n  \"tls\": {\n    \"ca_file\" \"x\"\n}\n";

@@ -572,9 +572,9 @@ TEST_CASE("ops: the running daemon dumps no core, and neither its environment no
   CHECK(std::regex_search(limits, core));
 
   // The variable's value is overwritten in place, not only unset.
-  const std::string environ = hfv::testing::read_file(proc / "environ");
-  REQUIRE_FALSE(environ.empty());
-  CHECK(environ.find(hex) == std::string::npos);
+  const std::string environment = hfv::testing::read_file(proc / "environ");
+  REQUIRE_FALSE(environment.empty());
+  CHECK(environment.find(hex) == std::string::npos);
 
   // Nowhere in its writable memory: neither the key nor its hex (read as
   // root, or as the owner while the daemon is dumpable; it is not, so a

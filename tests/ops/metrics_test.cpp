@@ -190,7 +190,8 @@ TEST_CASE("ops: database sizes count the -wal file, free space comes from statvf
   CHECK(s.count("hfv_filesystem_free_bytes{path=\"" + (dir / "not-there").string() + "\"}") == 0);
 }
 
-TEST_CASE("ops: TLS expiry, configuration reloads and plaintext agencies are rendered as set", "[ops][metrics]") {
+TEST_CASE("ops: TLS expiry, configuration reloads, plaintext agencies and connections are rendered as set",
+          "[ops][metrics]") {
   b::Metrics m;
   m.set_tls_material("server_certificate", 1900000000);
   m.set_tls_material("crl_next_update", 1800000000);
@@ -202,6 +203,11 @@ TEST_CASE("ops: TLS expiry, configuration reloads and plaintext agencies are ren
   m.observe_config_reload(true);
   m.set_agency_plaintext("bank", true);
   m.set_agency_plaintext("tax", false);
+  m.set_connections_open(9);
+  m.set_connections_open(7);
+  m.observe_connection_refused(b::ConnectionRefusal::kPerAddressLimit);
+  m.observe_connection_refused(b::ConnectionRefusal::kPerAddressLimit);
+  m.observe_connection_refused(b::ConnectionRefusal::kGlobalLimit);
   const auto s = b::parse_metrics_text(m.render({}));
   const std::map<std::string, double> expected = {
       {R"(hfv_tls_not_after_timestamp_seconds{what="server_certificate"})", 1900000000},
@@ -210,6 +216,9 @@ TEST_CASE("ops: TLS expiry, configuration reloads and plaintext agencies are ren
       {R"(hfv_config_reloads_total{result="refused"})", 1},
       {R"(hfv_agency_plaintext{agency="bank"})", 1},
       {R"(hfv_agency_plaintext{agency="tax"})", 0},
+      {"hfv_connections_open", 7},
+      {R"(hfv_connections_refused_total{reason="global_limit"})", 1},
+      {R"(hfv_connections_refused_total{reason="per_address_limit"})", 2},
   };
   for (const auto& [key, value] : expected) {
     INFO(key);

@@ -85,6 +85,15 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
       {[](json& j) { j["verification_deadline_ms"] = 5; }, "verification_deadline_ms"},
       {[](json& j) { j["agencies"] = {{"astrology", {{"base_url", "https://a"}}}}; }, "agencies.astrology: unknown agency"},
       {[](json& j) { j["agencies"] = {{"bank", {{"base_url", "ftp://a"}}}}; }, "agencies.bank: 'base_url'"},
+      {[](json& j) { j["limits"] = 5; }, "limits: must be an object"},
+      {[](json& j) { j["limits"] = {{"max_sockets", 5}}; }, "limits.max_sockets: unknown key"},
+      {[](json& j) { j["limits"] = {{"max_connections", 0}}; }, "limits.max_connections: must be an integer"},
+      {[](json& j) { j["limits"] = {{"max_connections", "64"}}; }, "limits.max_connections: must be an integer"},
+      {[](json& j) { j["limits"] = {{"max_connections_per_address", 2.5}}; },
+       "limits.max_connections_per_address: must be an integer"},
+      {[](json& j) { j["limits"] = {{"max_connections", 10}, {"max_connections_per_address", 11}}; },
+       "limits.max_connections_per_address: must not be above limits.max_connections (10)"},
+      {[](json& j) { j["limits"] = {{"handshake_timeout_ms", 50}}; }, "limits.handshake_timeout_ms: must be an integer"},
   };
   for (const auto& c : cases) {
     INFO(c.key);
@@ -117,6 +126,28 @@ TEST_CASE("unit: Config parses each section once, agencies included, with defaul
   CHECK(c->audit.anchor_file == dir.path / "data/audit.db.anchor");
   CHECK(c->storage.review_db == dir.path / "data/review.db");
   CHECK(c->review.output_dir == dir.path / "data/batches");
+}
+
+TEST_CASE("unit: Config connection limits have defaults, and the per-address default is capped by the global",
+          "[config]") {
+  hfv::testing::TempDir dir;
+  auto defaults = load(dir, minimal());
+  REQUIRE(defaults.ok());
+  CHECK(defaults->server.max_connections == 1024);
+  CHECK(defaults->server.max_connections_per_address == 64);
+  CHECK(defaults->server.handshake_timeout == std::chrono::seconds(10));
+  json j = minimal();
+  j["limits"] = {{"max_connections", 20}};
+  auto capped = load(dir, j);
+  REQUIRE(capped.ok());
+  CHECK(capped->server.max_connections == 20);
+  CHECK(capped->server.max_connections_per_address == 20);
+  j["limits"] = {{"max_connections", 5000}, {"max_connections_per_address", 8}, {"handshake_timeout_ms", 120000}};
+  auto both = load(dir, j);
+  REQUIRE(both.ok());
+  CHECK(both->server.handshake_timeout == std::chrono::seconds(120));
+  CHECK(both->server.max_connections == 5000);
+  CHECK(both->server.max_connections_per_address == 8);
 }
 
 namespace {
