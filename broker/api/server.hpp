@@ -78,6 +78,9 @@ class Server {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  // Allocates the reactor's per-descriptor records for max_connections up
+  // front (server.cpp says why).
+  void prewarm_reactor();
   using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   // One read on the connection while its request is handled: an error or
   // end of stream before the answer means the caller is gone.

@@ -1,6 +1,7 @@
 #include "broker/api/service.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,7 +64,7 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
 }
 
 net::awaitable<ApiResponse> Service::refuse_unidentified(const ApiRequest& request, unsigned status,
-                                                        std::string code, std::string message) {
+                                                        const std::string& code, const std::string& message) {
   const auto verdict = refusal_tally_.note(request.client_address, endpoint_of(path_of(request.target)), code,
                                            std::chrono::steady_clock::now(), utc_timestamp_now());
   if (verdict == RefusalTally::Verdict::kThrottle) {
@@ -76,7 +77,7 @@ net::awaitable<ApiResponse> Service::refuse_unidentified(const ApiRequest& reque
     tally_write_pending_ = true;
     net::co_spawn(co_await net::this_coro::executor, write_refusal_tally(), net::detached);
   }
-  co_return error_response(status, std::move(code), std::move(message));
+  co_return error_response(status, code, message);
 }
 
 net::awaitable<void> Service::write_refusal_tally() {

@@ -150,7 +150,7 @@ class Service {
   // A refusal of a caller no principal could be found for: counted in the
   // tally (one audit record per interval), 429 beyond the per-address rate.
   boost::asio::awaitable<ApiResponse> refuse_unidentified(const ApiRequest& request, unsigned status,
-                                                          std::string code, std::string message);
+                                                          const std::string& code, const std::string& message);
   // Waits for the end of the tally's interval and writes its record.
   boost::asio::awaitable<void> write_refusal_tally();
   boost::asio::awaitable<ApiResponse> register_authorization(const ApiRequest& request,

@@ -82,19 +82,20 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
     (void)std::fprintf(stderr, "brokerctl: %s\n", key.error().message.c_str());
     return 2;
   }
-  const json report = json::parse(slurp(file), nullptr, false);
-  if (report.is_discarded()) {
-    (void)std::fprintf(stderr, "brokerctl: %s is not JSON\n", file.c_str());
-    return 1;
-  }
-  if (!hfv::broker::verify_report_signature(report, *key)) {
-    std::printf("INVALID: the signature does not match this report and key (key id %s)\n",
+  const auto checked = hfv::broker::verify_report_text(slurp(file), *key);
+  using hfv::broker::ReportCheck;
+  if (checked.check != ReportCheck::kValid && checked.check != ReportCheck::kValidLegacy) {
+    std::printf("INVALID: %s (key id %s)\n", std::string(hfv::broker::describe(checked.check)).c_str(),
                 hfv::broker::key_id(*key).c_str());
     return 1;
   }
+  const json& report = checked.report;
   std::printf("OK: report %s signed by key %s (outcome %s)\n",
               report.value("verification_id", std::string("?")).c_str(), hfv::broker::key_id(*key).c_str(),
               report.value("outcome", std::string("?")).c_str());
+  if (checked.check == ReportCheck::kValidLegacy) {
+    std::printf("note: %s\n", std::string(hfv::broker::describe(checked.check)).c_str());
+  }
   print_provisional(report);
   return 0;
 }

@@ -1,4 +1,7 @@
-// A report's signature: Ed25519 over the report's canonical bytes, with the
+// A report's signature: Ed25519 over exact bytes — the domain prefix
+// "hfv-report/v1\n" followed by the report in canonical JSON (RFC 8785,
+// JCS: members sorted, no whitespace, UTF-8 as is, integers only) whose
+// "signature" member holds alg, format and key_id but not value — with the
 // key named by key_id (docs/api.md "Signed reports"). Case systems and
 // `brokerctl report verify` check it with the broker's public key.
 // Thread-safety: pure functions.
@@ -6,18 +9,43 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "crypto/ed25519.hpp"
 
 namespace hfv::broker {
 
-// The bytes a report's signature covers: the report without its "signature"
-// member, serialised by nlohmann::json::dump() (keys sorted, no whitespace).
-std::string canonical_report(const nlohmann::json& report);
-// Adds "signature": {"alg": "Ed25519", "key_id", "value" (hex)}.
+inline constexpr std::string_view kReportFormat = "hfv-report/v1";
+
+// The bytes a report's signature covers (above): the report without
+// signature.value, canonical, after the domain prefix.
+std::string signed_report_bytes(const nlohmann::json& report);
+// Adds "signature": {"alg": "Ed25519", "format": "hfv-report/v1", "key_id",
+// "value" (hex)}.
 void sign_report(nlohmann::json& report, const crypto::Ed25519Signer& signer);
-// Checks a saved report against a public key.
+// Checks a parsed report against a public key (the broker's own reports,
+// in process). A saved report is checked from its text: verify_report_text.
 bool verify_report_signature(const nlohmann::json& report, const crypto::Ed25519PublicKey& key);
 std::string key_id(const crypto::Ed25519PublicKey& key);
+
+// What checking a saved report's text found.
+enum class ReportCheck {
+  kValid,          // hfv-report/v1, signed by this key
+  kValidLegacy,    // signed before hfv-report/v1 (no format): alg and key_id not covered
+  kNotJson,        // not a JSON object
+  kDuplicateKey,   // a member named twice in one object (readers disagree on which counts)
+  kNotCanonical,   // not the exact bytes the broker sent (re-serialised, reordered, pretty-printed)
+  kUnsigned,       // no signature, or one of another shape
+  kOtherKey,       // key_id names another key
+  kBadSignature,   // the signature does not match
+};
+struct ReportVerification {
+  ReportCheck check = ReportCheck::kNotJson;
+  nlohmann::json report;  // as parsed, when it parsed
+};
+// Checks `text` (one trailing newline allowed) as the broker sent it: no
+// duplicate member, canonical, signed by `key`.
+ReportVerification verify_report_text(std::string_view text, const crypto::Ed25519PublicKey& key);
+std::string_view describe(ReportCheck check);
 
 }  // namespace hfv::broker

@@ -710,7 +710,9 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued.action = "verification.report";
   issued.status = "issued";
   issued.outcome = report["outcome"].get<std::string>();
-  issued.digest = crypto::to_hex(crypto::sha256(canonical_report(report)));
+  // The signed report's bytes as the caller receives them: a saved report
+  // is matched to this record by hashing the file.
+  issued.digest = crypto::to_hex(crypto::sha256(report.dump(-1, ' ', false, json::error_handler_t::strict)));
   issued.detail = provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
   if (!co_await parts_.audit->append(std::move(after))) {

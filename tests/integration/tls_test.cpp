@@ -153,3 +153,26 @@ TEST_CASE("tls: the agency simulator in mutual-TLS mode resumes a session its cl
     CHECK(second.answer.starts_with("HTTP/1.1 "));
   }
 }
+
+TEST_CASE("tls: TLS 1.2 is offered only with ECDHE and an AEAD suite, CBC and static RSA are refused",
+          "[integration][tls]") {
+  Stack s;
+  const int port = std::stoi(s.url.substr(s.url.rfind(':') + 1));
+  auto with_ciphers = [&](const char* ciphers) {
+    Ctx ctx = client_context(s.case_system, TLS1_2_VERSION);
+    REQUIRE(SSL_CTX_set_cipher_list(ctx.get(), ciphers) == 1);
+    return exchange(ctx.get(), port, "/healthz");
+  };
+  for (const char* refused : {"ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA", "AES128-GCM-SHA256"}) {
+    INFO(refused);
+    const Exchange e = with_ciphers(refused);
+    CHECK_FALSE(e.handshake);
+    CHECK(e.error.find("handshake failure") != std::string::npos);
+  }
+  for (const char* accepted : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+    INFO(accepted);
+    const Exchange e = with_ciphers(accepted);
+    CHECK(e.handshake);
+    CHECK(e.answer.rfind("HTTP/1.1 200", 0) == 0);
+  }
+}

@@ -2,9 +2,12 @@
 // recorded exchange (written by the integration tests when
 // HFV_OPENAPI_SAMPLES is set): the response body against the schema of its
 // path, method and status, and, for 2xx answers, the request body against
-// the request schema. Usage: node check.mjs SPEC SAMPLES_DIR
+// the request schema; a signed report must be byte for byte what an
+// independent RFC 8785 (JCS) implementation makes of it.
+// Usage: node check.mjs SPEC SAMPLES_DIR
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
+import canonicalize from 'canonicalize';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -29,6 +32,7 @@ function operationFor(method, urlPath) {
 
 let passed = 0;
 let failed = 0;
+let reports = 0;  // signed reports checked against RFC 8785
 const fail = (file, why) => {
   failed += 1;
   console.error(`FAIL ${file}: ${why}`);
@@ -68,6 +72,15 @@ for (const file of files) {
     fail(file, `${sample.method} ${sample.path} ${sample.status}: ${ajv.errorsText(ajv.errors)}`);
     continue;
   }
+  // A signed report is sent in RFC 8785 canonical form (its signature
+  // covers those bytes): the independent implementation agrees byte for byte.
+  if (body?.signature?.format === 'hfv-report/v1') {
+    reports += 1;
+    if (canonicalize(body) !== sample.response_body) {
+      fail(file, `${sample.method} ${sample.path} ${sample.status}: the report is not in RFC 8785 canonical form`);
+      continue;
+    }
+  }
   if (sample.status < 300 && op.requestBody && sample.request_body) {
     const reqSchema = op.requestBody.content['application/json'].schema;
     if (!ajv.validate(reqSchema, JSON.parse(sample.request_body))) {
@@ -77,5 +90,9 @@ for (const file of files) {
   }
   passed += 1;
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed; ${reports} signed reports in RFC 8785 form`);
+if (reports === 0) {
+  console.error('openapi: no signed report among the samples: the RFC 8785 check checked nothing');
+  process.exit(1);
+}
 process.exit(failed === 0 ? 0 : 1);
