@@ -37,6 +37,9 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kRefusalLogInterval = std::chrono::seconds(60);
+// Descriptors the daemon holds besides its client connections (databases,
+// logs, agency connections): the headroom kept below RLIMIT_NOFILE.
+constexpr std::size_t kOwnDescriptors = 64;
 }  // namespace
 
 Server::Server(net::io_context& io, const Config& config, Service& service)
@@ -151,14 +154,17 @@ Status Server::start() {
   port_ = acceptor_.local_endpoint().port();
   // Each connection is a descriptor: a limit above the process's own
   // would have accept() fail before any connection is refused.
-  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
-      config_.server.max_connections + 64 > files.rlim_cur) {
+  std::optional<std::size_t> fd_limit;
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    fd_limit = static_cast<std::size_t>(files.rlim_cur);
+  }
+  if (fd_limit && config_.server.max_connections + kOwnDescriptors > *fd_limit) {
     log_event(LogLevel::kWarn, "max_connections_above_fd_limit",
               {{"max_connections", config_.server.max_connections},
-               {"fd_limit", static_cast<std::uint64_t>(files.rlim_cur)},
+               {"fd_limit", static_cast<std::uint64_t>(*fd_limit)},
                {"reason", "limits.max_connections plus the daemon's own files is above RLIMIT_NOFILE (LimitNOFILE=)"}});
   }
-  prewarm_reactor();
+  prewarm_reactor(fd_limit);
   if (!config_.server.port_file.empty()) {
     if (!replace_file_atomically(config_.server.port_file, std::to_string(port_) + "\n", 0644)) {
       return make_error("io_error", "cannot write the port file");
@@ -168,17 +174,15 @@ Status Server::start() {
   return {};
 }
 
-void Server::prewarm_reactor() {
+void Server::prewarm_reactor(std::optional<std::size_t> fd_limit) {
   // Asio's reactor keeps one small record per descriptor ever open at once,
   // in a pool it never shrinks. Made one by one as a burst of connections
   // arrives, they sit among the connections' memory and, once the burst
   // has gone, each pins a page the allocator cannot give back. Made here,
   // side by side, for as many connections as the limit lets in, they are
   // what later connections reuse.
-  std::size_t budget = config_.server.max_connections + 64;
-  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
-    budget = std::min<std::size_t>(budget, files.rlim_cur > 128 ? files.rlim_cur - 128 : 0);
-  }
+  std::size_t budget = config_.server.max_connections + kOwnDescriptors;
+  if (fd_limit) budget = std::min(budget, *fd_limit > 2 * kOwnDescriptors ? *fd_limit - 2 * kOwnDescriptors : 0);
   std::vector<tcp::socket> sockets;
   sockets.reserve(budget);
   for (std::size_t i = 0; i < budget; ++i) {
@@ -219,7 +223,8 @@ net::awaitable<void> Server::accept_loop() {
     // Nagle holds the last one until the client's delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
     auto slot = std::get<ConnectionLimits::Slot>(std::move(admitted));
-    net::co_spawn(io_, await_first_byte(std::move(socket), std::move(slot)), [](const std::exception_ptr& e) {
+    net::co_spawn(io_, await_first_byte(std::move(socket), std::move(slot), peer.address()),
+                  [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -248,7 +253,8 @@ void Server::log_refusal(ConnectionRefusal reason) {
 
 // `slot` counts the connection against the limits for as long as this
 // coroutine (and so the session it awaits) lasts.
-net::awaitable<void> Server::await_first_byte(tcp::socket socket, [[maybe_unused]] ConnectionLimits::Slot slot) {
+net::awaitable<void> Server::await_first_byte(tcp::socket socket, [[maybe_unused]] ConnectionLimits::Slot slot,
+                                              net::ip::address client) {
   // The whole handshake, this wait included, within limits.handshake_timeout_ms.
   const auto deadline = std::chrono::steady_clock::now() + config_.server.handshake_timeout;
   boost::system::error_code ec;
@@ -274,7 +280,7 @@ net::awaitable<void> Server::await_first_byte(tcp::socket socket, [[maybe_unused
   // Readable with nothing to read: the client closed without a byte (no
   // TLS stream is built just to read its end).
   if (socket.available(ec) == 0 || ec) co_return;
-  co_await session(std::move(socket), deadline);
+  co_await session(std::move(socket), client, deadline);
 }
 
 net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch& watch,
@@ -297,13 +303,12 @@ net::awaitable<void> Server::watch_connection(TlsStream& stream, ConnectionWatch
   watch.done.set();
 }
 
-net::awaitable<void> Server::session(tcp::socket socket, std::chrono::steady_clock::time_point handshake_deadline) {
+net::awaitable<void> Server::session(tcp::socket socket, net::ip::address client,
+                                     std::chrono::steady_clock::time_point handshake_deadline) {
   // The context as it is now: a reload gives later connections a new one,
   // this connection keeps its own until it ends.
   const std::shared_ptr<net::ssl::context> tls = tls_;
-  boost::system::error_code address_ec;
-  const auto remote = socket.remote_endpoint(address_ec);
-  const std::string client_address = address_ec ? std::string() : remote.address().to_string();
+  const std::string client_address = client.to_string();
   TlsStream stream(std::move(socket), *tls);
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_at(handshake_deadline);

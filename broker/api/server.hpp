@@ -79,8 +79,8 @@ class Server {
  private:
   boost::asio::awaitable<void> accept_loop();
   // Allocates the reactor's per-descriptor records for max_connections up
-  // front (server.cpp says why).
-  void prewarm_reactor();
+  // front, within `fd_limit` (none: no limit) (server.cpp says why).
+  void prewarm_reactor(std::optional<std::size_t> fd_limit);
   using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   // One read on the connection while its request is handled: an error or
   // end of stream before the answer means the caller is gone.
@@ -93,9 +93,11 @@ class Server {
     std::size_t early_bytes = 0;
   };
   // A connection accepted under the limits, until its first byte (or the
-  // handshake timeout): then the session.
-  boost::asio::awaitable<void> await_first_byte(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot);
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket,
+  // handshake timeout): then the session. `client` is its peer's address,
+  // as accept_loop read it.
+  boost::asio::awaitable<void> await_first_byte(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot,
+                                                boost::asio::ip::address client);
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, boost::asio::ip::address client,
                                        std::chrono::steady_clock::time_point handshake_deadline);
   // A warning line for refused connections, at most one a minute (with the
   // counts since the last); /metrics counts every one.

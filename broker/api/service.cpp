@@ -41,16 +41,16 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
   audit::AuditRecord r = base_record(request, principal);
   r.action = "request.refused";
   r.status = std::to_string(status) + " " + code;
+  const std::string path = path_of(request.target);
   // The route's pattern, never the raw path (it may hold anything, an ID
   // number included); the method as the caller spelled it, capped.
-  r.detail = request.method.substr(0, 16) + " " + std::string(endpoint_of(path_of(request.target))) +
+  r.detail = request.method.substr(0, 16) + " " + std::string(endpoint_of(path)) +
              (field.empty() ? "" : " field=" + field);
   // A refusal queries nobody, so it is answered even if it cannot be audited;
   // the failure to audit is what the operator must then see.
   // A refused verification or authorisation request is recorded with the
   // case and jurisdiction it named (and a verification's members).
   std::vector<audit::AuditRecord> rows;
-  const std::string path = path_of(request.target);
   if (request.method == "POST" && (path == "/v1/verifications" || path == "/v1/authorizations") &&
       !request.body_too_large) {
     rows = parts_.verifier->refusal_records(std::move(r), request.body);

@@ -107,7 +107,6 @@ class Service {
   std::optional<audit::AuditRecord> take_refusal_tally() {
     return refusal_tally_.take(std::chrono::steady_clock::now(), /*flush=*/true);
   }
-  std::uint64_t unidentified_throttled_total() const { return refusal_tally_.throttled_total(); }
 
   // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
   std::string pseudonym(const std::string& id_number) const { return parts_.verifier->pseudonym(id_number); }

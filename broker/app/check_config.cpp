@@ -99,18 +99,11 @@ class Checker {
     return true;
   }
 
-  // Every unknown top-level key (the loader names only the first). The list
-  // is load_config()'s kKnown in broker/ops/config.cpp: keep the two in step
-  // (a key only the loader knows would be reported here as unknown, which
-  // the test on a config from `brokerd init` catches for the keys init writes).
+  // Every unknown top-level key (the loader names only the first), by the
+  // loader's own list (is_config_key, broker/ops/config.hpp).
   void unknown_keys() {
-    static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
-                                   "audit_db", "state_db", "policies_dir", "divisions_dir",
-                                   "verification_deadline_ms", "max_body_bytes", "max_in_flight",
-                                   "repeat_window_hours", "retention", "principals", "agencies", "audit",
-                                   "anomalies", "log_level", "pid_file", "review", "storage", "limits"};
     for (const auto& [key, value] : doc_.items()) {
-      if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) add(key, "unknown key");
+      if (!is_config_key(key)) add(key, "unknown key");
     }
   }
 

@@ -69,6 +69,16 @@ std::string common_division_prefix(const std::vector<std::string>& codes) {
 
 std::string Principal::scope() const { return common_division_prefix(jurisdictions); }
 
+bool is_config_key(std::string_view key) {
+  static constexpr std::string_view kKeys[] = {
+      "listen",      "port_file",    "tls",           "master_key_file",  "signing_key_file",
+      "audit_db",    "state_db",     "policies_dir",  "divisions_dir",    "verification_deadline_ms",
+      "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals",
+      "agencies",    "audit",        "anomalies",     "log_level",        "pid_file",
+      "review",      "storage",      "limits"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
 std::filesystem::path shipped_data_dir(std::string_view name) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -298,14 +308,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
   }
   if (!doc.is_object()) return fail("(file)", "not a JSON object");
 
-  static const char* kKnown[] = {"listen", "port_file", "tls", "master_key_file", "signing_key_file",
-                                 "audit_db", "state_db", "policies_dir", "divisions_dir", "verification_deadline_ms",
-                                 "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals", "agencies",
-                                 "audit", "anomalies", "log_level", "pid_file", "review", "storage", "limits"};
   for (const auto& [key, value] : doc.items()) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
-      return fail(key, "unknown key");
-    }
+    if (!is_config_key(key)) return fail(key, "unknown key");
   }
   auto path = [&](const json& obj, const char* key, const std::string& where,
                   std::filesystem::path& out, bool required) -> Status {

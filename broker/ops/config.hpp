@@ -221,6 +221,10 @@ Result<long> brokerd_pid(const std::filesystem::path& pid_file);
 // file of a config that would not load as a whole.
 nlohmann::json read_config_document(const std::filesystem::path& file);
 
+// Whether `key` is one of the configuration file's top-level keys: what
+// load_config accepts and `brokerd check-config` reports as unknown otherwise.
+bool is_config_key(std::string_view key);
+
 // Data shipped with the broker: name "policies" or "divisions". An installed
 // executable (<prefix>/bin/brokerd) uses <prefix>/share/hfv/<name>; a build
 // that is not installed uses the copy in its source tree.
