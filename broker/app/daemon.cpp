@@ -33,6 +33,7 @@
 #include "broker/store/postgresql/report_store.hpp"
 #include "broker/store/postgresql/review_store.hpp"
 #include "broker/store/postgresql/schema.hpp"
+#include "broker/store/audit_trust.hpp"
 #include "broker/store/retention.hpp"
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
@@ -40,6 +41,7 @@
 #include "broker/verification/verifier.hpp"
 #include "common/files.hpp"
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/pki.hpp"
 #include "policies/policy.hpp"
@@ -223,13 +225,34 @@ int run_init(const InitOptions& options) {
                                    {"jurisdictions", {"2301"}},
                                    {"whole_centre", true}}})},
       {"agencies", demo_agencies(options.agency_url)}};
+  bool config_created = false;
   if (auto s = write_new_file(config_file, config.dump(2) + "\n", 0640); s) {
-    note(config_file, true);
-  } else if (s.error().code == "exists") {
-    note(config_file, false);
-  } else {
+    config_created = true;
+  } else if (s.error().code != "exists") {
     return fail("init: config", s.error());
   }
+  // The audit log, created here and never at start: its key pinned in a
+  // configuration written now (broker/store/audit_trust.hpp).
+  auto loaded = load_config(config_file);
+  if (!loaded) return fail("init: config", loaded.error());
+  auto master_key = crypto::load_master_key_file(master);
+  if (!master_key) return fail("init: master key", master_key.error());
+  auto audit_key = init_audit_log(*loaded, crypto::derive_key(*master_key, crypto::kPurposeAuditDb));
+  master_key->wipe();
+  if (audit_key) {
+    note(loaded->audit.db, true);
+    if (config_created) {
+      config["audit"]["public_key"] = crypto::to_hex(*audit_key);
+      if (auto s = replace_file_atomically(config_file, config.dump(2) + "\n", 0640); !s) {
+        return fail("init: config", s.error());
+      }
+    }
+  } else if (audit_key.error().code == "exists") {
+    note(loaded->audit.db, false);
+  } else {
+    return fail("init: audit log", audit_key.error());
+  }
+  note(config_file, config_created);
   std::printf("ready: brokerd run --config %s\n", config_file.string().c_str());
   return 0;
 }
@@ -278,14 +301,41 @@ int run_daemon(const std::filesystem::path& config_file) {
                 "sending signed tree heads to a URL is not implemented yet; the anchor file is "
                 "written"}});
   }
-  auto audit =
-      audit::AuditLog::open(audit_location(*config), crypto::derive_key(*master, crypto::kPurposeAuditDb),
-                            std::move(audit_options));
+  // The log must be there under the pinned key: a wiped log is not
+  // replaced by a new one at start (broker/store/audit_trust.hpp).
+  const auto audit_kek = crypto::derive_key(*master, crypto::kPurposeAuditDb);
+  auto present = check_audit_log_presence(*config, audit_kek);
+  if (!present) return fail_config("audit log", present.error());
+  auto audit = audit::AuditLog::open(audit_location(*config), audit_kek, std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
+  if (!*present) {
+    log_event(LogLevel::kWarn, "audit_log_created",
+              {{"key_id", audit::audit_key_id((*audit)->public_key())},
+               {"reason", "no audit log was found and audit.create_if_missing is set: a new, empty log"}});
+  }
   log_storage(*config);
   auto opened = open_stores(*config, *master);
   if (!opened) return fail("storage", opened.error());
   Stores& stores = *opened;
+  // A state database copied back from before a revocation must not revive
+  // it: every revocation the log holds is put back in force.
+  auto reconciled = reapply_logged_revocations(**audit, *stores.authorizations);
+  if (!reconciled) return fail("state database", reconciled.error());
+  if (reconciled->reapplied > 0) {
+    log_event(LogLevel::kError, "consent_state_rolled_back",
+              {{"reapplied", reconciled->reapplied},
+               {"reason", "the state database held authorisations in force that the audit log records as "
+                          "revoked (restored from an older copy?); they are revoked again"}});
+    audit::AuditRecord r;
+    r.action = "state.reconciled";
+    r.status = "revocations_reapplied";
+    r.detail = "reapplied=" + std::to_string(reconciled->reapplied);
+    std::vector<audit::AuditRecord> rows;
+    rows.push_back(std::move(r));
+    if (auto appended = (*audit)->append_blocking(std::move(rows)); !appended) {
+      return fail("audit log", appended.error());
+    }
+  }
   // Review records a crash of this node left pending: issued per the
   // audit, or dropped. (In a shared database each node settles its own;
   // those of a node that never comes back stay pending and count for no

@@ -27,8 +27,10 @@
 #include "broker/cli/cli_http.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/metrics.hpp"
+#include "broker/store/audit_trust.hpp"
 #include "broker/api/service.hpp"
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 
 namespace {
@@ -136,6 +138,20 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
   std::filesystem::path anchor =
       anchor_override.empty() ? config->audit.anchor_file : std::filesystem::path(anchor_override);
   if (no_anchor) anchor.clear();
+  // A log under another key than the pinned one is not this centre's log,
+  // however well it verifies on its own (a wiped and recreated log).
+  if (const auto& pinned = config->audit.public_key) {
+    auto key = hfv::audit::AuditLog::public_key_at(where, *kek);
+    if (!key) {
+      std::printf("FAILED: %s\n", key.error().message.c_str());
+      return 1;
+    }
+    if (*key != *pinned) {
+      std::printf("FAILED: the log is signed with key %s, not the pinned key %s (audit.public_key)\n",
+                  hfv::audit::audit_key_id(*key).c_str(), hfv::audit::audit_key_id(*pinned).c_str());
+      return 1;
+    }
+  }
   auto report = hfv::audit::AuditLog::verify_at(where, *kek, anchor);
   if (!report) {
     std::printf("FAILED: %s\n", report.error().message.c_str());
@@ -255,6 +271,22 @@ int audit_export(const std::string& config_file, long long from, long long to, c
                                                  : "cannot write " + out + ": " + written.error().message);
   }
   std::printf("OK: records %lld..%lld written to %s\n", from, static_cast<long long>(last), out.c_str());
+  return 0;
+}
+
+// Creates the configured log (never over an existing one) and prints the
+// key to pin as audit.public_key.
+int audit_init(const std::string& config_file) {
+  auto config = hfv::broker::load_config(config_file);
+  if (!config) return fail(config.error().message);
+  auto kek = audit_kek(*config);
+  if (!kek) return fail("master key: " + kek.error().message);
+  auto key = hfv::broker::init_audit_log(*config, *kek);
+  if (!key) return fail("audit init: " + key.error().message);
+  std::printf("OK: audit log created at %s, key %s\n"
+              "pin it in the configuration: \"audit\": {\"public_key\": \"%s\"}\n",
+              hfv::broker::audit_location(*config).describe().c_str(), hfv::audit::audit_key_id(*key).c_str(),
+              crypto::to_hex(*key).c_str());
   return 0;
 }
 
@@ -609,6 +641,11 @@ int run(int argc, char** argv) {
   export_cmd->add_option("--to", exp_to, "last sequence number (default: the latest)");
   export_cmd->add_option("--out", exp_out, "output file")->required();
 
+  auto* init_cmd = audit->add_subcommand(
+      "init", "create the configured audit log (refuses when one is there) and print the key to pin");
+  std::string init_config;
+  init_cmd->add_option("--config", init_config, "brokerd config")->required();
+
   auto* public_key_cmd = audit->add_subcommand("public-key", "print the audit tree-head signing key (PEM)");
   std::string pk_config;
   public_key_cmd->add_option("--config", pk_config, "brokerd config")->required();
@@ -655,6 +692,7 @@ int run(int argc, char** argv) {
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);
   if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_master);
   if (export_cmd->parsed()) return audit_export(exp_config, exp_from, exp_to, exp_out);
+  if (init_cmd->parsed()) return audit_init(init_config);
   if (public_key_cmd->parsed()) return audit_public_key(pk_config);
   if (keys_public->parsed()) {
     auto config = hfv::broker::load_config(keys_config);

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "common/json_error.hpp"
+#include "crypto/hash.hpp"
 
 #ifndef HFV_DEFAULT_DIVISIONS_DIR
 #define HFV_DEFAULT_DIVISIONS_DIR "/usr/share/hfv/divisions"
@@ -505,7 +506,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (auto it = doc.find("audit"); it != doc.end()) {
     if (!it->is_object()) return fail("audit", "must be an object");
     for (const auto& [key, value] : it->items()) {
-      if (key != "anchor_file" && key != "head_url" && key != "retention_days" && key != "head_interval_ms") {
+      if (key != "anchor_file" && key != "head_url" && key != "retention_days" && key != "head_interval_ms" &&
+          key != "public_key" && key != "create_if_missing") {
         return fail("audit." + key, "unknown key");
       }
     }
@@ -516,6 +518,20 @@ Result<Config> load_config(const std::filesystem::path& file) {
         return fail("audit.head_url", "must be an http(s) URL");
       }
       c.audit.head_url = h->get<std::string>();
+    }
+    if (auto k = it->find("public_key"); k != it->end()) {
+      const auto bytes = k->is_string() ? crypto::from_hex(k->get<std::string>()) : std::nullopt;
+      if (!bytes || bytes->size() != std::tuple_size_v<crypto::Ed25519PublicKey>) {
+        return fail("audit.public_key",
+                    "must be the audit log's Ed25519 public key as 64 hex characters (brokerctl audit init prints it)");
+      }
+      crypto::Ed25519PublicKey key{};
+      std::copy(bytes->begin(), bytes->end(), key.begin());
+      c.audit.public_key = key;
+    }
+    if (auto k = it->find("create_if_missing"); k != it->end()) {
+      if (!k->is_boolean()) return fail("audit.create_if_missing", "must be true or false");
+      c.audit.create_if_missing = k->get<bool>();
     }
     if (auto r = it->find("retention_days"); r != it->end()) {
       if (!r->is_number_integer() || (r->get<long>() != 0 && (r->get<long>() < 183 || r->get<long>() > 36500))) {

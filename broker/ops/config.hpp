@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "broker/ops/anomaly_rules.hpp"
 #include "broker/ops/log.hpp"
 #include "common/result.hpp"
+#include "crypto/ed25519.hpp"
 
 namespace hfv::broker {
 
@@ -120,6 +122,14 @@ struct StorageSettings {
 struct AuditSettings {
   std::filesystem::path db;
   std::filesystem::path anchor_file;
+  // "public_key": the log's Ed25519 key pinned (64 hex, printed by
+  // `brokerctl audit init`): the daemon refuses a log under another key and
+  // a missing log. "create_if_missing": without a pin, a missing log is
+  // created at start (for tests and throwaway stacks; logged); otherwise a
+  // missing log is an error: `brokerctl audit init` creates it (a wiped log
+  // must not be replaced by a new one without a word).
+  std::optional<crypto::Ed25519PublicKey> public_key;
+  bool create_if_missing = false;
   std::string head_url;  // optional: where signed tree heads are also sent
   int retention_days = 183;
   std::chrono::milliseconds head_interval{1000};

@@ -440,3 +440,129 @@ TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work 
     }
   }
 }
+
+namespace {
+
+// Starts brokerd expecting it to refuse to start: its exit status and log.
+std::pair<std::optional<int>, std::string> refused_start(Setup& s) {
+  const fs::path log = s.dir.path / ("brokerd-refused-" + std::to_string(s.starts++) + ".log");
+  Process refused({BROKERD_BIN, "run", "--config", (s.broker_dir / "brokerd.json").string()}, log);
+  const auto rc = refused.stop(0, std::chrono::seconds(60));
+  return {rc, hfv::testing::read_file(log)};
+}
+
+json read_config(const Setup& s) { return json::parse(hfv::testing::read_file(s.broker_dir / "brokerd.json")); }
+
+void write_config(const Setup& s, const json& config) {
+  std::ofstream(s.broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2) << "\n";
+}
+
+// Every file of the audit log: database, WAL, keyring, lock, and the anchor.
+void wipe_audit_log(const Setup& s) {
+  for (const auto& entry : fs::directory_iterator(s.db().parent_path())) {
+    if (entry.path().filename().string().starts_with("audit.db")) fs::remove(entry.path());
+  }
+  fs::remove(s.anchor());
+}
+
+}  // namespace
+
+TEST_CASE("audit trust: a wiped audit log is refused at start, never replaced by a new one, and init will not overwrite a log",
+          "[audit][integration][trust]") {
+  Setup s;
+  const json config = read_config(s);
+  // brokerd init created the log and pinned its key.
+  REQUIRE(config["audit"].contains("public_key"));
+  const std::string pinned = config["audit"]["public_key"].get<std::string>();
+  REQUIRE(pinned.size() == 64);
+
+  // brokerctl audit init never replaces a log that is there.
+  {
+    Process again({BROKERCTL_BIN, "audit", "init", "--config", (s.broker_dir / "brokerd.json").string()},
+                  s.dir.path / "init-again.log");
+    REQUIRE(again.stop(0, std::chrono::seconds(60)) != 0);
+    CHECK(hfv::testing::read_file(s.dir.path / "init-again.log").find("already") != std::string::npos);
+  }
+
+  s.start();
+  REQUIRE_FALSE(s.authorize("case-trust-1", json::array({kIds[0]})).empty());
+  REQUIRE(s.broker->stop() == 0);
+
+  // Database, keyring and anchor deleted: the pinned key says a log was there.
+  wipe_audit_log(s);
+  auto [rc, log] = refused_start(s);
+  CHECK(rc == 78);
+  CHECK(log.find("audit_log_missing") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.db()));  // nothing was created in its place
+
+  // Without the pin, a missing log is still no reason to start a new one.
+  json unpinned = config;
+  unpinned["audit"].erase("public_key");
+  write_config(s, unpinned);
+  std::tie(rc, log) = refused_start(s);
+  CHECK(rc == 78);
+  CHECK(log.find("brokerctl audit init") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.db()));
+
+  // A new log made by an operator has a new key: the old pin refuses it,
+  // and so does brokerctl audit verify.
+  {
+    Process init({BROKERCTL_BIN, "audit", "init", "--config", (s.broker_dir / "brokerd.json").string()},
+                 s.dir.path / "init-new.log");
+    REQUIRE(init.stop(0, std::chrono::seconds(60)) == 0);
+    const std::string out = hfv::testing::read_file(s.dir.path / "init-new.log");
+    CHECK(out.find("public_key") != std::string::npos);
+    CHECK(out.find(pinned) == std::string::npos);
+  }
+  write_config(s, config);
+  std::tie(rc, log) = refused_start(s);
+  CHECK(rc == 78);
+  CHECK(log.find("audit_key_mismatch") != std::string::npos);
+  Process verify({BROKERCTL_BIN, "audit", "verify", "--config", (s.broker_dir / "brokerd.json").string()},
+                 s.dir.path / "verify-new.log");
+  CHECK(verify.stop(0, std::chrono::seconds(120)) == 1);
+  CHECK(hfv::testing::read_file(s.dir.path / "verify-new.log").find("pinned") != std::string::npos);
+}
+
+TEST_CASE("consent: a state database copied back from before a revocation does not revive the authorisation",
+          "[audit][integration][trust]") {
+  Setup s;
+  s.start();
+  const std::string auth = s.authorize("case-revive-1", json::array({kIds[0]}));
+  REQUIRE_FALSE(auth.empty());
+  REQUIRE(s.broker->stop() == 0);
+  // The state database as it was with the authorisation in force.
+  const fs::path data = s.broker_dir / "data";
+  const fs::path saved = s.dir.path / "state-copy";
+  fs::create_directories(saved);
+  for (const auto& entry : fs::directory_iterator(data)) {
+    if (entry.path().filename().string().starts_with("state.db")) {
+      fs::copy_file(entry.path(), saved / entry.path().filename());
+    }
+  }
+
+  s.start();
+  auto revoked = https("POST", s.url + "/v1/authorizations/" + auth + "/revoke", s.case_system, "{}", s.op());
+  REQUIRE(revoked.status == 200);
+  REQUIRE(s.broker->stop() == 0);
+
+  // The old copy put back in place of the current state.
+  for (const auto& entry : fs::directory_iterator(data)) {
+    if (entry.path().filename().string().starts_with("state.db")) fs::remove(entry.path());
+  }
+  for (const auto& entry : fs::directory_iterator(saved)) fs::copy_file(entry.path(), data / entry.path().filename());
+
+  s.start();
+  auto shown = https("GET", s.url + "/v1/authorizations/" + auth, s.case_system, "", s.op());
+  REQUIRE(shown.status == 200);
+  CHECK(json::parse(shown.body).value("status", std::string()) == "revoked");
+  const long asked_before = s.sim_requests();
+  auto verified = s.verify("case-revive-1", auth, kIds[0]);
+  CHECK(verified.status == 403);
+  CHECK(verified.body.find("consent_revoked") != std::string::npos);
+  CHECK(s.sim_requests() == asked_before);  // no agency asked
+  REQUIRE(s.broker->stop() == 0);
+  // The third start's log (brokerd-2.log) says what was found.
+  const std::string daemon_log = hfv::testing::read_file(s.dir.path / "brokerd-2.log");
+  CHECK(daemon_log.find("consent_state_rolled_back") != std::string::npos);
+}

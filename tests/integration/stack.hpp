@@ -48,6 +48,10 @@ inline void apply_storage(json& config, const StorageOption& storage) {
   // The audit log is in PostgreSQL too; the broker keeps only its anchor.
   config.erase("audit_db");
   config["audit"]["anchor_file"] = "data/audit.anchor";
+  // The key init pinned is its SQLCipher log's; the shared log in this
+  // test's own PostgreSQL is made by the first broker to start.
+  config["audit"].erase("public_key");
+  config["audit"]["create_if_missing"] = true;
   config["storage"] = {{"backend", "postgresql"},
                        {"postgresql", {{"conninfo", storage.conninfo}, {"node", storage.node}}}};
 }
