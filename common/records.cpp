@@ -1,5 +1,7 @@
 #include "common/records.hpp"
 
+#include "common/text.hpp"
+
 namespace hfv {
 
 std::string_view source_name(Source source) {
@@ -76,6 +78,34 @@ std::optional<IncomeKind> parse_income_kind(std::string_view name) {
     if (income_kind_name(k) == name) return k;
   }
   return std::nullopt;
+}
+
+void restrict_supplied_text(SourceResult& result) {
+  auto cap = [](std::string& text, std::size_t bytes) { text = restricted_text(text, bytes); };
+  cap(result.detail, kMaxAgencyDetailBytes);
+  auto& r = result.records;
+  for (auto& h : r.holdings) {
+    cap(h.institution, kMaxAgencyNameBytes);
+    cap(h.account_masked, kMaxAgencyCodeBytes);
+  }
+  for (auto& c : r.contributions) cap(c.type, kMaxAgencyCodeBytes);
+  for (auto& e : r.real_estate) {
+    cap(e.certificate_masked, kMaxAgencyCodeBytes);
+    cap(e.use, kMaxAgencyCodeBytes);
+  }
+  for (auto& v : r.vehicles) {
+    cap(v.plate_masked, kMaxAgencyCodeBytes);
+    cap(v.type, kMaxAgencyCodeBytes);
+  }
+  for (auto& b : r.businesses) {
+    cap(b.uscc_masked, kMaxAgencyCodeBytes);
+    cap(b.role, kMaxAgencyCodeBytes);
+    cap(b.status, kMaxAgencyCodeBytes);
+  }
+  if (r.hukou) {
+    cap(r.hukou->division, kMaxAgencyCodeBytes);
+    cap(r.hukou->status, kMaxAgencyCodeBytes);
+  }
 }
 
 }  // namespace hfv

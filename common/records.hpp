@@ -179,4 +179,14 @@ struct SourceResult {
   NormalisedRecords records;
 };
 
+// Limits, in bytes, on the text an agency supplies (detail, institution,
+// masked numbers, kinds) kept in reports and the audit log.
+inline constexpr std::size_t kMaxAgencyDetailBytes = 200;
+inline constexpr std::size_t kMaxAgencyNameBytes = 128;
+inline constexpr std::size_t kMaxAgencyCodeBytes = 64;
+// Every text of `result` restricted (common/text.hpp: restricted_text) to
+// those limits: whatever an agency answers, no control or direction
+// character and no unbounded string reaches a report or the audit log.
+void restrict_supplied_text(SourceResult& result);
+
 }  // namespace hfv

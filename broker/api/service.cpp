@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "broker/api/connection_limits.hpp"
 #include "broker/api/readiness.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
@@ -65,8 +66,16 @@ net::awaitable<ApiResponse> Service::refuse(const ApiRequest& request, const Pri
 
 net::awaitable<ApiResponse> Service::refuse_unidentified(const ApiRequest& request, unsigned status,
                                                         const std::string& code, const std::string& message) {
-  const auto verdict = refusal_tally_.note(request.client_address, endpoint_of(path_of(request.target)), code,
+  // Counted per address as the connection limits count them: an IPv6
+  // client by its /64, so one host cannot spread over its addresses.
+  boost::system::error_code unparsed;
+  const auto address = net::ip::make_address(request.client_address, unparsed);
+  const std::string counted_as = unparsed ? request.client_address : ConnectionLimits::key_of(address).to_string();
+  const auto verdict = refusal_tally_.note(counted_as, endpoint_of(path_of(request.target)), code,
                                            std::chrono::steady_clock::now(), utc_timestamp_now());
+  if (parts_.metrics != nullptr) {
+    parts_.metrics->observe_unidentified_refusal(verdict == RefusalTally::Verdict::kThrottle);
+  }
   if (verdict == RefusalTally::Verdict::kThrottle) {
     ApiResponse limited =
         error_response(429, "rate_limited", "too many requests without a valid client certificate; retry later");

@@ -243,6 +243,11 @@ void Metrics::observe_connection_refused(ConnectionRefusal reason) {
   ++connections_refused_[reason == ConnectionRefusal::kGlobalLimit ? 0 : 1];
 }
 
+void Metrics::observe_unidentified_refusal(bool throttled) {
+  std::lock_guard lock(mutex_);
+  ++unidentified_refusals_[throttled ? 1 : 0];
+}
+
 void Metrics::set_agency_plaintext(const std::string& agency, bool plaintext) {
   std::lock_guard lock(mutex_);
   agency_plaintext_[agency] = plaintext;
@@ -311,6 +316,11 @@ std::string Metrics::render(const LiveState& live) const {
          "Connections closed as soon as accepted, before any TLS work, by the limit they were over.");
   sample(out, "hfv_connections_refused_total", label("reason", "global_limit"), connections_refused_[0]);
   sample(out, "hfv_connections_refused_total", label("reason", "per_address_limit"), connections_refused_[1]);
+  header(out, "hfv_unidentified_refusals_total", "counter",
+         "Requests without a registered client certificate: refused (tallied into one audit record a minute), "
+         "or over their address's rate and answered 429 with nothing written.");
+  sample(out, "hfv_unidentified_refusals_total", label("result", "answered"), unidentified_refusals_[0]);
+  sample(out, "hfv_unidentified_refusals_total", label("result", "throttled"), unidentified_refusals_[1]);
 
   if (live.batches) {
     header(out, "hfv_batches_running", "gauge", "Periodic-review batches not yet finished.");

@@ -170,6 +170,11 @@ class Metrics {
   // One connection closed at once for being over a limit:
   // hfv_connections_refused_total{reason}.
   void observe_connection_refused(ConnectionRefusal reason);
+  // One request of a caller without a registered certificate, answered
+  // with its refusal or, over that address's rate, with 429 and nothing
+  // more (broker/api/refusal_tally.hpp):
+  // hfv_unidentified_refusals_total{result="answered"|"throttled"}.
+  void observe_unidentified_refusal(bool throttled);
 
   // The whole exposition text.
   std::string render(const LiveState& live) const;
@@ -192,6 +197,7 @@ class Metrics {
   std::map<std::string, bool> agency_plaintext_;
   std::size_t connections_open_ = 0;
   std::array<std::uint64_t, 2> connections_refused_{};  // by ConnectionRefusal
+  std::array<std::uint64_t, 2> unidentified_refusals_{};  // answered, throttled
 };
 
 // Times a scope and reports it to Metrics::observe_verification (no-op

@@ -7,6 +7,7 @@
 
 #include "common/id_number.hpp"
 #include "common/money.hpp"
+#include "common/text.hpp"
 #include "policies/engine.hpp"
 
 namespace hfv::broker {
@@ -424,13 +425,11 @@ std::optional<std::string> text_problem(std::string_view s) {
       cp = (cp << 6U) | (static_cast<unsigned char>(s[i + k]) & 0x3FU);
     }
     i += n;
+    if (!is_unsafe_code_point(cp)) continue;
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
       return "must not contain control characters (U+0000-U+001F, U+007F-U+009F)";
     }
-    if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-        cp == 0x200E || cp == 0x200F || cp == 0xFEFF) {
-      return "must not contain line separators, direction marks or U+FEFF";
-    }
+    return "must not contain line separators, direction marks or U+FEFF";
   }
   return std::nullopt;
 }

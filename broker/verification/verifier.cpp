@@ -299,6 +299,7 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::Adap
               results[slot].detail = "internal error in adapter";
               results[slot].records = {};
             }
+            restrict_supplied_text(results[slot]);
             // Ended by the verification's deadline (the transfer or the wait
             // for a slot was cut off there, a few ms of timer slack allowed):
             // audited and reported as cancelled.

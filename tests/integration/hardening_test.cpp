@@ -348,6 +348,12 @@ TEST_CASE("hardening: a flood without a client certificate leaves one tally reco
   CHECK(statuses[401] + statuses[429] == 300);
   // An identified caller's refusal names the route, not the path it sent.
   CHECK(https("GET", s.url + "/console/" + id, s.case_system).status == 403);
+  // The metrics count both kinds.
+  const std::string metrics = https("GET", s.url + "/metrics", s.supervisor).body;
+  CHECK(metrics.find("hfv_unidentified_refusals_total{result=\"answered\"} " + std::to_string(statuses[401]) + "\n") !=
+        std::string::npos);
+  CHECK(metrics.find("hfv_unidentified_refusals_total{result=\"throttled\"} " + std::to_string(statuses[429]) + "\n") !=
+        std::string::npos);
 
   // Stopping writes the tally of the interval still running.
   std::size_t tallies = 0, refusals = 0;
