@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "common/files.hpp"
-#include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/key_wrap.hpp"
 
 namespace hfv::audit {
 
@@ -16,22 +16,13 @@ namespace {
 
 std::string seal(const crypto::SecretKey& kek, const crypto::SecretKey& key,
                  std::string_view slot) {
-  const std::string aad = std::string(kKeyringFormat) + "|" + std::string(slot);
-  return crypto::to_hex(crypto::aes256gcm_seal(kek, key.bytes(), aad));
+  return crypto::wrap_key(kek, key, kKeyringFormat, slot);
 }
 
 std::optional<crypto::SecretKey> unseal(const crypto::SecretKey& kek, const json& box_hex,
                                         std::string_view slot) {
   if (!box_hex.is_string()) return std::nullopt;
-  auto box = crypto::from_hex(box_hex.get<std::string>());
-  if (!box) return std::nullopt;
-  const std::string aad = std::string(kKeyringFormat) + "|" + std::string(slot);
-  auto plain = crypto::aes256gcm_open(kek, *box, aad);
-  if (!plain || plain->size() != crypto::SecretKey::kSize) return std::nullopt;
-  crypto::SecretKey key(std::span<const std::uint8_t, crypto::SecretKey::kSize>(
-      plain->data(), crypto::SecretKey::kSize));
-  std::fill(plain->begin(), plain->end(), std::uint8_t{0});
-  return key;
+  return crypto::unwrap_key(kek, box_hex.get<std::string>(), kKeyringFormat, slot);
 }
 
 Result<json> parse_keyring(const std::string& text, const std::string& where) {
@@ -77,9 +68,7 @@ Result<Keyring> from_json(const json& doc, const crypto::SecretKey& kek, const s
 
 }  // namespace
 
-std::string kek_id(const crypto::SecretKey& kek) {
-  return crypto::to_hex(crypto::hmac_sha256(kek.bytes(), "hfv-audit-kek-id")).substr(0, 16);
-}
+std::string kek_id(const crypto::SecretKey& kek) { return crypto::kek_identifier(kek, "hfv-audit-kek-id"); }
 
 std::filesystem::path keyring_path(const std::filesystem::path& db) {
   std::filesystem::path p = db;

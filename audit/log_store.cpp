@@ -406,49 +406,19 @@ Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKe
     ~CloseLock() { (void)::close(fd); }
   } close_lock{*lock};
   std::error_code ec;
-  const auto rekey = sibling(path, ".rekey");
-  std::filesystem::remove(rekey, ec);
+  std::filesystem::remove(sibling(path, ".rekey"), ec);
   Keyring kr;
   {
     auto db = open_with_keyring(path, kek, /*promote=*/true, kr);
     if (!db) return db.error();
-    if (auto s = (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE);"); !s) return s;
-    // 1. Record the next key first: whatever happens below, one of the two
-    //    keys in the keyring opens the database.
-    kr.next_db_key = crypto::SecretKey::random();
-    if (auto s = kr.save(keyring_path(path), kek); !s) return s;
-    // 2. Copy everything into a new file under the next key. The connection
-    //    was opened without SQLITE_OPEN_CREATE, so the (empty) file is made here.
-    {
-      const int fd = ::open(rekey.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd < 0) return make_error("io_error", "cannot create " + rekey.string());
-      (void)::close(fd);
-    }
-    std::string quoted;
-    for (char c : rekey.string()) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-    std::string sql = "ATTACH DATABASE '" + quoted + "' AS rk KEY \"x'" +
-                      crypto::to_hex(kr.next_db_key->bytes()) + "'\";";
-    auto attached = (*db)->exec(sql);
-    std::fill(sql.begin(), sql.end(), '\0');
-    if (!attached) return attached;
-    if (auto s = (*db)->exec("PRAGMA rk.cipher_page_size = 4096; SELECT sqlcipher_export('rk');"
-                             " DETACH DATABASE rk;");
-        !s) {
-      return s;
-    }
-  }  // closing the last connection checkpoints and removes the WAL
-  // 3. Replace the database in one rename.
-  if (::rename(rekey.c_str(), path.c_str()) != 0) {
-    return make_error("io_error", "cannot replace " + path.string());
   }
-  std::filesystem::remove(sibling(path, "-wal"), ec);
-  std::filesystem::remove(sibling(path, "-shm"), ec);
-  const int dir =
-      ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    (void)::close(dir);
-  }
+  // 1. Record the next key first: whatever happens below, one of the two
+  //    keys in the keyring opens the database.
+  kr.next_db_key = crypto::SecretKey::random();
+  if (auto s = kr.save(keyring_path(path), kek); !s) return s;
+  // 2. and 3. Copy everything into a new file under the next key, which
+  //    replaces the database in one rename.
+  if (auto s = storage::SqlcipherDb::reencrypt_file(path, kr.db_key, *kr.next_db_key); !s) return s;
   // 4. Promote the next key.
   kr.db_key = *kr.next_db_key;
   kr.next_db_key.reset();

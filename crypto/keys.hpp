@@ -2,9 +2,10 @@
 //
 // The master key is 32 random bytes kept in a file of its own (64 lowercase
 // hex characters and a newline, mode 0600), never in the configuration file.
-// Every other symmetric key is derived from it with HKDF-SHA256 under a
-// distinct purpose label, so one master key serves the audit database, the
-// ID-number pseudonyms and so on without reuse.
+// From it only key-encryption keys are derived (HKDF-SHA256 under a distinct
+// purpose label); they wrap random data keys kept in keyrings
+// (audit/keyring.hpp, broker/store/store_keys.hpp), so a new master key
+// re-wraps the keyrings and the old one opens nothing.
 // Thread-safety: SecretKey is a value type; functions are thread-safe.
 #pragma once
 
@@ -45,6 +46,14 @@ class SecretKey {
 // data key and the audit signing seed (audit/keyring.hpp). v2: in v1 the
 // derived key was the database key itself.
 inline constexpr std::string_view kPurposeAuditDb = "hfv/audit-kek/v2";
+// The store keyrings' key-encryption key: it wraps the state and review
+// databases' random keys (PostgreSQL: the column-sealing key) and the member
+// pseudonym key (broker/store/store_keys.hpp).
+inline constexpr std::string_view kPurposeStoreKek = "hfv/store-kek/v1";
+// Legacy: before the store keyrings these keys were derived from the master
+// key itself. Read only to migrate an existing installation (the state
+// database is re-encrypted under a random key; the pseudonym key of an
+// existing installation is kept, wrapped).
 inline constexpr std::string_view kPurposeMemberPseudonym = "hfv/member-pseudonym/v1";
 inline constexpr std::string_view kPurposeStateDb = "hfv/state-db/v1";
 

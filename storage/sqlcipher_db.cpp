@@ -1,5 +1,8 @@
 #include "storage/sqlcipher_db.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -129,8 +132,10 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
     return make_error("bad_key", "cannot read " + path.string() +
                                      ": wrong key or not an encrypted audit database");
   }
+  // secure_delete: what retention deletes is overwritten with zeros, not
+  // left readable in free pages (to whoever holds the key).
   if (auto s = db->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;");
       !s) {
     return s.error();
   }
@@ -204,6 +209,51 @@ Status SqlcipherDb::backup_to(const std::filesystem::path& dest, const crypto::S
     return make_error("io_error", "backup to " + dest.string() + " failed: " + sqlite3_errstr(rc));
   }
   return (*target)->exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;");
+}
+
+Status SqlcipherDb::reencrypt_file(const std::filesystem::path& path, const crypto::SecretKey& key,
+                                   const crypto::SecretKey& new_key) {
+  std::filesystem::path rekey = path;
+  rekey += ".rekey";
+  std::error_code ec;
+  std::filesystem::remove(rekey, ec);
+  {
+    auto db = open(path, key, /*create=*/false);
+    if (!db) return db.error();
+    if (auto s = (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE);"); !s) return s;
+    // The connection was opened without SQLITE_OPEN_CREATE for `rekey`, so
+    // the (empty) file is made here, private from the start.
+    {
+      const int fd = ::open(rekey.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return make_error("io_error", "cannot create " + rekey.string());
+      (void)::close(fd);
+    }
+    std::string quoted;
+    for (char c : rekey.string()) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    std::string sql = "ATTACH DATABASE '" + quoted + "' AS rk KEY \"x'" + crypto::to_hex(new_key.bytes()) + "'\";";
+    auto attached = (*db)->exec(sql);
+    std::fill(sql.begin(), sql.end(), '\0');
+    if (!attached) return attached;
+    if (auto s = (*db)->exec("PRAGMA rk.cipher_page_size = 4096; SELECT sqlcipher_export('rk');"
+                             " DETACH DATABASE rk;");
+        !s) {
+      return s;
+    }
+  }  // closing the last connection checkpoints and removes the WAL
+  if (::rename(rekey.c_str(), path.c_str()) != 0) {
+    return make_error("io_error", "cannot replace " + path.string());
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::filesystem::path side = path;
+    side += suffix;
+    std::filesystem::remove(side, ec);
+  }
+  const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    (void)::close(dir);
+  }
+  return {};
 }
 
 Status SqlcipherDb::exec(std::string_view sql) {

@@ -82,6 +82,17 @@ class SqlcipherDb {
   // left without a WAL file. Error codes: "exists", "io_error".
   Status backup_to(const std::filesystem::path& dest, const crypto::SecretKey& key);
 
+  // Re-encrypts the database file at `path` from `key` to `new_key`:
+  // everything is copied with sqlcipher_export into a new file
+  // `<path>.rekey` under `new_key` (4096-byte pages), which then replaces
+  // `path` in one rename (the directory fsync'd; the old WAL and shm
+  // removed). Crash-safe when the caller has recorded `new_key` beside
+  // `key` first: either file holds the whole database under one of them,
+  // and a leftover `.rekey` is garbage. No other connection may have the
+  // file open. Error codes: those of open(), "io_error".
+  static Status reencrypt_file(const std::filesystem::path& path, const crypto::SecretKey& key,
+                               const crypto::SecretKey& new_key);
+
   // Opens the file read-only (changing nothing in it, not even its journal
   // mode) and runs SQLite's integrity_check (b-trees, indexes against their
   // tables). It reads only the b-trees' pages: storage/page_check.hpp

@@ -38,6 +38,7 @@
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
+#include "broker/store/store_keys.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/files.hpp"
 #include "crypto/ed25519.hpp"
@@ -86,11 +87,12 @@ struct Stores {
   std::unique_ptr<ReviewStore> reviews;
 };
 
-// Opens the three stores; on failure, what failed ("state database", ...)
+// Opens the three stores with the keys of the store keyrings
+// (store/store_keys.hpp); on failure, what failed ("state database", ...)
 // and why. Messages never hold the connection string (it may hold a
 // password): libpq's own text names hosts and users, not passwords, and
 // load_config() refused any string libpq could misread.
-Result<Stores> open_stores(const Config& config, const crypto::SecretKey& master) {
+Result<Stores> open_stores(const Config& config, const StoreKeys& keys) {
   Stores stores;
   auto failed = [](const char* what, const Error& e) -> Result<Stores> {
     return make_error(e.code, std::string(what) + ": " + e.message);
@@ -98,26 +100,24 @@ Result<Stores> open_stores(const Config& config, const crypto::SecretKey& master
   if (config.storage.backend == StorageBackend::kPostgresql) {
     const auto& settings = config.storage.postgresql;
     // Report bodies and personal review columns are sealed by the broker
-    // under one key (broker/store/postgresql/schema.hpp); every broker of
-    // the cluster derives the same one from the same master key.
-    const auto columns = crypto::derive_key(master, pg::kPurposeStateColumns);
+    // under one key (broker/store/postgresql/schema.hpp), kept in the
+    // cluster's store keyring: every broker reads the same one.
     auto authorizations = PostgresqlAuthorizationStore::open(settings.conninfo);
     if (!authorizations) return failed("state database (postgresql)", authorizations.error());
-    auto reports = PostgresqlReportStore::open(settings.conninfo, columns, settings.node);
+    auto reports = PostgresqlReportStore::open(settings.conninfo, keys.state, settings.node);
     if (!reports) return failed("state database (postgresql)", reports.error());
-    auto reviews = PostgresqlReviewStore::open(settings.conninfo, columns, settings.node);
+    auto reviews = PostgresqlReviewStore::open(settings.conninfo, keys.review, settings.node);
     if (!reviews) return failed("review database (postgresql)", reviews.error());
     stores.authorizations = std::move(*authorizations);
     stores.reports = std::move(*reports);
     stores.reviews = std::move(*reviews);
     return stores;
   }
-  const auto state_key = crypto::derive_key(master, crypto::kPurposeStateDb);
-  auto authorizations = SqlcipherAuthorizationStore::open(config.storage.state_db, state_key);
+  auto authorizations = SqlcipherAuthorizationStore::open(config.storage.state_db, keys.state);
   if (!authorizations) return failed("state database", authorizations.error());
-  auto reports = SqlcipherReportStore::open(config.storage.state_db, state_key);
+  auto reports = SqlcipherReportStore::open(config.storage.state_db, keys.state);
   if (!reports) return failed("state database", reports.error());
-  auto reviews = SqlcipherReviewStore::open(config.storage.review_db, crypto::derive_key(master, kPurposeReviewDb));
+  auto reviews = SqlcipherReviewStore::open(config.storage.review_db, keys.review);
   if (!reviews) return failed("review database", reviews.error());
   stores.authorizations = std::move(*authorizations);
   stores.reports = std::move(*reports);
@@ -237,6 +237,9 @@ int run_init(const InitOptions& options) {
   if (!loaded) return fail("init: config", loaded.error());
   auto master_key = crypto::load_master_key_file(master);
   if (!master_key) return fail("init: master key", master_key.error());
+  // The store keyrings first: a new installation's (random) pseudonym key
+  // is chosen by whether any database existed before (store_keys.hpp).
+  if (auto keys = open_store_keys(*loaded, *master_key); !keys) return fail("init: store keys", keys.error());
   auto audit_key = init_audit_log(*loaded, crypto::derive_key(*master_key, crypto::kPurposeAuditDb));
   master_key->wipe();
   if (audit_key) {
@@ -285,6 +288,11 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (!policies) return fail_config("policies", policies.error());
   auto divisions = DivisionCodes::load(config->verification.divisions_dir);
   if (!divisions) return fail_config("division codes", divisions.error());
+  // The stores' keys, from their keyrings (made, or migrated from keys
+  // derived from the master, at the first start): before the audit log is
+  // opened, which judges whether the installation existed before.
+  auto store_keys = open_store_keys(*config, *master);
+  if (!store_keys) return fail("store keys", store_keys.error());
   // The audit log signs a tree head at least every head_interval while
   // records arrive and when it closes, and anchors it outside the database;
   // it refuses to open a database that was rolled back behind the anchor.
@@ -314,7 +322,7 @@ int run_daemon(const std::filesystem::path& config_file) {
                {"reason", "no audit log was found and audit.create_if_missing is set: a new, empty log"}});
   }
   log_storage(*config);
-  auto opened = open_stores(*config, *master);
+  auto opened = open_stores(*config, *store_keys);
   if (!opened) return fail("storage", opened.error());
   Stores& stores = *opened;
   // A state database copied back from before a revocation must not revive
@@ -348,7 +356,8 @@ int run_daemon(const std::filesystem::path& config_file) {
   }
   // Reports, review records and finished batches past retention: erased now and hourly.
   RetentionTimer retention(*stores.reports, stores.reviews.get(), **audit,
-                           {config->audit.reports_days, config->audit.reviews_days, config->review.output_dir});
+                           {config->audit.reports_days, config->audit.reviews_days, config->review.output_dir},
+                           stores.authorizations.get());
 
   net::io_context io(1);
   adapters::HttpClient http(io);
@@ -369,9 +378,12 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.authorizations = stores.authorizations.get();
   verifying.reports = stores.reports.get();
   verifying.signer = &*signer;
-  verifying.pseudonym_key = crypto::derive_key(*master, crypto::kPurposeMemberPseudonym);
-  // Every key the master gives is derived by now: it is not kept.
+  verifying.pseudonym_key = store_keys->pseudonym;
+  // Every key the master gives is unwrapped by now: none is kept.
   master->wipe();
+  store_keys->state.wipe();
+  store_keys->review.wipe();
+  store_keys->pseudonym.wipe();
   verifying.blocking = &blocking;
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;

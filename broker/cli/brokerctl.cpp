@@ -29,6 +29,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/store/audit_trust.hpp"
 #include "broker/api/service.hpp"
+#include "broker/store/store_keys.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
@@ -233,19 +234,43 @@ int audit_rotate_key(const std::string& config_file, bool data_key, const std::s
     std::printf("OK: the audit database is re-keyed with a new random data key\n");
     return 0;
   }
-  // Master rotation: the new master key file is made (if absent) and durable
-  // before the keyring is switched to it in one atomic replacement.
+  // Master rotation (docs/operations.md, "Rotating the master key"): the
+  // new master key file is made (if absent) and durable before any keyring
+  // is switched to it; then the store keyrings and the audit keyring are
+  // re-sealed under it, each in one atomic replacement. Keyrings sealed under
+  // it already are left, so running the command again finishes one that
+  // stopped half-way.
+  if (config->storage.backend == hfv::broker::StorageBackend::kSqlcipher &&
+      hfv::broker::brokerd_pid(config->server.pid_file)) {
+    return fail("brokerd is running (pid file " + config->server.pid_file.string() +
+                "): stop it first, rotate, then start it with the new master key");
+  }
+  auto master = crypto::load_master_key(config->storage.master_key_file);
+  if (!master) return fail("master key: " + master.error().message);
   if (auto s = crypto::create_master_key_file(new_master_file); !s && s.error().code != "exists") {
     return fail(s.error().message);
   }
   auto fresh = crypto::load_master_key_file(new_master_file);
   if (!fresh) return fail(fresh.error().message);
-  const auto new_kek = crypto::derive_key(*fresh, crypto::kPurposeAuditDb);
-  if (auto s = hfv::audit::AuditLog::rewrap_keyring(hfv::broker::audit_location(*config), *kek, new_kek); !s) {
-    return fail("master rotation: " + s.error().message);
+  if (crypto::constant_time_equal(fresh->bytes(), master->bytes())) {
+    return fail(new_master_file + " holds the current master key: give a new file");
   }
-  std::printf("OK: the audit keyring is wrapped by the master key in %s (kek id %s);\n"
-              "point master_key_file (or HFV_MASTER_KEY / the credential) at it before the next start\n",
+  if (auto s = hfv::broker::rewrap_store_keys(*config, *master, *fresh); !s) {
+    return fail("master rotation (store keyrings): " + s.error().message);
+  }
+  const auto new_kek = crypto::derive_key(*fresh, crypto::kPurposeAuditDb);
+  const auto where = hfv::broker::audit_location(*config);
+  const bool audit_done = where.is_postgresql()
+                              ? hfv::audit::AuditLog::public_key_at(where, new_kek).ok()
+                              : hfv::audit::Keyring::load(hfv::audit::keyring_path(where.file), new_kek).ok();
+  if (!audit_done) {
+    if (auto s = hfv::audit::AuditLog::rewrap_keyring(where, *kek, new_kek); !s) {
+      return fail("master rotation (audit keyring): " + s.error().message);
+    }
+  }
+  std::printf("OK: the audit keyring and the store keyrings are wrapped by the master key in %s (kek id %s);\n"
+              "point master_key_file (or HFV_MASTER_KEY / the credential) at it before the next start;\n"
+              "the old master key opens nothing any more\n",
               new_master_file.c_str(), hfv::audit::kek_id(new_kek).c_str());
   return 0;
 }
@@ -279,9 +304,14 @@ int audit_export(const std::string& config_file, long long from, long long to, c
 int audit_init(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
-  auto kek = audit_kek(*config);
-  if (!kek) return fail("master key: " + kek.error().message);
-  auto key = hfv::broker::init_audit_log(*config, *kek);
+  auto master = crypto::load_master_key(config->storage.master_key_file);
+  if (!master) return fail("master key: " + master.error().message);
+  // The store keyrings first: a new installation's (random) pseudonym key
+  // is chosen by whether any database existed before (store_keys.hpp).
+  if (auto keys = hfv::broker::open_store_keys(*config, *master); !keys) {
+    return fail("store keys: " + keys.error().message);
+  }
+  auto key = hfv::broker::init_audit_log(*config, crypto::derive_key(*master, crypto::kPurposeAuditDb));
   if (!key) return fail("audit init: " + key.error().message);
   std::printf("OK: audit log created at %s, key %s\n"
               "pin it in the configuration: \"audit\": {\"public_key\": \"%s\"}\n",
@@ -621,13 +651,15 @@ int run(int argc, char** argv) {
   });
 
   auto* rotate_cmd = audit->add_subcommand(
-      "rotate-key", "re-key the audit database (--data-key; daemon stopped) or re-wrap its keys (--new-master)");
+      "rotate-key", "re-key the audit database (--data-key; daemon stopped) or re-wrap every keyring under a new "
+                    "master key (--new-master; daemon stopped)");
   std::string rotate_config, rotate_master;
   bool rotate_data = false;
   rotate_cmd->add_option("--config", rotate_config, "brokerd config")->required();
   auto* data_opt = rotate_cmd->add_flag("--data-key", rotate_data, "replace the random database key (re-encrypts)");
   auto* master_opt = rotate_cmd->add_option("--new-master", rotate_master,
-                                            "new master key file (created if absent); the keyring is re-wrapped");
+                                            "new master key file (created if absent); the audit, state and review keyrings "
+                                            "are re-wrapped under it (daemon stopped)");
   data_opt->excludes(master_opt);
   rotate_cmd->callback([&] {
     if (!rotate_data && rotate_master.empty()) throw CLI::RequiredError("--data-key or --new-master");

@@ -66,6 +66,10 @@ class AuthorizationStore {
   // nullopt when not found for this principal.
   virtual Result<std::optional<StoredAuthorization>> revoke(const std::string& id,
                                                             const std::string& principal) = 0;
+  // Retention (docs/operations.md): deletes the authorisations that ended
+  // before `before` (YYYY-MM-DD): valid until an earlier day, or revoked
+  // before it. Returns how many.
+  virtual Result<std::int64_t> purge_ended_before(const std::string& before) = 0;
 };
 
 }  // namespace hfv::broker

@@ -10,6 +10,7 @@
 #include "audit/keyring.hpp"
 #include "audit/tree_head.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
+#include "broker/store/store_keys.hpp"
 #include "common/files.hpp"
 #include "common/time.hpp"
 #include "crypto/ed25519.hpp"
@@ -69,8 +70,21 @@ Status check_database(const fs::path& file, const crypto::SecretKey& key) {
   return {};
 }
 
-crypto::SecretKey state_key(const crypto::SecretKey& master) { return crypto::derive_key(master, crypto::kPurposeStateDb); }
-crypto::SecretKey review_key(const crypto::SecretKey& master) { return crypto::derive_key(master, kPurposeReviewDb); }
+// The key of a state or review database, live or copied: from the store
+// keyring beside it (store_keys.hpp), or, for files from before store
+// keyrings (a backup made then), the key derived from the master key.
+Result<crypto::SecretKey> store_db_key(const fs::path& db, const crypto::SecretKey& master, std::string_view store) {
+  auto keyring = StoreKeyring::load(store_keyring_path(db), store_kek(master), store);
+  if (keyring) {
+    if (keyring->next_db_key) {
+      return make_error("bad_key", store_keyring_path(db).string() +
+                                       ": a re-encryption is under way; start brokerd once to finish it");
+    }
+    return keyring->db_key;
+  }
+  if (keyring.error().code != "not_found") return keyring.error();
+  return crypto::derive_key(master, store == "state" ? crypto::kPurposeStateDb : kPurposeReviewDb);
+}
 crypto::SecretKey audit_kek(const crypto::SecretKey& master) { return crypto::derive_key(master, crypto::kPurposeAuditDb); }
 
 BackupSummary summary_of(const fs::path& dir, const json& manifest) {
@@ -104,16 +118,21 @@ Result<BackupSummary> make_backup(const Config& config, const crypto::SecretKey&
     files.push_back({{"name", name}, {"sha256", *digest}, {"bytes", fs::file_size(to / name, ec)}});
     return {};
   };
-  const crypto::SecretKey states = state_key(master);
-  auto state = copy_database(config.storage.state_db, to / "state.db", states);
-  if (!state) return state.error();
-  if (*state) {
-    if (auto s = note("state.db"); !s) return s.error();
-  }
-  auto review = copy_database(config.storage.review_db, to / "review.db", review_key(master));
-  if (!review) return review.error();
-  if (*review) {
-    if (auto s = note("review.db"); !s) return s.error();
+  // Each with its keyring (wrapped under the master key), when it has one.
+  for (const auto& [source, name] : {std::pair{config.storage.state_db, std::string("state")},
+                                     std::pair{config.storage.review_db, std::string("review")}}) {
+    if (!fs::exists(source, ec)) continue;
+    auto key = store_db_key(source, master, name);
+    if (!key) return make_error(key.error().code, source.string() + ": " + key.error().message);
+    auto copied = copy_database(source, to / (name + ".db"), *key);
+    if (!copied) return copied.error();
+    if (!*copied) continue;
+    if (auto s = note(name + ".db"); !s) return s.error();
+    if (fs::exists(store_keyring_path(source), ec)) {
+      fs::copy_file(store_keyring_path(source), store_keyring_path(to / (name + ".db")), ec);
+      if (ec) return make_error("io_error", "cannot copy " + store_keyring_path(source).string() + ": " + ec.message());
+      if (auto s = note(store_keyring_path(name + ".db").string()); !s) return s.error();
+    }
   }
 
   const crypto::SecretKey kek = audit_kek(master);
@@ -195,11 +214,12 @@ Result<BackupSummary> verify_backup(const fs::path& dir, const crypto::SecretKey
                                         " records, the manifest " + manifest["audit"].value("records", json(0)).dump());
   }
   std::error_code ec;
-  if (fs::exists(dir / "state.db", ec)) {
-    if (auto s = check_database(dir / "state.db", state_key(master)); !s) return s.error();
-  }
-  if (fs::exists(dir / "review.db", ec)) {
-    if (auto s = check_database(dir / "review.db", review_key(master)); !s) return s.error();
+  for (const std::string name : {"state", "review"}) {
+    const fs::path db = dir / (name + ".db");
+    if (!fs::exists(db, ec)) continue;
+    auto key = store_db_key(db, master, name);
+    if (!key) return make_error("bad_backup", db.string() + ": " + key.error().message);
+    if (auto s = check_database(db, *key); !s) return s.error();
   }
   return summary_of(dir, manifest);
 }
@@ -218,7 +238,8 @@ Result<RestoreReport> restore_backup(const Config& config, const crypto::SecretK
   // Nothing is overwritten: a restore fills what was lost.
   const fs::path keyring_file = audit::keyring_path(config.audit.db);
   std::error_code ec;
-  for (const auto& target : {config.audit.db, keyring_file, config.storage.state_db, config.storage.review_db}) {
+  for (const auto& target : {config.audit.db, keyring_file, config.storage.state_db, config.storage.review_db,
+                             store_keyring_path(config.storage.state_db), store_keyring_path(config.storage.review_db)}) {
     if (fs::exists(target, ec)) {
       return make_error("exists", target.string() + " exists: a restore never overwrites; move it aside first");
     }
@@ -255,7 +276,11 @@ Result<RestoreReport> restore_backup(const Config& config, const crypto::SecretK
     return {};
   };
   for (const auto& [from, to] : {std::pair{options.from / "state.db", config.storage.state_db},
+                                 std::pair{store_keyring_path(options.from / "state.db"),
+                                           store_keyring_path(config.storage.state_db)},
                                  std::pair{options.from / "review.db", config.storage.review_db},
+                                 std::pair{store_keyring_path(options.from / "review.db"),
+                                           store_keyring_path(config.storage.review_db)},
                                  std::pair{options.from / "audit.db", config.audit.db},
                                  std::pair{audit::keyring_path(options.from / "audit.db"), keyring_file}}) {
     if (auto s = put(from, to); !s) return s.error();

@@ -2,7 +2,8 @@
 // `brokerctl backup`, `backup verify` and `restore` (docs/operations.md,
 // "Backup and restore", "Disaster recovery").
 //
-// A backup is a folder: state.db, review.db, audit.db and its keyring, an
+// A backup is a folder: state.db, review.db (each with its store keyring,
+// broker/store/store_keys.hpp), audit.db and its keyring, an
 // anchor holding a tree head signed over the copied log, and manifest.json
 // (format, time, each file's SHA-256 and size, the head), signed with the
 // audit log's Ed25519 key. The databases are copied with SQLite's online

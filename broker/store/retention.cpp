@@ -1,6 +1,8 @@
 #include "broker/store/retention.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "broker/ops/log.hpp"
@@ -33,15 +35,31 @@ Result<std::int64_t> purge_outputs(const std::filesystem::path& root, std::int64
   return erased;
 }
 
+// YYYY-MM-DD of a time (UTC).
+std::string utc_day(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  (void)::gmtime_r(&t, &tm);
+  char text[48];
+  (void)std::snprintf(text, sizeof text, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return text;
+}
+
 }  // namespace
 
 Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log,
-                                    const RetentionPeriods& periods, std::int64_t now_unix) {
+                                    const RetentionPeriods& periods, std::int64_t now_unix,
+                                    AuthorizationStore* authorizations) {
   RetentionPass pass;
   if (periods.reports_days > 0) {
     auto n = reports.purge_before(now_unix - periods.reports_days * kDay);
     if (!n) return n.error();
     pass.reports = *n;
+    if (authorizations != nullptr) {
+      auto ended = authorizations->purge_ended_before(utc_day(now_unix - periods.reports_days * kDay));
+      if (!ended) return ended.error();
+      pass.authorizations = *ended;
+    }
   }
   if (reviews != nullptr && periods.reviews_days > 0) {
     auto n = reviews->purge_before(now_unix - periods.reviews_days * kDay);
@@ -51,7 +69,7 @@ Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, 
     if (!outputs) return outputs.error();
     pass.batch_outputs = *outputs;
   }
-  if (pass.reports + pass.reviews.reviews + pass.reviews.batches + pass.batch_outputs > 0) {
+  if (pass.reports + pass.authorizations + pass.reviews.reviews + pass.reviews.batches + pass.batch_outputs > 0) {
     audit::AuditRecord r;
     r.action = "retention.purge";
     r.status = "ok";
@@ -60,6 +78,7 @@ Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, 
                " batch_outputs=" + std::to_string(pass.batch_outputs) +
                " reports_days=" + std::to_string(periods.reports_days) +
                " reviews_days=" + std::to_string(periods.reviews_days);
+    if (authorizations != nullptr) r.detail += " authorizations=" + std::to_string(pass.authorizations);
     std::vector<audit::AuditRecord> rows;
     rows.push_back(std::move(r));
     if (auto s = log.append_blocking(std::move(rows)); !s) return s.error();
@@ -68,20 +87,23 @@ Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, 
 }
 
 RetentionTimer::RetentionTimer(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log,
-                               RetentionPeriods periods) {
-  thread_ = std::thread([this, &reports, reviews, &log, periods = std::move(periods)] {
+                               RetentionPeriods periods, AuthorizationStore* authorizations) {
+  thread_ = std::thread([this, &reports, reviews, &log, periods = std::move(periods), authorizations] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       lock.unlock();
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-      auto pass = run_retention(reports, reviews, log, periods, now);
+      auto pass = run_retention(reports, reviews, log, periods, now, authorizations);
       if (!pass) {
         log_event(LogLevel::kError, "retention_failed", {{"reason", pass.error().message}});
-      } else if (pass->reports + pass->reviews.reviews + pass->reviews.batches + pass->batch_outputs > 0) {
+      } else if (pass->reports + pass->authorizations + pass->reviews.reviews + pass->reviews.batches +
+                     pass->batch_outputs >
+                 0) {
         log_event(LogLevel::kInfo, "retention_purged",
                   {{"reports", std::to_string(pass->reports)},
+                   {"authorizations", std::to_string(pass->authorizations)},
                    {"reviews", std::to_string(pass->reviews.reviews)},
                    {"batches", std::to_string(pass->reviews.batches)},
                    {"batch_outputs", std::to_string(pass->batch_outputs)}});

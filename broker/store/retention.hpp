@@ -1,5 +1,5 @@
 // Retention of the broker's own records (docs/operations.md, "Retention"):
-// stored reports, review records and finished batches older than their
+// stored reports, ended authorisations, review records and finished batches older than their
 // configured periods are erased, as the audit log erases its records'
 // personal fields. Each pass that erases something is audited with counts,
 // never contents (action `retention.purge`).
@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "audit/audit_log.hpp"
+#include "broker/store/authorization_store.hpp"
 #include "broker/store/report_store.hpp"
 #include "broker/store/review_store.hpp"
 #include "common/result.hpp"
@@ -33,17 +34,23 @@ struct RetentionPeriods {
 
 struct RetentionPass {
   std::int64_t reports = 0;
+  std::int64_t authorizations = 0;  // ended (expired or revoked) more than reports_days ago
   PurgeCounts reviews;
   std::int64_t batch_outputs = 0;  // output folders erased
 };
 
-// `reviews` may be null (no review store). `now_unix`: the present, injected.
+// `reviews` and `authorizations` may be null (not purged). `now_unix`: the
+// present, injected. Authorisations are deleted reports_days after they
+// ended (valid_until passed, or revoked): the reports made under them are
+// gone by then too.
 Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log,
-                                    const RetentionPeriods& periods, std::int64_t now_unix);
+                                    const RetentionPeriods& periods, std::int64_t now_unix,
+                                    AuthorizationStore* authorizations = nullptr);
 
 class RetentionTimer {
  public:
-  RetentionTimer(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log, RetentionPeriods periods);
+  RetentionTimer(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log, RetentionPeriods periods,
+                 AuthorizationStore* authorizations = nullptr);
   ~RetentionTimer();
   RetentionTimer(const RetentionTimer&) = delete;
   RetentionTimer& operator=(const RetentionTimer&) = delete;

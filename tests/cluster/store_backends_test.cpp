@@ -20,6 +20,8 @@
 #include "broker/store/sqlcipher/authorization_store.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
+#include "broker/store/store_keys.hpp"
+#include "crypto/hash.hpp"
 #include "pg_server.hpp"
 #include "storage/postgresql_db.hpp"
 #include "storage/sqlcipher_db.hpp"
@@ -77,6 +79,23 @@ void check_authorizations(b::AuthorizationStore& store) {
   REQUIRE(again.ok());
   CHECK((*again)->revoked_at == when);
   CHECK((*store.find("auth_1", "case-system"))->revoked_at == when);
+  // Retention: deleted once ended (valid_until passed, or revoked) before the cutoff day.
+  auto valid_until = [](const char* id, const char* until) {
+    auto ending = authorization(id, "case-system");
+    ending.valid_until = *Date::parse(until);
+    return ending;
+  };
+  REQUIRE(store.insert(valid_until("auth_2030", "2030-12-31")).ok());
+  REQUIRE(store.insert(valid_until("auth_2099", "2099-12-31")).ok());
+  REQUIRE(store.insert(valid_until("auth_2099_revoked", "2099-12-31")).ok());
+  REQUIRE(store.revoke("auth_2099_revoked", "case-system")->has_value());
+  CHECK(store.purge_ended_before("2025-12-31").value() == 0);  // ends that day: kept
+  CHECK(store.purge_ended_before("2026-01-01").value() == 1);  // auth_1
+  CHECK_FALSE(store.find("auth_1", "case-system")->has_value());
+  CHECK(store.find("auth_2030", "case-system")->has_value());
+  CHECK(store.purge_ended_before("2099-01-01").value() == 2);  // auth_2030, and the revoked one
+  CHECK_FALSE(store.find("auth_2099_revoked", "case-system")->has_value());
+  CHECK(store.find("auth_2099", "case-system")->has_value());
 }
 
 b::StoredVerification running(const std::string& id, const std::string& key, std::int64_t created) {
@@ -723,4 +742,53 @@ TEST_CASE("retention: a pass erases what is past each period and audits the coun
   REQUIRE(b::run_retention(**reports, reviews->get(), **log, {0, 0, outputs}, now + 100 * day).ok());
   CHECK((*reports)->find("ver_new", "case-system")->has_value());
   CHECK(std::filesystem::exists(outputs / "bat_new"));
+}
+
+TEST_CASE("cluster: the store keyring row is made once and shared, random on a new database, derived on one that "
+          "existed, and re-wrapped by a master rotation",
+          "[cluster][store][keys]") {
+  namespace crypto = hfv::crypto;
+  PgServer pg;
+  b::Config config;
+  config.storage.backend = b::StorageBackend::kPostgresql;
+  config.storage.postgresql.conninfo = pg.conninfo();
+  const crypto::SecretKey master = crypto::SecretKey::random();
+  auto same = [](const crypto::SecretKey& x, const crypto::SecretKey& y) {
+    return crypto::constant_time_equal(x.bytes(), y.bytes());
+  };
+  SECTION("a new database") {
+    auto first = b::open_store_keys(config, master);
+    REQUIRE(first.ok());
+    auto second = b::open_store_keys(config, master);  // another broker of the cluster
+    REQUIRE(second.ok());
+    CHECK(same(first->state, second->state));
+    CHECK(same(first->state, first->review));
+    CHECK(same(first->pseudonym, second->pseudonym));
+    CHECK_FALSE(same(first->state, crypto::derive_key(master, b::pg::kPurposeStateColumns)));
+    CHECK_FALSE(same(first->pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    const crypto::SecretKey next = crypto::SecretKey::random();
+    REQUIRE(b::rewrap_store_keys(config, master, next).ok());
+    REQUIRE(b::rewrap_store_keys(config, master, next).ok());  // again: done already
+    auto old = b::open_store_keys(config, master);
+    REQUIRE_FALSE(old.ok());
+    CHECK(old.error().code == "bad_key");
+    auto rotated = b::open_store_keys(config, next);
+    REQUIRE(rotated.ok());
+    CHECK(same(rotated->state, first->state));
+    CHECK(same(rotated->pseudonym, first->pseudonym));
+  }
+  SECTION("a database the broker used before the keyring") {
+    auto before = b::PostgresqlReportStore::open(pg.conninfo(), crypto::derive_key(master, b::pg::kPurposeStateColumns),
+                                                 "node-a");
+    REQUIRE(before.ok());
+    REQUIRE((*before)->insert_running(running("ver_before", "", 100)).ok());
+    REQUIRE((*before)->finish("ver_before", 200, R"({"outcome":"eligible"})").ok());
+    auto keys = b::open_store_keys(config, master);
+    REQUIRE(keys.ok());
+    CHECK(same(keys->state, crypto::derive_key(master, b::pg::kPurposeStateColumns)));
+    CHECK(same(keys->pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    auto after = b::PostgresqlReportStore::open(pg.conninfo(), keys->state, "node-a");
+    REQUIRE(after.ok());
+    CHECK((*after)->find("ver_before", "case-system")->value().response == R"({"outcome":"eligible"})");
+  }
 }

@@ -9,6 +9,7 @@
 
 #include "common/files.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/key_wrap.hpp"
 #include "crypto/keys.hpp"
 
 using namespace hfv::crypto;
@@ -148,4 +149,27 @@ TEST_CASE("crypto: load_master_key_file on a missing file is 'not_found'", "[cry
   auto key = load_master_key_file(dir.path() / "missing.key");
   REQUIRE_FALSE(key.ok());
   CHECK(key.error().code == "not_found");
+}
+
+TEST_CASE("A wrapped key opens only under its KEK, format and slot", "[crypto][keys]") {
+  const SecretKey kek = SecretKey::random();
+  const SecretKey key = SecretKey::random();
+  const std::string box = wrap_key(kek, key, "hfv-test-keyring/v1", "state/db_key");
+  CHECK(box.size() == 2 * (12 + 32 + 16));
+  CHECK(box != wrap_key(kek, key, "hfv-test-keyring/v1", "state/db_key"));  // a fresh nonce each time
+  auto opened = unwrap_key(kek, box, "hfv-test-keyring/v1", "state/db_key");
+  REQUIRE(opened.has_value());
+  CHECK(constant_time_equal(opened->bytes(), key.bytes()));
+  CHECK_FALSE(unwrap_key(SecretKey::random(), box, "hfv-test-keyring/v1", "state/db_key").has_value());
+  CHECK_FALSE(unwrap_key(kek, box, "hfv-test-keyring/v1", "review/db_key").has_value());
+  CHECK_FALSE(unwrap_key(kek, box, "hfv-audit-keyring/v1", "state/db_key").has_value());
+  std::string edited = box;
+  edited[30] = edited[30] == '0' ? '1' : '0';
+  CHECK_FALSE(unwrap_key(kek, edited, "hfv-test-keyring/v1", "state/db_key").has_value());
+  CHECK_FALSE(unwrap_key(kek, "not hex", "hfv-test-keyring/v1", "state/db_key").has_value());
+  // The KEK's identifier: public, stable, and another for another KEK or label.
+  CHECK(kek_identifier(kek, "a").size() == 16);
+  CHECK(kek_identifier(kek, "a") == kek_identifier(kek, "a"));
+  CHECK(kek_identifier(kek, "a") != kek_identifier(kek, "b"));
+  CHECK(kek_identifier(kek, "a") != kek_identifier(SecretKey::random(), "a"));
 }

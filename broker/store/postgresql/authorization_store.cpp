@@ -68,4 +68,15 @@ Result<std::optional<StoredAuthorization>> PostgresqlAuthorizationStore::revoke(
   return std::optional(std::move(*a));
 }
 
+Result<std::int64_t> PostgresqlAuthorizationStore::purge_ended_before(const std::string& before) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(
+      "WITH ended AS (DELETE FROM authorizations WHERE valid_until < $1 OR"
+      " (revoked_at IS NOT NULL AND revoked_at < $1) RETURNING 1) SELECT count(*) FROM ended",
+      {before});
+  if (!rows) return rows.error();
+  if (rows->empty() || !rows->front()[0]) return std::int64_t{0};
+  return static_cast<std::int64_t>(std::stoll(*rows->front()[0]));
+}
+
 }  // namespace hfv::broker

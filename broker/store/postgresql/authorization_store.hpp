@@ -21,6 +21,7 @@ class PostgresqlAuthorizationStore final : public AuthorizationStore {
                                                   const std::string& principal) override;
   Result<std::optional<StoredAuthorization>> revoke(const std::string& id,
                                                     const std::string& principal) override;
+  Result<std::int64_t> purge_ended_before(const std::string& before) override;
 
  private:
   explicit PostgresqlAuthorizationStore(std::unique_ptr<storage::PostgresqlDb> db)

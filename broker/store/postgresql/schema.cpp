@@ -59,6 +59,13 @@ constexpr const char* kVersion2 =
 // verification until registered again.
 constexpr const char* kVersion3 = "ALTER TABLE authorizations ADD COLUMN IF NOT EXISTS jurisdiction TEXT;";
 
+// Version 4: the store keyring (broker/store/store_keys.hpp): the
+// column-sealing and pseudonym keys, wrapped under a key derived from the
+// master key, one row every broker reads. A broker of version 3 would
+// derive other keys: the version keeps it out.
+constexpr const char* kVersion4 =
+    "CREATE TABLE IF NOT EXISTS store_keyring (name TEXT PRIMARY KEY, keyring TEXT NOT NULL);";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -83,7 +90,10 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 2) {
       if (auto s = db.exec(kVersion2); !s) return s;
     }
-    if (auto s = db.exec(kVersion3); !s) return s;
+    if (current < 3) {
+      if (auto s = db.exec(kVersion3); !s) return s;
+    }
+    if (auto s = db.exec(kVersion4); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

@@ -6,8 +6,8 @@
 //
 // Personal data never reaches PostgreSQL in the clear: PostgreSQL does not
 // encrypt at rest, so columns that could carry it (a report's body) are
-// sealed by the broker (AES-256-GCM under a key derived from the master key,
-// the row's id as associated data) and members are kept as keyed
+// sealed by the broker (AES-256-GCM under the random key of the store
+// keyring, broker/store/store_keys.hpp; the row's id as associated data) and members are kept as keyed
 // pseudonyms. A database administrator reads no ID number, name or amount.
 #pragma once
 
@@ -20,7 +20,7 @@
 namespace hfv::broker::pg {
 
 // The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Creates the tables (version 1) or checks the version; "schema_too_new"
 // when the database is ahead of this build.
@@ -29,6 +29,8 @@ Status migrate(storage::PostgresqlDb& db);
 // Column sealing: hex(nonce || ciphertext || tag) of `plain`, bound to
 // `context` (table and row id). open_column fails ("corrupt_state") on a
 // box that was edited, moved to another row or sealed under another key.
+// Legacy: the column key derived from the master key before the store
+// keyring; an existing database keeps it (wrapped in the keyring now).
 inline constexpr std::string_view kPurposeStateColumns = "hfv/state-columns/v1";
 std::string seal_column(const crypto::SecretKey& key, const std::string& plain,
                         const std::string& context);

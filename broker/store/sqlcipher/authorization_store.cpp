@@ -83,4 +83,17 @@ Result<std::optional<StoredAuthorization>> SqlcipherAuthorizationStore::revoke(
   return found;
 }
 
+Result<std::int64_t> SqlcipherAuthorizationStore::purge_ended_before(const std::string& before) {
+  std::lock_guard lock(mutex_);
+  constexpr const char* kEnded = " FROM authorizations WHERE valid_until < ? OR (revoked_at IS NOT NULL AND revoked_at < ?);";
+  auto counted = db_->prepare(std::string("SELECT count(*)") + kEnded);
+  if (!counted) return counted.error();
+  counted->bind(1, before).bind(2, before);
+  const std::int64_t n = counted->step() ? counted->column_int(0) : 0;
+  if (auto s = counted->status(); !s) return s.error();
+  if (n == 0) return n;
+  if (auto s = db_->run(std::string("DELETE") + kEnded, {before, before}); !s) return s.error();
+  return n;
+}
+
 }  // namespace hfv::broker

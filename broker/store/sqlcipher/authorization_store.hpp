@@ -20,6 +20,7 @@ class SqlcipherAuthorizationStore final : public AuthorizationStore {
                                                   const std::string& principal) override;
   Result<std::optional<StoredAuthorization>> revoke(const std::string& id,
                                                     const std::string& principal) override;
+  Result<std::int64_t> purge_ended_before(const std::string& before) override;
 
  private:
   explicit SqlcipherAuthorizationStore(std::unique_ptr<storage::SqlcipherDb> db)

@@ -1,5 +1,6 @@
-// The embedded (SQLCipher) ReviewStore: its own encrypted database (raw key
-// derived from the master key with kPurposeReviewDb). Internally locked.
+// The embedded (SQLCipher) ReviewStore: its own encrypted database (its
+// random raw key in the review keyring, broker/store/store_keys.hpp).
+// Internally locked.
 #pragma once
 
 #include <filesystem>
@@ -13,6 +14,8 @@
 
 namespace hfv::broker {
 
+// Legacy: the key derived from the master key before the review keyring;
+// read only to re-encrypt an existing database (store_keys.hpp).
 inline constexpr std::string_view kPurposeReviewDb = "hfv/review-db/v1";
 
 class SqlcipherReviewStore final : public ReviewStore {
