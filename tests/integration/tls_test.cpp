@@ -300,7 +300,7 @@ TEST_CASE("tls: a certificate without clientAuth, from a subordinate CA, of anot
   }
 }
 
-TEST_CASE("tls: a deeper chain needs tls.verify_depth and a principal naming its issuer; a pinned key is that key only",
+TEST_CASE("tls: a deeper chain needs tls.verify_depth and a principal naming its issuer, and a pinned key is that key only",
           "[integration][tls][identity]") {
   std::string pinned_spki;
   Stack s([&](nlohmann::json& config, const std::filesystem::path& dir) {
