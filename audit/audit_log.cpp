@@ -174,6 +174,9 @@ CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const s
   put(e, "outcome", r.outcome);
   put(e, "digest", r.digest);
   put(e, "detail", r.detail);
+  // Only when set: an envelope without them is as it was before they existed.
+  put(e, "cert_sha256", r.cert_sha256);
+  put(e, "cert_serial", r.cert_serial);
   if (r.latency_ms >= 0) e["latency_ms"] = r.latency_ms;
   json p = json::object();
   put(p, "operator", r.operator_id);

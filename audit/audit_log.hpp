@@ -71,6 +71,11 @@ struct AuditRecord {
   std::int64_t latency_ms = -1;  // -1: not applicable
   std::string digest;            // hex SHA-256 of the agency answer or report
   std::string detail;            // short non-personal explanation
+  // The client certificate the caller acted with (crypto/peer_identity.hpp):
+  // lowercase hex SHA-256 of its DER and of its serial number. Envelope
+  // fields, absent when empty (records without a connection, older records).
+  std::string cert_sha256;
+  std::string cert_serial;
 };
 
 struct StoredRecord {

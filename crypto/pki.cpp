@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <memory>
@@ -46,15 +47,25 @@ Error internal_error(const std::string& what) {
   return make_error("crypto_error", what);
 }
 
-enum class Kind { kCa, kServer, kClient };
+constexpr const char* kIntermediateName = "intermediate-ca";
+
+enum class Kind { kCa, kIntermediate, kServer, kClient };
 
 struct Item {
+  Item(Kind k, std::string name, std::filesystem::path cert, std::filesystem::path key)
+      : kind(k), cn(std::move(name)), cert_path(std::move(cert)), key_path(std::move(key)) {}
   Kind kind;
   std::string cn;
   std::filesystem::path cert_path;
   std::filesystem::path key_path;
   bool cert_exists = false;
   bool key_exists = false;
+  // Clients (DevClient): the subject's CNs (empty: {cn}) and O, the
+  // extended key usage, and whether the intermediate issues it.
+  std::vector<std::string> common_names;
+  std::string organization = kOrganization;
+  std::string extended_key_usage = "clientAuth";
+  bool from_intermediate = false;
 };
 
 Result<bool> file_exists(const std::filesystem::path& path) {
@@ -68,7 +79,8 @@ Result<bool> file_exists(const std::filesystem::path& path) {
 
 // Client names become file names and subject CNs.
 bool valid_client_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name.front() == '.' || name == "ca" || name == "server") {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name == "ca" || name == "server" ||
+      name == kIntermediateName) {
     return false;
   }
   for (char c : name) {
@@ -85,14 +97,26 @@ Status validate(const DevPkiOptions& options) {
     return make_error("bad_options", "validity_days must be between 1 and 36500");
   }
   std::set<std::string> seen;
-  for (const auto& name : options.client_names) {
+  std::vector<std::string> names = options.client_names;
+  for (const auto& client : options.clients) names.push_back(client.name);
+  for (const auto& name : names) {
     if (!valid_client_name(name)) {
       return make_error("bad_options", "client name '" + name +
                                            "' must be 1-64 characters of A-Z a-z 0-9 . _ -, not"
-                                           " start with '.', and not be 'ca' or 'server'");
+                                           " start with '.', and not be 'ca', 'server' or 'intermediate-ca'");
     }
     if (!seen.insert(name).second) {
       return make_error("bad_options", "client name '" + name + "' is listed twice");
+    }
+  }
+  for (const auto& client : options.clients) {
+    for (const auto& cn : client.common_names) {
+      if (cn.empty() || cn.size() > 64) {
+        return make_error("bad_options", "client '" + client.name + "': each common name must be 1-64 bytes");
+      }
+    }
+    if (client.organization.size() > 64) {
+      return make_error("bad_options", "client '" + client.name + "': the organization must be at most 64 bytes");
     }
   }
   for (const auto& dns : options.server_dns) {
@@ -237,14 +261,21 @@ Status set_serial(X509* cert) {
   return Status::success();
 }
 
-Status set_subject(X509* cert, const std::string& cn) {
+// O first, then the CNs in order (RFC 4514 text lists them backwards:
+// "CN=centre-a,O=HFV development").
+Status set_subject(X509* cert, const Item& item) {
   X509_NAME* name = X509_get_subject_name(cert);
-  const auto* org = reinterpret_cast<const unsigned char*>(kOrganization);
-  const auto* cn_bytes = reinterpret_cast<const unsigned char*>(cn.c_str());
-  if (X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8, org, -1, -1, 0) != 1 ||
-      X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, cn_bytes, -1, -1, 0) != 1) {
-    return internal_error("cannot set certificate subject '" + cn + "'");
+  auto add = [&](int nid, const std::string& value) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(value.c_str());
+    return X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, bytes, -1, -1, 0) == 1;
+  };
+  bool ok = item.organization.empty() || add(NID_organizationName, item.organization);
+  if (item.common_names.empty()) {
+    ok = ok && add(NID_commonName, item.cn);
+  } else {
+    for (const auto& cn : item.common_names) ok = ok && add(NID_commonName, cn);
   }
+  if (!ok) return internal_error("cannot set certificate subject '" + item.cn + "'");
   return Status::success();
 }
 
@@ -257,7 +288,7 @@ Result<X509Ptr> issue(const Item& item, EVP_PKEY* key, X509* issuer, EVP_PKEY* i
   X509* x = cert.get();
   if (X509_set_version(x, X509_VERSION_3) != 1) return internal_error("cannot set version");
   if (Status s = set_serial(x); !s.ok()) return s.error();
-  if (Status s = set_subject(x, item.cn); !s.ok()) return s.error();
+  if (Status s = set_subject(x, item); !s.ok()) return s.error();
   const bool self_signed = issuer == nullptr;
   if (X509_set_issuer_name(
           x, self_signed ? X509_get_subject_name(x) : X509_get_subject_name(issuer)) != 1) {
@@ -278,19 +309,25 @@ Result<X509Ptr> issue(const Item& item, EVP_PKEY* key, X509* issuer, EVP_PKEY* i
       if (s = add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"); !s.ok()) break;
       s = add_ext(x, &ctx, NID_subject_key_identifier, "hash");
       break;
+    case Kind::kIntermediate:
+      if (s = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"); !s.ok()) break;
+      if (s = add_ext(x, &ctx, NID_subject_key_identifier, "hash"); !s.ok()) break;
+      s = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+      break;
     case Kind::kServer:
-    case Kind::kClient:
+    case Kind::kClient: {
       if (s = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE"); !s.ok()) break;
       if (s = add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature"); !s.ok()) break;
-      if (s = add_ext(x, &ctx, NID_ext_key_usage,
-                      item.kind == Kind::kServer ? "serverAuth" : "clientAuth");
-          !s.ok()) {
-        break;
+      const std::string eku = item.kind == Kind::kServer ? "serverAuth" : item.extended_key_usage;
+      if (!eku.empty()) {
+        if (s = add_ext(x, &ctx, NID_ext_key_usage, eku.c_str()); !s.ok()) break;
       }
       if (s = add_ext(x, &ctx, NID_subject_key_identifier, "hash"); !s.ok()) break;
       if (s = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"); !s.ok()) break;
       if (item.kind == Kind::kServer) s = add_san(x, options);
       break;
+    }
   }
   if (!s.ok()) return s.error();
 
@@ -300,29 +337,14 @@ Result<X509Ptr> issue(const Item& item, EVP_PKEY* key, X509* issuer, EVP_PKEY* i
   return cert;
 }
 
-Status write_cert(const std::filesystem::path& path, X509* cert) {
+// The certificate, followed by `chain` (its issuer) when given.
+Status write_cert(const std::filesystem::path& path, X509* cert, X509* chain = nullptr) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1 ||
+      (chain != nullptr && PEM_write_bio_X509(bio.get(), chain) != 1)) {
     return internal_error("cannot encode certificate " + path.string());
   }
   return write_new_file(path, bio_contents(bio.get()), 0644);
-}
-
-std::string name_entry_utf8(const X509_NAME* name, int nid) {
-  if (name == nullptr) return {};
-  const int index = X509_NAME_get_index_by_NID(name, nid, -1);
-  if (index < 0) return {};
-  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  if (data == nullptr) return {};
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0 || utf8 == nullptr) {
-    ERR_clear_error();
-    return {};
-  }
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
 }
 
 }  // namespace
@@ -331,15 +353,32 @@ Result<DevPkiReport> create_dev_pki(const DevPkiOptions& options) {
   if (Status s = validate(options); !s.ok()) return s.error();
   if (Status s = ensure_dir(options.dir); !s.ok()) return s.error();
 
+  // Issuers first: the CA, then the intermediate when a client needs it.
   std::vector<Item> items;
   items.push_back(
       {Kind::kCa, "HFV development CA", options.dir / "ca.pem", options.dir / "ca.key"});
+  const bool intermediate = std::any_of(options.clients.begin(), options.clients.end(),
+                                        [](const DevClient& c) { return c.from_intermediate; });
+  if (intermediate) {
+    items.push_back({Kind::kIntermediate, "HFV development intermediate CA",
+                     options.dir / (std::string(kIntermediateName) + ".pem"),
+                     options.dir / (std::string(kIntermediateName) + ".key")});
+  }
   items.push_back(
       {Kind::kServer, "hfv-broker", options.dir / "server.pem", options.dir / "server.key"});
   if (!options.server_dns.empty()) items.back().cn = options.server_dns.front();
   for (const auto& name : options.client_names) {
     items.push_back(
         {Kind::kClient, name, options.dir / (name + ".pem"), options.dir / (name + ".key")});
+  }
+  for (const auto& client : options.clients) {
+    Item item{Kind::kClient, client.name, options.dir / (client.name + ".pem"),
+              options.dir / (client.name + ".key")};
+    item.common_names = client.common_names;
+    item.organization = client.organization;
+    item.extended_key_usage = client.extended_key_usage;
+    item.from_intermediate = client.from_intermediate;
+    items.push_back(std::move(item));
   }
 
   // Check everything before writing anything.
@@ -358,16 +397,19 @@ Result<DevPkiReport> create_dev_pki(const DevPkiOptions& options) {
   }
 
   DevPkiReport report;
-  PkeyPtr ca_key;
-  X509Ptr ca_cert;
+  PkeyPtr ca_key, intermediate_key;
+  X509Ptr ca_cert, intermediate_cert;
   for (const auto& item : items) {
     const bool is_ca = item.kind == Kind::kCa;
+    const bool is_intermediate = item.kind == Kind::kIntermediate;
     const bool need_cert = !item.cert_exists;
-    // The CA key and certificate are needed whenever any certificate is issued;
-    // other keys only when their own certificate is.
+    // An issuer's key and certificate are needed whenever a certificate it
+    // issues is (the CA: any certificate at all); other keys only when
+    // their own certificate is.
     bool need_key = need_cert;
-    if (is_ca) {
-      for (const auto& other : items) need_key = need_key || !other.cert_exists;
+    for (const auto& other : items) {
+      if (is_ca) need_key = need_key || !other.cert_exists;
+      if (is_intermediate) need_key = need_key || (other.from_intermediate && !other.cert_exists);
     }
 
     PkeyPtr key;
@@ -388,7 +430,7 @@ Result<DevPkiReport> create_dev_pki(const DevPkiOptions& options) {
 
     X509Ptr cert;
     if (item.cert_exists) {
-      if (is_ca && need_key) {
+      if ((is_ca || is_intermediate) && need_key) {
         auto loaded = load_cert(item.cert_path);
         if (!loaded.ok()) return loaded.error();
         cert = std::move(loaded).value();
@@ -401,41 +443,26 @@ Result<DevPkiReport> create_dev_pki(const DevPkiOptions& options) {
       }
       report.kept.push_back(item.cert_path);
     } else {
-      auto issued = issue(item, key.get(), is_ca ? nullptr : ca_cert.get(),
-                          is_ca ? nullptr : ca_key.get(), options);
+      X509* issuer = is_ca ? nullptr : item.from_intermediate ? intermediate_cert.get() : ca_cert.get();
+      EVP_PKEY* issuer_key = is_ca ? nullptr : item.from_intermediate ? intermediate_key.get() : ca_key.get();
+      auto issued = issue(item, key.get(), issuer, issuer_key, options);
       if (!issued.ok()) return issued.error();
       cert = std::move(issued).value();
-      if (Status s = write_cert(item.cert_path, cert.get()); !s.ok()) return s.error();
+      // A client of the intermediate presents the intermediate too.
+      X509* chain = item.from_intermediate ? intermediate_cert.get() : nullptr;
+      if (Status s = write_cert(item.cert_path, cert.get(), chain); !s.ok()) return s.error();
       report.created.push_back(item.cert_path);
     }
 
     if (is_ca) {
       ca_key = std::move(key);
       ca_cert = std::move(cert);
+    } else if (is_intermediate) {
+      intermediate_key = std::move(key);
+      intermediate_cert = std::move(cert);
     }
   }
   return report;
-}
-
-std::optional<PeerCertificate> peer_certificate(void* native_ssl) {
-  if (native_ssl == nullptr) return std::nullopt;
-  const auto* ssl = static_cast<const SSL*>(native_ssl);
-  X509* cert = SSL_get0_peer_certificate(ssl);
-  if (cert == nullptr) return std::nullopt;
-  // Only a certificate that passed verification identifies anyone.
-  if (SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
-
-  PeerCertificate peer;
-  peer.subject_cn = name_entry_utf8(X509_get_subject_name(cert), NID_commonName);
-  peer.issuer_cn = name_entry_utf8(X509_get_issuer_name(cert), NID_commonName);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) {
-    ERR_clear_error();
-    return std::nullopt;
-  }
-  peer.sha256_fingerprint = to_hex(std::span<const std::uint8_t>(md, len));
-  return peer;
 }
 
 }  // namespace hfv::crypto

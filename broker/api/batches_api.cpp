@@ -52,7 +52,8 @@ std::optional<ApiResponse> not_found(const BatchManager* batches, const std::str
 
 net::awaitable<ApiResponse> Service::on_create_batch(const RouteCall& call) {
   if (auto missing = not_found(batches_)) co_return *missing;
-  const auto answer = co_await batches_->create(*call.principal, call.request.operator_id, call.request.body);
+  const auto answer =
+      co_await batches_->create(*call.principal, call.request.operator_id, call.request.body, certificate_of(call.request));
   ApiResponse r = progress_answer(answer, 202);
   if (r.status == 202) r.headers.emplace_back("Location", "/v1/batches/" + r.body.value("batch_id", ""));
   co_return r;
@@ -67,7 +68,8 @@ net::awaitable<ApiResponse> Service::on_batch_progress(const RouteCall& call) {
 net::awaitable<ApiResponse> Service::on_cancel_batch(const RouteCall& call) {
   const std::string id = batch_id_of(call.path);
   if (auto missing = not_found(batches_, &id)) co_return *missing;
-  co_return progress_answer(co_await batches_->cancel(id, *call.principal, call.request.operator_id));
+  co_return progress_answer(
+      co_await batches_->cancel(id, *call.principal, call.request.operator_id, certificate_of(call.request)));
 }
 
 net::awaitable<ApiResponse> Service::on_batch_changes(const RouteCall& call) {

@@ -24,6 +24,7 @@
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "common/files.hpp"
+#include "crypto/peer_identity.hpp"
 #include "crypto/tls.hpp"
 
 namespace hfv::broker {
@@ -380,7 +381,7 @@ net::awaitable<void> Server::session(tcp::socket socket, net::ip::address client
     // Logged by route template and configured principal name: raw paths
     // carry verification ids and certificate subjects may name people.
     const std::string_view endpoint = answer.endpoint;
-    const Principal* principal = peer ? config_.principal_for_cn(peer->subject_cn) : nullptr;
+    const Principal* principal = peer ? config_.principal_for(*peer) : nullptr;
     log_event(LogLevel::kInfo, "request",
               {{"method", std::string(req.method_string())},
                {"endpoint", std::string(endpoint)},

@@ -28,11 +28,18 @@ using nlohmann::json;
 
 Service::Service(ServiceParts parts) : parts_(parts) {}
 
+CallerCertificate Service::certificate_of(const ApiRequest& request) {
+  if (!request.peer) return {};
+  return CallerCertificate{request.peer->sha256_fingerprint, request.peer->serial};
+}
+
 audit::AuditRecord Service::base_record(const ApiRequest& request, const Principal* principal) const {
-  if (principal != nullptr) return caller_record(*principal, request.operator_id);
+  if (principal != nullptr) return caller_record(*principal, request.operator_id, certificate_of(request));
   audit::AuditRecord r;
   r.principal = request.peer ? "unknown-cn:" + request.peer->subject_cn : "no-certificate";
   r.operator_id = is_token(request.operator_id) ? request.operator_id : "";
+  r.cert_sha256 = request.peer ? request.peer->sha256_fingerprint : "";
+  r.cert_serial = request.peer ? request.peer->serial : "";
   return r;
 }
 
@@ -138,11 +145,19 @@ net::awaitable<ApiResponse> Service::route(ApiRequest& request, std::vector<cons
           request, co_await refuse_unidentified(request, 401, "client_certificate_required",
                                                 "a client certificate issued by the centre's CA is required"));
     }
-    principal = parts_.config->principal_for_cn(request.peer->subject_cn);
+    // A certificate that cannot be anyone's (two CNs, no clientAuth, a
+    // subordinate CA's), then one that is no principal's: unidentified
+    // callers both (docs/security.md "Client identity").
+    if (auto unusable = crypto::client_certificate_refusal(*request.peer, parts_.config->server.verify_depth)) {
+      co_return console_certificate_page(
+          request, co_await refuse_unidentified(request, 401, unusable->code, unusable->message));
+    }
+    principal = parts_.config->principal_for(*request.peer);
     if (principal == nullptr) {
       co_return console_certificate_page(
           request, co_await refuse_unidentified(request, 401, "unknown_client_certificate",
-                                                "this client certificate is not registered with the broker"));
+                                                "this client certificate is not registered with the broker "
+                                                "(no principal has its CN with its subject, issuer and key)"));
     }
     if (auto wait = rate_limiter_.take(principal->name, principal->rate_per_second, principal->burst,
                                        std::chrono::steady_clock::now())) {

@@ -33,7 +33,7 @@
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
-#include "crypto/pki.hpp"
+#include "crypto/peer_identity.hpp"
 #include "policies/engine.hpp"
 
 namespace hfv::broker {
@@ -176,7 +176,12 @@ class Service {
   // instead of `refused`'s JSON; still 401, already audited. Anything else:
   // `refused` unchanged (broker/api/console.cpp).
   static ApiResponse console_certificate_page(const ApiRequest& request, ApiResponse refused);
+  // The record every access of `request` starts from: its principal's
+  // (caller_record) or an unidentified caller's, with the certificate it
+  // came with (cert_sha256, cert_serial) either way.
   audit::AuditRecord base_record(const ApiRequest& request, const Principal* principal) const;
+  // The certificate `request` came with, for the verifier's and batches' records.
+  static CallerCertificate certificate_of(const ApiRequest& request);
 
   ServiceParts parts_;
   RateLimiter rate_limiter_;

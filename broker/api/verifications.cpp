@@ -15,6 +15,7 @@ net::awaitable<ApiResponse> Service::on_verify(const RouteCall& call) {
   VerifyCall verify;
   verify.principal = call.principal;
   verify.operator_id = call.request.operator_id;
+  verify.certificate = certificate_of(call.request);
   verify.what = call.request.method + " " + call.path;
   verify.body = call.request.body;
   verify.idempotency_key = call.request.idempotency_key;
@@ -26,7 +27,8 @@ net::awaitable<ApiResponse> Service::on_verify(const RouteCall& call) {
 net::awaitable<ApiResponse> Service::on_get_verification(const RouteCall& call) {
   const std::string id = call.path.substr(std::string("/v1/verifications/").size());
   if (!is_token(id)) co_return error_response(404, "not_found", "no such verification");
-  const Outcome outcome = co_await parts_.verifier->read(*call.principal, call.request.operator_id, id);
+  const Outcome outcome =
+      co_await parts_.verifier->read(*call.principal, call.request.operator_id, id, certificate_of(call.request));
   co_return http_answer(outcome);
 }
 

@@ -215,12 +215,16 @@ int run_init(const InitOptions& options) {
       {"policies_dir", fs::absolute(policies).string()},
       {"verification_deadline_ms", 10000},
       {"max_body_bytes", 262144},
+      // Each bound to its certificate's whole subject, not its CN alone
+      // (docs/configuration.md "Principals").
       {"principals", json::array({{{"name", "demo-case-system"},
                                    {"certificate_cn", "demo-case-system"},
+                                   {"subject", "CN=demo-case-system,O=HFV development"},
                                    {"role", "case_system"},
                                    {"jurisdictions", {"2301", "6107", "110108", "4105", "31"}}},
                                   {{"name", "demo-supervisor"},
                                    {"certificate_cn", "demo-supervisor"},
+                                   {"subject", "CN=demo-supervisor,O=HFV development"},
                                    {"role", "supervisor"},
                                    {"jurisdictions", {"2301"}},
                                    {"whole_centre", true}}})},
@@ -558,6 +562,7 @@ int run_daemon(const std::filesystem::path& config_file) {
           config->server.tls_crl_file = next.server.tls_crl_file;
           config->server.crl_warn = next.server.crl_warn;
           config->server.crl_grace = next.server.crl_grace;
+          config->server.verify_depth = next.server.verify_depth;
           outcome.applied.push_back("tls");
           outcome.applied.push_back("principals=" + std::to_string(next.principals.size()));
           config->replace_principals(std::move(next.principals));

@@ -70,6 +70,16 @@ std::string common_division_prefix(const std::vector<std::string>& codes) {
 
 std::string Principal::scope() const { return common_division_prefix(jurisdictions); }
 
+bool Principal::is_certificate(const crypto::PeerCertificate& peer) const {
+  if (peer.subject_cn_count != 1 || peer.subject_cn != certificate_cn) return false;
+  if (!subject.empty() && peer.subject != subject) return false;
+  // Without an issuer named, only the centre's own CA: the verified chain
+  // is the certificate and a trust anchor of tls.ca_file.
+  if (issuer.empty() ? peer.chain_length != 2 : peer.issuer != issuer) return false;
+  return spki_sha256.empty() ||
+         std::find(spki_sha256.begin(), spki_sha256.end(), peer.spki_sha256) != spki_sha256.end();
+}
+
 bool is_config_key(std::string_view key) {
   static constexpr std::string_view kKeys[] = {
       "listen",      "port_file",    "tls",           "master_key_file",  "signing_key_file",
@@ -95,6 +105,12 @@ const Principal* Config::principal_for_cn(const std::string& cn) const {
     if (p.certificate_cn == cn) return &p;
   }
   return nullptr;
+}
+
+const Principal* Config::principal_for(const crypto::PeerCertificate& peer) const {
+  if (crypto::client_certificate_refusal(peer, server.verify_depth)) return nullptr;
+  const Principal* p = principal_for_cn(peer.subject_cn);
+  return p != nullptr && p->is_certificate(peer) ? p : nullptr;
 }
 
 const Principal* Config::principal_for_name(const std::string& name) const {
@@ -274,6 +290,59 @@ std::optional<std::string> read_conninfo(const std::string& text, PostgresqlSett
   return std::nullopt;
 }
 
+// The attributes of an RFC 4514 distinguished name ("CN=a,O=b\\, c"), each
+// type with its value unescaped (\\c and \\XX); nullopt when the text is not
+// one. Multi-valued RDNs ("+") count as separate attributes.
+std::optional<std::vector<std::pair<std::string, std::string>>> dn_attributes(const std::string& dn) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t i = 0;
+  while (i < dn.size()) {
+    std::string type;
+    while (i < dn.size() && dn[i] != '=') {
+      if (dn[i] == ',' || dn[i] == '+' || dn[i] == '\\') return std::nullopt;
+      type += dn[i++];
+    }
+    if (i >= dn.size() || type.empty() || type.find(' ') != std::string::npos) return std::nullopt;
+    ++i;
+    std::string value;
+    while (i < dn.size() && dn[i] != ',' && dn[i] != '+') {
+      if (dn[i] != '\\') {
+        value += dn[i++];
+        continue;
+      }
+      if (i + 1 >= dn.size()) return std::nullopt;
+      if (i + 2 < dn.size() && std::isxdigit(static_cast<unsigned char>(dn[i + 1])) != 0 &&
+          std::isxdigit(static_cast<unsigned char>(dn[i + 2])) != 0) {
+        value += static_cast<char>(std::stoi(dn.substr(i + 1, 2), nullptr, 16));
+        i += 3;
+      } else {
+        value += dn[i + 1];
+        i += 2;
+      }
+    }
+    out.emplace_back(std::move(type), std::move(value));
+    if (i < dn.size() && ++i == dn.size()) return std::nullopt;  // a separator ends it
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+bool is_cn_type(std::string type) {
+  for (char& ch : type) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return type == "CN" || type == "2.5.4.3";
+}
+
+// "AB:cd:..." -> "abcd...": a SHA-256 in hex, or "" when it is not one.
+std::string spki_pin(std::string text) {
+  std::string hex;
+  for (char ch : text) {
+    if (ch == ':') continue;
+    if (std::isxdigit(static_cast<unsigned char>(ch)) == 0) return {};
+    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return hex.size() == 64 ? hex : std::string();
+}
+
 bool node_name_ok(const std::string& node) {
   return !node.empty() && node.size() <= 64 && std::all_of(node.begin(), node.end(), [](char ch) {
     return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
@@ -345,7 +414,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (tls == doc.end() || !tls->is_object()) return fail("tls", "missing");
   for (const auto& [key, value] : tls->items()) {
     if (key != "ca_file" && key != "cert_file" && key != "key_file" && key != "crl_file" &&
-        key != "crl_warn_hours" && key != "crl_grace_hours") {
+        key != "crl_warn_hours" && key != "crl_grace_hours" && key != "verify_depth") {
       return fail("tls." + key, "unknown key");
     }
   }
@@ -357,6 +426,13 @@ Result<Config> load_config(const std::filesystem::path& file) {
       return fail(std::string("tls.") + key, "must be a whole number of hours from 0 to 8784");
     }
     *out = std::chrono::hours(it->get<long>());
+  }
+  if (auto it = tls->find("verify_depth"); it != tls->end()) {
+    if (!it->is_number_integer() || it->get<long>() < 1 || it->get<long>() > 8) {
+      return fail("tls.verify_depth",
+                  "must be an integer from 1 (client certificates issued directly by a CA of tls.ca_file) to 8");
+    }
+    c.server.verify_depth = it->get<int>();
   }
   if (auto s = path(*tls, "ca_file", "tls.ca_file", c.server.tls_ca_file, true); !s) return s.error();
   if (auto s = path(*tls, "cert_file", "tls.cert_file", c.server.tls_cert_file, true); !s) return s.error();
@@ -624,7 +700,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (!p.is_object()) return fail(where, "must be an object");
     for (const auto& [key, value] : p.items()) {
       if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions" &&
-          key != "rate_per_second" && key != "burst" && key != "whole_centre") {
+          key != "rate_per_second" && key != "burst" && key != "whole_centre" && key != "subject" &&
+          key != "issuer" && key != "spki_sha256") {
         return fail(std::string(where).append(".").append(key), "unknown key");
       }
     }
@@ -635,6 +712,43 @@ Result<Config> load_config(const std::filesystem::path& file) {
         return fail(where + "." + key, "missing or empty");
       }
       *out = p[key].get<std::string>();
+    }
+    // The certificate bindings (docs/configuration.md "Principals").
+    for (auto [key, out] : {std::pair{"subject", &principal.subject}, std::pair{"issuer", &principal.issuer}}) {
+      auto it = p.find(key);
+      if (it == p.end()) continue;
+      const std::string dn = it->is_string() ? it->get<std::string>() : std::string();
+      if (dn.starts_with("subject=") || dn.starts_with("issuer=")) {
+        return fail(where + "." + key, "without the \"subject=\" or \"issuer=\" that openssl x509 prints first");
+      }
+      const auto attributes = dn.size() <= 1024 ? dn_attributes(dn) : std::nullopt;
+      if (!attributes) {
+        return fail(where + "." + key,
+                    "must be a distinguished name as `openssl x509 -noout -" + std::string(key) +
+                        " -nameopt RFC2253,-esc_msb` prints it, e.g. \"CN=harbin-cases,O=Harbin civil affairs\"");
+      }
+      if (std::string_view(key) == "subject") {
+        const auto cns = std::count_if(attributes->begin(), attributes->end(),
+                                       [](const auto& a) { return is_cn_type(a.first); });
+        const auto cn = std::find_if(attributes->begin(), attributes->end(),
+                                     [](const auto& a) { return is_cn_type(a.first); });
+        if (cns != 1 || cn->second != principal.certificate_cn) {
+          return fail(where + ".subject", "must hold exactly one CN, the principal's certificate_cn");
+        }
+      }
+      *out = dn;
+    }
+    if (auto it = p.find("spki_sha256"); it != p.end()) {
+      if (!it->is_array() || it->empty()) {
+        return fail(where + ".spki_sha256", "must list at least one hex SHA-256 of a SubjectPublicKeyInfo");
+      }
+      for (const auto& pin : *it) {
+        const std::string hex = pin.is_string() ? spki_pin(pin.get<std::string>()) : std::string();
+        if (hex.empty()) {
+          return fail(where + ".spki_sha256", "each must be a SHA-256 in hex (64 digits, colons allowed)");
+        }
+        principal.spki_sha256.push_back(hex);
+      }
     }
     const std::string role = p.value("role", std::string());
     if (role == "case_system") principal.role = Role::kCaseSystem;

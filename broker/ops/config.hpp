@@ -21,6 +21,7 @@
 #include "broker/ops/log.hpp"
 #include "common/result.hpp"
 #include "crypto/ed25519.hpp"
+#include "crypto/peer_identity.hpp"
 
 namespace hfv::broker {
 
@@ -31,9 +32,18 @@ std::string_view role_name(Role role);
 // every code or prefix in `codes` starts with; "" when they share none.
 std::string common_division_prefix(const std::vector<std::string>& codes);
 
+// One caller, and the client certificate that is it (docs/configuration.md
+// "Principals", docs/security.md "Client identity").
 struct Principal {
   std::string name;
-  std::string certificate_cn;              // matched against the client certificate's subject CN
+  std::string certificate_cn;              // the client certificate's subject CN (its only one)
+  // Optional bindings, as RFC 4514 text (crypto::PeerCertificate): the
+  // whole subject DN; the issuer's DN (empty: the certificate must be
+  // issued directly by a CA of tls.ca_file); pinned keys (lowercase hex
+  // SHA-256 of the SubjectPublicKeyInfo; empty: any key).
+  std::string subject;
+  std::string issuer;
+  std::vector<std::string> spki_sha256;
   Role role = Role::kCaseSystem;
   std::vector<std::string> jurisdictions;  // GB/T 2260 code prefixes ("23", "2301", "230102")
   double rate_per_second = 50;  // token bucket per principal; beyond it: 429 + Retry-After
@@ -42,6 +52,10 @@ struct Principal {
   // records that concern no jurisdiction (daemon events, unauthenticated
   // callers, principals spanning regions). Config key "whole_centre".
   bool whole_centre = false;
+  // Whether `peer` (a certificate that already passed
+  // crypto::client_certificate_refusal) is this principal's: its one CN is
+  // certificate_cn and it matches every binding above.
+  bool is_certificate(const crypto::PeerCertificate& peer) const;
   // True when `code` (6 digits) is inside one of this principal's prefixes.
   bool covers(const std::string& code) const;
   // Whether an audit record concerning `jurisdiction` (a code or a prefix
@@ -61,6 +75,10 @@ struct ServerSettings {
   std::filesystem::path pid_file;   // optional: the daemon's pid is written here (brokerctl reload)
   std::filesystem::path tls_ca_file, tls_cert_file, tls_key_file;
   std::filesystem::path tls_crl_file;  // optional revocation list (PEM)
+  // "tls.verify_depth": CA certificates allowed above a client certificate,
+  // the trust anchor counted (1: issued directly by a CA of tls_ca_file).
+  // Checked after the handshake (crypto::client_certificate_refusal).
+  int verify_depth = 1;
   // A CRL past its nextUpdate: warned about from crl_warn before it; after
   // it, client certificates are refused unless crl_grace (default 0) allows
   // serving on that last good CRL a while longer (docs/operations.md).
@@ -191,6 +209,10 @@ struct Config {
   adapters::AgencyConfigs agencies;
 
   const Principal* principal_for_cn(const std::string& cn) const;
+  // The principal a verified client certificate is: nullptr when the
+  // certificate cannot identify anyone (crypto::client_certificate_refusal
+  // under server.verify_depth) or is no principal's (Principal::is_certificate).
+  const Principal* principal_for(const crypto::PeerCertificate& peer) const;
   const Principal* principal_for_name(const std::string& name) const;
 
   // A reload's principals replace these. The previous table is kept (its

@@ -546,8 +546,9 @@ BatchProgress BatchManager::progress_snapshot() const {
   return p;
 }
 
-audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id) const {
-  if (principal != nullptr) return caller_record(*principal, operator_id);
+audit::AuditRecord BatchManager::audit_base(const Principal* principal, const std::string& operator_id,
+                                            const CallerCertificate& certificate) const {
+  if (principal != nullptr) return caller_record(*principal, operator_id, certificate);
   audit::AuditRecord r;  // the principal was removed from the configuration
   r.operator_id = operator_id;
   return r;

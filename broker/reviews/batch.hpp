@@ -113,13 +113,17 @@ class BatchManager {
   bool busy() const { return in_flight_members_ > 0 || finishing_ > 0; }
 
   // POST /v1/batches: the batch's progress once it is durable and started.
+  // `certificate`: the caller's, for the batch.create record (the
+  // households' records, written without a connection, name none).
   boost::asio::awaitable<BatchAnswer<nlohmann::json>> create(const Principal& principal,
                                                              const std::string& operator_id,
-                                                             const std::string& body);
+                                                             const std::string& body,
+                                                             CallerCertificate certificate = {});
   boost::asio::awaitable<BatchAnswer<nlohmann::json>> progress(const std::string& id, const Principal& principal);
   // Stops starting households (durably); those in flight finish.
   boost::asio::awaitable<BatchAnswer<nlohmann::json>> cancel(const std::string& id, const Principal& principal,
-                                                             const std::string& operator_id);
+                                                             const std::string& operator_id,
+                                                             CallerCertificate certificate = {});
   // The batch and its items, for the change list and statistics.
   boost::asio::awaitable<BatchAnswer<BatchView>> view(const std::string& id, const Principal& principal);
 
@@ -144,7 +148,8 @@ class BatchManager {
   std::size_t allowed() const;
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;
-  audit::AuditRecord audit_base(const Principal* principal, const std::string& operator_id) const;
+  audit::AuditRecord audit_base(const Principal* principal, const std::string& operator_id,
+                                const CallerCertificate& certificate = {}) const;
 
   boost::asio::any_io_executor executor_;
   Verifier& verifier_;

@@ -32,7 +32,7 @@ BatchRefusal no_such_batch() { return {BatchRefusal::Kind::kNotFound, "not_found
 }  // namespace
 
 net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principal, const std::string& operator_id,
-                                                       const std::string& request_body) {
+                                                       const std::string& request_body, CallerCertificate certificate) {
   const Date today = Date::today_utc();
   auto run = std::make_shared<Run>();
   BatchRow& batch = run->batch;
@@ -150,7 +150,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
   }
   batch.total = static_cast<std::int64_t>(run->items.size());
 
-  audit::AuditRecord r = audit_base(&principal, operator_id);
+  audit::AuditRecord r = audit_base(&principal, operator_id, certificate);
   r.action = "batch.create";
   r.jurisdiction = run->jurisdiction();
   r.request_id = batch.id;
@@ -185,7 +185,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::progress(const std::string& id, 
 }
 
 net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, const Principal& principal,
-                                                       const std::string& operator_id) {
+                                                       const std::string& operator_id, CallerCertificate certificate) {
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second->batch.principal != principal.name) {
     // Not running here: finished, unknown, or someone else's.
@@ -194,7 +194,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
   auto& run = *it->second;
   if (!run.cancel_requested && run.batch.state == BatchState::kRunning) {
     run.cancel_requested = true;
-    audit::AuditRecord r = audit_base(&principal, operator_id);
+    audit::AuditRecord r = audit_base(&principal, operator_id, certificate);
     r.action = "batch.cancel";
     r.jurisdiction = run.jurisdiction();
     r.request_id = id;

@@ -24,9 +24,12 @@ namespace hfv::broker {
 namespace net = boost::asio;
 using nlohmann::json;
 
-audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id) {
+audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id,
+                                 const CallerCertificate& certificate) {
   audit::AuditRecord r;
   r.principal = principal.name;
+  r.cert_sha256 = certificate.sha256;
+  r.cert_serial = certificate.serial;
   r.operator_id = is_token(operator_id) ? operator_id : "";
   for (const auto& j : principal.jurisdictions) r.centre += (r.centre.empty() ? "" : ",") + j;
   // What the record concerns until a household's jurisdiction says more.
@@ -261,7 +264,7 @@ std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord ref
 
 net::awaitable<Outcome> Verifier::refuse(const VerifyCall& call, RefusalReason reason, std::string message,
                                          std::string field) {
-  audit::AuditRecord r = caller_record(*call.principal, call.operator_id);
+  audit::AuditRecord r = caller_record(*call.principal, call.operator_id, call.certificate);
   r.action = "request.refused";
   r.status = parts_.refusal_status != nullptr ? parts_.refusal_status(reason) : std::string(refusal_code(reason));
   r.detail = call.what + (field.empty() ? "" : " field=" + field);
@@ -379,7 +382,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
         co_return co_await refuse(call, RefusalReason::kIdempotencyConflict,
                                   "this Idempotency-Key was used for a different request", "Idempotency-Key");
       }
-      co_return co_await answer_stored(principal, call.operator_id, **earlier, Replay::kIdempotent, a.pseudonyms);
+      co_return co_await answer_stored(principal, call.operator_id, call.certificate, **earlier, Replay::kIdempotent, a.pseudonyms);
     }
   }
   // Fair use: a recent report of the same household is returned again
@@ -391,7 +394,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
       return parts_.reports->latest_done(principal.name, row.household_key, since);
     });
     if (!recent) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
-    if (*recent) co_return co_await answer_stored(principal, call.operator_id, **recent, Replay::kRepeat, a.pseudonyms);
+    if (*recent) co_return co_await answer_stored(principal, call.operator_id, call.certificate, **recent, Replay::kRepeat, a.pseudonyms);
   }
 
   // Which agencies are asked: configured here and allowed by the authorisation.
@@ -401,7 +404,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   }
   a.id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
   row.id = a.id;
-  a.base = caller_record(principal, call.operator_id);
+  a.base = caller_record(principal, call.operator_id, call.certificate);
   a.base.request_id = a.id;
   a.base.case_id = v.case_id;
   a.base.authorization_id = v.authorization_id;
@@ -467,13 +470,14 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
 }
 
 net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, const std::string& operator_id,
+                                                CallerCertificate certificate,
                                                 const StoredVerification& stored, Replay how,
                                                 std::vector<std::string> pseudonyms) {
   // Reading a stored report is an access too, recorded with the household
   // it concerns: the report's case and purpose, and one read.subject record
   // per member (by pseudonym; from the verification's own subject records
   // when the reader did not name them).
-  audit::AuditRecord r = caller_record(principal, operator_id);
+  audit::AuditRecord r = caller_record(principal, operator_id, certificate);
   r.action = "verification.read";
   r.request_id = stored.id;
   r.status = std::string(state_name(stored.state));
@@ -544,7 +548,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
 }
 
 net::awaitable<Outcome> Verifier::read(const Principal& principal, const std::string& operator_id,
-                                       const std::string& id) {
+                                       const std::string& id, CallerCertificate certificate) {
   auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find(id, principal.name); });
   if (!found) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
   if (!*found) {
@@ -552,7 +556,7 @@ net::awaitable<Outcome> Verifier::read(const Principal& principal, const std::st
     none.kind = Outcome::Kind::kNotFound;
     co_return none;
   }
-  co_return co_await answer_stored(principal, operator_id, **found, Replay::kRead);
+  co_return co_await answer_stored(principal, operator_id, std::move(certificate), **found, Replay::kRead);
 }
 
 // The caller disconnected while the agencies were being asked: their

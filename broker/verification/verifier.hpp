@@ -65,10 +65,19 @@ struct VerifierParts {
   std::string (*refusal_status)(RefusalReason) = nullptr;
 };
 
+// The client certificate a caller presented (crypto/peer_identity.hpp), as
+// its audit records name it (cert_sha256, cert_serial). Empty when the
+// broker acts without a connection (a batch's households).
+struct CallerCertificate {
+  std::string sha256;
+  std::string serial;
+};
+
 // One request to verify a household.
 struct VerifyCall {
   const Principal* principal = nullptr;  // authenticated; never null
   std::string operator_id;               // audited as the operator (checked by the caller)
+  CallerCertificate certificate;         // in every audit record of the call
   std::string what;             // what the caller was doing, first in a refusal's audit detail
   std::string body;             // the verification request, JSON (docs/api.md)
   std::string idempotency_key;  // optional; 1-64 token characters
@@ -79,8 +88,9 @@ struct VerifyCall {
 };
 
 // The audit record every access by `principal` starts from: who, for which
-// centre (its jurisdictions), through which operator.
-audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id);
+// centre (its jurisdictions), through which operator, with which certificate.
+audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id,
+                                 const CallerCertificate& certificate = {});
 
 class Verifier {
  public:
@@ -92,7 +102,7 @@ class Verifier {
   boost::asio::awaitable<Outcome> verify(VerifyCall call);
   // A stored verification of this caller by id (an audited read).
   boost::asio::awaitable<Outcome> read(const Principal& principal, const std::string& operator_id,
-                                       const std::string& id);
+                                       const std::string& id, CallerCertificate certificate = {});
 
   // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
   std::string pseudonym(const std::string& id_number) const;
@@ -145,7 +155,7 @@ class Verifier {
   boost::asio::awaitable<Outcome> execute(std::shared_ptr<Accepted> accepted);
   boost::asio::awaitable<Outcome> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows);
   boost::asio::awaitable<Outcome> answer_stored(const Principal& principal, const std::string& operator_id,
-                                                const StoredVerification& stored, Replay how,
+                                                CallerCertificate certificate, const StoredVerification& stored, Replay how,
                                                 std::vector<std::string> pseudonyms = {});
   boost::asio::awaitable<std::vector<SourceResult>> fan_out(const adapters::AdapterSet& adapters,
                                                             const std::vector<adapters::MemberQuery>& queries,

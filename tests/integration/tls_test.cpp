@@ -14,6 +14,7 @@
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "crypto/pki.hpp"
@@ -175,4 +176,166 @@ TEST_CASE("tls: TLS 1.2 is offered only with ECDHE and an AEAD suite, CBC and st
     CHECK(e.handshake);
     CHECK(e.answer.rfind("HTTP/1.1 200", 0) == 0);
   }
+}
+
+namespace {
+
+// A DevClient of the dev PKI (crypto/pki.hpp).
+hfv::crypto::DevClient dev_client(std::string name, std::vector<std::string> common_names,
+                                  std::string organization = "HFV development", std::string eku = "clientAuth",
+                                  bool from_intermediate = false) {
+  hfv::crypto::DevClient c;
+  c.name = std::move(name);
+  c.common_names = std::move(common_names);
+  c.organization = std::move(organization);
+  c.extended_key_usage = std::move(eku);
+  c.from_intermediate = from_intermediate;
+  return c;
+}
+
+ClientTls client_files(const Stack& s, const std::string& name) {
+  const auto pki = s.broker_dir / "pki";
+  return {(pki / "ca.pem").string(), (pki / (name + ".pem")).string(), (pki / (name + ".key")).string()};
+}
+
+// Every refusal of unidentified callers the tally recorded, its codes
+// ("codes=a:1,b:2") joined.
+std::string tallied_codes(const std::vector<nlohmann::json>& records) {
+  std::string codes;
+  for (const auto& r : records) {
+    if (r.value("action", "") != "request.refused.unidentified") continue;
+    const std::string detail = r.value("detail", "");
+    codes += detail.substr(detail.find("codes=")) + " ";
+  }
+  return codes;
+}
+
+}  // namespace
+
+// Issue 22, finding 4: a principal was its certificate's first CN and
+// nothing more. Each of these certificates is from the centre's CA (or a
+// CA under it) and names a configured principal's CN; each was accepted.
+TEST_CASE("tls: a certificate without clientAuth, from a subordinate CA, of another subject or with two CNs identifies nobody",
+          "[integration][tls][identity]") {
+  Stack s([](nlohmann::json& config, const std::filesystem::path&) {
+    // Bound by its CN alone (no subject configured): two CNs must not reach it either.
+    config["principals"].push_back({{"name", "cn-only-supervisor"},
+                                    {"certificate_cn", "cn-only"},
+                                    {"role", "supervisor"},
+                                    {"jurisdictions", {"2301"}}});
+  });
+  hfv::crypto::DevPkiOptions variants;
+  variants.dir = s.broker_dir / "pki";
+  variants.clients = {
+      dev_client("no-eku", {"demo-supervisor"}, "HFV development", ""),
+      dev_client("server-eku", {"demo-supervisor"}, "HFV development", "serverAuth"),
+      dev_client("subordinate", {"demo-supervisor"}, "HFV development", "clientAuth", true),
+      dev_client("elsewhere", {"demo-supervisor"}, "Elsewhere"),
+      dev_client("two-cns", {"demo-supervisor", "intruder"}),
+      dev_client("two-cns-plain", {"cn-only", "intruder"}),
+      dev_client("cn-only", {"cn-only"}, "Anything"),
+  };
+  REQUIRE(hfv::crypto::create_dev_pki(variants).ok());
+
+  struct Case {
+    const char* name;
+    const char* error;  // the 401's code
+    bool handshake_may_fail;
+  };
+  for (const Case& c : {Case{"no-eku", "client_certificate_not_for_client_auth", false},
+                        Case{"server-eku", "client_certificate_not_for_client_auth", true},
+                        Case{"subordinate", "client_certificate_chain_too_long", false},
+                        Case{"elsewhere", "unknown_client_certificate", false},
+                        Case{"two-cns", "client_certificate_cn_not_unique", false},
+                        Case{"two-cns-plain", "client_certificate_cn_not_unique", false}}) {
+    INFO(c.name);
+    const auto r = hfv::testing::https("GET", s.url + "/metrics", client_files(s, c.name));
+    INFO(r.status << " " << r.body << " " << r.curl_error);
+    if (c.handshake_may_fail && r.status == 0) continue;  // refused by OpenSSL already
+    CHECK(r.status == 401);
+    const auto body = nlohmann::json::parse(r.body, nullptr, false);
+    CHECK((body.is_object() && body.value("error", "") == c.error));
+    CHECK((body.is_object() && !body.value("message", "").empty()));
+  }
+  // The certificates the configuration names still work: the demo
+  // supervisor's (subject bound by brokerd init), and one of any subject
+  // for a principal bound by its CN alone.
+  CHECK(hfv::testing::https("GET", s.url + "/metrics", s.supervisor).status == 200);
+  CHECK(hfv::testing::https("GET", s.url + "/metrics", client_files(s, "cn-only")).status == 200);
+
+  // Audited actions name the certificate they were taken with.
+  s.verify("HRB-ID-1", nlohmann::json::array({hfv::testing::member("230102197503120016", "张伟", "applicant")}));
+  const auto audit_query = hfv::testing::https("GET", s.url + "/v1/audit?limit=1", s.supervisor);
+  CHECK(audit_query.status == 200);
+  const auto case_cert = hfv::crypto::read_certificate_file(s.case_system.cert_file);
+  const auto supervisor_cert = hfv::crypto::read_certificate_file(s.supervisor.cert_file);
+  REQUIRE(case_cert.ok());
+  REQUIRE(supervisor_cert.ok());
+  REQUIRE(case_cert->sha256_fingerprint.size() == 64);
+
+  const auto records = s.audit_records();
+  std::set<std::string> stamped;  // actions carrying their certificate
+  for (const auto& r : records) {
+    const std::string principal = r.value("principal", "");
+    const auto* cert = principal == "demo-case-system" ? &*case_cert
+                       : principal == "demo-supervisor" ? &*supervisor_cert
+                                                        : nullptr;
+    if (cert == nullptr || !r.contains("cert_sha256")) continue;
+    INFO(r.dump());
+    CHECK(r.value("cert_sha256", "") == cert->sha256_fingerprint);
+    CHECK(r.value("cert_serial", "") == cert->serial);
+    stamped.insert(r.value("action", ""));
+  }
+  for (const char* action : {"authorization.register", "verification.request", "verification.subject",
+                             "agency.query", "verification.report", "audit.query"}) {
+    INFO(action);
+    CHECK(stamped.contains(action));
+  }
+  // The refusals are in the tally of unidentified callers, by code.
+  const std::string codes = tallied_codes(records);
+  INFO(codes);
+  for (const char* code : {"client_certificate_not_for_client_auth", "client_certificate_chain_too_long",
+                           "unknown_client_certificate", "client_certificate_cn_not_unique"}) {
+    CHECK(codes.find(code) != std::string::npos);
+  }
+}
+
+TEST_CASE("tls: a deeper chain needs tls.verify_depth and a principal naming its issuer, and a pinned key is that key only",
+          "[integration][tls][identity]") {
+  std::string pinned_spki;
+  Stack s([&](nlohmann::json& config, const std::filesystem::path& dir) {
+    hfv::crypto::DevPkiOptions variants;
+    variants.dir = dir / "pki";
+    variants.clients = {dev_client("sub-unbound", {"sub-unbound"}, "HFV development", "clientAuth", true),
+                        dev_client("sub-bound", {"sub-bound"}, "HFV development", "clientAuth", true),
+                        dev_client("pinned", {"pinned"}), dev_client("pinned-other-key", {"pinned"})};
+    // pinned-other-key has the same CN and subject: only its key differs.
+    REQUIRE(hfv::crypto::create_dev_pki(variants).ok());
+    const auto pinned = hfv::crypto::read_certificate_file(dir / "pki" / "pinned.pem");
+    REQUIRE(pinned.ok());
+    pinned_spki = pinned->spki_sha256;
+    config["tls"]["verify_depth"] = 2;
+    auto supervisor = [](const char* cn) {
+      return nlohmann::json{{"name", cn}, {"certificate_cn", cn}, {"role", "supervisor"}, {"jurisdictions", {"2301"}}};
+    };
+    config["principals"].push_back(supervisor("sub-unbound"));  // no issuer: the centre's CA itself
+    auto bound = supervisor("sub-bound");
+    bound["issuer"] = "CN=HFV development intermediate CA,O=HFV development";
+    bound["subject"] = "CN=sub-bound,O=HFV development";
+    config["principals"].push_back(bound);
+    auto pin = supervisor("pinned");
+    pin["spki_sha256"] = {std::string(64, '0'), pinned_spki};
+    config["principals"].push_back(pin);
+  });
+  auto get = [&](const std::string& name) { return hfv::testing::https("GET", s.url + "/metrics", client_files(s, name)); };
+  const auto unbound = get("sub-unbound");
+  CHECK(unbound.status == 401);
+  CHECK(nlohmann::json::parse(unbound.body, nullptr, false).value("error", "") == "unknown_client_certificate");
+  CHECK(get("sub-bound").status == 200);
+  CHECK(get("pinned").status == 200);
+  const auto other_key = get("pinned-other-key");
+  CHECK(other_key.status == 401);
+  CHECK(nlohmann::json::parse(other_key.body, nullptr, false).value("error", "") == "unknown_client_certificate");
+  // The demo principals (issued directly by the centre's CA) are unaffected.
+  CHECK(hfv::testing::https("GET", s.url + "/metrics", s.supervisor).status == 200);
 }

@@ -279,3 +279,105 @@ TEST_CASE("unit: Config storage errors name the field and the reason, never the 
     CHECK(loaded.error().message.find("retPW") == std::string::npos);
   }
 }
+
+TEST_CASE("unit: a principal is bound to its certificate's subject, issuer or key, and the bindings are checked at load",
+          "[config][identity]") {
+  hfv::testing::TempDir dir;
+  json j = minimal();
+  j["principals"][0]["subject"] = "CN=cs,OU=低保科,O=哈尔滨市民政局\\, 救助";
+  j["principals"].push_back({{"name", "sub"},
+                             {"certificate_cn", "sub"},
+                             {"role", "supervisor"},
+                             {"jurisdictions", {"2301"}},
+                             {"issuer", "CN=Sub CA,O=Centre"},
+                             {"spki_sha256", {std::string(64, 'A'), "bb:" + std::string(62, 'b').insert(2, ":")}}});
+  j["principals"].push_back({{"name", "plain"}, {"certificate_cn", "plain"}, {"role", "case_system"},
+                             {"jurisdictions", {"2301"}}});
+  auto c = load(dir, j);
+  REQUIRE(c.ok());
+  CHECK(c->server.verify_depth == 1);
+  const auto& sub = *c->principal_for_cn("sub");
+  REQUIRE(sub.spki_sha256.size() == 2);
+  CHECK(sub.spki_sha256[0] == std::string(64, 'a'));
+  CHECK(sub.spki_sha256[1] == std::string(64, 'b'));
+
+  // The certificate of the case system as configured, from the centre's CA.
+  hfv::crypto::PeerCertificate peer;
+  peer.subject_cn = "cs";
+  peer.subject_cn_count = 1;
+  peer.subject = "CN=cs,OU=低保科,O=哈尔滨市民政局\\, 救助";
+  peer.issuer = "CN=Centre CA,O=Centre";
+  peer.spki_sha256 = std::string(64, 'c');
+  peer.client_auth = true;
+  peer.chain_length = 2;
+  CHECK(c->principal_for(peer) == c->principal_for_cn("cs"));
+  auto other = peer;
+  other.subject = "CN=cs,O=Elsewhere";  // same CN, another subject
+  CHECK(c->principal_for(other) == nullptr);
+  other = peer;
+  other.chain_length = 3;  // from a subordinate CA: tls.verify_depth 1
+  CHECK(c->principal_for(other) == nullptr);
+  other = peer;
+  other.client_auth = false;
+  CHECK(c->principal_for(other) == nullptr);
+  other = peer;
+  other.subject_cn.clear();
+  other.subject_cn_count = 2;
+  CHECK(c->principal_for(other) == nullptr);
+
+  // CN alone: any subject, but only from the centre's own CA.
+  auto plain = peer;
+  plain.subject_cn = "plain";
+  plain.subject = "CN=plain,O=Anything";
+  CHECK(c->principal_for(plain) == c->principal_for_cn("plain"));
+  c->server.verify_depth = 2;
+  plain.chain_length = 3;
+  CHECK(c->principal_for(plain) == nullptr);
+
+  // Issuer and pinned keys: a deeper chain once verify_depth allows it.
+  auto deep = peer;
+  deep.subject_cn = "sub";
+  deep.subject = "CN=sub,O=Centre";
+  deep.issuer = "CN=Sub CA,O=Centre";
+  deep.spki_sha256 = std::string(64, 'b');
+  deep.chain_length = 3;
+  CHECK(c->principal_for(deep) == c->principal_for_cn("sub"));
+  deep.spki_sha256 = std::string(64, 'd');  // another key
+  CHECK(c->principal_for(deep) == nullptr);
+  deep.spki_sha256 = std::string(64, 'a');
+  deep.issuer = "CN=Centre CA,O=Centre";  // the right key, another issuer
+  CHECK(c->principal_for(deep) == nullptr);
+  c->server.verify_depth = 1;
+  deep.issuer = "CN=Sub CA,O=Centre";
+  CHECK(c->principal_for(deep) == nullptr);
+
+  auto refused = [&](const std::function<void(json&)>& edit, const std::string& key) {
+    json bad = minimal();
+    edit(bad);
+    auto r = load(dir, bad);
+    INFO(key << ": " << (r.ok() ? std::string("loaded") : r.error().message));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find(key) != std::string::npos);
+  };
+  auto principal = [](json& config) -> json& { return config["principals"][0]; };
+  refused([&](json& b) { principal(b)["subject"] = "CN=other,O=x"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = "CN=cs,CN=x"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = "O=x"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = "subject=CN=cs"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = "CN=cs,"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = "cs"; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["subject"] = 1; }, "principals[0].subject");
+  refused([&](json& b) { principal(b)["issuer"] = ""; }, "principals[0].issuer");
+  refused([&](json& b) { principal(b)["spki_sha256"] = json::array(); }, "principals[0].spki_sha256");
+  refused([&](json& b) { principal(b)["spki_sha256"] = {"abc"}; }, "principals[0].spki_sha256");
+  refused([&](json& b) { principal(b)["spki_sha256"] = std::string(64, 'a'); }, "principals[0].spki_sha256");
+  refused([&](json& b) { b["tls"]["verify_depth"] = 0; }, "tls.verify_depth");
+  refused([&](json& b) { b["tls"]["verify_depth"] = 9; }, "tls.verify_depth");
+  refused([&](json& b) { b["tls"]["verify_depth"] = "2"; }, "tls.verify_depth");
+  json two = minimal();
+  two["tls"]["verify_depth"] = 2;
+  principal(two)["subject"] = "CN=c\\73,O=escaped";  // \73 is "s"
+  auto loaded = load(dir, two);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->server.verify_depth == 2);
+}
