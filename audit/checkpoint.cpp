@@ -172,9 +172,8 @@ Result<Verifier> parse_vkey(std::string_view text) {
   auto bad = [](const std::string& why) { return make_error("bad_vkey", "verifier key: " + why); };
   const auto first = text.find('+');
   const auto second = first == std::string_view::npos ? first : text.find('+', first + 1);
-  if (second == std::string_view::npos || text.find('+', second + 1) != std::string_view::npos) {
-    return bad("not written <name>+<key id>+<key>");
-  }
+  if (second == std::string_view::npos) return bad("not written <name>+<key id>+<key>");
+  // (The base64 key may itself hold '+': only the first two separate.)
   const std::string_view name = text.substr(0, first);
   const std::string_view id = text.substr(first + 1, second - first - 1);
   if (!valid_key_name(name)) return bad("the key name is empty or has spaces or control characters");

@@ -78,6 +78,15 @@ TEST_CASE("signed-note: vkeys whose id, type or form is wrong are refused", "[wi
   CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a"));
   CHECK_FALSE(note::parse_vkey("example.com foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"));
   CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k+x"));
+  // A key whose base64 holds '+' (only the first two pluses separate).
+  for (std::uint8_t fill = 0; fill < 64; ++fill) {
+    auto k = note::make_verifier("a.example/k", note::KeyType::kEd25519, seeded(fill).public_key());
+    const std::string text = note::vkey_text(k);
+    auto back = note::parse_vkey(text);
+    INFO(text);
+    REQUIRE(back);
+    CHECK(back->key == k.key);
+  }
   // Type 0x02 (ECDSA) is not one this broker verifies.
   auto signer = seeded(3);
   auto v = note::make_verifier("a.example/x", note::KeyType::kEd25519, signer.public_key());
