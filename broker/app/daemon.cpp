@@ -23,6 +23,7 @@
 #include "broker/api/service.hpp"
 #include "broker/api/verification_http.hpp"
 #include "broker/app/reload.hpp"
+#include "broker/app/witness_sender.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/ops/log.hpp"
@@ -272,16 +273,29 @@ int run_daemon(const std::filesystem::path& config_file) {
   audit_options.on_append = [&metrics](std::chrono::steady_clock::duration elapsed, bool ok) {
     metrics.observe_audit_append(elapsed, ok);
   };
-  if (!config->audit.head_url.empty()) {
-    log_event(LogLevel::kWarn, "audit_head_url_unsupported",
-              {{"reason",
-                "sending signed tree heads to a URL is not implemented yet; the anchor file is "
-                "written"}});
+  // Each signed head also goes, off the writer thread, to the witnesses,
+  // which countersign only heads consistent with the last they saw
+  // (broker/app/witness_sender.hpp): a rollback or wipe shows there.
+  WitnessSender witness_sender(config->audit.witnesses, audit::cosigned_path(config->audit.anchor_file),
+                               &metrics);
+  if (!config->audit.witnesses.empty()) {
+    audit_options.on_head = [&witness_sender](const audit::SignedTreeHead& head) {
+      witness_sender.head_signed(head);
+    };
   }
   auto audit =
       audit::AuditLog::open(audit_location(*config), crypto::derive_key(*master, crypto::kPurposeAuditDb),
                             std::move(audit_options));
   if (!audit) return fail("audit log", audit.error());
+  const std::string audit_origin = config->audit.origin.empty()
+                                       ? audit::default_origin((*audit)->public_key())
+                                       : config->audit.origin;
+  std::optional<WitnessSenderRun> witness_run;
+  if (!config->audit.witnesses.empty()) {
+    witness_run.emplace(witness_sender, **audit, audit_origin);
+    log_event(LogLevel::kInfo, "audit_witnesses",
+              {{"origin", audit_origin}, {"witnesses", config->audit.witnesses.size()}});
+  }
   log_storage(*config);
   auto opened = open_stores(*config, *master);
   if (!opened) return fail("storage", opened.error());

@@ -243,6 +243,11 @@ void Metrics::observe_connection_refused(ConnectionRefusal reason) {
   ++connections_refused_[reason == ConnectionRefusal::kGlobalLimit ? 0 : 1];
 }
 
+void Metrics::observe_witness_cosign(std::string_view witness, std::string_view result) {
+  std::lock_guard lock(mutex_);
+  ++witness_cosigns_[{std::string(witness), std::string(result)}];
+}
+
 void Metrics::set_agency_plaintext(const std::string& agency, bool plaintext) {
   std::lock_guard lock(mutex_);
   agency_plaintext_[agency] = plaintext;
@@ -311,6 +316,15 @@ std::string Metrics::render(const LiveState& live) const {
          "Connections closed as soon as accepted, before any TLS work, by the limit they were over.");
   sample(out, "hfv_connections_refused_total", label("reason", "global_limit"), connections_refused_[0]);
   sample(out, "hfv_connections_refused_total", label("reason", "per_address_limit"), connections_refused_[1]);
+  if (!witness_cosigns_.empty()) {
+    header(out, "hfv_witness_cosign_total", "counter",
+           "Signed heads sent to audit witnesses, by witness and result (cosigned, refused: the"
+           " witness saw a bigger tree or another key, error: unreachable).");
+    for (const auto& [key, count] : witness_cosigns_) {
+      sample(out, "hfv_witness_cosign_total", label("witness", key.first) + "," + label("result", key.second),
+             count);
+    }
+  }
 
   if (live.batches) {
     header(out, "hfv_batches_running", "gauge", "Periodic-review batches not yet finished.");

@@ -171,6 +171,11 @@ class Metrics {
   // hfv_connections_refused_total{reason}.
   void observe_connection_refused(ConnectionRefusal reason);
 
+  // One add-checkpoint exchange with an audit witness (broker/app/
+  // witness_sender.hpp): `result` is "cosigned", "refused" or "error";
+  // `witness` a name from the configuration. hfv_witness_cosign_total.
+  void observe_witness_cosign(std::string_view witness, std::string_view result);
+
   // The whole exposition text.
   std::string render(const LiveState& live) const;
 
@@ -192,6 +197,7 @@ class Metrics {
   std::map<std::string, bool> agency_plaintext_;
   std::size_t connections_open_ = 0;
   std::array<std::uint64_t, 2> connections_refused_{};  // by ConnectionRefusal
+  std::map<std::pair<std::string, std::string>, std::uint64_t> witness_cosigns_;  // (witness, result)
 };
 
 // Times a scope and reports it to Metrics::observe_verification (no-op
