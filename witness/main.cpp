@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,15 +39,15 @@ using hfv::witness::WitnessAnswer;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kIoTimeout = std::chrono::seconds(10);
-constexpr std::size_t kBodyLimit = 64 * 1024;
+constexpr std::size_t kBodyLimit = std::size_t{64} * 1024;
 
 void log_event(const char* level, const char* event, nlohmann::json fields) {
   fields["ts"] = hfv::utc_timestamp_now();
   fields["level"] = level;
   fields["event"] = event;
-  std::fprintf(stderr, "%s\n",
+  (void)std::fprintf(stderr, "%s\n",
                fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  std::fflush(stderr);
+  (void)std::fflush(stderr);
 }
 
 WitnessAnswer route(Witness& witness, const http::request<http::string_body>& req) {
@@ -127,7 +128,7 @@ net::awaitable<void> accept_loop(Witness& witness, tcp::acceptor& acceptor) {
 }
 
 int usage() {
-  std::fprintf(stderr,
+  (void)std::fprintf(stderr,
                "usage: hfv-witness --init-key FILE --name NAME\n"
                "       hfv-witness --vkey --config FILE\n"
                "       hfv-witness --config FILE\n");
@@ -137,30 +138,30 @@ int usage() {
 int run(const std::string& config_file, bool print_vkey) {
   auto config = hfv::witness::load_witness_config(config_file);
   if (!config) {
-    std::fprintf(stderr, "hfv-witness: %s\n", config.error().message.c_str());
+    (void)std::fprintf(stderr, "hfv-witness: %s\n", config.error().message.c_str());
     return 1;
   }
   auto signer = hfv::crypto::Ed25519Signer::load(config->key_file);
   if (!signer) {
-    std::fprintf(stderr, "hfv-witness: key_file %s: %s\n", config->key_file.string().c_str(),
+    (void)std::fprintf(stderr, "hfv-witness: key_file %s: %s\n", config->key_file.string().c_str(),
                  signer.error().message.c_str());
     return 1;
   }
   auto witness = Witness::open(config->name, std::move(*signer), config->logs, config->state_file);
   if (!witness) {
-    std::fprintf(stderr, "hfv-witness: %s\n", witness.error().message.c_str());
+    (void)std::fprintf(stderr, "hfv-witness: %s\n", witness.error().message.c_str());
     return 1;
   }
   const std::string vkey = hfv::audit::note::vkey_text(witness->verifier());
   if (print_vkey) {
-    std::printf("%s\n", vkey.c_str());
+    (void)std::printf("%s\n", vkey.c_str());
     return 0;
   }
   net::io_context io(1);
   beast::error_code ec;
   const auto address = net::ip::make_address(config->listen_address, ec);
   if (ec) {
-    std::fprintf(stderr, "hfv-witness: listen: %s is not an IP address\n", config->listen_address.c_str());
+    (void)std::fprintf(stderr, "hfv-witness: listen: %s is not an IP address\n", config->listen_address.c_str());
     return 1;
   }
   tcp::acceptor acceptor(io);
@@ -170,14 +171,14 @@ int run(const std::string& config_file, bool print_vkey) {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    std::fprintf(stderr, "hfv-witness: cannot listen on %s:%u: %s\n", config->listen_address.c_str(),
+    (void)std::fprintf(stderr, "hfv-witness: cannot listen on %s:%u: %s\n", config->listen_address.c_str(),
                  config->port, ec.message().c_str());
     return 1;
   }
   const unsigned port = acceptor.local_endpoint().port();
   if (!config->port_file.empty()) {
     if (auto s = hfv::replace_file_atomically(config->port_file, std::to_string(port) + "\n", 0644); !s) {
-      std::fprintf(stderr, "hfv-witness: port_file: %s\n", s.error().message.c_str());
+      (void)std::fprintf(stderr, "hfv-witness: port_file: %s\n", s.error().message.c_str());
       return 1;
     }
   }
@@ -197,7 +198,9 @@ int run(const std::string& config_file, bool print_vkey) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int witness_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string config_file, init_key, name;
   bool print_vkey = false;
@@ -217,24 +220,35 @@ int main(int argc, char** argv) {
   }
   if (!init_key.empty()) {
     if (!hfv::audit::note::valid_key_name(name)) {
-      std::fprintf(stderr, "hfv-witness: --name must be printable ASCII without spaces or '+', "
+      (void)std::fprintf(stderr, "hfv-witness: --name must be printable ASCII without spaces or '+', "
                            "e.g. audit-office.example/witness\n");
       return 2;
     }
     if (auto s = hfv::crypto::create_ed25519_key_file(init_key); !s) {
-      std::fprintf(stderr, "hfv-witness: %s: %s\n", init_key.c_str(), s.error().message.c_str());
+      (void)std::fprintf(stderr, "hfv-witness: %s: %s\n", init_key.c_str(), s.error().message.c_str());
       return 1;
     }
     auto signer = hfv::crypto::Ed25519Signer::load(init_key);
     if (!signer) {
-      std::fprintf(stderr, "hfv-witness: %s: %s\n", init_key.c_str(), signer.error().message.c_str());
+      (void)std::fprintf(stderr, "hfv-witness: %s: %s\n", init_key.c_str(), signer.error().message.c_str());
       return 1;
     }
-    std::printf("%s\n", hfv::audit::note::vkey_text(hfv::audit::note::make_verifier(
+    (void)std::printf("%s\n", hfv::audit::note::vkey_text(hfv::audit::note::make_verifier(
                             name, hfv::audit::note::KeyType::kCosignatureV1, signer->public_key()))
                             .c_str());
     return 0;
   }
   if (config_file.empty()) return usage();
   return run(config_file, print_vkey);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return witness_main(argc, argv);
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "hfv-witness: %s\n", e.what());
+    return 1;
+  }
 }

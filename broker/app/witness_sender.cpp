@@ -10,7 +10,10 @@ namespace hfv::broker {
 
 namespace {
 
-constexpr auto kRetryAfter = std::chrono::seconds(3);
+// Between two rounds of sending (a retry of an unreachable witness
+// included): each round reads the log's leaf hashes for its consistency
+// proofs, so heads signed every second are not each sent; the latest is.
+constexpr auto kMinInterval = std::chrono::seconds(3);
 constexpr long kWitnessTimeoutSeconds = 5;
 constexpr int kMaxConflicts = 3;  // conflicts followed in one exchange
 
@@ -61,25 +64,32 @@ void WitnessSender::stop() {
 }
 
 void WitnessSender::run() {
+  using Clock = std::chrono::steady_clock;
   std::uint64_t handled = 0;
-  auto retry_at = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  bool failed = false;             // the last round could not reach a witness
+  auto next_round = Clock::now();  // at most one round per kMinInterval
   for (;;) {
     audit::SignedTreeHead head;
     bool last_round = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, retry_at, [&] { return stopping_ || heads_ != handled; });
+      for (;;) {
+        const auto now = Clock::now();
+        const bool fresh = heads_ != handled;
+        if (stopping_ || ((fresh || failed) && now >= next_round)) break;
+        wake_.wait_until(lock, fresh || failed ? next_round : now + std::chrono::hours(1));
+      }
       if (!latest_) {
         if (stopping_) return;
-        retry_at = std::chrono::steady_clock::now() + std::chrono::hours(1);
         continue;
       }
       head = *latest_;
       handled = heads_;
       last_round = stopping_;
     }
+    next_round = Clock::now() + kMinInterval;
     auto note = log_->checkpoint_note(origin_, head);
-    bool failed = false;
+    failed = false;
     if (!note) {
       log_event(LogLevel::kError, "audit_witness_checkpoint_failed", {{"reason", note.error().message}});
     } else {
@@ -98,8 +108,6 @@ void WitnessSender::run() {
       }
     }
     if (last_round) return;
-    retry_at = std::chrono::steady_clock::now() + (failed ? std::chrono::duration_cast<std::chrono::seconds>(kRetryAfter)
-                                                          : std::chrono::seconds(3600));
   }
 }
 

@@ -1,4 +1,5 @@
-// WitnessSender: sends each signed head of the audit log, as a C2SP
+// WitnessSender: sends the latest signed head of the audit log (at most one
+// round every few seconds, and the last one when it stops), as a C2SP
 // checkpoint (audit/checkpoint.hpp) with a consistency proof from the size
 // the witness saw last, to every witness of "audit.witnesses"
 // (c2sp.org/tlog-witness add-checkpoint), and keeps the cosigned checkpoint
