@@ -276,6 +276,11 @@ Status AuditLog::rotate_data_key(const LogLocation& where, const crypto::SecretK
   return VerifiableLog::rotate_data_key(where, kek, record_schema());
 }
 
+Result<merkle::Hash> AuditLog::root_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                       std::uint64_t size) {
+  return root_at_size(where, kek, record_schema(), size);
+}
+
 Result<crypto::Ed25519PublicKey> AuditLog::public_key_at(const LogLocation& where,
                                                          const crypto::SecretKey& kek) {
   return VerifiableLog::public_key_at(where, kek, record_schema());

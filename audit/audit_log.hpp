@@ -157,6 +157,11 @@ class AuditLog : private VerifiableLog {
   static Result<ChainReport> verify_at(const LogLocation& where, const crypto::SecretKey& kek,
                                        const std::filesystem::path& anchor_file);
 
+  // The root of the first `size` records at `where` (root_at_size,
+  // log_verification.hpp).
+  static Result<merkle::Hash> root_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                      std::uint64_t size);
+
   // Records with seq >= from_seq, at most `limit`.
   Result<std::vector<StoredRecord>> read(std::int64_t from_seq, std::int64_t limit) const;
   Result<std::vector<StoredRecord>> query(const AuditQuery& query) const;
@@ -165,6 +170,7 @@ class AuditLog : private VerifiableLog {
   Status scan(AuditQuery query, const std::function<bool(const StoredRecord&)>& visit) const;
 
   // The generic log's operations, as audit/verifiable_log.hpp documents them.
+  using VerifiableLog::checkpoint_note;
   using VerifiableLog::consistency_proof;
   using VerifiableLog::erase_personal_before;
   using VerifiableLog::export_ndjson;  // `visible` is given each record's envelope JSON

@@ -180,4 +180,18 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
   return report;
 }
 
+Result<merkle::Hash> root_at_size(const LogLocation& where, const crypto::SecretKey& kek,
+                                  const LogSchema& schema, std::uint64_t size) {
+  Keyring keyring;
+  auto db = open_log_for_check(where, kek, schema, keyring);
+  if (!db) return db.error();
+  auto leaves = (*db)->load_leaves(0, static_cast<std::int64_t>(size));
+  if (!leaves) return leaves.error();
+  if (leaves->size() != size) {
+    return make_error("not_found", "the log holds " + std::to_string(leaves->size()) +
+                                       " records, fewer than " + std::to_string(size));
+  }
+  return merkle::root(*leaves);
+}
+
 }  // namespace hfv::audit

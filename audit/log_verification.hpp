@@ -24,6 +24,7 @@
 
 #include "audit/log_connection.hpp"
 #include "audit/log_store.hpp"
+#include "audit/merkle.hpp"
 #include "audit/tree_head.hpp"
 #include "storage/page_check.hpp"
 #include "common/result.hpp"
@@ -59,6 +60,12 @@ using LeafCheck = std::function<std::string(const LeafRow& row)>;
 Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::SecretKey& kek,
                                   const std::filesystem::path& anchor_file,
                                   const LogSchema& schema, const LeafCheck& check);
+// The Merkle root of the log's first `size` records (RFC 6962, recomputed
+// from the stored leaf hashes): how `brokerctl audit verify` checks that a
+// checkpoint a witness cosigned is one this log can prove. Error
+// "not_found" when the log holds fewer records.
+Result<merkle::Hash> root_at_size(const LogLocation& where, const crypto::SecretKey& kek,
+                                  const LogSchema& schema, std::uint64_t size);
 // The same for an SQLCipher file.
 Result<ChainReport> verify_log_file(const std::filesystem::path& db, const crypto::SecretKey& kek,
                                     const std::filesystem::path& anchor_file,

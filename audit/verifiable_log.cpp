@@ -10,6 +10,7 @@
 
 #include "common/async_event.hpp"
 #include "common/time.hpp"
+#include "audit/checkpoint.hpp"
 #include "audit/postgresql_log.hpp"
 #include "crypto/hash.hpp"
 
@@ -322,6 +323,15 @@ Result<std::int64_t> VerifiableLog::append_blocking(LeafBatch batch) {
   submit(&pending);
   ready.wait();
   return std::move(pending.result);
+}
+
+Result<std::string> VerifiableLog::checkpoint_note(const std::string& origin,
+                                                   const SignedTreeHead& head) const {
+  if (!valid_origin(origin)) return make_error("bad_origin", "the checkpoint origin is not valid");
+  if (!verify_tree_head(head, keyring_.public_key)) {
+    return make_error("bad_tree_head", "the tree head is not one this log signed");
+  }
+  return signed_checkpoint(keyring_.signer(), Checkpoint{origin, head.tree_size, head.root, {}});
 }
 
 std::int64_t VerifiableLog::last_seq() const {

@@ -136,6 +136,11 @@ class VerifiableLog {
   // "empty" when the log has no entry yet.
   Result<SignedTreeHead> publish_head();
   std::optional<SignedTreeHead> latest_head() const;
+  // `head` as a C2SP checkpoint note (audit/checkpoint.hpp) with the origin
+  // line `origin`, signed with the log's key under that name, for
+  // witnesses. Only for a head this log signed (error "bad_tree_head"
+  // otherwise) and a valid origin (error "bad_origin"). Any thread.
+  Result<std::string> checkpoint_note(const std::string& origin, const SignedTreeHead& head) const;
   // Proof that entry `seq` is in the tree of the signed head with
   // `tree_size` (0: the latest head). Error "not_found" when seq is not
   // covered by that head, or no head has that size.

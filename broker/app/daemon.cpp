@@ -23,6 +23,7 @@
 #include "broker/api/service.hpp"
 #include "broker/api/verification_http.hpp"
 #include "broker/app/reload.hpp"
+#include "broker/app/witness_sender.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/ops/log.hpp"
@@ -307,11 +308,15 @@ int run_daemon(const std::filesystem::path& config_file) {
   audit_options.on_append = [&metrics](std::chrono::steady_clock::duration elapsed, bool ok) {
     metrics.observe_audit_append(elapsed, ok);
   };
-  if (!config->audit.head_url.empty()) {
-    log_event(LogLevel::kWarn, "audit_head_url_unsupported",
-              {{"reason",
-                "sending signed tree heads to a URL is not implemented yet; the anchor file is "
-                "written"}});
+  // Each signed head also goes, off the writer thread, to the witnesses,
+  // which countersign only heads consistent with the last they saw
+  // (broker/app/witness_sender.hpp): a rollback or wipe shows there.
+  WitnessSender witness_sender(config->audit.witnesses, audit::cosigned_path(config->audit.anchor_file),
+                               &metrics);
+  if (!config->audit.witnesses.empty()) {
+    audit_options.on_head = [&witness_sender](const audit::SignedTreeHead& head) {
+      witness_sender.head_signed(head);
+    };
   }
   // The log must be there under the pinned key: a wiped log is not
   // replaced by a new one at start (broker/store/audit_trust.hpp).
@@ -324,6 +329,15 @@ int run_daemon(const std::filesystem::path& config_file) {
     log_event(LogLevel::kWarn, "audit_log_created",
               {{"key_id", audit::audit_key_id((*audit)->public_key())},
                {"reason", "no audit log was found and audit.create_if_missing is set: a new, empty log"}});
+  }
+  const std::string audit_origin = config->audit.origin.empty()
+                                       ? audit::default_origin((*audit)->public_key())
+                                       : config->audit.origin;
+  std::optional<WitnessSenderRun> witness_run;
+  if (!config->audit.witnesses.empty()) {
+    witness_run.emplace(witness_sender, **audit, audit_origin);
+    log_event(LogLevel::kInfo, "audit_witnesses",
+              {{"origin", audit_origin}, {"witnesses", config->audit.witnesses.size()}});
   }
   log_storage(*config);
   auto opened = open_stores(*config, *store_keys);

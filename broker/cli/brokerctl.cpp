@@ -20,11 +20,13 @@
 #include <system_error>
 
 #include "audit/audit_log.hpp"
+#include "audit/checkpoint.hpp"
 #include "audit/export.hpp"
 #include "common/files.hpp"
 #include "broker/cli/backup_cli.hpp"
 #include "broker/cli/batch_cli.hpp"
 #include "broker/cli/cli_http.hpp"
+#include "broker/cli/witness_check.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/store/audit_trust.hpp"
@@ -128,8 +130,59 @@ hfv::Result<crypto::Ed25519PublicKey> configured_public_key(const std::string& c
   return hfv::audit::AuditLog::public_key_at(where, *kek);
 }
 
+// The witness part of audit verify (broker/cli/witness_check.hpp): 0 when
+// every witness agrees with the log, 1 otherwise; prints one line each.
+int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::LogLocation& where,
+                           const crypto::SecretKey& kek, const std::filesystem::path& anchor,
+                           std::int64_t records, const std::vector<std::string>& extra_urls) {
+  if (config.audit.witnesses.empty() && extra_urls.empty()) return 0;
+  hfv::broker::WitnessCheckInput in;
+  auto key = where.is_postgresql() ? hfv::audit::AuditLog::public_key_at(where, kek)
+                                   : hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
+  if (!key) {
+    std::printf("FAILED: the audit log's public key: %s\n", key.error().message.c_str());
+    return 1;
+  }
+  in.log_key = *key;
+  in.origin = config.audit.origin.empty() ? hfv::audit::default_origin(*key) : config.audit.origin;
+  in.where = where;
+  in.kek = kek;
+  in.records = static_cast<std::uint64_t>(records);
+  if (!anchor.empty()) in.cosigned_file = hfv::audit::cosigned_path(anchor);
+  in.witnesses = config.audit.witnesses;
+  in.extra_urls = extra_urls;
+  const auto checked = hfv::broker::check_witnesses(in);
+  std::printf("witnesses of %s:\n", in.origin.c_str());
+  for (const auto& line : checked.lines) std::printf("%s\n", line.c_str());
+  return checked.ok ? 0 : 1;
+}
+
+// The log's checkpoint origin and note verifier key, for a witness's
+// configuration (docs/operations.md, "Audit witnesses").
+int audit_vkey(const std::string& config_file) {
+  auto config = hfv::broker::load_config(config_file);
+  if (!config) return fail(config.error().message);
+  const auto where = hfv::broker::audit_location(*config);
+  hfv::Result<crypto::Ed25519PublicKey> key = hfv::make_error("not_found", "no key");
+  if (where.is_postgresql()) {
+    auto kek = audit_kek(*config);
+    if (!kek) return fail("master key: " + kek.error().message);
+    key = hfv::audit::AuditLog::public_key_at(where, *kek);
+  } else {
+    key = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
+  }
+  if (!key) return fail("audit log key: " + key.error().message);
+  const std::string origin = config->audit.origin.empty() ? hfv::audit::default_origin(*key) : config->audit.origin;
+  std::printf("origin: %s\nvkey: %s\n", origin.c_str(),
+              hfv::audit::note::vkey_text(
+                  hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, *key))
+                  .c_str());
+  return 0;
+}
+
 int audit_verify(const std::string& config_file, const std::string& db_override,
-                 const std::string& anchor_override, bool no_anchor) {
+                 const std::string& anchor_override, bool no_anchor,
+                 const std::vector<std::string>& witness_urls, bool no_witnesses) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
@@ -193,7 +246,8 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
   if (report->latest_head) {
     std::printf("latest signed head: %s\n", hfv::audit::tree_head_json(*report->latest_head).dump().c_str());
   }
-  return 0;
+  if (no_witnesses) return 0;
+  return audit_verify_witnesses(*config, where, *kek, anchor, report->records, witness_urls);
 }
 
 int audit_verify_export(const std::string& file, const std::string& pem_file, const std::string& config_file) {
@@ -636,6 +690,17 @@ int run(int argc, char** argv) {
   audit_verify_cmd->add_option("--db", audit_db, "audit database to check instead of the configured one");
   audit_verify_cmd->add_option("--anchor", audit_anchor, "anchor file to check against instead of the configured one");
   audit_verify_cmd->add_flag("--no-anchor", audit_no_anchor, "do not check an anchor file");
+  std::vector<std::string> audit_witness_urls;
+  bool audit_no_witnesses = false;
+  audit_verify_cmd->add_option("--witness", audit_witness_urls,
+                               "also compare with this witness's latest checkpoint (URL; its cosignature is not checked)");
+  audit_verify_cmd->add_flag("--no-witnesses", audit_no_witnesses,
+                             "do not check the configured witnesses' cosignatures (offline copy)");
+
+  auto* audit_vkey_cmd = audit->add_subcommand(
+      "vkey", "print the audit log's checkpoint origin and note key, for a witness's configuration");
+  std::string vkey_config;
+  audit_vkey_cmd->add_option("--config", vkey_config, "brokerd config")->required();
 
   auto* verify_export_cmd = audit->add_subcommand(
       "verify-export", "check a signed NDJSON export offline (tree head, inclusion proofs, signature)");
@@ -720,7 +785,9 @@ int run(int argc, char** argv) {
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file);
-  if (audit_verify_cmd->parsed()) return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor);
+  if (audit_verify_cmd->parsed())
+    return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses);
+  if (audit_vkey_cmd->parsed()) return audit_vkey(vkey_config);
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);
   if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_master);
   if (export_cmd->parsed()) return audit_export(exp_config, exp_from, exp_to, exp_out);

@@ -1,7 +1,9 @@
 // cli_http: the one blocking HTTPS call brokerctl makes to a running daemon
 // (status, reload, review run|status|stats), with the daemon's CA and a client
-// certificate. Command-line use only: the daemon itself talks through the
-// curl-multi client on its Asio loop (adapters/http_client.hpp).
+// certificate. Blocking: command-line use, and the daemon's audit-witness
+// sender on its own thread (broker/app/witness_sender.hpp); the daemon's
+// agency traffic goes through the curl-multi client on its Asio loop
+// (adapters/http_client.hpp).
 #pragma once
 
 #include <string>

@@ -582,18 +582,55 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (auto it = doc.find("audit"); it != doc.end()) {
     if (!it->is_object()) return fail("audit", "must be an object");
     for (const auto& [key, value] : it->items()) {
-      if (key != "anchor_file" && key != "head_url" && key != "retention_days" && key != "head_interval_ms" &&
-          key != "public_key" && key != "create_if_missing") {
+      if (key == "head_url") {
+        return fail("audit.head_url",
+                    "no longer supported: signed heads go to witnesses that countersign them"
+                    " (audit.witnesses, docs/operations.md)");
+      }
+      if (key != "anchor_file" && key != "origin" && key != "witnesses" && key != "retention_days" &&
+          key != "head_interval_ms" && key != "public_key" && key != "create_if_missing") {
         return fail("audit." + key, "unknown key");
       }
     }
     if (auto s = path(*it, "anchor_file", "audit.anchor_file", c.audit.anchor_file, false); !s) return s.error();
-    if (auto h = it->find("head_url"); h != it->end()) {
-      if (!h->is_string() || !(h->get<std::string>().starts_with("https://") ||
-                               h->get<std::string>().starts_with("http://"))) {
-        return fail("audit.head_url", "must be an http(s) URL");
+    if (auto o = it->find("origin"); o != it->end()) {
+      if (!o->is_string() || !audit::valid_origin(o->get<std::string>())) {
+        return fail("audit.origin",
+                    "must be printable ASCII without spaces or '+', not starting with \"hfv-audit-\""
+                    " (e.g. \"hfv.example/harbin/audit\")");
       }
-      c.audit.head_url = h->get<std::string>();
+      c.audit.origin = o->get<std::string>();
+    }
+    if (auto w = it->find("witnesses"); w != it->end()) {
+      if (!w->is_array()) return fail("audit.witnesses", "must be an array of {\"name\", \"url\", \"vkey\"}");
+      for (std::size_t i = 0; i < w->size(); ++i) {
+        const auto& e = (*w)[i];
+        const std::string field = "audit.witnesses[" + std::to_string(i) + "]";
+        if (!e.is_object() || e.size() != 3 || !e.contains("name") || !e.contains("url") ||
+            !e.contains("vkey") || !e["name"].is_string() || !e["url"].is_string() ||
+            !e["vkey"].is_string()) {
+          return fail(field, "must be {\"name\": ..., \"url\": ..., \"vkey\": ...}, all strings");
+        }
+        AuditWitness witness;
+        witness.name = e["name"].get<std::string>();
+        witness.url = e["url"].get<std::string>();
+        while (witness.url.ends_with('/')) witness.url.pop_back();
+        if (!(witness.url.starts_with("https://") || witness.url.starts_with("http://")) ||
+            witness.url.find_first_of(" \t\r\n") != std::string::npos) {
+          return fail(field + ".url", "must be an http(s) URL");
+        }
+        auto key = audit::note::parse_vkey(e["vkey"].get<std::string>());
+        if (!key) return fail(field + ".vkey", key.error().message);
+        if (key->type != audit::note::KeyType::kCosignatureV1 || key->name != witness.name) {
+          return fail(field + ".vkey",
+                      "must be the witness's cosignature key under its name (hfv-witness --vkey prints it)");
+        }
+        for (const auto& other : c.audit.witnesses) {
+          if (other.name == witness.name) return fail(field + ".name", "listed twice");
+        }
+        witness.key = *key;
+        c.audit.witnesses.push_back(std::move(witness));
+      }
     }
     if (auto k = it->find("public_key"); k != it->end()) {
       const auto bytes = k->is_string() ? crypto::from_hex(k->get<std::string>()) : std::nullopt;

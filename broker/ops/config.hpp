@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "adapters/registry.hpp"
+#include "audit/checkpoint.hpp"
 #include "audit/log_connection.hpp"
 #include "broker/ops/anomaly_rules.hpp"
 #include "broker/ops/log.hpp"
@@ -137,6 +138,15 @@ struct StorageSettings {
 // "audit.anchor_file" is required. Personal fields of records older than the
 // retention are erased (0: never; otherwise at least 183 days, the
 // Cybersecurity Law's six-month minimum for network logs).
+// Witnesses ("audit.witnesses", docs/operations.md): hfv-witness servers
+// that countersign each signed head, as a C2SP checkpoint with the origin
+// line "audit.origin" (default: audit::default_origin of the log's key),
+// only when it is consistent with the last one they saw.
+struct AuditWitness {
+  std::string name;  // the witness's key name
+  std::string url;   // submission and monitoring prefix, http(s)://, no final '/'
+  audit::note::Verifier key;  // its cosignature/v1 key
+};
 struct AuditSettings {
   std::filesystem::path db;
   std::filesystem::path anchor_file;
@@ -148,7 +158,8 @@ struct AuditSettings {
   // must not be replaced by a new one without a word).
   std::optional<crypto::Ed25519PublicKey> public_key;
   bool create_if_missing = false;
-  std::string head_url;  // optional: where signed tree heads are also sent
+  std::string origin;  // empty: audit::default_origin(the log's key)
+  std::vector<AuditWitness> witnesses;
   int retention_days = 183;
   std::chrono::milliseconds head_interval{1000};
   // "retention": stored reports, review records and finished batches

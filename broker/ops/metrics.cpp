@@ -248,6 +248,11 @@ void Metrics::observe_unidentified_refusal(bool throttled) {
   ++unidentified_refusals_[throttled ? 1 : 0];
 }
 
+void Metrics::observe_witness_cosign(std::string_view witness, std::string_view result) {
+  std::lock_guard lock(mutex_);
+  ++witness_cosigns_[{std::string(witness), std::string(result)}];
+}
+
 void Metrics::set_agency_plaintext(const std::string& agency, bool plaintext) {
   std::lock_guard lock(mutex_);
   agency_plaintext_[agency] = plaintext;
@@ -321,6 +326,15 @@ std::string Metrics::render(const LiveState& live) const {
          "or over their address's rate and answered 429 with nothing written.");
   sample(out, "hfv_unidentified_refusals_total", label("result", "answered"), unidentified_refusals_[0]);
   sample(out, "hfv_unidentified_refusals_total", label("result", "throttled"), unidentified_refusals_[1]);
+  if (!witness_cosigns_.empty()) {
+    header(out, "hfv_witness_cosign_total", "counter",
+           "Signed heads sent to audit witnesses, by witness and result (cosigned, refused: the"
+           " witness saw a bigger tree or another key, error: unreachable).");
+    for (const auto& [key, count] : witness_cosigns_) {
+      sample(out, "hfv_witness_cosign_total", label("witness", key.first) + "," + label("result", key.second),
+             count);
+    }
+  }
 
   if (live.batches) {
     header(out, "hfv_batches_running", "gauge", "Periodic-review batches not yet finished.");

@@ -176,6 +176,11 @@ class Metrics {
   // hfv_unidentified_refusals_total{result="answered"|"throttled"}.
   void observe_unidentified_refusal(bool throttled);
 
+  // One add-checkpoint exchange with an audit witness (broker/app/
+  // witness_sender.hpp): `result` is "cosigned", "refused" or "error";
+  // `witness` a name from the configuration. hfv_witness_cosign_total.
+  void observe_witness_cosign(std::string_view witness, std::string_view result);
+
   // The whole exposition text.
   std::string render(const LiveState& live) const;
 
@@ -198,6 +203,7 @@ class Metrics {
   std::size_t connections_open_ = 0;
   std::array<std::uint64_t, 2> connections_refused_{};  // by ConnectionRefusal
   std::array<std::uint64_t, 2> unidentified_refusals_{};  // answered, throttled
+  std::map<std::pair<std::string, std::string>, std::uint64_t> witness_cosigns_;  // (witness, result)
 };
 
 // Times a scope and reports it to Metrics::observe_verification (no-op

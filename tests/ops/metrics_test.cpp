@@ -190,7 +190,7 @@ TEST_CASE("ops: database sizes count the -wal file, free space comes from statvf
   CHECK(s.count("hfv_filesystem_free_bytes{path=\"" + (dir / "not-there").string() + "\"}") == 0);
 }
 
-TEST_CASE("ops: TLS expiry, configuration reloads, plaintext agencies and connections are rendered as set",
+TEST_CASE("ops: TLS expiry, configuration reloads, plaintext agencies, connections and witness exchanges are rendered as set",
           "[ops][metrics]") {
   b::Metrics m;
   m.set_tls_material("server_certificate", 1900000000);
@@ -208,6 +208,10 @@ TEST_CASE("ops: TLS expiry, configuration reloads, plaintext agencies and connec
   m.observe_connection_refused(b::ConnectionRefusal::kPerAddressLimit);
   m.observe_connection_refused(b::ConnectionRefusal::kPerAddressLimit);
   m.observe_connection_refused(b::ConnectionRefusal::kGlobalLimit);
+  CHECK(m.render({}).find("hfv_witness_cosign_total") == std::string::npos);  // no witness: no family
+  m.observe_witness_cosign("audit-office.example/witness", "cosigned");
+  m.observe_witness_cosign("audit-office.example/witness", "cosigned");
+  m.observe_witness_cosign("audit-office.example/witness", "refused");
   const auto s = b::parse_metrics_text(m.render({}));
   const std::map<std::string, double> expected = {
       {R"(hfv_tls_not_after_timestamp_seconds{what="server_certificate"})", 1900000000},
@@ -219,6 +223,8 @@ TEST_CASE("ops: TLS expiry, configuration reloads, plaintext agencies and connec
       {"hfv_connections_open", 7},
       {R"(hfv_connections_refused_total{reason="global_limit"})", 1},
       {R"(hfv_connections_refused_total{reason="per_address_limit"})", 2},
+      {R"(hfv_witness_cosign_total{witness="audit-office.example/witness",result="cosigned"})", 2},
+      {R"(hfv_witness_cosign_total{witness="audit-office.example/witness",result="refused"})", 1},
   };
   for (const auto& [key, value] : expected) {
     INFO(key);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "audit/checkpoint.hpp"
 #include "broker/ops/config.hpp"
 #include "temp_dir.hpp"
 
@@ -13,6 +14,13 @@ namespace b = hfv::broker;
 using nlohmann::json;
 
 namespace {
+// A cosignature/v1 vkey (type 0x04) of the name w.example/w.
+const std::string kWitnessVkey = [] {
+  std::array<std::uint8_t, 32> key{};
+  key.fill(7);
+  return hfv::audit::note::vkey_text(
+      hfv::audit::note::make_verifier("w.example/w", hfv::audit::note::KeyType::kCosignatureV1, key));
+}();
 json minimal() {
   return {{"listen", "127.0.0.1:0"},
           {"tls", {{"ca_file", "pki/ca.pem"}, {"cert_file", "pki/server.pem"}, {"key_file", "pki/server.key"}}},
@@ -94,6 +102,18 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
       {[](json& j) { j["limits"] = {{"max_connections", 10}, {"max_connections_per_address", 11}}; },
        "limits.max_connections_per_address: must not be above limits.max_connections (10)"},
       {[](json& j) { j["limits"] = {{"handshake_timeout_ms", 50}}; }, "limits.handshake_timeout_ms: must be an integer"},
+      {[](json& j) { j["audit"] = {{"head_url", "https://h"}}; }, "audit.head_url: no longer supported"},
+      {[](json& j) { j["audit"] = {{"origin", "hfv-audit-sth/v2"}}; }, "audit.origin:"},
+      {[](json& j) { j["audit"] = {{"origin", "a b"}}; }, "audit.origin:"},
+      {[](json& j) { j["audit"] = {{"witnesses", "w"}}; }, "audit.witnesses: must be an array"},
+      {[](json& j) { j["audit"] = {{"witnesses", {{{"name", "w.example/w"}, {"url", "ftp://w"}, {"vkey", kWitnessVkey}}}}}; },
+       "audit.witnesses[0].url"},
+      {[](json& j) { j["audit"] = {{"witnesses", {{{"name", "w.example/other"}, {"url", "http://w"}, {"vkey", kWitnessVkey}}}}}; },
+       "audit.witnesses[0].vkey: must be the witness's cosignature key"},
+      {[](json& j) { j["audit"] = {{"witnesses", {{{"name", "w.example/w"}, {"url", "http://w"}, {"vkey", "w.example/w+00"}}}}}; },
+       "audit.witnesses[0].vkey: verifier key"},
+      {[](json& j) { j["audit"] = {{"witnesses", {{{"name", "w.example/w"}, {"url", "http://w"}}}}}; },
+       "audit.witnesses[0]: must be"},
   };
   for (const auto& c : cases) {
     INFO(c.key);
@@ -380,4 +400,21 @@ TEST_CASE("unit: a principal is bound to its certificate's subject, issuer or ke
   auto loaded = load(dir, two);
   REQUIRE(loaded.ok());
   CHECK(loaded->server.verify_depth == 2);
+}
+
+TEST_CASE("unit: Config audit witnesses are read with their keys, and the origin is optional", "[config]") {
+  hfv::testing::TempDir dir;
+  json j = minimal();
+  j["audit"] = {{"origin", "hfv.example/harbin/audit"},
+                {"witnesses", {{{"name", "w.example/w"}, {"url", "http://127.0.0.1:8480/"}, {"vkey", kWitnessVkey}}}}};
+  auto loaded = load(dir, j);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->audit.origin == "hfv.example/harbin/audit");
+  REQUIRE(loaded->audit.witnesses.size() == 1);
+  CHECK(loaded->audit.witnesses[0].url == "http://127.0.0.1:8480");  // no final '/'
+  CHECK(loaded->audit.witnesses[0].key.type == hfv::audit::note::KeyType::kCosignatureV1);
+  auto plain = load(dir, minimal());
+  REQUIRE(plain.ok());
+  CHECK(plain->audit.origin.empty());
+  CHECK(plain->audit.witnesses.empty());
 }
