@@ -83,12 +83,37 @@ void print_provisional(const json& report) {
   }
 }
 
-// The key history a report is checked against: the --history file anchored
-// at the trusted key (--public-key PEM, or the config's signing key); with
-// --config and no --history, the history beside the signing key.
+// Where a report key history is fetched from, when --history is a URL.
+struct HistoryFetch {
+  std::string ca_file, cert_file, key_file;
+};
+
+// The history's text: a file, or an https:// URL (GET
+// /v1/keys/report-signing/history, over TLS with the given CA and client
+// certificate; any principal may read it).
+hfv::Result<std::string> history_text(const std::string& where, const HistoryFetch& fetch) {
+  if (!where.starts_with("https://")) return slurp(where);
+  hfv::broker::CliRequest request;
+  request.url = where;
+  request.ca_file = fetch.ca_file;
+  request.cert_file = fetch.cert_file;
+  request.key_file = fetch.key_file;
+  request.timeout_seconds = 30;
+  const auto answer = hfv::broker::cli_http(request);
+  if (answer.status == 0) return hfv::make_error("unreachable", where + ": " + answer.error);
+  if (answer.status != 200) {
+    return hfv::make_error("http_error", where + ": HTTP " + std::to_string(answer.status));
+  }
+  return answer.body;
+}
+
+// The key history a report is checked against: the --history file (or URL)
+// anchored at the trusted key (--public-key PEM, or the config's signing
+// key); with --config and no --history, the history beside the signing key.
 hfv::Result<hfv::broker::ReportKeyHistory> report_history(const std::string& history_file,
                                                           const std::string& pem_file,
-                                                          const std::string& config_file) {
+                                                          const std::string& config_file,
+                                                          const HistoryFetch& fetch) {
   if (history_file.empty()) {
     auto config = hfv::broker::load_config(config_file);
     if (!config) return config.error();
@@ -98,14 +123,16 @@ hfv::Result<hfv::broker::ReportKeyHistory> report_history(const std::string& his
   }
   auto anchor = public_key(pem_file, config_file);
   if (!anchor) return anchor.error();
-  auto history = hfv::broker::parse_report_key_history(slurp(history_file));
+  auto text = history_text(history_file, fetch);
+  if (!text) return text.error();
+  auto history = hfv::broker::parse_report_key_history(*text);
   if (!history) return history.error();
   if (auto s = hfv::broker::anchor_report_key_history(*history, *anchor); !s) return s.error();
   return history;
 }
 
 int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file,
-                  const std::string& history_file) {
+                  const std::string& history_file, const HistoryFetch& fetch) {
   using hfv::broker::ReportCheck;
   std::string signer_id;
   hfv::broker::ReportVerification checked;
@@ -119,8 +146,14 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
     signer_id = hfv::broker::key_id(*key);
     checked = hfv::broker::verify_report_text(slurp(file), *key);
   } else {
-    auto history = report_history(history_file, pem_file, config_file);
+    auto history = report_history(history_file, pem_file, config_file, fetch);
     if (!history) {
+      const std::string& code = history.error().code;
+      if (code == "bad_history" || code == "bad_link" || code == "unanchored" || code == "history_mismatch") {
+        // Read, but it does not verify: the check failed (exit 1), not the input.
+        std::printf("INVALID: %s\n", history.error().message.c_str());
+        return 1;
+      }
       (void)std::fprintf(stderr, "brokerctl: %s\n", history.error().message.c_str());
       return 2;
     }
@@ -776,8 +809,17 @@ int run(int argc, char** argv) {
   auto* cfg = report_verify_cmd->add_option(
       "--config", config_file, "brokerd config (uses its signing key and the key history beside it)");
   report_verify_cmd->add_option("--history", history_file,
-                                "key history (from GET /v1/keys/report-signing/history): the report is checked "
-                                "against the key its key_id names, within that key's validity");
+                                "key history: a file saved from GET /v1/keys/report-signing/history, or that "
+                                "https:// URL to fetch it; the report is checked against the key its key_id names, "
+                                "within that key's validity");
+  HistoryFetch history_fetch;
+  report_verify_cmd->add_option("--ca", history_fetch.ca_file, "with a --history URL: the broker's CA certificate");
+  auto* history_cert = report_verify_cmd->add_option("--cert", history_fetch.cert_file,
+                                                     "with a --history URL: a client certificate (PEM) of any "
+                                                     "principal");
+  auto* history_key = report_verify_cmd->add_option("--key", history_fetch.key_file, "its private key (PEM)");
+  history_cert->needs(history_key);
+  history_key->needs(history_cert);
   pem->excludes(cfg);
   report_verify_cmd->callback([&] {
     if (pem_file.empty() && config_file.empty()) throw CLI::RequiredError("--public-key or --config");
@@ -892,7 +934,7 @@ int run(int argc, char** argv) {
   if (int rc = hfv::broker::run_backup_command(backup_cli); rc >= 0) return rc;
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
-  if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file, history_file);
+  if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file, history_file, history_fetch);
   if (report_rotate_cmd->parsed()) return report_rotate_key(report_rotate_config);
   if (audit_verify_cmd->parsed())
     return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses);

@@ -100,6 +100,10 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   CHECK(verify(after, from_new) == 0);
   CHECK(verify(before, from_old) == 0);
   CHECK(verify(after, from_old) == 0);
+  // Fetched from the daemon as a case system would, anchored at the pinned old key.
+  CHECK(verify(before, {"--history", s.url + "/v1/keys/report-signing/history", "--ca", s.case_system.ca_file,
+                        "--cert", s.case_system.cert_file, "--key", s.case_system.key_file, "--public-key",
+                        (s.dir.path / "old.pem").string()}) == 0);
   // With the broker's files: the history beside its key.
   CHECK(verify(before, {"--config", config.string()}) == 0);
   // One key alone no longer covers both.
@@ -112,9 +116,16 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   forged["keys"][1]["valid_from"] = "2099-01-01T00:00:00.000Z";
   const fs::path forged_file = s.dir.path / "forged.json";
   save(forged_file, forged.dump());
-  CHECK(verify(before, {"--history", forged_file.string(), "--public-key", (s.dir.path / "new.pem").string()}) == 2);
+  CHECK(verify(before, {"--history", forged_file.string(), "--public-key", (s.dir.path / "new.pem").string()}) == 1);
   // A history not containing the trusted key is refused.
   save(s.dir.path / "stranger.json", first_history.body);
   CHECK(verify(before, {"--history", (s.dir.path / "stranger.json").string(), "--public-key",
-                        (s.dir.path / "new.pem").string()}) == 2);
+                        (s.dir.path / "new.pem").string()}) == 1);
+
+  // brokerd refuses to start on a history that does not verify.
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  save(s.broker_dir / "keys" / "report-signing.history.json", forged.dump());
+  hfv::testing::Process refused({BROKERD_BIN, "run", "--config", config.string()}, s.dir.path / "brokerd-3.log");
+  CHECK(refused.stop(0, std::chrono::seconds(60)) == 78);
+  CHECK(hfv::testing::read_file(s.dir.path / "brokerd-3.log").find("signing key history") != std::string::npos);
 }
