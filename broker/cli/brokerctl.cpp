@@ -3,7 +3,9 @@
 // files (a saved report, a copy of the audit database) without one.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -203,6 +205,14 @@ int report_rotate_key(const std::string& config_file) {
   if (!current) return fail("signing key: " + current.error().message);
   if (auto s = crypto::create_ed25519_key_file(new_key_file); !s && s.error().code != "exists") {
     return fail(new_key_file.string() + ": " + s.error().message);
+  }
+  // Run as root (the packaged keys folder is root:_hfv 750), the new key is
+  // given the old key's owner, so that brokerd can still read it.
+  struct stat old_stat {};
+  if (::geteuid() == 0 && ::stat(key_file.c_str(), &old_stat) == 0 &&
+      ::chown(new_key_file.c_str(), old_stat.st_uid, old_stat.st_gid) != 0) {
+    return fail("cannot give " + new_key_file.string() + " the owner of " + key_file.string() + ": " +
+                std::generic_category().message(errno));
   }
   auto fresh = crypto::Ed25519Signer::load(new_key_file);
   if (!fresh) return fail(new_key_file.string() + ": " + fresh.error().message);
