@@ -15,7 +15,8 @@ using nlohmann::json;
 namespace {
 
 Error history_error(std::size_t index, const std::string& what) {
-  return make_error("bad_history", "report key history: entry " + std::to_string(index) + ": " + what);
+  return make_error("bad_history",
+                    "report key history: entry " + std::to_string(index) + ": " + what);
 }
 
 // RFC 3339 UTC with milliseconds, exactly as utc_timestamp writes it, so
@@ -25,7 +26,9 @@ bool is_timestamp(const std::string& text) {
          parse_utc_seconds(text).has_value();
 }
 
-json optional_text(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
+json optional_text(const std::optional<std::string>& value) {
+  return value ? json(*value) : json(nullptr);
+}
 
 json entry_json(const ReportKey& key) {
   json e = {{"key_id", key.key_id},
@@ -35,7 +38,9 @@ json entry_json(const ReportKey& key) {
   return e;
 }
 
-std::string canonical(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::strict); }
+std::string canonical(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::strict);
+}
 
 bool verify_hex(const crypto::Ed25519PublicKey& key, const std::string& message, const json& hex) {
   if (!hex.is_string()) return false;
@@ -53,23 +58,23 @@ const ReportKey* ReportKeyHistory::find(std::string_view id) const {
 }
 
 std::string rotation_link_bytes(const ReportKey& retired, const ReportKey& successor) {
-  const json link = {
-      {"retired",
-       {{"key_id", retired.key_id},
-        {"public_key_pem", crypto::ed25519_public_key_pem(retired.public_key)},
-        {"valid_from", optional_text(retired.valid_from)},
-        {"valid_until", optional_text(retired.valid_until)}}},
-      {"successor",
-       {{"key_id", successor.key_id},
-        {"public_key_pem", crypto::ed25519_public_key_pem(successor.public_key)},
-        {"valid_from", optional_text(successor.valid_from)}}}};
+  const json link = {{"retired",
+                      {{"key_id", retired.key_id},
+                       {"public_key_pem", crypto::ed25519_public_key_pem(retired.public_key)},
+                       {"valid_from", optional_text(retired.valid_from)},
+                       {"valid_until", optional_text(retired.valid_until)}}},
+                     {"successor",
+                      {{"key_id", successor.key_id},
+                       {"public_key_pem", crypto::ed25519_public_key_pem(successor.public_key)},
+                       {"valid_from", optional_text(successor.valid_from)}}}};
   return std::string(kReportKeyRotationDomain) + "\n" + canonical(link);
 }
 
 ReportKeyHistory initial_report_key_history(const crypto::Ed25519PublicKey& key) {
   ReportKeyHistory h;
   h.keys.push_back(ReportKey{key_id(key), key, std::nullopt, std::nullopt});
-  h.json = {{"format", kReportKeyHistoryFormat}, {"keys", json::array({entry_json(h.keys.back())})}};
+  h.json = {{"format", kReportKeyHistoryFormat},
+            {"keys", json::array({entry_json(h.keys.back())})}};
   return h;
 }
 
@@ -89,10 +94,10 @@ Result<ReportKeyHistory> check_report_key_history(const json& document) {
     const json& e = (*list)[i];
     const bool last = i + 1 == list->size();
     if (!e.is_object()) return history_error(i, "not an object");
-    const std::set<std::string> allowed = i == 0 ? std::set<std::string>{"key_id", "public_key_pem", "valid_from", "valid_until"}
-                                                 : std::set<std::string>{"key_id", "public_key_pem", "valid_from",
-                                                                         "valid_until", "predecessor_signature",
-                                                                         "signature"};
+    const std::set<std::string> allowed =
+        i == 0 ? std::set<std::string>{"key_id", "public_key_pem", "valid_from", "valid_until"}
+               : std::set<std::string>{"key_id",      "public_key_pem",        "valid_from",
+                                       "valid_until", "predecessor_signature", "signature"};
     for (const auto& [name, value] : e.items()) {
       if (allowed.count(name) == 0) return history_error(i, "unknown member \"" + name + "\"");
     }
@@ -104,8 +109,10 @@ Result<ReportKeyHistory> check_report_key_history(const json& document) {
     if (!pk) return history_error(i, "public_key_pem is not an Ed25519 public key");
     k.public_key = *pk;
     k.key_id = key_id(k.public_key);
-    if (e.value("key_id", "") != k.key_id) return history_error(i, "key_id does not name its public key");
-    if (!seen.insert(k.key_id).second) return history_error(i, "key " + k.key_id + " is listed twice");
+    if (e.value("key_id", "") != k.key_id)
+      return history_error(i, "key_id does not name its public key");
+    if (!seen.insert(k.key_id).second)
+      return history_error(i, "key " + k.key_id + " is listed twice");
 
     const json from = e.value("valid_from", json());
     if (from.is_string() && is_timestamp(from.get<std::string>())) {
@@ -133,7 +140,8 @@ Result<ReportKeyHistory> check_report_key_history(const json& document) {
       const std::string bytes = rotation_link_bytes(prev, k);
       if (!verify_hex(prev.public_key, bytes, e.value("predecessor_signature", json()))) {
         return make_error("bad_link", "report key history: entry " + std::to_string(i) +
-                                          ": predecessor_signature is not key " + prev.key_id + "'s signature");
+                                          ": predecessor_signature is not key " + prev.key_id +
+                                          "'s signature");
       }
       if (!verify_hex(k.public_key, bytes, e.value("signature", json()))) {
         return make_error("bad_link", "report key history: entry " + std::to_string(i) +
@@ -151,9 +159,11 @@ Result<ReportKeyHistory> parse_report_key_history(std::string_view text) {
   return check_report_key_history(doc);
 }
 
-Status anchor_report_key_history(const ReportKeyHistory& history, const crypto::Ed25519PublicKey& anchor) {
+Status anchor_report_key_history(const ReportKeyHistory& history,
+                                 const crypto::Ed25519PublicKey& anchor) {
   if (history.find(key_id(anchor)) == nullptr) {
-    return make_error("unanchored", "the key history does not contain the trusted key " + key_id(anchor) +
+    return make_error("unanchored", "the key history does not contain the trusted key " +
+                                        key_id(anchor) +
                                         ": it is not this broker's history, or was replaced");
   }
   return {};
@@ -161,15 +171,18 @@ Status anchor_report_key_history(const ReportKeyHistory& history, const crypto::
 
 Result<ReportKeyHistory> rotate_report_key_history(const ReportKeyHistory& history,
                                                    const crypto::Ed25519Signer& current,
-                                                   const crypto::Ed25519Signer& successor, const std::string& at) {
+                                                   const crypto::Ed25519Signer& successor,
+                                                   const std::string& at) {
   if (current.public_key() != history.current().public_key) {
     return make_error("bad_rotation", "the signing key is not the history's current key");
   }
   if (history.find(key_id(successor.public_key())) != nullptr) {
     return make_error("bad_rotation", "the new key is already in the history");
   }
-  if (!is_timestamp(at) || (history.current().valid_from && !(*history.current().valid_from < at))) {
-    return make_error("bad_rotation", "the rotation time is not after the current key's valid_from");
+  if (!is_timestamp(at) ||
+      (history.current().valid_from && !(*history.current().valid_from < at))) {
+    return make_error("bad_rotation",
+                      "the rotation time is not after the current key's valid_from");
   }
   ReportKeyHistory next = history;
   next.keys.back().valid_until = at;
@@ -185,7 +198,8 @@ Result<ReportKeyHistory> rotate_report_key_history(const ReportKeyHistory& histo
   return next;
 }
 
-HistoryReportVerification verify_report_with_history(std::string_view text, const ReportKeyHistory& history) {
+HistoryReportVerification verify_report_with_history(std::string_view text,
+                                                     const ReportKeyHistory& history) {
   HistoryReportVerification out;
   // The key it names, read from a first parse; verify_report_text does the
   // strict checks (duplicates, canonical bytes) on the same text.
@@ -207,7 +221,8 @@ HistoryReportVerification verify_report_with_history(std::string_view text, cons
   }
   out.key = key;
   out.result = verify_report_text(text, key->public_key);
-  if (out.result.check != ReportCheck::kValid && out.result.check != ReportCheck::kValidLegacy) return out;
+  if (out.result.check != ReportCheck::kValid && out.result.check != ReportCheck::kValidLegacy)
+    return out;
   if (!key->valid_from && !key->valid_until) return out;  // no bounds: nothing to compare
   const json at = out.result.report.value("generated_at", json());
   if (!at.is_string() || !is_timestamp(at.get<std::string>())) {
@@ -215,7 +230,8 @@ HistoryReportVerification verify_report_with_history(std::string_view text, cons
     return out;
   }
   const std::string& when = at.get_ref<const std::string&>();
-  if ((key->valid_from && when < *key->valid_from) || (key->valid_until && !(when < *key->valid_until))) {
+  if ((key->valid_from && when < *key->valid_from) ||
+      (key->valid_until && !(when < *key->valid_until))) {
     out.result.check = ReportCheck::kOutsideValidity;
   }
   return out;
@@ -238,13 +254,15 @@ Result<ReportKeyHistory> load_report_key_history(const std::filesystem::path& si
   std::stringstream text;
   text << in.rdbuf();
   auto history = parse_report_key_history(text.str());
-  if (!history) return make_error(history.error().code, path.string() + ": " + history.error().message);
+  if (!history)
+    return make_error(history.error().code, path.string() + ": " + history.error().message);
   if (history->current().public_key != current) {
-    return make_error("history_mismatch",
-                      path.string() + ": its current key " + history->current().key_id +
-                          " is not the signing key " + key_id(current) +
-                          " (a rotation stopped half-way, or a key file replaced by hand: run `brokerctl report "
-                          "rotate-key` again, or restore the matching key)");
+    return make_error(
+        "history_mismatch",
+        path.string() + ": its current key " + history->current().key_id +
+            " is not the signing key " + key_id(current) +
+            " (a rotation stopped half-way, or a key file replaced by hand: run `brokerctl report "
+            "rotate-key` again, or restore the matching key)");
   }
   return history;
 }

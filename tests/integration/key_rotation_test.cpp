@@ -20,10 +20,12 @@ std::string verify_household(Stack& s, const std::string& case_id, const json& m
   json ids = json::array();
   for (const auto& m : members) ids.push_back(m["id_number"]);
   const std::string auth = s.register_authorization(case_id, ids);
-  const json body = {{"case_id", case_id},        {"programme", "dibao"},  {"jurisdiction", "230100"},
-                     {"area", "urban"},           {"reference_date", "2024-11-01"},
-                     {"authorization_id", auth}, {"members", members}, {"obligors", json::array()}};
-  auto r = https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
+  const json body = {
+      {"case_id", case_id}, {"programme", "dibao"},           {"jurisdiction", "230100"},
+      {"area", "urban"},    {"reference_date", "2024-11-01"}, {"authorization_id", auth},
+      {"members", members}, {"obligors", json::array()}};
+  auto r =
+      https("POST", s.url + "/v1/verifications", s.case_system, body.dump(), s.operator_header());
   INFO(r.body);
   REQUIRE(r.status == 200);
   return r.body;
@@ -37,7 +39,9 @@ int brokerctl(const Stack& s, std::vector<std::string> args, const std::string& 
   return *rc;
 }
 
-void save(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
+void save(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
 
 }  // namespace
 
@@ -46,7 +50,9 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   Stack s;
   const fs::path config = s.broker_dir / "brokerd.json";
   const fs::path before = s.dir.path / "before.json", after = s.dir.path / "after.json";
-  save(before, verify_household(s, "HRB-R-1", json::array({member("230103195901200035", "王建国", "applicant")})));
+  save(before,
+       verify_household(s, "HRB-R-1",
+                        json::array({member("230103195901200035", "王建国", "applicant")})));
   auto old_key = https("GET", s.url + "/v1/keys/report-signing", s.case_system);
   REQUIRE(old_key.status == 200);
   const std::string old_id = json::parse(old_key.body)["key_id"];
@@ -56,7 +62,8 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   CHECK(json::parse(first_history.body)["keys"].size() == 1);
 
   // Not while brokerd runs: it would go on signing with the retired key.
-  CHECK(brokerctl(s, {"report", "rotate-key", "--config", config.string()}, "rotate-running.log") == 2);
+  CHECK(brokerctl(s, {"report", "rotate-key", "--config", config.string()}, "rotate-running.log") ==
+        2);
   REQUIRE(s.broker->stop(SIGTERM) == 0);
   CHECK(brokerctl(s, {"report", "rotate-key", "--config", config.string()}, "rotate.log") == 0);
   CHECK(fs::exists(s.broker_dir / "keys" / "report-signing.history.json"));
@@ -64,7 +71,8 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
 
   fs::remove(s.broker_dir / "run" / "brokerd.port");
   s.broker = std::make_unique<hfv::testing::Process>(
-      std::vector<std::string>{BROKERD_BIN, "run", "--config", config.string()}, s.dir.path / "brokerd-2.log");
+      std::vector<std::string>{BROKERD_BIN, "run", "--config", config.string()},
+      s.dir.path / "brokerd-2.log");
   const std::string port = hfv::testing::wait_for_file(s.broker_dir / "run" / "brokerd.port");
   s.url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
 
@@ -74,7 +82,8 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   auto new_key = https("GET", s.url + "/v1/keys/report-signing", s.case_system);
   REQUIRE(new_key.status == 200);
   CHECK(json::parse(new_key.body)["key_id"] != old_id);
-  CHECK(json::parse(hfv::testing::read_file(after))["signature"]["key_id"] == json::parse(new_key.body)["key_id"]);
+  CHECK(json::parse(hfv::testing::read_file(after))["signature"]["key_id"] ==
+        json::parse(new_key.body)["key_id"]);
   save(s.dir.path / "new.pem", json::parse(new_key.body)["public_key_pem"].get<std::string>());
   auto history = https("GET", s.url + "/v1/keys/report-signing/history", s.case_system);
   REQUIRE(history.status == 200);
@@ -101,9 +110,10 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   CHECK(verify(before, from_old) == 0);
   CHECK(verify(after, from_old) == 0);
   // Fetched from the daemon as a case system would, anchored at the pinned old key.
-  CHECK(verify(before, {"--history", s.url + "/v1/keys/report-signing/history", "--ca", s.case_system.ca_file,
-                        "--cert", s.case_system.cert_file, "--key", s.case_system.key_file, "--public-key",
-                        (s.dir.path / "old.pem").string()}) == 0);
+  CHECK(verify(before,
+               {"--history", s.url + "/v1/keys/report-signing/history", "--ca",
+                s.case_system.ca_file, "--cert", s.case_system.cert_file, "--key",
+                s.case_system.key_file, "--public-key", (s.dir.path / "old.pem").string()}) == 0);
   // With the broker's files: the history beside its key.
   CHECK(verify(before, {"--config", config.string()}) == 0);
   // One key alone no longer covers both.
@@ -116,7 +126,8 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   forged["keys"][1]["valid_from"] = "2099-01-01T00:00:00.000Z";
   const fs::path forged_file = s.dir.path / "forged.json";
   save(forged_file, forged.dump());
-  CHECK(verify(before, {"--history", forged_file.string(), "--public-key", (s.dir.path / "new.pem").string()}) == 1);
+  CHECK(verify(before, {"--history", forged_file.string(), "--public-key",
+                        (s.dir.path / "new.pem").string()}) == 1);
   // A history not containing the trusted key is refused.
   save(s.dir.path / "stranger.json", first_history.body);
   CHECK(verify(before, {"--history", (s.dir.path / "stranger.json").string(), "--public-key",
@@ -125,7 +136,9 @@ TEST_CASE("rotation: reports signed before and after a report key rotation verif
   // brokerd refuses to start on a history that does not verify.
   REQUIRE(s.broker->stop(SIGTERM) == 0);
   save(s.broker_dir / "keys" / "report-signing.history.json", forged.dump());
-  hfv::testing::Process refused({BROKERD_BIN, "run", "--config", config.string()}, s.dir.path / "brokerd-3.log");
+  hfv::testing::Process refused({BROKERD_BIN, "run", "--config", config.string()},
+                                s.dir.path / "brokerd-3.log");
   CHECK(refused.stop(0, std::chrono::seconds(60)) == 78);
-  CHECK(hfv::testing::read_file(s.dir.path / "brokerd-3.log").find("signing key history") != std::string::npos);
+  CHECK(hfv::testing::read_file(s.dir.path / "brokerd-3.log").find("signing key history") !=
+        std::string::npos);
 }

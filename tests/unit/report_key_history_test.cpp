@@ -19,7 +19,8 @@ crypto::Ed25519Signer key_from(std::uint8_t fill) {
 
 // The report text as the broker sends it: canonical, signed.
 std::string signed_report(const crypto::Ed25519Signer& signer, const std::string& generated_at) {
-  json report = {{"verification_id", "ver_1"}, {"outcome", "eligible"}, {"generated_at", generated_at}};
+  json report = {
+      {"verification_id", "ver_1"}, {"outcome", "eligible"}, {"generated_at", generated_at}};
   b::sign_report(report, signer);
   return report.dump();
 }
@@ -30,7 +31,8 @@ constexpr const char* kSecondRotation = "2026-11-20T10:00:00.000Z";
 // Three keys: a (until the first rotation), b (until the second), c (now).
 b::ReportKeyHistory three_keys(const crypto::Ed25519Signer& a, const crypto::Ed25519Signer& k2,
                                const crypto::Ed25519Signer& c) {
-  auto one = b::rotate_report_key_history(b::initial_report_key_history(a.public_key()), a, k2, kFirstRotation);
+  auto one = b::rotate_report_key_history(b::initial_report_key_history(a.public_key()), a, k2,
+                                          kFirstRotation);
   REQUIRE(one.ok());
   auto two = b::rotate_report_key_history(*one, k2, c, kSecondRotation);
   REQUIRE(two.ok());
@@ -62,7 +64,8 @@ TEST_CASE("unit: A rotated report key history verifies from any of its keys and 
   // Rotation only from the current key, forward in time.
   CHECK_FALSE(b::rotate_report_key_history(history, a, stranger, "2026-12-01T00:00:00.000Z").ok());
   CHECK_FALSE(b::rotate_report_key_history(history, c, stranger, "2026-11-19T00:00:00.000Z").ok());
-  CHECK_FALSE(b::rotate_report_key_history(history, c, k2, "2026-12-01T00:00:00.000Z").ok());  // a key again
+  CHECK_FALSE(b::rotate_report_key_history(history, c, k2, "2026-12-01T00:00:00.000Z")
+                  .ok());  // a key again
   CHECK(b::rotate_report_key_history(history, c, stranger, "2026-12-01T00:00:00.000Z").ok());
 }
 
@@ -76,11 +79,12 @@ TEST_CASE("unit: A report key history with a forged, re-dated, dropped or unsign
   SECTION("a successor replaced by the forger's key, signed by the forger") {
     json forged = good;
     b::ReportKey retired = history.keys[1];
-    b::ReportKey fake{b::key_id(forger.public_key()), forger.public_key(), std::string(kSecondRotation),
-                      std::nullopt};
+    b::ReportKey fake{b::key_id(forger.public_key()), forger.public_key(),
+                      std::string(kSecondRotation), std::nullopt};
     forged["keys"][2]["key_id"] = fake.key_id;
     forged["keys"][2]["public_key_pem"] = crypto::ed25519_public_key_pem(forger.public_key());
-    forged["keys"][2]["signature"] = crypto::to_hex(forger.sign(b::rotation_link_bytes(retired, fake)));
+    forged["keys"][2]["signature"] =
+        crypto::to_hex(forger.sign(b::rotation_link_bytes(retired, fake)));
     const auto r = b::check_report_key_history(forged);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == "bad_link");
@@ -131,13 +135,17 @@ TEST_CASE("unit: A report is checked under the history key its key_id names and 
   const auto a = key_from(1), k2 = key_from(2), c = key_from(3), stranger = key_from(9);
   const auto history = three_keys(a, k2, c);
   using b::ReportCheck;
-  const auto check = [&](const std::string& text) { return b::verify_report_with_history(text, history).result.check; };
+  const auto check = [&](const std::string& text) {
+    return b::verify_report_with_history(text, history).result.check;
+  };
 
-  const auto old_report = b::verify_report_with_history(signed_report(a, "2026-10-31T09:00:00.123Z"), history);
+  const auto old_report =
+      b::verify_report_with_history(signed_report(a, "2026-10-31T09:00:00.123Z"), history);
   CHECK(old_report.result.check == ReportCheck::kValid);
   REQUIRE(old_report.key != nullptr);
   CHECK(old_report.key->key_id == b::key_id(a.public_key()));
-  CHECK(check(signed_report(k2, "2026-11-01T10:00:00.000Z")) == ReportCheck::kValid);  // b from its first moment
+  CHECK(check(signed_report(k2, "2026-11-01T10:00:00.000Z")) ==
+        ReportCheck::kValid);  // b from its first moment
   CHECK(check(signed_report(c, "2026-12-04T00:00:00.000Z")) == ReportCheck::kValid);
 
   // A retired key signing after its valid_until: refused, also at the very moment.
@@ -156,16 +164,18 @@ TEST_CASE("unit: A report is checked under the history key its key_id names and 
   relabelled["signature"]["key_id"] = b::key_id(c.public_key());
   CHECK(check(relabelled.dump()) == ReportCheck::kBadSignature);
   // The strict text checks still hold.
-  CHECK(check(json::parse(signed_report(c, "2026-12-04T00:00:00.000Z")).dump(2)) == ReportCheck::kNotCanonical);
+  CHECK(check(json::parse(signed_report(c, "2026-12-04T00:00:00.000Z")).dump(2)) ==
+        ReportCheck::kNotCanonical);
   CHECK(check("[1]") == ReportCheck::kNotJson);
 
   // A broker that never rotated: its one key, no bounds, any time.
   const auto only = b::initial_report_key_history(a.public_key());
-  CHECK(b::verify_report_with_history(signed_report(a, "2030-01-01T00:00:00.000Z"), only).result.check ==
-        ReportCheck::kValid);
+  CHECK(b::verify_report_with_history(signed_report(a, "2030-01-01T00:00:00.000Z"), only)
+            .result.check == ReportCheck::kValid);
 }
 
-TEST_CASE("unit: The history file beside the signing key must end with that key", "[report][signature][rotation]") {
+TEST_CASE("unit: The history file beside the signing key must end with that key",
+          "[report][signature][rotation]") {
   hfv::testing::TempDir dir;
   const auto key_file = dir.path / "report-signing.key";
   CHECK(b::report_key_history_path(key_file) == dir.path / "report-signing.history.json");
