@@ -42,7 +42,7 @@ echo "== Python sample (standard library + openssl) =="
 python3 "$here/python/hfv_client.py" --url "$url" --ca "$pki/ca.pem" \
   --cert "$pki/demo-case-system.pem" --key "$pki/demo-case-system.key" \
   --operator sample-operator-py --households "$here/households.json" \
-  --reference-date 2024-11-01 --out "$work/reports-python"
+  --reference-date 2024-11-01 --out "$work/reports-python" | tee "$work/python.out"
 
 echo "== Java sample (JDK only: java.net.http, PKCS#12 keystore) =="
 # PEM -> PKCS#12: the client's key and certificate in one keystore, the
@@ -56,4 +56,17 @@ wait "$javac_pid"
 # would otherwise be answered with the earlier report (the repeat window).
 java -cp "$work/java-classes" HfvClient --url "$url" --keystore "$work/client.p12" \
   --truststore "$work/truststore.p12" --password changeit --operator sample-operator-java \
-  --households "$here/households.json" --reference-date 2024-11-02 --out "$work/reports-java"
+  --households "$here/households.json" --reference-date 2024-11-02 --out "$work/reports-java" | tee "$work/java.out"
+
+# Each sample exits non-zero on any failure; check also that each saw the
+# three households' expected outcomes (the demo's: scripts/demo, README),
+# and three signatures verified with the tampered copies refused.
+for lang in python java; do
+  outcomes=$(sed -n 's/^HRB-SAMPLE-000[0-9]: \([a-z]*\) .*/\1/p' "$work/$lang.out" | tr '\n' ' ')
+  verified=$(grep -c 'signature verified, tampered copy refused$' "$work/$lang.out" || true)
+  if [ "$outcomes" != "eligible ineligible indeterminate " ] || [ "$verified" != 3 ]; then
+    echo "clients: the $lang sample saw outcomes '$outcomes' and $verified verified signatures" >&2
+    exit 1
+  fi
+done
+echo "clients: both samples verified the three households and their signatures"

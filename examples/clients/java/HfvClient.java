@@ -179,14 +179,19 @@ public final class HfvClient {
     Map<String, Object> report;
     try {
       report = (Map<String, Object>) Parser.parse(new String(received, StandardCharsets.UTF_8));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException e) {  // not JSON, a member named twice, a fraction, not an object
       return false;
     }
     // Kept as received: a re-serialised or re-spaced text is refused.
     if (!jcs(report).equals(new String(received, StandardCharsets.UTF_8))) return false;
     Map<String, Object> sig = new LinkedHashMap<>((Map<String, Object>) report.get("signature"));
     if (!"Ed25519".equals(sig.get("alg")) || !"hfv-report/v1".equals(sig.get("format"))) return false;
-    byte[] value = HexFormat.of().parseHex((String) sig.remove("value"));
+    byte[] value;
+    try {
+      value = HexFormat.of().parseHex((String) sig.remove("value"));
+    } catch (RuntimeException e) {  // absent, not a string, not hex
+      return false;
+    }
     Map<String, Object> signed = new LinkedHashMap<>(report);
     signed.put("signature", sig);
     byte[] body = jcs(signed).getBytes(StandardCharsets.UTF_8);

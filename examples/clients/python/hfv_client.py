@@ -88,13 +88,20 @@ def _no_duplicates(pairs):
 
 def verify_report(report_bytes, public_key_pem):
     """True when the report (the bytes as received) carries a valid signature."""
-    report = json.loads(report_bytes, object_pairs_hook=_no_duplicates)
-    if jcs(report) != report_bytes:
+    try:
+        report = json.loads(report_bytes, object_pairs_hook=_no_duplicates)
+        canonical = jcs(report)
+    except (ValueError, TypeError):
+        return False  # not JSON, a member named twice, or a value a report never holds
+    if not isinstance(report, dict) or canonical != report_bytes:
         return False  # re-serialised or re-spaced: keep a report's bytes as received
-    sig = report.get('signature', {})
-    if sig.get('alg') != 'Ed25519' or sig.get('format') != 'hfv-report/v1':
+    sig = report.get('signature')
+    if not isinstance(sig, dict) or sig.get('alg') != 'Ed25519' or sig.get('format') != 'hfv-report/v1':
         return False
-    value = bytes.fromhex(sig['value'])
+    try:
+        value = bytes.fromhex(sig['value'])
+    except (KeyError, TypeError, ValueError):
+        return False
     signed = dict(report)
     signed['signature'] = {k: v for k, v in sig.items() if k != 'value'}
     message = DOMAIN_PREFIX + jcs(signed)
