@@ -1,7 +1,8 @@
 // Compares the error codes the broker can put in an error body
 // ({"error": code, ...}) with the list docs/openapi.yaml publishes (the enum
 // of components.schemas.ErrorCode): fails naming every code the source emits
-// that the spec does not list, and every listed code the source never emits.
+// that the spec does not list, and every listed code the source never emits;
+// and the spec's list with docs/integration.md's error table.
 //
 // The codes are collected from the C++ sources by the shapes that produce an
 // error body (all of them go through detail::error_response, directly or via
@@ -117,6 +118,31 @@ for (const c of [...documented].sort()) {
   if (!found.has(c)) {
     console.error(`STALE ${c}: listed in components.schemas.ErrorCode but the source never emits it`);
     failed = true;
+  }
+}
+// docs/integration.md's error table (section "Errors") names every code
+// too: integrators read it to decide what to do with each.
+const guide = path.join(root, 'docs', 'integration.md');
+const section = fs.readFileSync(guide, 'utf8').split(/^## /m).find((part) => /^\d+\. Errors\b/.test(part));
+if (!section) {
+  console.error('error-codes: docs/integration.md has no "Errors" section');
+  failed = true;
+} else {
+  const inTable = new Set();
+  for (const row of section.split('\n').filter((l) => /^\| *\d{3} *\|/.test(l))) {
+    for (const m of row.split('|')[2].matchAll(/`([a-z][a-z0-9_]*)`/g)) inTable.add(m[1]);
+  }
+  for (const c of [...documented].sort()) {
+    if (!inTable.has(c)) {
+      console.error(`UNDOCUMENTED ${c}: not in docs/integration.md's error table`);
+      failed = true;
+    }
+  }
+  for (const c of [...inTable].sort()) {
+    if (!documented.has(c)) {
+      console.error(`STALE ${c}: in docs/integration.md's error table but not in components.schemas.ErrorCode`);
+      failed = true;
+    }
   }
 }
 console.log(`error-codes: ${found.size} codes in the source, ${documented.size} in the spec`);
