@@ -1,12 +1,12 @@
 #include "broker/api/tls_stream.hpp"
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/beast/core/error.hpp>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/error.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -22,7 +22,10 @@ namespace {
 // write(), and a peer that reset its connection would raise SIGPIPE, which
 // the daemon does not ignore. Non-blocking: EAGAIN sets the retry flags,
 // which SSL_get_error reports as WANT_READ / WANT_WRITE.
-int fd_of(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
+// The BIO's data is the stream's socket, which outlives the SSL object.
+int fd_of(BIO* bio) {
+  return static_cast<net::ip::tcp::socket*>(BIO_get_data(bio))->native_handle();
+}
 
 bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
 
@@ -45,7 +48,8 @@ long bio_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH
 // Made once, on first use (thread-safe static), kept for the process's life.
 BIO_METHOD* socket_method() {
   static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "hfv-socket");
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "hfv-socket");
     if (m == nullptr) return m;
     BIO_meth_set_write(m, bio_write);
     BIO_meth_set_read(m, bio_read);
@@ -62,7 +66,8 @@ error_code ssl_error(SSL* ssl, int result) {
   ERR_clear_error();
   if (kind == SSL_ERROR_ZERO_RETURN) return net::error::eof;  // the peer's close_notify
   if (kind == SSL_ERROR_SYSCALL && queued == 0) {
-    return errno != 0 ? error_code(errno, boost::system::system_category()) : error_code(net::ssl::error::stream_truncated);
+    return errno != 0 ? error_code(errno, boost::system::system_category())
+                      : error_code(net::ssl::error::stream_truncated);
   }
   if (kind == SSL_ERROR_SSL && ERR_GET_REASON(queued) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     return net::ssl::error::stream_truncated;
@@ -100,7 +105,7 @@ TlsStream::TlsStream(net::ip::tcp::socket socket, ssl_ctx_st* context)
     ssl_ = nullptr;
     return;
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(core_->socket.native_handle())));
+  BIO_set_data(bio, &core_->socket);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // the SSL object owns it
   // A write that wanted the socket is retried with the same bytes, maybe
@@ -111,8 +116,9 @@ TlsStream::TlsStream(net::ip::tcp::socket socket, ssl_ctx_st* context)
 
 TlsStream::~TlsStream() {
   SSL_free(ssl_);
+  // The socket closes now; the timer goes with core_, and a deadline's
+  // handler still queued finds core_ gone (it holds a weak reference).
   error_code ignored;
-  core_->timer.cancel();
   core_->socket.close(ignored);
 }
 

@@ -24,6 +24,10 @@
 // SSL_CTX (the caller keeps it alive as long as the stream). The peer
 // certificate is read through native_handle().
 //
+// It sits beside the server rather than in crypto/ because it is Asio I/O;
+// its OpenSSL calls are all in tls_stream.cpp (server.cpp already sets up
+// the context through OpenSSL).
+//
 // Threading: not thread-safe; use from the socket's executor only. At most
 // one read (async_read_some or async_handshake or async_shutdown) and one
 // write (async_write_some) outstanding at a time, as for any Asio stream;
@@ -120,7 +124,8 @@ class TlsStream {
   // What a deadline's timer handler may touch: it holds only a weak
   // reference, so a handler that runs after the stream is gone does nothing.
   struct Core {
-    explicit Core(boost::asio::ip::tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    explicit Core(boost::asio::ip::tcp::socket s)
+        : socket(std::move(s)), timer(socket.get_executor()) {}
     boost::asio::ip::tcp::socket socket;
     boost::asio::steady_timer timer;
     std::uint64_t deadline_generation = 0;  // which armed deadline the timer's wait is for
@@ -141,8 +146,8 @@ class TlsStream {
   // that is not empty.
   template <typename Buffer, typename Buffers>
   static Buffer first_buffer(const Buffers& buffers) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers);
-         ++it) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
       const Buffer buffer = *it;
       if (buffer.size() != 0) return buffer;
     }
@@ -175,8 +180,9 @@ class TlsStream {
       }
       if (want != Want::kDone) {
         state = State::kWaiting;
-        stream.core_->socket.async_wait(want == Want::kRead ? boost::asio::ip::tcp::socket::wait_read
-                                                            : boost::asio::ip::tcp::socket::wait_write,
+        stream.core_->socket.async_wait(want == Want::kRead
+                                            ? boost::asio::ip::tcp::socket::wait_read
+                                            : boost::asio::ip::tcp::socket::wait_write,
                                         std::move(self));
         return;
       }
@@ -199,9 +205,10 @@ class TlsStream {
 
   template <typename Signature, typename Step, typename Token>
   auto run(Step step, Token&& token) {
-    constexpr bool kWithBytes = std::is_same_v<Signature, void(boost::system::error_code, std::size_t)>;
-    return boost::asio::async_compose<Token, Signature>(Op<Step, kWithBytes>(*this, std::move(step)), token,
-                                                        core_->socket);
+    constexpr bool kWithBytes =
+        std::is_same_v<Signature, void(boost::system::error_code, std::size_t)>;
+    return boost::asio::async_compose<Token, Signature>(
+        Op<Step, kWithBytes>(*this, std::move(step)), token, core_->socket);
   }
 
   std::shared_ptr<Core> core_;
