@@ -20,9 +20,10 @@
 // cancel() ends the pending operations with net::error::operation_aborted
 // (the deadline stays armed).
 //
-// Owns the socket (closed on destruction) and the SSL object; shares the
-// SSL_CTX (the caller keeps it alive as long as the stream). The peer
-// certificate is read through native_handle().
+// Owns the socket (closed on destruction) and the SSL object, and does not
+// move (its operations refer to it); shares the SSL_CTX (the caller keeps
+// it alive as long as the stream). The peer certificate is read through
+// native_handle().
 //
 // It sits beside the server rather than in crypto/ because it is Asio I/O;
 // its OpenSSL calls are all in tls_stream.cpp (server.cpp already sets up
