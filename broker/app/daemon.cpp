@@ -396,12 +396,14 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.authorizations = stores.authorizations.get();
   verifying.reports = stores.reports.get();
   verifying.signer = &*signer;
-  verifying.pseudonym_key = store_keys->pseudonym;
+  verifying.consent_pseudonym_key = store_keys->consent_pseudonym;
+  verifying.audit_pseudonym_key = store_keys->audit_pseudonym;
   // Every key the master gives is unwrapped by now: none is kept.
   master->wipe();
   store_keys->state.wipe();
   store_keys->review.wipe();
-  store_keys->pseudonym.wipe();
+  store_keys->consent_pseudonym.wipe();
+  store_keys->audit_pseudonym.wipe();
   verifying.blocking = &blocking;
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;
