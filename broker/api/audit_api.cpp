@@ -455,7 +455,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
                                 [who](const std::string& e) { return visible_to(*who, e); });
     });
     if (!text) co_return error_response(404, "not_found", text.error().message);
-    co_return ApiResponse{200, {{"format", "hfv-audit-export/v1"}, {"ndjson", *text}}, {}};
+    co_return ApiResponse{200, {{"format", "hfv-audit-export/v2"}, {"ndjson", *text}}, {}};
   }
 
   co_return error_response(404, "not_found", "no such audit endpoint");
