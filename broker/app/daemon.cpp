@@ -311,8 +311,13 @@ int run_daemon(const std::filesystem::path& config_file) {
   // Each signed head also goes, off the writer thread, to the witnesses,
   // which countersign only heads consistent with the last they saw
   // (broker/app/witness_sender.hpp): a rollback or wipe shows there.
+  // On the postgresql backend the cosigned checkpoints also go to the
+  // cluster's table, which every node reads.
   WitnessSender witness_sender(config->audit.witnesses, audit::cosigned_path(config->audit.anchor_file),
-                               &metrics);
+                               &metrics,
+                               config->storage.backend == StorageBackend::kPostgresql
+                                   ? config->storage.postgresql.conninfo
+                                   : std::string());
   if (!config->audit.witnesses.empty()) {
     audit_options.on_head = [&witness_sender](const audit::SignedTreeHead& head) {
       witness_sender.head_signed(head);

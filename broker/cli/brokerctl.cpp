@@ -149,6 +149,8 @@ int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::
   in.kek = kek;
   in.records = static_cast<std::uint64_t>(records);
   if (!anchor.empty()) in.cosigned_file = hfv::audit::cosigned_path(anchor);
+  // The cluster keeps them in its database, for every node (and this one).
+  if (where.is_postgresql()) in.cosigned_conninfo = config.storage.postgresql.conninfo;
   in.witnesses = config.audit.witnesses;
   in.extra_urls = extra_urls;
   const auto checked = hfv::broker::check_witnesses(in);
