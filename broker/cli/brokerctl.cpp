@@ -275,6 +275,11 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
   std::printf("OK: %lld records (%lld withheld) included in the signed tree head of size %llu (key %s)\n",
               static_cast<long long>(report->records), static_cast<long long>(report->withheld),
               static_cast<unsigned long long>(report->head.tree_size), report->head.key_id.c_str());
+  if (report->rekeyed > 0) {
+    std::printf("members re-pseudonymised for this export in %lld records (their personal fields vouched for by "
+                "the export's signature, not by the records' commitments)\n",
+                static_cast<long long>(report->rekeyed));
+  }
   return 0;
 }
 
