@@ -33,7 +33,8 @@ std::string keyed(const crypto::SecretKey& key, const std::string& id) {
 }
 
 // The member pseudonyms of case `case_id`'s records in an export, by action.
-std::map<std::string, std::set<std::string>> export_members(const std::string& ndjson, const std::string& case_id) {
+std::map<std::string, std::set<std::string>> export_members(const std::string& ndjson,
+                                                            const std::string& case_id) {
   std::map<std::string, std::set<std::string>> out;
   std::istringstream in(ndjson);
   for (std::string line; std::getline(in, line);) {
@@ -55,9 +56,11 @@ std::set<std::string> all_of(const std::map<std::string, std::set<std::string>>&
 
 }  // namespace
 
-TEST_CASE("pseudonym keys: the audit log and the consent store pseudonymise a person apart, searches still find "
-          "the person, and each export has pseudonyms of its own",
-          "[integration][audit][pseudonym]") {
+TEST_CASE(
+    "pseudonym keys: the audit log and the consent store pseudonymise a person apart, searches "
+    "still find "
+    "the person, and each export has pseudonyms of its own",
+    "[integration][audit][pseudonym]") {
   Stack s;
   const std::string case_id = "PSEUDO-1";
   const std::string auth = s.register_authorization(case_id, json::array({kApplicant, kSpouse}));
@@ -80,8 +83,9 @@ TEST_CASE("pseudonym keys: the audit log and the consent store pseudonymise a pe
   CHECK(household.body.find(case_id) != std::string::npos);
   // The citizen's access log: the authorisation (consent pseudonyms) covers
   // the person, and the log (audit pseudonyms) has the person's accesses.
-  auto access = https("POST", s.url + "/v1/access-log", s.case_system,
-                      json{{"id_number", kSpouse}, {"authorization_id", auth}}.dump(), s.operator_header());
+  auto access =
+      https("POST", s.url + "/v1/access-log", s.case_system,
+            json{{"id_number", kSpouse}, {"authorization_id", auth}}.dump(), s.operator_header());
   INFO(access.body);
   REQUIRE(access.status == 200);
   const json accesses = json::parse(access.body)["accesses"];
@@ -116,14 +120,16 @@ TEST_CASE("pseudonym keys: the audit log and the consent store pseudonymise a pe
   REQUIRE(master.ok());
   auto keys = b::open_store_keys(*config, *master);
   REQUIRE(keys.ok());
-  CHECK_FALSE(crypto::constant_time_equal(keys->audit_pseudonym.bytes(), keys->consent_pseudonym.bytes()));
+  CHECK_FALSE(
+      crypto::constant_time_equal(keys->audit_pseudonym.bytes(), keys->consent_pseudonym.bytes()));
   const std::set<std::string> audit_side = {keyed(keys->audit_pseudonym, kApplicant),
                                             keyed(keys->audit_pseudonym, kSpouse)};
   const std::set<std::string> consent_side = {keyed(keys->consent_pseudonym, kApplicant),
                                               keyed(keys->consent_pseudonym, kSpouse)};
   std::set<std::string> logged;
   for (const auto& r : records) {
-    if (r.value("case_id", "") == case_id && r.contains("member")) logged.insert(r["member"].get<std::string>());
+    if (r.value("case_id", "") == case_id && r.contains("member"))
+      logged.insert(r["member"].get<std::string>());
   }
   CHECK(logged == audit_side);
   std::set<std::string> consented;

@@ -15,11 +15,12 @@ Result<audit::CosignedFile> read_cosigned(storage::PostgresqlDb& db, const std::
   return out;
 }
 
-Status save_cosigned(storage::PostgresqlDb& db, const std::string& origin, const std::string& witness,
-                     std::uint64_t tree_size, const std::string& note) {
+Status save_cosigned(storage::PostgresqlDb& db, const std::string& origin,
+                     const std::string& witness, std::uint64_t tree_size, const std::string& note) {
   return db.run(
       "INSERT INTO audit_cosigned (origin, witness, tree_size, note) VALUES ($1, $2, $3, $4)"
-      " ON CONFLICT (origin, witness) DO UPDATE SET tree_size = EXCLUDED.tree_size, note = EXCLUDED.note"
+      " ON CONFLICT (origin, witness) DO UPDATE SET tree_size = EXCLUDED.tree_size, note = "
+      "EXCLUDED.note"
       " WHERE audit_cosigned.tree_size < EXCLUDED.tree_size",
       {origin, witness, std::to_string(tree_size), note});
 }

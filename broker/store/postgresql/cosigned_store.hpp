@@ -29,7 +29,7 @@ Result<audit::CosignedFile> read_cosigned(storage::PostgresqlDb& db, const std::
 
 // Keeps `note`, the witness's cosigned checkpoint of a tree of `tree_size`
 // records, unless one of a tree at least as big is kept already.
-Status save_cosigned(storage::PostgresqlDb& db, const std::string& origin, const std::string& witness,
-                     std::uint64_t tree_size, const std::string& note);
+Status save_cosigned(storage::PostgresqlDb& db, const std::string& origin,
+                     const std::string& witness, std::uint64_t tree_size, const std::string& note);
 
 }  // namespace hfv::broker::pg
