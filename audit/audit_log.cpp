@@ -195,6 +195,23 @@ CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const s
   return out;
 }
 
+Result<std::string> AuditLog::export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
+                                           const std::function<bool(const std::string&)>& visible) const {
+  // Held only for this call (wiped when destroyed): the export's pseudonyms
+  // link to nothing else.
+  const crypto::SecretKey key = crypto::SecretKey::random();
+  auto rekey = [&key](const std::string& personal) -> std::optional<std::string> {
+    json p = json::parse(personal, nullptr, false);
+    if (!p.is_object()) return std::nullopt;
+    const auto member = p.find("member");
+    if (member == p.end() || !member->is_string()) return std::nullopt;
+    *member = crypto::to_hex(crypto::hmac_sha256(key.bytes(), member->get<std::string>()));
+    p.erase("salt");  // with the old salt, personal_sha256 would confirm a guessed stored pseudonym
+    return dump(p);
+  };
+  return VerifiableLog::export_ndjson(from_seq, to_seq, visible, rekey);
+}
+
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
                                                  const crypto::SecretKey& kek,
                                                  AuditLogOptions options) {

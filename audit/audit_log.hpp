@@ -173,7 +173,15 @@ class AuditLog : private VerifiableLog {
   using VerifiableLog::checkpoint_note;
   using VerifiableLog::consistency_proof;
   using VerifiableLog::erase_personal_before;
-  using VerifiableLog::export_ndjson;  // `visible` is given each record's envelope JSON
+  // Signed export (hfv-audit-export/v2, VerifiableLog::export_ndjson) with
+  // each record's member re-pseudonymised under a fresh random key made for
+  // this export and never kept: within the export one person keeps one
+  // pseudonym; two exports, or an export and the log, share none. The
+  // re-keyed personal part also drops the commitment's salt, so the
+  // envelope's personal_sha256 cannot test guesses of the stored pseudonym.
+  // `visible` is given each record's envelope JSON. Any thread.
+  Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
+                                    const std::function<bool(const std::string&)>& visible) const;
   using VerifiableLog::inclusion_proof;
   using VerifiableLog::last_seq;
   using VerifiableLog::latest_head;

@@ -50,12 +50,16 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
     lines.push_back(text.substr(0, nl));
     text.remove_prefix(nl + 1);
   }
-  if (lines.size() < 2) return make_error("bad_export", "not an hfv-audit-export/v1 file");
+  if (lines.size() < 2) return make_error("bad_export", "not an hfv-audit-export/v1 or /v2 file");
   const json header = json::parse(lines.front(), nullptr, false);
+  const std::string format = text_of(header, "format");
   if (header.is_discarded() || text_of(header, "type") != "header" ||
-      text_of(header, "format") != "hfv-audit-export/v1" || !header.contains("tree_head")) {
-    return make_error("bad_export", "not an hfv-audit-export/v1 file");
+      (format != "hfv-audit-export/v1" && format != "hfv-audit-export/v2") || !header.contains("tree_head")) {
+    return make_error("bad_export", "not an hfv-audit-export/v1 or /v2 file");
   }
+  // v2: personal parts may be re-keyed (member re-pseudonymised for this
+  // export), vouched for by the export's signature instead of the commitment.
+  const bool rekeying = format == "hfv-audit-export/v2";
   ExportReport report;
   auto fail = [&](std::int64_t seq, std::string why) {
     report.ok = false;
@@ -78,7 +82,7 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
   const std::string digest = crypto::to_hex(crypto::sha256(whole));
   auto sig = crypto::from_hex(text_of(end, "signature"));
   if (text_of(end, "sha256") != digest || !sig ||
-      !crypto::ed25519_verify(key, "hfv-audit-export/v1\n" + digest + "\n", *sig)) {
+      !crypto::ed25519_verify(key, format + "\n" + digest + "\n", *sig)) {
     return fail(0, "the export's signature does not match its contents");
   }
   const std::int64_t from = integer_of(header, "from_seq", 0);
@@ -99,9 +103,14 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
       const json e = json::parse(envelope, nullptr, false);
       if (e.is_discarded() || integer_of(e, "seq", -1) != seq)
         return fail(seq, "envelope does not match its seq");
-      if (line.contains("personal") && line["personal"].is_string() &&
-          crypto::to_hex(crypto::sha256(line["personal"].get<std::string>())) !=
-              text_of(e, "personal_sha256")) {
+      const bool rekeyed = rekeying && line.contains("personal_rekeyed") && line["personal_rekeyed"] == true;
+      if (rekeyed) {
+        if (!line.contains("personal") || !line["personal"].is_string() || !e.contains("personal_sha256"))
+          return fail(seq, "re-keyed personal fields of a record without any");
+        ++report.rekeyed;
+      } else if (line.contains("personal") && line["personal"].is_string() &&
+                 crypto::to_hex(crypto::sha256(line["personal"].get<std::string>())) !=
+                     text_of(e, "personal_sha256")) {
         return fail(seq, "personal fields do not match their commitment");
       }
       leaf = merkle::leaf_hash(envelope);

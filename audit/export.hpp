@@ -2,7 +2,10 @@
 // docs/audit-log-format.md, produced by AuditLog::export_ndjson): the signed
 // tree head, every record's inclusion proof against it, the personal fields'
 // commitments, sequence contiguity, and the export's own signature. Needs
-// only the log's public key. Thread-safety: a pure function.
+// only the log's public key. In v2 a record's personal part may be re-keyed
+// (the member re-pseudonymised for this export): its commitment cannot be
+// checked then, and the export's signature is what vouches for it.
+// Thread-safety: a pure function.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@ struct ExportReport {
   bool ok = true;
   std::int64_t records = 0;   // record lines (including withheld ones)
   std::int64_t withheld = 0;  // records outside the exporter's scope: leaf hash only
+  std::int64_t rekeyed = 0;   // v2: records whose personal part was re-keyed (checked by the signature only)
   std::int64_t first_bad_seq = 0;
   std::string problem;
   SignedTreeHead head;

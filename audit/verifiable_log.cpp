@@ -414,8 +414,8 @@ Result<ConsistencyProof> VerifiableLog::consistency_proof(std::int64_t first,
 }
 
 Result<std::string> VerifiableLog::export_ndjson(
-    std::int64_t from_seq, std::int64_t to_seq,
-    const std::function<bool(const std::string&)>& visible) const {
+    std::int64_t from_seq, std::int64_t to_seq, const std::function<bool(const std::string&)>& visible,
+    const std::function<std::optional<std::string>(const std::string&)>& rekey_personal) const {
   auto head = latest_head();
   if (!head || from_seq < 1 || to_seq < from_seq ||
       static_cast<std::uint64_t>(to_seq) > head->tree_size) {
@@ -427,8 +427,9 @@ Result<std::string> VerifiableLog::export_ndjson(
   if (!leaves) return leaves.error();
   if (leaves->size() != head->tree_size)
     return make_error("corrupt", "records are missing below the head");
+  const std::string format = rekey_personal ? "hfv-audit-export/v2" : "hfv-audit-export/v1";
   std::string out = dump(json{{"type", "header"},
-                              {"format", "hfv-audit-export/v1"},
+                              {"format", format},
                               {"from_seq", from_seq},
                               {"to_seq", to_seq},
                               {"tree_head", tree_head_json(*head)},
@@ -444,7 +445,14 @@ Result<std::string> VerifiableLog::export_ndjson(
     if (visible(r.envelope)) {
       line["type"] = "record";
       line["envelope"] = r.envelope;
-      line["personal"] = r.personal.empty() ? json(nullptr) : json(r.personal);
+      std::optional<std::string> rekeyed;
+      if (rekey_personal && !r.personal.empty()) rekeyed = rekey_personal(r.personal);
+      if (rekeyed) {
+        line["personal"] = *rekeyed;
+        line["personal_rekeyed"] = true;
+      } else {
+        line["personal"] = r.personal.empty() ? json(nullptr) : json(r.personal);
+      }
     } else {
       line["type"] = "withheld";
       line["leaf_hash"] = r.leaf_hash;
@@ -454,7 +462,7 @@ Result<std::string> VerifiableLog::export_ndjson(
   });
   if (!rows) return rows.error();
   const std::string digest = crypto::to_hex(crypto::sha256(out));
-  const auto signature = keyring_.signer().sign("hfv-audit-export/v1\n" + digest + "\n");
+  const auto signature = keyring_.signer().sign(format + "\n" + digest + "\n");
   out += dump(json{{"type", "end"},
                    {"records", count},
                    {"sha256", digest},

@@ -152,8 +152,13 @@ class VerifiableLog {
   // entries [from_seq, to_seq] against the latest head. Entries whose
   // envelope `visible` rejects are withheld: only their leaf hash is
   // exported, so the range still verifies.
-  Result<std::string> export_ndjson(std::int64_t from_seq, std::int64_t to_seq,
-                                    const std::function<bool(const std::string&)>& visible) const;
+  // With `rekey_personal` (hfv-audit-export/v2): each exported personal
+  // part is given to it, and a part it returns instead is exported in its
+  // place, marked "personal_rekeyed" (it no longer matches the envelope's
+  // commitment; the export's signature vouches for it).
+  Result<std::string> export_ndjson(
+      std::int64_t from_seq, std::int64_t to_seq, const std::function<bool(const std::string&)>& visible,
+      const std::function<std::optional<std::string>(const std::string&)>& rekey_personal = {}) const;
 
   // Erases the personal blob and personal columns of entries older than
   // `cutoff_ts` (blocking, runs on the writer). Returns how many were erased.

@@ -161,12 +161,14 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
       co_return co_await refuse(request, &principal, 400, "invalid_field",
                                 "authorization_id is required", "authorization_id");
     }
-    const std::string member = pseudonym(id);
+    // The authorisation names the person under the consent store's key, the
+    // log under its own (broker/store/store_keys.hpp).
+    const std::string member = audit_pseudonym(id);
     auto auth = co_await run_blocking(
         *parts_.blocking, [&] { return parts_.authorizations->find(auth_id, principal.name); });
     if (!auth)
       co_return error_response(503, "state_unavailable", "authorizations cannot be read now");
-    if (!*auth || !(*auth)->member_pseudonyms.contains(member)) {
+    if (!*auth || !(*auth)->member_pseudonyms.contains(consent_pseudonym(id))) {
       co_return co_await refuse(request, &principal, 403, "consent_not_found",
                                 "no authorization of this caller covers this person",
                                 "authorization_id");
@@ -229,7 +231,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     if (!id.empty()) {
       if (validate_id_number(id, Date::today_utc()) != IdNumberProblem::kNone)
         co_return error_response(400, "invalid_field", "must be a valid resident ID number", "member_id");
-      search.member = pseudonym(id);
+      search.member = audit_pseudonym(id);
       described = "member_id=*";
     } else {
       if (!is_token(search.case_id))
@@ -318,7 +320,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
           co_return error_response(400, "invalid_field", "must be a valid resident ID number",
                                    "member_id");
         }
-        q.member = pseudonym(value);
+        q.member = audit_pseudonym(value);
       } else if (key == "member")
         q.member = value;  // a pseudonym, as in the records
       else if (key == "after_seq" || key == "limit") {
@@ -453,7 +455,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
                                 [who](const std::string& e) { return visible_to(*who, e); });
     });
     if (!text) co_return error_response(404, "not_found", text.error().message);
-    co_return ApiResponse{200, {{"format", "hfv-audit-export/v1"}, {"ndjson", *text}}, {}};
+    co_return ApiResponse{200, {{"format", "hfv-audit-export/v2"}, {"ndjson", *text}}, {}};
   }
 
   co_return error_response(404, "not_found", "no such audit endpoint");

@@ -34,7 +34,7 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
                               "jurisdiction");
   }
   std::vector<std::string> pseudonyms;
-  for (const auto& id : auth_request.members) pseudonyms.push_back(pseudonym(id));
+  for (const auto& id : auth_request.members) pseudonyms.push_back(consent_pseudonym(id));
   const StoredAuthorization authorization =
       new_authorization(auth_request, pseudonyms, principal.name);
   const auto inserted = co_await run_blocking(

@@ -158,7 +158,7 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request,
   if (!rules.relations_file.empty()) {
     auto loaded = co_await run_blocking(*parts_.blocking, [&] {
       return load_relative_links(rules.relations_file,
-                                 [this](const std::string& id) { return pseudonym(id); });
+                                 [this](const std::string& id) { return audit_pseudonym(id); });
     });
     if (loaded) {
       links = std::move(*loaded);

@@ -9,7 +9,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -310,124 +309,140 @@ net::awaitable<void> Server::session(tcp::socket socket, net::ip::address client
   // this connection keeps its own until it ends.
   const std::shared_ptr<net::ssl::context> tls = tls_;
   const std::string client_address = client.to_string();
-  TlsStream stream(std::move(socket), *tls);
+  TlsStream stream(std::move(socket), tls->native_handle());
   boost::system::error_code ec;
-  beast::get_lowest_layer(stream).expires_at(handshake_deadline);
-  co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
+  stream.expires_at(handshake_deadline);
+  co_await stream.async_handshake(net::redirect_error(net::use_awaitable, ec));
   if (ec) {
     log_event(LogLevel::kInfo, "tls_handshake_failed", {{"reason", ec.message()}});
     co_return;
   }
   const auto peer = crypto::peer_certificate(stream.native_handle());
+  // Between requests the connection holds no parser and an empty buffer:
+  // what a request needs is in serve_request's frame, made once its first
+  // byte arrives. Bytes of a pipelined request stay in `buffer`.
   beast::flat_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(config_.server.max_body_bytes);
-    beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
-    co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    bool too_large = false;
-    if (ec == http::error::body_limit) {
-      too_large = true;
-    } else if (ec) {
-      break;  // closed, timed out or garbage: nothing to answer
+    stream.expires_after(kIdleTimeout);
+    if (buffer.size() == 0) {
+      buffer.shrink_to_fit();
+      co_await stream.async_wait_readable(net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;  // closed or timed out
     }
-    const auto& req = parser.get();
-    ApiRequest api;
-    api.method = std::string(req.method_string());
-    api.target = std::string(req.target());
-    if (!too_large) api.body = req.body();
-    api.body_too_large = too_large;
-    api.peer = peer;
-    api.client_address = client_address;
-    if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
-    if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
-    if (auto it = req.find(http::field::accept); it != req.end()) api.accept = std::string(it->value());
-    if (auto it = req.find(http::field::content_type); it != req.end()) api.content_type = std::string(it->value());
-
-    // A verification asks agencies on the caller's behalf: while it runs,
-    // the connection is watched, and a caller that hangs up calls it off
-    // (ApiRequest::cancel). Bytes that arrive instead (a pipelined request)
-    // end the watch and are kept for the next parse.
-    std::optional<ConnectionWatch> watch;
-    if (!too_large && req.method() == http::verb::post && req.target() == "/v1/verifications") {
-      api.cancel = std::make_shared<Cancellation>();
-      watch.emplace(co_await net::this_coro::executor);
-      beast::get_lowest_layer(stream).expires_never();  // the verification has its own deadline
-      net::co_spawn(co_await net::this_coro::executor, watch_connection(stream, *watch, api.cancel), net::detached);
-    }
-
-    ApiResponse answer;
-    const auto started = std::chrono::steady_clock::now();
-    ++in_flight_;
-    try {
-      answer = co_await service_.handle(std::move(api));
-    } catch (const std::exception& ex) {
-      log_event(LogLevel::kError, "request_failed", {{"reason", ex.what()}});
-      answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
-      answer.endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
-    }
-    --in_flight_;
-    if (watch) {
-      watch->answered = true;
-      if (!watch->done.is_set()) beast::get_lowest_layer(stream).cancel();  // ends the watching read
-      co_await watch->done.wait();
-      if (watch->early_bytes > 0) {
-        auto room = buffer.prepare(watch->early_bytes);
-        net::buffer_copy(room, net::buffer(watch->early.data(), watch->early_bytes));
-        buffer.commit(watch->early_bytes);
-      }
-    }
-    // Logged by route template and configured principal name: raw paths
-    // carry verification ids and certificate subjects may name people.
-    const std::string_view endpoint = answer.endpoint;
-    const Principal* principal = peer ? config_.principal_for(*peer) : nullptr;
-    log_event(LogLevel::kInfo, "request",
-              {{"method", std::string(req.method_string())},
-               {"endpoint", std::string(endpoint)},
-               {"status", answer.status},
-               {"principal", principal != nullptr ? principal->name : (peer ? "unknown" : "none")},
-               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
-    if (Metrics* metrics = service_.metrics()) {
-      metrics->observe_request(req.method_string(), endpoint, answer.status, std::chrono::steady_clock::now() - started);
-    }
-    if (watch && watch->caller_gone) break;  // logged and counted above; nobody left to answer
-
-    http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
-    res.set(http::field::server, "hfv-brokerd");
-    res.set(http::field::content_type, answer.content_type.empty() ? "application/json; charset=utf-8"
-                                                                    : answer.content_type);
-    // Every answer may carry personal data: no cache keeps it, and no
-    // browser guesses a type other than the one declared.
-    res.set(http::field::cache_control, "no-store");
-    res.set("X-Content-Type-Options", "nosniff");
-    for (const auto& [name, value] : answer.headers) res.set(name, value);
-    if (answer.content_type.empty()) {
-      res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    } else {
-      res.body() = std::move(answer.raw_body);
-    }
-    const bool keep_alive = !too_large && !stopping_ && req.keep_alive();
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
-    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
-    if (!ec && too_large) {
-      // The client may still be sending the oversized body; if we closed now
-      // it could see a reset instead of our 413. Discard what it sends, up to
-      // a bound in bytes and time, then close.
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-      std::array<char, 16384> sink{};
-      std::size_t drained = 0;
-      while (drained < 4 * config_.server.max_body_bytes) {
-        drained += co_await stream.async_read_some(net::buffer(sink), net::redirect_error(net::use_awaitable, ec));
-        if (ec) break;
-      }
-    }
-    if (ec || !keep_alive) break;
+    if (!co_await serve_request(stream, buffer, peer, client_address)) break;
   }
-  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  stream.expires_after(std::chrono::seconds(2));
   co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
+}
+
+net::awaitable<bool> Server::serve_request(TlsStream& stream, beast::flat_buffer& buffer,
+                                           const std::optional<crypto::PeerCertificate>& peer,
+                                           const std::string& client_address) {
+  boost::system::error_code ec;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(16 * 1024);
+  parser.body_limit(config_.server.max_body_bytes);
+  // Under the idle deadline session() set: the whole request within it.
+  co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+  bool too_large = false;
+  if (ec == http::error::body_limit) {
+    too_large = true;
+  } else if (ec) {
+    co_return false;  // closed, timed out or garbage: nothing to answer
+  }
+  const auto& req = parser.get();
+  ApiRequest api;
+  api.method = std::string(req.method_string());
+  api.target = std::string(req.target());
+  if (!too_large) api.body = req.body();
+  api.body_too_large = too_large;
+  api.peer = peer;
+  api.client_address = client_address;
+  if (auto it = req.find("X-Operator-Id"); it != req.end()) api.operator_id = std::string(it->value());
+  if (auto it = req.find("Idempotency-Key"); it != req.end()) api.idempotency_key = std::string(it->value());
+  if (auto it = req.find(http::field::accept); it != req.end()) api.accept = std::string(it->value());
+  if (auto it = req.find(http::field::content_type); it != req.end()) api.content_type = std::string(it->value());
+
+  // A verification asks agencies on the caller's behalf: while it runs,
+  // the connection is watched, and a caller that hangs up calls it off
+  // (ApiRequest::cancel). Bytes that arrive instead (a pipelined request)
+  // end the watch and are kept for the next parse.
+  std::unique_ptr<ConnectionWatch> watch;  // its 4 KiB only while a verification runs
+  if (!too_large && req.method() == http::verb::post && req.target() == "/v1/verifications") {
+    api.cancel = std::make_shared<Cancellation>();
+    watch = std::make_unique<ConnectionWatch>(co_await net::this_coro::executor);
+    stream.expires_never();  // the verification has its own deadline
+    net::co_spawn(co_await net::this_coro::executor, watch_connection(stream, *watch, api.cancel), net::detached);
+  }
+
+  ApiResponse answer;
+  const auto started = std::chrono::steady_clock::now();
+  ++in_flight_;
+  try {
+    answer = co_await service_.handle(std::move(api));
+  } catch (const std::exception& ex) {
+    log_event(LogLevel::kError, "request_failed", {{"reason", ex.what()}});
+    answer = ApiResponse{500, {{"error", "internal_error"}, {"message", "the request could not be completed"}}, {}};
+    answer.endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
+  }
+  --in_flight_;
+  if (watch) {
+    watch->answered = true;
+    if (!watch->done.is_set()) stream.cancel();  // ends the watching read
+    co_await watch->done.wait();
+    if (watch->early_bytes > 0) {
+      auto room = buffer.prepare(watch->early_bytes);
+      net::buffer_copy(room, net::buffer(watch->early.data(), watch->early_bytes));
+      buffer.commit(watch->early_bytes);
+    }
+  }
+  // Logged by route template and configured principal name: raw paths
+  // carry verification ids and certificate subjects may name people.
+  const std::string_view endpoint = answer.endpoint;
+  const Principal* principal = peer ? config_.principal_for(*peer) : nullptr;
+  log_event(LogLevel::kInfo, "request",
+            {{"method", std::string(req.method_string())},
+             {"endpoint", std::string(endpoint)},
+             {"status", answer.status},
+             {"principal", principal != nullptr ? principal->name : (peer ? "unknown" : "none")},
+             {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+  if (Metrics* metrics = service_.metrics()) {
+    metrics->observe_request(req.method_string(), endpoint, answer.status, std::chrono::steady_clock::now() - started);
+  }
+  if (watch && watch->caller_gone) co_return false;  // logged and counted above; nobody left to answer
+
+  http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
+  res.set(http::field::server, "hfv-brokerd");
+  res.set(http::field::content_type, answer.content_type.empty() ? "application/json; charset=utf-8"
+                                                                  : answer.content_type);
+  // Every answer may carry personal data: no cache keeps it, and no
+  // browser guesses a type other than the one declared.
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  for (const auto& [name, value] : answer.headers) res.set(name, value);
+  if (answer.content_type.empty()) {
+    res.body() = answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    res.body() = std::move(answer.raw_body);
+  }
+  const bool keep_alive = !too_large && !stopping_ && req.keep_alive();
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  stream.expires_after(kWriteTimeout);
+  co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+  if (!ec && too_large) {
+    // The client may still be sending the oversized body; if we closed now
+    // it could see a reset instead of our 413. Discard what it sends, up to
+    // a bound in bytes and time, then close.
+    stream.expires_after(std::chrono::seconds(2));
+    std::vector<char> sink(16384);
+    std::size_t drained = 0;
+    while (drained < 4 * config_.server.max_body_bytes) {
+      drained += co_await stream.async_read_some(net::buffer(sink), net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+    }
+  }
+  co_return !ec && keep_alive;
 }
 
 }  // namespace hfv::broker

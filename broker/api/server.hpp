@@ -12,11 +12,14 @@
 // (in all, and per client address) are closed as soon as accepted, before
 // any TLS work, and counted in /metrics. A connection that has sent
 // nothing yet is a socket, a timer and a small coroutine frame (well under
-// 8 KiB): the TLS stream, its SSL object and buffers, and the HTTP buffer
-// come only once its first byte arrives, which must be within the handshake
-// timeout. SSL objects release their buffers while idle
-// (SSL_MODE_RELEASE_BUFFERS); memory freed by a burst of connections goes
-// back to the system when it is over (ConnectionLimits).
+// 8 KiB): the TLS stream and its SSL object come only once its first byte
+// arrives, which must be within the handshake timeout. The TLS stream is our
+// own (tls_stream.hpp: OpenSSL on the socket, no record buffers of its
+// own), SSL objects release their buffers while idle
+// (SSL_MODE_RELEASE_BUFFERS), and a connection between requests holds no
+// HTTP buffer or parser: those live in the frame of one request, begun once
+// its first byte arrives. Memory freed by a burst of connections goes back
+// to the system when it is over (ConnectionLimits).
 //
 // Threading: runs on one io_context thread together with the Service.
 #pragma once
@@ -27,8 +30,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -38,9 +40,11 @@
 #include "broker/ops/config.hpp"
 #include "broker/api/connection_limits.hpp"
 #include "broker/api/service.hpp"
+#include "broker/api/tls_stream.hpp"
 #include "common/async_event.hpp"
 #include "common/cancellation.hpp"
 #include "common/result.hpp"
+#include "crypto/peer_identity.hpp"
 
 namespace hfv::broker {
 
@@ -81,7 +85,6 @@ class Server {
   // Allocates the reactor's per-descriptor records for max_connections up
   // front, within `fd_limit` (none: no limit) (server.cpp says why).
   void prewarm_reactor(std::optional<std::size_t> fd_limit);
-  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   // One read on the connection while its request is handled: an error or
   // end of stream before the answer means the caller is gone.
   struct ConnectionWatch {
@@ -99,6 +102,11 @@ class Server {
                                                 boost::asio::ip::address client);
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, boost::asio::ip::address client,
                                        std::chrono::steady_clock::time_point handshake_deadline);
+  // Reads one request (its first bytes have arrived, or are in `buffer`),
+  // answers it; true when the connection stays open for the next.
+  boost::asio::awaitable<bool> serve_request(TlsStream& stream, boost::beast::flat_buffer& buffer,
+                                             const std::optional<crypto::PeerCertificate>& peer,
+                                             const std::string& client_address);
   // A warning line for refused connections, at most one a minute (with the
   // counts since the last); /metrics counts every one.
   void log_refusal(ConnectionRefusal reason);

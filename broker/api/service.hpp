@@ -111,8 +111,14 @@ class Service {
     return refusal_tally_.take(std::chrono::steady_clock::now(), /*flush=*/true);
   }
 
-  // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
-  std::string pseudonym(const std::string& id_number) const { return parts_.verifier->pseudonym(id_number); }
+  // Keyed pseudonyms of an ID number (Verifier's): the consent store's and
+  // the audit log's, each under its own key.
+  std::string consent_pseudonym(const std::string& id_number) const {
+    return parts_.verifier->consent_pseudonym(id_number);
+  }
+  std::string audit_pseudonym(const std::string& id_number) const {
+    return parts_.verifier->audit_pseudonym(id_number);
+  }
 
  private:
   // The route table (broker/api/routes.cpp) names the handlers below.

@@ -316,8 +316,13 @@ int run_daemon(const std::filesystem::path& config_file) {
   // Each signed head also goes, off the writer thread, to the witnesses,
   // which countersign only heads consistent with the last they saw
   // (broker/app/witness_sender.hpp): a rollback or wipe shows there.
+  // On the postgresql backend the cosigned checkpoints also go to the
+  // cluster's table, which every node reads.
   WitnessSender witness_sender(config->audit.witnesses, audit::cosigned_path(config->audit.anchor_file),
-                               &metrics);
+                               &metrics,
+                               config->storage.backend == StorageBackend::kPostgresql
+                                   ? config->storage.postgresql.conninfo
+                                   : std::string());
   if (!config->audit.witnesses.empty()) {
     audit_options.on_head = [&witness_sender](const audit::SignedTreeHead& head) {
       witness_sender.head_signed(head);
@@ -401,12 +406,14 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.authorizations = stores.authorizations.get();
   verifying.reports = stores.reports.get();
   verifying.signer = &*signer;
-  verifying.pseudonym_key = store_keys->pseudonym;
+  verifying.consent_pseudonym_key = store_keys->consent_pseudonym;
+  verifying.audit_pseudonym_key = store_keys->audit_pseudonym;
   // Every key the master gives is unwrapped by now: none is kept.
   master->wipe();
   store_keys->state.wipe();
   store_keys->review.wipe();
-  store_keys->pseudonym.wipe();
+  store_keys->consent_pseudonym.wipe();
+  store_keys->audit_pseudonym.wipe();
   verifying.blocking = &blocking;
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;

@@ -5,6 +5,7 @@
 #include "audit/checkpoint.hpp"
 #include "broker/cli/witness_check.hpp"
 #include "broker/ops/log.hpp"
+#include "broker/store/postgresql/cosigned_store.hpp"
 
 namespace hfv::broker {
 
@@ -20,8 +21,11 @@ constexpr int kMaxConflicts = 3;  // conflicts followed in one exchange
 }  // namespace
 
 WitnessSender::WitnessSender(std::vector<AuditWitness> witnesses, std::filesystem::path cosigned_file,
-                             Metrics* metrics)
-    : witnesses_(std::move(witnesses)), cosigned_file_(std::move(cosigned_file)), metrics_(metrics) {}
+                             Metrics* metrics, std::string cosigned_conninfo)
+    : witnesses_(std::move(witnesses)),
+      cosigned_file_(std::move(cosigned_file)),
+      metrics_(metrics),
+      cosigned_conninfo_(std::move(cosigned_conninfo)) {}
 
 WitnessSender::~WitnessSender() { stop(); }
 
@@ -51,7 +55,42 @@ void WitnessSender::start(const audit::AuditLog& log, std::string origin) {
     }
   }
   cosigned_.origin = origin_;
+  read_table();
   thread_ = std::thread([this] { run(); });
+}
+
+storage::PostgresqlDb* WitnessSender::table() {
+  if (cosigned_conninfo_.empty()) return nullptr;
+  if (!table_) {
+    auto db = storage::PostgresqlDb::connect(cosigned_conninfo_);
+    if (!db) {
+      log_event(LogLevel::kWarn, "audit_witness_table_unreachable", {{"reason", db.error().message}});
+      return nullptr;
+    }
+    table_ = std::move(*db);
+  }
+  return table_.get();
+}
+
+void WitnessSender::read_table() {
+  auto* db = table();
+  if (db == nullptr) return;
+  auto stored = pg::read_cosigned(*db, origin_);
+  if (!stored) {
+    log_event(LogLevel::kWarn, "audit_witness_table_unreadable", {{"reason", stored.error().message}});
+    table_.reset();  // connected again next time
+    return;
+  }
+  for (const auto& [name, note_text] : stored->checkpoints) {
+    auto parsed = audit::note::parse_note(note_text);
+    auto checkpoint = parsed ? audit::parse_checkpoint(parsed->text) : Result<audit::Checkpoint>(parsed.error());
+    if (!checkpoint) continue;
+    auto& size = witness_size_[name];
+    if (checkpoint->size > size) {
+      size = checkpoint->size;
+      cosigned_.checkpoints[name] = note_text;
+    }
+  }
 }
 
 void WitnessSender::stop() {
@@ -88,6 +127,7 @@ void WitnessSender::run() {
       last_round = stopping_;
     }
     next_round = Clock::now() + kMinInterval;
+    read_table();  // what the witnesses cosigned for the other nodes
     auto note = log_->checkpoint_note(origin_, head);
     failed = false;
     if (!note) {
@@ -190,6 +230,12 @@ WitnessSender::Sent WitnessSender::send(const AuditWitness& witness, const audit
     cosigned_.checkpoints[witness.name] = kept;
     if (auto s = audit::write_cosigned(cosigned_file_, cosigned_); !s) {
       log_event(LogLevel::kWarn, "audit_witness_state_unwritable", {{"reason", s.error().message}});
+    }
+    if (auto* db = table()) {
+      if (auto s = pg::save_cosigned(*db, origin_, witness.name, head.tree_size, kept); !s) {
+        log_event(LogLevel::kWarn, "audit_witness_table_unwritable", {{"reason", s.error().message}});
+        table_.reset();
+      }
     }
     log_event(LogLevel::kDebug, "audit_witness_cosigned",
               {{"witness", witness.name}, {"tree_size", head.tree_size}});

@@ -288,6 +288,8 @@ int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::
   in.kek = kek;
   in.records = static_cast<std::uint64_t>(records);
   if (!anchor.empty()) in.cosigned_file = hfv::audit::cosigned_path(anchor);
+  // The cluster keeps them in its database, for every node (and this one).
+  if (where.is_postgresql()) in.cosigned_conninfo = config.storage.postgresql.conninfo;
   in.witnesses = config.audit.witnesses;
   in.extra_urls = extra_urls;
   const auto checked = hfv::broker::check_witnesses(in);
@@ -412,6 +414,11 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
   std::printf("OK: %lld records (%lld withheld) included in the signed tree head of size %llu (key %s)\n",
               static_cast<long long>(report->records), static_cast<long long>(report->withheld),
               static_cast<unsigned long long>(report->head.tree_size), report->head.key_id.c_str());
+  if (report->rekeyed > 0) {
+    std::printf("members re-pseudonymised for this export in %lld records (their personal fields vouched for by "
+                "the export's signature, not by the records' commitments)\n",
+                static_cast<long long>(report->rekeyed));
+  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/checkpoint.hpp"
 #include "broker/cli/cli_http.hpp"
+#include "broker/store/postgresql/cosigned_store.hpp"
 
 namespace hfv::broker {
 
@@ -100,7 +101,17 @@ struct WitnessChecker {
 WitnessCheckResult check_witnesses(const WitnessCheckInput& input) {
   WitnessChecker c{input, {}};
   std::optional<audit::CosignedFile> stored;
-  if (!input.cosigned_file.empty()) {
+  std::string stored_where = "the stored cosigned checkpoint";
+  if (!input.cosigned_conninfo.empty()) {
+    stored_where = "the cosigned checkpoint stored in PostgreSQL";
+    auto db = storage::PostgresqlDb::connect(input.cosigned_conninfo);
+    auto read = db ? pg::read_cosigned(**db, input.origin) : Result<audit::CosignedFile>(db.error());
+    if (!read) {
+      c.fail("(all)", "the cosigned checkpoints in PostgreSQL: " + read.error().message);
+    } else {
+      stored = std::move(*read);
+    }
+  } else if (!input.cosigned_file.empty()) {
     auto read = audit::read_cosigned(input.cosigned_file);
     if (!read) {
       c.fail("(all)", read.error().message);
@@ -114,7 +125,7 @@ WitnessCheckResult check_witnesses(const WitnessCheckInput& input) {
   for (const auto& w : input.witnesses) {
     if (stored) {
       if (auto it = stored->checkpoints.find(w.name); it != stored->checkpoints.end()) {
-        c.check_note(w.name, &w, it->second, "the stored cosigned checkpoint");
+        c.check_note(w.name, &w, it->second, stored_where);
       } else {
         c.say(w.name, "no stored cosigned checkpoint yet");
       }

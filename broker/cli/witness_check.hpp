@@ -1,7 +1,9 @@
 // The witness part of `brokerctl audit verify`: the audit log checked
 // against what its witnesses (audit.witnesses, broker/app/witness_sender.hpp)
 // cosigned. For each witness, the cosigned checkpoint kept in
-// `<anchor>.cosigned` and, when the witness answers, its latest checkpoint
+// `<anchor>.cosigned` (on the postgresql backend: in the cluster's table
+// audit_cosigned, which every node writes) and, when the witness answers,
+// its latest checkpoint
 // for this log's origin (GET <url>/<origin hash>/checkpoint,
 // c2sp.org/tlog-witness) must carry the log's signature and the witness's
 // cosignature, and be a tree this log holds: no bigger than it, with the
@@ -33,6 +35,10 @@ struct WitnessCheckInput {
   crypto::SecretKey kek;
   std::uint64_t records = 0;  // how many the log holds
   std::filesystem::path cosigned_file;  // empty: none
+  // The postgresql backend: the cosigned checkpoints of table
+  // audit_cosigned (broker/store/postgresql/cosigned_store.hpp) are checked
+  // instead of the file's. Empty: the file's.
+  std::string cosigned_conninfo;
   std::vector<AuditWitness> witnesses;  // configured: cosignatures checked
   std::vector<std::string> extra_urls;  // --witness URL: no key known, log signature and size only
 };

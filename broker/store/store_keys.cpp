@@ -30,11 +30,12 @@ std::string slot_name(std::string_view store, std::string_view slot) {
 
 // The keyring of one SQLCipher store, made or migrated as the header says.
 // `legacy_key`: the key an existing database was opened with before
-// keyrings; `new_pseudonym`: the pseudonym key a new keyring gets (state
-// only).
+// keyrings; `new_pseudonym`, `new_audit_pseudonym`: the pseudonym keys a
+// new keyring gets (state only).
 Result<StoreKeyring> file_keyring(const fs::path& db, const crypto::SecretKey& kek, std::string_view store,
                                   const crypto::SecretKey& legacy_key,
-                                  const std::optional<crypto::SecretKey>& new_pseudonym) {
+                                  const std::optional<crypto::SecretKey>& new_pseudonym,
+                                  const std::optional<crypto::SecretKey>& new_audit_pseudonym) {
   const fs::path file = store_keyring_path(db);
   fs::path rekey = db;
   rekey += ".rekey";
@@ -51,6 +52,7 @@ Result<StoreKeyring> file_keyring(const fs::path& db, const crypto::SecretKey& k
       fresh.db_key = crypto::SecretKey::random();
     }
     fresh.pseudonym_key = new_pseudonym;
+    fresh.audit_pseudonym_key = new_audit_pseudonym;
     if (auto s = fresh.save(file, kek); !s) return s.error();
   }
   auto keyring = StoreKeyring::load(file, kek, store);
@@ -87,10 +89,13 @@ bool files_existed(const Config& config) {
 }
 
 Result<StoreKeyring> state_keyring(const Config& config, const crypto::SecretKey& master) {
-  const auto pseudonym = files_existed(config) ? crypto::derive_key(master, crypto::kPurposeMemberPseudonym)
-                                               : crypto::SecretKey::random();
+  // An existing installation keeps its derived key, for both purposes.
+  const bool existed = files_existed(config);
+  const auto pseudonym = existed ? crypto::derive_key(master, crypto::kPurposeMemberPseudonym)
+                                 : crypto::SecretKey::random();
+  const auto audit_pseudonym = existed ? pseudonym : crypto::SecretKey::random();
   auto keyring = file_keyring(config.storage.state_db, store_kek(master), "state",
-                              crypto::derive_key(master, crypto::kPurposeStateDb), pseudonym);
+                              crypto::derive_key(master, crypto::kPurposeStateDb), pseudonym, audit_pseudonym);
   if (keyring && !keyring->pseudonym_key) {
     return make_error("bad_keyring", store_keyring_path(config.storage.state_db).string() + " has no pseudonym_key");
   }
@@ -99,7 +104,7 @@ Result<StoreKeyring> state_keyring(const Config& config, const crypto::SecretKey
 
 Result<StoreKeyring> review_keyring(const Config& config, const crypto::SecretKey& master) {
   return file_keyring(config.storage.review_db, store_kek(master), "review",
-                      crypto::derive_key(master, kPurposeReviewDb), std::nullopt);
+                      crypto::derive_key(master, kPurposeReviewDb), std::nullopt, std::nullopt);
 }
 
 Result<StoreKeyring> read_cluster_keyring(storage::PostgresqlDb& db, const crypto::SecretKey& kek) {
@@ -124,6 +129,7 @@ Result<StoreKeyring> cluster_keyring(const std::string& conninfo, const crypto::
   fresh.db_key = legacy ? crypto::derive_key(master, pg::kPurposeStateColumns) : crypto::SecretKey::random();
   fresh.pseudonym_key =
       legacy ? crypto::derive_key(master, crypto::kPurposeMemberPseudonym) : crypto::SecretKey::random();
+  fresh.audit_pseudonym_key = legacy ? *fresh.pseudonym_key : crypto::SecretKey::random();
   const crypto::SecretKey kek = store_kek(master);
   if (auto s = (*db)->run("INSERT INTO store_keyring (name, keyring) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                           {std::string(kClusterRow), fresh.sealed_text(kek)});
@@ -151,6 +157,10 @@ std::string StoreKeyring::sealed_text(const crypto::SecretKey& kek) const {
     doc["pseudonym_key"] =
         crypto::wrap_key(kek, *pseudonym_key, kStoreKeyringFormat, slot_name(store, "pseudonym_key"));
   }
+  if (audit_pseudonym_key) {
+    doc["audit_pseudonym_key"] =
+        crypto::wrap_key(kek, *audit_pseudonym_key, kStoreKeyringFormat, slot_name(store, "audit_pseudonym_key"));
+  }
   return doc.dump(2) + "\n";
 }
 
@@ -176,7 +186,8 @@ Result<StoreKeyring> StoreKeyring::from_sealed_text(const std::string& text, con
   auto db = unwrap("db_key");
   if (!db) return make_error("bad_key", where + ": db_key cannot be unwrapped");
   k.db_key = *db;
-  for (auto [slot, dest] : {std::pair{"next_db_key", &k.next_db_key}, std::pair{"pseudonym_key", &k.pseudonym_key}}) {
+  for (auto [slot, dest] : {std::pair{"next_db_key", &k.next_db_key}, std::pair{"pseudonym_key", &k.pseudonym_key},
+                            std::pair{"audit_pseudonym_key", &k.audit_pseudonym_key}}) {
     if (!doc.contains(slot)) continue;
     *dest = unwrap(slot);
     if (!*dest) return make_error("bad_key", where + ": " + slot + " cannot be unwrapped");
@@ -212,13 +223,15 @@ Result<StoreKeys> open_store_keys(const Config& config, const crypto::SecretKey&
   if (config.storage.backend == StorageBackend::kPostgresql) {
     auto cluster = cluster_keyring(config.storage.postgresql.conninfo, master);
     if (!cluster) return cluster.error();
-    return StoreKeys{cluster->db_key, cluster->db_key, *cluster->pseudonym_key};
+    return StoreKeys{cluster->db_key, cluster->db_key, *cluster->pseudonym_key,
+                     cluster->audit_pseudonym_key.value_or(*cluster->pseudonym_key)};
   }
   auto state = state_keyring(config, master);
   if (!state) return state.error();
   auto review = review_keyring(config, master);
   if (!review) return review.error();
-  return StoreKeys{state->db_key, review->db_key, *state->pseudonym_key};
+  return StoreKeys{state->db_key, review->db_key, *state->pseudonym_key,
+                   state->audit_pseudonym_key.value_or(*state->pseudonym_key)};
 }
 
 Status rewrap_store_keys(const Config& config, const crypto::SecretKey& old_master,

@@ -7,10 +7,19 @@
 //
 //  - SQLCipher: `<state_db>.keyring` and `<review_db>.keyring` (0600), each
 //    holding its database's random key (`db_key`); the state keyring also
-//    holds the member pseudonym key.
+//    holds the member pseudonym keys.
 //  - PostgreSQL: one row of table `store_keyring` (name 'cluster') holding
-//    the column-sealing key (`db_key`) and the member pseudonym key, so
+//    the column-sealing key (`db_key`) and the member pseudonym keys, so
 //    every broker of the cluster uses the same keys.
+//
+// One pseudonym key per purpose (issue 22, "Key lifecycle"), so the holder
+// of one cannot link the other store's pseudonyms: `pseudonym_key` keys
+// the consent store's (authorisations' members), `audit_pseudonym_key` the
+// audit log's member column. A keyring of the first format has only
+// `pseudonym_key`: its installation already holds pseudonyms under it in
+// both stores, so it keeps that key for both (a limit, docs/security.md).
+// A new installation gets two distinct random keys. Exports use neither:
+// each gets a fresh key (audit::AuditLog::export_ndjson).
 //
 // Migration from keys derived from the master (before this format): the
 // first open finds a database but no keyring. SQLCipher: the keyring is
@@ -46,7 +55,10 @@ struct StoreKeyring {
   std::string store;  // "state", "review" or "cluster"
   crypto::SecretKey db_key;
   std::optional<crypto::SecretKey> next_db_key;    // a re-encryption under way
-  std::optional<crypto::SecretKey> pseudonym_key;  // state and cluster only
+  std::optional<crypto::SecretKey> pseudonym_key;  // consent store's; state and cluster only
+  // The audit log's; absent in a keyring of the first format, whose
+  // installation then uses pseudonym_key for the audit log too.
+  std::optional<crypto::SecretKey> audit_pseudonym_key;
 
   // The document sealed under `kek`.
   std::string sealed_text(const crypto::SecretKey& kek) const;
@@ -68,7 +80,8 @@ std::filesystem::path store_keyring_path(const std::filesystem::path& db);
 struct StoreKeys {
   crypto::SecretKey state;   // SQLCipher: state.db's key; PostgreSQL: the column-sealing key
   crypto::SecretKey review;  // SQLCipher: review.db's key; PostgreSQL: the column-sealing key
-  crypto::SecretKey pseudonym;  // HMAC key of the members' pseudonyms
+  crypto::SecretKey consent_pseudonym;  // HMAC key of the consent store's member pseudonyms
+  crypto::SecretKey audit_pseudonym;    // HMAC key of the audit log's member pseudonyms
 };
 
 // Loads the keyrings of the configured backend, creating them (and
@@ -76,7 +89,8 @@ struct StoreKeys {
 // (a keyring wrapped by another master key, or a database none of its keys
 // opens), "bad_keyring", "io_error", PostgreSQL's codes. Call before the
 // audit log is opened: whether the installation existed before (and so
-// keeps its derived pseudonym key) is judged by its files or tables.
+// keeps its derived pseudonym key, for both purposes) is judged by its files
+// or tables.
 Result<StoreKeys> open_store_keys(const Config& config, const crypto::SecretKey& master);
 
 // Master-key rotation: every store keyring re-sealed under the new master's

@@ -60,7 +60,8 @@ struct Verifier::Accepted {
   std::shared_ptr<const policies::PolicySet> policy_set;  // held: a reload cannot change rules mid-way
   const policies::JurisdictionPolicy* policy = nullptr;
   StoredAuthorization auth;
-  std::vector<std::string> pseudonyms;
+  std::vector<std::string> pseudonyms;        // the members' consent pseudonyms
+  std::vector<std::string> audit_pseudonyms;  // and their audit log pseudonyms
   std::vector<Source> asked;
   std::shared_ptr<adapters::AdapterSet> adapters;  // held: a reload cannot swap them mid-way
   audit::AuditRecord base;
@@ -219,8 +220,12 @@ Verifier::Verifier(VerifierParts parts)
     : parts_(std::move(parts)), adapters_(std::make_shared<adapters::AdapterSet>(std::move(parts_.adapters))) {}
 Verifier::~Verifier() = default;
 
-std::string Verifier::pseudonym(const std::string& id_number) const {
-  return crypto::to_hex(crypto::hmac_sha256(parts_.pseudonym_key.bytes(), id_number));
+std::string Verifier::consent_pseudonym(const std::string& id_number) const {
+  return crypto::to_hex(crypto::hmac_sha256(parts_.consent_pseudonym_key.bytes(), id_number));
+}
+
+std::string Verifier::audit_pseudonym(const std::string& id_number) const {
+  return crypto::to_hex(crypto::hmac_sha256(parts_.audit_pseudonym_key.bytes(), id_number));
 }
 
 std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord refusal, const std::string& body) const {
@@ -245,7 +250,7 @@ std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord ref
         if (!m.is_object() || !m.contains("id_number") || !m["id_number"].is_string()) continue;
         const std::string id = m["id_number"].get<std::string>();
         if (validate_id_number(id, today) != IdNumberProblem::kNone) continue;
-        const std::string p = pseudonym(id);
+        const std::string p = audit_pseudonym(id);
         if (std::find(members.begin(), members.end(), p) == members.end()) members.push_back(p);
       }
     }
@@ -351,7 +356,10 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   auto policy = a.policy_set->find(v.jurisdiction);
   if (!policy) co_return co_await refuse(call, RefusalReason::kNoPolicy, policy.error().message, "jurisdiction");
   a.policy = *policy;
-  for (const auto& m : v.members) a.pseudonyms.push_back(pseudonym(m.id_number));
+  for (const auto& m : v.members) {
+    a.pseudonyms.push_back(consent_pseudonym(m.id_number));
+    a.audit_pseudonyms.push_back(audit_pseudonym(m.id_number));
+  }
   auto auth = co_await run_blocking(*parts_.blocking, [&] {
     return parts_.authorizations->find(v.authorization_id, principal.name);
   });
@@ -382,7 +390,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
         co_return co_await refuse(call, RefusalReason::kIdempotencyConflict,
                                   "this Idempotency-Key was used for a different request", "Idempotency-Key");
       }
-      co_return co_await answer_stored(principal, call.operator_id, call.certificate, **earlier, Replay::kIdempotent, a.pseudonyms);
+      co_return co_await answer_stored(principal, call.operator_id, call.certificate, **earlier, Replay::kIdempotent, a.audit_pseudonyms);
     }
   }
   // Fair use: a recent report of the same household is returned again
@@ -394,7 +402,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
       return parts_.reports->latest_done(principal.name, row.household_key, since);
     });
     if (!recent) co_return Outcome::unavailable_because(Unavailable::kState, "verifications cannot be read now");
-    if (*recent) co_return co_await answer_stored(principal, call.operator_id, call.certificate, **recent, Replay::kRepeat, a.pseudonyms);
+    if (*recent) co_return co_await answer_stored(principal, call.operator_id, call.certificate, **recent, Replay::kRepeat, a.audit_pseudonyms);
   }
 
   // Which agencies are asked: configured here and allowed by the authorisation.
@@ -428,7 +436,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   if (!v.rigid_spending.empty()) head.detail += " rigid_spending=" + std::to_string(v.rigid_spending.size());
   if (v.emergency) head.detail += " emergency";
   before.push_back(head);
-  for (const auto& p : a.pseudonyms) {
+  for (const auto& p : a.audit_pseudonyms) {
     audit::AuditRecord subject = a.base;
     subject.action = "verification.subject";
     subject.member = p;
@@ -602,7 +610,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   for (const auto& r : results) {
     audit::AuditRecord q = a.base;
     q.action = "agency.query";
-    q.member = a.pseudonyms[r.member_index];
+    q.member = a.audit_pseudonyms[r.member_index];
     q.source = std::string(source_name(r.source));
     q.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
     q.latency_ms = r.latency.count();

@@ -56,7 +56,10 @@ struct VerifierParts {
   AuthorizationStore* authorizations = nullptr;
   ReportStore* reports = nullptr;
   const crypto::Ed25519Signer* signer = nullptr;
-  crypto::SecretKey pseudonym_key;
+  // One key per purpose (broker/store/store_keys.hpp): the consent store's
+  // member pseudonyms and the audit log's are not linkable without both.
+  crypto::SecretKey consent_pseudonym_key;
+  crypto::SecretKey audit_pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;      // optional (broker/ops/metrics.hpp): nothing counted when null
   ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
@@ -104,8 +107,11 @@ class Verifier {
   boost::asio::awaitable<Outcome> read(const Principal& principal, const std::string& operator_id,
                                        const std::string& id, CallerCertificate certificate = {});
 
-  // Keyed pseudonym of an ID number: hex HMAC-SHA256 under the pseudonym key.
-  std::string pseudonym(const std::string& id_number) const;
+  // Keyed pseudonyms of an ID number: hex HMAC-SHA256 under the consent
+  // store's key (authorisations' members) or the audit log's (its member
+  // column and every search of it).
+  std::string consent_pseudonym(const std::string& id_number) const;
+  std::string audit_pseudonym(const std::string& id_number) const;
 
   // The audit records of a refused verification request (`refusal`, a
   // request.refused record) with what its body named, best effort

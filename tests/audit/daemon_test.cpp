@@ -373,6 +373,9 @@ TEST_CASE("audit: Supervisor API, citizen access log, export and brokerctl work 
   CHECK(check.stop(0, std::chrono::seconds(60)) == 0);
   INFO(hfv::testing::read_file(s.dir.path / "verify-export.log"));
   CHECK(hfv::testing::read_file(s.dir.path / "verify-export.log").find("OK:") != std::string::npos);
+  // Its members re-pseudonymised for it (hfv-audit-export/v2).
+  CHECK(hfv::testing::read_file(s.dir.path / "verify-export.log").find("members re-pseudonymised for this export") !=
+        std::string::npos);
 
   // brokerctl's own export: a new file only its owner reads, never one written over.
   const fs::path offline_export = s.dir.path / "offline-export.ndjson";

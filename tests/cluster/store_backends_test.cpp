@@ -763,9 +763,12 @@ TEST_CASE("cluster: the store keyring row is made once and shared, random on a n
     REQUIRE(second.ok());
     CHECK(same(first->state, second->state));
     CHECK(same(first->state, first->review));
-    CHECK(same(first->pseudonym, second->pseudonym));
+    CHECK(same(first->consent_pseudonym, second->consent_pseudonym));
+    CHECK(same(first->audit_pseudonym, second->audit_pseudonym));
     CHECK_FALSE(same(first->state, crypto::derive_key(master, b::pg::kPurposeStateColumns)));
-    CHECK_FALSE(same(first->pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    CHECK_FALSE(same(first->consent_pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    // One pseudonym key per purpose on a new database.
+    CHECK_FALSE(same(first->consent_pseudonym, first->audit_pseudonym));
     const crypto::SecretKey next = crypto::SecretKey::random();
     REQUIRE(b::rewrap_store_keys(config, master, next).ok());
     REQUIRE(b::rewrap_store_keys(config, master, next).ok());  // again: done already
@@ -775,7 +778,31 @@ TEST_CASE("cluster: the store keyring row is made once and shared, random on a n
     auto rotated = b::open_store_keys(config, next);
     REQUIRE(rotated.ok());
     CHECK(same(rotated->state, first->state));
-    CHECK(same(rotated->pseudonym, first->pseudonym));
+    CHECK(same(rotated->consent_pseudonym, first->consent_pseudonym));
+    CHECK(same(rotated->audit_pseudonym, first->audit_pseudonym));
+  }
+  SECTION("a keyring row of the first format, with one pseudonym key") {
+    {
+      auto db = hfv::storage::PostgresqlDb::connect(pg.conninfo());
+      REQUIRE(db.ok());
+      REQUIRE(b::pg::migrate(**db).ok());
+      b::StoreKeyring old;
+      old.store = "cluster";
+      old.db_key = crypto::SecretKey::random();
+      old.pseudonym_key = crypto::SecretKey::random();
+      REQUIRE((*db)->run("INSERT INTO store_keyring (name, keyring) VALUES ('cluster', $1)",
+                         {old.sealed_text(b::store_kek(master))})
+                  .ok());
+      auto keys = b::open_store_keys(config, master);
+      REQUIRE(keys.ok());
+      CHECK(same(keys->consent_pseudonym, *old.pseudonym_key));
+      CHECK(same(keys->audit_pseudonym, *old.pseudonym_key));
+    }
+    const crypto::SecretKey next = crypto::SecretKey::random();
+    REQUIRE(b::rewrap_store_keys(config, master, next).ok());
+    auto rotated = b::open_store_keys(config, next);
+    REQUIRE(rotated.ok());
+    CHECK(same(rotated->consent_pseudonym, rotated->audit_pseudonym));
   }
   SECTION("a database the broker used before the keyring") {
     auto before = b::PostgresqlReportStore::open(pg.conninfo(), crypto::derive_key(master, b::pg::kPurposeStateColumns),
@@ -786,7 +813,9 @@ TEST_CASE("cluster: the store keyring row is made once and shared, random on a n
     auto keys = b::open_store_keys(config, master);
     REQUIRE(keys.ok());
     CHECK(same(keys->state, crypto::derive_key(master, b::pg::kPurposeStateColumns)));
-    CHECK(same(keys->pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    // An existing installation keeps its derived pseudonym key, for both purposes.
+    CHECK(same(keys->consent_pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
+    CHECK(same(keys->audit_pseudonym, crypto::derive_key(master, crypto::kPurposeMemberPseudonym)));
     auto after = b::PostgresqlReportStore::open(pg.conninfo(), keys->state, "node-a");
     REQUIRE(after.ok());
     CHECK((*after)->find("ver_before", "case-system")->value().response == R"({"outcome":"eligible"})");

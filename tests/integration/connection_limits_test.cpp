@@ -8,17 +8,20 @@
 // an event (the server's close, a figure in /metrics), bounded generously.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <chrono>
 #include <functional>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -57,6 +60,11 @@ class IdleConnection {
   IdleConnection(const IdleConnection&) = delete;
   IdleConnection& operator=(const IdleConnection&) = delete;
 
+  // Sends `bytes` (all of them, or the test fails).
+  void send(std::string_view bytes) const {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
+
   // Waits up to `ms` for the server to close the connection: true when it
   // did (end of stream or a reset).
   bool closed_by_server(int ms) const {
@@ -83,6 +91,46 @@ std::map<std::string, double> read_figures(const std::string& text) {
   }
   return out;
 }
+
+// A TLS connection from 127.0.0.1 with the case system's certificate,
+// its handshake complete; closed (without close_notify) on destruction.
+class TlsConnection {
+ public:
+  TlsConnection(const hfv::testing::ClientTls& tls, int port)
+      : ctx_(SSL_CTX_new(TLS_client_method())), fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(ctx_ != nullptr);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(SSL_CTX_load_verify_locations(ctx_, tls.ca_file.c_str(), nullptr) == 1);
+    REQUIRE(SSL_CTX_use_certificate_chain_file(ctx_, tls.cert_file.c_str()) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_, tls.key_file.c_str(), SSL_FILETYPE_PEM) == 1);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    sockaddr_in daemon{};
+    daemon.sin_family = AF_INET;
+    daemon.sin_port = htons(static_cast<std::uint16_t>(port));
+    daemon.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&daemon), sizeof daemon) == 0);
+    ssl_ = SSL_new(ctx_);
+    REQUIRE(ssl_ != nullptr);
+    SSL_set_fd(ssl_, fd_);
+    REQUIRE(SSL_connect(ssl_) == 1);
+  }
+  ~TlsConnection() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(fd_);
+  }
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+
+  void write(std::string_view bytes) {
+    REQUIRE(SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size()));
+  }
+
+ private:
+  SSL_CTX* ctx_;
+  int fd_;
+  SSL* ssl_ = nullptr;
+};
 
 int port_of(const Stack& s) { return std::stoi(s.url.substr(s.url.rfind(':') + 1)); }
 
@@ -187,5 +235,38 @@ TEST_CASE("connection limits: connections past the global limit are closed at on
   excess.clear();
   metrics_when(scraper, s, [](const auto& m) { return figure(m, "hfv_connections_open") == 1; });
   const json report = s.verify("HRB-LIMITS-2", demo_couple());
+  CHECK(report.contains("rules"));
+}
+
+TEST_CASE("connection limits: a peer that stalls mid-handshake is closed at the handshake timeout, one that hangs up idle or mid-request leaves no connection open",
+          "[integration][hardening][limits]") {
+  Stack s([](json& config, const std::filesystem::path&) {
+    config["limits"] = {{"max_connections", 64}, {"max_connections_per_address", 8}, {"handshake_timeout_ms", 1500}};
+  });
+  const int port = port_of(s);
+  KeepAliveClient scraper(s.supervisor, "op-test-01", 60);
+  metrics_when(scraper, s, [](const auto& m) { return figure(m, "hfv_connections_open") == 1; });
+
+  // The first bytes of a TLS record, then silence: the handshake has begun
+  // (the server builds its TLS stream) and never ends.
+  IdleConnection stalled("127.0.0.2", port);
+  const auto sent = std::chrono::steady_clock::now();
+  stalled.send(std::string_view("\x16\x03\x01", 3));
+  CHECK(stalled.closed_by_server(kLimitWaitMs));
+  CHECK(std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(1400));
+  metrics_when(scraper, s, [](const auto& m) { return figure(m, "hfv_connections_open") == 1; });
+
+  {
+    // Past the handshake, then gone: one without a byte of HTTP, one in
+    // the middle of a request's body.
+    TlsConnection idle(s.case_system, port);
+    TlsConnection partial(s.case_system, port);
+    partial.write("POST /v1/verifications HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 100\r\n\r\n{\"household\":");
+    metrics_when(scraper, s, [](const auto& m) { return figure(m, "hfv_connections_open") == 3; });
+  }
+  metrics_when(scraper, s, [](const auto& m) { return figure(m, "hfv_connections_open") == 1; });
+  // The daemon still serves.
+  const json report = s.verify("HRB-LIMITS-3", demo_couple());
   CHECK(report.contains("rules"));
 }

@@ -236,8 +236,11 @@ void check_migrated(const b::Config& config, const crypto::SecretKey& master, co
   REQUIRE(found.ok());
   CHECK(found->has_value());
   CHECK(b::SqlcipherReviewStore::open(config.storage.review_db, keys.review).ok());
-  // An existing installation keeps its pseudonyms (stored ones still match).
-  CHECK(crypto::constant_time_equal(keys.pseudonym.bytes(),
+  // An existing installation keeps its pseudonyms (stored ones still match),
+  // the one key for both purposes.
+  CHECK(crypto::constant_time_equal(keys.consent_pseudonym.bytes(),
+                                    crypto::derive_key(master, crypto::kPurposeMemberPseudonym).bytes()));
+  CHECK(crypto::constant_time_equal(keys.audit_pseudonym.bytes(),
                                     crypto::derive_key(master, crypto::kPurposeMemberPseudonym).bytes()));
   auto keyring = b::StoreKeyring::load(b::store_keyring_path(config.storage.state_db), b::store_kek(master), "state");
   REQUIRE(keyring.ok());
@@ -310,8 +313,11 @@ TEST_CASE("store keyrings: a new installation gets random keys, and a master rot
     const auto derived = crypto::derive_key(master, purpose);
     CHECK_FALSE(crypto::constant_time_equal(keys->state.bytes(), derived.bytes()));
     CHECK_FALSE(crypto::constant_time_equal(keys->review.bytes(), derived.bytes()));
-    CHECK_FALSE(crypto::constant_time_equal(keys->pseudonym.bytes(), derived.bytes()));
+    CHECK_FALSE(crypto::constant_time_equal(keys->consent_pseudonym.bytes(), derived.bytes()));
+    CHECK_FALSE(crypto::constant_time_equal(keys->audit_pseudonym.bytes(), derived.bytes()));
   }
+  // One key per purpose: the audit log's pseudonyms are not the consent store's.
+  CHECK_FALSE(crypto::constant_time_equal(keys->consent_pseudonym.bytes(), keys->audit_pseudonym.bytes()));
   const crypto::SecretKey next = crypto::SecretKey::random();
   REQUIRE(b::rewrap_store_keys(config, master, next).ok());
   REQUIRE(b::rewrap_store_keys(config, master, next).ok());  // again: already done, nothing changes
@@ -320,5 +326,38 @@ TEST_CASE("store keyrings: a new installation gets random keys, and a master rot
   REQUIRE(reopened.ok());
   CHECK(crypto::constant_time_equal(reopened->state.bytes(), keys->state.bytes()));
   CHECK(crypto::constant_time_equal(reopened->review.bytes(), keys->review.bytes()));
-  CHECK(crypto::constant_time_equal(reopened->pseudonym.bytes(), keys->pseudonym.bytes()));
+  CHECK(crypto::constant_time_equal(reopened->consent_pseudonym.bytes(), keys->consent_pseudonym.bytes()));
+  CHECK(crypto::constant_time_equal(reopened->audit_pseudonym.bytes(), keys->audit_pseudonym.bytes()));
+}
+
+TEST_CASE("store keyrings: a keyring of the first format, with one pseudonym key, keeps it for both purposes",
+          "[ops][keys][pseudonym]") {
+  hfv::testing::TempDir dir("hfv-keys");
+  b::Config config;
+  config.storage.backend = b::StorageBackend::kSqlcipher;
+  config.storage.state_db = dir.path / "state.db";
+  config.storage.review_db = dir.path / "review.db";
+  config.audit.db = dir.path / "audit.db";
+  const crypto::SecretKey master = crypto::SecretKey::random();
+  // As a broker before per-purpose keys wrote it: db_key and pseudonym_key only.
+  b::StoreKeyring old;
+  old.store = "state";
+  old.db_key = crypto::SecretKey::random();
+  old.pseudonym_key = crypto::SecretKey::random();
+  REQUIRE(old.save(b::store_keyring_path(config.storage.state_db), b::store_kek(master)).ok());
+  {
+    auto db = hfv::storage::SqlcipherDb::open(config.storage.state_db, old.db_key, /*create=*/true);
+    REQUIRE(db.ok());
+  }
+  auto keys = b::open_store_keys(config, master);
+  REQUIRE(keys.ok());
+  CHECK(crypto::constant_time_equal(keys->consent_pseudonym.bytes(), old.pseudonym_key->bytes()));
+  CHECK(crypto::constant_time_equal(keys->audit_pseudonym.bytes(), old.pseudonym_key->bytes()));
+  // A master rotation keeps it so.
+  const crypto::SecretKey next = crypto::SecretKey::random();
+  REQUIRE(b::rewrap_store_keys(config, master, next).ok());
+  auto reopened = b::open_store_keys(config, next);
+  REQUIRE(reopened.ok());
+  CHECK(crypto::constant_time_equal(reopened->audit_pseudonym.bytes(), old.pseudonym_key->bytes()));
+  CHECK(crypto::constant_time_equal(reopened->consent_pseudonym.bytes(), old.pseudonym_key->bytes()));
 }

@@ -154,7 +154,8 @@ struct Fixture {
     parts.authorizations = authorization_store.get();
     parts.reports = reports.get();
     parts.signer = &signer;
-    parts.pseudonym_key = hfv::crypto::SecretKey::random();
+    parts.consent_pseudonym_key = hfv::crypto::SecretKey::random();
+    parts.audit_pseudonym_key = hfv::crypto::SecretKey::random();
     parts.blocking = &blocking;
     parts.reviews = reviews.get();
     parts.refusal_status = &refusal_status;
@@ -171,7 +172,7 @@ struct Fixture {
       auth.valid_until = Date::today_utc().add_months(1);
       auth.form_sha256 = std::string(64, 'a');
       const auto stored = b::new_authorization(
-          auth, {verifier->pseudonym(kApplicant), verifier->pseudonym(kSpouse)}, principal->name);
+          auth, {verifier->consent_pseudonym(kApplicant), verifier->consent_pseudonym(kSpouse)}, principal->name);
       REQUIRE(authorization_store->insert(stored));
       authorizations[case_id] = stored.id;
     }

@@ -104,8 +104,30 @@ void restart_broker(Stack& s, const std::string& log_name) {
   s.url = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
 }
 
+// The anchor file of the Stack's broker (on PostgreSQL: apply_storage's).
+fs::path anchor_of(const Stack& s) {
+  return s.on_postgresql() ? s.broker_dir / "data" / "audit.anchor" : s.broker_dir / "run" / "audit.anchor";
+}
+
 std::uint64_t anchored_size(const Stack& s) {
-  return json::parse(read_file(s.broker_dir / "run" / "audit.anchor"))["tree_head"]["tree_size"].get<std::uint64_t>();
+  return json::parse(read_file(anchor_of(s)))["tree_head"]["tree_size"].get<std::uint64_t>();
+}
+
+// The tree size of the witness's checkpoint kept in the cluster's table
+// (postgresql backend), "" when there is none.
+std::string table_size(const Stack& s, const std::string& origin, const std::string& witness) {
+  return s.database->value("SELECT tree_size FROM audit_cosigned WHERE origin = $1 AND witness = $2",
+                           {origin, witness});
+}
+
+// Waits until the table holds a checkpoint of the witness's.
+bool wait_for_table(const Stack& s, const std::string& origin, const std::string& witness) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < until) {
+    if (!table_size(s, origin, witness).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 // The audit log's files: database (and WAL), keyring, anchor.
@@ -120,8 +142,7 @@ std::vector<fs::path> audit_files(const Stack& s) {
 TEST_CASE("witness: heads are cosigned and verified, and a rollback or a wipe of the audit log is refused and flagged",
           "[witness][integration]") {
   Stack s;
-  if (s.on_postgresql()) return;  // the file set rolled back below is the SQLCipher log's
-  const fs::path cosigned = s.broker_dir / "run" / "audit.anchor.cosigned";
+  const fs::path cosigned = hfv::audit::cosigned_path(anchor_of(s));
   const std::string config = (s.broker_dir / "brokerd.json").string();
 
   // The log's origin and key, for the witness's configuration.
@@ -146,20 +167,58 @@ TEST_CASE("witness: heads are cosigned and verified, and a rollback or a wipe of
   }
   restart_broker(s, "brokerd-2.log");
 
-  // (a) Its heads are cosigned, kept beside the anchor, and verified.
+  // (a) Its heads are cosigned, kept beside the anchor (on PostgreSQL in
+  // the cluster's table too), and verified.
   REQUIRE(wait_for_text(cosigned, w.name));
+  if (s.on_postgresql()) REQUIRE(wait_for_table(s, origin, w.name));
   s.verify("WIT-1", json::array({hfv::testing::member("230102197503120016", "张伟", "applicant")}));
   REQUIRE(s.broker->stop(SIGTERM) == 0);
   const std::uint64_t old_size = anchored_size(s);
   // The shutdown head reaches the witness before the daemon exits.
   CHECK(w.latest_size(origin) == old_size);
+  if (s.on_postgresql()) {
+    CHECK(table_size(s, origin, w.name) == std::to_string(old_size));
+    // audit verify reads the table, not this node's file.
+    fs::remove(cosigned);
+  }
   {
     auto [status, out] = run_tool({BROKERCTL_BIN, "audit", "verify", "--config", config}, s.dir.path / "verify-a.log");
     INFO(out);
     CHECK(status == 0);
     CHECK(out.find("witness " + w.name + ": its latest checkpoint: " + std::to_string(old_size) +
                    " records, consistent with this log, cosignature verified") != std::string::npos);
+    if (s.on_postgresql()) {
+      CHECK(out.find("witness " + w.name + ": the cosigned checkpoint stored in PostgreSQL: " +
+                     std::to_string(old_size) + " records, consistent with this log, cosignature verified") !=
+            std::string::npos);
+    }
     CHECK(out.find("FAILED") == std::string::npos);
+  }
+  if (s.on_postgresql()) {
+    // Two nodes of the cluster sending heads of the one log to the same
+    // witness: none refused, the table follows the witness's latest.
+    restart_broker(s, "brokerd-3.log");
+    auto sibling = s.start_sibling("node-b");
+    s.verify("WIT-2", json::array({hfv::testing::member("230103195901200035", "王建国", "applicant")}));
+    const std::string first_url = s.url;
+    s.url = sibling.url;
+    s.verify("WIT-3", json::array({hfv::testing::member("230102197808050020", "李娜", "applicant")}));
+    s.url = first_url;
+    REQUIRE(s.broker->stop(SIGTERM) == 0);
+    REQUIRE(sibling.process->stop(SIGTERM) == 0);
+    const std::string logs =
+        read_file(s.dir.path / "brokerd-3.log") + read_file(s.dir.path / "brokerd-node-b.log");
+    CHECK(logs.find("\"event\":\"audit_witness_refused\"") == std::string::npos);
+    CHECK(logs.find("\"event\":\"audit_witness_bad_cosignature\"") == std::string::npos);
+    const std::uint64_t latest = w.latest_size(origin);
+    CHECK(latest > old_size);
+    CHECK(table_size(s, origin, w.name) == std::to_string(latest));
+    auto [status, out] = run_tool({BROKERCTL_BIN, "audit", "verify", "--config", config}, s.dir.path / "verify-a2.log");
+    INFO(out);
+    CHECK(status == 0);
+    CHECK(out.find("FAILED") == std::string::npos);
+    // The rollback and wipe below are of the SQLCipher log's file set.
+    return;
   }
 
   // (b) Rollback: keep a consistent copy of database, keyring and anchor,

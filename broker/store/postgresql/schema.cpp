@@ -66,6 +66,13 @@ constexpr const char* kVersion3 = "ALTER TABLE authorizations ADD COLUMN IF NOT 
 constexpr const char* kVersion4 =
     "CREATE TABLE IF NOT EXISTS store_keyring (name TEXT PRIMARY KEY, keyring TEXT NOT NULL);";
 
+// Version 5: the witnesses' cosigned checkpoints of the shared audit log
+// (broker/store/postgresql/cosigned_store.hpp), the biggest tree per log
+// origin and witness, read by every node and by brokerctl audit verify.
+constexpr const char* kVersion5 =
+    "CREATE TABLE IF NOT EXISTS audit_cosigned (origin TEXT NOT NULL, witness TEXT NOT NULL,"
+    " tree_size BIGINT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (origin, witness));";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -93,7 +100,10 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 3) {
       if (auto s = db.exec(kVersion3); !s) return s;
     }
-    if (auto s = db.exec(kVersion4); !s) return s;
+    if (current < 4) {
+      if (auto s = db.exec(kVersion4); !s) return s;
+    }
+    if (auto s = db.exec(kVersion5); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

@@ -20,7 +20,7 @@
 namespace hfv::broker::pg {
 
 // The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Creates the tables (version 1) or checks the version; "schema_too_new"
 // when the database is ahead of this build.
