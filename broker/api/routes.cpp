@@ -39,6 +39,7 @@ std::span<const Route> route_table() {
       {"GET", "/v1/policies/{jurisdiction}", Callers::any_principal(), false,
        &S::on_policy_parameters},
       {"GET", "/v1/keys/report-signing", Callers::any_principal(), false, &S::on_signing_key},
+      {"GET", "/v1/keys/report-signing/history", Callers::any_principal(), false, &S::on_signing_key_history},
       // Periodic reviews.
       {"POST", "/v1/batches", kCaseSystems, true, &S::on_create_batch},
       {"GET", "/v1/batches/{id}", kCaseSystems, true, &S::on_batch_progress},

@@ -245,6 +245,13 @@ net::awaitable<ApiResponse> Service::on_signing_key(const RouteCall&) {
                         {}};
 }
 
+// The whole history (broker/verification/report_key_history.hpp): a
+// report signed before a rotation is checked against its own key.
+net::awaitable<ApiResponse> Service::on_signing_key_history(const RouteCall&) {
+  if (parts_.report_keys != nullptr) co_return ApiResponse{200, parts_.report_keys->json, {}};
+  co_return ApiResponse{200, initial_report_key_history(parts_.signer->public_key()).json, {}};
+}
+
 net::awaitable<ApiResponse> Service::on_policy_parameters(const RouteCall& call) {
   co_return policy_parameters(call.request, call.path.substr(std::string("/v1/policies/").size()));
 }

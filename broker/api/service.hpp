@@ -29,6 +29,7 @@
 #include "broker/api/readiness.hpp"
 #include "broker/api/routes.hpp"
 #include "broker/verification/verifier.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "broker/verification/report_signature.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
@@ -78,6 +79,8 @@ struct ServiceParts {
   audit::AuditLog* audit = nullptr;
   AuthorizationStore* authorizations = nullptr;
   const crypto::Ed25519Signer* signer = nullptr;
+  // Every report-signing key, checked, ending with signer's (null: signer's alone).
+  const ReportKeyHistory* report_keys = nullptr;
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;  // optional (broker/ops/metrics.hpp); null: nothing counted, no /metrics
   ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
@@ -138,6 +141,7 @@ class Service {
   boost::asio::awaitable<ApiResponse> on_revoke_authorization(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_policy_parameters(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_signing_key(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_signing_key_history(const RouteCall& call);
   // /v1/batches (broker/api/batches_api.cpp).
   boost::asio::awaitable<ApiResponse> on_create_batch(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_batch_progress(const RouteCall& call);

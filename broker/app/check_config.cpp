@@ -13,6 +13,7 @@
 
 #include "broker/ops/config.hpp"
 #include "broker/ops/divisions.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/tls.hpp"
@@ -161,6 +162,9 @@ class Checker {
     if (auto signing = path_of(doc_, "signing_key_file"); !signing.empty()) {
       if (auto s = crypto::Ed25519Signer::load(signing); !s) {
         add("signing_key_file", signing.string() + ": " + s.error().message);
+      } else if (auto h = load_report_key_history(signing, s->public_key()); !h) {
+        // As the daemon at start: the history beside the key, link by link.
+        add("signing_key_file", h.error().message);
       }
     }
   }

@@ -40,6 +40,7 @@
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/store/sqlcipher/review_store.hpp"
 #include "broker/store/store_keys.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/files.hpp"
 #include "crypto/ed25519.hpp"
@@ -289,6 +290,10 @@ int run_daemon(const std::filesystem::path& config_file) {
   log_event(LogLevel::kInfo, "master_key_loaded", {{"source", master_source}});
   auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
   if (!signer) return fail_config("signing key", signer.error());
+  // The keys it signed with before, beside it (brokerctl report rotate-key):
+  // checked link by link and ending with this key, or no start.
+  auto report_keys = load_report_key_history(config->verification.signing_key_file, signer->public_key());
+  if (!report_keys) return fail_config("signing key history", report_keys.error());
   auto policies = policies::PolicySet::load_dir(config->verification.policies_dir);
   if (!policies) return fail_config("policies", policies.error());
   auto divisions = DivisionCodes::load(config->verification.divisions_dir);
@@ -422,6 +427,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   parts.audit = audit->get();
   parts.authorizations = stores.authorizations.get();
   parts.signer = &*signer;
+  parts.report_keys = &*report_keys;
   parts.blocking = &blocking;
   parts.reviews = stores.reviews.get();
   parts.metrics = &metrics;

@@ -3,7 +3,9 @@
 // files (a saved report, a copy of the audit database) without one.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -23,6 +25,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/export.hpp"
 #include "common/files.hpp"
+#include "common/time.hpp"
 #include "broker/cli/backup_cli.hpp"
 #include "broker/cli/batch_cli.hpp"
 #include "broker/cli/cli_http.hpp"
@@ -31,6 +34,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/store/audit_trust.hpp"
 #include "broker/api/service.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "broker/store/store_keys.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
@@ -81,22 +85,93 @@ void print_provisional(const json& report) {
   }
 }
 
-int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file) {
-  auto key = public_key(pem_file, config_file);
-  if (!key) {
-    (void)std::fprintf(stderr, "brokerctl: %s\n", key.error().message.c_str());
-    return 2;
+// Where a report key history is fetched from, when --history is a URL.
+struct HistoryFetch {
+  std::string ca_file, cert_file, key_file;
+};
+
+// The history's text: a file, or an https:// URL (GET
+// /v1/keys/report-signing/history, over TLS with the given CA and client
+// certificate; any principal may read it).
+hfv::Result<std::string> history_text(const std::string& where, const HistoryFetch& fetch) {
+  if (!where.starts_with("https://")) return slurp(where);
+  hfv::broker::CliRequest request;
+  request.url = where;
+  request.ca_file = fetch.ca_file;
+  request.cert_file = fetch.cert_file;
+  request.key_file = fetch.key_file;
+  request.timeout_seconds = 30;
+  const auto answer = hfv::broker::cli_http(request);
+  if (answer.status == 0) return hfv::make_error("unreachable", where + ": " + answer.error);
+  if (answer.status != 200) {
+    return hfv::make_error("http_error", where + ": HTTP " + std::to_string(answer.status));
   }
-  const auto checked = hfv::broker::verify_report_text(slurp(file), *key);
+  return answer.body;
+}
+
+// The key history a report is checked against: the --history file (or URL)
+// anchored at the trusted key (--public-key PEM, or the config's signing
+// key); with --config and no --history, the history beside the signing key.
+hfv::Result<hfv::broker::ReportKeyHistory> report_history(const std::string& history_file,
+                                                          const std::string& pem_file,
+                                                          const std::string& config_file,
+                                                          const HistoryFetch& fetch) {
+  if (history_file.empty()) {
+    auto config = hfv::broker::load_config(config_file);
+    if (!config) return config.error();
+    auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
+    if (!signer) return signer.error();
+    return hfv::broker::load_report_key_history(config->verification.signing_key_file, signer->public_key());
+  }
+  auto anchor = public_key(pem_file, config_file);
+  if (!anchor) return anchor.error();
+  auto text = history_text(history_file, fetch);
+  if (!text) return text.error();
+  auto history = hfv::broker::parse_report_key_history(*text);
+  if (!history) return history.error();
+  if (auto s = hfv::broker::anchor_report_key_history(*history, *anchor); !s) return s.error();
+  return history;
+}
+
+int report_verify(const std::string& file, const std::string& pem_file, const std::string& config_file,
+                  const std::string& history_file, const HistoryFetch& fetch) {
   using hfv::broker::ReportCheck;
+  std::string signer_id;
+  hfv::broker::ReportVerification checked;
+  if (history_file.empty() && !pem_file.empty()) {
+    // One key, as before key histories: a report under another key is refused.
+    auto key = public_key(pem_file, config_file);
+    if (!key) {
+      (void)std::fprintf(stderr, "brokerctl: %s\n", key.error().message.c_str());
+      return 2;
+    }
+    signer_id = hfv::broker::key_id(*key);
+    checked = hfv::broker::verify_report_text(slurp(file), *key);
+  } else {
+    auto history = report_history(history_file, pem_file, config_file, fetch);
+    if (!history) {
+      const std::string& code = history.error().code;
+      if (code == "bad_history" || code == "bad_link" || code == "unanchored" || code == "history_mismatch") {
+        // Read, but it does not verify: the check failed (exit 1), not the input.
+        std::printf("INVALID: %s\n", history.error().message.c_str());
+        return 1;
+      }
+      (void)std::fprintf(stderr, "brokerctl: %s\n", history.error().message.c_str());
+      return 2;
+    }
+    auto found = hfv::broker::verify_report_with_history(slurp(file), *history);
+    signer_id = found.key != nullptr ? found.key->key_id : "(none of the history's " +
+                                                                std::to_string(history->keys.size()) + " keys)";
+    checked = std::move(found.result);
+  }
   if (checked.check != ReportCheck::kValid && checked.check != ReportCheck::kValidLegacy) {
     std::printf("INVALID: %s (key id %s)\n", std::string(hfv::broker::describe(checked.check)).c_str(),
-                hfv::broker::key_id(*key).c_str());
+                signer_id.c_str());
     return 1;
   }
   const json& report = checked.report;
   std::printf("OK: report %s signed by key %s (outcome %s)\n",
-              report.value("verification_id", std::string("?")).c_str(), hfv::broker::key_id(*key).c_str(),
+              report.value("verification_id", std::string("?")).c_str(), signer_id.c_str(),
               report.value("outcome", std::string("?")).c_str());
   if (checked.check == ReportCheck::kValidLegacy) {
     std::printf("note: %s\n", std::string(hfv::broker::describe(checked.check)).c_str());
@@ -108,6 +183,70 @@ int report_verify(const std::string& file, const std::string& pem_file, const st
 int fail(const std::string& what) {
   (void)std::fprintf(stderr, "brokerctl: %s\n", what.c_str());
   return 2;
+}
+
+// Report-signing key rotation (docs/operations.md "Rotating the
+// report-signing key"), brokerd stopped: a new key is made beside the
+// current one (<key>.new), the history gains the link cross-signed by both
+// and is replaced atomically, then the new key is renamed over the old one.
+// Stopped half-way, running the command again finishes it: a history that
+// already ends with the <key>.new key only needs the rename.
+int report_rotate_key(const std::string& config_file) {
+  auto config = hfv::broker::load_config(config_file);
+  if (!config) return fail(config.error().message);
+  if (hfv::broker::brokerd_pid(config->server.pid_file)) {
+    return fail("brokerd is running (pid file " + config->server.pid_file.string() +
+                "): stop it first, rotate, then start it with the new key");
+  }
+  const std::filesystem::path key_file = config->verification.signing_key_file;
+  const std::filesystem::path new_key_file = key_file.string() + ".new";
+  const std::filesystem::path history_file = hfv::broker::report_key_history_path(key_file);
+  auto current = crypto::Ed25519Signer::load(key_file);
+  if (!current) return fail("signing key: " + current.error().message);
+  if (auto s = crypto::create_ed25519_key_file(new_key_file); !s && s.error().code != "exists") {
+    return fail(new_key_file.string() + ": " + s.error().message);
+  }
+  // Run as root (the packaged keys folder is root:_hfv 750), the new key is
+  // given the old key's owner, so that brokerd can still read it.
+  struct stat old_stat {};
+  if (::geteuid() == 0 && ::stat(key_file.c_str(), &old_stat) == 0 &&
+      ::chown(new_key_file.c_str(), old_stat.st_uid, old_stat.st_gid) != 0) {
+    return fail("cannot give " + new_key_file.string() + " the owner of " + key_file.string() + ": " +
+                std::generic_category().message(errno));
+  }
+  auto fresh = crypto::Ed25519Signer::load(new_key_file);
+  if (!fresh) return fail(new_key_file.string() + ": " + fresh.error().message);
+  if (fresh->public_key() == current->public_key()) {
+    return fail(new_key_file.string() + " holds the current key: remove it and run the command again");
+  }
+  std::error_code ec;
+  std::optional<hfv::broker::ReportKeyHistory> history;
+  if (std::filesystem::exists(history_file, ec)) {
+    auto read = hfv::broker::parse_report_key_history(slurp(history_file.string()));
+    if (!read) return fail(history_file.string() + ": " + read.error().message);
+    history = std::move(*read);
+  } else {
+    history = hfv::broker::initial_report_key_history(current->public_key());
+  }
+  const bool finished_before = history->current().public_key == fresh->public_key() &&
+                               history->keys.size() >= 2 &&
+                               history->keys[history->keys.size() - 2].public_key == current->public_key();
+  if (!finished_before) {
+    auto rotated = hfv::broker::rotate_report_key_history(*history, *current, *fresh, hfv::utc_timestamp_now());
+    if (!rotated) return fail(history_file.string() + ": " + rotated.error().message);
+    if (auto s = hfv::replace_file_atomically(history_file, rotated->json.dump(2) + "\n", 0644); !s) {
+      return fail(history_file.string() + ": " + s.error().message);
+    }
+    history = std::move(*rotated);
+  }
+  std::filesystem::rename(new_key_file, key_file, ec);
+  if (ec) return fail("cannot move " + new_key_file.string() + " over " + key_file.string() + ": " + ec.message());
+  const auto& retired = history->keys[history->keys.size() - 2];
+  std::printf("OK: report-signing key %s retired at %s; new key %s signs from now on\n"
+              "history: %s (%zu keys; published at GET /v1/keys/report-signing/history once brokerd starts)\n",
+              retired.key_id.c_str(), retired.valid_until->c_str(), history->current().key_id.c_str(),
+              history_file.string().c_str(), history->keys.size());
+  return 0;
 }
 
 // The audit key-encryption key, from the master key (HFV_MASTER_KEY, a
@@ -678,14 +817,35 @@ int run(int argc, char** argv) {
   report->require_subcommand(1);
   auto* report_verify_cmd = report->add_subcommand("verify", "check a saved report's signature offline; show the example values its outcome rests on");
   std::string report_file, pem_file, config_file;
+  std::string history_file;
   report_verify_cmd->add_option("file", report_file, "the saved report (JSON)")->required();
-  auto* pem = report_verify_cmd->add_option("--public-key", pem_file,
-                                            "broker public key PEM (from GET /v1/keys/report-signing)");
-  auto* cfg = report_verify_cmd->add_option("--config", config_file, "brokerd config (uses its signing key)");
+  auto* pem = report_verify_cmd->add_option(
+      "--public-key", pem_file,
+      "broker public key PEM (from GET /v1/keys/report-signing); with --history: the trusted key the history "
+      "must contain");
+  auto* cfg = report_verify_cmd->add_option(
+      "--config", config_file, "brokerd config (uses its signing key and the key history beside it)");
+  report_verify_cmd->add_option("--history", history_file,
+                                "key history: a file saved from GET /v1/keys/report-signing/history, or that "
+                                "https:// URL to fetch it; the report is checked against the key its key_id names, "
+                                "within that key's validity");
+  HistoryFetch history_fetch;
+  report_verify_cmd->add_option("--ca", history_fetch.ca_file, "with a --history URL: the broker's CA certificate");
+  auto* history_cert = report_verify_cmd->add_option("--cert", history_fetch.cert_file,
+                                                     "with a --history URL: a client certificate (PEM) of any "
+                                                     "principal");
+  auto* history_key = report_verify_cmd->add_option("--key", history_fetch.key_file, "its private key (PEM)");
+  history_cert->needs(history_key);
+  history_key->needs(history_cert);
   pem->excludes(cfg);
   report_verify_cmd->callback([&] {
     if (pem_file.empty() && config_file.empty()) throw CLI::RequiredError("--public-key or --config");
   });
+  auto* report_rotate_cmd = report->add_subcommand(
+      "rotate-key", "replace the report-signing key (brokerd stopped); the retired key stays in the published key "
+                    "history, cross-signed with the new one");
+  std::string report_rotate_config;
+  report_rotate_cmd->add_option("--config", report_rotate_config, "brokerd config")->required();
 
   auto* audit = app.add_subcommand("audit", "work with the audit log");
   audit->require_subcommand(1);
@@ -791,7 +951,8 @@ int run(int argc, char** argv) {
   if (int rc = hfv::broker::run_backup_command(backup_cli); rc >= 0) return rc;
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
-  if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file);
+  if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file, history_file, history_fetch);
+  if (report_rotate_cmd->parsed()) return report_rotate_key(report_rotate_config);
   if (audit_verify_cmd->parsed())
     return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses);
   if (audit_vkey_cmd->parsed()) return audit_vkey(vkey_config);

@@ -124,6 +124,10 @@ std::string_view describe(ReportCheck check) {
     case ReportCheck::kUnsigned: return "no signature of a known format";
     case ReportCheck::kOtherKey: return "signed with another key (key_id)";
     case ReportCheck::kBadSignature: return "the signature does not match this report";
+    case ReportCheck::kUnknownKey: return "signed with a key (key_id) that is not in the key history";
+    case ReportCheck::kOutsideValidity:
+      return "generated outside its key's validity in the key history (after the key was retired, or before it "
+             "was made): refused";
   }
   return "unknown";
 }

@@ -38,6 +38,9 @@ enum class ReportCheck {
   kUnsigned,       // no signature, or one of another shape
   kOtherKey,       // key_id names another key
   kBadSignature,   // the signature does not match
+  // Checked against a key history (report_key_history.hpp):
+  kUnknownKey,       // key_id names no key of the history
+  kOutsideValidity,  // generated_at outside the named key's valid_from..valid_until
 };
 struct ReportVerification {
   ReportCheck check = ReportCheck::kNotJson;

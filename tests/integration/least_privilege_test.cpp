@@ -231,6 +231,12 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
     nothing_of(r, harbin);
   });
   check("GET", "/v1/keys/report-signing", [&] { nothing_of(cs_s.send("GET", s.url + "/v1/keys/report-signing"), harbin); });
+  check("GET", "/v1/keys/report-signing/history", [&] {
+    // Public keys only, the same for every caller.
+    const auto r = cs_s.send("GET", s.url + "/v1/keys/report-signing/history");
+    CHECK(r.status == 200);
+    nothing_of(r, harbin);
+  });
   check("POST", "/v1/batches", [&] {
     const auto r = cs_s.send("POST", s.url + "/v1/batches", h_line);
     CHECK(r.status == 403);
