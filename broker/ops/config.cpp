@@ -333,7 +333,7 @@ bool is_cn_type(std::string type) {
 }
 
 // "AB:cd:..." -> "abcd...": a SHA-256 in hex, or "" when it is not one.
-std::string spki_pin(std::string text) {
+std::string spki_pin(const std::string& text) {
   std::string hex;
   for (char ch : text) {
     if (ch == ':') continue;
