@@ -37,6 +37,7 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
@@ -49,6 +50,7 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 struct ssl_st;
 struct ssl_ctx_st;
@@ -88,8 +90,10 @@ class TlsStream {
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return run<void(boost::system::error_code, std::size_t)>(
-        [this, buffers](boost::system::error_code& ec, std::size_t& n) {
-          return write_step(first_buffer<boost::asio::const_buffer>(buffers), ec, n);
+        [this, buffers, joined = coalesce(buffers)](boost::system::error_code& ec, std::size_t& n) {
+          return write_step(joined.empty() ? first_buffer<boost::asio::const_buffer>(buffers)
+                                           : boost::asio::const_buffer(joined.data(), joined.size()),
+                            ec, n);
         },
         std::forward<Token>(token));
   }
@@ -143,8 +147,30 @@ class TlsStream {
   // The error an operation reports when its wait for the socket failed.
   boost::system::error_code wait_error(const boost::system::error_code& ec) const;
 
-  // OpenSSL writes one buffer at a time (as Asio's stream does): the first
-  // that is not empty.
+  // OpenSSL writes one buffer per call, the first that is not empty; a
+  // sequence of several (Beast's header, one buffer per field, and the
+  // body) is first copied into one, up to a record's worth, as
+  // beast::flat_stream did in front of Asio's stream: an answer's header
+  // leaves in one record and one send, not a record per field (and a peer
+  // never sees part of a header block). The copy lives as long as the
+  // operation; empty when a single buffer is written as it is.
+  static constexpr std::size_t kMaxCoalesce = 16 * 1024;  // a TLS record's plaintext
+  template <typename Buffers>
+  static std::vector<char> coalesce(const Buffers& buffers) {
+    std::size_t non_empty = 0;
+    std::size_t total = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      const boost::asio::const_buffer buffer = *it;
+      if (buffer.size() == 0) continue;
+      ++non_empty;
+      total += buffer.size();
+    }
+    if (non_empty < 2) return {};
+    std::vector<char> joined(std::min(total, kMaxCoalesce));
+    boost::asio::buffer_copy(boost::asio::buffer(joined), buffers);
+    return joined;
+  }
   template <typename Buffer, typename Buffers>
   static Buffer first_buffer(const Buffers& buffers) {
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
