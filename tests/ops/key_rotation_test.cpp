@@ -193,14 +193,20 @@ TEST_CASE("rotation: restart works with the new master, earlier reports and reco
 
 namespace {
 
-// A state and a review database keyed the old way (keys derived from the
-// master), with one authorisation in the state database.
-b::Config legacy_installation(const fs::path& dir, const crypto::SecretKey& master) {
+// The three SQLCipher databases of an installation in `dir`.
+b::Config sqlcipher_config(const fs::path& dir) {
   b::Config config;
   config.storage.backend = b::StorageBackend::kSqlcipher;
   config.storage.state_db = dir / "state.db";
   config.storage.review_db = dir / "review.db";
   config.audit.db = dir / "audit.db";
+  return config;
+}
+
+// A state and a review database keyed the old way (keys derived from the
+// master), with one authorisation in the state database.
+b::Config legacy_installation(const fs::path& dir, const crypto::SecretKey& master) {
+  b::Config config = sqlcipher_config(dir);
   auto auths = b::SqlcipherAuthorizationStore::open(config.storage.state_db,
                                                     crypto::derive_key(master, crypto::kPurposeStateDb));
   REQUIRE(auths.ok());
@@ -301,11 +307,7 @@ TEST_CASE("store keyrings: databases keyed from the master are re-encrypted unde
 TEST_CASE("store keyrings: a new installation gets random keys, and a master rotation re-wraps them once",
           "[ops][keys]") {
   hfv::testing::TempDir dir("hfv-keys");
-  b::Config config;
-  config.storage.backend = b::StorageBackend::kSqlcipher;
-  config.storage.state_db = dir.path / "state.db";
-  config.storage.review_db = dir.path / "review.db";
-  config.audit.db = dir.path / "audit.db";
+  b::Config config = sqlcipher_config(dir.path);
   const crypto::SecretKey master = crypto::SecretKey::random();
   auto keys = b::open_store_keys(config, master);
   REQUIRE(keys.ok());
@@ -333,11 +335,7 @@ TEST_CASE("store keyrings: a new installation gets random keys, and a master rot
 TEST_CASE("store keyrings: a keyring of the first format, with one pseudonym key, keeps it for both purposes",
           "[ops][keys][pseudonym]") {
   hfv::testing::TempDir dir("hfv-keys");
-  b::Config config;
-  config.storage.backend = b::StorageBackend::kSqlcipher;
-  config.storage.state_db = dir.path / "state.db";
-  config.storage.review_db = dir.path / "review.db";
-  config.audit.db = dir.path / "audit.db";
+  b::Config config = sqlcipher_config(dir.path);
   const crypto::SecretKey master = crypto::SecretKey::random();
   // As a broker before per-purpose keys wrote it: db_key and pseudonym_key only.
   b::StoreKeyring old;
