@@ -342,9 +342,47 @@ int audit_vkey(const std::string& config_file) {
   return 0;
 }
 
+// The published history of the audit log's signing keys, beside the
+// anchor (docs/operations.md, "Rotating the audit signing key"); empty when
+// no anchor is configured.
+std::filesystem::path audit_key_history_path(const hfv::broker::Config& config) {
+  if (config.audit.anchor_file.empty()) return {};
+  std::filesystem::path p = config.audit.anchor_file;
+  p += ".key-history.json";
+  return p;
+}
+
+// A published signing-key history (`--history`, or the one beside the
+// anchor when there is one) against the log's own: the same chain from the
+// same first key. Prints one line; true when it agrees.
+bool check_published_key_history(const std::filesystem::path& file, const hfv::audit::KeyHistory& log_keys) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    std::printf("FAILED: key history %s: it does not exist\n", file.string().c_str());
+    return false;
+  }
+  auto published =
+      hfv::audit::key_history_from_json(nlohmann::json::parse(slurp(file.string()), nullptr, false));
+  if (!published) {
+    std::printf("FAILED: key history %s: %s\n", file.string().c_str(), published.error().message.c_str());
+    return false;
+  }
+  if (hfv::audit::key_history_json(*published) != hfv::audit::key_history_json(log_keys)) {
+    std::printf("FAILED: key history %s is not the log's (first key %s, %zu transitions; the log: %s, %zu): "
+                "publish brokerctl audit key-history again\n",
+                file.string().c_str(), hfv::audit::audit_key_id(published->first).c_str(),
+                published->transitions.size(), hfv::audit::audit_key_id(log_keys.first).c_str(),
+                log_keys.transitions.size());
+    return false;
+  }
+  std::printf("key history %s: the log's (%zu transitions)\n", file.string().c_str(), published->transitions.size());
+  return true;
+}
+
 int audit_verify(const std::string& config_file, const std::string& db_override,
                  const std::string& anchor_override, bool no_anchor,
-                 const std::vector<std::string>& witness_urls, bool no_witnesses) {
+                 const std::vector<std::string>& witness_urls, bool no_witnesses,
+                 const std::string& history_override) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
@@ -410,12 +448,26 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
   }
   // After signing-key rotations: the chain from the pinned first key (each
   // transition was checked when the keyring was read, and its root above).
-  if (auto keys = hfv::audit::AuditLog::key_history_at(where, *kek); keys && !keys->transitions.empty()) {
+  auto keys = hfv::audit::AuditLog::key_history_at(where, *kek);
+  if (!keys) {
+    std::printf("FAILED: the log's signing keys: %s\n", keys.error().message.c_str());
+    return 1;
+  }
+  if (!keys->transitions.empty()) {
     std::printf("signing keys: first %s, %zu cross-signed transitions, current %s (from %llu records on)\n",
                 hfv::audit::audit_key_id(keys->first).c_str(), keys->transitions.size(),
                 hfv::audit::audit_key_id(keys->current()).c_str(),
                 static_cast<unsigned long long>(keys->transitions.back().tree_size));
   }
+  // The published history: the one named, else the one beside the anchor
+  // if a rotation wrote it.
+  std::filesystem::path history_file = history_override;
+  if (history_file.empty() && db_override.empty()) {
+    std::error_code ec;
+    if (auto beside = audit_key_history_path(*config); !beside.empty() && std::filesystem::exists(beside, ec))
+      history_file = beside;
+  }
+  if (!history_file.empty() && !check_published_key_history(history_file, *keys)) return 1;
   if (no_witnesses) return 0;
   return audit_verify_witnesses(*config, where, *kek, anchor, report->records, witness_urls);
 }
@@ -449,16 +501,6 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
                 static_cast<long long>(report->rekeyed));
   }
   return 0;
-}
-
-// The published history of the audit log's signing keys, beside the
-// anchor (docs/operations.md, "Rotating the audit signing key"); empty when
-// no anchor is configured.
-std::filesystem::path audit_key_history_path(const hfv::broker::Config& config) {
-  if (config.audit.anchor_file.empty()) return {};
-  std::filesystem::path p = config.audit.anchor_file;
-  p += ".key-history.json";
-  return p;
 }
 
 // Signing-key rotation (audit/key_history.hpp): a new seed, and the
@@ -954,6 +996,10 @@ int run(int argc, char** argv) {
   audit_verify_cmd->add_option("--db", audit_db, "audit database to check instead of the configured one");
   audit_verify_cmd->add_option("--anchor", audit_anchor, "anchor file to check against instead of the configured one");
   audit_verify_cmd->add_flag("--no-anchor", audit_no_anchor, "do not check an anchor file");
+  std::string audit_history;
+  audit_verify_cmd->add_option("--history", audit_history,
+                               "published signing-key history to compare with the log's (default: "
+                               "<anchor>.key-history.json when a rotation wrote it)");
   std::vector<std::string> audit_witness_urls;
   bool audit_no_witnesses = false;
   audit_verify_cmd->add_option("--witness", audit_witness_urls,
@@ -1064,7 +1110,8 @@ int run(int argc, char** argv) {
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file, history_file, history_fetch);
   if (report_rotate_cmd->parsed()) return report_rotate_key(report_rotate_config);
   if (audit_verify_cmd->parsed())
-    return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses);
+    return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses,
+                        audit_history);
   if (audit_vkey_cmd->parsed()) return audit_vkey(vkey_config);
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);
   if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_signing, rotate_master);

@@ -96,6 +96,18 @@ TEST_CASE("signing-key rotation: brokerd restarts, new heads are signed by the n
   INFO(verified.output);
   CHECK(verified.exit_code == 0);
   CHECK(verified.output.find("OK:") != std::string::npos);
+  CHECK(verified.output.find("signing keys: first " + hfv::audit::audit_key_id(after->first)) != std::string::npos);
+  CHECK(verified.output.find("key-history.json: the log's (1 transitions)") != std::string::npos);
+  // A published history that is not the log's (the transition left out) fails.
+  const fs::path stale = stack.dir.path / "stale-history.json";
+  hfv::audit::KeyHistory only_first;
+  only_first.first = after->first;
+  std::ofstream(stale) << hfv::audit::key_history_json(only_first).dump();
+  const Ran mismatch = run(std::string(BROKERCTL_BIN) + " audit verify --no-witnesses --config " + quote(config_file) +
+                           " --history " + quote(stale));
+  INFO(mismatch.output);
+  CHECK(mismatch.exit_code != 0);
+  CHECK(mismatch.output.find("is not the log's") != std::string::npos);
 
   const fs::path exported = stack.dir.path / "export.ndjson";
   const Ran exporting = run(std::string(BROKERCTL_BIN) + " audit export --config " + quote(config_file) +
