@@ -117,31 +117,36 @@ Status check_key_history(const KeyHistory& history) {
   for (std::size_t i = 0; i < history.transitions.size(); ++i) {
     const KeyTransition& t = history.transitions[i];
     if (t.old_key != previous) {
-      return bad_transition(i, "it retires key " + audit_key_id(t.old_key) + ", but the key then was " +
-                                   audit_key_id(previous));
+      return bad_transition(i, "it retires key " + audit_key_id(t.old_key) +
+                                   ", but the key then was " + audit_key_id(previous));
     }
     if (t.new_key == t.old_key) return bad_transition(i, "the new key is the old one");
     if (!verify_key_transition(t)) {
-      return bad_transition(i, "it is not signed by both the retiring key " + audit_key_id(t.old_key) +
-                                   " and the new key " + audit_key_id(t.new_key));
+      return bad_transition(i, "it is not signed by both the retiring key " +
+                                   audit_key_id(t.old_key) + " and the new key " +
+                                   audit_key_id(t.new_key));
     }
-    if (t.tree_size < size) return bad_transition(i, "its tree size is below the previous transition's");
+    if (t.tree_size < size)
+      return bad_transition(i, "its tree size is below the previous transition's");
     if (t.origin != history.transitions.front().origin)
-      return bad_transition(i, "its origin is not the log's (" + history.transitions.front().origin + ")");
+      return bad_transition(
+          i, "its origin is not the log's (" + history.transitions.front().origin + ")");
     previous = t.new_key;
     size = t.tree_size;
   }
   return {};
 }
 
-Result<KeyHistory> key_history_from(const crypto::Ed25519PublicKey& trusted, const KeyHistory& chain) {
+Result<KeyHistory> key_history_from(const crypto::Ed25519PublicKey& trusted,
+                                    const KeyHistory& chain) {
   const auto all = chain.keys();
   const auto at = std::find(all.begin(), all.end(), trusted);
   if (at == all.end()) {
     return make_error("untrusted_key", "key " + audit_key_id(trusted) +
-                                          " is none of the log's signing keys (first key " +
-                                          audit_key_id(chain.first) + ", " +
-                                          std::to_string(chain.transitions.size()) + " transitions)");
+                                           " is none of the log's signing keys (first key " +
+                                           audit_key_id(chain.first) + ", " +
+                                           std::to_string(chain.transitions.size()) +
+                                           " transitions)");
   }
   const auto skip = static_cast<std::size_t>(at - all.begin());
   KeyHistory from;
@@ -159,7 +164,8 @@ json key_transitions_json(const std::vector<KeyTransition>& transitions) {
 }
 
 Result<std::vector<KeyTransition>> key_transitions_from_json(const json& j) {
-  if (!j.is_array()) return make_error("bad_transition", "the signing-key transitions are not a list");
+  if (!j.is_array())
+    return make_error("bad_transition", "the signing-key transitions are not a list");
   std::vector<KeyTransition> out;
   for (const auto& item : j) {
     auto t = key_transition_from_json(item);
@@ -192,7 +198,8 @@ Result<KeyHistory> key_history_from_json(const json& j) {
   crypto::Ed25519PublicKey current{};
   if (j.contains("current_key") &&
       (!hex_into(text_of(j, "current_key"), current) || current != history.current())) {
-    return make_error("bad_history", "the key history's current_key is not its last transition's key");
+    return make_error("bad_history",
+                      "the key history's current_key is not its last transition's key");
   }
   return history;
 }

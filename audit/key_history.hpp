@@ -80,7 +80,8 @@ Status check_key_history(const KeyHistory& history);
 // one a verifier pinned), checked as check_key_history does. Error
 // "untrusted_key" when `trusted` is none of the chain's keys,
 // "bad_transition" when the chain does not hold from it.
-Result<KeyHistory> key_history_from(const crypto::Ed25519PublicKey& trusted, const KeyHistory& chain);
+Result<KeyHistory> key_history_from(const crypto::Ed25519PublicKey& trusted,
+                                    const KeyHistory& chain);
 
 // The published history: {"format": "hfv-audit-key-history/v1",
 //   "first_key": hex, "first_key_id": ..., "current_key": hex,

@@ -548,6 +548,48 @@ int audit_rotate_signing_key(const hfv::broker::Config& config, const crypto::Se
   return 0;
 }
 
+// Offline check of a published signing-key history (a witness's operator,
+// an auditor): the chain holds from the key they trust to the current key,
+// every transition signed by the key before it. With `origin`, the vkeys to
+// configure (docs/operations.md, "After a rotation of the audit signing key").
+int audit_check_key_history(const std::string& file, const std::string& pem_file, const std::string& origin) {
+  auto trusted = crypto::ed25519_public_key_from_pem(slurp(pem_file));
+  if (!trusted) return fail(pem_file + ": " + trusted.error().message);
+  auto history = hfv::audit::key_history_from_json(nlohmann::json::parse(slurp(file), nullptr, false));
+  if (!history) {
+    std::printf("INVALID: %s\n", history.error().message.c_str());
+    return 1;
+  }
+  auto from = hfv::audit::key_history_from(*trusted, *history);
+  if (!from) {
+    std::printf("INVALID: %s\n", from.error().message.c_str());
+    return 1;
+  }
+  std::printf("OK: %zu cross-signed transitions from the trusted key %s to the current key %s\n",
+              from->transitions.size(), hfv::audit::audit_key_id(*trusted).c_str(),
+              hfv::audit::audit_key_id(from->current()).c_str());
+  for (const auto& t : from->transitions) {
+    std::printf("  %s -> %s at %llu records (%s, origin %s)\n", hfv::audit::audit_key_id(t.old_key).c_str(),
+                hfv::audit::audit_key_id(t.new_key).c_str(), static_cast<unsigned long long>(t.tree_size),
+                t.timestamp.c_str(), t.origin.c_str());
+  }
+  if (!origin.empty()) {
+    if (!from->transitions.empty() && from->transitions.front().origin != origin) {
+      std::printf("INVALID: the transitions are for origin %s, not %s\n", from->transitions.front().origin.c_str(),
+                  origin.c_str());
+      return 1;
+    }
+    const auto keys = from->keys();
+    for (std::size_t i = keys.size(); i-- > 0;) {
+      std::printf("%s: %s\n", i + 1 == keys.size() ? "vkey" : "retired vkey",
+                  hfv::audit::note::vkey_text(
+                      hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, keys[i]))
+                      .c_str());
+    }
+  }
+  return 0;
+}
+
 int audit_key_history(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
@@ -1053,6 +1095,14 @@ int run(int argc, char** argv) {
   std::string key_history_config;
   key_history_cmd->add_option("--config", key_history_config, "brokerd config")->required();
 
+  auto* check_history_cmd = audit->add_subcommand(
+      "check-key-history", "check a published signing-key history offline, from a trusted key (the first: "
+                           "brokerctl audit public-key)");
+  std::string check_history_file, check_history_pem, check_history_origin;
+  check_history_cmd->add_option("file", check_history_file, "the history (<anchor>.key-history.json)")->required();
+  check_history_cmd->add_option("--public-key", check_history_pem, "trusted audit public key PEM")->required();
+  check_history_cmd->add_option("--origin", check_history_origin, "the log's checkpoint origin: print its vkeys");
+
   auto* export_cmd = audit->add_subcommand("export", "write a signed NDJSON export of a range (daemon stopped)");
   std::string exp_config, exp_out;
   long long exp_from = 1, exp_to = 0;
@@ -1066,7 +1116,7 @@ int run(int argc, char** argv) {
   std::string init_config;
   init_cmd->add_option("--config", init_config, "brokerd config")->required();
 
-  auto* public_key_cmd = audit->add_subcommand("public-key", "print the audit tree-head signing key (PEM)");
+  auto* public_key_cmd = audit->add_subcommand("public-key", "print the audit log's first signing key, the one audit.public_key pins (PEM)");
   std::string pk_config;
   public_key_cmd->add_option("--config", pk_config, "brokerd config")->required();
 
@@ -1116,6 +1166,8 @@ int run(int argc, char** argv) {
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);
   if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_signing, rotate_master);
   if (key_history_cmd->parsed()) return audit_key_history(key_history_config);
+  if (check_history_cmd->parsed())
+    return audit_check_key_history(check_history_file, check_history_pem, check_history_origin);
   if (export_cmd->parsed()) return audit_export(exp_config, exp_from, exp_to, exp_out);
   if (init_cmd->parsed()) return audit_init(init_config);
   if (public_key_cmd->parsed()) return audit_public_key(pk_config);

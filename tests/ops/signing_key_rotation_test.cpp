@@ -120,6 +120,29 @@ TEST_CASE("signing-key rotation: brokerd restarts, new heads are signed by the n
   CHECK(checked.exit_code == 0);
   CHECK(checked.output.find("OK:") != std::string::npos);
 
+  // Offline, from the first key (as a witness's operator checks it).
+  const Ran pem = run(std::string(BROKERCTL_BIN) + " audit public-key --config " + quote(config_file));
+  REQUIRE(pem.exit_code == 0);
+  const fs::path pem_file = stack.dir.path / "audit-first.pem";
+  std::ofstream(pem_file) << pem.output;
+  const Ran offline = run(std::string(BROKERCTL_BIN) + " audit check-key-history " + quote(history_file) +
+                          " --public-key " + quote(pem_file) + " --origin " +
+                          quote(after->transitions[0].origin));
+  INFO(offline.output);
+  CHECK(offline.exit_code == 0);
+  CHECK(offline.output.find("OK: 1 cross-signed transitions") != std::string::npos);
+  CHECK(offline.output.find("retired vkey: ") != std::string::npos);
+  // The transition signed by the new key only: refused.
+  json forged = json::parse(read_file(history_file));
+  forged["transitions"][0]["old_signature"] = forged["transitions"][0]["new_signature"];
+  const fs::path forged_file = stack.dir.path / "forged-history.json";
+  std::ofstream(forged_file) << forged.dump();
+  const Ran refused = run(std::string(BROKERCTL_BIN) + " audit check-key-history " + quote(forged_file) +
+                          " --public-key " + quote(pem_file));
+  INFO(refused.output);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.output.find("INVALID") != std::string::npos);
+
   const Ran history = run(std::string(BROKERCTL_BIN) + " audit key-history --config " + quote(config_file));
   INFO(history.output);
   REQUIRE(history.exit_code == 0);
