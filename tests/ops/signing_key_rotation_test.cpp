@@ -18,6 +18,7 @@
 #include "run.hpp"
 
 namespace fs = std::filesystem;
+using hfv::testing::https;
 using hfv::testing::member;
 using hfv::testing::quote;
 using hfv::testing::read_file;
@@ -85,6 +86,10 @@ TEST_CASE("signing-key rotation: brokerd restarts, new heads are signed by the n
   // Same configuration: brokerd starts, and its new heads are the new key's.
   restart(stack, "brokerd-rotated.log");
   (void)stack.verify("HRB-SK-2", json::array({member("230102197503120016", "张伟", "applicant")}));
+  // The same history at GET /v1/audit/key-history.
+  const auto served = https("GET", stack.url + "/v1/audit/key-history", stack.supervisor);
+  REQUIRE(served.status == 200);
+  CHECK(json::parse(served.body) == hfv::audit::key_history_json(*after));
   REQUIRE(stack.broker->stop(SIGTERM) == 0);
   auto head = hfv::audit::read_anchor(anchor);
   REQUIRE(head.ok());
