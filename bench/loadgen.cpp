@@ -9,6 +9,8 @@
 //   hfv-loadgen --url URL --bodies FILE --rate R --duration S
 //               [--ca PEM --cert PEM --key PEM] [--header "K: V"]... [--max-conns N]
 //               [--latencies FILE]   (appends each answered request's latency in ms, one per line)
+//               [--responses FILE]   (appends each answered request's status and body, one JSON line each:
+//                                     {"status": S, "body": <the answer's JSON, or its text>})
 //   hfv-loadgen --url URL --bodies FILE --closed N --count C ...   (closed loop, N in flight)
 //
 // --bodies holds one request body per line (NDJSON), used in turn.
@@ -31,7 +33,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string url, bodies_file, ca, cert, key, latencies_file;
+  std::string url, bodies_file, ca, cert, key, latencies_file, responses_file;
   std::vector<std::string> headers;
   double rate = 0;          // open loop
   double duration_s = 10;
@@ -61,7 +63,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: hfv-loadgen --url URL --bodies FILE (--rate R --duration S | --closed N --count C)\n"
                "                   [--ca PEM --cert PEM --key PEM] [--header 'K: V']... [--max-conns N]\n"
-               "                   [--latencies FILE]\n");
+               "                   [--latencies FILE] [--responses FILE]\n");
   return 2;
 }
 
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
     else if (a == "--header") o.headers.push_back(next());
     else if (a == "--max-conns") o.max_conns = std::stol(next());
     else if (a == "--latencies") o.latencies_file = next();
+    else if (a == "--responses") o.responses_file = next();
     else return usage();
   }
   if (o.url.empty() || o.bodies_file.empty() || (o.rate <= 0 && o.closed <= 0)) return usage();
@@ -110,6 +113,14 @@ int main(int argc, char** argv) {
   long transport_errors = 0, sent = 0, in_flight = 0;
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   std::deque<CURL*> idle;  // finished easy handles, reused so connections are reused
+  std::ofstream responses;  // --responses: one JSON line per answered request
+  if (!o.responses_file.empty()) {
+    responses.open(o.responses_file, std::ios::app);
+    if (!responses) {
+      std::fprintf(stderr, "hfv-loadgen: cannot write %s\n", o.responses_file.c_str());
+      return 1;
+    }
+  }
 
   auto launch = [&](Clock::time_point intended) {
     CURL* easy = nullptr;
@@ -167,6 +178,12 @@ int main(int argc, char** argv) {
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         ++statuses[status];
         latencies_ms.push_back(std::chrono::duration<double, std::milli>(done - f->intended).count());
+        if (responses.is_open()) {
+          nlohmann::json answer = nlohmann::json::parse(f->response, nullptr, false);
+          if (answer.is_discarded()) answer = f->response;
+          const nlohmann::json line = {{"status", status}, {"body", std::move(answer)}};
+          responses << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        }
       } else {
         ++transport_errors;
       }
@@ -195,6 +212,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "hfv-loadgen: cannot write %s\n", o.latencies_file.c_str());
       return 1;
     }
+  }
+  if (responses.is_open() && !responses.flush()) {
+    std::fprintf(stderr, "hfv-loadgen: cannot write %s\n", o.responses_file.c_str());
+    return 1;
   }
   long ok = statuses.count(200) ? statuses[200] : 0;
   nlohmann::json status_json = nlohmann::json::object();
