@@ -49,17 +49,25 @@ net::awaitable<ApiResponse> Service::on_replay_verification(const RouteCall& cal
                 {"replayed_at", outcome.replayed_at}};
       co_return r;
     }
-    case ReplayOutcome::Kind::kNotFound: co_return error_response(404, outcome.code, outcome.message, outcome.field);
-    case ReplayOutcome::Kind::kForbidden: co_return error_response(403, outcome.code, outcome.message, outcome.field);
-    case ReplayOutcome::Kind::kNoReport: co_return error_response(409, outcome.code, outcome.message, outcome.field);
+    case ReplayOutcome::Kind::kNotFound: co_return error_response(404, "not_found", outcome.message, "id");
+    case ReplayOutcome::Kind::kForbidden:
+      co_return error_response(403, "jurisdiction_not_allowed", outcome.message, "jurisdiction");
+    case ReplayOutcome::Kind::kNoReport: co_return error_response(409, "no_report", outcome.message, "id");
     case ReplayOutcome::Kind::kFailed:
-      // A tampered archive is the broker's fault, never the caller's: 500;
-      // a report that cannot be replayed as it was (no archive, policy gone): 409.
-      co_return error_response(outcome.code == "archive_missing" || outcome.code == "policy_unavailable" ? 409 : 500,
-                               outcome.code, outcome.message);
+      // A report that cannot be replayed as it was issued (no archive, its
+      // policy file gone or the engine changed since): 409. An archive that
+      // is not the one the report names, or does not read: the broker's
+      // fault, never the caller's, and loud: 500.
+      if (outcome.code == "archive_missing") co_return error_response(409, "archive_missing", outcome.message, "id");
+      if (outcome.code == "policy_unavailable") {
+        co_return error_response(409, "policy_unavailable", outcome.message, "policy_version");
+      }
+      if (outcome.code == "archive_unreadable") co_return error_response(500, "archive_unreadable", outcome.message);
+      co_return error_response(500, "archive_tampered", outcome.message);
     case ReplayOutcome::Kind::kUnavailable: break;
   }
-  co_return error_response(503, outcome.code, outcome.message);
+  if (outcome.code == "audit_unavailable") co_return error_response(503, "audit_unavailable", outcome.message);
+  co_return error_response(503, "state_unavailable", outcome.message);
 }
 
 }  // namespace hfv::broker

@@ -59,6 +59,10 @@ struct ArchivedInputs {
 struct ArchivedVerification {
   StoredVerification verification;
   ArchivedInputs inputs;  // text and policy_content empty when not archived
+  // The archive row is there but its sealed text does not open (PostgreSQL:
+  // edited, moved to another row or sealed under another key): a replay
+  // must fail loudly (archive_tampered), after it is audited.
+  bool inputs_unopenable = false;
 };
 
 class ReportStore {
@@ -87,7 +91,8 @@ class ReportStore {
                                                          const std::string& principal) = 0;
   // A verification by id whoever started it, with its input archive and the
   // archived policy file of its version (replay; the caller decides who may
-  // see it). A sealed column that does not open is an error (corrupt_state).
+  // see it). A report whose sealed column does not open is an error
+  // (corrupt_state); an archive that does not open is flagged.
   virtual Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) = 0;
   virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
                                                                 const std::string& key) = 0;

@@ -580,12 +580,6 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   };
   auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find_archived(id); });
   if (!found) {
-    // A sealed archive that no longer opens was edited or moved: loud.
-    if (found.error().code == "corrupt_state") {
-      log_event(LogLevel::kError, "replay_failed", {{"verification_id", id}, {"error", "archive_tampered"}});
-      co_return fail(ReplayOutcome::Kind::kFailed, "archive_tampered",
-                     "the archived inputs do not open (edited, moved or sealed under another key): not replayed");
-    }
     co_return fail(ReplayOutcome::Kind::kUnavailable, "state_unavailable", "verifications cannot be read now");
   }
   const bool supervisor = principal.role == Role::kSupervisor;
@@ -609,12 +603,14 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   }
   const std::string jurisdiction = report.is_object() ? report.value("jurisdiction", "") : "";
   if (supervisor && !principal.covers(jurisdiction)) {
-    // Refused and audited like any refusal; nothing is read from the archive.
+    // Refused and audited like any refusal, naming only what the caller
+    // sent (the id): nothing of the other jurisdiction's household.
+    r = caller_record(principal, operator_id, certificate);
+    r.request_id = stored.id;
     r.action = "request.refused";
     r.status = parts_.refusal_status != nullptr ? parts_.refusal_status(RefusalReason::kJurisdictionNotAllowed)
                                                 : std::string(refusal_code(RefusalReason::kJurisdictionNotAllowed));
     r.detail = "GET /v1/verifications/{id}/replay field=jurisdiction";
-    r.jurisdiction = principal.scope();
     std::vector<audit::AuditRecord> refusal(1, r);
     if (!co_await parts_.audit->append(std::move(refusal))) {
       co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
@@ -634,7 +630,12 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   if (!co_await parts_.audit->append(std::move(started))) {
     co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
   }
-  auto answer = replay_decision(report, inputs.text, inputs.policy_content);
+  // A sealed archive that no longer opens was edited or moved: loud.
+  auto answer = (*found)->inputs_unopenable
+                    ? Result<ReplayAnswer>(make_error(
+                          "archive_tampered",
+                          "the archived inputs do not open (edited, moved or sealed under another key): not replayed"))
+                    : replay_decision(report, inputs.text, inputs.policy_content);
   // The result, for supervisors: identical, different, or why it failed.
   r.status = answer ? (answer->identical ? "identical" : "different") : answer.error().code;
   r.detail = answer ? "differences=" + std::to_string(answer->differences.size()) : "";

@@ -92,8 +92,11 @@ Result<std::optional<ArchivedVerification>> PostgresqlReportStore::find_archived
       if (!column) return make_error("corrupt_state", "an archived input cannot be read");
     }
     auto text = pg::open_column(key_, *row[0], inputs_context(id));
-    if (!text) return text.error();
-    out.inputs.text = std::move(*text);
+    if (text) {
+      out.inputs.text = std::move(*text);
+    } else {
+      out.inputs_unopenable = true;
+    }
     out.inputs.sha256 = *row[1];
     out.inputs.policy_version = *row[2];
     out.inputs.policy_jurisdiction = *row[3];
