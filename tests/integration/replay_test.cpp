@@ -205,6 +205,33 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   CHECK(cs.send("GET", s.url + "/v1/verifications/" + reports[5]["verification_id"].get<std::string>() + "/replay")
             .status == 200);
 
+  // Offline from a backup (SQLCipher; PostgreSQL has its own backups):
+  // `brokerctl report replay` gives the same answers.
+  if (!s.on_postgresql()) {
+    const fs::path backup = data.path / "backup";
+    const std::string config = hfv::testing::quote(s.broker_dir / "brokerd.json");
+    const auto made = hfv::testing::run(std::string(BROKERCTL_BIN) + " backup --config " + config + " --to " +
+                                        hfv::testing::quote(backup));
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    const std::string replay = std::string(BROKERCTL_BIN) + " report replay --config " + config + " --from " +
+                               hfv::testing::quote(backup) + " ";
+    const auto same = hfv::testing::run(replay + reports[5]["verification_id"].get<std::string>());
+    INFO(same.output);
+    CHECK(same.exit_code == 0);
+    const json answer = json::parse(same.output, nullptr, false);
+    REQUIRE(answer.is_object());
+    CHECK(answer["identical"] == true);
+    CHECK(answer["policy_version"] == reports[5]["policy_version"]);
+    const auto loud = hfv::testing::run(replay + victim);
+    INFO(loud.output);
+    CHECK(loud.exit_code == 1);
+    CHECK(loud.output.find("archive_tampered") != std::string::npos);
+    const auto unknown_offline = hfv::testing::run(replay + "ver_000000000000000000000000");
+    CHECK(unknown_offline.exit_code == 1);
+    CHECK(unknown_offline.output.find("not_found") != std::string::npos);
+  }
+
   // Each replay was audited before it ran (who, which report), and its result after.
   std::map<std::string, int> replays;
   std::vector<std::string> victim_statuses;
