@@ -61,13 +61,15 @@ json records_json(const NormalisedRecords& r) {
                           {"subscribed_capital_fen", b.subscribed_capital.fen()},
                           {"status", b.status}});
   }
-  json fund = r.provident_fund ? json{{"balance_fen", r.provident_fund->balance.fen()},
-                                      {"monthly_deposit_fen", r.provident_fund->monthly_deposit.fen()}}
-                               : json(nullptr);
-  json hukou = r.hukou ? json{{"division", r.hukou->division}, {"status", r.hukou->status}} : json(nullptr);
-  return {{"holdings", holdings},     {"income", income},         {"contributions", contributions},
-          {"real_estate", real_estate}, {"vehicles", vehicles},   {"businesses", businesses},
-          {"provident_fund", fund},   {"hukou", hukou}};
+  json fund = r.provident_fund
+                  ? json{{"balance_fen", r.provident_fund->balance.fen()},
+                         {"monthly_deposit_fen", r.provident_fund->monthly_deposit.fen()}}
+                  : json(nullptr);
+  json hukou =
+      r.hukou ? json{{"division", r.hukou->division}, {"status", r.hukou->status}} : json(nullptr);
+  return {{"holdings", holdings},       {"income", income},     {"contributions", contributions},
+          {"real_estate", real_estate}, {"vehicles", vehicles}, {"businesses", businesses},
+          {"provident_fund", fund},     {"hukou", hukou}};
 }
 
 // A malformed archive: which key, for the error message.
@@ -140,7 +142,9 @@ class Reader {
   std::size_t read_ = 0;
 };
 
-std::string item(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string item(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
 int small_int(std::int64_t v, const std::string& where) {
   if (v < -1000000 || v > 1000000) throw Bad(where + " is out of range");
@@ -153,7 +157,8 @@ NormalisedRecords parse_records(const json& j, const std::string& path) {
   const json& holdings = r.array("holdings");
   for (std::size_t i = 0; i < holdings.size(); ++i) {
     Reader h(holdings[i], item(path + ".holdings", i));
-    out.holdings.push_back({h.text("institution"), h.text("account_masked"), h.fen("amount_fen"), h.maybe_date("as_of")});
+    out.holdings.push_back({h.text("institution"), h.text("account_masked"), h.fen("amount_fen"),
+                            h.maybe_date("as_of")});
     h.done();
   }
   const json& income = r.array("income");
@@ -235,8 +240,8 @@ NormalisedRecords parse_records(const json& j, const std::string& path) {
 }
 
 std::optional<SourceStatus> parse_status(std::string_view name) {
-  for (auto s : {SourceStatus::kOk, SourceStatus::kNotFound, SourceStatus::kTimeout, SourceStatus::kError,
-                 SourceStatus::kDenied}) {
+  for (auto s : {SourceStatus::kOk, SourceStatus::kNotFound, SourceStatus::kTimeout,
+                 SourceStatus::kError, SourceStatus::kDenied}) {
     if (status_name(s) == name) return s;
   }
   return std::nullopt;
@@ -260,7 +265,8 @@ HouseholdInput parse_household(const json& j) {
     f.serious_illness = m.flag("serious_illness");
     f.employed = m.flag("employed");
     f.labour_capacity = m.text("labour_capacity");
-    if (auto g = m.maybe_integer("disabled_serviceman_grade")) f.disabled_serviceman_grade = small_int(*g, p);
+    if (auto g = m.maybe_integer("disabled_serviceman_grade"))
+      f.disabled_serviceman_grade = small_int(*g, p);
     f.entitled_group_pension = m.flag("entitled_group_pension");
     m.done();
     h.members.push_back(std::move(f));
@@ -276,7 +282,8 @@ HouseholdInput parse_household(const json& j) {
     Reader s(sources[i], p);
     SourceResult result;
     const std::int64_t member = s.integer("member_index");
-    if (member < 0 || static_cast<std::size_t>(member) >= h.members.size()) throw Bad(p + ".member_index is out of range");
+    if (member < 0 || static_cast<std::size_t>(member) >= h.members.size())
+      throw Bad(p + ".member_index is out of range");
     result.member_index = static_cast<std::size_t>(member);
     auto source = parse_source(s.text("source"));
     if (!source) throw Bad(p + ".source is not a source");
@@ -353,16 +360,17 @@ HouseholdInput parse_household(const json& j) {
 json household_input_json(const HouseholdInput& h) {
   json members = json::array();
   for (const auto& m : h.members) {
-    members.push_back({{"birth_date", m.birth_date.to_string()},
-                       {"relation", m.relation},
-                       {"disability_grade", m.disability_grade ? json(*m.disability_grade) : json(nullptr)},
-                       {"disability_kind", m.disability_kind},
-                       {"serious_illness", m.serious_illness},
-                       {"employed", m.employed},
-                       {"labour_capacity", m.labour_capacity},
-                       {"disabled_serviceman_grade",
-                        m.disabled_serviceman_grade ? json(*m.disabled_serviceman_grade) : json(nullptr)},
-                       {"entitled_group_pension", m.entitled_group_pension}});
+    members.push_back(
+        {{"birth_date", m.birth_date.to_string()},
+         {"relation", m.relation},
+         {"disability_grade", m.disability_grade ? json(*m.disability_grade) : json(nullptr)},
+         {"disability_kind", m.disability_kind},
+         {"serious_illness", m.serious_illness},
+         {"employed", m.employed},
+         {"labour_capacity", m.labour_capacity},
+         {"disabled_serviceman_grade",
+          m.disabled_serviceman_grade ? json(*m.disabled_serviceman_grade) : json(nullptr)},
+         {"entitled_group_pension", m.entitled_group_pension}});
   }
   json sources = json::array();
   for (const auto& s : h.sources) {

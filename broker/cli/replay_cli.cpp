@@ -48,7 +48,8 @@ class Scratch {
 
 }  // namespace
 
-int report_replay(const std::string& id, const std::string& config_file, const std::string& backup_dir) {
+int report_replay(const std::string& id, const std::string& config_file,
+                  const std::string& backup_dir) {
   auto config = load_config(config_file);
   if (!config) return failed("configuration", config.error());
   auto master = crypto::load_master_key(config->storage.master_key_file);
@@ -63,7 +64,8 @@ int report_replay(const std::string& id, const std::string& config_file, const s
     const std::string name = entry.path().filename().string();
     if (name.starts_with("state.db") || name.starts_with("review.db")) {
       fs::copy_file(entry.path(), scratch.path() / name, ec);
-      if (ec) return failed("copy", make_error("io_error", "cannot copy " + name + " from the backup"));
+      if (ec)
+        return failed("copy", make_error("io_error", "cannot copy " + name + " from the backup"));
     }
   }
   Config copy = *config;
@@ -77,16 +79,21 @@ int report_replay(const std::string& id, const std::string& config_file, const s
   if (!store) return failed("state database", store.error());
   auto found = (*store)->find_archived(id);
   if (!found) return failed("verification", found.error());
-  if (!*found) return failed("verification", make_error("not_found", "no verification " + id + " in this backup"));
+  if (!*found)
+    return failed("verification",
+                  make_error("not_found", "no verification " + id + " in this backup"));
   const StoredVerification& stored = (*found)->verification;
   if (stored.state != VerificationState::kDone || stored.http_status != 200) {
-    return failed("verification", make_error("no_report", "this verification issued no report (state " +
-                                                              std::string(state_name(stored.state)) + ")"));
+    return failed("verification",
+                  make_error("no_report", "this verification issued no report (state " +
+                                              std::string(state_name(stored.state)) + ")"));
   }
   const json report = json::parse(stored.response, nullptr, false);
-  if (!report.is_object()) return failed("verification", make_error("corrupt_state", "the stored report does not parse"));
+  if (!report.is_object())
+    return failed("verification", make_error("corrupt_state", "the stored report does not parse"));
   if ((*found)->inputs_unopenable) {
-    return failed("replay", make_error("archive_tampered", "the archived inputs do not open: not replayed"));
+    return failed("replay",
+                  make_error("archive_tampered", "the archived inputs do not open: not replayed"));
   }
   auto answer = replay_decision(report, (*found)->inputs.text, (*found)->inputs.policy_content);
   if (!answer) return failed("replay", answer.error());

@@ -13,6 +13,7 @@ namespace hfv::broker {
 // Prints the replay's answer (JSON, as the endpoint's). Exit status: 0
 // identical, 1 different, or not replayed (the reason printed: a bad
 // backup, no such verification, archive_tampered, ...).
-int report_replay(const std::string& id, const std::string& config_file, const std::string& backup_dir);
+int report_replay(const std::string& id, const std::string& config_file,
+                  const std::string& backup_dir);
 
 }  // namespace hfv::broker

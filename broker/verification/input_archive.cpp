@@ -10,7 +10,8 @@ namespace hfv::broker {
 using nlohmann::json;
 
 std::string archive_text(const std::string& verification_id, const std::string& jurisdiction,
-                         const policies::JurisdictionPolicy& policy, const policies::HouseholdInput& household) {
+                         const policies::JurisdictionPolicy& policy,
+                         const policies::HouseholdInput& household) {
   const json doc = {{"format", kInputsFormat},
                     {"verification_id", verification_id},
                     {"jurisdiction", jurisdiction},
@@ -46,7 +47,8 @@ json compare(const json& report, const json& replayed) {
       for (const auto& [k, v] : reported.items()) names[k] = true;
       for (const auto& [k, v] : value.items()) names[k] = true;
       for (const auto& [k, v] : names.items()) {
-        if (member(reported, k) != member(value, k)) differ(out, "figures." + k, member(reported, k), member(value, k));
+        if (member(reported, k) != member(value, k))
+          differ(out, "figures." + k, member(reported, k), member(value, k));
       }
       continue;
     }
@@ -55,12 +57,14 @@ json compare(const json& report, const json& replayed) {
       for (std::size_t i = 0; i < n; ++i) {
         const std::string at = "rules[" + std::to_string(i) + "]";
         if (i >= reported.size() || i >= value.size()) {
-          differ(out, at, i < reported.size() ? reported[i] : json(nullptr), i < value.size() ? value[i] : json(nullptr));
+          differ(out, at, i < reported.size() ? reported[i] : json(nullptr),
+                 i < value.size() ? value[i] : json(nullptr));
           continue;
         }
         if (reported[i] == value[i]) continue;
         for (const auto& [rk, rv] : value[i].items()) {
-          if (member(reported[i], rk) != rv) differ(out, at + "." + rk, member(reported[i], rk), rv);
+          if (member(reported[i], rk) != rv)
+            differ(out, at + "." + rk, member(reported[i], rk), rv);
         }
         for (const auto& [rk, rv] : reported[i].items()) {
           if (!value[i].contains(rk)) differ(out, at + "." + rk, rv, nullptr);
@@ -78,19 +82,26 @@ json compare(const json& report, const json& replayed) {
 Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
                                      const std::string& policy_content) {
   const std::string named = report.is_object() ? report.value("inputs_sha256", "") : "";
-  if (named.empty()) return make_error("archive_missing", "this report names no archived inputs (issued before the archive)");
-  if (archived_text.empty()) return make_error("archive_missing", "no archived inputs are stored for this report");
+  if (named.empty())
+    return make_error("archive_missing",
+                      "this report names no archived inputs (issued before the archive)");
+  if (archived_text.empty())
+    return make_error("archive_missing", "no archived inputs are stored for this report");
   if (inputs_sha256(archived_text) != named) {
     return make_error("archive_tampered",
-                      "the archived inputs are not the ones the report names (inputs_sha256 differs): not replayed");
+                      "the archived inputs are not the ones the report names (inputs_sha256 "
+                      "differs): not replayed");
   }
   const json doc = json::parse(archived_text, nullptr, false);
   if (!doc.is_object() || doc.value("format", "") != kInputsFormat || !doc.contains("household")) {
     return make_error("archive_unreadable", "the archived inputs are not in format hfv-inputs/v1");
   }
   const std::string version = report.value("policy_version", "");
-  if (doc.value("policy_version", "") != version || doc.value("verification_id", "") != report.value("verification_id", "")) {
-    return make_error("archive_tampered", "the archived inputs belong to another report or policy version: not replayed");
+  if (doc.value("policy_version", "") != version ||
+      doc.value("verification_id", "") != report.value("verification_id", "")) {
+    return make_error(
+        "archive_tampered",
+        "the archived inputs belong to another report or policy version: not replayed");
   }
   auto household = policies::parse_household_input(doc["household"]);
   if (!household) return household.error();
@@ -99,10 +110,13 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
     return make_error("policy_unavailable", "policy version " + version + " is not archived");
   }
   auto policy = policies::parse_policy_file(policy_content, code + ".json");
-  if (!policy) return make_error("policy_unavailable", "the archived policy file no longer loads: " + policy.error().message);
+  if (!policy)
+    return make_error("policy_unavailable",
+                      "the archived policy file no longer loads: " + policy.error().message);
   if (policy->version() != version) {
-    return make_error("policy_unavailable", "policy version " + version + " cannot be loaded as it was (it loads as " +
-                                                policy->version() + ": the engine's rules changed since)");
+    return make_error("policy_unavailable",
+                      "policy version " + version + " cannot be loaded as it was (it loads as " +
+                          policy->version() + ": the engine's rules changed since)");
   }
   const policies::Decision decision = policies::evaluate(*policy, *household);
   ReplayAnswer answer;

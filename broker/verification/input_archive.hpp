@@ -36,7 +36,8 @@ inline constexpr std::string_view kInputsFormat = "hfv-inputs/v1";
 
 // The archived text of one decision's input.
 std::string archive_text(const std::string& verification_id, const std::string& jurisdiction,
-                         const policies::JurisdictionPolicy& policy, const policies::HouseholdInput& household);
+                         const policies::JurisdictionPolicy& policy,
+                         const policies::HouseholdInput& household);
 // Lowercase hex SHA-256 of the archived text (the report's inputs_sha256).
 std::string inputs_sha256(std::string_view text);
 

@@ -26,8 +26,8 @@
 namespace fs = std::filesystem;
 namespace b = hfv::broker;
 namespace batch = hfv::testing::batch;
-using hfv::testing::Stack;
 using batch::Client;
+using hfv::testing::Stack;
 using nlohmann::json;
 
 namespace {
@@ -70,16 +70,20 @@ class StateDb {
   // (it no longer opens for this row).
   void tamper(const std::string& victim, const std::string& other) {
     if (pg_) {
-      REQUIRE(pg_->run("UPDATE verification_inputs SET inputs = (SELECT inputs FROM verification_inputs"
-                       " WHERE id = $2) WHERE id = $1",
-                       {victim, other})
-                  .ok());
+      REQUIRE(
+          pg_->run("UPDATE verification_inputs SET inputs = (SELECT inputs FROM verification_inputs"
+                   " WHERE id = $2) WHERE id = $1",
+                   {victim, other})
+              .ok());
       return;
     }
-    REQUIRE(lite_->run("UPDATE verification_inputs SET inputs = replace(inputs, '\"programme\":\"dibao\"',"
-                       " '\"programme\":\"marginal\"') WHERE id = ?;",
-                       {victim})
-                .ok());
+    REQUIRE(
+        lite_
+            ->run(
+                "UPDATE verification_inputs SET inputs = replace(inputs, '\"programme\":\"dibao\"',"
+                " '\"programme\":\"marginal\"') WHERE id = ?;",
+                {victim})
+            .ok());
   }
 
  private:
@@ -89,15 +93,18 @@ class StateDb {
 
 }  // namespace
 
-TEST_CASE("replay: 100 verifications across the five jurisdictions replay identical, also after a policy reload, and a tampered archive fails loudly",
-          "[integration][replay]") {
+TEST_CASE(
+    "replay: 100 verifications across the five jurisdictions replay identical, also after a policy "
+    "reload, and a tampered archive fails loudly",
+    "[integration][replay]") {
   hfv::testing::TempDir data("hfv-replay");
   batch::Dataset d = batch::make_dataset(100, 0, 930000);
   d.write(data.path / "dataset.json", false);
   Stack s(
       [&](json& config, const fs::path& dir) {
         batch::configure(config, dir);
-        fs::copy(config["policies_dir"].get<std::string>(), dir / "policies", fs::copy_options::recursive);
+        fs::copy(config["policies_dir"].get<std::string>(), dir / "policies",
+                 fs::copy_options::recursive);
         config["policies_dir"] = (dir / "policies").string();
       },
       data.path / "dataset.json");
@@ -158,8 +165,9 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   REQUIRE(at != std::string::npos);
   text.replace(at, std::string("\"230100/2026.4\"").size(), "\"230100/2026.4-replay\"");
   std::ofstream(harbin, std::ios::trunc) << text;
-  const auto reloaded = hfv::testing::run(std::string(BROKERCTL_BIN) + " reload --wait 60 --config " +
-                                          hfv::testing::quote(s.broker_dir / "brokerd.json"));
+  const auto reloaded =
+      hfv::testing::run(std::string(BROKERCTL_BIN) + " reload --wait 60 --config " +
+                        hfv::testing::quote(s.broker_dir / "brokerd.json"));
   INFO(reloaded.output);
   REQUIRE(reloaded.exit_code == 0);
   const auto fresh = cs.send("POST", s.url + "/v1/verifications", batch::ndjson(d, 0, 1));
@@ -170,7 +178,8 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   int harbin_replayed = 0;
   for (const auto& report : reports) {
     if (report["jurisdiction"] != "230100") continue;
-    const auto r = cs.send("GET", s.url + "/v1/verifications/" + report["verification_id"].get<std::string>() + "/replay");
+    const auto r = cs.send("GET", s.url + "/v1/verifications/" +
+                                      report["verification_id"].get<std::string>() + "/replay");
     INFO(r.body.substr(0, 2000));
     REQUIRE(r.status == 200);
     const json answer = json::parse(r.body);
@@ -180,13 +189,15 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   }
   CHECK(harbin_replayed == 20);
   const auto fresh_replay =
-      cs.send("GET", s.url + "/v1/verifications/" + fresh_report["verification_id"].get<std::string>() + "/replay");
+      cs.send("GET", s.url + "/v1/verifications/" +
+                         fresh_report["verification_id"].get<std::string>() + "/replay");
   REQUIRE(fresh_replay.status == 200);
   CHECK(json::parse(fresh_replay.body)["identical"] == true);
   CHECK(json::parse(fresh_replay.body)["policy_version"] == fresh_report["policy_version"]);
 
   // Bad input: an unknown id is refused naming the field.
-  const auto unknown = cs.send("GET", s.url + "/v1/verifications/ver_000000000000000000000000/replay");
+  const auto unknown =
+      cs.send("GET", s.url + "/v1/verifications/ver_000000000000000000000000/replay");
   CHECK(unknown.status == 404);
   CHECK(json::parse(unknown.body)["field"] == "id");
 
@@ -199,10 +210,12 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   CHECK(json::parse(tampered.body)["error"] == "archive_tampered");
   CHECK(tampered.body.find("identical") == std::string::npos);
   CHECK(hfv::testing::eventually([&] {
-    return hfv::testing::read_file(s.dir.path / "brokerd.log").find("replay_failed") != std::string::npos;
+    return hfv::testing::read_file(s.dir.path / "brokerd.log").find("replay_failed") !=
+           std::string::npos;
   }));
   // The others still replay.
-  CHECK(cs.send("GET", s.url + "/v1/verifications/" + reports[5]["verification_id"].get<std::string>() + "/replay")
+  CHECK(cs.send("GET", s.url + "/v1/verifications/" +
+                           reports[5]["verification_id"].get<std::string>() + "/replay")
             .status == 200);
 
   // Offline from a backup (SQLCipher; PostgreSQL has its own backups):
@@ -210,12 +223,12 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
   if (!s.on_postgresql()) {
     const fs::path backup = data.path / "backup";
     const std::string config = hfv::testing::quote(s.broker_dir / "brokerd.json");
-    const auto made = hfv::testing::run(std::string(BROKERCTL_BIN) + " backup --config " + config + " --to " +
-                                        hfv::testing::quote(backup));
+    const auto made = hfv::testing::run(std::string(BROKERCTL_BIN) + " backup --config " + config +
+                                        " --to " + hfv::testing::quote(backup));
     INFO(made.output);
     REQUIRE(made.exit_code == 0);
-    const std::string replay = std::string(BROKERCTL_BIN) + " report replay --config " + config + " --from " +
-                               hfv::testing::quote(backup) + " ";
+    const std::string replay = std::string(BROKERCTL_BIN) + " report replay --config " + config +
+                               " --from " + hfv::testing::quote(backup) + " ";
     const auto same = hfv::testing::run(replay + reports[5]["verification_id"].get<std::string>());
     INFO(same.output);
     CHECK(same.exit_code == 0);
@@ -241,7 +254,8 @@ TEST_CASE("replay: 100 verifications across the five jurisdictions replay identi
     if (r.value("request_id", "") == victim) victim_statuses.push_back(r.value("status", ""));
   }
   // Replayed once before the edit, once after.
-  CHECK(victim_statuses == std::vector<std::string>{"started", "identical", "started", "archive_tampered"});
+  CHECK(victim_statuses ==
+        std::vector<std::string>{"started", "identical", "started", "archive_tampered"});
   CHECK(replays["started"] == 100 + 20 + 1 + 1 + 1);
   CHECK(replays["identical"] == 100 + 20 + 1 + 1);
   CHECK(replays["archive_tampered"] == 1);

@@ -45,28 +45,34 @@ p::HouseholdInput full_household() {
   bank.member_index = 0;
   bank.source = hfv::Source::kBank;
   bank.status = hfv::SourceStatus::kOk;
-  bank.records.holdings.push_back({"中国工商银行", "6222****0001", Money::from_fen(300012), day("2024-10-31")});
+  bank.records.holdings.push_back(
+      {"中国工商银行", "6222****0001", Money::from_fen(300012), day("2024-10-31")});
   bank.records.holdings.push_back({"bank b", "****", Money::from_fen(5), std::nullopt});
   hfv::SourceResult tax;
   tax.member_index = 1;
   tax.source = hfv::Source::kTax;
   tax.status = hfv::SourceStatus::kOk;
-  tax.records.income.push_back({2024, 9, hfv::IncomeKind::kWages, Money::from_fen(210000), Money(), Money::from_fen(1234)});
   tax.records.income.push_back(
-      {2024, 10, hfv::IncomeKind::kResidentsPension, Money::from_fen(25000), Money::from_fen(15000), Money()});
+      {2024, 9, hfv::IncomeKind::kWages, Money::from_fen(210000), Money(), Money::from_fen(1234)});
+  tax.records.income.push_back({2024, 10, hfv::IncomeKind::kResidentsPension,
+                                Money::from_fen(25000), Money::from_fen(15000), Money()});
   hfv::SourceResult social;
   social.member_index = 1;
   social.source = hfv::Source::kSocialInsurance;
   social.status = hfv::SourceStatus::kOk;
-  social.records.contributions.push_back({2024, 9, "employee_pension", Money::from_fen(400000), Money::from_fen(32000)});
+  social.records.contributions.push_back(
+      {2024, 9, "employee_pension", Money::from_fen(400000), Money::from_fen(32000)});
   hfv::SourceResult others;
   others.member_index = 0;
   others.source = hfv::Source::kRealEstate;
   others.status = hfv::SourceStatus::kOk;
   others.records.real_estate.push_back({"沪****号", "residential", 6550, 50});
-  others.records.vehicles.push_back({"黑A****", "car", Money::from_fen(8000000), day("2020-05-01"), true});
-  others.records.businesses.push_back({"91****X", "shareholder", Money::from_fen(10000000), "revoked"});
-  others.records.provident_fund = hfv::ProvidentFundRecord{Money::from_fen(100000), Money::from_fen(5000)};
+  others.records.vehicles.push_back(
+      {"黑A****", "car", Money::from_fen(8000000), day("2020-05-01"), true});
+  others.records.businesses.push_back(
+      {"91****X", "shareholder", Money::from_fen(10000000), "revoked"});
+  others.records.provident_fund =
+      hfv::ProvidentFundRecord{Money::from_fen(100000), Money::from_fen(5000)};
   others.records.hukou = hfv::HukouRecord{"230102", "normal"};
   hfv::SourceResult failed;
   failed.member_index = 1;
@@ -81,25 +87,30 @@ p::HouseholdInput full_household() {
   current.monthly_amount = Money::from_fen(45000);
   current.amount_set_on = day("2024-01-01");
   h.current_benefit = current;
-  h.obligors = std::vector<p::ObligorHousehold>{{3, Money::from_fen(900000), Money::from_fen(10000), false, std::string(64, 'a')},
-                                                {1, std::nullopt, Money(), true, ""}};
+  h.obligors = std::vector<p::ObligorHousehold>{
+      {3, Money::from_fen(900000), Money::from_fen(10000), false, std::string(64, 'a')},
+      {1, std::nullopt, Money(), true, ""}};
   h.care_levels = {"half_care", ""};
-  h.rigid_spending.push_back({"hospital_treatment", Money::from_fen(120000), true, std::string(64, 'b')});
+  h.rigid_spending.push_back(
+      {"hospital_treatment", Money::from_fen(120000), true, std::string(64, 'b')});
   h.emergency = p::Emergency{"public_emergency", day("2024-10-01"), std::string(64, 'c')};
   return h;
 }
 
 }  // namespace
 
-TEST_CASE("household input JSON: a round trip gives back every field, the same bytes and the same decision",
-          "[policies][archive]") {
+TEST_CASE(
+    "household input JSON: a round trip gives back every field, the same bytes and the same "
+    "decision",
+    "[policies][archive]") {
   const p::HouseholdInput h = full_household();
   const json first = p::household_input_json(h);
   auto parsed = p::parse_household_input(json::parse(first.dump()));
   REQUIRE(parsed.ok());
   const json second = p::household_input_json(*parsed);
   CHECK(second.dump() == first.dump());
-  CHECK(first["sources"][0]["records"]["holdings"][0]["amount_fen"] == 300012);  // integer fen, exact
+  CHECK(first["sources"][0]["records"]["holdings"][0]["amount_fen"] ==
+        300012);  // integer fen, exact
   CHECK_FALSE(first["sources"][4].contains("failure"));
   CHECK(parsed->members[0].disabled_serviceman_grade == 7);
   CHECK(parsed->obligors->at(1).disposable_income_monthly == std::nullopt);
@@ -111,7 +122,8 @@ TEST_CASE("household input JSON: a round trip gives back every field, the same b
   REQUIRE(set.ok());
   REQUIRE(set->size() == 5);
   for (const auto& [code, policy] : set->all()) {
-    for (const char* programme : {"dibao", "marginal", "tekun", "temporary", "expenditure", "emergency"}) {
+    for (const char* programme :
+         {"dibao", "marginal", "tekun", "temporary", "expenditure", "emergency"}) {
       p::HouseholdInput a = h;
       a.programme = programme;
       p::HouseholdInput b = *parsed;
@@ -122,7 +134,8 @@ TEST_CASE("household input JSON: a round trip gives back every field, the same b
   }
 }
 
-TEST_CASE("household input JSON: a missing, mistyped or unknown key is refused, naming it", "[policies][archive]") {
+TEST_CASE("household input JSON: a missing, mistyped or unknown key is refused, naming it",
+          "[policies][archive]") {
   const json good = p::household_input_json(full_household());
   auto refused = [](const json& doc, const std::string& named) {
     auto r = p::parse_household_input(doc);
