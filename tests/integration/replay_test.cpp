@@ -8,6 +8,7 @@
 // nothing (docs/replay-and-what-if.md).
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,19 @@ class StateDb {
     auto db = hfv::storage::SqlcipherDb::open(config->storage.state_db, keys->state, false);
     REQUIRE(db.ok());
     lite_ = std::move(*db);
+  }
+  // The archived texts' mean size in bytes (the stored text, or its sealed
+  // box on PostgreSQL).
+  std::int64_t mean_archive_bytes() {
+    if (pg_) {
+      auto rows = pg_->query("SELECT avg(length(inputs))::bigint FROM verification_inputs");
+      REQUIRE(rows.ok());
+      return std::stoll(*(*rows)[0][0]);
+    }
+    auto stmt = lite_->prepare("SELECT CAST(avg(length(inputs)) AS INTEGER) FROM verification_inputs;");
+    REQUIRE(stmt.ok());
+    REQUIRE(stmt->step());
+    return stmt->column_int(0);
   }
   std::int64_t archived_rows() {
     if (pg_) {
@@ -134,6 +148,11 @@ TEST_CASE(
   }
   CHECK(by_jurisdiction.size() == 5);
   CHECK(db.archived_rows() == 100);
+  // What the archive costs: a few KB per report (11 sources per member).
+  const std::int64_t mean_bytes = db.mean_archive_bytes();
+  CHECK(mean_bytes > 500);
+  CHECK(mean_bytes < 32 * 1024);
+  if (std::getenv("HFV_REPLAY_SIZES") != nullptr) WARN("mean archive bytes " << mean_bytes);
 
   // Every report replays identical, by its case system; a supervisor of its
   // jurisdiction (the demo supervisor: the whole centre) too. Nothing is
