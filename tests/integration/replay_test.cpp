@@ -124,6 +124,8 @@ TEST_CASE(
       data.path / "dataset.json");
   Client cs(s.case_system);
   Client sup(s.supervisor);
+  Client recorded(s.case_system);  // its exchanges are checked against docs/openapi.yaml (tests/openapi)
+  recorded.record = true;
   batch::register_households(s, cs, d);
   StateDb db(s);
 
@@ -189,7 +191,7 @@ TEST_CASE(
                         hfv::testing::quote(s.broker_dir / "brokerd.json"));
   INFO(reloaded.output);
   REQUIRE(reloaded.exit_code == 0);
-  const auto fresh = cs.send("POST", s.url + "/v1/verifications", batch::ndjson(d, 0, 1));
+  const auto fresh = recorded.send("POST", s.url + "/v1/verifications", batch::ndjson(d, 0, 1));
   REQUIRE(fresh.status == 200);
   const json fresh_report = json::parse(fresh.body);
   CHECK(fresh_report["policy_version"] != versions["230100"]);
@@ -208,7 +210,7 @@ TEST_CASE(
   }
   CHECK(harbin_replayed == 20);
   const auto fresh_replay =
-      cs.send("GET", s.url + "/v1/verifications/" +
+      recorded.send("GET", s.url + "/v1/verifications/" +
                          fresh_report["verification_id"].get<std::string>() + "/replay");
   REQUIRE(fresh_replay.status == 200);
   CHECK(json::parse(fresh_replay.body)["identical"] == true);
@@ -216,14 +218,14 @@ TEST_CASE(
 
   // Bad input: an unknown id is refused naming the field.
   const auto unknown =
-      cs.send("GET", s.url + "/v1/verifications/ver_000000000000000000000000/replay");
+      recorded.send("GET", s.url + "/v1/verifications/ver_000000000000000000000000/replay");
   CHECK(unknown.status == 404);
   CHECK(json::parse(unknown.body)["field"] == "id");
 
   // A tampered archive row: the replay fails loudly, never "identical: false".
   const std::string victim = reports[3]["verification_id"];
   db.tamper(victim, reports[4]["verification_id"]);
-  const auto tampered = cs.send("GET", s.url + "/v1/verifications/" + victim + "/replay");
+  const auto tampered = recorded.send("GET", s.url + "/v1/verifications/" + victim + "/replay");
   INFO(tampered.body);
   CHECK(tampered.status == 500);
   CHECK(json::parse(tampered.body)["error"] == "archive_tampered");
