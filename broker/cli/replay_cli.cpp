@@ -11,6 +11,7 @@
 #include "broker/store/store_keys.hpp"
 #include "broker/verification/input_archive.hpp"
 #include "common/time.hpp"
+#include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 
@@ -54,6 +55,11 @@ int report_replay(const std::string& id, const std::string& config_file,
   if (!config) return failed("configuration", config.error());
   auto master = crypto::load_master_key(config->storage.master_key_file);
   if (!master) return failed("master key", master.error());
+  // The keys reports were signed with: the stored report must verify.
+  auto signer = crypto::Ed25519Signer::load(config->verification.signing_key_file);
+  if (!signer) return failed("signing key", signer.error());
+  auto report_keys = load_report_key_history(config->verification.signing_key_file, signer->public_key());
+  if (!report_keys) return failed("signing key history", report_keys.error());
   auto checked = verify_backup(backup_dir, *master);
   if (!checked) return failed("backup verify", checked.error());
   // The state and review databases with their keyrings, copied: opening a
@@ -94,6 +100,10 @@ int report_replay(const std::string& id, const std::string& config_file,
   if ((*found)->inputs_unopenable) {
     return failed("replay",
                   make_error("archive_tampered", "the archived inputs do not open: not replayed"));
+  }
+  if (!stored_report_signed(stored.response, &*report_keys)) {
+    return failed("replay", make_error("archive_tampered",
+                                       "the stored report's signature does not verify: not replayed"));
   }
   auto answer = replay_decision(report, (*found)->inputs.text, (*found)->inputs.policy_content);
   if (!answer) return failed("replay", answer.error());

@@ -79,6 +79,11 @@ json compare(const json& report, const json& replayed) {
 
 }  // namespace
 
+bool stored_report_signed(const std::string& text, const ReportKeyHistory* history) {
+  if (history == nullptr) return true;
+  return verify_report_with_history(text, *history).result.check == ReportCheck::kValid;
+}
+
 Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
                                      const std::string& policy_content) {
   const std::string named = report.is_object() ? report.value("inputs_sha256", "") : "";

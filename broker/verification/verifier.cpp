@@ -630,11 +630,15 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   if (!co_await parts_.audit->append(std::move(started))) {
     co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
   }
-  // A sealed archive that no longer opens was edited or moved: loud.
+  // A sealed archive that no longer opens was edited or moved, and a stored
+  // report whose signature fails was edited: loud, never compared.
   auto answer = (*found)->inputs_unopenable
                     ? Result<ReplayAnswer>(make_error(
                           "archive_tampered",
                           "the archived inputs do not open (edited, moved or sealed under another key): not replayed"))
+                : !stored_report_signed(stored.response, parts_.report_keys)
+                    ? Result<ReplayAnswer>(make_error(
+                          "archive_tampered", "the stored report's signature does not verify: not replayed"))
                     : replay_decision(report, inputs.text, inputs.policy_content);
   // The result, for supervisors: identical, different, or why it failed.
   r.status = answer ? (answer->identical ? "identical" : "different") : answer.error().code;

@@ -41,6 +41,7 @@
 #include "broker/store/report_store.hpp"
 #include "broker/verification/consent.hpp"
 #include "broker/verification/input_archive.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "broker/verification/outcome.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
@@ -68,6 +69,9 @@ struct VerifierParts {
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;      // optional (broker/ops/metrics.hpp): nothing counted when null
   ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
+  // The keys reports were signed with (report_key_history.hpp): a replay
+  // checks the stored report's signature first. Optional: unchecked when null.
+  const ReportKeyHistory* report_keys = nullptr;
   // How a refusal reads in its audit record's status ("403 consent_expired",
   // docs/audit-log-format.md). The number is HTTP's, so api/ supplies it.
   std::string (*refusal_status)(RefusalReason) = nullptr;
