@@ -303,4 +303,13 @@ Result<crypto::Ed25519PublicKey> AuditLog::public_key_at(const LogLocation& wher
   return VerifiableLog::public_key_at(where, kek, record_schema());
 }
 
+Result<KeyHistory> AuditLog::key_history_at(const LogLocation& where, const crypto::SecretKey& kek) {
+  return VerifiableLog::key_history_at(where, kek, record_schema());
+}
+
+Result<KeyTransition> AuditLog::rotate_signing_key(const LogLocation& where, const crypto::SecretKey& kek,
+                                                   const std::string& origin) {
+  return VerifiableLog::rotate_signing_key(where, kek, record_schema(), origin);
+}
+
 }  // namespace hfv::audit

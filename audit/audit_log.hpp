@@ -185,6 +185,8 @@ class AuditLog : private VerifiableLog {
   using VerifiableLog::inclusion_proof;
   using VerifiableLog::last_seq;
   using VerifiableLog::latest_head;
+  using VerifiableLog::first_public_key;
+  using VerifiableLog::key_history;
   using VerifiableLog::public_key;
   using VerifiableLog::publish_head;
   using VerifiableLog::rewrap_keyring;
@@ -195,6 +197,10 @@ class AuditLog : private VerifiableLog {
   static Status rotate_data_key(const LogLocation& where, const crypto::SecretKey& kek);
   static Result<crypto::Ed25519PublicKey> public_key_at(const LogLocation& where,
                                                         const crypto::SecretKey& kek);
+  // VerifiableLog::key_history_at and rotate_signing_key with this format.
+  static Result<KeyHistory> key_history_at(const LogLocation& where, const crypto::SecretKey& kek);
+  static Result<KeyTransition> rotate_signing_key(const LogLocation& where, const crypto::SecretKey& kek,
+                                                  const std::string& origin);
 
  private:
   AuditLog() = default;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "audit/key_history.hpp"
 #include "audit/merkle.hpp"
 #include "crypto/hash.hpp"
 
@@ -70,7 +71,23 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
   auto head = tree_head_from_json(header["tree_head"]);
   if (!head) return fail(0, "the export's tree head is malformed");
   report.head = *head;
-  if (!verify_tree_head(*head, key))
+  // After signing-key rotations the header carries the transitions: the
+  // way from the trusted key (the first, or a later one) to the key that
+  // signed the export, every step signed by the key before it.
+  KeyHistory keys;
+  keys.first = key;
+  if (header.contains("key_transitions")) {
+    auto transitions = key_transitions_from_json(header["key_transitions"]);
+    if (!transitions) return fail(0, "the export's key transitions are malformed");
+    KeyHistory chain;
+    chain.transitions = std::move(*transitions);
+    if (!chain.transitions.empty()) chain.first = chain.transitions.front().old_key;
+    auto from = key_history_from(key, chain);
+    if (!from) return fail(0, "the export's signing keys: " + from.error().message);
+    keys = std::move(*from);
+  }
+  report.key_transitions = static_cast<std::int64_t>(keys.transitions.size());
+  if (!keys.verifies(*head))
     return fail(0, "the export's tree head is not signed by this key");
   // The signature over the whole export, in its last line.
   std::size_t body_size = 0;
@@ -82,7 +99,7 @@ Result<ExportReport> verify_export(std::string_view text, const crypto::Ed25519P
   const std::string digest = crypto::to_hex(crypto::sha256(whole));
   auto sig = crypto::from_hex(text_of(end, "signature"));
   if (text_of(end, "sha256") != digest || !sig ||
-      !crypto::ed25519_verify(key, format + "\n" + digest + "\n", *sig)) {
+      !crypto::ed25519_verify(keys.current(), format + "\n" + digest + "\n", *sig)) {
     return fail(0, "the export's signature does not match its contents");
   }
   const std::int64_t from = integer_of(header, "from_seq", 0);

@@ -45,6 +45,28 @@ Result<json> read_json(const std::filesystem::path& file) {
   return parse_keyring(s.str(), file.string());
 }
 
+// The clear part of the keyring: the public key, and the transitions that
+// lead to it from the first key, checked.
+Result<KeyHistory> history_of(const json& doc, const std::string& where) {
+  auto bytes = crypto::from_hex(doc.value("public_key", ""));
+  if (!bytes || bytes->size() != 32) return make_error("bad_keyring", where + ": bad public_key");
+  crypto::Ed25519PublicKey current{};
+  std::copy(bytes->begin(), bytes->end(), current.begin());
+  KeyHistory history;
+  history.first = current;
+  if (const auto it = doc.find("key_transitions"); it != doc.end()) {
+    auto transitions = key_transitions_from_json(*it);
+    if (!transitions) return make_error("bad_keyring", where + ": " + transitions.error().message);
+    history.transitions = std::move(*transitions);
+    if (!history.transitions.empty()) history.first = history.transitions.front().old_key;
+  }
+  if (auto s = check_key_history(history); !s)
+    return make_error("bad_keyring", where + ": " + s.error().message);
+  if (history.current() != current)
+    return make_error("bad_keyring", where + ": its key history does not end at its public_key");
+  return history;
+}
+
 Result<Keyring> from_json(const json& doc, const crypto::SecretKey& kek, const std::string& where) {
   if (doc.value("kek_id", "") != kek_id(kek)) {
     return make_error("bad_key", "the audit keyring " + where +
@@ -63,6 +85,13 @@ Result<Keyring> from_json(const json& doc, const crypto::SecretKey& kek, const s
     k.next_db_key = *next;
   }
   k.public_key = k.signer().public_key();
+  auto history = history_of(doc, where);
+  if (!history) return history.error();
+  if (history->current() != k.public_key) {
+    return make_error("bad_keyring", "the audit keyring " + where +
+                                         ": its key history does not end at its signing key");
+  }
+  k.transitions = std::move(history->transitions);
   return k;
 }
 
@@ -102,14 +131,35 @@ Result<Keyring> Keyring::from_sealed_text(const std::string& text, const crypto:
 }
 
 Result<crypto::Ed25519PublicKey> Keyring::load_public_key(const std::filesystem::path& file) {
+  auto history = load_key_history(file);
+  if (!history) return history.error();
+  return history->first;
+}
+
+Result<KeyHistory> Keyring::load_key_history(const std::filesystem::path& file) {
   auto doc = read_json(file);
   if (!doc) return doc.error();
-  auto bytes = crypto::from_hex(doc->value("public_key", ""));
-  if (!bytes || bytes->size() != 32)
-    return make_error("bad_keyring", file.string() + ": bad public_key");
-  crypto::Ed25519PublicKey key{};
-  std::copy(bytes->begin(), bytes->end(), key.begin());
-  return key;
+  return history_of(*doc, file.string());
+}
+
+KeyHistory Keyring::key_history() const {
+  KeyHistory history;
+  history.first = transitions.empty() ? public_key : transitions.front().old_key;
+  history.transitions = transitions;
+  return history;
+}
+
+KeyTransition Keyring::rotate_signing_key(const std::string& origin, std::uint64_t tree_size,
+                                          const merkle::Hash& root, const std::string& timestamp) {
+  const crypto::SecretKey fresh = crypto::SecretKey::random();
+  const auto old_signer = signer();
+  const auto new_signer = crypto::Ed25519Signer::from_seed(fresh.bytes());
+  KeyTransition t = sign_key_transition(old_signer, new_signer, origin, tree_size, root, timestamp);
+  signing_seed.wipe();
+  signing_seed = fresh;
+  public_key = new_signer.public_key();
+  transitions.push_back(t);
+  return t;
 }
 
 std::string Keyring::sealed_text(const crypto::SecretKey& kek) const {
@@ -119,6 +169,7 @@ std::string Keyring::sealed_text(const crypto::SecretKey& kek) const {
               {"signing_seed", seal(kek, signing_seed, "signing_seed")},
               {"public_key", crypto::to_hex(public_key)}};
   if (next_db_key) doc["next_db_key"] = seal(kek, *next_db_key, "next_db_key");
+  if (!transitions.empty()) doc["key_transitions"] = key_transitions_json(transitions);
   return doc.dump(2) + "\n";
 }
 

@@ -111,8 +111,9 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
   {
     merkle::CompactTree t;
     std::int64_t last_good = 0;
+    const KeyHistory keys = keyring.key_history();
     for (const auto& h : *heads) {
-      if (!verify_tree_head(h, keyring.public_key)) {
+      if (!keys.verifies(h)) {
         problems.emplace_back(
             last_good + 1,
             "the signed tree head of size " + std::to_string(h.tree_size) + " has a bad signature");
@@ -148,9 +149,9 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
     if (*anchor) {
       report.anchor_checked = true;
       const SignedTreeHead& a = **anchor;
-      if (!verify_tree_head(a, keyring.public_key)) {
+      if (!keyring.key_history().verifies(a)) {
         problems.emplace_back(1,
-                              "the anchor file's signed head does not verify with this log's key");
+                              "the anchor file's signed head does not verify with this log's keys");
       } else if (a.tree_size > leaves.size()) {
         problems.emplace_back(static_cast<std::int64_t>(leaves.size()) + 1,
                               "rolled back: the anchor holds a signed head of " +
@@ -161,6 +162,19 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
         problems.emplace_back(1, "the database does not match the anchored signed head of size " +
                                      std::to_string(a.tree_size));
       }
+    }
+  }
+  // Signing-key transitions (their signatures were checked when the keyring
+  // was read): each must be a head of this log's records.
+  for (const auto& t : keyring.transitions) {
+    if (t.tree_size > leaves.size()) {
+      problems.emplace_back(static_cast<std::int64_t>(leaves.size()) + 1,
+                            "a signing-key transition covers " + std::to_string(t.tree_size) +
+                                " records but only " + std::to_string(leaves.size()) + " are present");
+    } else if (merkle::root(std::span(leaves).first(t.tree_size)) != t.root &&
+               !(row_bad != 0 && row_bad <= static_cast<std::int64_t>(t.tree_size))) {
+      problems.emplace_back(1, "the records do not match the signing-key transition at " +
+                                   std::to_string(t.tree_size) + " records");
     }
   }
   merkle::CompactTree all;

@@ -477,6 +477,43 @@ Status rewrap_postgresql_keyring(const std::string& conninfo, const crypto::Secr
   });
 }
 
+Result<KeyTransition> rotate_postgresql_signing_key(const std::string& conninfo,
+                                                    const crypto::SecretKey& kek,
+                                                    const std::string& origin,
+                                                    const std::string& timestamp) {
+  auto db = PostgresqlDb::connect(conninfo);
+  if (!db) return db.error();
+  PostgresqlDb& conn = **db;
+  Result<KeyTransition> rotated = make_error("io_error", "not rotated");
+  auto done = storage::transaction(conn, [&]() -> Status {
+    // Both locks: no keyring change and no append meanwhile, so the
+    // transition's tree is the log's as the new key takes over.
+    if (auto s = conn.run(kCreateLock); !s) return s;
+    if (auto s = conn.run(kAppendLock); !s) return s;
+    auto keyring = read_keyring(conn, kek);
+    if (!keyring) return keyring.error();
+    auto rows = conn.query("SELECT seq, leaf_hash FROM audit_records ORDER BY seq");
+    if (!rows) return rows.error();
+    std::vector<merkle::Hash> leaves;
+    leaves.reserve(rows->size());
+    for (const PgRow& r : *rows) {
+      auto h = log_store::hash_from_hex(text(r[1]));
+      if (text(r[0]) != std::to_string(leaves.size() + 1) || !h) {
+        return make_error("corrupt", "audit record " + std::to_string(leaves.size() + 1) +
+                                         " is missing or its leaf hash is malformed: verify the log first");
+      }
+      leaves.push_back(*h);
+    }
+    const KeyTransition t = keyring->rotate_signing_key(origin, leaves.size(), merkle::root(leaves), timestamp);
+    if (auto s = conn.run("UPDATE audit_keyring SET keyring = $1 WHERE id = 1", {keyring->sealed_text(kek)}); !s)
+      return s;
+    rotated = t;
+    return {};
+  });
+  if (!done) return done.error();
+  return rotated;
+}
+
 Result<std::unique_ptr<LogConnection>> open_postgresql_log_reader(const std::string& conninfo,
                                                                   const Keyring& keyring,
                                                                   const LogSchema& schema) {

@@ -51,6 +51,15 @@ Result<std::unique_ptr<LogConnection>> open_postgresql_log(const std::string& co
 // transaction (error "bad_key" when `old_kek` does not open it).
 Status rewrap_postgresql_keyring(const std::string& conninfo, const crypto::SecretKey& old_kek,
                                  const crypto::SecretKey& new_kek);
+// Signing-key rotation (keyring.hpp): in one transaction under the keyring
+// and append locks, the keyring row gains a new signing seed and the
+// transition cross-signed at the log's current tree. Every broker of the
+// cluster must be stopped: one still running would go on signing with the
+// retired key, and its heads would no longer verify.
+Result<KeyTransition> rotate_postgresql_signing_key(const std::string& conninfo,
+                                                    const crypto::SecretKey& kek,
+                                                    const std::string& origin,
+                                                    const std::string& timestamp);
 // A reader with the keys of an opened log (one snapshot).
 Result<std::unique_ptr<LogConnection>> open_postgresql_log_reader(const std::string& conninfo,
                                                                   const Keyring& keyring,

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "common/async_event.hpp"
 #include "common/time.hpp"
@@ -67,9 +68,9 @@ Status VerifiableLog::start(const LogLocation& where, const crypto::SecretKey& k
     auto a = read_anchor(options_.anchor_file);
     if (!a) return a.error();
     anchor = *a;
-    if (anchor && !verify_tree_head(*anchor, keyring_.public_key)) {
+    if (anchor && !keyring_.key_history().verifies(*anchor)) {
       return make_error("bad_anchor",
-                        "the anchor file's signed head does not verify with this log's key");
+                        "the anchor file's signed head does not verify with this log's keys");
     }
   }
   auto leaves = db_->load_leaves(0, -1);
@@ -328,7 +329,7 @@ Result<std::int64_t> VerifiableLog::append_blocking(LeafBatch batch) {
 Result<std::string> VerifiableLog::checkpoint_note(const std::string& origin,
                                                    const SignedTreeHead& head) const {
   if (!valid_origin(origin)) return make_error("bad_origin", "the checkpoint origin is not valid");
-  if (!verify_tree_head(head, keyring_.public_key)) {
+  if (!keyring_.key_history().verifies(head)) {
     return make_error("bad_tree_head", "the tree head is not one this log signed");
   }
   return signed_checkpoint(keyring_.signer(), Checkpoint{origin, head.tree_size, head.root, {}});
@@ -428,13 +429,19 @@ Result<std::string> VerifiableLog::export_ndjson(
   if (leaves->size() != head->tree_size)
     return make_error("corrupt", "records are missing below the head");
   const std::string format = rekey_personal ? "hfv-audit-export/v2" : "hfv-audit-export/v1";
-  std::string out = dump(json{{"type", "header"},
+  json header(json{{"type", "header"},
                               {"format", format},
                               {"from_seq", from_seq},
                               {"to_seq", to_seq},
                               {"tree_head", tree_head_json(*head)},
-                              {"public_key", crypto::to_hex(keyring_.public_key)}}) +
-                    "\n";
+                              {"public_key", crypto::to_hex(keyring_.public_key)}});
+  // After a signing-key rotation, the way from the log's first key to the
+  // key that signed this export (docs/audit-log-format.md).
+  if (!keyring_.transitions.empty()) {
+    header["first_key"] = crypto::to_hex(keyring_.key_history().first);
+    header["key_transitions"] = key_transitions_json(keyring_.transitions);
+  }
+  std::string out = dump(header) + "\n";
   std::int64_t count = 0;
   auto rows = (*db)->for_each_leaf(from_seq, to_seq, [&](const StoredLeaf& r) {
     json proof = json::array();
@@ -501,11 +508,47 @@ Status VerifiableLog::rewrap_keyring(const LogLocation& where, const crypto::Sec
 Result<crypto::Ed25519PublicKey> VerifiableLog::public_key_at(const LogLocation& where,
                                                               const crypto::SecretKey& kek,
                                                               const LogSchema& schema) {
-  if (!where.is_postgresql()) return Keyring::load_public_key(keyring_path(where.file));
+  auto history = key_history_at(where, kek, schema);
+  if (!history) return history.error();
+  return history->first;
+}
+
+Result<KeyHistory> VerifiableLog::key_history_at(const LogLocation& where,
+                                                 const crypto::SecretKey& kek,
+                                                 const LogSchema& schema) {
+  if (!where.is_postgresql()) return Keyring::load_key_history(keyring_path(where.file));
   Keyring keyring;
   auto db = open_log_for_check(where, kek, schema, keyring);
   if (!db) return db.error();
-  return keyring.public_key;
+  return keyring.key_history();
+}
+
+Result<KeyTransition> VerifiableLog::rotate_signing_key(const LogLocation& where,
+                                                        const crypto::SecretKey& kek,
+                                                        const LogSchema& schema,
+                                                        const std::string& origin) {
+  if (!valid_origin(origin)) return make_error("bad_origin", "the checkpoint origin is not valid");
+  if (where.is_postgresql())
+    return rotate_postgresql_signing_key(where.postgresql, kek, origin, utc_timestamp_now());
+  // The writer's lock for the whole rotation: the log is open nowhere else.
+  auto lock = log_store::take_lock(where.file);
+  if (!lock) return lock.error();
+  struct CloseLock {
+    int fd;
+    ~CloseLock() { (void)::close(fd); }
+  } close_lock{*lock};
+  Keyring keyring;
+  auto db = open_log_for_check(where, kek, schema, keyring);
+  if (!db) return db.error();
+  auto leaves = (*db)->load_leaves(0, -1);
+  if (!leaves) return leaves.error();
+  db->reset();
+  // The new seed and the transition replace the old seed in one atomic
+  // write of the keyring: a crash leaves either the old keyring or the new.
+  const KeyTransition t =
+      keyring.rotate_signing_key(origin, leaves->size(), merkle::root(*leaves), utc_timestamp_now());
+  if (auto s = keyring.save(keyring_path(where.file), kek); !s) return s.error();
+  return t;
 }
 
 }  // namespace hfv::audit

@@ -164,7 +164,12 @@ class VerifiableLog {
   // `cutoff_ts` (blocking, runs on the writer). Returns how many were erased.
   Result<std::int64_t> erase_personal_before(const std::string& cutoff_ts);
 
+  // The key that signs now, and the chain to it from the log's first key
+  // (its identity, which audit.public_key pins and the default origin is
+  // derived from): the same key until the signing key is rotated.
   const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
+  crypto::Ed25519PublicKey first_public_key() const { return keyring_.key_history().first; }
+  KeyHistory key_history() const { return keyring_.key_history(); }
   // Entries committed so far (for metrics and tests).
   std::int64_t last_seq() const;
 
@@ -181,11 +186,23 @@ class VerifiableLog {
                                 const LogSchema& schema);
   static Status rewrap_keyring(const LogLocation& where, const crypto::SecretKey& old_kek,
                                const crypto::SecretKey& new_kek);
-  // The log's public key: from the keyring file (no KEK needed), or read
-  // with `kek` from PostgreSQL.
+  // The log's identity key (its FIRST signing key, which audit.public_key
+  // pins): from the keyring file (no KEK needed), or read with `kek` from
+  // PostgreSQL. key_history_at: the whole chain of signing keys, checked.
   static Result<crypto::Ed25519PublicKey> public_key_at(const LogLocation& where,
                                                         const crypto::SecretKey& kek,
                                                         const LogSchema& schema);
+  static Result<KeyHistory> key_history_at(const LogLocation& where, const crypto::SecretKey& kek,
+                                           const LogSchema& schema);
+  // Rotates the signing key (the log must not be open anywhere: SQLCipher
+  // takes the writer's lock, error "locked"; PostgreSQL: every broker
+  // stopped). The keyring gains a fresh seed and the transition the old and
+  // the new key cross-sign at the log's current tree, under `origin` (the
+  // log's checkpoint origin, which stays). One atomic keyring replacement
+  // (file) or one transaction (PostgreSQL). Error "bad_origin".
+  static Result<KeyTransition> rotate_signing_key(const LogLocation& where,
+                                                  const crypto::SecretKey& kek,
+                                                  const LogSchema& schema, const std::string& origin);
 
  protected:
   // For a personality that is itself a log (AuditLog derives privately):

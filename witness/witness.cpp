@@ -85,24 +85,37 @@ Result<WitnessConfig> load_witness_config(const std::filesystem::path& file) {
   for (std::size_t i = 0; i < logs->size(); ++i) {
     const auto& entry = (*logs)[i];
     const std::string field = "logs[" + std::to_string(i) + "]";
-    if (!entry.is_object() || entry.size() != 2 || !entry.contains("origin") || !entry.contains("vkey") ||
-        !entry["origin"].is_string() || !entry["vkey"].is_string()) {
-      return config_error(field, "must be {\"origin\": \"...\", \"vkey\": \"...\"}");
+    const bool one = entry.is_object() && entry.contains("vkey") && entry["vkey"].is_string();
+    const bool list = entry.is_object() && entry.contains("vkeys") && entry["vkeys"].is_array() &&
+                      !entry["vkeys"].empty();
+    if (!entry.is_object() || entry.size() != 2 || !entry.contains("origin") || !entry["origin"].is_string() ||
+        one == list) {
+      return config_error(field, "must be {\"origin\": \"...\", \"vkey\": \"...\"} or {\"origin\": \"...\", "
+                                 "\"vkeys\": [\"...\", ...]}");
     }
     WitnessedLog log;
     log.origin = entry["origin"].get<std::string>();
     if (!audit::valid_origin(log.origin)) return config_error(field + ".origin", "not a valid origin");
-    auto vkey = note::parse_vkey(entry["vkey"].get<std::string>());
-    if (!vkey) return config_error(field + ".vkey", vkey.error().message);
-    if (vkey->type != note::KeyType::kEd25519 || vkey->name != log.origin) {
-      return config_error(field + ".vkey",
-                          "must be the log's Ed25519 note key named after its origin "
-                          "(brokerctl audit vkey prints it)");
+    const json vkeys = one ? json::array({entry["vkey"]}) : entry["vkeys"];
+    for (std::size_t k = 0; k < vkeys.size(); ++k) {
+      const std::string where = one ? field + ".vkey" : field + ".vkeys[" + std::to_string(k) + "]";
+      if (!vkeys[k].is_string()) return config_error(where, "must be a string");
+      auto vkey = note::parse_vkey(vkeys[k].get<std::string>());
+      if (!vkey) return config_error(where, vkey.error().message);
+      if (vkey->type != note::KeyType::kEd25519 || vkey->name != log.origin) {
+        return config_error(where,
+                            "must be the log's Ed25519 note key named after its origin "
+                            "(brokerctl audit vkey prints it)");
+      }
+      if (k == 0) {
+        log.key = *vkey;
+      } else {
+        log.other_keys.push_back(*vkey);
+      }
     }
     for (const auto& other : c.logs) {
       if (other.origin == log.origin) return config_error(field + ".origin", "listed twice");
     }
-    log.key = *vkey;
     c.logs.push_back(std::move(log));
   }
   return c;
@@ -177,7 +190,8 @@ WitnessAnswer Witness::add_checkpoint(std::string_view body, std::uint64_t now) 
   const auto log = std::find_if(logs_.begin(), logs_.end(),
                                 [&](const WitnessedLog& l) { return l.origin == checkpoint->origin; });
   if (log == logs_.end()) return refuse(404, "unknown origin");
-  const note::Verifier trusted[] = {log->key};
+  std::vector<note::Verifier> trusted{log->key};
+  trusted.insert(trusted.end(), log->other_keys.begin(), log->other_keys.end());
   auto verified = note::verify_note(*parsed, trusted);
   if (!verified) return refuse(403, "not signed by the log's key: " + verified.error().message);
   if (request->old_size > checkpoint->size) {

@@ -17,6 +17,8 @@
 //    "listen": "127.0.0.1:8480",                 address:port (port 0: any)
 //    "port_file": "witness.port",                optional: the port, once bound
 //    "logs": [{"origin": "...", "vkey": "<origin>+<id>+<key>"}]}
+// or, for a log whose signing key was rotated, "vkeys": [the current key's
+// vkey, the retired ones'...] instead of "vkey" (docs/operations.md).
 // Paths are relative to the configuration file's folder.
 //
 // Thread-safety: a Witness is used from one thread (the server's single
@@ -43,6 +45,11 @@ inline constexpr std::string_view kStateFormat = "hfv-witness-state/v1";
 struct WitnessedLog {
   std::string origin;
   audit::note::Verifier key;  // type Ed25519, name == origin
+  // More keys of the same log, after it rotated its signing key
+  // ("vkeys": the first is `key`): a checkpoint signed by any of them is
+  // the log's. The consistency check against what was cosigned before is
+  // the same whichever key signed.
+  std::vector<audit::note::Verifier> other_keys;
 };
 
 struct WitnessConfig {

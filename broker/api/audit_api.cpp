@@ -15,6 +15,7 @@
 #include <map>
 
 #include "audit/export.hpp"
+#include "audit/key_history.hpp"
 #include "audit/household_search.hpp"
 #include "broker/api/query_string.hpp"
 #include "broker/api/service.hpp"
@@ -387,6 +388,13 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     json answer = audit::tree_head_json(*head);
     answer["public_key"] = crypto::to_hex(log->public_key());
     co_return ApiResponse{200, std::move(answer), {}};
+  }
+
+  // The history of the log's signing keys (audit/key_history.hpp): the
+  // first key (audit.public_key), the cross-signed transitions to the current
+  // one; no transition before a first rotation.
+  if (path == "/v1/audit/key-history") {
+    co_return ApiResponse{200, audit::key_history_json(log->key_history()), {}};
   }
 
   if (path == "/v1/audit/proof") {

@@ -59,6 +59,7 @@ std::span<const Route> route_table() {
       {"POST", "/v1/audit/household-search", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/verify", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/head", kSupervisors, false, &S::on_audit},
+      {"GET", "/v1/audit/key-history", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/proof", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/consistency", kSupervisors, false, &S::on_audit},
       {"GET", "/v1/audit/export", kSupervisors, false, &S::on_audit},

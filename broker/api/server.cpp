@@ -354,7 +354,8 @@ net::awaitable<bool> Server::serve_request(TlsStream& stream, beast::flat_buffer
   ApiRequest api;
   api.method = std::string(req.method_string());
   api.target = std::string(req.target());
-  if (!too_large) api.body = req.body();
+  // The body moves: nothing below reads it from the parser again.
+  if (!too_large) api.body = std::move(parser.get().body());
   api.body_too_large = too_large;
   api.peer = peer;
   api.client_address = client_address;
@@ -386,6 +387,7 @@ net::awaitable<bool> Server::serve_request(TlsStream& stream, beast::flat_buffer
     answer.endpoint = endpoint_of(req.target().substr(0, req.target().find('?')));
   }
   --in_flight_;
+  const auto elapsed = std::chrono::steady_clock::now() - started;
   if (watch) {
     watch->answered = true;
     if (!watch->done.is_set()) stream.cancel();  // ends the watching read
@@ -405,9 +407,9 @@ net::awaitable<bool> Server::serve_request(TlsStream& stream, beast::flat_buffer
              {"endpoint", std::string(endpoint)},
              {"status", answer.status},
              {"principal", principal != nullptr ? principal->name : (peer ? "unknown" : "none")},
-             {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+             {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()}});
   if (Metrics* metrics = service_.metrics()) {
-    metrics->observe_request(req.method_string(), endpoint, answer.status, std::chrono::steady_clock::now() - started);
+    metrics->observe_request(req.method_string(), endpoint, answer.status, elapsed);
   }
   if (watch && watch->caller_gone) co_return false;  // logged and counted above; nobody left to answer
 

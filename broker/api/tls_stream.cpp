@@ -163,30 +163,32 @@ error_code TlsStream::wait_error(const error_code& ec) const {
   return ec;
 }
 
-TlsStream::Want TlsStream::read_step(net::mutable_buffer buffer, error_code& ec, std::size_t& n) {
-  if (ssl_ == nullptr) {
+namespace {
+
+// One SSL_read_ex or SSL_write_ex over a buffer: `transfer` is either.
+template <typename Transfer, typename Data>
+TlsStream::Want transfer_step(SSL* ssl, Transfer transfer, Data* data, std::size_t size, error_code& ec,
+                              std::size_t& n) {
+  if (ssl == nullptr) {
     ec = net::error::no_memory;
-    return Want::kDone;
+    return TlsStream::Want::kDone;
   }
-  if (buffer.size() == 0) return Want::kDone;
+  if (size == 0) return TlsStream::Want::kDone;
   ERR_clear_error();
-  const int result = SSL_read_ex(ssl_, buffer.data(), buffer.size(), &n);
-  if (result == 1) return Want::kDone;
+  const int result = transfer(ssl, data, size, &n);
+  if (result == 1) return TlsStream::Want::kDone;
   n = 0;
-  return want_or_error(ssl_, result, ec);
+  return want_or_error(ssl, result, ec);
+}
+
+}  // namespace
+
+TlsStream::Want TlsStream::read_step(net::mutable_buffer buffer, error_code& ec, std::size_t& n) {
+  return transfer_step(ssl_, SSL_read_ex, buffer.data(), buffer.size(), ec, n);
 }
 
 TlsStream::Want TlsStream::write_step(net::const_buffer buffer, error_code& ec, std::size_t& n) {
-  if (ssl_ == nullptr) {
-    ec = net::error::no_memory;
-    return Want::kDone;
-  }
-  if (buffer.size() == 0) return Want::kDone;
-  ERR_clear_error();
-  const int result = SSL_write_ex(ssl_, buffer.data(), buffer.size(), &n);
-  if (result == 1) return Want::kDone;
-  n = 0;
-  return want_or_error(ssl_, result, ec);
+  return transfer_step(ssl_, SSL_write_ex, buffer.data(), buffer.size(), ec, n);
 }
 
 TlsStream::Want TlsStream::handshake_step(error_code& ec) {

@@ -341,7 +341,7 @@ int run_daemon(const std::filesystem::path& config_file) {
                {"reason", "no audit log was found and audit.create_if_missing is set: a new, empty log"}});
   }
   const std::string audit_origin = config->audit.origin.empty()
-                                       ? audit::default_origin((*audit)->public_key())
+                                       ? audit::default_origin((*audit)->first_public_key())
                                        : config->audit.origin;
   std::optional<WitnessSenderRun> witness_run;
   if (!config->audit.witnesses.empty()) {

@@ -284,6 +284,12 @@ int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::
     return 1;
   }
   in.log_key = *key;
+  auto history = hfv::audit::AuditLog::key_history_at(where, kek);
+  if (!history) {
+    std::printf("FAILED: the audit log's signing keys: %s\n", history.error().message.c_str());
+    return 1;
+  }
+  in.log_keys = history->keys();
   in.origin = config.audit.origin.empty() ? hfv::audit::default_origin(*key) : config.audit.origin;
   in.where = where;
   in.kek = kek;
@@ -315,16 +321,69 @@ int audit_vkey(const std::string& config_file) {
   }
   if (!key) return fail("audit log key: " + key.error().message);
   const std::string origin = config->audit.origin.empty() ? hfv::audit::default_origin(*key) : config->audit.origin;
-  std::printf("origin: %s\nvkey: %s\n", origin.c_str(),
-              hfv::audit::note::vkey_text(
-                  hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, *key))
-                  .c_str());
+  // The origin comes from the first key; the vkey is the key that signs
+  // now, and after a signing-key rotation the earlier ones follow (a
+  // witness lists them all: docs/operations.md).
+  hfv::Result<hfv::audit::KeyHistory> history = hfv::make_error("not_found", "no key history");
+  if (where.is_postgresql()) {
+    auto kek = audit_kek(*config);
+    if (!kek) return fail("master key: " + kek.error().message);
+    history = hfv::audit::AuditLog::key_history_at(where, *kek);
+  } else {
+    history = hfv::audit::Keyring::load_key_history(hfv::audit::keyring_path(where.file));
+  }
+  if (!history) return fail("audit log keys: " + history.error().message);
+  auto vkey = [&](const crypto::Ed25519PublicKey& k) {
+    return hfv::audit::note::vkey_text(
+        hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, k));
+  };
+  std::printf("origin: %s\nvkey: %s\n", origin.c_str(), vkey(history->current()).c_str());
+  const auto keys = history->keys();
+  for (std::size_t i = keys.size() - 1; i-- > 0;) std::printf("retired vkey: %s\n", vkey(keys[i]).c_str());
   return 0;
+}
+
+// The published history of the audit log's signing keys, beside the
+// anchor (docs/operations.md, "Rotating the audit signing key"); empty when
+// no anchor is configured.
+std::filesystem::path audit_key_history_path(const hfv::broker::Config& config) {
+  if (config.audit.anchor_file.empty()) return {};
+  std::filesystem::path p = config.audit.anchor_file;
+  p += ".key-history.json";
+  return p;
+}
+
+// A published signing-key history (`--history`, or the one beside the
+// anchor when there is one) against the log's own: the same chain from the
+// same first key. Prints one line; true when it agrees.
+bool check_published_key_history(const std::filesystem::path& file, const hfv::audit::KeyHistory& log_keys) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    std::printf("FAILED: key history %s: it does not exist\n", file.string().c_str());
+    return false;
+  }
+  auto published =
+      hfv::audit::key_history_from_json(nlohmann::json::parse(slurp(file.string()), nullptr, false));
+  if (!published) {
+    std::printf("FAILED: key history %s: %s\n", file.string().c_str(), published.error().message.c_str());
+    return false;
+  }
+  if (hfv::audit::key_history_json(*published) != hfv::audit::key_history_json(log_keys)) {
+    std::printf("FAILED: key history %s is not the log's (first key %s, %zu transitions; the log: %s, %zu): "
+                "publish brokerctl audit key-history again\n",
+                file.string().c_str(), hfv::audit::audit_key_id(published->first).c_str(),
+                published->transitions.size(), hfv::audit::audit_key_id(log_keys.first).c_str(),
+                log_keys.transitions.size());
+    return false;
+  }
+  std::printf("key history %s: the log's (%zu transitions)\n", file.string().c_str(), published->transitions.size());
+  return true;
 }
 
 int audit_verify(const std::string& config_file, const std::string& db_override,
                  const std::string& anchor_override, bool no_anchor,
-                 const std::vector<std::string>& witness_urls, bool no_witnesses) {
+                 const std::vector<std::string>& witness_urls, bool no_witnesses,
+                 const std::string& history_override) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
@@ -388,6 +447,28 @@ int audit_verify(const std::string& config_file, const std::string& db_override,
   if (report->latest_head) {
     std::printf("latest signed head: %s\n", hfv::audit::tree_head_json(*report->latest_head).dump().c_str());
   }
+  // After signing-key rotations: the chain from the pinned first key (each
+  // transition was checked when the keyring was read, and its root above).
+  auto keys = hfv::audit::AuditLog::key_history_at(where, *kek);
+  if (!keys) {
+    std::printf("FAILED: the log's signing keys: %s\n", keys.error().message.c_str());
+    return 1;
+  }
+  if (!keys->transitions.empty()) {
+    std::printf("signing keys: first %s, %zu cross-signed transitions, current %s (from %llu records on)\n",
+                hfv::audit::audit_key_id(keys->first).c_str(), keys->transitions.size(),
+                hfv::audit::audit_key_id(keys->current()).c_str(),
+                static_cast<unsigned long long>(keys->transitions.back().tree_size));
+  }
+  // The published history: the one named, else the one beside the anchor
+  // if a rotation wrote it.
+  std::filesystem::path history_file = history_override;
+  if (history_file.empty() && db_override.empty()) {
+    std::error_code ec;
+    if (auto beside = audit_key_history_path(*config); !beside.empty() && std::filesystem::exists(beside, ec))
+      history_file = beside;
+  }
+  if (!history_file.empty() && !check_published_key_history(history_file, *keys)) return 1;
   if (no_witnesses) return 0;
   return audit_verify_witnesses(*config, where, *kek, anchor, report->records, witness_urls);
 }
@@ -423,11 +504,111 @@ int audit_verify_export(const std::string& file, const std::string& pem_file, co
   return 0;
 }
 
-int audit_rotate_key(const std::string& config_file, bool data_key, const std::string& new_master_file) {
+// Signing-key rotation (audit/key_history.hpp): a new seed, and the
+// transition the old and the new key cross-sign at the log's current tree,
+// in one atomic keyring write (PostgreSQL: one transaction). The origin
+// stays the log's (derived from its FIRST key when not configured), so
+// witnesses keep their state; they must learn the new key.
+int audit_rotate_signing_key(const hfv::broker::Config& config, const crypto::SecretKey& kek) {
+  if (hfv::broker::brokerd_pid(config.server.pid_file)) {
+    return fail("brokerd is running (pid file " + config.server.pid_file.string() +
+                "): stop it (every broker of a cluster) first, rotate, then start it");
+  }
+  const auto where = hfv::broker::audit_location(config);
+  auto before = hfv::audit::AuditLog::key_history_at(where, kek);
+  if (!before) return fail("audit log keys: " + before.error().message);
+  if (const auto& pinned = config.audit.public_key; pinned && *pinned != before->first) {
+    return fail("the log's first signing key is " + hfv::audit::audit_key_id(before->first) + ", not the pinned key " +
+                hfv::audit::audit_key_id(*pinned) + " (audit.public_key): not rotating another log's key");
+  }
+  const std::string origin =
+      config.audit.origin.empty() ? hfv::audit::default_origin(before->first) : config.audit.origin;
+  auto t = hfv::audit::AuditLog::rotate_signing_key(where, kek, origin);
+  if (!t) return fail("signing-key rotation: " + t.error().message);
+  auto after = hfv::audit::AuditLog::key_history_at(where, kek);
+  if (!after) return fail("audit log keys after rotation: " + after.error().message);
+  const auto history_file = audit_key_history_path(config);
+  if (!history_file.empty()) {
+    if (auto s = hfv::replace_file_atomically(history_file, hfv::audit::key_history_json(*after).dump(2) + "\n", 0644);
+        !s) {
+      return fail("the signing key is rotated, but the key history could not be written to " + history_file.string() +
+                  ": " + s.error().message + " (brokerctl audit key-history prints it)");
+    }
+  }
+  std::printf("OK: audit signing key %s retired at %llu records; new signing key %s (transition cross-signed by "
+              "both)\n",
+              hfv::audit::audit_key_id(t->old_key).c_str(), static_cast<unsigned long long>(t->tree_size),
+              hfv::audit::audit_key_id(t->new_key).c_str());
+  std::printf("origin (unchanged): %s\nnew vkey for witnesses (add it to the log's \"vkeys\"): %s\n", origin.c_str(),
+              hfv::audit::note::vkey_text(
+                  hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, t->new_key))
+                  .c_str());
+  std::printf("audit.public_key stays the first key %s; key history: %s\n",
+              hfv::audit::audit_key_id(after->first).c_str(),
+              history_file.empty() ? "brokerctl audit key-history" : history_file.string().c_str());
+  return 0;
+}
+
+// Offline check of a published signing-key history (a witness's operator,
+// an auditor): the chain holds from the key they trust to the current key,
+// every transition signed by the key before it. With `origin`, the vkeys to
+// configure (docs/operations.md, "After a rotation of the audit signing key").
+int audit_check_key_history(const std::string& file, const std::string& pem_file, const std::string& origin) {
+  auto trusted = crypto::ed25519_public_key_from_pem(slurp(pem_file));
+  if (!trusted) return fail(pem_file + ": " + trusted.error().message);
+  auto history = hfv::audit::key_history_from_json(nlohmann::json::parse(slurp(file), nullptr, false));
+  if (!history) {
+    std::printf("INVALID: %s\n", history.error().message.c_str());
+    return 1;
+  }
+  auto from = hfv::audit::key_history_from(*trusted, *history);
+  if (!from) {
+    std::printf("INVALID: %s\n", from.error().message.c_str());
+    return 1;
+  }
+  std::printf("OK: %zu cross-signed transitions from the trusted key %s to the current key %s\n",
+              from->transitions.size(), hfv::audit::audit_key_id(*trusted).c_str(),
+              hfv::audit::audit_key_id(from->current()).c_str());
+  for (const auto& t : from->transitions) {
+    std::printf("  %s -> %s at %llu records (%s, origin %s)\n", hfv::audit::audit_key_id(t.old_key).c_str(),
+                hfv::audit::audit_key_id(t.new_key).c_str(), static_cast<unsigned long long>(t.tree_size),
+                t.timestamp.c_str(), t.origin.c_str());
+  }
+  if (!origin.empty()) {
+    if (!from->transitions.empty() && from->transitions.front().origin != origin) {
+      std::printf("INVALID: the transitions are for origin %s, not %s\n", from->transitions.front().origin.c_str(),
+                  origin.c_str());
+      return 1;
+    }
+    const auto keys = from->keys();
+    for (std::size_t i = keys.size(); i-- > 0;) {
+      std::printf("%s: %s\n", i + 1 == keys.size() ? "vkey" : "retired vkey",
+                  hfv::audit::note::vkey_text(
+                      hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, keys[i]))
+                      .c_str());
+    }
+  }
+  return 0;
+}
+
+int audit_key_history(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
   auto kek = audit_kek(*config);
   if (!kek) return fail("master key: " + kek.error().message);
+  auto history = hfv::audit::AuditLog::key_history_at(hfv::broker::audit_location(*config), *kek);
+  if (!history) return fail("audit log keys: " + history.error().message);
+  std::printf("%s\n", hfv::audit::key_history_json(*history).dump(2).c_str());
+  return 0;
+}
+
+int audit_rotate_key(const std::string& config_file, bool data_key, bool signing_key,
+                     const std::string& new_master_file) {
+  auto config = hfv::broker::load_config(config_file);
+  if (!config) return fail(config.error().message);
+  auto kek = audit_kek(*config);
+  if (!kek) return fail("master key: " + kek.error().message);
+  if (signing_key) return audit_rotate_signing_key(*config, *kek);
   if (data_key) {
     if (auto s = hfv::audit::AuditLog::rotate_data_key(hfv::broker::audit_location(*config), *kek); !s) {
       return fail("data-key rotation: " + s.error().message);
@@ -865,6 +1046,10 @@ int run(int argc, char** argv) {
   audit_verify_cmd->add_option("--db", audit_db, "audit database to check instead of the configured one");
   audit_verify_cmd->add_option("--anchor", audit_anchor, "anchor file to check against instead of the configured one");
   audit_verify_cmd->add_flag("--no-anchor", audit_no_anchor, "do not check an anchor file");
+  std::string audit_history;
+  audit_verify_cmd->add_option("--history", audit_history,
+                               "published signing-key history to compare with the log's (default: "
+                               "<anchor>.key-history.json when a rotation wrote it)");
   std::vector<std::string> audit_witness_urls;
   bool audit_no_witnesses = false;
   audit_verify_cmd->add_option("--witness", audit_witness_urls,
@@ -895,15 +1080,36 @@ int run(int argc, char** argv) {
                     "master key (--new-master; daemon stopped)");
   std::string rotate_config, rotate_master;
   bool rotate_data = false;
+  bool rotate_signing = false;
   rotate_cmd->add_option("--config", rotate_config, "brokerd config")->required();
   auto* data_opt = rotate_cmd->add_flag("--data-key", rotate_data, "replace the random database key (re-encrypts)");
+  auto* signing_opt = rotate_cmd->add_flag(
+      "--signing-key", rotate_signing,
+      "replace the tree-head signing key; the old and the new key cross-sign a key transition at the current tree "
+      "(daemon stopped)");
   auto* master_opt = rotate_cmd->add_option("--new-master", rotate_master,
                                             "new master key file (created if absent); the audit, state and review keyrings "
                                             "are re-wrapped under it (daemon stopped)");
   data_opt->excludes(master_opt);
+  signing_opt->excludes(master_opt);
+  signing_opt->excludes(data_opt);
   rotate_cmd->callback([&] {
-    if (!rotate_data && rotate_master.empty()) throw CLI::RequiredError("--data-key or --new-master");
+    if (!rotate_data && !rotate_signing && rotate_master.empty())
+      throw CLI::RequiredError("--data-key, --signing-key or --new-master");
   });
+
+  auto* key_history_cmd = audit->add_subcommand(
+      "key-history", "print the audit log's signing-key history (first key, cross-signed transitions)");
+  std::string key_history_config;
+  key_history_cmd->add_option("--config", key_history_config, "brokerd config")->required();
+
+  auto* check_history_cmd = audit->add_subcommand(
+      "check-key-history", "check a published signing-key history offline, from a trusted key (the first: "
+                           "brokerctl audit public-key)");
+  std::string check_history_file, check_history_pem, check_history_origin;
+  check_history_cmd->add_option("file", check_history_file, "the history (<anchor>.key-history.json)")->required();
+  check_history_cmd->add_option("--public-key", check_history_pem, "trusted audit public key PEM")->required();
+  check_history_cmd->add_option("--origin", check_history_origin, "the log's checkpoint origin: print its vkeys");
 
   auto* export_cmd = audit->add_subcommand("export", "write a signed NDJSON export of a range (daemon stopped)");
   std::string exp_config, exp_out;
@@ -918,7 +1124,7 @@ int run(int argc, char** argv) {
   std::string init_config;
   init_cmd->add_option("--config", init_config, "brokerd config")->required();
 
-  auto* public_key_cmd = audit->add_subcommand("public-key", "print the audit tree-head signing key (PEM)");
+  auto* public_key_cmd = audit->add_subcommand("public-key", "print the audit log's first signing key, the one audit.public_key pins (PEM)");
   std::string pk_config;
   public_key_cmd->add_option("--config", pk_config, "brokerd config")->required();
 
@@ -963,10 +1169,14 @@ int run(int argc, char** argv) {
   if (report_replay_cmd->parsed()) return hfv::broker::report_replay(replay_id, replay_config, replay_from);
   if (report_rotate_cmd->parsed()) return report_rotate_key(report_rotate_config);
   if (audit_verify_cmd->parsed())
-    return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses);
+    return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses,
+                        audit_history);
   if (audit_vkey_cmd->parsed()) return audit_vkey(vkey_config);
   if (verify_export_cmd->parsed()) return audit_verify_export(export_file, export_pem, export_config);
-  if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_master);
+  if (rotate_cmd->parsed()) return audit_rotate_key(rotate_config, rotate_data, rotate_signing, rotate_master);
+  if (key_history_cmd->parsed()) return audit_key_history(key_history_config);
+  if (check_history_cmd->parsed())
+    return audit_check_key_history(check_history_file, check_history_pem, check_history_origin);
   if (export_cmd->parsed()) return audit_export(exp_config, exp_from, exp_to, exp_out);
   if (init_cmd->parsed()) return audit_init(init_config);
   if (public_key_cmd->parsed()) return audit_public_key(pk_config);

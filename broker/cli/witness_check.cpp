@@ -46,7 +46,12 @@ struct WitnessChecker {
         return fail(who, where_from + ": not cosigned by the witness's key (" + v.error().message + ")");
       }
     }
-    const note::Verifier log_key[] = {note::make_verifier(in.origin, note::KeyType::kEd25519, in.log_key)};
+    // Any of the log's signing keys (a checkpoint cosigned before a
+    // signing-key rotation carries the retired key's signature).
+    std::vector<note::Verifier> log_key{note::make_verifier(in.origin, note::KeyType::kEd25519, in.log_key)};
+    for (const auto& k : in.log_keys) {
+      if (k != in.log_key) log_key.push_back(note::make_verifier(in.origin, note::KeyType::kEd25519, k));
+    }
     if (auto v = note::verify_note(*parsed, log_key); !v) {
       return fail(who, where_from + ": the checkpoint of " + std::to_string(checkpoint->size) +
                            " records is not signed by this audit log's key: the log was replaced"

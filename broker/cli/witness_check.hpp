@@ -31,6 +31,9 @@ namespace hfv::broker {
 struct WitnessCheckInput {
   std::string origin;  // the checkpoints' origin line
   crypto::Ed25519PublicKey log_key{};
+  // Every signing key of the log's history (audit/key_history.hpp): a
+  // checkpoint signed by any of them is the log's. Empty: log_key only.
+  std::vector<crypto::Ed25519PublicKey> log_keys;
   audit::LogLocation where;  // the log checked, for its roots
   crypto::SecretKey kek;
   std::uint64_t records = 0;  // how many the log holds

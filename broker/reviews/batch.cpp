@@ -357,7 +357,9 @@ net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   r.detail = "total=" + std::to_string(run->batch.total) + " done=" + std::to_string(run->done) +
              " failed=" + std::to_string(run->failed) + " cancelled=" + std::to_string(run->cancelled);
   std::vector<audit::AuditRecord> rows{r};
-  (void)co_await audit_.append(std::move(rows));
+  if (!co_await audit_.append(std::move(rows))) {
+    log_event(LogLevel::kError, "batch_end_not_audited", {{"batch_id", id}, {"state", state_name(final_state)}});
+  }
   log_event(LogLevel::kInfo, "batch_finished",
             {{"batch_id", id}, {"state", state_name(final_state)}, {"done", run->done}, {"failed", run->failed}});
   run->batch.state = final_state;

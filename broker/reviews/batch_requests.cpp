@@ -201,7 +201,11 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
     r.status = "requested";
     r.detail = "remaining=" + std::to_string(run.items.size() - run.done - run.failed - run.cancelled);
     std::vector<audit::AuditRecord> rows{r};
-    (void)co_await audit_.append(std::move(rows));
+    // Stopping reads no one's data, so the cancel holds even when the log
+    // cannot take its record; the operator is told in the daemon's log.
+    if (!co_await audit_.append(std::move(rows))) {
+      log_event(LogLevel::kError, "batch_cancel_not_audited", {{"batch_id", id}});
+    }
     // Durable at once: a crash from here on must not resume the batch.
     auto saved = co_await run_blocking(blocking_, [&]() -> Status {
       if (auto s = store_.cancel_pending(id); !s) return s;

@@ -257,8 +257,12 @@ Result<RestoreReport> restore_backup(const Config& config, const crypto::SecretK
     newest = *read;
   }
   if (!newest && !options.newest_head.empty()) return make_error("not_found", options.newest_head.string() + " does not exist");
-  if (newest && !audit::verify_tree_head(*newest, keyring->public_key)) {
-    return make_error("bad_anchor", newest_file.string() + ": not a head signed by this audit log's key");
+  // (With the key of its size: the backup may be from after a rotation of
+  // the signing key, the head from before.)
+  if (newest && !keyring->key_history().verifies(*newest)) {
+    return make_error("bad_anchor", newest_file.string() +
+                                        ": not a head signed by this audit log's key (a backup from before a "
+                                        "rotation of the signing key does not know the new key)");
   }
   if (!newest && !options.accept_unknown_loss) {
     return make_error("unknown_loss",

@@ -750,3 +750,152 @@ TEST_CASE("verifiable log: data-key rotation and keyring re-wrap keep every entr
   CHECK(report->ok);
   CHECK(report->records == 5);
 }
+
+// --- Signing-key rotation (audit/key_history.hpp) ---------------------------
+
+TEST_CASE("signing-key rotation: heads after the transition are signed by the new key, and the log, its anchor "
+          "and an export verify from the first key",
+          "[audit][vlog][keys]") {
+  Fixture f;
+  const auto where = audit::LogLocation::sqlcipher(f.db);
+  const std::string origin = "test.example/log";
+  crypto::Ed25519PublicKey first{};
+  {
+    auto log = f.open();
+    REQUIRE(log->append_blocking(batch_of(entries(5))).ok());
+    first = log->public_key();
+    // Not while the log is open.
+    auto busy = audit::VerifiableLog::rotate_signing_key(where, f.kek, test_schema(), origin);
+    REQUIRE_FALSE(busy.ok());
+    CHECK(busy.error().code == "locked");
+  }
+  auto bad_origin = audit::VerifiableLog::rotate_signing_key(where, f.kek, test_schema(), "hfv-audit-sth/x");
+  REQUIRE_FALSE(bad_origin.ok());
+  CHECK(bad_origin.error().code == "bad_origin");
+
+  auto t = audit::VerifiableLog::rotate_signing_key(where, f.kek, test_schema(), origin);
+  INFO((t ? std::string() : t.error().message));
+  REQUIRE(t.ok());
+  CHECK(t->tree_size == 5);
+  CHECK(t->old_key == first);
+  CHECK(t->new_key != first);
+  CHECK(t->origin == origin);
+  CHECK(audit::verify_key_transition(*t));
+  auto keyring = audit::Keyring::load(audit::keyring_path(f.db), f.kek);
+  REQUIRE(keyring.ok());
+  CHECK(keyring->public_key == t->new_key);
+  REQUIRE(keyring->transitions.size() == 1);
+  // The identity key stays the first: what audit.public_key pins.
+  auto identity = audit::Keyring::load_public_key(audit::keyring_path(f.db));
+  REQUIRE(identity.ok());
+  CHECK(*identity == first);
+  auto history = audit::VerifiableLog::key_history_at(where, f.kek, test_schema());
+  REQUIRE(history.ok());
+  CHECK(history->first == first);
+  CHECK(history->current() == t->new_key);
+
+  std::string exported;
+  {
+    // The anchor (a head of 5 signed by the retired key) still opens the log.
+    auto log = f.open();
+    CHECK(log->public_key() == t->new_key);
+    CHECK(log->first_public_key() == first);
+    REQUIRE(log->append_blocking(batch_of(entries(3, "after"))).ok());
+    auto head = log->publish_head();
+    REQUIRE(head.ok());
+    CHECK(head->tree_size == 8);
+    CHECK(head->key_id == audit::audit_key_id(t->new_key));
+    CHECK(audit::verify_tree_head(*head, t->new_key));
+    CHECK_FALSE(audit::verify_tree_head(*head, first));
+    CHECK(log->checkpoint_note(origin, *head).ok());
+    auto text = log->export_ndjson(1, 8, [](const std::string&) { return true; });
+    REQUIRE(text.ok());
+    exported = *text;
+  }
+  // Verified with the first key only: the export's transition leads to the new one.
+  auto from_first = audit::verify_export(exported, first);
+  REQUIRE(from_first.ok());
+  INFO(from_first->problem);
+  CHECK(from_first->ok);
+  CHECK(from_first->records == 8);
+  CHECK(from_first->key_transitions == 1);
+  auto from_new = audit::verify_export(exported, t->new_key);
+  REQUIRE(from_new.ok());
+  CHECK(from_new->ok);
+  auto stranger = audit::verify_export(
+      exported, crypto::Ed25519Signer::from_seed(crypto::SecretKey::random().bytes()).public_key());
+  REQUIRE(stranger.ok());
+  CHECK_FALSE(stranger->ok);
+
+  const auto report = f.verify_file();
+  INFO(report.problem);
+  CHECK(report.ok);
+  CHECK(report.records == 8);
+  CHECK(report.heads_checked >= 2);
+  CHECK(report.anchor_checked);
+}
+
+TEST_CASE("signing-key rotation: the old key signs heads up to the transition, the new key from it on",
+          "[audit][vlog][keys]") {
+  const crypto::SecretKey s0 = crypto::SecretKey::random();
+  const crypto::SecretKey s1 = crypto::SecretKey::random();
+  const auto k0 = crypto::Ed25519Signer::from_seed(s0.bytes());
+  const auto k1 = crypto::Ed25519Signer::from_seed(s1.bytes());
+  const std::string ts = "2026-01-01T00:00:00.000Z";
+  audit::KeyHistory history;
+  history.first = k0.public_key();
+  history.transitions = {audit::sign_key_transition(k0, k1, "test.example/log", 5, {}, ts)};
+  REQUIRE(audit::check_key_history(history).ok());
+  CHECK(history.verifies(audit::sign_tree_head(k0, 5, {}, ts)));
+  CHECK_FALSE(history.verifies(audit::sign_tree_head(k0, 6, {}, ts)));  // a retired key beyond its time
+  CHECK(history.verifies(audit::sign_tree_head(k1, 5, {}, ts)));
+  CHECK(history.verifies(audit::sign_tree_head(k1, 6, {}, ts)));
+  CHECK_FALSE(history.verifies(audit::sign_tree_head(k1, 4, {}, ts)));
+  // The published document reads back, checked; one with a broken chain does not.
+  const auto doc = audit::key_history_json(history);
+  auto back = audit::key_history_from_json(doc);
+  REQUIRE(back.ok());
+  CHECK(back->current() == k1.public_key());
+  auto broken = doc;
+  broken["transitions"][0]["old_signature"] = broken["transitions"][0]["new_signature"];
+  auto refused = audit::key_history_from_json(broken);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "bad_transition");
+}
+
+TEST_CASE("signing-key rotation: a transition not signed by the retiring key is refused", "[audit][vlog][keys]") {
+  Fixture f;
+  {
+    auto log = f.open();
+    REQUIRE(log->append_blocking(batch_of(entries(3))).ok());
+  }
+  auto keyring = audit::Keyring::load(audit::keyring_path(f.db), f.kek);
+  REQUIRE(keyring.ok());
+  // An insider with the KEK but not the log's signing key: a transition to a
+  // key of their own, signed by that key alone.
+  const crypto::SecretKey seed = crypto::SecretKey::random();
+  const auto theirs = crypto::Ed25519Signer::from_seed(seed.bytes());
+  audit::KeyTransition forged =
+      audit::sign_key_transition(theirs, theirs, "test.example/log", 3, {}, "2026-01-01T00:00:00.000Z");
+  forged.old_key = keyring->public_key;
+  CHECK_FALSE(audit::verify_key_transition(forged));
+  audit::KeyHistory chain;
+  chain.first = keyring->public_key;
+  chain.transitions = {forged};
+  auto checked = audit::check_key_history(chain);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.error().code == "bad_transition");
+
+  audit::Keyring tampered = *keyring;
+  tampered.signing_seed = seed;
+  tampered.public_key = theirs.public_key();
+  tampered.transitions = {forged};
+  REQUIRE(tampered.save(audit::keyring_path(f.db), f.kek).ok());
+  auto load = audit::Keyring::load(audit::keyring_path(f.db), f.kek);
+  REQUIRE_FALSE(load.ok());
+  CHECK(load.error().code == "bad_keyring");
+  auto open = f.try_open(f.options());
+  REQUIRE_FALSE(open.ok());
+  CHECK(open.error().code == "bad_keyring");
+  CHECK_FALSE(audit::verify_log_file(f.db, f.kek, f.anchor, test_schema(), check_entry).ok());
+}

@@ -356,3 +356,42 @@ TEST_CASE("cluster: queries scope by jurisdiction on PostgreSQL as on SQLCipher,
   q.unscoped_too = false;
   CHECK(a.log->query(q)->size() == 3);
 }
+
+TEST_CASE("cluster: the signing key of the audit log on PostgreSQL rotates in one transaction, and the log verifies "
+          "from its first key",
+          "[cluster][audit][keys]") {
+  PgServer pg;
+  const auto where = audit::LogLocation::shared(pg.conninfo("postgres"));
+  Node node(pg, "postgres");
+  REQUIRE(node.log->append_blocking({record("K1", "m1", 1), record("K2", "m2", 2)}).ok());
+  const auto first = node.log->public_key();
+  node.log.reset();
+  auto t = audit::AuditLog::rotate_signing_key(where, kKek, "hfv.example/cluster/audit");
+  INFO((t ? std::string() : t.error().message));
+  REQUIRE(t.ok());
+  CHECK(t->tree_size == 2);
+  CHECK(t->old_key == first);
+  auto identity = audit::AuditLog::public_key_at(where, kKek);
+  REQUIRE(identity.ok());
+  CHECK(*identity == first);  // what audit.public_key pins
+  auto history = audit::AuditLog::key_history_at(where, kKek);
+  REQUIRE(history.ok());
+  CHECK(history->current() == t->new_key);
+
+  // Reopened (the anchor holds the retired key's head of 2): new heads are the new key's.
+  audit::AuditLogOptions o;
+  o.anchor_file = node.anchor;
+  auto reopened = audit::AuditLog::open(where, kKek, o);
+  INFO((reopened ? std::string() : reopened.error().message));
+  REQUIRE(reopened.ok());
+  REQUIRE((*reopened)->append_blocking({record("K3", "m3", 3)}).ok());
+  auto head = (*reopened)->publish_head();
+  REQUIRE(head.ok());
+  CHECK(head->tree_size == 3);
+  CHECK(head->key_id == audit::audit_key_id(t->new_key));
+  reopened->reset();
+  const auto report = verify(pg, "postgres", node.anchor);
+  INFO(report.problem);
+  CHECK(report.ok);
+  CHECK(report.heads_checked >= 2);
+}

@@ -1,7 +1,8 @@
 // Writes the fuzz targets' generated seeds from the project's own code
 // (tests/fuzz/make-seeds builds and runs it in build/dev): agency answers as
 // the simulator gives them to the adapters' own requests, and a real signed
-// audit export with its public key. Usage: hfv-fuzz-seeds <tests/fuzz dir>.
+// audit export with its public key, C2SP checkpoints and add-checkpoint
+// bodies signed with fuzz_checkpoint's fixed keys. Usage: hfv-fuzz-seeds <tests/fuzz dir>.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,10 +22,13 @@
 #include "adapters/tax/tax_adapter.hpp"
 #include "adapters/vehicle/vehicle_adapter.hpp"
 #include "audit/audit_log.hpp"
+#include "audit/checkpoint.hpp"
+#include "audit/merkle.hpp"
 #include "audit/keyring.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
 #include "simulator/agency.hpp"
+#include "tests/fuzz/checkpoint_key.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -309,6 +313,54 @@ void audit_export(const fs::path& fuzz_dir) {
   fs::remove_all(dir);
 }
 
+
+// tlog-witness add-checkpoint bodies and signed notes under the fixed keys
+// of checkpoint_key.hpp: a first checkpoint (old 0), a grown tree with its
+// real consistency proof, a cosigned note, extension lines, a verifier key;
+// then one damaged variant per check the parsers make.
+void checkpoints(const fs::path& fuzz_dir) {
+  namespace note = hfv::audit::note;
+  namespace merkle = hfv::audit::merkle;
+  const fs::path corpus = fuzz_dir / "corpus" / "fuzz_checkpoint";
+  const auto log = hfv::crypto::Ed25519Signer::from_seed(hfv::fuzz::kLogSeed);
+  const auto witness = hfv::crypto::Ed25519Signer::from_seed(hfv::fuzz::kWitnessSeed);
+  const std::string origin(hfv::fuzz::kLogOrigin);
+  std::vector<merkle::Hash> leaves;
+  for (int i = 0; i < 7; ++i) leaves.push_back(merkle::leaf_hash("record " + std::to_string(i)));
+  auto tree = [&](std::uint64_t n) {
+    return hfv::audit::Checkpoint{origin, n, merkle::root(std::span(leaves).first(n)), {}};
+  };
+  const std::string first = hfv::audit::signed_checkpoint(log, tree(3));
+  const std::string grown = hfv::audit::signed_checkpoint(log, tree(7));
+  const auto proof = merkle::consistency_proof(leaves, 3);
+  write(corpus / "add-first", hfv::audit::add_checkpoint_body(0, {}, first));
+  write(corpus / "add-grown", hfv::audit::add_checkpoint_body(3, proof, grown));
+  write(corpus / "add-same", hfv::audit::add_checkpoint_body(7, {}, grown));
+  const std::string cosigned =
+      grown + note::cosign(witness, hfv::fuzz::kWitnessName, hfv::audit::checkpoint_text(tree(7)), 1764892800);
+  write(corpus / "note-cosigned", cosigned);
+  auto extended = tree(7);
+  extended.extensions = {"extension one", "— not a signature"};
+  write(corpus / "note-extensions", hfv::audit::signed_checkpoint(log, extended));
+  write(corpus / "vkey-log", note::vkey_text(note::make_verifier(origin, note::KeyType::kEd25519, log.public_key())));
+  write(corpus / "vkey-witness",
+        note::vkey_text(note::make_verifier(std::string(hfv::fuzz::kWitnessName), note::KeyType::kCosignatureV1,
+                                            witness.public_key())));
+  // Damaged: one check each.
+  const std::string grown_body = hfv::audit::add_checkpoint_body(3, proof, grown);
+  write(corpus / "bad-old-line", "old 03\n\n" + first);
+  write(corpus / "bad-no-blank", "old 0\n" + first.substr(0, first.find("\n\n")));
+  write(corpus / "bad-proof-line", "old 3\nnot base64!\n\n" + grown);
+  write(corpus / "bad-size", "old 0\n\n" + origin + "\n-1\n" + grown.substr(grown.find('\n', origin.size() + 1) + 1));
+  std::string wrong_root = grown_body;
+  wrong_root[grown_body.find('\n', grown_body.find(origin) + origin.size() + 1) + 1] ^= 1;
+  write(corpus / "bad-root", wrong_root);
+  std::string wrong_sig = cosigned;
+  wrong_sig[cosigned.size() - 3] = wrong_sig[cosigned.size() - 3] == 'A' ? 'B' : 'A';
+  write(corpus / "bad-signature", wrong_sig);
+  write(corpus / "bad-control", "old 0\n\n" + origin + "\x01\n3\n" + first.substr(first.find('\n') + 3));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -331,6 +383,7 @@ int main(int argc, char** argv) {
     answers(fuzz_dir / "corpus", rich, "full", {"110101199003070011"});
     write(fuzz_dir / "corpus" / "fuzz_dataset" / "seed-person.json", seed.dump(1));
     audit_export(fuzz_dir);
+    checkpoints(fuzz_dir);
   } catch (const std::exception& e) {
     std::cerr << "hfv-fuzz-seeds: " << e.what() << "\n";
     return 1;

@@ -343,6 +343,12 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
     nothing_of(r, harbin);
   });
   check("GET", "/v1/audit/head", [&] { nothing_of(sup_s.send("GET", s.url + "/v1/audit/head"), harbin); });
+  check("GET", "/v1/audit/key-history", [&] {
+    const auto r = sup_s.send("GET", s.url + "/v1/audit/key-history");
+    CHECK(r.status == 200);
+    nothing_of(r, harbin);
+    CHECK(json::parse(r.body)["format"] == "hfv-audit-key-history/v1");
+  });
   check("GET", "/v1/audit/proof", [&] {
     const std::string target = s.url + "/v1/audit/proof?seq=" + std::to_string(h_register_seq);
     expect_error(sup_s.send("GET", target), 404, "not_found");

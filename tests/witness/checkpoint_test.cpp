@@ -213,7 +213,7 @@ TEST_CASE("witness: cosigns consistent checkpoints only, as tlog-witness answers
   auto log_key = seeded(1);
   const std::string origin = "hfv.example/log";
   std::vector<witness::WitnessedLog> logs = {
-      {origin, note::make_verifier(origin, note::KeyType::kEd25519, log_key.public_key())}};
+      {origin, note::make_verifier(origin, note::KeyType::kEd25519, log_key.public_key()), {}}};
   auto w = witness::Witness::open("w.example/w", seeded(2), logs, dir / "state.json");
   REQUIRE(w);
   const auto all = leaves(20);
@@ -302,5 +302,49 @@ TEST_CASE("witness: a malformed configuration or state file is refused", "[witne
   auto broken = witness::Witness::open("w.example/w", seeded(2), good->logs, dir / "state.json");
   REQUIRE_FALSE(broken);
   CHECK(broken.error().code == "bad_state");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("witness: a log that rotated its signing key is cosigned under any of its vkeys, consistently",
+          "[witness][keys]") {
+  const auto dir = scratch("vkeys");
+  const std::string origin = "hfv.example/log";
+  auto old_key = seeded(1);
+  auto new_key = seeded(3);
+  const std::string old_vkey =
+      note::vkey_text(note::make_verifier(origin, note::KeyType::kEd25519, old_key.public_key()));
+  const std::string new_vkey =
+      note::vkey_text(note::make_verifier(origin, note::KeyType::kEd25519, new_key.public_key()));
+  std::ofstream(dir / "w.json") << R"({"name": "w.example/w", "key_file": "k.pem", "state_file": "s.json",
+      "listen": "127.0.0.1:0", "logs": [{"origin": ")" + origin + R"(", "vkeys": [")" + new_vkey + R"(", ")" +
+                                       old_vkey + R"("]}]})";
+  auto config = witness::load_witness_config(dir / "w.json");
+  INFO((config ? std::string() : config.error().message));
+  REQUIRE(config);
+  REQUIRE(config->logs.size() == 1);
+  CHECK(config->logs[0].other_keys.size() == 1);
+  // "vkey" and "vkeys" together, or an empty list: refused.
+  std::ofstream(dir / "both.json") << R"({"name": "w.example/w", "key_file": "k.pem", "state_file": "s.json",
+      "logs": [{"origin": ")" + origin + R"(", "vkey": ")" + old_vkey + R"(", "vkeys": []}]})";
+  CHECK_FALSE(witness::load_witness_config(dir / "both.json"));
+
+  auto w = witness::Witness::open("w.example/w", seeded(2), config->logs, dir / "state.json");
+  REQUIRE(w);
+  const auto all = leaves(12);
+  // Before the rotation, the old key's checkpoint of 5; after it, the new
+  // key's checkpoint of 9, consistent with it.
+  CHECK(w->add_checkpoint(audit::add_checkpoint_body(0, {}, log_note(old_key, origin, all, 5)), 1700000000).status ==
+        200);
+  auto proof = audit::merkle::consistency_proof(std::span(all).first(9), 5);
+  CHECK(w->add_checkpoint(audit::add_checkpoint_body(5, proof, log_note(new_key, origin, all, 9)), 1700000001)
+            .status == 200);
+  // Still no fork, whichever key signs: another tree of 9 is refused.
+  auto other = leaves(12);
+  other[8] = audit::merkle::leaf_hash("forked");
+  CHECK(w->add_checkpoint(audit::add_checkpoint_body(9, {}, log_note(new_key, origin, other, 9)), 1700000002).status ==
+        422);
+  // A key that is not listed: 403.
+  CHECK(w->add_checkpoint(audit::add_checkpoint_body(9, {}, log_note(seeded(4), origin, all, 9)), 1700000003).status ==
+        403);
   std::filesystem::remove_all(dir);
 }

@@ -2,7 +2,9 @@
 // daemon's signed heads are cosigned and `brokerctl audit verify` checks
 // the cosignatures; a consistent rollback of database, keyring and anchor,
 // and a wipe of all three, are refused by the witness and flagged by
-// `audit verify`; the witness's state survives its restart.
+// `audit verify`; the witness's state survives its restart; after a
+// rotation of the log's signing key, a witness given the new vkey ("vkeys")
+// goes on cosigning the same origin.
 #include <catch2/catch.hpp>
 
 #include <regex>
@@ -299,4 +301,69 @@ TEST_CASE("witness: heads are cosigned and verified, and a rollback or a wipe of
     // The old log, under its pinned origin, is still known to the witness.
     CHECK(w.latest_size(origin) == grown);
   }
+}
+
+TEST_CASE("witness: after a rotation of the log's signing key, the witness given the new vkey goes on cosigning the "
+          "same origin from its state, and audit verify passes",
+          "[witness][integration][keys]") {
+  Stack s;
+  const fs::path cosigned = hfv::audit::cosigned_path(anchor_of(s));
+  const std::string config = (s.broker_dir / "brokerd.json").string();
+  auto [vkey_status, vkey_out] = run_tool({BROKERCTL_BIN, "audit", "vkey", "--config", config}, s.dir.path / "vkey.log");
+  REQUIRE(vkey_status == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(vkey_out, m, std::regex("origin: (\\S+)\nvkey: (\\S+)\n")));
+  const std::string origin = m[1];
+  const std::string old_vkey = m[2];
+
+  Witness w(s.dir.path / "witness");
+  w.configure(origin, old_vkey);
+  w.start();
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  {
+    json c = json::parse(read_file(config));
+    c["audit"]["witnesses"] = json::array({{{"name", w.name}, {"url", w.url}, {"vkey", w.vkey}}});
+    std::ofstream(config, std::ios::trunc) << c.dump(2);
+  }
+  restart_broker(s, "brokerd-2.log");
+  REQUIRE(wait_for_text(cosigned, w.name));
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  const std::uint64_t old_size = anchored_size(s);
+  CHECK(w.latest_size(origin) == old_size);
+
+  // Rotate (brokerd stopped): same origin, a new vkey to give the witness.
+  auto [rotated, rotate_out] = run_tool(
+      {BROKERCTL_BIN, "audit", "rotate-key", "--signing-key", "--config", config}, s.dir.path / "rotate.log");
+  INFO(rotate_out);
+  REQUIRE(rotated == 0);
+  REQUIRE(std::regex_search(rotate_out, m, std::regex("origin \\(unchanged\\): (\\S+)\n.*\"vkeys\"\\): (\\S+)\n")));
+  CHECK(m[1] == origin);
+  const std::string new_vkey = m[2];
+  CHECK(new_vkey != old_vkey);
+  {
+    auto [status, out] = run_tool({BROKERCTL_BIN, "audit", "vkey", "--config", config}, s.dir.path / "vkey-2.log");
+    CHECK(status == 0);
+    CHECK(out == "origin: " + origin + "\nvkey: " + new_vkey + "\nretired vkey: " + old_vkey + "\n");
+  }
+  REQUIRE(w.process->stop(SIGTERM) == 0);
+  {
+    json c = json::parse(read_file(w.dir / "witness.json"));
+    c["logs"] = json::array({{{"origin", origin}, {"vkeys", json::array({new_vkey, old_vkey})}}});
+    std::ofstream(w.dir / "witness.json", std::ios::trunc) << c.dump(2);
+  }
+  w.start();
+
+  restart_broker(s, "brokerd-3.log");
+  s.verify("WIT-R1", json::array({hfv::testing::member("230102197503120016", "张伟", "applicant")}));
+  REQUIRE(s.broker->stop(SIGTERM) == 0);
+  const std::uint64_t new_size = anchored_size(s);
+  CHECK(new_size > old_size);
+  CHECK(w.latest_size(origin) == new_size);  // consistent with what it cosigned under the old key
+  CHECK(read_file(s.dir.path / "brokerd-3.log").find("\"event\":\"audit_witness_refused\"") == std::string::npos);
+  auto [status, out] = run_tool({BROKERCTL_BIN, "audit", "verify", "--config", config}, s.dir.path / "verify.log");
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("witness " + w.name + ": its latest checkpoint: " + std::to_string(new_size) +
+                 " records, consistent with this log, cosignature verified") != std::string::npos);
+  CHECK(out.find("FAILED") == std::string::npos);
 }
