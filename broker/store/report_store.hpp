@@ -3,7 +3,9 @@
 // idempotency (the same Idempotency-Key from the same principal returns the
 // same answer) and fair use (a repeat of the same household within the
 // configured window returns the earlier report). A verification belongs to
-// the principal that started it; others cannot see it.
+// the principal that started it; others cannot see it. An issued report is
+// stored with its input archive (ArchivedInputs, read by replays:
+// broker/verification/input_archive.hpp) and erased with it.
 //
 // An interface: the embedded backend is broker/store/sqlcipher/. Opening a
 // store marks verifications left "running" by a previous process
