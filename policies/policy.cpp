@@ -480,6 +480,7 @@ Result<JurisdictionPolicy> parse_policy_file(std::string_view content, const std
     return s.error();
   }
   JurisdictionPolicy p;
+  p.content_ = std::string(content);
   auto text = [&](const char* key, std::string& out) -> Status {
     if (!doc.contains(key) || !doc[key].is_string() || doc[key].get<std::string>().empty()) {
       return ctx.fail(key, "missing or not a non-empty string");

@@ -130,6 +130,9 @@ class JurisdictionPolicy {
   // the file or the rules' code changes meaning.
   const std::string& version() const { return version_; }
   const std::string& file_version() const { return file_version_; }
+  // The file's text as read: archived with the reports that name this
+  // version, so a replay loads the same rules after a reload (or offline).
+  const std::string& content() const { return content_; }
   bool applies_to_subdivisions() const { return applies_to_subdivisions_; }
   // In the engine's canonical order (not the file's).
   const std::vector<RuleRef>& rules() const { return rules_; }
@@ -169,7 +172,7 @@ class JurisdictionPolicy {
  private:
   friend Result<JurisdictionPolicy> parse_policy_file(std::string_view content,
                                                       const std::filesystem::path& path);
-  std::string jurisdiction_, name_, seed_, version_, file_version_;
+  std::string jurisdiction_, name_, seed_, version_, file_version_, content_;
   bool applies_to_subdivisions_ = false;
   std::vector<RuleRef> rules_;
   std::map<std::string, DatedSeries> params_;

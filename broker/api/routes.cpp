@@ -32,6 +32,8 @@ std::span<const Route> route_table() {
       // Verifications and the household's authorisations.
       {"POST", "/v1/verifications", kCaseSystems, true, &S::on_verify},
       {"GET", "/v1/verifications/{id}", kCaseSystems, true, &S::on_get_verification},
+      {"GET", "/v1/verifications/{id}/replay", Callers::only(Role::kCaseSystem, Role::kSupervisor), true,
+       &S::on_replay_verification},
       {"POST", "/v1/authorizations", kCaseSystems, true, &S::on_register_authorization},
       {"GET", "/v1/authorizations/{id}", kCaseSystems, true, &S::on_read_authorization},
       {"POST", "/v1/authorizations/{id}/revoke", kCaseSystems, true, &S::on_revoke_authorization},

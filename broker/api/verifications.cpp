@@ -1,5 +1,5 @@
-// POST /v1/verifications and GET /v1/verifications/{id}: the verifier's
-// outcome (broker/verification/verifier.hpp) as an HTTP answer.
+// POST /v1/verifications, GET /v1/verifications/{id} and its /replay: the
+// verifier's outcome (broker/verification/verifier.hpp) as an HTTP answer.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include "broker/api/service.hpp"
@@ -30,6 +30,44 @@ net::awaitable<ApiResponse> Service::on_get_verification(const RouteCall& call) 
   const Outcome outcome =
       co_await parts_.verifier->read(*call.principal, call.request.operator_id, id, certificate_of(call.request));
   co_return http_answer(outcome);
+}
+
+net::awaitable<ApiResponse> Service::on_replay_verification(const RouteCall& call) {
+  const std::string prefix = "/v1/verifications/";
+  const std::string id = call.path.substr(prefix.size(), call.path.size() - prefix.size() - std::string("/replay").size());
+  if (!is_token(id)) co_return error_response(404, "not_found", "no such verification", "id");
+  const ReplayOutcome outcome =
+      co_await parts_.verifier->replay(*call.principal, call.request.operator_id, id, certificate_of(call.request));
+  switch (outcome.kind) {
+    case ReplayOutcome::Kind::kDone: {
+      ApiResponse r;
+      r.status = 200;
+      r.body = {{"verification_id", id},
+                {"identical", outcome.answer.identical},
+                {"policy_version", outcome.answer.policy_version},
+                {"differences", outcome.answer.differences},
+                {"replayed_at", outcome.replayed_at}};
+      co_return r;
+    }
+    case ReplayOutcome::Kind::kNotFound: co_return error_response(404, "not_found", outcome.message, "id");
+    case ReplayOutcome::Kind::kForbidden:
+      co_return error_response(403, "jurisdiction_not_allowed", outcome.message, "jurisdiction");
+    case ReplayOutcome::Kind::kNoReport: co_return error_response(409, "no_report", outcome.message, "id");
+    case ReplayOutcome::Kind::kFailed:
+      // A report that cannot be replayed as it was issued (no archive, its
+      // policy file gone or the engine changed since): 409. An archive that
+      // is not the one the report names, or does not read: the broker's
+      // fault, never the caller's, and loud: 500.
+      if (outcome.code == "archive_missing") co_return error_response(409, "archive_missing", outcome.message, "id");
+      if (outcome.code == "policy_unavailable") {
+        co_return error_response(409, "policy_unavailable", outcome.message, "policy_version");
+      }
+      if (outcome.code == "archive_unreadable") co_return error_response(500, "archive_unreadable", outcome.message);
+      co_return error_response(500, "archive_tampered", outcome.message);
+    case ReplayOutcome::Kind::kUnavailable: break;
+  }
+  if (outcome.code == "audit_unavailable") co_return error_response(503, "audit_unavailable", outcome.message);
+  co_return error_response(503, "state_unavailable", outcome.message);
 }
 
 }  // namespace hfv::broker

@@ -27,6 +27,7 @@
 #include "common/files.hpp"
 #include "common/time.hpp"
 #include "broker/cli/backup_cli.hpp"
+#include "broker/cli/replay_cli.hpp"
 #include "broker/cli/batch_cli.hpp"
 #include "broker/cli/cli_http.hpp"
 #include "broker/cli/witness_check.hpp"
@@ -1022,6 +1023,13 @@ int run(int argc, char** argv) {
   report_verify_cmd->callback([&] {
     if (pem_file.empty() && config_file.empty()) throw CLI::RequiredError("--public-key or --config");
   });
+  auto* report_replay_cmd = report->add_subcommand(
+      "replay", "evaluate a report again from its input archive, with the policy version it names, offline from a "
+                "backup (as GET /v1/verifications/{id}/replay); exit 0 identical, 1 different or not replayed");
+  std::string replay_id, replay_config = "/etc/hfv/brokerd.json", replay_from;
+  report_replay_cmd->add_option("id", replay_id, "the verification id (ver_...)")->required();
+  report_replay_cmd->add_option("--config", replay_config, "brokerd config (for the master key)")->capture_default_str();
+  report_replay_cmd->add_option("--from", replay_from, "the backup folder (brokerctl backup --to)")->required();
   auto* report_rotate_cmd = report->add_subcommand(
       "rotate-key", "replace the report-signing key (brokerd stopped); the retired key stays in the published key "
                     "history, cross-signed with the new one");
@@ -1158,6 +1166,7 @@ int run(int argc, char** argv) {
   if (status_cmd->parsed()) return status_command(status_options);
   if (reload_cmd->parsed()) return reload_command(reload_options, reload_wait);
   if (report_verify_cmd->parsed()) return report_verify(report_file, pem_file, config_file, history_file, history_fetch);
+  if (report_replay_cmd->parsed()) return hfv::broker::report_replay(replay_id, replay_config, replay_from);
   if (report_rotate_cmd->parsed()) return report_rotate_key(report_rotate_config);
   if (audit_verify_cmd->parsed())
     return audit_verify(audit_config, audit_db, audit_anchor, audit_no_anchor, audit_witness_urls, audit_no_witnesses,

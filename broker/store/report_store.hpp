@@ -3,7 +3,9 @@
 // idempotency (the same Idempotency-Key from the same principal returns the
 // same answer) and fair use (a repeat of the same household within the
 // configured window returns the earlier report). A verification belongs to
-// the principal that started it; others cannot see it.
+// the principal that started it; others cannot see it. An issued report is
+// stored with its input archive (ArchivedInputs, read by replays:
+// broker/verification/input_archive.hpp) and erased with it.
 //
 // An interface: the embedded backend is broker/store/sqlcipher/. Opening a
 // store marks verifications left "running" by a previous process
@@ -40,18 +42,48 @@ struct StoredVerification {
   std::int64_t created_unix = 0;
 };
 
+// What an issued report's decision rested on (broker/verification/
+// input_archive.hpp): the archived input text (personal: SQLCipher keeps it
+// in the encrypted database, PostgreSQL sealed by the broker like a report's
+// body), its digest as the report names it, and the policy file of the
+// version the report names (public; kept once per version while a report
+// names it).
+struct ArchivedInputs {
+  std::string text;
+  std::string sha256;
+  std::string policy_version;
+  std::string policy_jurisdiction;  // the policy file's code
+  std::string policy_content;       // the policy file's text
+};
+
+// A verification with its archive, for a replay: any principal's (the
+// caller checks who may see it).
+struct ArchivedVerification {
+  StoredVerification verification;
+  ArchivedInputs inputs;  // text and policy_content empty when not archived
+  // The archive row is there but its sealed text does not open (PostgreSQL:
+  // edited, moved to another row or sealed under another key): a replay
+  // must fail loudly (archive_tampered), after it is audited.
+  bool inputs_unopenable = false;
+};
+
 class ReportStore {
  public:
   virtual ~ReportStore() = default;
   virtual Status insert_running(const StoredVerification& v) = 0;
   virtual Status finish(const std::string& id, long http_status, const std::string& response) = 0;
+  // An issued report (status 200) and its input archive, in one transaction:
+  // a report is never stored without what it rested on. The policy file is
+  // added when its version is not kept yet.
+  virtual Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) = 0;
   // The caller disconnected and no report was issued: the row stays (GET
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.
   virtual Status cancel(const std::string& id) = 0;
   // Retention (docs/operations.md): erases finished verifications (their
-  // stored report or error) created before `created_before_unix`; running
-  // ones stay. Returns how many were erased.
+  // stored report or error, and their input archive) created before
+  // `created_before_unix`, and the archived policy files no remaining
+  // report names; running ones stay. Returns how many were erased.
   virtual Result<std::int64_t> purge_before(std::int64_t created_before_unix) = 0;
   // A verification another node left running and will not finish (its
   // claim on a batch item ran out, see review_store.hpp): running ->
@@ -59,6 +91,11 @@ class ReportStore {
   virtual Status interrupt(const std::string& id) = 0;
   virtual Result<std::optional<StoredVerification>> find(const std::string& id,
                                                          const std::string& principal) = 0;
+  // A verification by id whoever started it, with its input archive and the
+  // archived policy file of its version (replay; the caller decides who may
+  // see it). A report whose sealed column does not open is an error
+  // (corrupt_state); an archive that does not open is flagged.
+  virtual Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) = 0;
   virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
                                                                 const std::string& key) = 0;
   // The newest completed (200) verification of this household by this

@@ -1,5 +1,5 @@
 // Retention of the broker's own records (docs/operations.md, "Retention"):
-// stored reports, ended authorisations, review records and finished batches older than their
+// stored reports (with their input archives), ended authorisations, review records and finished batches older than their
 // configured periods are erased, as the audit log erases its records'
 // personal fields. Each pass that erases something is audited with counts,
 // never contents (action `retention.purge`).

@@ -10,6 +10,7 @@
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/store/review_store.hpp"
+#include "broker/verification/input_archive.hpp"
 #include "broker/verification/report_signature.hpp"
 #include "broker/verification/request.hpp"
 #include "broker/verification/review_record.hpp"
@@ -567,6 +568,99 @@ net::awaitable<Outcome> Verifier::read(const Principal& principal, const std::st
   co_return co_await answer_stored(principal, operator_id, std::move(certificate), **found, Replay::kRead);
 }
 
+net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const std::string& operator_id,
+                                               const std::string& id, CallerCertificate certificate) {
+  ReplayOutcome out;
+  auto fail = [&out](ReplayOutcome::Kind kind, std::string code, std::string message, std::string field = {}) {
+    out.kind = kind;
+    out.code = std::move(code);
+    out.message = std::move(message);
+    out.field = std::move(field);
+    return std::move(out);
+  };
+  auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find_archived(id); });
+  if (!found) {
+    co_return fail(ReplayOutcome::Kind::kUnavailable, "state_unavailable", "verifications cannot be read now");
+  }
+  const bool supervisor = principal.role == Role::kSupervisor;
+  // A case system sees only its own verifications; another's is "not found".
+  if (!*found || (!supervisor && (*found)->verification.principal != principal.name)) {
+    co_return fail(ReplayOutcome::Kind::kNotFound, "not_found", "no such verification", "id");
+  }
+  const StoredVerification& stored = (*found)->verification;
+  const ArchivedInputs& inputs = (*found)->inputs;
+  json report;
+  if (stored.state == VerificationState::kDone && stored.http_status == kStoredReport) {
+    report = json::parse(stored.response, nullptr, false);
+  }
+  audit::AuditRecord r = caller_record(principal, operator_id, certificate);
+  r.request_id = stored.id;
+  if (report.is_object()) {
+    r.case_id = report.value("case_id", "");
+    r.authorization_id = report.value("authorization_id", "");
+    r.programme = report.value("programme", "");
+    r.jurisdiction = report.value("jurisdiction", r.jurisdiction);
+  }
+  const std::string jurisdiction = report.is_object() ? report.value("jurisdiction", "") : "";
+  if (supervisor && !principal.covers(jurisdiction)) {
+    // Refused and audited like any refusal, naming only what the caller
+    // sent (the id): nothing of the other jurisdiction's household.
+    r = caller_record(principal, operator_id, certificate);
+    r.request_id = stored.id;
+    r.action = "request.refused";
+    r.status = parts_.refusal_status != nullptr ? parts_.refusal_status(RefusalReason::kJurisdictionNotAllowed)
+                                                : std::string(refusal_code(RefusalReason::kJurisdictionNotAllowed));
+    r.detail = "GET /v1/verifications/{id}/replay field=jurisdiction";
+    std::vector<audit::AuditRecord> refusal(1, r);
+    if (!co_await parts_.audit->append(std::move(refusal))) {
+      co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
+    }
+    co_return fail(ReplayOutcome::Kind::kForbidden, "jurisdiction_not_allowed",
+                   "this caller may not replay reports of this jurisdiction", "jurisdiction");
+  }
+  if (!report.is_object()) {
+    co_return fail(ReplayOutcome::Kind::kNoReport, "no_report",
+                   "this verification issued no report (state " + std::string(state_name(stored.state)) + ")", "id");
+  }
+  // Who replays which report, durable before the archive is read.
+  r.action = "verification.replay";
+  r.status = "started";
+  r.detail = "policy_version=" + report.value("policy_version", "");
+  std::vector<audit::AuditRecord> started(1, r);
+  if (!co_await parts_.audit->append(std::move(started))) {
+    co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
+  }
+  // A sealed archive that no longer opens was edited or moved, and a stored
+  // report whose signature fails was edited: loud, never compared.
+  auto answer = (*found)->inputs_unopenable
+                    ? Result<ReplayAnswer>(make_error(
+                          "archive_tampered",
+                          "the archived inputs do not open (edited, moved or sealed under another key): not replayed"))
+                : !stored_report_signed(stored.response, parts_.report_keys)
+                    ? Result<ReplayAnswer>(make_error(
+                          "archive_tampered", "the stored report's signature does not verify: not replayed"))
+                    : replay_decision(report, inputs.text, inputs.policy_content);
+  // The result, for supervisors: identical, different, or why it failed.
+  r.status = answer ? (answer->identical ? "identical" : "different") : answer.error().code;
+  r.detail = answer ? "differences=" + std::to_string(answer->differences.size()) : "";
+  std::vector<audit::AuditRecord> result(1, r);
+  if (!co_await parts_.audit->append(std::move(result))) {
+    log_event(LogLevel::kError, "audit_failed", {{"verification_id", stored.id}, {"action", "verification.replay"}});
+  }
+  if (!answer) {
+    log_event(LogLevel::kError, "replay_failed", {{"verification_id", stored.id}, {"error", answer.error().code}});
+    co_return fail(ReplayOutcome::Kind::kFailed, answer.error().code, answer.error().message);
+  }
+  if (!answer->identical) {
+    log_event(LogLevel::kWarn, "replay_differs",
+              {{"verification_id", stored.id}, {"differences", static_cast<std::int64_t>(answer->differences.size())}});
+  }
+  out.kind = ReplayOutcome::Kind::kDone;
+  out.answer = std::move(*answer);
+  out.replayed_at = utc_timestamp_now();
+  co_return out;
+}
+
 // The caller disconnected while the agencies were being asked: their
 // outstanding queries were cut (HttpClient, AgencyGuard) and no report is
 // made for nobody. What was asked is audited — answers that came in time
@@ -663,6 +757,14 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   input.emergency = a.request.emergency;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
+  // What the decision rested on, stored with the report; the report names
+  // its digest (broker/verification/input_archive.hpp).
+  ArchivedInputs archived;
+  archived.text = archive_text(a.id, a.request.jurisdiction, *a.policy, input);
+  archived.sha256 = inputs_sha256(archived.text);
+  archived.policy_version = a.policy->version();
+  archived.policy_jurisdiction = a.policy->jurisdiction();
+  archived.policy_content = a.policy->content();
 
   // What later reviews compare against (broker/store/review_store.hpp): written
   // pending, while the report is assembled and signed, and durable before
@@ -711,6 +813,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     }
   }
   report["sources"] = sources;
+  report["inputs_sha256"] = archived.sha256;
   sign_report(report, *parts_.signer);
 
   if (review_pending && !co_await review_pending->get()) {
@@ -745,7 +848,9 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     marking.emplace(start_blocking(*parts_.blocking, executor, [this, id = a.id] { return parts_.reviews->mark_issued(id); }));
   }
   auto saving = start_blocking(*parts_.blocking, executor,
-                               [this, id = a.id, text = report.dump()] { return parts_.reports->finish(id, kStoredReport, text); });
+                               [this, id = a.id, text = report.dump(), archived = std::move(archived)] {
+                                 return parts_.reports->finish_issued(id, text, archived);
+                               });
   const Status saved = co_await saving.get();
   if (marking && !co_await marking->get()) {
     log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});

@@ -16,7 +16,11 @@
 // Any refusal at step 1 queries nobody and is itself audited. The caller's
 // role and operator header are checked before (broker/api/routes.hpp).
 //
-// Threading: verify() and read() run on the I/O thread that owns the
+// A stored report can be evaluated again from its input archive
+// (replay(), broker/verification/input_archive.hpp): the access is audited
+// (verification.replay) before the archive is read, its result after.
+//
+// Threading: verify(), read() and replay() run on the I/O thread that owns the
 // adapters' HTTP client; blocking store calls go to the `blocking` pool.
 #pragma once
 
@@ -36,6 +40,8 @@
 #include "broker/ops/divisions.hpp"
 #include "broker/store/report_store.hpp"
 #include "broker/verification/consent.hpp"
+#include "broker/verification/input_archive.hpp"
+#include "broker/verification/report_key_history.hpp"
 #include "broker/verification/outcome.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
@@ -63,6 +69,9 @@ struct VerifierParts {
   boost::asio::thread_pool* blocking = nullptr;
   Metrics* metrics = nullptr;      // optional (broker/ops/metrics.hpp): nothing counted when null
   ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
+  // The keys reports were signed with (report_key_history.hpp): a replay
+  // checks the stored report's signature first. Optional: unchecked when null.
+  const ReportKeyHistory* report_keys = nullptr;
   // How a refusal reads in its audit record's status ("403 consent_expired",
   // docs/audit-log-format.md). The number is HTTP's, so api/ supplies it.
   std::string (*refusal_status)(RefusalReason) = nullptr;
@@ -95,6 +104,24 @@ struct VerifyCall {
 audit::AuditRecord caller_record(const Principal& principal, const std::string& operator_id,
                                  const CallerCertificate& certificate = {});
 
+// What a replay came to (GET /v1/verifications/{id}/replay, docs/api.md).
+struct ReplayOutcome {
+  enum class Kind {
+    kDone,          // evaluated again: `answer` says whether it is identical
+    kNotFound,      // no such verification this caller may see (field "id")
+    kForbidden,     // a supervisor outside the report's jurisdiction (field "jurisdiction", audited)
+    kNoReport,      // the verification issued no report (running, cancelled, withheld; field "id")
+    kFailed,        // the archive cannot be replayed: `code` (input_archive.hpp), loud
+    kUnavailable,   // the audit log or the state database cannot be used now
+  };
+  Kind kind = Kind::kUnavailable;
+  ReplayAnswer answer;
+  std::string replayed_at;  // kDone: UTC RFC 3339
+  std::string code;         // the error code otherwise
+  std::string message;      // for the caller; never personal data
+  std::string field;
+};
+
 class Verifier {
  public:
   explicit Verifier(VerifierParts parts);
@@ -106,6 +133,12 @@ class Verifier {
   // A stored verification of this caller by id (an audited read).
   boost::asio::awaitable<Outcome> read(const Principal& principal, const std::string& operator_id,
                                        const std::string& id, CallerCertificate certificate = {});
+
+  // Replays a stored report from its archive: the case system that owns it,
+  // or a supervisor whose jurisdictions cover the report's. Nothing is
+  // stored and no agency is asked.
+  boost::asio::awaitable<ReplayOutcome> replay(const Principal& principal, const std::string& operator_id,
+                                               const std::string& id, CallerCertificate certificate = {});
 
   // Keyed pseudonyms of an ID number: hex HMAC-SHA256 under the consent
   // store's key (authorisations' members) or the audit log's (its member

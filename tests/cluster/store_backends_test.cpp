@@ -304,6 +304,69 @@ void check_reviews(b::ReviewStore& store) {
   CHECK_FALSE(store.find_batch("bat_2")->has_value());
 }
 
+// The input archive (issue 19): stored with the report in one step, read
+// back whoever asks (the caller checks), kept under the report's retention;
+// a policy file kept once per version while a report names it.
+void check_archive(b::ReportStore& reports) {
+  auto archived = [](const std::string& id, const std::string& version) {
+    b::ArchivedInputs a;
+    a.text = R"({"format":"hfv-inputs/v1","verification_id":")" + id + R"(","amount_fen":157937})";
+    a.sha256 = std::string(64, 'd');
+    a.policy_version = version;
+    a.policy_jurisdiction = "230100";
+    a.policy_content = R"({"version":")" + version + R"("})";
+    return a;
+  };
+  REQUIRE(reports.insert_running(running("ver_a_old", "", 1000)).ok());
+  REQUIRE(reports.finish_issued("ver_a_old", R"({"outcome":"eligible"})", archived("ver_a_old", "v1")).ok());
+  REQUIRE(reports.insert_running(running("ver_a_new", "", 5000)).ok());
+  REQUIRE(reports.finish_issued("ver_a_new", R"({"outcome":"ineligible"})", archived("ver_a_new", "v2")).ok());
+  REQUIRE(reports.insert_running(running("ver_a_same", "", 5000)).ok());
+  b::ArchivedInputs same = archived("ver_a_same", "v2");
+  same.policy_content = "ignored: version v2 is kept already";
+  REQUIRE(reports.finish_issued("ver_a_same", R"({"outcome":"ineligible"})", same).ok());
+  REQUIRE(reports.insert_running(running("ver_a_none", "", 5000)).ok());
+  REQUIRE(reports.finish("ver_a_none", 200, R"({"outcome":"eligible"})").ok());  // before the archive
+
+  auto found = reports.find_archived("ver_a_old");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  const b::ArchivedVerification& old = **found;
+  CHECK(old.verification.principal == "case-system");
+  CHECK(old.verification.state == b::VerificationState::kDone);
+  CHECK(old.verification.http_status == 200);
+  CHECK(old.verification.response == R"({"outcome":"eligible"})");
+  CHECK(old.inputs.text == archived("ver_a_old", "v1").text);
+  CHECK(old.inputs.sha256 == std::string(64, 'd'));
+  CHECK(old.inputs.policy_version == "v1");
+  CHECK(old.inputs.policy_jurisdiction == "230100");
+  CHECK(old.inputs.policy_content == R"({"version":"v1"})");
+  CHECK_FALSE(old.inputs_unopenable);
+  CHECK(reports.find_archived("ver_a_same")->value().inputs.policy_content == R"({"version":"v2"})");
+  auto none = reports.find_archived("ver_a_none");
+  REQUIRE(none.ok());
+  REQUIRE(none->has_value());
+  CHECK((*none)->inputs.text.empty());
+  CHECK((*none)->inputs.policy_content.empty());
+  CHECK_FALSE(reports.find_archived("ver_nowhere")->has_value());
+  // A second archive for one report is refused, and the report stays as it was.
+  REQUIRE(reports.insert_running(running("ver_a_twice", "", 5000)).ok());
+  REQUIRE(reports.finish_issued("ver_a_twice", R"({"n":1})", archived("ver_a_twice", "v2")).ok());
+  CHECK_FALSE(reports.finish_issued("ver_a_twice", R"({"n":2})", archived("ver_a_twice", "v2")).ok());
+  CHECK(reports.find_archived("ver_a_twice")->value().verification.response == R"({"n":1})");
+
+  // Retention: the old report goes with its archive and its policy file,
+  // which no remaining report names; v2 stays with its reports.
+  auto purged = reports.purge_before(2000);
+  REQUIRE(purged.ok());
+  CHECK(*purged == 1);
+  CHECK_FALSE(reports.find_archived("ver_a_old")->has_value());
+  REQUIRE(reports.insert_running(running("ver_a_back", "", 5000)).ok());
+  REQUIRE(reports.finish_issued("ver_a_back", "{}", archived("ver_a_back", "v1")).ok());
+  CHECK(reports.find_archived("ver_a_back")->value().inputs.policy_content == R"({"version":"v1"})");
+  CHECK(reports.find_archived("ver_a_new")->value().inputs.policy_content == R"({"version":"v2"})");
+}
+
 // Retention: what is older than the cutoff goes, what is newer or still
 // running stays, and the counts say how many went.
 void check_purge(b::ReportStore& reports, b::ReviewStore& reviews) {
@@ -668,6 +731,34 @@ TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled
   auto rows = (*watcher)->query("SELECT count(*) FROM acked");
   REQUIRE(rows.ok());
   CHECK((*rows)[0][0] == std::optional<std::string>("1"));
+}
+
+TEST_CASE("cluster: the input archive is stored with its report, read back and erased with it on SQLCipher and on PostgreSQL",
+          "[cluster][store][archive]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    REQUIRE(reports.ok());
+    check_archive(**reports);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(reports.ok());
+    check_archive(**reports);
+    // The archive is sealed: a dump shows no amount of it; moved onto another
+    // row it no longer opens, and is flagged rather than served.
+    const std::string dump = pg.run_tool("pg_dump", {"--data-only", "-h", "127.0.0.1", "-p",
+                                                     std::to_string(pg.port()), "-U", "hfv", "postgres"});
+    CHECK(dump.find("COPY public.verification_inputs") != std::string::npos);
+    CHECK(dump.find("157937") == std::string::npos);
+    pg.sql("UPDATE verification_inputs SET inputs = (SELECT inputs FROM verification_inputs WHERE id = 'ver_a_new')"
+           " WHERE id = 'ver_a_same'");
+    auto moved = (*reports)->find_archived("ver_a_same");
+    REQUIRE(moved.ok());
+    CHECK((*moved)->inputs_unopenable);
+    CHECK((*moved)->inputs.text.empty());
+  }
 }
 
 TEST_CASE("cluster: retention erases old reports, review records and finished batches on SQLCipher and on PostgreSQL",

@@ -207,6 +207,21 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
     expect_error(cs_s.send("GET", s.url + "/v1/verifications/" + h_verification), 404, "not_found");
     CHECK(cs_h.send("GET", s.url + "/v1/verifications/" + h_verification).status == 200);
   });
+  check("GET", "/v1/verifications/{id}/replay", [&] {
+    const std::string target = s.url + "/v1/verifications/" + h_verification + "/replay";
+    // Another city's case system: not found; its supervisor: refused by jurisdiction.
+    expect_error(cs_s.send("GET", target), 404, "not_found");
+    const auto refused = sup_s.send("GET", target);
+    expect_error(refused, 403, "jurisdiction_not_allowed");
+    nothing_of(refused, harbin);
+    // The owning case system and its city's supervisor replay it.
+    for (Client* c : {&cs_h, &sup_h}) {
+      const auto r = c->send("GET", target);
+      INFO(r.body);
+      REQUIRE(r.status == 200);
+      CHECK(json::parse(r.body)["identical"] == true);
+    }
+  });
   check("POST", "/v1/authorizations", [&] {
     json body = {{"case_id", "SH-IN-HARBIN"}, {"jurisdiction", "230100"}, {"members", d.households[4].ids},
                  {"categories", "all"},       {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"},

@@ -13,6 +13,7 @@ constexpr const char* kColumns =
 
 // The sealed body's associated data: the table and the row.
 std::string context(const std::string& id) { return "verifications/" + id; }
+std::string inputs_context(const std::string& id) { return "verification_inputs/" + id; }
 
 }  // namespace
 
@@ -46,6 +47,62 @@ Status PostgresqlReportStore::finish(const std::string& id, long http_status, co
       "UPDATE verifications SET state = 'done', http_status = $2, response = $3, completed_at = $4"
       " WHERE id = $1",
       {id, std::to_string(http_status), sealed, utc_timestamp_now()});
+}
+
+Status PostgresqlReportStore::finish_issued(const std::string& id, const std::string& report,
+                                            const ArchivedInputs& inputs) {
+  const std::string sealed = pg::seal_column(key_, report, context(id));
+  const std::string sealed_inputs = pg::seal_column(key_, inputs.text, inputs_context(id));
+  std::lock_guard lock(mutex_);
+  return storage::transaction(*db_, [&]() -> Status {
+    if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES ($1,$2,$3)"
+                          " ON CONFLICT (version) DO NOTHING",
+                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
+        !s) {
+      return s;
+    }
+    if (auto s = db_->run("INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version)"
+                          " VALUES ($1,$2,$3,$4)",
+                          {id, sealed_inputs, inputs.sha256, inputs.policy_version});
+        !s) {
+      return s;
+    }
+    return db_->run(
+        "UPDATE verifications SET state = 'done', http_status = 200, response = $2, completed_at = $3"
+        " WHERE id = $1",
+        {id, sealed, utc_timestamp_now()});
+  });
+}
+
+Result<std::optional<ArchivedVerification>> PostgresqlReportStore::find_archived(const std::string& id) {
+  auto found = query_one("id = $1", {id});
+  if (!found) return found.error();
+  if (!*found) return std::optional<ArchivedVerification>();
+  ArchivedVerification out;
+  out.verification = std::move(**found);
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(
+      "SELECT i.inputs, i.inputs_sha256, i.policy_version, coalesce(p.jurisdiction, ''), coalesce(p.content, '')"
+      " FROM verification_inputs i LEFT JOIN policy_versions p ON p.version = i.policy_version WHERE i.id = $1",
+      {id});
+  if (!rows) return rows.error();
+  if (!rows->empty()) {
+    const storage::PgRow& row = rows->front();
+    for (const auto& column : row) {
+      if (!column) return make_error("corrupt_state", "an archived input cannot be read");
+    }
+    auto text = pg::open_column(key_, *row[0], inputs_context(id));
+    if (text) {
+      out.inputs.text = std::move(*text);
+    } else {
+      out.inputs_unopenable = true;
+    }
+    out.inputs.sha256 = *row[1];
+    out.inputs.policy_version = *row[2];
+    out.inputs.policy_jurisdiction = *row[3];
+    out.inputs.policy_content = *row[4];
+  }
+  return std::optional(std::move(out));
 }
 
 Status PostgresqlReportStore::cancel(const std::string& id) {
@@ -120,7 +177,17 @@ Result<std::int64_t> PostgresqlReportStore::purge_before(std::int64_t created_be
       {std::to_string(created_before_unix)});
   if (!rows) return rows.error();
   if (rows->empty() || !rows->front()[0]) return std::int64_t{0};
-  return std::stoll(*rows->front()[0]);
+  const std::int64_t n = std::stoll(*rows->front()[0]);
+  // The archive follows its reports; a policy file stays while a report
+  // names its version.
+  if (auto s = db_->exec(
+          "DELETE FROM verification_inputs i WHERE NOT EXISTS (SELECT 1 FROM verifications v WHERE v.id = i.id);"
+          "DELETE FROM policy_versions p WHERE NOT EXISTS"
+          " (SELECT 1 FROM verification_inputs i WHERE i.policy_version = p.version);");
+      !s) {
+    return s.error();
+  }
+  return n;
 }
 
 }  // namespace hfv::broker

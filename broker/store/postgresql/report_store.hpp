@@ -1,7 +1,8 @@
 // The cluster (PostgreSQL) ReportStore: table `verifications`, shared by
 // every broker on the database, so a report, an Idempotency-Key or a repeat
 // window holds whichever node is asked. A report's body is sealed
-// (schema.hpp: it names members and carries amounts); the other columns are
+// (schema.hpp: it names members and carries amounts), and so is its input
+// archive (`verification_inputs`); the other columns are
 // ids, digests and states. Each row records the node that runs it: opening
 // the store marks only this node's "running" rows "interrupted" (another
 // node's are still running). Internally locked (one connection).
@@ -27,6 +28,8 @@ class PostgresqlReportStore final : public ReportStore {
                                                              const std::string& node);
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
+  Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) override;
+  Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
   Status cancel(const std::string& id) override;
   Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
   Status interrupt(const std::string& id) override;

@@ -73,6 +73,15 @@ constexpr const char* kVersion5 =
     "CREATE TABLE IF NOT EXISTS audit_cosigned (origin TEXT NOT NULL, witness TEXT NOT NULL,"
     " tree_size BIGINT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (origin, witness));";
 
+// Version 6: the input archive (broker/verification/input_archive.hpp): per
+// issued report its engine input, sealed like a report's body, and the
+// policy files reports name (public text, kept once per version).
+constexpr const char* kVersion6 =
+    "CREATE TABLE IF NOT EXISTS verification_inputs (id TEXT PRIMARY KEY, inputs TEXT NOT NULL,"
+    " inputs_sha256 TEXT NOT NULL, policy_version TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS policy_versions (version TEXT PRIMARY KEY, jurisdiction TEXT NOT NULL,"
+    " content TEXT NOT NULL);";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -103,7 +112,10 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 4) {
       if (auto s = db.exec(kVersion4); !s) return s;
     }
-    if (auto s = db.exec(kVersion5); !s) return s;
+    if (current < 5) {
+      if (auto s = db.exec(kVersion5); !s) return s;
+    }
+    if (auto s = db.exec(kVersion6); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

@@ -5,7 +5,8 @@
 // into tables whose meaning it does not know.
 //
 // Personal data never reaches PostgreSQL in the clear: PostgreSQL does not
-// encrypt at rest, so columns that could carry it (a report's body) are
+// encrypt at rest, so columns that could carry it (a report's body, its
+// archived inputs) are
 // sealed by the broker (AES-256-GCM under the random key of the store
 // keyring, broker/store/store_keys.hpp; the row's id as associated data) and members are kept as keyed
 // pseudonyms. A database administrator reads no ID number, name or amount.
@@ -20,7 +21,7 @@
 namespace hfv::broker::pg {
 
 // The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Creates the tables (version 1) or checks the version; "schema_too_new"
 // when the database is ahead of this build.

@@ -27,6 +27,11 @@ Result<std::unique_ptr<SqlcipherReportStore>> SqlcipherReportStore::open(
           "CREATE INDEX IF NOT EXISTS verifications_household ON verifications(principal, "
           "household_key,"
           " created_unix);"
+          "CREATE TABLE IF NOT EXISTS verification_inputs ("
+          " id TEXT PRIMARY KEY, inputs TEXT NOT NULL, inputs_sha256 TEXT NOT NULL,"
+          " policy_version TEXT NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS policy_versions ("
+          " version TEXT PRIMARY KEY, jurisdiction TEXT NOT NULL, content TEXT NOT NULL);"
           "UPDATE verifications SET state = 'interrupted' WHERE state = 'running';");
       !s) {
     return s.error();
@@ -47,6 +52,57 @@ Status SqlcipherReportStore::finish(const std::string& id, long http_status, con
   std::lock_guard lock(mutex_);
   return db_->run("UPDATE verifications SET state = 'done', http_status = ?, response = ?, completed_at = ? WHERE id = ?;",
                   {static_cast<std::int64_t>(http_status), response, utc_timestamp_now(), id});
+}
+
+Status SqlcipherReportStore::finish_issued(const std::string& id, const std::string& report,
+                                           const ArchivedInputs& inputs) {
+  std::lock_guard lock(mutex_);
+  if (auto s = db_->exec("BEGIN IMMEDIATE;"); !s) return s;
+  auto body = [&]() -> Status {
+    if (auto s = db_->run("INSERT OR IGNORE INTO policy_versions (version, jurisdiction, content) VALUES (?,?,?);",
+                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
+        !s) {
+      return s;
+    }
+    if (auto s = db_->run(
+            "INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version) VALUES (?,?,?,?);",
+            {id, inputs.text, inputs.sha256, inputs.policy_version});
+        !s) {
+      return s;
+    }
+    return db_->run(
+        "UPDATE verifications SET state = 'done', http_status = 200, response = ?, completed_at = ? WHERE id = ?;",
+        {report, utc_timestamp_now(), id});
+  };
+  if (auto s = body(); !s) {
+    (void)db_->exec("ROLLBACK;");
+    return s;
+  }
+  return db_->exec("COMMIT;");
+}
+
+Result<std::optional<ArchivedVerification>> SqlcipherReportStore::find_archived(const std::string& id) {
+  auto found = query_one(std::string("SELECT ") + kColumns + " FROM verifications WHERE id = ?;", {id});
+  if (!found) return found.error();
+  if (!*found) return std::optional<ArchivedVerification>();
+  ArchivedVerification out;
+  out.verification = std::move(**found);
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "SELECT i.inputs, i.inputs_sha256, i.policy_version, coalesce(p.jurisdiction, ''), coalesce(p.content, '')"
+      " FROM verification_inputs i LEFT JOIN policy_versions p ON p.version = i.policy_version WHERE i.id = ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, id);
+  if (stmt->step()) {
+    out.inputs.text = stmt->column_text(0);
+    out.inputs.sha256 = stmt->column_text(1);
+    out.inputs.policy_version = stmt->column_text(2);
+    out.inputs.policy_jurisdiction = stmt->column_text(3);
+    out.inputs.policy_content = stmt->column_text(4);
+  } else if (auto s = stmt->status(); !s) {
+    return s.error();
+  }
+  return std::optional(std::move(out));
 }
 
 Status SqlcipherReportStore::cancel(const std::string& id) {
@@ -126,6 +182,14 @@ Result<std::int64_t> SqlcipherReportStore::purge_before(std::int64_t created_bef
   if (n == 0) return n;
   if (auto s = db_->run("DELETE FROM verifications WHERE state <> 'running' AND created_unix < ?;",
                         {created_before_unix});
+      !s) {
+    return s.error();
+  }
+  // The archive follows its reports; a policy file stays while a report
+  // names its version.
+  if (auto s = db_->exec(
+          "DELETE FROM verification_inputs WHERE id NOT IN (SELECT id FROM verifications);"
+          "DELETE FROM policy_versions WHERE version NOT IN (SELECT policy_version FROM verification_inputs);");
       !s) {
     return s.error();
   }

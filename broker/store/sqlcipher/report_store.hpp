@@ -1,5 +1,6 @@
 // The embedded (SQLCipher) ReportStore: table `verifications` in the
-// encrypted state database. Internally locked.
+// encrypted state database, with the input archive (`verification_inputs`)
+// and the policy files reports name (`policy_versions`). Internally locked.
 #pragma once
 
 #include <filesystem>
@@ -19,6 +20,8 @@ class SqlcipherReportStore final : public ReportStore {
                                                             const crypto::SecretKey& key);
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
+  Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) override;
+  Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
   Status cancel(const std::string& id) override;
   Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
   Status interrupt(const std::string& id) override;

@@ -1,0 +1,74 @@
+// The input archive: what an issued report's decision rested on, kept so the
+// decision can be evaluated again (docs/replay-and-what-if.md). For every
+// issued report the verifier stores, with the report and under the same
+// retention (broker/store/report_store.hpp), the engine's input as
+// policies/household_json.hpp writes it (normalised agency records and the
+// request's facts; never a raw answer, an ID number or a name), and the
+// report names the archive's SHA-256 in `inputs_sha256` (signed with the
+// rest). The policy file the report's `policy_version` names is kept too,
+// once per version, so a replay uses the rules the decision used after a
+// reload, a restart or offline from a backup.
+//
+// Archived text (format hfv-inputs/v1), canonical JSON:
+//   {"format": "hfv-inputs/v1", "verification_id", "jurisdiction" (the
+//    household's), "policy_jurisdiction" (the code of the policy file that
+//    decided, maybe its city or province), "policy_version", "household"}
+// inputs_sha256 = lowercase hex SHA-256 of exactly those bytes.
+//
+// replay_decision() is the whole replay, pure, shared by the daemon
+// (GET /v1/verifications/{id}/replay) and `brokerctl report replay`: it
+// fails loudly (an error, never `identical: false`) when the archive is not
+// the one the report names, cannot be read, or the policy version cannot be
+// loaded as it was. Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "broker/verification/report_key_history.hpp"
+#include "common/result.hpp"
+#include "policies/engine.hpp"
+#include "policies/policy.hpp"
+
+namespace hfv::broker {
+
+inline constexpr std::string_view kInputsFormat = "hfv-inputs/v1";
+
+// The archived text of one decision's input.
+std::string archive_text(const std::string& verification_id, const std::string& jurisdiction,
+                         const policies::JurisdictionPolicy& policy,
+                         const policies::HouseholdInput& household);
+// Lowercase hex SHA-256 of the archived text (the report's inputs_sha256).
+std::string inputs_sha256(std::string_view text);
+
+struct ReplayAnswer {
+  bool identical = false;
+  std::string policy_version;
+  // One entry per difference: {"field": "outcome" | "classification" |
+  // "figures.<name>" | "rules[<i>].result" | ..., "report": ..., "replay": ...}
+  nlohmann::json differences = nlohmann::json::array();
+};
+
+// Evaluates the archived input again with the archived policy file and
+// compares the decision with `report` (the stored signed report): outcome,
+// classification, figures and every rule (its result, inputs and
+// parameters), the review and exit dates, the basis and policy_version.
+// Errors (code, message without personal data):
+//   archive_missing     the report names no inputs_sha256 (issued before
+//                       the archive existed) or no archive row was found
+//   archive_tampered    the archived text is not the one the report names
+//   archive_unreadable  it is, but it does not parse (a format this build
+//                       does not read)
+//   policy_unavailable  the policy file of the report's version is not
+//                       archived, or loading it now gives another version
+//                       (e.g. the engine's rules changed since)
+// Whether `text` (a stored report, as the broker stored it) verifies with
+// the key of `history` its key_id names (true when `history` is null: not
+// checked). A replay compares with the stored report only when it does.
+bool stored_report_signed(const std::string& text, const ReportKeyHistory* history);
+
+Result<ReplayAnswer> replay_decision(const nlohmann::json& report, const std::string& archived_text,
+                                     const std::string& policy_content);
+
+}  // namespace hfv::broker
