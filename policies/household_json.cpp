@@ -310,7 +310,7 @@ HouseholdInput parse_household(const json& j) {
     b.monthly_amount = c.maybe_fen("monthly_amount_fen");
     b.amount_set_on = c.maybe_date("amount_set_on");
     c.done();
-    h.current_benefit = std::move(b);
+    h.current_benefit = b;
   }
   if (const json& obligors = r.at("obligors"); !obligors.is_null()) {
     if (!obligors.is_array()) throw Bad("household.obligors is not an array");

@@ -62,12 +62,17 @@ json compare(const json& report, const json& replayed) {
           continue;
         }
         if (reported[i] == value[i]) continue;
+        auto field = [&at](const std::string& rule_key) {
+          std::string path = at;
+          path += '.';
+          path += rule_key;
+          return path;
+        };
         for (const auto& [rk, rv] : value[i].items()) {
-          if (member(reported[i], rk) != rv)
-            differ(out, at + "." + rk, member(reported[i], rk), rv);
+          if (member(reported[i], rk) != rv) differ(out, field(rk), member(reported[i], rk), rv);
         }
         for (const auto& [rk, rv] : reported[i].items()) {
-          if (!value[i].contains(rk)) differ(out, at + "." + rk, rv, nullptr);
+          if (!value[i].contains(rk)) differ(out, field(rk), rv, nullptr);
         }
       }
       continue;

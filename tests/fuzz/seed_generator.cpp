@@ -24,6 +24,7 @@
 #include "audit/audit_log.hpp"
 #include "audit/checkpoint.hpp"
 #include "audit/merkle.hpp"
+#include "audit/key_history.hpp"
 #include "audit/keyring.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
@@ -361,6 +362,41 @@ void checkpoints(const fs::path& fuzz_dir) {
   write(corpus / "bad-control", "old 0\n\n" + origin + "\x01\n3\n" + first.substr(first.find('\n') + 3));
 }
 
+// Published signing-key histories: no rotation, one, two (keys from
+// checkpoint_key.hpp's seeds), then one damaged variant per check.
+void key_histories(const fs::path& fuzz_dir) {
+  const fs::path corpus = fuzz_dir / "corpus" / "fuzz_key_history";
+  const auto k0 = hfv::crypto::Ed25519Signer::from_seed(hfv::fuzz::kLogSeed);
+  const auto k1 = hfv::crypto::Ed25519Signer::from_seed(hfv::fuzz::kWitnessSeed);
+  const auto k2 = hfv::crypto::Ed25519Signer::from_seed(hfv::fuzz::fixed_seed(0x40));
+  const std::string origin(hfv::fuzz::kLogOrigin);
+  std::vector<hfv::audit::merkle::Hash> leaves;
+  for (int i = 0; i < 9; ++i) leaves.push_back(hfv::audit::merkle::leaf_hash("record " + std::to_string(i)));
+  auto root = [&](std::size_t n) { return hfv::audit::merkle::root(std::span(leaves).first(n)); };
+  hfv::audit::KeyHistory history;
+  history.first = k0.public_key();
+  write(corpus / "none.json", hfv::audit::key_history_json(history).dump(2));
+  history.transitions.push_back(
+      hfv::audit::sign_key_transition(k0, k1, origin, 4, root(4), "2026-12-05T06:00:00.000Z"));
+  write(corpus / "one.json", hfv::audit::key_history_json(history).dump(2));
+  history.transitions.push_back(
+      hfv::audit::sign_key_transition(k1, k2, origin, 9, root(9), "2026-12-05T07:00:00.000Z"));
+  const json two = hfv::audit::key_history_json(history);
+  write(corpus / "two.json", two.dump(2));
+  auto variant = [&](const std::string& name, auto edit) {
+    json j = two;
+    edit(j);
+    write(corpus / ("bad-" + name + ".json"), j.dump(2));
+  };
+  variant("format", [](json& j) { j["format"] = "hfv-audit-key-history/v0"; });
+  variant("first-key", [](json& j) { j["first_key"] = std::string(64, '0'); });
+  variant("no-transitions", [](json& j) { j.erase("transitions"); });
+  variant("order", [](json& j) { std::swap(j["transitions"][0], j["transitions"][1]); });
+  variant("size-down", [](json& j) { j["transitions"][1]["tree_size"] = 2; });
+  variant("origin", [](json& j) { j["transitions"][1]["origin"] = "hfv/audit/other"; });
+  variant("one-signature", [](json& j) { j["transitions"][0].erase("new_signature"); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -384,6 +420,7 @@ int main(int argc, char** argv) {
     write(fuzz_dir / "corpus" / "fuzz_dataset" / "seed-person.json", seed.dump(1));
     audit_export(fuzz_dir);
     checkpoints(fuzz_dir);
+    key_histories(fuzz_dir);
   } catch (const std::exception& e) {
     std::cerr << "hfv-fuzz-seeds: " << e.what() << "\n";
     return 1;
