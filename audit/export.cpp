@@ -5,6 +5,7 @@
 
 #include "audit/key_history.hpp"
 #include "audit/merkle.hpp"
+#include "audit/untrusted_json.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::audit {
@@ -13,21 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-// An export is untrusted text: json::value() throws when `j` is not an
-// object or the member has another type, so members are read with these.
-// A string member, "" when absent or not a string.
-std::string text_of(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// An integer member, `absent` when absent or not an integer.
-std::int64_t integer_of(const json& j, const char* key, std::int64_t absent) {
-  if (!j.is_object()) return absent;
-  const auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : absent;
-}
+using untrusted::integer_of;
+using untrusted::text_of;
 
 std::optional<merkle::Hash> hash_hex(const json& j) {
   if (!j.is_string()) return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "audit/untrusted_json.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::audit {
@@ -10,13 +11,7 @@ using nlohmann::json;
 
 namespace {
 
-// Members of untrusted JSON (a history file, an export): "" when absent or
-// not a string (json::value() would throw on another type).
-std::string text_of(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using untrusted::text_of;
 
 template <std::size_t N>
 bool hex_into(const std::string& hex, std::array<std::uint8_t, N>& out) {
