@@ -101,10 +101,18 @@ class PgServer {
   }
 
   // Starts the postmaster (again, after stop() or kill_postmaster(), on the
-  // same port) and waits until it accepts connections.
+  // same port) and waits until it accepts connections. A first start may
+  // move to another free port when its port was taken meanwhile; a restart
+  // never does (clients hold the port in their connection strings): it
+  // waits for the killed server's processes to exit (until then the new
+  // postmaster finds the old shared memory in use and exits) and retries
+  // on the same port.
   void start() {
+    const bool restart = port_ != 0;
+    if (restart) wait_orphans_gone();
     for (int attempt = 0; attempt < 5; ++attempt) {
-      if (port_ == 0 || attempt > 0) port_ = free_port();
+      if (!restart && (port_ == 0 || attempt > 0)) port_ = free_port();
+      if (restart && attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
       std::vector<std::string> argv = {(pg_bin_dir() / "postgres").string(), "-D", data_dir().string(),
                                        "-p", std::to_string(port_), "-c", "listen_addresses=127.0.0.1",
                                        "-c", "unix_socket_directories=" + dir_.path.string(),

@@ -673,6 +673,7 @@ TEST_CASE("cluster: a store reconnects by itself after the database restarts, an
   REQUIRE(store.ok());
   REQUIRE((*store)->insert(authorization("auth_1", "case-system")).ok());
   pg.kill_postmaster();
+  pg.wait_orphans_gone();  // no orphaned backend still serves the open connection
   // Down: the call fails as unavailable (503 material), never as "not found".
   auto down = (*store)->find("auth_1", "case-system");
   REQUIRE_FALSE(down.ok());
