@@ -2,8 +2,6 @@
 // the choice of backend by location (log_connection.hpp).
 #include "audit/log_connection.hpp"
 
-#include <unistd.h>
-
 #include "audit/postgresql_log.hpp"
 
 namespace hfv::audit {
@@ -12,13 +10,12 @@ namespace {
 
 class SqlcipherLogConnection final : public LogConnection {
  public:
-  SqlcipherLogConnection(std::unique_ptr<storage::SqlcipherDb> db, LogSchema schema, int lock_fd)
-      : db_(std::move(db)), schema_(std::move(schema)), lock_fd_(lock_fd) {}
-  ~SqlcipherLogConnection() override {
-    writer_.reset();
-    db_.reset();
-    if (lock_fd_ >= 0) (void)::close(lock_fd_);
-  }
+  // `lock`: the writer's lock (none for a reader), released after the
+  // database is closed (members are destroyed in reverse order).
+  SqlcipherLogConnection(std::unique_ptr<storage::SqlcipherDb> db, LogSchema schema,
+                         std::optional<log_store::WriterLock> lock)
+      : lock_(std::move(lock)), db_(std::move(db)), schema_(std::move(schema)) {}
+  ~SqlcipherLogConnection() override = default;
   SqlcipherLogConnection(const SqlcipherLogConnection&) = delete;
   SqlcipherLogConnection& operator=(const SqlcipherLogConnection&) = delete;
 
@@ -76,9 +73,9 @@ class SqlcipherLogConnection final : public LogConnection {
   }
 
  private:
+  std::optional<log_store::WriterLock> lock_;
   std::unique_ptr<storage::SqlcipherDb> db_;
   LogSchema schema_;
-  int lock_fd_;
   std::optional<log_store::LeafWriter> writer_;
 };
 
@@ -95,21 +92,12 @@ Result<std::unique_ptr<LogConnection>> open_log_writer(const LogLocation& where,
   auto lock = log_store::take_lock(where.file);
   if (!lock) return lock.error();
   auto db = log_store::open_or_create(where.file, kek, out);
-  if (!db) {
-    (void)::close(*lock);
-    return db.error();
-  }
-  if (auto s = log_store::create_schema(**db, schema); !s) {
-    (void)::close(*lock);
-    return s.error();
-  }
+  if (!db) return db.error();
+  if (auto s = log_store::create_schema(**db, schema); !s) return s.error();
   // Appends must not wait for WAL checkpoints (see storage/sqlcipher_db.hpp).
-  if (auto s = (*db)->checkpoint_in_background(where.file, out.db_key); !s) {
-    (void)::close(*lock);
-    return s.error();
-  }
+  if (auto s = (*db)->checkpoint_in_background(where.file, out.db_key); !s) return s.error();
   return std::unique_ptr<LogConnection>(
-      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, *lock));
+      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, std::move(*lock)));
 }
 
 Result<std::unique_ptr<LogConnection>> open_log_reader(const LogLocation& where,
@@ -119,7 +107,7 @@ Result<std::unique_ptr<LogConnection>> open_log_reader(const LogLocation& where,
   auto db = storage::SqlcipherDb::open(where.file, keyring.db_key, /*create=*/false);
   if (!db) return db.error();
   return std::unique_ptr<LogConnection>(
-      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, -1));
+      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, std::nullopt));
 }
 
 Result<std::unique_ptr<LogConnection>> open_log_for_check(const LogLocation& where,
@@ -129,7 +117,7 @@ Result<std::unique_ptr<LogConnection>> open_log_for_check(const LogLocation& whe
   auto db = log_store::open_with_keyring(where.file, kek, /*promote=*/false, out);
   if (!db) return db.error();
   return std::unique_ptr<LogConnection>(
-      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, -1));
+      std::make_unique<SqlcipherLogConnection>(std::move(*db), schema, std::nullopt));
 }
 
 }  // namespace hfv::audit

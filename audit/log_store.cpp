@@ -67,7 +67,12 @@ std::filesystem::path sibling(const std::filesystem::path& db, const char* suffi
   return p;
 }
 
-Result<int> take_lock(const std::filesystem::path& db) {
+void WriterLock::release() noexcept {
+  if (fd_ >= 0) (void)::close(fd_);
+  fd_ = -1;
+}
+
+Result<WriterLock> take_lock(const std::filesystem::path& db) {
   const auto lock_path = sibling(db, ".lock");
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return make_error("io_error", "cannot open " + lock_path.string());
@@ -75,7 +80,7 @@ Result<int> take_lock(const std::filesystem::path& db) {
     (void)::close(fd);
     return make_error("locked", "the audit log " + db.string() + " is open in another process");
   }
-  return fd;
+  return WriterLock(fd);
 }
 
 Result<std::unique_ptr<storage::SqlcipherDb>> open_with_keyring(const std::filesystem::path& db,
@@ -401,10 +406,6 @@ Status rotate_data_key(const std::filesystem::path& path, const crypto::SecretKe
                        const LogSchema& schema) {
   auto lock = take_lock(path);
   if (!lock) return lock.error();
-  struct CloseLock {
-    int fd;
-    ~CloseLock() { (void)::close(fd); }
-  } close_lock{*lock};
   std::error_code ec;
   std::filesystem::remove(sibling(path, ".rekey"), ec);
   Keyring kr;

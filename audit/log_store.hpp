@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/keyring.hpp"
@@ -123,9 +124,30 @@ bool has_column(const LogSchema& schema, const std::string& name);
 // `<db><suffix>`, e.g. sibling(db, ".lock").
 std::filesystem::path sibling(const std::filesystem::path& db, const char* suffix);
 
-// Takes the writer's flock on `<db>.lock` and returns its descriptor (the
-// caller closes it to release). Error "locked" when another process has it.
-Result<int> take_lock(const std::filesystem::path& db);
+// The writer's flock on `<db>.lock`, held while the object lives (closing
+// the descriptor releases it). Move-only; one owner at a time.
+class WriterLock {
+ public:
+  explicit WriterLock(int fd) noexcept : fd_(fd) {}
+  WriterLock(WriterLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  WriterLock& operator=(WriterLock&& other) noexcept {
+    if (this != &other) {
+      release();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  ~WriterLock() { release(); }
+
+ private:
+  void release() noexcept;
+  int fd_;
+};
+
+// Takes the writer's lock. Error "locked" when another process has it.
+Result<WriterLock> take_lock(const std::filesystem::path& db);
 
 // Opens the database with the keyring's key; after a data-key rotation that
 // stopped midway, the next key is tried and (if `promote`) made current.
