@@ -91,7 +91,7 @@ Result<Keyring> from_json(const json& doc, const crypto::SecretKey& kek, const s
     return make_error("bad_keyring", "the audit keyring " + where +
                                          ": its key history does not end at its signing key");
   }
-  k.transitions = std::move(history->transitions);
+  k.history = std::move(*history);
   return k;
 }
 
@@ -110,6 +110,7 @@ Keyring Keyring::generate() {
   k.db_key = crypto::SecretKey::random();
   k.signing_seed = crypto::SecretKey::random();
   k.public_key = k.signer().public_key();
+  k.history.first = k.public_key;
   return k;
 }
 
@@ -142,13 +143,6 @@ Result<KeyHistory> Keyring::load_key_history(const std::filesystem::path& file) 
   return history_of(*doc, file.string());
 }
 
-KeyHistory Keyring::key_history() const {
-  KeyHistory history;
-  history.first = transitions.empty() ? public_key : transitions.front().old_key;
-  history.transitions = transitions;
-  return history;
-}
-
 KeyTransition Keyring::rotate_signing_key(const std::string& origin, std::uint64_t tree_size,
                                           const merkle::Hash& root, const std::string& timestamp) {
   const crypto::SecretKey fresh = crypto::SecretKey::random();
@@ -158,7 +152,7 @@ KeyTransition Keyring::rotate_signing_key(const std::string& origin, std::uint64
   signing_seed.wipe();
   signing_seed = fresh;
   public_key = new_signer.public_key();
-  transitions.push_back(t);
+  history.transitions.push_back(t);
   return t;
 }
 
@@ -169,7 +163,7 @@ std::string Keyring::sealed_text(const crypto::SecretKey& kek) const {
               {"signing_seed", seal(kek, signing_seed, "signing_seed")},
               {"public_key", crypto::to_hex(public_key)}};
   if (next_db_key) doc["next_db_key"] = seal(kek, *next_db_key, "next_db_key");
-  if (!transitions.empty()) doc["key_transitions"] = key_transitions_json(transitions);
+  if (!history.transitions.empty()) doc["key_transitions"] = key_transitions_json(history.transitions);
   return doc.dump(2) + "\n";
 }
 

@@ -38,9 +38,10 @@ struct Keyring {
   std::optional<crypto::SecretKey> next_db_key;  // a data-key rotation in progress
   crypto::SecretKey signing_seed;
   crypto::Ed25519PublicKey public_key{};  // the current signing key's
-  // Signing-key transitions, oldest first; the last one's new key is
-  // `public_key`. Empty until the signing key is first rotated.
-  std::vector<KeyTransition> transitions;
+  // The first key and the signing-key transitions from it, oldest first;
+  // its current() is `public_key`. No transitions until the signing key is
+  // first rotated.
+  KeyHistory history;
 
   static Keyring generate();
   // Error codes: "not_found", "bad_key" (the KEK does not open it: wrong
@@ -63,7 +64,7 @@ struct Keyring {
 
   crypto::Ed25519Signer signer() const;
   // The first key, and the chain from it to `public_key`.
-  KeyHistory key_history() const;
+  const KeyHistory& key_history() const { return history; }
   // Replaces the signing seed with a fresh one and records the transition
   // the old and the new key cross-sign at the log's tree of `tree_size`
   // records with root `root`; the old seed is wiped. Returns the transition.

@@ -166,7 +166,7 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
   }
   // Signing-key transitions (their signatures were checked when the keyring
   // was read): each must be a head of this log's records.
-  for (const auto& t : keyring.transitions) {
+  for (const auto& t : keyring.history.transitions) {
     if (t.tree_size > leaves.size()) {
       problems.emplace_back(static_cast<std::int64_t>(leaves.size()) + 1,
                             "a signing-key transition covers " + std::to_string(t.tree_size) +

@@ -437,9 +437,9 @@ Result<std::string> VerifiableLog::export_ndjson(
                               {"public_key", crypto::to_hex(keyring_.public_key)}});
   // After a signing-key rotation, the way from the log's first key to the
   // key that signed this export (docs/audit-log-format.md).
-  if (!keyring_.transitions.empty()) {
-    header["first_key"] = crypto::to_hex(keyring_.key_history().first);
-    header["key_transitions"] = key_transitions_json(keyring_.transitions);
+  if (!keyring_.history.transitions.empty()) {
+    header["first_key"] = crypto::to_hex(keyring_.history.first);
+    header["key_transitions"] = key_transitions_json(keyring_.history.transitions);
   }
   std::string out = dump(header) + "\n";
   std::int64_t count = 0;
@@ -533,10 +533,6 @@ Result<KeyTransition> VerifiableLog::rotate_signing_key(const LogLocation& where
   // The writer's lock for the whole rotation: the log is open nowhere else.
   auto lock = log_store::take_lock(where.file);
   if (!lock) return lock.error();
-  struct CloseLock {
-    int fd;
-    ~CloseLock() { (void)::close(fd); }
-  } close_lock{*lock};
   Keyring keyring;
   auto db = open_log_for_check(where, kek, schema, keyring);
   if (!db) return db.error();

@@ -168,8 +168,8 @@ class VerifiableLog {
   // (its identity, which audit.public_key pins and the default origin is
   // derived from): the same key until the signing key is rotated.
   const crypto::Ed25519PublicKey& public_key() const { return keyring_.public_key; }
-  crypto::Ed25519PublicKey first_public_key() const { return keyring_.key_history().first; }
-  KeyHistory key_history() const { return keyring_.key_history(); }
+  crypto::Ed25519PublicKey first_public_key() const { return keyring_.history.first; }
+  const KeyHistory& key_history() const { return keyring_.history; }
   // Entries committed so far (for metrics and tests).
   std::int64_t last_seq() const;
 

@@ -784,7 +784,7 @@ TEST_CASE("signing-key rotation: heads after the transition are signed by the ne
   auto keyring = audit::Keyring::load(audit::keyring_path(f.db), f.kek);
   REQUIRE(keyring.ok());
   CHECK(keyring->public_key == t->new_key);
-  REQUIRE(keyring->transitions.size() == 1);
+  REQUIRE(keyring->history.transitions.size() == 1);
   // The identity key stays the first: what audit.public_key pins.
   auto identity = audit::Keyring::load_public_key(audit::keyring_path(f.db));
   REQUIRE(identity.ok());
@@ -889,7 +889,7 @@ TEST_CASE("signing-key rotation: a transition not signed by the retiring key is 
   audit::Keyring tampered = *keyring;
   tampered.signing_seed = seed;
   tampered.public_key = theirs.public_key();
-  tampered.transitions = {forged};
+  tampered.history.transitions = {forged};
   REQUIRE(tampered.save(audit::keyring_path(f.db), f.kek).ok());
   auto load = audit::Keyring::load(audit::keyring_path(f.db), f.kek);
   REQUIRE_FALSE(load.ok());
