@@ -258,16 +258,38 @@ hfv::Result<crypto::SecretKey> audit_kek(const hfv::broker::Config& config) {
   return crypto::derive_key(*master, crypto::kPurposeAuditDb);
 }
 
-// The configured audit log's public key: from its keyring file, or (in
-// PostgreSQL) read with the master key.
+// The configured audit log's signing keys (first key and transitions):
+// from its keyring file (no master key needed), or (in PostgreSQL) read with
+// the master key.
+hfv::Result<hfv::audit::KeyHistory> configured_key_history(const hfv::broker::Config& config) {
+  const auto where = hfv::broker::audit_location(config);
+  if (!where.is_postgresql()) return hfv::audit::Keyring::load_key_history(hfv::audit::keyring_path(where.file));
+  auto kek = audit_kek(config);
+  if (!kek) return kek.error();
+  return hfv::audit::AuditLog::key_history_at(where, *kek);
+}
+
+// The configured audit log's public key (its first: the one audit.public_key pins).
 hfv::Result<crypto::Ed25519PublicKey> configured_public_key(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return config.error();
-  const auto where = hfv::broker::audit_location(*config);
-  if (!where.is_postgresql()) return hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
-  auto kek = audit_kek(*config);
-  if (!kek) return kek.error();
-  return hfv::audit::AuditLog::public_key_at(where, *kek);
+  auto history = configured_key_history(*config);
+  if (!history) return history.error();
+  return history->first;
+}
+
+// The note verifier key a witness configures for `key` under `origin`.
+std::string vkey_of(const std::string& origin, const crypto::Ed25519PublicKey& key) {
+  return hfv::audit::note::vkey_text(hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, key));
+}
+
+// "vkey: <current>", then "retired vkey: <earlier>" newest first: the keys
+// a witness lists for the log (docs/operations.md, "Audit witnesses").
+void print_vkeys(const std::string& origin, const hfv::audit::KeyHistory& history) {
+  const auto keys = history.keys();
+  for (std::size_t i = keys.size(); i-- > 0;) {
+    std::printf("%s: %s\n", i + 1 == keys.size() ? "vkey" : "retired vkey", vkey_of(origin, keys[i]).c_str());
+  }
 }
 
 // The witness part of audit verify (broker/cli/witness_check.hpp): 0 when
@@ -277,20 +299,14 @@ int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::
                            std::int64_t records, const std::vector<std::string>& extra_urls) {
   if (config.audit.witnesses.empty() && extra_urls.empty()) return 0;
   hfv::broker::WitnessCheckInput in;
-  auto key = where.is_postgresql() ? hfv::audit::AuditLog::public_key_at(where, kek)
-                                   : hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
-  if (!key) {
-    std::printf("FAILED: the audit log's public key: %s\n", key.error().message.c_str());
-    return 1;
-  }
-  in.log_key = *key;
   auto history = hfv::audit::AuditLog::key_history_at(where, kek);
   if (!history) {
     std::printf("FAILED: the audit log's signing keys: %s\n", history.error().message.c_str());
     return 1;
   }
+  in.log_key = history->first;
   in.log_keys = history->keys();
-  in.origin = config.audit.origin.empty() ? hfv::audit::default_origin(*key) : config.audit.origin;
+  in.origin = config.audit.origin.empty() ? hfv::audit::default_origin(history->first) : config.audit.origin;
   in.where = where;
   in.kek = kek;
   in.records = static_cast<std::uint64_t>(records);
@@ -310,36 +326,15 @@ int audit_verify_witnesses(const hfv::broker::Config& config, const hfv::audit::
 int audit_vkey(const std::string& config_file) {
   auto config = hfv::broker::load_config(config_file);
   if (!config) return fail(config.error().message);
-  const auto where = hfv::broker::audit_location(*config);
-  hfv::Result<crypto::Ed25519PublicKey> key = hfv::make_error("not_found", "no key");
-  if (where.is_postgresql()) {
-    auto kek = audit_kek(*config);
-    if (!kek) return fail("master key: " + kek.error().message);
-    key = hfv::audit::AuditLog::public_key_at(where, *kek);
-  } else {
-    key = hfv::audit::Keyring::load_public_key(hfv::audit::keyring_path(where.file));
-  }
-  if (!key) return fail("audit log key: " + key.error().message);
-  const std::string origin = config->audit.origin.empty() ? hfv::audit::default_origin(*key) : config->audit.origin;
   // The origin comes from the first key; the vkey is the key that signs
   // now, and after a signing-key rotation the earlier ones follow (a
   // witness lists them all: docs/operations.md).
-  hfv::Result<hfv::audit::KeyHistory> history = hfv::make_error("not_found", "no key history");
-  if (where.is_postgresql()) {
-    auto kek = audit_kek(*config);
-    if (!kek) return fail("master key: " + kek.error().message);
-    history = hfv::audit::AuditLog::key_history_at(where, *kek);
-  } else {
-    history = hfv::audit::Keyring::load_key_history(hfv::audit::keyring_path(where.file));
-  }
+  auto history = configured_key_history(*config);
   if (!history) return fail("audit log keys: " + history.error().message);
-  auto vkey = [&](const crypto::Ed25519PublicKey& k) {
-    return hfv::audit::note::vkey_text(
-        hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, k));
-  };
-  std::printf("origin: %s\nvkey: %s\n", origin.c_str(), vkey(history->current()).c_str());
-  const auto keys = history->keys();
-  for (std::size_t i = keys.size() - 1; i-- > 0;) std::printf("retired vkey: %s\n", vkey(keys[i]).c_str());
+  const std::string origin =
+      config->audit.origin.empty() ? hfv::audit::default_origin(history->first) : config->audit.origin;
+  std::printf("origin: %s\n", origin.c_str());
+  print_vkeys(origin, *history);
   return 0;
 }
 
@@ -540,9 +535,7 @@ int audit_rotate_signing_key(const hfv::broker::Config& config, const crypto::Se
               hfv::audit::audit_key_id(t->old_key).c_str(), static_cast<unsigned long long>(t->tree_size),
               hfv::audit::audit_key_id(t->new_key).c_str());
   std::printf("origin (unchanged): %s\nnew vkey for witnesses (add it to the log's \"vkeys\"): %s\n", origin.c_str(),
-              hfv::audit::note::vkey_text(
-                  hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, t->new_key))
-                  .c_str());
+              vkey_of(origin, t->new_key).c_str());
   std::printf("audit.public_key stays the first key %s; key history: %s\n",
               hfv::audit::audit_key_id(after->first).c_str(),
               history_file.empty() ? "brokerctl audit key-history" : history_file.string().c_str());
@@ -580,13 +573,7 @@ int audit_check_key_history(const std::string& file, const std::string& pem_file
                   origin.c_str());
       return 1;
     }
-    const auto keys = from->keys();
-    for (std::size_t i = keys.size(); i-- > 0;) {
-      std::printf("%s: %s\n", i + 1 == keys.size() ? "vkey" : "retired vkey",
-                  hfv::audit::note::vkey_text(
-                      hfv::audit::note::make_verifier(origin, hfv::audit::note::KeyType::kEd25519, keys[i]))
-                      .c_str());
-    }
+    print_vkeys(origin, *from);
   }
   return 0;
 }
