@@ -97,15 +97,7 @@ int report_replay(const std::string& id, const std::string& config_file,
   const json report = json::parse(stored.response, nullptr, false);
   if (!report.is_object())
     return failed("verification", make_error("corrupt_state", "the stored report does not parse"));
-  if ((*found)->inputs_unopenable) {
-    return failed("replay",
-                  make_error("archive_tampered", "the archived inputs do not open: not replayed"));
-  }
-  if (!stored_report_signed(stored.response, &*report_keys)) {
-    return failed("replay", make_error("archive_tampered",
-                                       "the stored report's signature does not verify: not replayed"));
-  }
-  auto answer = replay_decision(report, (*found)->inputs.text, (*found)->inputs.policy_content);
+  auto answer = replay_stored(**found, report, &*report_keys);
   if (!answer) return failed("replay", answer.error());
   const json out = {{"verification_id", id},
                     {"identical", answer->identical},

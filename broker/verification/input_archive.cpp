@@ -82,12 +82,15 @@ json compare(const json& report, const json& replayed) {
   return out;
 }
 
-}  // namespace
-
+// Whether `text` (a stored report, as the broker stored it) verifies with
+// the key of `history` its key_id names (true when `history` is null: not
+// checked). A replay compares with the stored report only when it does.
 bool stored_report_signed(const std::string& text, const ReportKeyHistory* history) {
   if (history == nullptr) return true;
   return verify_report_with_history(text, *history).result.check == ReportCheck::kValid;
 }
+
+}  // namespace
 
 Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
                                      const std::string& policy_content) {
@@ -134,6 +137,17 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
   answer.differences = compare(report, policies::decision_json(decision));
   answer.identical = answer.differences.empty();
   return answer;
+}
+
+Result<ReplayAnswer> replay_stored(const ArchivedVerification& found, const json& report,
+                                   const ReportKeyHistory* history) {
+  if (found.inputs_unopenable) {
+    return make_error("archive_tampered",
+                      "the archived inputs do not open (edited, moved or sealed under another key): not replayed");
+  }
+  if (!stored_report_signed(found.verification.response, history))
+    return make_error("archive_tampered", "the stored report's signature does not verify: not replayed");
+  return replay_decision(report, found.inputs.text, found.inputs.policy_content);
 }
 
 }  // namespace hfv::broker

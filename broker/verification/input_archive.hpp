@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "broker/store/report_store.hpp"
 #include "broker/verification/report_key_history.hpp"
 #include "common/result.hpp"
 #include "policies/engine.hpp"
@@ -63,12 +64,15 @@ struct ReplayAnswer {
 //   policy_unavailable  the policy file of the report's version is not
 //                       archived, or loading it now gives another version
 //                       (e.g. the engine's rules changed since)
-// Whether `text` (a stored report, as the broker stored it) verifies with
-// the key of `history` its key_id names (true when `history` is null: not
-// checked). A replay compares with the stored report only when it does.
-bool stored_report_signed(const std::string& text, const ReportKeyHistory* history);
-
 Result<ReplayAnswer> replay_decision(const nlohmann::json& report, const std::string& archived_text,
                                      const std::string& policy_content);
+
+// The replay of a stored verification (`report`: its stored report, parsed),
+// as the daemon and `brokerctl report replay` do it: an archive row that
+// does not open (edited, moved or sealed under another key) or a stored
+// report whose signature fails with `history` is archive_tampered, loud and
+// never compared; otherwise replay_decision().
+Result<ReplayAnswer> replay_stored(const ArchivedVerification& found, const nlohmann::json& report,
+                                   const ReportKeyHistory* history);
 
 }  // namespace hfv::broker

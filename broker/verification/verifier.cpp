@@ -588,7 +588,6 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
     co_return fail(ReplayOutcome::Kind::kNotFound, "not_found", "no such verification", "id");
   }
   const StoredVerification& stored = (*found)->verification;
-  const ArchivedInputs& inputs = (*found)->inputs;
   json report;
   if (stored.state == VerificationState::kDone && stored.http_status == kStoredReport) {
     report = json::parse(stored.response, nullptr, false);
@@ -630,16 +629,8 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   if (!co_await parts_.audit->append(std::move(started))) {
     co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
   }
-  // A sealed archive that no longer opens was edited or moved, and a stored
-  // report whose signature fails was edited: loud, never compared.
-  auto answer = (*found)->inputs_unopenable
-                    ? Result<ReplayAnswer>(make_error(
-                          "archive_tampered",
-                          "the archived inputs do not open (edited, moved or sealed under another key): not replayed"))
-                : !stored_report_signed(stored.response, parts_.report_keys)
-                    ? Result<ReplayAnswer>(make_error(
-                          "archive_tampered", "the stored report's signature does not verify: not replayed"))
-                    : replay_decision(report, inputs.text, inputs.policy_content);
+  // An archive or a stored report that was edited: loud, never compared.
+  auto answer = replay_stored(**found, report, parts_.report_keys);
   // The result, for supervisors: identical, different, or why it failed.
   r.status = answer ? (answer->identical ? "identical" : "different") : answer.error().code;
   r.detail = answer ? "differences=" + std::to_string(answer->differences.size()) : "";
