@@ -55,11 +55,19 @@ Status PostgresqlReportStore::finish_issued(const std::string& id, const std::st
   const std::string sealed_inputs = pg::seal_column(key_, inputs.text, inputs_context(id));
   std::lock_guard lock(mutex_);
   return storage::transaction(*db_, [&]() -> Status {
-    if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES ($1,$2,$3)"
-                          " ON CONFLICT (version) DO NOTHING",
-                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
-        !s) {
-      return s;
+    // The policy file goes over the wire once per version: most reports
+    // name a version that is kept already. FOR KEY SHARE holds the row
+    // against another node's retention purge until this commits; two nodes
+    // adding the same new version meet at ON CONFLICT.
+    auto kept = db_->query("SELECT 1 FROM policy_versions WHERE version = $1 FOR KEY SHARE", {inputs.policy_version});
+    if (!kept) return kept.error();
+    if (kept->empty()) {
+      if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES ($1,$2,$3)"
+                            " ON CONFLICT (version) DO NOTHING",
+                            {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
+          !s) {
+        return s;
+      }
     }
     if (auto s = db_->run("INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version)"
                           " VALUES ($1,$2,$3,$4)",

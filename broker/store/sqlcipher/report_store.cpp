@@ -59,10 +59,19 @@ Status SqlcipherReportStore::finish_issued(const std::string& id, const std::str
   std::lock_guard lock(mutex_);
   if (auto s = db_->exec("BEGIN IMMEDIATE;"); !s) return s;
   auto body = [&]() -> Status {
-    if (auto s = db_->run("INSERT OR IGNORE INTO policy_versions (version, jurisdiction, content) VALUES (?,?,?);",
-                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
-        !s) {
-      return s;
+    // The policy file is written once per version: most reports name a
+    // version that is kept already (the write lock of BEGIN IMMEDIATE keeps
+    // a purge from erasing it before this commits).
+    auto kept = db_->prepare("SELECT 1 FROM policy_versions WHERE version = ?;");
+    if (!kept) return kept.error();
+    kept->bind(1, inputs.policy_version);
+    if (!kept->step()) {
+      if (auto s = kept->status(); !s) return s;
+      if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES (?,?,?);",
+                            {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
+          !s) {
+        return s;
+      }
     }
     if (auto s = db_->run(
             "INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version) VALUES (?,?,?,?);",
