@@ -133,6 +133,17 @@ const Json* Dataset::records(std::string_view id, std::string_view source) const
   return it == person->second.end() ? nullptr : &*it;
 }
 
+void Dataset::set_records(const std::string& id, std::string_view source, Json records) {
+  const auto person = persons_.find(id);
+  if (person == persons_.end()) fail("records: no such person " + mask_id(id));
+  if (!is_known_source(source)) fail("records: unknown source " + quote_key(std::string(source)));
+  if (source == "hukou") check_hukou(records, "records: hukou");
+  if (const Agency* agency = find_agency(source); agency != nullptr) {
+    if (auto problem = agency->validate(records)) fail("records: " + std::string(source) + *problem);
+  }
+  person->second[std::string(source)] = std::move(records);
+}
+
 std::string Dataset::name(std::string_view id) const {
   const Json* hukou = records(id, "hukou");
   if (hukou == nullptr) return "";

@@ -7,7 +7,9 @@
 // Error messages mask ID numbers (first 6 + ******** + last 4).
 //
 // Ownership: a Dataset is a plain value that owns its JSON. Thread-safety:
-// immutable after load; concurrent reads are safe.
+// concurrent reads are safe; set_records (a test correcting an agency's
+// record, POST /_sim/records) runs on the simulator's one I/O thread like
+// every read.
 #pragma once
 
 #include <array>
@@ -55,6 +57,9 @@ class Dataset {
   // hukou.name, or "" when absent.
   std::string name(std::string_view id) const;
   std::size_t person_count() const { return persons_.size(); }
+  // Replaces one person's records for `source` (the person must be in the
+  // dataset), validated as at load. Throws DatasetError.
+  void set_records(const std::string& id, std::string_view source, Json records);
   const FaultPlan& faults() const { return faults_; }
   FaultPlan& faults() { return faults_; }
 

@@ -121,11 +121,31 @@ Reply Router::set_faults(std::string_view body) {
   return json_reply(200, Json{{"status", "ok"}});
 }
 
+// {"id_number", "source", "records"}: a test corrects one agency's record
+// of one person (an appeal's premise: the agency's data was wrong).
+Reply Router::set_records(std::string_view body) {
+  const Json doc = Json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("id_number") || !doc["id_number"].is_string() ||
+      !doc.contains("source") || !doc["source"].is_string() || !doc.contains("records")) {
+    return json_reply(400, Json{{"error", "body must be {\"id_number\", \"source\", \"records\"}"}});
+  }
+  try {
+    dataset_.set_records(doc["id_number"].get<std::string>(), doc["source"].get<std::string>(), doc["records"]);
+  } catch (const DatasetError& e) {
+    return json_reply(400, Json{{"error", e.what()}});
+  }
+  return json_reply(200, Json{{"status", "ok"}});
+}
+
 Reply Router::control(const HttpRequestView& request, std::string_view path) {
   const std::string_view method = request.method;
   if (path == "/_sim/faults") {
     if (method != "POST") return method_not_allowed("POST");
     return set_faults(request.body);
+  }
+  if (path == "/_sim/records") {
+    if (method != "POST") return method_not_allowed("POST");
+    return set_records(request.body);
   }
   if (path == "/_sim/health") {
     if (method != "GET") return method_not_allowed("GET");

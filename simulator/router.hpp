@@ -64,6 +64,7 @@ class Router {
  private:
   Reply control(const HttpRequestView& request, std::string_view path);
   Reply set_faults(std::string_view body);
+  Reply set_records(std::string_view body);
   void count(std::string_view agency, std::string_view path);
   std::uint64_t nonce(std::string_view agency, std::string_view person);
 

@@ -179,7 +179,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     }
     audit::AuditQuery q;
     q.member = member;
-    q.actions = {"verification.subject", "agency.query"};
+    q.actions = {"verification.subject", "agency.query", "appeal.subject"};
     q.limit = kMaxPage;
     if (auto after = to_int(param("after_seq"))) q.after_seq = *after;
     auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->query(q); });

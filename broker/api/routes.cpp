@@ -34,6 +34,7 @@ std::span<const Route> route_table() {
       {"GET", "/v1/verifications/{id}", kCaseSystems, true, &S::on_get_verification},
       {"GET", "/v1/verifications/{id}/replay", Callers::only(Role::kCaseSystem, Role::kSupervisor), true,
        &S::on_replay_verification},
+      {"POST", "/v1/verifications/{id}/appeals", kCaseSystems, true, &S::on_appeal_verification},
       {"POST", "/v1/authorizations", kCaseSystems, true, &S::on_register_authorization},
       {"GET", "/v1/authorizations/{id}", kCaseSystems, true, &S::on_read_authorization},
       {"POST", "/v1/authorizations/{id}/revoke", kCaseSystems, true, &S::on_revoke_authorization},

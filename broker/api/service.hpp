@@ -137,6 +137,7 @@ class Service {
   boost::asio::awaitable<ApiResponse> on_verify(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_get_verification(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_replay_verification(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_appeal_verification(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_register_authorization(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_read_authorization(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_revoke_authorization(const RouteCall& call);

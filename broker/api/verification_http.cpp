@@ -21,13 +21,28 @@ unsigned http_status(RefusalReason reason) {
     case RefusalReason::kMemberNotCovered:
     case RefusalReason::kConsentOtherJurisdiction:
     case RefusalReason::kConsentWithoutJurisdiction: return 403;
-    case RefusalReason::kIdempotencyConflict: return 409;
+    case RefusalReason::kIdempotencyConflict:
+    case RefusalReason::kAlreadySuperseded: return 409;
+    case RefusalReason::kInvalidPair:
+    case RefusalReason::kMemberMismatch: return 422;
   }
   return 400;
 }
 
 std::string refusal_status_text(RefusalReason reason) {
   return std::to_string(http_status(reason)) + " " + std::string(refusal_code(reason));
+}
+
+unsigned appeal_http_status(std::string_view code) {
+  if (code == "not_found") return 404;
+  if (code == "no_report" || code == "archive_missing" || code == "no_policy") return 409;
+  if (code == "archive_tampered" || code == "archive_unreadable") return 500;
+  if (code == "invalid_field" || code == "invalid_json" || code == "too_deep") return 400;
+  return http_status(refusal_reason(code));  // the consent checks' and the appeal's own codes
+}
+
+std::string appeal_refusal_status_text(std::string_view code) {
+  return std::to_string(appeal_http_status(code)) + " " + std::string(code);
 }
 
 namespace {
@@ -55,6 +70,8 @@ ApiResponse http_answer(const Outcome& o) {
       ApiResponse r{200, o.report, {}};
       r.headers.emplace_back("X-HFV-Verification-Id", o.verification_id);
       if (o.replay == Replay::kRepeat) r.headers.emplace_back("X-HFV-Repeat-Of", o.verification_id);
+      // Beside the report, never in it: its signed bytes stay as issued.
+      if (!o.superseded_by.empty()) r.headers.emplace_back("X-HFV-Superseded-By", o.superseded_by);
       return r;
     }
     case Outcome::Kind::kRunning: return running_answer(o);

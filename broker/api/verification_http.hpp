@@ -4,17 +4,24 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "broker/api/service.hpp"
 #include "broker/verification/outcome.hpp"
 
 namespace hfv::broker {
 
-// 400, 403 or 409.
+// 400, 403, 409 or 422.
 unsigned http_status(RefusalReason reason);
 // "403 consent_expired": a refusal's status in its audit record
 // (docs/audit-log-format.md), for VerifierParts::refusal_status.
 std::string refusal_status_text(RefusalReason reason);
 ApiResponse http_answer(const Outcome& outcome);
+
+// An appeal's refusal codes (broker/verification/verifier.hpp,
+// AppealOutcome): 400, 403, 404, 409, 422 or 500; and as its audit record's
+// status ("422 member_mismatch"), for VerifierParts::appeal_refusal_status.
+unsigned appeal_http_status(std::string_view code);
+std::string appeal_refusal_status_text(std::string_view code);
 
 }  // namespace hfv::broker

@@ -1,4 +1,5 @@
-// POST /v1/verifications, GET /v1/verifications/{id} and its /replay: the
+// POST /v1/verifications, GET /v1/verifications/{id}, its /replay and its
+// /appeals: the
 // verifier's outcome (broker/verification/verifier.hpp) as an HTTP answer.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
@@ -68,6 +69,34 @@ net::awaitable<ApiResponse> Service::on_replay_verification(const RouteCall& cal
   }
   if (outcome.code == "audit_unavailable") co_return error_response(503, "audit_unavailable", outcome.message);
   co_return error_response(503, "state_unavailable", outcome.message);
+}
+
+net::awaitable<ApiResponse> Service::on_appeal_verification(const RouteCall& call) {
+  const std::string prefix = "/v1/verifications/";
+  const std::string id = call.path.substr(prefix.size(), call.path.size() - prefix.size() - std::string("/appeals").size());
+  if (!is_token(id)) co_return error_response(404, "not_found", "no such verification", "id");
+  AppealCall appeal;
+  appeal.principal = call.principal;
+  appeal.operator_id = call.request.operator_id;
+  appeal.certificate = certificate_of(call.request);
+  appeal.id = id;
+  appeal.body = call.request.body;
+  const AppealOutcome outcome = co_await parts_.verifier->appeal(std::move(appeal));
+  switch (outcome.kind) {
+    case AppealOutcome::Kind::kIssued: {
+      ApiResponse r{201, outcome.report, {}};
+      r.headers.emplace_back("Location", "/v1/verifications/" + outcome.verification_id);
+      r.headers.emplace_back("X-HFV-Verification-Id", outcome.verification_id);
+      co_return r;
+    }
+    case AppealOutcome::Kind::kRefused: {
+      ApiResponse r = error_response(appeal_http_status(outcome.code), outcome.code, outcome.message, outcome.field);
+      if (!outcome.audited) r.body["audit"] = "unavailable";
+      co_return r;
+    }
+    case AppealOutcome::Kind::kUnavailable: break;
+  }
+  co_return error_response(503, outcome.code, outcome.message);
 }
 
 }  // namespace hfv::broker

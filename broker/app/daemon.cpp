@@ -418,6 +418,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;
   verifying.refusal_status = &refusal_status_text;
+  verifying.appeal_refusal_status = &appeal_refusal_status_text;
   verifying.report_keys = &*report_keys;
   Verifier verifier(std::move(verifying));
 

@@ -40,6 +40,9 @@ struct StoredVerification {
   long http_status = 0;         // final status when done
   std::string response;         // final body (JSON) when done
   std::int64_t created_unix = 0;
+  // The report an appeal issued in this one's place (docs/replay-and-what-if.md,
+  // appeals); empty while this report stands.
+  std::string superseded_by;
 };
 
 // What an issued report's decision rested on (broker/verification/
@@ -76,6 +79,13 @@ class ReportStore {
   // a report is never stored without what it rested on. The policy file is
   // added when its version is not kept yet.
   virtual Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) = 0;
+  // An appeal's report: finish_issued() for `id` and, in the same
+  // transaction, `supersedes` marked superseded by `id`. Error
+  // "already_superseded" when `supersedes` is superseded already (a
+  // concurrent appeal won): then nothing changed, `id` stays running.
+  // Neither a new report without the mark nor the mark without the report.
+  virtual Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
+                               const std::string& supersedes) = 0;
   // The caller disconnected and no report was issued: the row stays (GET
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.
@@ -99,7 +109,7 @@ class ReportStore {
   virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
                                                                 const std::string& key) = 0;
   // The newest completed (200) verification of this household by this
-  // principal created at or after `since_unix`.
+  // principal created at or after `since_unix`, not superseded.
   virtual Result<std::optional<StoredVerification>> latest_done(const std::string& principal,
                                                                 const std::string& household_key,
                                                                 std::int64_t since_unix) = 0;

@@ -44,6 +44,10 @@ enum class RefusalReason {
   kConsentOtherJurisdiction,    // the authorisation is for another jurisdiction
   kConsentWithoutJurisdiction,  // registered before authorisations named one
   kIdempotencyConflict,     // the Idempotency-Key was used for another request
+  // Appeals only (Verifier::appeal):
+  kInvalidPair,          // a disputed member x source the verification cannot re-query
+  kMemberMismatch,       // a disputed member is not the person the verification read
+  kAlreadySuperseded,    // the report was superseded by an appeal already
 };
 // The wire code ("consent_expired", ...; docs/api.md "Errors").
 std::string_view refusal_code(RefusalReason reason);
@@ -82,6 +86,9 @@ struct Outcome {
   Unavailable unavailable = Unavailable::kState;  // kUnavailable
   std::string message;          // kUnavailable, kCancelled: what happened, for the caller
   std::vector<SourceFailure> failed_sources;  // kIssued: every failed source query
+  // kReplayed: the report an appeal issued in this one's place, if any
+  // (answered beside the report, whose signed bytes never change).
+  std::string superseded_by;
 
   static Outcome refused(Refusal r, bool audited) {
     Outcome o;

@@ -1,5 +1,7 @@
 #include "broker/verification/request.hpp"
 
+#include "broker/verification/outcome.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -562,6 +564,77 @@ Parsed<VerificationRequest> parse_verification_request(const json& body, const D
   if (std::count_if(r.members.begin(), r.members.end(),
                     [](const Member& m) { return m.relation == "applicant"; }) != 1) {
     return invalid("members", "exactly one member must have relation \"applicant\"");
+  }
+  return r;
+}
+
+Parsed<AppealRequest> parse_appeal_request(const json& body, const Date& today) {
+  if (auto e = check_keys(body, "", {"disputed", "evidence_sha256", "reason"})) return *e;
+  AppealRequest r;
+  auto disputed = body.find("disputed");
+  if (disputed == body.end()) return invalid("disputed", "is required");
+  if (!disputed->is_array() || disputed->empty() || disputed->size() > kMaxMembers) {
+    return invalid("disputed", "must be an array of 1-" + std::to_string(kMaxMembers) + " members");
+  }
+  std::set<std::size_t> indexes;
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < disputed->size(); ++i) {
+    const std::string where = "disputed[" + std::to_string(i) + "]";
+    const json& m = (*disputed)[i];
+    if (!m.is_object()) return invalid(where, "must be an object");
+    if (auto e = check_keys(m, where, {"member_index", "id_number", "name", "sources"})) return *e;
+    AppealMember member;
+    auto index = m.find("member_index");
+    if (index == m.end()) return invalid(where + ".member_index", "is required");
+    if (!index->is_number_unsigned() || index->get<std::uint64_t>() >= kMaxMembers) {
+      return invalid(where + ".member_index", "must be an integer from 0 to " + std::to_string(kMaxMembers - 1));
+    }
+    member.member_index = index->get<std::size_t>();
+    if (!indexes.insert(member.member_index).second) {
+      return invalid(where + ".member_index", "the same member is listed twice");
+    }
+    if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
+    if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
+    if (!ids.insert(member.id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
+    if (auto e = get_string(m, "name", where, member.name, true)) return *e;
+    if (member.name.empty() || utf8_length(member.name) > 50) return invalid(where + ".name", "must be 1-50 characters");
+    auto sources = m.find("sources");
+    if (sources == m.end()) return invalid(where + ".sources", "is required");
+    if (!sources->is_array() || sources->empty() || sources->size() > kAllSources.size()) {
+      return invalid(where + ".sources", "must be an array of 1-" + std::to_string(kAllSources.size()) + " data sources");
+    }
+    for (std::size_t k = 0; k < sources->size(); ++k) {
+      const std::string field = where + ".sources[" + std::to_string(k) + "]";
+      const json& c = (*sources)[k];
+      if (!c.is_string()) return invalid(field, "must be a data source name");
+      auto src = parse_source(c.get<std::string>());
+      if (!src) return FieldError{std::string(refusal_code(RefusalReason::kInvalidPair)), field, "is not a known data source"};
+      if (std::find(member.sources.begin(), member.sources.end(), *src) != member.sources.end()) {
+        return invalid(field, "the same source is listed twice");
+      }
+      member.sources.push_back(*src);
+    }
+    r.disputed.push_back(std::move(member));
+  }
+  auto evidence = body.find("evidence_sha256");
+  if (evidence == body.end()) return invalid("evidence_sha256", "is required");
+  if (!evidence->is_array() || evidence->empty() || evidence->size() > kMaxAppealEvidence) {
+    return invalid("evidence_sha256",
+                   "must be an array of 1-" + std::to_string(kMaxAppealEvidence) + " document SHA-256 digests");
+  }
+  for (std::size_t i = 0; i < evidence->size(); ++i) {
+    const std::string field = "evidence_sha256[" + std::to_string(i) + "]";
+    const json& e = (*evidence)[i];
+    if (!e.is_string() || !is_sha256_hex(e.get<std::string>())) {
+      return invalid(field, "must be 64 lowercase hex characters (the document's SHA-256)");
+    }
+    r.evidence_sha256.push_back(e.get<std::string>());
+  }
+  // Free text that reaches the signed report and the audit log: bounded,
+  // and no character that makes it read as something else (text_problem).
+  if (auto e = get_string(body, "reason", "", r.reason, true)) return *e;
+  if (r.reason.empty() || utf8_length(r.reason) > kMaxAppealReason) {
+    return invalid("reason", "must be 1-" + std::to_string(kMaxAppealReason) + " characters");
   }
   return r;
 }

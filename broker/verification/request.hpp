@@ -94,6 +94,29 @@ struct AuthorizationRequest {
 
 Parsed<AuthorizationRequest> parse_authorization_request(const nlohmann::json& body, const Date& today);
 
+// POST /v1/verifications/{id}/appeals (docs/api.md): the disputed member x
+// source pairs, each disputed member named again (the archive keeps no ID
+// number or name: the verifier checks it is the person the original
+// verification read), the citizen's evidence and a short reason.
+struct AppealMember {
+  std::size_t member_index = 0;  // in the original request's members
+  std::string id_number;
+  std::string name;
+  std::vector<Source> sources;  // 1-11, distinct
+};
+struct AppealRequest {
+  std::vector<AppealMember> disputed;         // 1-30, distinct member_index
+  std::vector<std::string> evidence_sha256;   // 1-20, 64 lowercase hex each
+  std::string reason;                         // 1-200 characters, no unsafe character
+};
+inline constexpr std::size_t kMaxAppealEvidence = 20;
+inline constexpr std::size_t kMaxAppealReason = 200;  // code points
+
+// FieldError codes: invalid_field (shape), invalid_pair (a source name
+// that is not a data source; whether a pair can be appealed is the
+// verifier's check).
+Parsed<AppealRequest> parse_appeal_request(const nlohmann::json& body, const Date& today);
+
 // True if `s` is a valid "case id / authorization id" token: 1-64 characters
 // of [A-Za-z0-9._:-].
 bool is_token(std::string_view s);

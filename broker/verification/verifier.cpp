@@ -11,6 +11,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/store/review_store.hpp"
 #include "broker/verification/input_archive.hpp"
+#include "policies/household_json.hpp"
 #include "broker/verification/report_signature.hpp"
 #include "broker/verification/request.hpp"
 #include "broker/verification/review_record.hpp"
@@ -168,12 +169,15 @@ std::string_view refusal_code(RefusalReason reason) {
     case RefusalReason::kConsentOtherJurisdiction: return "consent_other_jurisdiction";
     case RefusalReason::kConsentWithoutJurisdiction: return "consent_without_jurisdiction";
     case RefusalReason::kIdempotencyConflict: return "idempotency_conflict";
+    case RefusalReason::kInvalidPair: return "invalid_pair";
+    case RefusalReason::kMemberMismatch: return "member_mismatch";
+    case RefusalReason::kAlreadySuperseded: return "already_superseded";
   }
   return "invalid_field";
 }
 
 RefusalReason refusal_reason(std::string_view code) {
-  for (int i = 0; i <= static_cast<int>(RefusalReason::kIdempotencyConflict); ++i) {
+  for (int i = 0; i <= static_cast<int>(RefusalReason::kAlreadySuperseded); ++i) {
     const auto reason = static_cast<RefusalReason>(i);
     if (refusal_code(reason) == code) return reason;
   }
@@ -229,6 +233,21 @@ std::string Verifier::audit_pseudonym(const std::string& id_number) const {
   return crypto::to_hex(crypto::hmac_sha256(parts_.audit_pseudonym_key.bytes(), id_number));
 }
 
+std::vector<std::string> Verifier::named_pseudonyms(const json& body, const char* key) const {
+  std::vector<std::string> members;
+  auto listed = body.find(key);
+  if (listed == body.end() || !listed->is_array() || listed->size() > kMaxMembers) return members;
+  const Date today = Date::today_utc();
+  for (const auto& m : *listed) {
+    if (!m.is_object() || !m.contains("id_number") || !m["id_number"].is_string()) continue;
+    const std::string id = m["id_number"].get<std::string>();
+    if (validate_id_number(id, today) != IdNumberProblem::kNone) continue;
+    const std::string p = audit_pseudonym(id);
+    if (std::find(members.begin(), members.end(), p) == members.end()) members.push_back(p);
+  }
+  return members;
+}
+
 std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord refusal, const std::string& body) const {
   std::vector<audit::AuditRecord> rows;
   const json b = json::parse(body, nullptr, false);
@@ -244,17 +263,7 @@ std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord ref
     refusal.programme = token("programme");
     const std::string jurisdiction = token("jurisdiction");
     if (parts_.divisions != nullptr && parts_.divisions->contains(jurisdiction)) refusal.jurisdiction = jurisdiction;
-    auto listed = b.find("members");
-    if (listed != b.end() && listed->is_array() && listed->size() <= kMaxMembers) {
-      const Date today = Date::today_utc();
-      for (const auto& m : *listed) {
-        if (!m.is_object() || !m.contains("id_number") || !m["id_number"].is_string()) continue;
-        const std::string id = m["id_number"].get<std::string>();
-        if (validate_id_number(id, today) != IdNumberProblem::kNone) continue;
-        const std::string p = audit_pseudonym(id);
-        if (std::find(members.begin(), members.end(), p) == members.end()) members.push_back(p);
-      }
-    }
+    members = named_pseudonyms(b, "members");
   }
   if (!members.empty() || !refusal.case_id.empty()) refusal.request_id = "rfs_" + crypto::to_hex(crypto::random_bytes(12));
   rows.push_back(refusal);
@@ -285,40 +294,49 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::Adap
                                                             const std::vector<adapters::MemberQuery>& queries,
                                                             const std::vector<Source>& sources,
                                                             adapters::Deadline deadline) {
+  std::vector<QueryPair> pairs;
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    for (Source s : sources) pairs.push_back({q, s});
+  }
+  co_return co_await fan_out(adapters, queries, pairs, deadline);
+}
+
+net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::AdapterSet& adapters,
+                                                            const std::vector<adapters::MemberQuery>& queries,
+                                                            const std::vector<QueryPair>& pairs,
+                                                            adapters::Deadline deadline) {
   auto executor = co_await net::this_coro::executor;
-  std::vector<SourceResult> results(queries.size() * sources.size());
+  std::vector<SourceResult> results(pairs.size());
   std::size_t remaining = results.size();
   AsyncEvent all_done(executor);
   if (remaining == 0) all_done.set();
-  for (std::size_t q = 0; q < queries.size(); ++q) {
-    for (std::size_t s = 0; s < sources.size(); ++s) {
-      const std::size_t slot = q * sources.size() + s;
-      adapters::Adapter* adapter = adapters.at(sources[s]).get();
-      results[slot].member_index = queries[q].member_index;
-      results[slot].source = sources[s];
-      net::co_spawn(
-          executor,
-          [&, adapter, slot, q]() -> net::awaitable<void> {
-            results[slot] = co_await adapter->query(queries[q], deadline);
-          },
-          [&, slot](const std::exception_ptr& failure) {
-            if (failure) {  // an adapter bug must not look like an answer
-              results[slot].status = SourceStatus::kError;
-              results[slot].failure = FailureKind::kInternal;
-              results[slot].detail = "internal error in adapter";
-              results[slot].records = {};
-            }
-            restrict_supplied_text(results[slot]);
-            // Ended by the verification's deadline (the transfer or the wait
-            // for a slot was cut off there, a few ms of timer slack allowed):
-            // audited and reported as cancelled.
-            if (results[slot].status == SourceStatus::kTimeout &&
-                std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
-              results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
-            }
-            if (--remaining == 0) all_done.set();
-          });
-    }
+  for (std::size_t slot = 0; slot < pairs.size(); ++slot) {
+    const std::size_t q = pairs[slot].query;
+    adapters::Adapter* adapter = adapters.at(pairs[slot].source).get();
+    results[slot].member_index = queries[q].member_index;
+    results[slot].source = pairs[slot].source;
+    net::co_spawn(
+        executor,
+        [&, adapter, slot, q]() -> net::awaitable<void> {
+          results[slot] = co_await adapter->query(queries[q], deadline);
+        },
+        [&, slot](const std::exception_ptr& failure) {
+          if (failure) {  // an adapter bug must not look like an answer
+            results[slot].status = SourceStatus::kError;
+            results[slot].failure = FailureKind::kInternal;
+            results[slot].detail = "internal error in adapter";
+            results[slot].records = {};
+          }
+          restrict_supplied_text(results[slot]);
+          // Ended by the verification's deadline (the transfer or the wait
+          // for a slot was cut off there, a few ms of timer slack allowed):
+          // audited and reported as cancelled.
+          if (results[slot].status == SourceStatus::kTimeout &&
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
+            results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
+          }
+          if (--remaining == 0) all_done.set();
+        });
   }
   co_await all_done.wait();
   co_return results;
@@ -553,6 +571,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
   }
   o.kind = Outcome::Kind::kReplayed;
   o.report = std::move(body);
+  o.superseded_by = stored.superseded_by;
   co_return o;
 }
 
@@ -851,6 +870,417 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued_outcome.verification_id = a.id;
   issued_outcome.report = std::move(report);
   co_return issued_outcome;
+}
+
+// --- Appeals (docs/replay-and-what-if.md "Appeals") ---------------------------
+
+net::awaitable<AppealOutcome> Verifier::refuse_appeal(const AppealCall& call, audit::AuditRecord record,
+                                                      std::string code, std::string message, std::string field) {
+  // Audited like a refused verification: who, what the caller may know of
+  // the verification (its own), and one refusal.subject per person the
+  // body named with a valid ID number, never the number.
+  record.action = "request.refused";
+  record.request_id.clear();
+  record.status = parts_.appeal_refusal_status != nullptr ? parts_.appeal_refusal_status(code) : code;
+  record.detail = "POST /v1/verifications/{id}/appeals" + (field.empty() ? "" : " field=" + field);
+  const json b = json::parse(call.body, nullptr, false);
+  const std::vector<std::string> members = b.is_object() ? named_pseudonyms(b, "disputed") : std::vector<std::string>();
+  if (!members.empty()) record.request_id = "rfs_" + crypto::to_hex(crypto::random_bytes(12));
+  std::vector<audit::AuditRecord> rows(1, record);
+  for (const auto& p : members) {
+    audit::AuditRecord subject = record;
+    subject.action = "refusal.subject";
+    subject.member = p;
+    subject.detail.clear();
+    rows.push_back(std::move(subject));
+  }
+  AppealOutcome out;
+  out.kind = AppealOutcome::Kind::kRefused;
+  out.code = std::move(code);
+  out.message = std::move(message);
+  out.field = std::move(field);
+  out.audited = bool(co_await parts_.audit->append(std::move(rows)));
+  co_return out;
+}
+
+net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
+  const Date today = Date::today_utc();
+  const Principal& principal = *call.principal;
+  const InteractiveMark interactive(activity_);  // batches yield to it like to a verification
+  auto unavailable = [](std::string code, std::string message) {
+    AppealOutcome o;
+    o.kind = AppealOutcome::Kind::kUnavailable;
+    o.code = std::move(code);
+    o.message = std::move(message);
+    return o;
+  };
+  audit::AuditRecord base = caller_record(principal, call.operator_id, call.certificate);
+
+  // 1. The verification: the caller's own, with a standing report.
+  auto found = co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->find_archived(call.id); });
+  if (!found) co_return unavailable("state_unavailable", "verifications cannot be read now");
+  // Another case system's verification is "not found", as for a read.
+  if (!*found || (*found)->verification.principal != principal.name) {
+    co_return co_await refuse_appeal(call, base, "not_found", "no such verification", "id");
+  }
+  const StoredVerification& stored = (*found)->verification;
+  const ArchivedInputs& archived = (*found)->inputs;
+  json old_report;
+  if (stored.state == VerificationState::kDone && stored.http_status == kStoredReport) {
+    old_report = json::parse(stored.response, nullptr, false);
+  }
+  if (!old_report.is_object()) {
+    co_return co_await refuse_appeal(
+        call, base, "no_report",
+        "this verification issued no report (state " + std::string(state_name(stored.state)) + ")", "id");
+  }
+  base.case_id = old_report.value("case_id", "");
+  base.authorization_id = old_report.value("authorization_id", "");
+  base.programme = old_report.value("programme", "");
+  base.jurisdiction = old_report.value("jurisdiction", base.jurisdiction);
+  if (!stored.superseded_by.empty()) {
+    co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kAlreadySuperseded)),
+                                     "this report was superseded by " + stored.superseded_by +
+                                         ": appeal that one",
+                                     "id");
+  }
+
+  // 2. The appeal itself.
+  auto body = parse_json_body(call.body);
+  if (auto* e = std::get_if<FieldError>(&body)) {
+    co_return co_await refuse_appeal(call, base, e->code, e->message, e->field);
+  }
+  auto parsed = parse_appeal_request(std::get<json>(body), today);
+  if (auto* e = std::get_if<FieldError>(&parsed)) {
+    co_return co_await refuse_appeal(call, base, e->code, e->message, e->field);
+  }
+  const AppealRequest request = std::get<AppealRequest>(std::move(parsed));
+
+  // 3. What the old decision rested on, checked as a replay checks it: the
+  // report's signature and the archive against its inputs_sha256.
+  const std::string named = old_report.value("inputs_sha256", "");
+  if (named.empty() || (archived.text.empty() && !(*found)->inputs_unopenable)) {
+    co_return co_await refuse_appeal(call, base, "archive_missing",
+                                     "this report names no archived inputs (issued before the archive): it "
+                                     "cannot be appealed, verify the household again",
+                                     "id");
+  }
+  if ((*found)->inputs_unopenable || !stored_report_signed(stored.response, parts_.report_keys) ||
+      inputs_sha256(archived.text) != named) {
+    log_event(LogLevel::kError, "appeal_failed", {{"verification_id", stored.id}, {"error", "archive_tampered"}});
+    co_return co_await refuse_appeal(call, base, "archive_tampered",
+                                     "the stored report or its archived inputs are not the ones issued: not appealed",
+                                     "");
+  }
+  const json doc = json::parse(archived.text, nullptr, false);
+  auto household = doc.is_object() && doc.contains("household") ? policies::parse_household_input(doc["household"])
+                                                                 : Result<policies::HouseholdInput>(make_error(
+                                                                       "archive_unreadable", "no household"));
+  if (!household) {
+    co_return co_await refuse_appeal(call, base, "archive_unreadable",
+                                     "the archived inputs are not in format hfv-inputs/v1", "");
+  }
+
+  // 4. Each pair can be appealed: the member exists, the source was asked
+  // (not denied by the authorisation) and has an adapter now.
+  auto adapters = adapters_;  // held: a reload cannot swap them mid-way
+  for (std::size_t i = 0; i < request.disputed.size(); ++i) {
+    const AppealMember& m = request.disputed[i];
+    const std::string where = "disputed[" + std::to_string(i) + "]";
+    if (m.member_index >= household->members.size()) {
+      co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kInvalidPair)),
+                                       "the verification has " + std::to_string(household->members.size()) +
+                                           " members (indexes from 0)",
+                                       where + ".member_index");
+    }
+    for (std::size_t k = 0; k < m.sources.size(); ++k) {
+      const std::string field = where + ".sources[" + std::to_string(k) + "]";
+      const auto entry = std::find_if(household->sources.begin(), household->sources.end(), [&](const SourceResult& r) {
+        return r.member_index == m.member_index && r.source == m.sources[k];
+      });
+      if (entry == household->sources.end() || entry->status == SourceStatus::kDenied) {
+        co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kInvalidPair)),
+                                         "this source was not asked about this member in the verification", field);
+      }
+      if (!adapters->contains(m.sources[k])) {
+        co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kInvalidPair)), "no adapter is configured for this agency now",
+                                         field);
+      }
+    }
+  }
+
+  // 5. Each disputed member is the person the verification read: the
+  // birth date in the archive, and the audit pseudonym of its
+  // verification.subject record (one per member, in request order).
+  std::vector<std::string> read_pseudonyms;
+  {
+    audit::AuditQuery q;
+    q.case_id = base.case_id;
+    q.action = "verification.subject";
+    q.limit = 1000;
+    for (int page = 0; page < 100 && read_pseudonyms.size() < household->members.size(); ++page) {
+      const auto rows = co_await run_blocking(*parts_.blocking, [&] { return parts_.audit->query(q); });
+      if (!rows) co_return unavailable("audit_unavailable", "the audit log cannot be read now");
+      for (const auto& row : *rows) {
+        const json rec = json::parse(row.body, nullptr, false);
+        if (rec.is_object() && rec.value("request_id", "") == stored.id && rec.contains("member"))
+          read_pseudonyms.push_back(rec["member"].get<std::string>());
+      }
+      if (static_cast<std::int64_t>(rows->size()) < q.limit) break;
+      q.after_seq = rows->back().seq;
+    }
+  }
+  for (std::size_t i = 0; i < request.disputed.size(); ++i) {
+    const AppealMember& m = request.disputed[i];
+    const bool same_birth = id_birth_date(m.id_number) == household->members[m.member_index].birth_date;
+    const bool same_person = read_pseudonyms.size() == household->members.size() &&
+                             read_pseudonyms[m.member_index] == audit_pseudonym(m.id_number);
+    if (!same_birth || !same_person) {
+      co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kMemberMismatch)),
+                                       "is not the person the verification read as member " +
+                                           std::to_string(m.member_index),
+                                       "disputed[" + std::to_string(i) + "].id_number");
+    }
+  }
+
+  // 6. The authorisation still covers it, now: the same checks as a new
+  // verification, for the members re-queried and the sources asked.
+  std::vector<std::string> consent;
+  for (const auto& m : request.disputed) consent.push_back(consent_pseudonym(m.id_number));
+  auto auth = co_await run_blocking(*parts_.blocking, [&] {
+    return parts_.authorizations->find(base.authorization_id, principal.name);
+  });
+  if (!auth) co_return unavailable("state_unavailable", "authorizations cannot be read now");
+  if (!*auth) {
+    co_return co_await refuse_appeal(call, base, "consent_not_found", "the report's authorization is gone",
+                                     "authorization_id");
+  }
+  if (auto problem = check_consent(**auth, base.case_id, base.jurisdiction, consent, today)) {
+    std::string field = problem->field;
+    // check_consent names "members[i]": here that is the i-th disputed member.
+    if (field.starts_with("members[")) field = "disputed[" + field.substr(8);
+    co_return co_await refuse_appeal(call, base, problem->code, problem->message, field);
+  }
+  for (std::size_t i = 0; i < request.disputed.size(); ++i) {
+    for (std::size_t k = 0; k < request.disputed[i].sources.size(); ++k) {
+      if ((*auth)->allows(request.disputed[i].sources[k])) continue;
+      co_return co_await refuse_appeal(call, base, std::string(refusal_code(RefusalReason::kInvalidPair)), "the authorization does not allow this source",
+                                       "disputed[" + std::to_string(i) + "].sources[" + std::to_string(k) + "]");
+    }
+  }
+  // The policy in force now (not the report's version: an appeal is a new
+  // decision, and says so).
+  auto policy_set = parts_.policies;
+  auto policy = policy_set->find(base.jurisdiction);
+  if (!policy) co_return co_await refuse_appeal(call, base, "no_policy", policy.error().message, "jurisdiction");
+
+  // 7. Durable before anyone is asked: the appeal (which pairs, the
+  // evidence digests), one appeal.subject per disputed pair (the citizen's
+  // access log shows it) and one verification.subject per member of the
+  // new verification (re-queried, or read from the archive).
+  const std::string id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
+  base.request_id = id;
+  std::string pairs_text;
+  std::vector<QueryPair> pairs;
+  std::vector<adapters::MemberQuery> queries;
+  for (const auto& m : request.disputed) {
+    for (Source s : m.sources) {
+      pairs_text += (pairs_text.empty() ? "" : ",") + std::to_string(m.member_index) + ":" + std::string(source_name(s));
+      pairs.push_back({queries.size(), s});
+    }
+    queries.push_back({m.member_index, m.id_number, m.name, id + "-" + std::to_string(m.member_index), nullptr});
+  }
+  std::string evidence_text;
+  for (const auto& e : request.evidence_sha256) evidence_text += (evidence_text.empty() ? "" : ",") + e;
+  std::vector<audit::AuditRecord> before;
+  audit::AuditRecord head = base;
+  head.action = "verification.appeal";
+  head.status = "accepted";
+  // The reason is the citizen's words: in the signed report (whose digest
+  // the audit keeps), not in the log's non-personal detail.
+  head.detail = "appeal_of=" + stored.id + " disputed=" + pairs_text + " evidence_sha256=" + evidence_text;
+  before.push_back(head);
+  for (const auto& m : request.disputed) {
+    for (Source s : m.sources) {
+      audit::AuditRecord subject = base;
+      subject.action = "appeal.subject";
+      subject.member = read_pseudonyms[m.member_index];
+      subject.source = std::string(source_name(s));
+      subject.status = "disputed";
+      before.push_back(std::move(subject));
+    }
+  }
+  for (std::size_t i = 0; i < read_pseudonyms.size(); ++i) {
+    audit::AuditRecord subject = base;
+    subject.action = "verification.subject";
+    subject.member = read_pseudonyms[i];
+    const bool disputed = std::any_of(request.disputed.begin(), request.disputed.end(),
+                                      [i](const AppealMember& m) { return m.member_index == i; });
+    subject.status = disputed ? "to_query" : "from_archive";
+    before.push_back(std::move(subject));
+  }
+  StoredVerification row;
+  row.id = id;
+  row.principal = principal.name;
+  row.request_sha256 = crypto::to_hex(crypto::sha256(call.body));
+  row.household_key = stored.household_key;  // the same household: the fair-use window finds the new report
+  row.created_unix = unix_seconds_now();
+  auto executor = co_await net::this_coro::executor;
+  auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
+  const bool audited = bool(co_await parts_.audit->append(std::move(before)));
+  const Status inserted = co_await storing.get();
+  if (!audited) {
+    if (inserted) {
+      const std::string text =
+          json{{"error", "audit_unavailable"}, {"message", "the audit log cannot be written"}}.dump();
+      (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(id, kStoredWithheld, text); });
+    }
+    co_return unavailable("audit_unavailable", "the audit log cannot be written, so no agency is queried");
+  }
+  if (!inserted) co_return unavailable("state_unavailable", "verifications cannot be stored now");
+
+  // 8. Only the disputed pairs, through the verifier's own fan-out
+  // (adapters, retries, breakers, deadline as for a verification).
+  const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification.deadline;
+  std::vector<SourceResult> results = co_await fan_out(*adapters, queries, pairs, deadline);
+  observe_fan_out(parts_.metrics, results);
+  log_agency_failures(id, results);
+  std::vector<audit::AuditRecord> after;
+  for (const auto& r : results) {
+    audit::AuditRecord q = base;
+    q.action = "agency.query";
+    q.member = read_pseudonyms[r.member_index];
+    q.source = std::string(source_name(r.source));
+    q.status = std::string(status_name(r.status));
+    q.latency_ms = r.latency.count();
+    q.digest = r.evidence_sha256;
+    q.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
+    after.push_back(std::move(q));
+  }
+
+  // 9. The archived input with exactly those entries replaced (a failed
+  // one fails closed, as always), evaluated under the policy in force.
+  for (const auto& r : results) {
+    for (auto& entry : household->sources) {
+      if (entry.member_index == r.member_index && entry.source == r.source) entry = r;
+    }
+  }
+  const policies::Decision decision = policies::evaluate(**policy, *household);
+  ArchivedInputs inputs;
+  inputs.text = archive_text(id, base.jurisdiction, **policy, *household);
+  inputs.sha256 = inputs_sha256(inputs.text);
+  inputs.policy_version = (*policy)->version();
+  inputs.policy_jurisdiction = (*policy)->jurisdiction();
+  inputs.policy_content = (*policy)->content();
+
+  const std::string appealed_at = utc_timestamp_now();
+  json report = {{"verification_id", id},
+                 {"case_id", base.case_id},
+                 {"programme", base.programme},
+                 {"jurisdiction", base.jurisdiction},
+                 {"area", old_report.value("area", "")},
+                 {"reference_date", old_report.value("reference_date", "")},
+                 {"authorization_id", base.authorization_id},
+                 {"generated_at", appealed_at}};
+  report.update(policies::decision_json(decision));
+  // The old report's source entries, the re-queried ones replaced.
+  const auto breakers = adapters::breaker_states(*adapters);
+  json sources = json::array();
+  for (const auto& entry : old_report.value("sources", json::array())) {
+    const std::size_t member_index = entry.value("member_index", std::size_t{0});
+    const std::string source = entry.value("source", "");
+    const auto fresh = std::find_if(results.begin(), results.end(), [&](const SourceResult& r) {
+      return r.member_index == member_index && source_name(r.source) == source;
+    });
+    if (fresh == results.end()) {
+      sources.push_back(entry);
+      continue;
+    }
+    json s = {{"member", entry.value("member", "")},
+              {"member_index", member_index},
+              {"source", source},
+              {"status", std::string(status_name(fresh->status))},
+              {"attempts", fresh->attempts},
+              {"appealed", true}};
+    if (!fresh->received_at.empty()) s["received_at"] = fresh->received_at;
+    if (fresh->attempts > 0) s["latency_ms"] = fresh->latency.count();
+    if (!fresh->evidence_sha256.empty()) s["evidence_sha256"] = fresh->evidence_sha256;
+    if (!fresh->detail.empty()) s["detail"] = fresh->detail;
+    const auto breaker = breakers.find(source);
+    if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
+    sources.push_back(std::move(s));
+  }
+  report["sources"] = std::move(sources);
+  report["inputs_sha256"] = inputs.sha256;
+  report["supersedes"] = stored.id;
+  json disputed = json::array();
+  for (const auto& m : request.disputed) {
+    for (Source s : m.sources) {
+      disputed.push_back({{"member_index", m.member_index},
+                          {"member", mask_id_number(m.id_number)},
+                          {"source", std::string(source_name(s))}});
+    }
+  }
+  report["appeal"] = {{"disputed", std::move(disputed)},
+                      {"evidence_sha256", request.evidence_sha256},
+                      {"reason", request.reason},
+                      {"appealed_at", appealed_at},
+                      // An appeal is a new decision: the policy in force when
+                      // it was made, not the appealed report's version.
+                      {"policy", "in_force"},
+                      {"appealed_policy_version", old_report.value("policy_version", "")}};
+  sign_report(report, *parts_.signer);
+
+  // 10. What each agency answered and the report issued, in one append;
+  // then the report, its archive and the old report's mark in one
+  // transaction.
+  audit::AuditRecord issued = base;
+  issued.action = "verification.report";
+  issued.status = "issued";
+  issued.outcome = report["outcome"].get<std::string>();
+  issued.digest = crypto::to_hex(crypto::sha256(report.dump(-1, ' ', false, json::error_handler_t::strict)));
+  issued.detail = "supersedes=" + stored.id;
+  if (!decision.provisional_parameters.empty()) issued.detail += " " + provisional_detail(decision.provisional_parameters);
+  after.push_back(std::move(issued));
+  auto withhold = [&](const std::string& code, const std::string& message) {
+    return json{{"error", code}, {"message", message}}.dump();
+  };
+  if (!co_await parts_.audit->append(std::move(after))) {
+    const std::string text = withhold("audit_unavailable", "the audit log cannot be written; report withheld");
+    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(id, kStoredWithheld, text); });
+    co_return unavailable("audit_unavailable", "the audit log cannot be written; report withheld");
+  }
+  // Captured by reference only: a temporary lambda owning a string in a
+  // co_await expression is destroyed twice by GCC 12's coroutines.
+  const std::string report_text = report.dump();
+  const Status saved = co_await run_blocking(*parts_.blocking, [&] {
+    return parts_.reports->finish_appeal(id, report_text, inputs, stored.id);
+  });
+  if (!saved) {
+    const std::string superseded(refusal_code(RefusalReason::kAlreadySuperseded));
+    const bool lost_race = saved.error().code == superseded;
+    log_event(LogLevel::kError, "appeal_not_stored", {{"verification_id", id}, {"error", saved.error().code}});
+    const std::string text = withhold(lost_race ? superseded : "state_unavailable",
+                                      lost_race ? "another appeal superseded the report first; this one is withheld"
+                                                : "the report could not be stored");
+    (void)co_await run_blocking(*parts_.blocking, [&] { return parts_.reports->finish(id, kStoredWithheld, text); });
+    if (lost_race) {
+      AppealOutcome o;
+      o.kind = AppealOutcome::Kind::kRefused;
+      o.code = superseded;
+      o.message = "another appeal superseded this report first";
+      o.field = "id";
+      co_return o;
+    }
+    co_return unavailable("state_unavailable", "the report could not be stored");
+  }
+  log_event(LogLevel::kInfo, "appeal_issued",
+            {{"verification_id", id}, {"supersedes", stored.id}, {"pairs", static_cast<std::int64_t>(pairs.size())}});
+  AppealOutcome out;
+  out.kind = AppealOutcome::Kind::kIssued;
+  out.verification_id = id;
+  out.report = std::move(report);
+  co_return out;
 }
 
 }  // namespace hfv::broker

@@ -20,7 +20,10 @@
 // (replay(), broker/verification/input_archive.hpp): the access is audited
 // (verification.replay) before the archive is read, its result after.
 //
-// Threading: verify(), read() and replay() run on the I/O thread that owns the
+// An appeal (appeal()) re-queries only the disputed pairs, audited before,
+// and issues a new report that supersedes the old one.
+//
+// Threading: verify(), read(), replay() and appeal() run on the I/O thread that owns the
 // adapters' HTTP client; blocking store calls go to the `blocking` pool.
 #pragma once
 
@@ -32,6 +35,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/registry.hpp"
@@ -75,6 +79,8 @@ struct VerifierParts {
   // How a refusal reads in its audit record's status ("403 consent_expired",
   // docs/audit-log-format.md). The number is HTTP's, so api/ supplies it.
   std::string (*refusal_status)(RefusalReason) = nullptr;
+  // The same for a refused appeal, by its error code (AppealOutcome::code).
+  std::string (*appeal_refusal_status)(std::string_view code) = nullptr;
 };
 
 // The client certificate a caller presented (crypto/peer_identity.hpp), as
@@ -122,6 +128,36 @@ struct ReplayOutcome {
   std::string field;
 };
 
+// An appeal of a stored report (POST /v1/verifications/{id}/appeals,
+// docs/replay-and-what-if.md "Appeals").
+struct AppealCall {
+  const Principal* principal = nullptr;  // authenticated; never null
+  std::string operator_id;
+  CallerCertificate certificate;
+  std::string id;    // the appealed verification (a token; the caller checked)
+  std::string body;  // the appeal, JSON (parse_appeal_request)
+};
+
+// What an appeal came to. A refusal changed nothing, asked nobody and
+// archived nothing; it is audited (request.refused) when `audited`.
+//   code (kRefused): not_found (field id), no_report, already_superseded,
+//   archive_missing (409, field id); invalid_json, too_deep, invalid_field
+//   (400); invalid_pair, member_mismatch (422, the field names the pair or
+//   member); consent_* and member_not_covered as for a verification (403);
+//   no_policy (409, field jurisdiction); archive_tampered,
+//   archive_unreadable (500: the broker's fault, loud).
+//   code (kUnavailable): audit_unavailable, state_unavailable.
+struct AppealOutcome {
+  enum class Kind { kIssued, kRefused, kUnavailable };
+  Kind kind = Kind::kUnavailable;
+  std::string verification_id;  // kIssued: the new report's id
+  nlohmann::json report;        // kIssued: the new signed report
+  std::string code;
+  std::string message;  // for the caller; never personal data
+  std::string field;
+  bool audited = true;
+};
+
 class Verifier {
  public:
   explicit Verifier(VerifierParts parts);
@@ -139,6 +175,14 @@ class Verifier {
   // stored and no agency is asked.
   boost::asio::awaitable<ReplayOutcome> replay(const Principal& principal, const std::string& operator_id,
                                                const std::string& id, CallerCertificate certificate = {});
+
+  // An appeal (the case system that owns the verification): re-queries only
+  // the disputed member x source pairs now (the same adapters and fan-out
+  // as a verification), keeps the rest of the archived input, evaluates
+  // with the policy in force, and issues a new signed report that
+  // supersedes the old one (stored with the mark in one transaction).
+  // Audited before any agency is asked.
+  boost::asio::awaitable<AppealOutcome> appeal(AppealCall call);
 
   // Keyed pseudonyms of an ID number: hex HMAC-SHA256 under the consent
   // store's key (authorisations' members) or the audit log's (its member
@@ -196,10 +240,25 @@ class Verifier {
   boost::asio::awaitable<Outcome> answer_stored(const Principal& principal, const std::string& operator_id,
                                                 CallerCertificate certificate, const StoredVerification& stored, Replay how,
                                                 std::vector<std::string> pseudonyms = {});
+  // Every query x every source, in parallel; results in that order.
   boost::asio::awaitable<std::vector<SourceResult>> fan_out(const adapters::AdapterSet& adapters,
                                                             const std::vector<adapters::MemberQuery>& queries,
                                                             const std::vector<Source>& sources,
                                                             adapters::Deadline deadline);
+  // Only the given (query, source) pairs (an appeal's), results in that order.
+  struct QueryPair {
+    std::size_t query = 0;  // index into `queries`
+    Source source = Source::kBank;
+  };
+  boost::asio::awaitable<std::vector<SourceResult>> fan_out(const adapters::AdapterSet& adapters,
+                                                            const std::vector<adapters::MemberQuery>& queries,
+                                                            const std::vector<QueryPair>& pairs,
+                                                            adapters::Deadline deadline);
+  // The audit pseudonyms of the valid ID numbers in body[key][*].id_number
+  // (a refused request's members, best effort), each once.
+  std::vector<std::string> named_pseudonyms(const nlohmann::json& body, const char* key) const;
+  boost::asio::awaitable<AppealOutcome> refuse_appeal(const AppealCall& call, audit::AuditRecord record,
+                                                      std::string code, std::string message, std::string field);
 
   VerifierParts parts_;
   // parts_.adapters, shared with the verifications running on them.

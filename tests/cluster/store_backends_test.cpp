@@ -913,3 +913,75 @@ TEST_CASE("cluster: the store keyring row is made once and shared, random on a n
     CHECK((*after)->find("ver_before", "case-system")->value().response == R"({"outcome":"eligible"})");
   }
 }
+
+namespace {
+
+// An appeal's input archive: its own text, under policy version "v7".
+b::ArchivedInputs appeal_inputs(const std::string& id) {
+  b::ArchivedInputs inputs;
+  inputs.text = R"({"format":"hfv-inputs/v1","appeal":")" + id + R"("})";
+  inputs.sha256 = std::string(64, 'f');
+  inputs.policy_version = "v7";
+  inputs.policy_jurisdiction = "230100";
+  inputs.policy_content = R"({"version":"v7"})";
+  return inputs;
+}
+
+// Appeals (issue 19): the new report, its archive and the old report's
+// superseded_by mark in one transaction; a second appeal of the same report
+// changes nothing; a new report that cannot be stored leaves no mark.
+void check_supersede(b::ReportStore& reports) {
+  REQUIRE(reports.insert_running(running("ver_s_old", "", 1000)).ok());
+  REQUIRE(reports.finish_issued("ver_s_old", R"({"outcome":"ineligible"})", appeal_inputs("ver_s_old")).ok());
+  CHECK(reports.find("ver_s_old", "case-system")->value().superseded_by.empty());
+
+  REQUIRE(reports.insert_running(running("ver_s_new", "", 2000)).ok());
+  REQUIRE(reports.finish_appeal("ver_s_new", R"({"outcome":"eligible"})", appeal_inputs("ver_s_new"), "ver_s_old")
+              .ok());
+  const auto old = reports.find("ver_s_old", "case-system");
+  REQUIRE(old.ok());
+  CHECK((*old)->superseded_by == "ver_s_new");
+  CHECK((*old)->response == R"({"outcome":"ineligible"})");  // the old report's bytes stay
+  const auto fresh = reports.find_archived("ver_s_new");
+  REQUIRE(fresh.ok());
+  CHECK((*fresh)->verification.state == b::VerificationState::kDone);
+  CHECK((*fresh)->verification.superseded_by.empty());
+  CHECK((*fresh)->inputs.text == appeal_inputs("ver_s_new").text);
+  // Fair use finds the new report of the household, never the superseded one.
+  CHECK(reports.latest_done("case-system", "household-1", 0)->value().id == "ver_s_new");
+
+  // A second appeal of the superseded report: refused, nothing changed.
+  REQUIRE(reports.insert_running(running("ver_s_late", "", 3000)).ok());
+  const auto late = reports.finish_appeal("ver_s_late", "{}", appeal_inputs("ver_s_late"), "ver_s_old");
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().code == "already_superseded");
+  CHECK(reports.find("ver_s_old", "case-system")->value().superseded_by == "ver_s_new");
+  CHECK(reports.find_archived("ver_s_late")->value().verification.state == b::VerificationState::kRunning);
+  CHECK(reports.find_archived("ver_s_late")->value().inputs.text.empty());
+
+  // The new report cannot be stored (its archive row exists already): the
+  // mark is rolled back with it.
+  REQUIRE(reports.insert_running(running("ver_s_other", "", 3000)).ok());
+  REQUIRE(reports.finish_issued("ver_s_other", "{}", appeal_inputs("ver_s_other")).ok());
+  CHECK_FALSE(reports.finish_appeal("ver_s_new", "{}", appeal_inputs("ver_s_new"), "ver_s_other").ok());
+  CHECK(reports.find("ver_s_other", "case-system")->value().superseded_by.empty());
+}
+
+}  // namespace
+
+TEST_CASE("cluster: an appeal's report and the old report's superseded mark are stored together or not at all on "
+          "SQLCipher and on PostgreSQL",
+          "[cluster][store][appeal]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    REQUIRE(reports.ok());
+    check_supersede(**reports);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(reports.ok());
+    check_supersede(**reports);
+  }
+}

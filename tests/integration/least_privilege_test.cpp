@@ -222,6 +222,19 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
       CHECK(json::parse(r.body)["identical"] == true);
     }
   });
+  check("POST", "/v1/verifications/{id}/appeals", [&] {
+    const std::string target = s.url + "/v1/verifications/" + h_verification + "/appeals";
+    const json appeal = {{"disputed", json::array({{{"member_index", 0}, {"id_number", d.households[0].ids[0]},
+                                                    {"name", "张三"}, {"sources", {"bank"}}}})},
+                         {"evidence_sha256", json::array({std::string(64, 'e')})},
+                         {"reason", "bank record corrected"}};
+    // Another city's case system: not found (nobody asked, nothing
+    // superseded); a supervisor: not a case system's route.
+    const auto refused = cs_s.send("POST", target, appeal.dump());
+    expect_error(refused, 404, "not_found");
+    nothing_of(refused, harbin);
+    expect_error(sup_h.send("POST", target, appeal.dump()), 403, "role_not_allowed");
+  });
   check("POST", "/v1/authorizations", [&] {
     json body = {{"case_id", "SH-IN-HARBIN"}, {"jurisdiction", "230100"}, {"members", d.households[4].ids},
                  {"categories", "all"},       {"valid_from", "2026-01-01"}, {"valid_until", "2027-12-31"},

@@ -148,15 +148,16 @@ struct Stack {
     return "http://127.0.0.1:" + port.substr(0, port.find('\n'));
   }
 
-  // POST /_sim/faults: replaces the named agencies' faults (null clears
-  // one). Plain HTTP to the simulator, not an API exchange: not recorded.
-  void set_faults(const json& faults) const {
+  // POST to one of the simulator's control endpoints (/_sim/...), which
+  // must answer 200. Plain HTTP to the simulator, not an API exchange: not
+  // recorded.
+  void post_to_sim(const std::string& path, const json& body) const {
     CURL* curl = curl_easy_init();
-    const std::string target = sim_url() + "/_sim/faults";
-    const std::string body = faults.dump();
+    const std::string target = sim_url() + path;
+    const std::string text = body.dump();
     std::string answer;
     curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text.c_str());
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
       static_cast<std::string*>(u)->append(d, sz * n);
@@ -168,6 +169,15 @@ struct Stack {
     curl_easy_cleanup(curl);
     INFO(answer);
     REQUIRE(status == 200);
+  }
+
+  // POST /_sim/faults: replaces the named agencies' faults (null clears one).
+  void set_faults(const json& faults) const { post_to_sim("/_sim/faults", faults); }
+
+  // POST /_sim/records: replaces one person's records at one agency (an
+  // agency correcting its data).
+  void set_records(const std::string& id_number, const std::string& source, const json& records) const {
+    post_to_sim("/_sim/records", {{"id_number", id_number}, {"source", source}, {"records", records}});
   }
 
   // Stops brokerd and reads its whole audit log back (the records' JSON

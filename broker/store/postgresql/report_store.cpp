@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response,"
-    " created_unix";
+    " created_unix, superseded_by";
 
 // The sealed body's associated data: the table and the row.
 std::string context(const std::string& id) { return "verifications/" + id; }
@@ -49,36 +49,57 @@ Status PostgresqlReportStore::finish(const std::string& id, long http_status, co
       {id, std::to_string(http_status), sealed, utc_timestamp_now()});
 }
 
+Status PostgresqlReportStore::issue_locked(const std::string& id, const std::string& sealed,
+                                           const std::string& sealed_inputs, const ArchivedInputs& inputs) {
+  // The policy file goes over the wire once per version: most reports name
+  // a version that is kept already. FOR KEY SHARE holds the row against
+  // another node's retention purge until this commits; two nodes adding the
+  // same new version meet at ON CONFLICT.
+  auto kept = db_->query("SELECT 1 FROM policy_versions WHERE version = $1 FOR KEY SHARE", {inputs.policy_version});
+  if (!kept) return kept.error();
+  if (kept->empty()) {
+    if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES ($1,$2,$3)"
+                          " ON CONFLICT (version) DO NOTHING",
+                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
+        !s) {
+      return s;
+    }
+  }
+  if (auto s = db_->run("INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version)"
+                        " VALUES ($1,$2,$3,$4)",
+                        {id, sealed_inputs, inputs.sha256, inputs.policy_version});
+      !s) {
+    return s;
+  }
+  return db_->run(
+      "UPDATE verifications SET state = 'done', http_status = 200, response = $2, completed_at = $3"
+      " WHERE id = $1",
+      {id, sealed, utc_timestamp_now()});
+}
+
 Status PostgresqlReportStore::finish_issued(const std::string& id, const std::string& report,
                                             const ArchivedInputs& inputs) {
   const std::string sealed = pg::seal_column(key_, report, context(id));
   const std::string sealed_inputs = pg::seal_column(key_, inputs.text, inputs_context(id));
   std::lock_guard lock(mutex_);
+  return storage::transaction(*db_, [&]() -> Status { return issue_locked(id, sealed, sealed_inputs, inputs); });
+}
+
+Status PostgresqlReportStore::finish_appeal(const std::string& id, const std::string& report,
+                                            const ArchivedInputs& inputs, const std::string& supersedes) {
+  const std::string sealed = pg::seal_column(key_, report, context(id));
+  const std::string sealed_inputs = pg::seal_column(key_, inputs.text, inputs_context(id));
+  std::lock_guard lock(mutex_);
+  // The mark first, conditional on no other: a concurrent appeal on another
+  // node waits on the row lock and then finds it marked (its transaction
+  // changes nothing). A failure anywhere rolls back both.
   return storage::transaction(*db_, [&]() -> Status {
-    // The policy file goes over the wire once per version: most reports
-    // name a version that is kept already. FOR KEY SHARE holds the row
-    // against another node's retention purge until this commits; two nodes
-    // adding the same new version meet at ON CONFLICT.
-    auto kept = db_->query("SELECT 1 FROM policy_versions WHERE version = $1 FOR KEY SHARE", {inputs.policy_version});
-    if (!kept) return kept.error();
-    if (kept->empty()) {
-      if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES ($1,$2,$3)"
-                            " ON CONFLICT (version) DO NOTHING",
-                            {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
-          !s) {
-        return s;
-      }
-    }
-    if (auto s = db_->run("INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version)"
-                          " VALUES ($1,$2,$3,$4)",
-                          {id, sealed_inputs, inputs.sha256, inputs.policy_version});
-        !s) {
-      return s;
-    }
-    return db_->run(
-        "UPDATE verifications SET state = 'done', http_status = 200, response = $2, completed_at = $3"
-        " WHERE id = $1",
-        {id, sealed, utc_timestamp_now()});
+    auto marked = db_->query(
+        "UPDATE verifications SET superseded_by = $1 WHERE id = $2 AND superseded_by = '' RETURNING id",
+        {id, supersedes});
+    if (!marked) return marked.error();
+    if (marked->empty()) return make_error("already_superseded", "the appealed report is superseded already");
+    return issue_locked(id, sealed, sealed_inputs, inputs);
   });
 }
 
@@ -151,6 +172,7 @@ Result<std::optional<StoredVerification>> PostgresqlReportStore::query_one(
     v.response = std::move(*body);
   }
   v.created_unix = std::stoll(*row[8]);
+  v.superseded_by = *row[9];
   return std::optional(std::move(v));
 }
 
@@ -168,7 +190,7 @@ Result<std::optional<StoredVerification>> PostgresqlReportStore::latest_done(con
                                                                              const std::string& household_key,
                                                                              std::int64_t since_unix) {
   return query_one(
-      "principal = $1 AND household_key = $2 AND state = 'done' AND http_status = 200"
+      "principal = $1 AND household_key = $2 AND state = 'done' AND http_status = 200 AND superseded_by = ''"
       " AND created_unix >= $3 ORDER BY created_unix DESC LIMIT 1",
       {principal, household_key, std::to_string(since_unix)});
 }

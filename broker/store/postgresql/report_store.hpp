@@ -29,6 +29,8 @@ class PostgresqlReportStore final : public ReportStore {
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
   Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) override;
+  Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
+                       const std::string& supersedes) override;
   Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
   Status cancel(const std::string& id) override;
   Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
@@ -45,6 +47,9 @@ class PostgresqlReportStore final : public ReportStore {
   PostgresqlReportStore(std::unique_ptr<storage::PostgresqlDb> db, const crypto::SecretKey& key,
                         std::string node)
       : db_(std::move(db)), key_(key), node_(std::move(node)) {}
+  // The report and its archive, sealed (mutex_ held, inside a transaction).
+  Status issue_locked(const std::string& id, const std::string& sealed, const std::string& sealed_inputs,
+                      const ArchivedInputs& inputs);
   Result<std::optional<StoredVerification>> query_one(const std::string& where,
                                                       const std::vector<storage::PgValue>& params);
   std::mutex mutex_;

@@ -82,6 +82,11 @@ constexpr const char* kVersion6 =
     "CREATE TABLE IF NOT EXISTS policy_versions (version TEXT PRIMARY KEY, jurisdiction TEXT NOT NULL,"
     " content TEXT NOT NULL);";
 
+// Version 7: appeals (docs/replay-and-what-if.md): the report an appeal
+// issued in a report's place, marked in the transaction that stores it.
+constexpr const char* kVersion7 =
+    "ALTER TABLE verifications ADD COLUMN IF NOT EXISTS superseded_by TEXT NOT NULL DEFAULT '';";
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -115,7 +120,10 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 5) {
       if (auto s = db.exec(kVersion5); !s) return s;
     }
-    if (auto s = db.exec(kVersion6); !s) return s;
+    if (current < 6) {
+      if (auto s = db.exec(kVersion6); !s) return s;
+    }
+    if (auto s = db.exec(kVersion7); !s) return s;
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }

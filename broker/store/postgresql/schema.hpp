@@ -21,7 +21,7 @@
 namespace hfv::broker::pg {
 
 // The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Creates the tables (version 1) or checks the version; "schema_too_new"
 // when the database is ahead of this build.

@@ -8,7 +8,7 @@ namespace hfv::broker {
 namespace {
 constexpr const char* kColumns =
     "id, principal, idempotency_key, request_sha256, household_key, state, http_status, response, "
-    "created_unix";
+    "created_unix, superseded_by";
 }
 
 Result<std::unique_ptr<SqlcipherReportStore>> SqlcipherReportStore::open(
@@ -36,6 +36,10 @@ Result<std::unique_ptr<SqlcipherReportStore>> SqlcipherReportStore::open(
       !s) {
     return s.error();
   }
+  // Appeals (docs/replay-and-what-if.md): the report that superseded this one.
+  if (auto s = (*db)->add_column_if_missing("verifications", "superseded_by", "TEXT NOT NULL DEFAULT ''"); !s) {
+    return s.error();
+  }
   if (auto s = (*db)->checkpoint_in_background(path, key); !s) return s.error();
   return std::unique_ptr<SqlcipherReportStore>(new SqlcipherReportStore(std::move(*db)));
 }
@@ -54,40 +58,67 @@ Status SqlcipherReportStore::finish(const std::string& id, long http_status, con
                   {static_cast<std::int64_t>(http_status), response, utc_timestamp_now(), id});
 }
 
-Status SqlcipherReportStore::finish_issued(const std::string& id, const std::string& report,
-                                           const ArchivedInputs& inputs) {
-  std::lock_guard lock(mutex_);
-  if (auto s = db_->exec("BEGIN IMMEDIATE;"); !s) return s;
-  auto body = [&]() -> Status {
-    // The policy file is written once per version: most reports name a
-    // version that is kept already (the write lock of BEGIN IMMEDIATE keeps
-    // a purge from erasing it before this commits).
-    auto kept = db_->prepare("SELECT 1 FROM policy_versions WHERE version = ?;");
-    if (!kept) return kept.error();
-    kept->bind(1, inputs.policy_version);
-    if (!kept->step()) {
-      if (auto s = kept->status(); !s) return s;
-      if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES (?,?,?);",
-                            {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
-          !s) {
-        return s;
-      }
-    }
-    if (auto s = db_->run(
-            "INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version) VALUES (?,?,?,?);",
-            {id, inputs.text, inputs.sha256, inputs.policy_version});
+Status SqlcipherReportStore::issue_locked(const std::string& id, const std::string& report,
+                                          const ArchivedInputs& inputs) {
+  // The policy file is written once per version: most reports name a
+  // version that is kept already (the caller's BEGIN IMMEDIATE holds the
+  // write lock, so a purge cannot erase it before this commits).
+  auto kept = db_->prepare("SELECT 1 FROM policy_versions WHERE version = ?;");
+  if (!kept) return kept.error();
+  kept->bind(1, inputs.policy_version);
+  if (!kept->step()) {
+    if (auto s = kept->status(); !s) return s;
+    if (auto s = db_->run("INSERT INTO policy_versions (version, jurisdiction, content) VALUES (?,?,?);",
+                          {inputs.policy_version, inputs.policy_jurisdiction, inputs.policy_content});
         !s) {
       return s;
     }
-    return db_->run(
-        "UPDATE verifications SET state = 'done', http_status = 200, response = ?, completed_at = ? WHERE id = ?;",
-        {report, utc_timestamp_now(), id});
-  };
+  }
+  if (auto s = db_->run(
+          "INSERT INTO verification_inputs (id, inputs, inputs_sha256, policy_version) VALUES (?,?,?,?);",
+          {id, inputs.text, inputs.sha256, inputs.policy_version});
+      !s) {
+    return s;
+  }
+  return db_->run(
+      "UPDATE verifications SET state = 'done', http_status = 200, response = ?, completed_at = ? WHERE id = ?;",
+      {report, utc_timestamp_now(), id});
+}
+
+Status SqlcipherReportStore::in_transaction(const std::function<Status()>& body) {
+  if (auto s = db_->exec("BEGIN IMMEDIATE;"); !s) return s;
   if (auto s = body(); !s) {
     (void)db_->exec("ROLLBACK;");
     return s;
   }
   return db_->exec("COMMIT;");
+}
+
+Status SqlcipherReportStore::finish_issued(const std::string& id, const std::string& report,
+                                           const ArchivedInputs& inputs) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&] { return issue_locked(id, report, inputs); });
+}
+
+Status SqlcipherReportStore::finish_appeal(const std::string& id, const std::string& report,
+                                           const ArchivedInputs& inputs, const std::string& supersedes) {
+  std::lock_guard lock(mutex_);
+  // BEGIN IMMEDIATE holds the write lock from the check to the commit: no
+  // other connection marks the old report in between.
+  return in_transaction([&]() -> Status {
+    auto stmt = db_->prepare("SELECT superseded_by FROM verifications WHERE id = ?;");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, supersedes);
+    if (!stmt->step()) {
+      if (auto s = stmt->status(); !s) return s;
+      return make_error("not_found", "the appealed verification is gone");
+    }
+    if (!stmt->column_text(0).empty()) {
+      return make_error("already_superseded", "the appealed report is superseded already");
+    }
+    if (auto s = issue_locked(id, report, inputs); !s) return s;
+    return db_->run("UPDATE verifications SET superseded_by = ? WHERE id = ?;", {id, supersedes});
+  });
 }
 
 Result<std::optional<ArchivedVerification>> SqlcipherReportStore::find_archived(const std::string& id) {
@@ -151,6 +182,7 @@ Result<std::optional<StoredVerification>> SqlcipherReportStore::query_one(
   v.http_status = static_cast<long>(stmt->column_int(6));
   v.response = stmt->column_text(7);
   v.created_unix = stmt->column_int(8);
+  v.superseded_by = stmt->column_text(9);
   return std::optional(std::move(v));
 }
 
@@ -174,7 +206,7 @@ Result<std::optional<StoredVerification>> SqlcipherReportStore::latest_done(
   return query_one(
       std::string("SELECT ") + kColumns +
           " FROM verifications WHERE principal = ? AND household_key = ? AND state = 'done'"
-          " AND http_status = 200 AND created_unix >= ? ORDER BY created_unix DESC LIMIT 1;",
+          " AND http_status = 200 AND superseded_by = '' AND created_unix >= ? ORDER BY created_unix DESC LIMIT 1;",
       {principal, household_key}, since_unix);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,8 @@ class SqlcipherReportStore final : public ReportStore {
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
   Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) override;
+  Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
+                       const std::string& supersedes) override;
   Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
   Status cancel(const std::string& id) override;
   Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
@@ -35,6 +38,10 @@ class SqlcipherReportStore final : public ReportStore {
 
  private:
   explicit SqlcipherReportStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
+  // The report and its archive (mutex_ held, inside a transaction).
+  Status issue_locked(const std::string& id, const std::string& report, const ArchivedInputs& inputs);
+  // `body` between BEGIN IMMEDIATE and COMMIT, rolled back when it fails (mutex_ held).
+  Status in_transaction(const std::function<Status()>& body);
   Result<std::optional<StoredVerification>> query_one(
       const std::string& sql, std::initializer_list<std::string> text_args,
       std::optional<std::int64_t> int_arg = std::nullopt);
