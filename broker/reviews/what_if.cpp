@@ -17,10 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-WhatIfRefusal refused(unsigned status, std::string code, std::string field, std::string message) {
-  return WhatIfRefusal{status, std::move(code), std::move(field), std::move(message)};
-}
-
 // The digits that name `code`'s area: a province's first two, a city's
 // first four, a county's six.
 std::string area_prefix(const std::string& code) {
@@ -57,10 +53,10 @@ bool division_within(const std::string& jurisdiction, const std::string& code) {
 
 std::variant<WhatIfRequest, WhatIfRefusal> parse_what_if(const std::string& code, const std::string& body) {
   const json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object()) return refused(400, "invalid_json", "body", "the body must be a JSON object");
+  if (!doc.is_object()) return WhatIfRefusal{400, "invalid_json", "body", "the body must be a JSON object"};
   for (const auto& [key, value] : doc.items()) {
     if (key != "policy" && key != "from" && key != "to") {
-      return refused(400, "invalid_field", key, "unknown field " + key + " (policy, from, to)");
+      return WhatIfRefusal{400, "invalid_field", key, "unknown field " + key + " (policy, from, to)"};
     }
   }
   WhatIfRequest request;
@@ -70,29 +66,29 @@ std::variant<WhatIfRequest, WhatIfRefusal> parse_what_if(const std::string& code
   for (const char* name : {"from", "to"}) {
     const auto it = doc.find(name);
     const auto date = it != doc.end() && it->is_string() ? Date::parse(it->get<std::string>()) : std::nullopt;
-    if (!date) return refused(400, "invalid_field", name, std::string(name) + " must be a date YYYY-MM-DD");
+    if (!date) return WhatIfRefusal{400, "invalid_field", name, std::string(name) + " must be a date YYYY-MM-DD"};
     (std::string_view(name) == "from" ? request.from : request.to) = *date;
   }
-  if (request.from > request.to) return refused(400, "invalid_field", "period", "from must not be after to");
+  if (request.from > request.to) return WhatIfRefusal{400, "invalid_field", "period", "from must not be after to"};
   const long days = request.to.days_since_epoch() - request.from.days_since_epoch() + 1;
   if (days > kWhatIfMaxDays) {
-    return refused(400, "invalid_field", "period",
+    return WhatIfRefusal{400, "invalid_field", "period",
                    "the period spans " + std::to_string(days) + " days; at most " +
-                       std::to_string(kWhatIfMaxDays) + " are evaluated at once");
+                       std::to_string(kWhatIfMaxDays) + " are evaluated at once"};
   }
   const auto policy = doc.find("policy");
   if (policy == doc.end() || !policy->is_object()) {
-    return refused(422, "invalid_policy", "policy", "policy must be a policy file (a JSON object)");
+    return WhatIfRefusal{422, "invalid_policy", "policy", "policy must be a policy file (a JSON object)"};
   }
   // The canonical text (sorted keys, no spaces) is what is loaded and what
   // the audit names by its digest: the same candidate, however it was
   // spaced, has one digest.
   const std::string text = policy->dump(-1, ' ', false, json::error_handler_t::replace);
   auto loaded = policies::parse_policy_file(text, code + ".json");
-  if (!loaded) return refused(422, "invalid_policy", "policy", loaded.error().message);
+  if (!loaded) return WhatIfRefusal{422, "invalid_policy", "policy", loaded.error().message};
   if (loaded->jurisdiction() != code) {
-    return refused(422, "invalid_policy", "policy",
-                   "the candidate is the policy of " + loaded->jurisdiction() + ", not of " + code);
+    return WhatIfRefusal{422, "invalid_policy", "policy",
+                   "the candidate is the policy of " + loaded->jurisdiction() + ", not of " + code};
   }
   request.candidate = std::make_shared<const policies::JurisdictionPolicy>(std::move(*loaded));
   request.candidate_sha256 = crypto::to_hex(crypto::sha256(text));
