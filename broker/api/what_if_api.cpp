@@ -7,6 +7,7 @@
 // the job's end is audited by the job.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
+#include <string_view>
 #include <variant>
 
 #include "broker/api/query_string.hpp"
@@ -22,7 +23,7 @@ using detail::error_response;
 
 namespace {
 
-const std::string kPrefix = "/v1/policies/";
+constexpr std::string_view kPrefix = "/v1/policies/";
 
 // "/v1/policies/{code}/what-if[/{job}]" -> code, job ("" when none).
 std::pair<std::string, std::string> what_if_path(const std::string& path) {
@@ -84,7 +85,7 @@ net::awaitable<ApiResponse> Service::on_what_if_start(const RouteCall& call) {
   ApiResponse accepted;
   accepted.status = 202;
   accepted.body = view ? view->body : nlohmann::json{{"job", *id}, {"state", "running"}};
-  accepted.headers.emplace_back("Location", kPrefix + code + "/what-if/" + *id);
+  accepted.headers.emplace_back("Location", std::string(kPrefix) + code + "/what-if/" + *id);
   accepted.headers.emplace_back("Retry-After", "1");
   co_return accepted;
 }
