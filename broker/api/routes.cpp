@@ -50,6 +50,11 @@ std::span<const Route> route_table() {
       {"POST", "/v1/batches/{id}/cancel", kCaseSystems, true, &S::on_cancel_batch},
       {"GET", "/v1/batches/{id}/changes", kCaseSystems, true, &S::on_batch_changes},
       {"GET", "/v1/batches/{id}/statistics", kCaseSystems, true, &S::on_batch_statistics},
+      // What-if: a candidate policy over archived decisions (supervisors, admins of the code).
+      {"POST", "/v1/policies/{jurisdiction}/what-if", Callers::only(Role::kSupervisor, Role::kAdmin), false,
+       &S::on_what_if_start},
+      {"GET", "/v1/policies/{jurisdiction}/what-if/{job}", Callers::only(Role::kSupervisor, Role::kAdmin), false,
+       &S::on_what_if_read},
       {"GET", "/v1/reviews/statistics", Callers::only(Role::kCaseSystem, Role::kSupervisor), true,
        &S::on_review_statistics},
       // The citizen's access log, read by a case system acting for them.

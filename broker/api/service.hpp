@@ -41,6 +41,7 @@ namespace hfv::broker {
 
 class Metrics;
 class BatchManager;
+class WhatIfJobs;
 class ReviewStore;
 
 struct ApiRequest {
@@ -96,6 +97,8 @@ class Service {
 
   // /v1/batches is routed to `batches` (broker/reviews/batch.hpp; null: 404).
   void set_batches(BatchManager* batches) { batches_ = batches; }
+  // /v1/policies/{code}/what-if is run by `jobs` (broker/reviews/what_if.hpp; null: 503).
+  void set_what_if(WhatIfJobs* jobs) { what_if_ = jobs; }
   Metrics* metrics() const { return parts_.metrics; }
 
   // Replaces the policies atomically (call on the service's I/O thread);
@@ -152,6 +155,9 @@ class Service {
   boost::asio::awaitable<ApiResponse> on_batch_statistics(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> batch_report(const RouteCall& call, bool statistics);
   boost::asio::awaitable<ApiResponse> on_review_statistics(const RouteCall& call);
+  // /v1/policies/{code}/what-if (broker/api/what_if_api.cpp).
+  boost::asio::awaitable<ApiResponse> on_what_if_start(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_what_if_read(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_audit(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_audit_anomalies(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_console(const RouteCall& call);
@@ -201,6 +207,7 @@ class Service {
   bool tally_write_pending_ = false;  // write_refusal_tally() is waiting (I/O thread)
   std::size_t in_flight_ = 0;  // requests inside handle(), for load shedding
   BatchManager* batches_ = nullptr;
+  WhatIfJobs* what_if_ = nullptr;
   bool state_probe_running_ = false;  // one /readyz store read at a time (I/O thread)
 };
 

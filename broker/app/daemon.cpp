@@ -30,6 +30,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/ops/systemd_notify.hpp"
 #include "broker/reviews/batch.hpp"
+#include "broker/reviews/what_if.hpp"
 #include "broker/store/postgresql/authorization_store.hpp"
 #include "broker/store/postgresql/report_store.hpp"
 #include "broker/store/postgresql/review_store.hpp"
@@ -446,6 +447,10 @@ int run_daemon(const std::filesystem::path& config_file) {
       **audit, blocking, *config);
   service.set_batches(&batches);
   batches.start();
+  // What-if jobs (broker/reviews/what_if.hpp): in memory, each on its own
+  // thread; a stop ends them (their results are recomputable).
+  WhatIfJobs what_if(*stores.reports, **audit, &*report_keys);
+  service.set_what_if(&what_if);
   // The pid file lets `brokerctl reload` send SIGHUP (already caught, see
   // above); written before the port file announces the daemon, removed on a
   // clean stop.
@@ -494,6 +499,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     (void)notify_systemd("STOPPING=1");
     server.stop();
     batches.stop();  // households in flight finish; the rest continue at the next start
+    what_if.stop();
     reload_signal.cancel();
     expiry_timer.cancel();
     give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -388,4 +388,11 @@ std::string statistics_svg(const json& statistics, const std::string& title) {
   return svg;
 }
 
+std::string csv_text_cell(const std::string& text) {
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos) {
+    return csv_field("'" + text);
+  }
+  return csv_field(text);
+}
+
 }  // namespace hfv::broker

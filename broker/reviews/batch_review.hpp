@@ -58,6 +58,12 @@ std::string change_list_csv(const std::vector<BatchItem>& items);
 
 nlohmann::json statistics_json(const BatchRow& batch, const std::vector<BatchItem>& items);
 
+// One CSV cell of free text for a spreadsheet: a text starting with = + - @
+// (or a tab or carriage return) is prefixed with an apostrophe so it is
+// never read as a formula, then quoted as csv_field quotes (comma, quote,
+// line break). The what-if's changed cases use it (broker/reviews/what_if.hpp).
+std::string csv_text_cell(const std::string& text);
+
 // Statistics of a period (the periodic statistics the policies ask for):
 // the issued verifications completed between two local calendar days.
 struct PeriodSpec {

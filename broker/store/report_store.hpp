@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -106,6 +107,20 @@ class ReportStore {
   // see it). A report whose sealed column does not open is an error
   // (corrupt_state); an archive that does not open is flagged.
   virtual Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) = 0;
+  // The archived decisions of a period, for a what-if (broker/reviews/
+  // what_if.hpp), one page at a time so memory stays bounded: issued
+  // reports (done, 200) with an input archive row whose verification was
+  // created in [from_unix, to_unix), any principal's and any jurisdiction's
+  // (the jurisdiction is inside the archive), ordered by id, those after
+  // `after_id` ("" from the first), at most `limit`. inputs.policy_content
+  // is left empty: a what-if evaluates with its own candidate. A report
+  // whose sealed body does not open is an error (corrupt_state); an
+  // archive that does not open is flagged, as in find_archived.
+  virtual Result<std::vector<ArchivedVerification>> archived_page(std::int64_t from_unix, std::int64_t to_unix,
+                                                                  const std::string& after_id,
+                                                                  std::size_t limit) = 0;
+  // How many archived_page() walks through for the period (a what-if's `total`).
+  virtual Result<std::int64_t> count_archived(std::int64_t from_unix, std::int64_t to_unix) = 0;
   virtual Result<std::optional<StoredVerification>> find_by_key(const std::string& principal,
                                                                 const std::string& key) = 0;
   // The newest completed (200) verification of this household by this

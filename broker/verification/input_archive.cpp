@@ -35,9 +35,9 @@ const json& member(const json& object, const std::string& key) {
   return it == object.end() ? kNull : *it;
 }
 
-// Field-by-field differences between the report's decision part and the
-// replayed one; rules are compared one by one, in order.
-json compare(const json& report, const json& replayed) {
+}  // namespace
+
+json decision_differences(const json& report, const json& replayed) {
   json out = json::array();
   for (const auto& [key, value] : replayed.items()) {
     const json& reported = member(report, key);
@@ -82,18 +82,12 @@ json compare(const json& report, const json& replayed) {
   return out;
 }
 
-// Whether `text` (a stored report, as the broker stored it) verifies with
-// the key of `history` its key_id names (true when `history` is null: not
-// checked). A replay compares with the stored report only when it does.
 bool stored_report_signed(const std::string& text, const ReportKeyHistory* history) {
   if (history == nullptr) return true;
   return verify_report_with_history(text, *history).result.check == ReportCheck::kValid;
 }
 
-}  // namespace
-
-Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
-                                     const std::string& policy_content) {
+Result<OpenedArchive> open_archived_inputs(const json& report, const std::string& archived_text) {
   const std::string named = report.is_object() ? report.value("inputs_sha256", "") : "";
   if (named.empty())
     return make_error("archive_missing",
@@ -105,12 +99,13 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
                       "the archived inputs are not the ones the report names (inputs_sha256 "
                       "differs): not replayed");
   }
-  const json doc = json::parse(archived_text, nullptr, false);
+  OpenedArchive out;
+  out.document = json::parse(archived_text, nullptr, false);
+  const json& doc = out.document;
   if (!doc.is_object() || doc.value("format", "") != kInputsFormat || !doc.contains("household")) {
     return make_error("archive_unreadable", "the archived inputs are not in format hfv-inputs/v1");
   }
-  const std::string version = report.value("policy_version", "");
-  if (doc.value("policy_version", "") != version ||
+  if (doc.value("policy_version", "") != report.value("policy_version", "") ||
       doc.value("verification_id", "") != report.value("verification_id", "")) {
     return make_error(
         "archive_tampered",
@@ -118,6 +113,16 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
   }
   auto household = policies::parse_household_input(doc["household"]);
   if (!household) return household.error();
+  out.household = std::move(*household);
+  return out;
+}
+
+Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
+                                     const std::string& policy_content) {
+  auto opened = open_archived_inputs(report, archived_text);
+  if (!opened) return opened.error();
+  const json& doc = opened->document;
+  const std::string version = report.value("policy_version", "");
   const std::string code = doc.value("policy_jurisdiction", "");
   if (policy_content.empty()) {
     return make_error("policy_unavailable", "policy version " + version + " is not archived");
@@ -131,10 +136,10 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
                       "policy version " + version + " cannot be loaded as it was (it loads as " +
                           policy->version() + ": the engine's rules changed since)");
   }
-  const policies::Decision decision = policies::evaluate(*policy, *household);
+  const policies::Decision decision = policies::evaluate(*policy, opened->household);
   ReplayAnswer answer;
   answer.policy_version = version;
-  answer.differences = compare(report, policies::decision_json(decision));
+  answer.differences = decision_differences(report, policies::decision_json(decision));
   answer.identical = answer.differences.empty();
   return answer;
 }

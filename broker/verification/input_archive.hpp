@@ -64,6 +64,29 @@ struct ReplayAnswer {
 //   policy_unavailable  the policy file of the report's version is not
 //                       archived, or loading it now gives another version
 //                       (e.g. the engine's rules changed since)
+// Whether `text` (a stored report, as the broker stored it) verifies with
+// the key of `history` its key_id names (true when `history` is null: not
+// checked). A replay compares with the stored report only when it does.
+bool stored_report_signed(const std::string& text, const ReportKeyHistory* history);
+
+// Field-by-field differences between a report's decision part and a
+// decision_json() of another evaluation (the ReplayAnswer's `differences`);
+// rules are compared one by one, in order.
+nlohmann::json decision_differences(const nlohmann::json& report, const nlohmann::json& evaluated);
+
+// The archived input of `report` (a stored signed report), opened only if
+// it is the one the report names: its digest is the report's
+// inputs_sha256, its format hfv-inputs/v1, its verification id and policy
+// version the report's. The first half of a replay, shared with the
+// what-if (broker/reviews/what_if.hpp), so an archive is checked the same
+// way whoever evaluates it. Errors: archive_missing, archive_tampered,
+// archive_unreadable (above), or the household parser's.
+struct OpenedArchive {
+  nlohmann::json document;  // the whole archived text, parsed
+  policies::HouseholdInput household;
+};
+Result<OpenedArchive> open_archived_inputs(const nlohmann::json& report, const std::string& archived_text);
+
 Result<ReplayAnswer> replay_decision(const nlohmann::json& report, const std::string& archived_text,
                                      const std::string& policy_content);
 

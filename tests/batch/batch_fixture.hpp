@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -50,6 +51,9 @@ enum Plant { kOverCap, kVehicle, kProperty, kBusiness, kAssetsMoved, kUnchanged,
 struct Dataset {
   std::vector<Household> households;
   std::size_t baseline = 0;
+  // Households whose applicant's bank balance is not the usual 3000.00
+  // (household index -> decimal yuan), e.g. near a savings cap.
+  std::map<std::size_t, std::string> applicant_balance;
   Plant plant(std::size_t h) const {
     if (h < baseline) return static_cast<Plant>(h % 6);
     return h % 97 == 0 ? kFault : kNone;
@@ -64,6 +68,7 @@ struct Dataset {
       for (std::size_t m = 0; m < hh.ids.size(); ++m) {
         json person = {{"hukou", {{"name", m == 0 ? "户主" : "配偶"}, {"division", hh.region}, {"status", "normal"}}}};
         std::string balance = "3000.00";
+        if (m == 0 && applicant_balance.count(h) != 0) balance = applicant_balance.at(h);
         if (m == 0 && p == kOverCap) balance = "999999.00";
         if (m == 0 && p == kAssetsMoved) balance = "4500.00";
         char account[32];

@@ -3,7 +3,8 @@
 // Debian's headless Chromium (driven by playwright-core) opens the console
 // over real mutual TLS — the supervisor's certificate in an NSS database,
 // selected automatically for the broker's origin — searches, opens a record
-// and its proof, verifies the log and sees the anomalies and charts.
+// and its proof, verifies the log, sees the anomalies and charts, and runs a
+// what-if of a candidate policy file.
 // Screenshots go to --out (the build dir's browser-artifacts/).
 //
 // usage: node console.test.mjs --brokerd BIN --sim BIN --source DIR --out DIR
@@ -295,6 +296,33 @@ step('household accesses by one member ID number, CSV export and the print view'
   assert.equal(await page.locator('#household-rows').isVisible(), true);
   await shot('06b-household-print.png');
   await page.emulateMedia({media: 'screen'});
+});
+
+step('what-if: a candidate Harbin file over today, its transition matrix, chart and CSV', async () => {
+  const candidate = JSON.parse(fs.readFileSync(path.join(args.source, 'policies', 'data', '230100.json'), 'utf8'));
+  for (const e of candidate.parameters.dibao_standard_monthly.urban) if (e.from === '2024-01-01') e.value = '960.00';
+  const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
+  await page.click('#tabs button[data-tab=whatif]');
+  await page.fill('#whatif input[name=code]', '230100');
+  await page.fill('#whatif input[name=from]', day(-1));
+  await page.fill('#whatif input[name=to]', day(1));
+  await page.fill('#whatif textarea[name=policy]', JSON.stringify(candidate));
+  await page.click('#whatif-go');
+  await page.locator('#whatif-matrix td').first().waitFor();
+  // The three Harbin verifications of this test, each in one cell.
+  const cells = await page.locator('#whatif-matrix td').allTextContents();
+  assert.equal(cells.reduce((sum, c) => sum + Number(c), 0), 3);
+  assert.match(await page.textContent('#whatif-status'), /完成：评估 3 户/);
+  assert.ok(await page.locator('#whatif-chart svg rect').count() > 0, 'the before/after chart has bars');
+  assert.match(await page.textContent('#whatif-chart'), /调整前/);
+  const href = await page.getAttribute('#whatif-csv', 'href');
+  assert.match(href, /^\/v1\/policies\/230100\/what-if\/wif_[0-9a-f]+\?format=csv$/);
+  const downloading = page.waitForEvent('download');
+  await page.click('#whatif-csv');
+  const csv = fs.readFileSync(await (await downloading).path(), 'utf8');
+  assert.match(csv, /^case_id,verification_id,jurisdiction,members,old_outcome,new_outcome/);
+  for (const m of [ZHANG_WEI, LI_NA, WANG]) assert.doesNotMatch(csv, new RegExp(m.id_number));
+  await shot('06c-what-if.png');
 });
 
 step('English on request', async () => {

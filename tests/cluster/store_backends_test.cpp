@@ -367,6 +367,49 @@ void check_archive(b::ReportStore& reports) {
   CHECK(reports.find_archived("ver_a_new")->value().inputs.policy_content == R"({"version":"v2"})");
 }
 
+// The archived decisions of a period, page by page (the what-if's walk,
+// broker/reviews/what_if.hpp): issued reports with an archive created in
+// [from, to), each once, in id order, across pages; not the running, the
+// refused or those before the archive.
+void check_archived_pages(b::ReportStore& reports) {
+  b::ArchivedInputs a;
+  a.text = R"({"format":"hfv-inputs/v1"})";
+  a.sha256 = std::string(64, 'e');
+  a.policy_version = "v9";
+  a.policy_jurisdiction = "230100";
+  a.policy_content = R"({"version":"v9"})";
+  for (const auto& [id, created] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"ver_p_5", 10005}, {"ver_p_1", 10001}, {"ver_p_3", 10003}, {"ver_p_2", 10002},
+           {"ver_p_4", 10004}, {"ver_p_early", 9999}, {"ver_p_late", 10010}}) {
+    REQUIRE(reports.insert_running(running(id, "", created)).ok());
+    REQUIRE(reports.finish_issued(id, R"({"id":")" + id + R"("})", a).ok());
+  }
+  REQUIRE(reports.insert_running(running("ver_p_running", "", 10003)).ok());
+  REQUIRE(reports.insert_running(running("ver_p_refused", "", 10003)).ok());
+  REQUIRE(reports.finish("ver_p_refused", 403, R"({"error":"consent_expired"})").ok());
+  auto total = reports.count_archived(10000, 10010);
+  REQUIRE(total.ok());
+  CHECK(*total == 5);
+  std::vector<std::string> seen;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = reports.archived_page(10000, 10010, after, 2);
+    REQUIRE(page.ok());
+    for (const auto& row : *page) {
+      seen.push_back(row.verification.id);
+      CHECK(row.verification.response == R"({"id":")" + row.verification.id + R"("})");
+      CHECK(row.inputs.text == a.text);
+      CHECK(row.inputs.sha256 == a.sha256);
+      CHECK(row.inputs.policy_version == "v9");
+      CHECK(row.inputs.policy_content.empty());
+      CHECK_FALSE(row.inputs_unopenable);
+    }
+    if (page->size() < 2) break;
+    after = page->back().verification.id;
+  }
+  CHECK(seen == std::vector<std::string>{"ver_p_1", "ver_p_2", "ver_p_3", "ver_p_4", "ver_p_5"});
+}
+
 // Retention: what is older than the cutoff goes, what is newer or still
 // running stays, and the counts say how many went.
 void check_purge(b::ReportStore& reports, b::ReviewStore& reviews) {
@@ -734,19 +777,21 @@ TEST_CASE("cluster: a commit whose wait for the synchronous standby is cancelled
   CHECK((*rows)[0][0] == std::optional<std::string>("1"));
 }
 
-TEST_CASE("cluster: the input archive is stored with its report, read back and erased with it on SQLCipher and on PostgreSQL",
+TEST_CASE("cluster: the input archive is stored with its report, read back, paged by period and erased with it on SQLCipher and on PostgreSQL",
           "[cluster][store][archive]") {
   SECTION("SQLCipher") {
     TempDir dir;
     auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
     REQUIRE(reports.ok());
     check_archive(**reports);
+    check_archived_pages(**reports);
   }
   SECTION("PostgreSQL") {
     PgServer pg;
     auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
     REQUIRE(reports.ok());
     check_archive(**reports);
+    check_archived_pages(**reports);
     // The archive is sealed: a dump shows no amount of it; moved onto another
     // row it no longer opens, and is flagged rather than served.
     const std::string dump = pg.run_tool("pg_dump", {"--data-only", "-h", "127.0.0.1", "-p",

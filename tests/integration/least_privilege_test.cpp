@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "broker/api/routes.hpp"
+#include "broker/ops/config.hpp"
 #include "crypto/pki.hpp"
 #include "tests/batch/batch_fixture.hpp"
 #include "tests/integration/stack.hpp"
+#include "tests/ops/run.hpp"
 
 namespace fs = std::filesystem;
 using hfv::testing::ClientTls;
@@ -286,6 +288,47 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
   };
   check("DELETE", "/v1/batches/{id}", [&] { cancel_refused("DELETE", "/v1/batches/" + harbin.batch_id); });
   check("POST", "/v1/batches/{id}/cancel", [&] { cancel_refused("POST", "/v1/batches/" + harbin.batch_id + "/cancel"); });
+  // What-if: Harbin's candidate (its own file) over today's archive.
+  std::string h_what_if;  // the job Harbin's supervisor starts
+  check("POST", "/v1/policies/{jurisdiction}/what-if", [&] {
+    auto config = hfv::broker::load_config(s.broker_dir / "brokerd.json");
+    REQUIRE(config.ok());
+    const json body = {
+        {"policy", json::parse(hfv::testing::read_file(config->verification.policies_dir / "230100.json"))},
+        {"from", batch::utc_day(-1)},
+        {"to", batch::utc_day(1)}};
+    const std::string target = s.url + "/v1/policies/230100/what-if";
+    // Another city's supervisor, and any case system: refused, nothing started.
+    const auto refused = sup_s.send("POST", target, body.dump());
+    expect_error(refused, 403, "jurisdiction_not_allowed");
+    CHECK(refused.body.find("\"job\"") == std::string::npos);
+    expect_error(cs_h.send("POST", target, body.dump()), 403, "role_not_allowed");
+    const auto started = sup_h.send("POST", target, body.dump());
+    INFO(started.body);
+    REQUIRE(started.status == 202);
+    h_what_if = json::parse(started.body)["job"].get<std::string>();
+  });
+  check("GET", "/v1/policies/{jurisdiction}/what-if/{job}", [&] {
+    REQUIRE_FALSE(h_what_if.empty());
+    // Another city's supervisor: refused on Harbin's code, not found on its own.
+    const auto refused = sup_s.send("GET", s.url + "/v1/policies/230100/what-if/" + h_what_if);
+    expect_error(refused, 403, "jurisdiction_not_allowed");
+    nothing_of(refused, harbin);
+    const auto moved = sup_s.send("GET", s.url + "/v1/policies/310000/what-if/" + h_what_if);
+    expect_error(moved, 404, "not_found");
+    nothing_of(moved, harbin);
+    // Harbin's supervisor reads it; nothing of Shanghai's households in it.
+    json last;
+    CHECK(hfv::testing::eventually([&] {
+      const auto r = sup_h.send("GET", s.url + "/v1/policies/230100/what-if/" + h_what_if);
+      if (r.status != 200) return false;
+      last = json::parse(r.body);
+      return last["state"] != "running";
+    }));
+    CHECK(last["state"] == "done");
+    CHECK(last["result"]["households_evaluated"].get<int>() > 0);
+    CHECK(leaked(last.dump(), shanghai, d) == "");
+  });
   check("GET", "/v1/reviews/statistics", [&] {
     for (Client* c : {&cs_s, &sup_s}) {
       const auto r = c->send("GET", s.url + "/v1/reviews/statistics" + period);

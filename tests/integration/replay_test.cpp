@@ -26,7 +26,6 @@
 #include "tests/ops/run.hpp"
 
 namespace fs = std::filesystem;
-namespace b = hfv::broker;
 namespace batch = hfv::testing::batch;
 using batch::Client;
 using hfv::testing::Stack;

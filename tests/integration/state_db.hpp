@@ -2,7 +2,7 @@
 // stack.hpp), as an operator with the master key reaches it: SQLCipher
 // under the state key, or the PostgreSQL database (where personal columns
 // are sealed by the broker). For tests that check what the stores hold
-// (the input archive: replay_test.cpp, appeal_test.cpp).
+// (the input archive: replay_test.cpp, appeal_test.cpp, what_if_test.cpp).
 #pragma once
 
 #include <catch2/catch.hpp>

@@ -11,7 +11,7 @@
 //     and error_response(...);
 //   - the code member of the refusal values passed on to them:
 //     FieldError{"code", ...}, BatchRefusal{Kind, "code", ...},
-//     CertificateRefusal{"code", ...};
+//     CertificateRefusal{"code", ...}, WhatIfRefusal{status, "code", ...};
 //   - the string literals returned by refusal_code(), unavailable_code() and
 //     outcome_error_code() (broker/verification), which name a verification's
 //     refusals;
@@ -51,6 +51,7 @@ const shapes = {
   field_error: /\bFieldError\{\s*"([a-z][a-z0-9_]*)"/g,
   batch_refusal: /BatchRefusal::Kind::k\w+,\s*"([a-z][a-z0-9_]*)"/g,
   certificate_refusal: /\bCertificateRefusal\{\s*"([a-z][a-z0-9_]*)"/g,
+  what_if_refusal: /\bWhatIfRefusal\{\s*\d+,\s*"([a-z][a-z0-9_]*)"/g,
   error_member: /\{"error",\s*"([a-z][a-z0-9_]*)"\}/g,
 };
 const tables = ['refusal_code', 'unavailable_code', 'outcome_error_code'];

@@ -134,6 +134,61 @@ Result<std::optional<ArchivedVerification>> PostgresqlReportStore::find_archived
   return std::optional(std::move(out));
 }
 
+Result<std::vector<ArchivedVerification>> PostgresqlReportStore::archived_page(std::int64_t from_unix,
+                                                                               std::int64_t to_unix,
+                                                                               const std::string& after_id,
+                                                                               std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(
+      "SELECT v.id, v.principal, v.idempotency_key, v.request_sha256, v.household_key, v.http_status,"
+      " v.response, v.created_unix, i.inputs, i.inputs_sha256, i.policy_version"
+      " FROM verifications v JOIN verification_inputs i ON i.id = v.id"
+      " WHERE v.id > $1 AND v.state = 'done' AND v.http_status = 200 AND v.created_unix >= $2"
+      " AND v.created_unix < $3 ORDER BY v.id LIMIT $4",
+      {after_id, std::to_string(from_unix), std::to_string(to_unix), std::to_string(limit)});
+  if (!rows) return rows.error();
+  std::vector<ArchivedVerification> out;
+  out.reserve(rows->size());
+  for (const storage::PgRow& row : *rows) {
+    for (const auto& column : row) {
+      if (!column) return make_error("corrupt_state", "an archived decision cannot be read");
+    }
+    ArchivedVerification a;
+    a.verification.id = *row[0];
+    a.verification.principal = *row[1];
+    a.verification.idempotency_key = *row[2];
+    a.verification.request_sha256 = *row[3];
+    a.verification.household_key = *row[4];
+    a.verification.state = VerificationState::kDone;
+    a.verification.http_status = std::stol(*row[5]);
+    auto body = pg::open_column(key_, *row[6], context(a.verification.id));
+    if (!body) return body.error();
+    a.verification.response = std::move(*body);
+    a.verification.created_unix = std::stoll(*row[7]);
+    auto text = pg::open_column(key_, *row[8], inputs_context(a.verification.id));
+    if (text) {
+      a.inputs.text = std::move(*text);
+    } else {
+      a.inputs_unopenable = true;
+    }
+    a.inputs.sha256 = *row[9];
+    a.inputs.policy_version = *row[10];
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<std::int64_t> PostgresqlReportStore::count_archived(std::int64_t from_unix, std::int64_t to_unix) {
+  std::lock_guard lock(mutex_);
+  auto rows = db_->query(
+      "SELECT count(*) FROM verifications v JOIN verification_inputs i ON i.id = v.id"
+      " WHERE v.state = 'done' AND v.http_status = 200 AND v.created_unix >= $1 AND v.created_unix < $2",
+      {std::to_string(from_unix), std::to_string(to_unix)});
+  if (!rows) return rows.error();
+  if (rows->empty() || !rows->front()[0]) return make_error("corrupt_state", "archived decisions cannot be counted");
+  return std::stoll(*rows->front()[0]);
+}
+
 Status PostgresqlReportStore::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   return db_->run(

@@ -145,6 +145,56 @@ Result<std::optional<ArchivedVerification>> SqlcipherReportStore::find_archived(
   return std::optional(std::move(out));
 }
 
+Result<std::vector<ArchivedVerification>> SqlcipherReportStore::archived_page(std::int64_t from_unix,
+                                                                              std::int64_t to_unix,
+                                                                              const std::string& after_id,
+                                                                              std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  // Walks the primary key (id) and filters by date: no index on
+  // created_unix is needed for a job that reads the period once.
+  auto stmt = db_->prepare(
+      "SELECT v.id, v.principal, v.idempotency_key, v.request_sha256, v.household_key, v.http_status,"
+      " v.response, v.created_unix, i.inputs, i.inputs_sha256, i.policy_version"
+      " FROM verifications v JOIN verification_inputs i ON i.id = v.id"
+      " WHERE v.id > ? AND v.state = 'done' AND v.http_status = 200 AND v.created_unix >= ?"
+      " AND v.created_unix < ? ORDER BY v.id LIMIT ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, after_id).bind(2, from_unix).bind(3, to_unix).bind(4, static_cast<std::int64_t>(limit));
+  std::vector<ArchivedVerification> out;
+  while (stmt->step()) {
+    ArchivedVerification a;
+    a.verification.id = stmt->column_text(0);
+    a.verification.principal = stmt->column_text(1);
+    a.verification.idempotency_key = stmt->column_text(2);
+    a.verification.request_sha256 = stmt->column_text(3);
+    a.verification.household_key = stmt->column_text(4);
+    a.verification.state = VerificationState::kDone;
+    a.verification.http_status = static_cast<long>(stmt->column_int(5));
+    a.verification.response = stmt->column_text(6);
+    a.verification.created_unix = stmt->column_int(7);
+    a.inputs.text = stmt->column_text(8);
+    a.inputs.sha256 = stmt->column_text(9);
+    a.inputs.policy_version = stmt->column_text(10);
+    out.push_back(std::move(a));
+  }
+  if (auto s = stmt->status(); !s) return s.error();
+  return out;
+}
+
+Result<std::int64_t> SqlcipherReportStore::count_archived(std::int64_t from_unix, std::int64_t to_unix) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "SELECT count(*) FROM verifications v JOIN verification_inputs i ON i.id = v.id"
+      " WHERE v.state = 'done' AND v.http_status = 200 AND v.created_unix >= ? AND v.created_unix < ?;");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, from_unix).bind(2, to_unix);
+  if (!stmt->step()) {
+    if (auto s = stmt->status(); !s) return s.error();
+    return std::int64_t{0};
+  }
+  return stmt->column_int(0);
+}
+
 Status SqlcipherReportStore::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   return db_->run(

@@ -25,6 +25,10 @@ class SqlcipherReportStore final : public ReportStore {
   Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
                        const std::string& supersedes) override;
   Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
+  Result<std::vector<ArchivedVerification>> archived_page(std::int64_t from_unix, std::int64_t to_unix,
+                                                          const std::string& after_id,
+                                                          std::size_t limit) override;
+  Result<std::int64_t> count_archived(std::int64_t from_unix, std::int64_t to_unix) override;
   Status cancel(const std::string& id) override;
   Result<std::int64_t> purge_before(std::int64_t created_before_unix) override;
   Status interrupt(const std::string& id) override;
