@@ -116,13 +116,18 @@ struct AuditQuery {
 // InclusionProof and ConsistencyProof are in audit/verifiable_log.hpp.
 
 // Canonical JSON of a record's envelope and personal part, as stored. The
-// personal part is empty when the record has no personal field.
+// personal part is empty when the record has no personal field. Pure
+// functions, any thread.
 struct CanonicalRecord {
   std::string envelope;
   std::string personal;
 };
+// With a fresh random salt in the personal part.
 CanonicalRecord canonical_record(const AuditRecord& record, std::int64_t seq,
                                  const std::string& ts);
+// With the given salt (lowercase hex), so that tests can compare the bytes.
+CanonicalRecord canonical_record(const AuditRecord& record, std::int64_t seq,
+                                 const std::string& ts, std::string_view salt_hex);
 
 class AuditLog : private VerifiableLog {
  public:
