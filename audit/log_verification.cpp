@@ -111,7 +111,7 @@ Result<ChainReport> verify_log_at(const LogLocation& where, const crypto::Secret
   {
     merkle::CompactTree t;
     std::int64_t last_good = 0;
-    const KeyHistory keys = keyring.key_history();
+    const KeyHistory& keys = keyring.key_history();
     for (const auto& h : *heads) {
       if (!keys.verifies(h)) {
         problems.emplace_back(
