@@ -17,14 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-// The digits that name `code`'s area: a province's first two, a city's
-// first four, a county's six.
-std::string area_prefix(const std::string& code) {
-  if (code.size() == 6 && code.ends_with("0000")) return code.substr(0, 2);
-  if (code.size() == 6 && code.ends_with("00")) return code.substr(0, 4);
-  return code;
-}
-
 std::int64_t benefit_fen(const json& figures) {
   if (!figures.is_object()) return 0;
   const auto it = figures.find("benefit_monthly");
@@ -47,56 +39,8 @@ std::string join(const std::vector<std::string>& parts, const char* separator) {
 
 }  // namespace
 
-bool division_within(const std::string& jurisdiction, const std::string& code) {
-  return jurisdiction.size() == 6 && jurisdiction.starts_with(area_prefix(code));
-}
-
-std::variant<WhatIfRequest, WhatIfRefusal> parse_what_if(const std::string& code, const std::string& body) {
-  const json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object()) return WhatIfRefusal{400, "invalid_json", "body", "the body must be a JSON object"};
-  for (const auto& [key, value] : doc.items()) {
-    if (key != "policy" && key != "from" && key != "to") {
-      return WhatIfRefusal{400, "invalid_field", key, "unknown field " + key + " (policy, from, to)"};
-    }
-  }
-  WhatIfRequest request;
-  request.code = code;
-  // The period first: it is cheap, and a period that cannot run makes the
-  // candidate moot.
-  for (const char* name : {"from", "to"}) {
-    const auto it = doc.find(name);
-    const auto date = it != doc.end() && it->is_string() ? Date::parse(it->get<std::string>()) : std::nullopt;
-    if (!date) return WhatIfRefusal{400, "invalid_field", name, std::string(name) + " must be a date YYYY-MM-DD"};
-    (std::string_view(name) == "from" ? request.from : request.to) = *date;
-  }
-  if (request.from > request.to) return WhatIfRefusal{400, "invalid_field", "period", "from must not be after to"};
-  const long days = request.to.days_since_epoch() - request.from.days_since_epoch() + 1;
-  if (days > kWhatIfMaxDays) {
-    return WhatIfRefusal{400, "invalid_field", "period",
-                   "the period spans " + std::to_string(days) + " days; at most " +
-                       std::to_string(kWhatIfMaxDays) + " are evaluated at once"};
-  }
-  const auto policy = doc.find("policy");
-  if (policy == doc.end() || !policy->is_object()) {
-    return WhatIfRefusal{422, "invalid_policy", "policy", "policy must be a policy file (a JSON object)"};
-  }
-  // The canonical text (sorted keys, no spaces) is what is loaded and what
-  // the audit names by its digest: the same candidate, however it was
-  // spaced, has one digest.
-  const std::string text = policy->dump(-1, ' ', false, json::error_handler_t::replace);
-  auto loaded = policies::parse_policy_file(text, code + ".json");
-  if (!loaded) return WhatIfRefusal{422, "invalid_policy", "policy", loaded.error().message};
-  if (loaded->jurisdiction() != code) {
-    return WhatIfRefusal{422, "invalid_policy", "policy",
-                   "the candidate is the policy of " + loaded->jurisdiction() + ", not of " + code};
-  }
-  request.candidate = std::make_shared<const policies::JurisdictionPolicy>(std::move(*loaded));
-  request.candidate_sha256 = crypto::to_hex(crypto::sha256(text));
-  return request;
-}
-
 WhatIfTally::WhatIfTally(std::shared_ptr<const WhatIfRequest> request, const ReportKeyHistory* keys)
-    : request_(std::move(request)), keys_(keys), prefix_(area_prefix(request_->code)) {}
+    : request_(std::move(request)), keys_(keys), prefix_(division_area_prefix(request_->code)) {}
 
 void WhatIfTally::error(const ArchivedVerification& archived, const std::string& code) {
   errors_.push_back({{"verification_id", archived.verification.id}, {"error", code}});
@@ -133,7 +77,7 @@ void WhatIfTally::add(const ArchivedVerification& archived) {
   // candidate would not replace them.
   const std::string decided_by = opened->document.value("policy_jurisdiction", "");
   if (decided_by != request_->code && division_within(decided_by, request_->code) &&
-      area_prefix(decided_by).size() > prefix_.size()) {
+      division_area_prefix(decided_by).size() > prefix_.size()) {
     ++other_policy_;
     return;
   }

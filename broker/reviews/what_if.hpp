@@ -6,8 +6,8 @@
 // the archive's digest against its inputs_sha256), evaluated under the
 // candidate, and compared with the stored report (decision_differences).
 //
-//  - parse_what_if(): the request, checked before anything runs or is
-//    audited as started (pure);
+//  - parse_what_if() (what_if_request.hpp): the request, checked before
+//    anything runs or is audited as started (pure);
 //  - WhatIfTally: one household at a time, the aggregate (pure, not locked:
 //    one job's thread owns it);
 //  - run_what_if(): walks the period's archive page by page (blocks on the
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "broker/reviews/what_if_request.hpp"
 #include "broker/store/report_store.hpp"
 #include "broker/verification/report_key_history.hpp"
 #include "common/date.hpp"
@@ -38,35 +39,6 @@
 #include "policies/policy.hpp"
 
 namespace hfv::broker {
-
-// The longest period a what-if covers, in days (both ends included).
-inline constexpr long kWhatIfMaxDays = 366;
-
-struct WhatIfRequest {
-  std::string code;  // the jurisdiction (path), the candidate's own
-  Date from, to;     // UTC dates of the verifications' creation, inclusive
-  std::shared_ptr<const policies::JurisdictionPolicy> candidate;
-  std::string candidate_sha256;  // of the canonical policy text (sorted keys, no spaces)
-};
-
-// A request refused before it starts: 400 or 422, the field it names.
-struct WhatIfRefusal {
-  unsigned status = 400;
-  std::string code;  // invalid_json | invalid_field | invalid_policy
-  std::string field;
-  std::string message;
-};
-
-// `body`: {"policy": {...}, "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}. The
-// candidate must load with the daemon's loader (policies::parse_policy_file)
-// as `code`'s file; the period must run forwards and span at most
-// kWhatIfMaxDays.
-std::variant<WhatIfRequest, WhatIfRefusal> parse_what_if(const std::string& code, const std::string& body);
-
-// Whether `jurisdiction` (6 digits) lies in `code`'s area: a province
-// (xx0000) holds its cities and counties, a city (xxxx00) its districts, a
-// county only itself.
-bool division_within(const std::string& jurisdiction, const std::string& code);
 
 class WhatIfTally {
  public:

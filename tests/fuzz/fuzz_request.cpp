@@ -1,7 +1,8 @@
-// libFuzzer target: a request body as POST /v1/verifications and POST
-// /v1/authorizations read it (broker/verification/request.hpp):
-// parse_json_body (depth limit), then parse_verification_request's and
-// parse_authorization_request's field checks, "today" fixed.
+// libFuzzer target: a request body as POST /v1/verifications, POST
+// /v1/authorizations and POST /v1/verifications/{id}/appeals read it
+// (broker/verification/request.hpp): parse_json_body (depth limit), then
+// parse_verification_request's, parse_authorization_request's and
+// parse_appeal_request's field checks, "today" fixed.
 //
 // Property, for each: whatever is accepted, written back as JSON by to_json
 // below (the requests have no JSON form of their own) and parsed again, must
@@ -17,6 +18,7 @@
 namespace {
 
 using nlohmann::json;
+using hfv::broker::AppealRequest;
 using hfv::broker::AuthorizationRequest;
 using hfv::broker::VerificationRequest;
 
@@ -98,6 +100,17 @@ json to_json(const AuthorizationRequest& r) {
   return j;
 }
 
+json to_json(const AppealRequest& r) {
+  json j = {{"disputed", json::array()}, {"evidence_sha256", r.evidence_sha256}, {"reason", r.reason}};
+  for (const auto& m : r.disputed) {
+    json sources = json::array();
+    for (auto s : m.sources) sources.push_back(std::string(hfv::source_name(s)));
+    j["disputed"].push_back(
+        {{"member_index", m.member_index}, {"id_number", m.id_number}, {"name", m.name}, {"sources", sources}});
+  }
+  return j;
+}
+
 // Parses `body` as a request of type R; if accepted, checks the round trip.
 template <typename R, typename Parse>
 void round_trip(const json& body, const hfv::Date& today, Parse parse) {
@@ -120,5 +133,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!std::holds_alternative<json>(body)) return 0;
   round_trip<VerificationRequest>(std::get<json>(body), kToday, hfv::broker::parse_verification_request);
   round_trip<AuthorizationRequest>(std::get<json>(body), kToday, hfv::broker::parse_authorization_request);
+  round_trip<AppealRequest>(std::get<json>(body), kToday, hfv::broker::parse_appeal_request);
   return 0;
 }
