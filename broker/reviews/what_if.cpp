@@ -56,20 +56,12 @@ void WhatIfTally::add(const ArchivedVerification& archived) {
   // area (the household's place, signed in the report and archived).
   const std::string jurisdiction = report.value("jurisdiction", "");
   if (!division_within(jurisdiction, request_->code)) return;
-  // The same checks as a replay, in the same order: a sealed archive that
-  // does not open, a report whose signature fails, an archive that is not
-  // the one the report names. Counted and listed, never evaluated.
-  if (archived.inputs_unopenable || !stored_report_signed(archived.verification.response, keys_)) {
-    error(archived, "archive_tampered");
-    return;
-  }
-  auto opened = open_archived_inputs(report, archived.inputs.text);
+  // The same checks as a replay (open_stored_archive): an archive or a
+  // report that is not what was issued is counted and listed, never
+  // evaluated.
+  auto opened = open_stored_archive(archived, report, keys_);
   if (!opened) {
     error(archived, opened.error().code);
-    return;
-  }
-  if (opened->document.value("jurisdiction", "") != jurisdiction) {
-    error(archived, "archive_tampered");
     return;
   }
   // A household decided by a more specific file than the candidate's (a

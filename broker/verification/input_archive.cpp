@@ -82,22 +82,33 @@ json decision_differences(const json& report, const json& replayed) {
   return out;
 }
 
+namespace {
+
 bool stored_report_signed(const std::string& text, const ReportKeyHistory* history) {
   if (history == nullptr) return true;
   return verify_report_with_history(text, *history).result.check == ReportCheck::kValid;
 }
 
-Result<OpenedArchive> open_archived_inputs(const json& report, const std::string& archived_text) {
+}  // namespace
+
+Result<OpenedArchive> open_stored_archive(const ArchivedVerification& found, const json& report,
+                                          const ReportKeyHistory* history) {
+  if (found.inputs_unopenable) {
+    return make_error("archive_tampered",
+                      "the archived inputs do not open (edited, moved or sealed under another key)");
+  }
+  if (!stored_report_signed(found.verification.response, history))
+    return make_error("archive_tampered", "the stored report's signature does not verify");
   const std::string named = report.is_object() ? report.value("inputs_sha256", "") : "";
   if (named.empty())
     return make_error("archive_missing",
                       "this report names no archived inputs (issued before the archive)");
+  const std::string& archived_text = found.inputs.text;
   if (archived_text.empty())
     return make_error("archive_missing", "no archived inputs are stored for this report");
   if (inputs_sha256(archived_text) != named) {
     return make_error("archive_tampered",
-                      "the archived inputs are not the ones the report names (inputs_sha256 "
-                      "differs): not replayed");
+                      "the archived inputs are not the ones the report names (inputs_sha256 differs)");
   }
   OpenedArchive out;
   out.document = json::parse(archived_text, nullptr, false);
@@ -106,10 +117,10 @@ Result<OpenedArchive> open_archived_inputs(const json& report, const std::string
     return make_error("archive_unreadable", "the archived inputs are not in format hfv-inputs/v1");
   }
   if (doc.value("policy_version", "") != report.value("policy_version", "") ||
-      doc.value("verification_id", "") != report.value("verification_id", "")) {
-    return make_error(
-        "archive_tampered",
-        "the archived inputs belong to another report or policy version: not replayed");
+      doc.value("verification_id", "") != report.value("verification_id", "") ||
+      doc.value("jurisdiction", "") != report.value("jurisdiction", "")) {
+    return make_error("archive_tampered",
+                      "the archived inputs belong to another report, policy version or jurisdiction");
   }
   auto household = policies::parse_household_input(doc["household"]);
   if (!household) return household.error();
@@ -117,11 +128,9 @@ Result<OpenedArchive> open_archived_inputs(const json& report, const std::string
   return out;
 }
 
-Result<ReplayAnswer> replay_decision(const json& report, const std::string& archived_text,
+Result<ReplayAnswer> replay_decision(const json& report, const OpenedArchive& opened,
                                      const std::string& policy_content) {
-  auto opened = open_archived_inputs(report, archived_text);
-  if (!opened) return opened.error();
-  const json& doc = opened->document;
+  const json& doc = opened.document;
   const std::string version = report.value("policy_version", "");
   const std::string code = doc.value("policy_jurisdiction", "");
   if (policy_content.empty()) {
@@ -136,7 +145,7 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
                       "policy version " + version + " cannot be loaded as it was (it loads as " +
                           policy->version() + ": the engine's rules changed since)");
   }
-  const policies::Decision decision = policies::evaluate(*policy, opened->household);
+  const policies::Decision decision = policies::evaluate(*policy, opened.household);
   ReplayAnswer answer;
   answer.policy_version = version;
   answer.differences = decision_differences(report, policies::decision_json(decision));
@@ -146,13 +155,14 @@ Result<ReplayAnswer> replay_decision(const json& report, const std::string& arch
 
 Result<ReplayAnswer> replay_stored(const ArchivedVerification& found, const json& report,
                                    const ReportKeyHistory* history) {
-  if (found.inputs_unopenable) {
-    return make_error("archive_tampered",
-                      "the archived inputs do not open (edited, moved or sealed under another key): not replayed");
+  auto opened = open_stored_archive(found, report, history);
+  if (!opened) {
+    // Said by the replay: never compared.
+    auto error = opened.error();
+    if (error.code == "archive_tampered") error.message += ": not replayed";
+    return error;
   }
-  if (!stored_report_signed(found.verification.response, history))
-    return make_error("archive_tampered", "the stored report's signature does not verify: not replayed");
-  return replay_decision(report, found.inputs.text, found.inputs.policy_content);
+  return replay_decision(report, *opened, found.inputs.policy_content);
 }
 
 }  // namespace hfv::broker

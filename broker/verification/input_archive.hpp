@@ -15,7 +15,7 @@
 //    decided, maybe its city or province), "policy_version", "household"}
 // inputs_sha256 = lowercase hex SHA-256 of exactly those bytes.
 //
-// replay_decision() is the whole replay, pure, shared by the daemon
+// replay_stored() is the whole replay, pure, shared by the daemon
 // (GET /v1/verifications/{id}/replay) and `brokerctl report replay`: it
 // fails loudly (an error, never `identical: false`) when the archive is not
 // the one the report names, cannot be read, or the policy version cannot be
@@ -51,50 +51,48 @@ struct ReplayAnswer {
   nlohmann::json differences = nlohmann::json::array();
 };
 
-// Evaluates the archived input again with the archived policy file and
-// compares the decision with `report` (the stored signed report): outcome,
-// classification, figures and every rule (its result, inputs and
-// parameters), the review and exit dates, the basis and policy_version.
-// Errors (code, message without personal data):
-//   archive_missing     the report names no inputs_sha256 (issued before
-//                       the archive existed) or no archive row was found
-//   archive_tampered    the archived text is not the one the report names
-//   archive_unreadable  it is, but it does not parse (a format this build
-//                       does not read)
-//   policy_unavailable  the policy file of the report's version is not
-//                       archived, or loading it now gives another version
-//                       (e.g. the engine's rules changed since)
-// Whether `text` (a stored report, as the broker stored it) verifies with
-// the key of `history` its key_id names (true when `history` is null: not
-// checked). A replay compares with the stored report only when it does.
-bool stored_report_signed(const std::string& text, const ReportKeyHistory* history);
-
 // Field-by-field differences between a report's decision part and a
 // decision_json() of another evaluation (the ReplayAnswer's `differences`);
 // rules are compared one by one, in order.
 nlohmann::json decision_differences(const nlohmann::json& report, const nlohmann::json& evaluated);
 
-// The archived input of `report` (a stored signed report), opened only if
-// it is the one the report names: its digest is the report's
-// inputs_sha256, its format hfv-inputs/v1, its verification id and policy
-// version the report's. The first half of a replay, shared with the
-// what-if (broker/reviews/what_if.hpp), so an archive is checked the same
-// way whoever evaluates it. Errors: archive_missing, archive_tampered,
-// archive_unreadable (above), or the household parser's.
+// What a stored report's decision rested on, opened only if it is what was
+// issued: the archive row opens (not edited, moved or sealed under another
+// key), the stored report's signature verifies with the key of `history`
+// its key_id names (not checked when `history` is null), the archived
+// text's digest is the report's inputs_sha256, its format hfv-inputs/v1,
+// its verification id, policy version and jurisdiction the report's. `report` is the
+// stored report, parsed. One check for everyone who reads an archive — a
+// replay, a what-if (broker/reviews/what_if.hpp), an appeal (the verifier)
+// — in this order. Errors (code, message without personal data):
+//   archive_tampered    the row does not open, the signature fails, or the
+//                       archived text is not the one the report names
+//   archive_missing     the report names no inputs_sha256 (issued before
+//                       the archive existed) or no archive row was found
+//   archive_unreadable  it is the one named, but not in a format this
+//                       build reads
+// or the household parser's.
 struct OpenedArchive {
   nlohmann::json document;  // the whole archived text, parsed
   policies::HouseholdInput household;
 };
-Result<OpenedArchive> open_archived_inputs(const nlohmann::json& report, const std::string& archived_text);
+Result<OpenedArchive> open_stored_archive(const ArchivedVerification& found, const nlohmann::json& report,
+                                          const ReportKeyHistory* history);
 
-Result<ReplayAnswer> replay_decision(const nlohmann::json& report, const std::string& archived_text,
+// Evaluates an opened archive again with `policy_content` (the archived
+// policy file of the report's version) and compares the decision with
+// `report`: outcome, classification, figures and every rule (its result,
+// inputs and parameters), the review and exit dates, the basis and
+// policy_version. Error policy_unavailable: the policy file of the
+// report's version is not archived, or loading it now gives another
+// version (e.g. the engine's rules changed since).
+Result<ReplayAnswer> replay_decision(const nlohmann::json& report, const OpenedArchive& opened,
                                      const std::string& policy_content);
 
-// The replay of a stored verification (`report`: its stored report, parsed),
-// as the daemon and `brokerctl report replay` do it: an archive row that
-// does not open (edited, moved or sealed under another key) or a stored
-// report whose signature fails with `history` is archive_tampered, loud and
-// never compared; otherwise replay_decision().
+// The replay of a stored verification, as the daemon and `brokerctl report
+// replay` do it: open_stored_archive() then replay_decision(). Loud (an
+// error, never `identical: false`) whenever the archive or the report is
+// not what was issued.
 Result<ReplayAnswer> replay_stored(const ArchivedVerification& found, const nlohmann::json& report,
                                    const ReportKeyHistory* history);
 
