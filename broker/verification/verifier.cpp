@@ -146,6 +146,24 @@ std::string_view replay_name(Replay how) {
   return "get";
 }
 
+// A refusal's audit rows: the refusal, then one refusal.subject per person
+// the refused body named (`members`: their audit pseudonyms), so the
+// citizen's access log shows it.
+std::vector<audit::AuditRecord> with_refusal_subjects(const audit::AuditRecord& refusal,
+                                                      const std::vector<std::string>& members) {
+  std::vector<audit::AuditRecord> rows;
+  rows.reserve(members.size() + 1);
+  rows.push_back(refusal);
+  for (const auto& p : members) {
+    audit::AuditRecord subject = refusal;
+    subject.action = "refusal.subject";
+    subject.member = p;
+    subject.detail.clear();
+    rows.push_back(std::move(subject));
+  }
+  return rows;
+}
+
 // The report store keeps the HTTP status a finished verification was
 // answered with (200: a report; otherwise the stored error body).
 constexpr long kStoredReport = 200;
@@ -181,7 +199,6 @@ std::vector<std::string> Verifier::named_pseudonyms(const json& body, const char
 }
 
 std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord refusal, const std::string& body) const {
-  std::vector<audit::AuditRecord> rows;
   const json b = json::parse(body, nullptr, false);
   std::vector<std::string> members;
   if (b.is_object()) {
@@ -198,15 +215,7 @@ std::vector<audit::AuditRecord> Verifier::refusal_records(audit::AuditRecord ref
     members = named_pseudonyms(b, "members");
   }
   if (!members.empty() || !refusal.case_id.empty()) refusal.request_id = "rfs_" + crypto::to_hex(crypto::random_bytes(12));
-  rows.push_back(refusal);
-  for (const auto& p : members) {
-    audit::AuditRecord subject = refusal;
-    subject.action = "refusal.subject";
-    subject.member = p;
-    subject.detail.clear();
-    rows.push_back(std::move(subject));
-  }
-  return rows;
+  return with_refusal_subjects(refusal, members);
 }
 
 net::awaitable<Outcome> Verifier::refuse(const VerifyCall& call, RefusalReason reason, std::string message,
@@ -818,14 +827,7 @@ net::awaitable<AppealOutcome> Verifier::refuse_appeal(const AppealCall& call, au
   const json b = json::parse(call.body, nullptr, false);
   const std::vector<std::string> members = b.is_object() ? named_pseudonyms(b, "disputed") : std::vector<std::string>();
   if (!members.empty()) record.request_id = "rfs_" + crypto::to_hex(crypto::random_bytes(12));
-  std::vector<audit::AuditRecord> rows(1, record);
-  for (const auto& p : members) {
-    audit::AuditRecord subject = record;
-    subject.action = "refusal.subject";
-    subject.member = p;
-    subject.detail.clear();
-    rows.push_back(std::move(subject));
-  }
+  std::vector<audit::AuditRecord> rows = with_refusal_subjects(record, members);
   AppealOutcome out;
   out.kind = AppealOutcome::Kind::kRefused;
   out.code = std::move(code);
@@ -856,7 +858,6 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
     co_return co_await refuse_appeal(call, base, "not_found", "no such verification", "id");
   }
   const StoredVerification& stored = (*found)->verification;
-  const ArchivedInputs& archived = (*found)->inputs;
   json old_report;
   if (stored.state == VerificationState::kDone && stored.http_status == kStoredReport) {
     old_report = json::parse(stored.response, nullptr, false);
@@ -888,30 +889,23 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   }
   const AppealRequest request = std::get<AppealRequest>(std::move(parsed));
 
-  // 3. What the old decision rested on, checked as a replay checks it: the
-  // report's signature and the archive against its inputs_sha256.
-  const std::string named = old_report.value("inputs_sha256", "");
-  if (named.empty() || (archived.text.empty() && !(*found)->inputs_unopenable)) {
-    co_return co_await refuse_appeal(call, base, "archive_missing",
-                                     "this report names no archived inputs (issued before the archive): it "
-                                     "cannot be appealed, verify the household again",
-                                     "id");
+  // 3. What the old decision rested on, checked as a replay checks it
+  // (open_stored_archive: the report's signature, the archive against its
+  // inputs_sha256, its format, verification id and policy version).
+  auto opened = open_stored_archive(**found, old_report, parts_.report_keys);
+  if (!opened) {
+    const std::string code = opened.error().code;
+    if (code == "archive_missing") {
+      co_return co_await refuse_appeal(call, base, code,
+                                       opened.error().message +
+                                           ": it cannot be appealed, verify the household again",
+                                       "id");
+    }
+    log_event(LogLevel::kError, "appeal_failed", {{"verification_id", stored.id}, {"error", code}});
+    co_return co_await refuse_appeal(call, base, code == "archive_tampered" ? code : "archive_unreadable",
+                                     opened.error().message + ": not appealed", "");
   }
-  if ((*found)->inputs_unopenable || !stored_report_signed(stored.response, parts_.report_keys) ||
-      inputs_sha256(archived.text) != named) {
-    log_event(LogLevel::kError, "appeal_failed", {{"verification_id", stored.id}, {"error", "archive_tampered"}});
-    co_return co_await refuse_appeal(call, base, "archive_tampered",
-                                     "the stored report or its archived inputs are not the ones issued: not appealed",
-                                     "");
-  }
-  const json doc = json::parse(archived.text, nullptr, false);
-  auto household = doc.is_object() && doc.contains("household") ? policies::parse_household_input(doc["household"])
-                                                                 : Result<policies::HouseholdInput>(make_error(
-                                                                       "archive_unreadable", "no household"));
-  if (!household) {
-    co_return co_await refuse_appeal(call, base, "archive_unreadable",
-                                     "the archived inputs are not in format hfv-inputs/v1", "");
-  }
+  policies::HouseholdInput* household = &opened->household;  // the disputed entries are replaced below
 
   // 4. Each pair can be appealed: the member exists, the source was asked
   // (not denied by the authorisation) and has an adapter now.
