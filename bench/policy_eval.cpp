@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench/bench_household.hpp"
 #include "policies/engine.hpp"
 
 using namespace hfv;
@@ -16,49 +17,32 @@ using namespace hfv;
 namespace {
 
 policies::HouseholdInput household() {
-  policies::HouseholdInput h;
-  h.member_count = 4;
-  h.area = policies::Area::kUrban;
-  h.reference_date = *Date::parse("2024-11-01");
-  h.programme = "dibao";
-  h.obligors.emplace();  // declared: none
-  for (int m = 0; m < 4; ++m) {
-    policies::MemberFacts f;
-    f.birth_date = *Date::parse(m < 2 ? "1975-03-12" : "2012-06-01");
-    f.relation = m == 0 ? "applicant" : (m == 1 ? "spouse" : "child");
-    f.employed = m == 0;
-    h.members.push_back(f);
-    for (Source s : kAllSources) {
-      SourceResult r;
-      r.member_index = static_cast<std::size_t>(m);
-      r.source = s;
-      r.status = SourceStatus::kNotFound;
-      if (s == Source::kHukou) {
-        r.status = SourceStatus::kOk;
-        r.records.hukou = HukouRecord{"230102", "normal"};
-      }
-      if (s == Source::kBank) {
-        r.status = SourceStatus::kOk;
-        for (int a = 0; a < 3; ++a) r.records.holdings.push_back({"bank", "****1234", Money::from_yuan(1500), std::nullopt});
-      }
-      if (s == Source::kTax && m == 0) {
-        r.status = SourceStatus::kOk;
-        for (unsigned month = 1; month <= 12; ++month) {
-          r.records.income.push_back({2026, month <= 10 ? month : month - 10, IncomeKind::kWages, Money::from_yuan(1800), {}});
-        }
-      }
-      if (s == Source::kVehicle && m == 0) {
-        r.status = SourceStatus::kOk;
-        r.records.vehicles.push_back({"黑A****5", "motorcycle", Money::from_yuan(3000), std::nullopt, false});
-      }
-      if (s == Source::kRealEstate && m == 0) {
-        r.status = SourceStatus::kOk;
-        r.records.real_estate.push_back({"****0001", "residential", 6500, 100});
-      }
-      h.sources.push_back(std::move(r));
-    }
+  std::vector<policies::MemberFacts> members(4);
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    members[m].birth_date = *Date::parse(m < 2 ? "1975-03-12" : "2012-06-01");
+    members[m].relation = m == 0 ? "applicant" : (m == 1 ? "spouse" : "child");
+    members[m].employed = m == 0;
   }
-  return h;
+  return bench::household_of(std::move(members), [](std::size_t m, SourceResult& r) {
+    if (r.source == Source::kBank) {
+      r.status = SourceStatus::kOk;
+      for (int a = 0; a < 3; ++a) r.records.holdings.push_back({"bank", "****1234", Money::from_yuan(1500), std::nullopt});
+    }
+    if (r.source == Source::kTax && m == 0) {
+      r.status = SourceStatus::kOk;
+      for (unsigned month = 1; month <= 12; ++month) {
+        r.records.income.push_back({2026, month <= 10 ? month : month - 10, IncomeKind::kWages, Money::from_yuan(1800), {}});
+      }
+    }
+    if (r.source == Source::kVehicle && m == 0) {
+      r.status = SourceStatus::kOk;
+      r.records.vehicles.push_back({"黑A****5", "motorcycle", Money::from_yuan(3000), std::nullopt, false});
+    }
+    if (r.source == Source::kRealEstate && m == 0) {
+      r.status = SourceStatus::kOk;
+      r.records.real_estate.push_back({"****0001", "residential", 6500, 100});
+    }
+  });
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "bench/bench_household.hpp"
 #include "broker/reviews/what_if.hpp"
 #include "broker/store/sqlcipher/report_store.hpp"
 #include "broker/verification/input_archive.hpp"
@@ -39,34 +40,16 @@ namespace fs = std::filesystem;
 namespace {
 
 policies::HouseholdInput household(int members, std::int64_t balance_yuan) {
-  policies::HouseholdInput h;
-  h.member_count = static_cast<std::size_t>(members);
-  h.area = policies::Area::kUrban;
-  h.reference_date = *Date::parse("2024-11-01");
-  h.programme = "dibao";
-  h.obligors.emplace();
-  for (int m = 0; m < members; ++m) {
-    policies::MemberFacts f;
-    f.birth_date = *Date::parse("1960-05-01");
-    f.relation = m == 0 ? "applicant" : "spouse";
-    h.members.push_back(f);
-    for (Source s : kAllSources) {
-      SourceResult r;
-      r.member_index = static_cast<std::size_t>(m);
-      r.source = s;
-      r.status = SourceStatus::kNotFound;
-      if (s == Source::kHukou) {
-        r.status = SourceStatus::kOk;
-        r.records.hukou = HukouRecord{"230102", "normal"};
-      }
-      if (s == Source::kBank) {
-        r.status = SourceStatus::kOk;
-        r.records.holdings.push_back({"中国工商银行", "6222***********0010", Money::from_yuan(balance_yuan), std::nullopt});
-      }
-      h.sources.push_back(std::move(r));
-    }
+  std::vector<policies::MemberFacts> facts(static_cast<std::size_t>(members));
+  for (std::size_t m = 0; m < facts.size(); ++m) {
+    facts[m].birth_date = *Date::parse("1960-05-01");
+    facts[m].relation = m == 0 ? "applicant" : "spouse";
   }
-  return h;
+  return bench::household_of(std::move(facts), [&](std::size_t, SourceResult& r) {
+    if (r.source != Source::kBank) return;
+    r.status = SourceStatus::kOk;
+    r.records.holdings.push_back({"中国工商银行", "6222***********0010", Money::from_yuan(balance_yuan), std::nullopt});
+  });
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
