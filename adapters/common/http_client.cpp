@@ -134,6 +134,7 @@ HttpClient::HttpClient(net::io_context& io) : io_(io), timer_(io) {
 }
 
 HttpClient::~HttpClient() {
+  *alive_ = false;
   timer_.cancel();
   // Every fetch() has completed (precondition); close the connection cache.
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
@@ -222,16 +223,54 @@ void HttpClient::arm(const std::shared_ptr<Socket>& socket, int direction) {
                                 std::move(on_ready));
 }
 
+// curl calls this whenever its earliest deadline changes: at least twice per
+// transfer (0 when a handle is added, then the transfer's own timeouts).
+// Re-arming an Asio timer that becomes the earliest costs a timerfd_settime
+// system call (about 4 % of the daemon's CPU in a batch when each call
+// re-armed it), so the timer is only moved when curl needs it sooner: "now"
+// goes through the loop as a post, a later or removed deadline leaves the
+// armed timer alone. A timer that fires early is harmless (curl acts on
+// what is due, nothing else) and is followed by curl's own next deadline
+// (curl_multi_timeout), since curl does not call back for a deadline it
+// has already announced.
 int HttpClient::on_timer(void* /*multi*/, long timeout_ms, void* self_ptr) {
   auto* self = static_cast<HttpClient*>(self_ptr);
-  self->timer_.cancel();
   if (timeout_ms < 0) return 0;
   // Never call back into curl from inside its own callback: go through the loop.
-  self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-  self->timer_.async_wait([self](boost::system::error_code ec) {
-    if (!ec) self->socket_action(CURL_SOCKET_TIMEOUT, 0);
-  });
+  if (timeout_ms == 0) {
+    if (!self->run_now_posted_) {
+      self->run_now_posted_ = true;
+      net::post(self->io_, [self, alive = self->alive_] {
+        if (!*alive) return;  // the client is gone (its timer's waits end aborted instead)
+        self->run_now_posted_ = false;
+        self->on_timeout();
+      });
+    }
+    return 0;
+  }
+  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (self->timer_armed_ && self->timer_due_ <= due) return 0;
+  self->arm_timer(due);
   return 0;
+}
+
+void HttpClient::arm_timer(std::chrono::steady_clock::time_point due) {
+  timer_armed_ = true;
+  timer_due_ = due;
+  timer_.expires_at(due);  // a wait still pending ends with operation_aborted
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    timer_armed_ = false;
+    on_timeout();
+  });
+}
+
+void HttpClient::on_timeout() {
+  socket_action(CURL_SOCKET_TIMEOUT, 0);
+  if (timer_armed_ || run_now_posted_) return;  // curl announced its next deadline
+  long left = -1;
+  curl_multi_timeout(static_cast<CURLM*>(multi_), &left);
+  if (left >= 0) arm_timer(std::chrono::steady_clock::now() + std::chrono::milliseconds(left));
 }
 
 void HttpClient::socket_action(int fd, int events) {

@@ -85,10 +85,18 @@ class HttpClient {
   void arm(const std::shared_ptr<Socket>& socket, int direction);
   void socket_action(int fd, int events);
   void finish_transfers();
+  void arm_timer(std::chrono::steady_clock::time_point due);
+  void on_timeout();  // curl's timer is due (or may be): let curl act, keep the timer for its next deadline
 
   boost::asio::io_context& io_;
   void* multi_ = nullptr;  // CURLM*
   boost::asio::steady_timer timer_;
+  // curl's timer (on_timer): whether timer_ waits and for when, and whether
+  // a "now" is already posted. Loop thread only, like everything here.
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point timer_due_{};
+  bool run_now_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed: a posted "now" does nothing
   std::unordered_map<int, std::shared_ptr<Socket>> sockets_;
   std::unordered_map<void*, Transfer*> transfers_;  // keyed by CURL*
 };
