@@ -73,10 +73,11 @@ HttpErrorKind classify(CURLcode code) {
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* body = static_cast<std::string*>(user);
-  constexpr std::size_t kMaxBody = 16U * 1024U * 1024U;  // an agency answer larger than this is refused
-  if (body->size() + size * count > kMaxBody) return 0;  // makes curl fail with CURLE_WRITE_ERROR
-  body->append(data, size * count);
-  return size * count;
+  constexpr std::size_t kMaxBody = std::size_t{16} * 1024 * 1024;  // an agency answer larger than this is refused
+  const std::size_t bytes = size * count;
+  if (body->size() + bytes > kMaxBody) return 0;  // makes curl fail with CURLE_WRITE_ERROR
+  body->append(data, bytes);
+  return bytes;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -135,7 +136,10 @@ HttpClient::HttpClient(net::io_context& io) : io_(io), timer_(io) {
 
 HttpClient::~HttpClient() {
   *alive_ = false;
-  timer_.cancel();
+  try {
+    timer_.cancel();
+  } catch (const boost::system::system_error&) {  // the timer's own failure: nothing left to wait for anyway
+  }
   // Every fetch() has completed (precondition); close the connection cache.
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
   for (auto& [fd, socket] : sockets_) {
