@@ -2,7 +2,7 @@
 // decisions of a period (POST /v1/policies/{code}/what-if,
 // docs/replay-and-what-if.md). Nobody is asked and nothing is stored: each
 // archived input (broker/verification/input_archive.hpp) is opened exactly
-// as a replay opens it (open_archived_inputs: the stored report's signature,
+// as a replay opens it (open_stored_archive: the stored report's signature,
 // the archive's digest against its inputs_sha256), evaluated under the
 // candidate, and compared with the stored report (decision_differences).
 //

@@ -891,7 +891,8 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
 
   // 3. What the old decision rested on, checked as a replay checks it
   // (open_stored_archive: the report's signature, the archive against its
-  // inputs_sha256, its format, verification id and policy version).
+  // inputs_sha256, its format, verification id, policy version and
+  // jurisdiction).
   auto opened = open_stored_archive(**found, old_report, parts_.report_keys);
   if (!opened) {
     const std::string code = opened.error().code;
