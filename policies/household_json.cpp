@@ -424,6 +424,20 @@ json household_input_json(const HouseholdInput& h) {
           {"emergency", emergency}};
 }
 
+json normalised_records_json(const NormalisedRecords& records) { return records_json(records); }
+
+Result<NormalisedRecords> parse_normalised_records(const json& document, const std::string& path) {
+  try {
+    return parse_records(document, path);
+  } catch (const Bad& e) {
+    return make_error("records_unreadable", e.what());
+  } catch (const json::exception&) {
+    return make_error("records_unreadable", path + " is not in the normalised records format");
+  }
+}
+
+std::optional<SourceStatus> parse_source_status(std::string_view name) { return parse_status(name); }
+
 Result<HouseholdInput> parse_household_input(const json& document) {
   try {
     return parse_household(document);

@@ -13,6 +13,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 #include "policies/engine.hpp"
@@ -21,5 +24,13 @@ namespace hfv::policies {
 
 nlohmann::json household_input_json(const HouseholdInput& household);
 Result<HouseholdInput> parse_household_input(const nlohmann::json& document);
+
+// One source's normalised records, in the same form and as strictly (a
+// peer broker's answer carries them: docs/cross-region.md). Errors:
+// records_unreadable, naming the key under `path`.
+nlohmann::json normalised_records_json(const NormalisedRecords& records);
+Result<NormalisedRecords> parse_normalised_records(const nlohmann::json& document, const std::string& path);
+// A status by its wire name (status_name), or nothing.
+std::optional<SourceStatus> parse_source_status(std::string_view name);
 
 }  // namespace hfv::policies

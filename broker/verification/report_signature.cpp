@@ -30,7 +30,7 @@ bool verify_legacy(const json& report, const json& sig, const crypto::Ed25519Pub
   return crypto::ed25519_verify(key, canonical(copy), *bytes);
 }
 
-ReportCheck check_parsed(const json& report, const crypto::Ed25519PublicKey& key) {
+ReportCheck check_parsed(const json& report, const crypto::Ed25519PublicKey& key, std::string_view format) {
   if (!report.is_object()) return ReportCheck::kNotJson;
   auto it = report.find("signature");
   if (it == report.end() || !it->is_object()) return ReportCheck::kUnsigned;
@@ -39,14 +39,15 @@ ReportCheck check_parsed(const json& report, const crypto::Ed25519PublicKey& key
     return ReportCheck::kUnsigned;
   }
   if (!sig.contains("format")) {
+    if (format != kReportFormat) return ReportCheck::kUnsigned;  // only reports had a legacy form
     if (sig.size() != 3 || !sig.contains("key_id")) return ReportCheck::kUnsigned;
     return verify_legacy(report, sig, key) ? ReportCheck::kValidLegacy : ReportCheck::kBadSignature;
   }
-  if (sig["format"] != kReportFormat || sig.size() != 4) return ReportCheck::kUnsigned;
+  if (sig["format"] != format || sig.size() != 4) return ReportCheck::kUnsigned;
   if (sig.value("key_id", "") != key_id(key)) return ReportCheck::kOtherKey;
   auto bytes = crypto::from_hex(sig["value"].get<std::string>());
   if (!bytes || bytes->size() != 64) return ReportCheck::kBadSignature;
-  return crypto::ed25519_verify(key, signed_report_bytes(report), *bytes) ? ReportCheck::kValid
+  return crypto::ed25519_verify(key, signed_report_bytes(report, format), *bytes) ? ReportCheck::kValid
                                                                            : ReportCheck::kBadSignature;
 }
 
@@ -56,24 +57,25 @@ std::string key_id(const crypto::Ed25519PublicKey& key) {
   return crypto::to_hex(crypto::sha256(std::span<const std::uint8_t>(key))).substr(0, 16);
 }
 
-std::string signed_report_bytes(const json& report) {
+std::string signed_report_bytes(const json& report, std::string_view format) {
   json copy = report;
   if (auto it = copy.find("signature"); it != copy.end() && it->is_object()) it->erase("value");
-  return std::string(kReportFormat) + "\n" + canonical(copy);
+  return std::string(format) + "\n" + canonical(copy);
 }
 
-void sign_report(json& report, const crypto::Ed25519Signer& signer) {
-  report["signature"] = {{"alg", "Ed25519"}, {"format", kReportFormat}, {"key_id", key_id(signer.public_key())}};
-  const auto signature = signer.sign(signed_report_bytes(report));
+void sign_report(json& report, const crypto::Ed25519Signer& signer, std::string_view format) {
+  report["signature"] = {{"alg", "Ed25519"}, {"format", format}, {"key_id", key_id(signer.public_key())}};
+  const auto signature = signer.sign(signed_report_bytes(report, format));
   report["signature"]["value"] = crypto::to_hex(signature);
 }
 
 bool verify_report_signature(const json& report, const crypto::Ed25519PublicKey& key) {
-  const ReportCheck check = check_parsed(report, key);
+  const ReportCheck check = check_parsed(report, key, kReportFormat);
   return check == ReportCheck::kValid || check == ReportCheck::kValidLegacy;
 }
 
-ReportVerification verify_report_text(std::string_view text, const crypto::Ed25519PublicKey& key) {
+ReportVerification verify_report_text(std::string_view text, const crypto::Ed25519PublicKey& key,
+                                      std::string_view format) {
   ReportVerification out;
   if (text.ends_with('\n')) text.remove_suffix(1);
   // Every member name once per object: a reader that keeps the first of
@@ -100,7 +102,7 @@ ReportVerification verify_report_text(std::string_view text, const crypto::Ed255
     out.check = ReportCheck::kDuplicateKey;
     return out;
   }
-  const bool legacy = out.report.contains("signature") && out.report["signature"].is_object() &&
+  const bool legacy = format == kReportFormat && out.report.contains("signature") && out.report["signature"].is_object() &&
                       !out.report["signature"].contains("format");
   // The exact bytes the broker sent. A legacy report (its signature does
   // not cover its own bytes) may have been saved re-serialised.
@@ -108,7 +110,7 @@ ReportVerification verify_report_text(std::string_view text, const crypto::Ed255
     out.check = ReportCheck::kNotCanonical;
     return out;
   }
-  out.check = check_parsed(out.report, key);
+  out.check = check_parsed(out.report, key, format);
   return out;
 }
 
