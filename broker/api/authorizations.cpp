@@ -36,7 +36,9 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   std::vector<std::string> pseudonyms;
   for (const auto& id : auth_request.members) pseudonyms.push_back(consent_pseudonym(id));
   const StoredAuthorization authorization =
-      new_authorization(auth_request, pseudonyms, principal.name);
+      new_authorization(auth_request, pseudonyms, principal.name, [this](const std::string& id, const std::string& number) {
+        return member_commitment(parts_.verifier->member_salt(id, number), number);
+      });
   const auto inserted = co_await run_blocking(
       *parts_.blocking, [&] { return parts_.authorizations->insert(authorization); });
   const auto* stored = inserted ? &authorization : nullptr;
@@ -49,7 +51,8 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   r.jurisdiction = stored->jurisdiction;
   r.authorization_id = stored->id;
   r.digest = stored->form_sha256;
-  r.detail = "members=" + std::to_string(pseudonyms.size());
+  // The digest a peer recomputes (docs/cross-region.md): both audit logs hold it.
+  r.detail = "members=" + std::to_string(pseudonyms.size()) + " authorization_digest=" + authorization_digest(*stored);
   std::vector<audit::AuditRecord> rows;
   rows.push_back(std::move(r));
   if (!co_await parts_.audit->append(std::move(rows))) {

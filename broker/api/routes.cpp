@@ -16,7 +16,7 @@ constexpr Callers kSupervisors = Callers::only(Role::kSupervisor);
 std::string Callers::names() const {
   if (open_) return "anyone";
   std::string out;
-  for (Role role : {Role::kCaseSystem, Role::kSupervisor, Role::kAdmin}) {
+  for (Role role : {Role::kCaseSystem, Role::kSupervisor, Role::kAdmin, Role::kPeerBroker}) {
     if (allows(role)) out += (out.empty() ? "" : ", ") + std::string(role_name(role));
   }
   return out;
@@ -38,6 +38,8 @@ std::span<const Route> route_table() {
       {"POST", "/v1/authorizations", kCaseSystems, true, &S::on_register_authorization},
       {"GET", "/v1/authorizations/{id}", kCaseSystems, true, &S::on_read_authorization},
       {"POST", "/v1/authorizations/{id}/revoke", kCaseSystems, true, &S::on_revoke_authorization},
+      // Another centre's broker asking about members registered here (docs/cross-region.md).
+      {"POST", "/v1/peer/queries", Callers::only(Role::kPeerBroker), false, &S::on_peer_query},
       // Public facts any principal may read.
       {"GET", "/v1/policies/{jurisdiction}", Callers::any_principal(), false,
        &S::on_policy_parameters},

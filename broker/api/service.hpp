@@ -138,6 +138,7 @@ class Service {
   boost::asio::awaitable<Readiness> readiness();
   boost::asio::awaitable<ApiResponse> on_metrics(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_verify(const RouteCall& call);
+  boost::asio::awaitable<ApiResponse> on_peer_query(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_get_verification(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_replay_verification(const RouteCall& call);
   boost::asio::awaitable<ApiResponse> on_appeal_verification(const RouteCall& call);

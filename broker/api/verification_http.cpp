@@ -45,6 +45,14 @@ std::string appeal_refusal_status_text(std::string_view code) {
   return std::to_string(appeal_http_status(code)) + " " + std::string(code);
 }
 
+unsigned peer_http_status(std::string_view code) {
+  return code == "invalid_field" || code == "invalid_json" || code == "too_deep" ? 400 : 403;
+}
+
+std::string peer_refusal_status_text(std::string_view code) {
+  return std::to_string(peer_http_status(code)) + " " + std::string(code);
+}
+
 namespace {
 
 ApiResponse running_answer(const Outcome& o) {

@@ -24,4 +24,9 @@ ApiResponse http_answer(const Outcome& outcome);
 unsigned appeal_http_status(std::string_view code);
 std::string appeal_refusal_status_text(std::string_view code);
 
+// A peer query's refusal codes (PeerOutcome): 400 or 403; and as its audit
+// record's status, for VerifierParts::peer_refusal_status.
+unsigned peer_http_status(std::string_view code);
+std::string peer_refusal_status_text(std::string_view code);
+
 }  // namespace hfv::broker

@@ -99,4 +99,28 @@ net::awaitable<ApiResponse> Service::on_appeal_verification(const RouteCall& cal
   co_return error_response(503, outcome.code, outcome.message);
 }
 
+net::awaitable<ApiResponse> Service::on_peer_query(const RouteCall& call) {
+  PeerCall peer;
+  peer.principal = call.principal;
+  peer.certificate = certificate_of(call.request);
+  peer.body = call.request.body;
+  const PeerOutcome outcome = co_await parts_.verifier->answer_peer(std::move(peer));
+  switch (outcome.kind) {
+    case PeerOutcome::Kind::kAnswered: {
+      // The signed bytes as they are: the origin checks exactly these.
+      ApiResponse r;
+      r.content_type = "application/json";
+      r.raw_body = outcome.answer;
+      co_return r;
+    }
+    case PeerOutcome::Kind::kRefused: {
+      ApiResponse r = error_response(peer_http_status(outcome.code), outcome.code, outcome.message, outcome.field);
+      if (!outcome.audited) r.body["audit"] = "unavailable";
+      co_return r;
+    }
+    case PeerOutcome::Kind::kUnavailable: break;
+  }
+  co_return error_response(503, outcome.code, outcome.message);
+}
+
 }  // namespace hfv::broker

@@ -42,6 +42,7 @@
 #include "broker/store/sqlcipher/review_store.hpp"
 #include "broker/store/store_keys.hpp"
 #include "broker/verification/report_key_history.hpp"
+#include "broker/verification/routing.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/files.hpp"
 #include "crypto/ed25519.hpp"
@@ -396,6 +397,11 @@ int run_daemon(const std::filesystem::path& config_file) {
   for (const auto& [name, agency] : config->agencies) {
     if (agency.base_url.starts_with("http://")) log_event(LogLevel::kWarn, "agency_plaintext", {{"agency", name}});
   }
+  // Who answers which source for which division (docs/cross-region.md):
+  // an ambiguous table is refused before anything starts.
+  if (auto problem = route_table_problem(route_table_of(*config)); problem) {
+    return fail_config("peers", make_error("bad_config", *problem));
+  }
   net::thread_pool blocking(2);
 
   VerifierParts verifying;
@@ -420,6 +426,9 @@ int run_daemon(const std::filesystem::path& config_file) {
   verifying.metrics = &metrics;
   verifying.refusal_status = &refusal_status_text;
   verifying.appeal_refusal_status = &appeal_refusal_status_text;
+  verifying.peer_refusal_status = &peer_refusal_status_text;
+  // Cross-region (docs/cross-region.md): one client per peer, on this loop.
+  for (const auto& peer : config->peers) verifying.peers.push_back(std::make_shared<PeerClient>(peer, http));
   verifying.report_keys = &*report_keys;
   Verifier verifier(std::move(verifying));
 

@@ -42,6 +42,7 @@ std::string_view role_name(Role role) {
     case Role::kCaseSystem: return "case_system";
     case Role::kSupervisor: return "supervisor";
     case Role::kAdmin: return "admin";
+    case Role::kPeerBroker: return "peer_broker";
   }
   return "unknown";
 }
@@ -86,7 +87,7 @@ bool is_config_key(std::string_view key) {
       "audit_db",    "state_db",     "policies_dir",  "divisions_dir",    "verification_deadline_ms",
       "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals",
       "agencies",    "audit",        "anomalies",     "log_level",        "pid_file",
-      "review",      "storage",      "limits"};
+      "review",      "storage",      "limits",        "centre",           "peers"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
@@ -356,6 +357,113 @@ std::string json_error_position(std::string_view text, std::size_t byte) {
 }
 
 std::string json_error_reason(std::string_view what) { return hfv::json_error_reason(what); }
+
+namespace {
+
+bool is_peer_name(const std::string& name) {
+  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+}
+
+// A list of GB/T 2260 prefixes of whole levels (2, 4 or 6 digits).
+Result<std::vector<std::string>> division_prefixes(const json& list) {
+  if (!list.is_array() || list.empty()) return make_error("bad_config", "must list at least one division prefix");
+  std::vector<std::string> out;
+  for (const auto& d : list) {
+    const std::string code = d.is_string() ? d.get<std::string>() : std::string();
+    if (code.empty() || code.size() > 6 || code.size() % 2 != 0 || !all_digits(code)) {
+      return make_error("bad_config", "each must be a 2-, 4- or 6-digit division-code prefix");
+    }
+    out.push_back(code);
+  }
+  return out;
+}
+
+// One entry of "peers" (docs/configuration.md "Peers").
+Result<PeerSettings> parse_peer(const json& e, const std::string& where, const std::filesystem::path& base) {
+  auto fail = [&](const std::string& key, const std::string& why) {
+    return make_error("bad_config", where + (key.empty() ? "" : "." + key) + ": " + why);
+  };
+  if (!e.is_object()) return fail("", "must be an object");
+  static constexpr std::string_view kKeys[] = {"name",        "url",         "ca_file",          "client_cert_file",
+                                               "client_key_file", "report_key", "divisions",      "sources",
+                                               "connect_timeout_ms", "timeout_ms", "max_concurrent", "max_attempts",
+                                               "breaker_failures", "breaker_cooldown_ms"};
+  for (const auto& [key, value] : e.items()) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) return fail(key, "unknown key");
+  }
+  PeerSettings peer;
+  peer.name = e.value("name", std::string());
+  if (!is_peer_name(peer.name)) return fail("name", "must be 1-32 characters of a-z 0-9 _ -");
+  peer.url = e.value("url", std::string());
+  while (peer.url.ends_with('/')) peer.url.pop_back();
+  if (!peer.url.starts_with("https://") || peer.url.size() <= 8 ||
+      peer.url.find_first_of(" \t\r\n?#") != std::string::npos) {
+    return fail("url", "must be an https:// URL (a peer is asked about ID numbers: never in clear)");
+  }
+  auto file = [&](const char* key, std::string& out) -> Status {
+    const std::string text = e.value(key, std::string());
+    if (text.empty()) return fail(key, "missing: a file path");
+    const std::filesystem::path p(text);
+    out = (p.is_absolute() ? p : base / p).string();
+    return {};
+  };
+  std::string report_key_file;
+  for (auto [key, out] : {std::pair{"ca_file", &peer.tls.ca_file}, std::pair{"client_cert_file", &peer.tls.client_cert_file},
+                          std::pair{"client_key_file", &peer.tls.client_key_file},
+                          std::pair{"report_key", &report_key_file}}) {
+    if (auto s = file(key, *out); !s) return s.error();
+  }
+  std::ifstream in(report_key_file);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  auto public_key = crypto::ed25519_public_key_from_pem(pem.str());
+  if (!in || !public_key) {
+    return fail("report_key", "must be the peer's report-signing public key (PEM; GET /v1/keys/report-signing)");
+  }
+  peer.report_key = *public_key;
+  auto divisions = division_prefixes(e.value("divisions", json()));
+  if (!divisions) return fail("divisions", divisions.error().message);
+  peer.divisions = std::move(*divisions);
+  const json sources = e.value("sources", json());
+  if (!sources.is_array() || sources.empty()) return fail("sources", "must list at least one source the peer answers");
+  for (const auto& s : sources) {
+    auto source = parse_source(s.is_string() ? s.get<std::string>() : std::string());
+    if (!source) return fail("sources", "each must be a source name (docs/api.md \"Sources\")");
+    if (std::find(peer.sources.begin(), peer.sources.end(), *source) != peer.sources.end()) {
+      return fail("sources", "a source is listed twice");
+    }
+    peer.sources.push_back(*source);
+  }
+  auto integer = [&](const char* key, long low, long high, long& out) -> Status {
+    auto v = e.find(key);
+    if (v == e.end()) return {};
+    if (!v->is_number_integer() || v->get<long>() < low || v->get<long>() > high) {
+      return fail(key, "must be an integer from " + std::to_string(low) + " to " + std::to_string(high));
+    }
+    out = v->get<long>();
+    return {};
+  };
+  long connect = peer.connect_timeout.count(), timeout = peer.timeout.count(),
+       concurrent = peer.resilience.max_concurrent, attempts = 2, failures = peer.resilience.breaker_failures,
+       cooldown = peer.resilience.breaker_cooldown.count();
+  if (auto s = integer("connect_timeout_ms", 1, 60000, connect); !s) return s.error();
+  if (auto s = integer("timeout_ms", 1, 600000, timeout); !s) return s.error();
+  if (auto s = integer("max_concurrent", 1, 10000, concurrent); !s) return s.error();
+  if (auto s = integer("max_attempts", 1, 10, attempts); !s) return s.error();
+  if (auto s = integer("breaker_failures", 1, 1000, failures); !s) return s.error();
+  if (auto s = integer("breaker_cooldown_ms", 1, 3600000, cooldown); !s) return s.error();
+  peer.connect_timeout = std::chrono::milliseconds(connect);
+  peer.timeout = std::chrono::milliseconds(timeout);
+  peer.resilience.max_concurrent = static_cast<int>(concurrent);
+  peer.resilience.max_attempts = static_cast<int>(attempts);
+  peer.resilience.breaker_failures = static_cast<int>(failures);
+  peer.resilience.breaker_cooldown = std::chrono::milliseconds(cooldown);
+  return peer;
+}
+
+}  // namespace
 
 Result<Config> load_config(const std::filesystem::path& file) {
   Config c;
@@ -738,7 +846,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     for (const auto& [key, value] : p.items()) {
       if (key != "name" && key != "certificate_cn" && key != "role" && key != "jurisdictions" &&
           key != "rate_per_second" && key != "burst" && key != "whole_centre" && key != "subject" &&
-          key != "issuer" && key != "spki_sha256") {
+          key != "issuer" && key != "spki_sha256" && key != "purposes") {
         return fail(std::string(where).append(".").append(key), "unknown key");
       }
     }
@@ -791,7 +899,22 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (role == "case_system") principal.role = Role::kCaseSystem;
     else if (role == "supervisor") principal.role = Role::kSupervisor;
     else if (role == "admin") principal.role = Role::kAdmin;
-    else return fail(where + ".role", "must be case_system, supervisor or admin");
+    else if (role == "peer_broker") principal.role = Role::kPeerBroker;
+    else return fail(where + ".role", "must be case_system, supervisor, admin or peer_broker");
+    // A peer broker names the programmes it may ask about (docs/cross-region.md).
+    if (auto it = p.find("purposes"); it != p.end() || principal.role == Role::kPeerBroker) {
+      if (principal.role != Role::kPeerBroker) return fail(where + ".purposes", "only a peer_broker has purposes");
+      if (it == p.end() || !it->is_array() || it->empty()) {
+        return fail(where + ".purposes", "must list at least one of dibao, marginal, tekun, temporary");
+      }
+      for (const auto& purpose : *it) {
+        const std::string name = purpose.is_string() ? purpose.get<std::string>() : std::string();
+        if (name != "dibao" && name != "marginal" && name != "tekun" && name != "temporary") {
+          return fail(where + ".purposes", "each must be dibao, marginal, tekun or temporary");
+        }
+        principal.purposes.push_back(name);
+      }
+    }
     if (!p.contains("jurisdictions") || !p["jurisdictions"].is_array() || p["jurisdictions"].empty()) {
       return fail(where + ".jurisdictions", "must list at least one GB/T 2260 code prefix");
     }
@@ -813,7 +936,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     }
     if (auto it = p.find("whole_centre"); it != p.end()) {
       if (!it->is_boolean()) return fail(where + ".whole_centre", "must be true or false");
-      if (it->get<bool>() && principal.role == Role::kCaseSystem) {
+      if (it->get<bool>() && principal.role != Role::kSupervisor && principal.role != Role::kAdmin) {
         return fail(where + ".whole_centre", "only a supervisor or admin may see the whole centre");
       }
       principal.whole_centre = it->get<bool>();
@@ -845,9 +968,44 @@ Result<Config> load_config(const std::filesystem::path& file) {
         }
       }
     }
+    // "divisions" is the broker's own key too: what the agency answers for
+    // (docs/cross-region.md "Who asks whom").
+    if (agencies_json.is_object()) {
+      for (auto& [name, settings] : agencies_json.items()) {
+        if (!settings.is_object()) continue;
+        auto d = settings.find("divisions");
+        if (d == settings.end()) continue;
+        auto prefixes = division_prefixes(*d);
+        if (!prefixes) return fail("agencies." + name + ".divisions", prefixes.error().message);
+        c.agency_divisions[name] = std::move(*prefixes);
+        settings.erase("divisions");
+      }
+    }
     auto agencies = adapters::parse_agencies(agencies_json, base.string());
     if (!agencies) return make_error("bad_config", c.file.string() + ": " + agencies.error().message);
     c.agencies = std::move(*agencies);
+  }
+  if (auto it = doc.find("centre"); it != doc.end()) {
+    if (!it->is_string() || !is_peer_name(it->get<std::string>())) {
+      return fail("centre", "must be 1-32 characters of a-z 0-9 _ -");
+    }
+    c.centre = it->get<std::string>();
+  }
+  if (auto it = doc.find("peers"); it != doc.end()) {
+    if (!it->is_array()) return fail("peers", "must be an array of peer brokers");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      auto peer = parse_peer((*it)[i], "peers[" + std::to_string(i) + "]", base);
+      if (!peer) return make_error("bad_config", c.file.string() + ": " + peer.error().message);
+      for (const auto& other : c.peers) {
+        if (other.name == peer->name) return fail("peers[" + std::to_string(i) + "].name", "used twice");
+      }
+      c.peers.push_back(std::move(*peer));
+    }
+  }
+  const bool peer_principals = std::any_of(c.principals.begin(), c.principals.end(),
+                                           [](const Principal& p) { return p.role == Role::kPeerBroker; });
+  if (c.centre.empty() && (peer_principals || !c.peers.empty())) {
+    return fail("centre", "missing: peers and peer_broker principals need this centre's name");
   }
   return c;
 }

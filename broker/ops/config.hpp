@@ -26,7 +26,10 @@
 
 namespace hfv::broker {
 
-enum class Role { kCaseSystem, kSupervisor, kAdmin };
+// kPeerBroker: another centre's broker asking this one about members
+// registered here (docs/cross-region.md); it may call POST /v1/peer/queries
+// and nothing else.
+enum class Role { kCaseSystem, kSupervisor, kAdmin, kPeerBroker };
 std::string_view role_name(Role role);
 
 // The longest division-code prefix (whole levels: 2, 4 or 6 digits) that
@@ -53,6 +56,10 @@ struct Principal {
   // records that concern no jurisdiction (daemon events, unauthenticated
   // callers, principals spanning regions). Config key "whole_centre".
   bool whole_centre = false;
+  // A peer broker: the programmes ("dibao", "marginal", "tekun",
+  // "temporary") it may ask for. Its `jurisdictions` are the divisions it
+  // may ask about (members registered there), its `name` the centre it is.
+  std::vector<std::string> purposes;
   // Whether `peer` (a certificate that already passed
   // crypto::client_certificate_refusal) is this principal's: its one CN is
   // certificate_cn and it matches every binding above.
@@ -203,6 +210,22 @@ struct ReviewSettings {
   std::chrono::milliseconds claim_lease{30000};
 };
 
+// "peers": other centres' brokers this one asks about members registered
+// in their divisions (docs/cross-region.md). The routing table they make
+// with the agencies' "divisions" is checked at start
+// (broker/verification/routing.hpp).
+struct PeerSettings {
+  std::string name;  // [a-z0-9_-], 1-32: in audit records and reports ("answered_by")
+  std::string url;   // https://host:port, no final '/'
+  adapters::TlsClientOptions tls;  // ca_file, client_cert_file, client_key_file
+  crypto::Ed25519PublicKey report_key;  // "report_key": the peer's report-signing public key (PEM file)
+  std::vector<std::string> divisions;   // prefixes of 2-6 digits
+  std::vector<Source> sources;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds timeout{8000};
+  adapters::ResilienceConfig resilience;  // max_concurrent, max_attempts, breaker_failures, breaker_cooldown_ms
+};
+
 // The whole file (docs/configuration.md), parsed into typed sections.
 struct Config {
   std::filesystem::path file;
@@ -218,6 +241,13 @@ struct Config {
   std::vector<Principal> principals;
   // Agency name -> its settings ("agencies" object; adapters/registry.hpp).
   adapters::AgencyConfigs agencies;
+  // "agencies.<name>.divisions": the division prefixes an agency answers
+  // for; an agency not listed here answers for every division.
+  std::map<std::string, std::vector<std::string>> agency_divisions;
+  // "centre": this centre's name, sent to peers as the asking centre and
+  // given in its answers to them (required with peers or peer principals).
+  std::string centre;
+  std::vector<PeerSettings> peers;
 
   const Principal* principal_for_cn(const std::string& cn) const;
   // The principal a verified client certificate is: nullptr when the

@@ -24,7 +24,9 @@ AuthorizationColumns authorization_columns(const StoredAuthorization& a) {
           a.valid_until.to_string(),
           a.form_sha256,
           categories_json(a).dump(),
-          nlohmann::json(a.member_pseudonyms).dump(),
+          a.member_commitments.empty()
+              ? nlohmann::json(a.member_pseudonyms).dump()
+              : nlohmann::json{{"pseudonyms", a.member_pseudonyms}, {"commitments", a.member_commitments}}.dump(),
           a.created_at,
           a.revoked_at,
           a.jurisdiction};
@@ -36,7 +38,11 @@ Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumn
   auto from = Date::parse(c.valid_from);
   auto until = Date::parse(c.valid_until);
   const json categories = json::parse(c.categories, nullptr, false);
-  const json members = json::parse(c.members, nullptr, false);
+  const json column = json::parse(c.members, nullptr, false);
+  const bool with_commitments = column.is_object() && column.size() == 2 && column.contains("pseudonyms") &&
+                                column["pseudonyms"].is_array() && column.contains("commitments") &&
+                                column["commitments"].is_array();
+  const json members = with_commitments ? column["pseudonyms"] : column;
   if (!from || !until || categories.is_discarded() || !members.is_array()) {
     return make_error("corrupt_state", "authorization record cannot be read");
   }
@@ -58,6 +64,12 @@ Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumn
   for (const auto& m : members) {
     if (!m.is_string()) return make_error("corrupt_state", "authorization record cannot be read");
     a.member_pseudonyms.insert(m.get<std::string>());
+  }
+  if (with_commitments) {
+    for (const auto& m : column["commitments"]) {
+      if (!m.is_string()) return make_error("corrupt_state", "authorization record cannot be read");
+      a.member_commitments.push_back(m.get<std::string>());
+    }
   }
   a.created_at = c.created_at;
   a.revoked_at = c.revoked_at;

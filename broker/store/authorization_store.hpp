@@ -34,6 +34,11 @@ struct StoredAuthorization {
   bool all_categories = false;
   std::vector<Source> categories;
   std::set<std::string> member_pseudonyms;
+  // The members' commitments (docs/cross-region.md "The authorisation
+  // digest"): sorted hex SHA-256 of a per-member salt and the ID number,
+  // opened only to a peer asked about that member. Empty for one
+  // registered before peers existed (it cannot be used through a peer).
+  std::vector<std::string> member_commitments;
   std::string created_at;
   std::string revoked_at;  // empty while in force
 
@@ -45,7 +50,8 @@ nlohmann::json categories_json(const StoredAuthorization& authorization);
 
 // The columns every backend keeps an authorisation in, as text: dates as
 // YYYY-MM-DD, categories as categories_json(), members as a JSON array of
-// pseudonyms, revoked_at and jurisdiction empty when absent.
+// pseudonyms (or, with commitments, {"pseudonyms": [...], "commitments":
+// [...]}), revoked_at and jurisdiction empty when absent.
 struct AuthorizationColumns {
   std::string id, principal, case_id, valid_from, valid_until, form_sha256, categories, members,
       created_at, revoked_at, jurisdiction;

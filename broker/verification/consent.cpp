@@ -49,9 +49,10 @@ std::optional<ConsentProblem> check_consent(const StoredAuthorization& auth,
   return std::nullopt;
 }
 
-StoredAuthorization new_authorization(const AuthorizationRequest& request,
-                                      const std::vector<std::string>& member_pseudonyms,
-                                      const std::string& principal) {
+StoredAuthorization new_authorization(
+    const AuthorizationRequest& request, const std::vector<std::string>& member_pseudonyms,
+    const std::string& principal,
+    const std::function<std::string(const std::string& id, const std::string& id_number)>& commitment_of) {
   StoredAuthorization a;
   a.id = "auth_" + crypto::to_hex(crypto::random_bytes(12));
   a.principal = principal;
@@ -63,7 +64,58 @@ StoredAuthorization new_authorization(const AuthorizationRequest& request,
   a.all_categories = request.all_categories;
   a.categories = request.categories;
   a.member_pseudonyms.insert(member_pseudonyms.begin(), member_pseudonyms.end());
+  if (commitment_of) {
+    for (const auto& id_number : request.members) a.member_commitments.push_back(commitment_of(a.id, id_number));
+    std::sort(a.member_commitments.begin(), a.member_commitments.end());
+  }
   a.created_at = utc_timestamp_now();
+  return a;
+}
+
+std::string member_commitment(std::string_view salt, std::string_view id_number) {
+  std::string text = "hfv-member/v1\n";
+  text.append(salt).append("\n").append(id_number);
+  return crypto::to_hex(crypto::sha256(text));
+}
+
+std::string authorization_digest(const StoredAuthorization& a) {
+  const json terms = {{"authorization_id", a.id},
+                      {"case_id", a.case_id},
+                      {"jurisdiction", a.jurisdiction},
+                      {"categories", categories_json(a)},
+                      {"valid_from", a.valid_from.to_string()},
+                      {"valid_until", a.valid_until.to_string()},
+                      {"form_sha256", a.form_sha256},
+                      {"member_commitments", a.member_commitments}};
+  return crypto::to_hex(crypto::sha256("hfv-authorization/v1\n" + terms.dump()));
+}
+
+PeerAuthorization peer_authorization(const StoredAuthorization& a) {
+  PeerAuthorization t;
+  t.authorization_id = a.id;
+  t.case_id = a.case_id;
+  t.jurisdiction = a.jurisdiction;
+  t.all_categories = a.all_categories;
+  t.categories = a.categories;
+  t.valid_from = a.valid_from;
+  t.valid_until = a.valid_until;
+  t.form_sha256 = a.form_sha256;
+  t.member_commitments = a.member_commitments;
+  t.digest = authorization_digest(a);
+  return t;
+}
+
+StoredAuthorization authorization_of(const PeerAuthorization& t) {
+  StoredAuthorization a;
+  a.id = t.authorization_id;
+  a.case_id = t.case_id;
+  a.jurisdiction = t.jurisdiction;
+  a.all_categories = t.all_categories;
+  a.categories = t.categories;
+  a.valid_from = t.valid_from;
+  a.valid_until = t.valid_until;
+  a.form_sha256 = t.form_sha256;
+  a.member_commitments = t.member_commitments;
   return a;
 }
 

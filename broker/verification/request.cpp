@@ -415,6 +415,55 @@ std::optional<FieldError> check_id(const std::string& id, const std::string& fie
   return std::nullopt;
 }
 
+// "sources": 1-11 distinct data sources; an unknown name is `unknown_code`.
+std::optional<FieldError> get_sources(const json& m, const std::string& where, std::string_view unknown_code,
+                                      std::vector<Source>& out) {
+  auto sources = m.find("sources");
+  if (sources == m.end()) return invalid(where + ".sources", "is required");
+  if (!sources->is_array() || sources->empty() || sources->size() > kAllSources.size()) {
+    return invalid(where + ".sources", "must be an array of 1-" + std::to_string(kAllSources.size()) + " data sources");
+  }
+  for (std::size_t k = 0; k < sources->size(); ++k) {
+    const std::string field = where + ".sources[" + std::to_string(k) + "]";
+    const json& c = (*sources)[k];
+    if (!c.is_string()) return invalid(field, "must be a data source name");
+    auto src = parse_source(c.get<std::string>());
+    if (!src) return FieldError{std::string(unknown_code), field, "is not a known data source"};
+    if (std::find(out.begin(), out.end(), *src) != out.end()) return invalid(field, "the same source is listed twice");
+    out.push_back(*src);
+  }
+  return std::nullopt;
+}
+
+// "member_index": 0-29, not listed before.
+std::optional<FieldError> get_member_index(const json& m, const std::string& where, std::set<std::size_t>& seen,
+                                           std::size_t& out) {
+  auto index = m.find("member_index");
+  if (index == m.end()) return invalid(where + ".member_index", "is required");
+  if (!index->is_number_unsigned() || index->get<std::uint64_t>() >= kMaxMembers) {
+    return invalid(where + ".member_index", "must be an integer from 0 to " + std::to_string(kMaxMembers - 1));
+  }
+  out = index->get<std::size_t>();
+  if (!seen.insert(out).second) return invalid(where + ".member_index", "the same member is listed twice");
+  return std::nullopt;
+}
+
+std::optional<FieldError> get_hex64(const json& obj, const char* key, const std::string& where, std::string& out) {
+  if (auto e = get_string(obj, key, where, out, true)) return e;
+  if (!is_sha256_hex(out)) return invalid(where.empty() ? key : where + "." + key, "must be 64 lowercase hex characters");
+  return std::nullopt;
+}
+
+bool is_centre_name(std::string_view s) {
+  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+bool is_division_code(std::string_view s) {
+  return s.size() == 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
 std::optional<std::string> text_problem(std::string_view s) {
@@ -584,36 +633,13 @@ Parsed<AppealRequest> parse_appeal_request(const json& body, const Date& today) 
     if (!m.is_object()) return invalid(where, "must be an object");
     if (auto e = check_keys(m, where, {"member_index", "id_number", "name", "sources"})) return *e;
     AppealMember member;
-    auto index = m.find("member_index");
-    if (index == m.end()) return invalid(where + ".member_index", "is required");
-    if (!index->is_number_unsigned() || index->get<std::uint64_t>() >= kMaxMembers) {
-      return invalid(where + ".member_index", "must be an integer from 0 to " + std::to_string(kMaxMembers - 1));
-    }
-    member.member_index = index->get<std::size_t>();
-    if (!indexes.insert(member.member_index).second) {
-      return invalid(where + ".member_index", "the same member is listed twice");
-    }
+    if (auto e = get_member_index(m, where, indexes, member.member_index)) return *e;
     if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
     if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
     if (!ids.insert(member.id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
     if (auto e = get_string(m, "name", where, member.name, true)) return *e;
     if (member.name.empty() || utf8_length(member.name) > 50) return invalid(where + ".name", "must be 1-50 characters");
-    auto sources = m.find("sources");
-    if (sources == m.end()) return invalid(where + ".sources", "is required");
-    if (!sources->is_array() || sources->empty() || sources->size() > kAllSources.size()) {
-      return invalid(where + ".sources", "must be an array of 1-" + std::to_string(kAllSources.size()) + " data sources");
-    }
-    for (std::size_t k = 0; k < sources->size(); ++k) {
-      const std::string field = where + ".sources[" + std::to_string(k) + "]";
-      const json& c = (*sources)[k];
-      if (!c.is_string()) return invalid(field, "must be a data source name");
-      auto src = parse_source(c.get<std::string>());
-      if (!src) return FieldError{std::string(refusal_code(RefusalReason::kInvalidPair)), field, "is not a known data source"};
-      if (std::find(member.sources.begin(), member.sources.end(), *src) != member.sources.end()) {
-        return invalid(field, "the same source is listed twice");
-      }
-      member.sources.push_back(*src);
-    }
+    if (auto e = get_sources(m, where, refusal_code(RefusalReason::kInvalidPair), member.sources)) return *e;
     r.disputed.push_back(std::move(member));
   }
   auto evidence = body.find("evidence_sha256");
@@ -686,6 +712,152 @@ Parsed<AuthorizationRequest> parse_authorization_request(const json& body, const
     return invalid("form_sha256", "must be 64 lowercase hex characters");
   }
   return r;
+}
+
+Parsed<PeerQuery> parse_peer_query(const json& body, const Date& today) {
+  if (auto e = check_keys(body, "", {"request_id", "origin_centre", "operator", "purpose", "case_id", "jurisdiction",
+                                     "reference_date", "deadline_ms", "authorization", "members"})) {
+    return *e;
+  }
+  PeerQuery q;
+  for (auto [key, out] : {std::pair{"request_id", &q.request_id}, std::pair{"operator", &q.operator_id},
+                          std::pair{"case_id", &q.case_id}}) {
+    if (auto e = get_string(body, key, "", *out, true)) return *e;
+    if (!is_token(*out)) return invalid(key, "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  }
+  if (auto e = get_string(body, "origin_centre", "", q.origin_centre, true)) return *e;
+  if (!is_centre_name(q.origin_centre)) return invalid("origin_centre", "must be 1-32 characters of a-z 0-9 _ -");
+  if (auto e = get_string(body, "purpose", "", q.purpose, true)) return *e;
+  if (q.purpose != "dibao" && q.purpose != "marginal" && q.purpose != "tekun" && q.purpose != "temporary") {
+    return invalid("purpose", "must be dibao, marginal, tekun or temporary");
+  }
+  if (auto e = get_jurisdiction(body, q.jurisdiction)) return *e;
+  if (auto e = get_date(body, "reference_date", q.reference_date)) return *e;
+  if (today < q.reference_date) return invalid("reference_date", "must not be in the future");
+  auto deadline = body.find("deadline_ms");
+  if (deadline == body.end()) return invalid("deadline_ms", "is required");
+  if (!deadline->is_number_unsigned() || deadline->get<std::uint64_t>() < 1 || deadline->get<std::uint64_t>() > 600000) {
+    return invalid("deadline_ms", "must be an integer from 1 to 600000");
+  }
+  q.deadline_ms = deadline->get<long>();
+
+  auto auth = body.find("authorization");
+  if (auth == body.end()) return invalid("authorization", "is required");
+  if (!auth->is_object()) return invalid("authorization", "must be an object");
+  if (auto e = check_keys(*auth, "authorization", {"authorization_id", "case_id", "jurisdiction", "categories",
+                                                   "valid_from", "valid_until", "form_sha256", "member_commitments",
+                                                   "digest"})) {
+    return *e;
+  }
+  PeerAuthorization& a = q.authorization;
+  for (auto [key, out] : {std::pair{"authorization_id", &a.authorization_id}, std::pair{"case_id", &a.case_id}}) {
+    if (auto e = get_string(*auth, key, "authorization", *out, true)) return *e;
+    if (!is_token(*out)) return invalid(std::string("authorization.") + key, "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  }
+  if (auto e = get_string(*auth, "jurisdiction", "authorization", a.jurisdiction, true)) return *e;
+  if (!is_division_code(a.jurisdiction)) return invalid("authorization.jurisdiction", "must be a 6-digit GB/T 2260 division code");
+  auto categories = auth->find("categories");
+  if (categories == auth->end()) return invalid("authorization.categories", "is required");
+  if (categories->is_string() && categories->get<std::string>() == "all") {
+    a.all_categories = true;
+  } else if (categories->is_array() && !categories->empty() && categories->size() <= kAllSources.size()) {
+    for (std::size_t i = 0; i < categories->size(); ++i) {
+      const json& c = (*categories)[i];
+      auto src = c.is_string() ? parse_source(c.get<std::string>()) : std::nullopt;
+      const std::string field = "authorization.categories[" + std::to_string(i) + "]";
+      if (!src) return invalid(field, "is not a known data source");
+      if (std::find(a.categories.begin(), a.categories.end(), *src) != a.categories.end()) {
+        return invalid(field, "the same source is listed twice");
+      }
+      a.categories.push_back(*src);
+    }
+  } else {
+    return invalid("authorization.categories", "must be \"all\" or an array of 1-11 data sources");
+  }
+  std::optional<Date> from, until;
+  if (auto e = get_date(*auth, "valid_from", "authorization", from, true)) return *e;
+  if (auto e = get_date(*auth, "valid_until", "authorization", until, true)) return *e;
+  a.valid_from = *from;
+  a.valid_until = *until;
+  if (a.valid_until < a.valid_from) return invalid("authorization.valid_until", "must not be before valid_from");
+  if (auto e = get_hex64(*auth, "form_sha256", "authorization", a.form_sha256)) return *e;
+  if (auto e = get_hex64(*auth, "digest", "authorization", a.digest)) return *e;
+  auto commitments = auth->find("member_commitments");
+  if (commitments == auth->end()) return invalid("authorization.member_commitments", "is required");
+  if (!commitments->is_array() || commitments->empty() || commitments->size() > kMaxMembers) {
+    return invalid("authorization.member_commitments", "must be an array of 1-" + std::to_string(kMaxMembers) + " hashes");
+  }
+  for (std::size_t i = 0; i < commitments->size(); ++i) {
+    const std::string field = "authorization.member_commitments[" + std::to_string(i) + "]";
+    const json& c = (*commitments)[i];
+    if (!c.is_string() || !is_sha256_hex(c.get<std::string>())) return invalid(field, "must be 64 lowercase hex characters");
+    if (!a.member_commitments.empty() && !(a.member_commitments.back() < c.get<std::string>())) {
+      return invalid(field, "must be sorted and distinct");
+    }
+    a.member_commitments.push_back(c.get<std::string>());
+  }
+
+  auto members = body.find("members");
+  if (members == body.end()) return invalid("members", "is required");
+  if (!members->is_array() || members->empty() || members->size() > kMaxMembers) {
+    return invalid("members", "must be an array of 1-" + std::to_string(kMaxMembers) + " members");
+  }
+  std::set<std::size_t> indexes;
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < members->size(); ++i) {
+    const std::string where = "members[" + std::to_string(i) + "]";
+    const json& m = (*members)[i];
+    if (!m.is_object()) return invalid(where, "must be an object");
+    if (auto e = check_keys(m, where, {"member_index", "id_number", "name", "salt", "division", "sources"})) return *e;
+    PeerMember member;
+    if (auto e = get_member_index(m, where, indexes, member.member_index)) return *e;
+    if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
+    if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
+    if (!ids.insert(member.id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
+    if (auto e = get_string(m, "name", where, member.name, true)) return *e;
+    if (member.name.empty() || utf8_length(member.name) > 50) return invalid(where + ".name", "must be 1-50 characters");
+    if (auto e = get_hex64(m, "salt", where, member.salt)) return *e;
+    if (auto e = get_string(m, "division", where, member.division, true)) return *e;
+    if (!is_division_code(member.division)) return invalid(where + ".division", "must be a 6-digit GB/T 2260 division code");
+    if (auto e = get_sources(m, where, "invalid_field", member.sources)) return *e;
+    q.members.push_back(std::move(member));
+  }
+  return q;
+}
+
+json peer_query_json(const PeerQuery& q) {
+  const PeerAuthorization& a = q.authorization;
+  json categories = "all";
+  if (!a.all_categories) {
+    categories = json::array();
+    for (Source s : a.categories) categories.push_back(source_name(s));
+  }
+  json members = json::array();
+  for (const auto& m : q.members) {
+    json sources = json::array();
+    for (Source s : m.sources) sources.push_back(source_name(s));
+    members.push_back({{"member_index", m.member_index}, {"id_number", m.id_number}, {"name", m.name},
+                       {"salt", m.salt}, {"division", m.division}, {"sources", std::move(sources)}});
+  }
+  return {{"request_id", q.request_id},
+          {"origin_centre", q.origin_centre},
+          {"operator", q.operator_id},
+          {"purpose", q.purpose},
+          {"case_id", q.case_id},
+          {"jurisdiction", q.jurisdiction},
+          {"reference_date", q.reference_date.to_string()},
+          {"deadline_ms", q.deadline_ms},
+          {"authorization",
+           {{"authorization_id", a.authorization_id},
+            {"case_id", a.case_id},
+            {"jurisdiction", a.jurisdiction},
+            {"categories", std::move(categories)},
+            {"valid_from", a.valid_from.to_string()},
+            {"valid_until", a.valid_until.to_string()},
+            {"form_sha256", a.form_sha256},
+            {"member_commitments", a.member_commitments},
+            {"digest", a.digest}}},
+          {"members", std::move(members)}};
 }
 
 }  // namespace hfv::broker

@@ -117,6 +117,48 @@ inline constexpr std::size_t kMaxAppealReason = 200;  // code points
 // verifier's check).
 Parsed<AppealRequest> parse_appeal_request(const nlohmann::json& body, const Date& today);
 
+// POST /v1/peer/queries (docs/cross-region.md "What a peer is asked"): a
+// broker of another centre asks this one about members registered here,
+// for a verification it runs (`request_id`), under the household's
+// authorisation as the origin registered it (its terms, the members'
+// commitments and their digest; consent.hpp authorization_digest).
+struct PeerAuthorization {
+  std::string authorization_id;
+  std::string case_id;
+  std::string jurisdiction;  // 6 digits
+  bool all_categories = false;
+  std::vector<Source> categories;
+  Date valid_from;
+  Date valid_until;
+  std::string form_sha256;
+  std::vector<std::string> member_commitments;  // 1-30, 64 lowercase hex each, sorted, distinct
+  std::string digest;                           // 64 lowercase hex
+};
+struct PeerMember {
+  std::size_t member_index = 0;  // in the origin's request
+  std::string id_number;
+  std::string name;
+  std::string salt;      // 64 lowercase hex: opens the member's commitment
+  std::string division;  // where the origin found the member registered (6 digits)
+  std::vector<Source> sources;  // 1-11, distinct
+};
+struct PeerQuery {
+  std::string request_id;     // the origin's verification id (a token)
+  std::string origin_centre;  // 1-32 of a-z 0-9 _ -
+  std::string operator_id;    // the origin's X-Operator-Id (a token)
+  std::string purpose;        // dibao | marginal | tekun | temporary
+  std::string case_id;
+  std::string jurisdiction;  // the household's, 6 digits
+  Date reference_date;
+  long deadline_ms = 0;  // 1-600000: the peer answers within it
+  PeerAuthorization authorization;
+  std::vector<PeerMember> members;  // 1-30, distinct member_index and ID number
+};
+// FieldError codes: invalid_field (shape), as for the other requests.
+Parsed<PeerQuery> parse_peer_query(const nlohmann::json& body, const Date& today);
+// The body the origin sends: parse_peer_query reads it back as it was.
+nlohmann::json peer_query_json(const PeerQuery& query);
+
 // True if `s` is a valid "case id / authorization id" token: 1-64 characters
 // of [A-Za-z0-9._:-].
 bool is_token(std::string_view s);

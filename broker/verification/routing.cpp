@@ -24,11 +24,11 @@ std::optional<std::string> longest_match(const std::vector<std::string>& prefixe
 
 }  // namespace
 
-Route route(const RouteTable& table, std::string_view division, Source source) {
-  Route best;
+SourceRoute route(const RouteTable& table, std::string_view division, Source source) {
+  SourceRoute best;
   if (auto local = table.local.find(source); local != table.local.end()) {
     if (auto match = longest_match(local->second, division)) {
-      best.kind = Route::Kind::kLocal;
+      best.kind = SourceRoute::Kind::kLocal;
       best.prefix = *match;
     }
   }
@@ -38,8 +38,8 @@ Route route(const RouteTable& table, std::string_view division, Source source) {
     if (!match) continue;
     // Strictly longer: a local agency keeps a tie (route_table_problem
     // refuses two peers with one prefix for one source).
-    if (best.kind == Route::Kind::kNone || match->size() > best.prefix.size()) {
-      best.kind = Route::Kind::kPeer;
+    if (best.kind == SourceRoute::Kind::kNone || match->size() > best.prefix.size()) {
+      best.kind = SourceRoute::Kind::kPeer;
       best.peer = peer.name;
       best.prefix = *match;
     }
@@ -81,6 +81,18 @@ std::optional<std::string> route_table_problem(const RouteTable& table) {
     }
   }
   return std::nullopt;
+}
+
+RouteTable route_table_of(const Config& config) {
+  RouteTable table;
+  for (const auto& [name, agency] : config.agencies) {
+    const auto source = parse_source(name);
+    if (!source) continue;
+    const auto d = config.agency_divisions.find(name);
+    table.local[*source] = d == config.agency_divisions.end() ? std::vector<std::string>{""} : d->second;
+  }
+  for (const auto& peer : config.peers) table.peers.push_back({peer.name, peer.divisions, peer.sources});
+  return table;
 }
 
 Registration registration_of(const SourceResult* hukou, std::string_view id_number) {

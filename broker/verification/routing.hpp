@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/ops/config.hpp"
 #include "common/records.hpp"
 
 namespace hfv::broker {
@@ -34,14 +35,18 @@ struct RouteTable {
   std::vector<PeerServes> peers;
 };
 
-struct Route {
+struct SourceRoute {
   enum class Kind { kLocal, kPeer, kNone };
   Kind kind = Kind::kNone;
   std::string peer;    // kPeer: its name
   std::string prefix;  // the prefix that matched ("" for an unrestricted local agency)
 };
 
-Route route(const RouteTable& table, std::string_view division, Source source);
+SourceRoute route(const RouteTable& table, std::string_view division, Source source);
+
+// The table a configuration makes: its agencies (each with its
+// "divisions", or all) and its peers.
+RouteTable route_table_of(const Config& config);
 
 // What makes a table ambiguous or unusable, or nothing: a prefix that is
 // not 2-6 digits (an unrestricted local agency excepted), two peers with

@@ -15,6 +15,7 @@
 #include "broker/verification/report_signature.hpp"
 #include "broker/verification/request.hpp"
 #include "broker/verification/review_record.hpp"
+#include "broker/verification/routing.hpp"
 #include "common/async_event.hpp"
 #include "common/blocking_call.hpp"
 #include "common/id_number.hpp"
@@ -179,6 +180,11 @@ std::string Verifier::consent_pseudonym(const std::string& id_number) const {
   return crypto::to_hex(crypto::hmac_sha256(parts_.consent_pseudonym_key.bytes(), id_number));
 }
 
+std::string Verifier::member_salt(const std::string& authorization_id, const std::string& id_number) const {
+  return crypto::to_hex(crypto::hmac_sha256(parts_.consent_pseudonym_key.bytes(),
+                                            "hfv-member-salt/v1\n" + authorization_id + "\n" + id_number));
+}
+
 std::string Verifier::audit_pseudonym(const std::string& id_number) const {
   return crypto::to_hex(crypto::hmac_sha256(parts_.audit_pseudonym_key.bytes(), id_number));
 }
@@ -283,6 +289,173 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::Adap
   co_return results;
 }
 
+// --- Cross-region (docs/cross-region.md) --------------------------------------
+
+net::awaitable<std::vector<SourceResult>> Verifier::fan_out_across_regions(
+    Accepted& a, const std::vector<adapters::MemberQuery>& queries, adapters::Deadline deadline,
+    std::vector<audit::AuditRecord>& after, std::map<std::pair<std::size_t, Source>, std::string>& answered_by) {
+  const std::string local = parts_.config->centre;
+  const RouteTable table = route_table_of(*parts_.config);
+  const bool asks_hukou = std::find(a.asked.begin(), a.asked.end(), Source::kHukou) != a.asked.end();
+  std::vector<SourceResult> results;
+  // 1. Where each member is registered: the local registry, asked first.
+  std::vector<const SourceResult*> registry(queries.size(), nullptr);
+  if (asks_hukou && a.adapters->contains(Source::kHukou)) {
+    const std::vector<Source> registry_only = {Source::kHukou};
+    results = co_await fan_out(*a.adapters, queries, registry_only, deadline);
+    for (const auto& r : results) registry[r.member_index] = &r;
+  }
+  // 2. Who answers each member x source.
+  std::vector<QueryPair> local_pairs;
+  std::map<std::pair<std::string, std::size_t>, PeerQuery> peer_queries;  // (peer, member)
+  std::vector<SourceResult> unrouted;
+  std::vector<std::size_t> registry_replaced;  // hukou results a peer answers instead
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    const Registration where = registration_of(registry[q], queries[q].id_number);
+    for (Source s : a.asked) {
+      const SourceRoute to = route(table, where.division, s);
+      if (to.kind == SourceRoute::Kind::kLocal) {
+        if (s != Source::kHukou) local_pairs.push_back({q, s});
+        answered_by[{queries[q].member_index, s}] = local;
+        continue;
+      }
+      if (to.kind == SourceRoute::Kind::kNone) {
+        SourceResult r;
+        r.member_index = queries[q].member_index;
+        r.source = s;
+        r.status = SourceStatus::kError;
+        r.failure = FailureKind::kNotConfigured;
+        r.detail = "no agency or peer serves division " + where.division + " for " + std::string(source_name(s));
+        if (s == Source::kHukou && registry[q] != nullptr) registry_replaced.push_back(q);
+        unrouted.push_back(std::move(r));
+        continue;
+      }
+      if (s == Source::kHukou && registry[q] != nullptr) registry_replaced.push_back(q);
+      PeerQuery& pq = peer_queries[{to.peer, q}];
+      if (pq.members.empty()) {
+        pq.request_id = a.id;
+        pq.origin_centre = local;
+        pq.operator_id = a.base.operator_id.empty() ? "none" : a.base.operator_id;
+        pq.purpose = a.request.programme;
+        pq.case_id = a.request.case_id;
+        pq.jurisdiction = a.request.jurisdiction;
+        pq.reference_date = a.request.reference_date;
+        pq.authorization = peer_authorization(a.auth);
+        PeerMember m;
+        m.member_index = queries[q].member_index;
+        m.id_number = queries[q].id_number;
+        m.name = queries[q].name;
+        m.salt = member_salt(a.auth.id, queries[q].id_number);
+        m.division = where.division;
+        pq.members.push_back(std::move(m));
+      }
+      pq.members.front().sources.push_back(s);
+      answered_by[{queries[q].member_index, s}] = to.peer;
+    }
+  }
+  // The registry's answer stands only where the registry is what routing chose.
+  std::vector<SourceResult> kept;
+  for (auto& r : results) {
+    if (std::find(registry_replaced.begin(), registry_replaced.end(), r.member_index) == registry_replaced.end()) {
+      kept.push_back(std::move(r));
+    }
+  }
+  results = std::move(kept);
+  // 3. Peer queries audited before they are sent; an authorisation from
+  // before commitments existed cannot be used through a peer.
+  std::vector<audit::AuditRecord> asking;
+  for (const auto& entry : peer_queries) {
+    const PeerQuery& pq = entry.second;
+    audit::AuditRecord r = a.base;
+    r.action = "peer.query";
+    r.member = a.audit_pseudonyms[pq.members.front().member_index];
+    r.status = "to_query";
+    std::string names;
+    for (Source s : pq.members.front().sources) names += (names.empty() ? "" : ",") + std::string(source_name(s));
+    r.detail = "peer=" + entry.first.first + " division=" + pq.members.front().division + " sources=" + names +
+               " authorization_digest=" + pq.authorization.digest;
+    asking.push_back(std::move(r));
+  }
+  const bool commitments = !a.auth.member_commitments.empty();
+  const bool audited = asking.empty() || (commitments && bool(co_await parts_.audit->append(std::move(asking))));
+  // 4. Local agencies and peers at once.
+  auto executor = co_await net::this_coro::executor;
+  std::vector<PeerReply> replies(peer_queries.size());
+  std::size_t remaining = peer_queries.size();
+  AsyncEvent peers_done(executor);
+  if (remaining == 0) peers_done.set();
+  std::size_t slot = 0;
+  for (auto& entry : peer_queries) {
+    const std::string& peer_name = entry.first.first;
+    const PeerQuery& pq = entry.second;
+    std::shared_ptr<PeerClient> client;
+    for (const auto& p : parts_.peers) {
+      if (p->settings().name == peer_name) client = p;
+    }
+    if (!audited || client == nullptr) {
+      std::string why = "not asked: the audit log cannot be written";
+      if (!commitments) why = "not asked: the authorization was registered before cross-region verification";
+      for (Source s : pq.members.front().sources) {
+        SourceResult r;
+        r.member_index = pq.members.front().member_index;
+        r.source = s;
+        r.status = SourceStatus::kError;
+        r.failure = FailureKind::kInternal;
+        r.detail = "peer " + peer_name + ": " + why;
+        replies[slot].results.push_back(std::move(r));
+      }
+      replies[slot].failure = why;
+      if (--remaining == 0) peers_done.set();
+      ++slot;
+      continue;
+    }
+    net::co_spawn(
+        executor,
+        [&replies, slot, client, query = pq, deadline, cancel = a.cancel]() -> net::awaitable<void> {
+          replies[slot] = co_await client->ask(query, deadline, cancel.get());
+        },
+        [&, slot, query = pq](const std::exception_ptr& failure) {
+          if (failure) {  // a bug must not look like an answer
+            replies[slot] = PeerReply{};
+            for (Source s : query.members.front().sources) {
+              SourceResult r;
+              r.member_index = query.members.front().member_index;
+              r.source = s;
+              r.failure = FailureKind::kInternal;
+              r.detail = "internal error asking the peer";
+              replies[slot].results.push_back(std::move(r));
+            }
+            replies[slot].failure = "internal error";
+          }
+          if (--remaining == 0) peers_done.set();
+        });
+    ++slot;
+  }
+  std::vector<SourceResult> local_results = co_await fan_out(*a.adapters, queries, local_pairs, deadline);
+  co_await peers_done.wait();
+  for (auto& r : local_results) results.push_back(std::move(r));
+  slot = 0;
+  for (const auto& entry : peer_queries) {
+    const std::string& peer_name = entry.first.first;
+    const PeerQuery& pq = entry.second;
+    PeerReply& reply = replies[slot++];
+    audit::AuditRecord r = a.base;
+    r.action = std::string(reply.answered ? "peer.answered" : "peer.failed");
+    r.member = a.audit_pseudonyms[pq.members.front().member_index];
+    r.status = std::string(reply.answered ? "answered" : "failed");
+    r.digest = reply.answer_sha256;
+    r.detail = "peer=" + peer_name + (reply.answered ? "" : " " + reply.failure);
+    after.push_back(std::move(r));
+    for (auto& result : reply.results) {
+      if (reply.answered) result.evidence_sha256 = reply.answer_sha256;
+      restrict_supplied_text(result);
+      results.push_back(std::move(result));
+    }
+  }
+  for (auto& r : unrouted) results.push_back(std::move(r));
+  co_return results;
+}
+
 net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   const Date today = Date::today_utc();
   const Principal& principal = *call.principal;
@@ -367,8 +540,13 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
 
   // Which agencies are asked: configured here and allowed by the authorisation.
   a.adapters = adapters_;
+  // With peers (docs/cross-region.md), also what a peer answers.
   for (Source s : kAllSources) {
-    if (a.adapters->contains(s) && a.auth.allows(s)) a.asked.push_back(s);
+    const bool peer_answers = std::any_of(parts_.peers.begin(), parts_.peers.end(), [s](const auto& peer) {
+      const auto& sources = peer->settings().sources;
+      return std::find(sources.begin(), sources.end(), s) != sources.end();
+    });
+    if ((a.adapters->contains(s) || peer_answers) && a.auth.allows(s)) a.asked.push_back(s);
   }
   a.id = "ver_" + crypto::to_hex(crypto::random_bytes(12));
   row.id = a.id;
@@ -647,11 +825,14 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
                        a.id + "-" + std::to_string(i), a.cancel});
   }
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification.deadline;
-  std::vector<SourceResult> results = co_await fan_out(*a.adapters, queries, a.asked, deadline);
+  std::vector<audit::AuditRecord> after;
+  std::map<std::pair<std::size_t, Source>, std::string> answered_by;  // with peers: who answered each pair
+  std::vector<SourceResult> results =
+      parts_.peers.empty() ? co_await fan_out(*a.adapters, queries, a.asked, deadline)
+                           : co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
   observe_fan_out(parts_.metrics, results);
   log_agency_failures(a.id, results);
 
-  std::vector<audit::AuditRecord> after;
   for (const auto& r : results) {
     audit::AuditRecord q = a.base;
     q.action = "agency.query";
@@ -756,6 +937,10 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     if (r.attempts > 0) s["latency_ms"] = r.latency.count();
     if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
     if (!r.detail.empty()) s["detail"] = r.detail;
+    if (!parts_.peers.empty()) {
+      const auto by = answered_by.find({r.member_index, r.source});
+      if (by != answered_by.end()) s["answered_by"] = by->second;
+    }
     const auto breaker = breakers.find(std::string(source_name(r.source)));
     if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
     sources.push_back(std::move(s));

@@ -33,6 +33,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +48,7 @@
 #include "broker/verification/input_archive.hpp"
 #include "broker/verification/report_key_history.hpp"
 #include "broker/verification/outcome.hpp"
+#include "broker/verification/peer_client.hpp"
 #include "common/cancellation.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
@@ -81,6 +83,12 @@ struct VerifierParts {
   std::string (*refusal_status)(RefusalReason) = nullptr;
   // The same for a refused appeal, by its error code (AppealOutcome::code).
   std::string (*appeal_refusal_status)(std::string_view code) = nullptr;
+  // The same for a refused peer query (PeerOutcome::code).
+  std::string (*peer_refusal_status)(std::string_view code) = nullptr;
+  // Cross-region verification (docs/cross-region.md): the peer brokers this
+  // one asks about members registered in their divisions. Empty: every
+  // source is asked of the local agencies, as before peers existed.
+  std::vector<std::shared_ptr<PeerClient>> peers;
 };
 
 // The client certificate a caller presented (crypto/peer_identity.hpp), as
@@ -158,6 +166,30 @@ struct AppealOutcome {
   bool audited = true;
 };
 
+// A peer broker's query (POST /v1/peer/queries, docs/cross-region.md).
+struct PeerCall {
+  const Principal* principal = nullptr;  // authenticated, role peer_broker; never null
+  CallerCertificate certificate;
+  std::string body;  // the query, JSON (parse_peer_query)
+};
+
+// What a peer query came to. A refusal asked nobody; it is audited
+// (peer.refused) when `audited`.
+//   code (kRefused): invalid_json, too_deep, invalid_field (400, field);
+//   origin_centre_mismatch, purpose_not_allowed, authorization_digest_mismatch,
+//   consent_not_yet_valid, consent_expired, member_not_covered,
+//   source_not_allowed, jurisdiction_not_allowed (403, field).
+//   code (kUnavailable): audit_unavailable.
+struct PeerOutcome {
+  enum class Kind { kAnswered, kRefused, kUnavailable };
+  Kind kind = Kind::kUnavailable;
+  std::string answer;  // kAnswered: the signed hfv-peer-answer/v1, exact bytes
+  std::string code;
+  std::string message;  // for the caller; never personal data
+  std::string field;
+  bool audited = true;
+};
+
 class Verifier {
  public:
   explicit Verifier(VerifierParts parts);
@@ -184,11 +216,23 @@ class Verifier {
   // Audited before any agency is asked.
   boost::asio::awaitable<AppealOutcome> appeal(AppealCall call);
 
+  // Answers another centre's broker about members registered here: checks
+  // the query (caller, purpose, the authorisation's digest, validity and
+  // members, each member's division), audits it (peer.request) before any
+  // agency is asked, asks the local agencies, audits what they answered
+  // and the answer's digest (peer.answered), and signs the answer with the
+  // report key.
+  boost::asio::awaitable<PeerOutcome> answer_peer(PeerCall call);
+
   // Keyed pseudonyms of an ID number: hex HMAC-SHA256 under the consent
   // store's key (authorisations' members) or the audit log's (its member
   // column and every search of it).
   std::string consent_pseudonym(const std::string& id_number) const;
   std::string audit_pseudonym(const std::string& id_number) const;
+  // The salt of a member's commitment to an authorisation
+  // (consent.hpp member_commitment): hex HMAC-SHA256 of the authorisation
+  // id and the ID number under the consent store's key, so no salt is kept.
+  std::string member_salt(const std::string& authorization_id, const std::string& id_number) const;
 
   // The audit records of a refused verification request (`refusal`, a
   // request.refused record) with what its body named, best effort
@@ -254,6 +298,17 @@ class Verifier {
                                                             const std::vector<adapters::MemberQuery>& queries,
                                                             const std::vector<QueryPair>& pairs,
                                                             adapters::Deadline deadline);
+  // Cross-region fan-out (docs/cross-region.md "Who asks whom"): the local
+  // registry first (for each member's registration division), then every
+  // member x source routed to a local agency or a peer; peer queries are
+  // audited (peer.query) before they are sent, their answers and failures
+  // added to `after`. `answered_by` gets the answering centre of each pair.
+  boost::asio::awaitable<std::vector<SourceResult>> fan_out_across_regions(
+      Accepted& accepted, const std::vector<adapters::MemberQuery>& queries, adapters::Deadline deadline,
+      std::vector<audit::AuditRecord>& after, std::map<std::pair<std::size_t, Source>, std::string>& answered_by);
+  boost::asio::awaitable<PeerOutcome> refuse_peer(audit::AuditRecord record, std::string code, std::string message,
+                                                  std::string field);
+
   // The audit pseudonyms of the valid ID numbers in body[key][*].id_number
   // (a refused request's members, best effort), each once.
   std::vector<std::string> named_pseudonyms(const nlohmann::json& body, const char* key) const;

@@ -290,6 +290,15 @@ TEST_CASE("least privilege: nothing of one city is visible, usable or provable b
   check("POST", "/v1/batches/{id}/cancel", [&] { cancel_refused("POST", "/v1/batches/" + harbin.batch_id + "/cancel"); });
   // What-if: Harbin's candidate (its own file) over today's archive.
   std::string h_what_if;  // the job Harbin's supervisor starts
+  check("POST", "/v1/peer/queries", [&] {
+    // Only another centre's broker (role peer_broker) asks here: a case
+    // system or supervisor of either city is refused before its body is read.
+    for (auto* client : {&cs_s, &sup_s, &cs_h, &sup_h}) {
+      const auto refused = client->send("POST", s.url + "/v1/peer/queries", "{}");
+      expect_error(refused, 403, "role_not_allowed");
+      nothing_of(refused, harbin);
+    }
+  });
   check("POST", "/v1/policies/{jurisdiction}/what-if", [&] {
     auto config = hfv::broker::load_config(s.broker_dir / "brokerd.json");
     REQUIRE(config.ok());

@@ -9,7 +9,7 @@ using hfv::Source;
 using hfv::SourceResult;
 using hfv::SourceStatus;
 using hfv::broker::PeerServes;
-using hfv::broker::Route;
+using hfv::broker::SourceRoute;
 using hfv::broker::RouteTable;
 using hfv::broker::route;
 using hfv::broker::route_table_problem;
@@ -34,46 +34,46 @@ RouteTable harbin() {
 TEST_CASE("routing: the longest prefix that answers the source wins, local before a peer of the same length") {
   const RouteTable t = harbin();
   SECTION("a Harbin member's tax stays local: 2301 is longer than the province's 23") {
-    const Route r = route(t, "230102", Source::kTax);
-    CHECK(r.kind == Route::Kind::kLocal);
+    const SourceRoute r = route(t, "230102", Source::kTax);
+    CHECK(r.kind == SourceRoute::Kind::kLocal);
     CHECK(r.prefix == "2301");
   }
   SECTION("a Harbin member's provident fund goes to the province: no local agency") {
-    const Route r = route(t, "230102", Source::kProvidentFund);
-    CHECK(r.kind == Route::Kind::kPeer);
+    const SourceRoute r = route(t, "230102", Source::kProvidentFund);
+    CHECK(r.kind == SourceRoute::Kind::kPeer);
     CHECK(r.peer == "heilongjiang");
     CHECK(r.prefix == "23");
   }
   SECTION("a Hanzhong member's tax and hukou go to Hanzhong") {
     for (Source s : {Source::kTax, Source::kHukou}) {
-      const Route r = route(t, "610702", s);
-      CHECK(r.kind == Route::Kind::kPeer);
+      const SourceRoute r = route(t, "610702", s);
+      CHECK(r.kind == SourceRoute::Kind::kPeer);
       CHECK(r.peer == "hanzhong");
     }
   }
   SECTION("the bank answers for everyone: asked locally whatever the division") {
-    CHECK(route(t, "610702", Source::kBank).kind == Route::Kind::kLocal);
-    CHECK(route(t, "110108", Source::kBank).kind == Route::Kind::kLocal);
+    CHECK(route(t, "610702", Source::kBank).kind == SourceRoute::Kind::kLocal);
+    CHECK(route(t, "110108", Source::kBank).kind == SourceRoute::Kind::kLocal);
   }
   SECTION("nobody serves a Beijing member's tax: none, never a guess") {
-    const Route r = route(t, "110108", Source::kTax);
-    CHECK(r.kind == Route::Kind::kNone);
-    CHECK(route(t, "230102", Source::kVehicle).kind == Route::Kind::kNone);
+    const SourceRoute r = route(t, "110108", Source::kTax);
+    CHECK(r.kind == SourceRoute::Kind::kNone);
+    CHECK(route(t, "230102", Source::kVehicle).kind == SourceRoute::Kind::kNone);
   }
   SECTION("a peer with a longer prefix than the local agency wins") {
     RouteTable u = t;
     u.peers.push_back(PeerServes{"daoli", {"230102"}, {Source::kTax}});
-    const Route r = route(u, "230102", Source::kTax);
-    CHECK(r.kind == Route::Kind::kPeer);
+    const SourceRoute r = route(u, "230102", Source::kTax);
+    CHECK(r.kind == SourceRoute::Kind::kPeer);
     CHECK(r.peer == "daoli");
-    CHECK(route(u, "230103", Source::kTax).kind == Route::Kind::kLocal);
+    CHECK(route(u, "230103", Source::kTax).kind == SourceRoute::Kind::kLocal);
   }
 }
 
 TEST_CASE("routing: a table without peers routes every member locally, as before") {
   RouteTable t;
   for (Source s : hfv::kAllSources) t.local[s] = {""};
-  for (Source s : hfv::kAllSources) CHECK(route(t, "610702", s).kind == Route::Kind::kLocal);
+  for (Source s : hfv::kAllSources) CHECK(route(t, "610702", s).kind == SourceRoute::Kind::kLocal);
   CHECK_FALSE(route_table_problem(t));
 }
 
