@@ -827,9 +827,13 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   const auto deadline = std::chrono::steady_clock::now() + parts_.config->verification.deadline;
   std::vector<audit::AuditRecord> after;
   std::map<std::pair<std::size_t, Source>, std::string> answered_by;  // with peers: who answered each pair
-  std::vector<SourceResult> results =
-      parts_.peers.empty() ? co_await fan_out(*a.adapters, queries, a.asked, deadline)
-                           : co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
+  // (Not a conditional expression: GCC 12 miscompiles co_await in one.)
+  std::vector<SourceResult> results;
+  if (parts_.peers.empty()) {
+    results = co_await fan_out(*a.adapters, queries, a.asked, deadline);
+  } else {
+    results = co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
+  }
   observe_fan_out(parts_.metrics, results);
   log_agency_failures(a.id, results);
 

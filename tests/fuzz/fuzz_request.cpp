@@ -1,8 +1,9 @@
 // libFuzzer target: a request body as POST /v1/verifications, POST
-// /v1/authorizations and POST /v1/verifications/{id}/appeals read it
-// (broker/verification/request.hpp): parse_json_body (depth limit), then
-// parse_verification_request's, parse_authorization_request's and
-// parse_appeal_request's field checks, "today" fixed.
+// /v1/authorizations, POST /v1/verifications/{id}/appeals and POST
+// /v1/peer/queries read it (broker/verification/request.hpp):
+// parse_json_body (depth limit), then parse_verification_request's,
+// parse_authorization_request's, parse_appeal_request's and
+// parse_peer_query's field checks, "today" fixed.
 //
 // Property, for each: whatever is accepted, written back as JSON by to_json
 // below (the requests have no JSON form of their own) and parsed again, must
@@ -111,6 +112,9 @@ json to_json(const AppealRequest& r) {
   return j;
 }
 
+// The peer query has a JSON form of its own: the origin sends exactly it.
+json to_json(const hfv::broker::PeerQuery& q) { return hfv::broker::peer_query_json(q); }
+
 // Parses `body` as a request of type R; if accepted, checks the round trip.
 template <typename R, typename Parse>
 void round_trip(const json& body, const hfv::Date& today, Parse parse) {
@@ -134,5 +138,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<VerificationRequest>(std::get<json>(body), kToday, hfv::broker::parse_verification_request);
   round_trip<AuthorizationRequest>(std::get<json>(body), kToday, hfv::broker::parse_authorization_request);
   round_trip<AppealRequest>(std::get<json>(body), kToday, hfv::broker::parse_appeal_request);
+  round_trip<hfv::broker::PeerQuery>(std::get<json>(body), kToday, hfv::broker::parse_peer_query);
   return 0;
 }

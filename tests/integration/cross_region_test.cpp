@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <set>
 
 #include "crypto/hash.hpp"
 #include "crypto/pki.hpp"
@@ -143,6 +144,8 @@ struct ThreeCentres {
                                           hfv::testing::member(kHanzhongMember, "刘芳", "spouse")})}};
     auto r = https("POST", harbin->url + "/v1/verifications", harbin->case_system, body.dump(), harbin->operator_header());
     INFO(r.body);
+    const std::string log = r.status != 200 ? read_file(harbin->dir.path / "brokerd.log") : std::string();
+    INFO("Harbin's log:\n" << log);
     REQUIRE(r.status == 200);
     return json::parse(r.body);
   }
