@@ -12,6 +12,7 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include <boost/asio/use_awaitable.hpp>
+#include <cstring>
 #include <map>
 
 #include "audit/export.hpp"
@@ -192,6 +193,17 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
       json a = {{"seq", r.seq}, {"ts", r.ts}, {"action", rec.value("action", "")}};
       for (const char* key : {"principal", "centre", "programme", "jurisdiction", "source", "status"}) {
         if (rec.contains(key)) a[key] = rec[key];
+      }
+      // Through or for which other centre (cross-region, docs/cross-region.md):
+      // "peer=hanzhong" on the asking side, "origin=harbin" on the answering side.
+      if (a["action"].get<std::string>().starts_with("peer.")) {
+        const std::string detail = rec.value("detail", "");
+        for (const char* key : {"peer=", "origin="}) {
+          const auto at = detail.find(key);
+          if (at == std::string::npos) continue;
+          const auto start = at + std::strlen(key);
+          a["other_centre"] = detail.substr(start, detail.find(' ', start) - start);
+        }
       }
       // Who read the person, and where, is the person's to know; another
       // caller's case, request and operator stay with that caller.

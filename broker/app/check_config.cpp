@@ -14,6 +14,7 @@
 #include "broker/ops/config.hpp"
 #include "broker/ops/divisions.hpp"
 #include "broker/verification/report_key_history.hpp"
+#include "broker/verification/routing.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/tls.hpp"
@@ -53,7 +54,11 @@ class Checker {
     }
     // The loader stops at its first problem; the checks below each look at
     // their own keys, so one run reports them all.
-    if (auto loaded = load_config(file_); !loaded) problems_.push_back(loaded.error().message);
+    if (auto loaded = load_config(file_); !loaded) {
+      problems_.push_back(loaded.error().message);
+    } else if (auto problem = route_table_problem(route_table_of(*loaded))) {
+      add("peers", *problem);  // who answers what is ambiguous (docs/cross-region.md)
+    }
     unknown_keys();
     server_tls();
     keys();

@@ -173,6 +173,7 @@ int run_init(const InitOptions& options) {
   crypto::DevPkiOptions pki;
   pki.dir = options.dir / "pki";
   pki.client_names = {"demo-case-system", "demo-supervisor"};
+  pki.client_names.insert(pki.client_names.end(), options.clients.begin(), options.clients.end());
   auto report = crypto::create_dev_pki(pki);
   if (!report) return fail("init: development PKI", report.error());
   auto note = [](const fs::path& p, bool created) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hfv::broker {
 
@@ -13,6 +14,7 @@ struct InitOptions {
   std::string listen = "127.0.0.1:8443";
   std::string agency_url = "http://127.0.0.1:9100";
   std::filesystem::path policies_dir;  // empty: the policies shipped with this build
+  std::vector<std::string> clients;    // more client certificates (O "HFV development", clientAuth)
 };
 int run_init(const InitOptions& options);
 

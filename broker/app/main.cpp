@@ -12,9 +12,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  brokerd init --dir DIR [--listen ADDR:PORT] [--agency-url URL] [--policies DIR]\n"
+    "  brokerd init --dir DIR [--listen ADDR:PORT] [--agency-url URL] [--policies DIR] [--client NAME]...\n"
     "      create a ready-to-run development setup in DIR: config file, development CA,\n"
-    "      server and client certificates, master key and report-signing key.\n"
+    "      server and client certificates, master key and report-signing key. --client\n"
+    "      issues one more client certificate (e.g. a peer broker's, docs/cross-region.md).\n"
     "      Existing keys and files are never overwritten.\n"
     "  brokerd run --config FILE\n"
     "      serve the API until SIGTERM or SIGINT. A configuration error exits 78.\n"
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
       if (flag == "--dir" && value_of(i, dir)) continue;
       if (flag == "--listen" && value_of(i, options.listen)) continue;
       if (flag == "--agency-url" && value_of(i, options.agency_url)) continue;
+      if (flag == "--client" && value_of(i, value)) {
+        options.clients.push_back(value);
+        continue;
+      }
       if (flag == "--policies" && value_of(i, value)) {
         options.policies_dir = value;
         continue;

@@ -435,6 +435,32 @@ std::optional<FieldError> get_sources(const json& m, const std::string& where, s
   return std::nullopt;
 }
 
+// "categories": "all", or a non-empty array of data sources. A registration
+// may name a source twice (kept once); a peer query, sent as registered,
+// may not (`distinct`).
+std::optional<FieldError> get_categories(const json& obj, const std::string& where, bool distinct, bool& all,
+                                         std::vector<Source>& out) {
+  const std::string field = where.empty() ? "categories" : where + ".categories";
+  auto categories = obj.find("categories");
+  if (categories == obj.end()) return invalid(field, "is required");
+  if (categories->is_string() && categories->get<std::string>() == "all") {
+    all = true;
+    return std::nullopt;
+  }
+  if (!categories->is_array() || categories->empty()) {
+    return invalid(field, "must be \"all\" or a non-empty array of data sources");
+  }
+  for (std::size_t i = 0; i < categories->size(); ++i) {
+    const json& c = (*categories)[i];
+    auto src = c.is_string() ? parse_source(c.get<std::string>()) : std::nullopt;
+    if (!src) return invalid(field + "[" + std::to_string(i) + "]", "is not a known data source");
+    const bool seen = std::find(out.begin(), out.end(), *src) != out.end();
+    if (seen && distinct) return invalid(field + "[" + std::to_string(i) + "]", "the same source is listed twice");
+    if (!seen) out.push_back(*src);
+  }
+  return std::nullopt;
+}
+
 // "member_index": 0-29, not listed before.
 std::optional<FieldError> get_member_index(const json& m, const std::string& where, std::set<std::size_t>& seen,
                                            std::size_t& out) {
@@ -688,22 +714,7 @@ Parsed<AuthorizationRequest> parse_authorization_request(const json& body, const
     }
     r.members.push_back(id);
   }
-  auto categories = body.find("categories");
-  if (categories == body.end()) return invalid("categories", "is required");
-  if (categories->is_string() && categories->get<std::string>() == "all") {
-    r.all_categories = true;
-  } else if (categories->is_array() && !categories->empty()) {
-    for (std::size_t i = 0; i < categories->size(); ++i) {
-      const json& c = (*categories)[i];
-      auto src = c.is_string() ? parse_source(c.get<std::string>()) : std::nullopt;
-      if (!src) return invalid("categories[" + std::to_string(i) + "]", "is not a known data source");
-      if (std::find(r.categories.begin(), r.categories.end(), *src) == r.categories.end()) {
-        r.categories.push_back(*src);
-      }
-    }
-  } else {
-    return invalid("categories", "must be \"all\" or a non-empty array of data sources");
-  }
+  if (auto e = get_categories(body, "", false, r.all_categories, r.categories)) return *e;
   if (auto e = get_date(body, "valid_from", r.valid_from)) return *e;
   if (auto e = get_date(body, "valid_until", r.valid_until)) return *e;
   if (r.valid_until < r.valid_from) return invalid("valid_until", "must not be before valid_from");
@@ -736,7 +747,8 @@ Parsed<PeerQuery> parse_peer_query(const json& body, const Date& today) {
   if (today < q.reference_date) return invalid("reference_date", "must not be in the future");
   auto deadline = body.find("deadline_ms");
   if (deadline == body.end()) return invalid("deadline_ms", "is required");
-  if (!deadline->is_number_unsigned() || deadline->get<std::uint64_t>() < 1 || deadline->get<std::uint64_t>() > 600000) {
+  // (Written by a client's serialiser as a signed or an unsigned integer.)
+  if (!deadline->is_number_integer() || deadline->get<std::int64_t>() < 1 || deadline->get<std::int64_t>() > 600000) {
     return invalid("deadline_ms", "must be an integer from 1 to 600000");
   }
   q.deadline_ms = deadline->get<long>();
@@ -756,24 +768,7 @@ Parsed<PeerQuery> parse_peer_query(const json& body, const Date& today) {
   }
   if (auto e = get_string(*auth, "jurisdiction", "authorization", a.jurisdiction, true)) return *e;
   if (!is_division_code(a.jurisdiction)) return invalid("authorization.jurisdiction", "must be a 6-digit GB/T 2260 division code");
-  auto categories = auth->find("categories");
-  if (categories == auth->end()) return invalid("authorization.categories", "is required");
-  if (categories->is_string() && categories->get<std::string>() == "all") {
-    a.all_categories = true;
-  } else if (categories->is_array() && !categories->empty() && categories->size() <= kAllSources.size()) {
-    for (std::size_t i = 0; i < categories->size(); ++i) {
-      const json& c = (*categories)[i];
-      auto src = c.is_string() ? parse_source(c.get<std::string>()) : std::nullopt;
-      const std::string field = "authorization.categories[" + std::to_string(i) + "]";
-      if (!src) return invalid(field, "is not a known data source");
-      if (std::find(a.categories.begin(), a.categories.end(), *src) != a.categories.end()) {
-        return invalid(field, "the same source is listed twice");
-      }
-      a.categories.push_back(*src);
-    }
-  } else {
-    return invalid("authorization.categories", "must be \"all\" or an array of 1-11 data sources");
-  }
+  if (auto e = get_categories(*auth, "authorization", true, a.all_categories, a.categories)) return *e;
   std::optional<Date> from, until;
   if (auto e = get_date(*auth, "valid_from", "authorization", from, true)) return *e;
   if (auto e = get_date(*auth, "valid_until", "authorization", until, true)) return *e;

@@ -29,6 +29,7 @@
 #include "broker/app/check_config.hpp"
 #include "broker/ops/config.hpp"
 #include "broker/ops/systemd_notify.hpp"
+#include "crypto/ed25519.hpp"
 #include "tests/ops/run.hpp"
 #include "tests/unit/temp_dir.hpp"
 
@@ -432,4 +433,61 @@ TEST_CASE("sd_notify: brokerd run says READY=1 once listening and STOPPING=1 on 
   // init's agencies are plain http with allow_plaintext: each is warned about.
   CHECK(has(text, R"("event":"agency_plaintext")"));
   CHECK(has(text, R"("agency":"bank")"));
+}
+
+TEST_CASE("check-config: peers, agency divisions and peer principals are checked, each problem named",
+          "[ops][config][cross-region]") {
+  Setup s;
+  // A peer needs its report key as PEM: this setup's own public key serves.
+  const auto signer = hfv::crypto::Ed25519Signer::load(s.root / "keys" / "report-signing.key");
+  REQUIRE(signer.ok());
+  std::ofstream(s.root / "peer-report.pem") << signer->public_key_pem();
+  const json peer = {{"name", "hanzhong"},
+                     {"url", "https://127.0.0.1:9443"},
+                     {"ca_file", "pki/ca.pem"},
+                     {"client_cert_file", "pki/demo-case-system.pem"},
+                     {"client_key_file", "pki/demo-case-system.key"},
+                     {"report_key", "peer-report.pem"},
+                     {"divisions", {"6107"}},
+                     {"sources", {"tax", "real_estate"}}};
+  s.edit([&](json& j) {
+    j["centre"] = "harbin";
+    j["agencies"]["tax"]["divisions"] = {"2301"};
+    j["peers"] = json::array({peer});
+    j["principals"].push_back({{"name", "hanzhong"}, {"certificate_cn", "peer-hanzhong"}, {"role", "peer_broker"},
+                               {"jurisdictions", {"2301"}}, {"purposes", {"dibao", "tekun"}}});
+  });
+  const Ran good = s.check();
+  INFO(good.output);
+  CHECK(good.exit_code == 0);
+
+  const json fine = s.read();
+  const auto fails_with = [&](const std::function<void(json&)>& change, const std::string& message) {
+    json j = fine;
+    change(j);
+    s.write(j);
+    const Ran bad = s.check();
+    INFO(bad.output);
+    CHECK(bad.exit_code == 78);
+    CHECK(has(bad.output, message));
+  };
+  fails_with([](json& j) { j["peers"][0]["url"] = "http://127.0.0.1:9443"; },
+             "peers[0].url: must be an https:// URL");
+  fails_with([](json& j) { j["peers"][0]["sources"] = {"tax", "loans"}; }, "peers[0].sources: each must be a source name");
+  fails_with([](json& j) { j["peers"][0]["divisions"] = {"610"}; },
+             "peers[0].divisions: each must be a 2-, 4- or 6-digit division-code prefix");
+  fails_with([](json& j) { j["peers"][0]["report_key"] = "pki/ca.pem"; }, "peers[0].report_key: must be the peer's");
+  fails_with([](json& j) { j["agencies"]["tax"]["divisions"] = json::array(); },
+             "agencies.tax.divisions: must list at least one division prefix");
+  fails_with([](json& j) { j.erase("centre"); }, "centre: missing");
+  fails_with([](json& j) { j["principals"].back()["purposes"] = {"loans"}; }, ".purposes: each must be dibao");
+  fails_with([](json& j) { j["principals"][0]["purposes"] = {"dibao"}; }, "only a peer_broker has purposes");
+  // Two peers claiming one prefix for one source: who would answer?
+  fails_with(
+      [&](json& j) {
+        json twin = peer;
+        twin["name"] = "shaanxi";
+        j["peers"].push_back(twin);
+      },
+      "peers.shaanxi: division 6107 for tax is already served by peer hanzhong");
 }
