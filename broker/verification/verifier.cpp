@@ -401,7 +401,7 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out_across_regions(
         r.source = s;
         r.status = SourceStatus::kError;
         r.failure = FailureKind::kInternal;
-        r.detail = "peer " + peer_name + ": " + why;
+        r.detail.append("peer ").append(peer_name).append(": ").append(why);
         replies[slot].results.push_back(std::move(r));
       }
       replies[slot].failure = why;
