@@ -138,12 +138,15 @@ net::awaitable<PeerOutcome> Verifier::answer_peer(PeerCall call) {
       results.push_back(std::move(r));
     }
   }
-  if (!co_await parts_.audit->append(std::move(before))) {
+  const auto unavailable = [](std::string message) {
     PeerOutcome out;
     out.kind = PeerOutcome::Kind::kUnavailable;
     out.code = "audit_unavailable";
-    out.message = "the audit log cannot be written, so no agency is queried";
-    co_return out;
+    out.message = std::move(message);
+    return out;
+  };
+  if (!co_await parts_.audit->append(std::move(before))) {
+    co_return unavailable("the audit log cannot be written, so no agency is queried");
   }
   // The origin stops waiting at deadline_ms: its agencies get nine tenths,
   // the rest is for the audit append, the signature and the way back.
@@ -178,11 +181,7 @@ net::awaitable<PeerOutcome> Verifier::answer_peer(PeerCall call) {
   answered.digest = crypto::to_hex(crypto::sha256(text));
   after.push_back(std::move(answered));
   if (!co_await parts_.audit->append(std::move(after))) {
-    PeerOutcome out;
-    out.kind = PeerOutcome::Kind::kUnavailable;
-    out.code = "audit_unavailable";
-    out.message = "the audit log cannot be written; answer withheld";
-    co_return out;
+    co_return unavailable("the audit log cannot be written; answer withheld");
   }
   PeerOutcome out;
   out.kind = PeerOutcome::Kind::kAnswered;

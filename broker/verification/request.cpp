@@ -474,6 +474,20 @@ std::optional<FieldError> get_member_index(const json& m, const std::string& whe
   return std::nullopt;
 }
 
+// A member named by index (get_member_index), ID number (valid, not listed
+// before) and name (1-50 characters), as an appeal and a peer query name them.
+std::optional<FieldError> get_named_member(const json& m, const std::string& where, const Date& today,
+                                           std::set<std::size_t>& indexes, std::set<std::string>& ids,
+                                           std::size_t& index, std::string& id_number, std::string& name) {
+  if (auto e = get_member_index(m, where, indexes, index)) return e;
+  if (auto e = get_string(m, "id_number", where, id_number, true)) return e;
+  if (auto e = check_id(id_number, where + ".id_number", today)) return e;
+  if (!ids.insert(id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
+  if (auto e = get_string(m, "name", where, name, true)) return e;
+  if (name.empty() || utf8_length(name) > 50) return invalid(where + ".name", "must be 1-50 characters");
+  return std::nullopt;
+}
+
 std::optional<FieldError> get_hex64(const json& obj, const char* key, const std::string& where, std::string& out) {
   if (auto e = get_string(obj, key, where, out, true)) return e;
   if (!is_sha256_hex(out)) return invalid(where.empty() ? key : where + "." + key, "must be 64 lowercase hex characters");
@@ -659,12 +673,9 @@ Parsed<AppealRequest> parse_appeal_request(const json& body, const Date& today) 
     if (!m.is_object()) return invalid(where, "must be an object");
     if (auto e = check_keys(m, where, {"member_index", "id_number", "name", "sources"})) return *e;
     AppealMember member;
-    if (auto e = get_member_index(m, where, indexes, member.member_index)) return *e;
-    if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
-    if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
-    if (!ids.insert(member.id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
-    if (auto e = get_string(m, "name", where, member.name, true)) return *e;
-    if (member.name.empty() || utf8_length(member.name) > 50) return invalid(where + ".name", "must be 1-50 characters");
+    if (auto e = get_named_member(m, where, today, indexes, ids, member.member_index, member.id_number, member.name)) {
+      return *e;
+    }
     if (auto e = get_sources(m, where, refusal_code(RefusalReason::kInvalidPair), member.sources)) return *e;
     r.disputed.push_back(std::move(member));
   }
@@ -805,12 +816,9 @@ Parsed<PeerQuery> parse_peer_query(const json& body, const Date& today) {
     if (!m.is_object()) return invalid(where, "must be an object");
     if (auto e = check_keys(m, where, {"member_index", "id_number", "name", "salt", "division", "sources"})) return *e;
     PeerMember member;
-    if (auto e = get_member_index(m, where, indexes, member.member_index)) return *e;
-    if (auto e = get_string(m, "id_number", where, member.id_number, true)) return *e;
-    if (auto e = check_id(member.id_number, where + ".id_number", today)) return *e;
-    if (!ids.insert(member.id_number).second) return invalid(where + ".id_number", "the same person is listed twice");
-    if (auto e = get_string(m, "name", where, member.name, true)) return *e;
-    if (member.name.empty() || utf8_length(member.name) > 50) return invalid(where + ".name", "must be 1-50 characters");
+    if (auto e = get_named_member(m, where, today, indexes, ids, member.member_index, member.id_number, member.name)) {
+      return *e;
+    }
     if (auto e = get_hex64(m, "salt", where, member.salt)) return *e;
     if (auto e = get_string(m, "division", where, member.division, true)) return *e;
     if (!is_division_code(member.division)) return invalid(where + ".division", "must be a 6-digit GB/T 2260 division code");
