@@ -17,6 +17,12 @@ namespace hfv::adapters {
 
 namespace net = boost::asio;
 
+AnswerClass answer_class(long status) {
+  if (status == 200) return AnswerClass::kAnswer;
+  if (status == 429 || status >= 500) return AnswerClass::kServerTrouble;
+  return AnswerClass::kRefused;
+}
+
 std::string_view http_error_name(HttpErrorKind kind) {
   switch (kind) {
     case HttpErrorKind::kNone: return "none";

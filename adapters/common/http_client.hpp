@@ -54,6 +54,14 @@ struct HttpResponse {
 enum class HttpErrorKind { kNone, kTimeout, kNetwork, kTls, kCancelled, kOther };
 std::string_view http_error_name(HttpErrorKind kind);
 
+// What an answer's status says, for a client that decides on it (the
+// broker's peer client: broker/ itself compares no HTTP status outside its
+// api/, scripts/check-typed-outcomes): 200 the answer; 429 or 5xx the
+// server's trouble (worth a retry later, counted by a breaker); anything
+// else a refusal of this request.
+enum class AnswerClass { kAnswer, kServerTrouble, kRefused };
+AnswerClass answer_class(long status);
+
 struct HttpResult {
   HttpErrorKind error = HttpErrorKind::kNone;
   std::string error_detail;  // curl's text; never contains request bodies

@@ -52,7 +52,7 @@ net::awaitable<ApiResponse> Service::register_authorization(const ApiRequest& re
   r.authorization_id = stored->id;
   r.digest = stored->form_sha256;
   // The digest a peer recomputes (docs/cross-region.md): both audit logs hold it.
-  r.detail = "members=" + std::to_string(pseudonyms.size()) + " authorization_digest=" + authorization_digest(*stored);
+  r.detail = "members=" + std::to_string(pseudonyms.size()) + " authorization_digest=" + stored->digest;
   std::vector<audit::AuditRecord> rows;
   rows.push_back(std::move(r));
   if (!co_await parts_.audit->append(std::move(rows))) {

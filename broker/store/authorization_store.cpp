@@ -26,7 +26,10 @@ AuthorizationColumns authorization_columns(const StoredAuthorization& a) {
           categories_json(a).dump(),
           a.member_commitments.empty()
               ? nlohmann::json(a.member_pseudonyms).dump()
-              : nlohmann::json{{"pseudonyms", a.member_pseudonyms}, {"commitments", a.member_commitments}}.dump(),
+              : nlohmann::json{{"pseudonyms", a.member_pseudonyms},
+                               {"commitments", a.member_commitments},
+                               {"digest", a.digest}}
+                    .dump(),
           a.created_at,
           a.revoked_at,
           a.jurisdiction};
@@ -39,9 +42,12 @@ Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumn
   auto until = Date::parse(c.valid_until);
   const json categories = json::parse(c.categories, nullptr, false);
   const json column = json::parse(c.members, nullptr, false);
-  const bool with_commitments = column.is_object() && column.size() == 2 && column.contains("pseudonyms") &&
+  // (Rows of the first cross-region build have no "digest".)
+  const bool with_commitments = column.is_object() && column.contains("pseudonyms") &&
                                 column["pseudonyms"].is_array() && column.contains("commitments") &&
-                                column["commitments"].is_array();
+                                column["commitments"].is_array() &&
+                                column.size() == (column.contains("digest") ? 3U : 2U) &&
+                                (!column.contains("digest") || column["digest"].is_string());
   const json members = with_commitments ? column["pseudonyms"] : column;
   if (!from || !until || categories.is_discarded() || !members.is_array()) {
     return make_error("corrupt_state", "authorization record cannot be read");
@@ -66,6 +72,7 @@ Result<StoredAuthorization> authorization_from_columns(const AuthorizationColumn
     a.member_pseudonyms.insert(m.get<std::string>());
   }
   if (with_commitments) {
+    if (column.contains("digest")) a.digest = column["digest"].get<std::string>();
     for (const auto& m : column["commitments"]) {
       if (!m.is_string()) return make_error("corrupt_state", "authorization record cannot be read");
       a.member_commitments.push_back(m.get<std::string>());

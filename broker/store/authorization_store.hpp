@@ -39,6 +39,10 @@ struct StoredAuthorization {
   // opened only to a peer asked about that member. Empty for one
   // registered before peers existed (it cannot be used through a peer).
   std::vector<std::string> member_commitments;
+  // The digest of the terms as registered (consent.hpp authorization_digest),
+  // audited then and sent to peers as it was: terms altered in the store
+  // afterwards no longer match it, and a peer refuses them.
+  std::string digest;
   std::string created_at;
   std::string revoked_at;  // empty while in force
 
@@ -51,7 +55,7 @@ nlohmann::json categories_json(const StoredAuthorization& authorization);
 // The columns every backend keeps an authorisation in, as text: dates as
 // YYYY-MM-DD, categories as categories_json(), members as a JSON array of
 // pseudonyms (or, with commitments, {"pseudonyms": [...], "commitments":
-// [...]}), revoked_at and jurisdiction empty when absent.
+// [...], "digest": "..."}), revoked_at and jurisdiction empty when absent.
 struct AuthorizationColumns {
   std::string id, principal, case_id, valid_from, valid_until, form_sha256, categories, members,
       created_at, revoked_at, jurisdiction;

@@ -52,7 +52,8 @@ std::string member_commitment(std::string_view salt, std::string_view id_number)
 // member_commitments}. The origin audits it at registration; a peer
 // recomputes it from the terms it is sent.
 std::string authorization_digest(const StoredAuthorization& auth);
-// The terms a peer is sent, and the authorisation they describe.
+// The terms a peer is sent (with the digest registered, not recomputed),
+// and the authorisation they describe.
 PeerAuthorization peer_authorization(const StoredAuthorization& auth);
 StoredAuthorization authorization_of(const PeerAuthorization& terms);
 

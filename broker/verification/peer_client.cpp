@@ -104,10 +104,10 @@ net::awaitable<PeerReply> PeerClient::ask(PeerQuery query, adapters::Deadline de
                                                                      : FailureKind::kNetwork,
                      who + std::string(adapters::http_error_name(result.error)), attempts, took());
   }
-  if (result.response.status != 200) {
+  if (const auto answer = adapters::answer_class(result.response.status); answer != adapters::AnswerClass::kAnswer) {
     // A refusal is the peer's judgement of this request, not a fault of
     // the peer: it does not count against its breaker; a 5xx does.
-    const bool peer_fault = result.response.status >= 500 || result.response.status == 429;
+    const bool peer_fault = answer == adapters::AnswerClass::kServerTrouble;
     breaker_->record(!peer_fault);
     co_return failed(query, SourceStatus::kError,
                      peer_fault ? FailureKind::kServerError : FailureKind::kRejected,

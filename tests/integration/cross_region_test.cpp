@@ -13,6 +13,7 @@
 #include "crypto/hash.hpp"
 #include "crypto/pki.hpp"
 #include "stack.hpp"
+#include "state_db.hpp"
 
 namespace {
 
@@ -72,7 +73,7 @@ struct ThreeCentres {
   hfv::testing::TempDir data{"hfv-cross-data"};  // datasets and the peers' keys
   std::unique_ptr<Stack> hanzhong, province, harbin;
 
-  explicit ThreeCentres(const std::vector<std::string>& hanzhong_purposes = {"dibao"}) {
+  explicit ThreeCentres(const std::vector<std::string>& province_purposes = {"dibao"}) {
     const json hanzhong_people = {
         {kHanzhongMember,
          {{"hukou", {{"name", "刘芳"}, {"division", "610702"}, {"status", "normal"}}},
@@ -84,7 +85,7 @@ struct ThreeCentres {
         [&](json& config, const fs::path&) {
           use_shared_pki(config, pki);
           config["centre"] = "hanzhong";
-          config["principals"].push_back(harbin_peer_principal({"6107"}, hanzhong_purposes));
+          config["principals"].push_back(harbin_peer_principal({"6107"}, {"dibao"}));
         },
         write_dataset(data.path, "hanzhong", hanzhong_people), hfv::testing::StorageOption{});
     const json province_people = {{kHarbinMember, {{"provident_fund", {{"balance", "5000.00"}, {"monthly_deposit", "0.00"}}}}}};
@@ -92,7 +93,7 @@ struct ThreeCentres {
         [&](json& config, const fs::path&) {
           use_shared_pki(config, pki);
           config["centre"] = "heilongjiang";
-          config["principals"].push_back(harbin_peer_principal({"23"}, {"dibao"}));
+          config["principals"].push_back(harbin_peer_principal({"23"}, province_purposes));
           // The province answers for its own registry only.
           const json fund = config["agencies"]["provident_fund"];
           config["agencies"] = {{"provident_fund", fund}};
@@ -137,8 +138,13 @@ struct ThreeCentres {
 
   // `force`: a new verification even if the same household was verified
   // within the repeat window (a second verification in one test).
-  json verify(const std::string& case_id, bool force = false) {
-    const std::string auth = harbin->register_authorization(case_id, json::array({kHarbinMember, kHanzhongMember}));
+  std::string authorize(const std::string& case_id) {
+    return harbin->register_authorization(case_id, json::array({kHarbinMember, kHanzhongMember}));
+  }
+
+  // `auth`: an authorisation registered before (empty: a new one).
+  json verify(const std::string& case_id, bool force = false, std::string auth = {}) {
+    if (auth.empty()) auth = authorize(case_id);
     json body = {{"case_id", case_id},        {"programme", "dibao"},       {"jurisdiction", "230100"},
                  {"area", "urban"},           {"reference_date", "2024-11-01"}, {"authorization_id", auth},
                  {"obligors", json::array()},    {"force", force},
@@ -288,24 +294,36 @@ TEST_CASE("cross-region: a peer that is slow or down leaves its member's sources
 }
 
 TEST_CASE("cross-region: a peer refuses a purpose outside its configuration, an authorisation digest that does not "
-          "match, and a caller that is not a peer, and audits each",
+          "match (terms altered at the origin, or forged), and a caller that is not a peer, and both sides audit each",
           "[integration][cross-region]") {
-  ThreeCentres centres({"tekun"});  // Hanzhong answers Harbin for tekun only
+  ThreeCentres centres({"tekun"});  // the province answers Harbin for tekun only
   const json report = centres.verify("CASE-X-003");
   INFO(report.dump(2));
-  const json* estate1 = source_of(report, 1, "real_estate");
-  REQUIRE(estate1 != nullptr);
-  CHECK((*estate1)["status"] == "error");
-  CHECK((*estate1)["detail"].get<std::string>().find("403 purpose_not_allowed") != std::string::npos);
-  CHECK(report["outcome"] == "indeterminate");
+  const json* fund0 = source_of(report, 0, "provident_fund");
+  REQUIRE(fund0 != nullptr);
+  CHECK((*fund0)["status"] == "error");
+  CHECK((*fund0)["detail"].get<std::string>().find("403 purpose_not_allowed") != std::string::npos);
   const std::string id = report["verification_id"].get<std::string>();
 
-  // A query whose authorisation was altered after its digest was taken
-  // (a longer validity), sent with Harbin's peer certificate.
+  // An authorisation whose validity was extended in Harbin's state database
+  // after it was registered: its terms no longer match the digest registered
+  // (and audited) then, and Hanzhong refuses.
+  const std::string extended = centres.authorize("CASE-X-004");
+  hfv::testing::StateDb(*centres.harbin).extend_authorization(extended, "2099-12-31");
+  const json tampered = centres.verify("CASE-X-004", true, extended);
+  INFO(tampered.dump(2));
+  const json* hukou1 = source_of(tampered, 1, "hukou");
+  REQUIRE(hukou1 != nullptr);
+  CHECK((*hukou1)["status"] == "error");
+  CHECK((*hukou1)["detail"].get<std::string>().find("403 authorization_digest_mismatch") != std::string::npos);
+  const std::string tampered_id = tampered["verification_id"].get<std::string>();
+
+  // A forged query (a digest that is not the terms'), sent with Harbin's
+  // peer certificate; then the same from a case system, which is no peer.
   json query = {{"request_id", "ver_forged"},
                 {"origin_centre", "harbin"},
                 {"operator", "op-1"},
-                {"purpose", "tekun"},
+                {"purpose", "dibao"},
                 {"case_id", "CASE-X-003"},
                 {"jurisdiction", "230100"},
                 {"reference_date", "2024-11-01"},
@@ -332,7 +350,6 @@ TEST_CASE("cross-region: a peer refuses a purpose outside its configuration, an 
                       {"Content-Type: application/json"});
   CHECK(forged.status == 403);
   CHECK(json::parse(forged.body)["error"] == "authorization_digest_mismatch");
-  // The case system is not a peer.
   query["request_id"] = "ver_not_a_peer";
   auto stranger = https("POST", centres.hanzhong->url + "/v1/peer/queries", centres.pki.client("demo-case-system"),
                         query.dump(), {"Content-Type: application/json"});
@@ -340,27 +357,32 @@ TEST_CASE("cross-region: a peer refuses a purpose outside its configuration, an 
   CHECK(json::parse(stranger.body)["error"] == "role_not_allowed");
   CHECK(centres.hanzhong->sim_request_count() == before);  // nobody asked
 
-  const auto hanzhong = centres.hanzhong->audit_records();
-  const auto refused_purpose = with_request(hanzhong, id);
+  // The answering side of each refusal.
+  const auto province = centres.province->audit_records();
+  const auto refused_purpose = with_request(province, id);
   REQUIRE(refused_purpose.size() == 1);
   CHECK(refused_purpose[0]["action"] == "peer.refused");
   CHECK(refused_purpose[0]["status"] == "403 purpose_not_allowed");
-  const auto refused_digest = with_request(hanzhong, "ver_forged");
-  REQUIRE(refused_digest.size() == 1);
-  CHECK(refused_digest[0]["status"] == "403 authorization_digest_mismatch");
-  bool stranger_audited = false;
-  for (const auto& r : hanzhong) {
-    stranger_audited = stranger_audited || (r.value("action", "") == "request.refused" &&
-                                            r.value("principal", "") == "demo-case-system" &&
-                                            r.value("status", "").find("role_not_allowed") != std::string::npos);
-  }
-  CHECK(stranger_audited);
-  // The origin's side of the purpose refusal.
-  const auto harbin = with_request(centres.harbin->audit_records(), id);
-  bool failed_audited = false;
-  for (const auto& r : harbin) {
-    failed_audited = failed_audited || (r.value("action", "") == "peer.failed" &&
-                                        r.value("detail", "").find("purpose_not_allowed") != std::string::npos);
-  }
-  CHECK(failed_audited);
+  const auto hanzhong = centres.hanzhong->audit_records();
+  const auto refused_tampered = with_request(hanzhong, tampered_id);
+  REQUIRE(refused_tampered.size() == 1);
+  CHECK(refused_tampered[0]["action"] == "peer.refused");
+  CHECK(refused_tampered[0]["status"] == "403 authorization_digest_mismatch");
+  const auto refused_forged = with_request(hanzhong, "ver_forged");
+  REQUIRE(refused_forged.size() == 1);
+  CHECK(refused_forged[0]["status"] == "403 authorization_digest_mismatch");
+  CHECK(std::any_of(hanzhong.begin(), hanzhong.end(), [](const json& r) {
+    return r.value("action", "") == "request.refused" && r.value("principal", "") == "demo-case-system" &&
+           r.value("status", "").find("role_not_allowed") != std::string::npos;
+  }));
+  // The asking side: Harbin audited both refusals it received.
+  const auto harbin = centres.harbin->audit_records();
+  const auto failed_with = [&](const std::string& request, const std::string& code) {
+    const auto records = with_request(harbin, request);
+    return std::any_of(records.begin(), records.end(), [&](const json& r) {
+      return r.value("action", "") == "peer.failed" && r.value("detail", "").find(code) != std::string::npos;
+    });
+  };
+  CHECK(failed_with(id, "403 purpose_not_allowed"));
+  CHECK(failed_with(tampered_id, "403 authorization_digest_mismatch"));
 }

@@ -73,6 +73,11 @@ class StateDb {
                        {id})
                 .ok());
   }
+  // Extends an authorisation's validity behind the broker's back (an
+  // operator with the master key; SQLCipher only).
+  void extend_authorization(const std::string& id, const std::string& valid_until) {
+    REQUIRE(lite_->run("UPDATE authorizations SET valid_until = ? WHERE id = ?;", {valid_until, id}).ok());
+  }
   // Edits the archived input of `victim`: on SQLCipher a figure of its text
   // (the digest no longer matches), on PostgreSQL another row's sealed box
   // (it no longer opens for this row).

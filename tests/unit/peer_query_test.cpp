@@ -29,6 +29,7 @@ hfv::broker::StoredAuthorization household_authorization() {
   a.member_commitments = {hfv::broker::member_commitment(std::string(64, '1'), "230102197503120016"),
                           hfv::broker::member_commitment(std::string(64, '2'), "610702198503150029")};
   std::sort(a.member_commitments.begin(), a.member_commitments.end());
+  a.digest = hfv::broker::authorization_digest(a);
   return a;
 }
 
