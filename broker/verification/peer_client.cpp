@@ -19,11 +19,8 @@ PeerClient::PeerClient(PeerSettings settings, adapters::HttpClient& http)
       breaker_(std::make_shared<adapters::CircuitBreaker>(settings_.resilience.breaker_failures,
                                                           settings_.resilience.breaker_cooldown)) {}
 
-namespace {
-
-// Every pair of `query` failed the same way.
-PeerReply failed(const PeerQuery& query, SourceStatus status, FailureKind kind, const std::string& why, int attempts,
-                 std::chrono::milliseconds latency) {
+PeerReply failed_peer_reply(const PeerQuery& query, SourceStatus status, FailureKind kind, const std::string& why,
+                            int attempts, std::chrono::milliseconds latency) {
   PeerReply reply;
   reply.failure = why;
   reply.attempts = attempts;
@@ -42,6 +39,8 @@ PeerReply failed(const PeerQuery& query, SourceStatus status, FailureKind kind, 
   }
   return reply;
 }
+
+namespace {
 
 // "403 purpose_not_allowed": the status and the peer's error code (a
 // token, or nothing), never its message.
@@ -62,7 +61,7 @@ net::awaitable<PeerReply> PeerClient::ask(PeerQuery query, adapters::Deadline de
   };
   const std::string who = "peer " + settings_.name + ": ";
   if (!co_await guard_->admit(deadline, cancel)) {
-    co_return failed(query, SourceStatus::kTimeout, FailureKind::kTimeout, who + "not sent before the deadline", 0,
+    co_return failed_peer_reply(query, SourceStatus::kTimeout, FailureKind::kTimeout, who + "not sent before the deadline", 0,
                      took());
   }
   struct Admitted {
@@ -70,7 +69,7 @@ net::awaitable<PeerReply> PeerClient::ask(PeerQuery query, adapters::Deadline de
     ~Admitted() { guard.leave(); }  // NOLINT(bugprone-exception-escape): as in ResilientAdapter
   } admitted{*guard_};
   if (!breaker_->allow()) {
-    co_return failed(query, SourceStatus::kError, FailureKind::kCircuitOpen, who + "circuit open", 0, took());
+    co_return failed_peer_reply(query, SourceStatus::kError, FailureKind::kCircuitOpen, who + "circuit open", 0, took());
   }
   std::vector<AskedPair> asked;
   for (const auto& m : query.members) {
@@ -91,14 +90,14 @@ net::awaitable<PeerReply> PeerClient::ask(PeerQuery query, adapters::Deadline de
   const adapters::HttpResult result = co_await guard_->fetch(http_, std::move(request), deadline, attempts);
   if (result.error == adapters::HttpErrorKind::kCancelled) {
     breaker_->release();
-    PeerReply reply = failed(query, SourceStatus::kError, FailureKind::kCancelled, who + "cancelled", attempts, took());
+    PeerReply reply = failed_peer_reply(query, SourceStatus::kError, FailureKind::kCancelled, who + "cancelled", attempts, took());
     for (auto& r : reply.results) r.cancelled = true;
     co_return reply;
   }
   if (result.error != adapters::HttpErrorKind::kNone) {
     breaker_->record(false);
     const bool timeout = result.error == adapters::HttpErrorKind::kTimeout;
-    co_return failed(query, timeout ? SourceStatus::kTimeout : SourceStatus::kError,
+    co_return failed_peer_reply(query, timeout ? SourceStatus::kTimeout : SourceStatus::kError,
                      timeout ? FailureKind::kTimeout
                      : result.error == adapters::HttpErrorKind::kTls ? FailureKind::kTls
                                                                      : FailureKind::kNetwork,
@@ -109,14 +108,14 @@ net::awaitable<PeerReply> PeerClient::ask(PeerQuery query, adapters::Deadline de
     // the peer: it does not count against its breaker; a 5xx does.
     const bool peer_fault = answer == adapters::AnswerClass::kServerTrouble;
     breaker_->record(!peer_fault);
-    co_return failed(query, SourceStatus::kError,
+    co_return failed_peer_reply(query, SourceStatus::kError,
                      peer_fault ? FailureKind::kServerError : FailureKind::kRejected,
                      who + refusal_of(result.response), attempts, took());
   }
   auto answer = read_peer_answer(result.response.body, settings_.report_key, query.request_id, asked);
   if (!answer) {
     breaker_->record(false);
-    co_return failed(query, SourceStatus::kError, FailureKind::kMalformed, who + answer.error().code, attempts, took());
+    co_return failed_peer_reply(query, SourceStatus::kError, FailureKind::kMalformed, who + answer.error().code, attempts, took());
   }
   breaker_->record(true);
   PeerReply reply;

@@ -15,6 +15,7 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,12 @@ struct PeerReply {
   std::string failure;                // otherwise: why (no personal data), e.g. "403 purpose_not_allowed"
   int attempts = 0;
 };
+
+// A reply in which every member x source of `query` failed the same way
+// (`detail` the reason each pair carries), as the client answers for a peer
+// that did not answer, and the verifier for a query it could not send.
+PeerReply failed_peer_reply(const PeerQuery& query, SourceStatus status, FailureKind kind, const std::string& detail,
+                            int attempts = 0, std::chrono::milliseconds latency = {});
 
 class PeerClient {
  public:

@@ -395,15 +395,8 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out_across_regions(
     if (!audited || client == nullptr) {
       std::string why = "not asked: the audit log cannot be written";
       if (!commitments) why = "not asked: the authorization was registered before cross-region verification";
-      for (Source s : pq.members.front().sources) {
-        SourceResult r;
-        r.member_index = pq.members.front().member_index;
-        r.source = s;
-        r.status = SourceStatus::kError;
-        r.failure = FailureKind::kInternal;
-        r.detail.append("peer ").append(peer_name).append(": ").append(why);
-        replies[slot].results.push_back(std::move(r));
-      }
+      replies[slot] = failed_peer_reply(pq, SourceStatus::kError, FailureKind::kInternal,
+                                        std::string("peer ").append(peer_name).append(": ").append(why));
       replies[slot].failure = why;
       if (--remaining == 0) peers_done.set();
       ++slot;
@@ -416,15 +409,8 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out_across_regions(
         },
         [&, slot, query = pq](const std::exception_ptr& failure) {
           if (failure) {  // a bug must not look like an answer
-            replies[slot] = PeerReply{};
-            for (Source s : query.members.front().sources) {
-              SourceResult r;
-              r.member_index = query.members.front().member_index;
-              r.source = s;
-              r.failure = FailureKind::kInternal;
-              r.detail = "internal error asking the peer";
-              replies[slot].results.push_back(std::move(r));
-            }
+            replies[slot] = failed_peer_reply(query, SourceStatus::kError, FailureKind::kInternal,
+                                              "internal error asking the peer");
             replies[slot].failure = "internal error";
           }
           if (--remaining == 0) peers_done.set();
