@@ -142,7 +142,6 @@ HttpClient::HttpClient(net::io_context& io) : io_(io), timer_(io) {
 
 HttpClient::~HttpClient() {
   *alive_ = false;
-  for (void* easy : idle_easy_) curl_easy_cleanup(static_cast<CURL*>(easy));
   try {
     timer_.cancel();
   } catch (const boost::system::system_error&) {  // the timer's own failure: nothing left to wait for anyway
@@ -315,22 +314,6 @@ void HttpClient::finish_transfers() {
   }
 }
 
-void* HttpClient::take_easy() {
-  if (idle_easy_.empty()) return curl_easy_init();
-  CURL* easy = static_cast<CURL*>(idle_easy_.back());
-  idle_easy_.pop_back();
-  curl_easy_reset(easy);  // every option back to its default; the multi handle keeps the connections
-  return easy;
-}
-
-void HttpClient::give_back(void* easy) {
-  if (idle_easy_.size() >= kIdleEasyHandles) {
-    curl_easy_cleanup(static_cast<CURL*>(easy));
-    return;
-  }
-  idle_easy_.push_back(easy);
-}
-
 net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
   Transfer transfer(io_);
   if (request.cancel != nullptr && request.cancel->cancelled()) {
@@ -338,7 +321,7 @@ net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
     transfer.result.error_detail = request.cancel->reason();
     co_return transfer.result;
   }
-  CURL* easy = static_cast<CURL*>(take_easy());
+  CURL* easy = curl_easy_init();
   if (easy == nullptr) {
     transfer.result.error = HttpErrorKind::kOther;
     transfer.result.error_detail = "curl_easy_init failed";
@@ -400,7 +383,7 @@ net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
     });
     co_await transfer.done.wait();
   }
-  give_back(easy);  // out of the multi handle by now: finished, failed to start, or removed when called off
+  curl_easy_cleanup(easy);
   curl_slist_free_all(transfer.headers);
   co_return std::move(transfer.result);
 }

@@ -81,11 +81,6 @@ class HttpClient {
   boost::asio::io_context& io() { return io_; }
   // Transfers currently in flight (for metrics and tests).
   std::size_t in_flight() const { return transfers_.size(); }
-  // Easy handles of finished transfers are reused (curl_easy_reset) instead
-  // of made and freed per request: curl_easy_init allocates the handle and
-  // its 16 KiB receive buffer each time. At most this many are kept idle.
-  static constexpr std::size_t kIdleEasyHandles = 128;
-  std::size_t idle_handles() const { return idle_easy_.size(); }  // for tests
 
  private:
   struct Transfer;
@@ -100,8 +95,6 @@ class HttpClient {
   void finish_transfers();
   void arm_timer(std::chrono::steady_clock::time_point due);
   void on_timeout();  // curl's timer is due (or may be): let curl act, keep the timer for its next deadline
-  void* take_easy();             // an idle easy handle, reset, or a new one (nullptr if curl cannot make one)
-  void give_back(void* easy);    // a finished transfer's handle, kept for the next fetch (or cleaned up)
 
   boost::asio::io_context& io_;
   void* multi_ = nullptr;  // CURLM*
@@ -114,7 +107,6 @@ class HttpClient {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed: a posted "now" does nothing
   std::unordered_map<int, std::shared_ptr<Socket>> sockets_;
   std::unordered_map<void*, Transfer*> transfers_;  // keyed by CURL*
-  std::vector<void*> idle_easy_;  // see kIdleEasyHandles
 };
 
 }  // namespace hfv::adapters

@@ -87,7 +87,6 @@ class Rig {
     throw std::runtime_error("no stats");
   }
   std::size_t transfers_in_flight() const { return http_.in_flight(); }
-  std::size_t idle_handles() const { return http_.idle_handles(); }
 
  private:
   boost::asio::io_context io_;
@@ -436,52 +435,4 @@ TEST_CASE("resilience: a hedged request answers for a stuck one after the agency
   CHECK(slow.status == SourceStatus::kTimeout);
   CHECK(slow.attempts == 1);
   CHECK(plain.stats(Source::kBank).hedges == 0);
-}
-
-// The HTTP client keeps the easy handles of finished transfers and resets
-// them for the next request: nothing of a cancelled, timed-out or refused
-// transfer (its body, headers, timeouts) may reach the next one.
-TEST_CASE("resilience: reused transfer handles carry nothing from a cancelled, timed-out or failed transfer to the next",
-          "[adapters][resilience]") {
-  json persons = json::object();
-  json faults = json::object();
-  const std::string hanging = person(0);
-  const std::string slow = person(1);
-  const std::string broken = person(2);
-  for (const auto& [id, fault] : {std::pair{hanging, "timeout"}, std::pair{slow, "timeout"},
-                                   std::pair{broken, "malformed"}}) {
-    persons[id] = bank_records();
-    faults[id] = fault;
-  }
-  std::vector<std::string> well;
-  for (int i = 10; i < 210; ++i) {
-    well.push_back(person(i));
-    persons[well.back()] = bank_records();
-  }
-  const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
-  Rig rig(bank_config(sim, {{"max_concurrent", 500}, {"max_attempts", 1}, {"breaker_failures", 1000},
-                            {"timeout_ms", 800}}));
-  CHECK(rig.idle_handles() == 0);
-
-  auto cancel = std::make_shared<hfv::Cancellation>();
-  const auto cancelled = rig.run(Source::kBank, {hanging}, milliseconds(30000), cancel, milliseconds(200));
-  CHECK(cancelled.at(0).cancelled);
-  CHECK(rig.idle_handles() == 1);  // the cancelled transfer's handle, kept
-  CHECK(rig.one(Source::kBank, slow, milliseconds(30000)).status == SourceStatus::kTimeout);
-  const SourceResult refused = rig.one(Source::kBank, broken, milliseconds(30000));
-  CHECK(refused.status == SourceStatus::kError);
-  CHECK(rig.idle_handles() == 1);  // the same handle served all three, one after the other
-
-  const auto answers = rig.run(Source::kBank, well, milliseconds(30000));
-  for (std::size_t i = 0; i < answers.size(); ++i) {
-    INFO("person " << i << ": " << answers[i].detail);
-    REQUIRE(answers[i].status == SourceStatus::kOk);
-    CHECK(answers[i].attempts == 1);
-    REQUIRE(answers[i].records.holdings.size() == 1);
-    CHECK(answers[i].records.holdings[0].amount == hfv::Money::parse("10.00").value());
-  }
-  CHECK(rig.transfers_in_flight() == 0);
-  CHECK(rig.idle_handles() >= 1);
-  CHECK(rig.idle_handles() <= a::HttpClient::kIdleEasyHandles);
-  for (const auto& id : well) CHECK(requests_about(sim, id) == 1);
 }
