@@ -12,7 +12,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "adapters/common/http_client.hpp"
@@ -66,6 +68,24 @@ class Adapter {
   // Asks the agency about one member, finishing by `deadline` at the latest.
   virtual boost::asio::awaitable<SourceResult> query(const MemberQuery& member,
                                                      Deadline deadline) = 0;
+
+  // Admission first, without a coroutine while waiting: a fan-out of many
+  // households queues thousands of queries at a busy agency, and a waiting
+  // coroutine chain costs kilobytes where this costs a few hundred bytes.
+  // `then(std::nullopt)`: a query of `member` may start now; run it with
+  // query_admitted(), which holds the place until it ends. `then(result)`:
+  // it may not (deadline passed, called off), `result` is its answer.
+  // `then` runs on the adapter's thread, possibly inside this call;
+  // `member` must outlive it. Default: no admission, query() as it is.
+  using AdmitThen = std::function<void(std::optional<SourceResult>)>;
+  virtual void admit(const MemberQuery& member, Deadline deadline, AdmitThen then) {
+    (void)member;
+    (void)deadline;
+    then(std::nullopt);
+  }
+  virtual boost::asio::awaitable<SourceResult> query_admitted(const MemberQuery& member, Deadline deadline) {
+    return query(member, deadline);
+  }
 };
 
 // The time left until `deadline`, capped at `cap`, never below 1 ms (curl

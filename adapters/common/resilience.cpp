@@ -172,6 +172,35 @@ net::awaitable<bool> AgencyGuard::admit(Deadline deadline, Cancellation* cancel)
   return enter(admitted_, deadline, cancel);
 }
 
+void AgencyGuard::admit_then(Deadline deadline, Cancellation* cancel, std::function<void(bool)> done) {
+  if (is_cancelled(cancel)) {
+    done(false);
+    return;
+  }
+  if (admitted_.in_use < static_cast<std::size_t>(config_.max_concurrent)) {
+    ++admitted_.in_use;
+    done(true);
+    return;
+  }
+  // As enter(), with a completion handler instead of a coroutine frame.
+  auto waiter = std::make_shared<Waiter>(executor_);
+  waiter->timer.expires_at(deadline);
+  admitted_.waiters.push_back(waiter);
+  auto registration = std::make_shared<Cancellation::Registration>(
+      on_cancel(cancel, [weak = std::weak_ptr<Waiter>(waiter)] {
+        if (auto w = weak.lock()) w->timer.cancel();
+      }));
+  waiter->timer.async_wait([this, waiter, registration = std::move(registration),
+                            done = std::move(done)](boost::system::error_code /*ignored*/) {
+    if (waiter->granted) {  // the place was handed over by leave()
+      done(true);
+      return;
+    }
+    std::erase(admitted_.waiters, waiter);
+    done(false);
+  });
+}
+
 void AgencyGuard::leave() { leave(admitted_); }
 
 bool AgencyGuard::try_rate_token() {
@@ -341,21 +370,42 @@ net::awaitable<HttpResult> AgencyGuard::fetch(HttpClient& http, HttpRequest requ
 
 // ------------------------------------------------------------ decorator
 
+SourceResult ResilientAdapter::not_admitted(const MemberQuery& member) {
+  if (is_cancelled(member.cancel.get())) {  // called off, not the agency's doing: no failure counted
+    SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, FailureKind::kCancelled,
+                            std::string(http_error_name(HttpErrorKind::kCancelled)) + ": " + member.cancel->reason());
+    r.cancelled = true;
+    return r;
+  }
+  ++counters_.failures;
+  ++counters_.timeouts;
+  return unsent(member, inner_->source(), SourceStatus::kTimeout, FailureKind::kTimeout, kNotSentInTime);
+}
+
 net::awaitable<SourceResult> ResilientAdapter::query(const MemberQuery& member, Deadline deadline) {
   ++counters_.queries;
   // Wait for admission before anything else (memory, see admit()); the
   // breaker is asked after it, so a half-open probe is not held here.
-  if (!co_await guard_->admit(deadline, member.cancel.get())) {
-    if (is_cancelled(member.cancel.get())) {  // called off, not the agency's doing: no failure counted
-      SourceResult r = unsent(member, inner_->source(), SourceStatus::kError, FailureKind::kCancelled,
-                              std::string(http_error_name(HttpErrorKind::kCancelled)) + ": " + member.cancel->reason());
-      r.cancelled = true;
-      co_return r;
+  // Statements, not `if (!co_await …) co_return …; co_return co_await …;`:
+  // GCC 12 compiled that form into an illegal instruction.
+  const bool admitted = co_await guard_->admit(deadline, member.cancel.get());
+  if (!admitted) co_return not_admitted(member);
+  SourceResult r = co_await query_admitted(member, deadline);
+  co_return r;
+}
+
+void ResilientAdapter::admit(const MemberQuery& member, Deadline deadline, AdmitThen then) {
+  ++counters_.queries;
+  guard_->admit_then(deadline, member.cancel.get(), [this, &member, then = std::move(then)](bool admitted) {
+    if (admitted) {
+      then(std::nullopt);
+    } else {
+      then(not_admitted(member));
     }
-    ++counters_.failures;
-    ++counters_.timeouts;
-    co_return unsent(member, inner_->source(), SourceStatus::kTimeout, FailureKind::kTimeout, kNotSentInTime);
-  }
+  });
+}
+
+net::awaitable<SourceResult> ResilientAdapter::query_admitted(const MemberQuery& member, Deadline deadline) {
   struct Admitted {
     AgencyGuard& guard;
     // leave() throws only via steady_timer::cancel(), which never fails in Asio's timer service.

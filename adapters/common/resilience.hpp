@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <array>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <map>
 #include <memory>
@@ -106,6 +107,10 @@ class AgencyGuard {
   // little memory (ResilientAdapter). false: the deadline passed first, or
   // `cancel` fired (or had fired).
   boost::asio::awaitable<bool> admit(Deadline deadline, Cancellation* cancel = nullptr);
+  // The same admission without a coroutine: `done(true)` when admitted
+  // (possibly inside this call), `done(false)` when the deadline passed or
+  // `cancel` fired first. `cancel` must outlive the wait.
+  void admit_then(Deadline deadline, Cancellation* cancel, std::function<void(bool)> done);
   void leave();
 
   const ResilienceConfig& config() const { return config_; }
@@ -195,12 +200,16 @@ class ResilientAdapter final : public Adapter {
       : inner_(std::move(inner)), breaker_(std::move(breaker)), guard_(std::move(guard)) {}
   Source source() const override { return inner_->source(); }
   boost::asio::awaitable<SourceResult> query(const MemberQuery& member, Deadline deadline) override;
+  void admit(const MemberQuery& member, Deadline deadline, AdmitThen then) override;
+  boost::asio::awaitable<SourceResult> query_admitted(const MemberQuery& member, Deadline deadline) override;
   BreakerState breaker_state() const { return breaker_->state(); }
   const CircuitBreaker& breaker() const { return *breaker_; }
   const AgencyGuard& guard() const { return *guard_; }
   const QueryCounters& counters() const { return counters_; }
 
  private:
+  SourceResult not_admitted(const MemberQuery& member);  // the answer of a query that could not start
+
   std::unique_ptr<Adapter> inner_;
   std::shared_ptr<CircuitBreaker> breaker_;
   std::shared_ptr<AgencyGuard> guard_;

@@ -257,33 +257,47 @@ net::awaitable<std::vector<SourceResult>> Verifier::fan_out(const adapters::Adap
   std::size_t remaining = results.size();
   AsyncEvent all_done(executor);
   if (remaining == 0) all_done.set();
+  // A slot's answer is in: checked and counted.
+  auto settle = [&](std::size_t slot) {
+    restrict_supplied_text(results[slot]);
+    // Ended by the verification's deadline (the transfer or the wait for a
+    // slot was cut off there, a few ms of timer slack allowed): audited and
+    // reported as cancelled.
+    if (results[slot].status == SourceStatus::kTimeout &&
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
+      results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
+    }
+    if (--remaining == 0) all_done.set();
+  };
+  // Each query waits for its agency's admission without a coroutine (a
+  // few hundred bytes where a waiting coroutine chain took kilobytes, see
+  // Adapter::admit); only an admitted query gets one.
   for (std::size_t slot = 0; slot < pairs.size(); ++slot) {
     const std::size_t q = pairs[slot].query;
     adapters::Adapter* adapter = adapters.at(pairs[slot].source).get();
     results[slot].member_index = queries[q].member_index;
     results[slot].source = pairs[slot].source;
-    net::co_spawn(
-        executor,
-        [&, adapter, slot, q]() -> net::awaitable<void> {
-          results[slot] = co_await adapter->query(queries[q], deadline);
-        },
-        [&, slot](const std::exception_ptr& failure) {
-          if (failure) {  // an adapter bug must not look like an answer
-            results[slot].status = SourceStatus::kError;
-            results[slot].failure = FailureKind::kInternal;
-            results[slot].detail = "internal error in adapter";
-            results[slot].records = {};
-          }
-          restrict_supplied_text(results[slot]);
-          // Ended by the verification's deadline (the transfer or the wait
-          // for a slot was cut off there, a few ms of timer slack allowed):
-          // audited and reported as cancelled.
-          if (results[slot].status == SourceStatus::kTimeout &&
-              std::chrono::steady_clock::now() + std::chrono::milliseconds(20) >= deadline) {
-            results[slot].detail = "cancelled: verification deadline passed; " + results[slot].detail;
-          }
-          if (--remaining == 0) all_done.set();
-        });
+    adapter->admit(queries[q], deadline, [&, adapter, slot, q](std::optional<SourceResult> refused) {
+      if (refused) {
+        results[slot] = std::move(*refused);
+        settle(slot);
+        return;
+      }
+      net::co_spawn(
+          executor,
+          [&, adapter, slot, q]() -> net::awaitable<void> {
+            results[slot] = co_await adapter->query_admitted(queries[q], deadline);
+          },
+          [&, slot](const std::exception_ptr& failure) {
+            if (failure) {  // an adapter bug must not look like an answer
+              results[slot].status = SourceStatus::kError;
+              results[slot].failure = FailureKind::kInternal;
+              results[slot].detail = "internal error in adapter";
+              results[slot].records = {};
+            }
+            settle(slot);
+          });
+    });
   }
   co_await all_done.wait();
   co_return results;

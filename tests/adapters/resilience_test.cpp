@@ -436,3 +436,59 @@ TEST_CASE("resilience: a hedged request answers for a stuck one after the agency
   CHECK(slow.attempts == 1);
   CHECK(plain.stats(Source::kBank).hedges == 0);
 }
+
+// Admission without a coroutine (AgencyGuard::admit_then, used by the
+// verifier's fan-out): places are given at once while free, then in order
+// as holders leave; a waiter is refused when its deadline passes or its
+// cancellation fires, and a refused waiter takes no place.
+TEST_CASE("resilience: admission without a coroutine grants in order, and refuses at the deadline or on cancel",
+          "[adapters][resilience]") {
+  boost::asio::io_context io;
+  a::ResilienceConfig config;
+  config.max_concurrent = 2;
+  a::AgencyGuard guard(io.get_executor(), config);
+  std::vector<std::string> events;
+  auto note = [&events](std::string who) {
+    return [&events, who = std::move(who)](bool admitted) { events.push_back(who + (admitted ? "+" : "-")); };
+  };
+  const auto far = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  guard.admit_then(far, nullptr, note("first"));
+  guard.admit_then(far, nullptr, note("second"));
+  CHECK(events == std::vector<std::string>{"first+", "second+"});  // free places: at once
+
+  auto cancel = std::make_shared<hfv::Cancellation>();
+  guard.admit_then(far, nullptr, note("third"));
+  guard.admit_then(std::chrono::steady_clock::now() + milliseconds(50), nullptr, note("late"));
+  guard.admit_then(far, cancel.get(), note("called-off"));
+  guard.admit_then(far, nullptr, note("fourth"));
+  CHECK(events.size() == 2);  // the rest wait
+  // Runs the loop until `n` events are in (bounded: a loaded sanitizer build).
+  auto until = [&](std::size_t n) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    io.restart();  // the loop stops each time it runs out of work
+    while (events.size() < n && std::chrono::steady_clock::now() < give_up) io.run_one_for(milliseconds(100));
+    return events.size() >= n;
+  };
+  cancel->cancel("test: the caller left");
+  REQUIRE(until(3));
+  CHECK(events[2] == "called-off-");
+  REQUIRE(until(4));
+  CHECK(events[3] == "late-");  // its deadline passed; nobody left
+  guard.leave();
+  REQUIRE(until(5));
+  CHECK(events[4] == "third+");  // first come, first served; the refused ones took no place
+  guard.leave();
+  REQUIRE(until(6));
+  CHECK(events[5] == "fourth+");
+  CHECK(guard.in_flight() == 0);  // HTTP requests: none were sent
+  // Two holders now (third, fourth): one more waits until one leaves.
+  guard.admit_then(far, nullptr, note("fifth"));
+  io.restart();
+  io.poll();
+  CHECK(events.size() == 6);
+  guard.leave();
+  REQUIRE(until(7));
+  CHECK(events[6] == "fifth+");
+  guard.leave();
+  guard.leave();
+}
