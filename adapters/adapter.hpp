@@ -81,7 +81,8 @@ class Adapter {
   virtual void admit(const MemberQuery& member, Deadline deadline, AdmitThen then) {
     (void)member;
     (void)deadline;
-    then(std::nullopt);
+    const AdmitThen done = std::move(then);  // by value: overrides keep it until admitted
+    done(std::nullopt);
   }
   virtual boost::asio::awaitable<SourceResult> query_admitted(const MemberQuery& member, Deadline deadline) {
     return query(member, deadline);
