@@ -139,28 +139,59 @@ net::awaitable<bool> AgencyGuard::sleep_until(Clock::time_point t, Deadline dead
   co_return Clock::now() < deadline && !is_cancelled(cancel);
 }
 
-net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline, Cancellation* cancel) {
-  if (is_cancelled(cancel)) co_return false;
+AgencyGuard::Entry AgencyGuard::try_enter(Gate& gate, Cancellation* cancel) const {
+  if (is_cancelled(cancel)) return Entry::kRefused;
   if (gate.in_use < static_cast<std::size_t>(config_.max_concurrent)) {
     ++gate.in_use;
-    co_return true;
+    return Entry::kTaken;
   }
+  return Entry::kWait;
+}
+
+template <typename Done>
+void AgencyGuard::wait_then(Gate& gate, Deadline deadline, Cancellation* cancel, Done done) {
   auto waiter = std::make_shared<Waiter>(executor_);
   waiter->timer.expires_at(deadline);
   gate.waiters.push_back(waiter);
-  const auto registration = on_cancel(cancel, [waiter] { waiter->timer.cancel(); });
-  boost::system::error_code ignored;
-  co_await waiter->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
-  if (waiter->granted) co_return true;  // the place was handed over by leave()
-  std::erase(gate.waiters, waiter);
-  co_return false;
+  auto registration = on_cancel(cancel, [weak = std::weak_ptr<Waiter>(waiter)] {
+    if (auto w = weak.lock()) w->timer.cancel();
+  });
+  waiter->timer.async_wait([&gate, waiter, registration = std::move(registration),
+                            done = std::move(done)](boost::system::error_code /*ignored*/) mutable {
+    if (waiter->granted) {  // the place was handed over by leave()
+      std::move(done)(true);
+      return;
+    }
+    // Left in the queue for leave() to skip: erasing each refused waiter
+    // from the middle would make a mass expiry (thousands of queries past
+    // their deadline together) quadratic. The queue is compacted when more
+    // than half of it is refused, so it stays within twice the live waiters.
+    waiter->refused = true;
+    if (++gate.refused * 2 > gate.waiters.size()) {
+      std::erase_if(gate.waiters, [](const std::shared_ptr<Waiter>& w) { return w->refused; });
+      gate.refused = 0;
+    }
+    std::move(done)(false);
+  });
+}
+
+net::awaitable<bool> AgencyGuard::enter(Gate& gate, Deadline deadline, Cancellation* cancel) {
+  const Entry entry = try_enter(gate, cancel);
+  if (entry != Entry::kWait) co_return entry == Entry::kTaken;
+  const bool granted = co_await net::async_initiate<const net::use_awaitable_t<>&, void(bool)>(
+      [this, &gate, deadline, cancel](auto handler) { wait_then(gate, deadline, cancel, std::move(handler)); },
+      net::use_awaitable);
+  co_return granted;
 }
 
 void AgencyGuard::leave(Gate& gate) {
   while (!gate.waiters.empty()) {
     auto next = gate.waiters.front();
     gate.waiters.pop_front();
-    if (next->granted) continue;
+    if (next->refused) {
+      --gate.refused;
+      continue;
+    }
     next->granted = true;  // the place passes on; in_use stays
     next->timer.cancel();
     return;
@@ -173,32 +204,12 @@ net::awaitable<bool> AgencyGuard::admit(Deadline deadline, Cancellation* cancel)
 }
 
 void AgencyGuard::admit_then(Deadline deadline, Cancellation* cancel, std::function<void(bool)> done) {
-  if (is_cancelled(cancel)) {
-    done(false);
+  const Entry entry = try_enter(admitted_, cancel);
+  if (entry != Entry::kWait) {
+    done(entry == Entry::kTaken);
     return;
   }
-  if (admitted_.in_use < static_cast<std::size_t>(config_.max_concurrent)) {
-    ++admitted_.in_use;
-    done(true);
-    return;
-  }
-  // As enter(), with a completion handler instead of a coroutine frame.
-  auto waiter = std::make_shared<Waiter>(executor_);
-  waiter->timer.expires_at(deadline);
-  admitted_.waiters.push_back(waiter);
-  auto registration = std::make_shared<Cancellation::Registration>(
-      on_cancel(cancel, [weak = std::weak_ptr<Waiter>(waiter)] {
-        if (auto w = weak.lock()) w->timer.cancel();
-      }));
-  waiter->timer.async_wait([this, waiter, registration = std::move(registration),
-                            done = std::move(done)](boost::system::error_code /*ignored*/) {
-    if (waiter->granted) {  // the place was handed over by leave()
-      done(true);
-      return;
-    }
-    std::erase(admitted_.waiters, waiter);
-    done(false);
-  });
+  wait_then(admitted_, deadline, cancel, std::move(done));
 }
 
 void AgencyGuard::leave() { leave(admitted_); }

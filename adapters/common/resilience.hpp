@@ -133,13 +133,24 @@ class AgencyGuard {
     explicit Waiter(const boost::asio::any_io_executor& ex) : timer(ex) {}
     boost::asio::steady_timer timer;
     bool granted = false;
+    bool refused = false;  // deadline passed or called off; still queued, leave() skips it
   };
   // At most `limit` holders; the others wait in order until a holder
   // leaves or their deadline passes.
   struct Gate {
     std::size_t in_use = 0;
     std::deque<std::shared_ptr<Waiter>> waiters;
+    std::size_t refused = 0;  // refused waiters still in `waiters`
   };
+  // One set of rules for both gates, with or without a coroutine:
+  // try_enter takes a free place at once (kTaken), refuses when `cancel`
+  // has fired (kRefused), else says to wait; wait_then queues for the next
+  // place: done(true) when leave() hands one over, done(false) at the
+  // deadline or on cancel (`done`: void(bool), may be move-only).
+  enum class Entry { kTaken, kRefused, kWait };
+  Entry try_enter(Gate& gate, Cancellation* cancel) const;
+  template <typename Done>
+  void wait_then(Gate& gate, Deadline deadline, Cancellation* cancel, Done done);
   boost::asio::awaitable<bool> enter(Gate& gate, Deadline deadline, Cancellation* cancel);
   static void leave(Gate& gate);
   boost::asio::awaitable<bool> acquire_slot(Deadline deadline, Cancellation* cancel) {

@@ -492,3 +492,62 @@ TEST_CASE("resilience: admission without a coroutine grants in order, and refuse
   guard.leave();
   guard.leave();
 }
+
+TEST_CASE("resilience: after a mass expiry of waiters, both admission paths still grant the live ones in order",
+          "[adapters][resilience]") {
+  // 600 queries wait for one place: every other one with a short deadline.
+  // When those expire together, the live ones (half waiting in coroutines,
+  // half with completion handlers) must still be granted one per leave(),
+  // first come first served, and the expired ones take no place.
+  boost::asio::io_context io;
+  a::ResilienceConfig config;
+  config.max_concurrent = 1;
+  a::AgencyGuard guard(io.get_executor(), config);
+  const auto far = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto soon = std::chrono::steady_clock::now() + milliseconds(100);
+  std::vector<int> granted;
+  int refused = 0;
+  guard.admit_then(far, nullptr, [](bool admitted) { REQUIRE(admitted); });  // holds the place
+  constexpr int kWaiters = 600;
+  for (int i = 0; i < kWaiters; ++i) {
+    const bool live = i % 2 == 0;
+    auto settle = [&granted, &refused, i](bool admitted) {
+      if (admitted) granted.push_back(i);
+      else ++refused;
+    };
+    if (i % 4 < 2) {
+      guard.admit_then(live ? far : soon, nullptr, settle);
+    } else {
+      boost::asio::co_spawn(
+          io,
+          [&guard, deadline = live ? far : soon, settle]() -> boost::asio::awaitable<void> {
+            const bool admitted = co_await guard.admit(deadline);
+            settle(admitted);
+          },
+          boost::asio::detached);
+      io.restart();
+      io.poll();  // the coroutine reaches its wait before the next query comes
+    }
+  }
+  auto run_until = [&io](auto done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    io.restart();
+    while (!done() && std::chrono::steady_clock::now() < give_up) io.run_one_for(milliseconds(100));
+    return done();
+  };
+  REQUIRE(run_until([&] { return refused == kWaiters / 2; }));
+  CHECK(granted.empty());  // expired waiters took no place
+  for (int n = 1; n <= kWaiters / 2; ++n) {
+    guard.leave();
+    REQUIRE(run_until([&] { return granted.size() == static_cast<std::size_t>(n); }));
+  }
+  std::vector<int> expected;
+  for (int i = 0; i < kWaiters; i += 2) expected.push_back(i);
+  CHECK(granted == expected);
+  guard.leave();
+  // The place is free again: the next query is admitted at once.
+  bool admitted_now = false;
+  guard.admit_then(far, nullptr, [&admitted_now](bool admitted) { admitted_now = admitted; });
+  CHECK(admitted_now);
+  guard.leave();
+}
