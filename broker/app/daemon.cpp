@@ -12,9 +12,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <thread>
 
 #include "adapters/registry.hpp"
 #include "audit/audit_log.hpp"
@@ -404,6 +406,10 @@ int run_daemon(const std::filesystem::path& config_file) {
     return fail_config("peers", make_error("bad_config", *problem));
   }
   net::thread_pool blocking(2);
+  // CPU work per household off the I/O thread (the report: archive, JSON,
+  // signature): one thread per core but the I/O thread's.
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  net::thread_pool compute(cores > 1 ? cores - 1 : 1);
 
   VerifierParts verifying;
   verifying.config = &*config;
@@ -423,6 +429,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   store_keys->consent_pseudonym.wipe();
   store_keys->audit_pseudonym.wipe();
   verifying.blocking = &blocking;
+  verifying.compute = &compute;
   verifying.reviews = stores.reviews.get();
   verifying.metrics = &metrics;
   verifying.refusal_status = &refusal_status_text;

@@ -4,6 +4,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <optional>
 
@@ -815,6 +816,78 @@ net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::Audit
   co_return o;
 }
 
+namespace {
+
+// A household's report as issued, assembled off the I/O thread.
+struct AssembledReport {
+  ArchivedInputs archived;  // what the decision rested on (input_archive.hpp)
+  json report;              // signed
+  std::string text;         // report.dump(): the bytes stored, and hashed for the audit record
+  std::exception_ptr failed;  // thrown while assembling: rethrown on the I/O thread
+};
+
+// Reads only what the verification owns and does not change while it waits
+// (the request, its policy, the results) and the signer (const, OpenSSL 3
+// keys may sign from several threads): safe on any thread.
+AssembledReport assemble_report(const std::string& id, const VerificationRequest& request,
+                                const policies::JurisdictionPolicy& policy, const policies::HouseholdInput& input,
+                                const policies::Decision& decision, const std::vector<SourceResult>& results,
+                                const std::map<std::pair<std::size_t, Source>, std::string>& answered_by,
+                                const std::map<std::string, std::string>& breakers,
+                                const crypto::Ed25519Signer& signer) {
+  AssembledReport out;
+  try {
+    // What the decision rested on, stored with the report; the report names
+    // its digest (broker/verification/input_archive.hpp).
+    out.archived.text = archive_text(id, request.jurisdiction, policy, input);
+    out.archived.sha256 = inputs_sha256(out.archived.text);
+    out.archived.policy_version = policy.version();
+    out.archived.policy_jurisdiction = policy.jurisdiction();
+    out.archived.policy_content = policy.content();
+
+    json report = {{"verification_id", id},
+                   {"case_id", request.case_id},
+                   {"programme", request.programme},
+                   {"jurisdiction", request.jurisdiction},
+                   {"area", std::string(policies::area_name(request.area))},
+                   {"reference_date", request.reference_date.to_string()},
+                   {"authorization_id", request.authorization_id},
+                   {"generated_at", utc_timestamp_now()}};
+    report.update(policies::decision_json(decision));
+    json sources = json::array();
+    for (const auto& r : results) {
+      json s = {{"member", mask_id_number(request.members[r.member_index].id_number)},
+                {"member_index", r.member_index},
+                {"source", std::string(source_name(r.source))},
+                {"status", std::string(status_name(r.status))},
+                {"attempts", r.attempts}};
+      if (!r.received_at.empty()) s["received_at"] = r.received_at;
+      if (r.attempts > 0) s["latency_ms"] = r.latency.count();
+      if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
+      if (!r.detail.empty()) s["detail"] = r.detail;
+      // Only with peers (docs/cross-region.md) is anything answered elsewhere.
+      if (const auto by = answered_by.find({r.member_index, r.source}); by != answered_by.end()) {
+        s["answered_by"] = by->second;
+      }
+      const auto breaker = breakers.find(std::string(source_name(r.source)));
+      if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
+      sources.push_back(std::move(s));
+    }
+    report["sources"] = std::move(sources);
+    report["inputs_sha256"] = out.archived.sha256;
+    sign_report(report, signer);
+    // The signed report's bytes as the caller receives them: a saved report
+    // is matched to its audit record by hashing the file.
+    out.text = report.dump(-1, ' ', false, json::error_handler_t::strict);
+    out.report = std::move(report);
+  } catch (...) {
+    out.failed = std::current_exception();
+  }
+  return out;
+}
+
+}  // namespace
+
 net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   Accepted& a = *accepted;
   const VerificationTimer timer(parts_.metrics);
@@ -893,15 +966,6 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   input.emergency = a.request.emergency;
   input.sources = results;
   const policies::Decision decision = policies::evaluate(*a.policy, input);
-  // What the decision rested on, stored with the report; the report names
-  // its digest (broker/verification/input_archive.hpp).
-  ArchivedInputs archived;
-  archived.text = archive_text(a.id, a.request.jurisdiction, *a.policy, input);
-  archived.sha256 = inputs_sha256(archived.text);
-  archived.policy_version = a.policy->version();
-  archived.policy_jurisdiction = a.policy->jurisdiction();
-  archived.policy_content = a.policy->content();
-
   // What later reviews compare against (broker/store/review_store.hpp): written
   // pending, while the report is assembled and signed, and durable before
   // the report is issued, so a crash between the audit and the report store
@@ -919,42 +983,31 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     }));
   }
 
-  json report = {{"verification_id", a.id},
-                 {"case_id", a.request.case_id},
-                 {"programme", a.request.programme},
-                 {"jurisdiction", a.request.jurisdiction},
-                 {"area", std::string(policies::area_name(a.request.area))},
-                 {"reference_date", a.request.reference_date.to_string()},
-                 {"authorization_id", a.request.authorization_id},
-                 {"generated_at", utc_timestamp_now()}};
-  report.update(policies::decision_json(decision));
-  json sources = json::array();
-  const auto breakers = adapters::breaker_states(*a.adapters);  // as the report is assembled
+  // The report's archive, JSON, signature and bytes: about a third of the
+  // I/O thread's time per household in a batch (docs/performance.md), so
+  // built on the compute pool when there is one. The breakers are read
+  // here, on the I/O thread that owns them, as the report is assembled.
+  const auto breakers = adapters::breaker_states(*a.adapters);
+  auto assemble = [&] {
+    return assemble_report(a.id, a.request, *a.policy, input, decision, results, answered_by, breakers,
+                           *parts_.signer);
+  };
+  AssembledReport assembled;
+  if (parts_.compute != nullptr) {
+    auto assembling = start_blocking(*parts_.compute, executor, assemble);
+    assembled = co_await assembling.get();
+  } else {
+    assembled = assemble();
+  }
+  if (assembled.failed) std::rethrow_exception(assembled.failed);
+  json& report = assembled.report;
+  ArchivedInputs& archived = assembled.archived;
   Outcome issued_outcome;
   for (const auto& r : results) {
-    json s = {{"member", mask_id_number(a.request.members[r.member_index].id_number)},
-              {"member_index", r.member_index},
-              {"source", std::string(source_name(r.source))},
-              {"status", std::string(status_name(r.status))},
-              {"attempts", r.attempts}};
-    if (!r.received_at.empty()) s["received_at"] = r.received_at;
-    if (r.attempts > 0) s["latency_ms"] = r.latency.count();
-    if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
-    if (!r.detail.empty()) s["detail"] = r.detail;
-    if (!parts_.peers.empty()) {
-      const auto by = answered_by.find({r.member_index, r.source});
-      if (by != answered_by.end()) s["answered_by"] = by->second;
-    }
-    const auto breaker = breakers.find(std::string(source_name(r.source)));
-    if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
-    sources.push_back(std::move(s));
     if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) {
       issued_outcome.failed_sources.push_back({r.source, r.failure});
     }
   }
-  report["sources"] = sources;
-  report["inputs_sha256"] = archived.sha256;
-  sign_report(report, *parts_.signer);
 
   if (review_pending && !co_await review_pending->get()) {
     log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
@@ -968,7 +1021,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued.outcome = report["outcome"].get<std::string>();
   // The signed report's bytes as the caller receives them: a saved report
   // is matched to this record by hashing the file.
-  issued.digest = crypto::to_hex(crypto::sha256(report.dump(-1, ' ', false, json::error_handler_t::strict)));
+  issued.digest = crypto::to_hex(crypto::sha256(assembled.text));
   issued.detail = provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
   if (!co_await parts_.audit->append(std::move(after))) {
@@ -988,7 +1041,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     marking.emplace(start_blocking(*parts_.blocking, executor, [this, id = a.id] { return parts_.reviews->mark_issued(id); }));
   }
   auto saving = start_blocking(*parts_.blocking, executor,
-                               [this, id = a.id, text = report.dump(), archived = std::move(archived)] {
+                               [this, id = a.id, text = std::move(assembled.text), archived = std::move(archived)] {
                                  return parts_.reports->finish_issued(id, text, archived);
                                });
   const Status saved = co_await saving.get();
@@ -1354,7 +1407,9 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   issued.action = "verification.report";
   issued.status = "issued";
   issued.outcome = report["outcome"].get<std::string>();
-  issued.digest = crypto::to_hex(crypto::sha256(report.dump(-1, ' ', false, json::error_handler_t::strict)));
+  // The bytes stored and answered, hashed for the record (dumped once).
+  const std::string report_text = report.dump();
+  issued.digest = crypto::to_hex(crypto::sha256(report_text));
   issued.detail = "supersedes=" + stored.id;
   if (!decision.provisional_parameters.empty()) issued.detail += " " + provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
@@ -1368,7 +1423,6 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   }
   // Captured by reference only: a temporary lambda owning a string in a
   // co_await expression is destroyed twice by GCC 12's coroutines.
-  const std::string report_text = report.dump();
   const Status saved = co_await run_blocking(*parts_.blocking, [&] {
     return parts_.reports->finish_appeal(id, report_text, inputs, stored.id);
   });

@@ -24,7 +24,9 @@
 // and issues a new report that supersedes the old one.
 //
 // Threading: verify(), read(), replay() and appeal() run on the I/O thread that owns the
-// adapters' HTTP client; blocking store calls go to the `blocking` pool.
+// adapters' HTTP client; blocking store calls go to the `blocking` pool, and
+// a household's report is assembled and signed on the `compute` pool (it
+// reads only the verification's own request, results and immutable policy).
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
@@ -73,6 +75,10 @@ struct VerifierParts {
   crypto::SecretKey consent_pseudonym_key;
   crypto::SecretKey audit_pseudonym_key;
   boost::asio::thread_pool* blocking = nullptr;
+  // Optional: each household's report (input archive, JSON, signature) is
+  // assembled on this pool, off the I/O thread, one hop per household; on
+  // the I/O thread when null.
+  boost::asio::thread_pool* compute = nullptr;
   Metrics* metrics = nullptr;      // optional (broker/ops/metrics.hpp): nothing counted when null
   ReviewStore* reviews = nullptr;  // optional (broker/store/review_store.hpp): review data per verification
   // The keys reports were signed with (report_key_history.hpp): a replay
