@@ -35,4 +35,11 @@ inline std::string json_error_reason(std::string_view what) {
   return std::string(what);
 }
 
+// The `field` an error names for a JSON object's member `key`: the key
+// itself, or `""` (two quote marks) for a member whose name is empty, since
+// an error's field is never empty (a fuzz target found such a body).
+inline std::string member_field(std::string_view key) {
+  return key.empty() ? std::string("\"\"") : std::string(key);
+}
+
 }  // namespace hfv

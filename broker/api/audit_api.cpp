@@ -22,6 +22,7 @@
 #include "broker/api/service.hpp"
 #include "broker/api/service_internal.hpp"
 #include "common/id_number.hpp"
+#include "common/json_error.hpp"
 #include "common/time.hpp"
 #include "crypto/hash.hpp"
 #include "storage/page_check.hpp"
@@ -233,7 +234,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     std::string described;
     for (const auto& [k, v] : b.items()) {
       if (k != "member_id" && k != "case_id" && k != "from" && k != "to")
-        co_return error_response(400, "invalid_field", "unknown field", k);
+        co_return error_response(400, "invalid_field", "unknown field", member_field(k));
       if (!v.is_string()) co_return error_response(400, "invalid_field", "must be a string", k);
     }
     const std::string id = b.value("member_id", "");

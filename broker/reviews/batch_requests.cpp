@@ -10,6 +10,7 @@
 #include "broker/ops/log.hpp"
 #include "broker/verification/review_record.hpp"
 #include "common/blocking_call.hpp"
+#include "common/json_error.hpp"
 #include "common/time.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
@@ -59,7 +60,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
     batch.mode = BatchMode::kDue;
     for (const auto& [key, value] : whole.items()) {
       if (key != "due_by" && key != "jurisdictions") {
-        co_return invalid("invalid_field", "unknown field", key);
+        co_return invalid("invalid_field", "unknown field", member_field(key));
       }
     }
     const auto due_by = whole["due_by"].is_string() ? Date::parse(whole["due_by"].get<std::string>()) : std::nullopt;

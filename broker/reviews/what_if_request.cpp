@@ -4,6 +4,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/json_error.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::broker {
@@ -25,7 +26,8 @@ std::variant<WhatIfRequest, WhatIfRefusal> parse_what_if(const std::string& code
   if (!doc.is_object()) return WhatIfRefusal{400, "invalid_json", "body", "the body must be a JSON object"};
   for (const auto& [key, value] : doc.items()) {
     if (key != "policy" && key != "from" && key != "to") {
-      return WhatIfRefusal{400, "invalid_field", key, "unknown field " + key + " (policy, from, to)"};
+      const std::string field = member_field(key);
+      return WhatIfRefusal{400, "invalid_field", field, "unknown field " + field + " (policy, from, to)"};
     }
   }
   WhatIfRequest request;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/id_number.hpp"
+#include "common/json_error.hpp"
 #include "common/money.hpp"
 #include "common/text.hpp"
 #include "policies/engine.hpp"
@@ -27,7 +28,7 @@ std::optional<FieldError> check_keys(const json& obj, const std::string& where,
   for (const auto& [key, value] : obj.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string field = where.empty() ? std::string() : where + ".";
-      field += key;
+      field += member_field(key);
       return invalid(std::move(field), "unknown field");
     }
   }

@@ -270,6 +270,8 @@ TEST_CASE("unit: Each invalid field is named with its reason", "[request]") {
       {"impossible date", [](json& j) { j["reference_date"] = "2026-02-30"; }, "reference_date"},
       {"future date", [](json& j) { j["reference_date"] = "2027-01-01"; }, "reference_date"},
       {"unknown field", [](json& j) { j["colour"] = "blue"; }, "colour"},
+      {"member with an empty name", [](json& j) { j[""] = 1; }, "\"\""},
+      {"member's field with an empty name", [](json& j) { j["members"][0][""] = 1; }, "members[0].\"\""},
       {"no members", [](json& j) { j["members"] = json::array(); }, "members"},
       {"bad checksum", [](json& j) { j["members"][1]["id_number"] = "230102197808050021"; }, "members[1].id_number"},
       {"duplicate member", [](json& j) { j["members"][1]["id_number"] = "230102197503120016"; }, "members[1].id_number"},

@@ -75,6 +75,11 @@ TEST_CASE("what-if request: bad dates, a backwards or over-long period and a mal
   bad = good;
   bad["extra"] = 1;
   CHECK(refusal(bad).field == "extra");
+  // A member with an empty name (a fuzz target's find): the field still names it.
+  bad = good;
+  bad[""] = "2026-06-30";
+  CHECK(refusal(bad).field == "\"\"");
+  CHECK(refusal(bad).message.find("unknown field \"\"") != std::string::npos);
   CHECK(std::get<b::WhatIfRefusal>(b::parse_what_if("230100", "[")).field == "body");
 }
 
