@@ -828,6 +828,37 @@ struct AssembledReport {  // NOLINT(bugprone-exception-escape)
   std::exception_ptr failed;  // thrown while assembling: rethrown on the I/O thread
 };
 
+// What a decision rested on, stored with its report; the report names its
+// digest (broker/verification/input_archive.hpp). Verifications and appeals.
+ArchivedInputs archived_inputs(const std::string& id, const std::string& jurisdiction,
+                               const policies::JurisdictionPolicy& policy, const policies::HouseholdInput& input) {
+  ArchivedInputs archived;
+  archived.text = archive_text(id, jurisdiction, policy, input);
+  archived.sha256 = inputs_sha256(archived.text);
+  archived.policy_version = policy.version();
+  archived.policy_jurisdiction = policy.jurisdiction();
+  archived.policy_content = policy.content();
+  return archived;
+}
+
+// A report's entry for one agency query (`member`: the masked ID number),
+// with the agency's breaker state when it is not closed.
+json source_entry(std::string member, const SourceResult& r, const std::map<std::string, std::string>& breakers) {
+  const std::string source(source_name(r.source));
+  json s = {{"member", std::move(member)},
+            {"member_index", r.member_index},
+            {"source", source},
+            {"status", std::string(status_name(r.status))},
+            {"attempts", r.attempts}};
+  if (!r.received_at.empty()) s["received_at"] = r.received_at;
+  if (r.attempts > 0) s["latency_ms"] = r.latency.count();
+  if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
+  if (!r.detail.empty()) s["detail"] = r.detail;
+  const auto breaker = breakers.find(source);
+  if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
+  return s;
+}
+
 // Reads only what the verification owns and does not change while it waits
 // (the request, its policy, the results) and the signer (const, OpenSSL 3
 // keys may sign from several threads): safe on any thread.
@@ -839,13 +870,7 @@ AssembledReport assemble_report(const std::string& id, const VerificationRequest
                                 const crypto::Ed25519Signer& signer) {
   AssembledReport out;
   try {
-    // What the decision rested on, stored with the report; the report names
-    // its digest (broker/verification/input_archive.hpp).
-    out.archived.text = archive_text(id, request.jurisdiction, policy, input);
-    out.archived.sha256 = inputs_sha256(out.archived.text);
-    out.archived.policy_version = policy.version();
-    out.archived.policy_jurisdiction = policy.jurisdiction();
-    out.archived.policy_content = policy.content();
+    out.archived = archived_inputs(id, request.jurisdiction, policy, input);
 
     json report = {{"verification_id", id},
                    {"case_id", request.case_id},
@@ -858,21 +883,11 @@ AssembledReport assemble_report(const std::string& id, const VerificationRequest
     report.update(policies::decision_json(decision));
     json sources = json::array();
     for (const auto& r : results) {
-      json s = {{"member", mask_id_number(request.members[r.member_index].id_number)},
-                {"member_index", r.member_index},
-                {"source", std::string(source_name(r.source))},
-                {"status", std::string(status_name(r.status))},
-                {"attempts", r.attempts}};
-      if (!r.received_at.empty()) s["received_at"] = r.received_at;
-      if (r.attempts > 0) s["latency_ms"] = r.latency.count();
-      if (!r.evidence_sha256.empty()) s["evidence_sha256"] = r.evidence_sha256;
-      if (!r.detail.empty()) s["detail"] = r.detail;
+      json s = source_entry(mask_id_number(request.members[r.member_index].id_number), r, breakers);
       // Only with peers (docs/cross-region.md) is anything answered elsewhere.
       if (const auto by = answered_by.find({r.member_index, r.source}); by != answered_by.end()) {
         s["answered_by"] = by->second;
       }
-      const auto breaker = breakers.find(std::string(source_name(r.source)));
-      if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
       sources.push_back(std::move(s));
     }
     report["sources"] = std::move(sources);
@@ -1337,12 +1352,7 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
     }
   }
   const policies::Decision decision = policies::evaluate(**policy, *household);
-  ArchivedInputs inputs;
-  inputs.text = archive_text(id, base.jurisdiction, **policy, *household);
-  inputs.sha256 = inputs_sha256(inputs.text);
-  inputs.policy_version = (*policy)->version();
-  inputs.policy_jurisdiction = (*policy)->jurisdiction();
-  inputs.policy_content = (*policy)->content();
+  ArchivedInputs inputs = archived_inputs(id, base.jurisdiction, **policy, *household);
 
   const std::string appealed_at = utc_timestamp_now();
   json report = {{"verification_id", id},
@@ -1367,18 +1377,8 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
       sources.push_back(entry);
       continue;
     }
-    json s = {{"member", entry.value("member", "")},
-              {"member_index", member_index},
-              {"source", source},
-              {"status", std::string(status_name(fresh->status))},
-              {"attempts", fresh->attempts},
-              {"appealed", true}};
-    if (!fresh->received_at.empty()) s["received_at"] = fresh->received_at;
-    if (fresh->attempts > 0) s["latency_ms"] = fresh->latency.count();
-    if (!fresh->evidence_sha256.empty()) s["evidence_sha256"] = fresh->evidence_sha256;
-    if (!fresh->detail.empty()) s["detail"] = fresh->detail;
-    const auto breaker = breakers.find(source);
-    if (breaker != breakers.end() && breaker->second != "closed") s["breaker"] = breaker->second;
+    json s = source_entry(entry.value("member", ""), *fresh, breakers);
+    s["appealed"] = true;
     sources.push_back(std::move(s));
   }
   report["sources"] = std::move(sources);
