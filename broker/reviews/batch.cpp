@@ -245,9 +245,14 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     // Nothing of the batches in flight: one household may start, unless an
     // interactive verification is running; then it waits, at most
     // kLongestYield since the last batch household started.
-    const bool idle = in_flight_members_ == 0 &&
+    const bool idle = in_flight_members_ == 0 && past_fan_out_ == 0 &&
                       (verifier_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
-    const bool capacity = idle || in_flight_members_ + need <= allowed();
+    // The agencies' share counts a household's members only while its
+    // queries are out; households past their fan-out (audit, report,
+    // stores: nothing sent to agencies) are bounded apart, so the next
+    // households query while earlier ones are written.
+    const bool capacity =
+        idle || (in_flight_members_ + need <= allowed() && past_fan_out_ < std::max<std::size_t>(1, slots_));
     if (now < backoff_until_ || !capacity) {
       co_await pause(std::chrono::milliseconds(2));
       continue;
@@ -257,8 +262,16 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     last_start_ = now;
     ++run->in_flight;
     run->items[next].state = ItemState::kRunning;  // in memory only: the store keeps it pending
-    net::co_spawn(executor_, run_item(run, next), [this, run, need, position = next](const std::exception_ptr& e) {
-      in_flight_members_ -= need;
+    auto queried = std::make_shared<bool>(false);  // the household's fan-out is over
+    net::co_spawn(executor_, run_item(run, next, [this, need, queried] {
+                    if (*queried) return;
+                    *queried = true;
+                    in_flight_members_ -= need;
+                    ++past_fan_out_;
+                  }),
+                  [this, run, need, queried, position = next](const std::exception_ptr& e) {
+      if (*queried) --past_fan_out_;
+      else in_flight_members_ -= need;
       --run->in_flight;
       if (e) {  // counted and reported, never silently dropped
         BatchItem& item = run->items[position];
@@ -399,7 +412,8 @@ net::awaitable<void> BatchManager::wait_for_backoff() {
   co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
 }
 
-net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position) {
+net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position,
+                                            std::function<void()> queried) {
   BatchItem& item = run->items[position];
   const Principal* principal = config_.principal_for_name(run->batch.principal);
   const auto started = Clock::now();
@@ -420,6 +434,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     call.body = item.request_json;
     call.idempotency_key = run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
     call.batch_id = run->batch.id;
+    call.queries_done = queried;  // a retry after it fired stays within the agencies' own limits
     outcome = co_await verifier_.verify(std::move(call));
     if (outcome.kind == Outcome::Kind::kIssued || outcome.kind == Outcome::Kind::kReplayed) {
       verified = true;

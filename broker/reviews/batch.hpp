@@ -110,7 +110,7 @@ class BatchManager {
   // Starts no more households; those in flight finish. busy() says whether
   // any are still in flight, or a batch is still writing its end.
   void stop();
-  bool busy() const { return in_flight_members_ > 0 || finishing_ > 0; }
+  bool busy() const { return in_flight_members_ > 0 || past_fan_out_ > 0 || finishing_ > 0; }
 
   // POST /v1/batches: the batch's progress once it is durable and started.
   // `certificate`: the caller's, for the batch.create record (the
@@ -139,7 +139,10 @@ class BatchManager {
   boost::asio::awaitable<bool> finished_or_held_elsewhere(const std::shared_ptr<Run>& run);
   boost::asio::awaitable<void> finish(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> drive(std::shared_ptr<Run> run);
-  boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position);
+  // `queried`: called when the household's agency queries are over (it
+  // leaves the agencies' share; VerifyCall::queries_done).
+  boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position,
+                                        std::function<void()> queried);
   boost::asio::awaitable<void> flush(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> wait_for_backoff();
   void launch(const std::shared_ptr<Run>& run);
@@ -161,7 +164,8 @@ class BatchManager {
   const Config& config_;
   std::size_t slots_ = 1;
   std::size_t limit_ = 1;  // current concurrency (members), <= slots_
-  std::size_t in_flight_members_ = 0;
+  std::size_t in_flight_members_ = 0;  // of households whose agency queries are still out
+  std::size_t past_fan_out_ = 0;       // households past their fan-out (audit, report, stores)
   std::size_t finishing_ = 0;  // batches writing their outputs and end record
   std::chrono::steady_clock::time_point last_start_{};  // of a batch household
   std::chrono::steady_clock::time_point backoff_until_{};

@@ -71,6 +71,7 @@ struct Verifier::Accepted {
   audit::AuditRecord base;
   std::string batch_id;                  // non-empty for a batch household
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
+  std::function<void()> queries_done;    // VerifyCall::queries_done
   std::shared_ptr<InteractiveMark> interactive;
 };
 
@@ -558,6 +559,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.base.programme = v.programme;
   a.base.jurisdiction = v.jurisdiction;
   a.batch_id = call.batch_id;
+  a.queries_done = std::move(call.queries_done);
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
@@ -925,6 +927,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     results = co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
   }
   observe_fan_out(parts_.metrics, results);
+  if (a.queries_done) std::exchange(a.queries_done, nullptr)();
   log_agency_failures(a.id, results);
 
   for (const auto& r : results) {

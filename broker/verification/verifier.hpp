@@ -35,6 +35,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -117,6 +118,10 @@ struct VerifyCall {
   // Fired when the caller leaves while a synchronous verification runs; null
   // when nobody watches.
   std::shared_ptr<Cancellation> cancel;
+  // Optional, for batches: called once, on the I/O thread, when every agency
+  // query of this household has settled (the fan-out is over; the audit,
+  // report and stores remain). Not called when nobody was asked.
+  std::function<void()> queries_done;
 };
 
 // The audit record every access by `principal` starts from: who, for which

@@ -187,6 +187,38 @@ TEST_CASE("batch: 10000 households across five jurisdictions, counts add up, the
 // applicant's answer slowly). While it runs, the batch starts at most one
 // household a second (the audit's verification.request times show it),
 // where in the same time just before, it started many.
+TEST_CASE("batch: agencies never have more of a batch's queries at once than its share of their limit",
+          "[integration][batch]") {
+  // A household leaves the batch's share of the agencies when its queries
+  // are over, not when its report is stored: the next households query
+  // while earlier ones are audited and stored. The agencies must still
+  // never see more than the share: half of max_concurrent 16, 8 members.
+  hfv::testing::TempDir data("hfv-batch-share");
+  Dataset d = make_dataset(60, 0, 700000);
+  d.write(data.path / "dataset.json", false);
+  Stack stack(
+      [](json& config, const fs::path& dir) {
+        configure(config, dir);
+        for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = 16;
+      },
+      data.path / "dataset.json");
+  restart_sim(stack, data.path / "dataset.json", "sim-share", 20);  // each answer takes 20 ms
+  Client client(stack.case_system);
+  register_households(stack, client, d);
+  stack.post_to_sim("/_sim/reset-requests", json::object());
+  const std::string id = start_batch(client, stack.url, ndjson(d, 0, d.households.size()));
+  const Watched w = wait_for(client, stack.url, id, std::chrono::seconds(300));
+  REQUIRE(w.last["state"] == "done");
+  CHECK(w.last["done"] == static_cast<long>(d.households.size()));
+  const json counts = stack.sim_requests();
+  INFO(counts.dump());
+  REQUIRE(counts["max_in_flight"].size() >= 6);
+  for (const auto& [agency, peak] : counts["max_in_flight"].items()) {
+    CHECK(peak.get<int>() >= 1);
+    CHECK(peak.get<int>() <= 8);
+  }
+}
+
 TEST_CASE("batch: while an interactive verification runs, batches start at most one household a second",
           "[integration][batch]") {
   hfv::testing::TempDir data("hfv-batch-yield");

@@ -171,6 +171,27 @@ struct Stack {
     REQUIRE(status == 200);
   }
 
+  // GET /_sim/requests: the simulator's request counts, and the most
+  // requests each agency has had in flight at once (max_in_flight).
+  json sim_requests() const {
+    CURL* curl = curl_easy_init();
+    const std::string target = sim_url() + "/_sim/requests";
+    std::string answer;
+    curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
+      static_cast<std::string*>(u)->append(d, sz * n);
+      return sz * n;
+    });
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+    long status = 0;
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    INFO(answer);
+    REQUIRE(status == 200);
+    return json::parse(answer);
+  }
+
   // POST /_sim/faults: replaces the named agencies' faults (null clears one).
   void set_faults(const json& faults) const { post_to_sim("/_sim/faults", faults); }
 
