@@ -32,6 +32,12 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(200);
 // While interactive verifications keep running, a batch still starts one
 // household at least this often (interactive first, batches never starved).
 constexpr auto kLongestYield = std::chrono::milliseconds(1000);
+// A household waiting for the batch's capacity is woken when a household
+// in flight gives some back; while interactive work or other requests hold
+// the batch back (nothing here is told when they end) it looks again this
+// often, and otherwise at least this often in case a wake-up was missed.
+constexpr auto kExternalPoll = std::chrono::milliseconds(2);
+constexpr auto kCapacityFallback = std::chrono::milliseconds(100);
 
 
 // Change lists and statistics hold case data: owner-only, replaced whole.
@@ -139,6 +145,11 @@ void BatchManager::launch(const std::shared_ptr<Run>& run) {
   net::co_spawn(executor_, drive(run), [id = run->batch.id](const std::exception_ptr& e) {
     if (e) log_event(LogLevel::kError, "batch_stopped", {{"batch_id", id}, {"reason", "internal error"}});
   });
+}
+
+void BatchManager::capacity_freed() {
+  // Every driver waiting for capacity looks again (each batch has one).
+  for (net::steady_timer* waiting : std::exchange(capacity_waiters_, {})) waiting->cancel();
 }
 
 std::size_t BatchManager::allowed() const {
@@ -254,7 +265,13 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     const bool capacity =
         idle || (in_flight_members_ + need <= allowed() && past_fan_out_ < std::max<std::size_t>(1, slots_));
     if (now < backoff_until_ || !capacity) {
-      co_await pause(std::chrono::milliseconds(2));
+      const bool external = verifier_.interactive_in_flight() > 0 || other_requests_() > 0 ||
+                            now - verifier_.last_interactive_end() < config_.review.yield_after_interactive;
+      const auto until = now < backoff_until_ ? backoff_until_ : now + (external ? kExternalPoll : kCapacityFallback);
+      capacity_waiters_.push_back(&timer);
+      timer.expires_at(until);
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      std::erase(capacity_waiters_, &timer);
       continue;
     }
     run->claimed.pop_front();
@@ -268,11 +285,13 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
                     *queried = true;
                     in_flight_members_ -= need;
                     ++past_fan_out_;
+                    capacity_freed();
                   }),
                   [this, run, need, queried, position = next](const std::exception_ptr& e) {
       if (*queried) --past_fan_out_;
       else in_flight_members_ -= need;
       --run->in_flight;
+      capacity_freed();
       if (e) {  // counted and reported, never silently dropped
         BatchItem& item = run->items[position];
         item.state = ItemState::kFailed;

@@ -51,6 +51,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <deque>
@@ -149,6 +150,8 @@ class BatchManager {
   void count_items(Run& run) const;
   std::chrono::milliseconds poll_interval() const;
   std::size_t allowed() const;
+  // A household gave back capacity: wakes the drivers waiting for it.
+  void capacity_freed();
   void record_outcome(bool clean, bool back_off);
   nlohmann::json progress_json(const Run& run) const;
   audit::AuditRecord audit_base(const Principal* principal, const std::string& operator_id,
@@ -172,6 +175,7 @@ class BatchManager {
   std::chrono::milliseconds backoff_{0};
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<Run>> runs_;  // batches running in this process
+  std::vector<boost::asio::steady_timer*> capacity_waiters_;  // drivers waiting for capacity (capacity_freed)
 };
 
 }  // namespace hfv::broker
