@@ -147,6 +147,64 @@ void BatchManager::launch(const std::shared_ptr<Run>& run) {
   });
 }
 
+Clock::time_point BatchManager::next_look(Clock::time_point now) const {
+  const bool external = verifier_.interactive_in_flight() > 0 || other_requests_() > 0 ||
+                        now - verifier_.last_interactive_end() < config_.review.yield_after_interactive;
+  return now + (external ? kExternalPoll : kCapacityFallback);
+}
+
+net::awaitable<void> BatchManager::wait_for_capacity(net::steady_timer& timer, Clock::time_point at_latest) {
+  boost::system::error_code ec;
+  capacity_waiters_.push_back(&timer);
+  timer.expires_at(at_latest);
+  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  std::erase(capacity_waiters_, &timer);
+}
+
+net::awaitable<bool> BatchManager::take_turn(std::shared_ptr<Run> run, std::shared_ptr<Stage> stage,
+                                             std::size_t need) {
+  if (*stage != Stage::kPreparing) co_return true;  // a retry: the household's first attempt had its turn
+  // In the order households come, once a back-off is over: the agencies'
+  // share has room for this one's members, or nothing of the batches
+  // queries now (then one may, unless an interactive verification runs: at
+  // most kLongestYield since the last turn). A cancelled batch's household
+  // asks nobody; a stopping broker's still does (it was audited as asking:
+  // those in flight finish).
+  const std::uint64_t ticket = next_turn_++;
+  net::steady_timer timer(executor_);
+  for (;;) {
+    const auto now = Clock::now();
+    const bool room = now >= backoff_until_ &&
+                      (in_flight_members_ + need <= allowed() ||
+                       (in_flight_members_ == 0 &&
+                        (verifier_.interactive_in_flight() == 0 || now - last_turn_ >= kLongestYield)));
+    if (ticket == serving_turn_ && (room || run->cancel_requested)) break;
+    co_await wait_for_capacity(timer, now < backoff_until_ ? backoff_until_ : next_look(now));
+  }
+  ++serving_turn_;
+  if (run->cancel_requested) {
+    capacity_freed();  // the next in line looks too
+    co_return false;
+  }
+  last_turn_ = Clock::now();
+  preparing_members_ -= need;
+  in_flight_members_ += need;
+  *stage = Stage::kQuerying;
+  capacity_freed();  // the next in line may fit too, and another household may prepare
+  co_return true;
+}
+
+void BatchManager::leave(Stage& stage, std::size_t need) {
+  switch (stage) {
+    case Stage::kPreparing: preparing_members_ -= need; break;
+    case Stage::kQuerying: in_flight_members_ -= need; break;
+    case Stage::kPast: --past_fan_out_; break;
+    case Stage::kDone: return;
+  }
+  stage = Stage::kDone;
+  capacity_freed();
+}
+
 void BatchManager::capacity_freed() {
   // Every driver waiting for capacity looks again (each batch has one).
   for (net::steady_timer* waiting : std::exchange(capacity_waiters_, {})) waiting->cancel();
@@ -256,42 +314,31 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     // Nothing of the batches in flight: one household may start, unless an
     // interactive verification is running; then it waits, at most
     // kLongestYield since the last batch household started.
-    const bool idle = in_flight_members_ == 0 && past_fan_out_ == 0 &&
+    const bool idle = preparing_members_ == 0 && in_flight_members_ == 0 && past_fan_out_ == 0 &&
                       (verifier_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
-    // The agencies' share counts a household's members only while its
-    // queries are out; households past their fan-out (audit, report,
-    // stores: nothing sent to agencies) are bounded apart, so the next
-    // households query while earlier ones are written.
-    const bool capacity =
-        idle || (in_flight_members_ + need <= allowed() && past_fan_out_ < std::max<std::size_t>(1, slots_));
+    // A household is audited and stored before it takes its turn at the
+    // agencies (take_turn): households prepare while others query, as many
+    // members as the agencies' share holds (one household at least), and
+    // households past their fan-out (audit, report, stores: nothing sent to
+    // agencies) are bounded apart, so the next ones query while earlier
+    // ones are written.
+    const std::size_t share = allowed();
+    const bool capacity = idle || (share > 0 && (preparing_members_ == 0 || preparing_members_ + need <= share) &&
+                                   past_fan_out_ < std::max<std::size_t>(1, slots_));
     if (now < backoff_until_ || !capacity) {
-      const bool external = verifier_.interactive_in_flight() > 0 || other_requests_() > 0 ||
-                            now - verifier_.last_interactive_end() < config_.review.yield_after_interactive;
-      const auto until = now < backoff_until_ ? backoff_until_ : now + (external ? kExternalPoll : kCapacityFallback);
-      capacity_waiters_.push_back(&timer);
-      timer.expires_at(until);
-      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-      std::erase(capacity_waiters_, &timer);
+      co_await wait_for_capacity(timer, now < backoff_until_ ? backoff_until_ : next_look(now));
       continue;
     }
     run->claimed.pop_front();
-    in_flight_members_ += need;
+    preparing_members_ += need;
     last_start_ = now;
     ++run->in_flight;
     run->items[next].state = ItemState::kRunning;  // in memory only: the store keeps it pending
-    auto queried = std::make_shared<bool>(false);  // the household's fan-out is over
-    net::co_spawn(executor_, run_item(run, next, [this, need, queried] {
-                    if (*queried) return;
-                    *queried = true;
-                    in_flight_members_ -= need;
-                    ++past_fan_out_;
-                    capacity_freed();
-                  }),
-                  [this, run, need, queried, position = next](const std::exception_ptr& e) {
-      if (*queried) --past_fan_out_;
-      else in_flight_members_ -= need;
+    auto stage = std::make_shared<Stage>(Stage::kPreparing);
+    net::co_spawn(executor_, run_item(run, next, stage, need),
+                  [this, run, need, stage, position = next](const std::exception_ptr& e) {
+      leave(*stage, need);
       --run->in_flight;
-      capacity_freed();
       if (e) {  // counted and reported, never silently dropped
         BatchItem& item = run->items[position];
         item.state = ItemState::kFailed;
@@ -432,13 +479,14 @@ net::awaitable<void> BatchManager::wait_for_backoff() {
 }
 
 net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_t position,
-                                            std::function<void()> queried) {
+                                            std::shared_ptr<Stage> stage, std::size_t need) {
   BatchItem& item = run->items[position];
   const Principal* principal = config_.principal_for_name(run->batch.principal);
   const auto started = Clock::now();
   std::string error;
   bool verified = false;   // a report exists for this household in this batch
   bool recovered = false;  // issued before a crash, its report not stored
+  bool called_off = false;  // the batch was cancelled while it waited for its turn
   std::int64_t unsettled = 0;  // tries to learn whether an interrupted attempt was issued
   Outcome outcome;
   for (;;) {
@@ -453,10 +501,27 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     call.body = item.request_json;
     call.idempotency_key = run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
     call.batch_id = run->batch.id;
-    call.queries_done = queried;  // a retry after it fired stays within the agencies' own limits
+    // A retry after the household's turn stays within the agencies' own limits.
+    call.before_queries = [this, run, stage, need] { return take_turn(run, stage, need); };
+    call.queries_done = [this, stage, need](const std::vector<SourceFailure>& failed) {
+      if (*stage != Stage::kQuerying) return;
+      // What the agencies answered sets the pace (and a back-off) for the
+      // households after this one, before its report is written.
+      bool back_off = false;
+      for (const auto& f : failed) back_off = back_off || calls_for_backoff(f.kind);
+      record_outcome(failed.empty(), back_off);
+      in_flight_members_ -= need;
+      ++past_fan_out_;
+      *stage = Stage::kPast;
+      capacity_freed();
+    };
     outcome = co_await verifier_.verify(std::move(call));
     if (outcome.kind == Outcome::Kind::kIssued || outcome.kind == Outcome::Kind::kReplayed) {
       verified = true;
+      break;
+    }
+    if (outcome.kind == Outcome::Kind::kCancelled && run->cancel_requested) {
+      called_off = true;  // cancelled before its turn at the agencies (take_turn)
       break;
     }
     error = std::string(outcome_error_code(outcome));  // what the item records if this attempt is its last
@@ -520,7 +585,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
         failed.insert(std::string(source_name(f.source)));
         back_off = back_off || calls_for_backoff(f.kind);
       }
-      record_outcome(failed.empty(), back_off);
+      if (*stage == Stage::kPreparing) record_outcome(failed.empty(), back_off);  // else counted at queries_done
     }
     // Change detection against the household's previous verification. The
     // household's review record is read once: for a recovered item (issued
@@ -557,6 +622,11 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     item.failed_sources.assign(failed.begin(), failed.end());
     if (recovered && item.error.empty()) item.error = "report_not_stored";  // the case worker cannot fetch it
     ++run->done;
+  } else if (called_off) {
+    item.state = ItemState::kCancelled;
+    item.verification_id = outcome.verification_id;  // audited as called off
+    item.error.clear();
+    ++run->cancelled;
   } else {
     item.state = ItemState::kFailed;
     item.error = error;
@@ -578,7 +648,7 @@ BatchProgress BatchManager::progress_snapshot() const {
     p.households_total += run->items.size();
     p.households_done += run->done + run->failed + run->cancelled;
   }
-  p.members_in_flight = in_flight_members_;
+  p.members_in_flight = preparing_members_ + in_flight_members_;  // started, not past their queries
   return p;
 }
 

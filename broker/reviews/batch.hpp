@@ -54,6 +54,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -111,7 +112,7 @@ class BatchManager {
   // Starts no more households; those in flight finish. busy() says whether
   // any are still in flight, or a batch is still writing its end.
   void stop();
-  bool busy() const { return in_flight_members_ > 0 || past_fan_out_ > 0 || finishing_ > 0; }
+  bool busy() const { return preparing_members_ > 0 || in_flight_members_ > 0 || past_fan_out_ > 0 || finishing_ > 0; }
 
   // POST /v1/batches: the batch's progress once it is durable and started.
   // `certificate`: the caller's, for the batch.create record (the
@@ -140,10 +141,25 @@ class BatchManager {
   boost::asio::awaitable<bool> finished_or_held_elsewhere(const std::shared_ptr<Run>& run);
   boost::asio::awaitable<void> finish(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> drive(std::shared_ptr<Run> run);
-  // `queried`: called when the household's agency queries are over (it
-  // leaves the agencies' share; VerifyCall::queries_done).
+  // Where a household of a batch is: audited and stored before its agency
+  // queries (or waiting for its turn at them), querying, past its fan-out
+  // (audit, report, stores), or finished.
+  enum class Stage { kPreparing, kQuerying, kPast, kDone };
+  // `stage` moves on as the verifier takes the household's turn at the
+  // agencies (VerifyCall::before_queries) and ends its queries
+  // (VerifyCall::queries_done); `need`: its members.
   boost::asio::awaitable<void> run_item(std::shared_ptr<Run> run, std::size_t position,
-                                        std::function<void()> queried);
+                                        std::shared_ptr<Stage> stage, std::size_t need);
+  // Holds a household until the agencies' share has room for its members.
+  // False: the batch was cancelled meanwhile (VerifyCall::before_queries).
+  boost::asio::awaitable<bool> take_turn(std::shared_ptr<Run> run, std::shared_ptr<Stage> stage, std::size_t need);
+  // A household finished: what its stage held is given back.
+  void leave(Stage& stage, std::size_t need);
+  // Waits for capacity_freed(), at most until `at_latest`.
+  boost::asio::awaitable<void> wait_for_capacity(boost::asio::steady_timer& timer,
+                                                 std::chrono::steady_clock::time_point at_latest);
+  // When to look again without a wake-up (kExternalPoll, kCapacityFallback).
+  std::chrono::steady_clock::time_point next_look(std::chrono::steady_clock::time_point now) const;
   boost::asio::awaitable<void> flush(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> wait_for_backoff();
   void launch(const std::shared_ptr<Run>& run);
@@ -167,10 +183,14 @@ class BatchManager {
   const Config& config_;
   std::size_t slots_ = 1;
   std::size_t limit_ = 1;  // current concurrency (members), <= slots_
+  std::size_t preparing_members_ = 0;  // of households started, before their turn at the agencies
   std::size_t in_flight_members_ = 0;  // of households whose agency queries are still out
   std::size_t past_fan_out_ = 0;       // households past their fan-out (audit, report, stores)
   std::size_t finishing_ = 0;  // batches writing their outputs and end record
   std::chrono::steady_clock::time_point last_start_{};  // of a batch household
+  std::chrono::steady_clock::time_point last_turn_{};   // a batch household's turn at the agencies
+  std::uint64_t next_turn_ = 0;     // take_turn: tickets given
+  std::uint64_t serving_turn_ = 0;  // take_turn: the ticket whose turn is next
   std::chrono::steady_clock::time_point backoff_until_{};
   std::chrono::milliseconds backoff_{0};
   bool stopping_ = false;

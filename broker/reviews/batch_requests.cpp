@@ -195,6 +195,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::cancel(const std::string& id, co
   auto& run = *it->second;
   if (!run.cancel_requested && run.batch.state == BatchState::kRunning) {
     run.cancel_requested = true;
+    capacity_freed();  // its households waiting for their turn are called off now
     audit::AuditRecord r = audit_base(&principal, operator_id, certificate);
     r.action = "batch.cancel";
     r.jurisdiction = run.jurisdiction();

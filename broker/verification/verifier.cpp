@@ -71,7 +71,8 @@ struct Verifier::Accepted {
   audit::AuditRecord base;
   std::string batch_id;                  // non-empty for a batch household
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
-  std::function<void()> queries_done;    // VerifyCall::queries_done
+  std::function<net::awaitable<bool>()> before_queries;  // VerifyCall::before_queries
+  std::function<void(const std::vector<SourceFailure>&)> queries_done;  // VerifyCall::queries_done
   std::shared_ptr<InteractiveMark> interactive;
 };
 
@@ -559,6 +560,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.base.programme = v.programme;
   a.base.jurisdiction = v.jurisdiction;
   a.batch_id = call.batch_id;
+  a.before_queries = std::move(call.before_queries);
   a.queries_done = std::move(call.queries_done);
 
   // Durable before anyone is asked: the request, and each person it reads.
@@ -799,11 +801,12 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
 // with their status and evidence digest, the cut queries as "cancelled" —
 // with the verification's end, and its Idempotency-Key is let go so the
 // caller's retry runs anew.
-net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::AuditRecord> rows) {
+net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::AuditRecord> rows, std::string why) {
+  if (a.cancel != nullptr && a.cancel->cancelled()) why = a.cancel->reason();
   audit::AuditRecord end = a.base;
   end.action = "verification.cancelled";
   end.status = "cancelled";
-  end.detail = a.cancel->reason() + "; no report issued";
+  end.detail = why + "; no report issued";
   rows.push_back(std::move(end));
   if (!co_await parts_.audit->append(std::move(rows))) {
     log_event(LogLevel::kError, "audit_failed", {{"verification_id", a.id}, {"action", "verification.cancelled"}});
@@ -814,7 +817,7 @@ net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::Audit
   Outcome o;
   o.kind = Outcome::Kind::kCancelled;
   o.verification_id = a.id;
-  o.message = "the caller disconnected; no report was issued";
+  o.message = why + "; no report was issued";
   co_return o;
 }
 
@@ -909,6 +912,11 @@ AssembledReport assemble_report(const std::string& id, const VerificationRequest
 
 net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   Accepted& a = *accepted;
+  if (a.before_queries) {  // a batch household: its turn at the agencies
+    const auto turn = std::exchange(a.before_queries, nullptr);
+    const bool go = co_await turn();
+    if (!go) co_return co_await call_off(a, {}, "the batch was cancelled before any agency was asked");
+  }
   const VerificationTimer timer(parts_.metrics);
   const auto started = std::chrono::steady_clock::now();
   std::vector<adapters::MemberQuery> queries;
@@ -927,9 +935,16 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     results = co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
   }
   observe_fan_out(parts_.metrics, results);
-  if (a.queries_done) std::exchange(a.queries_done, nullptr)();
+  if (a.queries_done) {
+    std::vector<SourceFailure> failed;
+    for (const auto& r : results) {
+      if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) failed.push_back({r.source, r.failure});
+    }
+    std::exchange(a.queries_done, nullptr)(failed);
+  }
   log_agency_failures(a.id, results);
 
+  after.reserve(after.size() + results.size() + 1);  // the query records and the report's
   for (const auto& r : results) {
     audit::AuditRecord q = a.base;
     q.action = "agency.query";

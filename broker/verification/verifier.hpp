@@ -118,10 +118,17 @@ struct VerifyCall {
   // Fired when the caller leaves while a synchronous verification runs; null
   // when nobody watches.
   std::shared_ptr<Cancellation> cancel;
+  // Optional, for batches: awaited once, on the I/O thread, after the
+  // request is audited and before any agency is asked (the batch holds its
+  // household here until its share of the agencies has room). False: the
+  // batch was cancelled meanwhile; the verification is called off (audited,
+  // Outcome kCancelled) and nobody is asked.
+  std::function<boost::asio::awaitable<bool>()> before_queries;
   // Optional, for batches: called once, on the I/O thread, when every agency
   // query of this household has settled (the fan-out is over; the audit,
-  // report and stores remain). Not called when nobody was asked.
-  std::function<void()> queries_done;
+  // report and stores remain), with the queries that failed. Not called
+  // when nobody was asked.
+  std::function<void(const std::vector<SourceFailure>& failed)> queries_done;
 };
 
 // The audit record every access by `principal` starts from: who, for which
@@ -291,7 +298,10 @@ class Verifier {
   boost::asio::awaitable<Outcome> refuse(const VerifyCall& call, RefusalReason reason, std::string message,
                                          std::string field);
   boost::asio::awaitable<Outcome> execute(std::shared_ptr<Accepted> accepted);
-  boost::asio::awaitable<Outcome> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows);
+  // `why`: for the audit and the outcome's message (the caller's
+  // cancellation's reason when it has one).
+  boost::asio::awaitable<Outcome> call_off(Accepted& accepted, std::vector<audit::AuditRecord> rows,
+                                           std::string why = "the caller disconnected");
   boost::asio::awaitable<Outcome> answer_stored(const Principal& principal, const std::string& operator_id,
                                                 CallerCertificate certificate, const StoredVerification& stored, Replay how,
                                                 std::vector<std::string> pseudonyms = {});

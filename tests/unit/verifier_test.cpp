@@ -537,7 +537,11 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   const std::string ndjson = batch_ndjson(f, 4);  // create() keeps references to it and the operator
   const std::string creator = "op-1";
   auto created = spawn(f, batches.create(*f.principal, creator, ndjson));
-  run_until(f, [&] { return created->has_value() && started.is_set(); });
+  // The first household queries (held at the bank); the second is audited
+  // and waits for its turn at the agencies.
+  run_until(f, [&] {
+    return created->has_value() && started.is_set() && batches.progress_snapshot().members_in_flight == 2;
+  });
   REQUIRE(std::holds_alternative<json>(**created));
   const std::string id = std::get<json>(**created).value("batch_id", "");
   REQUIRE(f.bank->queries == 1);  // the first household, held
@@ -549,7 +553,7 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
     REQUIRE(std::holds_alternative<json>(**cancelled));
     const json& answer = std::get<json>(**cancelled);
     CHECK(answer.value("cancel_requested", false));
-    CHECK(answer.value("in_flight", 0) == 1);  // the held household finishes
+    CHECK(answer.value("in_flight", 0) == 2);  // the held household finishes; the waiting one is called off
   }
   // Durable at once: a restart from here on would not resume the batch.
   {
@@ -592,7 +596,8 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   }
 
   // Audited: the request once (the second cancel changes nothing), the end
-  // as cancelled, and one verification only.
+  // as cancelled, one verification only, and the household that waited for
+  // its turn called off before asking anyone.
   const auto cancel = f.audited("batch.cancel");
   REQUIRE(cancel.size() == 1);
   CHECK(cancel[0].value("request_id", "") == id);
@@ -606,6 +611,13 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   CHECK(ended[0].value("detail", "") == "total=4 done=1 failed=0 cancelled=3");
   CHECK(ended[0]["seq"].get<std::int64_t>() > cancel[0]["seq"].get<std::int64_t>());
   CHECK(f.audited("batch.finished").empty());
-  CHECK(f.audited("verification.request").size() == 1);
+  CHECK(f.audited("verification.request").size() == 2);
   CHECK(f.audited("verification.report").size() == 1);
+  const auto called_off = f.audited("verification.cancelled");
+  REQUIRE(called_off.size() == 1);
+  CHECK(called_off[0].value("detail", "") == "the batch was cancelled before any agency was asked; no report issued");
+  CHECK(called_off[0].value("request_id", "") == items[1].verification_id);
+  const auto queried = f.audited("agency.query");
+  CHECK_FALSE(queried.empty());
+  for (const auto& q : queried) CHECK(q.value("request_id", "") == items[0].verification_id);  // the first household's only
 }
