@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "../cluster/pg_server.hpp"
 #include "../unit/temp_dir.hpp"
@@ -151,33 +152,20 @@ struct Stack {
   // POST to one of the simulator's control endpoints (/_sim/...), which
   // must answer 200. Plain HTTP to the simulator, not an API exchange: not
   // recorded.
-  void post_to_sim(const std::string& path, const json& body) const {
-    CURL* curl = curl_easy_init();
-    const std::string target = sim_url() + path;
-    const std::string text = body.dump();
-    std::string answer;
-    curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text.c_str());
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
-      static_cast<std::string*>(u)->append(d, sz * n);
-      return sz * n;
-    });
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    long status = 0;
-    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    INFO(answer);
-    REQUIRE(status == 200);
-  }
+  void post_to_sim(const std::string& path, const json& body) const { (void)sim_exchange(path, body.dump()); }
 
   // GET /_sim/requests: the simulator's request counts, and the most
   // requests each agency has had in flight at once (max_in_flight).
-  json sim_requests() const {
+  json sim_requests() const { return json::parse(sim_exchange("/_sim/requests", std::nullopt)); }
+
+  // One plain-HTTP exchange with the simulator's control endpoints: POST
+  // `body`, or GET without one. Must answer 200; returns the answer's body.
+  std::string sim_exchange(const std::string& path, const std::optional<std::string>& body) const {
     CURL* curl = curl_easy_init();
-    const std::string target = sim_url() + "/_sim/requests";
+    const std::string target = sim_url() + path;
     std::string answer;
     curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
+    if (body) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->c_str());
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
       static_cast<std::string*>(u)->append(d, sz * n);
@@ -189,7 +177,7 @@ struct Stack {
     curl_easy_cleanup(curl);
     INFO(answer);
     REQUIRE(status == 200);
-    return json::parse(answer);
+    return answer;
   }
 
   // POST /_sim/faults: replaces the named agencies' faults (null clears one).
