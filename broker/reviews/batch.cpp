@@ -9,6 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -468,6 +469,9 @@ namespace {
 bool calls_for_backoff(FailureKind kind) {
   return kind == FailureKind::kTimeout || kind == FailureKind::kThrottled || kind == FailureKind::kCircuitOpen;
 }
+bool calls_for_backoff(const std::vector<SourceFailure>& failed) {
+  return std::any_of(failed.begin(), failed.end(), [](const SourceFailure& f) { return calls_for_backoff(f.kind); });
+}
 
 }  // namespace
 
@@ -507,9 +511,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       if (*stage != Stage::kQuerying) return;
       // What the agencies answered sets the pace (and a back-off) for the
       // households after this one, before its report is written.
-      bool back_off = false;
-      for (const auto& f : failed) back_off = back_off || calls_for_backoff(f.kind);
-      record_outcome(failed.empty(), back_off);
+      record_outcome(failed.empty(), calls_for_backoff(failed));
       in_flight_members_ -= need;
       ++past_fan_out_;
       *stage = Stage::kPast;
@@ -577,15 +579,13 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     item.error.clear();
     std::set<std::string> failed;
     if (!recovered) {
-      bool back_off = false;
       item.verification_id = outcome.verification_id;
       item.outcome = outcome.report.value("outcome", "");
       item.classification = outcome.report.value("classification", "");
-      for (const auto& f : outcome.failed_sources) {
-        failed.insert(std::string(source_name(f.source)));
-        back_off = back_off || calls_for_backoff(f.kind);
+      for (const auto& f : outcome.failed_sources) failed.insert(std::string(source_name(f.source)));
+      if (*stage == Stage::kPreparing) {  // else counted at queries_done
+        record_outcome(failed.empty(), calls_for_backoff(outcome.failed_sources));
       }
-      if (*stage == Stage::kPreparing) record_outcome(failed.empty(), back_off);  // else counted at queries_done
     }
     // Change detection against the household's previous verification. The
     // household's review record is read once: for a recovered item (issued

@@ -864,6 +864,16 @@ json source_entry(std::string member, const SourceResult& r, const std::map<std:
   return s;
 }
 
+// The queries among `results` that failed (error or timeout), for the
+// caller's outcome and a batch's pace.
+std::vector<SourceFailure> failures_of(const std::vector<SourceResult>& results) {
+  std::vector<SourceFailure> failed;
+  for (const auto& r : results) {
+    if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) failed.push_back({r.source, r.failure});
+  }
+  return failed;
+}
+
 // Reads only what the verification owns and does not change while it waits
 // (the request, its policy, the results) and the signer (const, OpenSSL 3
 // keys may sign from several threads): safe on any thread.
@@ -935,13 +945,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     results = co_await fan_out_across_regions(a, queries, deadline, after, answered_by);
   }
   observe_fan_out(parts_.metrics, results);
-  if (a.queries_done) {
-    std::vector<SourceFailure> failed;
-    for (const auto& r : results) {
-      if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) failed.push_back({r.source, r.failure});
-    }
-    std::exchange(a.queries_done, nullptr)(failed);
-  }
+  if (a.queries_done) std::exchange(a.queries_done, nullptr)(failures_of(results));
   log_agency_failures(a.id, results);
 
   after.reserve(after.size() + results.size() + 1);  // the query records and the report's
@@ -1038,11 +1042,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   json& report = assembled.report;
   ArchivedInputs& archived = assembled.archived;
   Outcome issued_outcome;
-  for (const auto& r : results) {
-    if (r.status == SourceStatus::kError || r.status == SourceStatus::kTimeout) {
-      issued_outcome.failed_sources.push_back({r.source, r.failure});
-    }
-  }
+  issued_outcome.failed_sources = failures_of(results);
 
   if (review_pending && !co_await review_pending->get()) {
     log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
