@@ -108,9 +108,14 @@ class SqlcipherDb {
   // fsyncs. After this call this connection never checkpoints; a thread of
   // its own, with its own connection (opened with the same key), runs a
   // PASSIVE checkpoint, which never blocks a writer, every `interval` and
-  // once more when this object is destroyed.
+  // once more when this object is destroyed. Under steady writes a PASSIVE
+  // checkpoint never empties the WAL, so once it holds more than
+  // `wal_frames_limit` pages a TRUNCATE checkpoint empties it: writers wait
+  // while it copies the last interval's pages (at most 100 ms for a writer
+  // or reader in its way, else it is tried again next time).
   Status checkpoint_in_background(const std::filesystem::path& path, const crypto::SecretKey& key,
-                                  std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+                                  std::chrono::milliseconds interval = std::chrono::milliseconds(200),
+                                  int wal_frames_limit = 16384);  // 64 MiB of 4 KiB pages
 
  private:
   class Checkpointer;
