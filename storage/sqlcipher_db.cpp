@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -148,8 +149,8 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
 
 class SqlcipherDb::Checkpointer {
  public:
-  Checkpointer(std::unique_ptr<SqlcipherDb> db, std::chrono::milliseconds interval, int wal_frames_limit)
-      : db_(std::move(db)), interval_(interval), wal_frames_limit_(wal_frames_limit), thread_([this] { run(); }) {}
+  Checkpointer(std::unique_ptr<SqlcipherDb> db, std::chrono::milliseconds interval, std::mutex& checkpointing)
+      : db_(std::move(db)), interval_(interval), checkpointing_(checkpointing), thread_([this] { run(); }) {}
   ~Checkpointer() {
     {
       std::lock_guard lock(mutex_);
@@ -165,44 +166,54 @@ class SqlcipherDb::Checkpointer {
     for (;;) {
       const bool stop = wake_.wait_for(lock, interval_, [this] { return stopping_; });
       lock.unlock();
-      checkpoint();
+      {
+        // Errors (busy, a reader holding an old snapshot) only mean the WAL
+        // is checkpointed next time.
+        std::lock_guard one_at_a_time(checkpointing_);
+        (void)db_->exec("PRAGMA wal_checkpoint(PASSIVE);");
+      }
       lock.lock();
       if (stop) return;
     }
   }
 
-  // Copies the WAL's frames into the database without blocking anyone
-  // (PASSIVE). Under steady writes that never empties the WAL: SQLite starts
-  // it over only when a writer finds every frame copied, so the file would
-  // grow without end (10.8 GB after 45,000 batch households), and this
-  // SQLite (3.15) sorts every frame of the WAL at each checkpoint, so the
-  // checkpoint's CPU grew with it. Once the WAL holds more than
-  // wal_frames_limit_ frames, a TRUNCATE checkpoint empties it: writers wait
-  // while it copies what the PASSIVE one left (the frames of one interval)
-  // and truncates the file, and it gives up after kTruncateWait if a writer
-  // or a reader holds it up (tried again next time). Errors only mean the
-  // WAL is checkpointed next time.
-  void checkpoint() {
-    int frames = 0;
-    if (sqlite3_wal_checkpoint_v2(db_->db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, nullptr) != SQLITE_OK ||
-        frames <= wal_frames_limit_) {
-      return;
-    }
-    sqlite3_busy_timeout(db_->db_, static_cast<int>(kTruncateWait.count()));
-    (void)sqlite3_wal_checkpoint_v2(db_->db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-    sqlite3_busy_timeout(db_->db_, kBusyTimeout);
-  }
-
-  static constexpr std::chrono::milliseconds kTruncateWait{100};
-
   std::unique_ptr<SqlcipherDb> db_;
   std::chrono::milliseconds interval_;
-  int wal_frames_limit_;
+  std::mutex& checkpointing_;  // the owner's: its truncation waits for this PASSIVE checkpoint, not SQLite's lock
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;  // last: started once the rest is ready
 };
+
+// Called by SQLite after each commit on the writing connection, its write
+// lock released (sqlite3_wal_hook). The PASSIVE checkpoints of the thread
+// above never empty the WAL under steady writes: SQLite starts the WAL over
+// only when a writer begins while every frame is copied, which commits one
+// after another never allow, so the file grew without end (10.8 GB of audit
+// WAL after 45,000 batch households), and this SQLite (3.15) sorts every
+// frame of the WAL at each checkpoint, so the checkpoint's CPU grew with it.
+// Past the limit, the writer that committed empties and truncates the WAL
+// here, between its transactions, copying what the PASSIVE checkpoints left
+// (about one interval's frames). No writer of this connection is in its way,
+// and the thread's PASSIVE checkpoint is waited for on a mutex (SQLite's
+// checkpoint lock would be tried and given up on under load); a reader holding an old snapshot (a backup, an export) or another
+// process's writer is waited for kTruncateWait at most, then the writer goes
+// on and the next try waits a back-off (1 s, doubling to 32 s). The
+// connection's mutex (SQLITE_OPEN_FULLMUTEX) is held: one call at a time.
+int SqlcipherDb::on_commit(void* self, sqlite3* db, const char* name, int frames) {
+  auto& me = *static_cast<SqlcipherDb*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (frames <= me.wal_frames_limit_ || now < me.next_truncate_) return SQLITE_OK;
+  std::lock_guard one_at_a_time(me.checkpointing_);
+  sqlite3_busy_timeout(db, static_cast<int>(kTruncateWait.count()));
+  const int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db, kBusyTimeout);
+  me.truncate_backoff_ = rc == SQLITE_OK ? std::chrono::milliseconds(0)
+                                         : std::clamp(me.truncate_backoff_ * 2, kFirstBackoff, kLastBackoff);
+  me.next_truncate_ = std::chrono::steady_clock::now() + me.truncate_backoff_;
+  return SQLITE_OK;  // a failed checkpoint never fails the commit
+}
 
 SqlcipherDb::SqlcipherDb(sqlite3* db) : db_(db) {}
 
@@ -217,7 +228,9 @@ Status SqlcipherDb::checkpoint_in_background(const std::filesystem::path& path, 
   auto own = open(path, key, /*create=*/false);
   if (!own) return own.error();
   if (auto s = exec("PRAGMA wal_autocheckpoint = 0;"); !s) return s;
-  checkpointer_ = std::make_unique<Checkpointer>(std::move(*own), interval, wal_frames_limit);
+  wal_frames_limit_ = wal_frames_limit;
+  sqlite3_wal_hook(db_, &SqlcipherDb::on_commit, this);  // after the PRAGMA, which clears the hook
+  checkpointer_ = std::make_unique<Checkpointer>(std::move(*own), interval, checkpointing_);
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,9 +111,11 @@ class SqlcipherDb {
   // PASSIVE checkpoint, which never blocks a writer, every `interval` and
   // once more when this object is destroyed. Under steady writes a PASSIVE
   // checkpoint never empties the WAL, so once it holds more than
-  // `wal_frames_limit` pages a TRUNCATE checkpoint empties it: writers wait
-  // while it copies the last interval's pages (at most 100 ms for a writer
-  // or reader in its way, else it is tried again next time).
+  // `wal_frames_limit` pages the commit that crossed it empties and
+  // truncates it on this connection, after its write lock is released
+  // (copying the last interval's pages; at most 50 ms of waiting for a
+  // reader or another process's writer in its way, and after such a failure
+  // 1 s, doubling to 32 s, before the next try).
   Status checkpoint_in_background(const std::filesystem::path& path, const crypto::SecretKey& key,
                                   std::chrono::milliseconds interval = std::chrono::milliseconds(200),
                                   int wal_frames_limit = 16384);  // 64 MiB of 4 KiB pages
@@ -120,7 +123,19 @@ class SqlcipherDb {
  private:
   class Checkpointer;
   explicit SqlcipherDb(sqlite3* db);
+  static int on_commit(void* self, sqlite3* db, const char* name, int frames);  // sqlite3_wal_hook
+
+  static constexpr std::chrono::milliseconds kTruncateWait{50};
+  static constexpr std::chrono::milliseconds kFirstBackoff{1000};
+  static constexpr std::chrono::milliseconds kLastBackoff{32000};
+
   sqlite3* db_;
+  // The WAL's truncation (on_commit): touched only inside SQLite's calls on
+  // this connection, which its mutex serialises.
+  int wal_frames_limit_ = 0;
+  std::chrono::milliseconds truncate_backoff_{0};
+  std::chrono::steady_clock::time_point next_truncate_{};
+  std::mutex checkpointing_;  // the background PASSIVE checkpoint or the truncation, one at a time
   std::unique_ptr<Checkpointer> checkpointer_;  // stopped before db_ is closed
 };
 

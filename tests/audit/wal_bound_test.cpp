@@ -52,3 +52,51 @@ TEST_CASE("storage: under writes that never pause, the WAL past its limit is tru
   REQUIRE(count->step());
   CHECK(count->column_int(0) == rows);
 }
+
+TEST_CASE("storage: a reader holding an old snapshot keeps the WAL until it ends, fails no write, and then the WAL is truncated",
+          "[storage][wal]") {
+  hfv::testing::TempDir dir{"hfv-wal-reader"};
+  const auto key = hfv::crypto::SecretKey::random();
+  const fs::path db = dir.path / "store.db";
+  auto writer = hfv::storage::SqlcipherDb::open(db, key, /*create=*/true);
+  REQUIRE(writer.ok());
+  REQUIRE((*writer)->exec("CREATE TABLE t (x TEXT NOT NULL);").ok());
+  constexpr int kLimit = 64;
+  REQUIRE((*writer)->checkpoint_in_background(db, key, std::chrono::milliseconds(2), kLimit).ok());
+  auto reader = hfv::storage::SqlcipherDb::open(db, key, /*create=*/false);
+  REQUIRE(reader.ok());
+  REQUIRE((*reader)->exec("BEGIN; SELECT count(*) FROM t;").ok());  // a snapshot held open
+
+  const fs::path wal = db.string() + "-wal";
+  auto wal_size = [&] {
+    std::error_code ec;
+    return fs::exists(wal, ec) ? fs::file_size(wal, ec) : std::uintmax_t{0};
+  };
+  const std::string text(3000, 'x');
+  int rows = 0;
+  std::uintmax_t peak = 0;
+  bool shrunk = false;
+  for (; rows < 4 * kLimit; ++rows) {  // well past the limit: every truncation is held up
+    REQUIRE((*writer)->run("INSERT INTO t VALUES (?);", {std::string_view(text)}).ok());
+    shrunk = shrunk || wal_size() < peak;
+    peak = std::max(peak, wal_size());
+  }
+  CHECK_FALSE(shrunk);
+  CHECK(peak > static_cast<std::uintmax_t>(kLimit) * 4096);
+
+  REQUIRE((*reader)->exec("COMMIT;").ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!shrunk && std::chrono::steady_clock::now() < deadline) {  // the back-off is 1 s or 2 s by now
+    REQUIRE((*writer)->run("INSERT INTO t VALUES (?);", {std::string_view(text)}).ok());
+    ++rows;
+    shrunk = wal_size() < peak;
+    peak = std::max(peak, wal_size());
+  }
+  INFO("rows " << rows << ", largest WAL " << peak << " bytes");
+  CHECK(shrunk);
+
+  auto count = (*writer)->prepare("SELECT count(*) FROM t;");
+  REQUIRE(count.ok());
+  REQUIRE(count->step());
+  CHECK(count->column_int(0) == rows);
+}
