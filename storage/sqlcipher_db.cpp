@@ -179,7 +179,7 @@ class SqlcipherDb::Checkpointer {
 
   std::unique_ptr<SqlcipherDb> db_;
   std::chrono::milliseconds interval_;
-  std::mutex& checkpointing_;  // the owner's: its truncation waits for this PASSIVE checkpoint, not SQLite's lock
+  std::mutex& checkpointing_;  // the owner's: its truncation waits here for the PASSIVE checkpoint
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -197,10 +197,11 @@ class SqlcipherDb::Checkpointer {
 // here, between its transactions, copying what the PASSIVE checkpoints left
 // (about one interval's frames). No writer of this connection is in its way,
 // and the thread's PASSIVE checkpoint is waited for on a mutex (SQLite's
-// checkpoint lock would be tried and given up on under load); a reader holding an old snapshot (a backup, an export) or another
-// process's writer is waited for kTruncateWait at most, then the writer goes
-// on and the next try waits a back-off (1 s, doubling to 32 s). The
-// connection's mutex (SQLITE_OPEN_FULLMUTEX) is held: one call at a time.
+// checkpoint lock would be tried and given up on under load); a reader
+// holding an old snapshot (a backup, an export) or another process's writer
+// is waited for kTruncateWait at most, then the writer goes on and the next
+// try waits a back-off (1 s, doubling to 32 s). The connection's mutex
+// (SQLITE_OPEN_FULLMUTEX) is held: one call at a time.
 int SqlcipherDb::on_commit(void* self, sqlite3* db, const char* name, int frames) {
   auto& me = *static_cast<SqlcipherDb*>(self);
   const auto now = std::chrono::steady_clock::now();
