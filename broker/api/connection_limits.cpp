@@ -1,9 +1,9 @@
 #include "broker/api/connection_limits.hpp"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <optional>
+
+#include "broker/ops/heap.hpp"
 
 namespace hfv::broker {
 
@@ -18,7 +18,7 @@ ConnectionLimits::ConnectionLimits(std::size_t max_total, std::size_t max_per_ad
     : max_total_(max_total),
       max_per_address_(max_per_address),
       metrics_(metrics),
-      trim_([] { ::malloc_trim(0); }) {
+      trim_(release_free_heap) {
   if (metrics_ != nullptr) metrics_->set_connections_open(0);
 }
 

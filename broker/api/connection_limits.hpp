@@ -26,7 +26,8 @@ class ConnectionLimits : public std::enable_shared_from_this<ConnectionLimits> {
  public:
   // A burst is over when, after at least kTrimPeak connections were open at
   // once since the last trim, no more than an eighth of that peak is left:
-  // then the memory the burst freed goes back to the system (malloc_trim).
+  // then the memory the burst freed goes back to the system
+  // (release_free_heap, ops/heap.hpp).
   // Each trim thus follows at least kTrimPeak * 7/8 connections opened and
   // closed, so a client cycling connections cannot make it run per connection.
   static constexpr std::size_t kTrimPeak = 64;
@@ -66,7 +67,7 @@ class ConnectionLimits : public std::enable_shared_from_this<ConnectionLimits> {
   // is; IPv6 by its /64, the block one subscriber usually holds.
   static boost::asio::ip::address key_of(const boost::asio::ip::address& address);
 
-  // What a trim does (default: malloc_trim(0)); tests count calls instead.
+  // What a trim does (default: release_free_heap); tests count calls instead.
   void set_trim(std::function<void()> trim) { trim_ = std::move(trim); }
   std::size_t trims() const { return trims_; }
 

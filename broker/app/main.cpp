@@ -7,6 +7,7 @@
 
 #include "broker/app/check_config.hpp"
 #include "broker/app/daemon.hpp"
+#include "broker/ops/heap.hpp"
 
 namespace {
 
@@ -39,7 +40,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "--version") {
-    std::printf("brokerd %s\n", HFV_VERSION);
+    // The heap too: a build that lost tcmalloc shows it (docs/operations.md).
+    const std::string_view heap = hfv::broker::heap_allocator();
+    std::printf("brokerd %s (malloc: %.*s)\n", HFV_VERSION, static_cast<int>(heap.size()), heap.data());
     return 0;
   }
   auto value_of = [&](int& i, std::string& out) {

@@ -268,7 +268,7 @@ TEST_CASE("check-config: agencies, plain http only with allow_plaintext, and the
   CHECK(has(loaded.error().message, "agencies."));
 }
 
-TEST_CASE("brokerd: run --help and init --help print usage, --version the version, a bad option exits 2",
+TEST_CASE("brokerd: run --help and init --help print usage, --version the version and heap, a bad option exits 2",
           "[ops]") {
   for (const char* args : {" run --help", " init --help", " check-config --help"}) {
     const Ran r = run(std::string(BROKERD_BIN) + args);
@@ -279,6 +279,9 @@ TEST_CASE("brokerd: run --help and init --help print usage, --version the versio
   const Ran version = run(std::string(BROKERD_BIN) + " --version");
   CHECK(version.exit_code == 0);
   CHECK(has(version.output, std::string("brokerd ") + HFV_VERSION));
+  // The allocator the build links is the one the daemon runs on (a linker
+  // that dropped tcmalloc as unneeded would leave glibc's).
+  CHECK(has(version.output, std::string("(malloc: ") + BROKERD_HEAP + ")"));
   CHECK(run(std::string(BROKERD_BIN) + " run --bogus").exit_code == 2);
   CHECK(run(std::string(BROKERD_BIN) + " run --config /nonexistent/brokerd.json").exit_code == 78);
 }

@@ -1,0 +1,21 @@
+#include "broker/ops/heap.hpp"
+
+#include <malloc.h>
+
+// gperftools/malloc_extension_c.h, declared here: its header is in
+// libgoogle-perftools-dev, which the project does not install. Weak: null
+// in a program that does not link tcmalloc.
+extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+
+namespace hfv::broker {
+
+std::string_view heap_allocator() {
+  return MallocExtension_ReleaseFreeMemory != nullptr ? "tcmalloc" : "glibc";
+}
+
+void release_free_heap() {
+  ::malloc_trim(0);
+  if (MallocExtension_ReleaseFreeMemory != nullptr) MallocExtension_ReleaseFreeMemory();
+}
+
+}  // namespace hfv::broker

@@ -1,0 +1,20 @@
+// The heap brokerd runs on: tcmalloc when the build links it (CMakeLists.txt
+// HFV_ALLOCATOR, the default), glibc's malloc otherwise (the sanitizer build,
+// the test programs). Told apart at run time by a weak reference to one of
+// tcmalloc's functions, so this compiles and links either way.
+// Thread-safety: both functions may be called from any thread.
+#pragma once
+
+#include <string_view>
+
+namespace hfv::broker {
+
+// "tcmalloc" or "glibc".
+std::string_view heap_allocator();
+
+// Hands the pages the heap holds free back to the system (after a burst of
+// connections): glibc's malloc_trim(0), and tcmalloc's ReleaseFreeMemory
+// when it is the heap (then malloc_trim finds nothing of its own).
+void release_free_heap();
+
+}  // namespace hfv::broker
