@@ -6,6 +6,7 @@
 // libgoogle-perftools-dev, which the project does not install. Weak: null
 // in a program that does not link tcmalloc.
 extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+extern "C" void MallocExtension_MarkThreadIdle() __attribute__((weak));
 
 namespace hfv::broker {
 
@@ -15,7 +16,12 @@ std::string_view heap_allocator() {
 
 void release_free_heap() {
   ::malloc_trim(0);
-  if (MallocExtension_ReleaseFreeMemory != nullptr) MallocExtension_ReleaseFreeMemory();
+  if (MallocExtension_ReleaseFreeMemory == nullptr || MallocExtension_MarkThreadIdle == nullptr) return;
+  // This thread's cache (the I/O thread's, which freed the burst's
+  // connections) goes back to the central lists first, so the spans it
+  // emptied are free to release.
+  MallocExtension_MarkThreadIdle();
+  MallocExtension_ReleaseFreeMemory();
 }
 
 }  // namespace hfv::broker
