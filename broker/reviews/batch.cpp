@@ -505,6 +505,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     call.body = item.request_json;
     call.idempotency_key = run->batch.id + "." + std::to_string(item.index) + "." + std::to_string(item.attempt);
     call.batch_id = run->batch.id;
+    call.summary_only = true;  // the item keeps the decision; the report is in the report store
     // A retry after the household's turn stays within the agencies' own limits.
     call.before_queries = [this, run, stage, need] { return take_turn(run, stage, need); };
     call.queries_done = [this, stage, need](const std::vector<SourceFailure>& failed) {
@@ -580,8 +581,8 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
     std::set<std::string> failed;
     if (!recovered) {
       item.verification_id = outcome.verification_id;
-      item.outcome = outcome.report.value("outcome", "");
-      item.classification = outcome.report.value("classification", "");
+      item.outcome = outcome.summary.outcome;
+      item.classification = outcome.summary.classification;
       for (const auto& f : outcome.failed_sources) failed.insert(std::string(source_name(f.source)));
       if (*stage == Stage::kPreparing) {  // else counted at queries_done
         record_outcome(failed.empty(), calls_for_backoff(outcome.failed_sources));

@@ -75,12 +75,19 @@ struct SourceFailure {
   FailureKind kind = FailureKind::kNone;
 };
 
+// What a batch keeps of an issued report (its decision), without the report.
+struct ReportSummary {
+  std::string outcome;         // the report's "outcome"
+  std::string classification;  // the report's "classification" ("" when it has none)
+};
+
 struct Outcome {
   enum class Kind { kIssued, kReplayed, kRunning, kRefused, kUnavailable, kCancelled, kInterrupted, kNotFound };
   Kind kind = Kind::kUnavailable;
   Replay replay = Replay::kNew;
   std::string verification_id;  // empty for refusals made before an id was given
-  nlohmann::json report;        // kIssued, kReplayed: the signed report
+  nlohmann::json report;        // kIssued, kReplayed: the signed report (null with VerifyCall::summary_only)
+  ReportSummary summary;        // kIssued, kReplayed: the report's decision, always
   Refusal refusal;              // kRefused
   bool refusal_audited = true;  // kRefused: false when the refusal could not be audited
   Unavailable unavailable = Unavailable::kState;  // kUnavailable

@@ -70,6 +70,7 @@ struct Verifier::Accepted {
   std::shared_ptr<adapters::AdapterSet> adapters;  // held: a reload cannot swap them mid-way
   audit::AuditRecord base;
   std::string batch_id;                  // non-empty for a batch household
+  bool summary_only = false;             // VerifyCall::summary_only
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
   std::function<net::awaitable<bool>()> before_queries;  // VerifyCall::before_queries
   std::function<void(const std::vector<SourceFailure>&)> queries_done;  // VerifyCall::queries_done
@@ -77,6 +78,13 @@ struct Verifier::Accepted {
 };
 
 namespace {
+
+ReportSummary summary_of(const json& report) {
+  ReportSummary summary;
+  summary.outcome = report.value("outcome", "");
+  summary.classification = report.value("classification", "");
+  return summary;
+}
 
 // Agency failures in the log, for operators: one line per agency and kind
 // of failure in a verification (how many members), never who.
@@ -560,6 +568,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.base.programme = v.programme;
   a.base.jurisdiction = v.jurisdiction;
   a.batch_id = call.batch_id;
+  a.summary_only = call.summary_only;
   a.before_queries = std::move(call.before_queries);
   a.queries_done = std::move(call.queries_done);
 
@@ -694,6 +703,7 @@ net::awaitable<Outcome> Verifier::answer_stored(const Principal& principal, cons
         body.value("message", "no report was issued"), stored.id);
   }
   o.kind = Outcome::Kind::kReplayed;
+  o.summary = summary_of(body);
   o.report = std::move(body);
   o.superseded_by = stored.superseded_by;
   co_return o;
@@ -828,7 +838,8 @@ namespace {
 // json's invariant assertion as a possible throw.)
 struct AssembledReport {  // NOLINT(bugprone-exception-escape)
   ArchivedInputs archived;  // what the decision rested on (input_archive.hpp)
-  json report;              // signed
+  json report;              // signed (null when the call wanted the summary only)
+  ReportSummary summary;    // the report's decision
   std::string text;         // report.dump(): the bytes stored, and hashed for the audit record
   std::exception_ptr failed;  // thrown while assembling: rethrown on the I/O thread
 };
@@ -911,6 +922,7 @@ AssembledReport assemble_report(const std::string& id, const VerificationRequest
     // The signed report's bytes as the caller receives them: a saved report
     // is matched to its audit record by hashing the file.
     out.text = report.dump(-1, ' ', false, json::error_handler_t::strict);
+    out.summary = summary_of(report);
     out.report = std::move(report);
   } catch (...) {
     out.failed = std::current_exception();
@@ -1028,8 +1040,10 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   // here, on the I/O thread that owns them, as the report is assembled.
   const auto breakers = adapters::breaker_states(*a.adapters);
   auto assemble = [&] {
-    return assemble_report(a.id, a.request, *a.policy, input, decision, results, answered_by, breakers,
-                           *parts_.signer);
+    AssembledReport assembled = assemble_report(a.id, a.request, *a.policy, input, decision, results, answered_by,
+                                                breakers, *parts_.signer);
+    if (a.summary_only) assembled.report = json();  // freed here, off the I/O thread
+    return assembled;
   };
   AssembledReport assembled;
   if (parts_.compute != nullptr) {
@@ -1053,7 +1067,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   audit::AuditRecord issued = a.base;
   issued.action = "verification.report";
   issued.status = "issued";
-  issued.outcome = report["outcome"].get<std::string>();
+  issued.outcome = assembled.summary.outcome;
   // The signed report's bytes as the caller receives them: a saved report
   // is matched to this record by hashing the file.
   issued.digest = crypto::to_hex(crypto::sha256(assembled.text));
@@ -1086,6 +1100,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   if (!saved) co_return Outcome::unavailable_because(Unavailable::kState, "the report could not be stored", a.id);
   issued_outcome.kind = Outcome::Kind::kIssued;
   issued_outcome.verification_id = a.id;
+  issued_outcome.summary = std::move(assembled.summary);
   issued_outcome.report = std::move(report);
   co_return issued_outcome;
 }

@@ -115,6 +115,11 @@ struct VerifyCall {
   std::string body;             // the verification request, JSON (docs/api.md)
   std::string idempotency_key;  // optional; 1-64 token characters
   std::string batch_id;         // a batch household (broker/reviews/batch.hpp); empty: interactive
+  // True (batches): an issued Outcome carries the report's summary and no
+  // report; the report's JSON is then freed on the compute pool that built
+  // it, not on the I/O thread (docs/performance.md). The report is stored
+  // and audited the same either way.
+  bool summary_only = false;
   // Fired when the caller leaves while a synchronous verification runs; null
   // when nobody watches.
   std::shared_ptr<Cancellation> cancel;

@@ -329,6 +329,36 @@ TEST_CASE("verifier (in-process test adapters): the request is durable in the au
   CHECK(issued[0]["seq"].get<std::int64_t>() > last_before);
 }
 
+TEST_CASE("verifier (in-process test adapters): a summary-only call (batches) gets the decision and no report, "
+          "the report stored and audited as for any other",
+          "[verifier]") {
+  Fixture f;
+  const b::Outcome full = f.run(f.verifier->verify(f.call(f.request("HRB-1"))));
+  REQUIRE(full.kind == b::Outcome::Kind::kIssued);
+  CHECK(full.summary.outcome == full.report.value("outcome", "?"));
+  CHECK(full.summary.classification == full.report.value("classification", ""));
+
+  b::VerifyCall call = f.call(f.request("HRB-2"));
+  call.summary_only = true;
+  const b::Outcome o = f.run(f.verifier->verify(std::move(call)));
+  REQUIRE(o.kind == b::Outcome::Kind::kIssued);
+  CHECK(o.report.is_null());
+  CHECK_FALSE(o.summary.outcome.empty());
+  // The stored report is the whole signed report, with the summary's decision.
+  const auto stored = f.reports->find(o.verification_id, f.principal->name);
+  REQUIRE(stored);
+  REQUIRE(stored->has_value());
+  const json report = json::parse((*stored)->response);
+  CHECK(hfv::broker::verify_report_signature(report, f.signer.public_key()));
+  CHECK(report.value("outcome", "?") == o.summary.outcome);
+  CHECK(report.value("classification", "") == o.summary.classification);
+  bool audited = false;
+  for (const auto& r : f.audited("verification.report")) {
+    if (r.value("request_id", "") == o.verification_id) audited = r.value("outcome", "?") == o.summary.outcome;
+  }
+  CHECK(audited);
+}
+
 TEST_CASE("verifier (in-process test adapters): failed sources come back typed, a replay asks nobody", "[verifier]") {
   Fixture f;
   f.bank->failure = FailureKind::kThrottled;
