@@ -1,6 +1,6 @@
-// The heap brokerd runs on: tcmalloc when the build links it (CMakeLists.txt
-// HFV_ALLOCATOR, the default), glibc's malloc otherwise (the sanitizer build,
-// the test programs). Told apart at run time by a weak reference to one of
+// The heap brokerd runs on: glibc's malloc by default, tcmalloc when the
+// build links it (CMakeLists.txt HFV_ALLOCATOR=tcmalloc; never in the
+// sanitizer build or the test programs). Told apart at run time by a weak reference to one of
 // tcmalloc's functions, so this compiles and links either way.
 // Thread-safety: both functions may be called from any thread.
 #pragma once

@@ -79,11 +79,14 @@ struct Verifier::Accepted {
 
 namespace {
 
+// A stored report is read back too (replays): a field that is not a string
+// reads as absent instead of throwing.
 ReportSummary summary_of(const json& report) {
-  ReportSummary summary;
-  summary.outcome = report.value("outcome", "");
-  summary.classification = report.value("classification", "");
-  return summary;
+  auto text = [&report](const char* key) {
+    const auto it = report.find(key);
+    return it != report.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return {text("outcome"), text("classification")};
 }
 
 // Agency failures in the log, for operators: one line per agency and kind
