@@ -10,13 +10,19 @@ extern "C" void MallocExtension_MarkThreadIdle() __attribute__((weak));
 
 namespace hfv::broker {
 
-std::string_view heap_allocator() {
-  return MallocExtension_ReleaseFreeMemory != nullptr ? "tcmalloc" : "glibc";
+namespace {
+
+bool on_tcmalloc() {
+  return MallocExtension_ReleaseFreeMemory != nullptr && MallocExtension_MarkThreadIdle != nullptr;
 }
+
+}  // namespace
+
+std::string_view heap_allocator() { return on_tcmalloc() ? "tcmalloc" : "glibc"; }
 
 void release_free_heap() {
   ::malloc_trim(0);
-  if (MallocExtension_ReleaseFreeMemory == nullptr || MallocExtension_MarkThreadIdle == nullptr) return;
+  if (!on_tcmalloc()) return;
   // This thread's cache (the I/O thread's, which freed the burst's
   // connections) goes back to the central lists first, so the spans it
   // emptied are free to release.

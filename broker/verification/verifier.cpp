@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "audit/untrusted_json.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/ops/metrics.hpp"
 #include "broker/store/review_store.hpp"
@@ -82,11 +83,7 @@ namespace {
 // A stored report is read back too (replays): a field that is not a string
 // reads as absent instead of throwing.
 ReportSummary summary_of(const json& report) {
-  auto text = [&report](const char* key) {
-    const auto it = report.find(key);
-    return it != report.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  return {text("outcome"), text("classification")};
+  return {audit::untrusted::text_of(report, "outcome"), audit::untrusted::text_of(report, "classification")};
 }
 
 // Agency failures in the log, for operators: one line per agency and kind
