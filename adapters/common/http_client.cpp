@@ -1,17 +1,14 @@
 #include "adapters/common/http_client.hpp"
 
-#include <curl/curl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <pthread.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <cstring>
-#include <mutex>
-#include <stdexcept>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
 
-#include "common/async_event.hpp"
+#include "adapters/common/curl_multi.hpp"
 
 namespace hfv::adapters {
 
@@ -35,357 +32,85 @@ std::string_view http_error_name(HttpErrorKind kind) {
   return "other";
 }
 
+// A thread of transfers: its own loop and multi handle. The loop is kept
+// running (work guard) until the destructor lets it finish.
+struct HttpClient::TransferThread {
+  TransferThread() : work(net::make_work_guard(io)), multi(std::make_unique<CurlMulti>(io)) {
+    thread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "hfv-transfers");  // for top and perf; a failure only loses the name
+      io.run();
+    });
+  }
+  // The multi handle is closed on its own thread (its sockets and timer
+  // belong to that loop); then the loop runs out of work and the thread ends.
+  ~TransferThread() {
+    net::post(io, [this] { multi.reset(); });
+    work.reset();
+    thread.join();
+  }
+  TransferThread(const TransferThread&) = delete;
+  TransferThread& operator=(const TransferThread&) = delete;
+
+  net::io_context io{1};
+  net::executor_work_guard<net::io_context::executor_type> work;
+  std::unique_ptr<CurlMulti> multi;
+  std::thread thread;
+};
+
+HttpClient::HttpClient(net::io_context& io, unsigned transfer_threads) : io_(io) {
+  if (transfer_threads == 0) {
+    here_ = std::make_unique<CurlMulti>(io);
+    return;
+  }
+  for (unsigned i = 0; i < transfer_threads; ++i) threads_.push_back(std::make_unique<TransferThread>());
+}
+
+HttpClient::~HttpClient() = default;
+
 namespace {
 
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw std::runtime_error("curl_global_init failed");
-    }
-  });
-}
+// Counts a fetch in flight for as long as it runs, however it ends.
+struct InFlight {
+  explicit InFlight(std::size_t& count) : count_(count) { ++count_; }
+  ~InFlight() { --count_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  std::size_t& count_;
+};
 
-HttpErrorKind classify(CURLcode code) {
-  switch (code) {
-    case CURLE_OK: return HttpErrorKind::kNone;
-    case CURLE_OPERATION_TIMEDOUT: return HttpErrorKind::kTimeout;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return HttpErrorKind::kNetwork;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CRL_BADFILE:
-      return HttpErrorKind::kTls;
-    case CURLE_ABORTED_BY_CALLBACK: return HttpErrorKind::kCancelled;
-    default: return HttpErrorKind::kOther;
-  }
-}
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  constexpr std::size_t kMaxBody = std::size_t{16} * 1024 * 1024;  // an agency answer larger than this is refused
-  const std::size_t bytes = size * count;
-  if (body->size() + bytes > kMaxBody) return 0;  // makes curl fail with CURLE_WRITE_ERROR
-  body->append(data, bytes);
-  return bytes;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* retry_after = static_cast<std::string*>(user);
-  const std::string_view line(data, size * count);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size() &&
-      strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
-    std::string_view value = line.substr(kName.size());
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-      value.remove_suffix(1);
-    retry_after->assign(value);
-  }
-  return size * count;
+// Runs on a transfer thread: the transfer, cut short by `stop`, that
+// thread's stand-in for the caller's Cancellation.
+net::awaitable<HttpResult> transfer_on(CurlMulti& multi, HttpRequest request, std::shared_ptr<Cancellation> stop) {
+  request.cancel = stop.get();
+  co_return co_await multi.fetch(std::move(request));
 }
 
 }  // namespace
 
-// One transfer in flight. Lives in the awaiting coroutine's frame.
-struct HttpClient::Transfer {
-  explicit Transfer(net::io_context& io) : done(io.get_executor()) {}
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
-  std::string body;
-  HttpResult result;
-  AsyncEvent done;  // set when curl reports the transfer finished
-  std::chrono::steady_clock::time_point started;
-};
-
-// A socket curl asked us to watch. Sockets curl opened through
-// on_open_socket are owned here (closed by us); others (e.g. the resolver's
-// wake-up pipe) are only watched and released, never closed.
-struct HttpClient::Socket {
-  Socket(net::io_context& io, int fd, bool owned_fd) : descriptor(io, fd), owned(owned_fd) {}
-  net::posix::stream_descriptor descriptor;
-  bool owned;
-  int wanted = 0;  // CURL_POLL_IN / OUT / INOUT
-  bool waiting_read = false;
-  bool waiting_write = false;
-  bool closed = false;
-};
-
-HttpClient::HttpClient(net::io_context& io) : io_(io), timer_(io) {
-  global_init_once();
-  CURLM* multi = curl_multi_init();
-  if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
-  multi_ = multi;
-  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
-  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
-  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 256L);
-  curl_multi_setopt(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
-}
-
-HttpClient::~HttpClient() {
-  *alive_ = false;
-  try {
-    timer_.cancel();
-  } catch (const boost::system::system_error&) {  // the timer's own failure: nothing left to wait for anyway
-  }
-  // Every fetch() has completed (precondition); close the connection cache.
-  curl_multi_cleanup(static_cast<CURLM*>(multi_));
-  for (auto& [fd, socket] : sockets_) {
-    socket->closed = true;
-    boost::system::error_code ignored;
-    if (socket->owned) {
-      socket->descriptor.close(ignored);
-    } else {
-      socket->descriptor.release();
-    }
-  }
-}
-
-int HttpClient::on_open_socket(void* self_ptr, int purpose, void* address_ptr) {
-  auto* self = static_cast<HttpClient*>(self_ptr);
-  auto* address = static_cast<curl_sockaddr*>(address_ptr);
-  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-  const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-  if (fd < 0) return CURL_SOCKET_BAD;
-  self->sockets_[fd] = std::make_shared<Socket>(self->io_, fd, true);
-  return fd;
-}
-
-int HttpClient::on_close_socket(void* self_ptr, int fd) {
-  auto* self = static_cast<HttpClient*>(self_ptr);
-  auto it = self->sockets_.find(fd);
-  if (it == self->sockets_.end()) return ::close(fd);
-  auto socket = it->second;
-  self->sockets_.erase(it);
-  socket->closed = true;
-  boost::system::error_code ec;
-  socket->descriptor.close(ec);  // pending waits complete with operation_aborted
-  return ec ? -1 : 0;
-}
-
-int HttpClient::on_socket(void* /*easy*/, int fd, int what, void* self_ptr, void* /*data*/) {
-  auto* self = static_cast<HttpClient*>(self_ptr);
-  auto it = self->sockets_.find(fd);
-  if (what == CURL_POLL_REMOVE) {
-    if (it != self->sockets_.end()) {
-      auto socket = it->second;
-      socket->wanted = 0;
-      if (!socket->owned) {  // not ours to close: stop watching it
-        self->sockets_.erase(it);
-        socket->closed = true;
-        boost::system::error_code ignored;
-        socket->descriptor.cancel(ignored);
-        socket->descriptor.release();
-      }
-    }
-    return 0;
-  }
-  if (it == self->sockets_.end()) {
-    it = self->sockets_.emplace(fd, std::make_shared<Socket>(self->io_, fd, false)).first;
-  }
-  auto socket = it->second;
-  socket->wanted = what;
-  if ((what & CURL_POLL_IN) != 0) self->arm(socket, CURL_POLL_IN);
-  if ((what & CURL_POLL_OUT) != 0) self->arm(socket, CURL_POLL_OUT);
-  return 0;
-}
-
-void HttpClient::arm(const std::shared_ptr<Socket>& socket, int direction) {
-  const bool read = direction == CURL_POLL_IN;
-  bool& waiting = read ? socket->waiting_read : socket->waiting_write;
-  if (waiting || socket->closed) return;
-  waiting = true;
-  const int fd = socket->descriptor.native_handle();
-  auto on_ready = [this, socket, direction, fd, read](boost::system::error_code ec) {
-    (read ? socket->waiting_read : socket->waiting_write) = false;
-    if (ec || socket->closed || (socket->wanted & direction) == 0) return;
-    socket_action(fd, read ? CURL_CSELECT_IN : CURL_CSELECT_OUT);
-    if (!socket->closed && (socket->wanted & direction) != 0) arm(socket, direction);
-  };
-  // Asio's epoll reactor is edge-triggered and does not re-check readiness
-  // for wait operations, so data curl left unread would never wake us: check
-  // readiness now, and only wait when there is nothing to do yet.
-  pollfd probe{fd, static_cast<short>(read ? POLLIN : POLLOUT), 0};
-  if (::poll(&probe, 1, 0) > 0) {
-    net::post(io_, [on_ready] { on_ready({}); });
-    return;
-  }
-  socket->descriptor.async_wait(read ? net::posix::descriptor_base::wait_read
-                                     : net::posix::descriptor_base::wait_write,
-                                std::move(on_ready));
-}
-
-// curl calls this whenever its earliest deadline changes: at least twice per
-// transfer (0 when a handle is added, then the transfer's own timeouts).
-// Re-arming an Asio timer that becomes the earliest costs a timerfd_settime
-// system call (about 4 % of the daemon's CPU in a batch when each call
-// re-armed it), so the timer is only moved when curl needs it sooner: "now"
-// goes through the loop as a post, a later or removed deadline leaves the
-// armed timer alone. A timer that fires early is harmless (curl acts on
-// what is due, nothing else) and is followed by curl's own next deadline
-// (curl_multi_timeout), since curl does not call back for a deadline it
-// has already announced.
-int HttpClient::on_timer(void* /*multi*/, long timeout_ms, void* self_ptr) {
-  auto* self = static_cast<HttpClient*>(self_ptr);
-  if (timeout_ms < 0) return 0;
-  // Never call back into curl from inside its own callback: go through the loop.
-  if (timeout_ms == 0) {
-    if (!self->run_now_posted_) {
-      self->run_now_posted_ = true;
-      net::post(self->io_, [self, alive = self->alive_] {
-        if (!*alive) return;  // the client is gone (its timer's waits end aborted instead)
-        self->run_now_posted_ = false;
-        self->on_timeout();
-      });
-    }
-    return 0;
-  }
-  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (self->timer_armed_ && self->timer_due_ <= due) return 0;
-  self->arm_timer(due);
-  return 0;
-}
-
-void HttpClient::arm_timer(std::chrono::steady_clock::time_point due) {
-  timer_armed_ = true;
-  timer_due_ = due;
-  timer_.expires_at(due);  // a wait still pending ends with operation_aborted
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    timer_armed_ = false;
-    on_timeout();
-  });
-}
-
-void HttpClient::on_timeout() {
-  socket_action(CURL_SOCKET_TIMEOUT, 0);
-  if (timer_armed_ || run_now_posted_) return;  // curl announced its next deadline
-  long left = -1;
-  curl_multi_timeout(static_cast<CURLM*>(multi_), &left);
-  if (left >= 0) arm_timer(std::chrono::steady_clock::now() + std::chrono::milliseconds(left));
-}
-
-void HttpClient::socket_action(int fd, int events) {
-  int running = 0;
-  curl_multi_socket_action(static_cast<CURLM*>(multi_), fd, events, &running);
-  finish_transfers();
-}
-
-void HttpClient::finish_transfers() {
-  int remaining = 0;
-  while (CURLMsg* msg = curl_multi_info_read(static_cast<CURLM*>(multi_), &remaining)) {
-    if (msg->msg != CURLMSG_DONE) continue;
-    auto it = transfers_.find(msg->easy_handle);
-    if (it == transfers_.end()) continue;
-    Transfer* transfer = it->second;
-    transfers_.erase(it);
-    const CURLcode code = msg->data.result;
-    curl_multi_remove_handle(static_cast<CURLM*>(multi_), msg->easy_handle);
-    transfer->result.error = classify(code);
-    if (code != CURLE_OK) {
-      transfer->result.error_detail = curl_easy_strerror(code);
-    } else {
-      long status = 0;
-      curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
-      transfer->result.response.status = status;
-      transfer->result.response.body = std::move(transfer->body);
-    }
-    transfer->result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - transfer->started);
-    transfer->done.set();
-  }
-}
-
 net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
-  Transfer transfer(io_);
-  if (request.cancel != nullptr && request.cancel->cancelled()) {
-    transfer.result.error = HttpErrorKind::kCancelled;
-    transfer.result.error_detail = request.cancel->reason();
-    co_return transfer.result;
-  }
-  CURL* easy = curl_easy_init();
-  if (easy == nullptr) {
-    transfer.result.error = HttpErrorKind::kOther;
-    transfer.result.error_detail = "curl_easy_init failed";
-    co_return transfer.result;
-  }
-  transfer.easy = easy;
-  for (const auto& h : request.headers) transfer.headers = curl_slist_append(transfer.headers, h.c_str());
+  const InFlight counted(in_flight_);
+  if (here_ != nullptr) co_return co_await here_->fetch(std::move(request));
 
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  if (request.method == "POST" || !request.body.empty()) {
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  Cancellation* signal = request.cancel;
+  if (signal != nullptr && signal->cancelled()) {
+    HttpResult cancelled;
+    cancelled.error = HttpErrorKind::kCancelled;
+    cancelled.error_detail = signal->reason();
+    co_return cancelled;
   }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer.body);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer.result.response.retry_after);
-  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &HttpClient::on_open_socket);
-  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
-  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::on_close_socket);
-  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  if (!request.tls.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, request.tls.ca_file.c_str());
-  if (!request.tls.client_cert_file.empty()) {
-    curl_easy_setopt(easy, CURLOPT_SSLCERT, request.tls.client_cert_file.c_str());
-    curl_easy_setopt(easy, CURLOPT_SSLKEY, request.tls.client_key_file.c_str());
-  }
-  if (!request.tls.pinned_public_key.empty()) {
-    curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY, request.tls.pinned_public_key.c_str());
-  }
-
-  transfer.started = std::chrono::steady_clock::now();
-  transfers_[easy] = &transfer;
-  // curl_multi_add_handle arms the timer callback; the transfer starts when
-  // the loop runs it, after this coroutine is suspended below.
-  if (curl_multi_add_handle(static_cast<CURLM*>(multi_), easy) != CURLM_OK) {
-    transfers_.erase(easy);
-    transfer.result.error = HttpErrorKind::kOther;
-    transfer.result.error_detail = "curl_multi_add_handle failed";
-  } else {
-    // Called off (the caller disconnected): the handle leaves the multi
-    // handle now, its connection is closed, and the transfer ends cancelled.
-    const auto registration = on_cancel(request.cancel, [this, easy, &transfer, signal = request.cancel] {
-      if (transfers_.erase(easy) == 0) return;  // finished already
-      curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
-      transfer.result.error = HttpErrorKind::kCancelled;
-      transfer.result.error_detail = signal->reason();
-      transfer.result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - transfer.started);
-      transfer.done.set();
-    });
-    co_await transfer.done.wait();
-  }
-  curl_easy_cleanup(easy);
-  curl_slist_free_all(transfer.headers);
-  co_return std::move(transfer.result);
+  TransferThread& thread = *threads_[next_thread_++ % threads_.size()];
+  // The caller's signal stays on this thread; the transfer's thread gets
+  // its own, cancelled there through a post when the caller's fires.
+  auto stop = std::make_shared<Cancellation>();
+  const auto registration = on_cancel(signal, [&thread, stop, signal] {
+    net::post(thread.io, [stop, reason = signal->reason()]() mutable { stop->cancel(std::move(reason)); });
+  });
+  request.cancel = nullptr;
+  auto transfer = transfer_on(*thread.multi, std::move(request), std::move(stop));
+  // co_spawn hands the result back through the caller's executor: this
+  // coroutine resumes on the caller's thread.
+  HttpResult result = co_await net::co_spawn(thread.io, std::move(transfer), net::use_awaitable);
+  co_return result;
 }
 
 }  // namespace hfv::adapters

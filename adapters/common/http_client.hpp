@@ -1,6 +1,15 @@
-// HttpClient: HTTP(S) requests through one libcurl multi handle driven by an
-// Asio io_context — no thread per request, no blocking call on the loop.
-// Connections are cached by the multi handle and reused (keep-alive).
+// HttpClient: HTTP(S) requests for the adapters and the peer client, through
+// libcurl's multi interface driven by Asio (CurlMulti, curl_multi.hpp) — no
+// thread per request, no blocking call on the caller's loop. Connections are
+// cached and reused (keep-alive).
+//
+// Where the transfers run: on the caller's io_context (transfer_threads 0),
+// or on threads of their own, each with its own io_context and CurlMulti
+// (the daemon uses one on a machine with two cores or more: libcurl's work
+// is over half of what the I/O thread does in a batch, docs/performance.md).
+// Either way fetch() is called and completes on the caller's thread, and the
+// request's Cancellation is only touched there: a cancel is handed to the
+// transfer's thread as a post.
 //
 // Ownership and threading: one HttpClient per io_context thread. All calls,
 // and the destruction, happen on that thread. fetch() may be awaited by many
@@ -14,11 +23,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/cancellation.hpp"
@@ -69,44 +76,33 @@ struct HttpResult {
   std::chrono::milliseconds elapsed{0};
 };
 
+class CurlMulti;
+
 class HttpClient {
  public:
-  explicit HttpClient(boost::asio::io_context& io);
+  // Transfers on `io`'s thread (0) or on `transfer_threads` threads started
+  // here and joined by the destructor.
+  explicit HttpClient(boost::asio::io_context& io, unsigned transfer_threads = 0);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   boost::asio::awaitable<HttpResult> fetch(HttpRequest request);
 
+  // The caller's loop (adapters' timers and guards run there).
   boost::asio::io_context& io() { return io_; }
   // Transfers currently in flight (for metrics and tests).
-  std::size_t in_flight() const { return transfers_.size(); }
+  std::size_t in_flight() const { return in_flight_; }
+  unsigned transfer_threads() const { return static_cast<unsigned>(threads_.size()); }
 
  private:
-  struct Transfer;
-  struct Socket;
-  static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
-  static int on_timer(void* multi, long timeout_ms, void* self);
-  static int on_open_socket(void* self, int purpose, void* address);
-  static int on_close_socket(void* self, int fd);
-
-  void arm(const std::shared_ptr<Socket>& socket, int direction);
-  void socket_action(int fd, int events);
-  void finish_transfers();
-  void arm_timer(std::chrono::steady_clock::time_point due);
-  void on_timeout();  // curl's timer is due (or may be): let curl act, keep the timer for its next deadline
+  struct TransferThread;
 
   boost::asio::io_context& io_;
-  void* multi_ = nullptr;  // CURLM*
-  boost::asio::steady_timer timer_;
-  // curl's timer (on_timer): whether timer_ waits and for when, and whether
-  // a "now" is already posted. Loop thread only, like everything here.
-  bool timer_armed_ = false;
-  std::chrono::steady_clock::time_point timer_due_{};
-  bool run_now_posted_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed: a posted "now" does nothing
-  std::unordered_map<int, std::shared_ptr<Socket>> sockets_;
-  std::unordered_map<void*, Transfer*> transfers_;  // keyed by CURL*
+  std::unique_ptr<CurlMulti> here_;  // transfers on io_ (no threads of their own)
+  std::vector<std::unique_ptr<TransferThread>> threads_;
+  std::size_t next_thread_ = 0;  // round robin
+  std::size_t in_flight_ = 0;
 };
 
 }  // namespace hfv::adapters

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <thread>
 
 #include "adapters/common/answer_fields.hpp"
 #include "adapters/common/paged_query.hpp"
@@ -173,26 +174,33 @@ json config_for(Source s, const json& extra = json::object()) {
 }
 
 // One query of `m` to every source's adapter at once (one HttpClient, one
-// io_context), each adapter configured with `extra`; per source its answer
-// and the time the query itself took.
+// io_context, the HttpClient's transfers on `transfer_threads` threads of
+// their own, or on the io_context's if 0), each adapter configured with
+// `extra`; per source its answer, the time the query itself took and the
+// thread the query's coroutine resumed on after its answer.
 struct SourceAnswer {
   Source source;
   SourceResult result;
   std::chrono::steady_clock::duration took;
+  std::thread::id resumed_on;
 };
-std::vector<SourceAnswer> run_every_source(const json& extra, const a::MemberQuery& m,
-                                           milliseconds budget) {
+struct EverySource {
+  std::vector<SourceAnswer> answers;
+  std::size_t transfers_left = 0;  // the HttpClient's in_flight() once all are answered
+};
+EverySource run_every_source(const json& extra, const a::MemberQuery& m, milliseconds budget,
+                             unsigned transfer_threads = 0) {
   json agencies = json::object();
   for (Source s : hfv::kAllSources) agencies.update(config_for(s, extra));
   boost::asio::io_context io;
-  a::HttpClient http(io);
+  a::HttpClient http(io, transfer_threads);
   auto parsed = a::parse_agencies(agencies, "/");
   REQUIRE(parsed);
   auto set = a::build_adapters(*parsed, http);
   REQUIRE(set);
-  std::vector<SourceAnswer> out;
-  for (Source s : hfv::kAllSources) out.push_back({s, {}, {}});
-  for (auto& answer : out) {
+  EverySource out;
+  for (Source s : hfv::kAllSources) out.answers.push_back({s, {}, {}, {}});
+  for (auto& answer : out.answers) {
     a::Adapter* adapter = set->at(answer.source).get();
     boost::asio::co_spawn(
         io,
@@ -200,10 +208,12 @@ std::vector<SourceAnswer> run_every_source(const json& extra, const a::MemberQue
           const auto started = std::chrono::steady_clock::now();
           answer.result = co_await adapter->query(m, started + budget);
           answer.took = std::chrono::steady_clock::now() - started;
+          answer.resumed_on = std::this_thread::get_id();
         },
         boost::asio::detached);
   }
   io.run();
+  out.transfers_left = http.in_flight();
   return out;
 }
 
@@ -394,8 +404,8 @@ TEST_CASE("adapters: conformance - every fault kind is a failure without records
   for (const auto& [kind, id] : kFaultPersons) {
     // The eleven agencies at once (each waits out its 1.5 s request timeout
     // on the timing faults, so one after the other took about a minute).
-    const auto answers = run_every_source(kNoRetry, member(id), milliseconds(30000));
-    for (const auto& [s, r, took] : answers) {
+    const auto answers = run_every_source(kNoRetry, member(id), milliseconds(30000)).answers;
+    for (const auto& [s, r, took, resumed_on] : answers) {
       INFO("agency " << hfv::source_name(s) << ", fault " << kind);
       INFO("detail " << r.detail);
       // A body still dribbling in when the request's time is up is a timeout too.
@@ -429,6 +439,37 @@ TEST_CASE("adapters: conformance - the deadline is respected even when the agenc
     CHECK(a::item_count(r.records) == 0);
     CHECK(took >= milliseconds(250));
     CHECK(took < milliseconds(10000));
+  }
+}
+
+TEST_CASE("adapters: conformance - with the transfers on a thread of their own, the answers are the same and "
+          "each query resumes on the caller's thread",
+          "[adapters][conformance][threads]") {
+  const json records = full_records();
+  const auto full = run_every_source(json::object(), member(kFull), milliseconds(10000), 1);
+  CHECK(full.transfers_left == 0);
+  for (const auto& [s, r, took, resumed_on] : full.answers) {
+    const std::string name(hfv::source_name(s));
+    INFO("agency " << name << ", detail " << r.detail);
+    REQUIRE(r.status == SourceStatus::kOk);
+    CHECK(resumed_on == std::this_thread::get_id());  // io.run() runs on this thread
+    if (!single_object(s)) CHECK(r.attempts >= 2);  // more than one page
+    check_same(r.records, expected(s, records[name]));
+  }
+
+  // The deadline still cuts a transfer that hangs: the guard's cancellation
+  // on the caller's thread reaches the transfer's thread.
+  const std::string hangs = kFaultPersons[2].second;  // timeout
+  const auto cut = run_every_source({{"timeout_ms", 60000}, {"max_attempts", 1}}, member(hangs),
+                                    milliseconds(300), 1);
+  CHECK(cut.transfers_left == 0);
+  for (const auto& [s, r, took, resumed_on] : cut.answers) {
+    INFO("agency " << hfv::source_name(s) << ", detail " << r.detail);
+    CHECK(r.status == SourceStatus::kTimeout);
+    CHECK(a::item_count(r.records) == 0);
+    CHECK(took >= milliseconds(250));
+    CHECK(took < milliseconds(10000));  // not the minute of the request timeout (room for a loaded ASan build)
+    CHECK(resumed_on == std::this_thread::get_id());
   }
 }
 

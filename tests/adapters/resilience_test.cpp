@@ -43,7 +43,9 @@ json bank_records() {
 // carry state), driven on one io_context.
 class Rig {
  public:
-  explicit Rig(const json& agencies) {
+  // The HttpClient's transfers on `transfer_threads` threads of their own
+  // (0: on the Rig's io_context, like every test that does not say).
+  explicit Rig(const json& agencies, unsigned transfer_threads = 0) : http_(io_, transfer_threads) {
     auto parsed = a::parse_agencies(agencies, "/");
     if (!parsed) throw std::runtime_error(parsed.error().message);
     auto built = a::build_adapters(*parsed, http_);
@@ -90,7 +92,7 @@ class Rig {
 
  private:
   boost::asio::io_context io_;
-  a::HttpClient http_{io_};
+  a::HttpClient http_;
   a::AdapterSet set_;
 };
 
@@ -337,8 +339,13 @@ TEST_CASE("resilience: a cancellation cuts the transfer in flight and the querie
   }
   persons[kKnown] = bank_records();
   const Sim sim(json{{"persons", persons}, {"faults", {{"bank", {{"persons", faults}}}}}});
+  // The same with the transfers on a thread of their own (as the daemon
+  // runs them): the cancellation is handed to that thread.
+  const unsigned transfer_threads = GENERATE(0U, 1U);
+  INFO("transfer threads " << transfer_threads);
   Rig rig(bank_config(sim, {{"max_concurrent", 1}, {"max_attempts", 1}, {"breaker_failures", 1},
-                            {"timeout_ms", 30000}}));
+                            {"timeout_ms", 30000}}),
+          transfer_threads);
 
   auto cancel = std::make_shared<hfv::Cancellation>();
   const auto started = std::chrono::steady_clock::now();
@@ -398,7 +405,9 @@ TEST_CASE("resilience: a hedged request answers for a stuck one after the agency
   // The stuck request would take the whole 20 s request timeout; the hedge
   // answers after the observed p95, which even a loaded sanitizer build
   // keeps far below that.
-  Rig hedging(bank_config(sim, {{"hedge", true}, {"max_attempts", 1}, {"timeout_ms", 20000}}));
+  const unsigned transfer_threads = GENERATE(0U, 1U);
+  INFO("transfer threads " << transfer_threads);
+  Rig hedging(bank_config(sim, {{"hedge", true}, {"max_attempts", 1}, {"timeout_ms", 20000}}), transfer_threads);
   CHECK_FALSE(hedging.adapter(Source::kBank).guard().observed_p95().has_value());  // nothing learnt yet
   for (const auto& r : hedging.run(Source::kBank, warm, milliseconds(5000))) REQUIRE(r.status == SourceStatus::kOk);
   const auto p95 = hedging.adapter(Source::kBank).guard().observed_p95();
