@@ -393,10 +393,9 @@ int run_daemon(const std::filesystem::path& config_file) {
                            stores.authorizations.get());
 
   net::io_context io(1);
-  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
-  // The agencies' transfers (libcurl: over half of the I/O thread's work in
-  // a batch) on a thread of their own when there is a second core.
-  adapters::HttpClient http(io, cores > 1 ? 1 : 0);
+  // The agencies' transfers (libcurl) on the I/O thread or on threads of
+  // their own ("transfer_threads").
+  adapters::HttpClient http(io, config->verification.transfer_threads);
   auto adapters =
       adapters::build_adapters(config->agencies, http);
   if (!adapters) return fail_config("agencies", adapters.error());
@@ -411,6 +410,7 @@ int run_daemon(const std::filesystem::path& config_file) {
   net::thread_pool blocking(2);
   // CPU work per household off the I/O thread (the report: archive, JSON,
   // signature): one thread per core but the I/O thread's.
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   net::thread_pool compute(cores > 1 ? cores - 1 : 1);
 
   VerifierParts verifying;

@@ -87,7 +87,8 @@ bool is_config_key(std::string_view key) {
       "audit_db",    "state_db",     "policies_dir",  "divisions_dir",    "verification_deadline_ms",
       "max_body_bytes", "max_in_flight", "repeat_window_hours", "retention", "principals",
       "agencies",    "audit",        "anomalies",     "log_level",        "pid_file",
-      "review",      "storage",      "limits",        "centre",           "peers"};
+      "review",      "storage",      "limits",        "centre",           "peers",
+      "transfer_threads"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
@@ -671,6 +672,12 @@ Result<Config> load_config(const std::filesystem::path& file) {
       }
       c.server.max_connections_per_address = c.server.max_connections;  // the default, capped
     }
+  }
+  if (auto it = doc.find("transfer_threads"); it != doc.end()) {
+    if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 16) {
+      return fail("transfer_threads", "must be an integer from 0 (on the I/O thread) to 16");
+    }
+    c.verification.transfer_threads = it->get<unsigned>();
   }
   if (auto it = doc.find("repeat_window_hours"); it != doc.end()) {
     if (!it->is_number_integer() || it->get<long>() < 0 || it->get<long>() > 24L * 366) {

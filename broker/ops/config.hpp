@@ -186,6 +186,11 @@ struct VerificationSettings {
   // jurisdiction and reference date) by the same principal within this window
   // returns the earlier report unless the request says "force": true.
   std::chrono::hours repeat_window{24};
+  // "transfer_threads": the agencies' and peers' HTTP transfers on this many
+  // threads of their own (adapters/common/http_client.hpp); 0 runs them on
+  // the I/O thread. 0 by default: on a 2-core machine a thread gained no
+  // throughput and cost CPU (docs/performance.md).
+  unsigned transfer_threads = 0;
 };
 
 // Periodic reviews ("review" object; broker/reviews/batch.hpp).

@@ -91,6 +91,9 @@ TEST_CASE("unit: Config errors name the key", "[config]") {
       {[](json& j) { j["principals"][0]["whole_centre"] = true; },  // principals[0] is a case system
        "principals[0].whole_centre: only a supervisor or admin"},
       {[](json& j) { j["verification_deadline_ms"] = 5; }, "verification_deadline_ms"},
+      {[](json& j) { j["transfer_threads"] = 17; }, "transfer_threads: must be an integer from 0"},
+      {[](json& j) { j["transfer_threads"] = -1; }, "transfer_threads: must be an integer from 0"},
+      {[](json& j) { j["transfer_threads"] = "1"; }, "transfer_threads: must be an integer from 0"},
       {[](json& j) { j["agencies"] = {{"astrology", {{"base_url", "https://a"}}}}; }, "agencies.astrology: unknown agency"},
       {[](json& j) { j["agencies"] = {{"bank", {{"base_url", "ftp://a"}}}}; }, "agencies.bank: 'base_url'"},
       {[](json& j) { j["limits"] = 5; }, "limits: must be an object"},
@@ -146,6 +149,12 @@ TEST_CASE("unit: Config parses each section once, agencies included, with defaul
   CHECK(c->audit.anchor_file == dir.path / "data/audit.db.anchor");
   CHECK(c->storage.review_db == dir.path / "data/review.db");
   CHECK(c->review.output_dir == dir.path / "data/batches");
+  CHECK(c->verification.transfer_threads == 0);  // the agencies' transfers on the I/O thread unless set
+
+  j["transfer_threads"] = 2;
+  auto threaded = load(dir, j);
+  REQUIRE(threaded.ok());
+  CHECK(threaded->verification.transfer_threads == 2);
 }
 
 TEST_CASE("unit: Config connection limits have defaults, and the per-address default is capped by the global",
