@@ -5,8 +5,8 @@
 //
 // Where the transfers run: on the caller's io_context (transfer_threads 0),
 // or on threads of their own, each with its own io_context and CurlMulti
-// (the daemon uses one on a machine with two cores or more: libcurl's work
-// is over half of what the I/O thread does in a batch, docs/performance.md).
+// (the daemon's "transfer_threads", 0 by default: on two cores shared with
+// the agencies a thread gained nothing, docs/performance.md).
 // Either way fetch() is called and completes on the caller's thread, and the
 // request's Cancellation is only touched there: a cancel is handed to the
 // transfer's thread as a post.
@@ -93,7 +93,6 @@ class HttpClient {
   boost::asio::io_context& io() { return io_; }
   // Transfers currently in flight (for metrics and tests).
   std::size_t in_flight() const { return in_flight_; }
-  unsigned transfer_threads() const { return static_cast<unsigned>(threads_.size()); }
 
  private:
   struct TransferThread;
