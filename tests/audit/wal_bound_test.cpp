@@ -18,6 +18,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The WAL file: a header, then per frame a header and a 4 KiB page. A
+// commit of one row here writes the row's page and the interior pages
+// above it: a few frames.
+constexpr std::uintmax_t kWalHeader = 32;
+constexpr std::uintmax_t kFrameBytes = 24 + 4096;
+constexpr int kFramesPerCommit = 4;
+
 // A store whose WAL is truncated past kLimit frames, written one commit
 // after another (each of a page or so).
 struct WalStore {
@@ -76,7 +83,13 @@ TEST_CASE("storage: under writes that never pause, the WAL past its limit is tru
   const bool shrunk = store.write_until_shrunk();  // without the limit this runs to the deadline
   INFO("rows " << store.rows << ", largest WAL " << store.peak << " bytes");
   CHECK(shrunk);
-  CHECK(store.peak > static_cast<std::uintmax_t>(WalStore::kLimit) * 4096);  // emptied past its limit, not before
+  // Emptied past its limit, not before. The commit that takes the WAL past
+  // it truncates it before the size is looked at, so the largest size seen
+  // is the commit before's: up to a commit's frames (the row's page and the
+  // b-tree pages above it, re-appended each time) below the limit, and
+  // which one it is depends on where the background checkpoint restarted
+  // the WAL (this once saw 63 frames, and failed when it asked for 64).
+  CHECK(store.peak >= kWalHeader + static_cast<std::uintmax_t>(WalStore::kLimit - kFramesPerCommit) * kFrameBytes);
   // Loose: a loaded machine delays the background checkpoint the truncation waits for.
   CHECK(store.peak < std::uintmax_t{64} * 1024 * 1024);
   CHECK(store.rows_stored() == store.rows);
