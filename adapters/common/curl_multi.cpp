@@ -100,12 +100,17 @@ struct CurlMulti::Transfer {
 // on_open_socket are owned here (closed by us); others (e.g. the resolver's
 // wake-up pipe) are only watched and released, never closed.
 struct CurlMulti::Socket {
-  Socket(net::io_context& io, int fd, bool owned_fd) : descriptor(io, fd), owned(owned_fd) {}
+  Socket(net::io_context& io, int fd, bool owned_fd)
+      : descriptor(io, fd), owned(owned_fd), unread_possible(!owned_fd) {}
   net::posix::stream_descriptor descriptor;
   bool owned;
   int wanted = 0;  // CURL_POLL_IN / OUT / INOUT
-  bool waiting_read = false;
+  bool read_wait_queued = false;
+  bool read_posted = false;    // on_readable is posted
   bool waiting_write = false;
+  bool readable = false;       // a read wait completed while curl wanted only to write
+  bool reading = false;        // curl is reading it now (on_readable)
+  bool unread_possible;        // data may wait that no wait would report (see watch_read)
   bool closed = false;
 };
 
@@ -170,6 +175,16 @@ int CurlMulti::on_socket(void* /*easy*/, int fd, int what, void* self_ptr, void*
     if (it != self->sockets_.end()) {
       auto socket = it->second;
       socket->wanted = 0;
+      // Idle (or gone): not watched. Before reusing a connection curl
+      // checks it itself (a FIN or stray data makes it a dead one), in the
+      // same run of curl that sends the request and asks to read, so
+      // nothing that came while idle needs finding by us.
+      socket->readable = false;
+      socket->unread_possible = false;
+      if (socket->owned && (socket->read_wait_queued || socket->waiting_write)) {
+        boost::system::error_code ignored;
+        socket->descriptor.cancel(ignored);  // the waits end aborted: the loop is not kept busy by idle connections
+      }
       if (!socket->owned) {  // not ours to close: stop watching it
         self->sockets_.erase(it);
         socket->closed = true;
@@ -185,34 +200,93 @@ int CurlMulti::on_socket(void* /*easy*/, int fd, int what, void* self_ptr, void*
   }
   auto socket = it->second;
   socket->wanted = what;
-  if ((what & CURL_POLL_IN) != 0) self->arm(socket, CURL_POLL_IN);
-  if ((what & CURL_POLL_OUT) != 0) self->arm(socket, CURL_POLL_OUT);
+  self->watch_read(socket);  // also while curl only writes: readiness then is remembered
+  if ((what & CURL_POLL_OUT) != 0) self->arm_write(socket);
   return 0;
 }
 
-void CurlMulti::arm(const std::shared_ptr<Socket>& socket, int direction) {
-  const bool read = direction == CURL_POLL_IN;
-  bool& waiting = read ? socket->waiting_read : socket->waiting_write;
-  if (waiting || socket->closed) return;
-  waiting = true;
+// Reading. Asio's epoll reactor is edge-triggered and a wait does not
+// re-check readiness, so readiness that comes while no wait is queued is
+// lost, and so is data curl leaves in the socket. Probing with poll() before
+// each wait (as this did until 2026-12-06) cost a system call per agency
+// request; instead a read wait stays queued on an owned socket for as long
+// as curl wants anything of it (reading or writing), and readiness that
+// comes while curl only writes is remembered (`readable`) and handed to curl
+// when it asks to read. Only where data may wait unreported is it probed:
+// after curl has read, while it still wants to read (it may not have read
+// everything), when it wants to read again after writing in mid-transfer,
+// and on a socket first seen here (not opened by us, e.g. a resolver's
+// pipe). An idle connection is not watched (see on_socket).
+void CurlMulti::watch_read(const std::shared_ptr<Socket>& socket, bool after_read) {
+  if (socket->closed || socket->reading) return;  // on_readable ends with a call
+  const bool wanted = (socket->wanted & CURL_POLL_IN) != 0;
+  if (wanted && socket->readable) {
+    socket->readable = false;
+    post_readable(socket);
+    return;
+  }
+  if (wanted && (after_read || socket->unread_possible)) {
+    socket->unread_possible = false;
+    pollfd probe{socket->descriptor.native_handle(), POLLIN, 0};
+    if (::poll(&probe, 1, 0) > 0) {
+      post_readable(socket);
+      return;
+    }
+  }
+  if (socket->read_wait_queued || socket->wanted == 0 || (!wanted && !socket->owned)) return;
+  socket->read_wait_queued = true;
+  socket->descriptor.async_wait(net::posix::descriptor_base::wait_read,
+                                [this, socket](boost::system::error_code ec) {
+                                  socket->read_wait_queued = false;
+                                  if (ec || socket->closed) return;
+                                  on_readable(socket);
+                                });
+}
+
+// Never calls into curl from inside its own callback: through the loop.
+void CurlMulti::post_readable(const std::shared_ptr<Socket>& socket) {
+  if (socket->read_posted) return;
+  socket->read_posted = true;
+  net::post(io_, [this, socket] {
+    socket->read_posted = false;
+    if (!socket->closed) on_readable(socket);
+  });
+}
+
+void CurlMulti::on_readable(const std::shared_ptr<Socket>& socket) {
+  if ((socket->wanted & CURL_POLL_IN) == 0) {
+    if (socket->wanted != 0) socket->readable = true;  // idle: curl checks the connection before reusing it
+    return;
+  }
+  socket->reading = true;
+  socket_action(socket->descriptor.native_handle(), CURL_CSELECT_IN);
+  socket->reading = false;
+  if (socket->closed) return;
+  // Writing in mid-transfer: what curl left unread is looked for when it
+  // wants to read again.
+  if ((socket->wanted & CURL_POLL_IN) == 0 && socket->wanted != 0) socket->unread_possible = true;
+  watch_read(socket, true);
+}
+
+void CurlMulti::arm_write(const std::shared_ptr<Socket>& socket) {
+  if (socket->waiting_write || socket->closed) return;
+  socket->waiting_write = true;
   const int fd = socket->descriptor.native_handle();
-  auto on_ready = [this, socket, direction, fd, read](boost::system::error_code ec) {
-    (read ? socket->waiting_read : socket->waiting_write) = false;
-    if (ec || socket->closed || (socket->wanted & direction) == 0) return;
-    socket_action(fd, read ? CURL_CSELECT_IN : CURL_CSELECT_OUT);
-    if (!socket->closed && (socket->wanted & direction) != 0) arm(socket, direction);
+  auto on_ready = [this, socket, fd](boost::system::error_code ec) {
+    socket->waiting_write = false;
+    if (ec || socket->closed || (socket->wanted & CURL_POLL_OUT) == 0) return;
+    socket_action(fd, CURL_CSELECT_OUT);
+    if (!socket->closed && (socket->wanted & CURL_POLL_OUT) != 0) arm_write(socket);
   };
-  // Asio's epoll reactor is edge-triggered and does not re-check readiness
-  // for wait operations, so data curl left unread would never wake us: check
-  // readiness now, and only wait when there is nothing to do yet.
-  pollfd probe{fd, static_cast<short>(read ? POLLIN : POLLOUT), 0};
+  // The socket stays writable without a new edge, so a wait alone would
+  // never end: check now, and only wait when it is not writable yet (rare:
+  // a connect in progress, a full send buffer).
+  pollfd probe{fd, POLLOUT, 0};
   if (::poll(&probe, 1, 0) > 0) {
     net::post(io_, [on_ready] { on_ready({}); });
     return;
   }
-  socket->descriptor.async_wait(read ? net::posix::descriptor_base::wait_read
-                                     : net::posix::descriptor_base::wait_write,
-                                std::move(on_ready));
+  socket->descriptor.async_wait(net::posix::descriptor_base::wait_write, std::move(on_ready));
 }
 
 // curl calls this whenever its earliest deadline changes: at least twice per

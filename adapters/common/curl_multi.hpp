@@ -40,7 +40,11 @@ class CurlMulti {
   static int on_open_socket(void* self, int purpose, void* address);
   static int on_close_socket(void* self, int fd);
 
-  void arm(const std::shared_ptr<Socket>& socket, int direction);
+  void arm_write(const std::shared_ptr<Socket>& socket);
+  // Reading: see curl_multi.cpp. `after_read`: curl has just read from it.
+  void watch_read(const std::shared_ptr<Socket>& socket, bool after_read = false);
+  void post_readable(const std::shared_ptr<Socket>& socket);
+  void on_readable(const std::shared_ptr<Socket>& socket);
   void socket_action(int fd, int events);
   void finish_transfers();
   void arm_timer(std::chrono::steady_clock::time_point due);
