@@ -7,6 +7,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -107,7 +108,12 @@ struct CurlMulti::Socket {
   int wanted = 0;  // CURL_POLL_IN / OUT / INOUT
   bool read_wait_queued = false;
   bool read_posted = false;    // on_readable is posted
-  bool waiting_write = false;
+  bool waiting_write = false;  // a write wait is queued, or its handler posted
+  // Which wait is the current one: a wait cancelled when the socket went
+  // idle ends later, aborted, and must not touch the flags of a wait queued
+  // since (curl may reuse the connection in the same run).
+  std::uint64_t read_wait_id = 0;
+  std::uint64_t write_wait_id = 0;
   bool readable = false;       // a read wait completed while curl wanted only to write
   bool reading = false;        // curl is reading it now (on_readable)
   bool unread_possible;        // data may wait that no wait would report (see watch_read)
@@ -182,8 +188,14 @@ int CurlMulti::on_socket(void* /*easy*/, int fd, int what, void* self_ptr, void*
       socket->readable = false;
       socket->unread_possible = false;
       if (socket->owned && (socket->read_wait_queued || socket->waiting_write)) {
+        // The waits end aborted (the loop is not kept busy by idle
+        // connections) and are forgotten now: a new one may be queued at once.
+        ++socket->read_wait_id;
+        ++socket->write_wait_id;
+        socket->read_wait_queued = false;
+        socket->waiting_write = false;
         boost::system::error_code ignored;
-        socket->descriptor.cancel(ignored);  // the waits end aborted: the loop is not kept busy by idle connections
+        socket->descriptor.cancel(ignored);
       }
       if (!socket->owned) {  // not ours to close: stop watching it
         self->sockets_.erase(it);
@@ -235,8 +247,10 @@ void CurlMulti::watch_read(const std::shared_ptr<Socket>& socket, bool after_rea
   }
   if (socket->read_wait_queued || socket->wanted == 0 || (!wanted && !socket->owned)) return;
   socket->read_wait_queued = true;
+  const std::uint64_t id = ++socket->read_wait_id;
   socket->descriptor.async_wait(net::posix::descriptor_base::wait_read,
-                                [this, socket](boost::system::error_code ec) {
+                                [this, socket, id](boost::system::error_code ec) {
+                                  if (id != socket->read_wait_id) return;  // cancelled when it went idle
                                   socket->read_wait_queued = false;
                                   if (ec || socket->closed) return;
                                   on_readable(socket);
@@ -272,7 +286,9 @@ void CurlMulti::arm_write(const std::shared_ptr<Socket>& socket) {
   if (socket->waiting_write || socket->closed) return;
   socket->waiting_write = true;
   const int fd = socket->descriptor.native_handle();
-  auto on_ready = [this, socket, fd](boost::system::error_code ec) {
+  const std::uint64_t id = ++socket->write_wait_id;
+  auto on_ready = [this, socket, fd, id](boost::system::error_code ec) {
+    if (id != socket->write_wait_id) return;  // cancelled when it went idle
     socket->waiting_write = false;
     if (ec || socket->closed || (socket->wanted & CURL_POLL_OUT) == 0) return;
     socket_action(fd, CURL_CSELECT_OUT);
