@@ -31,6 +31,8 @@ class CurlMulti {
   CurlMulti& operator=(const CurlMulti&) = delete;
 
   boost::asio::awaitable<HttpResult> fetch(HttpRequest request);
+  // Transfers handed to curl and not yet finished.
+  std::size_t in_flight() const { return transfers_.size(); }
 
  private:
   struct Transfer;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "adapters/common/curl_multi.hpp"
+#include "common/scoped_count.hpp"
 
 namespace hfv::adapters {
 
@@ -69,15 +70,6 @@ HttpClient::~HttpClient() = default;
 
 namespace {
 
-// Counts a fetch in flight for as long as it runs, however it ends.
-struct InFlight {
-  explicit InFlight(std::size_t& count) : count_(count) { ++count_; }
-  ~InFlight() { --count_; }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-  std::size_t& count_;
-};
-
 // Runs on a transfer thread: the transfer, cut short by `stop`, that
 // thread's stand-in for the caller's Cancellation.
 net::awaitable<HttpResult> transfer_on(CurlMulti& multi, HttpRequest request, std::shared_ptr<Cancellation> stop) {
@@ -87,10 +79,17 @@ net::awaitable<HttpResult> transfer_on(CurlMulti& multi, HttpRequest request, st
 
 }  // namespace
 
+// Not a coroutine: on the caller's loop (the default) the transfer's own
+// coroutine is the only frame per request.
 net::awaitable<HttpResult> HttpClient::fetch(HttpRequest request) {
-  const InFlight counted(in_flight_);
-  if (here_ != nullptr) co_return co_await here_->fetch(std::move(request));
+  if (here_ != nullptr) return here_->fetch(std::move(request));
+  return fetch_on_thread(std::move(request));
+}
 
+std::size_t HttpClient::in_flight() const { return here_ != nullptr ? here_->in_flight() : in_flight_; }
+
+net::awaitable<HttpResult> HttpClient::fetch_on_thread(HttpRequest request) {
+  const ScopedCount counted(in_flight_);
   Cancellation* signal = request.cancel;
   if (signal != nullptr && signal->cancelled()) {
     HttpResult cancelled;

@@ -92,16 +92,18 @@ class HttpClient {
   // The caller's loop (adapters' timers and guards run there).
   boost::asio::io_context& io() { return io_; }
   // Transfers currently in flight (for metrics and tests).
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const;
 
  private:
   struct TransferThread;
+
+  boost::asio::awaitable<HttpResult> fetch_on_thread(HttpRequest request);
 
   boost::asio::io_context& io_;
   std::unique_ptr<CurlMulti> here_;  // transfers on io_ (no threads of their own)
   std::vector<std::unique_ptr<TransferThread>> threads_;
   std::size_t next_thread_ = 0;  // round robin
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;  // on the transfer threads (here_ counts its own)
 };
 
 }  // namespace hfv::adapters

@@ -16,6 +16,7 @@
 #include "broker/ops/metrics.hpp"
 #include "broker/reviews/batch.hpp"
 #include "broker/api/service_internal.hpp"
+#include "common/scoped_count.hpp"
 #include "common/time.hpp"
 #include "storage/postgresql_db.hpp"
 
@@ -120,11 +121,7 @@ net::awaitable<ApiResponse> Service::handle(ApiRequest request) {
     busy.endpoint = endpoint_of(path_of(request.target));
     co_return busy;
   }
-  ++in_flight_;
-  struct Leave {
-    std::size_t& n;
-    ~Leave() { --n; }
-  } leave{in_flight_};
+  const ScopedCount counted(in_flight_);
   std::vector<const Route*> rows;
   ApiResponse response = co_await route(request, rows);
   if (!rows.empty()) response.endpoint = rows.front()->pattern;

@@ -17,6 +17,7 @@
 #include "broker/ops/log.hpp"
 #include "common/blocking_call.hpp"
 #include "common/files.hpp"
+#include "common/scoped_count.hpp"
 #include "crypto/hash.hpp"
 #include "common/time.hpp"
 
@@ -365,11 +366,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
 
 net::awaitable<void> BatchManager::finish(std::shared_ptr<Run> run) {
   // A stop waits for this (busy()): the batch's end is audited before the process ends.
-  ++finishing_;
-  struct Done {
-    std::size_t& n;
-    ~Done() { --n; }
-  } done_finishing{finishing_};
+  const ScopedCount finishing(finishing_);
   const bool cancelled = run->cancel_requested;
   const std::string id = run->batch.id;
   if (cancelled) {
