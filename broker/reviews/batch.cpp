@@ -40,6 +40,11 @@ constexpr auto kLongestYield = std::chrono::milliseconds(1000);
 // often, and otherwise at least this often in case a wake-up was missed.
 constexpr auto kExternalPoll = std::chrono::milliseconds(2);
 constexpr auto kCapacityFallback = std::chrono::milliseconds(100);
+// Households prepared ahead of their turn at the agencies (audited, stored
+// as running: each waits for its commits), in agencies' shares: at most one
+// share's members query at a time, so with only one share preparing the
+// agencies waited for the databases whenever a commit was slow.
+constexpr std::size_t kSharesPreparing = 4;
 
 
 // Change lists and statistics hold case data: owner-only, replaced whole.
@@ -319,13 +324,14 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     const bool idle = preparing_members_ == 0 && in_flight_members_ == 0 && past_fan_out_ == 0 &&
                       (verifier_.interactive_in_flight() == 0 || now - last_start_ >= kLongestYield);
     // A household is audited and stored before it takes its turn at the
-    // agencies (take_turn): households prepare while others query, as many
-    // members as the agencies' share holds (one household at least), and
-    // households past their fan-out (audit, report, stores: nothing sent to
-    // agencies) are bounded apart, so the next ones query while earlier
-    // ones are written.
+    // agencies (take_turn): households prepare while others query, the
+    // members of kSharesPreparing agencies' shares (one household at
+    // least), and households past their fan-out (audit, report, stores:
+    // nothing sent to agencies) are bounded apart, so the next ones query
+    // while earlier ones are written.
     const std::size_t share = allowed();
-    const bool capacity = idle || (share > 0 && (preparing_members_ == 0 || preparing_members_ + need <= share) &&
+    const bool capacity = idle || (share > 0 &&
+                                   (preparing_members_ == 0 || preparing_members_ + need <= kSharesPreparing * share) &&
                                    past_fan_out_ < std::max<std::size_t>(1, slots_));
     if (now < backoff_until_ || !capacity) {
       co_await wait_for_capacity(timer, now < backoff_until_ ? backoff_until_ : next_look(now));
