@@ -138,7 +138,7 @@ void BatchManager::launch(const std::shared_ptr<Run>& run) {
   run->members.clear();
   run->position.clear();
   for (std::size_t p = 0; p < run->items.size(); ++p) {
-    const auto& item = run->items[p];
+    auto& item = run->items[p];
     const json body = json::parse(item.request_json, nullptr, false);
     std::size_t n = 1;
     if (body.is_object() && body.contains("members") && body["members"].is_array()) {
@@ -146,6 +146,7 @@ void BatchManager::launch(const std::shared_ptr<Run>& run) {
     }
     run->members.push_back(n);
     run->position[item.index] = p;
+    std::string().swap(item.request_json);  // read again from the store when claimed
   }
   count_items(*run);
   runs_[run->batch.id] = run;
@@ -352,6 +353,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
         item.state = ItemState::kFailed;
         item.error = "internal_error";
         ++run->failed;
+        std::string().swap(item.request_json);
         run->dirty.push_back(item);
         log_event(LogLevel::kError, "batch_item_failed", {{"batch_id", run->batch.id}, {"reason", "internal error"}});
       }
@@ -641,6 +643,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   const auto now = Clock::now();
   run->completions.push_back(now);
   while (!run->completions.empty() && now - run->completions.front() > kRateWindow) run->completions.pop_front();
+  std::string().swap(item.request_json);  // its turn is over (a later claim reads it again)
   run->dirty.push_back(item);
 }
 

@@ -20,6 +20,10 @@ inline constexpr auto kRateWindow = std::chrono::seconds(30);
 
 struct BatchManager::Run {
   BatchRow batch;
+  // Every household of the batch. A request body is held only from its
+  // claim (claim_items returns it) to its end: the whole batch's bodies
+  // kept for the whole run slowed a 25,000 batch late in its run
+  // (docs/performance.md).
   std::vector<BatchItem> items;
   std::vector<std::size_t> members;  // per item, for capacity accounting
   std::map<std::int64_t, std::size_t> position;  // item index -> position in items
