@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <stdexcept>
 
 #include "adapters/registry.hpp"
 #include "broker/ops/log.hpp"
@@ -105,15 +106,24 @@ net::awaitable<void> BatchManager::watch() {
       // (a plain [&] capture: GCC 12 destroys init-captures of a lambda
       // temporary inside co_await twice)
       const std::string id = row.id;
-      auto items = co_await run_blocking(blocking_, [&] { return store_.items(id); });
-      if (!items) {
-        log_event(LogLevel::kError, "batch_resume_failed", {{"batch_id", row.id}, {"reason", items.error().message}});
+      auto run = std::make_shared<Run>();
+      auto loaded = co_await run_blocking(blocking_, [&]() -> Status {
+        auto items = store_.items(id);
+        if (!items) return items.error();
+        run->items = std::move(*items);
+        run->members.reserve(run->items.size());
+        for (auto& item : run->items) {
+          run->members.push_back(Run::members_of(json::parse(item.request_json, nullptr, false)));
+          std::string().swap(item.request_json);  // read again from the store when claimed
+        }
+        return {};
+      });
+      if (!loaded) {
+        log_event(LogLevel::kError, "batch_resume_failed", {{"batch_id", row.id}, {"reason", loaded.error().message}});
         continue;
       }
       if (runs_.contains(row.id)) continue;  // created here meanwhile
-      auto run = std::make_shared<Run>();
       run->batch = row;
-      run->items = std::move(*items);
       log_event(LogLevel::kInfo, "batch_resumed", {{"batch_id", row.id}, {"total", row.total}});
       launch(run);
     }
@@ -123,6 +133,19 @@ net::awaitable<void> BatchManager::watch() {
 }
 
 void BatchManager::stop() { stopping_ = true; }
+
+std::size_t BatchManager::Run::members_of(const json& body) {
+  if (!body.is_object()) return 1;
+  const auto members = body.find("members");
+  if (members == body.end() || !members->is_array()) return 1;
+  return std::max<std::size_t>(1, members->size());
+}
+
+void BatchManager::Run::turn_over(std::size_t position) {
+  BatchItem& item = items[position];
+  std::string().swap(item.request_json);
+  dirty.push_back(item);
+}
 
 void BatchManager::count_items(Run& run) const {
   run.done = run.failed = run.cancelled = 0;
@@ -135,16 +158,10 @@ void BatchManager::count_items(Run& run) const {
 
 void BatchManager::launch(const std::shared_ptr<Run>& run) {
   if (runs_.contains(run->batch.id)) return;  // already running here
-  run->members.clear();
+  if (run->members.size() != run->items.size()) throw std::logic_error("a batch launched without its member counts");
   run->position.clear();
   for (std::size_t p = 0; p < run->items.size(); ++p) {
     auto& item = run->items[p];
-    const json body = json::parse(item.request_json, nullptr, false);
-    std::size_t n = 1;
-    if (body.is_object() && body.contains("members") && body["members"].is_array()) {
-      n = std::max<std::size_t>(1, body["members"].size());
-    }
-    run->members.push_back(n);
     run->position[item.index] = p;
     std::string().swap(item.request_json);  // read again from the store when claimed
   }
@@ -353,8 +370,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
         item.state = ItemState::kFailed;
         item.error = "internal_error";
         ++run->failed;
-        std::string().swap(item.request_json);
-        run->dirty.push_back(item);
+        run->turn_over(position);
         log_event(LogLevel::kError, "batch_item_failed", {{"batch_id", run->batch.id}, {"reason", "internal error"}});
       }
     });
@@ -643,8 +659,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
   const auto now = Clock::now();
   run->completions.push_back(now);
   while (!run->completions.empty() && now - run->completions.front() > kRateWindow) run->completions.pop_front();
-  std::string().swap(item.request_json);  // its turn is over (a later claim reads it again)
-  run->dirty.push_back(item);
+  run->turn_over(position);
 }
 
 BatchProgress BatchManager::progress_snapshot() const {

@@ -53,6 +53,7 @@ net::awaitable<BatchAnswer<json>> BatchManager::create(const Principal& principa
     item.jurisdiction = jurisdiction;
     item.request_json = body.dump();
     run->items.push_back(std::move(item));
+    run->members.push_back(Run::members_of(body));
   };
 
   const json whole = json::parse(request_body, nullptr, false);

@@ -1,6 +1,7 @@
 // BatchManager's running batch, shared by batch.cpp (running it) and
 // batch_requests.cpp (creating and reading it). Private to broker/reviews/.
-// Threading: used on the service's I/O thread only.
+// Threading: used on the service's I/O thread only (a resumed batch's items
+// are loaded on the blocking pool before it is launched).
 #pragma once
 
 #include <chrono>
@@ -21,11 +22,15 @@ inline constexpr auto kRateWindow = std::chrono::seconds(30);
 struct BatchManager::Run {
   BatchRow batch;
   // Every household of the batch. A request body is held only from its
-  // claim (claim_items returns it) to its end: the whole batch's bodies
-  // kept for the whole run slowed a 25,000 batch late in its run
-  // (docs/performance.md).
+  // claim (claim_items returns it) to the end of its turn (turn_over): the
+  // whole batch's bodies kept for the whole run grew brokerd's heap through
+  // a 25,000 batch (71 to 85 MB, against a flat 67 MB without them;
+  // docs/performance.md).
   std::vector<BatchItem> items;
-  std::vector<std::size_t> members;  // per item, for capacity accounting
+  // Per item, for capacity accounting: counted from the body where it is
+  // parsed anyway (a new batch) or on the blocking pool (a resumed one),
+  // never on the I/O thread for a whole batch at once.
+  std::vector<std::size_t> members;
   std::map<std::int64_t, std::size_t> position;  // item index -> position in items
   std::deque<std::size_t> claimed;  // positions this node claimed and has not started
   // Another node cancelled or finished the batch: this node stops without
@@ -41,6 +46,14 @@ struct BatchManager::Run {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::size_t completed_here = 0;
   std::string principal_jurisdictions;
+
+  // A household whose request body is `body` queries this many members
+  // (at least one: an invalid body fails its verification, as one).
+  static std::size_t members_of(const nlohmann::json& body);
+  // The turn of the household at `position` is over: its body is dropped
+  // (a later claim reads it again from the store) and its result waits for
+  // the next flush.
+  void turn_over(std::size_t position);
 
   // What the batch's own audit records concern: the division prefix its
   // households' jurisdictions share ("" when they span provinces).
