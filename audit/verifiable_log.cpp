@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/async_event.hpp"
+#include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "audit/checkpoint.hpp"
 #include "audit/postgresql_log.hpp"
@@ -105,7 +106,10 @@ Status VerifiableLog::start(const LogLocation& where, const crypto::SecretKey& k
                                             " restore it (brokerctl audit verify checks a copy)");
   }
   committed_seq_ = static_cast<std::int64_t>(tree_.size());
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] {
+    name_this_thread("hfv-audit");
+    writer_loop();
+  });
   return {};
 }
 

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "common/thread_name.hpp"
 #include "crypto/hash.hpp"
 
 namespace hfv::storage {
@@ -150,7 +151,10 @@ Result<std::unique_ptr<SqlcipherDb>> SqlcipherDb::open(const std::filesystem::pa
 class SqlcipherDb::Checkpointer {
  public:
   Checkpointer(std::unique_ptr<SqlcipherDb> db, std::chrono::milliseconds interval, std::mutex& checkpointing)
-      : db_(std::move(db)), interval_(interval), checkpointing_(checkpointing), thread_([this] { run(); }) {}
+      : db_(std::move(db)), interval_(interval), checkpointing_(checkpointing), thread_([this] {
+          name_this_thread("hfv-checkpoint");
+          run();
+        }) {}
   ~Checkpointer() {
     {
       std::lock_guard lock(mutex_);

@@ -1,7 +1,5 @@
 #include "adapters/common/http_client.hpp"
 
-#include <pthread.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +8,7 @@
 
 #include "adapters/common/curl_multi.hpp"
 #include "common/scoped_count.hpp"
+#include "common/thread_name.hpp"
 
 namespace hfv::adapters {
 
@@ -38,7 +37,7 @@ std::string_view http_error_name(HttpErrorKind kind) {
 struct HttpClient::TransferThread {
   TransferThread() : work(net::make_work_guard(io)), multi(std::make_unique<CurlMulti>(io)) {
     thread = std::thread([this] {
-      pthread_setname_np(pthread_self(), "hfv-transfers");  // for top and perf; a failure only loses the name
+      name_this_thread("hfv-transfers");
       io.run();
     });
   }

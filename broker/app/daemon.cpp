@@ -47,6 +47,7 @@
 #include "broker/verification/routing.hpp"
 #include "broker/verification/verifier.hpp"
 #include "common/files.hpp"
+#include "common/thread_name.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
@@ -407,11 +408,15 @@ int run_daemon(const std::filesystem::path& config_file) {
   if (auto problem = route_table_problem(route_table_of(*config)); problem) {
     return fail_config("peers", make_error("bad_config", *problem));
   }
-  net::thread_pool blocking(2);
+  const std::size_t blocking_threads = 2;
+  net::thread_pool blocking(blocking_threads);
   // CPU work per household off the I/O thread (the report: archive, JSON,
   // signature): one thread per core but the I/O thread's.
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
-  net::thread_pool compute(cores > 1 ? cores - 1 : 1);
+  const std::size_t compute_threads = cores > 1 ? cores - 1 : 1;
+  net::thread_pool compute(compute_threads);
+  name_pool_threads(blocking, blocking_threads, "hfv-blocking");
+  name_pool_threads(compute, compute_threads, "hfv-compute");
 
   VerifierParts verifying;
   verifying.config = &*config;

@@ -6,6 +6,7 @@
 #include "broker/cli/witness_check.hpp"
 #include "broker/ops/log.hpp"
 #include "broker/store/postgresql/cosigned_store.hpp"
+#include "common/thread_name.hpp"
 
 namespace hfv::broker {
 
@@ -56,7 +57,10 @@ void WitnessSender::start(const audit::AuditLog& log, std::string origin) {
   }
   cosigned_.origin = origin_;
   read_table();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("hfv-witness");
+    run();
+  });
 }
 
 storage::PostgresqlDb* WitnessSender::table() {

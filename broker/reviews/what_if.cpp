@@ -8,6 +8,7 @@
 #include "broker/reviews/batch_review.hpp"
 #include "broker/verification/input_archive.hpp"
 #include "common/money.hpp"
+#include "common/thread_name.hpp"
 #include "crypto/hash.hpp"
 #include "policies/engine.hpp"
 
@@ -251,7 +252,10 @@ void WhatIfJobs::start(const std::string& id, const std::string& principal, What
   job->request = std::make_shared<const WhatIfRequest>(std::move(request));
   job->ended = std::move(ended);
   job->state = "running";
-  job->thread = std::thread([this, job] { run(job); });
+  job->thread = std::thread([this, job] {
+    name_this_thread("hfv-what-if");
+    run(job);
+  });
   // Finished jobs beyond max_kept go, oldest first (their threads have
   // ended or are ending: joining is immediate).
   while (finished_order_.size() > settings_.max_kept) {

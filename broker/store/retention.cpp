@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "broker/ops/log.hpp"
+#include "common/thread_name.hpp"
 
 namespace hfv::broker {
 
@@ -89,6 +90,7 @@ Result<RetentionPass> run_retention(ReportStore& reports, ReviewStore* reviews, 
 RetentionTimer::RetentionTimer(ReportStore& reports, ReviewStore* reviews, audit::AuditLog& log,
                                RetentionPeriods periods, AuthorizationStore* authorizations) {
   thread_ = std::thread([this, &reports, reviews, &log, periods = std::move(periods), authorizations] {
+    name_this_thread("hfv-retention");
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       lock.unlock();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <map>
 #include <set>
 #include <sstream>
 #include <sys/wait.h>
@@ -139,6 +140,24 @@ TEST_CASE("ops: log_level from the config silences info lines", "[ops][integrati
   const std::string log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
   CHECK(log.find("\"event\":\"started\"") == std::string::npos);
   CHECK(log.find("\"event\":\"request\"") == std::string::npos);
+}
+
+TEST_CASE("ops: the daemon names its long-lived threads by role for top and perf and bench/run",
+          "[ops][integration]") {
+  Stack stack;
+  REQUIRE(https("GET", stack.url + "/healthz", stack.no_cert).status == 200);
+  std::string pid = hfv::testing::read_file(stack.broker_dir / "run" / "brokerd.pid");
+  pid = pid.substr(0, pid.find('\n'));
+  std::map<std::string, int> names;
+  for (const auto& task : fs::directory_iterator(fs::path("/proc") / pid / "task")) {
+    std::string name = hfv::testing::read_file(task.path() / "comm");
+    names[name.substr(0, name.find('\n'))] += 1;
+  }
+  INFO("threads by name: " << json(names).dump());
+  CHECK(names["brokerd"] >= 1);  // the I/O thread keeps the process's name (curl's resolver threads may too)
+  CHECK(names["hfv-audit"] == 1);
+  CHECK(names["hfv-blocking"] == 2);
+  CHECK(names["hfv-compute"] >= 1);
 }
 
 TEST_CASE("ops: brokerctl status reports a running daemon and refuses a case-system certificate",
