@@ -136,13 +136,13 @@ void BatchManager::stop() { stopping_ = true; }
 
 std::size_t BatchManager::Run::members_of(const json& body) {
   if (!body.is_object()) return 1;
-  const auto members = body.find("members");
-  if (members == body.end() || !members->is_array()) return 1;
-  return std::max<std::size_t>(1, members->size());
+  const auto listed = body.find("members");
+  if (listed == body.end() || !listed->is_array()) return 1;
+  return std::max<std::size_t>(1, listed->size());
 }
 
-void BatchManager::Run::turn_over(std::size_t position) {
-  BatchItem& item = items[position];
+void BatchManager::Run::turn_over(std::size_t at) {
+  BatchItem& item = items[at];
   std::string().swap(item.request_json);
   dirty.push_back(item);
 }

@@ -50,10 +50,10 @@ struct BatchManager::Run {
   // A household whose request body is `body` queries this many members
   // (at least one: an invalid body fails its verification, as one).
   static std::size_t members_of(const nlohmann::json& body);
-  // The turn of the household at `position` is over: its body is dropped
-  // (a later claim reads it again from the store) and its result waits for
-  // the next flush.
-  void turn_over(std::size_t position);
+  // The turn of the household at position `at` (in items) is over: its
+  // body is dropped (a later claim reads it again from the store) and its
+  // result waits for the next flush.
+  void turn_over(std::size_t at);
 
   // What the batch's own audit records concern: the division prefix its
   // households' jurisdictions share ("" when they span provinces).
