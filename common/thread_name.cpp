@@ -15,25 +15,19 @@ void name_this_thread(const char* name) {
 }
 
 void name_pool_threads(boost::asio::thread_pool& pool, std::size_t threads, const char* name) {
-  // Each task holds its thread until all have started, so the `threads`
-  // tasks run on as many different threads: every thread is named once.
-  // The tasks share the latches' ownership: the last may still be inside
-  // count_down when this returns.
-  struct Latches {
-    explicit Latches(std::ptrdiff_t n) : started(n), named(n) {}
-    std::latch started;
-    std::latch named;
-  };
-  const auto latches = std::make_shared<Latches>(static_cast<std::ptrdiff_t>(threads));
-  const std::string kept(name);
+  // Each task names its thread, then holds it until all have arrived, so the
+  // `threads` tasks run on as many different threads: every thread is named
+  // once. `name` outlives the tasks' use of it (each names itself before
+  // arriving); the latch is shared-owned because the last task may still be
+  // inside arrive_and_wait when this returns.
+  const auto arrived = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(threads));
   for (std::size_t i = 0; i < threads; ++i) {
-    boost::asio::post(pool, [latches, kept] {
-      name_this_thread(kept.c_str());
-      latches->started.arrive_and_wait();
-      latches->named.count_down();
+    boost::asio::post(pool, [arrived, name] {
+      name_this_thread(name);
+      arrived->arrive_and_wait();
     });
   }
-  latches->named.wait();
+  arrived->wait();
 }
 
 }  // namespace hfv

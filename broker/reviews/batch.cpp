@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
-#include <stdexcept>
 
 #include "adapters/registry.hpp"
 #include "broker/ops/log.hpp"
@@ -112,9 +111,8 @@ net::awaitable<void> BatchManager::watch() {
         if (!items) return items.error();
         run->items = std::move(*items);
         run->members.reserve(run->items.size());
-        for (auto& item : run->items) {
+        for (const auto& item : run->items) {
           run->members.push_back(Run::members_of(json::parse(item.request_json, nullptr, false)));
-          std::string().swap(item.request_json);  // read again from the store when claimed
         }
         return {};
       });
@@ -158,7 +156,13 @@ void BatchManager::count_items(Run& run) const {
 
 void BatchManager::launch(const std::shared_ptr<Run>& run) {
   if (runs_.contains(run->batch.id)) return;  // already running here
-  if (run->members.size() != run->items.size()) throw std::logic_error("a batch launched without its member counts");
+  if (run->members.size() != run->items.size()) {
+    // Both callers count them; were one to forget, the batch stays in the
+    // store as running and the next look from watch resumes it counted.
+    log_event(LogLevel::kError, "batch_launch_refused",
+              {{"batch_id", run->batch.id}, {"reason", "internal error: member counts missing"}});
+    return;
+  }
   run->position.clear();
   for (std::size_t p = 0; p < run->items.size(); ++p) {
     auto& item = run->items[p];
