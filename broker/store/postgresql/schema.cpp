@@ -2,6 +2,7 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "storage/compression.hpp"
 
 namespace hfv::broker::pg {
 
@@ -87,6 +88,16 @@ constexpr const char* kVersion6 =
 constexpr const char* kVersion7 =
     "ALTER TABLE verifications ADD COLUMN IF NOT EXISTS superseded_by TEXT NOT NULL DEFAULT '';";
 
+// Version 8: a sealed column's plaintext may be a zstd frame (seal_column).
+// No table changes, but a broker of version 7 would hand a frame on as a
+// report: the version number keeps it out.
+
+// Plaintexts this long or longer are compressed when that makes them
+// shorter; an opened frame may expand to at most kMaxColumnBytes (well
+// above any report, archive or batch body: max_body_bytes is at most 16 MiB).
+constexpr std::size_t kCompressFrom = 256;
+constexpr std::size_t kMaxColumnBytes = std::size_t{256} << 20;
+
 }  // namespace
 
 Status migrate(storage::PostgresqlDb& db) {
@@ -123,13 +134,20 @@ Status migrate(storage::PostgresqlDb& db) {
     if (current < 6) {
       if (auto s = db.exec(kVersion6); !s) return s;
     }
-    if (auto s = db.exec(kVersion7); !s) return s;
+    if (current < 7) {
+      if (auto s = db.exec(kVersion7); !s) return s;
+    }
     return db.run("INSERT INTO hfv_schema (version) VALUES ($1)", {std::to_string(kSchemaVersion)});
   });
 }
 
 std::string seal_column(const crypto::SecretKey& key, const std::string& plain,
                         const std::string& context) {
+  if (plain.size() >= kCompressFrom) {
+    if (std::string frame = storage::zstd_compress(plain); frame.size() < plain.size()) {
+      return crypto::aes256gcm_seal_hex(key, frame, context);
+    }
+  }
   return crypto::aes256gcm_seal_hex(key, plain, context);
 }
 
@@ -140,7 +158,12 @@ Result<std::string> open_column(const crypto::SecretKey& key, const std::string&
     return make_error("corrupt_state",
                       "a sealed column does not open: not hex, edited, moved to another row, or another key");
   }
-  return std::move(*plain);
+  if (!storage::is_zstd_frame(*plain)) return std::move(*plain);
+  auto expanded = storage::zstd_decompress(*plain, kMaxColumnBytes);
+  if (!expanded) {
+    return make_error("corrupt_state", "a sealed column opens but its compressed content is malformed or too big");
+  }
+  return std::move(*expanded);
 }
 
 }  // namespace hfv::broker::pg
