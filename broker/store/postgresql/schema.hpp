@@ -29,13 +29,14 @@ Status migrate(storage::PostgresqlDb& db);
 
 // Column sealing: hex(nonce || ciphertext || tag) of `plain`, bound to
 // `context` (table and row id). A plaintext of 256 bytes or more is sealed
-// as a zstd frame of it when that is shorter (reports and archives are JSON:
-// 4 and 12 times smaller in bench/run's scenario 7; less WAL, fewer
-// data-file writes, less to the standby and the archive); open_column expands a frame and returns other
-// plaintexts as they are (the store's plaintexts are JSON, which never
-// begins with the frame's first byte). open_column fails ("corrupt_state")
-// on a box that was edited, moved to another row or sealed under another
-// key, and on a frame that is malformed or expands past 256 MiB.
+// as a zstd frame of it when that is shorter (reports and archives are
+// JSON: 4 and 12 times smaller in bench/run's scenario 7; less WAL, fewer
+// data-file writes, less to the standby and the archive). open_column
+// expands a frame and returns other plaintexts as they are (the store's
+// plaintexts are JSON, which never begins with the frame's first byte); it
+// fails ("corrupt_state") on a box that was edited, moved to another row
+// or sealed under another key, and on a frame that is malformed or expands
+// past 256 MiB.
 // Legacy: the column key derived from the master key before the store
 // keyring; an existing database keeps it (wrapped in the keyring now).
 inline constexpr std::string_view kPurposeStateColumns = "hfv/state-columns/v1";
