@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "storage/compression.hpp"
 #include "storage/postgresql_db.hpp"
 
 namespace hfv::audit {
@@ -47,14 +47,21 @@ std::string box_context(const char* field, std::int64_t seq) {
   return std::string("audit_records|") + field + "|" + std::to_string(seq);
 }
 
+// Envelopes and personal parts of 128 bytes or more are sealed compressed
+// when that makes them shorter (storage/compression.hpp); they are JSON, so
+// a box holding a zstd frame is told apart from one written before. An
+// opened frame may expand to at most kMaxLeafBytes.
+constexpr std::size_t kCompressFrom = 128;
+constexpr std::size_t kMaxLeafBytes = std::size_t{64} << 20;
+
 std::string seal(const crypto::SecretKey& key, const std::string& plain, const char* field,
                  std::int64_t seq) {
-  return crypto::aes256gcm_seal_hex(key, plain, box_context(field, seq));
+  return storage::seal_hex_compressed(key, plain, box_context(field, seq), kCompressFrom);
 }
 
 std::optional<std::string> unseal(const crypto::SecretKey& key, const std::string& box,
                                   const char* field, std::int64_t seq) {
-  return crypto::aes256gcm_open_hex(key, box, box_context(field, seq));
+  return storage::open_hex_compressed(key, box, box_context(field, seq), kMaxLeafBytes);
 }
 
 std::string pseudonym(const crypto::SecretKey& key, const std::string& column,
@@ -93,11 +100,19 @@ std::string create_sql(const LogSchema& schema) {
   return sql;
 }
 
-Status check_format(PostgresqlDb& db, const LogSchema& schema) {
+// audit_meta's format on PostgreSQL: the records' format and "+zstd", the
+// boxes' (some hold compressed leaves). A broker that predates compressed
+// boxes wrote the records' format alone and refuses this value; the first
+// writer of this version to open such a log changes it (its rows stay as
+// they are and open as before). A reader accepts both.
+std::string sealed_format(const LogSchema& schema) { return schema.format + "+zstd"; }
+
+Status check_format(PostgresqlDb& db, const LogSchema& schema, bool reader) {
   auto rows = db.query("SELECT value FROM audit_meta WHERE key = 'format'");
   if (!rows) return rows.error();
-  if (rows->empty() || text((*rows)[0][0]) != schema.format) {
-    return make_error("unsupported_format", "the PostgreSQL audit log is not in format " + schema.format);
+  const std::string found = rows->empty() ? std::string() : text((*rows)[0][0]);
+  if (found != sealed_format(schema) && !(reader && found == schema.format)) {
+    return make_error("unsupported_format", "the PostgreSQL audit log is not in format " + sealed_format(schema));
   }
   return {};
 }
@@ -427,7 +442,7 @@ Result<std::unique_ptr<LogConnection>> open_postgresql_log(const std::string& co
     if (!exists) return exists.error();
     if (exists->empty() || text((*exists)[0][0]) != "t")
       return make_error("not_found", "the database holds no audit log");
-    if (auto s = check_format(**db, schema); !s) return s.error();
+    if (auto s = check_format(**db, schema, true); !s) return s.error();
     auto keyring = read_keyring(**db, kek);
     if (!keyring) return keyring.error();
     out = *keyring;
@@ -443,11 +458,16 @@ Result<std::unique_ptr<LogConnection>> open_postgresql_log(const std::string& co
     if (auto s = conn.run(kCreateLock); !s) return s;
     if (auto s = conn.exec(create_sql(schema)); !s) return s;
     if (auto s = conn.run("INSERT INTO audit_meta VALUES ('format', $1) ON CONFLICT (key) DO NOTHING",
-                          {schema.format});
+                          {sealed_format(schema)});
         !s) {
       return s;
     }
-    if (auto s = check_format(conn, schema); !s) return s;
+    if (auto s = conn.run("UPDATE audit_meta SET value = $1 WHERE key = 'format' AND value = $2",
+                          {sealed_format(schema), schema.format});
+        !s) {
+      return s;
+    }
+    if (auto s = check_format(conn, schema, false); !s) return s;
     // The first broker makes the keyring; every other one reads it.
     if (auto s = conn.run("INSERT INTO audit_keyring VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
                           {Keyring::generate().sealed_text(kek)});

@@ -12,7 +12,10 @@
 #include <thread>
 
 #include "audit/audit_log.hpp"
+#include "audit/keyring.hpp"
+#include "crypto/aead.hpp"
 #include "pg_server.hpp"
+#include "storage/compression.hpp"
 
 namespace audit = hfv::audit;
 using hfv::testing::PgServer;
@@ -269,6 +272,85 @@ TEST_CASE("cluster: every edit, deletion, reordering or rollback of the audit lo
     REQUIRE_FALSE(wrong.ok());
     CHECK(wrong.error().code == "bad_key");
   }
+}
+
+// The key the log seals its boxes with, from its keyring row.
+hfv::crypto::SecretKey seal_key(const PgServer& pg, const std::string& db) {
+  const auto rows = pg.column("SELECT keyring FROM audit_keyring WHERE id = 1", {}, db);
+  REQUIRE(rows.size() == 1);
+  auto keyring = audit::Keyring::from_sealed_text(rows.front(), kKek, "in the test");
+  REQUIRE(keyring.ok());
+  return hfv::crypto::derive_key(keyring->db_key, "hfv/audit-pg-seal/v1");
+}
+
+// Record seq's envelope box opened without expanding it.
+std::string opened_envelope(const PgServer& pg, const std::string& db, const hfv::crypto::SecretKey& key, int seq) {
+  const auto box = pg.column("SELECT envelope FROM audit_records WHERE seq = $1", {std::to_string(seq)}, db);
+  REQUIRE(box.size() == 1);
+  auto plain = hfv::crypto::aes256gcm_open_hex(key, box.front(), "audit_records|envelope|" + std::to_string(seq));
+  REQUIRE(plain.has_value());
+  return *plain;
+}
+
+std::string format_of(const PgServer& pg, const std::string& db) {
+  const auto v = pg.column("SELECT value FROM audit_meta WHERE key = 'format'", {}, db);
+  return v.empty() ? std::string() : v.front();
+}
+
+TEST_CASE("cluster: the audit log on PostgreSQL seals its records compressed and reads and upgrades a log written "
+          "before that",
+          "[cluster][audit][upgrade]") {
+  PgServer pg;
+  TempDir keep{"hfv-audit-anchors"};
+  const auto anchor = filled(pg, "upgraded", 20, keep);
+  const auto key = seal_key(pg, "upgraded");
+  CHECK(format_of(pg, "upgraded") == "hfv-audit/v2+zstd");
+  CHECK(hfv::storage::is_zstd_frame(opened_envelope(pg, "upgraded", key, 1)));
+
+  // As a broker of the version before left it: every box holds its JSON
+  // uncompressed, and the format names the records' format alone.
+  for (int seq = 1; seq <= 20; ++seq) {
+    for (const std::string field : {"envelope", "personal"}) {
+      const std::string context = "audit_records|" + field + "|" + std::to_string(seq);
+      const auto box = pg.column("SELECT " + field + " FROM audit_records WHERE seq = $1", {std::to_string(seq)},
+                                 "upgraded");
+      REQUIRE(box.size() == 1);
+      auto plain = hfv::storage::open_hex_compressed(key, box.front(), context, 1 << 20);
+      REQUIRE(plain.has_value());
+      pg.sql("UPDATE audit_records SET " + field + " = '" + hfv::crypto::aes256gcm_seal_hex(key, *plain, context) +
+                 "' WHERE seq = " + std::to_string(seq),
+             "upgraded");
+    }
+  }
+  pg.sql("UPDATE audit_meta SET value = 'hfv-audit/v2' WHERE key = 'format'", "upgraded");
+  CHECK(opened_envelope(pg, "upgraded", key, 1).front() == '{');
+
+  // A reader takes it as it is and changes nothing.
+  CHECK(verify(pg, "upgraded", anchor).ok);
+  CHECK(format_of(pg, "upgraded") == "hfv-audit/v2");
+  // The first writer marks it; its records are compressed, the old ones
+  // stay as they were, and the whole log verifies.
+  {
+    Node node(pg, "upgraded");
+    CHECK(format_of(pg, "upgraded") == "hfv-audit/v2+zstd");
+    REQUIRE(node.log->append_blocking({record("U1", "m", 1), record("U2", "m", 2)}).ok());
+  }
+  CHECK(opened_envelope(pg, "upgraded", key, 1).front() == '{');
+  CHECK(hfv::storage::is_zstd_frame(opened_envelope(pg, "upgraded", key, 21)));
+  const auto report = verify(pg, "upgraded");
+  CHECK(report.ok);
+  CHECK(report.records >= 22);
+
+  // A format this build does not know: neither writer nor reader opens it.
+  pg.sql("UPDATE audit_meta SET value = 'hfv-audit/v3' WHERE key = 'format'", "upgraded");
+  audit::AuditLogOptions o;
+  o.anchor_file = keep.path / "other.anchor";
+  auto writer = audit::AuditLog::open(audit::LogLocation::shared(pg.conninfo("upgraded")), kKek, o);
+  REQUIRE_FALSE(writer.ok());
+  CHECK(writer.error().code == "unsupported_format");
+  auto reader = audit::AuditLog::verify_at(audit::LogLocation::shared(pg.conninfo("upgraded")), kKek, {});
+  REQUIRE_FALSE(reader.ok());
+  CHECK(reader.error().code == "unsupported_format");
 }
 
 TEST_CASE("cluster: retention erases the personal part on PostgreSQL and the log still verifies",

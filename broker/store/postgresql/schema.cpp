@@ -1,6 +1,5 @@
 #include "broker/store/postgresql/schema.hpp"
 
-#include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
 #include "storage/compression.hpp"
 
@@ -143,27 +142,18 @@ Status migrate(storage::PostgresqlDb& db) {
 
 std::string seal_column(const crypto::SecretKey& key, const std::string& plain,
                         const std::string& context) {
-  if (plain.size() >= kCompressFrom) {
-    if (std::string frame = storage::zstd_compress(plain); frame.size() < plain.size()) {
-      return crypto::aes256gcm_seal_hex(key, frame, context);
-    }
-  }
-  return crypto::aes256gcm_seal_hex(key, plain, context);
+  return storage::seal_hex_compressed(key, plain, context, kCompressFrom);
 }
 
 Result<std::string> open_column(const crypto::SecretKey& key, const std::string& box,
                                 const std::string& context) {
-  auto plain = crypto::aes256gcm_open_hex(key, box, context);
+  auto plain = storage::open_hex_compressed(key, box, context, kMaxColumnBytes);
   if (!plain) {
     return make_error("corrupt_state",
-                      "a sealed column does not open: not hex, edited, moved to another row, or another key");
+                      "a sealed column does not open: not hex, edited, moved to another row, under another key, "
+                      "or its compressed content malformed");
   }
-  if (!storage::is_zstd_frame(*plain)) return std::move(*plain);
-  auto expanded = storage::zstd_decompress(*plain, kMaxColumnBytes);
-  if (!expanded) {
-    return make_error("corrupt_state", "a sealed column opens but its compressed content is malformed or too big");
-  }
-  return std::move(*expanded);
+  return std::move(*plain);
 }
 
 }  // namespace hfv::broker::pg
