@@ -24,8 +24,9 @@ std::string zstd_compress(std::string_view plain);
 bool is_zstd_frame(std::string_view bytes);
 
 // The content of one zstd frame, or nullopt when it is not exactly one
-// well-formed frame or its content would exceed `max_bytes` (checked from
-// the frame header and again while decompressing).
+// well-formed frame, does not declare its content size (zstd_compress
+// always does), declares more than `max_bytes`, or expands to other than
+// what it declares (it is expanded into a buffer of the declared size).
 std::optional<std::string> zstd_decompress(std::string_view frame, std::size_t max_bytes);
 
 // crypto::aes256gcm_seal_hex of `plain`, or of a zstd frame of it when

@@ -283,11 +283,16 @@ hfv::crypto::SecretKey seal_key(const PgServer& pg, const std::string& db) {
   return hfv::crypto::derive_key(keyring->db_key, "hfv/audit-pg-seal/v1");
 }
 
+// A box's associated data (docs/audit-log-format.md, PostgreSQL).
+std::string box_context(const std::string& field, int seq) {
+  return "audit_records|" + field + "|" + std::to_string(seq);
+}
+
 // Record seq's envelope box opened without expanding it.
 std::string opened_envelope(const PgServer& pg, const std::string& db, const hfv::crypto::SecretKey& key, int seq) {
   const auto box = pg.column("SELECT envelope FROM audit_records WHERE seq = $1", {std::to_string(seq)}, db);
   REQUIRE(box.size() == 1);
-  auto plain = hfv::crypto::aes256gcm_open_hex(key, box.front(), "audit_records|envelope|" + std::to_string(seq));
+  auto plain = hfv::crypto::aes256gcm_open_hex(key, box.front(), box_context("envelope", seq));
   REQUIRE(plain.has_value());
   return *plain;
 }
@@ -311,7 +316,7 @@ TEST_CASE("cluster: the audit log on PostgreSQL seals its records compressed and
   // uncompressed, and the format names the records' format alone.
   for (int seq = 1; seq <= 20; ++seq) {
     for (const std::string field : {"envelope", "personal"}) {
-      const std::string context = "audit_records|" + field + "|" + std::to_string(seq);
+      const std::string context = box_context(field, seq);
       const auto box = pg.column("SELECT " + field + " FROM audit_records WHERE seq = $1", {std::to_string(seq)},
                                  "upgraded");
       REQUIRE(box.size() == 1);
