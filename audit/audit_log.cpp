@@ -299,8 +299,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const LogLocation& where,
   return log;
 }
 
-boost::asio::awaitable<Result<std::int64_t>> AuditLog::append(std::vector<AuditRecord> records) {
-  return VerifiableLog::append(to_leaves(std::move(records)));
+boost::asio::awaitable<Result<std::int64_t>> AuditLog::append(std::vector<AuditRecord> records,
+                                                              std::chrono::milliseconds may_wait) {
+  LeafBatch leaves = to_leaves(std::move(records));
+  leaves.may_wait = may_wait;
+  return VerifiableLog::append(std::move(leaves));
 }
 
 Result<std::int64_t> AuditLog::append_blocking(std::vector<AuditRecord> records) {

@@ -145,7 +145,10 @@ class AuditLog : private VerifiableLog {
 
   // Appends the records (in order, consecutively) and returns the sequence
   // number of the first, once they are durable (VerifiableLog::append).
-  boost::asio::awaitable<Result<std::int64_t>> append(std::vector<AuditRecord> records);
+  // `may_wait`: how long they may be held back to share a transaction with
+  // other appends (LeafBatch::may_wait; for appends nobody waits on in person).
+  boost::asio::awaitable<Result<std::int64_t>> append(std::vector<AuditRecord> records,
+                                                      std::chrono::milliseconds may_wait = {});
   // Blocking variant for start-up, command-line tools and tests. Must not be
   // called from an io_context thread.
   Result<std::int64_t> append_blocking(std::vector<AuditRecord> records);

@@ -3,6 +3,7 @@
 // is either the writer thread's alone or guarded by mutex_ (see the header).
 #include "audit/verifiable_log.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <future>
@@ -23,7 +24,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxBatch = 512;
+constexpr std::size_t kMaxBatch = 512;  // appends in one transaction at most
+// Entries waiting that are worth a transaction now, whatever may wait.
+constexpr std::size_t kEnoughEntries = 512;
 constexpr auto kRetentionEvery = std::chrono::hours(1);
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -37,6 +40,7 @@ struct VerifiableLog::Pending {
   Result<std::int64_t> result{make_error("audit_unavailable", "not written")};
   std::function<void()> notify;  // called by the writer thread once, after `result` is set
   std::chrono::steady_clock::time_point submitted{};
+  std::chrono::steady_clock::time_point due{};  // submitted + batch.may_wait
 };
 
 Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem::path& path,
@@ -127,11 +131,13 @@ VerifiableLog::~VerifiableLog() {
 
 void VerifiableLog::submit(Pending* pending) {
   pending->submitted = std::chrono::steady_clock::now();
+  pending->due = pending->submitted + pending->batch.may_wait;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       queue_.push_back(pending);
-      wake_.notify_one();
+      queued_entries_ += pending->batch.count;
+      wake_.notify_one();  // the writer recomputes when to write
       return;
     }
   }
@@ -164,10 +170,10 @@ void VerifiableLog::writer_loop() {
     bool stop = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, next_head,
-                       [this] { return stopping_ || !queue_.empty() || !jobs_.empty(); });
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
+      const bool appends_due = wait_for_work(lock, next_head);
+      while (appends_due && !queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(queue_.front());
+        queued_entries_ -= queue_.front()->batch.count;
         queue_.pop_front();
       }
       jobs.swap(jobs_);
@@ -199,6 +205,19 @@ void VerifiableLog::writer_loop() {
       make_head();
       return;
     }
+  }
+}
+
+bool VerifiableLog::wait_for_work(std::unique_lock<std::mutex>& lock,
+                                  std::chrono::steady_clock::time_point next_head) {
+  for (;;) {
+    if (stopping_ || queued_entries_ >= kEnoughEntries) return true;
+    auto due = std::chrono::steady_clock::time_point::max();
+    for (const Pending* p : queue_) due = std::min(due, p->due);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= due) return true;
+    if (!jobs_.empty() || now >= next_head) return false;
+    wake_.wait_until(lock, std::min(due, next_head));
   }
 }
 

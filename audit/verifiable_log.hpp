@@ -80,9 +80,17 @@ struct LogOptions {
 // Entries to append, consecutively: `count` of them. Once the writer has
 // given the i-th its sequence number and timestamp (UTC RFC 3339 with
 // milliseconds), it calls encode(i, seq, ts), on the writer thread, once.
+// `may_wait`: how long the writer may hold the entries back for other
+// appends to share their transaction (each transaction rewrites the last,
+// partly filled pages of the table and its indexes, so one of several
+// appends writes far fewer bytes than several of one each). Zero (the
+// default): committed as soon as the writer is free, with whatever else is
+// waiting then. Appends nobody waits on in person use it (a batch's
+// households); any append due now takes every waiting one along.
 struct LeafBatch {
   std::size_t count = 0;
   std::function<Leaf(std::size_t index, std::int64_t seq, const std::string& ts)> encode;
+  std::chrono::milliseconds may_wait{0};
 };
 
 struct InclusionProof {
@@ -218,6 +226,11 @@ class VerifiableLog {
   struct Pending;
   void submit(Pending* pending);
   void writer_loop();
+  // Under mutex_: waits until there is work: true when the waiting appends
+  // are to be written now (one of them is due, there are kEnoughEntries, or
+  // the log is stopping); false for a job or `next_head` alone.
+  bool wait_for_work(std::unique_lock<std::mutex>& lock,
+                     std::chrono::steady_clock::time_point next_head);
   Status write_batch(std::vector<Pending*>& batch);
   void make_head();
   void run_retention();
@@ -238,6 +251,7 @@ class VerifiableLog {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending*> queue_;
+  std::size_t queued_entries_ = 0;  // the entries of queue_'s appends
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::int64_t committed_seq_ = 0;

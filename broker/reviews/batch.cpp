@@ -43,8 +43,14 @@ constexpr auto kCapacityFallback = std::chrono::milliseconds(100);
 // Households prepared ahead of their turn at the agencies (audited, stored
 // as running: each waits for its commits), in agencies' shares: at most one
 // share's members query at a time, so with only one share preparing the
-// agencies waited for the databases whenever a commit was slow.
-constexpr std::size_t kSharesPreparing = 4;
+// agencies waited for the databases whenever a commit was slow. Eight (four
+// before 2026-12-07): the audit appends now wait up to kAuditMayWait to share
+// transactions, and the pipeline covers that wait (docs/performance.md).
+// Households past their fan-out are bounded by as many shares.
+constexpr std::size_t kSharesPreparing = 8;
+// How long a household's audit appends may wait for other households' to
+// share a transaction (audit_may_wait()).
+constexpr std::chrono::milliseconds kAuditMayWait{25};
 
 
 // Change lists and statistics hold case data: owner-only, replaced whole.
@@ -239,6 +245,16 @@ void BatchManager::capacity_freed() {
   for (net::steady_timer* waiting : std::exchange(capacity_waiters_, {})) waiting->cancel();
 }
 
+std::chrono::milliseconds BatchManager::audit_may_wait() const {
+  // In full flow other households' appends come within this, and one
+  // transaction of several households' records writes far fewer pages than
+  // one each (docs/performance.md, "A batch household's audit appends share
+  // transactions"). While interactive work runs or has just run, a batch
+  // keeps one household in flight: nothing would come to share with, and
+  // the interactive appends take waiting ones along anyway.
+  return allowed() == 0 ? std::chrono::milliseconds(0) : kAuditMayWait;
+}
+
 std::size_t BatchManager::allowed() const {
   // Interactive first: agencies and the broker's own thread are shared, so
   // while a case worker's verification runs, and for a moment after (they
@@ -354,7 +370,7 @@ net::awaitable<void> BatchManager::drive(std::shared_ptr<Run> run) {
     const std::size_t share = allowed();
     const bool capacity = idle || (share > 0 &&
                                    (preparing_members_ == 0 || preparing_members_ + need <= kSharesPreparing * share) &&
-                                   past_fan_out_ < std::max<std::size_t>(1, slots_));
+                                   past_fan_out_ < std::max<std::size_t>(1, kSharesPreparing * slots_));
     if (now < backoff_until_ || !capacity) {
       co_await wait_for_capacity(timer, now < backoff_until_ ? backoff_until_ : next_look(now));
       continue;
@@ -543,6 +559,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       *stage = Stage::kPast;
       capacity_freed();
     };
+    call.audit_may_wait = [this] { return audit_may_wait(); };
     outcome = co_await verifier_.verify(std::move(call));
     if (outcome.kind == Outcome::Kind::kIssued || outcome.kind == Outcome::Kind::kReplayed) {
       verified = true;

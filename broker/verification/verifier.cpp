@@ -75,7 +75,12 @@ struct Verifier::Accepted {
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
   std::function<net::awaitable<bool>()> before_queries;  // VerifyCall::before_queries
   std::function<void(const std::vector<SourceFailure>&)> queries_done;  // VerifyCall::queries_done
+  std::function<std::chrono::milliseconds()> audit_may_wait;             // VerifyCall::audit_may_wait
   std::shared_ptr<InteractiveMark> interactive;
+
+  std::chrono::milliseconds audit_wait() const {
+    return audit_may_wait ? audit_may_wait() : std::chrono::milliseconds(0);
+  }
 };
 
 namespace {
@@ -571,6 +576,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.summary_only = call.summary_only;
   a.before_queries = std::move(call.before_queries);
   a.queries_done = std::move(call.queries_done);
+  a.audit_may_wait = std::move(call.audit_may_wait);
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
@@ -599,7 +605,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   // (it lets a retry with the same Idempotency-Key find it).
   auto executor = co_await net::this_coro::executor;
   auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
-  const auto appended = co_await parts_.audit->append(std::move(before));
+  const auto appended = co_await parts_.audit->append(std::move(before), a.audit_wait());
   const bool audited = bool(appended);
   const Status stored = co_await storing.get();
   if (!audited) {
@@ -1073,7 +1079,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued.digest = crypto::to_hex(crypto::sha256(assembled.text));
   issued.detail = provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
-  if (!co_await parts_.audit->append(std::move(after))) {
+  if (!co_await parts_.audit->append(std::move(after), a.audit_wait())) {
     Outcome withheld = Outcome::unavailable_because(
         Unavailable::kAudit, "the audit log cannot be written; report withheld", a.id);
     const std::string text = json{{"error", unavailable_code(Unavailable::kAudit)}, {"message", withheld.message}}.dump();

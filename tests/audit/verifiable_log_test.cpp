@@ -899,3 +899,90 @@ TEST_CASE("signing-key rotation: a transition not signed by the retiring key is 
   CHECK(open.error().code == "bad_keyring");
   CHECK_FALSE(audit::verify_log_file(f.db, f.kek, f.anchor, test_schema(), check_entry).ok());
 }
+
+TEST_CASE("verifiable log: an append that may wait is held until its time or until one that may not comes and takes it along",
+          "[audit][verifiable_log][concurrency]") {
+  Fixture f;
+  std::atomic<int> encodes{0};
+  std::mutex m;
+  std::vector<int> encodes_at_append;  // encode calls so far, when each append completed
+  audit::LogOptions o = f.options();
+  o.on_append = [&](std::chrono::steady_clock::duration, bool ok) {
+    std::lock_guard lock(m);
+    encodes_at_append.push_back(ok ? encodes.load() : -1);
+  };
+  auto log = f.open(o);
+  auto counted = [&encodes](const std::string& text, std::chrono::milliseconds may_wait) {
+    audit::LeafBatch batch;
+    batch.count = 2;
+    batch.encode = [text, &encodes](std::size_t i, std::int64_t seq, const std::string& ts) {
+      ++encodes;
+      return to_leaf({"w", "", text + "-" + std::to_string(i)}, seq, ts);
+    };
+    batch.may_wait = may_wait;
+    return batch;
+  };
+
+  // Held: the writer runs a job queued after it (publish_head) and writes nothing.
+  net::io_context io;
+  std::vector<std::pair<std::string, hfv::Result<std::int64_t>>> done;
+  auto spawn = [&](const std::string& name, std::chrono::milliseconds may_wait) {
+    net::co_spawn(
+        io,
+        [&, name, may_wait]() -> net::awaitable<void> {
+          auto r = co_await log->append(counted(name, may_wait));
+          done.emplace_back(name, std::move(r));
+        },
+        net::detached);
+  };
+  spawn("held", std::chrono::minutes(10));
+  io.poll();  // submitted
+  const auto head = log->publish_head();  // a job on the writer, queued after the append
+  REQUIRE_FALSE(head.ok());
+  CHECK(head.error().code == "empty");  // nothing was written
+  CHECK(log->last_seq() == 0);
+  CHECK(encodes.load() == 0);
+
+  // One that may not wait takes it along, in one transaction, in order.
+  spawn("now", std::chrono::milliseconds(0));
+  io.run();
+  REQUIRE(done.size() == 2);
+  for (const auto& [name, r] : done) {
+    INFO(name);
+    REQUIRE(r.ok());
+  }
+  std::map<std::string, std::int64_t> first;
+  for (const auto& [name, r] : done) first[name] = *r;
+  CHECK(first["held"] == 1);
+  CHECK(first["now"] == 3);
+  {
+    std::lock_guard lock(m);
+    REQUIRE(encodes_at_append.size() == 2);
+    CHECK(encodes_at_append[0] == 4);  // both encoded before the first was durable
+  }
+
+  // Alone, it is written once its time is over, not before.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto alone = log->append_blocking(counted("alone", std::chrono::milliseconds(300)));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE(alone.ok());
+  CHECK(*alone == 5);
+  CHECK(waited >= std::chrono::milliseconds(300));
+  CHECK(waited < std::chrono::seconds(60));  // (a loaded machine's margin: it was written)
+
+  // Closing the log writes what waits, at once.
+  done.clear();
+  io.restart();
+  spawn("closing", std::chrono::hours(1));
+  io.poll();   // submitted
+  log.reset();  // the destructor flushes it
+  io.run();
+  REQUIRE(done.size() == 1);
+  REQUIRE(done[0].second.ok());
+  CHECK(*done[0].second == 7);
+  auto reopened = f.open();
+  CHECK(reopened->last_seq() == 8);
+  auto report = reopened->verify(check_entry);
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+}

@@ -166,7 +166,8 @@ struct Fixture {
     parts.refusal_status = &refusal_status;
     verifier = std::make_unique<b::Verifier>(std::move(parts));
 
-    for (const char* case_id : {"HRB-1", "HRB-2", "HRB-3", "HRB-4", "HRB-5", "HRB-6", "HRB-OLD"}) {
+    for (const char* case_id : {"HRB-1", "HRB-2", "HRB-3", "HRB-4", "HRB-5", "HRB-6", "HRB-7", "HRB-8", "HRB-9",
+                                "HRB-10", "HRB-OLD"}) {
       b::AuthorizationRequest auth;
       auth.case_id = case_id;
       // HRB-OLD: kept from before authorisations named their jurisdiction.
@@ -565,14 +566,14 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
                           f.blocking, f.config);
   REQUIRE(batches.slots() == 1);
 
-  const std::string ndjson = batch_ndjson(f, 6);  // create() keeps references to it and the operator
+  const std::string ndjson = batch_ndjson(f, 10);  // create() keeps references to it and the operator
   const std::string creator = "op-1";
   auto created = spawn(f, batches.create(*f.principal, creator, ndjson));
-  // The first household queries (held at the bank); four (four shares of
-  // one member) are audited and wait for their turn at the agencies; the
-  // sixth has not started.
+  // The first household queries (held at the bank); eight (kSharesPreparing
+  // shares of one member) are audited and wait for their turn at the
+  // agencies; the tenth has not started.
   run_until(f, [&] {
-    return created->has_value() && started.is_set() && batches.progress_snapshot().members_in_flight == 5;
+    return created->has_value() && started.is_set() && batches.progress_snapshot().members_in_flight == 9;
   });
   REQUIRE(std::holds_alternative<json>(**created));
   const std::string id = std::get<json>(**created).value("batch_id", "");
@@ -585,13 +586,13 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
     REQUIRE(std::holds_alternative<json>(**cancelled));
     const json& answer = std::get<json>(**cancelled);
     CHECK(answer.value("cancel_requested", false));
-    CHECK(answer.value("in_flight", 0) == 5);  // the held household finishes; the waiting ones are called off
+    CHECK(answer.value("in_flight", 0) == 9);  // the held household finishes; the waiting ones are called off
   }
   // Durable at once: a restart from here on would not resume the batch.
   {
     const auto [row, items] = stored_batch(f, id);
     CHECK(row->state == b::BatchState::kCancelled);
-    REQUIRE(items.size() == 6);
+    REQUIRE(items.size() == 10);
     for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == b::ItemState::kCancelled);
   }
   const int bank_at_cancel = f.bank->queries;
@@ -608,7 +609,7 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   const auto view = f.run(batches.view(id, *f.principal));
   REQUIRE(std::holds_alternative<b::BatchView>(view));
   const auto& items = std::get<b::BatchView>(view).items;
-  REQUIRE(items.size() == 6);
+  REQUIRE(items.size() == 10);
   CHECK(items[0].state == b::ItemState::kDone);  // in flight when cancelled: finished
   for (std::size_t i = 1; i < items.size(); ++i) CHECK(items[i].state == b::ItemState::kCancelled);
   const auto progress = f.run(batches.progress(id, *f.principal));
@@ -617,12 +618,12 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   CHECK(p.value("state", "") == "cancelled");
   CHECK(p.value("done", -1) == 1);
   CHECK(p.value("failed", -1) == 0);
-  CHECK(p.value("cancelled", -1) == 5);
+  CHECK(p.value("cancelled", -1) == 9);
   {
     const auto [row, stored] = stored_batch(f, id);
     CHECK(row->state == b::BatchState::kCancelled);
     CHECK(row->finished_unix != 0);
-    REQUIRE(stored.size() == 6);
+    REQUIRE(stored.size() == 10);
     CHECK(stored[0].state == b::ItemState::kDone);
     for (std::size_t i = 1; i < stored.size(); ++i) CHECK(stored[i].state == b::ItemState::kCancelled);
   }
@@ -635,27 +636,28 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   CHECK(cancel[0].value("request_id", "") == id);
   CHECK(cancel[0].value("status", "") == "requested");
   CHECK(cancel[0].value("operator", "") == "op-2");
-  CHECK(cancel[0].value("detail", "") == "remaining=6");
+  CHECK(cancel[0].value("detail", "") == "remaining=10");
   const auto ended = f.audited("batch.cancelled");
   REQUIRE(ended.size() == 1);
   CHECK(ended[0].value("request_id", "") == id);
   CHECK(ended[0].value("status", "") == "cancelled");
-  CHECK(ended[0].value("detail", "") == "total=6 done=1 failed=0 cancelled=5");
+  CHECK(ended[0].value("detail", "") == "total=10 done=1 failed=0 cancelled=9");
   CHECK(ended[0]["seq"].get<std::int64_t>() > cancel[0]["seq"].get<std::int64_t>());
   CHECK(f.audited("batch.finished").empty());
-  // Five households audited (the sixth never started), four called off.
-  CHECK(f.audited("verification.request").size() == 5);
+  // Nine households audited (the tenth never started), eight called off.
+  CHECK(f.audited("verification.request").size() == 9);
   CHECK(f.audited("verification.report").size() == 1);
   const auto called_off = f.audited("verification.cancelled");
-  REQUIRE(called_off.size() == 4);
+  REQUIRE(called_off.size() == 8);
   std::set<std::string> called_off_ids;
   for (const auto& c : called_off) {
     CHECK(c.value("detail", "") == "the batch was cancelled before any agency was asked; no report issued");
     called_off_ids.insert(c.value("request_id", ""));
   }
-  CHECK(called_off_ids == std::set<std::string>{items[1].verification_id, items[2].verification_id,
-                                                items[3].verification_id, items[4].verification_id});
-  CHECK(items[5].verification_id.empty());
+  std::set<std::string> prepared_ids;
+  for (std::size_t i = 1; i <= 8; ++i) prepared_ids.insert(items[i].verification_id);
+  CHECK(called_off_ids == prepared_ids);
+  CHECK(items[9].verification_id.empty());
   const auto queried = f.audited("agency.query");
   CHECK_FALSE(queried.empty());
   for (const auto& q : queried) CHECK(q.value("request_id", "") == items[0].verification_id);  // the first household's only
