@@ -40,7 +40,6 @@ struct VerifiableLog::Pending {
   Result<std::int64_t> result{make_error("audit_unavailable", "not written")};
   std::function<void()> notify;  // called by the writer thread once, after `result` is set
   std::chrono::steady_clock::time_point submitted{};
-  std::chrono::steady_clock::time_point due{};  // submitted + batch.may_wait
 };
 
 Result<std::unique_ptr<VerifiableLog>> VerifiableLog::open(const std::filesystem::path& path,
@@ -131,7 +130,6 @@ VerifiableLog::~VerifiableLog() {
 
 void VerifiableLog::submit(Pending* pending) {
   pending->submitted = std::chrono::steady_clock::now();
-  pending->due = pending->submitted + pending->batch.may_wait;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -213,7 +211,7 @@ bool VerifiableLog::wait_for_work(std::unique_lock<std::mutex>& lock,
   for (;;) {
     if (stopping_ || queued_entries_ >= kEnoughEntries) return true;
     auto due = std::chrono::steady_clock::time_point::max();
-    for (const Pending* p : queue_) due = std::min(due, p->due);
+    for (const Pending* p : queue_) due = std::min(due, p->submitted + p->batch.may_wait);
     const auto now = std::chrono::steady_clock::now();
     if (now >= due) return true;
     if (!jobs_.empty() || now >= next_head) return false;
