@@ -247,11 +247,11 @@ void BatchManager::capacity_freed() {
 
 std::chrono::milliseconds BatchManager::audit_may_wait() const {
   // In full flow other households' appends come within this, and one
-  // transaction of several households' records writes far fewer pages than
-  // one each (docs/performance.md, "A batch household's audit appends share
-  // transactions"). While interactive work runs or has just run, a batch
-  // keeps one household in flight: nothing would come to share with, and
-  // the interactive appends take waiting ones along anyway.
+  // transaction of several households' records writes about a fifth fewer
+  // bytes than one each (docs/performance.md, "A batch household's audit
+  // appends share transactions"). While interactive work runs or has just
+  // run, a batch keeps one household in flight: nothing would come to
+  // share with, and the interactive appends take waiting ones along anyway.
   return allowed() == 0 ? std::chrono::milliseconds(0) : kAuditMayWait;
 }
 
