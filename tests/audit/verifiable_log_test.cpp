@@ -76,6 +76,38 @@ audit::LeafBatch batch_of(std::vector<Entry> entries, Encoded* encoded = nullptr
   return batch;
 }
 
+// Entries "<name>-0" … "<name>-<n-1>" of kind "w", counted as they are encoded.
+audit::LeafBatch named_batch(const std::string& name, int n, Encoded& encoded,
+                             std::chrono::milliseconds may_wait = std::chrono::milliseconds(0)) {
+  std::vector<Entry> e;
+  e.reserve(static_cast<std::size_t>(n));
+  for (int j = 0; j < n; ++j) e.push_back({"w", "", name + "-" + std::to_string(j)});
+  audit::LeafBatch batch = batch_of(std::move(e), &encoded);
+  batch.may_wait = may_wait;
+  return batch;
+}
+
+// Watches a log's appends: how many entries had been encoded when each one
+// completed (-1 for one that failed).
+struct AppendWatch {
+  Encoded encoded;
+  std::mutex m;
+  std::vector<int> encodes_at_append;
+  int failed = 0;
+
+  void watch(audit::LogOptions& o) {
+    o.on_append = [this](std::chrono::steady_clock::duration elapsed, bool ok) {
+      std::lock_guard lock(m);
+      encodes_at_append.push_back(ok ? encoded.calls.load() : -1);
+      if (!ok || elapsed.count() < 0) ++failed;
+    };
+  }
+  std::vector<int> at_append() {
+    std::lock_guard lock(m);
+    return encodes_at_append;
+  }
+};
+
 // The personality's check: the envelope carries the row's seq, ts and kind,
 // the owner column equals the personal blob's (empty once erased), and the
 // personal blob hashes to the envelope's commitment.
@@ -433,30 +465,12 @@ TEST_CASE("verifiable log: inclusion and consistency proofs check against signed
 TEST_CASE("verifiable log: group commit keeps each append's entries consecutive and in order",
           "[audit][verifiable_log][concurrency]") {
   Fixture f;
-  std::atomic<int> encodes{0};
-  std::mutex m;
-  std::vector<int> encodes_at_append;  // encode calls so far, when each append completed
-  int failed_appends = 0;
+  AppendWatch appends_seen;
   audit::LogOptions o = f.options();
-  o.on_append = [&](std::chrono::steady_clock::duration elapsed, bool ok) {
-    std::lock_guard lock(m);
-    encodes_at_append.push_back(encodes.load());
-    if (!ok || elapsed.count() < 0) ++failed_appends;
-  };
+  appends_seen.watch(o);
   auto log = f.open(o);
   // Each append: three entries "<writer>-0..2", counted as they are encoded.
-  auto triple = [&encodes](const std::string& writer) {
-    std::vector<Entry> e;
-    e.reserve(3);
-    for (int j = 0; j < 3; ++j) e.push_back({"w", "", writer + "-" + std::to_string(j)});
-    audit::LeafBatch batch;
-    batch.count = e.size();
-    batch.encode = [e, &encodes](std::size_t i, std::int64_t seq, const std::string& ts) {
-      ++encodes;
-      return to_leaf(e[i], seq, ts);
-    };
-    return batch;
-  };
+  auto triple = [&appends_seen](const std::string& writer) { return named_batch(writer, 3, appends_seen.encoded); };
 
   // Hold the writer inside a first append, so that the next ones queue up.
   std::promise<void> entered, release;
@@ -496,7 +510,7 @@ TEST_CASE("verifiable log: group commit keeps each append's entries consecutive 
   REQUIRE(errors == 0);
   REQUIRE(firsts.size() == static_cast<std::size_t>(kCoroutines));
   {
-    std::lock_guard lock(m);
+    const auto encodes_at_append = appends_seen.at_append();
     REQUIRE(encodes_at_append.size() == static_cast<std::size_t>(1 + kCoroutines));
     // They were queued together, so they were written in one transaction:
     // all of them encoded before the first of them was durable.
@@ -545,12 +559,12 @@ TEST_CASE("verifiable log: group commit keeps each append's entries consecutive 
   REQUIRE(firsts.size() == static_cast<std::size_t>(appends));
   const std::int64_t total = 1 + 3 * appends;
   CHECK(log->last_seq() == total);
+  CHECK(appends_seen.at_append().size() == static_cast<std::size_t>(1 + appends));  // on_append once per append
   {
-    std::lock_guard lock(m);
-    CHECK(encodes_at_append.size() == static_cast<std::size_t>(1 + appends));  // on_append once per append
-    CHECK(failed_appends == 0);
+    std::lock_guard lock(appends_seen.m);
+    CHECK(appends_seen.failed == 0);
   }
-  CHECK(encodes.load() == 3 * appends);  // the gate's is not counted
+  CHECK(appends_seen.encoded.calls.load() == 3 * appends);  // the gate's is not counted
 
   const auto leaves = all_leaves(*log);
   REQUIRE(leaves.size() == static_cast<std::size_t>(total));
@@ -903,24 +917,12 @@ TEST_CASE("signing-key rotation: a transition not signed by the retiring key is 
 TEST_CASE("verifiable log: an append that may wait is held until its time or until one that may not comes and takes it along",
           "[audit][verifiable_log][concurrency]") {
   Fixture f;
-  std::atomic<int> encodes{0};
-  std::mutex m;
-  std::vector<int> encodes_at_append;  // encode calls so far, when each append completed
+  AppendWatch appends_seen;
   audit::LogOptions o = f.options();
-  o.on_append = [&](std::chrono::steady_clock::duration, bool ok) {
-    std::lock_guard lock(m);
-    encodes_at_append.push_back(ok ? encodes.load() : -1);
-  };
+  appends_seen.watch(o);
   auto log = f.open(o);
-  auto counted = [&encodes](const std::string& text, std::chrono::milliseconds may_wait) {
-    audit::LeafBatch batch;
-    batch.count = 2;
-    batch.encode = [text, &encodes](std::size_t i, std::int64_t seq, const std::string& ts) {
-      ++encodes;
-      return to_leaf({"w", "", text + "-" + std::to_string(i)}, seq, ts);
-    };
-    batch.may_wait = may_wait;
-    return batch;
+  auto counted = [&appends_seen](const std::string& text, std::chrono::milliseconds may_wait) {
+    return named_batch(text, 2, appends_seen.encoded, may_wait);
   };
 
   // Held: the writer runs a job queued after it (publish_head) and writes nothing.
@@ -941,7 +943,7 @@ TEST_CASE("verifiable log: an append that may wait is held until its time or unt
   REQUIRE_FALSE(head.ok());
   CHECK(head.error().code == "empty");  // nothing was written
   CHECK(log->last_seq() == 0);
-  CHECK(encodes.load() == 0);
+  CHECK(appends_seen.encoded.calls.load() == 0);
 
   // One that may not wait takes it along, in one transaction, in order.
   spawn("now", std::chrono::milliseconds(0));
@@ -956,7 +958,7 @@ TEST_CASE("verifiable log: an append that may wait is held until its time or unt
   CHECK(first["held"] == 1);
   CHECK(first["now"] == 3);
   {
-    std::lock_guard lock(m);
+    const auto encodes_at_append = appends_seen.at_append();
     REQUIRE(encodes_at_append.size() == 2);
     CHECK(encodes_at_append[0] == 4);  // both encoded before the first was durable
   }
