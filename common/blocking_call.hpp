@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -46,14 +47,15 @@ class BlockingCall {
   std::shared_ptr<State> state_;
 };
 
-template <class F>
-BlockingCall<std::invoke_result_t<F&>> start_blocking(boost::asio::thread_pool& pool,
-                                                      const boost::asio::any_io_executor& executor, F f) {
+// A call that another thread completes: `start` is given `deliver`, a
+// function to call once, from any thread, with the value; get() resumes the
+// caller on `executor` with it. For writers with threads of their own
+// (storage::WriteGroup).
+template <class R, class Start>
+BlockingCall<R> start_completed_elsewhere(const boost::asio::any_io_executor& executor, Start start) {
   namespace net = boost::asio;
-  using R = std::invoke_result_t<F&>;
   auto state = std::make_shared<typename BlockingCall<R>::State>(executor);
-  net::post(pool, [state, executor, f = std::move(f)]() mutable {
-    R value = f();
+  start([state, executor](R value) mutable {
     net::post(executor, [state, value = std::move(value)]() mutable {
       state->value.emplace(std::move(value));
       state->done.set();
@@ -61,6 +63,25 @@ BlockingCall<std::invoke_result_t<F&>> start_blocking(boost::asio::thread_pool& 
   });
   return BlockingCall<R>(std::move(state));
 }
+
+template <class F>
+BlockingCall<std::invoke_result_t<F&>> start_blocking(boost::asio::thread_pool& pool,
+                                                      const boost::asio::any_io_executor& executor, F f) {
+  using R = std::invoke_result_t<F&>;
+  return start_completed_elsewhere<R>(executor, [&pool, &f](auto deliver) {
+    boost::asio::post(pool, [deliver = std::move(deliver), f = std::move(f)]() mutable { deliver(f()); });
+  });
+}
+
+// Where a write started without blocking runs and resumes: `pool` runs a
+// plain blocking call, the caller resumes on `executor`, and a writer that
+// groups several callers' writes (storage::WriteGroup) may hold this one
+// back `may_wait` for others to share its transaction.
+struct WriteStart {
+  boost::asio::thread_pool& pool;
+  boost::asio::any_io_executor executor;
+  std::chrono::milliseconds may_wait{0};
+};
 
 // Runs a blocking call on `pool` and resumes the caller on its own executor.
 template <class F>

@@ -649,6 +649,9 @@ int run_daemon(const std::filesystem::path& config_file) {
   wait_reload();
   io.run();
   blocking.join();
+  // Writes the stores' writers still hold resume on `io`: done before it goes.
+  stores.reports->drain_started_writes();
+  stores.reviews->drain_started_writes();
   // Batch households this node claimed but did not finish: the other nodes
   // of a cluster take them at once instead of after the lease.
   if (auto s = stores.reviews->release_claims(); !s) {

@@ -44,13 +44,14 @@ constexpr auto kCapacityFallback = std::chrono::milliseconds(100);
 // as running: each waits for its commits), in agencies' shares: at most one
 // share's members query at a time, so with only one share preparing the
 // agencies waited for the databases whenever a commit was slow. Eight (four
-// before 2026-12-07): the audit appends now wait up to kAuditMayWait to share
-// transactions, and the pipeline covers that wait (docs/performance.md).
-// Households past their fan-out are bounded by as many shares.
+// before 2026-12-07): the audit appends and store writes now wait up to
+// kWritesMayWait to share transactions, and the pipeline covers that wait
+// (docs/performance.md). Households past their fan-out are bounded by as
+// many shares.
 constexpr std::size_t kSharesPreparing = 8;
-// How long a household's audit appends may wait for other households' to
-// share a transaction (audit_may_wait()).
-constexpr std::chrono::milliseconds kAuditMayWait{25};
+// How long a household's audit appends and store writes may wait for other
+// households' to share a transaction (writes_may_wait()).
+constexpr std::chrono::milliseconds kWritesMayWait{25};
 
 
 // Change lists and statistics hold case data: owner-only, replaced whole.
@@ -245,14 +246,14 @@ void BatchManager::capacity_freed() {
   for (net::steady_timer* waiting : std::exchange(capacity_waiters_, {})) waiting->cancel();
 }
 
-std::chrono::milliseconds BatchManager::audit_may_wait() const {
-  // In full flow other households' appends come within this, and one
-  // transaction of several households' records writes about a fifth fewer
-  // bytes than one each (docs/performance.md, "A batch household's audit
-  // appends share transactions"). While interactive work runs or has just
-  // run, a batch keeps one household in flight: nothing would come to
-  // share with, and the interactive appends take waiting ones along anyway.
-  return allowed() == 0 ? std::chrono::milliseconds(0) : kAuditMayWait;
+std::chrono::milliseconds BatchManager::writes_may_wait() const {
+  // In full flow other households' writes come within this, and one
+  // transaction of several households' records writes fewer bytes and
+  // fsyncs once (docs/performance.md, "A batch household's audit appends
+  // share transactions"). While interactive work runs or has just run, a
+  // batch keeps one household in flight: nothing would come to share with,
+  // and the interactive writes take waiting ones along anyway.
+  return allowed() == 0 ? std::chrono::milliseconds(0) : kWritesMayWait;
 }
 
 std::size_t BatchManager::allowed() const {
@@ -559,7 +560,7 @@ net::awaitable<void> BatchManager::run_item(std::shared_ptr<Run> run, std::size_
       *stage = Stage::kPast;
       capacity_freed();
     };
-    call.audit_may_wait = [this] { return audit_may_wait(); };
+    call.writes_may_wait = [this] { return writes_may_wait(); };
     outcome = co_await verifier_.verify(std::move(call));
     if (outcome.kind == Outcome::Kind::kIssued || outcome.kind == Outcome::Kind::kReplayed) {
       verified = true;

@@ -166,8 +166,9 @@ class BatchManager {
   void count_items(Run& run) const;
   std::chrono::milliseconds poll_interval() const;
   std::size_t allowed() const;
-  // How long a household's audit appends may wait (VerifyCall::audit_may_wait).
-  std::chrono::milliseconds audit_may_wait() const;
+  // How long a household's audit appends and store writes may wait
+  // (VerifyCall::writes_may_wait).
+  std::chrono::milliseconds writes_may_wait() const;
   // A household gave back capacity: wakes the drivers waiting for it.
   void capacity_freed();
   void record_outcome(bool clean, bool back_off);

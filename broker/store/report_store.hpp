@@ -10,8 +10,8 @@
 // An interface: the embedded backend is broker/store/sqlcipher/. Opening a
 // store marks verifications left "running" by a previous process
 // "interrupted" (their callers must submit again). Calls block on disk or
-// network: call them off the I/O threads. Implementations are internally
-// locked.
+// network: call them off the I/O threads (or start them: start_*).
+// Implementations are internally locked.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/blocking_call.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -85,6 +86,25 @@ class ReportStore {
   // "already_superseded" when `supersedes` is superseded already (a
   // concurrent appeal won): then nothing changed, `id` stays running.
   // Neither a new report without the mark nor the mark without the report.
+  // insert_running() and finish_issued() started without blocking the
+  // caller (the two writes on every verification's way): the embedded store
+  // queues them for a writer of its own, which commits several
+  // verifications' writes in one transaction, holding one back up to
+  // `at.may_wait` for others (storage/write_group.hpp); by default the call
+  // runs on `at.pool`. Durable once get() returns ok.
+  // Returns once every write started before has completed (its get() can
+  // resume): call it before the executors they resume on are destroyed.
+  virtual void drain_started_writes() {}
+  virtual BlockingCall<Status> start_insert_running(const WriteStart& at, StoredVerification v) {
+    return start_blocking(at.pool, at.executor, [this, v = std::move(v)] { return insert_running(v); });
+  }
+  virtual BlockingCall<Status> start_finish_issued(const WriteStart& at, std::string id, std::string report,
+                                                   ArchivedInputs inputs) {
+    return start_blocking(at.pool, at.executor,
+                          [this, id = std::move(id), report = std::move(report), inputs = std::move(inputs)] {
+                            return finish_issued(id, report, inputs);
+                          });
+  }
   virtual Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
                                const std::string& supersedes) = 0;
   // The caller disconnected and no report was issued: the row stays (GET

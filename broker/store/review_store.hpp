@@ -36,6 +36,7 @@
 
 #include "audit/audit_log.hpp"
 #include "broker/store/report_store.hpp"
+#include "common/blocking_call.hpp"
 #include "common/result.hpp"
 
 namespace hfv::broker {
@@ -152,6 +153,20 @@ class ReviewStore {
   virtual Status record_pending(const ReviewRecord& r) = 0;
   virtual Status mark_issued(const std::string& verification_id) = 0;
   virtual Status drop_pending(const std::string& verification_id) = 0;
+  // record_pending() and mark_issued() started without blocking the caller,
+  // as ReportStore::start_insert_running(): the embedded store groups
+  // several verifications' writes in one transaction, by default the call
+  // runs on `at.pool`. Durable once get() returns ok.
+  // Returns once every write started before has completed (its get() can
+  // resume): call it before the executors they resume on are destroyed.
+  virtual void drain_started_writes() {}
+  virtual BlockingCall<Status> start_record_pending(const WriteStart& at, ReviewRecord r) {
+    return start_blocking(at.pool, at.executor, [this, r = std::move(r)] { return record_pending(r); });
+  }
+  virtual BlockingCall<Status> start_mark_issued(const WriteStart& at, std::string verification_id) {
+    return start_blocking(at.pool, at.executor,
+                          [this, id = std::move(verification_id)] { return mark_issued(id); });
+  }
   // Retention (docs/operations.md): erases review records completed before
   // `before_unix`, and finished batches (done or cancelled) that ended
   // before it with their items (the batch outputs). Returns the counts.

@@ -75,11 +75,11 @@ struct Verifier::Accepted {
   std::shared_ptr<Cancellation> cancel;  // synchronous requests: fired if the caller disconnects
   std::function<net::awaitable<bool>()> before_queries;  // VerifyCall::before_queries
   std::function<void(const std::vector<SourceFailure>&)> queries_done;  // VerifyCall::queries_done
-  std::function<std::chrono::milliseconds()> audit_may_wait;             // VerifyCall::audit_may_wait
+  std::function<std::chrono::milliseconds()> writes_may_wait;             // VerifyCall::writes_may_wait
   std::shared_ptr<InteractiveMark> interactive;
 
-  std::chrono::milliseconds audit_wait() const {
-    return audit_may_wait ? audit_may_wait() : std::chrono::milliseconds(0);
+  std::chrono::milliseconds writes_wait() const {
+    return writes_may_wait ? writes_may_wait() : std::chrono::milliseconds(0);
   }
 };
 
@@ -576,7 +576,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   a.summary_only = call.summary_only;
   a.before_queries = std::move(call.before_queries);
   a.queries_done = std::move(call.queries_done);
-  a.audit_may_wait = std::move(call.audit_may_wait);
+  a.writes_may_wait = std::move(call.writes_may_wait);
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
@@ -604,8 +604,8 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   // The running verification goes into the state database at the same time
   // (it lets a retry with the same Idempotency-Key find it).
   auto executor = co_await net::this_coro::executor;
-  auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
-  const auto appended = co_await parts_.audit->append(std::move(before), a.audit_wait());
+  auto storing = parts_.reports->start_insert_running(WriteStart{*parts_.blocking, executor, a.writes_wait()}, row);
+  const auto appended = co_await parts_.audit->append(std::move(before), a.writes_wait());
   const bool audited = bool(appended);
   const Status stored = co_await storing.get();
   if (!audited) {
@@ -1035,9 +1035,8 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     ReviewRecord review = review_record_of(a.id, a.base.principal, a.request, decision, results, a.batch_id);
     review.latency_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    review_pending.emplace(start_blocking(*parts_.blocking, executor, [this, review = std::move(review)] {
-      return parts_.reviews->record_pending(review);
-    }));
+    review_pending.emplace(
+        parts_.reviews->start_record_pending(WriteStart{*parts_.blocking, executor, a.writes_wait()}, std::move(review)));
   }
 
   // The report's archive, JSON, signature and bytes: about a third of the
@@ -1079,7 +1078,7 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   issued.digest = crypto::to_hex(crypto::sha256(assembled.text));
   issued.detail = provisional_detail(decision.provisional_parameters);
   after.push_back(std::move(issued));
-  if (!co_await parts_.audit->append(std::move(after), a.audit_wait())) {
+  if (!co_await parts_.audit->append(std::move(after), a.writes_wait())) {
     Outcome withheld = Outcome::unavailable_because(
         Unavailable::kAudit, "the audit log cannot be written; report withheld", a.id);
     const std::string text = json{{"error", unavailable_code(Unavailable::kAudit)}, {"message", withheld.message}}.dump();
@@ -1090,15 +1089,11 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
     co_return withheld;
   }
   // The review record and the report are stored at the same time (two
-  // databases, two pool threads).
+  // databases, each with its writer).
   std::optional<BlockingCall<Status>> marking;
-  if (reviewing) {
-    marking.emplace(start_blocking(*parts_.blocking, executor, [this, id = a.id] { return parts_.reviews->mark_issued(id); }));
-  }
-  auto saving = start_blocking(*parts_.blocking, executor,
-                               [this, id = a.id, text = std::move(assembled.text), archived = std::move(archived)] {
-                                 return parts_.reports->finish_issued(id, text, archived);
-                               });
+  const WriteStart writing{*parts_.blocking, executor, a.writes_wait()};
+  if (reviewing) marking.emplace(parts_.reviews->start_mark_issued(writing, a.id));
+  auto saving = parts_.reports->start_finish_issued(writing, a.id, std::move(assembled.text), std::move(archived));
   const Status saved = co_await saving.get();
   if (marking && !co_await marking->get()) {
     log_event(LogLevel::kError, "review_record_failed", {{"verification_id", a.id}});
@@ -1351,7 +1346,7 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   row.household_key = stored.household_key;  // the same household: the fair-use window finds the new report
   row.created_unix = unix_seconds_now();
   auto executor = co_await net::this_coro::executor;
-  auto storing = start_blocking(*parts_.blocking, executor, [this, row] { return parts_.reports->insert_running(row); });
+  auto storing = parts_.reports->start_insert_running(WriteStart{*parts_.blocking, executor}, row);
   const bool audited = bool(co_await parts_.audit->append(std::move(before)));
   const Status inserted = co_await storing.get();
   if (!audited) {

@@ -135,10 +135,11 @@ struct VerifyCall {
   // when nobody was asked.
   std::function<void(const std::vector<SourceFailure>& failed)> queries_done;
   // Optional, for batches: asked, on the I/O thread, before each of the
-  // household's two audit appends (the request; the answers and report),
-  // how long the append may wait for others to share its transaction
-  // (audit::AuditLog::append's may_wait). Null: never waits.
-  std::function<std::chrono::milliseconds()> audit_may_wait;
+  // household's writes (two audit appends: the request, the answers and
+  // report; the state and review stores' writes), how long the write may
+  // wait for others to share its transaction (audit::AuditLog::append's
+  // may_wait, WriteStart::may_wait). Null: never waits.
+  std::function<std::chrono::milliseconds()> writes_may_wait;
 };
 
 // The audit record every access by `principal` starts from: who, for which

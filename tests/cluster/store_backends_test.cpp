@@ -6,6 +6,13 @@
 // and reconnection after the server restarts.
 #include <catch2/catch.hpp>
 
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first with GCC 12
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <algorithm>
 
 #include <fstream>
@@ -504,6 +511,94 @@ TEST_CASE("cluster: the review store keeps its contract on SQLCipher and on Post
     auto store = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
     REQUIRE(store.ok());
     check_reviews(**store);
+  }
+}
+
+namespace {
+
+// A verification's writes started without blocking (start_*), several at
+// once as a batch makes them: the embedded store commits them together, the
+// cluster store one by one on the pool. Each is stored when its get()
+// returns; one refused (a used Idempotency-Key) is refused alone.
+void check_started_writes(b::ReportStore& reports, b::ReviewStore& reviews) {
+  namespace net = boost::asio;
+  net::io_context io;
+  net::thread_pool pool(2);
+  const hfv::WriteStart at{pool, io.get_executor(), std::chrono::milliseconds(20)};
+  constexpr int kCount = 6;
+  auto id = [](int i) { return "ver_w" + std::to_string(i); };
+  std::vector<hfv::Status> inserted, pending, issued;
+  auto writes = [&]() -> net::awaitable<void> {
+    std::vector<hfv::BlockingCall<hfv::Status>> calls;
+    calls.reserve(std::size_t{2} * kCount);
+    for (int i = 0; i < kCount; ++i) {
+      calls.push_back(reports.start_insert_running(at, running(id(i), "key-w" + std::to_string(i), 1000)));
+    }
+    calls.push_back(reports.start_insert_running(at, running("ver_w_dup", "key-w2", 1000)));  // key-w2 is taken
+    for (auto& c : calls) inserted.push_back(co_await c.get());
+    calls.clear();
+    for (int i = 0; i < kCount; ++i) {
+      calls.push_back(reviews.start_record_pending(at, review(id(i), "HRB-W" + std::to_string(i), "2026-12-01", 100)));
+    }
+    for (auto& c : calls) pending.push_back(co_await c.get());
+    calls.clear();
+    for (int i = 0; i < kCount; ++i) {
+      b::ArchivedInputs inputs;
+      inputs.text = R"({"format":"hfv-inputs/v1","n":)" + std::to_string(i) + "}";
+      inputs.sha256 = std::string(64, 'e');
+      inputs.policy_version = "v-w";
+      inputs.policy_jurisdiction = "230100";
+      inputs.policy_content = R"({"version":"v-w"})";
+      calls.push_back(reports.start_finish_issued(at, id(i), R"({"outcome":"eligible"})", std::move(inputs)));
+      calls.push_back(reviews.start_mark_issued(at, id(i)));
+    }
+    for (auto& c : calls) issued.push_back(co_await c.get());
+  };
+  net::co_spawn(io, writes(), net::detached);
+  io.run();
+  REQUIRE(inserted.size() == kCount + 1);
+  for (int i = 0; i < kCount; ++i) CHECK(inserted[i].ok());
+  CHECK_FALSE(inserted.back().ok());
+  CHECK_FALSE(reports.find("ver_w_dup", "case-system")->has_value());
+  REQUIRE(pending.size() == kCount);
+  REQUIRE(issued.size() == std::size_t{2} * kCount);
+  for (const auto& s : pending) CHECK(s.ok());
+  for (const auto& s : issued) CHECK(s.ok());
+  for (int i = 0; i < kCount; ++i) {
+    auto found = reports.find_archived(id(i));
+    REQUIRE(found.ok());
+    REQUIRE(found->has_value());
+    CHECK((*found)->verification.state == b::VerificationState::kDone);
+    CHECK((*found)->verification.http_status == 200);
+    CHECK((*found)->inputs.text == R"({"format":"hfv-inputs/v1","n":)" + std::to_string(i) + "}");
+    CHECK((*found)->inputs.policy_content == R"({"version":"v-w"})");
+  }
+  auto left = reviews.pending();
+  REQUIRE(left.ok());
+  CHECK(left->empty());  // every record marked issued
+  CHECK(reviews.find(id(kCount - 1))->has_value());
+}
+
+}  // namespace
+
+TEST_CASE("cluster: writes started together are each stored and one refused is refused alone on SQLCipher and on "
+          "PostgreSQL",
+          "[cluster][store]") {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check_started_writes(**reports, **reviews);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check_started_writes(**reports, **reviews);
   }
 }
 

@@ -1,6 +1,8 @@
 // The embedded (SQLCipher) ReportStore: table `verifications` in the
 // encrypted state database, with the input archive (`verification_inputs`)
-// and the policy files reports name (`policy_versions`). Internally locked.
+// and the policy files reports name (`policy_versions`). Internally locked;
+// the writes started with start_* go through a WriteGroup (its thread
+// "hfv-state-db"), the other calls on the caller's thread.
 #pragma once
 
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include "broker/store/report_store.hpp"
 #include "storage/sqlcipher_db.hpp"
+#include "storage/write_group.hpp"
 
 namespace hfv::broker {
 
@@ -22,6 +25,10 @@ class SqlcipherReportStore final : public ReportStore {
   Status insert_running(const StoredVerification& v) override;
   Status finish(const std::string& id, long http_status, const std::string& response) override;
   Status finish_issued(const std::string& id, const std::string& report, const ArchivedInputs& inputs) override;
+  void drain_started_writes() override { writes_->drain(); }
+  BlockingCall<Status> start_insert_running(const WriteStart& at, StoredVerification v) override;
+  BlockingCall<Status> start_finish_issued(const WriteStart& at, std::string id, std::string report,
+                                           ArchivedInputs inputs) override;
   Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
                        const std::string& supersedes) override;
   Result<std::optional<ArchivedVerification>> find_archived(const std::string& id) override;
@@ -41,7 +48,9 @@ class SqlcipherReportStore final : public ReportStore {
                                                         std::int64_t since_unix) override;
 
  private:
-  explicit SqlcipherReportStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
+  explicit SqlcipherReportStore(std::unique_ptr<storage::SqlcipherDb> db)
+      : db_(std::move(db)), writes_(std::make_unique<storage::WriteGroup>(*db_, mutex_, "hfv-state-db")) {}
+  Status insert_running_locked(const StoredVerification& v);  // mutex_ held
   // The report and its archive (mutex_ held, inside a transaction).
   Status issue_locked(const std::string& id, const std::string& report, const ArchivedInputs& inputs);
   // `body` between BEGIN IMMEDIATE and COMMIT, rolled back when it fails (mutex_ held).
@@ -51,6 +60,7 @@ class SqlcipherReportStore final : public ReportStore {
       std::optional<std::int64_t> int_arg = std::nullopt);
   std::mutex mutex_;
   std::unique_ptr<storage::SqlcipherDb> db_;
+  std::unique_ptr<storage::WriteGroup> writes_;  // destroyed first: it writes through db_
 };
 
 }  // namespace hfv::broker

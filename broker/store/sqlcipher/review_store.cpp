@@ -163,7 +163,25 @@ Status SqlcipherReviewStore::record_pending(const ReviewRecord& r) {
 
 Status SqlcipherReviewStore::mark_issued(const std::string& verification_id) {
   std::lock_guard lock(mutex_);
+  return mark_issued_locked(verification_id);
+}
+
+Status SqlcipherReviewStore::mark_issued_locked(const std::string& verification_id) {
   return db_->run("UPDATE reviews SET issued = 1 WHERE verification_id = ?;", {verification_id});
+}
+
+BlockingCall<Status> SqlcipherReviewStore::start_record_pending(const WriteStart& at, ReviewRecord r) {
+  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
+    writes_->submit([this, r = std::move(r)] { return insert_review_locked(r, false); }, at.may_wait,
+                    std::move(deliver));
+  });
+}
+
+BlockingCall<Status> SqlcipherReviewStore::start_mark_issued(const WriteStart& at, std::string verification_id) {
+  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
+    writes_->submit([this, id = std::move(verification_id)] { return mark_issued_locked(id); }, at.may_wait,
+                    std::move(deliver));
+  });
 }
 
 Status SqlcipherReviewStore::drop_pending(const std::string& verification_id) {
@@ -177,6 +195,10 @@ Result<std::vector<ReviewRecord>> SqlcipherReviewStore::pending() {
 
 Status SqlcipherReviewStore::insert_review(const ReviewRecord& r, bool issued) {
   std::lock_guard lock(mutex_);
+  return insert_review_locked(r, issued);
+}
+
+Status SqlcipherReviewStore::insert_review_locked(const ReviewRecord& r, bool issued) {
   auto stmt = db_->prepare(
       "INSERT OR IGNORE INTO reviews (verification_id, principal, case_id, jurisdiction, "
       "programme, area,"

@@ -1,6 +1,7 @@
 // The embedded (SQLCipher) ReviewStore: its own encrypted database (its
 // random raw key in the review keyring, broker/store/store_keys.hpp).
-// Internally locked.
+// Internally locked; the writes started with start_* go through a
+// WriteGroup (its thread "hfv-review-db").
 #pragma once
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "broker/store/review_store.hpp"
 #include "storage/sqlcipher_db.hpp"
+#include "storage/write_group.hpp"
 
 namespace hfv::broker {
 
@@ -26,6 +28,9 @@ class SqlcipherReviewStore final : public ReviewStore {
   Status record_pending(const ReviewRecord& r) override;
   Status mark_issued(const std::string& verification_id) override;
   Status drop_pending(const std::string& verification_id) override;
+  void drain_started_writes() override { writes_->drain(); }
+  BlockingCall<Status> start_record_pending(const WriteStart& at, ReviewRecord r) override;
+  BlockingCall<Status> start_mark_issued(const WriteStart& at, std::string verification_id) override;
   Result<PurgeCounts> purge_before(std::int64_t before_unix) override;
   Result<std::vector<ReviewRecord>> pending() override;
   Result<std::optional<ReviewRecord>> find(const std::string& verification_id) override;
@@ -52,8 +57,11 @@ class SqlcipherReviewStore final : public ReviewStore {
   Result<ItemCounts> item_counts(const std::string& batch_id) override;
 
  private:
-  explicit SqlcipherReviewStore(std::unique_ptr<storage::SqlcipherDb> db) : db_(std::move(db)) {}
+  explicit SqlcipherReviewStore(std::unique_ptr<storage::SqlcipherDb> db)
+      : db_(std::move(db)), writes_(std::make_unique<storage::WriteGroup>(*db_, mutex_, "hfv-review-db")) {}
   Status insert_review(const ReviewRecord& r, bool issued);
+  Status insert_review_locked(const ReviewRecord& r, bool issued);  // mutex_ held
+  Status mark_issued_locked(const std::string& verification_id);    // mutex_ held
   Result<std::vector<ReviewRecord>> query_reviews(const std::string& where,
                                                   std::initializer_list<std::string> text,
                                                   std::initializer_list<std::int64_t> ints,
@@ -61,6 +69,7 @@ class SqlcipherReviewStore final : public ReviewStore {
   std::mutex mutex_;
   std::unique_ptr<storage::SqlcipherDb> db_;
   std::map<std::string, std::int64_t> claimed_up_to_;  // batch id -> highest index claimed
+  std::unique_ptr<storage::WriteGroup> writes_;  // destroyed first: it writes through db_
 };
 
 }  // namespace hfv::broker
