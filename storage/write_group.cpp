@@ -81,7 +81,6 @@ void WriteGroup::run() {
     write(group);
     lock.lock();
     writing_ = false;
-    ++transactions_;
   }
 }
 
@@ -107,6 +106,10 @@ void WriteGroup::write(std::vector<Queued>& group) {
     }
     if (whole) whole = db_.exec("COMMIT;");
     if (!whole) (void)db_.exec("ROLLBACK;");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++transactions_;  // counted before anyone is told
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
     group[i].done(!results[i] ? results[i] : whole);
