@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include <fstream>
+#include <functional>
 
 #include <atomic>
 #include <memory>
@@ -421,6 +422,27 @@ void check_archived_pages(b::ReportStore& reports) {
 
 // Retention: what is older than the cutoff goes, what is newer or still
 // running stays, and the counts say how many went.
+// `check` on a report store and a review store of each backend, a
+// Catch2 section each.
+void on_both_backends(const std::function<void(b::ReportStore&, b::ReviewStore&)>& check) {
+  SECTION("SQLCipher") {
+    TempDir dir;
+    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
+    auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check(**reports, **reviews);
+  }
+  SECTION("PostgreSQL") {
+    PgServer pg;
+    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
+    auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
+    REQUIRE(reports.ok());
+    REQUIRE(reviews.ok());
+    check(**reports, **reviews);
+  }
+}
+
 void check_purge(b::ReportStore& reports, b::ReviewStore& reviews) {
   REQUIRE(reports.insert_running(running("ver_old", "", 1000)).ok());
   REQUIRE(reports.finish("ver_old", 200, R"({"outcome":"eligible"})").ok());
@@ -584,22 +606,7 @@ void check_started_writes(b::ReportStore& reports, b::ReviewStore& reviews) {
 TEST_CASE("cluster: writes started together are each stored and one refused is refused alone on SQLCipher and on "
           "PostgreSQL",
           "[cluster][store]") {
-  SECTION("SQLCipher") {
-    TempDir dir;
-    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
-    auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
-    REQUIRE(reports.ok());
-    REQUIRE(reviews.ok());
-    check_started_writes(**reports, **reviews);
-  }
-  SECTION("PostgreSQL") {
-    PgServer pg;
-    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
-    auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
-    REQUIRE(reports.ok());
-    REQUIRE(reviews.ok());
-    check_started_writes(**reports, **reviews);
-  }
+  on_both_backends(check_started_writes);
 }
 
 TEST_CASE("cluster: two brokers on one database share reports and keys, and a restart interrupts only its own",
@@ -922,22 +929,7 @@ TEST_CASE("cluster: the input archive is stored with its report, read back, page
 
 TEST_CASE("cluster: retention erases old reports, review records and finished batches on SQLCipher and on PostgreSQL",
           "[cluster][store]") {
-  SECTION("SQLCipher") {
-    TempDir dir;
-    auto reports = b::SqlcipherReportStore::open(dir.path / "state.db", kKey);
-    auto reviews = b::SqlcipherReviewStore::open(dir.path / "review.db", kKey);
-    REQUIRE(reports.ok());
-    REQUIRE(reviews.ok());
-    check_purge(**reports, **reviews);
-  }
-  SECTION("PostgreSQL") {
-    PgServer pg;
-    auto reports = b::PostgresqlReportStore::open(pg.conninfo(), kKey, "node-a");
-    auto reviews = b::PostgresqlReviewStore::open(pg.conninfo(), kKey, "node-a");
-    REQUIRE(reports.ok());
-    REQUIRE(reviews.ok());
-    check_purge(**reports, **reviews);
-  }
+  on_both_backends(check_purge);
 }
 
 TEST_CASE("retention: a pass erases what is past each period and audits the counts, not the contents",
