@@ -106,6 +106,10 @@ struct AppendWatch {
     std::lock_guard lock(m);
     return encodes_at_append;
   }
+  int failures() {
+    std::lock_guard lock(m);
+    return failed;
+  }
 };
 
 // The personality's check: the envelope carries the row's seq, ts and kind,
@@ -560,10 +564,7 @@ TEST_CASE("verifiable log: group commit keeps each append's entries consecutive 
   const std::int64_t total = 1 + 3 * appends;
   CHECK(log->last_seq() == total);
   CHECK(appends_seen.at_append().size() == static_cast<std::size_t>(1 + appends));  // on_append once per append
-  {
-    std::lock_guard lock(appends_seen.m);
-    CHECK(appends_seen.failed == 0);
-  }
+  CHECK(appends_seen.failures() == 0);
   CHECK(appends_seen.encoded.calls.load() == 3 * appends);  // the gate's is not counted
 
   const auto leaves = all_leaves(*log);
