@@ -86,15 +86,14 @@ class ReportStore {
   // "already_superseded" when `supersedes` is superseded already (a
   // concurrent appeal won): then nothing changed, `id` stays running.
   // Neither a new report without the mark nor the mark without the report.
+  virtual Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
+                               const std::string& supersedes) = 0;
   // insert_running() and finish_issued() started without blocking the
   // caller (the two writes on every verification's way): the embedded store
   // queues them for a writer of its own, which commits several
   // verifications' writes in one transaction, holding one back up to
   // `at.may_wait` for others (storage/write_group.hpp); by default the call
   // runs on `at.pool`. Durable once get() returns ok.
-  // Returns once every write started before has completed (its get() can
-  // resume): call it before the executors they resume on are destroyed.
-  virtual void drain_started_writes() {}
   virtual BlockingCall<Status> start_insert_running(const WriteStart& at, StoredVerification v) {
     return start_blocking(at.pool, at.executor, [this, v = std::move(v)] { return insert_running(v); });
   }
@@ -105,8 +104,9 @@ class ReportStore {
                             return finish_issued(id, report, inputs);
                           });
   }
-  virtual Status finish_appeal(const std::string& id, const std::string& report, const ArchivedInputs& inputs,
-                               const std::string& supersedes) = 0;
+  // Returns once every write started before has completed (its get() can
+  // resume): call it before the executors they resume on are destroyed.
+  virtual void drain_started_writes() {}
   // The caller disconnected and no report was issued: the row stays (GET
   // answers 410) but lets go of its Idempotency-Key, so the caller's retry
   // with the same key runs a new verification instead of replaying nothing.

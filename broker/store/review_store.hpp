@@ -157,9 +157,6 @@ class ReviewStore {
   // as ReportStore::start_insert_running(): the embedded store groups
   // several verifications' writes in one transaction, by default the call
   // runs on `at.pool`. Durable once get() returns ok.
-  // Returns once every write started before has completed (its get() can
-  // resume): call it before the executors they resume on are destroyed.
-  virtual void drain_started_writes() {}
   virtual BlockingCall<Status> start_record_pending(const WriteStart& at, ReviewRecord r) {
     return start_blocking(at.pool, at.executor, [this, r = std::move(r)] { return record_pending(r); });
   }
@@ -167,6 +164,9 @@ class ReviewStore {
     return start_blocking(at.pool, at.executor,
                           [this, id = std::move(verification_id)] { return mark_issued(id); });
   }
+  // Returns once every write started before has completed (its get() can
+  // resume): call it before the executors they resume on are destroyed.
+  virtual void drain_started_writes() {}
   // Retention (docs/operations.md): erases review records completed before
   // `before_unix`, and finished batches (done or cancelled) that ended
   // before it with their items (the batch outputs). Returns the counts.
