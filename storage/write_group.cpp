@@ -39,6 +39,11 @@ void WriteGroup::submit(Job job, std::chrono::milliseconds may_wait, Done done) 
   if (wake) wake_.notify_one();
 }
 
+BlockingCall<Status> WriteGroup::start(const WriteStart& at, Job job) {
+  return start_completed_elsewhere<Status>(
+      at.executor, [&](auto deliver) { submit(std::move(job), at.may_wait, std::move(deliver)); });
+}
+
 void WriteGroup::drain() {
   std::unique_lock lock(mutex_);
   ++draining_;

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/blocking_call.hpp"
 #include "common/result.hpp"
 
 namespace hfv::storage {
@@ -52,6 +53,9 @@ class WriteGroup {
   WriteGroup& operator=(const WriteGroup&) = delete;
 
   void submit(Job job, std::chrono::milliseconds may_wait, Done done);
+  // submit() for a coroutine: `at.may_wait` as above, the job's status
+  // delivered on `at.executor` (`at.pool` is not used: the job runs here).
+  BlockingCall<Status> start(const WriteStart& at, Job job);
   // Returns once every job submitted before has been written and its `done`
   // has returned (e.g. before the executor those callbacks post to is
   // destroyed). Queued jobs are written now, not at their due time.

@@ -550,13 +550,17 @@ void check_started_writes(b::ReportStore& reports, b::ReviewStore& reviews) {
   constexpr int kCount = 6;
   auto id = [](int i) { return "ver_w" + std::to_string(i); };
   std::vector<hfv::Status> inserted, pending, issued;
+  // The refused write's key is taken before the others start: the cluster
+  // store runs started writes in no set order, so a key shared by two of
+  // them would be refused to whichever came second.
+  REQUIRE(reports.insert_running(running("ver_w_first", "key-taken", 1000)).ok());
   auto writes = [&]() -> net::awaitable<void> {
     std::vector<hfv::BlockingCall<hfv::Status>> calls;
     calls.reserve(std::size_t{2} * kCount);
     for (int i = 0; i < kCount; ++i) {
       calls.push_back(reports.start_insert_running(at, running(id(i), "key-w" + std::to_string(i), 1000)));
     }
-    calls.push_back(reports.start_insert_running(at, running("ver_w_dup", "key-w2", 1000)));  // key-w2 is taken
+    calls.push_back(reports.start_insert_running(at, running("ver_w_dup", "key-taken", 1000)));
     for (auto& c : calls) inserted.push_back(co_await c.get());
     calls.clear();
     for (int i = 0; i < kCount; ++i) {

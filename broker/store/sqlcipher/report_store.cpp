@@ -50,17 +50,13 @@ Status SqlcipherReportStore::insert_running(const StoredVerification& v) {
 }
 
 BlockingCall<Status> SqlcipherReportStore::start_insert_running(const WriteStart& at, StoredVerification v) {
-  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
-    writes_->submit([this, v = std::move(v)] { return insert_running_locked(v); }, at.may_wait, std::move(deliver));
-  });
+  return writes_->start(at, [this, v = std::move(v)] { return insert_running_locked(v); });
 }
 
 BlockingCall<Status> SqlcipherReportStore::start_finish_issued(const WriteStart& at, std::string id,
                                                                std::string report, ArchivedInputs inputs) {
-  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
-    writes_->submit([this, id = std::move(id), report = std::move(report),
-                     inputs = std::move(inputs)] { return issue_locked(id, report, inputs); },
-                    at.may_wait, std::move(deliver));
+  return writes_->start(at, [this, id = std::move(id), report = std::move(report), inputs = std::move(inputs)] {
+    return issue_locked(id, report, inputs);
   });
 }
 

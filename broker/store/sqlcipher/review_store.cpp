@@ -171,17 +171,11 @@ Status SqlcipherReviewStore::mark_issued_locked(const std::string& verification_
 }
 
 BlockingCall<Status> SqlcipherReviewStore::start_record_pending(const WriteStart& at, ReviewRecord r) {
-  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
-    writes_->submit([this, r = std::move(r)] { return insert_review_locked(r, false); }, at.may_wait,
-                    std::move(deliver));
-  });
+  return writes_->start(at, [this, r = std::move(r)] { return insert_review_locked(r, false); });
 }
 
 BlockingCall<Status> SqlcipherReviewStore::start_mark_issued(const WriteStart& at, std::string verification_id) {
-  return start_completed_elsewhere<Status>(at.executor, [&](auto deliver) {
-    writes_->submit([this, id = std::move(verification_id)] { return mark_issued_locked(id); }, at.may_wait,
-                    std::move(deliver));
-  });
+  return writes_->start(at, [this, id = std::move(verification_id)] { return mark_issued_locked(id); });
 }
 
 Status SqlcipherReviewStore::drop_pending(const std::string& verification_id) {
