@@ -16,21 +16,38 @@
 namespace hfv::storage {
 
 Statement::Statement(Statement&& o) noexcept
-    : db_(o.db_), stmt_(o.stmt_), last_rc_(o.last_rc_), error_(std::move(o.error_)) {
+    : owner_(o.owner_),
+      db_(o.db_),
+      stmt_(o.stmt_),
+      sql_(std::move(o.sql_)),
+      last_rc_(o.last_rc_),
+      error_(std::move(o.error_)) {
   o.stmt_ = nullptr;
 }
 Statement& Statement::operator=(Statement&& o) noexcept {
   if (this != &o) {
-    sqlite3_finalize(stmt_);
+    release();
+    owner_ = o.owner_;
     db_ = o.db_;
     stmt_ = o.stmt_;
+    sql_ = std::move(o.sql_);
     last_rc_ = o.last_rc_;
     error_ = std::move(o.error_);
     o.stmt_ = nullptr;
   }
   return *this;
 }
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { release(); }
+
+void Statement::release() noexcept {
+  if (stmt_ == nullptr) return;
+  if (owner_ != nullptr) {
+    owner_->take_back(std::move(sql_), stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -224,6 +241,7 @@ SqlcipherDb::SqlcipherDb(sqlite3* db) : db_(db) {}
 
 SqlcipherDb::~SqlcipherDb() {
   checkpointer_.reset();
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
 }
 
@@ -335,12 +353,53 @@ Status SqlcipherDb::run(std::string_view sql, std::initializer_list<Param> param
 }
 
 Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
+  std::string text(sql);
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (auto idle = idle_.find(text); idle != idle_.end()) {
+      sqlite3_stmt* stmt = idle->second;
+      idle_.erase(idle);
+      return Statement(this, db_, stmt, std::move(text));
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
     return make_error("io_error", std::string("database: ") + sqlite3_errmsg(db_));
   }
-  return Statement(db_, stmt);
+  return Statement(this, db_, stmt, std::move(text));
+}
+
+std::size_t SqlcipherDb::idle_statements() {
+  std::lock_guard lock(idle_mutex_);
+  return idle_.size();
+}
+
+void SqlcipherDb::take_back(std::string sql, sqlite3_stmt* stmt) noexcept {
+  // Reset: a statement left part-way through its rows would hold its read
+  // transaction open while idle.
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  sqlite3_stmt* evicted = nullptr;
+  {
+    std::lock_guard lock(idle_mutex_);
+    try {
+      if (!idle_.contains(sql)) {
+        if (idle_.size() >= kIdleStatements) {
+          // Full: one of the idle ones goes (any; a statement in use again
+          // soon is back at its next release).
+          auto first = idle_.begin();
+          evicted = first->second;
+          idle_.erase(first);
+        }
+        idle_.emplace(std::move(sql), stmt);
+        stmt = nullptr;  // kept
+      }
+    } catch (...) {  // the map's allocation failed: this one is not kept
+    }
+  }
+  sqlite3_finalize(evicted);  // no-ops on nullptr
+  sqlite3_finalize(stmt);
 }
 
 }  // namespace hfv::storage

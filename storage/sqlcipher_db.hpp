@@ -4,7 +4,10 @@
 // stepped through Statement; errors come back as values. The audit log
 // (audit/) and the broker's own stores (broker/store/) keep their data in it.
 //
-// Threading: a connection is used by one thread at a time.
+// Threading: a connection is used by one thread at a time. A Statement
+// is destroyed before the SqlcipherDb that prepared it (its destructor
+// hands the statement back to the connection for the next prepare() of the
+// same text).
 #pragma once
 
 #include <chrono>
@@ -15,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <initializer_list>
 
@@ -25,6 +29,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace hfv::storage {
+
+class SqlcipherDb;
 
 class Statement {
  public:
@@ -47,15 +53,21 @@ class Statement {
 
  private:
   friend class SqlcipherDb;
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(SqlcipherDb* owner, sqlite3* db, sqlite3_stmt* stmt, std::string sql)
+      : owner_(owner), db_(db), stmt_(stmt), sql_(std::move(sql)) {}
+  void release() noexcept;  // back to owner_'s idle statements
+  SqlcipherDb* owner_ = nullptr;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;  // the text it was prepared from: its key among the idle statements
   int last_rc_ = 0;
   std::string error_;
 };
 
 class SqlcipherDb {
  public:
+  static constexpr std::size_t kIdleStatements = 32;
+
   // Opens (creating if asked) the file with `key`. Error codes: "not_found"
   // (missing and create == false), "bad_key" (wrong key or not an SQLCipher
   // database), "io_error".
@@ -69,7 +81,13 @@ class SqlcipherDb {
   // One statement that returns no rows, with its parameters bound in order.
   using Param = std::variant<std::int64_t, std::string_view>;
   Status run(std::string_view sql, std::initializer_list<Param> params);
+  // A statement of `sql` (its first statement only), reused when one of the
+  // same text was prepared and released before: reset, its bindings
+  // cleared. Preparing was about a fifth of the state database's writer
+  // and the blocking pool (docs/performance.md); up to kIdleStatements
+  // are kept.
   Result<Statement> prepare(std::string_view sql);
+  std::size_t idle_statements();  // prepared, released and kept for reuse
   // Adds a column that databases made by an earlier version lack (nothing
   // when `table` has it already). `table` and `name` are the caller's
   // constants, never input.
@@ -124,12 +142,16 @@ class SqlcipherDb {
   class Checkpointer;
   explicit SqlcipherDb(sqlite3* db);
   static int on_commit(void* self, sqlite3* db, const char* name, int frames);  // sqlite3_wal_hook
+  friend class Statement;
+  void take_back(std::string sql, sqlite3_stmt* stmt) noexcept;
 
   static constexpr std::chrono::milliseconds kTruncateWait{50};
   static constexpr std::chrono::milliseconds kFirstBackoff{1000};
   static constexpr std::chrono::milliseconds kLastBackoff{32000};
 
   sqlite3* db_;
+  std::mutex idle_mutex_;  // idle_ only: statements are released from any thread
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;  // finalized before db_ is closed
   // The WAL's truncation (on_commit): touched only inside SQLite's calls on
   // this connection, which its mutex serialises.
   int wal_frames_limit_ = 0;

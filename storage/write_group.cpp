@@ -94,9 +94,9 @@ void WriteGroup::write(std::vector<Queued>& group) {
   Status whole;
   {
     std::lock_guard lock(db_mutex_);
-    whole = db_.exec("BEGIN IMMEDIATE;");
+    whole = db_.run("BEGIN IMMEDIATE;", {});
     for (std::size_t i = 0; i < group.size() && whole; ++i) {
-      whole = db_.exec("SAVEPOINT job;");
+      whole = db_.run("SAVEPOINT job;", {});
       if (!whole) break;
       try {
         results[i] = group[i].job();
@@ -107,9 +107,9 @@ void WriteGroup::write(std::vector<Queued>& group) {
       // transaction back itself (a full disk, an I/O error), the savepoint
       // is gone and the group fails below.
       if (!results[i]) whole = db_.exec("ROLLBACK TO job;");
-      if (whole) whole = db_.exec("RELEASE job;");
+      if (whole) whole = db_.run("RELEASE job;", {});
     }
-    if (whole) whole = db_.exec("COMMIT;");
+    if (whole) whole = db_.run("COMMIT;", {});
     if (!whole) (void)db_.exec("ROLLBACK;");
   }
   {

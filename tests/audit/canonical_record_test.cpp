@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -144,4 +145,23 @@ TEST_CASE("audit: A record without personal fields has no personal part or commi
   const auto written = audit::canonical_record(r, 7, "2026-12-05T08:00:00.000Z");
   CHECK(written.personal.empty());
   CHECK(written.envelope == R"({"action":"head.published","seq":7,"ts":"2026-12-05T08:00:00.000Z"})");
+}
+
+TEST_CASE("audit: Each record's personal part gets a salt of its own across the salts drawn at once",
+          "[audit][canonical]") {
+  // The salts are drawn 256 at a time (audit_log.cpp): 600 records take
+  // three draws, and no two may share a salt or get a wiped (zero) one.
+  audit::AuditRecord r;
+  r.action = "agency.query";
+  r.member = std::string(64, 'a');
+  std::set<std::string> salts;
+  for (int i = 0; i < 600; ++i) {
+    const auto written = audit::canonical_record(r, i + 1, "2026-12-07T13:00:00.000Z");
+    const auto salt = json::parse(written.personal).at("salt").get<std::string>();
+    REQUIRE(salt.size() == 32);
+    REQUIRE(crypto::from_hex(salt).has_value());
+    CHECK(salt != std::string(32, '0'));
+    salts.insert(salt);
+  }
+  CHECK(salts.size() == 600);
 }
