@@ -352,6 +352,8 @@ Status SqlcipherDb::run(std::string_view sql, std::initializer_list<Param> param
   return stmt->status();
 }
 
+// The text is kept as the statement's key while it is idle: SQL that
+// carries a key (ATTACH … KEY, PRAGMA key) goes through exec(), never here.
 Result<Statement> SqlcipherDb::prepare(std::string_view sql) {
   std::string text(sql);
   {
