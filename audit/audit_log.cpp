@@ -37,13 +37,13 @@ void append_json_string(std::string& out, std::string_view value) {
   out += '"';
 }
 
-// One canonical JSON object written into `out`, members appended by the
-// caller in sorted key order (the order of nlohmann's std::map). field()
-// leaves an empty value out, as the nlohmann form did.
+// One canonical JSON object written at the end of `out`, members appended
+// by the caller in sorted key order (the order of nlohmann's std::map).
+// field() leaves an empty value out, as the nlohmann form did.
 class CanonicalObject {
  public:
-  explicit CanonicalObject(std::string& out) : out_(out) {
-    out_.reserve(512);
+  explicit CanonicalObject(std::string& out) : out_(out), start_(out.size()) {
+    if (out_.empty()) out_.reserve(512);
     out_ += '{';
   }
   void field(std::string_view key, std::string_view value) {
@@ -57,17 +57,36 @@ class CanonicalObject {
     name(key);
     out_ += std::to_string(value);
   }
-  bool empty() const { return out_.size() == 1; }
+  // An "agency.answers" list: an array of objects, each in sorted key order.
+  void answers(std::string_view key, const std::vector<AgencyAnswer>& list) {
+    if (list.empty()) return;
+    name(key);
+    out_ += '[';
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out_ += ',';
+      const AgencyAnswer& a = list[i];
+      CanonicalObject o(out_);
+      o.field("detail", a.detail);
+      o.field("digest", a.digest);
+      if (a.latency_ms >= 0) o.integer("latency_ms", a.latency_ms);
+      o.field("source", a.source);
+      o.field("status", a.status);
+      o.close();
+    }
+    out_ += ']';
+  }
+  bool empty() const { return out_.size() == start_ + 1; }
   void close() { out_ += '}'; }
 
  private:
   void name(std::string_view key) {
-    if (out_.size() > 1) out_ += ',';
+    if (out_.size() > start_ + 1) out_ += ',';
     out_ += '"';
     out_ += key;  // the keys above need no escaping
     out_ += "\":";
   }
   std::string& out_;
+  std::size_t start_;  // where this object's '{' is
 };
 
 // The index columns of hfv-audit/v2, in table order, and the envelope or
@@ -198,7 +217,8 @@ std::vector<ColumnCondition> conditions_of(const AuditQuery& q) {
   eq("operator", q.operator_id);
   eq("member", q.member);
   eq("case_id", q.case_id);
-  eq("source", q.source);
+  // An "agency.answers" record's source lists its agencies.
+  if (!q.source.empty()) out.push_back({"source", Op::listed, {q.source}});
   eq("outcome", q.outcome);
   eq("action", q.action);
   if (!q.actions.empty()) out.push_back({"action", Op::any_of, q.actions});
@@ -232,6 +252,15 @@ std::string fresh_salt_hex() {
 
 }  // namespace
 
+std::string sources_of(const std::vector<AgencyAnswer>& answers) {
+  std::string out;
+  for (const AgencyAnswer& a : answers) {
+    if (!out.empty()) out += ',';
+    out += a.source;
+  }
+  return out;
+}
+
 CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const std::string& ts) {
   return canonical_record(r, seq, ts, fresh_salt_hex());
 }
@@ -262,6 +291,7 @@ CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const s
   }
   CanonicalObject e(out.envelope);
   e.field_always("action", r.action);
+  e.answers("answers", r.answers);
   e.field("centre", r.centre);
   // Only when set: an envelope without them is as it was before they existed.
   e.field("cert_serial", r.cert_serial);

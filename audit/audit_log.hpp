@@ -52,10 +52,20 @@ namespace hfv::audit {
 
 inline constexpr std::string_view kLogFormat = "hfv-audit/v2";
 
+// What one agency answered about one member (an "agency.answers" record's
+// list; docs/audit-log-format.md): non-personal, in the envelope.
+struct AgencyAnswer {
+  std::string source;            // agency
+  std::string status;            // ok | not_found | timeout | error | cancelled | ...
+  std::int64_t latency_ms = -1;  // -1: not applicable
+  std::string digest;            // hex SHA-256 of the answer
+  std::string detail;            // short non-personal explanation
+};
+
 // What a caller records. Fields that do not apply stay empty. Never put a
 // raw ID number here: members are recorded by their keyed pseudonym.
 struct AuditRecord {
-  std::string action;            // e.g. "verification.request", "agency.query", "request.refused"
+  std::string action;            // e.g. "verification.request", "agency.answers", "request.refused"
   std::string principal;         // client certificate subject
   std::string operator_id;       // individual operator, as sent by the case system (personal)
   std::string centre;            // the principal's jurisdiction(s)
@@ -76,7 +86,15 @@ struct AuditRecord {
   // fields, absent when empty (records without a connection, older records).
   std::string cert_sha256;
   std::string cert_serial;
+  // "agency.answers": one entry per agency asked about `member`, in the
+  // order asked; `source` then lists their names, comma-separated (the
+  // index column the source filter reads). Absent from the envelope when
+  // empty (every other action).
+  std::vector<AgencyAnswer> answers;
 };
+
+// The `source` of a record carrying `answers`: their sources, comma-separated.
+std::string sources_of(const std::vector<AgencyAnswer>& answers);
 
 struct StoredRecord {
   std::int64_t seq = 0;
@@ -103,7 +121,9 @@ struct AuditLogOptions {
 // Filters for query(); empty strings do not filter.
 struct AuditQuery {
   std::string from_ts, to_ts;  // from <= ts < to (RFC 3339 prefixes compare as text)
-  std::string principal, operator_id, member, case_id, source, outcome, action;
+  std::string principal, operator_id, member, case_id, outcome, action;
+  // A record's source, or one of the sources an "agency.answers" record lists.
+  std::string source;
   std::vector<std::string> actions;  // any of these (in addition to `action`)
   // Scope: records whose jurisdiction starts with one of these, plus, when
   // unscoped_too, records without a jurisdiction. Empty vector: no scoping.

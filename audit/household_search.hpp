@@ -5,7 +5,7 @@
 // A household is found from one member's pseudonym or one case id and
 // grown to a closure: every case a found member's records name, every
 // member a found case's records name (verification.subject,
-// refusal.subject, read.subject, agency.query), until nothing new appears
+// refusal.subject, read.subject, agency.answers), until nothing new appears
 // or a bound is reached. The records found are grouped into accesses: a
 // verification's records (request, subjects, agency queries, report or
 // cancellation) are one access; each read of a stored report (a

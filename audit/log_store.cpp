@@ -284,7 +284,7 @@ Result<std::vector<StoredLeaf>> select(storage::SqlcipherDb& db, const LogSchema
     // Column names go into the SQL text: only the schema's are accepted.
     const bool one_value = c.op == ColumnCondition::Op::equals ||
                            c.op == ColumnCondition::Op::at_least ||
-                           c.op == ColumnCondition::Op::below;
+                           c.op == ColumnCondition::Op::below || c.op == ColumnCondition::Op::listed;
     if (!has_column(schema, c.column) || (one_value && c.values.size() != 1)) {
       return make_error("bad_query", "no such audit column or condition: " + c.column);
     }
@@ -300,6 +300,10 @@ Result<std::vector<StoredLeaf>> select(storage::SqlcipherDb& db, const LogSchema
       case ColumnCondition::Op::below:
         sql += " AND " + c.column + " < ?";
         args.push_back({c.values[0]});
+        break;
+      case ColumnCondition::Op::listed:
+        sql += " AND instr(',' || " + c.column + " || ',', ?) > 0";
+        args.push_back({"," + c.values[0] + ","});
         break;
       case ColumnCondition::Op::any_of:
         sql += " AND " + c.column + " IN (";

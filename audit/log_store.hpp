@@ -101,6 +101,7 @@ struct ColumnCondition {
     any_of,          // column IN (values...)
     null_or_prefix,  // column IS NULL, or starts with one of values
     prefix,          // column starts with one of values (never NULL)
+    listed,          // column = values[0], or a comma-separated list naming it
   };
   std::string column;
   Op op = Op::equals;

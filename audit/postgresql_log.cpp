@@ -195,7 +195,8 @@ class PostgresqlLogConnection final : public LogConnection {
     std::string sql = "SELECT " + column_list(schema_) + " FROM audit_records WHERE seq > $1::bigint";
     for (const auto& c : conditions) {
       using Op = ColumnCondition::Op;
-      const bool one_value = c.op == Op::equals || c.op == Op::at_least || c.op == Op::below;
+      const bool one_value =
+          c.op == Op::equals || c.op == Op::at_least || c.op == Op::below || c.op == Op::listed;
       const IndexColumn* column = find_column(schema_, c.column);
       const bool personal = column != nullptr && column->personal;
       // A pseudonym can only be compared for equality.
@@ -215,6 +216,9 @@ class PostgresqlLogConnection final : public LogConnection {
           break;
         case Op::below:
           sql += " AND " + c.column + " < " + param(c.values[0]);
+          break;
+        case Op::listed:
+          sql += " AND strpos(',' || " + c.column + " || ',', " + param("," + c.values[0] + ",") + ") > 0";
           break;
         case Op::any_of: {
           sql += " AND " + c.column + " IN (";

@@ -23,6 +23,7 @@
 #include "broker/api/service_internal.hpp"
 #include "common/id_number.hpp"
 #include "common/json_error.hpp"
+#include "common/records.hpp"
 #include "common/time.hpp"
 #include "crypto/hash.hpp"
 #include "storage/page_check.hpp"
@@ -181,7 +182,7 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
     }
     audit::AuditQuery q;
     q.member = member;
-    q.actions = {"verification.subject", "agency.query", "appeal.subject"};
+    q.actions = {"verification.subject", "agency.answers", "agency.query", "appeal.subject"};
     q.limit = kMaxPage;
     if (auto after = to_int(param("after_seq"))) q.after_seq = *after;
     auto rows = co_await run_blocking(*parts_.blocking, [&] { return log->query(q); });
@@ -213,7 +214,21 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
           if (rec.contains(key)) a[key] = rec[key];
         }
       }
-      accesses.push_back(std::move(a));
+      // An "agency.answers" record is one access per agency it lists, shown
+      // as the per-agency "agency.query" rows of older logs were.
+      const auto answers = rec.find("answers");
+      if (answers == rec.end() || !answers->is_array()) {
+        accesses.push_back(std::move(a));
+        continue;
+      }
+      a["action"] = "agency.query";
+      for (const json& each : *answers) {
+        json one = a;
+        for (const char* key : {"source", "status"}) {
+          if (each.is_object() && each.contains(key)) one[key] = each[key];
+        }
+        accesses.push_back(std::move(one));
+      }
     }
     json answer = {{"accesses", accesses}, {"count", accesses.size()}};
     if (static_cast<std::int64_t>(rows->size()) == kMaxPage)
@@ -323,8 +338,11 @@ net::awaitable<ApiResponse> Service::handle_audit(const ApiRequest& request,
         q.operator_id = value;
       else if (key == "case_id")
         q.case_id = value;
-      else if (key == "source")
+      else if (key == "source") {
+        // Matched inside an "agency.answers" record's list: only a name.
+        if (!parse_source(value)) co_return error_response(400, "invalid_field", "must be an agency name", "source");
         q.source = value;
+      }
       else if (key == "outcome")
         q.outcome = value;
       else if (key == "action")

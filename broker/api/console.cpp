@@ -197,7 +197,7 @@ net::awaitable<ApiResponse> Service::audit_anomalies(const ApiRequest& request,
       }
     };
     audit::AuditQuery reads;
-    reads.actions = {"verification.request", "verification.subject", "agency.query",
+    reads.actions = {"verification.request", "verification.subject", "agency.answers", "agency.query",
                      "request.refused"};
     reads.from_ts = log_ts(from - std::int64_t{rules.volume_baseline_days} * 86400);
     reads.to_ts = to_ts;

@@ -119,6 +119,12 @@ AnomalyRecord anomaly_record(std::int64_t seq, const std::string& ts, const json
   r.member = text("member");
   r.source = text("source");
   r.status = text("status");
+  if (const auto answers = body.find("answers"); answers != body.end() && answers->is_array()) {
+    for (const json& a : *answers) {
+      if (!a.is_object()) continue;
+      r.answers.emplace_back(a.value("source", ""), a.value("status", ""));
+    }
+  }
   return r;
 }
 
@@ -306,15 +312,21 @@ AnomalyReport detect_anomalies(const AnomalyInput& in, const AnomalyRules& rules
           entry.second.insert(link.relation);
         }
       }
-    } else if (r.action == "agency.query" && !r.source.empty()) {
-      bump(volume_by_source, r.source, bucket_of(*local));
-      json& a = agencies[r.source];
-      if (!a.is_object()) a = {{"total", 0}, {"failed", 0}, {"statuses", json::object()}};
-      a["total"] = a["total"].get<std::int64_t>() + 1;
-      if (r.status == "timeout" || r.status == "error")
-        a["failed"] = a["failed"].get<std::int64_t>() + 1;
-      json& n = a["statuses"][r.status.empty() ? "unknown" : r.status];
-      n = n.is_number() ? n.get<std::int64_t>() + 1 : 1;
+    } else if (r.action == "agency.answers" || r.action == "agency.query") {
+      // One agency asked: a pair of an "agency.answers" record, or an older
+      // log's "agency.query" record.
+      auto asked = [&](const std::string& source, const std::string& status) {
+        if (source.empty()) return;
+        bump(volume_by_source, source, bucket_of(*local));
+        json& a = agencies[source];
+        if (!a.is_object()) a = {{"total", 0}, {"failed", 0}, {"statuses", json::object()}};
+        a["total"] = a["total"].get<std::int64_t>() + 1;
+        if (status == "timeout" || status == "error") a["failed"] = a["failed"].get<std::int64_t>() + 1;
+        json& n = a["statuses"][status.empty() ? "unknown" : status];
+        n = n.is_number() ? n.get<std::int64_t>() + 1 : 1;
+      };
+      if (r.action == "agency.query") asked(r.source, r.status);
+      for (const auto& [source, status] : r.answers) asked(source, status);
     } else if (r.action == "request.refused") {
       const std::string code = refusal_code(r.status);
       auto& entry = refusals[r.principal];

@@ -41,6 +41,8 @@ struct AnomalyRecord {
   std::int64_t seq = 0;
   std::string ts;  // UTC RFC 3339 with milliseconds, as in the log
   std::string action, principal, operator_id, case_id, authorization_id, member, source, status;
+  // An "agency.answers" record's (source, status) per agency it lists.
+  std::vector<std::pair<std::string, std::string>> answers;
 };
 // From a stored record's merged JSON view (audit::StoredRecord::body).
 AnomalyRecord anomaly_record(std::int64_t seq, const std::string& ts, const nlohmann::json& body);
@@ -63,7 +65,8 @@ Result<std::vector<RelativeLink>> load_relative_links(
 
 struct AnomalyInput {
   // Sorted by seq. Must hold every record of the kinds the detector reads
-  // (verification.request/.subject, agency.query, request.refused) with
+  // (verification.request/.subject, agency.answers and the older
+  // agency.query, request.refused) with
   // from_ts - volume_baseline_days <= ts < to_ts, and every
   // authorization.register/.revoke before to_ts.
   std::vector<AnomalyRecord> records;

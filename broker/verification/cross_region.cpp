@@ -154,20 +154,14 @@ net::awaitable<PeerOutcome> Verifier::answer_peer(PeerCall call) {
                         std::min(parts_.config->verification.deadline, std::chrono::milliseconds(q.deadline_ms * 9 / 10 + 1));
   std::vector<SourceResult> asked = co_await fan_out(*adapters, queries, pairs, deadline);
 
-  std::vector<audit::AuditRecord> after;
-  for (std::size_t k = 0; k < asked.size(); ++k) {
-    const SourceResult& r = asked[k];
-    audit::AuditRecord a = base;
-    a.action = "agency.query";
-    a.jurisdiction = q.members[pairs[k].query].division;
-    a.member = pseudonyms[pairs[k].query];
-    a.source = std::string(source_name(r.source));
-    a.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
-    a.latency_ms = r.latency.count();
-    a.digest = r.evidence_sha256;
-    a.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
-    after.push_back(std::move(a));
-  }
+  std::vector<audit::AuditRecord> after = answers_records(
+      asked, q.members.size(), [&](std::size_t k) { return pairs[k].query; },
+      [&](std::size_t m) {
+        audit::AuditRecord r = base;
+        r.jurisdiction = q.members[m].division;
+        r.member = pseudonyms[m];
+        return r;
+      });
   for (auto& r : asked) results.push_back(std::move(r));
   PeerAnswer answer;
   answer.request_id = q.request_id;

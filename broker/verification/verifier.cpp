@@ -817,6 +817,33 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
 // with their status and evidence digest, the cut queries as "cancelled" —
 // with the verification's end, and its Idempotency-Key is let go so the
 // caller's retry runs anew.
+std::vector<audit::AuditRecord> Verifier::answers_records(
+    const std::vector<SourceResult>& results, std::size_t members,
+    const std::function<std::size_t(std::size_t k)>& member_of,
+    const std::function<audit::AuditRecord(std::size_t member)>& record_of) {
+  std::vector<std::vector<audit::AgencyAnswer>> answers(members);
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    const SourceResult& r = results[k];
+    audit::AgencyAnswer answer;
+    answer.source = std::string(source_name(r.source));
+    answer.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
+    answer.latency_ms = r.latency.count();
+    answer.digest = r.evidence_sha256;
+    answer.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
+    answers.at(member_of(k)).push_back(std::move(answer));
+  }
+  std::vector<audit::AuditRecord> out;
+  for (std::size_t m = 0; m < members; ++m) {
+    if (answers[m].empty()) continue;
+    audit::AuditRecord record = record_of(m);
+    record.action = "agency.answers";
+    record.source = audit::sources_of(answers[m]);
+    record.answers = std::move(answers[m]);
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
 net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::AuditRecord> rows, std::string why) {
   if (a.cancel != nullptr && a.cancel->cancelled()) why = a.cancel->reason();
   audit::AuditRecord end = a.base;
@@ -966,17 +993,16 @@ net::awaitable<Outcome> Verifier::execute(std::shared_ptr<Accepted> accepted) {
   if (a.queries_done) std::exchange(a.queries_done, nullptr)(failures_of(results));
   log_agency_failures(a.id, results);
 
-  after.reserve(after.size() + results.size() + 1);  // the query records and the report's
-  for (const auto& r : results) {
-    audit::AuditRecord q = a.base;
-    q.action = "agency.query";
-    q.member = a.audit_pseudonyms[r.member_index];
-    q.source = std::string(source_name(r.source));
-    q.status = r.cancelled ? "cancelled" : std::string(status_name(r.status));
-    q.latency_ms = r.latency.count();
-    q.digest = r.evidence_sha256;
-    q.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
-    after.push_back(std::move(q));
+  {
+    auto answered = answers_records(
+        results, a.request.members.size(), [&](std::size_t k) { return results[k].member_index; },
+        [&](std::size_t m) {
+          audit::AuditRecord r = a.base;
+          r.member = a.audit_pseudonyms[m];
+          return r;
+        });
+    after.reserve(after.size() + answered.size() + 1);  // and the report's
+    std::move(answered.begin(), answered.end(), std::back_inserter(after));
   }
   if (a.cancel != nullptr && a.cancel->cancelled()) co_return co_await call_off(a, std::move(after));
   // Sources not asked are part of the picture too: denied by the
@@ -1365,18 +1391,13 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   std::vector<SourceResult> results = co_await fan_out(*adapters, queries, pairs, deadline);
   observe_fan_out(parts_.metrics, results);
   log_agency_failures(id, results);
-  std::vector<audit::AuditRecord> after;
-  for (const auto& r : results) {
-    audit::AuditRecord q = base;
-    q.action = "agency.query";
-    q.member = read_pseudonyms[r.member_index];
-    q.source = std::string(source_name(r.source));
-    q.status = std::string(status_name(r.status));
-    q.latency_ms = r.latency.count();
-    q.digest = r.evidence_sha256;
-    q.detail = "attempts=" + std::to_string(r.attempts) + (r.detail.empty() ? "" : " " + r.detail);
-    after.push_back(std::move(q));
-  }
+  std::vector<audit::AuditRecord> after = answers_records(
+      results, read_pseudonyms.size(), [&](std::size_t k) { return results[k].member_index; },
+      [&](std::size_t m) {
+        audit::AuditRecord r = base;
+        r.member = read_pseudonyms[m];
+        return r;
+      });
 
   // 9. The archived input with exactly those entries replaced (a failed
   // one fails closed, as always), evaluated under the policy in force.

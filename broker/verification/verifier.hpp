@@ -11,7 +11,8 @@
 //      returned (an audited read), nobody is asked
 //   3. the request's audit record, and one per person read, are durable
 //   4. only then: one query per member per allowed source, in parallel
-//   5. one audit record per query; evaluation; signed report; report audited
+//   5. one audit record per member with what each agency answered
+//      ("agency.answers"); evaluation; signed report; report audited
 //      in the same append; then the report and review record are stored
 // Any refusal at step 1 queries nobody and is itself audited. The caller's
 // role and operator header are checked before (broker/api/routes.hpp).
@@ -338,6 +339,14 @@ class Verifier {
   boost::asio::awaitable<std::vector<SourceResult>> fan_out_across_regions(
       Accepted& accepted, const std::vector<adapters::MemberQuery>& queries, adapters::Deadline deadline,
       std::vector<audit::AuditRecord>& after, std::map<std::pair<std::size_t, Source>, std::string>& answered_by);
+  // What the agencies answered, as the audit keeps it: one "agency.answers"
+  // record per member asked about, in member order (of `members`).
+  // results[k] is about member member_of(k); record_of(m) is that member's
+  // record before its answers (the base with its pseudonym).
+  static std::vector<audit::AuditRecord> answers_records(
+      const std::vector<SourceResult>& results, std::size_t members,
+      const std::function<std::size_t(std::size_t k)>& member_of,
+      const std::function<audit::AuditRecord(std::size_t member)>& record_of);
   boost::asio::awaitable<PeerOutcome> refuse_peer(audit::AuditRecord record, std::string code, std::string message,
                                                   std::string field);
 

@@ -568,6 +568,51 @@ TEST_CASE("audit: Retention erases personal fields and the tree still verifies",
                                         proof->head.root));
 }
 
+TEST_CASE("audit: The source filter finds a source in an agency.answers record's list and in an older "
+          "agency.query record and nowhere else",
+          "[audit][query]") {
+  Fixture f;
+  auto log = f.open();
+  auto answers = [](const std::string& member, std::vector<std::string> sources) {
+    audit::AuditRecord r = record("agency.answers", member, "230102");
+    r.status.clear();
+    for (auto& s : sources) r.answers.push_back({std::move(s), "ok", 3, std::string(64, 'c'), "attempts=1"});
+    r.source = audit::sources_of(r.answers);
+    return r;
+  };
+  audit::AuditRecord older = record("agency.query", "m3", "230102");
+  older.source = "tax";
+  REQUIRE(log->append_blocking({answers("m1", {"tax", "social_insurance", "bank"}),
+                                answers("m2", {"insurance", "internet_finance"}), older,
+                                answers("m4", {"bank", "vehicle"})})
+              .ok());
+  auto seqs = [&](const std::string& source) {
+    audit::AuditQuery q;
+    q.source = source;
+    const auto found = log->query(q);
+    REQUIRE(found.ok());
+    std::vector<std::int64_t> out;
+    for (const auto& r : *found) out.push_back(r.seq);
+    return out;
+  };
+  CHECK(seqs("tax") == std::vector<std::int64_t>{1, 3});
+  CHECK(seqs("bank") == std::vector<std::int64_t>{1, 4});
+  CHECK(seqs("social_insurance") == std::vector<std::int64_t>{1});
+  CHECK(seqs("vehicle") == std::vector<std::int64_t>{4});
+  // A name that is part of another, or of two neighbours, is not found.
+  CHECK(seqs("insurance") == std::vector<std::int64_t>{2});
+  CHECK(seqs("finance").empty());
+  // Stored as written, and the file verifies (the column is the envelope's source).
+  const json body = json::parse((*log->read(1, 1))[0].body);
+  CHECK(body["source"] == "tax,social_insurance,bank");
+  REQUIRE(body["answers"].size() == 3);
+  CHECK(body["answers"][1] == json{{"source", "social_insurance"}, {"status", "ok"}, {"latency_ms", 3},
+                                   {"digest", std::string(64, 'c')}, {"detail", "attempts=1"}});
+  auto report = log->verify();
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+}
+
 TEST_CASE("audit: Queries filter and scope by jurisdiction", "[audit][query]") {
   Fixture f;
   auto log = f.open();

@@ -20,7 +20,8 @@ using nlohmann::json;
 
 namespace {
 
-// The writer as it was before it was written by hand (commit 6469c54).
+// The writer as it was before it was written by hand (commit 6469c54),
+// with the "agency.answers" list added later in the same nlohmann form.
 audit::CanonicalRecord nlohmann_form(const audit::AuditRecord& r, std::int64_t seq, const std::string& ts,
                                      const std::string& salt) {
   auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
@@ -43,6 +44,15 @@ audit::CanonicalRecord nlohmann_form(const audit::AuditRecord& r, std::int64_t s
   put(e, "cert_sha256", r.cert_sha256);
   put(e, "cert_serial", r.cert_serial);
   if (r.latency_ms >= 0) e["latency_ms"] = r.latency_ms;
+  for (const auto& a : r.answers) {
+    json one = json::object();
+    put(one, "source", a.source);
+    put(one, "status", a.status);
+    put(one, "digest", a.digest);
+    put(one, "detail", a.detail);
+    if (a.latency_ms >= 0) one["latency_ms"] = a.latency_ms;
+    e["answers"].push_back(std::move(one));
+  }
   json p = json::object();
   put(p, "operator", r.operator_id);
   put(p, "request_id", r.request_id);
@@ -120,12 +130,25 @@ TEST_CASE("audit: The canonical record writer gives the nlohmann bytes for rando
   std::mt19937 random(20261205);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed on purpose, so a failure can be replayed
   const auto& pool = values();
   int with_personal = 0;
+  int with_answers = 0;
   for (int round = 0; round < 5000; ++round) {
     audit::AuditRecord r;
     for (int f = 0; f < kFields; ++f) {
       if (random() % 2 == 0) field(r, f) = pool[random() % pool.size()];
     }
     r.latency_ms = random() % 3 == 0 ? -1 : static_cast<std::int64_t>(random() % 100000);
+    // An "agency.answers" list in one record of four: up to 12 answers,
+    // each field present or not.
+    const std::size_t answers = random() % 4 == 0 ? random() % 13 : 0;
+    for (std::size_t i = 0; i < answers; ++i) {
+      audit::AgencyAnswer a;
+      for (std::string* answer_field : {&a.source, &a.status, &a.digest, &a.detail}) {
+        if (random() % 2 == 0) *answer_field = pool[random() % pool.size()];
+      }
+      a.latency_ms = random() % 3 == 0 ? -1 : static_cast<std::int64_t>(random() % 100000);
+      r.answers.push_back(std::move(a));
+    }
+    if (!r.answers.empty()) ++with_answers;
     const std::int64_t seq = 1 + static_cast<std::int64_t>(random() % 10000000);
     const std::string salt = crypto::to_hex(crypto::random_bytes(16));
     const auto expected = nlohmann_form(r, seq, "2026-12-05T08:00:00.001Z", salt);
@@ -137,6 +160,21 @@ TEST_CASE("audit: The canonical record writer gives the nlohmann bytes for rando
   // Both shapes were covered: with and without a personal part.
   CHECK(with_personal > 100);
   CHECK(with_personal < 4900);
+  CHECK(with_answers > 1000);
+}
+
+TEST_CASE("audit: An agency.answers record lists each answer as an object after the action",
+          "[audit][canonical]") {
+  audit::AuditRecord r;
+  r.action = "agency.answers";
+  r.answers = {{"tax", "ok", 12, "ab", "attempts=1"}, {"bank", "timeout", -1, "", ""}};
+  r.source = audit::sources_of(r.answers);
+  CHECK(r.source == "tax,bank");
+  const auto written = audit::canonical_record(r, 9, "2026-12-07T19:00:00.000Z");
+  CHECK(written.envelope ==
+        R"({"action":"agency.answers","answers":[{"detail":"attempts=1","digest":"ab","latency_ms":12,)"
+        R"("source":"tax","status":"ok"},{"source":"bank","status":"timeout"}],"seq":9,"source":"tax,bank",)"
+        R"("ts":"2026-12-07T19:00:00.000Z"})");
 }
 
 TEST_CASE("audit: A record without personal fields has no personal part or commitment", "[audit][canonical]") {

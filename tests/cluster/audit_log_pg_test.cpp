@@ -156,6 +156,22 @@ TEST_CASE("cluster: brokers append to one audit log on PostgreSQL and the whole 
   auto exported = b.log->export_ndjson(1, 5, [](const std::string&) { return true; });
   REQUIRE(exported.ok());
   CHECK(exported->find("\"type\":\"end\"") != std::string::npos);
+  // The source filter finds a source inside an agency.answers record's list.
+  audit::AuditRecord listed = record("A-list", "m-list", 0);
+  listed.action = "agency.answers";
+  listed.answers = {{"social_insurance", "ok", 4, "", ""}, {"insurance", "not_found", 5, "", ""}};
+  listed.source = audit::sources_of(listed.answers);
+  REQUIRE(b.log->append_blocking({listed}).ok());
+  q = {};
+  q.source = "insurance";
+  auto in_list = a.log->query(q);
+  REQUIRE(in_list.ok());
+  REQUIRE(in_list->size() == 1);
+  CHECK(in_list->front().body.find("\"answers\":[") != std::string::npos);
+  q.source = "social_insurance";
+  CHECK(a.log->query(q)->size() == 1);
+  q.source = "internet_finance";
+  CHECK(a.log->query(q)->empty());
 }
 
 TEST_CASE("cluster: a pg_dump of the audit log holds no ID number, name, operator, case or request id",

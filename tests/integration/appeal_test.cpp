@@ -248,7 +248,11 @@ TEST_CASE(
       appeal_seq = seq;
       CHECK(r.value("detail", "").find("appeal_of=" + old_id + " disputed=1:bank evidence_sha256=") == 0);
     }
-    if (action == "agency.query" && r.value("request_id", "") == new_id) query_seq = seq;
+    if (action == "agency.answers" && r.value("request_id", "") == new_id) {
+      query_seq = seq;
+      CHECK(r.value("source", "") == "bank");  // the disputed pair only
+      CHECK(r["answers"].size() == 1);
+    }
     if (action == "verification.report" && r.value("status", "") == "issued" && r.value("case_id", "") == "APL-1") {
       ++issued;
     }

@@ -236,7 +236,7 @@ TEST_CASE("cross-region: a Harbin household with a member registered in Hanzhong
   CHECK(has_action(harbin_log, "peer.answered"));
   CHECK(has_action(hanzhong_log, "peer.request"));
   CHECK(has_action(hanzhong_log, "peer.subject"));
-  CHECK(has_action(hanzhong_log, "agency.query"));
+  CHECK(has_action(hanzhong_log, "agency.answers"));
   CHECK(has_action(hanzhong_log, "peer.answered"));
   CHECK(has_action(province_log, "peer.request"));
   CHECK(has_action(province_log, "peer.answered"));

@@ -101,11 +101,11 @@ TEST_CASE(
   const auto one = export_members(json::parse(first.body)["ndjson"].get<std::string>(), case_id);
   const auto two = export_members(json::parse(second.body)["ndjson"].get<std::string>(), case_id);
   // Within one export a person keeps one pseudonym throughout: the couple's
-  // two, in their subject records and in every agency query.
+  // two, in their subject records and in their agencies' answers.
   REQUIRE(one.contains("verification.subject"));
-  REQUIRE(one.contains("agency.query"));
+  REQUIRE(one.contains("agency.answers"));
   CHECK(one.at("verification.subject").size() == 2);
-  CHECK(one.at("agency.query") == one.at("verification.subject"));
+  CHECK(one.at("agency.answers") == one.at("verification.subject"));
   CHECK(all_of(one).size() == 2);
   CHECK(all_of(two).size() == 2);
   for (const auto& p : all_of(one)) CHECK_FALSE(all_of(two).contains(p));

@@ -287,7 +287,7 @@ TEST_CASE("tls: a certificate without clientAuth, from a subordinate CA, of anot
     stamped.insert(r.value("action", ""));
   }
   for (const char* action : {"authorization.register", "verification.request", "verification.subject",
-                             "agency.query", "verification.report", "audit.query"}) {
+                             "agency.answers", "verification.report", "audit.query"}) {
     INFO(action);
     CHECK(stamped.contains(action));
   }

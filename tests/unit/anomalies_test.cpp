@@ -93,6 +93,38 @@ TEST_CASE("unit: anomalies: a clean day raises no flag", "[anomalies]") {
   CHECK(report.stats["agencies"]["bank"]["failed"] == 0);
 }
 
+TEST_CASE("unit: anomalies: an agency.answers record counts once per agency it lists, beside an older "
+          "log's agency.query",
+          "[anomalies]") {
+  Log log;
+  log.authorize("auth-1", "case-1", "2026-11-30T01:00:00.000Z");
+  log.verify(kWorkTime, "case-1", "auth-1", kPersonA);
+  auto& old = log.add("agency.query", kWorkTime);  // as older logs hold it
+  old.source = "bank";
+  old.status = "timeout";
+  // The record's merged view, as the console's scan reads it.
+  const json body = {{"action", "agency.answers"},
+                     {"principal", "cs"},
+                     {"source", "bank,tax,vehicle"},
+                     {"answers", json::array({{{"source", "bank"}, {"status", "ok"}},
+                                              {{"source", "tax"}, {"status", "error"}},
+                                              {{"source", "vehicle"}, {"status", "not_found"}}})}};
+  log.records.push_back(b::anomaly_record(log.next++, kWorkTime, body));
+  REQUIRE(log.records.back().answers.size() == 3);
+  const auto report = run(log);
+  const json& agencies = report.stats["agencies"];
+  CHECK(agencies["bank"]["total"] == 2);
+  CHECK(agencies["bank"]["failed"] == 1);
+  CHECK(agencies["bank"]["statuses"]["ok"] == 1);
+  CHECK(agencies["bank"]["statuses"]["timeout"] == 1);
+  CHECK(agencies["tax"]["total"] == 1);
+  CHECK(agencies["tax"]["failed"] == 1);
+  CHECK(agencies["vehicle"]["statuses"]["not_found"] == 1);
+  CHECK_FALSE(agencies.contains("bank,tax,vehicle"));
+  CHECK(report.stats["volume_by_source"]["bank"]["2026-11-30"] == 2);
+  CHECK(report.stats["volume_by_source"]["tax"]["2026-11-30"] == 1);
+}
+
 TEST_CASE("unit: anomalies: verification without a valid authorisation", "[anomalies]") {
   Log log;
   log.authorize("auth-1", "case-1", "2026-11-20T01:00:00.000Z");

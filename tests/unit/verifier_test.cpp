@@ -325,7 +325,21 @@ TEST_CASE("verifier (in-process test adapters): the request is durable in the au
   for (auto* adapter : {f.bank, f.tax}) {
     for (const std::int64_t seen : adapter->audit_seq_at_query) CHECK(seen >= last_before);
   }
-  CHECK(f.audited("agency.query").size() == 2 * hfv::kAllSources.size());
+  // One record per member with what each agency answered, its source the list of them.
+  const auto answered = f.audited("agency.answers");
+  REQUIRE(answered.size() == 2);
+  CHECK(answered[0].value("member", "") != answered[1].value("member", ""));
+  for (const auto& r : answered) {
+    REQUIRE(r["answers"].size() == hfv::kAllSources.size());
+    std::string listed;
+    for (const auto& a : r["answers"]) {
+      listed += (listed.empty() ? "" : ",") + a.value("source", "");
+      CHECK_FALSE(a.value("status", "").empty());
+      CHECK(a.value("detail", "").starts_with("attempts="));
+    }
+    CHECK(r.value("source", "") == listed);
+  }
+  CHECK(f.audited("agency.query").empty());
   const auto issued = f.audited("verification.report");
   REQUIRE(issued.size() == 1);
   CHECK(issued[0]["seq"].get<std::int64_t>() > last_before);
@@ -672,7 +686,7 @@ TEST_CASE("batch runner (in-process test adapters): a cancelled batch starts no 
   for (std::size_t i = 1; i <= 8; ++i) prepared_ids.insert(items[i].verification_id);
   CHECK(called_off_ids == prepared_ids);
   CHECK(items[9].verification_id.empty());
-  const auto queried = f.audited("agency.query");
+  const auto queried = f.audited("agency.answers");
   CHECK_FALSE(queried.empty());
   for (const auto& q : queried) CHECK(q.value("request_id", "") == items[0].verification_id);  // the first household's only
 }

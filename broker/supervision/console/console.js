@@ -107,6 +107,15 @@ function provisionalOf(rec) {
     ? rec.detail.slice(PROVISIONAL.length) : '';
 }
 
+// An agency.answers record lists what each agency asked answered: its
+// statuses counted, e.g. "ok ×9, not_found ×2".
+function answeredStatuses(rec) {
+  if (!Array.isArray(rec.answers)) return '';
+  const counts = new Map();
+  for (const a of rec.answers) counts.set(a.status, (counts.get(a.status) || 0) + 1);
+  return [...counts].map(([status, n]) => `${status} ×${n}`).join(', ');
+}
+
 function renderRecords(records) {
   const tbody = $('#records tbody');
   tbody.replaceChildren();
@@ -115,9 +124,10 @@ function renderRecords(records) {
     const tr = document.createElement('tr');
     tr.dataset.seq = r.seq;
     const provisional = provisionalOf(rec);
-    const last = (rec.status || rec.outcome || '') + (provisional ? ' · ' + t('o.provisional') : '');
-    const cells = [r.seq, localTime(r.ts), rec.action, rec.principal, rec.operator, rec.case_id,
-      rec.source ? t('src.' + rec.source) : '', last];
+    const last = (rec.status || answeredStatuses(rec) || rec.outcome || '') +
+      (provisional ? ' · ' + t('o.provisional') : '');
+    const sources = rec.source ? rec.source.split(',').map((s) => t('src.' + s)).join(', ') : '';
+    const cells = [r.seq, localTime(r.ts), rec.action, rec.principal, rec.operator, rec.case_id, sources, last];
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       td.textContent = c === undefined ? '' : String(c);

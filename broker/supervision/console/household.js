@@ -16,7 +16,7 @@ const VALUE_LABELS = {
   eligible: '符合', ineligible: '不符合', indeterminate: '无法判定',
   get: '按编号读取', idempotent_replay: '幂等重放', repeat_within_window: '时间窗内重复',
   // actions
-  'verification.request': '核对请求', 'verification.subject': '核对对象', 'agency.query': '机构查询',
+  'verification.request': '核对请求', 'verification.subject': '核对对象', 'agency.answers': '机构答复', 'agency.query': '机构查询',
   'verification.report': '出具报告', 'verification.read': '读取报告', 'verification.cancelled': '核对取消',
   'request.refused': '请求被拒绝', 'refusal.subject': '被拒请求对象', 'read.subject': '读取对象',
   'authorization.register': '登记授权', 'authorization.revoke': '撤销授权', 'access_log.read': '读取查询记录',
