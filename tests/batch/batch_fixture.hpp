@@ -130,6 +130,10 @@ class Client : public KeepAliveClient {
   explicit Client(const ClientTls& tls) : KeepAliveClient(tls, "op-review-01", 300) {}
 };
 
+inline void set_agency_limit(json& config, int max_concurrent) {
+  for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = max_concurrent;
+}
+
 inline void configure(json& config, const fs::path&) {
   config["repeat_window_hours"] = 0;
   config["max_body_bytes"] = 16 * 1024 * 1024;
@@ -137,8 +141,16 @@ inline void configure(json& config, const fs::path&) {
     p["rate_per_second"] = 1000000;
     p["burst"] = 1000000;
   }
-  for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = 64;
+  set_agency_limit(config, 64);
   config["review"] = {{"batch_capacity_share", 0.5}, {"change_share", 0.1}};
+}
+
+// configure(), with every agency's max_concurrent at `max_concurrent`.
+inline auto configure_with_agency_limit(int max_concurrent) {
+  return [max_concurrent](json& config, const fs::path& dir) {
+    configure(config, dir);
+    set_agency_limit(config, max_concurrent);
+  };
 }
 
 // One authorisation per household, from several connections at once.

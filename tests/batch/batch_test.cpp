@@ -191,12 +191,7 @@ TEST_CASE("batch: agencies never have more of a batch's queries at once than its
   hfv::testing::TempDir data("hfv-batch-share");
   Dataset d = make_dataset(60, 0, 700000);
   d.write(data.path / "dataset.json", false);
-  Stack stack(
-      [](json& config, const fs::path& dir) {
-        configure(config, dir);
-        for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = 16;
-      },
-      data.path / "dataset.json");
+  Stack stack(configure_with_agency_limit(16), data.path / "dataset.json");
   restart_sim(stack, data.path / "dataset.json", "sim-share", 20);  // each answer takes 20 ms
   Client client(stack.case_system);
   register_households(stack, client, d);
@@ -233,12 +228,7 @@ TEST_CASE("batch: while an interactive verification runs, batches start at most 
   Dataset d = make_dataset(150, 0, 600000);
   d.write(data.path / "dataset.json", false);
   std::ofstream(data.path / "empty.json") << R"({"persons": {}})";
-  Stack stack(
-      [](json& config, const fs::path& dir) {
-        configure(config, dir);
-        for (auto& [name, agency] : config["agencies"].items()) agency["max_concurrent"] = 8;
-      },
-      data.path / "empty.json");
+  Stack stack(configure_with_agency_limit(8), data.path / "empty.json");
   restart_sim(stack, data.path / "dataset.json", "sim-slow", 100);
   Client client(stack.case_system);
   register_households(stack, client, d);
@@ -298,10 +288,10 @@ TEST_CASE("batch: while an interactive verification runs, batches start at most 
   // its length (one such window once held 2 on a 2-core machine loaded by
   // parallel builds, at about a tenth of the unloaded rate).
   const auto before = starts_between(began - 2 * length, began);
-  std::sort(batch_starts.begin(), batch_starts.end());
-  const std::string span = batch_starts.empty() ? std::string("-")
-                                                 : std::to_string(batch_starts.front() - began) + " .. " +
-                                                       std::to_string(batch_starts.back() - began);
+  const auto [earliest, latest] = std::minmax_element(batch_starts.begin(), batch_starts.end());
+  const std::string span = batch_starts.empty()
+                               ? std::string("-")
+                               : std::to_string(*earliest - began) + " .. " + std::to_string(*latest - began);
   INFO("batch households started: " << batch_starts.size() << ", at " << span
                                     << " ms from the interactive's start");
   INFO("interactive verification " << length << " ms; batch households started in twice that time before: " << before
