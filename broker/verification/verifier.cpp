@@ -811,12 +811,6 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
   co_return out;
 }
 
-// The caller disconnected while the agencies were being asked: their
-// outstanding queries were cut (HttpClient, AgencyGuard) and no report is
-// made for nobody. What was asked is audited — answers that came in time
-// with their status and evidence digest, the cut queries as "cancelled" —
-// with the verification's end, and its Idempotency-Key is let go so the
-// caller's retry runs anew.
 std::vector<audit::AuditRecord> Verifier::answers_records(
     const std::vector<SourceResult>& results, std::size_t members,
     const std::function<std::size_t(std::size_t k)>& member_of,
@@ -844,6 +838,12 @@ std::vector<audit::AuditRecord> Verifier::answers_records(
   return out;
 }
 
+// The caller disconnected while the agencies were being asked: their
+// outstanding queries were cut (HttpClient, AgencyGuard) and no report is
+// made for nobody. What was asked is audited — answers that came in time
+// with their status and evidence digest, the cut queries as "cancelled" —
+// with the verification's end, and its Idempotency-Key is let go so the
+// caller's retry runs anew.
 net::awaitable<Outcome> Verifier::call_off(Accepted& a, std::vector<audit::AuditRecord> rows, std::string why) {
   if (a.cancel != nullptr && a.cancel->cancelled()) why = a.cancel->reason();
   audit::AuditRecord end = a.base;
