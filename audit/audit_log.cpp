@@ -114,7 +114,7 @@ std::optional<std::string> column_value(const std::string& value) {
 }
 
 Leaf to_leaf(const AuditRecord& r, std::int64_t seq, const std::string& ts) {
-  CanonicalRecord c = canonical_record(r, seq, ts);
+  CanonicalRecord c = canonical_record(r, seq, ts);  // writes written_source(r)
   Leaf leaf;
   leaf.envelope = std::move(c.envelope);
   leaf.personal = std::move(c.personal);
@@ -124,7 +124,7 @@ Leaf to_leaf(const AuditRecord& r, std::int64_t seq, const std::string& ts) {
                   column_value(r.jurisdiction),
                   column_value(r.member),
                   column_value(r.case_id),
-                  column_value(r.source),
+                  column_value(written_source(r)),
                   column_value(r.outcome)};
   return leaf;
 }
@@ -254,11 +254,15 @@ std::string fresh_salt_hex() {
 
 std::string sources_of(const std::vector<AgencyAnswer>& answers) {
   std::string out;
-  for (const AgencyAnswer& a : answers) {
-    if (!out.empty()) out += ',';
-    out += a.source;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (i > 0) out += ',';
+    out += answers[i].source;
   }
   return out;
+}
+
+std::string written_source(const AuditRecord& record) {
+  return record.answers.empty() ? record.source : sources_of(record.answers);
 }
 
 CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const std::string& ts) {
@@ -305,7 +309,7 @@ CanonicalRecord canonical_record(const AuditRecord& r, std::int64_t seq, const s
   e.field("principal", r.principal);
   e.field("programme", r.programme);
   e.integer("seq", seq);
-  e.field("source", r.source);
+  e.field("source", written_source(r));
   e.field("status", r.status);
   e.field_always("ts", ts);
   e.close();

@@ -75,7 +75,7 @@ struct AuditRecord {
   std::string programme;
   std::string jurisdiction;
   std::string member;            // member pseudonym (hex HMAC), never the ID number (personal)
-  std::string source;            // agency
+  std::string source;            // agency (for "agency.answers": derived, see `answers`)
   std::string status;            // accepted | refused | ok | not_found | timeout | error | ...
   std::string outcome;           // eligible | ineligible | indeterminate
   std::int64_t latency_ms = -1;  // -1: not applicable
@@ -87,14 +87,19 @@ struct AuditRecord {
   std::string cert_sha256;
   std::string cert_serial;
   // "agency.answers": one entry per agency asked about `member`, in the
-  // order asked; `source` then lists their names, comma-separated (the
-  // index column the source filter reads). Absent from the envelope when
-  // empty (every other action).
+  // order asked. When not empty, the record's written `source` (envelope
+  // and the index column the source filter reads) is their names,
+  // comma-separated (`sources_of`), whatever `source` holds: the list is
+  // the one truth. Absent from the envelope when empty (every other action).
   std::vector<AgencyAnswer> answers;
 };
 
 // The `source` of a record carrying `answers`: their sources, comma-separated.
 std::string sources_of(const std::vector<AgencyAnswer>& answers);
+
+// The `source` a record is written with: `sources_of(answers)` when it
+// carries answers, else `source`.
+std::string written_source(const AuditRecord& record);
 
 struct StoredRecord {
   std::int64_t seq = 0;

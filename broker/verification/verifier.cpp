@@ -831,7 +831,6 @@ std::vector<audit::AuditRecord> Verifier::answers_records(
     if (answers[m].empty()) continue;
     audit::AuditRecord record = record_of(m);
     record.action = "agency.answers";
-    record.source = audit::sources_of(answers[m]);
     record.answers = std::move(answers[m]);
     out.push_back(std::move(record));
   }

@@ -577,7 +577,6 @@ TEST_CASE("audit: The source filter finds a source in an agency.answers record's
     audit::AuditRecord r = record("agency.answers", member, "230102");
     r.status.clear();
     for (auto& s : sources) r.answers.push_back({std::move(s), "ok", 3, std::string(64, 'c'), "attempts=1"});
-    r.source = audit::sources_of(r.answers);
     return r;
   };
   audit::AuditRecord older = record("agency.query", "m3", "230102");

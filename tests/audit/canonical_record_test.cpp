@@ -36,7 +36,13 @@ audit::CanonicalRecord nlohmann_form(const audit::AuditRecord& r, std::int64_t s
   put(e, "centre", r.centre);
   put(e, "programme", r.programme);
   put(e, "jurisdiction", r.jurisdiction);
-  put(e, "source", r.source);
+  // An "agency.answers" record's source is its answers' sources.
+  std::string source = r.source;
+  if (!r.answers.empty()) {
+    source.clear();
+    for (const auto& a : r.answers) source += (&a == &r.answers.front() ? "" : ",") + a.source;
+  }
+  put(e, "source", source);
   put(e, "status", r.status);
   put(e, "outcome", r.outcome);
   put(e, "digest", r.digest);
@@ -168,13 +174,20 @@ TEST_CASE("audit: An agency.answers record lists each answer as an object after 
   audit::AuditRecord r;
   r.action = "agency.answers";
   r.answers = {{"tax", "ok", 12, "ab", "attempts=1"}, {"bank", "timeout", -1, "", ""}};
-  r.source = audit::sources_of(r.answers);
-  CHECK(r.source == "tax,bank");
-  const auto written = audit::canonical_record(r, 9, "2026-12-07T19:00:00.000Z");
-  CHECK(written.envelope ==
-        R"({"action":"agency.answers","answers":[{"detail":"attempts=1","digest":"ab","latency_ms":12,)"
-        R"("source":"tax","status":"ok"},{"source":"bank","status":"timeout"}],"seq":9,"source":"tax,bank",)"
-        R"("ts":"2026-12-07T19:00:00.000Z"})");
+  CHECK(audit::sources_of(r.answers) == "tax,bank");
+  const std::string expected =
+      R"({"action":"agency.answers","answers":[{"detail":"attempts=1","digest":"ab","latency_ms":12,)"
+      R"("source":"tax","status":"ok"},{"source":"bank","status":"timeout"}],"seq":9,"source":"tax,bank",)"
+      R"("ts":"2026-12-07T19:00:00.000Z"})";
+  // The written source comes from the answers: not set by the caller...
+  CHECK(audit::canonical_record(r, 9, "2026-12-07T19:00:00.000Z").envelope == expected);
+  // ...and not taken from a source that disagrees with them.
+  r.source = "vehicle";
+  CHECK(audit::written_source(r) == "tax,bank");
+  CHECK(audit::canonical_record(r, 9, "2026-12-07T19:00:00.000Z").envelope == expected);
+  // A record without answers keeps its own.
+  r.answers.clear();
+  CHECK(audit::written_source(r) == "vehicle");
 }
 
 TEST_CASE("audit: A record without personal fields has no personal part or commitment", "[audit][canonical]") {

@@ -123,7 +123,7 @@ TEST_CASE("e2e: three households give three outcomes, and the audit log is encry
   auto rows = (*log)->read(1, 10000);
   REQUIRE(rows.ok());
   std::map<std::string, int> actions;
-  std::map<std::string, std::int64_t> first_query_seq, request_seq;
+  std::map<std::string, std::int64_t> first_answers_seq, request_seq;
   std::size_t answers = 0;
   for (const auto& r : *rows) {
     const json body = json::parse(r.body);
@@ -132,7 +132,7 @@ TEST_CASE("e2e: three households give three outcomes, and the audit log is encry
     const std::string id = body.value("request_id", "");
     if (action == "verification.request") request_seq[id] = r.seq;
     if (action == "agency.answers") {
-      if (!first_query_seq.contains(id)) first_query_seq[id] = r.seq;
+      if (!first_answers_seq.contains(id)) first_answers_seq[id] = r.seq;
       answers += body["answers"].size();
     }
     // No raw ID number is ever stored in the log.
@@ -151,9 +151,11 @@ TEST_CASE("e2e: three households give three outcomes, and the audit log is encry
   CHECK(actions["agency.query"] == 0);
   CHECK(answers % 5 == 0);
   CHECK(answers >= 5);
-  // Each request was durable before its first agency query.
+  // Each request's record comes before its answers' records. (That it was
+  // durable before the first agency was asked is checked where the query can
+  // be observed: verifier_test's audit_seq_at_query.)
   REQUIRE(request_seq.size() == 3);
-  for (const auto& [id, seq] : request_seq) CHECK(seq < first_query_seq.at(id));
+  for (const auto& [id, seq] : request_seq) CHECK(seq < first_answers_seq.at(id));
 
   // Raw ID numbers are not in the daemon's log either.
   const std::string daemon_log = hfv::testing::read_file(stack.dir.path / "brokerd.log");
