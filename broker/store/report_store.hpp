@@ -70,6 +70,9 @@ struct ArchivedVerification {
   // edited, moved to another row or sealed under another key): a replay
   // must fail loudly (archive_tampered), after it is audited.
   bool inputs_unopenable = false;
+  // Likewise the stored report itself (PostgreSQL): `verification.response`
+  // is then empty; a replay, an appeal or a what-if says archive_tampered.
+  bool report_unopenable = false;
 };
 
 class ReportStore {

@@ -93,6 +93,10 @@ bool stored_report_signed(const std::string& text, const ReportKeyHistory* histo
 
 Result<OpenedArchive> open_stored_archive(const ArchivedVerification& found, const json& report,
                                           const ReportKeyHistory* history) {
+  if (found.report_unopenable) {
+    return make_error("archive_tampered",
+                      "the stored report does not open (edited, moved or sealed under another key)");
+  }
   if (found.inputs_unopenable) {
     return make_error("archive_tampered",
                       "the archived inputs do not open (edited, moved or sealed under another key)");

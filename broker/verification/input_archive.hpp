@@ -57,15 +57,15 @@ struct ReplayAnswer {
 nlohmann::json decision_differences(const nlohmann::json& report, const nlohmann::json& evaluated);
 
 // What a stored report's decision rested on, opened only if it is what was
-// issued: the archive row opens (not edited, moved or sealed under another
-// key), the stored report's signature verifies with the key of `history`
+// issued: the stored report and the archive row open (not edited, moved or
+// sealed under another key), the stored report's signature verifies with the key of `history`
 // its key_id names (not checked when `history` is null), the archived
 // text's digest is the report's inputs_sha256, its format hfv-inputs/v1,
 // its verification id, policy version and jurisdiction the report's. `report` is the
 // stored report, parsed. One check for everyone who reads an archive — a
 // replay, a what-if (broker/reviews/what_if.hpp), an appeal (the verifier)
 // — in this order. Errors (code, message without personal data):
-//   archive_tampered    the row does not open, the signature fails, or the
+//   archive_tampered    the report or the row does not open, the signature fails, or the
 //                       archived text is not the one the report names
 //   archive_missing     the report names no inputs_sha256 (issued before
 //                       the archive existed) or no archive row was found

@@ -172,6 +172,23 @@ TEST_CASE(
   REQUIRE(other_second.status == 200);
   CHECK(json::parse(other_second.body) == second);
 
+  // The first report edited where it is stored (the second's sealed report
+  // moved onto its row): a replay and an appeal of it fail loudly as
+  // tampered (500), not as a database that is down (503), and the replay
+  // is audited.
+  const std::string second_id = second["verification_id"].get<std::string>();
+  pg.sql("UPDATE verifications SET response = (SELECT response FROM verifications WHERE id = '" + second_id +
+         "') WHERE id = '" + id + "'");
+  const Answer replayed = exchange("GET", stack.url + "/v1/verifications/" + id + "/replay", stack.supervisor);
+  INFO(replayed.body);
+  CHECK(replayed.status == 500);
+  CHECK(json::parse(replayed.body)["error"] == "archive_tampered");
+  const Answer appealed = exchange("POST", stack.url + "/v1/verifications/" + id + "/appeals", stack.case_system, "{}");
+  INFO(appealed.body);
+  CHECK(appealed.status == 500);
+  CHECK(json::parse(appealed.body)["error"] == "archive_tampered");
+  CHECK(exchange("GET", stack.url + "/v1/verifications/" + second_id + "/replay", stack.supervisor).status == 200);
+
   // The password was in no log line and no answer.
   REQUIRE(sibling.process->stop(SIGTERM) == 0);
   // The cluster's one audit log (in PostgreSQL; both brokers stopped, read
@@ -185,6 +202,10 @@ TEST_CASE(
   CHECK(count("verification.request") == 2);
   CHECK(count("verification.report") == 2);
   CHECK(count("verification.read") >= 2);
+  CHECK(std::count_if(records.begin(), records.end(), [&](const json& r) {
+          return r["action"] == "verification.replay" && r.value("request_id", "") == id &&
+                 r.value("status", "") == "archive_tampered";
+        }) == 1);
   // It verifies, against node-a's anchor too.
   auto master = hfv::crypto::load_master_key_file(stack.broker_dir / "keys" / "master.key");
   REQUIRE(master.ok());

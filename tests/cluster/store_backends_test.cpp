@@ -928,6 +928,31 @@ TEST_CASE("cluster: the input archive is stored with its report, read back, page
     REQUIRE(moved.ok());
     CHECK((*moved)->inputs_unopenable);
     CHECK((*moved)->inputs.text.empty());
+    CHECK_FALSE((*moved)->report_unopenable);
+    // So is the report: moved onto another row, a replay's read flags it
+    // (archive_tampered), a what-if's page flags that row and goes on, and
+    // a plain read still fails (never served).
+    pg.sql("UPDATE verifications SET response = (SELECT response FROM verifications WHERE id = 'ver_p_1')"
+           " WHERE id = 'ver_p_2'");
+    auto edited = (*reports)->find_archived("ver_p_2");
+    REQUIRE(edited.ok());
+    REQUIRE(edited->has_value());
+    CHECK((*edited)->report_unopenable);
+    CHECK((*edited)->verification.response.empty());
+    CHECK_FALSE((*edited)->inputs_unopenable);
+    auto intact = (*reports)->find_archived("ver_p_1");
+    REQUIRE(intact.ok());
+    CHECK_FALSE((*intact)->report_unopenable);
+    auto page = (*reports)->archived_page(10000, 10010, "", 10);
+    REQUIRE(page.ok());
+    REQUIRE(page->size() == 5);
+    for (const auto& row : *page) {
+      INFO(row.verification.id);
+      CHECK(row.report_unopenable == (row.verification.id == "ver_p_2"));
+    }
+    auto plain = (*reports)->find("ver_p_2", "case-system");
+    REQUIRE_FALSE(plain.ok());
+    CHECK(plain.error().code == "corrupt_state");
   }
 }
 

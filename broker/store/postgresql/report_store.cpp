@@ -104,11 +104,13 @@ Status PostgresqlReportStore::finish_appeal(const std::string& id, const std::st
 }
 
 Result<std::optional<ArchivedVerification>> PostgresqlReportStore::find_archived(const std::string& id) {
-  auto found = query_one("id = $1", {id});
+  bool report_unopenable = false;
+  auto found = query_one("id = $1", {id}, &report_unopenable);
   if (!found) return found.error();
   if (!*found) return std::optional<ArchivedVerification>();
   ArchivedVerification out;
   out.verification = std::move(**found);
+  out.report_unopenable = report_unopenable;
   std::lock_guard lock(mutex_);
   auto rows = db_->query(
       "SELECT i.inputs, i.inputs_sha256, i.policy_version, coalesce(p.jurisdiction, ''), coalesce(p.content, '')"
@@ -161,9 +163,11 @@ Result<std::vector<ArchivedVerification>> PostgresqlReportStore::archived_page(s
     a.verification.household_key = *row[4];
     a.verification.state = VerificationState::kDone;
     a.verification.http_status = std::stol(*row[5]);
-    auto body = pg::open_column(key_, *row[6], context(a.verification.id));
-    if (!body) return body.error();
-    a.verification.response = std::move(*body);
+    if (auto body = pg::open_column(key_, *row[6], context(a.verification.id))) {
+      a.verification.response = std::move(*body);
+    } else {
+      a.report_unopenable = true;  // counted as tampered, the page goes on
+    }
     a.verification.created_unix = std::stoll(*row[7]);
     auto text = pg::open_column(key_, *row[8], inputs_context(a.verification.id));
     if (text) {
@@ -202,7 +206,7 @@ Status PostgresqlReportStore::interrupt(const std::string& id) {
 }
 
 Result<std::optional<StoredVerification>> PostgresqlReportStore::query_one(
-    const std::string& where, const std::vector<storage::PgValue>& params) {
+    const std::string& where, const std::vector<storage::PgValue>& params, bool* report_unopenable) {
   std::lock_guard lock(mutex_);
   auto rows = db_->query(std::string("SELECT ") + kColumns + " FROM verifications WHERE " + where, params);
   if (!rows) return rows.error();
@@ -223,8 +227,13 @@ Result<std::optional<StoredVerification>> PostgresqlReportStore::query_one(
   v.http_status = std::stol(*row[6]);
   if (!row[7]->empty()) {
     auto body = pg::open_column(key_, *row[7], context(v.id));
-    if (!body) return body.error();
-    v.response = std::move(*body);
+    if (body) {
+      v.response = std::move(*body);
+    } else if (report_unopenable != nullptr) {
+      *report_unopenable = true;
+    } else {
+      return body.error();
+    }
   }
   v.created_unix = std::stoll(*row[8]);
   v.superseded_by = *row[9];

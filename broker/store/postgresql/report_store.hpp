@@ -54,8 +54,11 @@ class PostgresqlReportStore final : public ReportStore {
   // The report and its archive, sealed (mutex_ held, inside a transaction).
   Status issue_locked(const std::string& id, const std::string& sealed, const std::string& sealed_inputs,
                       const ArchivedInputs& inputs);
+  // With `report_unopenable`, a stored report that does not open sets it
+  // (and leaves the response empty) instead of failing the read.
   Result<std::optional<StoredVerification>> query_one(const std::string& where,
-                                                      const std::vector<storage::PgValue>& params);
+                                                      const std::vector<storage::PgValue>& params,
+                                                      bool* report_unopenable = nullptr);
   std::mutex mutex_;
   std::unique_ptr<storage::PostgresqlDb> db_;
   crypto::SecretKey key_;
