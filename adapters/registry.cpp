@@ -155,6 +155,19 @@ Result<AdapterSet> build_adapters(const AgencyConfigs& agencies, HttpClient& htt
   return set;
 }
 
+AdapterSet keep_unchanged(AdapterSet next, const AdapterSet& current, const json& current_settings,
+                          const json& next_settings) {
+  for (auto& [source, adapter] : next) {
+    const std::string name(source_name(source));
+    const auto was = current.find(source);
+    if (was == current.end() || !current_settings.is_object() || !next_settings.is_object()) continue;
+    const auto before = current_settings.find(name);
+    const auto after = next_settings.find(name);
+    if (before != current_settings.end() && after != next_settings.end() && *before == *after) adapter = was->second;
+  }
+  return next;
+}
+
 std::map<std::string, std::string> breaker_states(const AdapterSet& adapters) {
   std::map<std::string, std::string> out;
   for (const auto& [source, adapter] : adapters) {

@@ -15,7 +15,10 @@
 
 namespace hfv::adapters {
 
-using AdapterSet = std::map<Source, std::unique_ptr<Adapter>>;
+// Shared: a reload hands an unchanged agency's adapter (its breaker, limits
+// and counters) on to the next set while verifications in flight still hold
+// the set before (broker/app/daemon.cpp).
+using AdapterSet = std::map<Source, std::shared_ptr<Adapter>>;
 
 // Parses one agency's settings: {"base_url", "ca_file", "client_cert_file",
 // "client_key_file", "pinned_public_key", "connect_timeout_ms", "timeout_ms",
@@ -34,6 +37,13 @@ Result<AgencyConfigs> parse_agencies(const nlohmann::json& agencies, const std::
 // Every adapter is decorated with its agency's guard (limits, retries) and
 // circuit breaker (adapters/common/resilience.hpp).
 Result<AdapterSet> build_adapters(const AgencyConfigs& agencies, HttpClient& http);
+
+// `next`, with the adapter of `current` kept for every agency whose settings
+// (`current_settings` and `next_settings`: the configuration's "agencies"
+// objects) are the same in both: only a changed or new agency starts its
+// breaker, limits and counters afresh.
+AdapterSet keep_unchanged(AdapterSet next, const AdapterSet& current, const nlohmann::json& current_settings,
+                          const nlohmann::json& next_settings);
 
 // Agency name -> breaker state ("closed", "open", "half_open"), for metrics.
 std::map<std::string, std::string> breaker_states(const AdapterSet& adapters);

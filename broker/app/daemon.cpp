@@ -600,9 +600,11 @@ int run_daemon(const std::filesystem::path& config_file) {
           // thread. Connections open keep their TLS context; requests in
           // flight keep the Principal they were authenticated as.
           Config& next = plan->next;
-          // Agencies: rebuilt only when their settings changed (a rebuild
-          // starts breakers and concurrency limits afresh). Built before
-          // anything is applied: a failure refuses the whole reload.
+          // Agencies: a new set only when their settings changed, and in it
+          // only the changed or new agencies' adapters are new (a new one
+          // starts its breaker, limits and counters afresh); the others are
+          // handed on. Built before anything is applied: a failure refuses
+          // the whole reload.
           const json next_agencies = plan->document.value("agencies", json());
           std::optional<adapters::AdapterSet> rebuilt;
           if (next_agencies != applied_agencies) {
@@ -612,7 +614,7 @@ int run_daemon(const std::filesystem::path& config_file) {
               record_reload(outcome);
               return;
             }
-            rebuilt = std::move(*built);
+            rebuilt = adapters::keep_unchanged(std::move(*built), verifier.adapters(), applied_agencies, next_agencies);
           }
           server.use_tls(std::move(plan->tls));
           config->server.tls_ca_file = next.server.tls_ca_file;

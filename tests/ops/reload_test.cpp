@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../integration/stack.hpp"
+#include "broker/ops/metrics.hpp"
 #include "crypto/pki.hpp"
 #include "crypto/tls.hpp"
 #include "run.hpp"
@@ -204,16 +205,34 @@ TEST_CASE("reload: changed agency settings apply to the next verification", "[op
       return s["source"] == "vehicle" && s.value("detail", "").find("no adapter configured") != std::string::npos;
     });
   };
+  // HTTP requests each agency's adapter has sent since it was built.
+  auto requests_sent = [&](const char* agency) {
+    const auto r = https("GET", stack.url + "/metrics", stack.supervisor);
+    REQUIRE(r.status == 200);
+    const auto m = hfv::broker::parse_metrics_text(r.body);
+    const auto it = m.find(std::string(R"(hfv_agency_http_requests_total{agency=")") + agency + R"("})");
+    return it == m.end() ? -1.0 : it->second;
+  };
   const json before = stack.verify("HRB-RA-1", json::array({hfv::testing::member("230102197503120016", "张伟", "applicant")}));
   CHECK(asked_vehicle(before));
+  const double tax_sent = requests_sent("tax");
+  CHECK(tax_sent > 0);
+  CHECK(requests_sent("bank") > 0);
 
+  // The vehicle registry removed, the bank's timeout changed, the rest as
+  // they were.
   json config = json::parse(read_file(stack.broker_dir / "brokerd.json"));
   config["agencies"].erase("vehicle");
+  config["agencies"]["bank"]["timeout_ms"] = config["agencies"]["bank"].value("timeout_ms", 5000) + 1;
   std::ofstream(stack.broker_dir / "brokerd.json", std::ios::trunc) << config.dump(2);
   const Ran r = reload(stack);
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("agencies=10") != std::string::npos);
+  // Only the changed agency starts afresh (its breaker, limits, counters):
+  // the tax bureau's adapter was handed on.
+  CHECK(requests_sent("tax") == tax_sent);
+  CHECK(requests_sent("bank") == 0);
 
   const json after = stack.verify("HRB-RA-2", json::array({hfv::testing::member("230102197808050020", "李娜", "applicant")}));
   CHECK_FALSE(asked_vehicle(after));
