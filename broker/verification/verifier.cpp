@@ -580,6 +580,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
 
   // Durable before anyone is asked: the request, and each person it reads.
   std::vector<audit::AuditRecord> before;
+  before.reserve(1 + a.audit_pseudonyms.size());
   audit::AuditRecord head = a.base;
   head.action = "verification.request";
   head.status = "accepted";
@@ -593,7 +594,7 @@ net::awaitable<Outcome> Verifier::verify(VerifyCall call) {
   // in the signed report, whose digest the audit keeps.
   if (!v.rigid_spending.empty()) head.detail += " rigid_spending=" + std::to_string(v.rigid_spending.size());
   if (v.emergency) head.detail += " emergency";
-  before.push_back(head);
+  before.push_back(std::move(head));
   for (const auto& p : a.audit_pseudonyms) {
     audit::AuditRecord subject = a.base;
     subject.action = "verification.subject";
@@ -759,8 +760,11 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
     r.programme = report.value("programme", "");
     r.jurisdiction = report.value("jurisdiction", r.jurisdiction);
   }
+  // A report that does not open names no jurisdiction: only a supervisor of
+  // the whole centre sees it (and is told it was tampered with, below).
+  const bool unopenable = (*found)->report_unopenable;
   const std::string jurisdiction = report.is_object() ? report.value("jurisdiction", "") : "";
-  if (supervisor && !principal.covers(jurisdiction)) {
+  if (supervisor && !principal.sees(jurisdiction)) {
     // Refused and audited like any refusal, naming only what the caller
     // sent (the id): nothing of the other jurisdiction's household.
     r = caller_record(principal, operator_id, certificate);
@@ -776,14 +780,14 @@ net::awaitable<ReplayOutcome> Verifier::replay(const Principal& principal, const
     co_return fail(ReplayOutcome::Kind::kForbidden, "jurisdiction_not_allowed",
                    "this caller may not replay reports of this jurisdiction", "jurisdiction");
   }
-  if (!report.is_object()) {
+  if (!report.is_object() && !unopenable) {
     co_return fail(ReplayOutcome::Kind::kNoReport, "no_report",
                    "this verification issued no report (state " + std::string(state_name(stored.state)) + ")", "id");
   }
   // Who replays which report, durable before the archive is read.
   r.action = "verification.replay";
   r.status = "started";
-  r.detail = "policy_version=" + report.value("policy_version", "");
+  r.detail = "policy_version=" + (report.is_object() ? report.value("policy_version", "") : std::string());
   std::vector<audit::AuditRecord> started(1, r);
   if (!co_await parts_.audit->append(std::move(started))) {
     co_return fail(ReplayOutcome::Kind::kUnavailable, "audit_unavailable", "the audit log cannot be written");
@@ -1179,6 +1183,13 @@ net::awaitable<AppealOutcome> Verifier::appeal(AppealCall call) {
   json old_report;
   if (stored.state == VerificationState::kDone && stored.http_status == kStoredReport) {
     old_report = json::parse(stored.response, nullptr, false);
+  }
+  if ((*found)->report_unopenable) {  // edited where it is stored: loud, never appealed
+    log_event(LogLevel::kError, "appeal_failed", {{"verification_id", stored.id}, {"error", "archive_tampered"}});
+    co_return co_await refuse_appeal(call, base, "archive_tampered",
+                                     "the stored report does not open (edited, moved or sealed under another "
+                                     "key): not appealed",
+                                     "");
   }
   if (!old_report.is_object()) {
     co_return co_await refuse_appeal(
