@@ -124,12 +124,6 @@ class RawGroupCommit {
   std::thread writer_;
 };
 
-std::string sample_body(int i) {
-  return R"({"action":"agency.query","centre":"2301","digest":")" + std::string(64, 'a') +
-         R"(","jurisdiction":"230102","latency_ms":12,"principal":"demo-case-system","seq":)" +
-         std::to_string(i) + R"(,"source":"bank","status":"ok"})";
-}
-
 // Runs `writers` threads, each doing `appends` blocking appends; records/s.
 template <class F>
 double run(int writers, int appends, F append) {
@@ -145,20 +139,28 @@ double run(int writers, int appends, F append) {
   return static_cast<double>(writers) * appends / seconds;
 }
 
+// A record as a verification writes it most: one member's "agency.answers"
+// (11 agencies asked; docs/audit-log-format.md).
 hfv::audit::AuditRecord sample_record(int i) {
   hfv::audit::AuditRecord r;
-  r.action = "agency.query";
+  r.action = "agency.answers";
   r.principal = "demo-case-system";
   r.operator_id = "op-1";
   r.case_id = "CASE-" + std::to_string(i);
   r.request_id = "ver_" + std::to_string(i);
   r.jurisdiction = "230102";
   r.member = std::string(64, 'b');
-  r.source = "bank";
-  r.status = "ok";
-  r.latency_ms = 12;
-  r.digest = std::string(64, 'a');
+  for (const char* source : {"tax", "social_insurance", "real_estate", "vehicle", "bank", "securities", "hukou",
+                             "business", "provident_fund", "insurance", "internet_finance"}) {
+    r.answers.push_back({source, "ok", 12, std::string(64, 'a'), "attempts=1"});
+  }
   return r;
+}
+
+// The raw writers' row: that record's canonical envelope, as the AuditLog
+// writes it (same size).
+std::string sample_body(int i) {
+  return hfv::audit::canonical_record(sample_record(i), i, "2026-12-07T22:00:00.000Z").envelope;
 }
 
 }  // namespace

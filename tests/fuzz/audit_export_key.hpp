@@ -6,5 +6,5 @@
 #include <cstdint>
 
 namespace hfv::fuzz {
-inline constexpr std::array<std::uint8_t, 32> kExportKey = {21, 94, 95, 227, 202, 24, 17, 219, 11, 86, 129, 43, 140, 194, 144, 68, 66, 128, 251, 220, 157, 49, 147, 84, 189, 231, 244, 225, 21, 36, 248, 67};
+inline constexpr std::array<std::uint8_t, 32> kExportKey = {158, 229, 185, 3, 53, 112, 228, 51, 202, 124, 130, 201, 157, 228, 228, 60, 248, 75, 184, 79, 154, 192, 128, 111, 234, 50, 213, 8, 207, 118, 182, 88};
 }  // namespace hfv::fuzz

@@ -267,7 +267,9 @@ void audit_export(const fs::path& fuzz_dir) {
   auto log = hfv::audit::AuditLog::open(dir / "audit.db", kek, options);
   if (!log) throw std::runtime_error(log.error().message);
   std::vector<hfv::audit::AuditRecord> rows;
-  const char* actions[] = {"verification.request", "agency.query", "agency.query", "verification.report",
+  // Both forms of an agency's answer: the older per-pair "agency.query"
+  // (still in logs written before) and the "agency.answers" list.
+  const char* actions[] = {"verification.request", "agency.query", "agency.answers", "verification.report",
                            "request.refused", "agency.query"};
   for (int i = 0; i < 6; ++i) {
     hfv::audit::AuditRecord r;
@@ -281,6 +283,11 @@ void audit_export(const fs::path& fuzz_dir) {
     r.status = i == 4 ? "refused" : "ok";
     r.latency_ms = i == 1 ? 42 : -1;
     r.detail = "seed row " + std::to_string(i);
+    if (i == 2) {
+      r.answers = {{"tax", "ok", 12, hfv::crypto::to_hex(hfv::crypto::sha256("tax answer")), "attempts=1"},
+                   {"bank", "timeout", 3000, "", "attempts=3 \"quoted\" detail"},
+                   {"vehicle", "not_found", 0, "", ""}};
+    }
     rows.push_back(r);
   }
   if (auto s = (*log)->append_blocking(rows); !s) throw std::runtime_error(s.error().message);
